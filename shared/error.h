@@ -1,0 +1,22 @@
+/* Error codes of the hangtight library: 0 is success, failures are negative.
+ * Every function of shared/ that can fail returns one of these (or a negative
+ * errno for system calls, which ht_strerror() also understands). */
+#ifndef HT_ERROR_H
+#define HT_ERROR_H
+
+enum {
+    HT_EINVAL = -1000, /* bad argument or malformed input */
+    HT_ENOMEM,         /* allocation failed */
+    HT_EREDIS,         /* Redis unreachable or connection lost */
+    HT_EPROTO,         /* Redis answered something we did not expect */
+    HT_ENOTFOUND,      /* no such job (or not visible to this tenant) */
+    HT_ESTALE,         /* the caller no longer holds the job (fencing token) */
+    HT_ESCHEMA,        /* keyspace older than this binary needs */
+    HT_EEXIST,         /* already exists */
+    HT_ETIMEDOUT,      /* a deadline passed */
+};
+
+/* A static string describing `err` (an HT_E* code or a negative errno). */
+const char *ht_strerror(int err);
+
+#endif

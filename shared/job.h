@@ -1,0 +1,130 @@
+/* The job: its state machine, its stored form (a Redis hash, see
+ * migrations/0001_core.lua), its public JSON document, and the validated
+ * submit request.  No I/O here: everything is unit-testable.
+ *
+ * State machine (the Redis functions are the only code that moves a job):
+ *
+ *                 submit                claim (attempt+1, new token)
+ *   [scheduled] ---------> [queued] -------------------------> [running]
+ *        due        ^         |  ^                                 |
+ *                   |  cancel |  |  failed, attempts left;         |
+ *                   |         |  |  lease expired, attempts left;  |
+ *                   |         v  |  drain hand-back (not counted)  |
+ *                   |    [canceled] <-----------------------------|
+ *                   |                                   cancel     |
+ *                   |   retry (dead letter)  [failed] <------------+ out of attempts
+ *                   +------------------------[succeeded] <---------+ handler ok
+ *
+ * Terminal: succeeded, failed, canceled; a terminal job expires ttl_s after
+ * it finished.  scheduled and cancel arrive with the lifecycle work; the
+ * names are reserved now so the document never changes shape.
+ *
+ * Changing the persisted format (hash fields or their encoding) needs a new
+ * numbered migration under migrations/ and a bump of the schema version the
+ * binaries require. */
+#ifndef HT_JOB_H
+#define HT_JOB_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shared/id.h"
+#include "shared/problem.h"
+
+typedef enum {
+    HT_JOB_SCHEDULED,
+    HT_JOB_QUEUED,
+    HT_JOB_RUNNING,
+    HT_JOB_SUCCEEDED,
+    HT_JOB_FAILED,
+    HT_JOB_CANCELED,
+} ht_job_status_t;
+
+typedef enum { HT_PRIO_HIGH, HT_PRIO_DEFAULT, HT_PRIO_LOW } ht_priority_t;
+
+const char *ht_job_status_name(ht_job_status_t s);
+int ht_job_status_parse(const char *s, ht_job_status_t *out); /* 0 or HT_EINVAL */
+int ht_job_status_terminal(ht_job_status_t s);
+const char *ht_priority_name(ht_priority_t p);
+int ht_priority_parse(const char *s, ht_priority_t *out); /* 0 or HT_EINVAL */
+
+/* Limits and defaults of a submit request. */
+#define HT_TYPE_MAX 64
+#define HT_MAX_ATTEMPTS_DEFAULT 3
+#define HT_MAX_ATTEMPTS_MAX 25
+#define HT_TIMEOUT_S_DEFAULT 300
+#define HT_TIMEOUT_S_MAX 86400
+#define HT_TTL_S_DEFAULT 86400
+#define HT_TTL_S_MAX (30L * 86400)
+#define HT_METADATA_MAX_KEYS 64
+#define HT_METADATA_VALUE_MAX 1024
+#define HT_CALLBACK_URL_MAX 2048
+
+/* A job as read from Redis.  Strings are owned (malloc) and freed by
+ * ht_job_clear(); JSON-valued fields are kept as the text stored. */
+typedef struct {
+    char id[HT_ID_LEN + 1];
+    char *type;
+    char *queue;
+    char *tenant;
+    ht_job_status_t status;
+    ht_priority_t priority;
+    char *payload;      /* JSON text */
+    char *metadata;     /* JSON text (an object), NULL when none */
+    char *result;       /* JSON text, NULL until succeeded */
+    char *error;        /* JSON text {"code", "message"}, NULL when none */
+    char *callback_url; /* NULL when none */
+    int attempt;
+    int max_attempts;
+    long timeout_s;
+    long ttl_s;
+    int64_t created_at, started_at, finished_at; /* ms; 0 = not yet */
+    int progress_pct;   /* 0..100, or -1 when none reported */
+    char *progress_msg; /* NULL when none */
+    int64_t progress_at;
+    uint64_t token;     /* fencing token of the current attempt */
+    uint64_t version;   /* bumped on every change: the ETag */
+    char *worker;
+} ht_job_t;
+
+/* Fills `job` from an HGETALL answer: n strings, field and value
+ * alternating.  Unknown fields are ignored (a newer writer may add some).
+ * Returns 0, or HT_EINVAL when id, type or status is missing or bad (the
+ * job must then still be ht_job_clear()ed). */
+int ht_job_from_hash(ht_job_t *job, size_t n, const char *const *strs, const size_t *lens);
+
+void ht_job_clear(ht_job_t *job);
+
+/* The public job document (see the README): a new reference. */
+json_t *ht_job_to_json(const ht_job_t *job);
+
+/* A validated POST /v1/jobs body. */
+typedef struct {
+    char type[HT_TYPE_MAX + 1];
+    json_t *payload;  /* owned reference, {} by default */
+    json_t *metadata; /* owned reference or NULL */
+    char *callback_url;
+    ht_priority_t priority;
+    int max_attempts;
+    long timeout_s;
+    long ttl_s;
+} ht_job_request_t;
+
+typedef struct {
+    size_t max_payload_depth; /* nesting depth of payload JSON, e.g. 32 */
+} ht_job_limits_t;
+
+/* Parses and validates a request body.  Returns 0, or -1 with `problem`
+ * set: HT_P_MALFORMED_JSON (400) or HT_P_INVALID_FIELDS (422) listing every
+ * bad field.  Whether a handler serves `type` is checked by the caller.
+ * The request must be ht_job_request_clear()ed either way. */
+int ht_job_request_parse(ht_job_request_t *req, const char *body, size_t len,
+                         const ht_job_limits_t *limits, ht_problem_t *problem);
+
+void ht_job_request_clear(ht_job_request_t *req);
+
+/* 1 when `type` matches [a-z0-9_.-]{1,64}. */
+int ht_job_type_valid(const char *type);
+
+#endif

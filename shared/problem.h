@@ -1,0 +1,61 @@
+/* Problem details (RFC 9457): the one table of error kinds every HTTP error
+ * of hangtight comes from, and their application/problem+json rendering:
+ *   {"type": "urn:hangtight:problem:invalid-fields", "title": "...",
+ *    "status": 422, "detail": "...",
+ *    "errors": [{"pointer": "/max_attempts", "code": "out_of_range",
+ *                "detail": "must be between 1 and 25"}]}          */
+#ifndef HT_PROBLEM_H
+#define HT_PROBLEM_H
+
+#include <jansson.h>
+
+typedef enum {
+    HT_P_MALFORMED_JSON,     /* 400 */
+    HT_P_BAD_REQUEST,        /* 400 */
+    HT_P_UNAUTHORIZED,       /* 401 */
+    HT_P_FORBIDDEN,          /* 403 */
+    HT_P_NOT_FOUND,          /* 404 unknown route */
+    HT_P_JOB_NOT_FOUND,      /* 404 */
+    HT_P_METHOD_NOT_ALLOWED, /* 405 */
+    HT_P_CONFLICT,           /* 409 */
+    HT_P_TOO_LARGE,          /* 413 */
+    HT_P_UNSUPPORTED_MEDIA,  /* 415 */
+    HT_P_INVALID_FIELDS,     /* 422 */
+    HT_P_RATE_LIMITED,       /* 429 */
+    HT_P_INTERNAL,           /* 500 */
+    HT_P_UNAVAILABLE,        /* 503 */
+    HT_P__COUNT
+} ht_problem_kind_t;
+
+typedef struct {
+    int status;        /* HTTP status */
+    const char *code;  /* stable slug, the last part of the type URI */
+    const char *title; /* short, human, never changes per occurrence */
+} ht_problem_type_t;
+
+#define HT_PROBLEM_TYPE_PREFIX "urn:hangtight:problem:"
+
+/* One occurrence.  Zero-initialise, fill with ht_problem_set() and
+ * ht_problem_add_error(), render, then ht_problem_clear(). */
+typedef struct {
+    ht_problem_kind_t kind;
+    char detail[512];
+    json_t *errors; /* owned; NULL until the first ht_problem_add_error() */
+} ht_problem_t;
+
+const ht_problem_type_t *ht_problem_type(ht_problem_kind_t kind);
+
+void ht_problem_set(ht_problem_t *p, ht_problem_kind_t kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Adds a field problem; `pointer` is a JSON Pointer into the request body
+ * ("" for the whole body).  Sets kind to HT_P_INVALID_FIELDS. */
+void ht_problem_add_error(ht_problem_t *p, const char *pointer, const char *code,
+                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* The problem+json document: a new reference. */
+json_t *ht_problem_to_json(const ht_problem_t *p);
+
+void ht_problem_clear(ht_problem_t *p);
+
+#endif

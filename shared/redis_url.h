@@ -1,0 +1,23 @@
+/* HANGTIGHT_REDIS_URL: redis://[[user]:password@]host[:port][/db],
+ * unix:///path/to.sock[?db=N], redis+cluster://host:port,host:port. */
+#ifndef HT_REDIS_URL_H
+#define HT_REDIS_URL_H
+
+#include <stddef.h>
+
+typedef enum { HT_REDIS_TCP, HT_REDIS_UNIX, HT_REDIS_CLUSTER } ht_redis_kind_t;
+
+typedef struct {
+    ht_redis_kind_t kind;
+    char host[256]; /* TCP: host; CLUSTER: the first seed's host */
+    int port;       /* default 6379 */
+    char path[108]; /* UNIX: socket path */
+    char user[128];
+    char password[256];
+    int db;         /* default 0 */
+} ht_redis_url_t;
+
+/* Returns 0, or HT_EINVAL with a message in err. */
+int ht_redis_url_parse(const char *url, ht_redis_url_t *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,80 @@
+/* The blocking Redis store used by the worker and the CLI (the api has its
+ * own non-blocking twin in api/store.c over the same functions and keys).
+ * All Redis access of these processes goes through here.
+ *
+ * One ht_store_t per thread.  A call that loses the connection returns
+ * HT_EREDIS; the next call reconnects, so callers just retry later. */
+#ifndef HT_STORE_H
+#define HT_STORE_H
+
+#include <stddef.h>
+
+#include "shared/job.h"
+#include "shared/keys.h"
+#include "shared/redis_url.h"
+
+typedef struct ht_store ht_store_t;
+
+/* Creates a store for `url`, connecting at once.  `timeout_ms` bounds connect
+ * and every reply except ht_store_wait_signal()'s.  Returns 0 or a negative
+ * code; *out is set either way (so ht_store_errstr() explains a failed
+ * connect) and must be ht_store_close()d. */
+int ht_store_open(ht_store_t **out, const ht_redis_url_t *url, int timeout_ms);
+void ht_store_close(ht_store_t *s);
+
+/* The detail of the last failure (Redis' message or a connect error). */
+const char *ht_store_errstr(const ht_store_t *s);
+
+/* *version = the keyspace version recorded by migrate (0 when none). */
+int ht_store_schema_version(ht_store_t *s, int *version);
+
+/* 0 when the keyspace is at least ht_schema_required(), HT_ESCHEMA when it is
+ * older (ht_store_errstr() says by how much and what to run). */
+int ht_store_check_schema(ht_store_t *s);
+
+/* Applies every migration above the recorded version, in order, recording
+ * each.  *from and *to get the versions before and after. */
+int ht_store_migrate(ht_store_t *s, int *from, int *to);
+
+/* Records that this worker serves `types` (see HT_KEY_TYPES). */
+int ht_store_register_types(ht_store_t *s, const char *const *types, size_t n,
+                            const char *worker_id);
+
+/* Claims the next queued job (highest priority first, FIFO within one).
+ * Returns 1 with *job filled (owned by the caller, ht_job_clear()), 0 when
+ * every queue is empty, or a negative code. */
+int ht_store_claim(ht_store_t *s, const ht_keys_t *k, const char *worker_id, ht_job_t *job);
+
+/* Blocks up to timeout_ms for a wake-up token pushed on submit.  Returns 1
+ * when woken, 0 on timeout, or a negative code. */
+int ht_store_wait_signal(ht_store_t *s, const ht_keys_t *k, int timeout_ms);
+
+/* Renews the lease of a held job.  Returns 0, HT_ESTALE when the job is no
+ * longer ours (lease expired and reaped, or another attempt owns it), or a
+ * negative code. */
+int ht_store_renew(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job);
+
+/* Publishes progress; pct -1 means none, msg may be NULL.  Returns 0,
+ * HT_ESTALE, or a negative code. */
+int ht_store_progress(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job, int pct,
+                      const char *msg);
+
+/* Stores the outcome of the held attempt: `json` is the result (succeeded)
+ * or the error object {"code", "message"} (failed).  A retryable failure
+ * with attempts left requeues the job.  Returns 0, HT_ESTALE (the outcome was
+ * dropped: a later attempt owns the job), or a negative code. */
+int ht_store_complete(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job, int succeeded,
+                      const char *json, int retryable);
+
+/* Hands a held job back to the head of its queue without counting the
+ * attempt (worker draining).  Returns 0, HT_ESTALE, or a negative code. */
+int ht_store_release(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job);
+
+/* Requeues (or fails) up to `limit` jobs whose lease ran out.  Returns the
+ * number handled or a negative code. */
+int ht_store_reap(ht_store_t *s, const ht_keys_t *k, int limit);
+
+/* Reads one job.  Returns 0, HT_ENOTFOUND, or a negative code. */
+int ht_store_get(ht_store_t *s, const ht_keys_t *k, const char *id, ht_job_t *job);
+
+#endif
