@@ -56,7 +56,7 @@ end
 
 -- ht_submit KEYS: job, wait (of the job's priority), signal
 --           ARGV: id, channel, field, value, ...
--- Returns the job's version, or an error if the id is taken.
+-- Returns {version, created_at}, or an error if the id is taken.
 local function submit(keys, args)
   local job, wait, signal = keys[1], keys[2], keys[3]
   local id, channel = args[1], args[2]
@@ -65,12 +65,13 @@ local function submit(keys, args)
   end
   local fields = {}
   for i = 3, #args do fields[#fields + 1] = args[i] end
+  local created_at = int(now_ms())
   redis.call('HSET', job, 'id', id, 'status', 'queued', 'attempt', '0',
-             'token', '0', 'version', '0', 'created_at', int(now_ms()),
+             'token', '0', 'version', '0', 'created_at', created_at,
              unpack(fields))
   redis.call('LPUSH', wait, id)
   wake(signal)
-  return changed(job, id, 'queued', channel)
+  return {changed(job, id, 'queued', channel), created_at}
 end
 
 -- ht_claim KEYS: wait:high, wait:default, wait:low, active, fence

@@ -1,0 +1,525 @@
+/* The blocking Redis store of the worker and the CLI: one hiredis context,
+ * reconnected lazily, and one function per Redis function of the keyspace
+ * library (migrations/0001_core.lua).  Nothing else in these processes
+ * speaks Redis. */
+#include "shared/store.h"
+
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shared/argv.h"
+#include "shared/clock.h"
+#include "shared/error.h"
+#include "shared/migrations.h"
+
+struct ht_store {
+    ht_redis_url_t url;
+    int timeout_ms;
+    redisContext *c; /* NULL while disconnected */
+    char err[512];
+};
+
+static struct timeval to_timeval(int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    return tv;
+}
+
+static void set_err(ht_store_t *s, const char *fmt, const char *detail)
+{
+    snprintf(s->err, sizeof(s->err), fmt, detail);
+}
+
+static void drop_connection(ht_store_t *s)
+{
+    if (s->c) {
+        redisFree(s->c);
+        s->c = NULL;
+    }
+}
+
+/* Sends one command on the open context; the reply is the caller's. */
+static redisReply *send_argv(ht_store_t *s, ht_argv_t *a)
+{
+    return redisCommandArgv(s->c, (int)a->n, a->v, a->len);
+}
+
+/* Sends a command whose reply only matters for being an error. */
+static int setup_cmd(ht_store_t *s, ht_argv_t *a, const char *what)
+{
+    int rc = 0;
+    redisReply *r = send_argv(s, a);
+    if (!r) {
+        set_err(s, "redis: %s", s->c->errstr);
+        rc = HT_EREDIS;
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(s->err, sizeof(s->err), "redis refused %s: %s", what, r->str);
+        rc = HT_EREDIS;
+    }
+    freeReplyObject(r);
+    ht_argv_clear(a);
+    return rc;
+}
+
+/* AUTH and SELECT, as the URL asks. */
+static int login(ht_store_t *s)
+{
+    ht_argv_t a;
+    int rc = 0;
+    if (s->url.password[0]) {
+        ht_argv_init(&a);
+        ht_argv_add(&a, "AUTH");
+        if (s->url.user[0])
+            ht_argv_add(&a, s->url.user);
+        ht_argv_add(&a, s->url.password);
+        rc = setup_cmd(s, &a, "AUTH");
+    }
+    if (rc == 0 && s->url.db != 0) {
+        ht_argv_init(&a);
+        ht_argv_add(&a, "SELECT");
+        ht_argv_addf(&a, "%d", s->url.db);
+        rc = setup_cmd(s, &a, "SELECT");
+    }
+    return rc;
+}
+
+static int connect_now(ht_store_t *s)
+{
+    struct timeval tv = to_timeval(s->timeout_ms);
+    if (s->url.kind == HT_REDIS_UNIX)
+        s->c = redisConnectUnixWithTimeout(s->url.path, tv);
+    else
+        s->c = redisConnectWithTimeout(s->url.host, s->url.port, tv);
+    if (!s->c) {
+        set_err(s, "redis: %s", "out of memory");
+        return HT_ENOMEM;
+    }
+    if (s->c->err) {
+        snprintf(s->err, sizeof(s->err), "cannot connect to redis at %s:%d: %s",
+                 s->url.kind == HT_REDIS_UNIX ? s->url.path : s->url.host,
+                 s->url.kind == HT_REDIS_UNIX ? 0 : s->url.port, s->c->errstr);
+        drop_connection(s);
+        return HT_EREDIS;
+    }
+    redisSetTimeout(s->c, tv);
+    int rc = login(s);
+    if (rc < 0)
+        drop_connection(s);
+    return rc;
+}
+
+int ht_store_open(ht_store_t **out, const ht_redis_url_t *url, int timeout_ms)
+{
+    ht_store_t *s = calloc(1, sizeof(*s));
+    *out = s;
+    if (!s)
+        return HT_ENOMEM;
+    s->url = *url;
+    s->timeout_ms = timeout_ms > 0 ? timeout_ms : 2000;
+    if (url->kind == HT_REDIS_CLUSTER) {
+        set_err(s, "%s", "redis+cluster:// is not supported yet: use one Redis node");
+        return HT_EINVAL;
+    }
+    return connect_now(s);
+}
+
+void ht_store_close(ht_store_t *s)
+{
+    if (!s)
+        return;
+    drop_connection(s);
+    free(s);
+}
+
+const char *ht_store_errstr(const ht_store_t *s)
+{
+    return s && s->err[0] ? s->err : "no error";
+}
+
+/* Runs one command, reconnecting first if needed.  Returns the reply (the
+ * caller frees it), or NULL with *rc set: HT_EREDIS when the connection is
+ * gone (it is dropped, the next call reconnects), HT_ESCHEMA when a
+ * function of the keyspace library is missing, HT_EPROTO for other errors. */
+static redisReply *call(ht_store_t *s, ht_argv_t *a, int *rc)
+{
+    *rc = 0;
+    if (a->overflow) {
+        set_err(s, "%s", "internal error: too many command arguments");
+        *rc = HT_EINVAL;
+        return NULL;
+    }
+    if (!s->c && (*rc = connect_now(s)) < 0)
+        return NULL;
+    redisReply *r = send_argv(s, a);
+    if (!r) {
+        set_err(s, "redis connection lost: %s", s->c->errstr);
+        drop_connection(s);
+        *rc = HT_EREDIS;
+        return NULL;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        set_err(s, "redis: %s", r->str);
+        *rc = strstr(r->str, "Function not found") ? HT_ESCHEMA : HT_EPROTO;
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Runs a command whose answer is an integer. */
+static int call_int(ht_store_t *s, ht_argv_t *a, long long *out)
+{
+    int rc;
+    redisReply *r = call(s, a, &rc);
+    ht_argv_clear(a);
+    if (!r)
+        return rc;
+    if (r->type == REDIS_REPLY_INTEGER) {
+        *out = r->integer;
+    } else {
+        set_err(s, "%s", "redis: unexpected reply type (wanted an integer)");
+        rc = HT_EPROTO;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+/* Fills `job` from a flat field/value array reply. */
+static int job_from_reply(ht_store_t *s, const redisReply *r, ht_job_t *job)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
+        set_err(s, "%s", "redis: unexpected reply type (wanted a job hash)");
+        return HT_EPROTO;
+    }
+    const char **strs = calloc(r->elements + 1, sizeof(*strs));
+    size_t *lens = calloc(r->elements + 1, sizeof(*lens));
+    int rc = 0;
+    if (!strs || !lens) {
+        rc = HT_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_STRING) {
+            set_err(s, "%s", "redis: job hash holds a non-string");
+            rc = HT_EPROTO;
+            goto out;
+        }
+        strs[i] = e->str;
+        lens[i] = e->len;
+    }
+    rc = ht_job_from_hash(job, r->elements, strs, lens);
+    if (rc < 0)
+        set_err(s, "%s", "stored job is malformed (missing id, type or status)");
+out:
+    free(strs);
+    free(lens);
+    return rc;
+}
+
+/* Adds "FCALL name numkeys" to a fresh vector. */
+static void fcall(ht_argv_t *a, const char *name, int numkeys)
+{
+    ht_argv_init(a);
+    ht_argv_add(a, "FCALL");
+    ht_argv_add(a, name);
+    ht_argv_addf(a, "%d", numkeys);
+}
+
+int ht_store_schema_version(ht_store_t *s, int *version)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "HGET");
+    ht_argv_add(&a, HT_KEY_SCHEMA);
+    ht_argv_add(&a, "version");
+    int rc;
+    redisReply *r = call(s, &a, &rc);
+    ht_argv_clear(&a);
+    if (!r)
+        return rc;
+    *version = 0;
+    if (r->type == REDIS_REPLY_STRING)
+        *version = atoi(r->str);
+    freeReplyObject(r);
+    return 0;
+}
+
+int ht_store_check_schema(ht_store_t *s)
+{
+    int have = 0, need = ht_schema_required();
+    int rc = ht_store_schema_version(s, &have);
+    if (rc < 0)
+        return rc;
+    if (have < need) {
+        snprintf(s->err, sizeof(s->err),
+                 "keyspace version %d is older than the %d this binary needs: "
+                 "run `hangtight migrate`",
+                 have, need);
+        return HT_ESCHEMA;
+    }
+    return 0;
+}
+
+static int apply_migration(ht_store_t *s, const ht_migration_t *m)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    if (m->is_library) {
+        ht_argv_add(&a, "FUNCTION");
+        ht_argv_add(&a, "LOAD");
+        ht_argv_add(&a, "REPLACE");
+        ht_argv_addn(&a, m->source, m->len);
+    } else {
+        ht_argv_add(&a, "EVAL");
+        ht_argv_addn(&a, m->source, m->len);
+        ht_argv_add(&a, "0");
+    }
+    int rc;
+    redisReply *r = call(s, &a, &rc);
+    ht_argv_clear(&a);
+    if (!r) {
+        char detail[sizeof(s->err)];
+        snprintf(detail, sizeof(detail), "%s", s->err);
+        snprintf(s->err, sizeof(s->err), "migration %s failed: %s", m->name, detail);
+        return rc;
+    }
+    freeReplyObject(r);
+
+    long long ignored;
+    ht_argv_add(&a, "HSET");
+    ht_argv_add(&a, HT_KEY_SCHEMA);
+    ht_argv_add(&a, "version");
+    ht_argv_addf(&a, "%d", m->version);
+    ht_argv_add(&a, "applied_at");
+    ht_argv_addf(&a, "%" PRId64, ht_now_ms());
+    return call_int(s, &a, &ignored);
+}
+
+int ht_store_migrate(ht_store_t *s, int *from, int *to)
+{
+    int rc = ht_store_schema_version(s, from);
+    if (rc < 0)
+        return rc;
+    *to = *from;
+    for (size_t i = 0; i < ht_migrations_count; i++) {
+        const ht_migration_t *m = &ht_migrations[i];
+        if (m->version <= *from)
+            continue;
+        if ((rc = apply_migration(s, m)) < 0)
+            return rc;
+        *to = m->version;
+    }
+    return 0;
+}
+
+int ht_store_register_types(ht_store_t *s, const char *const *types, size_t n,
+                            const char *worker_id)
+{
+    if (n == 0)
+        return 0;
+    if (2 * n + 2 > HT_ARGV_MAX)
+        return HT_EINVAL;
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "HSET");
+    ht_argv_add(&a, HT_KEY_TYPES);
+    json_t *info = json_pack("{s:s, s:I}", "worker", worker_id, "at", (json_int_t)ht_now_ms());
+    char *text = info ? json_dumps(info, JSON_COMPACT) : NULL;
+    json_decref(info);
+    if (!text)
+        return HT_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        ht_argv_add(&a, types[i]);
+        ht_argv_add(&a, text);
+    }
+    long long ignored;
+    int rc = call_int(s, &a, &ignored);
+    free(text);
+    return rc;
+}
+
+int ht_store_claim(ht_store_t *s, const ht_keys_t *k, const char *worker_id, ht_job_t *job)
+{
+    ht_argv_t a;
+    fcall(&a, "ht_claim", 5);
+    ht_argv_add(&a, k->wait[HT_PRIO_HIGH]);
+    ht_argv_add(&a, k->wait[HT_PRIO_DEFAULT]);
+    ht_argv_add(&a, k->wait[HT_PRIO_LOW]);
+    ht_argv_add(&a, k->active);
+    ht_argv_add(&a, k->fence);
+    ht_argv_add(&a, k->job_prefix);
+    ht_argv_add(&a, worker_id);
+    ht_argv_add(&a, k->channel);
+    int rc;
+    redisReply *r = call(s, &a, &rc);
+    ht_argv_clear(&a);
+    if (!r)
+        return rc;
+    if (r->type == REDIS_REPLY_NIL) {
+        rc = 0;
+    } else {
+        rc = job_from_reply(s, r, job);
+        rc = rc < 0 ? rc : 1;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int ht_store_wait_signal(ht_store_t *s, const ht_keys_t *k, int timeout_ms)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "BLPOP");
+    ht_argv_add(&a, k->signal);
+    ht_argv_addf(&a, "%d.%03d", timeout_ms / 1000, timeout_ms % 1000);
+    if (!s->c) {
+        int rc = connect_now(s);
+        if (rc < 0) {
+            ht_argv_clear(&a);
+            return rc;
+        }
+    }
+    /* The socket must outwait the server-side block. */
+    redisSetTimeout(s->c, to_timeval(timeout_ms + s->timeout_ms));
+    int rc;
+    redisReply *r = call(s, &a, &rc);
+    ht_argv_clear(&a);
+    if (s->c)
+        redisSetTimeout(s->c, to_timeval(s->timeout_ms));
+    if (!r)
+        return rc;
+    rc = r->type == REDIS_REPLY_ARRAY ? 1 : 0;
+    freeReplyObject(r);
+    return rc;
+}
+
+/* Keys and token shared by the calls that act on a held job. */
+static void add_held(ht_argv_t *a, const ht_keys_t *k, const ht_job_t *job, char jobkey[HT_KEY_MAX])
+{
+    ht_keys_job(k, job->id, jobkey);
+    ht_argv_add(a, jobkey);
+}
+
+static int held_result(long long v)
+{
+    return v == 1 ? 0 : HT_ESTALE;
+}
+
+int ht_store_renew(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job)
+{
+    char jobkey[HT_KEY_MAX];
+    ht_argv_t a;
+    fcall(&a, "ht_renew", 2);
+    add_held(&a, k, job, jobkey);
+    ht_argv_add(&a, k->active);
+    ht_argv_add(&a, job->id);
+    ht_argv_addf(&a, "%" PRIu64, job->token);
+    long long v = 0;
+    int rc = call_int(s, &a, &v);
+    return rc < 0 ? rc : held_result(v);
+}
+
+int ht_store_progress(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job, int pct,
+                      const char *msg)
+{
+    char jobkey[HT_KEY_MAX];
+    ht_argv_t a;
+    fcall(&a, "ht_progress", 1);
+    add_held(&a, k, job, jobkey);
+    ht_argv_add(&a, job->id);
+    ht_argv_addf(&a, "%" PRIu64, job->token);
+    if (pct >= 0)
+        ht_argv_addf(&a, "%d", pct);
+    else
+        ht_argv_add(&a, "");
+    ht_argv_add(&a, msg ? msg : "");
+    ht_argv_add(&a, k->channel);
+    long long v = 0;
+    int rc = call_int(s, &a, &v);
+    return rc < 0 ? rc : held_result(v);
+}
+
+int ht_store_complete(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job, int succeeded,
+                      const char *json, int retryable)
+{
+    char jobkey[HT_KEY_MAX];
+    ht_argv_t a;
+    fcall(&a, "ht_complete", 4);
+    add_held(&a, k, job, jobkey);
+    ht_argv_add(&a, k->active);
+    ht_argv_add(&a, k->wait[job->priority]);
+    ht_argv_add(&a, k->signal);
+    ht_argv_add(&a, job->id);
+    ht_argv_addf(&a, "%" PRIu64, job->token);
+    ht_argv_add(&a, succeeded ? "succeeded" : "failed");
+    ht_argv_add(&a, json ? json : "null");
+    ht_argv_add(&a, retryable ? "1" : "0");
+    ht_argv_add(&a, k->channel);
+    int rc;
+    redisReply *r = call(s, &a, &rc);
+    ht_argv_clear(&a);
+    if (!r)
+        return rc;
+    rc = r->type == REDIS_REPLY_NIL ? HT_ESTALE : 0;
+    freeReplyObject(r);
+    return rc;
+}
+
+int ht_store_release(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job)
+{
+    char jobkey[HT_KEY_MAX];
+    ht_argv_t a;
+    fcall(&a, "ht_release", 4);
+    add_held(&a, k, job, jobkey);
+    ht_argv_add(&a, k->active);
+    ht_argv_add(&a, k->wait[job->priority]);
+    ht_argv_add(&a, k->signal);
+    ht_argv_add(&a, job->id);
+    ht_argv_addf(&a, "%" PRIu64, job->token);
+    ht_argv_add(&a, k->channel);
+    long long v = 0;
+    int rc = call_int(s, &a, &v);
+    return rc < 0 ? rc : held_result(v);
+}
+
+int ht_store_reap(ht_store_t *s, const ht_keys_t *k, int limit)
+{
+    ht_argv_t a;
+    fcall(&a, "ht_reap", 5);
+    ht_argv_add(&a, k->active);
+    ht_argv_add(&a, k->wait[HT_PRIO_HIGH]);
+    ht_argv_add(&a, k->wait[HT_PRIO_DEFAULT]);
+    ht_argv_add(&a, k->wait[HT_PRIO_LOW]);
+    ht_argv_add(&a, k->signal);
+    ht_argv_add(&a, k->job_prefix);
+    ht_argv_add(&a, k->channel);
+    ht_argv_addf(&a, "%d", limit);
+    long long v = 0;
+    int rc = call_int(s, &a, &v);
+    return rc < 0 ? rc : (int)v;
+}
+
+int ht_store_get(ht_store_t *s, const ht_keys_t *k, const char *id, ht_job_t *job)
+{
+    char jobkey[HT_KEY_MAX];
+    ht_keys_job(k, id, jobkey);
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "HGETALL");
+    ht_argv_add(&a, jobkey);
+    int rc;
+    redisReply *r = call(s, &a, &rc);
+    ht_argv_clear(&a);
+    if (!r)
+        return rc;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 0)
+        rc = HT_ENOTFOUND;
+    else
+        rc = job_from_reply(s, r, job);
+    freeReplyObject(r);
+    return rc;
+}
