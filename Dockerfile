@@ -1,0 +1,26 @@
+# hangtight: build stage (Debian 12 -dev packages, Release build, as ./run
+# does) and a slim runtime stage with the three binaries.
+#   docker build -t hangtight:local .
+#   docker compose up --scale worker=3
+
+FROM debian:12-slim AS build
+WORKDIR /src
+COPY scripts/deps.sh scripts/deps.sh
+RUN scripts/deps.sh && rm -rf /var/lib/apt/lists/*
+COPY . .
+RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DHT_TESTS=OFF \
+    && cmake --build build -j "$(nproc)"
+
+FROM debian:12-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+       libh2o0.13 libuv1 libhiredis0.14 libjansson4 libssl3 libcurl4 ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --no-create-home --shell /usr/sbin/nologin hangtight
+COPY --from=build /src/build/hangtight /src/build/hangtight-api /src/build/hangtight-worker \
+     /usr/local/bin/
+USER hangtight
+ENV HANGTIGHT_LISTEN=0.0.0.0:8080
+EXPOSE 8080
+# Each service of docker-compose.yml picks its command.
+CMD ["hangtight-api"]

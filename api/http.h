@@ -1,0 +1,56 @@
+/* Reply helpers for the api's handlers: JSON bodies, problem+json errors
+ * (RFC 9457, from the one table in shared/problem.h), headers, conditional
+ * requests.  Everything a helper allocates comes from req->pool, so nothing
+ * here needs freeing.  The *_or_reply() helpers send the error themselves
+ * and return -1, so handlers read top to bottom:
+ *
+ *     if (ht_http_json_content_type_or_reply(req) < 0)
+ *         return -1;
+ *
+ * HEAD is answered like GET without the body. */
+#ifndef HT_API_HTTP_H
+#define HT_API_HTTP_H
+
+#include <h2o.h>
+#include <jansson.h>
+#include <stddef.h>
+
+#include "shared/problem.h"
+
+/* Adds a response header.  `name` is a lowercase string literal (h2o keeps
+ * the pointer; HTTP/2 wants lowercase); `value` is copied into the pool. */
+void ht_http_add_header(h2o_req_t *req, const char *name, const char *value);
+void ht_http_add_headerf(h2o_req_t *req, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Sends a complete response with `body` (copied) and Content-Type. */
+void ht_http_send(h2o_req_t *req, int status, const char *content_type, const char *body,
+                  size_t len);
+
+/* Sends `doc` (borrowed) as application/json.  Returns 0. */
+int ht_http_send_json(h2o_req_t *req, int status, const json_t *doc);
+
+/* Sends a response without a body (304). */
+void ht_http_send_empty(h2o_req_t *req, int status);
+
+/* Sends `p` as application/problem+json with its status (503 adds
+ * Retry-After: 1).  Returns -1, the "answered with an error" result. */
+int ht_http_send_problem(h2o_req_t *req, const ht_problem_t *p);
+
+/* Shorthand: a problem of `kind` with a formatted detail (fmt may be NULL).
+ * Returns -1. */
+int ht_http_problem(h2o_req_t *req, ht_problem_kind_t kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* 415 unless Content-Type is application/json or application/<x>+json
+ * (parameters such as charset allowed).  Returns 0 or -1 (answered). */
+int ht_http_json_content_type_or_reply(h2o_req_t *req);
+
+/* 1 when the request's If-None-Match matches `etag` (a full entity tag with
+ * its quotes): "*", a comma-separated list, W/ tags compared weakly. */
+int ht_http_if_none_match(h2o_req_t *req, const char *etag);
+
+/* 1 for GET and HEAD. */
+int ht_http_is_get(const h2o_req_t *req);
+
+#endif

@@ -1,0 +1,210 @@
+/* The jobs resource: POST /v1/jobs (submit) and GET /v1/jobs/{id} (poll).
+ * Validation is shared/job_request.c's; the store call is api/store.c's;
+ * this file decides statuses and headers. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/http.h"
+#include "api/router.h"
+#include "shared/clock.h"
+#include "shared/error.h"
+#include "shared/id.h"
+#include "shared/job.h"
+#include "shared/log.h"
+
+#define MAX_PAYLOAD_DEPTH 32
+/* Until auth arrives every job belongs to one tenant. */
+#define TENANT_DEFAULT "default"
+
+/* Retry-After while a job is not finished: 1 s during its first 10 s, then
+ * a tenth of its age, capped at 30 s.  Short jobs are polled briskly, and a
+ * job that has run for minutes is not polled every second by every client. */
+static long retry_after_s(const ht_job_t *job)
+{
+    int64_t age_s = (ht_now_ms() - job->created_at) / 1000;
+    if (age_s < 10)
+        return 1;
+    return age_s / 10 > 30 ? 30 : (long)(age_s / 10);
+}
+
+static void add_etag(h2o_req_t *req, uint64_t version, char etag[32])
+{
+    snprintf(etag, 32, "\"%" PRIu64 "\"", version);
+    ht_http_add_header(req, "etag", etag);
+}
+
+/* Redis trouble as the client sees it. */
+static int store_error_reply(h2o_req_t *req, int err)
+{
+    if (err == HT_EREDIS)
+        return ht_http_problem(req, HT_P_UNAVAILABLE, "the job store (Redis) is unavailable");
+    return ht_http_problem(req, HT_P_INTERNAL, "the job store failed: %s", ht_strerror(err));
+}
+
+/* ---- POST /v1/jobs ------------------------------------------------------ */
+
+/* One submit across its asynchronous steps, in the request's pool.  The
+ * pool's dispose hook clears it whether the submit finished or the client
+ * went away. */
+typedef struct {
+    ht_api_thread_t *t;
+    h2o_req_t *req;
+    ht_job_request_t jr;
+    char id[HT_ID_LEN + 1];
+    char *payload_json;  /* malloc'd */
+    char *metadata_json; /* malloc'd, NULL when none */
+} submit_t;
+
+static void submit_dispose(void *p)
+{
+    submit_t *s = p;
+    ht_job_request_clear(&s->jr);
+    free(s->payload_json);
+    free(s->metadata_json);
+}
+
+/* The job document of a job just stored, built from what we sent and what
+ * Redis answered, so the 202 needs no second round trip. */
+static json_t *submitted_doc(const submit_t *s, uint64_t version, int64_t created_at)
+{
+    /* Borrowed strings: this job is never ht_job_clear()ed. */
+    ht_job_t job;
+    memset(&job, 0, sizeof(job));
+    memcpy(job.id, s->id, sizeof(job.id));
+    job.type = (char *)s->jr.type;
+    job.queue = (char *)s->t->keys.queue;
+    job.tenant = (char *)TENANT_DEFAULT;
+    job.status = HT_JOB_QUEUED;
+    job.priority = s->jr.priority;
+    job.payload = s->payload_json;
+    job.metadata = s->metadata_json;
+    job.callback_url = s->jr.callback_url;
+    job.max_attempts = s->jr.max_attempts;
+    job.timeout_s = s->jr.timeout_s;
+    job.ttl_s = s->jr.ttl_s;
+    job.created_at = created_at;
+    job.progress_pct = -1;
+    job.version = version;
+    return ht_job_to_json(&job);
+}
+
+static void on_submitted(void *data, int err, uint64_t version, int64_t created_at)
+{
+    submit_t *s = data;
+    h2o_req_t *req = s->req;
+    if (err) {
+        store_error_reply(req, err);
+        return;
+    }
+    json_t *doc = submitted_doc(s, version, created_at);
+    char etag[32];
+    ht_http_add_headerf(req, "location", "/v1/jobs/%s", s->id);
+    ht_http_add_headerf(req, "operation-location", "/v1/jobs/%s", s->id);
+    ht_http_add_header(req, "retry-after", "1");
+    add_etag(req, version, etag);
+    ht_http_send_json(req, 202, doc);
+    json_decref(doc);
+    ht_log(HT_LOG_DEBUG, "job submitted", "id", s->id, "type", s->jr.type, NULL);
+}
+
+static int enqueue(submit_t *s)
+{
+    int rc = ht_id_new(s->id);
+    if (rc < 0)
+        return ht_http_problem(s->req, HT_P_INTERNAL, "cannot make a job id: %s",
+                               ht_strerror(rc));
+    s->payload_json = json_dumps(s->jr.payload, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (s->jr.metadata)
+        s->metadata_json = json_dumps(s->jr.metadata, JSON_COMPACT);
+    if (!s->payload_json || (s->jr.metadata && !s->metadata_json))
+        return ht_http_problem(s->req, HT_P_INTERNAL, "out of memory");
+    ht_astore_submit(s->t->store, s->req, &s->t->keys, s->id, TENANT_DEFAULT, &s->jr,
+                     s->payload_json, s->metadata_json, on_submitted, s);
+    return 0;
+}
+
+static void on_type_checked(void *data, int err, int served)
+{
+    submit_t *s = data;
+    if (err) {
+        store_error_reply(s->req, err);
+        return;
+    }
+    if (!served) {
+        ht_problem_t p = {0};
+        ht_problem_add_error(&p, "/type", "unknown_type",
+                             "no worker serves type '%s' (built in: sleep, echo, fail)",
+                             s->jr.type);
+        ht_problem_set(&p, HT_P_INVALID_FIELDS, "1 problem with the request body");
+        ht_http_send_problem(s->req, &p);
+        ht_problem_clear(&p);
+        return;
+    }
+    enqueue(s);
+}
+
+int ht_jobs_submit(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
+{
+    (void)args;
+    if (req->entity.len > t->cfg->max_body_bytes)
+        return ht_http_problem(req, HT_P_TOO_LARGE, "the body is %zu bytes; the limit is %zu",
+                               req->entity.len, t->cfg->max_body_bytes);
+    if (ht_http_json_content_type_or_reply(req) < 0)
+        return -1;
+
+    submit_t *s = h2o_mem_alloc_shared(&req->pool, sizeof(*s), submit_dispose);
+    memset(s, 0, sizeof(*s));
+    s->t = t;
+    s->req = req;
+    ht_job_limits_t limits = {.max_payload_depth = MAX_PAYLOAD_DEPTH};
+    ht_problem_t p = {0};
+    if (ht_job_request_parse(&s->jr, req->entity.base, req->entity.len, &limits, &p) < 0) {
+        ht_http_send_problem(req, &p);
+        ht_problem_clear(&p);
+        return -1;
+    }
+    if (ht_types_known(t->types, s->jr.type))
+        return enqueue(s);
+    ht_types_check(t->types, req, s->jr.type, on_type_checked, s);
+    return 0;
+}
+
+/* ---- GET /v1/jobs/{id} -------------------------------------------------- */
+
+static void on_job(void *data, int err, const ht_job_t *job)
+{
+    h2o_req_t *req = data;
+    if (err == HT_ENOTFOUND) {
+        ht_http_problem(req, HT_P_JOB_NOT_FOUND, "no job with this id (it may have expired)");
+        return;
+    }
+    if (err) {
+        store_error_reply(req, err);
+        return;
+    }
+    char etag[32];
+    add_etag(req, job->version, etag);
+    ht_http_add_header(req, "cache-control", "no-cache");
+    if (!ht_job_status_terminal(job->status))
+        ht_http_add_headerf(req, "retry-after", "%ld", retry_after_s(job));
+    if (ht_http_if_none_match(req, etag)) {
+        ht_http_send_empty(req, 304);
+        return;
+    }
+    json_t *doc = ht_job_to_json(job);
+    ht_http_send_json(req, 200, doc);
+    json_decref(doc);
+}
+
+int ht_jobs_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
+{
+    if (!ht_id_valid(args->id.base, args->id.len))
+        return ht_http_problem(req, HT_P_JOB_NOT_FOUND, "no job with this id");
+    char id[HT_ID_LEN + 1];
+    memcpy(id, args->id.base, HT_ID_LEN);
+    id[HT_ID_LEN] = '\0';
+    ht_astore_get(t->store, req, &t->keys, id, on_job, req);
+    return 0;
+}

@@ -1,0 +1,34 @@
+/* Routing: a table of (method, path pattern, handler) in router.c, and the
+ * resource handlers it names, one file per resource (jobs.c, health.c).
+ * A later resource is a line in the table and a file.
+ *
+ * A handler answers the request, now or from a callback, exactly once.  It
+ * returns 0, or -1 when it has already answered with an error (the value of
+ * the *_or_reply() helpers); the router needs nothing more. */
+#ifndef HT_API_ROUTER_H
+#define HT_API_ROUTER_H
+
+#include <h2o.h>
+
+#include "api/server.h"
+
+/* What the pattern captured: "{id}" in "/v1/jobs/{id}". */
+typedef struct {
+    h2o_iovec_t id;
+} ht_route_args_t;
+
+typedef int (*ht_route_fn)(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+
+/* Answers `req`: runs the matching handler, or sends 404 (no such path) or
+ * 405 with Allow (path known, method not).  HEAD runs the GET handler. */
+void ht_router_dispatch(ht_api_thread_t *t, h2o_req_t *req);
+
+/* jobs.c */
+int ht_jobs_submit(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+int ht_jobs_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+
+/* health.c */
+int ht_health_live(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+int ht_health_ready(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+
+#endif

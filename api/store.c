@@ -1,0 +1,561 @@
+/* The api's async Redis glue: hiredis async on the thread's libuv loop, the
+ * reconnect state machine drawn in store.h, and one small function per
+ * Redis command the api sends.  Nothing else in api/ includes hiredis. */
+#include "api/store.h"
+
+#include <hiredis/adapters/libuv.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "shared/argv.h"
+#include "shared/error.h"
+#include "shared/log.h"
+
+/* How often the timer looks at the connection; a lost Redis is retried at
+ * this pace.  A connect with no answer is abandoned after CONNECT_TIMEOUT_MS
+ * (hiredis async has no connect timeout of its own, and its libuv adapter
+ * ignores poll errors, so a refused or black-holed connect would otherwise
+ * hang).  A reply overdue by REPLY_TIMEOUT_MS means the connection is dead
+ * even if no error was seen: every command the api sends is O(1). */
+#define TICK_MS 500
+#define CONNECT_TIMEOUT_MS 2000
+#define REPLY_TIMEOUT_MS 3000
+
+typedef enum { ST_DOWN, ST_CONNECTING, ST_READY } state_t;
+
+struct ht_astore {
+    uv_loop_t *loop;
+    uv_timer_t tick;
+    ht_redis_url_t url;
+    redisAsyncContext *ac; /* NULL while down */
+    state_t state;
+    uint64_t state_since;   /* uv_now() when the state was entered */
+    uint64_t last_progress; /* uv_now() of the last reply, or of sending into an idle pipe */
+    size_t pending;
+    int outage_logged; /* one warning per outage, not one per retry */
+    int first_reported;
+    void (*on_first)(void *data, int ready);
+    void *first_data;
+};
+
+/* ---- calls in flight -------------------------------------------------- */
+
+typedef struct op op_t;
+
+/* Turns the reply into the caller's callback.  `r` is NULL when err != 0. */
+typedef void (*finish_fn)(op_t *op, int err, const redisReply *r);
+
+/* The request side of a binding: lives in req->pool, points at the op. */
+typedef struct {
+    op_t *op; /* NULL once the op has finished */
+} op_link_t;
+
+struct op {
+    ht_astore_t *s;
+    op_link_t *link; /* NULL when not bound to a request, or after dispose */
+    int detached;    /* the request is gone: drop the callback */
+    finish_fn finish;
+    union {
+        ht_astore_submit_cb submit;
+        ht_astore_job_cb job;
+        ht_astore_int_cb integer;
+        ht_astore_strings_cb strings;
+    } cb;
+    void *data;
+};
+
+/* h2o disposes of the request's pool (response done, or client gone). */
+static void on_link_dispose(void *p)
+{
+    op_link_t *link = p;
+    if (link->op) {
+        link->op->detached = 1;
+        link->op->link = NULL;
+    }
+}
+
+static void bind_to_request(op_t *op, h2o_req_t *req)
+{
+    op_link_t *link = h2o_mem_alloc_shared(&req->pool, sizeof(*link), on_link_dispose);
+    link->op = op;
+    op->link = link;
+}
+
+/* Fires the callback (unless the request is gone) and frees the op. */
+static void finish_op(op_t *op, int err, const redisReply *r)
+{
+    if (op->link)
+        op->link->op = NULL;
+    if (!op->detached)
+        op->finish(op, err, r);
+    else
+        ht_log(HT_LOG_DEBUG, "reply dropped: its request is gone", NULL);
+    free(op);
+}
+
+/* ---- connection ------------------------------------------------------- */
+
+static void report_first(ht_astore_t *s, int ready)
+{
+    if (s->first_reported)
+        return;
+    s->first_reported = 1;
+    if (s->on_first)
+        s->on_first(s->first_data, ready);
+}
+
+static void set_state(ht_astore_t *s, state_t st)
+{
+    s->state = st;
+    s->state_since = uv_now(s->loop);
+}
+
+static void mark_down(ht_astore_t *s, const char *why)
+{
+    ht_log(HT_LOG_DEBUG, "redis down", "detail", why ? why : "closed", NULL);
+    if (s->state == ST_READY || !s->outage_logged) {
+        if (why)
+            ht_log(HT_LOG_WARN, "redis unavailable", "detail", why, NULL);
+        s->outage_logged = 1;
+    }
+    set_state(s, ST_DOWN);
+}
+
+/* Closes the connection from our side; pending callbacks fire now with
+ * HT_EREDIS (hiredis calls them with a NULL reply). */
+static void drop(ht_astore_t *s, const char *why)
+{
+    redisAsyncContext *ac = s->ac;
+    s->ac = NULL;
+    mark_down(s, why);
+    if (ac) {
+        ac->data = NULL; /* tells on_connect/on_disconnect it is no longer ours */
+        redisAsyncFree(ac);
+    }
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    ht_astore_t *s = ac->data;
+    if (!s)
+        return;
+    if (status != REDIS_OK) {
+        s->ac = NULL; /* hiredis frees the context when we return */
+        mark_down(s, ac->errstr[0] ? ac->errstr : "connect failed");
+        report_first(s, 0);
+        return;
+    }
+    set_state(s, ST_READY);
+    if (s->outage_logged)
+        ht_log(HT_LOG_INFO, "redis connected", NULL);
+    s->outage_logged = 0;
+    report_first(s, 1);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    (void)status;
+    ht_astore_t *s = ac->data;
+    if (!s || s->ac != ac)
+        return;
+    s->ac = NULL; /* hiredis frees the context when we return */
+    mark_down(s, ac->errstr[0] ? ac->errstr : "connection closed");
+}
+
+/* AUTH and SELECT answers: a refusal makes the connection useless. */
+static void on_login_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    (void)privdata;
+    redisReply *r = reply;
+    ht_astore_t *s = ac->data;
+    if (!s || !r || r->type != REDIS_REPLY_ERROR)
+        return;
+    ht_log(HT_LOG_ERROR, "redis refused login", "detail", r->str, NULL);
+    drop(s, NULL);
+}
+
+static void queue_login(ht_astore_t *s, redisAsyncContext *ac)
+{
+    ht_argv_t a;
+    if (s->url.password[0]) {
+        ht_argv_init(&a);
+        ht_argv_add(&a, "AUTH");
+        if (s->url.user[0])
+            ht_argv_add(&a, s->url.user);
+        ht_argv_add(&a, s->url.password);
+        redisAsyncCommandArgv(ac, on_login_reply, NULL, (int)a.n, a.v, a.len);
+        ht_argv_clear(&a);
+    }
+    if (s->url.db != 0) {
+        ht_argv_init(&a);
+        ht_argv_add(&a, "SELECT");
+        ht_argv_addf(&a, "%d", s->url.db);
+        redisAsyncCommandArgv(ac, on_login_reply, NULL, (int)a.n, a.v, a.len);
+        ht_argv_clear(&a);
+    }
+}
+
+static void connect_now(ht_astore_t *s)
+{
+    redisAsyncContext *ac = s->url.kind == HT_REDIS_UNIX
+                                ? redisAsyncConnectUnix(s->url.path)
+                                : redisAsyncConnect(s->url.host, s->url.port);
+    if (!ac) {
+        mark_down(s, "out of memory");
+        return;
+    }
+    if (ac->err) {
+        mark_down(s, ac->errstr);
+        redisAsyncFree(ac);
+        return;
+    }
+    if (redisLibuvAttach(ac, s->loop) != REDIS_OK) {
+        mark_down(s, "cannot attach to the event loop");
+        redisAsyncFree(ac);
+        return;
+    }
+    ac->data = s;
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    queue_login(s, ac); /* sent first, as soon as the socket connects */
+    s->ac = ac;
+    set_state(s, ST_CONNECTING);
+    ht_log(HT_LOG_DEBUG, "redis connecting", NULL);
+}
+
+/* The error pending on the connection's socket, 0 when none.  hiredis'
+ * libuv adapter ignores poll errors (libuv reports a refused connect or a
+ * reset connection as a poll error and stops the handle), so hiredis never
+ * learns of them; this is how we do. */
+static int socket_error(const ht_astore_t *s)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (!s->ac || s->ac->c.fd < 0)
+        return 0;
+    if (getsockopt(s->ac->c.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return errno;
+    return err;
+}
+
+static void on_tick(uv_timer_t *timer)
+{
+    ht_astore_t *s = timer->data;
+    uint64_t now = uv_now(s->loop);
+    int err = s->state == ST_DOWN ? 0 : socket_error(s);
+    if (err)
+        drop(s, strerror(err)); /* and retry at once, below */
+    switch (s->state) {
+    case ST_DOWN:
+        report_first(s, 0);
+        connect_now(s);
+        break;
+    case ST_CONNECTING:
+        if (now - s->state_since >= CONNECT_TIMEOUT_MS) {
+            drop(s, "connect timed out");
+            report_first(s, 0);
+        }
+        break;
+    case ST_READY:
+        if (s->pending > 0 && now - s->last_progress >= REPLY_TIMEOUT_MS)
+            drop(s, "reply overdue: connection presumed dead");
+        break;
+    }
+}
+
+int ht_astore_new(ht_astore_t **out, uv_loop_t *loop, const ht_redis_url_t *url,
+                  void (*on_first)(void *data, int ready), void *data)
+{
+    *out = NULL;
+    if (url->kind == HT_REDIS_CLUSTER)
+        return HT_EINVAL;
+    ht_astore_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return HT_ENOMEM;
+    s->loop = loop;
+    s->url = *url;
+    s->on_first = on_first;
+    s->first_data = data;
+    uv_timer_init(loop, &s->tick);
+    s->tick.data = s;
+    uv_timer_start(&s->tick, on_tick, TICK_MS, TICK_MS);
+    set_state(s, ST_DOWN);
+    *out = s;
+    connect_now(s);
+    return 0;
+}
+
+static void on_tick_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void ht_astore_close(ht_astore_t *s)
+{
+    if (!s)
+        return;
+    s->outage_logged = 1; /* a deliberate close is not an outage to report */
+    drop(s, NULL);
+    uv_timer_stop(&s->tick);
+    uv_close((uv_handle_t *)&s->tick, on_tick_closed);
+}
+
+int ht_astore_ready(const ht_astore_t *s)
+{
+    return s->state == ST_READY;
+}
+
+size_t ht_astore_pending(const ht_astore_t *s)
+{
+    return s->pending;
+}
+
+/* ---- sending ---------------------------------------------------------- */
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    op_t *op = privdata;
+    ht_astore_t *s = op->s;
+    redisReply *r = reply;
+    s->pending--;
+    s->last_progress = uv_now(s->loop);
+    if (!r) {
+        /* The connection is going away (hiredis fails what is pending). */
+        if (s->ac == ac) {
+            s->ac = NULL;
+            mark_down(s, ac->errstr[0] ? ac->errstr : "connection lost");
+        }
+        finish_op(op, HT_EREDIS, NULL);
+        return;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        /* Expected refusals (EXISTS) are decided by the finish function;
+         * anything else is a bug or a keyspace problem worth a log line. */
+        if (strncmp(r->str, "EXISTS", 6) == 0) {
+            finish_op(op, HT_EEXIST, NULL);
+            return;
+        }
+        ht_log(HT_LOG_ERROR, "redis error reply", "detail", r->str, NULL);
+        finish_op(op, HT_EPROTO, NULL);
+        return;
+    }
+    finish_op(op, 0, r);
+}
+
+/* Sends `a` (cleared here) and arranges for `proto`'s callback to fire
+ * exactly once. */
+static void send_call(ht_astore_t *s, h2o_req_t *req, ht_argv_t *a, const op_t *proto)
+{
+    op_t *op = malloc(sizeof(*op));
+    if (!op) {
+        op_t tmp = *proto;
+        ht_argv_clear(a);
+        tmp.finish(&tmp, HT_ENOMEM, NULL);
+        return;
+    }
+    *op = *proto;
+    op->s = s;
+    op->link = NULL;
+    op->detached = 0;
+    int err = 0;
+    if (a->overflow)
+        err = HT_EINVAL;
+    else if (s->state != ST_READY || !s->ac)
+        err = HT_EREDIS;
+    else if (redisAsyncCommandArgv(s->ac, on_reply, op, (int)a->n, a->v, a->len) != REDIS_OK)
+        err = HT_EREDIS;
+    ht_argv_clear(a);
+    if (err) {
+        finish_op(op, err, NULL);
+        return;
+    }
+    if (s->pending++ == 0)
+        s->last_progress = uv_now(s->loop);
+    if (req)
+        bind_to_request(op, req);
+}
+
+/* ---- replies into callbacks ------------------------------------------- */
+
+static int reply_ll(const redisReply *r, long long *out)
+{
+    if (r->type == REDIS_REPLY_INTEGER) {
+        *out = r->integer;
+        return 0;
+    }
+    if (r->type == REDIS_REPLY_STRING) {
+        char *end;
+        long long v = strtoll(r->str, &end, 10);
+        if (end == r->str || *end != '\0')
+            return HT_EPROTO;
+        *out = v;
+        return 0;
+    }
+    return HT_EPROTO;
+}
+
+static void finish_submit(op_t *op, int err, const redisReply *r)
+{
+    long long version = 0, created_at = 0;
+    if (!err && (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+                 reply_ll(r->element[0], &version) < 0 ||
+                 reply_ll(r->element[1], &created_at) < 0))
+        err = HT_EPROTO;
+    op->cb.submit(op->data, err, err ? 0 : (uint64_t)version, err ? 0 : (int64_t)created_at);
+}
+
+void ht_astore_submit(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                      const char *tenant, const ht_job_request_t *jr, const char *payload_json,
+                      const char *metadata_json, ht_astore_submit_cb cb, void *data)
+{
+    char jobkey[HT_KEY_MAX];
+    ht_keys_job(k, id, jobkey);
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "FCALL");
+    ht_argv_add(&a, "ht_submit");
+    ht_argv_add(&a, "3");
+    ht_argv_add(&a, jobkey);
+    ht_argv_add(&a, k->wait[jr->priority]);
+    ht_argv_add(&a, k->signal);
+    ht_argv_add(&a, id);
+    ht_argv_add(&a, k->channel);
+    ht_argv_add(&a, "type");
+    ht_argv_add(&a, jr->type);
+    ht_argv_add(&a, "queue");
+    ht_argv_add(&a, k->queue);
+    ht_argv_add(&a, "tenant");
+    ht_argv_add(&a, tenant);
+    ht_argv_add(&a, "priority");
+    ht_argv_add(&a, ht_priority_name(jr->priority));
+    ht_argv_add(&a, "payload");
+    ht_argv_add(&a, payload_json);
+    if (metadata_json) {
+        ht_argv_add(&a, "metadata");
+        ht_argv_add(&a, metadata_json);
+    }
+    ht_argv_add(&a, "max_attempts");
+    ht_argv_addf(&a, "%d", jr->max_attempts);
+    ht_argv_add(&a, "timeout_s");
+    ht_argv_addf(&a, "%ld", jr->timeout_s);
+    ht_argv_add(&a, "ttl_s");
+    ht_argv_addf(&a, "%ld", jr->ttl_s);
+    if (jr->callback_url) {
+        ht_argv_add(&a, "callback_url");
+        ht_argv_add(&a, jr->callback_url);
+    }
+    op_t proto = {.finish = finish_submit, .cb.submit = cb, .data = data};
+    send_call(s, req, &a, &proto);
+}
+
+static void finish_job(op_t *op, int err, const redisReply *r)
+{
+    ht_job_t job;
+    const char **strs = NULL;
+    size_t *lens = NULL;
+    memset(&job, 0, sizeof(job));
+    if (!err && r->type != REDIS_REPLY_ARRAY)
+        err = HT_EPROTO;
+    if (!err && r->elements == 0)
+        err = HT_ENOTFOUND; /* HGETALL of a missing key: never stored, or expired */
+    if (!err) {
+        strs = calloc(r->elements, sizeof(*strs));
+        lens = calloc(r->elements, sizeof(*lens));
+        if (!strs || !lens)
+            err = HT_ENOMEM;
+    }
+    for (size_t i = 0; !err && i < r->elements; i++) {
+        if (r->element[i]->type != REDIS_REPLY_STRING) {
+            err = HT_EPROTO;
+            break;
+        }
+        strs[i] = r->element[i]->str;
+        lens[i] = r->element[i]->len;
+    }
+    if (!err && ht_job_from_hash(&job, r->elements, strs, lens) < 0) {
+        ht_log(HT_LOG_ERROR, "stored job is malformed", NULL);
+        err = HT_EPROTO;
+    }
+    op->cb.job(op->data, err, err ? NULL : &job);
+    ht_job_clear(&job);
+    free(strs);
+    free(lens);
+}
+
+void ht_astore_get(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                   ht_astore_job_cb cb, void *data)
+{
+    char jobkey[HT_KEY_MAX];
+    ht_keys_job(k, id, jobkey);
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "HGETALL");
+    ht_argv_add(&a, jobkey);
+    op_t proto = {.finish = finish_job, .cb.job = cb, .data = data};
+    send_call(s, req, &a, &proto);
+}
+
+/* Integer or numeric-string replies; nil counts as 0 (an unset version). */
+static void finish_int(op_t *op, int err, const redisReply *r)
+{
+    long long v = 0;
+    if (!err && r->type != REDIS_REPLY_NIL && reply_ll(r, &v) < 0)
+        err = HT_EPROTO;
+    op->cb.integer(op->data, err, err ? 0 : v);
+}
+
+void ht_astore_schema_version(ht_astore_t *s, h2o_req_t *req, ht_astore_int_cb cb, void *data)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "HGET");
+    ht_argv_add(&a, HT_KEY_SCHEMA);
+    ht_argv_add(&a, "version");
+    op_t proto = {.finish = finish_int, .cb.integer = cb, .data = data};
+    send_call(s, req, &a, &proto);
+}
+
+void ht_astore_type_exists(ht_astore_t *s, h2o_req_t *req, const char *type, ht_astore_int_cb cb,
+                           void *data)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "HEXISTS");
+    ht_argv_add(&a, HT_KEY_TYPES);
+    ht_argv_add(&a, type);
+    op_t proto = {.finish = finish_int, .cb.integer = cb, .data = data};
+    send_call(s, req, &a, &proto);
+}
+
+static void finish_strings(op_t *op, int err, const redisReply *r)
+{
+    const char **strs = NULL;
+    size_t n = 0;
+    if (!err && r->type != REDIS_REPLY_ARRAY)
+        err = HT_EPROTO;
+    if (!err && r->elements > 0 && !(strs = calloc(r->elements, sizeof(*strs))))
+        err = HT_ENOMEM;
+    for (size_t i = 0; !err && i < r->elements; i++) {
+        if (r->element[i]->type != REDIS_REPLY_STRING) {
+            err = HT_EPROTO;
+            break;
+        }
+        strs[n++] = r->element[i]->str;
+    }
+    op->cb.strings(op->data, err, err ? 0 : n, err ? NULL : strs);
+    free(strs);
+}
+
+void ht_astore_types(ht_astore_t *s, h2o_req_t *req, ht_astore_strings_cb cb, void *data)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "HKEYS");
+    ht_argv_add(&a, HT_KEY_TYPES);
+    op_t proto = {.finish = finish_strings, .cb.strings = cb, .data = data};
+    send_call(s, req, &a, &proto);
+}

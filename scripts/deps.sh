@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages hangtight needs, if any are missing.
+#   scripts/deps.sh          what building and running need
+#   scripts/deps.sh --test   plus what the tests need
+# Sourced or run; needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+ht_deps_runtime=(
+    build-essential cmake pkg-config
+    libh2o-dev libuv1-dev libhiredis-dev libjansson-dev libssl-dev libcurl4-openssl-dev
+    redis-server redis-tools curl ca-certificates
+)
+ht_deps_test=(libcriterion-dev jq python3 procps)
+
+ht_deps_missing() {
+    local pkg
+    for pkg in "$@"; do
+        # "install ok installed" is the only state in which the package works.
+        if [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" != "install ok installed" ]]; then
+            printf '%s\n' "$pkg"
+        fi
+    done
+}
+
+ht_deps_install() {
+    local want=("${ht_deps_runtime[@]}")
+    if [[ "${1:-}" == "--test" ]]; then
+        want+=("${ht_deps_test[@]}")
+    fi
+    local missing
+    mapfile -t missing < <(ht_deps_missing "${want[@]}")
+    if ((${#missing[@]} == 0)); then
+        return 0
+    fi
+    echo "deps: installing ${missing[*]}" >&2
+    local sudo=()
+    if ((EUID != 0)); then
+        if command -v sudo >/dev/null; then
+            sudo=(sudo)
+        else
+            echo "deps: missing Debian packages: ${missing[*]}" >&2
+            echo "deps: run as root, or install them: apt-get install ${missing[*]}" >&2
+            return 1
+        fi
+    fi
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+    ht_deps_install "$@"
+fi

@@ -1,0 +1,317 @@
+/* Validation of a POST /v1/jobs body.  The schema is the `fields` table
+ * below: one row per accepted key, each with a small check function.  Every
+ * problem is collected into the problem's `errors` list (never only the
+ * first), each with a JSON Pointer into the body and a stable code:
+ *   required, invalid_type, invalid_format, invalid_value, out_of_range,
+ *   too_deep, unsupported, unknown_field. */
+#include "shared/job.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_PAYLOAD_DEPTH 32
+
+typedef struct {
+    ht_job_request_t *req;
+    const ht_job_limits_t *limits;
+    ht_problem_t *problem;
+} ctx_t;
+
+typedef void (*check_fn)(ctx_t *c, const char *name, json_t *v);
+
+/* Writes "/<name>" as a JSON Pointer (RFC 6901: '~' -> ~0, '/' -> ~1). */
+static void pointer(char *out, size_t outlen, const char *prefix, const char *name)
+{
+    size_t o = (size_t)snprintf(out, outlen, "%s/", prefix);
+    for (const char *p = name; *p && o + 3 < outlen; p++) {
+        if (*p == '~' || *p == '/') {
+            out[o++] = '~';
+            out[o++] = *p == '~' ? '0' : '1';
+        } else {
+            out[o++] = *p;
+        }
+    }
+    out[o < outlen ? o : outlen - 1] = '\0';
+}
+
+#define ERR(c, ptr, code, ...) ht_problem_add_error((c)->problem, (ptr), (code), __VA_ARGS__)
+
+static const char *json_type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a number with a fraction";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+    }
+    return "unknown";
+}
+
+/* An integer field in [min, max]; JSON integers only (not 3.5, not "3"). */
+static int check_int(ctx_t *c, const char *name, json_t *v, long min, long max, long *out)
+{
+    char ptr[80];
+    pointer(ptr, sizeof ptr, "", name);
+    if (!json_is_integer(v)) {
+        ERR(c, ptr, "invalid_type", "must be an integer, not %s", json_type_name(v));
+        return -1;
+    }
+    json_int_t n = json_integer_value(v);
+    if (n < min || n > max) {
+        ERR(c, ptr, "out_of_range", "must be between %ld and %ld", min, max);
+        return -1;
+    }
+    *out = (long)n;
+    return 0;
+}
+
+static void check_type(ctx_t *c, const char *name, json_t *v)
+{
+    (void)name;
+    if (!json_is_string(v)) {
+        ERR(c, "/type", "invalid_type", "must be a string, not %s", json_type_name(v));
+        return;
+    }
+    const char *t = json_string_value(v);
+    if (strlen(t) != json_string_length(v) || !ht_job_type_valid(t)) {
+        ERR(c, "/type", "invalid_format", "must match [a-z0-9_.-]{1,%d}", HT_TYPE_MAX);
+        return;
+    }
+    snprintf(c->req->type, sizeof c->req->type, "%s", t);
+}
+
+/* Nesting depth of v (a scalar is 0, {} is 1), giving up past `limit`. */
+static size_t depth(json_t *v, size_t limit)
+{
+    size_t max = 0;
+    if (limit == 0 || !(json_is_object(v) || json_is_array(v)))
+        return json_is_object(v) || json_is_array(v) ? 1 : 0;
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *child;
+        json_object_foreach(v, k, child) {
+            size_t d = depth(child, limit - 1);
+            if (d > max)
+                max = d;
+        }
+    } else {
+        size_t i;
+        json_t *child;
+        json_array_foreach(v, i, child) {
+            size_t d = depth(child, limit - 1);
+            if (d > max)
+                max = d;
+        }
+    }
+    return max + 1;
+}
+
+static void check_payload(ctx_t *c, const char *name, json_t *v)
+{
+    (void)name;
+    size_t limit = c->limits && c->limits->max_payload_depth ? c->limits->max_payload_depth
+                                                             : DEFAULT_PAYLOAD_DEPTH;
+    if (depth(v, limit) > limit) {
+        ERR(c, "/payload", "too_deep", "must not nest deeper than %zu levels", limit);
+        return;
+    }
+    c->req->payload = json_incref(v);
+}
+
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80; /* count lead bytes only */
+    return n;
+}
+
+static void check_metadata(ctx_t *c, const char *name, json_t *v)
+{
+    (void)name;
+    if (!json_is_object(v)) {
+        ERR(c, "/metadata", "invalid_type", "must be an object of strings, not %s",
+            json_type_name(v));
+        return;
+    }
+    if (json_object_size(v) > HT_METADATA_MAX_KEYS) {
+        ERR(c, "/metadata", "out_of_range", "must have at most %d keys",
+            HT_METADATA_MAX_KEYS);
+        return;
+    }
+    int ok = 1;
+    const char *k;
+    json_t *val;
+    json_object_foreach(v, k, val) {
+        char ptr[300];
+        pointer(ptr, sizeof ptr, "/metadata", k);
+        size_t klen = utf8_chars(k);
+        if (klen < 1 || klen > 64) {
+            ERR(c, ptr, "invalid_format", "metadata keys must be 1 to 64 characters");
+            ok = 0;
+        }
+        if (!json_is_string(val)) {
+            ERR(c, ptr, "invalid_type", "must be a string, not %s", json_type_name(val));
+            ok = 0;
+        } else if (json_string_length(val) > HT_METADATA_VALUE_MAX) {
+            ERR(c, ptr, "out_of_range", "must be at most %d bytes", HT_METADATA_VALUE_MAX);
+            ok = 0;
+        }
+    }
+    if (ok)
+        c->req->metadata = json_incref(v);
+}
+
+static void check_priority(ctx_t *c, const char *name, json_t *v)
+{
+    (void)name;
+    if (!json_is_string(v)) {
+        ERR(c, "/priority", "invalid_type", "must be a string, not %s", json_type_name(v));
+        return;
+    }
+    if (ht_priority_parse(json_string_value(v), &c->req->priority) < 0)
+        ERR(c, "/priority", "invalid_value", "must be one of high, default, low");
+}
+
+static void check_max_attempts(ctx_t *c, const char *name, json_t *v)
+{
+    long n;
+    if (check_int(c, name, v, 1, HT_MAX_ATTEMPTS_MAX, &n) == 0)
+        c->req->max_attempts = (int)n;
+}
+
+static void check_timeout(ctx_t *c, const char *name, json_t *v)
+{
+    check_int(c, name, v, 1, HT_TIMEOUT_S_MAX, &c->req->timeout_s);
+}
+
+static void check_ttl(ctx_t *c, const char *name, json_t *v)
+{
+    check_int(c, name, v, 1, HT_TTL_S_MAX, &c->req->ttl_s);
+}
+
+/* Known fields whose feature is built by a later issue: refused loudly
+ * rather than ignored, so nobody believes a webhook or delay is set up. */
+static void check_later(ctx_t *c, const char *name, json_t *v)
+{
+    char ptr[80];
+    (void)v;
+    pointer(ptr, sizeof ptr, "", name);
+    ERR(c, ptr, "unsupported", "'%s' is not supported yet; it arrives in a later version",
+        name);
+}
+
+static const struct field {
+    const char *name;
+    check_fn check;
+    int required;
+    int null_is_value; /* 0: null means "not given" (optional fields) */
+} fields[] = {
+    {"type", check_type, 1, 1},
+    {"payload", check_payload, 0, 1},
+    {"metadata", check_metadata, 0, 0},
+    {"priority", check_priority, 0, 0},
+    {"max_attempts", check_max_attempts, 0, 0},
+    {"timeout_s", check_timeout, 0, 0},
+    {"ttl_s", check_ttl, 0, 0},
+    {"callback_url", check_later, 0, 0},
+    {"delay_s", check_later, 0, 0},
+    {"run_at", check_later, 0, 0},
+};
+#define N_FIELDS (sizeof fields / sizeof fields[0])
+
+static const struct field *known(const char *name)
+{
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        if (strcmp(fields[i].name, name) == 0)
+            return &fields[i];
+    }
+    return NULL;
+}
+
+static void check_object(ctx_t *c, json_t *body)
+{
+    /* Schema order first, so errors read in a stable order. */
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        const struct field *f = &fields[i];
+        json_t *v = json_object_get(body, f->name);
+        if (v && json_is_null(v) && !f->null_is_value)
+            v = NULL;
+        if (v) {
+            f->check(c, f->name, v);
+        } else if (f->required) {
+            char ptr[80];
+            pointer(ptr, sizeof ptr, "", f->name);
+            ERR(c, ptr, "required", "is required");
+        }
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(body, k, v) {
+        if (!known(k)) {
+            char ptr[300];
+            pointer(ptr, sizeof ptr, "", k);
+            ERR(c, ptr, "unknown_field", "is not a field of a job request");
+        }
+    }
+}
+
+int ht_job_request_parse(ht_job_request_t *req, const char *body, size_t len,
+                         const ht_job_limits_t *limits, ht_problem_t *problem)
+{
+    memset(req, 0, sizeof *req);
+    req->priority = HT_PRIO_DEFAULT;
+    req->max_attempts = HT_MAX_ATTEMPTS_DEFAULT;
+    req->timeout_s = HT_TIMEOUT_S_DEFAULT;
+    req->ttl_s = HT_TTL_S_DEFAULT;
+
+    if (!body || len == 0) {
+        /* jansson would say "unexpected token near end of file". */
+        ht_problem_set(problem, HT_P_MALFORMED_JSON, "the request body is empty");
+        return -1;
+    }
+    json_error_t jerr;
+    /* DECODE_ANY: a body such as `42` is valid JSON, just not an object, so
+     * it earns a 422 that says so rather than a misleading 400. */
+    json_t *doc = json_loadb(body, len,
+                             JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (!doc) {
+        ht_problem_set(problem, HT_P_MALFORMED_JSON, "invalid JSON at line %d column %d: %s",
+                       jerr.line, jerr.column, jerr.text);
+        return -1;
+    }
+    ctx_t c = {req, limits, problem};
+    if (!json_is_object(doc)) {
+        ERR(&c, "", "invalid_type", "the body must be a JSON object, not %s",
+            json_type_name(doc));
+    } else {
+        check_object(&c, doc);
+    }
+    json_decref(doc);
+
+    size_t n = problem->errors ? json_array_size(problem->errors) : 0;
+    if (n > 0) {
+        ht_problem_set(problem, HT_P_INVALID_FIELDS, "%zu problem%s with the request body",
+                       n, n == 1 ? "" : "s");
+        ht_job_request_clear(req);
+        return -1;
+    }
+    if (!req->payload && !(req->payload = json_object())) {
+        ht_problem_set(problem, HT_P_INTERNAL, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+void ht_job_request_clear(ht_job_request_t *req)
+{
+    json_decref(req->payload);
+    json_decref(req->metadata);
+    free(req->callback_url);
+    memset(req, 0, sizeof *req);
+}

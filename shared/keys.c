@@ -1,0 +1,46 @@
+/* Names of the Redis keys of one queue (layout: migrations/0001_core.lua). */
+#include "shared/keys.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "shared/error.h"
+
+static int queue_name_valid(const char *q)
+{
+    size_t len = q ? strlen(q) : 0;
+    if (len < 1 || len > 63)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = q[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+              c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+int ht_keys_init(ht_keys_t *k, const char *queue)
+{
+    memset(k, 0, sizeof *k);
+    if (!queue_name_valid(queue))
+        return HT_EINVAL;
+    /* Lengths are bounded: 63-byte queue + short suffix < HT_KEY_MAX. */
+    snprintf(k->queue, sizeof k->queue, "%s", queue);
+    snprintf(k->job_prefix, HT_KEY_MAX, "ht:{%s}:job:", queue);
+    snprintf(k->wait[HT_PRIO_HIGH], HT_KEY_MAX, "ht:{%s}:wait:high", queue);
+    snprintf(k->wait[HT_PRIO_DEFAULT], HT_KEY_MAX, "ht:{%s}:wait:default", queue);
+    snprintf(k->wait[HT_PRIO_LOW], HT_KEY_MAX, "ht:{%s}:wait:low", queue);
+    snprintf(k->active, HT_KEY_MAX, "ht:{%s}:active", queue);
+    snprintf(k->fence, HT_KEY_MAX, "ht:{%s}:fence", queue);
+    snprintf(k->signal, HT_KEY_MAX, "ht:{%s}:signal", queue);
+    snprintf(k->channel, HT_KEY_MAX, "ht:{%s}:events", queue);
+    return 0;
+}
+
+void ht_keys_job(const ht_keys_t *k, const char *id, char out[HT_KEY_MAX])
+{
+    /* An id is 36 bytes and the prefix at most 71, so this never truncates
+     * for a real id; a longer string is cut rather than overflowing. */
+    snprintf(out, HT_KEY_MAX, "%s%s", k->job_prefix, id);
+}

@@ -1,0 +1,211 @@
+/* shared/job.c: names, the stored hash form and the public job document. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "shared/error.h"
+#include "shared/job.h"
+
+#define ID "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+/* Builds the (strs, lens) arrays of an HGETALL reply from a NULL-ended
+ * list of field, value strings. */
+static int from_pairs(ht_job_t *job, const char *const *pairs)
+{
+    size_t n = 0, lens[128];
+    while (pairs[n]) {
+        lens[n] = strlen(pairs[n]);
+        n++;
+    }
+    return ht_job_from_hash(job, n, pairs, lens);
+}
+
+static const char *const running[] = {
+    "id", ID, "type", "video.transcode", "queue", "default", "tenant", "t1",
+    "status", "running", "priority", "high", "payload", "{\"ms\":5}",
+    "metadata", "{\"k\":\"v\"}", "attempt", "2", "max_attempts", "3", "timeout_s", "300",
+    "ttl_s", "86400", "created_at", "1795667196123", "started_at", "1795667197000",
+    "progress_pct", "42", "progress_msg", "half way", "progress_at", "1795667198000",
+    "token", "17", "version", "5", "worker", "w-1", "brand_new_field", "ignored", NULL};
+
+Test(job, names_round_trip)
+{
+    for (int s = HT_JOB_SCHEDULED; s <= HT_JOB_CANCELED; s++) {
+        ht_job_status_t back;
+        cr_assert_eq(ht_job_status_parse(ht_job_status_name(s), &back), 0);
+        cr_expect_eq(back, s);
+    }
+    cr_expect_str_eq(ht_job_status_name(HT_JOB_SUCCEEDED), "succeeded");
+    ht_job_status_t st;
+    cr_expect_eq(ht_job_status_parse("done", &st), HT_EINVAL);
+    cr_expect(ht_job_status_terminal(HT_JOB_FAILED));
+    cr_expect(ht_job_status_terminal(HT_JOB_CANCELED));
+    cr_expect(!ht_job_status_terminal(HT_JOB_RUNNING));
+    cr_expect(!ht_job_status_terminal(HT_JOB_QUEUED));
+    ht_priority_t p;
+    cr_expect_eq(ht_priority_parse("low", &p), 0);
+    cr_expect_eq(p, HT_PRIO_LOW);
+    cr_expect_eq(ht_priority_parse("urgent", &p), HT_EINVAL);
+    cr_expect_str_eq(ht_priority_name(HT_PRIO_HIGH), "high");
+}
+
+Test(job, type_valid)
+{
+    cr_expect(ht_job_type_valid("video.transcode-2_x"));
+    cr_expect(!ht_job_type_valid(""));
+    cr_expect(!ht_job_type_valid("Video"));
+    cr_expect(!ht_job_type_valid("a b"));
+    cr_expect(!ht_job_type_valid(NULL));
+    char t[66];
+    memset(t, 'a', 65);
+    t[65] = '\0';
+    cr_expect(!ht_job_type_valid(t));
+    t[64] = '\0';
+    cr_expect(ht_job_type_valid(t));
+}
+
+Test(job, from_hash_reads_every_field)
+{
+    ht_job_t j;
+    cr_assert_eq(from_pairs(&j, running), 0);
+    cr_expect_str_eq(j.id, ID);
+    cr_expect_str_eq(j.type, "video.transcode");
+    cr_expect_str_eq(j.queue, "default");
+    cr_expect_str_eq(j.tenant, "t1");
+    cr_expect_eq(j.status, HT_JOB_RUNNING);
+    cr_expect_eq(j.priority, HT_PRIO_HIGH);
+    cr_expect_str_eq(j.payload, "{\"ms\":5}");
+    cr_expect_str_eq(j.metadata, "{\"k\":\"v\"}");
+    cr_expect_null(j.result);
+    cr_expect_null(j.error);
+    cr_expect_null(j.callback_url);
+    cr_expect_eq(j.attempt, 2);
+    cr_expect_eq(j.max_attempts, 3);
+    cr_expect_eq(j.timeout_s, 300);
+    cr_expect_eq(j.ttl_s, 86400);
+    cr_expect_eq(j.created_at, 1795667196123LL);
+    cr_expect_eq(j.started_at, 1795667197000LL);
+    cr_expect_eq(j.finished_at, 0);
+    cr_expect_eq(j.progress_pct, 42);
+    cr_expect_str_eq(j.progress_msg, "half way");
+    cr_expect_eq(j.progress_at, 1795667198000LL);
+    cr_expect_eq(j.token, 17);
+    cr_expect_eq(j.version, 5);
+    cr_expect_str_eq(j.worker, "w-1");
+    ht_job_clear(&j);
+    cr_expect_null(j.type);
+}
+
+Test(job, progress_pct_empty_or_absent_is_none)
+{
+    const char *const empty[] = {"id", ID, "type", "echo", "status", "running",
+                                 "progress_pct", "", "progress_msg", "", NULL};
+    ht_job_t j;
+    cr_assert_eq(from_pairs(&j, empty), 0);
+    cr_expect_eq(j.progress_pct, -1);
+    cr_expect_null(j.progress_msg);
+    ht_job_clear(&j);
+    const char *const absent[] = {"id", ID, "type", "echo", "status", "queued", NULL};
+    cr_assert_eq(from_pairs(&j, absent), 0);
+    cr_expect_eq(j.progress_pct, -1);
+    cr_expect_eq(j.priority, HT_PRIO_DEFAULT);
+    ht_job_clear(&j);
+}
+
+Test(job, from_hash_refuses_bad_identity_and_numbers)
+{
+    const char *const cases[][9] = {
+        {"type", "echo", "status", "queued", NULL},
+        {"id", ID, "status", "queued", NULL},
+        {"id", ID, "type", "echo", NULL},
+        {"id", "not-an-id", "type", "echo", "status", "queued", NULL},
+        {"id", ID, "type", "Bad Type", "status", "queued", NULL},
+        {"id", ID, "type", "echo", "status", "exploded", NULL},
+        {"id", ID, "type", "echo", "status", "queued", "attempt", "2x", NULL},
+        {"id", ID, "type", "echo", "status", "queued", "created_at", " 5", NULL},
+        {"id", ID, "type", "echo", "status", "queued", "progress_pct", "101", NULL},
+        {"id", ID, "type", "echo", "status", "queued", "token", "99999999999999999999", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ht_job_t j;
+        cr_expect_eq(from_pairs(&j, cases[i]), HT_EINVAL, "case %zu accepted", i);
+        ht_job_clear(&j);
+    }
+}
+
+Test(job, from_hash_refuses_embedded_nul)
+{
+    const char *strs[] = {"id", ID, "type", "echo", "status", "queued", "worker", "a\0b"};
+    size_t lens[] = {2, 36, 4, 4, 6, 6, 6, 3};
+    ht_job_t j;
+    cr_expect_eq(ht_job_from_hash(&j, 8, strs, lens), HT_EINVAL);
+    ht_job_clear(&j);
+}
+
+static char *render(const ht_job_t *j)
+{
+    json_t *doc = ht_job_to_json(j);
+    cr_assert_not_null(doc);
+    char *s = json_dumps(doc, JSON_COMPACT); /* insertion order: checks key order */
+    json_decref(doc);
+    return s;
+}
+
+Test(job, document_of_a_running_job)
+{
+    ht_job_t j;
+    cr_assert_eq(from_pairs(&j, running), 0);
+    char *s = render(&j);
+    cr_expect_str_eq(
+        s, "{\"id\":\"" ID "\",\"type\":\"video.transcode\",\"status\":\"running\","
+           "\"priority\":\"high\",\"progress\":{\"percent\":42,\"message\":\"half way\","
+           "\"updated_at\":\"2026-11-26T04:26:38.000Z\"},\"attempt\":2,\"max_attempts\":3,"
+           "\"timeout_s\":300,\"ttl_s\":86400,\"created_at\":\"2026-11-26T04:26:36.123Z\","
+           "\"started_at\":\"2026-11-26T04:26:37.000Z\",\"finished_at\":null,\"result\":null,"
+           "\"error\":null,\"metadata\":{\"k\":\"v\"},\"callback\":null,"
+           "\"links\":{\"self\":\"/v1/jobs/" ID "\"}}");
+    cr_expect_null(strstr(s, "payload"), "the payload is not part of the document");
+    free(s);
+    ht_job_clear(&j);
+}
+
+Test(job, document_of_a_finished_job)
+{
+    const char *const done[] = {
+        "id", ID, "type", "echo", "status", "failed", "attempt", "3", "max_attempts", "3",
+        "timeout_s", "10", "ttl_s", "60", "created_at", "1000", "started_at", "2000",
+        "finished_at", "3000", "result", "[1,\"two\"]",
+        "error", "{\"code\":\"handler_failed\",\"message\":\"boom\"}",
+        "callback_url", "https://example.com/hook", NULL};
+    ht_job_t j;
+    cr_assert_eq(from_pairs(&j, done), 0);
+    char *s = render(&j);
+    cr_expect_str_eq(
+        s, "{\"id\":\"" ID "\",\"type\":\"echo\",\"status\":\"failed\","
+           "\"priority\":\"default\",\"progress\":{\"percent\":null,\"message\":null,"
+           "\"updated_at\":null},\"attempt\":3,\"max_attempts\":3,"
+           "\"timeout_s\":10,\"ttl_s\":60,\"created_at\":\"1970-01-01T00:00:01.000Z\","
+           "\"started_at\":\"1970-01-01T00:00:02.000Z\","
+           "\"finished_at\":\"1970-01-01T00:00:03.000Z\",\"result\":[1,\"two\"],"
+           "\"error\":{\"code\":\"handler_failed\",\"message\":\"boom\"},\"metadata\":{},"
+           "\"callback\":{\"url\":\"https://example.com/hook\"},"
+           "\"links\":{\"self\":\"/v1/jobs/" ID "\"}}");
+    free(s);
+    ht_job_clear(&j);
+}
+
+Test(job, unparsable_stored_json_renders_as_string)
+{
+    const char *const odd[] = {"id", ID, "type", "echo", "status", "succeeded",
+                               "result", "{not json", "error", "plain text",
+                               "progress_msg", "bad \xff byte", NULL};
+    ht_job_t j;
+    cr_assert_eq(from_pairs(&j, odd), 0);
+    json_t *doc = ht_job_to_json(&j);
+    cr_assert_not_null(doc);
+    cr_expect_str_eq(json_string_value(json_object_get(doc, "result")), "{not json");
+    cr_expect_str_eq(json_string_value(json_object_get(doc, "error")), "plain text");
+    json_t *progress = json_object_get(doc, "progress");
+    cr_expect_str_eq(json_string_value(json_object_get(progress, "message")), "bad ? byte");
+    json_decref(doc);
+    ht_job_clear(&j);
+}

@@ -1,0 +1,108 @@
+/* Golden cases for ht_job_request_parse(): every folder under
+ * tests/cases/job_request/ holds request.json (the raw body) and
+ * expected.json (the problem document, or {"ok": true, ...} with the
+ * normalised request for a valid body).  Adding a case is adding a folder. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shared/job.h"
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t cap = 0;
+    FILE *mem = open_memstream(&buf, &cap);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        fwrite(chunk, 1, n, mem);
+    fclose(f);
+    fclose(mem);
+    *len = cap;
+    return buf;
+}
+
+/* What the parser made of the body, in the shape of expected.json. */
+static json_t *outcome(const char *body, size_t len)
+{
+    ht_job_request_t req;
+    ht_problem_t problem = {0};
+    ht_job_limits_t limits = {.max_payload_depth = 32};
+    json_t *out;
+    if (ht_job_request_parse(&req, body, len, &limits, &problem) == 0) {
+        out = json_pack("{s:b, s:s, s:O, s:O?, s:s, s:i, s:I, s:I}", "ok", 1, "type", req.type,
+                        "payload", req.payload, "metadata", req.metadata, "priority",
+                        ht_priority_name(req.priority), "max_attempts", req.max_attempts,
+                        "timeout_s", (json_int_t)req.timeout_s, "ttl_s",
+                        (json_int_t)req.ttl_s);
+        cr_expect(problem.errors == NULL, "a valid request left errors behind");
+    } else {
+        out = ht_problem_to_json(&problem);
+    }
+    ht_job_request_clear(&req);
+    ht_problem_clear(&problem);
+    return out;
+}
+
+static int is_case(const struct dirent *d)
+{
+    return d->d_name[0] != '.';
+}
+
+Test(job_request, golden_cases)
+{
+    const char *src = getenv("HT_SOURCE_DIR");
+    cr_assert(src, "HT_SOURCE_DIR must name the source tree (ctest sets it)");
+    char dir[2048];
+    snprintf(dir, sizeof dir, "%s/tests/cases/job_request", src);
+    struct dirent **names;
+    int n = scandir(dir, &names, is_case, alphasort);
+    cr_assert(n >= 15, "expected at least 15 cases in %s, found %d", dir, n);
+    int failed = 0;
+    for (int i = 0; i < n; i++) {
+        char path[2400];
+        size_t len, elen;
+        snprintf(path, sizeof path, "%s/%s/request.json", dir, names[i]->d_name);
+        char *body = slurp(path, &len);
+        snprintf(path, sizeof path, "%s/%s/expected.json", dir, names[i]->d_name);
+        char *exp_text = slurp(path, &elen);
+        cr_assert(body && exp_text, "case %s lacks request.json or expected.json",
+                  names[i]->d_name);
+        json_error_t jerr;
+        json_t *expected = json_loadb(exp_text, elen, 0, &jerr);
+        cr_assert(expected, "case %s: expected.json: %s", names[i]->d_name, jerr.text);
+        json_t *actual = outcome(body, len);
+        if (!json_equal(expected, actual)) {
+            char *a = json_dumps(actual, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+            cr_log_error("case %s: got\n%s", names[i]->d_name, a);
+            free(a);
+            failed++;
+        }
+        json_decref(expected);
+        json_decref(actual);
+        free(body);
+        free(exp_text);
+        free(names[i]);
+    }
+    free(names);
+    cr_expect_eq(failed, 0, "%d golden case(s) differ", failed);
+}
+
+/* The parser's result does not depend on the body being NUL-terminated. */
+Test(job_request, body_is_length_delimited)
+{
+    const char body[] = "{\"type\": \"echo\"}GARBAGE";
+    ht_job_request_t req;
+    ht_problem_t problem = {0};
+    cr_assert_eq(ht_job_request_parse(&req, body, 16, NULL, &problem), 0);
+    cr_expect_str_eq(req.type, "echo");
+    cr_expect(json_is_object(req.payload) && json_object_size(req.payload) == 0);
+    ht_job_request_clear(&req);
+    ht_problem_clear(&problem);
+}

@@ -1,0 +1,176 @@
+/* The exec handler's stdout protocol (rules in exec_output.h).  Bytes are
+ * gathered into a line buffer that grows up to the line limit; each
+ * complete line is decoded with jansson and classified. */
+#include "worker/exec_output.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "shared/error.h"
+
+struct ht_exec_output {
+    size_t max_line;
+    char *line; /* the partial line so far */
+    size_t len, cap;
+    ht_exec_output_state_t state;
+
+    int progress_new;
+    int progress_pct;
+    char *progress_msg;
+
+    json_t *result;
+    char *error_msg;
+    int error_retry;
+};
+
+ht_exec_output_t *ht_exec_output_new(size_t max_line)
+{
+    ht_exec_output_t *p = calloc(1, sizeof(*p));
+    if (p)
+        p->max_line = max_line ? max_line : HT_EXEC_LINE_MAX;
+    return p;
+}
+
+void ht_exec_output_free(ht_exec_output_t *p)
+{
+    if (!p)
+        return;
+    free(p->line);
+    free(p->progress_msg);
+    free(p->error_msg);
+    json_decref(p->result);
+    free(p);
+}
+
+static void take_progress_line(ht_exec_output_t *p, const json_t *obj, const json_t *pct)
+{
+    double v = json_number_value(pct);
+    if (!(v >= 0)) /* also catches NaN */
+        v = 0;
+    if (v > 100)
+        v = 100;
+    const json_t *m = json_object_get(obj, "message");
+    free(p->progress_msg);
+    p->progress_msg = json_is_string(m) ? strdup(json_string_value(m)) : NULL;
+    p->progress_pct = (int)(v + 0.5); /* v >= 0: rounds half up */
+    p->progress_new = 1;
+}
+
+static void take_error_line(ht_exec_output_t *p, const json_t *obj, const json_t *err)
+{
+    char *msg = strdup(json_string_value(err));
+    if (!msg)
+        return;
+    free(p->error_msg);
+    p->error_msg = msg;
+    p->error_retry = !json_is_false(json_object_get(obj, "retry"));
+}
+
+/* Classifies one complete line (without its line ending). */
+static void parse_line(ht_exec_output_t *p, const char *s, size_t n)
+{
+    if (n > 0 && s[n - 1] == '\r')
+        n--;
+    json_error_t jerr;
+    json_t *v = json_loadb(s, n, JSON_DECODE_ANY, &jerr);
+    if (!v)
+        return; /* not JSON: a log line */
+    const json_t *pct = json_object_get(v, "progress"); /* NULL unless an object */
+    const json_t *err = json_object_get(v, "error");
+    if (json_is_number(pct)) {
+        take_progress_line(p, v, pct);
+    } else if (json_is_string(err)) {
+        take_error_line(p, v, err);
+    } else {
+        json_decref(p->result);
+        p->result = v;
+        return;
+    }
+    json_decref(v);
+}
+
+static int append(ht_exec_output_t *p, const char *data, size_t n)
+{
+    if (p->len + n > p->cap) {
+        size_t cap = p->cap ? p->cap : 256;
+        while (cap < p->len + n)
+            cap *= 2;
+        char *line = realloc(p->line, cap);
+        if (!line)
+            return HT_ENOMEM;
+        p->line = line;
+        p->cap = cap;
+    }
+    memcpy(p->line + p->len, data, n);
+    p->len += n;
+    return 0;
+}
+
+static int too_large(ht_exec_output_t *p)
+{
+    p->state = HT_EXEC_OUTPUT_TOO_LARGE;
+    free(p->line);
+    p->line = NULL;
+    p->len = p->cap = 0;
+    return 0;
+}
+
+int ht_exec_output_feed(ht_exec_output_t *p, const char *data, size_t len)
+{
+    while (len > 0 && p->state == HT_EXEC_OUTPUT_OK) {
+        const char *nl = memchr(data, '\n', len);
+        size_t n = nl ? (size_t)(nl - data) : len;
+        /* The limit counts the line without its LF (a CR is part of it). */
+        if (p->len + n > p->max_line)
+            return too_large(p);
+        if (!nl)
+            return append(p, data, n);
+        if (p->len == 0) {
+            parse_line(p, data, n); /* whole line in this chunk: no copy */
+        } else {
+            if (append(p, data, n) < 0)
+                return HT_ENOMEM;
+            parse_line(p, p->line, p->len);
+            p->len = 0;
+        }
+        data += n + 1;
+        len -= n + 1;
+    }
+    return 0;
+}
+
+int ht_exec_output_finish(ht_exec_output_t *p)
+{
+    if (p->state == HT_EXEC_OUTPUT_OK && p->len > 0) {
+        parse_line(p, p->line, p->len);
+        p->len = 0;
+    }
+    return 0;
+}
+
+ht_exec_output_state_t ht_exec_output_state(const ht_exec_output_t *p)
+{
+    return p->state;
+}
+
+int ht_exec_output_take_progress(ht_exec_output_t *p, int *percent, const char **message)
+{
+    if (!p->progress_new)
+        return 0;
+    p->progress_new = 0;
+    *percent = p->progress_pct;
+    *message = p->progress_msg;
+    return 1;
+}
+
+json_t *ht_exec_output_result(const ht_exec_output_t *p)
+{
+    return p->result;
+}
+
+const char *ht_exec_output_error(const ht_exec_output_t *p, int *retryable)
+{
+    if (retryable)
+        *retryable = p->error_retry;
+    return p->error_msg;
+}

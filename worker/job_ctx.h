@@ -1,0 +1,73 @@
+/* The worker's side of ht_job_ctx_t (the handler's side is handler.h): what
+ * one running attempt knows, how its stop request is signalled, the
+ * coalesced progress it publishes and the failure it reports.  Used by the
+ * slot loop (loop.c) and the exec handler. */
+#ifndef HT_WORKER_JOB_CTX_H
+#define HT_WORKER_JOB_CTX_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "shared/job.h"
+#include "shared/keys.h"
+#include "shared/store.h"
+#include "worker/handler.h"
+
+/* Why a handler is asked to stop.  The first reason set wins. */
+typedef enum {
+    HT_STOP_NONE = 0,
+    HT_STOP_TIMEOUT,    /* the attempt ran past its timeout_s */
+    HT_STOP_LEASE_LOST, /* renew or progress answered HT_ESTALE */
+    HT_STOP_DRAIN,      /* the worker is shutting down: hand the job back */
+} ht_stop_reason_t;
+
+/* Progress reaches Redis at most this often; see ht_job_progress(). */
+#define HT_PROGRESS_INTERVAL_MS 100
+
+struct ht_job_ctx {
+    const ht_job_t *job;      /* borrowed: the claimed job */
+    const void *handler_data; /* borrowed: the registry entry's data */
+    ht_store_t *store;        /* borrowed: the slot's own connection */
+    const ht_keys_t *keys;
+    atomic_int *stop;         /* the slot's ht_stop_reason_t */
+    int64_t deadline_ms;      /* monotonic; past it the attempt has timed out */
+
+    int failed;               /* ht_job_fail() was called */
+    char *fail_code, *fail_msg;
+    int fail_retryable;
+
+    int progress_pending;     /* an update not yet written to Redis */
+    int progress_pct;
+    char *progress_msg;
+    int64_t progress_sent_ms; /* monotonic time of the last write */
+};
+
+/* Monotonic milliseconds, for deadlines and intervals (never the wall
+ * clock, which may jump). */
+int64_t ht_mono_ms(void);
+
+/* Sets the stop reason unless one is set already. */
+void ht_stop_request(atomic_int *stop, ht_stop_reason_t why);
+
+void ht_job_ctx_init(ht_job_ctx_t *ctx, const ht_job_t *job, const void *handler_data,
+                     ht_store_t *store, const ht_keys_t *keys, atomic_int *stop,
+                     int64_t deadline_ms);
+
+/* Writes a pending progress update now, whatever the interval. */
+void ht_job_ctx_flush_progress(ht_job_ctx_t *ctx);
+
+/* The error object {"code", "message"} recorded by ht_job_fail() (or a
+ * generic one when the handler failed without calling it), as JSON text: a
+ * new malloc'd string or NULL on allocation failure. */
+char *ht_job_ctx_error_json(const ht_job_ctx_t *ctx);
+
+/* The registry data of the handler running this job (borrowed). */
+const void *ht_job_handler_data(const ht_job_ctx_t *ctx);
+
+void ht_job_ctx_clear(ht_job_ctx_t *ctx);
+
+/* Builds an error object's JSON text {"code": code, "message": message}
+ * (message made valid UTF-8): a new malloc'd string or NULL. */
+char *ht_error_json(const char *code, const char *message);
+
+#endif

@@ -1,0 +1,242 @@
+/* The claim loop: one thread per slot, each with its own Redis connection.
+ * claim -> run the handler -> store the outcome; when every queue is empty,
+ * block on the submit signal for up to a second (so a drain is noticed
+ * quickly).  Redis errors are logged once, backed off and retried: a worker
+ * never exits because Redis went away. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "shared/error.h"
+#include "shared/log.h"
+#include "shared/store.h"
+#include "worker/job_ctx.h"
+#include "worker/registry.h"
+#include "worker/worker.h"
+
+#define IDLE_WAIT_MS 1000
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 1000
+/* How long a finished job's outcome is retried against an unreachable
+ * Redis before the slot gives up and lets the lease run out (the job is then
+ * run again: at-least-once). */
+#define OUTCOME_RETRY_MS 30000
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Redis trouble bookkeeping: log the first failure and the recovery, not
+ * every retry. */
+typedef struct {
+    int failing;
+    long backoff_ms;
+} trouble_t;
+
+static void trouble(trouble_t *t, ht_store_t *store, const char *what)
+{
+    if (!t->failing)
+        ht_log(HT_LOG_WARN, "redis unavailable, retrying", "during", what, "error",
+               ht_store_errstr(store), NULL);
+    t->failing = 1;
+    t->backoff_ms = t->backoff_ms ? t->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (t->backoff_ms > BACKOFF_MAX_MS)
+        t->backoff_ms = BACKOFF_MAX_MS;
+    sleep_ms(t->backoff_ms);
+}
+
+static void recovered(trouble_t *t)
+{
+    if (t->failing)
+        ht_log(HT_LOG_INFO, "redis available again", NULL);
+    t->failing = 0;
+    t->backoff_ms = 0;
+}
+
+static void hold(ht_slot_t *slot, const ht_job_t *job, long timeout_s)
+{
+    int64_t now = ht_mono_ms();
+    pthread_mutex_lock(&slot->mu);
+    atomic_store(&slot->stop, HT_STOP_NONE);
+    memset(&slot->held, 0, sizeof(slot->held));
+    memcpy(slot->held.id, job->id, sizeof(slot->held.id));
+    slot->held.token = job->token;
+    slot->held.priority = job->priority;
+    slot->held.timeout_s = timeout_s;
+    slot->renewed_ms = now;
+    slot->deadline_ms = now + timeout_s * 1000;
+    slot->busy = 1;
+    pthread_mutex_unlock(&slot->mu);
+}
+
+static void unhold(ht_slot_t *slot)
+{
+    pthread_mutex_lock(&slot->mu);
+    slot->busy = 0;
+    pthread_mutex_unlock(&slot->mu);
+}
+
+/* Stores the outcome, retrying while Redis is away.  `json` is the result
+ * or error text (owned by the caller). */
+static void store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job,
+                          int succeeded, const char *json, int retryable)
+{
+    const ht_keys_t *k = &slot->w->keys;
+    int64_t give_up = ht_mono_ms() + OUTCOME_RETRY_MS;
+    trouble_t t = {0};
+    for (;;) {
+        int rc = ht_store_complete(store, k, job, succeeded, json, retryable);
+        if (rc == 0) {
+            recovered(&t);
+            char attempt[16];
+            snprintf(attempt, sizeof(attempt), "%d", job->attempt);
+            ht_log(HT_LOG_INFO, succeeded ? "job succeeded" : "attempt failed", "id", job->id,
+                   "type", job->type, "attempt", attempt, "retryable",
+                   succeeded ? NULL : retryable ? "true" : "false", "error", json, NULL);
+            return;
+        }
+        if (rc == HT_ESTALE) {
+            ht_log(HT_LOG_WARN, "outcome dropped: another attempt owns the job", "id", job->id,
+                   NULL);
+            return;
+        }
+        if (atomic_load(&slot->stop) == HT_STOP_LEASE_LOST || ht_mono_ms() >= give_up) {
+            ht_log(HT_LOG_ERROR, "outcome not stored; the job runs again when its lease ends",
+                   "id", job->id, "error", ht_store_errstr(store), NULL);
+            return;
+        }
+        trouble(&t, store, "complete");
+    }
+}
+
+static void hand_back(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job)
+{
+    for (int i = 0; i < 5; i++) {
+        int rc = ht_store_release(store, &slot->w->keys, job);
+        if (rc == 0 || rc == HT_ESTALE) {
+            ht_log(HT_LOG_INFO, rc == 0 ? "job handed back" : "job already lost on hand-back",
+                   "id", job->id, NULL);
+            return;
+        }
+        sleep_ms(200);
+    }
+    ht_log(HT_LOG_ERROR, "job not handed back; it is requeued when its lease ends", "id",
+           job->id, "error", ht_store_errstr(store), NULL);
+}
+
+static void fail_now(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, const char *code,
+                     const char *message, int retryable)
+{
+    char *json = ht_error_json(code, message);
+    store_outcome(slot, store, job, 0, json, retryable);
+    free(json);
+}
+
+/* Decides what the attempt amounts to once the handler has returned. */
+static void settle(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, ht_job_ctx_t *ctx,
+                   int hrc, json_t *result)
+{
+    if (ht_mono_ms() >= ctx->deadline_ms)
+        ht_stop_request(&slot->stop, HT_STOP_TIMEOUT);
+    char msg[128];
+    switch ((ht_stop_reason_t)atomic_load(&slot->stop)) {
+    case HT_STOP_LEASE_LOST:
+        ht_log(HT_LOG_WARN, "lease lost: outcome dropped", "id", job->id, NULL);
+        return;
+    case HT_STOP_DRAIN:
+        hand_back(slot, store, job);
+        return;
+    case HT_STOP_TIMEOUT:
+        snprintf(msg, sizeof(msg), "the attempt ran past its timeout_s of %ld s",
+                 slot->held.timeout_s);
+        fail_now(slot, store, job, "timeout", msg, 1);
+        return;
+    case HT_STOP_NONE:
+        break;
+    }
+    ht_job_ctx_flush_progress(ctx);
+    if (hrc == HT_HANDLER_OK) {
+        char *text = result ? json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        if (result && !text) {
+            fail_now(slot, store, job, "internal", "the result could not be encoded", 1);
+            return;
+        }
+        store_outcome(slot, store, job, 1, text ? text : "null", 0);
+        free(text);
+        return;
+    }
+    char *err = ht_job_ctx_error_json(ctx);
+    store_outcome(slot, store, job, 0, err ? err : "{\"code\":\"handler_failed\"}",
+                  ctx->failed ? ctx->fail_retryable : 1);
+    free(err);
+}
+
+static void run_job(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job)
+{
+    ht_worker_t *w = slot->w;
+    long timeout_s = job->timeout_s > 0 ? job->timeout_s : HT_TIMEOUT_S_DEFAULT;
+    hold(slot, job, timeout_s);
+    char attempt[16];
+    snprintf(attempt, sizeof(attempt), "%d", job->attempt);
+    ht_log(HT_LOG_INFO, "job started", "id", job->id, "type", job->type, "attempt", attempt,
+           NULL);
+
+    const ht_handler_entry_t *e = ht_registry_find(job->type);
+    json_error_t jerr;
+    json_t *payload = NULL;
+    if (!e) {
+        char msg[HT_TYPE_MAX + HT_WORKER_ID_MAX + 64];
+        snprintf(msg, sizeof(msg), "no handler for type %s on worker %s", job->type, w->id);
+        fail_now(slot, store, job, "unknown_type", msg, 0);
+    } else if (!(payload = json_loads(job->payload ? job->payload : "{}", JSON_DECODE_ANY,
+                                      &jerr))) {
+        fail_now(slot, store, job, "invalid_payload", "the stored payload is not JSON", 0);
+    } else {
+        ht_job_ctx_t ctx;
+        ht_job_ctx_init(&ctx, job, e->data, store, &w->keys, &slot->stop, slot->deadline_ms);
+        json_t *result = NULL;
+        int hrc = e->fn(&ctx, payload, &result);
+        settle(slot, store, job, &ctx, hrc, result);
+        json_decref(result);
+        ht_job_ctx_clear(&ctx);
+    }
+    json_decref(payload);
+    unhold(slot);
+}
+
+static void *slot_main(void *arg)
+{
+    ht_slot_t *slot = arg;
+    ht_worker_t *w = slot->w;
+    ht_store_t *store = NULL;
+    trouble_t t = {0};
+    /* A failed open still yields a store that reconnects on the next call. */
+    ht_store_open(&store, &w->url, HT_WORKER_REDIS_TIMEOUT_MS);
+    while (store && !atomic_load(&w->draining)) {
+        ht_job_t job;
+        memset(&job, 0, sizeof(job));
+        int rc = ht_store_claim(store, &w->keys, w->id, &job);
+        if (rc == 1)
+            run_job(slot, store, &job);
+        ht_job_clear(&job);
+        if (rc == 0)
+            rc = ht_store_wait_signal(store, &w->keys, IDLE_WAIT_MS);
+        if (rc < 0)
+            trouble(&t, store, "claim");
+        else
+            recovered(&t);
+    }
+    ht_store_close(store);
+    atomic_store(&slot->exited, 1);
+    return NULL;
+}
+
+int ht_slot_start(ht_slot_t *slot)
+{
+    int e = pthread_create(&slot->thread, NULL, slot_main, slot);
+    slot->started = e == 0;
+    return -e;
+}

@@ -1,0 +1,78 @@
+/* The worker process: its options, its slots (one thread per concurrent
+ * job, loop.c) and its lease thread (lease.c), wired together and drained
+ * by worker.c.  Internal to worker/; the public API is handler.h.
+ *
+ * Threads and what they share:
+ *   main   parses options, connects, starts the others, waits for signals,
+ *          drains; sets `draining` and, after the drain timeout, a DRAIN
+ *          stop on every busy slot.
+ *   slot   claims, runs a handler, completes; owns its ht_store_t and the
+ *          ht_job_t it claimed; publishes a shallow copy in `held` (under
+ *          `mu`) for the lease thread and the drain.
+ *   lease  renews the leases of `held` jobs, reaps expired ones, and sets a
+ *          slot's stop reason when its lease is lost or its time is up. */
+#ifndef HT_WORKER_WORKER_H
+#define HT_WORKER_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "shared/job.h"
+#include "shared/keys.h"
+#include "shared/redis_url.h"
+#include "shared/store.h"
+#include "worker/handlers_config.h"
+
+#define HT_WORKER_ID_MAX 160
+/* Bounds every Redis reply except the BLPOP wait. */
+#define HT_WORKER_REDIS_TIMEOUT_MS 5000
+
+typedef struct ht_worker ht_worker_t;
+
+typedef struct {
+    ht_worker_t *w;
+    int index;
+    pthread_t thread;
+    int started;
+    pthread_mutex_t mu; /* guards busy, held, renewed_ms, deadline_ms */
+    int busy;           /* a job is held */
+    ht_job_t held;      /* shallow copy: id, token, priority, timeout_s only */
+    int64_t renewed_ms; /* monotonic time of the last lease renewal */
+    int64_t deadline_ms; /* monotonic end of the attempt's timeout_s */
+    atomic_int stop;    /* ht_stop_reason_t for the job being run */
+    atomic_int exited;  /* the thread has left its loop */
+} ht_slot_t;
+
+struct ht_worker {
+    long concurrency;
+    long drain_timeout_s;
+    const char *redis_url;
+    const char *handlers_path;
+    const char *log_level;
+
+    ht_redis_url_t url;
+    ht_keys_t keys;
+    char id[HT_WORKER_ID_MAX]; /* hostname:pid:random */
+    ht_handlers_config_t handlers;
+
+    atomic_int draining;   /* slots stop claiming */
+    atomic_int lease_quit; /* the lease thread exits */
+    ht_slot_t *slots;
+    pthread_t lease_thread;
+    int lease_started;
+};
+
+/* Records the types this worker serves in HT_KEY_TYPES (at start, and
+ * again every minute from the lease thread so that a Redis that lost its
+ * data learns them again).  Returns 0 or a negative code. */
+int ht_worker_register_types(const ht_worker_t *w, ht_store_t *s);
+
+/* Starts the slot's thread (loop.c).  Returns 0 or a negative errno. */
+int ht_slot_start(ht_slot_t *slot);
+
+/* Starts and stops the lease thread (lease.c).  ht_lease_stop() joins it. */
+int ht_lease_start(ht_worker_t *w);
+void ht_lease_stop(ht_worker_t *w);
+
+#endif
