@@ -34,7 +34,7 @@ static const ht_option_t options[] = {
     {"threads", "HANGTIGHT_THREADS", HT_OPT_INT, NULL,
      "N event-loop threads (default: the number of cores)", 0, 1024, &opt_threads},
     {"max-body-bytes", "HANGTIGHT_MAX_BODY_BYTES", HT_OPT_INT, "1048576",
-     "BYTES: the largest request body accepted (larger: 413)", 1, 1L << 30, &opt_max_body},
+     "the largest request body in BYTES (larger: 413 problem+json)", 1, 1L << 30, &opt_max_body},
     {"log-level", "HANGTIGHT_LOG_LEVEL", HT_OPT_STRING, "info",
      "LEVEL of the least important log line written: debug, info, warn, error", 0, 0,
      &opt_log_level},

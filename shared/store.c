@@ -282,9 +282,8 @@ static int apply_migration(ht_store_t *s, const ht_migration_t *m)
     redisReply *r = call(s, &a, &rc);
     ht_argv_clear(&a);
     if (!r) {
-        char detail[sizeof(s->err)];
-        snprintf(detail, sizeof(detail), "%s", s->err);
-        snprintf(s->err, sizeof(s->err), "migration %s failed: %s", m->name, detail);
+        size_t used = strlen(s->err);
+        snprintf(s->err + used, sizeof(s->err) - used, " (in migration %s)", m->name);
         return rc;
     }
     freeReplyObject(r);

@@ -37,6 +37,8 @@
 
 #include <jansson.h>
 
+#include "shared/error.h" /* HT_E* codes returned below */
+
 /* One running attempt of one job.  Owned by the worker; valid only during
  * the handler call. */
 typedef struct ht_job_ctx ht_job_ctx_t;
@@ -83,8 +85,7 @@ const char *ht_job_type(const ht_job_ctx_t *ctx);
 /* Registers a handler for job type `name` ([a-z0-9_.-]{1,64}).  Call before
  * ht_worker_main(), from one thread.  `name` is copied.  Returns 0,
  * HT_EINVAL (bad name or NULL fn), HT_EEXIST (the type is already taken,
- * including by the built-ins sleep, echo and fail) or HT_ENOMEM (see
- * shared/error.h). */
+ * including by the built-ins sleep, echo and fail) or HT_ENOMEM. */
 int ht_worker_register(const char *name, ht_handler_fn fn);
 
 /* Runs a worker: parses options (--help lists them), connects to Redis,

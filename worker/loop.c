@@ -147,8 +147,12 @@ static void settle(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, ht_j
         ht_log(HT_LOG_WARN, "lease lost: outcome dropped", "id", job->id, NULL);
         return;
     case HT_STOP_DRAIN:
-        hand_back(slot, store, job);
-        return;
+        /* A handler that finished anyway has done the work: keep it. */
+        if (hrc == HT_HANDLER_STOPPED) {
+            hand_back(slot, store, job);
+            return;
+        }
+        break;
     case HT_STOP_TIMEOUT:
         snprintf(msg, sizeof(msg), "the attempt ran past its timeout_s of %ld s",
                  slot->held.timeout_s);

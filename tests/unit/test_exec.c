@@ -121,8 +121,8 @@ Test(exec, payload_on_stdin_env_and_last_result)
                     " \"$HANGTIGHT_JOB_ID\" \"$HANGTIGHT_ATTEMPT\" \"$HANGTIGHT_JOB_TYPE\"",
                     "{\"k\": [1, \"x\"]}", 10000);
     cr_assert_eq(rc, HT_HANDLER_OK);
-    assert_result("{\"a\":2,\"id\":\"0b7e4a3c-8d2f-4c1a-9e5b-6f7a8b9c0d1e\",\"p\":{\"k\":[1,\"x\"]},"
-                  "\"t\":\"t.test\"}");
+    assert_result("{\"a\":2,\"id\":\"0b7e4a3c-8d2f-4c1a-9e5b-6f7a8b9c0d1e\","
+                  "\"p\":{\"k\":[1,\"x\"]},\"t\":\"t.test\"}");
     assert_no_children();
 }
 

@@ -54,7 +54,8 @@ TestSuite(handlers_config, .init = setup, .fini = teardown);
 Test(handlers_config, valid_file)
 {
     int rc = load("{\"handlers\": {"
-                  "  \"video.transcode\": {\"command\": [\"/usr/bin/ffmpeg-job\", \"--fast\", \"\"],"
+                  "  \"video.transcode\": {"
+                  "     \"command\": [\"/usr/bin/ffmpeg-job\", \"--fast\", \"\"],"
                   "                        \"timeout_s\": 600},"
                   "  \"report\": {\"command\": [\"python3\"]}}}");
     cr_assert_eq(rc, 0, "%s", err);
