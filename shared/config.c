@@ -198,12 +198,16 @@ int ht_options_parse(const ht_option_t *opts, size_t n, int argc, char **argv,
 }
 
 /* The placeholder shown after a flag: the first all-caps word of the help
- * text ("listen on ADDR (host:port)" gives ADDR), else N or VALUE. */
+ * text outside parentheses ("listen on ADDR (host:port)" gives ADDR, while
+ * "when draining (SIGTERM), wait SECONDS" gives SECONDS), else N or VALUE. */
 static void metavar(const ht_option_t *o, char *out, size_t outlen)
 {
     const char *h = o->help ? o->help : "";
+    int parens = 0;
     for (const char *p = h; *p; p++) {
-        if (!isupper((unsigned char)*p) || (p > h && isalnum((unsigned char)p[-1])))
+        parens += *p == '(';
+        parens -= *p == ')' && parens > 0;
+        if (parens || !isupper((unsigned char)*p) || (p > h && isalnum((unsigned char)p[-1])))
             continue;
         size_t len = 0;
         while (isupper((unsigned char)p[len]) || isdigit((unsigned char)p[len]) ||

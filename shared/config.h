@@ -14,8 +14,8 @@ typedef struct {
     const char *env;     /* "HANGTIGHT_LISTEN", or NULL for flag-only */
     ht_opt_type_t type;
     const char *defval;  /* default as text; NULL: unset (string) or 0 */
-    const char *help;    /* one line; its first ALL-CAPS word (>= 2 letters) is
-                          * shown as the value's placeholder: "--listen ADDR" */
+    const char *help;    /* one line; its first ALL-CAPS word (>= 2 letters, not in
+                          * parentheses) is the value's placeholder: "--listen ADDR" */
     long min, max;       /* HT_OPT_INT only: inclusive range (both 0: any long) */
     /* Where the value goes: const char ** for strings (the pointer aims into
      * argv, environ or defval, all of which live as long as the process),

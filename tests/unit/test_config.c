@@ -11,6 +11,7 @@ static const char *listen_addr;
 static long threads;
 static int verbose;
 static const char *redis_url;
+static long drain;
 
 static const ht_option_t opts[] = {
     {"listen", "HANGTIGHT_LISTEN", HT_OPT_STRING, "127.0.0.1:8080",
@@ -18,6 +19,7 @@ static const ht_option_t opts[] = {
     {"threads", "HANGTIGHT_THREADS", HT_OPT_INT, "4", "event-loop threads", 1, 64, &threads},
     {"verbose", "HANGTIGHT_VERBOSE", HT_OPT_FLAG, NULL, "log at debug level", 0, 0, &verbose},
     {"redis-url", NULL, HT_OPT_STRING, NULL, "Redis to use", 0, 0, &redis_url},
+    {"drain-s", NULL, HT_OPT_INT, NULL, "when draining (SIGTERM), wait SECONDS", 0, 0, &drain},
 };
 #define N (sizeof opts / sizeof opts[0])
 
@@ -170,6 +172,7 @@ Test(config, usage_lists_every_option)
     cr_expect(strstr(text, "  --threads N   (HANGTIGHT_THREADS, default 4)\n"), "%s", text);
     cr_expect(strstr(text, "  --verbose   (HANGTIGHT_VERBOSE)\n"), "%s", text);
     cr_expect(strstr(text, "  --redis-url VALUE\n      Redis to use\n"), "%s", text);
+    cr_expect(strstr(text, "  --drain-s SECONDS\n"), "%s", text);
     cr_expect(strstr(text, "--help"), "%s", text);
     free(text);
 }
