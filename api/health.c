@@ -3,10 +3,11 @@
  * this binary needs), for load balancers and orchestrators. */
 #include <jansson.h>
 
-#include "api/http.h"
-#include "api/router.h"
 #include "shared/error.h"
 #include "shared/migrations.h"
+
+#include "api/http.h"
+#include "api/router.h"
 
 int ht_health_live(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {

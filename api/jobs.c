@@ -6,13 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/http.h"
-#include "api/router.h"
 #include "shared/clock.h"
 #include "shared/error.h"
 #include "shared/id.h"
 #include "shared/job.h"
 #include "shared/log.h"
+
+#include "api/http.h"
+#include "api/router.h"
 
 #define MAX_PAYLOAD_DEPTH 32
 /* Until auth arrives every job belongs to one tenant. */
@@ -113,8 +114,7 @@ static int enqueue(submit_t *s)
 {
     int rc = ht_id_new(s->id);
     if (rc < 0)
-        return ht_http_problem(s->req, HT_P_INTERNAL, "cannot make a job id: %s",
-                               ht_strerror(rc));
+        return ht_http_problem(s->req, HT_P_INTERNAL, "cannot make a job id: %s", ht_strerror(rc));
     s->payload_json = json_dumps(s->jr.payload, JSON_COMPACT | JSON_ENCODE_ANY);
     if (s->jr.metadata)
         s->metadata_json = json_dumps(s->jr.metadata, JSON_COMPACT);

@@ -7,8 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api/listen.h"
-#include "api/server.h"
 #include "shared/clock.h"
 #include "shared/config.h"
 #include "shared/error.h"
@@ -16,10 +14,13 @@
 #include "shared/redis_url.h"
 #include "shared/store.h"
 
+#include "api/listen.h"
+#include "api/server.h"
+
 /* Redis may start after us (compose, the run script): keep trying this long. */
-#define STARTUP_RETRY_MS 30000
+#define STARTUP_RETRY_MS       30000
 #define STARTUP_RETRY_PAUSE_MS 500
-#define CONNECT_TIMEOUT_MS 2000
+#define CONNECT_TIMEOUT_MS     2000
 
 static const char *opt_listen, *opt_redis_url, *opt_log_level;
 static long opt_threads, opt_max_body;

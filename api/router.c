@@ -71,8 +71,8 @@ void ht_router_dispatch(ht_api_thread_t *t, h2o_req_t *req)
             return;
         }
         size_t used = strlen(allow);
-        snprintf(allow + used, sizeof(allow) - used, "%s%s%s", used ? ", " : "",
-                 routes[i].method, strcmp(routes[i].method, "GET") == 0 ? ", HEAD" : "");
+        snprintf(allow + used, sizeof(allow) - used, "%s%s%s", used ? ", " : "", routes[i].method,
+                 strcmp(routes[i].method, "GET") == 0 ? ", HEAD" : "");
     }
     if (allow[0]) {
         ht_http_add_header(req, "allow", allow);

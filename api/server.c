@@ -9,15 +9,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "api/router.h"
 #include "shared/error.h"
 #include "shared/log.h"
 
+#include "api/router.h"
+
 /* Shutdown: requests waiting on Redis get DRAIN_REQUESTS_MS to finish, then
  * idle keep-alive connections are closed and get DRAIN_CONNS_MS to go. */
-#define DRAIN_TICK_MS 20
+#define DRAIN_TICK_MS     20
 #define DRAIN_REQUESTS_MS 3000
-#define DRAIN_CONNS_MS 1000
+#define DRAIN_CONNS_MS    1000
 
 /* A server whose threads could not be torn down cleanly stays reachable
  * here, so that leak checkers see h2o's leftovers as still in use. */
@@ -194,8 +195,8 @@ static void setup_globalconf(ht_server_t *s)
     size_t ours = s->cfg->max_body_bytes;
     size_t bound = ours * 4 > ours + (1u << 20) ? ours * 4 : ours + (1u << 20);
     s->globalconf.max_request_entity_size = bound;
-    h2o_hostconf_t *host = h2o_config_register_host(
-        &s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_hostconf_t *host =
+        h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     catchall_handler_t *h = (void *)h2o_create_handler(path, sizeof(*h));
     h->super.on_req = on_req;

@@ -15,11 +15,12 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "shared/keys.h"
+#include "shared/redis_url.h"
+
 #include "api/listen.h"
 #include "api/store.h"
 #include "api/types.h"
-#include "shared/keys.h"
-#include "shared/redis_url.h"
 
 typedef struct {
     ht_listen_addr_t listen; /* resolved; the port is the real one once started */

@@ -3,10 +3,10 @@
  * Redis command the api sends.  Nothing else in api/ includes hiredis. */
 #include "api/store.h"
 
+#include <errno.h>
 #include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,9 +21,9 @@
  * ignores poll errors, so a refused or black-holed connect would otherwise
  * hang).  A reply overdue by REPLY_TIMEOUT_MS means the connection is dead
  * even if no error was seen: every command the api sends is O(1). */
-#define TICK_MS 500
+#define TICK_MS            500
 #define CONNECT_TIMEOUT_MS 2000
-#define REPLY_TIMEOUT_MS 3000
+#define REPLY_TIMEOUT_MS   3000
 
 typedef enum { ST_DOWN, ST_CONNECTING, ST_READY } state_t;
 
@@ -402,8 +402,7 @@ static void finish_submit(op_t *op, int err, const redisReply *r)
 {
     long long version = 0, created_at = 0;
     if (!err && (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-                 reply_ll(r->element[0], &version) < 0 ||
-                 reply_ll(r->element[1], &created_at) < 0))
+                 reply_ll(r->element[0], &version) < 0 || reply_ll(r->element[1], &created_at) < 0))
         err = HT_EPROTO;
     op->cb.submit(op->data, err, err ? 0 : (uint64_t)version, err ? 0 : (int64_t)created_at);
 }

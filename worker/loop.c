@@ -93,9 +93,13 @@ static void store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *jo
             recovered(&t);
             char attempt[16];
             snprintf(attempt, sizeof(attempt), "%d", job->attempt);
-            ht_log(HT_LOG_INFO, succeeded ? "job succeeded" : "attempt failed", "id", job->id,
-                   "type", job->type, "attempt", attempt, "retryable",
-                   succeeded ? NULL : retryable ? "true" : "false", "error", json, NULL);
+            if (succeeded)
+                ht_log(HT_LOG_INFO, "job succeeded", "id", job->id, "type", job->type,
+                       "attempt", attempt, NULL);
+            else
+                ht_log(HT_LOG_INFO, "attempt failed", "id", job->id, "type", job->type,
+                       "attempt", attempt, "retryable", retryable ? "true" : "false", "error",
+                       json, NULL);
             return;
         }
         if (rc == HT_ESTALE) {

@@ -4,8 +4,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api/listen.h"
 #include "shared/error.h"
+
+#include "api/listen.h"
 
 static ht_listen_addr_t a;
 static char err[256], text[128];
