@@ -19,8 +19,8 @@ static int takes_value(const ht_option_t *opts, size_t n, const char *flag)
     return 0;
 }
 
-int ht_cli_parse(const ht_option_t *opts, size_t n, int argc, char **argv,
-                 const char *synopsis, ht_cli_args_t *args)
+int ht_cli_parse(const ht_option_t *opts, size_t n, int argc, char **argv, const char *synopsis,
+                 ht_cli_args_t *args)
 {
     char **v = calloc((size_t)argc + 1, sizeof *v);
     int nv = 0, rc = 0, first = 0, only_positional = 0;

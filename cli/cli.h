@@ -12,12 +12,12 @@
 
 /* Exit statuses of every command. */
 enum {
-    HT_CLI_OK = 0,      /* done; for wait: the job succeeded */
-    HT_CLI_FAILED = 1,  /* the server said no; for wait: failed or canceled */
-    HT_CLI_USAGE = 2,   /* bad arguments, network trouble, wait timed out */
+    HT_CLI_OK = 0,     /* done; for wait: the job succeeded */
+    HT_CLI_FAILED = 1, /* the server said no; for wait: failed or canceled */
+    HT_CLI_USAGE = 2,  /* bad arguments, network trouble, wait timed out */
 };
 
-#define HT_CLI_URL_DEFAULT "http://127.0.0.1:8080"
+#define HT_CLI_URL_DEFAULT    "http://127.0.0.1:8080"
 #define HT_CLI_MAX_POSITIONAL 8
 
 /* ---- args.c ------------------------------------------------------------ */
@@ -33,28 +33,28 @@ typedef struct {
  * the options).  Prints the command's usage for --help and returns 1;
  * prints the problem and returns HT_CLI_USAGE on a bad argument; returns
  * 0 otherwise. */
-int ht_cli_parse(const ht_option_t *opts, size_t n, int argc, char **argv,
-                 const char *synopsis, ht_cli_args_t *args);
+int ht_cli_parse(const ht_option_t *opts, size_t n, int argc, char **argv, const char *synopsis,
+                 ht_cli_args_t *args);
 
 /* ---- http.c ------------------------------------------------------------ */
 
 typedef struct {
-    long status;          /* HTTP status, 0 when no answer */
-    char *body;           /* owned, NUL-terminated (may be empty) */
+    long status; /* HTTP status, 0 when no answer */
+    char *body;  /* owned, NUL-terminated (may be empty) */
     size_t body_len;
     char content_type[128];
     char etag[128];
     char location[512];
-    long retry_after;     /* seconds, -1 when absent */
-    char error[256];      /* transport failure, when status == 0 */
+    long retry_after; /* seconds, -1 when absent */
+    char error[256];  /* transport failure, when status == 0 */
 } ht_cli_response_t;
 
 /* Sends one request.  `body` may be NULL (then no Content-Type is sent),
  * `if_none_match` may be NULL.  Returns 0 with `resp` filled, or -1 with
  * resp->error set when no HTTP answer came.  ht_cli_response_clear() after
  * either. */
-int ht_cli_http(const char *method, const char *url, const char *body,
-                const char *if_none_match, ht_cli_response_t *resp);
+int ht_cli_http(const char *method, const char *url, const char *body, const char *if_none_match,
+                ht_cli_response_t *resp);
 void ht_cli_response_clear(ht_cli_response_t *resp);
 
 /* "base" + "/v1/jobs" without doubling the slash: a new malloc'd string. */

@@ -7,8 +7,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/cli.h"
 #include "shared/clock.h"
+
+#include "cli/cli.h"
 
 #define POLL_MAX_MS 1000 /* poll at least this often, whatever Retry-After says */
 #define POLL_MIN_MS 200
@@ -17,29 +18,29 @@ static const char *base_url;
 static long max_attempts, timeout_s, ttl_s, wait_timeout_s;
 static const char *priority, *metadata;
 
-#define URL_OPTION                                                                         \
-    {"url", "HANGTIGHT_URL", HT_OPT_STRING, HT_CLI_URL_DEFAULT, "base URL of hangtight-api", \
-     0, 0, &base_url}
+#define URL_HELP "base URL of hangtight-api"
 
 static const ht_option_t submit_options[] = {
-    URL_OPTION,
-    {"max-attempts", NULL, HT_OPT_INT, NULL, "attempts before the job fails (server default 3)",
-     1, INT_MAX, &max_attempts},
-    {"timeout-s", NULL, HT_OPT_INT, NULL, "seconds per attempt: the lease (server default 300)",
-     1, LONG_MAX, &timeout_s},
-    {"ttl-s", NULL, HT_OPT_INT, NULL, "seconds the finished job is kept (server default 86400)",
-     1, LONG_MAX, &ttl_s},
+    {"url", "HANGTIGHT_URL", HT_OPT_STRING, HT_CLI_URL_DEFAULT, URL_HELP, 0, 0, &base_url},
+    {"max-attempts", NULL, HT_OPT_INT, NULL, "attempts before the job fails (server default 3)", 1,
+     INT_MAX, &max_attempts},
+    {"timeout-s", NULL, HT_OPT_INT, NULL, "seconds per attempt: the lease (server default 300)", 1,
+     LONG_MAX, &timeout_s},
+    {"ttl-s", NULL, HT_OPT_INT, NULL, "seconds the finished job is kept (server default 86400)", 1,
+     LONG_MAX, &ttl_s},
     {"priority", NULL, HT_OPT_STRING, NULL, "high, default or low", 0, 0, &priority},
-    {"metadata", NULL, HT_OPT_STRING, NULL, "a JSON object of strings, returned as given",
-     0, 0, &metadata},
+    {"metadata", NULL, HT_OPT_STRING, NULL, "a JSON object of strings, returned as given", 0, 0,
+     &metadata},
 };
 
-static const ht_option_t status_options[] = {URL_OPTION};
+static const ht_option_t status_options[] = {
+    {"url", "HANGTIGHT_URL", HT_OPT_STRING, HT_CLI_URL_DEFAULT, URL_HELP, 0, 0, &base_url},
+};
 
 static const ht_option_t wait_options[] = {
-    URL_OPTION,
-    {"timeout", NULL, HT_OPT_INT, "0", "give up after this many seconds (0: never)", 0,
-     LONG_MAX, &wait_timeout_s},
+    {"url", "HANGTIGHT_URL", HT_OPT_STRING, HT_CLI_URL_DEFAULT, URL_HELP, 0, 0, &base_url},
+    {"timeout", NULL, HT_OPT_INT, "0", "give up after this many seconds (0: never)", 0, LONG_MAX,
+     &wait_timeout_s},
 };
 
 /* "<base>/v1/jobs/<id>" with the id escaped: a new string or NULL. */
@@ -60,8 +61,8 @@ static json_t *json_arg(const char *what, const char *text)
     json_error_t jerr;
     json_t *v = json_loads(text, JSON_DECODE_ANY, &jerr);
     if (!v)
-        fprintf(stderr, "hangtight submit: %s is not JSON: %s (at column %d)\n", what,
-                jerr.text, jerr.column);
+        fprintf(stderr, "hangtight submit: %s is not JSON: %s (at column %d)\n", what, jerr.text,
+                jerr.column);
     return v;
 }
 
@@ -118,8 +119,8 @@ int ht_cli_submit(int argc, char **argv)
     char *text = NULL, *url = NULL;
     int status = HT_CLI_USAGE;
 
-    int rc = ht_cli_parse(submit_options, sizeof submit_options / sizeof submit_options[0],
-                          argc, argv, "TYPE [JSON-PAYLOAD] [options]", &args);
+    int rc = ht_cli_parse(submit_options, sizeof submit_options / sizeof submit_options[0], argc,
+                          argv, "TYPE [JSON-PAYLOAD] [options]", &args);
     if (rc != 0)
         return rc == 1 ? HT_CLI_OK : rc;
     if (args.npos < 1 || args.npos > 2) {
@@ -156,8 +157,8 @@ int ht_cli_status(int argc, char **argv)
     char *url = NULL;
     int status = HT_CLI_USAGE;
 
-    int rc = ht_cli_parse(status_options, sizeof status_options / sizeof status_options[0],
-                          argc, argv, "ID", &args);
+    int rc = ht_cli_parse(status_options, sizeof status_options / sizeof status_options[0], argc,
+                          argv, "ID", &args);
     if (rc != 0)
         return rc == 1 ? HT_CLI_OK : rc;
     if (args.npos != 1) {
@@ -263,8 +264,8 @@ int ht_cli_wait(int argc, char **argv)
     char *url = NULL;
     int status = HT_CLI_USAGE;
 
-    int rc = ht_cli_parse(wait_options, sizeof wait_options / sizeof wait_options[0], argc,
-                          argv, "ID [--timeout S]", &args);
+    int rc = ht_cli_parse(wait_options, sizeof wait_options / sizeof wait_options[0], argc, argv,
+                          "ID [--timeout S]", &args);
     if (rc != 0)
         return rc == 1 ? HT_CLI_OK : rc;
     if (args.npos != 1) {

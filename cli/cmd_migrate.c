@@ -4,12 +4,13 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "cli/cli.h"
 #include "shared/clock.h"
 #include "shared/error.h"
 #include "shared/migrations.h"
 #include "shared/redis_url.h"
 #include "shared/store.h"
+
+#include "cli/cli.h"
 
 #define REDIS_TIMEOUT_MS 5000
 
@@ -17,12 +18,11 @@ static const char *redis_url_text;
 static long wait_s;
 
 static const ht_option_t options[] = {
-    {"redis-url", "HANGTIGHT_REDIS_URL", HT_OPT_STRING, "redis://127.0.0.1:6379/0",
-     "Redis to migrate: redis://[[user]:password@]host[:port][/db] or unix:///path",
-     0, 0, &redis_url_text},
+    {"redis-url", "HANGTIGHT_REDIS_URL", HT_OPT_STRING, "redis://127.0.0.1:6379",
+     "Redis to migrate: redis://[[user]:password@]host[:port][/db] or unix:///path", 0, 0,
+     &redis_url_text},
     {"wait-s", NULL, HT_OPT_INT, "10",
-     "keep retrying the connection this long (Redis may still be starting)", 0, 3600,
-     &wait_s},
+     "keep retrying the connection this long (Redis may still be starting)", 0, 3600, &wait_s},
 };
 
 /* How many migration steps lie in (from, to]. */

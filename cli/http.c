@@ -28,8 +28,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 }
 
 /* Copies the value of "Name: value\r\n" into out when the name matches. */
-static int header_value(const char *line, size_t len, const char *name, char *out,
-                        size_t outlen)
+static int header_value(const char *line, size_t len, const char *name, char *out, size_t outlen)
 {
     size_t nlen = strlen(name);
     if (len <= nlen || line[nlen] != ':' || strncasecmp(line, name, nlen) != 0)
@@ -69,8 +68,8 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata)
     return len;
 }
 
-int ht_cli_http(const char *method, const char *url, const char *body,
-                const char *if_none_match, ht_cli_response_t *resp)
+int ht_cli_http(const char *method, const char *url, const char *body, const char *if_none_match,
+                ht_cli_response_t *resp)
 {
     CURL *curl = NULL;
     struct curl_slist *headers = NULL;

@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
 #include "shared/log.h"
+
+#include "cli/cli.h"
 
 typedef struct {
     const char *name;
@@ -24,9 +25,8 @@ static const command_t commands[] = {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: hangtight [--url URL] [--redis-url URL] COMMAND [ARGS] [--help]\n\n"
-            "commands:\n");
+    fprintf(out, "usage: hangtight [--url URL] [--redis-url URL] COMMAND [ARGS] [--help]\n\n"
+                 "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fprintf(out,
@@ -43,7 +43,9 @@ static void usage(FILE *out)
  * Returns the number of argv entries used, or -1 when unknown. */
 static int global_option(int argc, char **argv, int i)
 {
-    static const struct { const char *flag, *env; } globals[] = {
+    static const struct {
+        const char *flag, *env;
+    } globals[] = {
         {"--url", "HANGTIGHT_URL"},
         {"--redis-url", "HANGTIGHT_REDIS_URL"},
     };

@@ -23,13 +23,13 @@ static void print_field_errors(const json_t *errors)
 {
     size_t i;
     json_t *e;
-    json_array_foreach(errors, i, e) {
+    json_array_foreach(errors, i, e)
+    {
         const char *ptr = json_string_value(json_object_get(e, "pointer"));
         const char *detail = json_string_value(json_object_get(e, "detail"));
         const char *code = json_string_value(json_object_get(e, "code"));
         fprintf(stderr, "  %s: %s%s%s%s\n", ptr && *ptr ? ptr : "(body)",
-                detail ? detail : "invalid", code ? " (" : "", code ? code : "",
-                code ? ")" : "");
+                detail ? detail : "invalid", code ? " (" : "", code ? code : "", code ? ")" : "");
     }
 }
 
@@ -40,8 +40,8 @@ void ht_cli_print_problem(const char *what, const ht_cli_response_t *resp)
         doc = json_loadb(resp->body, resp->body_len, 0, NULL);
     const char *title = json_string_value(json_object_get(doc, "title"));
     if (!title) {
-        fprintf(stderr, "%s: HTTP %ld%s%s\n", what, resp->status,
-                resp->body_len ? ": " : "", resp->body_len ? resp->body : "");
+        fprintf(stderr, "%s: HTTP %ld%s%s\n", what, resp->status, resp->body_len ? ": " : "",
+                resp->body_len ? resp->body : "");
     } else {
         const char *detail = json_string_value(json_object_get(doc, "detail"));
         fprintf(stderr, "%s: %s (HTTP %ld)%s%s\n", what, title, resp->status,
@@ -84,8 +84,8 @@ static void describe(const json_t *doc, char *out, size_t len, int with_bar)
             bar[BAR_WIDTH + 3] = '\0';
         }
     }
-    snprintf(out, len, "%-9s%s%s attempt %lld/%lld%s%s", status ? status : "?", bar,
-             pcttext, attempt, max, msg && *msg ? ": " : "", msg && *msg ? msg : "");
+    snprintf(out, len, "%-9s%s%s attempt %lld/%lld%s%s", status ? status : "?", bar, pcttext,
+             attempt, max, msg && *msg ? ": " : "", msg && *msg ? msg : "");
 }
 
 void ht_cli_progress_show(ht_cli_progress_t *p, const json_t *doc)

@@ -37,6 +37,10 @@ HT_JOB=
 HT_EXIT=
 HTTP_STATUS=
 HTTP_BODY=
+
+# Hermetic: no HANGTIGHT_* setting of the caller's shell leaks into the
+# processes under test (a test sets what it needs after sourcing this).
+while read -r var; do unset "$var"; done < <(compgen -e | grep '^HANGTIGHT_' || true)
 export HANGTIGHT_REDIS_URL=
 
 # Never let a proxy from the environment get between curl and the api.

@@ -24,8 +24,7 @@ static int parse(int argc, char **argv, ht_cli_args_t *args)
 
 Test(cli_args, options_before_between_and_after_positionals)
 {
-    char *argv[] = {"submit", "--url", "http://x", "echo", "--max-attempts=4", "{}",
-                    "--verbose"};
+    char *argv[] = {"submit", "--url", "http://x", "echo", "--max-attempts=4", "{}", "--verbose"};
     ht_cli_args_t a;
     cr_assert_eq(parse(7, argv, &a), 0);
     cr_assert_eq(a.npos, 2);

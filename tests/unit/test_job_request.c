@@ -67,7 +67,7 @@ Test(job_request, golden_cases)
     int failed = 0;
     for (int i = 0; i < n; i++) {
         char path[2400];
-        size_t len, elen;
+        size_t len = 0, elen = 0;
         snprintf(path, sizeof path, "%s/%s/request.json", dir, names[i]->d_name);
         char *body = slurp(path, &len);
         snprintf(path, sizeof path, "%s/%s/expected.json", dir, names[i]->d_name);
