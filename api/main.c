@@ -23,7 +23,7 @@
 #define CONNECT_TIMEOUT_MS     2000
 
 static const char *opt_listen, *opt_redis_url, *opt_log_level;
-static long opt_threads, opt_max_body;
+static long opt_threads, opt_max_body, opt_heartbeat_ms, opt_max_wait_s;
 
 static const ht_option_t options[] = {
     {"listen", "HANGTIGHT_LISTEN", HT_OPT_STRING, "127.0.0.1:8080",
@@ -36,6 +36,11 @@ static const ht_option_t options[] = {
      "N event-loop threads (default: the number of cores)", 0, 1024, &opt_threads},
     {"max-body-bytes", "HANGTIGHT_MAX_BODY_BYTES", HT_OPT_INT, "1048576",
      "the largest request body in BYTES (larger: 413 problem+json)", 1, 1L << 30, &opt_max_body},
+    {"heartbeat-ms", "HANGTIGHT_HEARTBEAT_MS", HT_OPT_INT, "10000",
+     "default interval in MS of 102 Processing heartbeats (sync waits) and SSE comments", 100,
+     3600000, &opt_heartbeat_ms},
+    {"max-wait-s", "HANGTIGHT_MAX_WAIT_S", HT_OPT_INT, "600",
+     "cap in SECONDS on Prefer: wait=N (sync submits and long polls)", 0, 86400, &opt_max_wait_s},
     {"log-level", "HANGTIGHT_LOG_LEVEL", HT_OPT_STRING, "info",
      "LEVEL of the least important log line written: debug, info, warn, error", 0, 0,
      &opt_log_level},
@@ -117,6 +122,8 @@ int main(int argc, char **argv)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     cfg.threads = opt_threads > 0 ? (size_t)opt_threads : (size_t)(cores > 0 ? cores : 1);
     cfg.max_body_bytes = (size_t)opt_max_body;
+    cfg.heartbeat_ms = opt_heartbeat_ms;
+    cfg.max_wait_s = opt_max_wait_s;
 
     if (check_redis(&cfg.redis) < 0)
         return 1;

@@ -19,6 +19,7 @@
 #include "shared/redis_url.h"
 
 #include "api/listen.h"
+#include "api/pubsub.h"
 #include "api/store.h"
 #include "api/types.h"
 
@@ -27,6 +28,8 @@ typedef struct {
     ht_redis_url_t redis;
     size_t threads;
     size_t max_body_bytes;
+    long heartbeat_ms; /* default heartbeat of held requests and SSE streams */
+    long max_wait_s;   /* cap on Prefer: wait=N */
 } ht_api_config_t;
 
 typedef struct ht_server ht_server_t;
@@ -44,6 +47,7 @@ typedef struct {
     h2o_accept_ctx_t accept_ctx;
     ht_astore_t *store;
     ht_types_t *types;
+    ht_pubsub_t *pubsub; /* job change notifications (api/pubsub.h) */
     ht_keys_t keys; /* of the default queue (queues come with a later issue) */
     /* private */
     uv_thread_t tid_;
