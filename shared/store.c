@@ -403,6 +403,20 @@ static void add_held(ht_argv_t *a, const ht_keys_t *k, const ht_job_t *job, char
     ht_argv_add(a, jobkey);
 }
 
+/* "FCALL name 4 job active wait signal id token": the start shared by the
+ * calls that may put a held job back in its queue. */
+static void fcall_requeue(ht_argv_t *a, const char *name, const ht_keys_t *k, const ht_job_t *job,
+                          char jobkey[HT_KEY_MAX])
+{
+    fcall(a, name, 4);
+    add_held(a, k, job, jobkey);
+    ht_argv_add(a, k->active);
+    ht_argv_add(a, k->wait[job->priority]);
+    ht_argv_add(a, k->signal);
+    ht_argv_add(a, job->id);
+    ht_argv_addf(a, "%" PRIu64, job->token);
+}
+
 static int held_result(long long v)
 {
     return v == 1 ? 0 : HT_ESTALE;
@@ -447,13 +461,7 @@ int ht_store_complete(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job, in
 {
     char jobkey[HT_KEY_MAX];
     ht_argv_t a;
-    fcall(&a, "ht_complete", 4);
-    add_held(&a, k, job, jobkey);
-    ht_argv_add(&a, k->active);
-    ht_argv_add(&a, k->wait[job->priority]);
-    ht_argv_add(&a, k->signal);
-    ht_argv_add(&a, job->id);
-    ht_argv_addf(&a, "%" PRIu64, job->token);
+    fcall_requeue(&a, "ht_complete", k, job, jobkey);
     ht_argv_add(&a, succeeded ? "succeeded" : "failed");
     ht_argv_add(&a, json ? json : "null");
     ht_argv_add(&a, retryable ? "1" : "0");
@@ -472,13 +480,7 @@ int ht_store_release(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job)
 {
     char jobkey[HT_KEY_MAX];
     ht_argv_t a;
-    fcall(&a, "ht_release", 4);
-    add_held(&a, k, job, jobkey);
-    ht_argv_add(&a, k->active);
-    ht_argv_add(&a, k->wait[job->priority]);
-    ht_argv_add(&a, k->signal);
-    ht_argv_add(&a, job->id);
-    ht_argv_addf(&a, "%" PRIu64, job->token);
+    fcall_requeue(&a, "ht_release", k, job, jobkey);
     ht_argv_add(&a, k->channel);
     long long v = 0;
     int rc = call_int(s, &a, &v);
