@@ -1,6 +1,9 @@
-/* The jobs resource: POST /v1/jobs (submit) and GET /v1/jobs/{id} (poll).
- * Validation is shared/job_request.c's; the store call is api/store.c's;
- * this file decides statuses and headers. */
+/* The jobs resource: POST /v1/jobs (submit, async or held with Prefer:
+ * wait=N) and GET /v1/jobs/{id} (poll, or long poll with If-None-Match and
+ * Prefer: wait=N).  Validation is shared/job_request.c's; the store call is
+ * api/store.c's; holding is api/wait.c's; this file decides statuses and
+ * headers. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +17,7 @@
 
 #include "api/http.h"
 #include "api/router.h"
+#include "api/wait.h"
 
 #define MAX_PAYLOAD_DEPTH 32
 /* Until auth arrives every job belongs to one tenant. */
@@ -56,6 +60,9 @@ typedef struct {
     char id[HT_ID_LEN + 1];
     char *payload_json;  /* malloc'd */
     char *metadata_json; /* malloc'd, NULL when none */
+    ht_wait_plan_t plan; /* wait_ms > 0: a sync submit */
+    uint64_t version;    /* of the stored job, once stored */
+    int64_t created_at;
 } submit_t;
 
 static void submit_dispose(void *p)
@@ -91,6 +98,61 @@ static json_t *submitted_doc(const submit_t *s, uint64_t version, int64_t create
     return ht_job_to_json(&job);
 }
 
+/* Preference-Applied (when something was) and Vary: Prefer, which every
+ * answer of a resource whose answers Prefer changes carries. */
+static void add_prefer_headers(h2o_req_t *req, const ht_wait_plan_t *plan, int held,
+                               int async_answer)
+{
+    char applied[128];
+    if (ht_wait_applied(plan, held, async_answer, applied, sizeof(applied)) > 0)
+        ht_http_add_header(req, "preference-applied", applied);
+    ht_http_add_header(req, "vary", "Prefer");
+}
+
+/* The async answer: 202 with where to poll.  `job` is the latest read, or
+ * NULL for the document of the job as submitted. */
+static void send_accepted(submit_t *s, const ht_job_t *job, int held)
+{
+    h2o_req_t *req = s->req;
+    json_t *doc = job ? ht_job_to_json(job) : submitted_doc(s, s->version, s->created_at);
+    char etag[32];
+    ht_http_add_headerf(req, "location", "/v1/jobs/%s", s->id);
+    ht_http_add_headerf(req, "operation-location", "/v1/jobs/%s", s->id);
+    ht_http_add_headerf(req, "retry-after", "%ld", job ? retry_after_s(job) : 1L);
+    add_etag(req, job ? job->version : s->version, etag);
+    add_prefer_headers(req, &s->plan, held, 1);
+    ht_http_send_json(req, 202, doc);
+    json_decref(doc);
+}
+
+/* The sync answer: the job finished while the request was held. */
+static void send_finished(submit_t *s, const ht_job_t *job)
+{
+    h2o_req_t *req = s->req;
+    json_t *doc = ht_job_to_json(job);
+    char etag[32];
+    ht_http_add_headerf(req, "content-location", "/v1/jobs/%s", s->id);
+    add_etag(req, job->version, etag);
+    add_prefer_headers(req, &s->plan, 1, 0);
+    ht_http_send_json(req, 200, doc);
+    json_decref(doc);
+}
+
+static void on_sync_answer(void *data, h2o_req_t *req, ht_wait_end_t end, int err,
+                           const ht_job_t *job)
+{
+    submit_t *s = data;
+    (void)req;
+    if (end == HT_WAIT_DONE && err == 0 && job && ht_job_status_terminal(job->status)) {
+        send_finished(s, job);
+        return;
+    }
+    /* Not finished in time, the client left, the server stops, or Redis
+     * could not be read: the job runs on, so the answer is the async one
+     * (never an error: retrying a submit would make a second job). */
+    send_accepted(s, err == 0 ? job : NULL, 1);
+}
+
 static void on_submitted(void *data, int err, uint64_t version, int64_t created_at)
 {
     submit_t *s = data;
@@ -99,15 +161,17 @@ static void on_submitted(void *data, int err, uint64_t version, int64_t created_
         store_error_reply(req, err);
         return;
     }
-    json_t *doc = submitted_doc(s, version, created_at);
-    char etag[32];
-    ht_http_add_headerf(req, "location", "/v1/jobs/%s", s->id);
-    ht_http_add_headerf(req, "operation-location", "/v1/jobs/%s", s->id);
-    ht_http_add_header(req, "retry-after", "1");
-    add_etag(req, version, etag);
-    ht_http_send_json(req, 202, doc);
-    json_decref(doc);
+    s->version = version;
+    s->created_at = created_at;
     ht_log(HT_LOG_DEBUG, "job submitted", "id", s->id, "type", s->jr.type, NULL);
+    if (s->plan.wait_ms > 0) {
+        int rc = ht_wait_hold(req, s->id, HT_WAIT_TERMINAL, 0, &s->plan, on_sync_answer, s);
+        if (rc == 0)
+            return;
+        ht_log(HT_LOG_DEBUG, "sync submit answered at once", "id", s->id, "detail", ht_strerror(rc),
+               NULL);
+    }
+    send_accepted(s, NULL, 0);
 }
 
 static int enqueue(submit_t *s)
@@ -154,10 +218,21 @@ int ht_jobs_submit(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *ar
     if (ht_http_json_content_type_or_reply(req) < 0)
         return -1;
 
+    ht_prefer_t prefer;
+    ht_wait_prefer_of(req, &prefer);
+    ht_wait_plan_t plan;
+    ht_wait_plan(&plan, &prefer, t->cfg->max_wait_s, t->cfg->heartbeat_ms, req->version);
+    /* Refuse before submitting: a 503 after it would invite a duplicate. */
+    if (plan.wait_ms > 0 && !ht_wait_has_room())
+        return ht_http_problem(req, HT_P_UNAVAILABLE,
+                               "this server holds too many waiting requests; retry, or submit "
+                               "without Prefer: wait");
+
     submit_t *s = h2o_mem_alloc_shared(&req->pool, sizeof(*s), submit_dispose);
     memset(s, 0, sizeof(*s));
     s->t = t;
     s->req = req;
+    s->plan = plan;
     ht_job_limits_t limits = {.max_payload_depth = MAX_PAYLOAD_DEPTH};
     ht_problem_t p = {0};
     if (ht_job_request_parse(&s->jr, req->entity.base, req->entity.len, &limits, &p) < 0) {
@@ -173,22 +248,27 @@ int ht_jobs_submit(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *ar
 
 /* ---- GET /v1/jobs/{id} -------------------------------------------------- */
 
-static void on_job(void *data, int err, const ht_job_t *job)
+/* One poll across its asynchronous steps, in the request's pool. */
+typedef struct {
+    ht_api_thread_t *t;
+    h2o_req_t *req;
+    char id[HT_ID_LEN + 1];
+    ht_wait_plan_t plan; /* wait_ms > 0: a long poll if If-None-Match matches */
+    uint64_t version;    /* the client's, once held */
+    int held;
+} poll_t;
+
+/* The answer to a poll: 200 with the document, or 304 when the client's
+ * If-None-Match names the current version. */
+static void send_job(poll_t *g, const ht_job_t *job)
 {
-    h2o_req_t *req = data;
-    if (err == HT_ENOTFOUND) {
-        ht_http_problem(req, HT_P_JOB_NOT_FOUND, "no job with this id (it may have expired)");
-        return;
-    }
-    if (err) {
-        store_error_reply(req, err);
-        return;
-    }
+    h2o_req_t *req = g->req;
     char etag[32];
     add_etag(req, job->version, etag);
     ht_http_add_header(req, "cache-control", "no-cache");
     if (!ht_job_status_terminal(job->status))
         ht_http_add_headerf(req, "retry-after", "%ld", retry_after_s(job));
+    add_prefer_headers(req, &g->plan, g->held, 0);
     if (ht_http_if_none_match(req, etag)) {
         ht_http_send_empty(req, 304);
         return;
@@ -198,13 +278,79 @@ static void on_job(void *data, int err, const ht_job_t *job)
     json_decref(doc);
 }
 
+static int send_read_error(h2o_req_t *req, int err)
+{
+    if (err == HT_ENOTFOUND)
+        return ht_http_problem(req, HT_P_JOB_NOT_FOUND,
+                               "no job with this id (it may have expired)");
+    return store_error_reply(req, err);
+}
+
+static void on_long_poll_answer(void *data, h2o_req_t *req, ht_wait_end_t end, int err,
+                                const ht_job_t *job)
+{
+    poll_t *g = data;
+    if (end == HT_WAIT_ABORTED) {
+        /* The client left or the server stops: "not modified" is true as
+         * far as we know, and cheap. */
+        char etag[32];
+        add_etag(req, g->version, etag);
+        add_prefer_headers(req, &g->plan, 1, 0);
+        ht_http_send_empty(req, 304);
+        return;
+    }
+    if (err) {
+        send_read_error(req, err);
+        return;
+    }
+    send_job(g, job);
+}
+
+static void on_job(void *data, int err, const ht_job_t *job)
+{
+    poll_t *g = data;
+    h2o_req_t *req = g->req;
+    if (err) {
+        send_read_error(req, err);
+        return;
+    }
+    char etag[32];
+    snprintf(etag, sizeof(etag), "\"%" PRIu64 "\"", job->version);
+    /* A long poll: the client has the current version and will wait for
+     * the next.  A finished job will not change again: answer now. */
+    if (g->plan.wait_ms > 0 && !ht_job_status_terminal(job->status) &&
+        ht_http_if_none_match(req, etag)) {
+        int rc = ht_wait_hold(req, g->id, HT_WAIT_CHANGE, job->version, &g->plan,
+                              on_long_poll_answer, g);
+        if (rc == 0) {
+            g->held = 1;
+            g->version = job->version;
+            return;
+        }
+        if (rc == -EBUSY) {
+            ht_http_problem(req, HT_P_UNAVAILABLE,
+                            "this server holds too many waiting requests; retry");
+            return;
+        }
+        ht_log(HT_LOG_DEBUG, "long poll answered at once", "id", g->id, "detail", ht_strerror(rc),
+               NULL);
+    }
+    send_job(g, job);
+}
+
 int ht_jobs_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
     if (!ht_id_valid(args->id.base, args->id.len))
         return ht_http_problem(req, HT_P_JOB_NOT_FOUND, "no job with this id");
-    char id[HT_ID_LEN + 1];
-    memcpy(id, args->id.base, HT_ID_LEN);
-    id[HT_ID_LEN] = '\0';
-    ht_astore_get(t->store, req, &t->keys, id, on_job, req);
+    poll_t *g = h2o_mem_alloc_pool(&req->pool, sizeof(*g));
+    memset(g, 0, sizeof(*g));
+    g->t = t;
+    g->req = req;
+    memcpy(g->id, args->id.base, HT_ID_LEN);
+    g->id[HT_ID_LEN] = '\0';
+    ht_prefer_t prefer;
+    ht_wait_prefer_of(req, &prefer);
+    ht_wait_plan(&g->plan, &prefer, t->cfg->max_wait_s, t->cfg->heartbeat_ms, req->version);
+    ht_astore_get(t->store, req, &t->keys, g->id, on_job, g);
     return 0;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/events.h"
 #include "api/http.h"
 
 typedef struct {
@@ -14,10 +15,12 @@ typedef struct {
 } route_t;
 
 /* Seam for later issues: auth and rate limits run before the table (one
- * call in ht_router_dispatch), cancel, events, queues and metrics are rows. */
+ * call in ht_router_dispatch); cancel, queues and metrics are rows, as the
+ * event stream is. */
 static const route_t routes[] = {
     {"POST", "/v1/jobs", ht_jobs_submit},
     {"GET", "/v1/jobs/{id}", ht_jobs_get},
+    {"GET", "/v1/jobs/{id}/events", ht_events_get},
     {"GET", "/healthz", ht_health_live},
     {"GET", "/readyz", ht_health_ready},
 };

@@ -12,7 +12,9 @@
 #include "shared/error.h"
 #include "shared/log.h"
 
+#include "api/events.h"
 #include "api/router.h"
+#include "api/wait.h"
 
 /* Shutdown: requests waiting on Redis get DRAIN_REQUESTS_MS to finish, then
  * idle keep-alive connections are closed and get DRAIN_CONNS_MS to go. */
@@ -130,6 +132,10 @@ static void on_drain_tick(uv_timer_t *timer)
     t->store = NULL;
     ht_types_close(t->types);
     t->types = NULL;
+    /* Every request is gone by now (or the thread is left as it is), so no
+     * watch is left to be removed after this. */
+    ht_pubsub_close(t->pubsub);
+    t->pubsub = NULL;
     uv_close((uv_handle_t *)&t->drain_, NULL);
     uv_close((uv_handle_t *)&t->stop_, NULL);
     uv_stop(&t->loop); /* h2o_context_dispose() runs the loop itself */
@@ -145,6 +151,10 @@ static void on_stop(uv_async_t *async)
         uv_close((uv_handle_t *)&t->listener_, NULL);
     /* HTTP/2 gets GOAWAY; HTTP/1 answers carry Connection: close. */
     h2o_context_request_shutdown(&t->ctx);
+    /* Held requests and event streams never end on their own: answer and
+     * end them now, so their connections can close. */
+    ht_wait_release_all();
+    ht_events_shutdown();
     t->drain_phase_ = 0;
     t->phase_since_ = uv_now(&t->loop);
     uv_timer_start(&t->drain_, on_drain_tick, DRAIN_TICK_MS, DRAIN_TICK_MS);
@@ -162,7 +172,8 @@ static void thread_main(void *arg)
     uv_timer_init(&t->loop, &t->drain_);
     t->drain_.data = t;
     if ((rc = ht_astore_new(&t->store, &t->loop, &t->cfg->redis, on_store_first, t)) < 0 ||
-        (rc = ht_types_new(&t->types, &t->loop, t->store)) < 0) {
+        (rc = ht_types_new(&t->types, &t->loop, t->store)) < 0 ||
+        (rc = ht_pubsub_new(&t->pubsub, &t->loop, &t->cfg->redis, &t->keys)) < 0) {
         ht_log(HT_LOG_ERROR, "thread setup failed", "detail", ht_strerror(rc), NULL);
         abort(); /* out of memory at startup: nothing sensible to serve */
     }

@@ -1,12 +1,14 @@
 /* The api's async Redis glue: hiredis async on the thread's libuv loop, the
  * reconnect state machine drawn in store.h, and one small function per
- * Redis command the api sends.  Nothing else in api/ includes hiredis. */
+ * Redis command the api sends.  Nothing else in api/ includes hiredis but
+ * pubsub.c, the thread's subscriber connection. */
 #include "api/store.h"
 
 #include <errno.h>
 #include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -64,6 +66,7 @@ struct op {
         ht_astore_job_cb job;
         ht_astore_int_cb integer;
         ht_astore_strings_cb strings;
+        ht_astore_job_log_cb job_log;
     } cb;
     void *data;
 };
@@ -346,14 +349,21 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     finish_op(op, 0, r);
 }
 
-/* Sends `a` (cleared here) and arranges for `proto`'s callback to fire
- * exactly once. */
-static void send_call(ht_astore_t *s, h2o_req_t *req, ht_argv_t *a, const op_t *proto)
+static void clear_all(ht_argv_t *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ht_argv_clear(&a[i]);
+}
+
+/* Sends the n commands of `a` (cleared here) back to back and arranges for
+ * `proto`'s callback to fire exactly once, with the reply of the last one
+ * (the others' replies are dropped: used for MULTI ... EXEC). */
+static void send_calls(ht_astore_t *s, h2o_req_t *req, ht_argv_t *a, size_t n, const op_t *proto)
 {
     op_t *op = malloc(sizeof(*op));
     if (!op) {
         op_t tmp = *proto;
-        ht_argv_clear(a);
+        clear_all(a, n);
         tmp.finish(&tmp, HT_ENOMEM, NULL);
         return;
     }
@@ -362,13 +372,19 @@ static void send_call(ht_astore_t *s, h2o_req_t *req, ht_argv_t *a, const op_t *
     op->link = NULL;
     op->detached = 0;
     int err = 0;
-    if (a->overflow)
-        err = HT_EINVAL;
-    else if (s->state != ST_READY || !s->ac)
+    for (size_t i = 0; i < n; i++) {
+        if (a[i].overflow)
+            err = HT_EINVAL;
+    }
+    if (!err && (s->state != ST_READY || !s->ac))
         err = HT_EREDIS;
-    else if (redisAsyncCommandArgv(s->ac, on_reply, op, (int)a->n, a->v, a->len) != REDIS_OK)
-        err = HT_EREDIS;
-    ht_argv_clear(a);
+    for (size_t i = 0; !err && i < n; i++) {
+        redisCallbackFn *fn = i + 1 == n ? on_reply : NULL;
+        if (redisAsyncCommandArgv(s->ac, fn, fn ? op : NULL, (int)a[i].n, a[i].v, a[i].len) !=
+            REDIS_OK)
+            err = HT_EREDIS; /* only while hiredis is closing the connection */
+    }
+    clear_all(a, n);
     if (err) {
         finish_op(op, err, NULL);
         return;
@@ -377,6 +393,12 @@ static void send_call(ht_astore_t *s, h2o_req_t *req, ht_argv_t *a, const op_t *
         s->last_progress = uv_now(s->loop);
     if (req)
         bind_to_request(op, req);
+}
+
+/* Sends one command (see send_calls). */
+static void send_call(ht_astore_t *s, h2o_req_t *req, ht_argv_t *a, const op_t *proto)
+{
+    send_calls(s, req, a, 1, proto);
 }
 
 /* ---- replies into callbacks ------------------------------------------- */
@@ -451,22 +473,21 @@ void ht_astore_submit(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const 
     send_call(s, req, &a, &proto);
 }
 
-static void finish_job(op_t *op, int err, const redisReply *r)
+/* An HGETALL reply into `job` (which the caller clears either way). */
+static int job_from_reply(const redisReply *r, ht_job_t *job)
 {
-    ht_job_t job;
     const char **strs = NULL;
     size_t *lens = NULL;
-    memset(&job, 0, sizeof(job));
-    if (!err && r->type != REDIS_REPLY_ARRAY)
-        err = HT_EPROTO;
-    if (!err && r->elements == 0)
-        err = HT_ENOTFOUND; /* HGETALL of a missing key: never stored, or expired */
-    if (!err) {
-        strs = calloc(r->elements, sizeof(*strs));
-        lens = calloc(r->elements, sizeof(*lens));
-        if (!strs || !lens)
-            err = HT_ENOMEM;
-    }
+    int err = 0;
+    memset(job, 0, sizeof(*job));
+    if (r->type != REDIS_REPLY_ARRAY)
+        return HT_EPROTO;
+    if (r->elements == 0)
+        return HT_ENOTFOUND; /* HGETALL of a missing key: never stored, or expired */
+    strs = calloc(r->elements, sizeof(*strs));
+    lens = calloc(r->elements, sizeof(*lens));
+    if (!strs || !lens)
+        err = HT_ENOMEM;
     for (size_t i = 0; !err && i < r->elements; i++) {
         if (r->element[i]->type != REDIS_REPLY_STRING) {
             err = HT_EPROTO;
@@ -475,14 +496,23 @@ static void finish_job(op_t *op, int err, const redisReply *r)
         strs[i] = r->element[i]->str;
         lens[i] = r->element[i]->len;
     }
-    if (!err && ht_job_from_hash(&job, r->elements, strs, lens) < 0) {
+    if (!err && ht_job_from_hash(job, r->elements, strs, lens) < 0) {
         ht_log(HT_LOG_ERROR, "stored job is malformed", NULL);
         err = HT_EPROTO;
     }
-    op->cb.job(op->data, err, err ? NULL : &job);
-    ht_job_clear(&job);
     free(strs);
     free(lens);
+    return err;
+}
+
+static void finish_job(op_t *op, int err, const redisReply *r)
+{
+    ht_job_t job;
+    memset(&job, 0, sizeof(job));
+    if (!err)
+        err = job_from_reply(r, &job);
+    op->cb.job(op->data, err, err ? NULL : &job);
+    ht_job_clear(&job);
 }
 
 void ht_astore_get(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
@@ -496,6 +526,95 @@ void ht_astore_get(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const cha
     ht_argv_add(&a, jobkey);
     op_t proto = {.finish = finish_job, .cb.job = cb, .data = data};
     send_call(s, req, &a, &proto);
+}
+
+/* One stream entry, [id, [field, value, ...]], into `e` (borrowing the
+ * reply's strings).  Returns 0 or HT_EPROTO. */
+static int log_entry_from_reply(const redisReply *r, ht_log_entry_t *e)
+{
+    const char *strs[32];
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY)
+        return HT_EPROTO;
+    const redisReply *f = r->element[1];
+    size_t n = f->elements < 32 ? f->elements : 32;
+    for (size_t i = 0; i < n; i++) {
+        if (f->element[i]->type != REDIS_REPLY_STRING)
+            return HT_EPROTO;
+        strs[i] = f->element[i]->str;
+    }
+    return ht_log_entry_parse(e, r->element[0]->str, n, strs) < 0 ? HT_EPROTO : 0;
+}
+
+/* An XRANGE reply into a malloc'd array; unreadable entries are skipped
+ * (with a log line) rather than blocking the stream. */
+static int log_from_reply(const redisReply *r, ht_log_entry_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (r->type != REDIS_REPLY_ARRAY)
+        return HT_EPROTO;
+    if (r->elements == 0)
+        return 0;
+    ht_log_entry_t *es = calloc(r->elements, sizeof(*es));
+    if (!es)
+        return HT_ENOMEM;
+    for (size_t i = 0; i < r->elements; i++) {
+        if (log_entry_from_reply(r->element[i], &es[*n]) == 0)
+            (*n)++;
+        else
+            ht_log(HT_LOG_WARN, "unreadable job log entry skipped", NULL);
+    }
+    *out = es;
+    return 0;
+}
+
+/* EXEC answers [HGETALL reply, XRANGE reply]. */
+static void finish_job_log(op_t *op, int err, const redisReply *r)
+{
+    ht_job_t job;
+    ht_log_entry_t *entries = NULL;
+    size_t n = 0;
+    memset(&job, 0, sizeof(job));
+    if (!err && (r->type != REDIS_REPLY_ARRAY || r->elements != 2))
+        err = HT_EPROTO; /* nil: the transaction was aborted */
+    if (!err)
+        err = job_from_reply(r->element[0], &job);
+    if (!err)
+        err = log_from_reply(r->element[1], &entries, &n);
+    op->cb.job_log(op->data, err, err ? NULL : &job, err ? 0 : n, err ? NULL : entries);
+    ht_job_clear(&job);
+    free(entries);
+}
+
+void ht_astore_job_log(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                       const char *from, ht_astore_job_log_cb cb, void *data)
+{
+    char jobkey[HT_KEY_MAX], logkey[HT_KEY_MAX + 8];
+    ht_keys_job(k, id, jobkey);
+    snprintf(logkey, sizeof(logkey), "%s:log", jobkey);
+    ht_argv_t a[4];
+    for (size_t i = 0; i < 4; i++)
+        ht_argv_init(&a[i]);
+    ht_argv_add(&a[0], "MULTI");
+    ht_argv_add(&a[1], "HGETALL");
+    ht_argv_add(&a[1], jobkey);
+    if (from) {
+        ht_argv_add(&a[2], "XRANGE");
+        ht_argv_add(&a[2], logkey);
+        ht_argv_add(&a[2], from);
+        ht_argv_add(&a[2], "+");
+    } else {
+        ht_argv_add(&a[2], "XREVRANGE");
+        ht_argv_add(&a[2], logkey);
+        ht_argv_add(&a[2], "+");
+        ht_argv_add(&a[2], "-");
+        ht_argv_add(&a[2], "COUNT");
+        ht_argv_add(&a[2], "1");
+    }
+    ht_argv_add(&a[3], "EXEC");
+    op_t proto = {.finish = finish_job_log, .cb.job_log = cb, .data = data};
+    send_calls(s, req, a, 4, &proto);
 }
 
 /* Integer or numeric-string replies; nil counts as 0 (an unset version). */

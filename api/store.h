@@ -36,6 +36,8 @@
 #include "shared/keys.h"
 #include "shared/redis_url.h"
 
+#include "api/event_format.h"
+
 typedef struct ht_astore ht_astore_t;
 
 /* Creates the store on `loop` (the calling thread's) and starts connecting.
@@ -72,6 +74,19 @@ void ht_astore_submit(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const 
 typedef void (*ht_astore_job_cb)(void *data, int err, const ht_job_t *job);
 void ht_astore_get(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
                    ht_astore_job_cb cb, void *data);
+
+/* A job and its event log read together, consistently (MULTI/EXEC of
+ * HGETALL and XRANGE), for the event stream.  With `from` (a valid log id),
+ * the log's entries from that id on, inclusive, oldest first: the caller
+ * sees whether that entry is still there (the log is capped, so old entries
+ * go).  With `from` NULL, only the newest entry.  `job` and `entries` are
+ * borrowed, valid only during the callback (NULL unless err is 0; n may be
+ * 0: a job changed last before migration 0002 has no log).  HT_ENOTFOUND
+ * when there is no such job. */
+typedef void (*ht_astore_job_log_cb)(void *data, int err, const ht_job_t *job, size_t n,
+                                     const ht_log_entry_t *entries);
+void ht_astore_job_log(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                       const char *from, ht_astore_job_log_cb cb, void *data);
 
 /* Calls answering one integer. */
 typedef void (*ht_astore_int_cb)(void *data, int err, long long value);

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "shared/config.h"
 
@@ -36,6 +37,18 @@ typedef struct {
 int ht_cli_parse(const ht_option_t *opts, size_t n, int argc, char **argv, const char *synopsis,
                  ht_cli_args_t *args);
 
+/* An option whose value may be left out: "--wait" means "--wait=<implied>",
+ * and "--wait=N" gives N.  The form "--wait N" is not read as a value, so N
+ * cannot be mistaken for a positional or the other way round. */
+typedef struct {
+    const char *name;    /* as in the option table, without dashes */
+    const char *implied; /* the value of the bare flag */
+} ht_cli_optional_t;
+
+/* ht_cli_parse() with `nopt` optional-value options (see above). */
+int ht_cli_parse_ex(const ht_option_t *opts, size_t n, const ht_cli_optional_t *optional,
+                    size_t nopt, int argc, char **argv, const char *synopsis, ht_cli_args_t *args);
+
 /* ---- http.c ------------------------------------------------------------ */
 
 typedef struct {
@@ -47,6 +60,11 @@ typedef struct {
     char location[512];
     long retry_after; /* seconds, -1 when absent */
     char error[256];  /* transport failure, when status == 0 */
+    int timed_out;    /* the failure was ht_cli_request_t's timeout */
+    int stopped;      /* on_data asked to stop */
+    int streamed;     /* the body went to on_data */
+    /* private */
+    const void *opt_;
 } ht_cli_response_t;
 
 /* Sends one request.  `body` may be NULL (then no Content-Type is sent),
@@ -55,10 +73,62 @@ typedef struct {
  * either. */
 int ht_cli_http(const char *method, const char *url, const char *body, const char *if_none_match,
                 ht_cli_response_t *resp);
+
+/* What ht_cli_request() can do beyond ht_cli_http(); zero means default. */
+typedef struct {
+    const char *if_none_match; /* If-None-Match value */
+    const char *prefer;        /* Prefer value ("wait=10") */
+    const char *accept;        /* Accept value (default application/json) */
+    const char *last_event_id; /* Last-Event-ID value */
+    long timeout_ms;           /* the whole request (default 30 s; < 0: none) */
+    long idle_timeout_s;       /* give up when no byte came for this long (0: never) */
+    int verbose;               /* print each status line received on stderr */
+    /* Called for each interim (1xx) response, e.g. 102 Processing. */
+    void (*on_interim)(void *ctx, long status);
+    /* When set, the body of a 200 answer goes here as it arrives instead of
+     * into resp->body; a non-zero return stops the transfer (then
+     * ht_cli_request() returns 0 with resp->stopped set). */
+    int (*on_data)(void *ctx, const char *data, size_t len);
+    void *ctx;
+} ht_cli_request_t;
+
+/* ht_cli_http() with the options of `opt` (may be NULL). */
+int ht_cli_request(const char *method, const char *url, const char *body,
+                   const ht_cli_request_t *opt, ht_cli_response_t *resp);
 void ht_cli_response_clear(ht_cli_response_t *resp);
 
 /* "base" + "/v1/jobs" without doubling the slash: a new malloc'd string. */
 char *ht_cli_join_url(const char *base, const char *path);
+
+/* ---- sse.c: Server-Sent Events parser ----------------------------------- */
+
+/* One event: type ("message" when the stream gave none), the last event id
+ * seen so far ("" when none), the data lines joined with "\n".  All
+ * borrowed for the call.  A non-zero return stops the parse and is
+ * returned by ht_cli_sse_feed(). */
+typedef int (*ht_cli_sse_cb)(void *ctx, const char *event, const char *id, const char *data);
+
+typedef struct {
+    ht_cli_sse_cb cb;
+    void *ctx;
+    char last_id[128]; /* the stream's last event id: send it as Last-Event-ID */
+    /* private */
+    char pending_id[128]; /* the id field of the event being received */
+    char event[32];
+    char *line, *data;
+    size_t line_len, line_cap, data_len, data_cap;
+    int has_data, after_cr;
+} ht_cli_sse_t;
+
+void ht_cli_sse_init(ht_cli_sse_t *p, ht_cli_sse_cb cb, void *ctx);
+/* Feeds bytes in any split.  Returns 0, the callback's non-zero, or a
+ * negative errno (-ENOMEM, -E2BIG for an absurdly long line or event). */
+int ht_cli_sse_feed(ht_cli_sse_t *p, const char *buf, size_t len);
+/* Forgets a partly received line or event (the connection broke) but keeps
+ * last_id, for the next connection's bytes. */
+void ht_cli_sse_restart(ht_cli_sse_t *p);
+/* Frees the buffers (last_id stays readable). */
+void ht_cli_sse_clear(ht_cli_sse_t *p);
 
 /* ---- output.c ---------------------------------------------------------- */
 
@@ -82,6 +152,27 @@ void ht_cli_progress_init(ht_cli_progress_t *p);
 void ht_cli_progress_show(ht_cli_progress_t *p, const json_t *doc);
 /* Ends the redrawn line, if any. */
 void ht_cli_progress_done(ht_cli_progress_t *p);
+
+/* ---- follow.c: waiting for a job to finish ------------------------------ */
+
+typedef struct {
+    const char *job_url; /* "<base>/v1/jobs/<id>" */
+    int64_t deadline;    /* ht_now_ms() time to give up at, 0: never */
+    long timeout_s;      /* what the deadline was, for the message */
+    int verbose;         /* show requests, status lines and events on stderr */
+} ht_cli_follow_t;
+
+/* Follows a job until it finishes: its event stream (resumed with
+ * Last-Event-ID when the connection drops), or polls when the server has
+ * no stream.  Shows progress on stderr and prints the final document on
+ * stdout.  `doc` (borrowed, may be NULL) is a document already known,
+ * shown first.  Returns the exit status: HT_CLI_OK (succeeded),
+ * HT_CLI_FAILED (failed, canceled, or the server refused), HT_CLI_USAGE
+ * (deadline passed, network trouble). */
+int ht_cli_follow(const ht_cli_follow_t *f, const json_t *doc);
+
+/* The exit status for a finished job's status, -1 while it is not done. */
+int ht_cli_exit_for(const char *job_status);
 
 /* ---- the commands (cmd_*.c); argv[0] is the command's name -------------- */
 

@@ -1,22 +1,31 @@
 /* `hangtight submit`, `status` and `wait`: clients of the HTTP API
- * (POST /v1/jobs and GET /v1/jobs/{id}). */
+ * (POST /v1/jobs, GET /v1/jobs/{id}; following a job is follow.c's).
+ * `submit --wait` uses sync mode: the POST carries `Prefer: wait=N`, the
+ * server holds it (libcurl reads the 102 Processing heartbeats and goes on)
+ * and answers 200 with the finished job, or 202 when N ran out; then the
+ * job is followed like `wait` does. */
 #include <curl/curl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
 #include "shared/clock.h"
 
 #include "cli/cli.h"
 
-#define POLL_MAX_MS 1000 /* poll at least this often, whatever Retry-After says */
-#define POLL_MIN_MS 200
+/* `submit --wait` without a value holds the request this long; a longer
+ * job is then followed on its event stream, with a progress bar. */
+#define SUBMIT_WAIT_IMPLIED "10"
+/* How long past N a held POST may take before libcurl gives up. */
+#define HOLD_SLACK_MS 30000L
 
 static const char *base_url;
-static long max_attempts, timeout_s, ttl_s, wait_timeout_s;
+static long max_attempts, timeout_s, ttl_s, wait_timeout_s, submit_wait_s;
 static const char *priority, *metadata;
+static int verbose;
 
 #define URL_HELP "base URL of hangtight-api"
 
@@ -31,7 +40,18 @@ static const ht_option_t submit_options[] = {
     {"priority", NULL, HT_OPT_STRING, NULL, "high, default or low", 0, 0, &priority},
     {"metadata", NULL, HT_OPT_STRING, NULL, "a JSON object of strings, returned as given", 0, 0,
      &metadata},
+    {"wait", NULL, HT_OPT_INT, NULL,
+     "`--wait` or `--wait=N`: wait until the job finishes (exit 0 if it succeeded); the server "
+     "holds the request up to N seconds (sync mode; bare --wait: " SUBMIT_WAIT_IMPLIED
+     "), then the job's progress is followed",
+     1, 86400, &submit_wait_s},
+    {"timeout", NULL, HT_OPT_INT, "0", "with --wait: give up after this many seconds (0: never)", 0,
+     LONG_MAX, &wait_timeout_s},
+    {"verbose", NULL, HT_OPT_FLAG, NULL, "show the HTTP status lines (102s too) and events", 0, 0,
+     &verbose},
 };
+
+static const ht_cli_optional_t submit_optional[] = {{"wait", SUBMIT_WAIT_IMPLIED}};
 
 static const ht_option_t status_options[] = {
     {"url", "HANGTIGHT_URL", HT_OPT_STRING, HT_CLI_URL_DEFAULT, URL_HELP, 0, 0, &base_url},
@@ -41,6 +61,8 @@ static const ht_option_t wait_options[] = {
     {"url", "HANGTIGHT_URL", HT_OPT_STRING, HT_CLI_URL_DEFAULT, URL_HELP, 0, 0, &base_url},
     {"timeout", NULL, HT_OPT_INT, "0", "give up after this many seconds (0: never)", 0, LONG_MAX,
      &wait_timeout_s},
+    {"verbose", NULL, HT_OPT_FLAG, NULL, "show the requests, status lines and events", 0, 0,
+     &verbose},
 };
 
 /* "<base>/v1/jobs/<id>" with the id escaped: a new string or NULL. */
@@ -111,16 +133,63 @@ static int print_body(const ht_cli_response_t *resp)
     return HT_CLI_OK;
 }
 
+/* While a sync submit is held: on a terminal, say that the server is
+ * still working each time a 102 Processing arrives. */
+typedef struct {
+    int tty, drawn;
+    int64_t started;
+} hold_t;
+
+static void on_interim(void *ctx, long status)
+{
+    hold_t *h = ctx;
+    if (status != 102 || !h->tty)
+        return;
+    fprintf(stderr, "\r\033[Ksubmitted; the server is still working (%" PRId64 " s)",
+            (ht_now_ms() - h->started) / 1000);
+    fflush(stderr);
+    h->drawn = 1;
+}
+
+/* The answer of a sync submit: 200 is the finished job, 202 a job still
+ * going that `wait` follows.  Returns the exit status. */
+static int after_sync_submit(const ht_cli_response_t *resp, int64_t deadline)
+{
+    json_t *doc = json_loadb(resp->body, resp->body_len, 0, NULL);
+    const char *id = json_string_value(json_object_get(doc, "id"));
+    int status = HT_CLI_FAILED;
+
+    if (!doc || !id) {
+        fprintf(stderr, "hangtight submit: the server answered %ld without a job document\n",
+                resp->status);
+    } else if (resp->status == 200) {
+        status = ht_cli_exit_for(json_string_value(json_object_get(doc, "status")));
+        ht_cli_print_json(doc);
+        if (status < 0) /* a 200 must be a finished job; say so if not */
+            status = HT_CLI_FAILED;
+    } else {
+        char *url = job_url(id);
+        ht_cli_follow_t f = {
+            .job_url = url, .deadline = deadline, .timeout_s = wait_timeout_s, .verbose = verbose};
+        status = url ? ht_cli_follow(&f, doc) : HT_CLI_USAGE;
+        free(url);
+    }
+    json_decref(doc);
+    return status;
+}
+
 int ht_cli_submit(int argc, char **argv)
 {
     ht_cli_args_t args;
     ht_cli_response_t resp = {0};
     json_t *body = NULL;
     char *text = NULL, *url = NULL;
+    char prefer[64];
     int status = HT_CLI_USAGE;
 
-    int rc = ht_cli_parse(submit_options, sizeof submit_options / sizeof submit_options[0], argc,
-                          argv, "TYPE [JSON-PAYLOAD] [options]", &args);
+    int rc =
+        ht_cli_parse_ex(submit_options, sizeof submit_options / sizeof submit_options[0],
+                        submit_optional, 1, argc, argv, "TYPE [JSON-PAYLOAD] [options]", &args);
     if (rc != 0)
         return rc == 1 ? HT_CLI_OK : rc;
     if (args.npos < 1 || args.npos > 2) {
@@ -132,15 +201,34 @@ int ht_cli_submit(int argc, char **argv)
     url = ht_cli_join_url(base_url, "/v1/jobs");
     if (!text || !url)
         goto out;
-    if (ht_cli_http("POST", url, text, NULL, &resp) != 0) {
+
+    int sync = submit_wait_s > 0;
+    int64_t started = ht_now_ms();
+    int64_t deadline = sync && wait_timeout_s ? started + wait_timeout_s * 1000 : 0;
+    long hold_s = submit_wait_s;
+    if (deadline && hold_s > wait_timeout_s)
+        hold_s = wait_timeout_s; /* the answer (and the job id) must come before the deadline */
+    hold_t hold = {.tty = isatty(STDERR_FILENO), .started = started};
+    ht_cli_request_t opt = {.verbose = verbose, .on_interim = on_interim, .ctx = &hold};
+    if (sync) {
+        snprintf(prefer, sizeof prefer, "wait=%ld", hold_s);
+        opt.prefer = prefer;
+        opt.timeout_ms = hold_s * 1000 + HOLD_SLACK_MS;
+    }
+    rc = ht_cli_request("POST", url, text, &opt, &resp);
+    if (hold.drawn)
+        fprintf(stderr, "\r\033[K");
+    if (rc != 0) {
         fprintf(stderr, "hangtight submit: %s\n", resp.error);
         goto out;
     }
-    if (resp.status == 202 || resp.status == 200 || resp.status == 201) {
-        status = print_body(&resp);
-    } else {
+    if (resp.status != 202 && resp.status != 200 && resp.status != 201) {
         ht_cli_print_problem("hangtight submit", &resp);
         status = HT_CLI_FAILED;
+    } else if (sync) {
+        status = after_sync_submit(&resp, deadline);
+    } else {
+        status = print_body(&resp);
     }
 out:
     ht_cli_response_clear(&resp);
@@ -184,86 +272,9 @@ out:
     return status;
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* How long to sleep before the next poll: the server's Retry-After, but
- * never longer than POLL_MAX_MS (progress should move on screen) nor past
- * the deadline. */
-static long next_poll_ms(const ht_cli_response_t *resp, int64_t deadline)
-{
-    long ms = POLL_MAX_MS;
-    if (resp->retry_after >= 0 && resp->retry_after * 1000 < ms)
-        ms = resp->retry_after * 1000 < POLL_MIN_MS ? POLL_MIN_MS : resp->retry_after * 1000;
-    if (deadline) {
-        int64_t left = deadline - ht_now_ms();
-        if (left < ms)
-            ms = left > 0 ? (long)left : 0;
-    }
-    return ms;
-}
-
-/* The exit status for a terminal job status, or -1 while it is not done. */
-static int exit_for(const char *job_status)
-{
-    if (!job_status)
-        return -1;
-    if (strcmp(job_status, "succeeded") == 0)
-        return HT_CLI_OK;
-    if (strcmp(job_status, "failed") == 0 || strcmp(job_status, "canceled") == 0)
-        return HT_CLI_FAILED;
-    return -1;
-}
-
-/* One poll.  Returns the exit status once the job is finished or the wait
- * must end, -1 to keep polling.  *doc holds the latest document. */
-static int poll_once(const char *url, json_t **doc, char *etag, size_t etaglen,
-                     ht_cli_progress_t *progress, ht_cli_response_t *resp)
-{
-    if (ht_cli_http("GET", url, NULL, *doc && *etag ? etag : NULL, resp) != 0) {
-        ht_cli_progress_done(progress);
-        fprintf(stderr, "hangtight wait: %s\n", resp->error);
-        return HT_CLI_USAGE;
-    }
-    if (resp->status == 304)
-        return -1; /* unchanged: the document we hold is current */
-    if (resp->status == 503)
-        return -1; /* the api lost Redis for a moment: keep trying */
-    if (resp->status != 200) {
-        ht_cli_progress_done(progress);
-        ht_cli_print_problem("hangtight wait", resp);
-        return HT_CLI_FAILED;
-    }
-    json_t *fresh = json_loadb(resp->body, resp->body_len, 0, NULL);
-    if (!fresh) {
-        ht_cli_progress_done(progress);
-        fprintf(stderr, "hangtight wait: the server's answer is not JSON\n");
-        return HT_CLI_FAILED;
-    }
-    json_decref(*doc);
-    *doc = fresh;
-    snprintf(etag, etaglen, "%s", resp->etag);
-    ht_cli_progress_show(progress, *doc);
-    int done = exit_for(json_string_value(json_object_get(*doc, "status")));
-    if (done >= 0) {
-        ht_cli_progress_done(progress);
-        ht_cli_print_json(*doc);
-    }
-    return done;
-}
-
 int ht_cli_wait(int argc, char **argv)
 {
     ht_cli_args_t args;
-    ht_cli_progress_t progress;
-    json_t *doc = NULL;
-    char etag[128] = "";
-    char *url = NULL;
-    int status = HT_CLI_USAGE;
-
     int rc = ht_cli_parse(wait_options, sizeof wait_options / sizeof wait_options[0], argc, argv,
                           "ID [--timeout S]", &args);
     if (rc != 0)
@@ -272,30 +283,16 @@ int ht_cli_wait(int argc, char **argv)
         fprintf(stderr, "usage: hangtight wait ID [--timeout S] (see --help)\n");
         return HT_CLI_USAGE;
     }
-    url = job_url(args.pos[0]);
+    char *url = job_url(args.pos[0]);
     if (!url)
-        goto out;
-    ht_cli_progress_init(&progress);
-    int64_t deadline = wait_timeout_s ? ht_now_ms() + wait_timeout_s * 1000 : 0;
-    for (;;) {
-        ht_cli_response_t resp = {0};
-        status = poll_once(url, &doc, etag, sizeof etag, &progress, &resp);
-        long pause = next_poll_ms(&resp, deadline);
-        ht_cli_response_clear(&resp);
-        if (status >= 0)
-            break;
-        if (deadline && ht_now_ms() >= deadline) {
-            ht_cli_progress_done(&progress);
-            const char *last = json_string_value(json_object_get(doc, "status"));
-            fprintf(stderr, "hangtight wait: gave up after %ld s; the job is still %s\n",
-                    wait_timeout_s, last ? last : "unknown");
-            status = HT_CLI_USAGE;
-            break;
-        }
-        sleep_ms(pause);
-    }
-out:
-    json_decref(doc);
+        return HT_CLI_USAGE;
+    ht_cli_follow_t f = {
+        .job_url = url,
+        .deadline = wait_timeout_s ? ht_now_ms() + wait_timeout_s * 1000 : 0,
+        .timeout_s = wait_timeout_s,
+        .verbose = verbose,
+    };
+    int status = ht_cli_follow(&f, NULL);
     free(url);
     return status;
 }

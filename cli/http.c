@@ -1,6 +1,8 @@
 /* The CLI's HTTP client: one libcurl easy request at a time, collecting the
- * body and the few headers the commands look at (Content-Type, ETag,
- * Location, Retry-After). */
+ * body (or streaming it to a callback: SSE) and the few headers the
+ * commands look at (Content-Type, ETag, Location, Retry-After).  libcurl
+ * reads interim responses (102 Processing) itself and goes on to the final
+ * one; the header callback sees their status lines. */
 #include <ctype.h>
 #include <curl/curl.h>
 #include <stdio.h>
@@ -16,7 +18,18 @@
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
     ht_cli_response_t *resp = userdata;
+    const ht_cli_request_t *opt = resp->opt_;
     size_t n = size * nmemb;
+
+    /* Only a 200 is streamed: a problem document is collected as usual. */
+    if (opt && opt->on_data && resp->status == 200) {
+        resp->streamed = 1;
+        if (opt->on_data(opt->ctx, data, n) != 0) {
+            resp->stopped = 1;
+            return 0; /* ends the transfer (CURLE_WRITE_ERROR, not an error here) */
+        }
+        return n;
+    }
     char *grown = realloc(resp->body, resp->body_len + n + 1);
     if (!grown)
         return 0; /* makes curl fail the transfer with CURLE_WRITE_ERROR */
@@ -45,9 +58,25 @@ static int header_value(const char *line, size_t len, const char *name, char *ou
     return 1;
 }
 
+/* "HTTP/1.1 102 Processing": the status of a status line, or 0. */
+static long status_of(const char *line, size_t len)
+{
+    const char *sp = memchr(line, ' ', len);
+    if (!sp || len - (size_t)(sp - line) < 4)
+        return 0;
+    long status = 0;
+    for (int i = 1; i <= 3; i++) {
+        if (!isdigit((unsigned char)sp[i]))
+            return 0;
+        status = status * 10 + (sp[i] - '0');
+    }
+    return status;
+}
+
 static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata)
 {
     ht_cli_response_t *resp = userdata;
+    const ht_cli_request_t *opt = resp->opt_;
     size_t len = size * nmemb;
     char retry[32];
 
@@ -55,6 +84,15 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata)
     if (len > 5 && strncmp(line, "HTTP/", 5) == 0) {
         resp->content_type[0] = resp->etag[0] = resp->location[0] = '\0';
         resp->retry_after = -1;
+        resp->status = status_of(line, len);
+        if (opt && opt->verbose) {
+            int n = (int)len;
+            while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == '\n'))
+                n--;
+            fprintf(stderr, "< %.*s\n", n, line);
+        }
+        if (opt && opt->on_interim && resp->status >= 100 && resp->status < 200)
+            opt->on_interim(opt->ctx, resp->status);
         return len;
     }
     header_value(line, len, "Content-Type", resp->content_type, sizeof resp->content_type);
@@ -68,29 +106,48 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata)
     return len;
 }
 
+/* Appends "Name: value" to the header list when value is set. */
+static struct curl_slist *add_header(struct curl_slist *list, const char *name, const char *value)
+{
+    char line[512];
+    if (!value)
+        return list;
+    snprintf(line, sizeof line, "%s: %s", name, value);
+    return curl_slist_append(list, line);
+}
+
 int ht_cli_http(const char *method, const char *url, const char *body, const char *if_none_match,
                 ht_cli_response_t *resp)
 {
+    ht_cli_request_t opt = {.if_none_match = if_none_match};
+    return ht_cli_request(method, url, body, &opt, resp);
+}
+
+int ht_cli_request(const char *method, const char *url, const char *body,
+                   const ht_cli_request_t *opt, ht_cli_response_t *resp)
+{
+    static const ht_cli_request_t defaults = {0};
     CURL *curl = NULL;
     struct curl_slist *headers = NULL;
-    char inm[200];
     int rc = -1;
 
+    if (!opt)
+        opt = &defaults;
     memset(resp, 0, sizeof *resp);
     resp->retry_after = -1;
+    resp->opt_ = opt;
     resp->body = calloc(1, 1);
     curl = curl_easy_init();
     if (!resp->body || !curl) {
         snprintf(resp->error, sizeof resp->error, "out of memory");
         goto out;
     }
-    headers = curl_slist_append(headers, "Accept: application/json");
+    headers = add_header(headers, "Accept", opt->accept ? opt->accept : "application/json");
     if (body)
-        headers = curl_slist_append(headers, "Content-Type: application/json");
-    if (if_none_match) {
-        snprintf(inm, sizeof inm, "If-None-Match: %s", if_none_match);
-        headers = curl_slist_append(headers, inm);
-    }
+        headers = add_header(headers, "Content-Type", "application/json");
+    headers = add_header(headers, "If-None-Match", opt->if_none_match);
+    headers = add_header(headers, "Prefer", opt->prefer);
+    headers = add_header(headers, "Last-Event-ID", opt->last_event_id);
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
     if (body) {
@@ -100,7 +157,13 @@ int ht_cli_http(const char *method, const char *url, const char *body, const cha
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "hangtight-cli/" HT_VERSION);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, REQUEST_TIMEOUT_MS);
+    long timeout = opt->timeout_ms ? opt->timeout_ms : REQUEST_TIMEOUT_MS;
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout > 0 ? timeout : 0L);
+    if (opt->idle_timeout_s > 0) {
+        /* "Less than 1 byte/s for N s": a dead connection, not a slow one. */
+        curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, opt->idle_timeout_s);
+    }
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, resp);
@@ -108,8 +171,15 @@ int ht_cli_http(const char *method, const char *url, const char *body, const cha
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, resp);
 
     CURLcode cc = curl_easy_perform(curl);
+    if (cc == CURLE_WRITE_ERROR && resp->stopped)
+        cc = CURLE_OK;
     if (cc != CURLE_OK) {
+        resp->timed_out = cc == CURLE_OPERATION_TIMEDOUT;
         snprintf(resp->error, sizeof resp->error, "%s: %s", url, curl_easy_strerror(cc));
+        /* A stream that broke after its 200 keeps its status: the caller
+         * resumes it. */
+        if (!resp->streamed)
+            resp->status = 0;
         goto out;
     }
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
@@ -118,6 +188,7 @@ out:
     curl_slist_free_all(headers);
     if (curl)
         curl_easy_cleanup(curl);
+    resp->opt_ = NULL;
     return rc;
 }
 

@@ -10,7 +10,8 @@ ht_deps_runtime=(
     libh2o-dev libuv1-dev libhiredis-dev libjansson-dev libssl-dev libcurl4-openssl-dev
     redis-server redis-tools curl ca-certificates
 )
-ht_deps_test=(libcriterion-dev jq python3 procps)
+# nodejs: the sync-mode tests drive Node's http and fetch (tests/integration/clients).
+ht_deps_test=(libcriterion-dev jq python3 procps nodejs)
 
 ht_deps_missing() {
     local pkg

@@ -274,8 +274,9 @@ json_t *ht_job_to_json(const ht_job_t *job)
         json_decref(links);
         return NULL;
     }
-    char self[64];
+    char self[64], events[80];
     snprintf(self, sizeof self, "/v1/jobs/%s", job->id);
+    snprintf(events, sizeof events, "/v1/jobs/%s/events", job->id);
 
     json_object_set_new(doc, "id", json_string(job->id));
     json_object_set_new(doc, "type", opt_string(job->type));
@@ -307,6 +308,7 @@ json_t *ht_job_to_json(const ht_job_t *job)
         json_object_set_new(doc, "callback", json_null());
     }
     json_object_set_new(links, "self", json_string(self));
+    json_object_set_new(links, "events", json_string(events));
     json_object_set_new(doc, "links", links);
     return doc;
 }

@@ -1,4 +1,4 @@
-/* Names of the Redis keys of one queue (layout: migrations/0001_core.lua). */
+/* Names of the Redis keys of one queue (layout: migrations/0002_events.lua). */
 #include "shared/keys.h"
 
 #include <stdio.h>

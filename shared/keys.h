@@ -1,5 +1,5 @@
 /* The Redis keyspace, named in one place (its layout and rules are in
- * migrations/0001_core.lua).  Every key of a queue carries the queue's hash
+ * migrations/0002_events.lua).  Every key of a queue carries the queue's hash
  * tag, "{default}", so each function call touches one Cluster slot. */
 #ifndef HT_KEYS_H
 #define HT_KEYS_H
@@ -20,7 +20,7 @@ typedef struct {
     char active[HT_KEY_MAX];
     char fence[HT_KEY_MAX];
     char signal[HT_KEY_MAX];
-    char channel[HT_KEY_MAX];    /* pub/sub channel of job changes */
+    char channel[HT_KEY_MAX];    /* base of the per-job pub/sub channels "<channel>:<id>" */
 } ht_keys_t;
 
 /* Names the keys of `queue` ([a-z0-9_.-]{1,63}).  Returns 0 or HT_EINVAL. */

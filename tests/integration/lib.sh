@@ -221,6 +221,38 @@ ht_job_is() {
 # The Redis hash field of a job, e.g. the worker that holds it.
 ht_job_hget() { ht_redis HGET "ht:{default}:job:$1" "$2"; }
 
+# ---- raw clients and process figures (sync mode, SSE, long polls) ------
+
+# Client scripts of the tests (raw sockets, Node, Python's http.client).
+HT_CLIENTS_DIR=$HT_SOURCE_DIR/tests/integration/clients
+
+# "127.0.0.1:PORT" of the api (after ht_start_api).
+ht_hostport() { printf '%s\n' "${HT_URL#http://}"; }
+
+# ht_raw SPEC-JSON: runs clients/rawhttp.py (see there) on one connection
+# to the api and sets RAW to its JSON answer; fails the test when the
+# connection ended early, unless RAW_MAY_FAIL=1.
+RAW=
+ht_raw() {
+    local rc=0
+    RAW=$(python3 "$HT_CLIENTS_DIR/rawhttp.py" "$(ht_hostport)" - <<<"$1" 2>"$HT_TMP/raw.err") ||
+        rc=$?
+    if ((rc != 0)) && [[ "${RAW_MAY_FAIL:-0}" != 1 ]]; then
+        fail "raw client: $(cat "$HT_TMP/raw.err"); got so far: $RAW"
+    fi
+    return 0
+}
+
+# jq EXPR over RAW (raw output).
+ht_raw_json() { jq -r "$1" <<<"$RAW"; }
+
+# Resident memory of process NAME in KiB, and its number of open files.
+ht_rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/${HT_PIDS[$1]}/status"; }
+ht_fd_count() { find "/proc/${HT_PIDS[$1]}/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+
+# Milliseconds since the epoch (for elapsed-time assertions).
+ht_ms() { date +%s%3N; }
+
 # ---- assertions --------------------------------------------------------
 
 assert_eq() {

@@ -162,7 +162,7 @@ Test(job, document_of_a_running_job)
            "\"timeout_s\":300,\"ttl_s\":86400,\"created_at\":\"2026-11-26T04:26:36.123Z\","
            "\"started_at\":\"2026-11-26T04:26:37.000Z\",\"finished_at\":null,\"result\":null,"
            "\"error\":null,\"metadata\":{\"k\":\"v\"},\"callback\":null,"
-           "\"links\":{\"self\":\"/v1/jobs/" ID "\"}}");
+           "\"links\":{\"self\":\"/v1/jobs/" ID "\",\"events\":\"/v1/jobs/" ID "/events\"}}");
     cr_expect_null(strstr(s, "payload"), "the payload is not part of the document");
     free(s);
     ht_job_clear(&j);
@@ -188,7 +188,7 @@ Test(job, document_of_a_finished_job)
            "\"finished_at\":\"1970-01-01T00:00:03.000Z\",\"result\":[1,\"two\"],"
            "\"error\":{\"code\":\"handler_failed\",\"message\":\"boom\"},\"metadata\":{},"
            "\"callback\":{\"url\":\"https://example.com/hook\"},"
-           "\"links\":{\"self\":\"/v1/jobs/" ID "\"}}");
+           "\"links\":{\"self\":\"/v1/jobs/" ID "\",\"events\":\"/v1/jobs/" ID "/events\"}}");
     free(s);
     ht_job_clear(&j);
 }

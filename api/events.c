@@ -1,0 +1,483 @@
+/* GET /v1/jobs/{id}/events: a job's changes as Server-Sent Events.
+ *
+ *   id: <log id>
+ *   event: status | progress
+ *   data: <the job document as of that change, on one line>
+ *
+ * Where events come from: every change of a job appends an entry to its
+ * event log in Redis and publishes a note (migrations/0002_events.lua).  A
+ * stream reads the job and its log together (ht_astore_job_log), sends what
+ * is new, then watches the job (api/pubsub.h); each note, and each "ready"
+ * (subscribed, or subscribed again after a reconnect), makes it read the log
+ * again from the last entry it sent.  Reading from the log rather than
+ * trusting notes is what gives no gap and no duplicate, across Redis
+ * reconnects and client reconnects (Last-Event-ID) alike.
+ *
+ * The first events: without Last-Event-ID, one "status" event with the
+ * current document, carrying the newest log id.  With it, every entry after
+ * that one; but when that entry is no longer in the log (capped, so old
+ * entries go) or never was, a full "status" event instead, so the client is
+ * never silently missing state.  The stream ends after a terminal status.
+ *
+ * Sending: h2o allows one h2o_send in flight; what arrives meanwhile waits
+ * in `pending` and goes with the next proceed.  A client that stops reading
+ * is cut off once PENDING_CAP bytes wait.  Comment heartbeats every
+ * cfg->heartbeat_ms keep proxies from timing the stream out, and (on
+ * HTTP/1, where h2o does not read while it answers) are when a vanished
+ * client is noticed.
+ *
+ * Memory: the stream's state is malloc'd (its timer must outlive the
+ * request's pool until libuv closes it) and tied to the request by a pool
+ * dispose hook, which is where it ends in every case. */
+#include "api/events.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "shared/error.h"
+#include "shared/id.h"
+#include "shared/log.h"
+
+#include "api/event_format.h"
+#include "api/http.h"
+#include "api/pubsub.h"
+#include "api/store.h"
+
+#define PENDING_CAP    (1u << 20)
+#define QUIET_CHECK_MS 10000 /* with heartbeats off (0): how often to look for hang-ups */
+
+typedef struct {
+    char *base;
+    size_t len, cap;
+} buf_t;
+
+typedef struct {
+    h2o_generator_t gen; /* h2o hands it back to proceed and stop */
+    ht_api_thread_t *t;
+    h2o_req_t *req; /* NULL once h2o disposed of the request */
+    char id[HT_ID_LEN + 1];
+    /* The newest log entry sent: "" before anything was sent, "0-0" when
+     * the log was empty (every entry that comes is new). */
+    char last_id[HT_LOG_ID_MAX];
+    ht_watch_t *watch;
+    uv_timer_t heartbeat;
+    h2o_linklist_t link; /* in the thread's streams */
+    buf_t pending, inflight;
+    int started;  /* response headers given to h2o */
+    int fetching; /* a read of the job and its log is in flight */
+    int refetch;  /* a note came meanwhile: read again */
+    int stale;    /* the last read failed: retry at the heartbeat */
+    int sending;  /* an h2o_send is in flight */
+    int ending;   /* the last event is queued: finish after it */
+    int cut;      /* cut off (client not reading, or gone): no more events */
+    int done;     /* the final h2o_send was made, or h2o stopped us */
+} sse_t;
+
+/* Streams of this thread, so that shutdown can end them.  Thread-local:
+ * each api thread runs its own loop and serves its own streams. */
+static __thread h2o_linklist_t streams;
+static __thread size_t n_streams;
+static __thread int shutting_down;
+
+static void fetch(sse_t *s);
+
+/* ---- buffers and sending ---------------------------------------------- */
+
+static int buf_append(buf_t *b, const char *p, size_t len)
+{
+    if (b->len + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + len)
+            cap *= 2;
+        char *nb = realloc(b->base, cap);
+        if (!nb)
+            return HT_ENOMEM;
+        b->base = nb;
+        b->cap = cap;
+    }
+    memcpy(b->base + b->len, p, len);
+    b->len += len;
+    return 0;
+}
+
+static void stop_watching(sse_t *s)
+{
+    ht_watch_remove(s->watch);
+    s->watch = NULL;
+    uv_timer_stop(&s->heartbeat);
+}
+
+/* Ends the stream with an error (h2o closes the connection): no more events,
+ * and the memory they held goes now. */
+static void cut_off(sse_t *s, ht_log_level_t level, const char *why)
+{
+    if (s->cut)
+        return;
+    ht_log(level, "event stream cut off", "id", s->id, "detail", why, NULL);
+    s->cut = 1;
+    stop_watching(s);
+    free(s->pending.base);
+    memset(&s->pending, 0, sizeof(s->pending));
+}
+
+/* Queues bytes for the client.  One event is always accepted (it may be
+ * big: a final document with its result); past that, PENDING_CAP bytes
+ * waiting behind a send the client does not read is a client to drop. */
+static void enqueue(sse_t *s, const char *p, size_t len)
+{
+    if (s->cut || s->done)
+        return;
+    if (s->sending && s->pending.len > 0 && s->pending.len + len > PENDING_CAP) {
+        cut_off(s, HT_LOG_WARN, "the client is not reading");
+        return;
+    }
+    if (buf_append(&s->pending, p, len) < 0)
+        cut_off(s, HT_LOG_ERROR, "out of memory");
+}
+
+/* Hands what waits to h2o, unless a send is in flight (proceed calls back). */
+static void flush(sse_t *s)
+{
+    if (!s->started || s->sending || s->done || !s->req)
+        return;
+    if (s->cut) {
+        s->done = 1;
+        h2o_send(s->req, NULL, 0, H2O_SEND_STATE_ERROR);
+        return;
+    }
+    if (s->pending.len == 0 && !s->ending)
+        return;
+    buf_t out = s->pending;
+    s->pending = s->inflight;
+    s->pending.len = 0;
+    s->inflight = out;
+    h2o_iovec_t iov = h2o_iovec_init(out.base, out.len);
+    s->sending = 1;
+    if (s->ending)
+        s->done = 1;
+    h2o_send(s->req, &iov, iov.len ? 1 : 0,
+             s->ending ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+}
+
+/* h2o: the previous send went out. */
+static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+    (void)req;
+    sse_t *s = (sse_t *)gen;
+    s->sending = 0;
+    /* Freed rather than kept: an idle stream then holds no buffer at all. */
+    free(s->inflight.base);
+    memset(&s->inflight, 0, sizeof(s->inflight));
+    flush(s);
+}
+
+/* h2o: the client is gone (or the connection failed) before the end. */
+static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
+{
+    (void)req;
+    sse_t *s = (sse_t *)gen;
+    ht_log(HT_LOG_DEBUG, "event stream closed by the client", "id", s->id, NULL);
+    s->done = 1;
+    stop_watching(s);
+}
+
+/* ---- events ----------------------------------------------------------- */
+
+static void send_event(sse_t *s, const char *log_id, const char *event, json_t *doc)
+{
+    char *data = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    size_t len = 0;
+    char *frame = data ? ht_sse_format(log_id, event, data, &len) : NULL;
+    if (frame)
+        enqueue(s, frame, len);
+    else
+        cut_off(s, HT_LOG_ERROR, "out of memory");
+    free(frame);
+    free(data);
+    json_decref(doc);
+}
+
+/* The current document as one "status" event, carrying the newest log id
+ * (`newest`, NULL when the log is empty). */
+static void send_full(sse_t *s, const ht_job_t *job, const ht_log_entry_t *newest)
+{
+    send_event(s, newest ? newest->id : NULL, "status", ht_job_to_json(job));
+    snprintf(s->last_id, sizeof(s->last_id), "%s", newest ? newest->id : "0-0");
+    if (ht_job_status_terminal(job->status))
+        s->ending = 1;
+}
+
+/* What a read of the job and its log adds to the stream.  `entries` are
+ * the newest one (when last_id is ""), or those from last_id on. */
+static void send_new(sse_t *s, const ht_job_t *job, size_t n, const ht_log_entry_t *entries)
+{
+    if (!s->last_id[0]) {
+        send_full(s, job, n ? &entries[n - 1] : NULL);
+        return;
+    }
+    size_t first = 0;
+    if (strcmp(s->last_id, "0-0") != 0) {
+        if (n == 0) {
+            /* Nothing from last_id on: the client's id is not from this log
+             * (or the log is gone).  Start over from the newest entry. */
+            s->last_id[0] = '\0';
+            s->refetch = 1;
+            return;
+        }
+        if (strcmp(entries[0].id, s->last_id) != 0) {
+            send_full(s, job, &entries[n - 1]); /* trimmed past it: a gap */
+            return;
+        }
+        first = 1; /* the entry last sent */
+    }
+    for (size_t i = first; i < n && !s->ending; i++) {
+        const ht_log_entry_t *e = &entries[i];
+        send_event(s, e->id, e->progress ? "progress" : "status", ht_event_doc(job, e));
+        snprintf(s->last_id, sizeof(s->last_id), "%s", e->id);
+        if (ht_job_status_terminal(e->status))
+            s->ending = 1;
+    }
+    /* The read is consistent: with the whole log sent, the job's own status
+     * is the client's too (a client resuming after the terminal event). */
+    if (ht_job_status_terminal(job->status))
+        s->ending = 1;
+}
+
+/* ---- watching --------------------------------------------------------- */
+
+static void on_watch(void *data, const ht_job_event_t *ev)
+{
+    sse_t *s = data;
+    if (s->ending || s->cut || s->done)
+        return;
+    if (ev && s->last_id[0] && ht_log_id_cmp(ev->log_id, s->last_id) <= 0)
+        return; /* sent already */
+    if (s->fetching) {
+        s->refetch = 1;
+        return;
+    }
+    fetch(s);
+}
+
+/* On HTTP/1, h2o does not read the socket while it answers, so a client
+ * that hung up is seen only when a write fails, a heartbeat or two later.
+ * Peeking sees the FIN at once.  (HTTP/2 reads all along: h2o stops us.) */
+static int client_hung_up(h2o_req_t *req)
+{
+    if (req->version >= 0x200)
+        return 0;
+    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    int fd = sock ? h2o_socket_get_fd(sock) : -1;
+    char c;
+    return fd >= 0 && recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+static void on_heartbeat(uv_timer_t *timer)
+{
+    sse_t *s = timer->data;
+    if (!s->req || s->done || s->cut)
+        return;
+    if (client_hung_up(s->req)) {
+        cut_off(s, HT_LOG_DEBUG, "the client hung up");
+        flush(s);
+        return;
+    }
+    if (s->stale && !s->fetching)
+        fetch(s);
+    if (s->t->cfg->heartbeat_ms > 0 && !s->sending && s->pending.len == 0) {
+        static const char beat[] = ": keep-alive\n\n";
+        enqueue(s, beat, sizeof(beat) - 1);
+    }
+    flush(s);
+}
+
+/* The stream is running: watch the job (its "ready" reads the log again,
+ * covering the time before the subscription) and beat. */
+static void start_watching(sse_t *s)
+{
+    s->watch = ht_watch_add(s->t->pubsub, s->id, on_watch, s);
+    if (!s->watch) {
+        cut_off(s, HT_LOG_ERROR, "out of memory");
+        return;
+    }
+    /* Without heartbeats the timer still runs, to notice clients gone. */
+    long ms = s->t->cfg->heartbeat_ms > 0 ? s->t->cfg->heartbeat_ms : QUIET_CHECK_MS;
+    uv_timer_start(&s->heartbeat, on_heartbeat, (uint64_t)ms, (uint64_t)ms);
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+static void start_response(sse_t *s)
+{
+    h2o_req_t *req = s->req;
+    req->res.status = 200;
+    req->res.reason = "OK";
+    ht_http_add_header(req, "content-type", "text/event-stream");
+    ht_http_add_header(req, "cache-control", "no-cache");
+    ht_http_add_header(req, "x-accel-buffering", "no"); /* nginx: pass events on at once */
+    s->gen.proceed = on_proceed;
+    s->gen.stop = on_stop;
+    h2o_start_response(req, &s->gen);
+    s->started = 1;
+}
+
+/* The first read: the job exists (or 404), then the stream starts. */
+static int first_answer(sse_t *s, int err)
+{
+    h2o_req_t *req = s->req;
+    if (err == HT_ENOTFOUND)
+        return ht_http_problem(req, HT_P_JOB_NOT_FOUND,
+                               "no job with this id (it may have expired)");
+    if (err == HT_EREDIS)
+        return ht_http_problem(req, HT_P_UNAVAILABLE, "the job store (Redis) is unavailable");
+    if (err)
+        return ht_http_problem(req, HT_P_INTERNAL, "the job store failed: %s", ht_strerror(err));
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        ht_http_add_header(req, "content-type", "text/event-stream");
+        ht_http_add_header(req, "cache-control", "no-cache");
+        ht_http_send_empty(req, 200);
+        return -1;
+    }
+    start_response(s);
+    return 0;
+}
+
+static void on_fetched(void *data, int err, const ht_job_t *job, size_t n,
+                       const ht_log_entry_t *entries)
+{
+    sse_t *s = data;
+    int first = !s->started;
+    s->fetching = 0;
+    if (first && first_answer(s, err) < 0)
+        return;
+    if (err == HT_ENOTFOUND) {
+        /* Expired while streaming (ttl_s after it finished): nothing more. */
+        s->ending = 1;
+    } else if (err) {
+        s->stale = 1; /* Redis trouble: the next heartbeat or note retries */
+    } else {
+        s->stale = 0;
+        send_new(s, job, n, entries);
+    }
+    if (shutting_down)
+        s->ending = 1;
+    if (s->ending || s->cut) {
+        stop_watching(s);
+    } else {
+        if (first)
+            start_watching(s);
+        if (s->refetch) {
+            s->refetch = 0;
+            fetch(s);
+        }
+    }
+    flush(s);
+}
+
+static void fetch(sse_t *s)
+{
+    s->fetching = 1;
+    ht_astore_job_log(s->t->store, s->req, &s->t->keys, s->id, s->last_id[0] ? s->last_id : NULL,
+                      on_fetched, s);
+}
+
+/* ---- life ------------------------------------------------------------- */
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    sse_t *s = h->data;
+    free(s->pending.base);
+    free(s->inflight.base);
+    free(s);
+}
+
+/* h2o disposes of the request: the stream's end in every case. */
+static void on_dispose(void *p)
+{
+    sse_t *s = *(sse_t **)p;
+    s->req = NULL;
+    stop_watching(s);
+    h2o_linklist_unlink(&s->link);
+    n_streams--;
+    uv_close((uv_handle_t *)&s->heartbeat, on_timer_closed);
+}
+
+/* Last-Event-ID: the header (EventSource sends it when it reconnects), or
+ * ?last_event_id= for clients that cannot set headers.  Anything that is
+ * not a log id is ignored: the stream then starts from the current state. */
+static void last_event_id(h2o_req_t *req, char out[HT_LOG_ID_MAX])
+{
+    out[0] = '\0';
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("last-event-id"), -1);
+    if (i >= 0) {
+        h2o_iovec_t v = req->headers.entries[i].value;
+        if (ht_log_id_valid(v.base, v.len))
+            snprintf(out, HT_LOG_ID_MAX, "%.*s", (int)v.len, v.base);
+        return;
+    }
+    if (req->query_at == SIZE_MAX)
+        return;
+    const char *q = req->path.base + req->query_at + 1;
+    const char *end = req->path.base + req->path.len;
+    static const char key[] = "last_event_id=";
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *stop = amp ? amp : end;
+        size_t klen = sizeof(key) - 1;
+        if ((size_t)(stop - q) > klen && memcmp(q, key, klen) == 0 &&
+            ht_log_id_valid(q + klen, (size_t)(stop - q) - klen)) {
+            snprintf(out, HT_LOG_ID_MAX, "%.*s", (int)(stop - q - klen), q + klen);
+            return;
+        }
+        q = stop + 1;
+    }
+}
+
+int ht_events_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
+{
+    if (!ht_id_valid(args->id.base, args->id.len))
+        return ht_http_problem(req, HT_P_JOB_NOT_FOUND, "no job with this id");
+    sse_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return ht_http_problem(req, HT_P_INTERNAL, "out of memory");
+    sse_t **link = h2o_mem_alloc_shared(&req->pool, sizeof(*link), on_dispose);
+    *link = s;
+    s->t = t;
+    s->req = req;
+    memcpy(s->id, args->id.base, HT_ID_LEN);
+    s->id[HT_ID_LEN] = '\0';
+    uv_timer_init(&t->loop, &s->heartbeat);
+    s->heartbeat.data = s;
+    if (!streams.next)
+        h2o_linklist_init_anchor(&streams);
+    h2o_linklist_insert(&streams, &s->link);
+    n_streams++;
+    last_event_id(req, s->last_id);
+    fetch(s);
+    return 0;
+}
+
+void ht_events_shutdown(void)
+{
+    shutting_down = 1;
+    if (!streams.next)
+        return;
+    /* Finishing a response may dispose of its request at once, which
+     * unlinks its stream: step on before. */
+    for (h2o_linklist_t *l = streams.next, *next; l != &streams; l = next) {
+        next = l->next;
+        sse_t *s = H2O_STRUCT_FROM_MEMBER(sse_t, link, l);
+        if (!s->started || s->done)
+            continue; /* a stream still starting ends after its first read */
+        s->ending = 1;
+        stop_watching(s);
+        flush(s);
+    }
+}
+
+size_t ht_events_count(void)
+{
+    return n_streams;
+}

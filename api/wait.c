@@ -1,0 +1,537 @@
+/* Held requests (see wait.h): the plan, the waiter's state machine, the
+ * 102 heartbeats written to the socket behind h2o's back, and the list of
+ * this thread's waiters (for the limit and for shutdown). */
+#include "api/wait.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "shared/error.h"
+#include "shared/log.h"
+
+#include "api/server.h"
+
+/* ---- the plan ------------------------------------------------------------ */
+
+static void query_param(h2o_iovec_t query, const char *name, long *out)
+{
+    size_t nlen = strlen(name);
+    while (query.len > 0) {
+        const char *amp = memchr(query.base, '&', query.len);
+        size_t n = amp ? (size_t)(amp - query.base) : query.len;
+        if (n > nlen && memcmp(query.base, name, nlen) == 0 && query.base[nlen] == '=') {
+            long v;
+            if (ht_prefer_seconds(query.base + nlen + 1, n - nlen - 1, &v) == 0)
+                *out = v;
+            return; /* the first one counts, as in Prefer */
+        }
+        if (!amp)
+            break;
+        query.base += n + 1;
+        query.len -= n + 1;
+    }
+}
+
+void ht_wait_prefer_of(h2o_req_t *req, ht_prefer_t *out)
+{
+    ht_prefer_init(out);
+    for (ssize_t i = -1;
+         (i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("prefer"), i)) != -1;)
+        ht_prefer_parse(out, req->headers.entries[i].value.base, req->headers.entries[i].value.len);
+    if (req->query_at == SIZE_MAX || req->query_at >= req->path.len)
+        return;
+    h2o_iovec_t query =
+        h2o_iovec_init(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1);
+    if (out->wait_s < 0)
+        query_param(query, "wait", &out->wait_s);
+    if (out->heartbeat_s < 0)
+        query_param(query, "heartbeat", &out->heartbeat_s);
+}
+
+void ht_wait_plan(ht_wait_plan_t *out, const ht_prefer_t *prefer, long max_wait_s,
+                  long default_heartbeat_ms, int http_version)
+{
+    memset(out, 0, sizeof(*out));
+    out->respond_async = prefer->respond_async;
+    out->heartbeat_s = -1;
+    long wait_s = prefer->wait_s > max_wait_s ? max_wait_s : prefer->wait_s;
+    if (wait_s <= 0)
+        return; /* not asked, wait=0, or holding disabled by the cap */
+    out->wait_s = wait_s;
+    out->wait_ms = wait_s * 1000;
+
+    int http1 = http_version >= 0x100 && http_version < 0x200;
+    long hb_ms = default_heartbeat_ms;
+    if (prefer->heartbeat_s == 0) {
+        hb_ms = 0;
+    } else if (prefer->heartbeat_s > 0) {
+        long s = prefer->heartbeat_s;
+        s = s < HT_WAIT_HEARTBEAT_MIN_S ? HT_WAIT_HEARTBEAT_MIN_S : s;
+        s = s > HT_WAIT_HEARTBEAT_MAX_S ? HT_WAIT_HEARTBEAT_MAX_S : s;
+        hb_ms = s * 1000;
+    }
+    if (http_version == 0x101) {
+        out->heartbeat_ms = hb_ms;
+        if (prefer->heartbeat_s >= 0)
+            out->heartbeat_s = hb_ms / 1000;
+    }
+    /* HTTP/1 without 102s still looks for a client that hung up, at the
+     * default pace; HTTP/2 needs nothing (h2o keeps reading there). */
+    if (http1)
+        out->check_ms = out->heartbeat_ms > 0 ? out->heartbeat_ms : default_heartbeat_ms;
+}
+
+size_t ht_wait_applied(const ht_wait_plan_t *plan, int held, int async_answer, char *buf,
+                       size_t len)
+{
+    /* The longest: "respond-async, wait=2147483648, heartbeat=60". */
+    char all[96] = "";
+    size_t n = 0;
+    if (len == 0)
+        return 0;
+    /* respond-async is applied whenever the answer is a 202 */
+    if (plan->respond_async && async_answer)
+        n = (size_t)snprintf(all, sizeof(all), "respond-async");
+    if (held && plan->wait_s > 0) {
+        n += (size_t)snprintf(all + n, sizeof(all) - n, "%swait=%ld", n ? ", " : "", plan->wait_s);
+        if (plan->heartbeat_s >= 0)
+            snprintf(all + n, sizeof(all) - n, ", heartbeat=%ld", plan->heartbeat_s);
+    }
+    snprintf(buf, len, "%s", all);
+    return strlen(buf);
+}
+
+/* ---- what ends a wait ---------------------------------------------------- */
+
+int ht_wait_event_needs_read(ht_wait_mode_t mode, uint64_t version, const ht_job_event_t *ev)
+{
+    if (!ev)
+        return 1; /* "ready": something may have been missed */
+    if (mode == HT_WAIT_TERMINAL)
+        return ht_job_status_terminal(ev->status);
+    return ev->version != version;
+}
+
+int ht_wait_job_done(ht_wait_mode_t mode, uint64_t version, const ht_job_t *job)
+{
+    if (mode == HT_WAIT_TERMINAL)
+        return ht_job_status_terminal(job->status);
+    return job->version != version;
+}
+
+/* ---- the waiter ------------------------------------------------------------ */
+
+typedef enum {
+    W_HOLDING,   /* waiting for the job, the deadline, or the client to go */
+    W_DUE,       /* the answer is due; it waits for a 102 write to complete */
+    W_ANSWERING, /* answered, or reading the job for the answer */
+    W_DISPOSED,  /* h2o disposed of the request */
+} wstate_t;
+
+typedef struct waiter waiter_t;
+
+/* malloc'd, not in the request's pool: the timer handle must outlive the
+ * request until libuv closes it, and a 102 write in flight must find it.
+ * References: the request (until h2o disposes of it), the timer (until its
+ * close callback), a 102 write (until its callback or the socket's close). */
+struct waiter {
+    ht_api_thread_t *t;
+    h2o_req_t *req; /* NULL once disposed */
+    char id[HT_ID_LEN + 1];
+    ht_wait_mode_t mode;
+    uint64_t version;
+    long heartbeat_ms, check_ms;
+    ht_wait_answer_cb cb;
+    void *data;
+    wstate_t state;
+    ht_wait_end_t due_end;
+    int refs;
+    ht_watch_t *watch;
+    uv_timer_t timer;
+    uint64_t deadline, next_beat, stall_at; /* uv_now() ms */
+    int reading, reread;
+    /* a 102 in flight: the socket and what h2o had in sock->data */
+    int writing;
+    h2o_socket_t *sock;
+    void *sock_data;
+    waiter_t *prev, *next; /* this thread's list, while holding */
+};
+
+/* This thread's held requests.  Each api thread runs one loop, so a
+ * thread-local list needs no lock. */
+static __thread waiter_t *held_head;
+static __thread size_t held_count;
+
+static const char heartbeat_text[] = "HTTP/1.1 102 Processing\r\n\r\n";
+
+int ht_wait_has_room(void)
+{
+    return held_count < HT_WAIT_MAX_PER_THREAD;
+}
+
+size_t ht_wait_held(void)
+{
+    return held_count;
+}
+
+static void unref(waiter_t *w)
+{
+    if (--w->refs > 0)
+        return;
+    ht_log(HT_LOG_DEBUG, "held request freed", "id", w->id, NULL);
+    free(w);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    unref(h->data);
+}
+
+static void unlist(waiter_t *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else if (held_head == w)
+        held_head = w->next;
+    else
+        return; /* not listed */
+    if (w->next)
+        w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+    held_count--;
+}
+
+/* Stops everything that could start more work: the watch, the timer, the
+ * place in the thread's list. */
+static void stop_holding(waiter_t *w)
+{
+    if (w->watch) {
+        ht_watch_remove(w->watch);
+        w->watch = NULL;
+    }
+    uv_timer_stop(&w->timer);
+    unlist(w);
+}
+
+static void answer(waiter_t *w, ht_wait_end_t end, int err, const ht_job_t *job)
+{
+    w->state = W_ANSWERING;
+    /* The timer's reference keeps w alive even if h2o disposes of the
+     * request inside the callback. */
+    w->cb(w->data, w->req, end, err, job);
+}
+
+static void on_final_read(void *data, int err, const ht_job_t *job)
+{
+    waiter_t *w = data;
+    if (w->state != W_ANSWERING)
+        return;
+    if (err == 0 && ht_wait_job_done(w->mode, w->version, job))
+        w->cb(w->data, w->req, HT_WAIT_DONE, 0, job);
+    else
+        w->cb(w->data, w->req, err == HT_ENOTFOUND ? HT_WAIT_DONE : HT_WAIT_TIMEOUT, err, job);
+}
+
+/* The answer is due and no write is in flight: answer now, or read the job
+ * first when the answer needs a document we do not have. */
+static void finish(waiter_t *w, ht_wait_end_t end, int err, const ht_job_t *job)
+{
+    if (end == HT_WAIT_ABORTED || job || err) {
+        answer(w, end, err, job);
+        return;
+    }
+    w->state = W_ANSWERING;
+    ht_astore_get(w->t->store, w->req, &w->t->keys, w->id, on_final_read, w);
+}
+
+static void on_timer(uv_timer_t *timer);
+
+static void schedule(waiter_t *w)
+{
+    uint64_t now = uv_now(w->timer.loop), at;
+    if (w->state == W_DUE) {
+        at = w->stall_at;
+    } else {
+        at = w->deadline;
+        if (w->check_ms > 0 && w->next_beat < at)
+            at = w->next_beat;
+    }
+    uv_timer_start(&w->timer, on_timer, at > now ? at - now : 0, 0);
+}
+
+/* Ends the wait with `end`: now, or once the 102 in flight is written. */
+static void deliver(waiter_t *w, ht_wait_end_t end, int err, const ht_job_t *job)
+{
+    if (w->state != W_HOLDING)
+        return;
+    stop_holding(w);
+    if (w->writing) {
+        w->state = W_DUE;
+        w->due_end = end;
+        w->stall_at = uv_now(w->timer.loop) + HT_WAIT_STALL_MS;
+        schedule(w);
+        return;
+    }
+    finish(w, end, err, job);
+}
+
+/* ---- reading the job on notifications ------------------------------------- */
+
+static void check(waiter_t *w);
+
+static void on_check_read(void *data, int err, const ht_job_t *job)
+{
+    waiter_t *w = data;
+    w->reading = 0;
+    if (w->state != W_HOLDING)
+        return;
+    if (err == 0 && ht_wait_job_done(w->mode, w->version, job)) {
+        deliver(w, HT_WAIT_DONE, 0, job);
+        return;
+    }
+    if (err == HT_ENOTFOUND) {
+        deliver(w, HT_WAIT_DONE, err, NULL); /* expired while we waited */
+        return;
+    }
+    /* Redis trouble: the next "ready" (after pub/sub reconnects) or the
+     * deadline reads again. */
+    if (w->reread) {
+        w->reread = 0;
+        check(w);
+    }
+}
+
+static void check(waiter_t *w)
+{
+    if (w->reading) {
+        w->reread = 1; /* one read at a time; read again when it returns */
+        return;
+    }
+    w->reading = 1;
+    ht_astore_get(w->t->store, w->req, &w->t->keys, w->id, on_check_read, w);
+}
+
+static void on_watch(void *data, const ht_job_event_t *ev)
+{
+    waiter_t *w = data;
+    if (w->state == W_HOLDING && ht_wait_event_needs_read(w->mode, w->version, ev))
+        check(w);
+}
+
+/* ---- 102 Processing and the client's presence ------------------------------ */
+
+/* The HTTP/1 socket of the request, or NULL when it must not be touched. */
+static h2o_socket_t *http1_socket(waiter_t *w)
+{
+    if (!w->req || w->req->version < 0x100 || w->req->version >= 0x200)
+        return NULL;
+    return w->req->conn->callbacks->get_socket(w->req->conn);
+}
+
+/* 1 when the client closed or reset the connection.  h2o is not reading
+ * while the request is held, so look without taking anything: the TCP
+ * state leaves CLOSE_WAIT-style traces of a FIN even behind pipelined bytes
+ * that are still unread; a peek is the fallback for other sockets. */
+static int client_gone(h2o_socket_t *sock)
+{
+    int fd = h2o_socket_get_fd(sock);
+    if (fd < 0)
+        return 1;
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0)
+        return ti.tcpi_state != TCP_ESTABLISHED;
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0)
+        return 0;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return 0;
+    return 1;
+}
+
+/* Gives the socket back to h2o as it was. */
+static void release_socket(waiter_t *w)
+{
+    w->sock->data = w->sock_data;
+    w->sock->on_close.cb = NULL;
+    w->sock->on_close.data = NULL;
+    w->sock = NULL;
+    w->writing = 0;
+}
+
+static void client_left(waiter_t *w, const char *how)
+{
+    ht_log(HT_LOG_DEBUG, "held request: client gone", "id", w->id, "detail", how, NULL);
+    if (w->req)
+        w->req->http1_is_persistent = 0; /* h2o closes after its (failing) write */
+    if (w->state == W_HOLDING)
+        deliver(w, HT_WAIT_ABORTED, 0, NULL);
+    else if (w->state == W_DUE)
+        w->due_end = HT_WAIT_ABORTED;
+}
+
+static void on_heartbeat_written(h2o_socket_t *sock, const char *err)
+{
+    waiter_t *w = sock->data;
+    release_socket(w);
+    if (w->req && err)
+        client_left(w, err);
+    if (w->req && w->state == W_DUE) {
+        uv_timer_stop(&w->timer);
+        finish(w, w->due_end, 0, NULL);
+    }
+    unref(w);
+}
+
+/* h2o closed the socket while our write was in flight (it then never calls
+ * the write callback).  Not expected while we hold the request; handled so
+ * that the waiter is freed whatever happens. */
+static void on_socket_closed(void *data)
+{
+    waiter_t *w = data;
+    w->sock = NULL;
+    w->writing = 0;
+    unref(w);
+}
+
+static void send_heartbeat(waiter_t *w, h2o_socket_t *sock)
+{
+    /* One write at a time on a socket (h2o asserts it), and the socket's
+     * on_close must be ours to borrow. */
+    if (w->writing || sock->_cb.write != NULL || sock->on_close.cb != NULL)
+        return;
+    /* The write callback gets only the socket: lend it our pointer in
+     * sock->data for the duration (h2o reads sock->data only in its own
+     * socket callbacks, none of which can run while it is not reading and
+     * not writing).  on_close catches the socket being closed meanwhile. */
+    w->sock = sock;
+    w->sock_data = sock->data;
+    sock->data = w;
+    sock->on_close.cb = on_socket_closed;
+    sock->on_close.data = w;
+    w->writing = 1;
+    w->refs++;
+    h2o_iovec_t buf = h2o_iovec_init(heartbeat_text, sizeof(heartbeat_text) - 1);
+    h2o_socket_write(sock, &buf, 1, on_heartbeat_written);
+}
+
+static void beat(waiter_t *w)
+{
+    h2o_socket_t *sock = http1_socket(w);
+    if (!sock)
+        return;
+    if (client_gone(sock)) {
+        client_left(w, "connection closed");
+        return;
+    }
+    if (w->heartbeat_ms > 0 && w->req->version == 0x101)
+        send_heartbeat(w, sock);
+}
+
+static void on_timer(uv_timer_t *timer)
+{
+    waiter_t *w = timer->data;
+    uint64_t now = uv_now(timer->loop);
+    if (w->state == W_DUE) {
+        /* The 102 has not been written for HT_WAIT_STALL_MS: the client
+         * does not read.  Shutting the socket down fails that write, whose
+         * callback then answers; h2o closes the connection after. */
+        ht_log(HT_LOG_DEBUG, "held request: client not reading", "id", w->id, NULL);
+        if (w->sock)
+            shutdown(h2o_socket_get_fd(w->sock), SHUT_RDWR);
+        return;
+    }
+    if (w->state != W_HOLDING)
+        return;
+    if (now >= w->deadline) {
+        deliver(w, HT_WAIT_TIMEOUT, 0, NULL);
+        return;
+    }
+    if (w->check_ms > 0 && now >= w->next_beat) {
+        /* Steady pace from the start, not from when this tick ran. */
+        while (w->next_beat <= now)
+            w->next_beat += (uint64_t)w->check_ms;
+        beat(w);
+        if (w->state != W_HOLDING)
+            return;
+    }
+    schedule(w);
+}
+
+/* ---- the request's side ------------------------------------------------------ */
+
+/* h2o disposes of the request: answered and sent, or the client is gone. */
+static void on_request_disposed(void *p)
+{
+    waiter_t *w = *(waiter_t **)p;
+    if (w->state == W_HOLDING || w->state == W_DUE)
+        ht_log(HT_LOG_DEBUG, "held request: disposed before its answer", "id", w->id, NULL);
+    stop_holding(w);
+    w->state = W_DISPOSED;
+    w->req = NULL;
+    uv_close((uv_handle_t *)&w->timer, on_timer_closed);
+    unref(w);
+}
+
+int ht_wait_hold(h2o_req_t *req, const char *id, ht_wait_mode_t mode, uint64_t version,
+                 const ht_wait_plan_t *plan, ht_wait_answer_cb cb, void *data)
+{
+    ht_api_thread_t *t = ht_api_thread_of(req);
+    if (!ht_wait_has_room())
+        return -EBUSY;
+    if (!t->pubsub)
+        return HT_EREDIS;
+    waiter_t *w = calloc(1, sizeof(*w));
+    if (!w)
+        return HT_ENOMEM;
+    w->t = t;
+    w->req = req;
+    snprintf(w->id, sizeof(w->id), "%s", id);
+    w->mode = mode;
+    w->version = version;
+    w->heartbeat_ms = plan->heartbeat_ms;
+    w->check_ms = plan->check_ms;
+    w->cb = cb;
+    w->data = data;
+    w->state = W_HOLDING;
+    if (!(w->watch = ht_watch_add(t->pubsub, id, on_watch, w))) {
+        free(w);
+        return HT_ENOMEM;
+    }
+    w->refs = 2; /* the request and the timer */
+    uv_timer_init(&t->loop, &w->timer);
+    w->timer.data = w;
+    waiter_t **link = h2o_mem_alloc_shared(&req->pool, sizeof(*link), on_request_disposed);
+    *link = w;
+
+    w->next = held_head;
+    if (held_head)
+        held_head->prev = w;
+    held_head = w;
+    held_count++;
+
+    uint64_t now = uv_now(&t->loop);
+    w->deadline = now + (uint64_t)plan->wait_ms;
+    w->next_beat = now + (uint64_t)plan->check_ms;
+    schedule(w);
+    ht_log(HT_LOG_DEBUG, "held request", "id", id, "mode",
+           mode == HT_WAIT_TERMINAL ? "terminal" : "change", NULL);
+    return 0;
+}
+
+void ht_wait_release_all(void)
+{
+    while (held_head) {
+        waiter_t *w = held_head;
+        /* Tell HTTP/1 clients to reconnect (to another instance). */
+        if (w->req->version < 0x200)
+            w->req->http1_is_persistent = 0;
+        deliver(w, HT_WAIT_ABORTED, 0, NULL);
+    }
+}
