@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "shared/error.h"
+
 static const char *reason_phrase(int status)
 {
     switch (status) {
@@ -228,4 +230,11 @@ int ht_http_if_none_match(h2o_req_t *req, const char *etag)
             return 1;
     }
     return 0;
+}
+
+int ht_http_store_problem(h2o_req_t *req, int err)
+{
+    if (err == HT_EREDIS)
+        return ht_http_problem(req, HT_P_UNAVAILABLE, "the job store (Redis) is unavailable");
+    return ht_http_problem(req, HT_P_INTERNAL, "the job store failed: %s", ht_strerror(err));
 }

@@ -42,6 +42,10 @@ int ht_http_send_problem(h2o_req_t *req, const ht_problem_t *p);
 int ht_http_problem(h2o_req_t *req, ht_problem_kind_t kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A failed store call (api/store.h) as the client sees it: 503 when Redis
+ * is unavailable, else 500.  Returns -1. */
+int ht_http_store_problem(h2o_req_t *req, int err);
+
 /* 415 unless Content-Type is application/json or application/<x>+json
  * (parameters such as charset allowed).  Returns 0 or -1 (answered). */
 int ht_http_json_content_type_or_reply(h2o_req_t *req);

@@ -1,8 +1,9 @@
 /* The jobs resource: POST /v1/jobs (submit, async or held with Prefer:
- * wait=N) and GET /v1/jobs/{id} (poll, or long poll with If-None-Match and
- * Prefer: wait=N).  Validation is shared/job_request.c's; the store call is
+ * wait=N, delayed with delay_s/run_at, deduplicated by Idempotency-Key) and
+ * GET /v1/jobs/{id} (poll, or long poll with If-None-Match and Prefer:
+ * wait=N).  Validation is shared/job_request.c's; the store call is
  * api/store.c's; holding is api/wait.c's; this file decides statuses and
- * headers. */
+ * headers.  Listing is jobs_list.c, cancel and retry job_actions.c. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "shared/log.h"
 
 #include "api/http.h"
+#include "api/idem.h"
 #include "api/router.h"
 #include "api/wait.h"
 
@@ -40,12 +42,9 @@ static void add_etag(h2o_req_t *req, uint64_t version, char etag[32])
     ht_http_add_header(req, "etag", etag);
 }
 
-/* Redis trouble as the client sees it. */
 static int store_error_reply(h2o_req_t *req, int err)
 {
-    if (err == HT_EREDIS)
-        return ht_http_problem(req, HT_P_UNAVAILABLE, "the job store (Redis) is unavailable");
-    return ht_http_problem(req, HT_P_INTERNAL, "the job store failed: %s", ht_strerror(err));
+    return ht_http_store_problem(req, err);
 }
 
 /* ---- POST /v1/jobs ------------------------------------------------------ */
@@ -61,8 +60,13 @@ typedef struct {
     char *payload_json;  /* malloc'd */
     char *metadata_json; /* malloc'd, NULL when none */
     ht_wait_plan_t plan; /* wait_ms > 0: a sync submit */
-    uint64_t version;    /* of the stored job, once stored */
+    ht_astore_submit_opts_t opts;
+    char idem_key[HT_KEY_MAX]; /* opts.idem_key points here when given */
+    char idem_hash[HT_IDEM_HASH_LEN + 1];
+    int replayed;     /* the answer repeats an earlier request's */
+    uint64_t version; /* of the stored job, once stored */
     int64_t created_at;
+    ht_job_status_t status; /* as stored: queued or scheduled */
 } submit_t;
 
 static void submit_dispose(void *p)
@@ -84,7 +88,8 @@ static json_t *submitted_doc(const submit_t *s, uint64_t version, int64_t create
     job.type = (char *)s->jr.type;
     job.queue = (char *)s->t->keys.queue;
     job.tenant = (char *)TENANT_DEFAULT;
-    job.status = HT_JOB_QUEUED;
+    job.status = s->status;
+    job.run_at = s->status == HT_JOB_SCHEDULED ? s->opts.run_at_ms : 0;
     job.priority = s->jr.priority;
     job.payload = s->payload_json;
     job.metadata = s->metadata_json;
@@ -116,6 +121,8 @@ static void send_accepted(submit_t *s, const ht_job_t *job, int held)
     h2o_req_t *req = s->req;
     json_t *doc = job ? ht_job_to_json(job) : submitted_doc(s, s->version, s->created_at);
     char etag[32];
+    if (s->replayed)
+        ht_http_add_header(req, "idempotent-replayed", "true");
     ht_http_add_headerf(req, "location", "/v1/jobs/%s", s->id);
     ht_http_add_headerf(req, "operation-location", "/v1/jobs/%s", s->id);
     ht_http_add_headerf(req, "retry-after", "%ld", job ? retry_after_s(job) : 1L);
@@ -131,6 +138,8 @@ static void send_finished(submit_t *s, const ht_job_t *job)
     h2o_req_t *req = s->req;
     json_t *doc = ht_job_to_json(job);
     char etag[32];
+    if (s->replayed)
+        ht_http_add_header(req, "idempotent-replayed", "true");
     ht_http_add_headerf(req, "content-location", "/v1/jobs/%s", s->id);
     add_etag(req, job->version, etag);
     add_prefer_headers(req, &s->plan, 1, 0);
@@ -153,24 +162,80 @@ static void on_sync_answer(void *data, h2o_req_t *req, ht_wait_end_t end, int er
     send_accepted(s, err == 0 ? job : NULL, 1);
 }
 
-static void on_submitted(void *data, int err, uint64_t version, int64_t created_at)
+/* Holds a sync submit (Prefer: wait=N) until the job finishes; 1 when
+ * held, 0 when the caller must answer now. */
+static int hold_if_asked(submit_t *s)
+{
+    if (s->plan.wait_ms <= 0)
+        return 0;
+    int rc = ht_wait_hold(s->req, s->id, HT_WAIT_TERMINAL, 0, &s->plan, on_sync_answer, s);
+    if (rc == 0)
+        return 1;
+    ht_log(HT_LOG_DEBUG, "sync submit answered at once", "id", s->id, "detail", ht_strerror(rc),
+           NULL);
+    return 0;
+}
+
+/* A replay: the answer of the first request, with the job as it is now. */
+static void on_replayed_job(void *data, int err, const ht_job_t *job)
+{
+    submit_t *s = data;
+    if (err == HT_ENOTFOUND) {
+        /* The job expired between reading the key and reading the job (the
+         * key expires with it): the key is free again in a moment. */
+        ht_http_problem(s->req, HT_P_CONFLICT,
+                        "the job of this Idempotency-Key has just expired; retry");
+        return;
+    }
+    if (err) {
+        store_error_reply(s->req, err);
+        return;
+    }
+    if (ht_job_status_terminal(job->status) && s->plan.wait_ms > 0) {
+        send_finished(s, job); /* what a held first request would have got */
+        return;
+    }
+    if (hold_if_asked(s))
+        return;
+    send_accepted(s, job, 0);
+}
+
+static void idempotency_mismatch(submit_t *s)
+{
+    ht_problem_t p = {0};
+    ht_problem_add_error(&p, "", "idempotency_key_reused",
+                         "this Idempotency-Key was used with another request body");
+    ht_problem_set(&p, HT_P_INVALID_FIELDS,
+                   "an Idempotency-Key names one request: send the same body, or a new key");
+    ht_http_send_problem(s->req, &p);
+    ht_problem_clear(&p);
+}
+
+static void on_submitted(void *data, int err, const ht_astore_submitted_t *res)
 {
     submit_t *s = data;
     h2o_req_t *req = s->req;
+    if (err == HT_EEXIST) {
+        idempotency_mismatch(s);
+        return;
+    }
     if (err) {
         store_error_reply(req, err);
         return;
     }
-    s->version = version;
-    s->created_at = created_at;
-    ht_log(HT_LOG_DEBUG, "job submitted", "id", s->id, "type", s->jr.type, NULL);
-    if (s->plan.wait_ms > 0) {
-        int rc = ht_wait_hold(req, s->id, HT_WAIT_TERMINAL, 0, &s->plan, on_sync_answer, s);
-        if (rc == 0)
-            return;
-        ht_log(HT_LOG_DEBUG, "sync submit answered at once", "id", s->id, "detail", ht_strerror(rc),
-               NULL);
+    if (res->replayed) {
+        s->replayed = 1;
+        snprintf(s->id, sizeof(s->id), "%s", res->id);
+        ht_log(HT_LOG_DEBUG, "idempotent submit replayed", "id", s->id, NULL);
+        ht_astore_get(s->t->store, req, &s->t->keys, s->id, on_replayed_job, s);
+        return;
     }
+    s->version = res->version;
+    s->created_at = res->created_at;
+    s->status = res->status;
+    ht_log(HT_LOG_DEBUG, "job submitted", "id", s->id, "type", s->jr.type, NULL);
+    if (hold_if_asked(s))
+        return;
     send_accepted(s, NULL, 0);
 }
 
@@ -185,7 +250,7 @@ static int enqueue(submit_t *s)
     if (!s->payload_json || (s->jr.metadata && !s->metadata_json))
         return ht_http_problem(s->req, HT_P_INTERNAL, "out of memory");
     ht_astore_submit(s->t->store, s->req, &s->t->keys, s->id, TENANT_DEFAULT, &s->jr,
-                     s->payload_json, s->metadata_json, on_submitted, s);
+                     s->payload_json, s->metadata_json, &s->opts, on_submitted, s);
     return 0;
 }
 
@@ -207,6 +272,40 @@ static void on_type_checked(void *data, int err, int served)
         return;
     }
     enqueue(s);
+}
+
+/* The Idempotency-Key, if any, into s->opts: its key name and the
+ * fingerprint of the body.  Returns 0 or -1 (answered 400). */
+static int idempotency_of(submit_t *s)
+{
+    const char *key;
+    size_t keylen;
+    if (ht_idem_key_of(s->req, &key, &keylen) < 0)
+        return ht_http_problem(s->req, HT_P_BAD_REQUEST,
+                               "Idempotency-Key must be one string of 1 to %d visible ASCII "
+                               "characters, bare or in double quotes",
+                               HT_IDEM_KEY_MAX);
+    if (!key)
+        return 0;
+    if (ht_keys_idem(&s->t->keys, TENANT_DEFAULT, key, keylen, s->idem_key) < 0 ||
+        ht_idem_body_hash(s->req->entity.base, s->req->entity.len, s->idem_hash) < 0)
+        return ht_http_problem(s->req, HT_P_INTERNAL, "cannot fingerprint the request");
+    s->opts.idem_key = s->idem_key;
+    s->opts.idem_hash = s->idem_hash;
+    return 0;
+}
+
+/* When the job may run, and how long it is kept if it fails. */
+static void schedule_of(submit_t *s)
+{
+    if (s->jr.run_at_ms > 0)
+        s->opts.run_at_ms = s->jr.run_at_ms;
+    else if (s->jr.delay_s > 0)
+        s->opts.run_at_ms = ht_now_ms() + (int64_t)s->jr.delay_s * 1000;
+    long keep = s->t->cfg->failed_ttl_s;
+    s->opts.failed_ttl_s = s->jr.ttl_s > keep ? s->jr.ttl_s : keep;
+    /* Until Redis answers; the status it chose (by its clock) wins. */
+    s->status = s->opts.run_at_ms > ht_now_ms() ? HT_JOB_SCHEDULED : HT_JOB_QUEUED;
 }
 
 int ht_jobs_submit(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
@@ -233,6 +332,8 @@ int ht_jobs_submit(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *ar
     s->t = t;
     s->req = req;
     s->plan = plan;
+    if (idempotency_of(s) < 0)
+        return -1;
     ht_job_limits_t limits = {.max_payload_depth = MAX_PAYLOAD_DEPTH};
     ht_problem_t p = {0};
     if (ht_job_request_parse(&s->jr, req->entity.base, req->entity.len, &limits, &p) < 0) {
@@ -240,6 +341,7 @@ int ht_jobs_submit(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *ar
         ht_problem_clear(&p);
         return -1;
     }
+    schedule_of(s);
     if (ht_types_known(t->types, s->jr.type))
         return enqueue(s);
     ht_types_check(t->types, req, s->jr.type, on_type_checked, s);

@@ -23,7 +23,7 @@
 #define CONNECT_TIMEOUT_MS     2000
 
 static const char *opt_listen, *opt_redis_url, *opt_log_level;
-static long opt_threads, opt_max_body, opt_heartbeat_ms, opt_max_wait_s;
+static long opt_threads, opt_max_body, opt_heartbeat_ms, opt_max_wait_s, opt_failed_ttl_s;
 
 static const ht_option_t options[] = {
     {"listen", "HANGTIGHT_LISTEN", HT_OPT_STRING, "127.0.0.1:8080",
@@ -41,6 +41,9 @@ static const ht_option_t options[] = {
      3600000, &opt_heartbeat_ms},
     {"max-wait-s", "HANGTIGHT_MAX_WAIT_S", HT_OPT_INT, "600",
      "cap in SECONDS on Prefer: wait=N (sync submits and long polls)", 0, 86400, &opt_max_wait_s},
+    {"failed-ttl-s", "HANGTIGHT_FAILED_TTL_S", HT_OPT_INT, "604800",
+     "SECONDS a failed job (a dead letter) is kept at least, whatever its ttl_s", 1,
+     30L * 86400, &opt_failed_ttl_s},
     {"log-level", "HANGTIGHT_LOG_LEVEL", HT_OPT_STRING, "info",
      "LEVEL of the least important log line written: debug, info, warn, error", 0, 0,
      &opt_log_level},
@@ -124,6 +127,7 @@ int main(int argc, char **argv)
     cfg.max_body_bytes = (size_t)opt_max_body;
     cfg.heartbeat_ms = opt_heartbeat_ms;
     cfg.max_wait_s = opt_max_wait_s;
+    cfg.failed_ttl_s = opt_failed_ttl_s;
 
     if (check_redis(&cfg.redis) < 0)
         return 1;

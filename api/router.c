@@ -15,12 +15,15 @@ typedef struct {
 } route_t;
 
 /* Seam for later issues: auth and rate limits run before the table (one
- * call in ht_router_dispatch); cancel, queues and metrics are rows, as the
- * event stream is. */
+ * call in ht_router_dispatch); metrics will be a row. */
 static const route_t routes[] = {
     {"POST", "/v1/jobs", ht_jobs_submit},
+    {"GET", "/v1/jobs", ht_jobs_list},
     {"GET", "/v1/jobs/{id}", ht_jobs_get},
+    {"DELETE", "/v1/jobs/{id}", ht_jobs_cancel},
+    {"POST", "/v1/jobs/{id}/retry", ht_jobs_retry},
     {"GET", "/v1/jobs/{id}/events", ht_events_get},
+    {"GET", "/v1/queues", ht_queues_get},
     {"GET", "/healthz", ht_health_live},
     {"GET", "/readyz", ht_health_ready},
 };

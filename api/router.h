@@ -1,5 +1,6 @@
 /* Routing: a table of (method, path pattern, handler) in router.c, and the
- * resource handlers it names, one file per resource (jobs.c, health.c).
+ * resource handlers it names, one file per resource (jobs.c, jobs_list.c,
+ * job_actions.c, events.c, queues.c, health.c).
  * A later resource is a line in the table and a file.
  *
  * A handler answers the request, now or from a callback, exactly once.  It
@@ -26,6 +27,16 @@ void ht_router_dispatch(ht_api_thread_t *t, h2o_req_t *req);
 /* jobs.c */
 int ht_jobs_submit(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
 int ht_jobs_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+
+/* jobs_list.c: GET /v1/jobs?status=&type=&limit=&cursor= */
+int ht_jobs_list(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+
+/* job_actions.c: DELETE /v1/jobs/{id}, POST /v1/jobs/{id}/retry */
+int ht_jobs_cancel(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+int ht_jobs_retry(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+
+/* queues.c: GET /v1/queues */
+int ht_queues_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
 
 /* health.c */
 int ht_health_live(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);

@@ -30,6 +30,7 @@ typedef struct {
     size_t max_body_bytes;
     long heartbeat_ms; /* default heartbeat of held requests and SSE streams */
     long max_wait_s;   /* cap on Prefer: wait=N */
+    long failed_ttl_s; /* a failed job is kept at least this long (HANGTIGHT_FAILED_TTL_S) */
 } ht_api_config_t;
 
 typedef struct ht_server ht_server_t;

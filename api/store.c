@@ -60,6 +60,7 @@ struct op {
     ht_astore_t *s;
     op_link_t *link; /* NULL when not bound to a request, or after dispose */
     int detached;    /* the request is gone: drop the callback */
+    int own_errors;  /* error replies go to finish (with err 0): it knows them */
     finish_fn finish;
     union {
         ht_astore_submit_cb submit;
@@ -67,6 +68,9 @@ struct op {
         ht_astore_int_cb integer;
         ht_astore_strings_cb strings;
         ht_astore_job_log_cb job_log;
+        ht_astore_word_cb word;
+        ht_astore_list_cb list;
+        ht_astore_stats_cb stats;
     } cb;
     void *data;
 };
@@ -335,6 +339,10 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         finish_op(op, HT_EREDIS, NULL);
         return;
     }
+    if (r->type == REDIS_REPLY_ERROR && op->own_errors) {
+        finish_op(op, 0, r);
+        return;
+    }
     if (r->type == REDIS_REPLY_ERROR) {
         /* Expected refusals (EXISTS) are decided by the finish function;
          * anything else is a bug or a keyspace problem worth a log line. */
@@ -420,18 +428,44 @@ static int reply_ll(const redisReply *r, long long *out)
     return HT_EPROTO;
 }
 
+/* ht_submit answers {version, created_at, status, id, replayed}, or an
+ * error: IDEMMISMATCH (the key was used with another body) or EXISTS (the
+ * id is taken: a bug or a broken random source, never expected). */
 static void finish_submit(op_t *op, int err, const redisReply *r)
 {
-    long long version = 0, created_at = 0;
-    if (!err && (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-                 reply_ll(r->element[0], &version) < 0 || reply_ll(r->element[1], &created_at) < 0))
-        err = HT_EPROTO;
-    op->cb.submit(op->data, err, err ? 0 : (uint64_t)version, err ? 0 : (int64_t)created_at);
+    ht_astore_submitted_t res;
+    long long version = 0, created_at = 0, replayed = 0;
+    memset(&res, 0, sizeof(res));
+    if (!err && r->type == REDIS_REPLY_ERROR) {
+        if (strncmp(r->str, "IDEMMISMATCH", 12) == 0) {
+            err = HT_EEXIST;
+        } else {
+            ht_log(HT_LOG_ERROR, "redis error reply", "detail", r->str, NULL);
+            err = HT_EPROTO;
+        }
+    } else if (!err) {
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 5 ||
+            reply_ll(r->element[4], &replayed) < 0 || r->element[3]->type != REDIS_REPLY_STRING)
+            err = HT_EPROTO;
+        else if (!replayed && (reply_ll(r->element[0], &version) < 0 ||
+                               reply_ll(r->element[1], &created_at) < 0 ||
+                               r->element[2]->type != REDIS_REPLY_STRING ||
+                               ht_job_status_parse(r->element[2]->str, &res.status) < 0))
+            err = HT_EPROTO;
+    }
+    if (!err) {
+        res.replayed = replayed != 0;
+        res.id = r->element[3]->str;
+        res.version = (uint64_t)version;
+        res.created_at = created_at;
+    }
+    op->cb.submit(op->data, err, err ? NULL : &res);
 }
 
 void ht_astore_submit(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
                       const char *tenant, const ht_job_request_t *jr, const char *payload_json,
-                      const char *metadata_json, ht_astore_submit_cb cb, void *data)
+                      const char *metadata_json, const ht_astore_submit_opts_t *opts,
+                      ht_astore_submit_cb cb, void *data)
 {
     char jobkey[HT_KEY_MAX];
     ht_keys_job(k, id, jobkey);
@@ -445,6 +479,9 @@ void ht_astore_submit(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const 
     ht_argv_add(&a, k->signal);
     ht_argv_add(&a, id);
     ht_argv_add(&a, k->channel);
+    ht_argv_addf(&a, "%lld", (long long)opts->run_at_ms);
+    ht_argv_add(&a, opts->idem_key ? opts->idem_key : "");
+    ht_argv_add(&a, opts->idem_key && opts->idem_hash ? opts->idem_hash : "");
     ht_argv_add(&a, "type");
     ht_argv_add(&a, jr->type);
     ht_argv_add(&a, "queue");
@@ -465,11 +502,13 @@ void ht_astore_submit(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const 
     ht_argv_addf(&a, "%ld", jr->timeout_s);
     ht_argv_add(&a, "ttl_s");
     ht_argv_addf(&a, "%ld", jr->ttl_s);
+    ht_argv_add(&a, "failed_ttl_s");
+    ht_argv_addf(&a, "%ld", opts->failed_ttl_s);
     if (jr->callback_url) {
         ht_argv_add(&a, "callback_url");
         ht_argv_add(&a, jr->callback_url);
     }
-    op_t proto = {.finish = finish_submit, .cb.submit = cb, .data = data};
+    op_t proto = {.finish = finish_submit, .cb.submit = cb, .data = data, .own_errors = 1};
     send_call(s, req, &a, &proto);
 }
 
@@ -675,5 +714,151 @@ void ht_astore_types(ht_astore_t *s, h2o_req_t *req, ht_astore_strings_cb cb, vo
     ht_argv_add(&a, "HKEYS");
     ht_argv_add(&a, HT_KEY_TYPES);
     op_t proto = {.finish = finish_strings, .cb.strings = cb, .data = data};
+    send_call(s, req, &a, &proto);
+}
+
+/* ---- lifecycle: cancel, retry, listing, statistics -------------------- */
+
+/* A status word; nil is "no such job". */
+static void finish_word(op_t *op, int err, const redisReply *r)
+{
+    if (!err && r->type == REDIS_REPLY_NIL)
+        err = HT_ENOTFOUND;
+    else if (!err && r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS)
+        err = HT_EPROTO;
+    op->cb.word(op->data, err, err ? NULL : r->str);
+}
+
+void ht_astore_cancel(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                      ht_astore_word_cb cb, void *data)
+{
+    char jobkey[HT_KEY_MAX];
+    ht_keys_job(k, id, jobkey);
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "FCALL");
+    ht_argv_add(&a, "ht_cancel");
+    ht_argv_add(&a, "1");
+    ht_argv_add(&a, jobkey);
+    ht_argv_add(&a, id);
+    ht_argv_add(&a, k->channel);
+    ht_argv_add(&a, k->cancel_channel);
+    op_t proto = {.finish = finish_word, .cb.word = cb, .data = data};
+    send_call(s, req, &a, &proto);
+}
+
+void ht_astore_retry(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                     ht_priority_t priority, ht_astore_word_cb cb, void *data)
+{
+    char jobkey[HT_KEY_MAX];
+    ht_keys_job(k, id, jobkey);
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "FCALL");
+    ht_argv_add(&a, "ht_retry");
+    ht_argv_add(&a, "3");
+    ht_argv_add(&a, jobkey);
+    ht_argv_add(&a, k->wait[priority]);
+    ht_argv_add(&a, k->signal);
+    ht_argv_add(&a, id);
+    ht_argv_add(&a, k->channel);
+    op_t proto = {.finish = finish_word, .cb.word = cb, .data = data};
+    send_call(s, req, &a, &proto);
+}
+
+/* ht_list answers {next cursor, job, job, ...}, each job a flat HGETALL
+ * array, or a BADCURSOR error. */
+static void finish_list(op_t *op, int err, const redisReply *r)
+{
+    ht_job_t *jobs = NULL;
+    size_t n = 0;
+    if (!err && r->type == REDIS_REPLY_ERROR) {
+        if (strncmp(r->str, "BADCURSOR", 9) == 0) {
+            err = HT_EINVAL;
+        } else {
+            ht_log(HT_LOG_ERROR, "redis error reply", "detail", r->str, NULL);
+            err = HT_EPROTO;
+        }
+    } else if (!err && (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+                        r->element[0]->type != REDIS_REPLY_STRING)) {
+        err = HT_EPROTO;
+    }
+    if (!err && r->elements > 1 && !(jobs = calloc(r->elements - 1, sizeof(*jobs))))
+        err = HT_ENOMEM;
+    for (size_t i = 1; !err && i < r->elements; i++) {
+        int rc = job_from_reply(r->element[i], &jobs[n]);
+        if (rc == 0) {
+            n++;
+        } else {
+            ht_job_clear(&jobs[n]);
+            ht_log(HT_LOG_WARN, "unreadable job skipped in a listing", "detail", ht_strerror(rc),
+                   NULL);
+        }
+    }
+    op->cb.list(op->data, err, err ? NULL : r->element[0]->str, err ? 0 : n, err ? NULL : jobs);
+    for (size_t i = 0; i < n; i++)
+        ht_job_clear(&jobs[i]);
+    free(jobs);
+}
+
+void ht_astore_list(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *index,
+                    int limit, const char *cursor, const char *type, ht_astore_list_cb cb,
+                    void *data)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "FCALL_RO");
+    ht_argv_add(&a, "ht_list");
+    ht_argv_add(&a, "1");
+    ht_argv_add(&a, index);
+    ht_argv_add(&a, k->base);
+    ht_argv_addf(&a, "%d", limit);
+    ht_argv_add(&a, cursor ? cursor : "");
+    ht_argv_add(&a, type ? type : "");
+    op_t proto = {.finish = finish_list, .cb.list = cb, .data = data, .own_errors = 1};
+    send_call(s, req, &a, &proto);
+}
+
+/* ht_queue_stats answers a flat name, value array. */
+static void finish_stats(op_t *op, int err, const redisReply *r)
+{
+    const char **names = NULL;
+    long long *values = NULL;
+    size_t n = 0;
+    if (!err && (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0))
+        err = HT_EPROTO;
+    if (!err && r->elements > 0 &&
+        (!(names = calloc(r->elements / 2, sizeof(*names))) ||
+         !(values = calloc(r->elements / 2, sizeof(*values)))))
+        err = HT_ENOMEM;
+    for (size_t i = 0; !err && i + 1 < r->elements; i += 2) {
+        if (r->element[i]->type != REDIS_REPLY_STRING || reply_ll(r->element[i + 1], &values[n]))
+            err = HT_EPROTO;
+        else
+            names[n++] = r->element[i]->str;
+    }
+    op->cb.stats(op->data, err, err ? 0 : n, err ? NULL : names, err ? NULL : values);
+    free(names);
+    free(values);
+}
+
+void ht_astore_queue_stats(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k,
+                           ht_astore_stats_cb cb, void *data)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "FCALL_RO");
+    ht_argv_add(&a, "ht_queue_stats");
+    ht_argv_add(&a, "9");
+    ht_argv_add(&a, k->wait[HT_PRIO_HIGH]);
+    ht_argv_add(&a, k->wait[HT_PRIO_DEFAULT]);
+    ht_argv_add(&a, k->wait[HT_PRIO_LOW]);
+    ht_argv_add(&a, k->scheduled);
+    ht_argv_add(&a, k->active);
+    ht_argv_add(&a, k->status[HT_JOB_FAILED]);
+    ht_argv_add(&a, k->status[HT_JOB_CANCELED]);
+    ht_argv_add(&a, k->status[HT_JOB_SUCCEEDED]);
+    ht_argv_add(&a, k->stats);
+    op_t proto = {.finish = finish_stats, .cb.stats = cb, .data = data};
     send_call(s, req, &a, &proto);
 }

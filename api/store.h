@@ -1,7 +1,7 @@
 /* The api's non-blocking Redis store: one hiredis async connection per api
  * thread, on that thread's libuv loop.  All Redis access of the api goes
  * through here (the blocking twin for worker and CLI is shared/store.h, over
- * the same keys and functions of migrations/0001_core.lua).
+ * the same keys and functions of migrations/0003_lifecycle.lua).
  *
  * Connection states:
  *
@@ -17,7 +17,8 @@
  * call returns (a call made while not ready fails synchronously), with err 0
  * on success or a negative code: HT_EREDIS (unavailable: not connected,
  * connection lost, reply overdue), HT_EPROTO (Redis answered an error or an
- * unexpected shape; logged here), HT_ENOTFOUND, HT_EEXIST.
+ * unexpected shape; logged here), HT_ENOTFOUND, HT_EEXIST, HT_EINVAL (as
+ * each call says).
  *
  * Request binding: a call given an h2o request is tied to it.  When h2o
  * disposes of the request first (an HTTP/2 client resets the stream or closes
@@ -60,14 +61,33 @@ size_t ht_astore_pending(const ht_astore_t *s);
 
 /* ---- calls ------------------------------------------------------------ */
 
-/* FCALL ht_submit: stores a new queued job `id` from the validated request.
- * `payload_json` and `metadata_json` (NULL when none) are the request's JSON
- * as text, encoded once by the caller and stored as given.  On success
- * `version` and `created_at` (ms, Redis clock) describe the stored job. */
-typedef void (*ht_astore_submit_cb)(void *data, int err, uint64_t version, int64_t created_at);
+/* What a submit adds to the validated request (migration 0003). */
+typedef struct {
+    int64_t run_at_ms;     /* when the job may run (ms); 0 = now */
+    long failed_ttl_s;     /* how long the job is kept if it fails */
+    const char *idem_key;  /* full idempotency key name (ht_keys_idem), NULL = none */
+    const char *idem_hash; /* hex SHA-256 of the request body, with idem_key */
+} ht_astore_submit_opts_t;
+
+/* What ht_submit did.  `id` is valid only during the callback. */
+typedef struct {
+    int replayed;           /* 1: the idempotency key was used before, same body */
+    const char *id;         /* the stored job: the new one, or the first request's */
+    uint64_t version;       /* new job only */
+    int64_t created_at;     /* new job only (ms, Redis clock) */
+    ht_job_status_t status; /* new job only: queued or scheduled */
+} ht_astore_submitted_t;
+
+/* FCALL ht_submit: stores a new job `id` from the validated request, queued
+ * or (run_at in the future) scheduled.  `payload_json` and `metadata_json`
+ * (NULL when none) are the request's JSON as text, encoded once by the
+ * caller and stored as given.  `res` is NULL unless err is 0.  HT_EEXIST:
+ * the idempotency key was used with another body (nothing stored). */
+typedef void (*ht_astore_submit_cb)(void *data, int err, const ht_astore_submitted_t *res);
 void ht_astore_submit(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
                       const char *tenant, const ht_job_request_t *jr, const char *payload_json,
-                      const char *metadata_json, ht_astore_submit_cb cb, void *data);
+                      const char *metadata_json, const ht_astore_submit_opts_t *opts,
+                      ht_astore_submit_cb cb, void *data);
 
 /* HGETALL of one job.  `job` is borrowed, valid only during the callback
  * (NULL unless err is 0); HT_ENOTFOUND when there is no such job. */
@@ -102,5 +122,39 @@ void ht_astore_type_exists(ht_astore_t *s, h2o_req_t *req, const char *type, ht_
  * during the callback. */
 typedef void (*ht_astore_strings_cb)(void *data, int err, size_t n, const char *const *types);
 void ht_astore_types(ht_astore_t *s, h2o_req_t *req, ht_astore_strings_cb cb, void *data);
+
+/* Calls answering one status word.  `word` is borrowed, valid only during
+ * the callback; HT_ENOTFOUND when Redis answered nil (no such job). */
+typedef void (*ht_astore_word_cb)(void *data, int err, const char *word);
+
+/* FCALL ht_cancel: 'canceled' (was queued or scheduled), 'requested' (running:
+ * its worker is told), 'finished' (too late). */
+void ht_astore_cancel(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                      ht_astore_word_cb cb, void *data);
+
+/* FCALL ht_retry of a job of `priority`: 'queued' (it was failed or
+ * canceled) or 'conflict' (any other status). */
+void ht_astore_retry(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                     ht_priority_t priority, ht_astore_word_cb cb, void *data);
+
+/* FCALL_RO ht_list over `index` (k->jobs or k->status[s]): up to `limit`
+ * jobs, newest first, from `cursor` ("" = the newest), of `type` ("" =
+ * any).  `next` is "" at the end.  `jobs` and `next` are borrowed, valid
+ * only during the callback; jobs that cannot be read are skipped (logged).
+ * HT_EINVAL: the cursor is not one Redis made. */
+typedef void (*ht_astore_list_cb)(void *data, int err, const char *next, size_t n,
+                                  const ht_job_t *jobs);
+void ht_astore_list(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *index,
+                    int limit, const char *cursor, const char *type, ht_astore_list_cb cb,
+                    void *data);
+
+/* FCALL_RO ht_queue_stats: n (name, value) pairs in the order Redis gives
+ * them (high, default, low, scheduled, running, failed, canceled,
+ * succeeded, then <total>_total counters).  Borrowed, valid only during
+ * the callback. */
+typedef void (*ht_astore_stats_cb)(void *data, int err, size_t n, const char *const *names,
+                                   const long long *values);
+void ht_astore_queue_stats(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k,
+                           ht_astore_stats_cb cb, void *data);
 
 #endif

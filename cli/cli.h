@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "shared/config.h"
 
@@ -76,13 +77,14 @@ int ht_cli_http(const char *method, const char *url, const char *body, const cha
 
 /* What ht_cli_request() can do beyond ht_cli_http(); zero means default. */
 typedef struct {
-    const char *if_none_match; /* If-None-Match value */
-    const char *prefer;        /* Prefer value ("wait=10") */
-    const char *accept;        /* Accept value (default application/json) */
-    const char *last_event_id; /* Last-Event-ID value */
-    long timeout_ms;           /* the whole request (default 30 s; < 0: none) */
-    long idle_timeout_s;       /* give up when no byte came for this long (0: never) */
-    int verbose;               /* print each status line received on stderr */
+    const char *if_none_match;   /* If-None-Match value */
+    const char *prefer;          /* Prefer value ("wait=10") */
+    const char *accept;          /* Accept value (default application/json) */
+    const char *last_event_id;   /* Last-Event-ID value */
+    const char *idempotency_key; /* Idempotency-Key value (sent as given) */
+    long timeout_ms;             /* the whole request (default 30 s; < 0: none) */
+    long idle_timeout_s;         /* give up when no byte came for this long (0: never) */
+    int verbose;                 /* print each status line received on stderr */
     /* Called for each interim (1xx) response, e.g. 102 Processing. */
     void (*on_interim)(void *ctx, long status);
     /* When set, the body of a 200 answer goes here as it arrives instead of
@@ -99,6 +101,10 @@ void ht_cli_response_clear(ht_cli_response_t *resp);
 
 /* "base" + "/v1/jobs" without doubling the slash: a new malloc'd string. */
 char *ht_cli_join_url(const char *base, const char *path);
+
+/* "<base>/v1/jobs/<id><suffix>" with the id escaped (suffix "" or e.g.
+ * "/retry"): a new malloc'd string, or NULL when out of memory. */
+char *ht_cli_job_url(const char *base, const char *id, const char *suffix);
 
 /* ---- sse.c: Server-Sent Events parser ----------------------------------- */
 
@@ -135,6 +141,10 @@ void ht_cli_sse_clear(ht_cli_sse_t *p);
 /* Prints a JSON document indented on stdout. */
 void ht_cli_print_json(const json_t *doc);
 
+/* Prints a JSON answer body indented on stdout.  Returns HT_CLI_OK, or
+ * HT_CLI_FAILED (message on stderr, naming `what`) when it is not JSON. */
+int ht_cli_print_body(const char *what, const ht_cli_response_t *resp);
+
 /* Explains an unexpected answer on stderr: a problem+json document is
  * shown as "error: <title> (<status>): <detail>" plus one line per field
  * error; anything else as its status and body. */
@@ -152,6 +162,17 @@ void ht_cli_progress_init(ht_cli_progress_t *p);
 void ht_cli_progress_show(ht_cli_progress_t *p, const json_t *doc);
 /* Ends the redrawn line, if any. */
 void ht_cli_progress_done(ht_cli_progress_t *p);
+
+/* ---- table.c: the tables of `list` and `stats` ------------------------- */
+
+/* The header line of the jobs table (id, type, status, attempt, created). */
+void ht_cli_jobs_header(FILE *out);
+/* One table row per job document of `jobs` (a JSON array, borrowed); the
+ * columns have fixed widths so pages printed one after another line up. */
+void ht_cli_jobs_rows(FILE *out, const json_t *jobs);
+/* The GET /v1/queues answer (borrowed) as a table: one row per queue with
+ * its depth per priority and its counts, then each queue's totals. */
+void ht_cli_queues_table(FILE *out, const json_t *doc);
 
 /* ---- follow.c: waiting for a job to finish ------------------------------ */
 
@@ -180,5 +201,9 @@ int ht_cli_migrate(int argc, char **argv);
 int ht_cli_submit(int argc, char **argv);
 int ht_cli_status(int argc, char **argv);
 int ht_cli_wait(int argc, char **argv);
+int ht_cli_cancel(int argc, char **argv);
+int ht_cli_retry(int argc, char **argv);
+int ht_cli_list(int argc, char **argv);
+int ht_cli_stats(int argc, char **argv);
 
 #endif

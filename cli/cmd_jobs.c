@@ -23,8 +23,8 @@
 #define HOLD_SLACK_MS 30000L
 
 static const char *base_url;
-static long max_attempts, timeout_s, ttl_s, wait_timeout_s, submit_wait_s;
-static const char *priority, *metadata;
+static long max_attempts, timeout_s, ttl_s, wait_timeout_s, submit_wait_s, delay_s;
+static const char *priority, *metadata, *run_at, *idempotency_key;
 static int verbose;
 
 #define URL_HELP "base URL of hangtight-api"
@@ -40,6 +40,14 @@ static const ht_option_t submit_options[] = {
     {"priority", NULL, HT_OPT_STRING, NULL, "high, default or low", 0, 0, &priority},
     {"metadata", NULL, HT_OPT_STRING, NULL, "a JSON object of strings, returned as given", 0, 0,
      &metadata},
+    {"delay-s", NULL, HT_OPT_INT, NULL, "run it no sooner than N seconds from now (0: now)", 0,
+     LONG_MAX, &delay_s},
+    {"run-at", NULL, HT_OPT_STRING, NULL,
+     "run it no sooner than TIME, RFC 3339 (2026-11-26T06:00:00Z); scheduled until then", 0, 0,
+     &run_at},
+    {"idempotency-key", NULL, HT_OPT_STRING, NULL,
+     "sent as the Idempotency-Key KEY: the same key and body give the same job", 0, 0,
+     &idempotency_key},
     {"wait", NULL, HT_OPT_INT, NULL,
      "`--wait` or `--wait=N`: wait until the job finishes (exit 0 if it succeeded); the server "
      "holds the request up to N seconds (sync mode; bare --wait: " SUBMIT_WAIT_IMPLIED
@@ -65,16 +73,9 @@ static const ht_option_t wait_options[] = {
      &verbose},
 };
 
-/* "<base>/v1/jobs/<id>" with the id escaped: a new string or NULL. */
 static char *job_url(const char *id)
 {
-    char *escaped = curl_easy_escape(NULL, id, 0);
-    char *path = NULL, *url = NULL;
-    if (escaped && asprintf(&path, "/v1/jobs/%s", escaped) >= 0)
-        url = ht_cli_join_url(base_url, path);
-    curl_free(escaped);
-    free(path);
-    return url;
+    return ht_cli_job_url(base_url, id, "");
 }
 
 /* Parses a JSON argument; prints why not and returns NULL. */
@@ -113,24 +114,20 @@ static json_t *submit_body(const ht_cli_args_t *args)
         json_object_set_new(body, "ttl_s", json_integer(ttl_s));
     if (priority)
         json_object_set_new(body, "priority", json_string(priority));
+    /* Both are passed on even together: the server says which it refuses. */
+    if (delay_s)
+        json_object_set_new(body, "delay_s", json_integer(delay_s));
+    if (run_at)
+        json_object_set_new(body, "run_at", json_string(run_at));
     return body;
 fail:
     json_decref(body);
     return NULL;
 }
 
-/* Prints a JSON answer body; 0, or HT_CLI_FAILED when it is not JSON. */
 static int print_body(const ht_cli_response_t *resp)
 {
-    json_t *doc = json_loadb(resp->body, resp->body_len, 0, NULL);
-    if (!doc) {
-        fprintf(stderr, "hangtight: the server answered %ld with a body that is not JSON\n",
-                resp->status);
-        return HT_CLI_FAILED;
-    }
-    ht_cli_print_json(doc);
-    json_decref(doc);
-    return HT_CLI_OK;
+    return ht_cli_print_body("hangtight", resp);
 }
 
 /* While a sync submit is held: on a terminal, say that the server is
@@ -209,7 +206,10 @@ int ht_cli_submit(int argc, char **argv)
     if (deadline && hold_s > wait_timeout_s)
         hold_s = wait_timeout_s; /* the answer (and the job id) must come before the deadline */
     hold_t hold = {.tty = isatty(STDERR_FILENO), .started = started};
-    ht_cli_request_t opt = {.verbose = verbose, .on_interim = on_interim, .ctx = &hold};
+    ht_cli_request_t opt = {.verbose = verbose,
+                            .idempotency_key = idempotency_key,
+                            .on_interim = on_interim,
+                            .ctx = &hold};
     if (sync) {
         snprintf(prefer, sizeof prefer, "wait=%ld", hold_s);
         opt.prefer = prefer;

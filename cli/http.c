@@ -109,11 +109,16 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata)
 /* Appends "Name: value" to the header list when value is set. */
 static struct curl_slist *add_header(struct curl_slist *list, const char *name, const char *value)
 {
-    char line[512];
+    char *line = NULL;
     if (!value)
         return list;
-    snprintf(line, sizeof line, "%s: %s", name, value);
-    return curl_slist_append(list, line);
+    /* Allocated, not a fixed buffer: a value must reach the server whole
+     * (an over-long Idempotency-Key is the server's to refuse). */
+    if (asprintf(&line, "%s: %s", name, value) < 0)
+        return list;
+    struct curl_slist *grown = curl_slist_append(list, line);
+    free(line);
+    return grown ? grown : list;
 }
 
 int ht_cli_http(const char *method, const char *url, const char *body, const char *if_none_match,
@@ -148,6 +153,7 @@ int ht_cli_request(const char *method, const char *url, const char *body,
     headers = add_header(headers, "If-None-Match", opt->if_none_match);
     headers = add_header(headers, "Prefer", opt->prefer);
     headers = add_header(headers, "Last-Event-ID", opt->last_event_id);
+    headers = add_header(headers, "Idempotency-Key", opt->idempotency_key);
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
     if (body) {
@@ -210,4 +216,15 @@ char *ht_cli_join_url(const char *base, const char *path)
         strcpy(out + blen, path);
     }
     return out;
+}
+
+char *ht_cli_job_url(const char *base, const char *id, const char *suffix)
+{
+    char *escaped = curl_easy_escape(NULL, id, 0);
+    char *path = NULL, *url = NULL;
+    if (escaped && asprintf(&path, "/v1/jobs/%s%s", escaped, suffix) >= 0)
+        url = ht_cli_join_url(base, path);
+    curl_free(escaped);
+    free(path);
+    return url;
 }

@@ -1,5 +1,5 @@
 /* `hangtight`: the command-line client of hangtight-api (submit, status,
- * wait) and its admin tool (migrate).  This file only dispatches; each
+ * wait, cancel, retry, list, stats) and its admin tool (migrate).  This file only dispatches; each
  * command lives in cmd_*.c. */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -21,6 +21,10 @@ static const command_t commands[] = {
     {"submit", ht_cli_submit, "submit a job: TYPE [JSON-PAYLOAD]; prints the job document"},
     {"status", ht_cli_status, "print the job document of ID"},
     {"wait", ht_cli_wait, "wait for job ID to finish, showing progress; exit 0 if it succeeded"},
+    {"cancel", ht_cli_cancel, "cancel job ID (a running one is stopped); prints the job document"},
+    {"retry", ht_cli_retry, "re-queue failed or canceled job ID with fresh attempts"},
+    {"list", ht_cli_list, "list jobs, newest first: [--status S] [--type T] [--limit N] [--all]"},
+    {"stats", ht_cli_stats, "queue depths per priority and counts per status"},
 };
 
 static void usage(FILE *out)
@@ -33,7 +37,8 @@ static void usage(FILE *out)
             "\n  --url URL        hangtight-api base URL (env HANGTIGHT_URL, default %s)\n"
             "  --redis-url URL  Redis for migrate (env HANGTIGHT_REDIS_URL)\n\n"
             "exit status: 0 done (wait: job succeeded), 1 refused by the server (wait: job\n"
-            "failed or canceled), 2 usage, network trouble or wait timeout.\n"
+            "failed or canceled; cancel: job finished or unknown), 2 usage, network trouble\n"
+            "or wait timeout.\n"
             "`hangtight COMMAND --help` describes each command.\n",
             HT_CLI_URL_DEFAULT);
 }

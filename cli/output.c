@@ -19,6 +19,19 @@ void ht_cli_print_json(const json_t *doc)
     fflush(stdout);
 }
 
+int ht_cli_print_body(const char *what, const ht_cli_response_t *resp)
+{
+    json_t *doc = json_loadb(resp->body, resp->body_len, 0, NULL);
+    if (!doc) {
+        fprintf(stderr, "%s: the server answered %ld with a body that is not JSON\n", what,
+                resp->status);
+        return HT_CLI_FAILED;
+    }
+    ht_cli_print_json(doc);
+    json_decref(doc);
+    return HT_CLI_OK;
+}
+
 static void print_field_errors(const json_t *errors)
 {
     size_t i;

@@ -16,6 +16,7 @@ const char *ht_strerror(int err)
     case HT_ESCHEMA: return "keyspace older than this binary needs";
     case HT_EEXIST: return "already exists";
     case HT_ETIMEDOUT: return "deadline passed";
+    case HT_ECANCELED: return "cancel requested";
     default: break;
     }
     if (err < 0 && err > -4096)

@@ -14,6 +14,7 @@ enum {
     HT_ESCHEMA,        /* keyspace older than this binary needs */
     HT_EEXIST,         /* already exists */
     HT_ETIMEDOUT,      /* a deadline passed */
+    HT_ECANCELED,      /* the job is held but its cancel was requested */
 };
 
 /* A static string describing `err` (an HT_E* code or a negative errno). */

@@ -1,5 +1,6 @@
 /* The job model: state and priority names, the stored form (a Redis hash,
- * fields listed in migrations/0001_core.lua) and the public job document.
+ * fields listed in migrations/0001_core.lua and 0003_lifecycle.lua) and the
+ * public job document.
  * The submit request's validation lives in job_request.c. */
 #include "shared/job.h"
 
@@ -174,6 +175,10 @@ static int set_field(ht_job_t *job, const char *f, const char *v, int *seen)
         NUM(0, INT64_MAX, job->token);
     } else if (strcmp(f, "version") == 0) {
         NUM(0, INT64_MAX, job->version);
+    } else if (strcmp(f, "run_at") == 0) {
+        NUM(0, INT64_MAX, job->run_at);
+    } else if (strcmp(f, "cancel_requested") == 0) {
+        job->cancel_requested = strcmp(v, "1") == 0;
     }
 #undef NUM
     return rc;
@@ -274,9 +279,10 @@ json_t *ht_job_to_json(const ht_job_t *job)
         json_decref(links);
         return NULL;
     }
-    char self[64], events[80];
+    char self[64], events[80], retry[80];
     snprintf(self, sizeof self, "/v1/jobs/%s", job->id);
     snprintf(events, sizeof events, "/v1/jobs/%s/events", job->id);
+    snprintf(retry, sizeof retry, "/v1/jobs/%s/retry", job->id);
 
     json_object_set_new(doc, "id", json_string(job->id));
     json_object_set_new(doc, "type", opt_string(job->type));
@@ -294,6 +300,8 @@ json_t *ht_job_to_json(const ht_job_t *job)
     json_object_set_new(doc, "timeout_s", json_integer(job->timeout_s));
     json_object_set_new(doc, "ttl_s", json_integer(job->ttl_s));
     json_object_set_new(doc, "created_at", opt_time(job->created_at));
+    /* When a scheduled job is due (kept afterwards: when it was due). */
+    json_object_set_new(doc, "run_at", opt_time(job->run_at));
     json_object_set_new(doc, "started_at", opt_time(job->started_at));
     json_object_set_new(doc, "finished_at", opt_time(job->finished_at));
     json_object_set_new(doc, "result", stored_json(job->result));
@@ -307,8 +315,17 @@ json_t *ht_job_to_json(const ht_job_t *job)
     } else {
         json_object_set_new(doc, "callback", json_null());
     }
+    /* Asked for and not yet honoured: the worker stops the handler soon. */
+    if (job->cancel_requested && !ht_job_status_terminal(job->status))
+        json_object_set_new(doc, "cancel_requested", json_true());
     json_object_set_new(links, "self", json_string(self));
     json_object_set_new(links, "events", json_string(events));
+    /* What can be done next: DELETE self while unfinished, POST retry once
+     * failed or canceled (a dead letter). */
+    if (!ht_job_status_terminal(job->status))
+        json_object_set_new(links, "cancel", json_string(self));
+    if (job->status == HT_JOB_FAILED || job->status == HT_JOB_CANCELED)
+        json_object_set_new(links, "retry", json_string(retry));
     json_object_set_new(doc, "links", links);
     return doc;
 }

@@ -16,8 +16,10 @@
  *                   +------------------------[succeeded] <---------+ handler ok
  *
  * Terminal: succeeded, failed, canceled; a terminal job expires ttl_s after
- * it finished.  scheduled and cancel arrive with the lifecycle work; the
- * names are reserved now so the document never changes shape.
+ * it finished (a failed one failed_ttl_s after, which the api sets to at
+ * least HANGTIGHT_FAILED_TTL_S).  A job submitted with delay_s or run_at in
+ * the future starts scheduled; a cancel of a running job only asks (the
+ * worker stops the handler and ends the job canceled).
  *
  * Changing the persisted format (hash fields or their encoding) needs a new
  * numbered migration under migrations/ and a bump of the schema version the
@@ -60,6 +62,7 @@ int ht_priority_parse(const char *s, ht_priority_t *out); /* 0 or HT_EINVAL */
 #define HT_METADATA_MAX_KEYS 64
 #define HT_METADATA_VALUE_MAX 1024
 #define HT_CALLBACK_URL_MAX 2048
+#define HT_DELAY_S_MAX (30L * 86400) /* delay_s, and how far ahead run_at may be */
 
 /* A job as read from Redis.  Strings are owned (malloc) and freed by
  * ht_job_clear(); JSON-valued fields are kept as the text stored. */
@@ -86,6 +89,8 @@ typedef struct {
     uint64_t token;     /* fencing token of the current attempt */
     uint64_t version;   /* bumped on every change: the ETag */
     char *worker;
+    int64_t run_at;       /* ms when it is (or was) due to run; 0 = not scheduled */
+    int cancel_requested; /* 1 once a cancel of the running job was asked for */
 } ht_job_t;
 
 /* Fills `job` from an HGETALL answer: n strings, field and value
@@ -109,13 +114,17 @@ typedef struct {
     int max_attempts;
     long timeout_s;
     long ttl_s;
+    long delay_s;      /* 0..HT_DELAY_S_MAX, 0 when not given */
+    int64_t run_at_ms; /* absolute ms from run_at, 0 when not given */
 } ht_job_request_t;
 
 typedef struct {
     size_t max_payload_depth; /* nesting depth of payload JSON, e.g. 32 */
 } ht_job_limits_t;
 
-/* Parses and validates a request body.  Returns 0, or -1 with `problem`
+/* Parses and validates a request body.  run_at is checked against
+ * ht_now_ms() (at most HT_DELAY_S_MAX ahead; a past time means now); giving
+ * both delay_s and run_at is an error.  Returns 0, or -1 with `problem`
  * set: HT_P_MALFORMED_JSON (400) or HT_P_INVALID_FIELDS (422) listing every
  * bad field.  Whether a handler serves `type` is checked by the caller.
  * The request must be ht_job_request_clear()ed either way. */

@@ -3,8 +3,11 @@
  * problem is collected into the problem's `errors` list (never only the
  * first), each with a JSON Pointer into the body and a stable code:
  *   required, invalid_type, invalid_format, invalid_value, out_of_range,
- *   too_deep, unsupported, unknown_field. */
+ *   too_deep, unsupported, unknown_field, conflict (two fields that exclude
+ *   each other, such as delay_s and run_at). */
 #include "shared/job.h"
+
+#include "shared/clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,6 +198,37 @@ static void check_ttl(ctx_t *c, const char *name, json_t *v)
     check_int(c, name, v, 1, HT_TTL_S_MAX, &c->req->ttl_s);
 }
 
+static void check_delay(ctx_t *c, const char *name, json_t *v)
+{
+    check_int(c, name, v, 0, HT_DELAY_S_MAX, &c->req->delay_s);
+}
+
+/* An RFC 3339 time at most HT_DELAY_S_MAX ahead.  A time in the past is
+ * accepted and means "now": a client whose clock runs a little behind ours
+ * must not get a 422 for asking for a job at about now. */
+static void check_run_at(ctx_t *c, const char *name, json_t *v)
+{
+    (void)name;
+    int64_t ms;
+    if (!json_is_string(v)) {
+        ERR(c, "/run_at", "invalid_type", "must be an RFC 3339 date-time string, not %s",
+            json_type_name(v));
+        return;
+    }
+    if (strlen(json_string_value(v)) != json_string_length(v) ||
+        ht_parse_time(json_string_value(v), &ms) < 0) {
+        ERR(c, "/run_at", "invalid_format",
+            "must be an RFC 3339 date-time such as 2030-01-01T12:00:00Z");
+        return;
+    }
+    if (ms > ht_now_ms() + HT_DELAY_S_MAX * 1000) {
+        ERR(c, "/run_at", "out_of_range", "must be at most %ld days ahead",
+            HT_DELAY_S_MAX / 86400);
+        return;
+    }
+    c->req->run_at_ms = ms > 0 ? ms : 1; /* 0 means "not given" */
+}
+
 /* Known fields whose feature is built by a later issue: refused loudly
  * rather than ignored, so nobody believes a webhook or delay is set up. */
 static void check_later(ctx_t *c, const char *name, json_t *v)
@@ -220,8 +254,8 @@ static const struct field {
     {"timeout_s", check_timeout, 0, 0},
     {"ttl_s", check_ttl, 0, 0},
     {"callback_url", check_later, 0, 0},
-    {"delay_s", check_later, 0, 0},
-    {"run_at", check_later, 0, 0},
+    {"delay_s", check_delay, 0, 0},
+    {"run_at", check_run_at, 0, 0},
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 
@@ -250,6 +284,9 @@ static void check_object(ctx_t *c, json_t *body)
             ERR(c, ptr, "required", "is required");
         }
     }
+    json_t *delay = json_object_get(body, "delay_s"), *run_at = json_object_get(body, "run_at");
+    if (delay && !json_is_null(delay) && run_at && !json_is_null(run_at))
+        ERR(c, "/run_at", "conflict", "give delay_s or run_at, not both");
     const char *k;
     json_t *v;
     json_object_foreach(body, k, v) {

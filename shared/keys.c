@@ -1,6 +1,7 @@
-/* Names of the Redis keys of one queue (layout: migrations/0002_events.lua). */
+/* Names of the Redis keys of one queue (layout: migrations/0003_lifecycle.lua). */
 #include "shared/keys.h"
 
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,6 +36,15 @@ int ht_keys_init(ht_keys_t *k, const char *queue)
     snprintf(k->fence, HT_KEY_MAX, "ht:{%s}:fence", queue);
     snprintf(k->signal, HT_KEY_MAX, "ht:{%s}:signal", queue);
     snprintf(k->channel, HT_KEY_MAX, "ht:{%s}:events", queue);
+    snprintf(k->base, HT_KEY_MAX, "ht:{%s}:", queue);
+    snprintf(k->scheduled, HT_KEY_MAX, "ht:{%s}:scheduled", queue);
+    snprintf(k->jobs, HT_KEY_MAX, "ht:{%s}:jobs", queue);
+    for (int s = HT_JOB_SCHEDULED; s <= HT_JOB_CANCELED; s++)
+        snprintf(k->status[s], HT_KEY_MAX, "ht:{%s}:status:%s", queue,
+                 ht_job_status_name((ht_job_status_t)s));
+    snprintf(k->expiry, HT_KEY_MAX, "ht:{%s}:expiry", queue);
+    snprintf(k->stats, HT_KEY_MAX, "ht:{%s}:stats", queue);
+    snprintf(k->cancel_channel, HT_KEY_MAX, "ht:{%s}:cancel", queue);
     return 0;
 }
 
@@ -43,4 +53,16 @@ void ht_keys_job(const ht_keys_t *k, const char *id, char out[HT_KEY_MAX])
     /* An id is 36 bytes and the prefix at most 71, so this never truncates
      * for a real id; a longer string is cut rather than overflowing. */
     snprintf(out, HT_KEY_MAX, "%s%s", k->job_prefix, id);
+}
+
+int ht_keys_idem(const ht_keys_t *k, const char *tenant, const char *key, size_t keylen,
+                 char out[HT_KEY_MAX])
+{
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    char hex[2 * SHA256_DIGEST_LENGTH + 1];
+    SHA256((const unsigned char *)key, keylen, digest);
+    for (size_t i = 0; i < sizeof digest; i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    int n = snprintf(out, HT_KEY_MAX, "%sidem:%s:%s", k->base, tenant, hex);
+    return n > 0 && n < HT_KEY_MAX ? 0 : HT_EINVAL;
 }

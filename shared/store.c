@@ -4,8 +4,10 @@
  * speaks Redis. */
 #include "shared/store.h"
 
+#include <errno.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -433,7 +435,9 @@ int ht_store_renew(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job)
     ht_argv_addf(&a, "%" PRIu64, job->token);
     long long v = 0;
     int rc = call_int(s, &a, &v);
-    return rc < 0 ? rc : held_result(v);
+    if (rc < 0)
+        return rc;
+    return v == 2 ? HT_ECANCELED : held_result(v);
 }
 
 int ht_store_progress(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job, int pct,
@@ -456,16 +460,18 @@ int ht_store_progress(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job, in
     return rc < 0 ? rc : held_result(v);
 }
 
-int ht_store_complete(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job, int succeeded,
-                      const char *json, int retryable)
+int ht_store_complete(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job, ht_outcome_t outcome,
+                      const char *json, int retryable, long retry_delay_ms)
 {
+    static const char *const names[] = {"succeeded", "failed", "canceled"};
     char jobkey[HT_KEY_MAX];
     ht_argv_t a;
     fcall_requeue(&a, "ht_complete", k, job, jobkey);
-    ht_argv_add(&a, succeeded ? "succeeded" : "failed");
-    ht_argv_add(&a, json ? json : "null");
+    ht_argv_add(&a, names[outcome]);
+    ht_argv_add(&a, json ? json : (outcome == HT_OUTCOME_CANCELED ? "" : "null"));
     ht_argv_add(&a, retryable ? "1" : "0");
     ht_argv_add(&a, k->channel);
+    ht_argv_addf(&a, "%ld", retry_delay_ms > 0 ? retry_delay_ms : 0);
     int rc;
     redisReply *r = call(s, &a, &rc);
     ht_argv_clear(&a);
@@ -502,6 +508,106 @@ int ht_store_reap(ht_store_t *s, const ht_keys_t *k, int limit)
     long long v = 0;
     int rc = call_int(s, &a, &v);
     return rc < 0 ? rc : (int)v;
+}
+
+int ht_store_promote(ht_store_t *s, const ht_keys_t *k, int limit, long long *next_due_ms)
+{
+    ht_argv_t a;
+    fcall(&a, "ht_promote", 5);
+    ht_argv_add(&a, k->scheduled);
+    ht_argv_add(&a, k->wait[HT_PRIO_HIGH]);
+    ht_argv_add(&a, k->wait[HT_PRIO_DEFAULT]);
+    ht_argv_add(&a, k->wait[HT_PRIO_LOW]);
+    ht_argv_add(&a, k->signal);
+    ht_argv_add(&a, k->base);
+    ht_argv_add(&a, k->channel);
+    ht_argv_addf(&a, "%d", limit);
+    int rc;
+    redisReply *r = call(s, &a, &rc);
+    ht_argv_clear(&a);
+    if (!r)
+        return rc;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_INTEGER && r->element[1]->type == REDIS_REPLY_INTEGER) {
+        *next_due_ms = r->element[1]->integer;
+        rc = (int)r->element[0]->integer;
+    } else {
+        set_err(s, "%s", "redis: unexpected reply to ht_promote");
+        rc = HT_EPROTO;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int ht_store_trim(ht_store_t *s, const ht_keys_t *k, int limit)
+{
+    ht_argv_t a;
+    fcall(&a, "ht_trim", 2);
+    ht_argv_add(&a, k->expiry);
+    ht_argv_add(&a, k->jobs);
+    ht_argv_add(&a, k->base);
+    ht_argv_addf(&a, "%d", limit);
+    long long v = 0;
+    int rc = call_int(s, &a, &v);
+    return rc < 0 ? rc : (int)v;
+}
+
+int ht_store_cancel_listen(ht_store_t *s, const ht_keys_t *k)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "SUBSCRIBE");
+    ht_argv_add(&a, k->cancel_channel);
+    int rc;
+    redisReply *r = call(s, &a, &rc);
+    ht_argv_clear(&a);
+    if (!r)
+        return rc;
+    freeReplyObject(r);
+    return 0;
+}
+
+int ht_store_cancel_next(ht_store_t *s, int timeout_ms, char id[HT_ID_LEN + 1], uint64_t *token)
+{
+    if (!s->c)
+        return HT_EREDIS;
+    /* Wait on the socket ourselves: a hiredis read timeout would leave the
+     * context unusable, and a quiet channel is the normal case. */
+    redisReply *r = NULL;
+    if (redisReaderGetReply(s->c->reader, (void **)&r) != REDIS_OK)
+        goto broken;
+    if (!r) {
+        struct pollfd pfd = {.fd = s->c->fd, .events = POLLIN};
+        int n = poll(&pfd, 1, timeout_ms);
+        if (n == 0 || (n < 0 && errno == EINTR))
+            return 0;
+        if (n < 0 || redisBufferRead(s->c) != REDIS_OK ||
+            redisReaderGetReply(s->c->reader, (void **)&r) != REDIS_OK)
+            goto broken;
+        if (!r)
+            return 0; /* a partial message: the rest comes with the next call */
+    }
+    int rc = 0;
+    /* ["message", channel, "<id> <token>"] */
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+        r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "message") == 0 &&
+        r->element[2]->type == REDIS_REPLY_STRING) {
+        const char *msg = r->element[2]->str;
+        const char *sp = strchr(msg, ' ');
+        if (sp && ht_id_valid(msg, (size_t)(sp - msg))) {
+            memcpy(id, msg, HT_ID_LEN);
+            id[HT_ID_LEN] = '\0';
+            *token = strtoull(sp + 1, NULL, 10);
+            rc = 1;
+        }
+    }
+    freeReplyObject(r);
+    return rc;
+
+broken:
+    set_err(s, "redis connection lost: %s", s->c->errstr[0] ? s->c->errstr : "read error");
+    drop_connection(s);
+    return HT_EREDIS;
 }
 
 int ht_store_get(ht_store_t *s, const ht_keys_t *k, const char *id, ht_job_t *job)

@@ -8,6 +8,7 @@
 #define HT_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "shared/job.h"
 #include "shared/keys.h"
@@ -49,7 +50,8 @@ int ht_store_claim(ht_store_t *s, const ht_keys_t *k, const char *worker_id, ht_
  * when woken, 0 on timeout, or a negative code. */
 int ht_store_wait_signal(ht_store_t *s, const ht_keys_t *k, int timeout_ms);
 
-/* Renews the lease of a held job.  Returns 0, HT_ESTALE when the job is no
+/* Renews the lease of a held job.  Returns 0, HT_ECANCELED (still ours, but
+ * a cancel was requested: stop the handler), HT_ESTALE when the job is no
  * longer ours (lease expired and reaped, or another attempt owns it), or a
  * negative code. */
 int ht_store_renew(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job);
@@ -59,12 +61,15 @@ int ht_store_renew(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job);
 int ht_store_progress(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job, int pct,
                       const char *msg);
 
-/* Stores the outcome of the held attempt: `json` is the result (succeeded)
- * or the error object {"code", "message"} (failed).  A retryable failure
- * with attempts left requeues the job.  Returns 0, HT_ESTALE (the outcome was
+typedef enum { HT_OUTCOME_SUCCEEDED, HT_OUTCOME_FAILED, HT_OUTCOME_CANCELED } ht_outcome_t;
+
+/* Stores the outcome of the held attempt: `json` is the result (succeeded),
+ * the error object {"code", "message"} (failed), or NULL (canceled).  A
+ * retryable failure with attempts left is scheduled again retry_delay_ms
+ * from now (0: queued at once).  Returns 0, HT_ESTALE (the outcome was
  * dropped: a later attempt owns the job), or a negative code. */
-int ht_store_complete(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job, int succeeded,
-                      const char *json, int retryable);
+int ht_store_complete(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job, ht_outcome_t outcome,
+                      const char *json, int retryable, long retry_delay_ms);
 
 /* Hands a held job back to the head of its queue without counting the
  * attempt (worker draining).  Returns 0, HT_ESTALE, or a negative code. */
@@ -73,6 +78,25 @@ int ht_store_release(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job);
 /* Requeues (or fails) up to `limit` jobs whose lease ran out.  Returns the
  * number handled or a negative code. */
 int ht_store_reap(ht_store_t *s, const ht_keys_t *k, int limit);
+
+/* Moves up to `limit` due scheduled jobs to their queues.  Returns the
+ * number moved (and *next_due_ms = when the next one is due, ms on Redis'
+ * clock, or -1 when none is scheduled) or a negative code. */
+int ht_store_promote(ht_store_t *s, const ht_keys_t *k, int limit, long long *next_due_ms);
+
+/* Removes up to `limit` expired jobs from the listing indexes.  Returns the
+ * number removed or a negative code. */
+int ht_store_trim(ht_store_t *s, const ht_keys_t *k, int limit);
+
+/* Turns `s` into a listener of cancel requests (SUBSCRIBE): afterwards only
+ * ht_store_cancel_next() may be called on it.  Returns 0 or a negative code
+ * (then close the store and open a new one to try again). */
+int ht_store_cancel_listen(ht_store_t *s, const ht_keys_t *k);
+
+/* Waits up to timeout_ms for the next cancel request.  Returns 1 with the
+ * job's id and the token of the attempt to stop, 0 on timeout, or a
+ * negative code (the subscription is then gone: reopen). */
+int ht_store_cancel_next(ht_store_t *s, int timeout_ms, char id[HT_ID_LEN + 1], uint64_t *token);
 
 /* Reads one job.  Returns 0, HT_ENOTFOUND, or a negative code. */
 int ht_store_get(ht_store_t *s, const ht_keys_t *k, const char *id, ht_job_t *job);

@@ -25,12 +25,15 @@
  * call.  Handlers must be thread-safe with respect to each other.
  *
  * Stopping: the worker asks a handler to stop when the attempt's timeout_s
- * runs out, when its lease is lost, or when the worker drains on SIGTERM.
- * A handler should check ht_job_should_stop() (or the return values of
- * ht_job_progress() and ht_job_sleep_ms()) at least every second or so and
- * return promptly; its return value is then ignored and the worker decides
- * the outcome (timeout -> failed "timeout" and retried; drain -> handed back
- * to the queue; lease lost -> dropped, another attempt owns the job).
+ * runs out, when its lease is lost, when the job is canceled, or when the
+ * worker drains on SIGTERM.  A handler should check ht_job_should_stop() (or
+ * the return values of ht_job_progress() and ht_job_sleep_ms()) at least
+ * every second or so and return promptly; its return value is then ignored
+ * and the worker decides the outcome (timeout -> failed "timeout" and
+ * retried; canceled -> canceled; drain -> handed back to the queue; lease
+ * lost -> dropped, another attempt owns the job).  One exception: a handler
+ * that returns HT_HANDLER_OK although a cancel was requested has done the
+ * work, and its result is kept (the job ends succeeded, not canceled).
  * A handler that never checks cannot be interrupted. */
 #ifndef HT_HANDLER_H
 #define HT_HANDLER_H
@@ -61,8 +64,8 @@ typedef int (*ht_handler_fn)(ht_job_ctx_t *ctx, const json_t *payload, json_t **
  * should stop (as ht_job_should_stop()). */
 int ht_job_progress(ht_job_ctx_t *ctx, int percent, const char *message);
 
-/* Nonzero when the handler should stop and return (timeout, lease lost or
- * drain). */
+/* Nonzero when the handler should stop and return (timeout, lease lost,
+ * canceled or drain). */
 int ht_job_should_stop(ht_job_ctx_t *ctx);
 
 /* Sleeps `ms` milliseconds, waking early on a stop request.  Returns 0 after

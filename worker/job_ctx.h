@@ -19,6 +19,7 @@ typedef enum {
     HT_STOP_TIMEOUT,    /* the attempt ran past its timeout_s */
     HT_STOP_LEASE_LOST, /* renew or progress answered HT_ESTALE */
     HT_STOP_DRAIN,      /* the worker is shutting down: hand the job back */
+    HT_STOP_CANCELED,   /* a client canceled the job (DELETE): end it canceled */
 } ht_stop_reason_t;
 
 /* Progress reaches Redis at most this often; see ht_job_progress(). */

@@ -11,6 +11,7 @@
 #include "shared/error.h"
 #include "shared/log.h"
 #include "shared/store.h"
+#include "worker/backoff.h"
 #include "worker/job_ctx.h"
 #include "worker/registry.h"
 #include "worker/worker.h"
@@ -79,32 +80,58 @@ static void unhold(ht_slot_t *slot)
     pthread_mutex_unlock(&slot->mu);
 }
 
+static const char *outcome_name(ht_outcome_t outcome)
+{
+    switch (outcome) {
+    case HT_OUTCOME_SUCCEEDED:
+        return "succeeded";
+    case HT_OUTCOME_FAILED:
+        return "failed";
+    case HT_OUTCOME_CANCELED:
+        return "canceled";
+    }
+    return "?";
+}
+
+static void log_outcome(const ht_job_t *job, ht_outcome_t outcome, const char *json,
+                        int retryable, long delay_ms)
+{
+    char attempt[16], delay[24];
+    snprintf(attempt, sizeof(attempt), "%d", job->attempt);
+    snprintf(delay, sizeof(delay), "%ld", delay_ms);
+    if (outcome == HT_OUTCOME_FAILED)
+        ht_log(HT_LOG_INFO, "attempt failed", "id", job->id, "type", job->type, "attempt",
+               attempt, "retryable", retryable ? "true" : "false", "retry_delay_ms", delay,
+               "error", json, NULL);
+    else
+        ht_log(HT_LOG_INFO, outcome == HT_OUTCOME_SUCCEEDED ? "job succeeded" : "job canceled",
+               "id", job->id, "type", job->type, "attempt", attempt, NULL);
+}
+
 /* Stores the outcome, retrying while Redis is away.  `json` is the result
- * or error text (owned by the caller). */
+ * or error text (owned by the caller; NULL when canceled).  A retryable
+ * failure with attempts left waits a full-jitter backoff (backoff.h)
+ * before its next attempt. */
 static void store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job,
-                          int succeeded, const char *json, int retryable)
+                          ht_outcome_t outcome, const char *json, int retryable)
 {
     const ht_keys_t *k = &slot->w->keys;
+    long delay_ms = 0;
+    if (outcome == HT_OUTCOME_FAILED && retryable && job->attempt < job->max_attempts)
+        delay_ms = ht_backoff_delay_ms(slot->w->retry_base_ms, slot->w->retry_max_ms,
+                                       job->attempt, NULL, NULL);
     int64_t give_up = ht_mono_ms() + OUTCOME_RETRY_MS;
     trouble_t t = {0};
     for (;;) {
-        int rc = ht_store_complete(store, k, job, succeeded, json, retryable);
+        int rc = ht_store_complete(store, k, job, outcome, json, retryable, delay_ms);
         if (rc == 0) {
             recovered(&t);
-            char attempt[16];
-            snprintf(attempt, sizeof(attempt), "%d", job->attempt);
-            if (succeeded)
-                ht_log(HT_LOG_INFO, "job succeeded", "id", job->id, "type", job->type,
-                       "attempt", attempt, NULL);
-            else
-                ht_log(HT_LOG_INFO, "attempt failed", "id", job->id, "type", job->type,
-                       "attempt", attempt, "retryable", retryable ? "true" : "false", "error",
-                       json, NULL);
+            log_outcome(job, outcome, json, retryable, delay_ms);
             return;
         }
         if (rc == HT_ESTALE) {
             ht_log(HT_LOG_WARN, "outcome dropped: another attempt owns the job", "id", job->id,
-                   NULL);
+                   "outcome", outcome_name(outcome), NULL);
             return;
         }
         if (atomic_load(&slot->stop) == HT_STOP_LEASE_LOST || ht_mono_ms() >= give_up) {
@@ -135,11 +162,20 @@ static void fail_now(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, co
                      const char *message, int retryable)
 {
     char *json = ht_error_json(code, message);
-    store_outcome(slot, store, job, 0, json, retryable);
+    store_outcome(slot, store, job, HT_OUTCOME_FAILED, json, retryable);
     free(json);
 }
 
-/* Decides what the attempt amounts to once the handler has returned. */
+/* Decides what the attempt amounts to once the handler has returned.
+ *
+ * Cancel racing completion: a cancel that arrives while the handler is
+ * finishing is settled here by one rule.  A handler that returned
+ * HT_HANDLER_OK has done the work, so its result is stored and the job ends
+ * succeeded; any other return (stopped, or failed, which a stop often
+ * causes) ends the job canceled, never retried.  Whatever reaches Redis
+ * first wins there too: ht_complete only accepts the outcome of the attempt
+ * that holds the job, once, and ht_cancel of a finished job answers
+ * "finished" (409), so the job ends in exactly one terminal state. */
 static void settle(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, ht_job_ctx_t *ctx,
                    int hrc, json_t *result)
 {
@@ -162,6 +198,12 @@ static void settle(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, ht_j
                  slot->held.timeout_s);
         fail_now(slot, store, job, "timeout", msg, 1);
         return;
+    case HT_STOP_CANCELED:
+        if (hrc != HT_HANDLER_OK) {
+            store_outcome(slot, store, job, HT_OUTCOME_CANCELED, NULL, 0);
+            return;
+        }
+        break;
     case HT_STOP_NONE:
         break;
     }
@@ -172,12 +214,13 @@ static void settle(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, ht_j
             fail_now(slot, store, job, "internal", "the result could not be encoded", 1);
             return;
         }
-        store_outcome(slot, store, job, 1, text ? text : "null", 0);
+        store_outcome(slot, store, job, HT_OUTCOME_SUCCEEDED, text ? text : "null", 0);
         free(text);
         return;
     }
     char *err = ht_job_ctx_error_json(ctx);
-    store_outcome(slot, store, job, 0, err ? err : "{\"code\":\"handler_failed\"}",
+    store_outcome(slot, store, job, HT_OUTCOME_FAILED,
+                  err ? err : "{\"code\":\"handler_failed\"}",
                   ctx->failed ? ctx->fail_retryable : 1);
     free(err);
 }

@@ -45,6 +45,11 @@ static int parse_options(ht_worker_t *w, int argc, char **argv)
         {"drain-timeout-s", "HANGTIGHT_DRAIN_TIMEOUT_S", HT_OPT_INT, "30",
          "when draining (SIGTERM), wait up to SECONDS for running jobs, then hand them back", 0,
          86400, &w->drain_timeout_s},
+        {"retry-base-ms", "HANGTIGHT_RETRY_BASE_MS", HT_OPT_INT, "1000",
+         "backoff of a failed attempt: the Nth retry waits a random 0..MS*2^(N-1) ms", 0,
+         3600000, &w->retry_base_ms},
+        {"retry-max-ms", "HANGTIGHT_RETRY_MAX_MS", HT_OPT_INT, "600000",
+         "cap of the retry backoff in MS", 0, 86400000, &w->retry_max_ms},
         {"log-level", "HANGTIGHT_LOG_LEVEL", HT_OPT_STRING, "info",
          "lowest LEVEL logged: debug, info, warn, error", 0, 0, &w->log_level},
     };
@@ -240,7 +245,11 @@ static int start_threads(ht_worker_t *w)
         w->slots[i].index = (int)i;
         pthread_mutex_init(&w->slots[i].mu, NULL);
     }
-    int rc = ht_lease_start(w);
+    /* The cancel listener first, so that it is usually subscribed before the
+     * first claim (a cancel it misses is still caught by the lease renewal). */
+    int rc = ht_cancel_start(w);
+    if (rc == 0)
+        rc = ht_lease_start(w);
     for (long i = 0; rc == 0 && i < w->concurrency; i++)
         rc = ht_slot_start(&w->slots[i]);
     if (rc < 0)
@@ -316,6 +325,7 @@ stop:
         if (w.slots[i].started)
             pthread_join(w.slots[i].thread, NULL);
     ht_lease_stop(&w);
+    ht_cancel_stop(&w);
     ht_log(HT_LOG_INFO, "worker stopped", NULL);
 out:
     for (long i = 0; w.slots && i < w.concurrency; i++)

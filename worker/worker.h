@@ -9,8 +9,12 @@
  *   slot   claims, runs a handler, completes; owns its ht_store_t and the
  *          ht_job_t it claimed; publishes a shallow copy in `held` (under
  *          `mu`) for the lease thread and the drain.
- *   lease  renews the leases of `held` jobs, reaps expired ones, and sets a
- *          slot's stop reason when its lease is lost or its time is up. */
+ *   lease  renews the leases of `held` jobs, reaps expired ones, promotes
+ *          due scheduled jobs, trims expired ones from the indexes, and sets
+ *          a slot's stop reason when its lease is lost, its time is up or
+ *          its job was canceled.
+ *   cancel listens for cancel requests (pub/sub, cancel.c) and sets the
+ *          stop reason of the slot holding the named attempt. */
 #ifndef HT_WORKER_WORKER_H
 #define HT_WORKER_WORKER_H
 
@@ -23,6 +27,7 @@
 #include "shared/redis_url.h"
 #include "shared/store.h"
 #include "worker/handlers_config.h"
+#include "worker/job_ctx.h"
 
 #define HT_WORKER_ID_MAX 160
 /* Bounds every Redis reply except the BLPOP wait. */
@@ -47,6 +52,8 @@ typedef struct {
 struct ht_worker {
     long concurrency;
     long drain_timeout_s;
+    long retry_base_ms; /* backoff of failed attempts (backoff.h) */
+    long retry_max_ms;
     const char *redis_url;
     const char *handlers_path;
     const char *log_level;
@@ -58,9 +65,13 @@ struct ht_worker {
 
     atomic_int draining;   /* slots stop claiming */
     atomic_int lease_quit; /* the lease thread exits */
+    atomic_int renew_all;  /* the lease thread renews every held job now */
+    atomic_int cancel_quit; /* the cancel thread exits */
     ht_slot_t *slots;
     pthread_t lease_thread;
     int lease_started;
+    pthread_t cancel_thread;
+    int cancel_started;
 };
 
 /* Records the types this worker serves in HT_KEY_TYPES (at start, and
@@ -74,5 +85,15 @@ int ht_slot_start(ht_slot_t *slot);
 /* Starts and stops the lease thread (lease.c).  ht_lease_stop() joins it. */
 int ht_lease_start(ht_worker_t *w);
 void ht_lease_stop(ht_worker_t *w);
+
+/* Starts and stops the cancel listener (cancel.c).  ht_cancel_stop() joins
+ * it (within about half a second, or a connect timeout). */
+int ht_cancel_start(ht_worker_t *w);
+void ht_cancel_stop(ht_worker_t *w);
+
+/* Asks the slot running attempt `token` of job `id` to stop with reason
+ * `why`.  Returns 1 when this process runs that attempt, else 0. */
+int ht_worker_stop_attempt(ht_worker_t *w, const char *id, uint64_t token,
+                           ht_stop_reason_t why);
 
 #endif

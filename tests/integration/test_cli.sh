@@ -3,6 +3,8 @@
 # success, 1 on failure, 2 on timeout), problems on stderr, usage; wait
 # follows the event stream (resumed after the api restarts, polling when a
 # server has none); submit --wait uses sync mode (102s, then 200 or 202).
+# The lifecycle commands: submit --delay-s/--run-at/--idempotency-key,
+# cancel, retry, list (table, --json, --all across pages, filters), stats.
 source "$(dirname "$0")/lib.sh"
 
 ht_start_redis
@@ -200,3 +202,156 @@ grep -Eq '[0-9a-f]{8}-[0-9a-f]{4}-' "$HT_TMP/sto.err" || fail "the message names
 # Without --wait, submit is as before: the 202 document at once.
 out=$(cli submit echo '{"a": 1}')
 assert_eq "$(jq -r .status <<<"$out")" queued "submit without --wait"
+
+# ---- the lifecycle commands ---------------------------------------------------
+# submit --delay-s: scheduled, then run; --run-at likewise.
+out=$(cli submit echo '{"later": 1}' --delay-s 1)
+assert_eq "$(jq -r .status <<<"$out")" scheduled "submit --delay-s"
+delayed=$(jq -r .id <<<"$out")
+run_at=$(date -u -d '+1 second' +%Y-%m-%dT%H:%M:%SZ)
+out=$(cli submit echo '{"later": 2}' --run-at "$run_at")
+assert_eq "$(jq -r .status <<<"$out")" scheduled "submit --run-at $run_at"
+for id in "$delayed" "$(jq -r .id <<<"$out")"; do
+    set +e
+    out=$(cli wait "$id" --timeout 20 2>/dev/null)
+    rc=$?
+    set -e
+    assert_eq "$rc" 0 "wait for a delayed job"
+    assert_eq "$(jq -r .status <<<"$out")" succeeded "delayed job's final status"
+done
+
+# submit --idempotency-key: the same key and body give the same job, another
+# body is refused.
+key="cli-$RANDOM-$RANDOM"
+first=$(cli submit echo '{"n": 1}' --idempotency-key "$key" | jq -r .id)
+again=$(cli submit echo '{"n": 1}' --idempotency-key "$key" | jq -r .id)
+assert_match "$first" '^[0-9a-f-]{36}$' "idempotent submit id"
+assert_eq "$again" "$first" "the same Idempotency-Key and body"
+set +e
+err=$(cli submit echo '{"n": 2}' --idempotency-key "$key" 2>&1 >/dev/null)
+rc=$?
+set -e
+assert_eq "$rc" 1 "the same Idempotency-Key with another body"
+assert_match "$err" 'HTTP 422' "idempotency mismatch message"
+
+# cancel: a scheduled job is canceled at once (exit 0, its document); again,
+# or an unknown id, is refused (exit 1, the problem on stderr).
+id=$(cli submit echo '{}' --delay-s 600 | jq -r .id)
+out=$(cli cancel "$id")
+assert_eq "$(jq -r .status <<<"$out")" canceled "cancel of a scheduled job"
+assert_eq "$(jq -r .id <<<"$out")" "$id" "cancel prints the job"
+set +e
+err=$(cli cancel "$id" 2>&1 >/dev/null)
+rc=$?
+set -e
+assert_eq "$rc" 1 "cancel of a canceled job"
+assert_match "$err" 'HTTP 409' "cancel of a finished job: message"
+set +e
+err=$(cli cancel 1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b 2>&1 >/dev/null)
+rc=$?
+set -e
+assert_eq "$rc" 1 "cancel of an unknown job"
+assert_match "$err" 'HTTP 404' "cancel of an unknown job: message"
+canceled=$id
+
+# cancel of a running job: 202 with the document; the job ends canceled and
+# wait exits 1.
+id=$(cli submit sleep '{"ms": 20000, "steps": 20}' | jq -r .id)
+wait_until 15 "the long job runs" ht_job_is "$id" running
+out=$(cli cancel "$id")
+assert_eq "$(jq -r .id <<<"$out")" "$id" "cancel of a running job prints it"
+set +e
+out=$(cli wait "$id" --timeout 15 2>/dev/null)
+rc=$?
+set -e
+assert_eq "$rc" 1 "wait for a canceled job"
+assert_eq "$(jq -r .status <<<"$out")" canceled "running job after cancel"
+
+# retry: a failed job is queued again with fresh attempts and runs again; a
+# succeeded job cannot be retried.
+failed=$(cli submit fail '{"message": "retry me"}' --max-attempts 1 | jq -r .id)
+set +e
+cli wait "$failed" --timeout 20 >/dev/null 2>&1
+set -e
+before=$(cli status "$failed")
+assert_eq "$(jq -r .status <<<"$before")" failed "job before retry"
+out=$(cli retry "$failed")
+assert_eq "$(jq -r .id <<<"$out")" "$failed" "retry prints the job"
+# The document is the job just after the retry; a worker may already have
+# taken it (and this job fails again at once).
+assert_match "$(jq -r .status <<<"$out")" '^(queued|running|failed)$' "retry of a failed job"
+retried_ran() {
+    local doc
+    doc=$(cli status "$failed")
+    [[ "$(jq -r '.status + " " + (.attempt | tostring)' <<<"$doc")" == "failed 1" &&
+        "$(jq -r .finished_at <<<"$doc")" > "$(jq -r .finished_at <<<"$before")" ]]
+}
+wait_until 20 "the retried job ran again and failed again" retried_ran
+out=$(cli retry "$canceled")
+assert_match "$(jq -r .status <<<"$out")" '^(queued|running|succeeded)$' "retry of a canceled job"
+wait_until 20 "the retried canceled job succeeded" ht_job_is "$canceled" succeeded
+set +e
+err=$(cli retry "$first" 2>&1 >/dev/null)
+rc=$?
+set -e
+assert_eq "$rc" 1 "retry of a succeeded job"
+assert_match "$err" 'HTTP 409' "retry of a succeeded job: message"
+
+# list: a table, newest first; --status and --type filter; --limit pages and
+# says how to go on; --all follows the cursor; --json gives the documents.
+out=$(cli list --status failed)
+head -n 1 <<<"$out" | grep -q '^ID  *TYPE  *STATUS  *ATTEMPT  *CREATED$' || fail "list header: $out"
+grep -q "^$failed  *fail  *failed  *1/1 " <<<"$out" || fail "list --status failed misses $failed: $out"
+if tail -n +2 <<<"$out" | grep -vq ' failed '; then fail "list --status failed shows others: $out"; fi
+total=$(ht_redis ZCARD 'ht:{default}:jobs')
+((total > 14)) || fail "expected more than 14 jobs (3 pages of 7) by now, the index has $total"
+cli list --limit 3 >"$HT_TMP/page.out" 2>"$HT_TMP/page.err"
+assert_eq "$(wc -l <"$HT_TMP/page.out")" 4 "list --limit 3: header and 3 rows"
+grep -q -- "--cursor" "$HT_TMP/page.err" || fail "list --limit 3 gives no cursor: $(cat "$HT_TMP/page.err")"
+cli list --limit 7 --all >"$HT_TMP/all.out"
+assert_eq "$(($(wc -l <"$HT_TMP/all.out") - 1))" "$total" "list --all rows"
+assert_eq "$(tail -n +2 "$HT_TMP/all.out" | awk '{ print $1 }' | sort -u | wc -l)" "$total" \
+    "list --all: no job twice"
+cli list --limit 7 --all --json >"$HT_TMP/all.json"
+assert_eq "$(jq '.jobs | length' "$HT_TMP/all.json")" "$total" "list --all --json jobs"
+assert_eq "$(jq -r .next_cursor "$HT_TMP/all.json")" null "list --all --json next_cursor"
+assert_eq "$(jq '[.jobs[].created_at] == ([.jobs[].created_at] | sort | reverse)' "$HT_TMP/all.json")" \
+    true "list is newest first"
+assert_eq "$(jq -r .jobs[0].id "$HT_TMP/all.json")" "$(awk 'NR == 2 { print $1 }' "$HT_TMP/all.out")" \
+    "table and --json agree"
+out=$(cli list --type fail --all --json)
+assert_eq "$(jq '[.jobs[].type] | unique' -c <<<"$out")" '["fail"]' "list --type fail"
+out=$(cli list --json --limit 2)
+assert_eq "$(jq '.jobs | length' <<<"$out")" 2 "list --json --limit 2"
+assert_eq "$(jq -r '.next_cursor | type' <<<"$out")" string "list --json keeps the cursor"
+set +e
+cli list --status bogus >/dev/null 2>"$HT_TMP/bogus.err"
+rc=$?
+set -e
+assert_eq "$rc" 1 "list with an unknown status"
+grep -q 'HTTP 4' "$HT_TMP/bogus.err" || fail "list --status bogus: $(cat "$HT_TMP/bogus.err")"
+
+# stats: a table of the queue, or its JSON.
+out=$(cli stats)
+head -n 1 <<<"$out" | grep -q '^QUEUE  *high  *default  *low  *scheduled  *running  *failed' ||
+    fail "stats header: $out"
+grep -q '^default  *[0-9]' <<<"$out" || fail "stats has no row for the default queue: $out"
+out=$(cli stats --json)
+assert_eq "$(jq -r '.queues[0].name' <<<"$out")" default "stats --json queue"
+assert_eq "$(jq -r '.queues[0].failed' <<<"$out")" "$(ht_redis ZCARD 'ht:{default}:status:failed')" \
+    "stats --json failed count"
+
+# Usage errors of the new commands exit 2; each has --help.
+for args in "cancel" "cancel a b" "retry" "list extra" "list --limit 0" "list --limit 101" \
+    "stats extra" "submit echo {} --delay-s x"; do
+    set +e
+    # shellcheck disable=SC2086 # word splitting wanted
+    cli $args >/dev/null 2>&1
+    rc=$?
+    set -e
+    assert_eq "$rc" 2 "exit status of 'hangtight $args'"
+done
+for cmd in cancel retry list stats; do
+    cli $cmd --help | grep -q usage || fail "hangtight $cmd --help prints no usage"
+done
+cli submit --help | grep -q -- '--idempotency-key' || fail "submit --help lists --idempotency-key"

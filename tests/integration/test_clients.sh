@@ -59,7 +59,7 @@ assert_eq "$(jq -r .body <<<"$out")" "" "http.client's body of the 102"
 # No worker from here on: the jobs stay queued, so every waiter is held.
 ht_stop w1
 assert_eq "$HT_EXIT" 0 "worker exit status"
-no_subscriptions() { [[ -z "$(ht_redis PUBSUB CHANNELS 'ht:*')" ]]; }
+no_subscriptions() { [[ -z "$(ht_redis PUBSUB CHANNELS 'ht:*:events:*')" ]]; }
 wait_until 10 "no job is watched before the waiters" no_subscriptions
 queued='{"type": "sleep", "payload": {"ms": 10}, "priority": "low"}'
 run_waiters() {

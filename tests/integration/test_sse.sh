@@ -163,5 +163,5 @@ for _ in $(seq 10); do
 done
 ht_http GET /healthz
 assert_status 200 "healthz after early hang-ups"
-no_subscriptions() { [[ "$(ht_redis PUBSUB NUMPAT)" == 0 && -z "$(ht_redis PUBSUB CHANNELS 'ht:*')" ]]; }
+no_subscriptions() { [[ "$(ht_redis PUBSUB NUMPAT)" == 0 && -z "$(ht_redis PUBSUB CHANNELS 'ht:*:events:*')" ]]; }
 wait_until 5 "the api unsubscribes from jobs nobody watches" no_subscriptions

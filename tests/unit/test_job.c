@@ -160,9 +160,11 @@ Test(job, document_of_a_running_job)
            "\"priority\":\"high\",\"progress\":{\"percent\":42,\"message\":\"half way\","
            "\"updated_at\":\"2026-11-26T04:26:38.000Z\"},\"attempt\":2,\"max_attempts\":3,"
            "\"timeout_s\":300,\"ttl_s\":86400,\"created_at\":\"2026-11-26T04:26:36.123Z\","
-           "\"started_at\":\"2026-11-26T04:26:37.000Z\",\"finished_at\":null,\"result\":null,"
+           "\"run_at\":null,\"started_at\":\"2026-11-26T04:26:37.000Z\",\"finished_at\":null,"
+           "\"result\":null,"
            "\"error\":null,\"metadata\":{\"k\":\"v\"},\"callback\":null,"
-           "\"links\":{\"self\":\"/v1/jobs/" ID "\",\"events\":\"/v1/jobs/" ID "/events\"}}");
+           "\"links\":{\"self\":\"/v1/jobs/" ID "\",\"events\":\"/v1/jobs/" ID "/events\","
+           "\"cancel\":\"/v1/jobs/" ID "\"}}");
     cr_expect_null(strstr(s, "payload"), "the payload is not part of the document");
     free(s);
     ht_job_clear(&j);
@@ -184,11 +186,12 @@ Test(job, document_of_a_finished_job)
            "\"priority\":\"default\",\"progress\":{\"percent\":null,\"message\":null,"
            "\"updated_at\":null},\"attempt\":3,\"max_attempts\":3,"
            "\"timeout_s\":10,\"ttl_s\":60,\"created_at\":\"1970-01-01T00:00:01.000Z\","
-           "\"started_at\":\"1970-01-01T00:00:02.000Z\","
+           "\"run_at\":null,\"started_at\":\"1970-01-01T00:00:02.000Z\","
            "\"finished_at\":\"1970-01-01T00:00:03.000Z\",\"result\":[1,\"two\"],"
            "\"error\":{\"code\":\"handler_failed\",\"message\":\"boom\"},\"metadata\":{},"
            "\"callback\":{\"url\":\"https://example.com/hook\"},"
-           "\"links\":{\"self\":\"/v1/jobs/" ID "\",\"events\":\"/v1/jobs/" ID "/events\"}}");
+           "\"links\":{\"self\":\"/v1/jobs/" ID "\",\"events\":\"/v1/jobs/" ID "/events\","
+           "\"retry\":\"/v1/jobs/" ID "/retry\"}}");
     free(s);
     ht_job_clear(&j);
 }
@@ -206,6 +209,48 @@ Test(job, unparsable_stored_json_renders_as_string)
     cr_expect_str_eq(json_string_value(json_object_get(doc, "error")), "plain text");
     json_t *progress = json_object_get(doc, "progress");
     cr_expect_str_eq(json_string_value(json_object_get(progress, "message")), "bad ? byte");
+    json_decref(doc);
+    ht_job_clear(&j);
+}
+
+/* Lifecycle fields (migration 0003): run_at of a scheduled job, a pending
+ * cancel of a running one, and the links that say what can be done next. */
+Test(job, scheduled_and_cancel_requested_documents)
+{
+    const char *const scheduled[] = {"id", ID, "type", "echo", "status", "scheduled",
+                                     "created_at", "1000", "run_at", "61000", NULL};
+    ht_job_t j;
+    cr_assert_eq(from_pairs(&j, scheduled), 0);
+    cr_expect_eq(j.run_at, 61000);
+    json_t *doc = ht_job_to_json(&j);
+    cr_expect_str_eq(json_string_value(json_object_get(doc, "run_at")),
+                     "1970-01-01T00:01:01.000Z");
+    json_t *links = json_object_get(doc, "links");
+    cr_expect_str_eq(json_string_value(json_object_get(links, "cancel")), "/v1/jobs/" ID);
+    cr_expect_null(json_object_get(links, "retry"), "a scheduled job cannot be retried");
+    cr_expect_null(json_object_get(doc, "cancel_requested"));
+    json_decref(doc);
+    ht_job_clear(&j);
+
+    const char *const canceling[] = {"id", ID, "type", "echo", "status", "running",
+                                     "cancel_requested", "1", NULL};
+    cr_assert_eq(from_pairs(&j, canceling), 0);
+    cr_expect_eq(j.cancel_requested, 1);
+    doc = ht_job_to_json(&j);
+    cr_expect(json_is_true(json_object_get(doc, "cancel_requested")));
+    cr_expect(json_is_null(json_object_get(doc, "run_at")));
+    json_decref(doc);
+    ht_job_clear(&j);
+
+    const char *const canceled[] = {"id", ID, "type", "echo", "status", "canceled",
+                                    "cancel_requested", "1", NULL};
+    cr_assert_eq(from_pairs(&j, canceled), 0);
+    doc = ht_job_to_json(&j);
+    links = json_object_get(doc, "links");
+    cr_expect_null(json_object_get(doc, "cancel_requested"), "honoured: not shown");
+    cr_expect_null(json_object_get(links, "cancel"), "a finished job cannot be canceled");
+    cr_expect_str_eq(json_string_value(json_object_get(links, "retry")),
+                     "/v1/jobs/" ID "/retry");
     json_decref(doc);
     ht_job_clear(&j);
 }

@@ -1,0 +1,175 @@
+/* Actions on one job: DELETE /v1/jobs/{id} (cancel) and POST
+ * /v1/jobs/{id}/retry (re-queue a dead letter).  The state change is one
+ * Redis function each (ht_cancel, ht_retry in migrations/0003_lifecycle.lua);
+ * this file maps its answer to HTTP and shows the job as it is afterwards:
+ *
+ *   cancel:  canceled -> 200 + document     (it was queued or scheduled)
+ *            requested -> 202 + document    (running: its worker stops it)
+ *            finished -> 409, no job -> 404
+ *   retry:   queued -> 202 + document       (it was failed or canceled)
+ *            conflict -> 409, no job -> 404 */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "shared/error.h"
+#include "shared/id.h"
+#include "shared/job.h"
+#include "shared/log.h"
+
+#include "api/http.h"
+#include "api/router.h"
+
+/* One action across its asynchronous steps, in the request's pool. */
+typedef struct {
+    ht_api_thread_t *t;
+    h2o_req_t *req;
+    char id[HT_ID_LEN + 1];
+    int status; /* of the answer, once the action is done */
+} action_t;
+
+static action_t *action_new(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
+{
+    if (!ht_id_valid(args->id.base, args->id.len)) {
+        ht_http_problem(req, HT_P_JOB_NOT_FOUND, "no job with this id");
+        return NULL;
+    }
+    action_t *a = h2o_mem_alloc_pool(&req->pool, sizeof(*a));
+    memset(a, 0, sizeof(*a));
+    a->t = t;
+    a->req = req;
+    memcpy(a->id, args->id.base, HT_ID_LEN);
+    a->id[HT_ID_LEN] = '\0';
+    return a;
+}
+
+static int not_found(h2o_req_t *req)
+{
+    return ht_http_problem(req, HT_P_JOB_NOT_FOUND, "no job with this id (it may have expired)");
+}
+
+/* The job as it is after the action, with a->status. */
+static void on_job_after(void *data, int err, const ht_job_t *job)
+{
+    action_t *a = data;
+    h2o_req_t *req = a->req;
+    if (err == HT_ENOTFOUND) {
+        not_found(req); /* expired in between: as good as gone */
+        return;
+    }
+    if (err) {
+        ht_http_store_problem(req, err);
+        return;
+    }
+    ht_http_add_headerf(req, "etag", "\"%" PRIu64 "\"", job->version);
+    ht_http_add_header(req, "cache-control", "no-store");
+    if (a->status == 202) {
+        /* Not done yet: where to watch it. */
+        ht_http_add_headerf(req, "location", "/v1/jobs/%s", a->id);
+        ht_http_add_header(req, "retry-after", "1");
+    }
+    json_t *doc = ht_job_to_json(job);
+    ht_http_send_json(req, a->status, doc);
+    json_decref(doc);
+}
+
+/* ---- DELETE /v1/jobs/{id} ----------------------------------------------- */
+
+static void on_canceled(void *data, int err, const char *word)
+{
+    action_t *a = data;
+    h2o_req_t *req = a->req;
+    if (err == HT_ENOTFOUND) {
+        not_found(req);
+        return;
+    }
+    if (err) {
+        ht_http_store_problem(req, err);
+        return;
+    }
+    if (strcmp(word, "finished") == 0) {
+        ht_http_problem(req, HT_P_CONFLICT,
+                        "the job has already finished (succeeded, failed or canceled)");
+        return;
+    }
+    if (strcmp(word, "canceled") == 0) {
+        a->status = 200;
+    } else if (strcmp(word, "requested") == 0) {
+        a->status = 202;
+    } else {
+        ht_log(HT_LOG_ERROR, "unexpected answer of ht_cancel", "detail", word, NULL);
+        ht_http_problem(req, HT_P_INTERNAL, "the job store answered '%s'", word);
+        return;
+    }
+    ht_log(HT_LOG_DEBUG, "job cancel", "id", a->id, "outcome", word, NULL);
+    ht_astore_get(a->t->store, req, &a->t->keys, a->id, on_job_after, a);
+}
+
+int ht_jobs_cancel(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
+{
+    action_t *a = action_new(t, req, args);
+    if (!a)
+        return -1;
+    ht_astore_cancel(t->store, req, &t->keys, a->id, on_canceled, a);
+    return 0;
+}
+
+/* ---- POST /v1/jobs/{id}/retry ------------------------------------------- */
+
+static void on_retried(void *data, int err, const char *word)
+{
+    action_t *a = data;
+    h2o_req_t *req = a->req;
+    if (err == HT_ENOTFOUND) {
+        not_found(req);
+        return;
+    }
+    if (err) {
+        ht_http_store_problem(req, err);
+        return;
+    }
+    if (strcmp(word, "conflict") == 0) {
+        ht_http_problem(req, HT_P_CONFLICT,
+                        "only a failed or canceled job can be retried; this one is not");
+        return;
+    }
+    if (strcmp(word, "queued") != 0 && strcmp(word, "scheduled") != 0) {
+        ht_log(HT_LOG_ERROR, "unexpected answer of ht_retry", "detail", word, NULL);
+        ht_http_problem(req, HT_P_INTERNAL, "the job store answered '%s'", word);
+        return;
+    }
+    a->status = 202;
+    ht_log(HT_LOG_DEBUG, "job retried", "id", a->id, NULL);
+    ht_astore_get(a->t->store, req, &a->t->keys, a->id, on_job_after, a);
+}
+
+/* ht_retry needs the wait list of the job's priority: read it first.  A
+ * job's priority never changes, so the read cannot go stale. */
+static void on_job_before_retry(void *data, int err, const ht_job_t *job)
+{
+    action_t *a = data;
+    if (err == HT_ENOTFOUND) {
+        not_found(a->req);
+        return;
+    }
+    if (err) {
+        ht_http_store_problem(a->req, err);
+        return;
+    }
+    if (job->status != HT_JOB_FAILED && job->status != HT_JOB_CANCELED) {
+        ht_http_problem(a->req, HT_P_CONFLICT,
+                        "only a failed or canceled job can be retried; this one is %s",
+                        ht_job_status_name(job->status));
+        return;
+    }
+    ht_astore_retry(a->t->store, a->req, &a->t->keys, a->id, job->priority, on_retried, a);
+}
+
+int ht_jobs_retry(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
+{
+    action_t *a = action_new(t, req, args);
+    if (!a)
+        return -1;
+    ht_astore_get(t->store, req, &t->keys, a->id, on_job_before_retry, a);
+    return 0;
+}

@@ -1,0 +1,66 @@
+/* GET /v1/queues: the depth of each queue, from one read-only Redis
+ * function call (ht_queue_stats):
+ *
+ *   {"queues": [{"name": "default",
+ *                "queued": {"high": n, "default": n, "low": n},
+ *                "scheduled": n, "running": n,
+ *                "failed": n, "canceled": n, "succeeded": n,
+ *                "totals": {"submitted": n, "succeeded": n, "failed": n,
+ *                           "canceled": n, "retried": n}}]}
+ *
+ * failed, canceled and succeeded count the jobs still kept (not expired);
+ * totals count since the keyspace was made.  One queue for now; the array
+ * is there for named queues. */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/http.h"
+#include "api/router.h"
+
+#define TOTAL_SUFFIX "_total"
+
+static void on_stats(void *data, int err, size_t n, const char *const *names,
+                     const long long *values)
+{
+    h2o_req_t *req = data;
+    if (err) {
+        ht_http_store_problem(req, err);
+        return;
+    }
+    ht_api_thread_t *t = ht_api_thread_of(req);
+    json_t *queued = json_pack("{s:I, s:I, s:I}", "high", (json_int_t)0, "default", (json_int_t)0,
+                               "low", (json_int_t)0);
+    /* Every total is present, 0 until counted. */
+    json_t *totals = json_pack("{s:I, s:I, s:I, s:I, s:I}", "submitted", (json_int_t)0, "succeeded",
+                               (json_int_t)0, "failed", (json_int_t)0, "canceled", (json_int_t)0,
+                               "retried", (json_int_t)0);
+    json_t *q = json_pack("{s:s, s:o}", "name", t->keys.queue, "queued", queued);
+    static const char *const counts[] = {"scheduled", "running", "failed", "canceled", "succeeded"};
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+        json_object_set_new(q, counts[i], json_integer(0));
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(names[i]), slen = strlen(TOTAL_SUFFIX);
+        json_t *v = json_integer(values[i]);
+        if (len > slen && strcmp(names[i] + len - slen, TOTAL_SUFFIX) == 0) {
+            char name[64];
+            snprintf(name, sizeof(name), "%.*s", (int)(len - slen), names[i]);
+            json_object_set_new(totals, name, v);
+        } else if (json_object_get(queued, names[i])) {
+            json_object_set_new(queued, names[i], v);
+        } else {
+            json_object_set_new(q, names[i], v);
+        }
+    }
+    json_object_set_new(q, "totals", totals);
+    json_t *doc = json_pack("{s:[o]}", "queues", q);
+    ht_http_add_header(req, "cache-control", "no-cache");
+    ht_http_send_json(req, 200, doc);
+    json_decref(doc);
+}
+
+int ht_queues_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
+{
+    (void)args;
+    ht_astore_queue_stats(t->store, req, &t->keys, on_stats, req);
+    return 0;
+}

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Cancel of a running job: DELETE answers 202 and the worker holding the job
+# is told at once over pub/sub; a built-in handler stops, an exec handler's
+# child gets SIGTERM (then SIGKILL after the grace if it ignores it), and the
+# job ends canceled.  A cancel that pub/sub missed is caught by the next
+# lease renewal.  A cancel racing the job's own completion leaves exactly one
+# terminal state.
+source "$(dirname "$0")/lib.sh"
+
+# Sleep durations unique to this run, to find the children later.
+child_sleep=61.$$
+stubborn_sleep=62.$$
+cat >"$HT_TMP/slow.sh" <<SH
+#!/bin/bash
+cat >/dev/null
+echo '{"progress": 1, "message": "sleeping"}'
+sleep $child_sleep
+echo '{"never": "here"}'
+SH
+cat >"$HT_TMP/stubborn.sh" <<SH
+#!/bin/bash
+trap '' TERM
+cat >/dev/null
+echo '{"progress": 1, "message": "ignoring SIGTERM"}'
+sleep $stubborn_sleep &
+wait \$! || wait \$!
+SH
+cat >"$HT_TMP/handlers.json" <<JSON
+{"handlers": {
+  "test.slow":     {"command": ["/bin/bash", "$HT_TMP/slow.sh"]},
+  "test.stubborn": {"command": ["/bin/bash", "$HT_TMP/stubborn.sh"]}
+}}
+JSON
+export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
+
+ht_start_redis
+ht_migrate
+ht_start_api
+ht_start_worker w1 --concurrency 3
+
+history() {
+    ht_redis --raw XRANGE "ht:{default}:job:$1:log" - + |
+        awk '$0 == "kind" { getline; k = $0 } $0 == "status" { getline; s = $0 }
+             $0 == "attempt" { getline; if (k == "status") printf "%s/%s ", s, $0 }'
+}
+
+# DELETE the running job ID; asserts 202; sets CANCELED_AT (ms).
+cancel_running() {
+    ht_http DELETE "/v1/jobs/$1"
+    CANCELED_AT=$(ht_ms)
+    assert_status 202 "DELETE of a running job"
+}
+
+# Waits until job ID is canceled and asserts it took at most MS.
+ends_canceled_within() {
+    local id=$1 ms=$2
+    wait_until $((ms / 1000 + 10)) "job $id ends canceled" ht_job_is "$id" canceled
+    local took=$(($(ht_ms) - CANCELED_AT))
+    log "canceled $took ms after the DELETE"
+    ((took <= ms)) || fail "the cancel took $took ms (more than $ms)"
+    assert_json .result null
+    assert_jq '.finished_at != null' "finished_at of the canceled job"
+    assert_jq '.cancel_requested != true' "no pending cancel on a finished job"
+}
+
+# ---- a built-in handler stops at once ---------------------------------
+ht_submit '{"type": "sleep", "payload": {"ms": 30000, "steps": 30}, "max_attempts": 3}'
+id=$HT_JOB
+wait_until 10 "the sleep job runs" ht_job_is "$id" running
+cancel_running "$id"
+ends_canceled_within "$id" 1500
+assert_json .attempt 1
+assert_eq "$(history "$id")" "queued/0 running/1 canceled/1 " "history of the canceled job"
+grep -F "\"$id\"" "${HT_LOGS[w1]}" | grep -qF 'cancel requested: stopping the handler' ||
+    fail "the worker did not log the pub/sub cancel"
+ht_http DELETE "/v1/jobs/$id"
+assert_problem 409 "DELETE of a canceled job"
+
+# ---- an exec handler's child is killed --------------------------------
+children() { pgrep -f "sleep $1" >/dev/null; }
+ht_submit '{"type": "test.slow"}'
+id=$HT_JOB
+wait_until 10 "the exec child sleeps" children "$child_sleep"
+assert_eq "$(ht_job_field "$id" .status)" running
+cancel_running "$id"
+ends_canceled_within "$id" 1500
+wait_until 3 "the exec child is gone" eval "! children $child_sleep"
+
+# ---- a child that ignores SIGTERM gets SIGKILL after the grace --------
+ht_submit '{"type": "test.stubborn"}'
+id=$HT_JOB
+wait_until 10 "the stubborn child sleeps" children "$stubborn_sleep"
+sleep 0.3 # let bash install its trap before the signal comes
+cancel_running "$id"
+sleep 2
+children "$stubborn_sleep" || fail "the child that ignores SIGTERM died before the grace"
+ht_http GET "/v1/jobs/$id"
+assert_json .status running "status during the kill grace"
+assert_json .cancel_requested true "cancel_requested during the kill grace"
+ends_canceled_within "$id" 8000
+wait_until 3 "the stubborn child is gone" eval "! children $stubborn_sleep"
+
+# ---- a cancel that pub/sub missed: the lease renewal catches it -------
+# Set the flag behind the worker's back (no message is published); with
+# timeout_s 3 the lease is renewed every second.
+ht_submit '{"type": "sleep", "payload": {"ms": 30000, "steps": 30}, "timeout_s": 3}'
+id=$HT_JOB
+wait_until 10 "the sleep job runs" ht_job_is "$id" running
+ht_redis HSET "ht:{default}:job:$id" cancel_requested 1 >/dev/null
+CANCELED_AT=$(ht_ms)
+ends_canceled_within "$id" 2500
+grep -F "\"$id\"" "${HT_LOGS[w1]}" | grep -qF 'cancel requested (seen on renewal)' ||
+    fail "the worker did not log the cancel seen on renewal"
+
+# ---- cancel racing completion -----------------------------------------
+# A 500 ms job, DELETEd at its start time (from the job hash) + 500 ms +
+# an offset (the DELETE itself takes a few tens of ms to land), i.e. around
+# the moment it finishes: whatever wins, the job ends in one terminal state
+# (succeeded with its result, or canceled), the answer to the DELETE
+# agrees, and nothing changes afterwards.
+finished() {
+    ht_http GET "/v1/jobs/$id"
+    [[ "$(ht_json .status)" =~ ^(succeeded|canceled|failed)$ ]]
+}
+outcomes=""
+for offset in -100 -70 -55 -45 -38 -32 -26 -20 -10 0; do
+    ht_submit '{"type": "sleep", "payload": {"ms": 500, "steps": 1}}'
+    id=$HT_JOB
+    wait_until 10 "job $id runs" eval "[[ \$(ht_job_hget $id status) == running ]]"
+    at=$(($(ht_job_hget "$id" started_at) + 500 + offset))
+    wait_ms=$((at - $(ht_ms)))
+    ((wait_ms > 0)) && sleep "$((wait_ms / 1000)).$(printf %03d $((wait_ms % 1000)))"
+    ht_http DELETE "/v1/jobs/$id"
+    answer=$HTTP_STATUS
+    wait_until 10 "job $id finishes" finished
+    status=$(ht_json .status)
+    case "$answer/$status" in
+    409/succeeded | 202/succeeded)
+        # 202 then succeeded: the handler was done before the stop reached it.
+        assert_jq '.result.slept_ms == 500' "result of a job that beat its cancel" ;;
+    202/canceled) assert_json .result null "result of a canceled job" ;;
+    *) fail "DELETE answered $answer and the job ended $status (offset $offset ms)" ;;
+    esac
+    h=$(history "$id")
+    assert_match "$h" '^queued/0 running/1 (succeeded|canceled)/1 $' "history (offset $offset ms)"
+    outcomes+="$offset:$answer/$status "
+    sleep 0.2
+    assert_eq "$(ht_job_field "$id" .status)" "$status" "status a moment later"
+    assert_eq "$(history "$id")" "$h" "history a moment later"
+done
+log "race outcomes: $outcomes"
+ht_alive w1 || fail "the worker died during the races"
+
+# The worker still serves.
+ht_submit '{"type": "echo", "payload": {"still": "here"}}'
+id=$HT_JOB
+wait_until 10 "an echo job after the cancels succeeds" ht_job_is "$id" succeeded

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# GET /v1/queues counts what the queue holds (depth per priority,
+# scheduled, running, failed, canceled, succeeded) and the totals; and a
+# dead letter (failed, out of attempts) is retried with POST .../retry.
+source "$(dirname "$0")/lib.sh"
+
+ht_start_redis
+ht_migrate
+ht_start_api
+
+ht_http GET /v1/queues
+assert_status 200 "queues of an empty keyspace"
+assert_json '.queues | length' 1
+assert_json '.queues[0].name' default
+assert_jq '.queues[0] | .queued == {"high": 0, "default": 0, "low": 0} and .scheduled == 0
+           and .running == 0 and .failed == 0 and .canceled == 0 and .succeeded == 0
+           and .totals.submitted == 0' "all zero"
+
+for p in high high default default default low; do
+    ht_submit "{\"type\": \"echo\", \"priority\": \"$p\"}"
+done
+ht_submit '{"type": "echo", "delay_s": 600}'
+ht_submit '{"type": "echo", "delay_s": 600}'
+ht_http DELETE "/v1/jobs/$HT_JOB"
+assert_status 200 "cancel of a scheduled job"
+
+ht_http GET /v1/queues
+assert_status 200
+assert_json '.queues[0].queued.high' 2
+assert_json '.queues[0].queued.default' 3
+assert_json '.queues[0].queued.low' 1
+assert_json '.queues[0].scheduled' 1
+assert_json '.queues[0].canceled' 1
+assert_json '.queues[0].running' 0
+assert_json '.queues[0].totals.submitted' 8
+assert_json '.queues[0].totals.canceled' 1
+assert_match "$(ht_header Cache-Control)" 'no-cache' "Cache-Control"
+
+# A worker drains the queue; a job that fails for good is a dead letter.
+ht_start_worker w1 --concurrency 2
+ht_submit '{"type": "fail", "max_attempts": 1, "payload": {"message": "nope"}}'
+dead=$HT_JOB
+ht_submit '{"type": "sleep", "payload": {"ms": 20000, "steps": 20}}'
+sleeper=$HT_JOB
+wait_until 15 "the fail job is a dead letter" ht_job_is "$dead" failed
+assert_json .links.retry "/v1/jobs/$dead/retry"
+assert_json .error.code handler_failed
+wait_until 15 "the sleep job runs" ht_job_is "$sleeper" running
+drained() {
+    ht_http GET /v1/queues
+    jq -e '.queues[0] | .queued.high + .queued.default + .queued.low == 0
+           and .succeeded == 6' <<<"$HTTP_BODY" >/dev/null
+}
+wait_until 15 "the queue drains" drained
+assert_json '.queues[0].running' 1 "running while the sleep job runs"
+assert_json '.queues[0].failed' 1
+assert_json '.queues[0].scheduled' 1
+assert_json '.queues[0].totals.failed' 1
+assert_json '.queues[0].totals.succeeded' 6
+
+# Retry of the dead letter: 202, it runs again (and fails again).
+ht_http POST "/v1/jobs/$dead/retry"
+assert_status 202 "retry of a failed job"
+assert_eq "$(ht_header Location)" "/v1/jobs/$dead" "Location of a retry"
+assert_json .id "$dead"
+assert_match "$(ht_json .status)" '^(queued|running|failed)$' "status right after a retry"
+ht_http GET /v1/queues
+assert_json '.queues[0].totals.retried' 1 "retried total"
+ran_again() {
+    ht_job_is "$dead" failed && [[ "$(ht_json .started_at)" != null ]]
+}
+wait_until 15 "the retried job fails again" ran_again
+assert_json .attempt 1 "attempts after the retry (fresh)"
+assert_json .error.message nope
+ht_http GET /v1/queues
+assert_json '.queues[0].totals.failed' 2 "failed total after the second failure"
+assert_json '.queues[0].failed' 1 "one failed job kept"
+
+# Retry of anything but a dead letter: 409; unknown: 404.
+ht_http POST "/v1/jobs/$sleeper/retry"
+assert_problem 409 "retry of a running job"
+ht_http POST /v1/jobs/0f8fad5b-d9cb-469f-a165-70867728950e/retry
+assert_problem 404 "retry of an unknown job"
+ht_http GET "/v1/jobs/$dead/retry"
+assert_problem 405 "GET on retry"
+assert_eq "$(ht_header Allow)" "POST" "Allow of retry"
+ht_http POST /v1/queues '{}'
+assert_problem 405 "POST /v1/queues"
+
+# A failed job is kept for HANGTIGHT_FAILED_TTL_S (7 days by default), not ttl_s.
+ttl=$(ht_redis TTL "ht:{default}:job:$dead")
+((ttl > 86400 && ttl <= 604800)) || fail "TTL of a failed job: $ttl"
+assert_eq "$(ht_job_hget "$dead" failed_ttl_s)" 604800 "failed_ttl_s"
+
+# Cancel the sleeper so the worker stops promptly at the end.
+ht_http DELETE "/v1/jobs/$sleeper"
+assert_status 202 "cancel of the running sleep job"
+wait_until 15 "the sleep job ends canceled" ht_job_is "$sleeper" canceled
+ht_http GET /v1/queues
+assert_json '.queues[0].running' 0 "running after the cancel"
+assert_json '.queues[0].canceled' 2

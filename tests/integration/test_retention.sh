@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Retention: a finished job is kept ttl_s seconds, then its hash, its event
+# log and its idempotency key expire (GET answers 404) and the next trim
+# drops it from the listing indexes; a failed job is kept
+# max(ttl_s, HANGTIGHT_FAILED_TTL_S) (7 days by default); an unfinished job
+# never expires.  Bounds are loose: Redis expires keys lazily or within
+# about 100 ms, and the workers trim about once a second.
+source "$(dirname "$0")/lib.sh"
+
+ht_start_redis
+ht_migrate
+HANGTIGHT_FAILED_TTL_S=3 ht_start_api
+ht_start_worker w1 --concurrency 2
+
+job_key() { printf 'ht:{default}:job:%s' "$1"; }
+in_index() { [[ -n "$(ht_redis ZSCORE "ht:{default}:$1" "$2")" ]]; }
+gone() {
+    ht_http GET "/v1/jobs/$1"
+    [[ "$HTTP_STATUS" == 404 ]]
+}
+trimmed() {
+    local id=$1 s
+    for s in jobs status:succeeded status:failed status:queued status:running expiry; do
+        if in_index "$s" "$id"; then return 1; fi
+    done
+}
+listed() { # listed ID [QUERY]: the id is on the first page of GET /v1/jobs?QUERY
+    ht_http GET "/v1/jobs?limit=100&${2:-}"
+    assert_status 200 "GET /v1/jobs?${2:-}"
+    jq -e --arg id "$1" 'any(.jobs[]; .id == $id)' <<<"$HTTP_BODY" >/dev/null
+}
+
+# ---- a succeeded job with ttl_s 1 ------------------------------------------
+ht_http POST /v1/jobs '{"type": "echo", "payload": {"keep": "briefly"}, "ttl_s": 1}' \
+    -H 'Idempotency-Key: retention-1'
+assert_status 202 "submit with ttl_s 1"
+id=$(ht_json .id)
+wait_until 15 "the ttl_s 1 job succeeded" ht_job_is "$id" succeeded
+finished=$(ht_ms)
+idem_keys() { ht_redis --scan --pattern 'ht:{default}:idem:*' | wc -l; }
+assert_eq "$(idem_keys)" 1 "idempotency keys while the job exists"
+
+pttl=$(ht_redis PTTL "$(job_key "$id")")
+((pttl > 0 && pttl <= 1000)) || fail "PTTL of the finished job: $pttl (want 1..1000 ms)"
+log_ttl=$(ht_redis PTTL "$(job_key "$id"):log")
+((log_ttl > 0 && log_ttl <= 1000)) || fail "PTTL of its event log: $log_ttl (want 1..1000 ms)"
+in_index jobs "$id" || fail "the finished job is not in the jobs index"
+in_index status:succeeded "$id" || fail "the finished job is not in status:succeeded"
+in_index expiry "$id" || fail "the finished job is not in the expiry index"
+listed "$id" "status=succeeded" || fail "the finished job is not listed: $HTTP_BODY"
+
+wait_until 5 "the ttl_s 1 job is gone (404)" gone "$id"
+elapsed=$(($(ht_ms) - finished))
+log "404 ${elapsed} ms after the job was seen finished"
+assert_problem 404 "GET of an expired job"
+assert_eq "$(ht_redis EXISTS "$(job_key "$id")" "$(job_key "$id"):log")" 0 \
+    "job hash and event log keys after expiry"
+assert_eq "$(idem_keys)" 0 "idempotency keys after the job expired"
+
+wait_until 5 "the expired job is trimmed from the indexes" trimmed "$id"
+if listed "$id"; then fail "the expired job is still listed: $HTTP_BODY"; fi
+# The idempotency key expired with the job: the same key makes a new job.
+ht_http POST /v1/jobs '{"type": "echo", "payload": {"keep": "briefly"}, "ttl_s": 1}' \
+    -H 'Idempotency-Key: retention-1'
+assert_status 202 "the same Idempotency-Key after expiry"
+assert_ne "$(ht_json .id)" "$id" "job id for a reused, expired Idempotency-Key"
+
+# ---- a failed job: kept max(ttl_s, HANGTIGHT_FAILED_TTL_S = 3) -------------
+ht_submit '{"type": "fail", "payload": {"message": "kept for a while"}, "max_attempts": 1,
+            "ttl_s": 1}'
+fid=$HT_JOB
+wait_until 15 "the failing job failed" ht_job_is "$fid" failed
+failed_at=$(ht_ms)
+assert_eq "$(ht_job_hget "$fid" failed_ttl_s)" 3 "failed_ttl_s of the job"
+ttl=$(ht_redis TTL "$(job_key "$fid")")
+((ttl >= 2 && ttl <= 3)) || fail "TTL of the failed job: $ttl (want 2..3 s)"
+listed "$fid" "status=failed" || fail "the failed job is not listed as failed: $HTTP_BODY"
+# Past its ttl_s of 1 s it is still there...
+sleep 1.5
+ht_http GET "/v1/jobs/$fid"
+assert_status 200 "the failed job 1.5 s after it failed (ttl_s 1, failed_ttl 3)"
+# ...and gone after about 3 s.
+wait_until 6 "the failed job is gone (404)" gone "$fid"
+elapsed=$(($(ht_ms) - failed_at))
+((elapsed >= 2000)) || fail "the failed job went after ${elapsed} ms, before its 3 s"
+log "failed job 404 ${elapsed} ms after it was seen failed"
+wait_until 5 "the failed job is trimmed from the indexes" trimmed "$fid"
+
+# ---- defaults: a day for succeeded, seven days for failed -------------------
+ht_submit '{"type": "echo", "payload": {}}'
+wait_until 15 "default-ttl job succeeded" ht_job_is "$HT_JOB" succeeded
+ttl=$(ht_redis TTL "$(job_key "$HT_JOB")")
+((ttl > 86000 && ttl <= 86400)) || fail "TTL of a job with the default ttl_s: $ttl"
+
+# The failed-job default needs an api without HANGTIGHT_FAILED_TTL_S.
+port2=$(ht_free_port)
+ht_spawn api2 env -u HANGTIGHT_FAILED_TTL_S HANGTIGHT_LISTEN="127.0.0.1:$port2" \
+    "$HT_API_BIN" --threads 1
+api2_ready() { [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port2/readyz")" == 200 ]]; }
+wait_until 30 "the second api is ready" api2_ready
+fid2=$(curl -s -X POST "http://127.0.0.1:$port2/v1/jobs" -H 'Content-Type: application/json' \
+    -d '{"type": "fail", "payload": {"message": "default"}, "max_attempts": 1, "ttl_s": 60}' |
+    jq -r .id)
+assert_match "$fid2" '^[0-9a-f-]{36}$' "id from the second api"
+wait_until 15 "the default failed job failed" ht_job_is "$fid2" failed
+assert_eq "$(ht_job_hget "$fid2" failed_ttl_s)" 604800 "default failed_ttl_s"
+ttl=$(ht_redis TTL "$(job_key "$fid2")")
+((ttl > 604000 && ttl <= 604800)) || fail "TTL of a failed job by default: $ttl"
+
+# ---- an unfinished job never expires ----------------------------------------
+ht_submit '{"type": "sleep", "payload": {"ms": 3000, "steps": 1}, "ttl_s": 1}'
+wait_until 15 "the sleep job runs" ht_job_is "$HT_JOB" running
+sleep 1.5
+assert_eq "$(ht_redis TTL "$(job_key "$HT_JOB")")" -1 "TTL of a running job with ttl_s 1"
+ht_http GET "/v1/jobs/$HT_JOB"
+assert_status 200 "a running job past its ttl_s"
