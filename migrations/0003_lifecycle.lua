@@ -14,7 +14,8 @@ index entries are reached from the base, as BullMQ does):
 
   ht:{Q}:job:<id>        hash   the job (fields below)
   ht:{Q}:job:<id>:log    stream the job's event log (entries below), capped at
-                                about LOG_CAP entries, expiring with the job
+                                about LOG_CAP entries, expiring with the job;
+                                from its first change after submit on
   ht:{Q}:wait:high       list   queued ids; LPUSH on submit, RPOP on claim (FIFO)
   ht:{Q}:wait:default    list
   ht:{Q}:wait:low        list
@@ -181,7 +182,11 @@ local function submit(keys, args)
     wake(signal)
   end
   set_status(job, id, status)
-  return {changed(job, id, status, channel), created_at, status, id, 0}
+  -- No event log entry and no notification for the first state: nobody can
+  -- be watching a job that did not exist, the hash holds that state, and a
+  -- backlog of waiting jobs must not pay a stream each (a Redis stream
+  -- allocates a whole node, about 4 KB, for its first entry).
+  return {redis.call('HINCRBY', job, 'version', 1), created_at, status, id, 0}
 end
 
 -- ht_claim KEYS: wait:high, wait:default, wait:low, active, fence
