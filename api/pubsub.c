@@ -26,11 +26,11 @@
  * message on it and for its unsubscribe confirmation; ours is one function
  * that finds the entry by the channel's name. */
 #include "api/pubsub.h"
+#include "api/redis_async.h"
 
 #include <errno.h>
 #include <h2o/linklist.h>
 #include <h2o/memory.h>
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -424,47 +424,20 @@ static void on_login_reply(redisAsyncContext *ac, void *reply, void *privdata)
     drop(ps, NULL);
 }
 
-/* AUTH only: pub/sub channels belong to no database, so SELECT is moot. */
-static void queue_login(ht_pubsub_t *ps, redisAsyncContext *ac)
-{
-    if (!ps->url.password[0])
-        return;
-    ht_argv_t a;
-    ht_argv_init(&a);
-    ht_argv_add(&a, "AUTH");
-    if (ps->url.user[0])
-        ht_argv_add(&a, ps->url.user);
-    ht_argv_add(&a, ps->url.password);
-    redisAsyncCommandArgv(ac, on_login_reply, NULL, (int)a.n, a.v, a.len);
-    ht_argv_clear(&a);
-}
-
 static void connect_now(ht_pubsub_t *ps)
 {
-    redisAsyncContext *ac = ps->url.kind == HT_REDIS_UNIX
-                                ? redisAsyncConnectUnix(ps->url.path)
-                                : redisAsyncConnect(ps->url.host, ps->url.port);
+    const char *err = NULL;
+    redisAsyncContext *ac =
+        ht_redis_async_connect(&ps->url, ps->loop, ps, 0, on_login_reply, &err);
     if (!ac) {
-        mark_down(ps, "out of memory");
-        return;
-    }
-    if (ac->err) {
-        mark_down(ps, ac->errstr);
-        redisAsyncFree(ac);
-        return;
-    }
-    if (redisLibuvAttach(ac, ps->loop) != REDIS_OK) {
-        mark_down(ps, "cannot attach to the event loop");
-        redisAsyncFree(ac);
+        mark_down(ps, err);
         return;
     }
     /* A subscriber is silent for long stretches: let TCP notice a dead peer. */
     if (ps->url.kind != HT_REDIS_UNIX)
         redisEnableKeepAlive(&ac->c);
-    ac->data = ps;
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    queue_login(ps, ac); /* sent first, before any SUBSCRIBE */
     ps->ac = ac;
     set_state(ps, ST_CONNECTING);
 }

@@ -1,11 +1,12 @@
 /* The api's async Redis glue: hiredis async on the thread's libuv loop, the
  * reconnect state machine drawn in store.h, and one small function per
  * Redis command the api sends.  Nothing else in api/ includes hiredis but
- * pubsub.c, the thread's subscriber connection. */
+ * pubsub.c, the thread's subscriber connection, and redis_async.c, which
+ * opens both connections. */
 #include "api/store.h"
+#include "api/redis_async.h"
 
 #include <errno.h>
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -185,50 +186,17 @@ static void on_login_reply(redisAsyncContext *ac, void *reply, void *privdata)
     drop(s, NULL);
 }
 
-static void queue_login(ht_astore_t *s, redisAsyncContext *ac)
-{
-    ht_argv_t a;
-    if (s->url.password[0]) {
-        ht_argv_init(&a);
-        ht_argv_add(&a, "AUTH");
-        if (s->url.user[0])
-            ht_argv_add(&a, s->url.user);
-        ht_argv_add(&a, s->url.password);
-        redisAsyncCommandArgv(ac, on_login_reply, NULL, (int)a.n, a.v, a.len);
-        ht_argv_clear(&a);
-    }
-    if (s->url.db != 0) {
-        ht_argv_init(&a);
-        ht_argv_add(&a, "SELECT");
-        ht_argv_addf(&a, "%d", s->url.db);
-        redisAsyncCommandArgv(ac, on_login_reply, NULL, (int)a.n, a.v, a.len);
-        ht_argv_clear(&a);
-    }
-}
-
 static void connect_now(ht_astore_t *s)
 {
-    redisAsyncContext *ac = s->url.kind == HT_REDIS_UNIX
-                                ? redisAsyncConnectUnix(s->url.path)
-                                : redisAsyncConnect(s->url.host, s->url.port);
+    const char *err = NULL;
+    redisAsyncContext *ac =
+        ht_redis_async_connect(&s->url, s->loop, s, 1, on_login_reply, &err);
     if (!ac) {
-        mark_down(s, "out of memory");
+        mark_down(s, err);
         return;
     }
-    if (ac->err) {
-        mark_down(s, ac->errstr);
-        redisAsyncFree(ac);
-        return;
-    }
-    if (redisLibuvAttach(ac, s->loop) != REDIS_OK) {
-        mark_down(s, "cannot attach to the event loop");
-        redisAsyncFree(ac);
-        return;
-    }
-    ac->data = s;
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    queue_login(s, ac); /* sent first, as soon as the socket connects */
     s->ac = ac;
     set_state(s, ST_CONNECTING);
     ht_log(HT_LOG_DEBUG, "redis connecting", NULL);

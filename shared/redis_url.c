@@ -256,3 +256,23 @@ int ht_redis_url_parse(const char *url, ht_redis_url_t *out, char *err, size_t e
     }
     return fail(err, errlen, "unsupported scheme '%.*s' (" WANT ")", (int)slen, url);
 }
+
+size_t ht_redis_login_cmds(const ht_redis_url_t *u, int select_db, ht_argv_t cmds[2])
+{
+    size_t n = 0;
+    if (u->password[0]) {
+        ht_argv_init(&cmds[n]);
+        ht_argv_add(&cmds[n], "AUTH");
+        if (u->user[0])
+            ht_argv_add(&cmds[n], u->user);
+        ht_argv_add(&cmds[n], u->password);
+        n++;
+    }
+    if (select_db && u->db != 0) {
+        ht_argv_init(&cmds[n]);
+        ht_argv_add(&cmds[n], "SELECT");
+        ht_argv_addf(&cmds[n], "%d", u->db);
+        n++;
+    }
+    return n;
+}

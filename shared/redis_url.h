@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include "shared/argv.h"
+
 typedef enum { HT_REDIS_TCP, HT_REDIS_UNIX, HT_REDIS_CLUSTER } ht_redis_kind_t;
 
 typedef struct {
@@ -19,5 +21,10 @@ typedef struct {
 
 /* Returns 0, or HT_EINVAL with a message in err. */
 int ht_redis_url_parse(const char *url, ht_redis_url_t *out, char *err, size_t errlen);
+
+/* The commands to send right after connecting to the Redis of `u`: AUTH
+ * when it has a password, then SELECT when `select_db` and its db is not 0.
+ * Fills cmds[0..n) (each to be ht_argv_clear()ed) and returns n (0..2). */
+size_t ht_redis_login_cmds(const ht_redis_url_t *u, int select_db, ht_argv_t cmds[2]);
 
 #endif

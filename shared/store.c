@@ -62,28 +62,19 @@ static int setup_cmd(ht_store_t *s, ht_argv_t *a, const char *what)
         rc = HT_EREDIS;
     }
     freeReplyObject(r);
-    ht_argv_clear(a);
     return rc;
 }
 
 /* AUTH and SELECT, as the URL asks. */
 static int login(ht_store_t *s)
 {
-    ht_argv_t a;
+    ht_argv_t cmds[2];
+    size_t n = ht_redis_login_cmds(&s->url, 1, cmds);
     int rc = 0;
-    if (s->url.password[0]) {
-        ht_argv_init(&a);
-        ht_argv_add(&a, "AUTH");
-        if (s->url.user[0])
-            ht_argv_add(&a, s->url.user);
-        ht_argv_add(&a, s->url.password);
-        rc = setup_cmd(s, &a, "AUTH");
-    }
-    if (rc == 0 && s->url.db != 0) {
-        ht_argv_init(&a);
-        ht_argv_add(&a, "SELECT");
-        ht_argv_addf(&a, "%d", s->url.db);
-        rc = setup_cmd(s, &a, "SELECT");
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0)
+            rc = setup_cmd(s, &cmds[i], cmds[i].v[0]);
+        ht_argv_clear(&cmds[i]);
     }
     return rc;
 }

@@ -96,21 +96,31 @@ ht_stop() {
 # redis-server on a free port, in $HT_TMP/redis.  With --aof it keeps an
 # append-only file there so functions and data survive a restart.
 ht_start_redis() {
-    local persist=no
-    [[ "${1:-}" == "--aof" ]] && persist=yes
+    local persist=no password='' db=0
+    while (($#)); do
+        case "$1" in
+        --aof) persist=yes ;;
+        --password) password=$2 && shift ;; # requirepass; the URL carries it
+        --db) db=$2 && shift ;;             # the database the URL names
+        *) fail "ht_start_redis: unknown option $1" ;;
+        esac
+        shift
+    done
     HT_REDIS_PORT=${HT_REDIS_PORT:-$(ht_free_port)}
     mkdir -p "$HT_TMP/redis"
     ht_spawn redis redis-server --port "$HT_REDIS_PORT" --bind 127.0.0.1 \
         --dir "$HT_TMP/redis" --save '' --appendonly "$persist" --appendfsync everysec \
-        --daemonize no --protected-mode yes
-    export HANGTIGHT_REDIS_URL=redis://127.0.0.1:$HT_REDIS_PORT/0
+        --daemonize no --protected-mode yes ${password:+--requirepass "$password"}
+    # redis-cli reads the password from the environment (no warning on stderr).
+    export REDISCLI_AUTH=$password
+    export HANGTIGHT_REDIS_URL=redis://${password:+:$password@}127.0.0.1:$HT_REDIS_PORT/$db
     wait_until 20 "redis answers PING" ht_redis_ping
 }
 
 ht_redis_ping() { [[ "$(redis-cli -p "$HT_REDIS_PORT" PING 2>/dev/null)" == PONG ]]; }
 
 # redis-cli against the test's Redis.
-ht_redis() { redis-cli -p "$HT_REDIS_PORT" "$@"; }
+ht_redis() { redis-cli -p "$HT_REDIS_PORT" -n "${HANGTIGHT_REDIS_URL##*/}" "$@"; }
 
 # Stops Redis at once, without saving (the AOF, if on, is already written).
 ht_stop_redis() {
