@@ -112,7 +112,7 @@ ht_start_redis() {
         --dir "$HT_TMP/redis" --save '' --appendonly "$persist" --appendfsync everysec \
         --daemonize no --protected-mode yes ${password:+--requirepass "$password"}
     # redis-cli reads the password from the environment (no warning on stderr).
-    export REDISCLI_AUTH=$password
+    if [[ -n "$password" ]]; then export REDISCLI_AUTH=$password; else unset REDISCLI_AUTH; fi
     export HANGTIGHT_REDIS_URL=redis://${password:+:$password@}127.0.0.1:$HT_REDIS_PORT/$db
     wait_until 20 "redis answers PING" ht_redis_ping
 }
