@@ -2,6 +2,7 @@
 # Installs the Debian 12 packages hangtight needs, if any are missing.
 #   scripts/deps.sh          what building and running need
 #   scripts/deps.sh --test   plus what the tests need
+#   scripts/deps.sh --bench  plus what the benchmarks need (bench/)
 # Sourced or run; needs root (or sudo) only when something is missing.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ ht_deps_runtime=(
 )
 # nodejs: the sync-mode tests drive Node's http and fetch (tests/integration/clients).
 ht_deps_test=(libcriterion-dev jq python3 procps nodejs)
+ht_deps_bench=(wrk jq python3 procps)
 
 ht_deps_missing() {
     local pkg
@@ -25,9 +27,10 @@ ht_deps_missing() {
 
 ht_deps_install() {
     local want=("${ht_deps_runtime[@]}")
-    if [[ "${1:-}" == "--test" ]]; then
-        want+=("${ht_deps_test[@]}")
-    fi
+    case "${1:-}" in
+    --test) want+=("${ht_deps_test[@]}") ;;
+    --bench) want+=("${ht_deps_bench[@]}") ;;
+    esac
     local missing
     mapfile -t missing < <(ht_deps_missing "${want[@]}")
     if ((${#missing[@]} == 0)); then
