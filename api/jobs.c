@@ -334,7 +334,8 @@ int ht_jobs_submit(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *ar
     s->plan = plan;
     if (idempotency_of(s) < 0)
         return -1;
-    ht_job_limits_t limits = {.max_payload_depth = MAX_PAYLOAD_DEPTH};
+    ht_job_limits_t limits = {.max_payload_depth = MAX_PAYLOAD_DEPTH,
+                              .allow_private_callbacks = t->cfg->webhook_allow_private};
     ht_problem_t p = {0};
     if (ht_job_request_parse(&s->jr, req->entity.base, req->entity.len, &limits, &p) < 0) {
         ht_http_send_problem(req, &p);

@@ -24,6 +24,7 @@
 
 static const char *opt_listen, *opt_redis_url, *opt_log_level;
 static long opt_threads, opt_max_body, opt_heartbeat_ms, opt_max_wait_s, opt_failed_ttl_s;
+static int opt_webhook_allow_private;
 
 static const ht_option_t options[] = {
     {"listen", "HANGTIGHT_LISTEN", HT_OPT_STRING, "127.0.0.1:8080",
@@ -44,6 +45,9 @@ static const ht_option_t options[] = {
     {"failed-ttl-s", "HANGTIGHT_FAILED_TTL_S", HT_OPT_INT, "604800",
      "SECONDS a failed job (a dead letter) is kept at least, whatever its ttl_s", 1,
      30L * 86400, &opt_failed_ttl_s},
+    {"webhook-allow-private", "HANGTIGHT_WEBHOOK_ALLOW_PRIVATE", HT_OPT_FLAG, NULL,
+     "accept a callback_url naming a private or loopback address (development, tests)", 0, 0,
+     &opt_webhook_allow_private},
     {"log-level", "HANGTIGHT_LOG_LEVEL", HT_OPT_STRING, "info",
      "LEVEL of the least important log line written: debug, info, warn, error", 0, 0,
      &opt_log_level},
@@ -128,6 +132,7 @@ int main(int argc, char **argv)
     cfg.heartbeat_ms = opt_heartbeat_ms;
     cfg.max_wait_s = opt_max_wait_s;
     cfg.failed_ttl_s = opt_failed_ttl_s;
+    cfg.webhook_allow_private = opt_webhook_allow_private;
 
     if (check_redis(&cfg.redis) < 0)
         return 1;

@@ -31,6 +31,7 @@ typedef struct {
     long heartbeat_ms; /* default heartbeat of held requests and SSE streams */
     long max_wait_s;   /* cap on Prefer: wait=N */
     long failed_ttl_s; /* a failed job is kept at least this long (HANGTIGHT_FAILED_TTL_S) */
+    int webhook_allow_private; /* callback_url may name private addresses (dev, tests) */
 } ht_api_config_t;
 
 typedef struct ht_server ht_server_t;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "shared/config.h"
+#include "shared/webhook.h"
 
 /* Exit statuses of every command. */
 enum {
@@ -205,5 +206,31 @@ int ht_cli_cancel(int argc, char **argv);
 int ht_cli_retry(int argc, char **argv);
 int ht_cli_list(int argc, char **argv);
 int ht_cli_stats(int argc, char **argv);
+int ht_cli_webhook(int argc, char **argv);
+
+/* ---- cmd_webhook.c ----------------------------------------------------- */
+
+/* A received webhook delivery as a receiver would dump it: an optional
+ * request line, header lines (LF or CRLF), a blank line, the body. */
+typedef struct {
+    char *id;         /* webhook-id value, owned, NULL when absent */
+    char *timestamp;  /* webhook-timestamp value, owned, NULL when absent */
+    char *signature;  /* webhook-signature value(s), owned, space-joined, NULL when absent */
+    const char *body; /* borrowed from the parsed buffer */
+    size_t body_len;  /* Content-Length when given, else the rest of the input */
+} ht_cli_webhook_request_t;
+
+/* Parses `len` bytes of `buf` into *out (header names compared without
+ * case).  Returns 0, or HT_EINVAL with a reason in `err`.  Clear *out with
+ * ht_cli_webhook_request_clear() either way; out->body points into buf. */
+int ht_cli_webhook_parse(const char *buf, size_t len, ht_cli_webhook_request_t *out, char *err,
+                         size_t errlen);
+void ht_cli_webhook_request_clear(ht_cli_webhook_request_t *req);
+
+/* Verifies a parsed delivery against `secrets` at `now_s`, allowing
+ * `tolerance_s` of clock difference.  Returns 0, or HT_EINVAL with the
+ * reason (missing header, stale timestamp, no matching signature) in `why`. */
+int ht_cli_webhook_check(const ht_webhook_secrets_t *secrets, const ht_cli_webhook_request_t *req,
+                         long long now_s, long tolerance_s, char *why, size_t whylen);
 
 #endif

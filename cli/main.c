@@ -25,6 +25,8 @@ static const command_t commands[] = {
     {"retry", ht_cli_retry, "re-queue failed or canceled job ID with fresh attempts"},
     {"list", ht_cli_list, "list jobs, newest first: [--status S] [--type T] [--limit N] [--all]"},
     {"stats", ht_cli_stats, "queue depths per priority and counts per status"},
+    {"webhook", ht_cli_webhook,
+     "verify a received webhook delivery: verify --secret whsec_... < request"},
 };
 
 static void usage(FILE *out)

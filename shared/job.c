@@ -177,6 +177,14 @@ static int set_field(ht_job_t *job, const char *f, const char *v, int *seen)
         NUM(0, INT64_MAX, job->version);
     } else if (strcmp(f, "run_at") == 0) {
         NUM(0, INT64_MAX, job->run_at);
+    } else if (strcmp(f, "cb_state") == 0) {
+        rc = set_str(&job->cb_state, v);
+    } else if (strcmp(f, "cb_attempts") == 0) {
+        NUM(0, 1000000, job->cb_attempts);
+    } else if (strcmp(f, "cb_last_status") == 0) {
+        rc = set_str(&job->cb_last_status, v);
+    } else if (strcmp(f, "cb_last_at") == 0) {
+        NUM(0, INT64_MAX, job->cb_last_at);
     } else if (strcmp(f, "cancel_requested") == 0) {
         job->cancel_requested = strcmp(v, "1") == 0;
     }
@@ -222,6 +230,8 @@ void ht_job_clear(ht_job_t *job)
     free(job->callback_url);
     free(job->progress_msg);
     free(job->worker);
+    free(job->cb_state);
+    free(job->cb_last_status);
     memset(job, 0, sizeof *job);
     job->progress_pct = -1;
 }
@@ -268,6 +278,36 @@ static json_t *opt_time(int64_t ms)
     return ms > 0 ? json_string(ht_format_time(ms, buf)) : json_null();
 }
 
+/* An HTTP status as a number ("503" -> 503), an error word ("timeout") as
+ * a string, null when nothing was tried yet. */
+static json_t *last_status(const char *s)
+{
+    long long n;
+    if (!s)
+        return json_null();
+    if (parse_ll(s, 100, 999, &n) == 0)
+        return json_integer(n);
+    return safe_string(s);
+}
+
+/* The webhook delivery: null without a callback_url.  The state is null
+ * while the job is unfinished (nothing to deliver yet); finishing sets it to
+ * pending, and the deliverer to delivered or failed (the cb_* hash fields of
+ * migrations/0004_webhooks.lua).  A job that finished before that migration
+ * has no state and shows null rather than a pending that never ends. */
+static json_t *callback_json(const ht_job_t *job)
+{
+    if (!job->callback_url)
+        return json_null();
+    json_t *state = json_null();
+    if (ht_job_status_terminal(job->status) && job->cb_state)
+        state = safe_string(job->cb_state);
+    return json_pack("{s:o, s:o, s:i, s:o, s:o}", "url", safe_string(job->callback_url),
+                     "state", state ? state : json_null(), "attempts", job->cb_attempts,
+                     "last_status", last_status(job->cb_last_status), "last_attempt_at",
+                     opt_time(job->cb_last_at));
+}
+
 json_t *ht_job_to_json(const ht_job_t *job)
 {
     json_t *doc = json_object();
@@ -308,13 +348,7 @@ json_t *ht_job_to_json(const ht_job_t *job)
     json_object_set_new(doc, "error", stored_json(job->error));
     json_object_set_new(doc, "metadata", job->metadata ? stored_json(job->metadata)
                                                        : json_object());
-    if (job->callback_url) {
-        /* Delivery state and attempts join this object with webhooks. */
-        json_object_set_new(doc, "callback",
-                            json_pack("{s:o}", "url", safe_string(job->callback_url)));
-    } else {
-        json_object_set_new(doc, "callback", json_null());
-    }
+    json_object_set_new(doc, "callback", callback_json(job));
     /* Asked for and not yet honoured: the worker stops the handler soon. */
     if (job->cancel_requested && !ht_job_status_terminal(job->status))
         json_object_set_new(doc, "cancel_requested", json_true());

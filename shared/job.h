@@ -91,6 +91,11 @@ typedef struct {
     char *worker;
     int64_t run_at;       /* ms when it is (or was) due to run; 0 = not scheduled */
     int cancel_requested; /* 1 once a cancel of the running job was asked for */
+    /* Webhook delivery (migration 0004), when callback_url is set: */
+    char *cb_state;          /* pending | delivered | failed; NULL until terminal */
+    int cb_attempts;         /* deliveries tried so far */
+    char *cb_last_status;    /* "200", "503" or an error word; NULL when none */
+    int64_t cb_last_at;      /* ms of the last attempt; 0 = none */
 } ht_job_t;
 
 /* Fills `job` from an HGETALL answer: n strings, field and value
@@ -109,7 +114,7 @@ typedef struct {
     char type[HT_TYPE_MAX + 1];
     json_t *payload;  /* owned reference, {} by default */
     json_t *metadata; /* owned reference or NULL */
-    char *callback_url;
+    char *callback_url; /* owned, NULL when not given; checked by ht_callback_url_check() */
     ht_priority_t priority;
     int max_attempts;
     long timeout_s;
@@ -120,6 +125,10 @@ typedef struct {
 
 typedef struct {
     size_t max_payload_depth; /* nesting depth of payload JSON, e.g. 32 */
+    /* Nonzero: callback_url may name a private/loopback literal address
+     * (HANGTIGHT_WEBHOOK_ALLOW_PRIVATE, for development and tests).  Zero,
+     * the default, refuses them (see shared/netguard.h). */
+    int allow_private_callbacks;
 } ht_job_limits_t;
 
 /* Parses and validates a request body.  run_at is checked against

@@ -3,11 +3,13 @@
  * problem is collected into the problem's `errors` list (never only the
  * first), each with a JSON Pointer into the body and a stable code:
  *   required, invalid_type, invalid_format, invalid_value, out_of_range,
- *   too_deep, unsupported, unknown_field, conflict (two fields that exclude
- *   each other, such as delay_s and run_at). */
+ *   too_deep, unknown_field, conflict (two fields that exclude each other,
+ *   such as delay_s and run_at), refused_callback_url (a callback_url naming
+ *   a private, loopback or otherwise unreachable literal address). */
 #include "shared/job.h"
 
 #include "shared/clock.h"
+#include "shared/netguard.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,15 +231,34 @@ static void check_run_at(ctx_t *c, const char *name, json_t *v)
     c->req->run_at_ms = ms > 0 ? ms : 1; /* 0 means "not given" */
 }
 
-/* Known fields whose feature is built by a later issue: refused loudly
- * rather than ignored, so nobody believes a webhook or delay is set up. */
-static void check_later(ctx_t *c, const char *name, json_t *v)
+/* An http(s) URL without credentials; a literal address in it must be
+ * public unless the limits allow private ones.  Checked twice so the code
+ * tells a malformed URL (invalid_format) from a refused target
+ * (refused_callback_url). */
+static void check_callback_url(ctx_t *c, const char *name, json_t *v)
 {
-    char ptr[80];
-    (void)v;
-    pointer(ptr, sizeof ptr, "", name);
-    ERR(c, ptr, "unsupported", "'%s' is not supported yet; it arrives in a later version",
-        name);
+    (void)name;
+    char why[200];
+    if (!json_is_string(v)) {
+        ERR(c, "/callback_url", "invalid_type", "must be a string, not %s", json_type_name(v));
+        return;
+    }
+    const char *url = json_string_value(v);
+    if (strlen(url) != json_string_length(v)) {
+        ERR(c, "/callback_url", "invalid_format", "must not contain NUL characters");
+        return;
+    }
+    if (ht_callback_url_check(url, 1, why, sizeof why) < 0) {
+        ERR(c, "/callback_url", "invalid_format", "%s", why);
+        return;
+    }
+    int allow_private = c->limits && c->limits->allow_private_callbacks;
+    if (ht_callback_url_check(url, allow_private, why, sizeof why) < 0) {
+        ERR(c, "/callback_url", "refused_callback_url", "%s", why);
+        return;
+    }
+    if (!(c->req->callback_url = strdup(url)))
+        ERR(c, "/callback_url", "internal", "out of memory");
 }
 
 static const struct field {
@@ -253,7 +274,7 @@ static const struct field {
     {"max_attempts", check_max_attempts, 0, 0},
     {"timeout_s", check_timeout, 0, 0},
     {"ttl_s", check_ttl, 0, 0},
-    {"callback_url", check_later, 0, 0},
+    {"callback_url", check_callback_url, 0, 0},
     {"delay_s", check_delay, 0, 0},
     {"run_at", check_run_at, 0, 0},
 };

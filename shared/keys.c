@@ -1,4 +1,4 @@
-/* Names of the Redis keys of one queue (layout: migrations/0003_lifecycle.lua). */
+/* Names of the Redis keys of one queue (layout: migrations/0004_webhooks.lua). */
 #include "shared/keys.h"
 
 #include <openssl/sha.h>
@@ -45,6 +45,7 @@ int ht_keys_init(ht_keys_t *k, const char *queue)
     snprintf(k->expiry, HT_KEY_MAX, "ht:{%s}:expiry", queue);
     snprintf(k->stats, HT_KEY_MAX, "ht:{%s}:stats", queue);
     snprintf(k->cancel_channel, HT_KEY_MAX, "ht:{%s}:cancel", queue);
+    snprintf(k->deliveries, HT_KEY_MAX, "ht:{%s}:deliveries", queue);
     return 0;
 }
 

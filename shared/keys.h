@@ -1,5 +1,5 @@
 /* The Redis keyspace, named in one place (its layout and rules are in
- * migrations/0003_lifecycle.lua).  Every key of a queue carries the queue's hash
+ * migrations/0004_webhooks.lua).  Every key of a queue carries the queue's hash
  * tag, "{default}", so each function call touches one Cluster slot. */
 #ifndef HT_KEYS_H
 #define HT_KEYS_H
@@ -28,6 +28,7 @@ typedef struct {
     char expiry[HT_KEY_MAX];     /* zset id -> when the finished job expires */
     char stats[HT_KEY_MAX];      /* hash of totals */
     char cancel_channel[HT_KEY_MAX]; /* pub/sub "<id> <token>": cancel a running job */
+    char deliveries[HT_KEY_MAX]; /* zset id -> when its webhook delivery is due (ms) */
 } ht_keys_t;
 
 /* Names the keys of `queue` ([a-z0-9_.-]{1,63}).  Returns 0 or HT_EINVAL. */

@@ -621,3 +621,57 @@ int ht_store_get(ht_store_t *s, const ht_keys_t *k, const char *id, ht_job_t *jo
     freeReplyObject(r);
     return rc;
 }
+
+int ht_store_delivery_claim(ht_store_t *s, const ht_keys_t *k, long lease_ms, int limit,
+                            ht_delivery_t *out)
+{
+    ht_argv_t a;
+    fcall(&a, "ht_delivery_claim", 1);
+    ht_argv_add(&a, k->deliveries);
+    ht_argv_add(&a, k->base);
+    ht_argv_addf(&a, "%ld", lease_ms);
+    ht_argv_addf(&a, "%d", limit);
+    int rc;
+    redisReply *r = call(s, &a, &rc);
+    ht_argv_clear(&a);
+    if (!r)
+        return rc;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 3 != 0 ||
+        r->elements / 3 > (size_t)limit) {
+        set_err(s, "%s", "redis: unexpected reply to ht_delivery_claim");
+        freeReplyObject(r);
+        return HT_EPROTO;
+    }
+    int n = 0;
+    for (size_t i = 0; i + 2 < r->elements; i += 3) {
+        redisReply **e = &r->element[i];
+        if (e[0]->type != REDIS_REPLY_STRING || e[1]->type != REDIS_REPLY_STRING ||
+            e[2]->type != REDIS_REPLY_STRING)
+            continue;
+        ht_delivery_t *d = &out[n++];
+        snprintf(d->id, sizeof d->id, "%s", e[0]->str);
+        snprintf(d->cb_id, sizeof d->cb_id, "%s", e[1]->str);
+        d->attempts = atoi(e[2]->str);
+    }
+    freeReplyObject(r);
+    return n;
+}
+
+int ht_store_delivery_done(ht_store_t *s, const ht_keys_t *k, const ht_delivery_t *d,
+                           const char *outcome, const char *last_status, long long next_due_ms)
+{
+    char job_key[HT_KEY_MAX];
+    ht_keys_job(k, d->id, job_key);
+    ht_argv_t a;
+    fcall(&a, "ht_delivery_done", 2);
+    ht_argv_add(&a, job_key);
+    ht_argv_add(&a, k->deliveries);
+    ht_argv_add(&a, d->id);
+    ht_argv_add(&a, d->cb_id);
+    ht_argv_add(&a, outcome);
+    ht_argv_add(&a, last_status);
+    ht_argv_addf(&a, "%lld", next_due_ms);
+    long long v = 0;
+    int rc = call_int(s, &a, &v);
+    return rc < 0 ? rc : (int)v;
+}

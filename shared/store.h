@@ -98,6 +98,27 @@ int ht_store_cancel_listen(ht_store_t *s, const ht_keys_t *k);
  * negative code (the subscription is then gone: reopen). */
 int ht_store_cancel_next(ht_store_t *s, int timeout_ms, char id[HT_ID_LEN + 1], uint64_t *token);
 
+/* One due webhook delivery (see ht_store_delivery_claim). */
+typedef struct {
+    char id[HT_ID_LEN + 1]; /* the job */
+    char cb_id[64];         /* the webhook-id of the event: "msg_<job id>_<n>" */
+    int attempts;           /* attempts made so far */
+} ht_delivery_t;
+
+/* Claims up to `limit` due webhook deliveries into out[limit], each for
+ * lease_ms (a delivery not settled by then is claimed again by someone).
+ * Returns the number claimed or a negative code. */
+int ht_store_delivery_claim(ht_store_t *s, const ht_keys_t *k, long lease_ms, int limit,
+                            ht_delivery_t *out);
+
+/* Records one attempt of delivery `d`: outcome "delivered", "failed" (both
+ * end it; the job then starts expiring) or "retry" (due again at
+ * next_due_ms, Unix ms), with last_status the HTTP status or an error word.
+ * Returns 1, 0 when the delivery was superseded (a newer event of the job,
+ * or the job is gone: drop it), or a negative code. */
+int ht_store_delivery_done(ht_store_t *s, const ht_keys_t *k, const ht_delivery_t *d,
+                           const char *outcome, const char *last_status, long long next_due_ms);
+
 /* Reads one job.  Returns 0, HT_ENOTFOUND, or a negative code. */
 int ht_store_get(ht_store_t *s, const ht_keys_t *k, const char *id, ht_job_t *job);
 

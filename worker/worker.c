@@ -4,7 +4,8 @@
  * Drain: the first signal stops claiming and waits up to --drain-timeout-s
  * for running jobs to finish; then (or at once on a second signal) the
  * remaining handlers are told to stop and their jobs are handed back to the
- * queue without counting the attempt.  Exit status 0. */
+ * queue without counting the attempt.  The webhook thread stops last: the
+ * delivery in flight is finished.  Exit status 0. */
 #include "worker/worker.h"
 
 #include <errno.h>
@@ -50,6 +51,20 @@ static int parse_options(ht_worker_t *w, int argc, char **argv)
          3600000, &w->retry_base_ms},
         {"retry-max-ms", "HANGTIGHT_RETRY_MAX_MS", HT_OPT_INT, "600000",
          "cap of the retry backoff in MS", 0, 86400000, &w->retry_max_ms},
+        {"webhook-secret", "HANGTIGHT_WEBHOOK_SECRET", HT_OPT_STRING, NULL,
+         "sign callbacks with SECRETS: whsec_<base64> items, comma- or space-separated "
+         "(one signature each, for rotation)", 0, 0, &w->webhook_secret},
+        {"webhook-retry-base-ms", "HANGTIGHT_WEBHOOK_RETRY_BASE_MS", HT_OPT_INT, "5000",
+         "backoff of a failed callback: the Nth retry waits a random 0..MS*2^(N-1) ms", 0,
+         3600000, &w->webhook_retry_base_ms},
+        {"webhook-max-attempts", "HANGTIGHT_WEBHOOK_MAX_ATTEMPTS", HT_OPT_INT, "8",
+         "give a callback up after N attempts", 1, 100, &w->webhook_max_attempts},
+        {"webhook-timeout-ms", "HANGTIGHT_WEBHOOK_TIMEOUT_MS", HT_OPT_INT, "10000",
+         "a callback attempt may take up to MS in all (connecting at most 5000 of them)", 100,
+         600000, &w->webhook_timeout_ms},
+        {"webhook-allow-private", "HANGTIGHT_WEBHOOK_ALLOW_PRIVATE", HT_OPT_FLAG, NULL,
+         "let callbacks reach private, loopback and other non-public addresses "
+         "(development and tests only)", 0, 0, &w->webhook_allow_private},
         {"log-level", "HANGTIGHT_LOG_LEVEL", HT_OPT_STRING, "info",
          "lowest LEVEL logged: debug, info, warn, error", 0, 0, &w->log_level},
     };
@@ -65,6 +80,8 @@ static int parse_options(ht_worker_t *w, int argc, char **argv)
         snprintf(err, sizeof(err), "unexpected argument '%s' (see --help)", argv[first]);
         rc = HT_EINVAL;
     }
+    if (rc == 0)
+        rc = ht_webhook_secrets_parse(w->webhook_secret, &w->webhook_secrets, err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "hangtight-worker: %s\n", err);
         return rc;
@@ -250,6 +267,8 @@ static int start_threads(ht_worker_t *w)
     int rc = ht_cancel_start(w);
     if (rc == 0)
         rc = ht_lease_start(w);
+    if (rc == 0)
+        rc = ht_webhook_start(w);
     for (long i = 0; rc == 0 && i < w->concurrency; i++)
         rc = ht_slot_start(&w->slots[i]);
     if (rc < 0)
@@ -324,6 +343,8 @@ stop:
     for (long i = 0; w.slots && i < w.concurrency; i++)
         if (w.slots[i].started)
             pthread_join(w.slots[i].thread, NULL);
+    /* After the slots: the callbacks of jobs finished while draining go out. */
+    ht_webhook_stop(&w);
     ht_lease_stop(&w);
     ht_cancel_stop(&w);
     ht_log(HT_LOG_INFO, "worker stopped", NULL);

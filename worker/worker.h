@@ -14,7 +14,9 @@
  *          a slot's stop reason when its lease is lost, its time is up or
  *          its job was canceled.
  *   cancel listens for cancel requests (pub/sub, cancel.c) and sets the
- *          stop reason of the slot holding the named attempt. */
+ *          stop reason of the slot holding the named attempt.
+ *   webhook delivers the callbacks of finished jobs (webhook.c); shares
+ *          nothing with the others but the options and keys. */
 #ifndef HT_WORKER_WORKER_H
 #define HT_WORKER_WORKER_H
 
@@ -28,6 +30,7 @@
 #include "shared/store.h"
 #include "worker/handlers_config.h"
 #include "worker/job_ctx.h"
+#include "worker/webhook.h"
 
 #define HT_WORKER_ID_MAX 160
 /* Bounds every Redis reply except the BLPOP wait. */
@@ -57,6 +60,12 @@ struct ht_worker {
     const char *redis_url;
     const char *handlers_path;
     const char *log_level;
+    const char *webhook_secret;   /* "whsec_..." list; NULL: deliveries unsigned */
+    long webhook_retry_base_ms;
+    long webhook_max_attempts;
+    long webhook_timeout_ms;      /* total per attempt; connect at most 5 s of it */
+    int webhook_allow_private;    /* skip the address check (development, tests) */
+    ht_webhook_secrets_t webhook_secrets;
 
     ht_redis_url_t url;
     ht_keys_t keys;
@@ -72,6 +81,9 @@ struct ht_worker {
     int lease_started;
     pthread_t cancel_thread;
     int cancel_started;
+    atomic_int webhook_quit; /* the webhook thread exits */
+    pthread_t webhook_thread;
+    int webhook_started;
 };
 
 /* Records the types this worker serves in HT_KEY_TYPES (at start, and

@@ -189,11 +189,71 @@ Test(job, document_of_a_finished_job)
            "\"run_at\":null,\"started_at\":\"1970-01-01T00:00:02.000Z\","
            "\"finished_at\":\"1970-01-01T00:00:03.000Z\",\"result\":[1,\"two\"],"
            "\"error\":{\"code\":\"handler_failed\",\"message\":\"boom\"},\"metadata\":{},"
-           "\"callback\":{\"url\":\"https://example.com/hook\"},"
+           "\"callback\":{\"url\":\"https://example.com/hook\",\"state\":null,"
+           "\"attempts\":0,\"last_status\":null,\"last_attempt_at\":null},"
            "\"links\":{\"self\":\"/v1/jobs/" ID "\",\"events\":\"/v1/jobs/" ID "/events\","
            "\"retry\":\"/v1/jobs/" ID "/retry\"}}");
     free(s);
     ht_job_clear(&j);
+}
+
+/* The callback object of each delivery stage (migration 0004's cb_* fields). */
+static json_t *callback_of(const char *const *pairs)
+{
+    ht_job_t j;
+    cr_assert_eq(from_pairs(&j, pairs), 0);
+    json_t *doc = ht_job_to_json(&j);
+    cr_assert_not_null(doc);
+    json_t *cb = json_incref(json_object_get(doc, "callback"));
+    json_decref(doc);
+    ht_job_clear(&j);
+    return cb;
+}
+
+Test(job, callback_delivery_state)
+{
+    const char *const unfinished[] = {"id", ID, "type", "echo", "status", "running",
+                                   "callback_url", "https://example.com/h", NULL};
+    json_t *cb = callback_of(unfinished);
+    cr_expect_str_eq(json_string_value(json_object_get(cb, "url")), "https://example.com/h");
+    cr_expect(json_is_null(json_object_get(cb, "state")), "no state before the job ends");
+    cr_expect_eq(json_integer_value(json_object_get(cb, "attempts")), 0);
+    json_decref(cb);
+
+    const char *const retrying[] = {
+        "id", ID, "type", "echo", "status", "succeeded", "callback_url", "https://e.com/h",
+        "cb_state", "pending", "cb_attempts", "2", "cb_last_status", "503", "cb_last_at",
+        "3000", "cb_id", "msg_x_1", NULL};
+    cb = callback_of(retrying);
+    char *s = json_dumps(cb, JSON_COMPACT);
+    cr_expect_str_eq(s, "{\"url\":\"https://e.com/h\",\"state\":\"pending\",\"attempts\":2,"
+                        "\"last_status\":503,"
+                        "\"last_attempt_at\":\"1970-01-01T00:00:03.000Z\"}");
+    free(s);
+    json_decref(cb);
+
+    const char *const timed_out[] = {
+        "id", ID, "type", "echo", "status", "failed", "callback_url", "https://e.com/h",
+        "cb_state", "failed", "cb_attempts", "8", "cb_last_status", "timeout", "cb_last_at",
+        "4000", NULL};
+    cb = callback_of(timed_out);
+    cr_expect_str_eq(json_string_value(json_object_get(cb, "state")), "failed");
+    cr_expect_eq(json_integer_value(json_object_get(cb, "attempts")), 8);
+    cr_expect_str_eq(json_string_value(json_object_get(cb, "last_status")), "timeout");
+    json_decref(cb);
+
+    /* cb_state left over on a job that runs again shows no state. */
+    const char *const again[] = {"id", ID, "type", "echo", "status", "queued", "callback_url",
+                                 "https://e.com/h", "cb_state", "failed", NULL};
+    cb = callback_of(again);
+    cr_expect(json_is_null(json_object_get(cb, "state")));
+    json_decref(cb);
+
+    const char *const none[] = {"id", ID, "type", "echo", "status", "succeeded", "cb_state",
+                                "delivered", NULL};
+    cb = callback_of(none);
+    cr_expect(json_is_null(cb), "no callback_url: callback is null");
+    json_decref(cb);
 }
 
 Test(job, unparsable_stored_json_renders_as_string)

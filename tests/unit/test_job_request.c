@@ -55,6 +55,8 @@ static json_t *outcome(const char *body, size_t len)
                         req.delay_s ? json_integer(req.delay_s) : NULL, "run_at",
                         req.run_at_ms ? json_string(ht_format_time(req.run_at_ms, when))
                                       : NULL);
+        if (req.callback_url) /* only when given, so older cases stay */
+            json_object_set_new(out, "callback_url", json_string(req.callback_url));
         cr_expect(problem.errors == NULL, "a valid request left errors behind");
     } else {
         out = ht_problem_to_json(&problem);
@@ -119,6 +121,36 @@ Test(job_request, body_is_length_delimited)
     cr_assert_eq(ht_job_request_parse(&req, body, 16, NULL, &problem), 0);
     cr_expect_str_eq(req.type, "echo");
     cr_expect(json_is_object(req.payload) && json_object_size(req.payload) == 0);
+    ht_job_request_clear(&req);
+    ht_problem_clear(&problem);
+}
+
+/* A private literal callback_url is refused unless the limits allow it
+ * (HANGTIGHT_WEBHOOK_ALLOW_PRIVATE); a malformed one is refused either way. */
+Test(job_request, callback_url_allow_private)
+{
+    const char body[] = "{\"type\": \"echo\", \"callback_url\": \"http://127.0.0.1:9/h\"}";
+    ht_job_request_t req;
+    ht_problem_t problem = {0};
+    ht_job_limits_t strict = {.max_payload_depth = 32};
+    ht_job_limits_t relaxed = {.max_payload_depth = 32, .allow_private_callbacks = 1};
+
+    cr_assert_eq(ht_job_request_parse(&req, body, strlen(body), &strict, &problem), -1);
+    json_t *err = json_array_get(problem.errors, 0);
+    cr_expect_str_eq(json_string_value(json_object_get(err, "code")), "refused_callback_url");
+    cr_expect_str_eq(json_string_value(json_object_get(err, "pointer")), "/callback_url");
+    ht_job_request_clear(&req);
+    ht_problem_clear(&problem);
+
+    cr_assert_eq(ht_job_request_parse(&req, body, strlen(body), &relaxed, &problem), 0);
+    cr_expect_str_eq(req.callback_url, "http://127.0.0.1:9/h");
+    ht_job_request_clear(&req);
+    ht_problem_clear(&problem);
+
+    const char bad[] = "{\"type\": \"echo\", \"callback_url\": \"ftp://127.0.0.1/\"}";
+    cr_assert_eq(ht_job_request_parse(&req, bad, strlen(bad), &relaxed, &problem), -1);
+    err = json_array_get(problem.errors, 0);
+    cr_expect_str_eq(json_string_value(json_object_get(err, "code")), "invalid_format");
     ht_job_request_clear(&req);
     ht_problem_clear(&problem);
 }

@@ -1,0 +1,47 @@
+/* The webhook deliverer: one thread per worker process, with its own Redis
+ * connection, that POSTs the terminal event of every job that has a
+ * callback_url (Standard Webhooks: signed with shared/webhook.h), retries
+ * with full-jitter backoff, and records each attempt in the job.  The
+ * pending deliveries live in Redis (ht:{Q}:deliveries, migration 0004), so
+ * they survive a restart and are shared by every worker; the thread never
+ * holds a job slot.  Internal to worker/. */
+#ifndef HT_WORKER_WEBHOOK_H
+#define HT_WORKER_WEBHOOK_H
+
+#include <stdint.h>
+
+#include "shared/webhook.h"
+
+struct ht_worker;
+
+/* How one attempt ended. */
+typedef enum {
+    HT_DELIVERY_DELIVERED, /* 2xx */
+    HT_DELIVERY_RETRY,     /* try again later (if attempts are left) */
+    HT_DELIVERY_FAILED,    /* stop: 410 Gone, or a refused address */
+} ht_delivery_result_t;
+
+/* Judges one attempt: `curl_failed` is nonzero when no HTTP status was
+ * received, `refused` when the address check refused every address.  Pure:
+ * unit-testable. */
+ht_delivery_result_t ht_webhook_judge(int curl_failed, int refused, long http_status);
+
+/* The delay before the next attempt after attempt `attempt` (1 for the
+ * first) failed: full jitter from base_ms (worker/backoff.h), but at least
+ * retry_after_ms (the receiver's Retry-After, -1 when none), at most an
+ * hour.  `rnd` as in ht_backoff_delay_ms (NULL: the default source). */
+long ht_webhook_retry_delay_ms(long base_ms, int attempt, long retry_after_ms,
+                               uint64_t (*rnd)(void *), void *state);
+
+/* Parses a Retry-After value (delay-seconds or an HTTP date) into ms from
+ * now_s.  Returns -1 when absent or unparsable. */
+long ht_webhook_retry_after_ms(const char *value, long long now_s);
+
+/* Starts and stops the delivery thread.  Call ht_webhook_start() from the
+ * main thread before any other thread uses libcurl; ht_webhook_stop()
+ * joins it: the delivery in flight is finished (bounded by the request
+ * timeout), claimed ones not yet tried come back when their claim runs out. */
+int ht_webhook_start(struct ht_worker *w);
+void ht_webhook_stop(struct ht_worker *w);
+
+#endif
