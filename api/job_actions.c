@@ -143,33 +143,11 @@ static void on_retried(void *data, int err, const char *word)
     ht_astore_get(a->t->store, req, &a->t->keys, a->id, on_job_after, a);
 }
 
-/* ht_retry needs the wait list of the job's priority: read it first.  A
- * job's priority never changes, so the read cannot go stale. */
-static void on_job_before_retry(void *data, int err, const ht_job_t *job)
-{
-    action_t *a = data;
-    if (err == HT_ENOTFOUND) {
-        not_found(a->req);
-        return;
-    }
-    if (err) {
-        ht_http_store_problem(a->req, err);
-        return;
-    }
-    if (job->status != HT_JOB_FAILED && job->status != HT_JOB_CANCELED) {
-        ht_http_problem(a->req, HT_P_CONFLICT,
-                        "only a failed or canceled job can be retried; this one is %s",
-                        ht_job_status_name(job->status));
-        return;
-    }
-    ht_astore_retry(a->t->store, a->req, &a->t->keys, a->id, job->priority, on_retried, a);
-}
-
 int ht_jobs_retry(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
     action_t *a = action_new(t, req, args);
     if (!a)
         return -1;
-    ht_astore_get(t->store, req, &t->keys, a->id, on_job_before_retry, a);
+    ht_astore_retry(t->store, req, &t->keys, a->id, on_retried, a);
     return 0;
 }

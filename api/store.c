@@ -438,10 +438,7 @@ void ht_astore_submit(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const 
     char jobkey[HT_KEY_MAX];
     ht_keys_job(k, id, jobkey);
     ht_argv_t a;
-    ht_argv_init(&a);
-    ht_argv_add(&a, "FCALL");
-    ht_argv_add(&a, "ht_submit");
-    ht_argv_add(&a, "3");
+    ht_argv_fcall(&a, "ht_submit", 3, 0);
     ht_argv_add(&a, jobkey);
     ht_argv_add(&a, k->wait[jr->priority]);
     ht_argv_add(&a, k->signal);
@@ -703,10 +700,7 @@ void ht_astore_cancel(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const 
     char jobkey[HT_KEY_MAX];
     ht_keys_job(k, id, jobkey);
     ht_argv_t a;
-    ht_argv_init(&a);
-    ht_argv_add(&a, "FCALL");
-    ht_argv_add(&a, "ht_cancel");
-    ht_argv_add(&a, "1");
+    ht_argv_fcall(&a, "ht_cancel", 1, 0);
     ht_argv_add(&a, jobkey);
     ht_argv_add(&a, id);
     ht_argv_add(&a, k->channel);
@@ -716,17 +710,13 @@ void ht_astore_cancel(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const 
 }
 
 void ht_astore_retry(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
-                     ht_priority_t priority, ht_astore_word_cb cb, void *data)
+                     ht_astore_word_cb cb, void *data)
 {
     char jobkey[HT_KEY_MAX];
     ht_keys_job(k, id, jobkey);
     ht_argv_t a;
-    ht_argv_init(&a);
-    ht_argv_add(&a, "FCALL");
-    ht_argv_add(&a, "ht_retry");
-    ht_argv_add(&a, "3");
+    ht_argv_fcall(&a, "ht_retry", 2, 0);
     ht_argv_add(&a, jobkey);
-    ht_argv_add(&a, k->wait[priority]);
     ht_argv_add(&a, k->signal);
     ht_argv_add(&a, id);
     ht_argv_add(&a, k->channel);
@@ -774,10 +764,7 @@ void ht_astore_list(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const ch
                     void *data)
 {
     ht_argv_t a;
-    ht_argv_init(&a);
-    ht_argv_add(&a, "FCALL_RO");
-    ht_argv_add(&a, "ht_list");
-    ht_argv_add(&a, "1");
+    ht_argv_fcall(&a, "ht_list", 1, 1);
     ht_argv_add(&a, index);
     ht_argv_add(&a, k->base);
     ht_argv_addf(&a, "%d", limit);
@@ -814,10 +801,7 @@ void ht_astore_queue_stats(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k,
                            ht_astore_stats_cb cb, void *data)
 {
     ht_argv_t a;
-    ht_argv_init(&a);
-    ht_argv_add(&a, "FCALL_RO");
-    ht_argv_add(&a, "ht_queue_stats");
-    ht_argv_add(&a, "9");
+    ht_argv_fcall(&a, "ht_queue_stats", 9, 1);
     ht_argv_add(&a, k->wait[HT_PRIO_HIGH]);
     ht_argv_add(&a, k->wait[HT_PRIO_DEFAULT]);
     ht_argv_add(&a, k->wait[HT_PRIO_LOW]);

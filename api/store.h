@@ -132,10 +132,10 @@ typedef void (*ht_astore_word_cb)(void *data, int err, const char *word);
 void ht_astore_cancel(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
                       ht_astore_word_cb cb, void *data);
 
-/* FCALL ht_retry of a job of `priority`: 'queued' (it was failed or
- * canceled) or 'conflict' (any other status). */
+/* FCALL ht_retry: 'queued' (it was failed or canceled; back on its
+ * priority's wait list), 'conflict' (any other status), HT_ENOTFOUND. */
 void ht_astore_retry(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
-                     ht_priority_t priority, ht_astore_word_cb cb, void *data);
+                     ht_astore_word_cb cb, void *data);
 
 /* FCALL_RO ht_list over `index` (k->jobs or k->status[s]): up to `limit`
  * jobs, newest first, from `cursor` ("" = the newest), of `type` ("" =

@@ -417,13 +417,15 @@ local function cancel(keys, args)
   return 'finished'
 end
 
--- ht_retry KEYS: job, wait (of the job's priority), signal   ARGV: id, channel
+-- ht_retry KEYS: job, signal   ARGV: id, channel
 -- A failed or canceled job (a dead letter) is queued again with fresh
--- attempts; its last error is kept until the next outcome.  Returns
--- 'queued', 'conflict' (any other status), or nil (no such job).
+-- attempts, at the end of its priority's wait list; its last error is kept
+-- until the next outcome.  Returns 'queued', 'conflict' (any other status),
+-- or nil (no such job).
 local function retry(keys, args)
-  local job, wait, signal, id, channel = keys[1], keys[2], keys[3], args[1], args[2]
-  local f = redis.call('HMGET', job, 'status', 'idem_key')
+  local job, signal, id, channel = keys[1], keys[2], args[1], args[2]
+  local f = redis.call('HMGET', job, 'status', 'idem_key', 'priority')
+  local wait = wait_key(job, f[3])
   if not f[1] then return nil end
   if f[1] ~= 'failed' and f[1] ~= 'canceled' then return 'conflict' end
   redis.call('PERSIST', job)

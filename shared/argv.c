@@ -58,3 +58,11 @@ void ht_argv_clear(ht_argv_t *a)
         free(a->owned_[i]);
     ht_argv_init(a);
 }
+
+void ht_argv_fcall(ht_argv_t *a, const char *name, int numkeys, int read_only)
+{
+    ht_argv_init(a);
+    ht_argv_add(a, read_only ? "FCALL_RO" : "FCALL");
+    ht_argv_add(a, name);
+    ht_argv_addf(a, "%d", numkeys);
+}

@@ -29,4 +29,8 @@ void ht_argv_addf(ht_argv_t *a, const char *fmt, ...) __attribute__((format(prin
 void ht_argv_add_owned(ht_argv_t *a, char *s);
 void ht_argv_clear(ht_argv_t *a);
 
+/* Starts a fresh vector with "FCALL name numkeys" (or "FCALL_RO ..." when
+ * read_only): a call of a function of the keyspace library. */
+void ht_argv_fcall(ht_argv_t *a, const char *name, int numkeys, int read_only);
+
 #endif

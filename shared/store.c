@@ -213,15 +213,6 @@ out:
     return rc;
 }
 
-/* Adds "FCALL name numkeys" to a fresh vector. */
-static void fcall(ht_argv_t *a, const char *name, int numkeys)
-{
-    ht_argv_init(a);
-    ht_argv_add(a, "FCALL");
-    ht_argv_add(a, name);
-    ht_argv_addf(a, "%d", numkeys);
-}
-
 int ht_store_schema_version(ht_store_t *s, int *version)
 {
     ht_argv_t a;
@@ -337,7 +328,7 @@ int ht_store_register_types(ht_store_t *s, const char *const *types, size_t n,
 int ht_store_claim(ht_store_t *s, const ht_keys_t *k, const char *worker_id, ht_job_t *job)
 {
     ht_argv_t a;
-    fcall(&a, "ht_claim", 5);
+    ht_argv_fcall(&a, "ht_claim", 5, 0);
     ht_argv_add(&a, k->wait[HT_PRIO_HIGH]);
     ht_argv_add(&a, k->wait[HT_PRIO_DEFAULT]);
     ht_argv_add(&a, k->wait[HT_PRIO_LOW]);
@@ -401,7 +392,7 @@ static void add_held(ht_argv_t *a, const ht_keys_t *k, const ht_job_t *job, char
 static void fcall_requeue(ht_argv_t *a, const char *name, const ht_keys_t *k, const ht_job_t *job,
                           char jobkey[HT_KEY_MAX])
 {
-    fcall(a, name, 4);
+    ht_argv_fcall(a, name, 4, 0);
     add_held(a, k, job, jobkey);
     ht_argv_add(a, k->active);
     ht_argv_add(a, k->wait[job->priority]);
@@ -419,7 +410,7 @@ int ht_store_renew(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job)
 {
     char jobkey[HT_KEY_MAX];
     ht_argv_t a;
-    fcall(&a, "ht_renew", 2);
+    ht_argv_fcall(&a, "ht_renew", 2, 0);
     add_held(&a, k, job, jobkey);
     ht_argv_add(&a, k->active);
     ht_argv_add(&a, job->id);
@@ -436,7 +427,7 @@ int ht_store_progress(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job, in
 {
     char jobkey[HT_KEY_MAX];
     ht_argv_t a;
-    fcall(&a, "ht_progress", 1);
+    ht_argv_fcall(&a, "ht_progress", 1, 0);
     add_held(&a, k, job, jobkey);
     ht_argv_add(&a, job->id);
     ht_argv_addf(&a, "%" PRIu64, job->token);
@@ -487,7 +478,7 @@ int ht_store_release(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job)
 int ht_store_reap(ht_store_t *s, const ht_keys_t *k, int limit)
 {
     ht_argv_t a;
-    fcall(&a, "ht_reap", 5);
+    ht_argv_fcall(&a, "ht_reap", 5, 0);
     ht_argv_add(&a, k->active);
     ht_argv_add(&a, k->wait[HT_PRIO_HIGH]);
     ht_argv_add(&a, k->wait[HT_PRIO_DEFAULT]);
@@ -504,7 +495,7 @@ int ht_store_reap(ht_store_t *s, const ht_keys_t *k, int limit)
 int ht_store_promote(ht_store_t *s, const ht_keys_t *k, int limit, long long *next_due_ms)
 {
     ht_argv_t a;
-    fcall(&a, "ht_promote", 5);
+    ht_argv_fcall(&a, "ht_promote", 5, 0);
     ht_argv_add(&a, k->scheduled);
     ht_argv_add(&a, k->wait[HT_PRIO_HIGH]);
     ht_argv_add(&a, k->wait[HT_PRIO_DEFAULT]);
@@ -533,7 +524,7 @@ int ht_store_promote(ht_store_t *s, const ht_keys_t *k, int limit, long long *ne
 int ht_store_trim(ht_store_t *s, const ht_keys_t *k, int limit)
 {
     ht_argv_t a;
-    fcall(&a, "ht_trim", 2);
+    ht_argv_fcall(&a, "ht_trim", 2, 0);
     ht_argv_add(&a, k->expiry);
     ht_argv_add(&a, k->jobs);
     ht_argv_add(&a, k->base);
@@ -626,7 +617,7 @@ int ht_store_delivery_claim(ht_store_t *s, const ht_keys_t *k, long lease_ms, in
                             ht_delivery_t *out)
 {
     ht_argv_t a;
-    fcall(&a, "ht_delivery_claim", 1);
+    ht_argv_fcall(&a, "ht_delivery_claim", 1, 0);
     ht_argv_add(&a, k->deliveries);
     ht_argv_add(&a, k->base);
     ht_argv_addf(&a, "%ld", lease_ms);
@@ -663,7 +654,7 @@ int ht_store_delivery_done(ht_store_t *s, const ht_keys_t *k, const ht_delivery_
     char job_key[HT_KEY_MAX];
     ht_keys_job(k, d->id, job_key);
     ht_argv_t a;
-    fcall(&a, "ht_delivery_done", 2);
+    ht_argv_fcall(&a, "ht_delivery_done", 2, 0);
     ht_argv_add(&a, job_key);
     ht_argv_add(&a, k->deliveries);
     ht_argv_add(&a, d->id);
