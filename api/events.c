@@ -42,6 +42,7 @@
 
 #include "api/event_format.h"
 #include "api/http.h"
+#include "api/metrics_counters.h"
 #include "api/pubsub.h"
 #include "api/store.h"
 
@@ -57,6 +58,7 @@ typedef struct {
     h2o_generator_t gen; /* h2o hands it back to proceed and stop */
     ht_api_thread_t *t;
     h2o_req_t *req; /* NULL once h2o disposed of the request */
+    const char *tenant; /* the caller's: another tenant's job is "not found" */
     char id[HT_ID_LEN + 1];
     /* The newest log entry sent: "" before anything was sent, "0-0" when
      * the log was empty (every entry that comes is new). */
@@ -197,6 +199,19 @@ static void send_event(sse_t *s, const char *log_id, const char *event, json_t *
     free(frame);
     free(data);
     json_decref(doc);
+}
+
+/* The server stops: a last event saying so, so that a client can tell this
+ * end from the job's (it reconnects, to another instance, with
+ * Last-Event-ID: the event has no id, so the last one seen stays).  Not
+ * after the terminal event, which ends the stream anyway. */
+static void send_shutdown(sse_t *s)
+{
+    static const char frame[] = "event: shutdown\nretry: 1000\ndata: {\"detail\":\"the server "
+                                "is shutting down; reconnect with Last-Event-ID\"}\n\n";
+    if (!s->ending)
+        enqueue(s, frame, sizeof(frame) - 1);
+    s->ending = 1;
 }
 
 /* The current document as one "status" event, carrying the newest log id
@@ -350,6 +365,8 @@ static void on_fetched(void *data, int err, const ht_job_t *job, size_t n,
     sse_t *s = data;
     int first = !s->started;
     s->fetching = 0;
+    if (first && !err && !ht_job_owned_by(job, s->tenant))
+        err = HT_ENOTFOUND; /* the same answer as an id that does not exist */
     if (first && first_answer(s, err) < 0)
         return;
     if (err == HT_ENOTFOUND) {
@@ -362,7 +379,7 @@ static void on_fetched(void *data, int err, const ht_job_t *job, size_t n,
         send_new(s, job, n, entries);
     }
     if (shutting_down)
-        s->ending = 1;
+        send_shutdown(s);
     if (s->ending || s->cut) {
         stop_watching(s);
     } else {
@@ -401,6 +418,7 @@ static void on_dispose(void *p)
     stop_watching(s);
     h2o_linklist_unlink(&s->link);
     n_streams--;
+    ht_metrics_add(HT_M_SSE_STREAMS, -1);
     uv_close((uv_handle_t *)&s->heartbeat, on_timer_closed);
 }
 
@@ -439,6 +457,9 @@ int ht_events_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *arg
 {
     if (!ht_id_valid(args->id.base, args->id.len))
         return ht_http_problem(req, HT_P_JOB_NOT_FOUND, "no job with this id");
+    if (ht_tenant_take_for_or_reply(args->who, req, HT_TENANT_STREAMS,
+                                    t->cfg->max_streams_per_tenant, "event streams") < 0)
+        return -1;
     sse_t *s = calloc(1, sizeof(*s));
     if (!s)
         return ht_http_problem(req, HT_P_INTERNAL, "out of memory");
@@ -446,6 +467,7 @@ int ht_events_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *arg
     *link = s;
     s->t = t;
     s->req = req;
+    s->tenant = args->tenant;
     memcpy(s->id, args->id.base, HT_ID_LEN);
     s->id[HT_ID_LEN] = '\0';
     uv_timer_init(&t->loop, &s->heartbeat);
@@ -454,6 +476,7 @@ int ht_events_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *arg
         h2o_linklist_init_anchor(&streams);
     h2o_linklist_insert(&streams, &s->link);
     n_streams++;
+    ht_metrics_add(HT_M_SSE_STREAMS, 1);
     last_event_id(req, s->last_id);
     fetch(s);
     return 0;
@@ -471,7 +494,7 @@ void ht_events_shutdown(void)
         sse_t *s = H2O_STRUCT_FROM_MEMBER(sse_t, link, l);
         if (!s->started || s->done)
             continue; /* a stream still starting ends after its first read */
-        s->ending = 1;
+        send_shutdown(s);
         stop_watching(s);
         flush(s);
     }

@@ -33,14 +33,22 @@ static const char *reason_phrase(int status)
         return "Conflict";
     case 413:
         return "Content Too Large";
+    case 414:
+        return "URI Too Long";
     case 415:
         return "Unsupported Media Type";
+    case 417:
+        return "Expectation Failed";
     case 422:
         return "Unprocessable Content";
     case 429:
         return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
     case 500:
         return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
     case 503:
         return "Service Unavailable";
     default:
@@ -127,7 +135,10 @@ int ht_http_send_json(h2o_req_t *req, int status, const json_t *doc)
 int ht_http_send_problem(h2o_req_t *req, const ht_problem_t *p)
 {
     const ht_problem_type_t *t = ht_problem_type(p->kind);
-    if (t->status == 503 || t->status == 429)
+    /* 503 and 429 always say when to come back: 1 s unless the caller
+     * knows better (a rate limiter's wait) and set it already. */
+    if ((t->status == 503 || t->status == 429) &&
+        h2o_find_header_by_str(&req->res.headers, H2O_STRLIT("retry-after"), -1) < 0)
         ht_http_add_header(req, "retry-after", "1");
     json_t *doc = ht_problem_to_json(p);
     send_doc(req, t->status, "application/problem+json", doc);

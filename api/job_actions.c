@@ -1,13 +1,14 @@
 /* Actions on one job: DELETE /v1/jobs/{id} (cancel) and POST
  * /v1/jobs/{id}/retry (re-queue a dead letter).  The state change is one
- * Redis function each (ht_cancel, ht_retry in migrations/0003_lifecycle.lua);
+ * Redis function each (ht_cancel, ht_retry in migrations/0005_tenants.lua),
+ * which also checks that the job is the caller's tenant's;
  * this file maps its answer to HTTP and shows the job as it is afterwards:
  *
  *   cancel:  canceled -> 200 + document     (it was queued or scheduled)
  *            requested -> 202 + document    (running: its worker stops it)
- *            finished -> 409, no job -> 404
+ *            finished -> 409, no job (or another tenant's) -> 404
  *   retry:   queued -> 202 + document       (it was failed or canceled)
- *            conflict -> 409, no job -> 404 */
+ *            conflict -> 409, no job (or another tenant's) -> 404 */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -110,7 +111,7 @@ int ht_jobs_cancel(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *ar
     action_t *a = action_new(t, req, args);
     if (!a)
         return -1;
-    ht_astore_cancel(t->store, req, &t->keys, a->id, on_canceled, a);
+    ht_astore_cancel(t->store, req, &t->keys, a->id, args->tenant, on_canceled, a);
     return 0;
 }
 
@@ -148,6 +149,6 @@ int ht_jobs_retry(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *arg
     action_t *a = action_new(t, req, args);
     if (!a)
         return -1;
-    ht_astore_retry(t->store, req, &t->keys, a->id, on_retried, a);
+    ht_astore_retry(t->store, req, &t->keys, a->id, args->tenant, on_retried, a);
     return 0;
 }

@@ -22,8 +22,6 @@
 #include "api/wait.h"
 
 #define MAX_PAYLOAD_DEPTH 32
-/* Until auth arrives every job belongs to one tenant. */
-#define TENANT_DEFAULT "default"
 
 /* Retry-After while a job is not finished: 1 s during its first 10 s, then
  * a tenth of its age, capped at 30 s.  Short jobs are polled briskly, and a
@@ -55,6 +53,7 @@ static int store_error_reply(h2o_req_t *req, int err)
 typedef struct {
     ht_api_thread_t *t;
     h2o_req_t *req;
+    const char *tenant; /* the job's owner: the caller's API key's tenant */
     ht_job_request_t jr;
     char id[HT_ID_LEN + 1];
     char *payload_json;  /* malloc'd */
@@ -87,7 +86,7 @@ static json_t *submitted_doc(const submit_t *s, uint64_t version, int64_t create
     memcpy(job.id, s->id, sizeof(job.id));
     job.type = (char *)s->jr.type;
     job.queue = (char *)s->t->keys.queue;
-    job.tenant = (char *)TENANT_DEFAULT;
+    job.tenant = (char *)s->tenant;
     job.status = s->status;
     job.run_at = s->status == HT_JOB_SCHEDULED ? s->opts.run_at_ms : 0;
     job.priority = s->jr.priority;
@@ -249,7 +248,7 @@ static int enqueue(submit_t *s)
         s->metadata_json = json_dumps(s->jr.metadata, JSON_COMPACT);
     if (!s->payload_json || (s->jr.metadata && !s->metadata_json))
         return ht_http_problem(s->req, HT_P_INTERNAL, "out of memory");
-    ht_astore_submit(s->t->store, s->req, &s->t->keys, s->id, TENANT_DEFAULT, &s->jr,
+    ht_astore_submit(s->t->store, s->req, &s->t->keys, s->id, s->tenant, &s->jr,
                      s->payload_json, s->metadata_json, &s->opts, on_submitted, s);
     return 0;
 }
@@ -287,7 +286,7 @@ static int idempotency_of(submit_t *s)
                                HT_IDEM_KEY_MAX);
     if (!key)
         return 0;
-    if (ht_keys_idem(&s->t->keys, TENANT_DEFAULT, key, keylen, s->idem_key) < 0 ||
+    if (ht_keys_idem(&s->t->keys, s->tenant, key, keylen, s->idem_key) < 0 ||
         ht_idem_body_hash(s->req->entity.base, s->req->entity.len, s->idem_hash) < 0)
         return ht_http_problem(s->req, HT_P_INTERNAL, "cannot fingerprint the request");
     s->opts.idem_key = s->idem_key;
@@ -310,7 +309,6 @@ static void schedule_of(submit_t *s)
 
 int ht_jobs_submit(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
-    (void)args;
     if (req->entity.len > t->cfg->max_body_bytes)
         return ht_http_problem(req, HT_P_TOO_LARGE, "the body is %zu bytes; the limit is %zu",
                                req->entity.len, t->cfg->max_body_bytes);
@@ -321,16 +319,21 @@ int ht_jobs_submit(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *ar
     ht_wait_prefer_of(req, &prefer);
     ht_wait_plan_t plan;
     ht_wait_plan(&plan, &prefer, t->cfg->max_wait_s, t->cfg->heartbeat_ms, req->version);
-    /* Refuse before submitting: a 503 after it would invite a duplicate. */
+    /* Refuse before submitting: an error after it would invite a duplicate. */
     if (plan.wait_ms > 0 && !ht_wait_has_room())
         return ht_http_problem(req, HT_P_UNAVAILABLE,
                                "this server holds too many waiting requests; retry, or submit "
                                "without Prefer: wait");
+    if (plan.wait_ms > 0 &&
+        ht_tenant_take_for_or_reply(args->who, req, HT_TENANT_HELD, t->cfg->max_held_per_tenant,
+                                    "held requests (Prefer: wait)") < 0)
+        return -1;
 
     submit_t *s = h2o_mem_alloc_shared(&req->pool, sizeof(*s), submit_dispose);
     memset(s, 0, sizeof(*s));
     s->t = t;
     s->req = req;
+    s->tenant = args->tenant;
     s->plan = plan;
     if (idempotency_of(s) < 0)
         return -1;
@@ -355,6 +358,8 @@ int ht_jobs_submit(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *ar
 typedef struct {
     ht_api_thread_t *t;
     h2o_req_t *req;
+    const char *tenant; /* the caller's: another tenant's job is "not found" */
+    ht_tenant_t *who;
     char id[HT_ID_LEN + 1];
     ht_wait_plan_t plan; /* wait_ms > 0: a long poll if If-None-Match matches */
     uint64_t version;    /* the client's, once held */
@@ -413,6 +418,8 @@ static void on_job(void *data, int err, const ht_job_t *job)
 {
     poll_t *g = data;
     h2o_req_t *req = g->req;
+    if (!err && !ht_job_owned_by(job, g->tenant))
+        err = HT_ENOTFOUND; /* the same answer as an id that does not exist */
     if (err) {
         send_read_error(req, err);
         return;
@@ -423,6 +430,10 @@ static void on_job(void *data, int err, const ht_job_t *job)
      * the next.  A finished job will not change again: answer now. */
     if (g->plan.wait_ms > 0 && !ht_job_status_terminal(job->status) &&
         ht_http_if_none_match(req, etag)) {
+        if (ht_tenant_take_for_or_reply(g->who, req, HT_TENANT_HELD,
+                                        g->t->cfg->max_held_per_tenant,
+                                        "held requests (long polls)") < 0)
+            return;
         int rc = ht_wait_hold(req, g->id, HT_WAIT_CHANGE, job->version, &g->plan,
                               on_long_poll_answer, g);
         if (rc == 0) {
@@ -449,6 +460,8 @@ int ht_jobs_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
     memset(g, 0, sizeof(*g));
     g->t = t;
     g->req = req;
+    g->tenant = args->tenant;
+    g->who = args->who;
     memcpy(g->id, args->id.base, HT_ID_LEN);
     g->id[HT_ID_LEN] = '\0';
     ht_prefer_t prefer;

@@ -202,7 +202,6 @@ static void on_page(void *data, int err, const char *next, size_t n, const ht_jo
 
 int ht_jobs_list(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
-    (void)args;
     list_t *l = h2o_mem_alloc_pool(&req->pool, sizeof(*l));
     memset(l, 0, sizeof(*l));
     l->t = t;
@@ -210,7 +209,12 @@ int ht_jobs_list(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args
     l->limit = LIMIT_DEFAULT;
     if (parse_query(l) < 0)
         return -1;
-    const char *index = l->has_status ? t->keys.status[l->status] : t->keys.jobs;
+    /* Only the tenant's own index: another tenant's jobs are never read. */
+    char index[HT_KEY_MAX];
+    int rc = l->has_status ? ht_keys_tenant_status(&t->keys, args->tenant, l->status, index)
+                           : ht_keys_tenant(&t->keys, args->tenant, "jobs", index);
+    if (rc < 0)
+        return ht_http_problem(req, HT_P_INTERNAL, "invalid tenant name");
     ht_astore_list(t->store, req, &t->keys, index, l->limit, l->cursor, l->type, on_page, l);
     return 0;
 }

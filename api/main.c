@@ -1,7 +1,9 @@
 /* hangtight-api: reads the configuration, checks Redis and the keyspace,
  * starts the server threads and waits for SIGTERM or SIGINT.  Only wiring
  * here; the server is api/server.c. */
+#include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,8 +16,10 @@
 #include "shared/redis_url.h"
 #include "shared/store.h"
 
+#include "api/auth.h"
 #include "api/listen.h"
 #include "api/server.h"
+#include "api/tenants.h"
 
 /* Redis may start after us (compose, the run script): keep trying this long. */
 #define STARTUP_RETRY_MS       30000
@@ -24,7 +28,12 @@
 
 static const char *opt_listen, *opt_redis_url, *opt_log_level;
 static long opt_threads, opt_max_body, opt_heartbeat_ms, opt_max_wait_s, opt_failed_ttl_s;
-static int opt_webhook_allow_private;
+static int opt_webhook_allow_private, opt_allow_eviction;
+static long opt_request_timeout_ms, opt_max_url_bytes, opt_max_header_bytes; /* api/guard.h */
+static const char *opt_api_keys_file, *opt_rate_limit; /* api/auth.h, router.c */
+static long opt_max_held_per_tenant, opt_max_streams_per_tenant;
+static int opt_metrics_public;
+static int opt_access_log; /* api/access_log.h */
 
 static const ht_option_t options[] = {
     {"listen", "HANGTIGHT_LISTEN", HT_OPT_STRING, "127.0.0.1:8080",
@@ -48,9 +57,41 @@ static const ht_option_t options[] = {
     {"webhook-allow-private", "HANGTIGHT_WEBHOOK_ALLOW_PRIVATE", HT_OPT_FLAG, NULL,
      "accept a callback_url naming a private or loopback address (development, tests)", 0, 0,
      &opt_webhook_allow_private},
+    {"request-timeout-ms", "HANGTIGHT_REQUEST_TIMEOUT_MS", HT_OPT_INT, "10000",
+     "MS a client has to send a request head and body (slower: connection closed)", 100, 3600000,
+     &opt_request_timeout_ms},
+    {"max-url-bytes", "HANGTIGHT_MAX_URL_BYTES", HT_OPT_INT, "8192",
+     "the longest request target in BYTES (longer: 414 problem+json)", 64, 262144,
+     &opt_max_url_bytes},
+    {"max-header-bytes", "HANGTIGHT_MAX_HEADER_BYTES", HT_OPT_INT, "32768",
+     "the largest request head in BYTES (larger: 431 problem+json)", 1024, 262144,
+     &opt_max_header_bytes},
+    {"api-keys-file", "HANGTIGHT_API_KEYS_FILE", HT_OPT_STRING, NULL,
+     "PATH of the API keys file (tenant:key or tenant:sha256:<hex> lines; reread on SIGHUP); "
+     "unset: the api is open, every request is tenant 'default'",
+     0, 0, &opt_api_keys_file},
+    {"rate-limit", "HANGTIGHT_RATE_LIMIT", HT_OPT_STRING, NULL,
+     "RATE[:BURST] requests per second per tenant, shared by every api process through Redis "
+     "(over it: 429 with Retry-After); BURST defaults to RATE; unset: no limit",
+     0, 0, &opt_rate_limit},
+    {"max-held-per-tenant", "HANGTIGHT_MAX_HELD_PER_TENANT", HT_OPT_INT, "1000",
+     "N held sync requests and long polls per tenant in this process (more: 429); 0: no cap", 0,
+     1000000, &opt_max_held_per_tenant},
+    {"max-streams-per-tenant", "HANGTIGHT_MAX_STREAMS_PER_TENANT", HT_OPT_INT, "100",
+     "N SSE streams per tenant in this process (more: 429); 0: no cap", 0, 1000000,
+     &opt_max_streams_per_tenant},
+    {"metrics-public", "HANGTIGHT_METRICS_PUBLIC", HT_OPT_FLAG, NULL,
+     "serve /metrics without an API key even when keys are configured", 0, 0,
+     &opt_metrics_public},
+    {"access-log", "HANGTIGHT_ACCESS_LOG", HT_OPT_FLAG, NULL,
+     "log one JSON line per finished request (method, path, status, bytes, ms, request id)", 0,
+     0, &opt_access_log},
     {"log-level", "HANGTIGHT_LOG_LEVEL", HT_OPT_STRING, "info",
      "LEVEL of the least important log line written: debug, info, warn, error", 0, 0,
      &opt_log_level},
+    {"allow-eviction", "HANGTIGHT_ALLOW_EVICTION", HT_OPT_FLAG, NULL,
+     "start even if Redis' maxmemory-policy may evict job keys (logs a loud warning)", 0, 0,
+     &opt_allow_eviction},
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -78,6 +119,8 @@ static int check_redis(const ht_redis_url_t *url)
         st = NULL;
         pause_ms(STARTUP_RETRY_PAUSE_MS);
     }
+    if (rc == 0)
+        rc = ht_store_check_eviction(st, opt_allow_eviction);
     if (rc == 0 && (rc = ht_store_check_schema(st)) == HT_ESCHEMA) {
         ht_log(HT_LOG_ERROR, ht_store_errstr(st), NULL);
     } else if (rc < 0) {
@@ -87,6 +130,31 @@ static int check_redis(const ht_redis_url_t *url)
     return rc;
 }
 
+/* "RATE[:BURST]" of --rate-limit (NULL or "": no limit). */
+static int parse_rate(const char *s, double *rate, long *burst)
+{
+    *rate = 0;
+    *burst = 0;
+    if (!s || !s[0])
+        return 0;
+    char *end;
+    errno = 0;
+    *rate = strtod(s, &end);
+    if (errno || end == s || !(*rate > 0) || *rate > 1e6)
+        return -1;
+    double b = *rate;
+    if (*end == ':') {
+        const char *p = end + 1;
+        b = strtod(p, &end);
+        if (errno || end == p || !(b >= 1) || b > 1e7)
+            return -1;
+    }
+    if (*end)
+        return -1;
+    *burst = b < 1 ? 1 : (long)b;
+    return 0;
+}
+
 /* Blocks SIGINT and SIGTERM in every thread (the server threads inherit the
  * mask) so that only sigwait() below sees them. */
 static void block_stop_signals(sigset_t *set)
@@ -94,6 +162,7 @@ static void block_stop_signals(sigset_t *set)
     sigemptyset(set);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP); /* reload the API keys */
     pthread_sigmask(SIG_BLOCK, set, NULL);
     signal(SIGPIPE, SIG_IGN); /* a client gone mid-write is an error return */
 }
@@ -133,6 +202,22 @@ int main(int argc, char **argv)
     cfg.max_wait_s = opt_max_wait_s;
     cfg.failed_ttl_s = opt_failed_ttl_s;
     cfg.webhook_allow_private = opt_webhook_allow_private;
+    cfg.request_timeout_ms = opt_request_timeout_ms;
+    cfg.max_url_bytes = (size_t)opt_max_url_bytes;
+    cfg.max_header_bytes = (size_t)opt_max_header_bytes;
+    cfg.max_held_per_tenant = opt_max_held_per_tenant;
+    cfg.max_streams_per_tenant = opt_max_streams_per_tenant;
+    cfg.metrics_public = opt_metrics_public;
+    cfg.access_log = opt_access_log;
+    if (parse_rate(opt_rate_limit, &cfg.rate_per_s, &cfg.rate_burst) < 0) {
+        fprintf(stderr, "hangtight-api: --rate-limit: '%s' is not RATE[:BURST] (positive numbers)\n",
+                opt_rate_limit);
+        return 2;
+    }
+    if (ht_auth_install(opt_api_keys_file, err, sizeof(err)) < 0) {
+        ht_log(HT_LOG_ERROR, "cannot load the API keys", "detail", err, NULL);
+        return 1;
+    }
 
     if (check_redis(&cfg.redis) < 0)
         return 1;
@@ -150,9 +235,19 @@ int main(int argc, char **argv)
     ht_log(HT_LOG_INFO, "listening", "addr", addr, "threads", threads, NULL);
 
     int sig = 0;
-    sigwait(&stop_signals, &sig);
+    for (;;) {
+        sigwait(&stop_signals, &sig);
+        if (sig != SIGHUP)
+            break;
+        /* A bad file keeps the keys in force: a typo must not lock everyone out. */
+        if (ht_auth_reload(err, sizeof(err)) < 0)
+            ht_log(HT_LOG_ERROR, "API keys not reloaded; the previous keys stay in force", "detail",
+                   err, NULL);
+    }
     ht_log(HT_LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
     ht_server_stop(server);
+    ht_auth_shutdown();
+    ht_tenants_shutdown();
     ht_log(HT_LOG_INFO, "stopped", NULL);
     return 0;
 }

@@ -1,5 +1,7 @@
 /* GET /v1/queues: the depth of each queue, from one read-only Redis
- * function call (ht_queue_stats):
+ * function call (ht_queue_stats).  "queued" is the queue's wait lists,
+ * shared by every tenant (the load ahead of a new job, no job ids); every
+ * other figure counts the caller's tenant's jobs only:
  *
  *   {"queues": [{"name": "default",
  *                "queued": {"high": n, "default": n, "low": n},
@@ -60,7 +62,6 @@ static void on_stats(void *data, int err, size_t n, const char *const *names,
 
 int ht_queues_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
-    (void)args;
-    ht_astore_queue_stats(t->store, req, &t->keys, on_stats, req);
+    ht_astore_queue_stats(t->store, req, &t->keys, args->tenant, on_stats, req);
     return 0;
 }

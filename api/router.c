@@ -5,8 +5,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/auth.h"
 #include "api/events.h"
+#include "api/guard.h"
 #include "api/http.h"
+#include "api/metrics.h"
+#include "api/reqid.h"
+#include "api/static.h"
 
 typedef struct {
     const char *method;
@@ -14,8 +19,9 @@ typedef struct {
     ht_route_fn fn;
 } route_t;
 
-/* Seam for later issues: auth and rate limits run before the table (one
- * call in ht_router_dispatch); metrics will be a row. */
+/* Before the table, ht_router_dispatch runs the front-door guard
+ * (api/guard.h), the API key check (api/auth.h) and the tenant's rate
+ * limit. */
 static const route_t routes[] = {
     {"POST", "/v1/jobs", ht_jobs_submit},
     {"GET", "/v1/jobs", ht_jobs_list},
@@ -26,6 +32,10 @@ static const route_t routes[] = {
     {"GET", "/v1/queues", ht_queues_get},
     {"GET", "/healthz", ht_health_live},
     {"GET", "/readyz", ht_health_ready},
+    {"GET", "/", ht_static_index},
+    {"GET", "/dashboard/{id}", ht_static_file},
+    {"GET", "/openapi.json", ht_static_openapi},
+    {"GET", "/metrics", ht_metrics_get},
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -65,15 +75,82 @@ static int method_is(const h2o_req_t *req, const char *method)
            h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
 }
 
+/* Which key a path needs: the v1 API always (when keys are configured);
+ * /metrics unless --metrics-public; the rest (health, dashboard page,
+ * OpenAPI document) never: they show no tenant's data. */
+static int needs_key(const ht_api_thread_t *t, h2o_iovec_t path)
+{
+    if (path.len >= 3 && memcmp(path.base, "/v1", 3) == 0 && (path.len == 3 || path.base[3] == '/'))
+        return 1;
+    return h2o_memis(path.base, path.len, H2O_STRLIT("/metrics")) && !t->cfg->metrics_public;
+}
+
+/* A request that passed auth, waiting for the rate limiter's answer. */
+typedef struct {
+    ht_api_thread_t *t;
+    h2o_req_t *req;
+    ht_route_fn fn;
+    ht_route_args_t args;
+} admitted_t;
+
+static void on_rate(void *data, int err, long long wait_ms)
+{
+    admitted_t *a = data;
+    if (err) {
+        /* Redis is down or failing: every handler would answer 503 too. */
+        ht_http_store_problem(a->req, err);
+        return;
+    }
+    if (wait_ms > 0) {
+        ht_http_add_headerf(a->req, "retry-after", "%lld", (wait_ms + 999) / 1000);
+        ht_http_problem(a->req, HT_P_RATE_LIMITED,
+                        "tenant '%s' is over its rate limit of %g requests/s (burst %ld); "
+                        "retry in %lld ms",
+                        a->args.tenant, a->t->cfg->rate_per_s, a->t->cfg->rate_burst, wait_ms);
+        return;
+    }
+    a->fn(a->t, a->req, &a->args);
+}
+
+/* Runs the handler, after the tenant's rate limiter when one is set. */
+static void admit(ht_api_thread_t *t, h2o_req_t *req, ht_route_fn fn, const ht_route_args_t *args,
+                  ht_tenant_t *who)
+{
+    if (!who || t->cfg->rate_per_s <= 0) {
+        fn(t, req, args);
+        return;
+    }
+    char key[HT_KEY_MAX];
+    if (ht_keys_rate(who->name, key) < 0) {
+        ht_http_problem(req, HT_P_INTERNAL, "invalid tenant name");
+        return;
+    }
+    admitted_t *a = h2o_mem_alloc_pool(&req->pool, sizeof(*a));
+    *a = (admitted_t){t, req, fn, *args};
+    ht_astore_rate(t->store, req, key, t->cfg->rate_per_s, t->cfg->rate_burst, on_rate, a);
+}
+
 void ht_router_dispatch(ht_api_thread_t *t, h2o_req_t *req)
 {
-    ht_route_args_t args = {{NULL, 0}};
+    HT_REQID_SCOPE(t, req); /* X-Request-Id, log lines' request_id, access log (api/reqid.h) */
+    if (ht_guard_request_or_reply(t, req) < 0)
+        return;
+    ht_route_args_t args = {{NULL, 0}, "default", NULL};
+    ht_tenant_t *who = NULL;
+    /* Authentication comes before routing, so that without a key even the
+     * shape of the API (which paths exist) stays hidden. */
+    if (needs_key(t, req->path_normalized)) {
+        if (ht_auth_request_or_reply(req, &who) < 0)
+            return;
+        args.tenant = who->name;
+        args.who = who;
+    }
     char allow[128] = "";
     for (size_t i = 0; i < N_ROUTES; i++) {
         if (!match(routes[i].pattern, req->path_normalized, &args))
             continue;
         if (method_is(req, routes[i].method)) {
-            routes[i].fn(t, req, &args);
+            admit(t, req, routes[i].fn, &args, who);
             return;
         }
         size_t used = strlen(allow);

@@ -12,10 +12,15 @@
 #include <h2o.h>
 
 #include "api/server.h"
+#include "api/tenants.h"
 
-/* What the pattern captured: "{id}" in "/v1/jobs/{id}". */
+/* What the pattern captured ("{id}" in "/v1/jobs/{id}"), and who asks. */
 typedef struct {
     h2o_iovec_t id;
+    /* The tenant of the request's API key, "default" when the api runs
+     * without keys; lives as long as the server (api/auth.h). */
+    const char *tenant;
+    ht_tenant_t *who; /* the same tenant's record (api/tenants.h); NULL on open routes */
 } ht_route_args_t;
 
 typedef int (*ht_route_fn)(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);

@@ -13,6 +13,7 @@
 #include "shared/log.h"
 
 #include "api/events.h"
+#include "api/guard.h"
 #include "api/router.h"
 #include "api/wait.h"
 
@@ -40,6 +41,12 @@ typedef struct {
 ht_api_thread_t *ht_api_thread_of(h2o_req_t *req)
 {
     return H2O_STRUCT_FROM_MEMBER(ht_api_thread_t, ctx, req->conn->ctx);
+}
+
+ht_api_thread_t *ht_server_threads(ht_server_t *s, size_t *n)
+{
+    *n = s ? s->n : 0;
+    return s ? s->threads : NULL;
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -162,18 +169,28 @@ static void on_stop(uv_async_t *async)
 
 /* ---- a thread --------------------------------------------------------- */
 
+int ht_api_thread_init(ht_api_thread_t *t, h2o_globalconf_t *gc,
+                       void (*on_first)(void *data, int ready), void *data)
+{
+    int rc;
+    ht_metrics_bind(&t->counters);
+    h2o_context_init(&t->ctx, &t->loop, gc);
+    t->accept_ctx.ctx = &t->ctx;
+    t->accept_ctx.hosts = gc->hosts;
+    if ((rc = ht_astore_new(&t->store, &t->loop, &t->cfg->redis, on_first, data)) < 0 ||
+        (rc = ht_types_new(&t->types, &t->loop, t->store)) < 0 ||
+        (rc = ht_pubsub_new(&t->pubsub, &t->loop, &t->cfg->redis, &t->keys)) < 0)
+        return rc;
+    return 0;
+}
+
 static void thread_main(void *arg)
 {
     ht_api_thread_t *t = arg;
     int rc;
-    h2o_context_init(&t->ctx, &t->loop, &t->server->globalconf);
-    t->accept_ctx.ctx = &t->ctx;
-    t->accept_ctx.hosts = t->server->globalconf.hosts;
     uv_timer_init(&t->loop, &t->drain_);
     t->drain_.data = t;
-    if ((rc = ht_astore_new(&t->store, &t->loop, &t->cfg->redis, on_store_first, t)) < 0 ||
-        (rc = ht_types_new(&t->types, &t->loop, t->store)) < 0 ||
-        (rc = ht_pubsub_new(&t->pubsub, &t->loop, &t->cfg->redis, &t->keys)) < 0) {
+    if ((rc = ht_api_thread_init(t, &t->server->globalconf, on_store_first, t)) < 0) {
         ht_log(HT_LOG_ERROR, "thread setup failed", "detail", ht_strerror(rc), NULL);
         abort(); /* out of memory at startup: nothing sensible to serve */
     }
@@ -195,19 +212,25 @@ static void thread_main(void *arg)
         ht_log(HT_LOG_WARN, "event loop not empty at exit", NULL);
 }
 
-static void setup_globalconf(ht_server_t *s)
+void ht_server_globalconf_init(h2o_globalconf_t *gc, const ht_api_config_t *cfg)
 {
-    h2o_config_init(&s->globalconf);
-    s->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("hangtight/" HT_VERSION));
+    h2o_config_init(gc);
+    gc->server_name = h2o_iovec_init(H2O_STRLIT("hangtight/" HT_VERSION));
     /* h2o answers a body over this limit itself, with a text/plain 413 and a
      * closed connection, before any handler runs.  Keeping it well above
      * --max-body-bytes lets jobs.c answer the ordinary oversize cases with
      * problem+json; h2o's answer only meets bodies over this bound. */
-    size_t ours = s->cfg->max_body_bytes;
+    size_t ours = cfg->max_body_bytes;
     size_t bound = ours * 4 > ours + (1u << 20) ? ours * 4 : ours + (1u << 20);
-    s->globalconf.max_request_entity_size = bound;
+    gc->max_request_entity_size = bound;
+    /* The slowloris deadline: h2o arms it when it starts reading a request
+     * (and never re-arms it per byte), so a head plus body dribbled slower
+     * than this is cut off by closing the connection (see api/guard.h). */
+    if (cfg->request_timeout_ms > 0)
+        gc->http1.req_timeout = (uint64_t)cfg->request_timeout_ms;
     h2o_hostconf_t *host =
-        h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+        h2o_config_register_host(gc, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    ht_guard_register(host); /* h2o's own 400/413/417 answers as problem+json */
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     catchall_handler_t *h = (void *)h2o_create_handler(path, sizeof(*h));
     h->super.on_req = on_req;
@@ -234,7 +257,7 @@ int ht_server_start(ht_server_t **out, ht_api_config_t *cfg, char *err, size_t e
         free(s);
         return rc;
     }
-    setup_globalconf(s);
+    ht_server_globalconf_init(&s->globalconf, cfg);
     for (size_t i = 0; i < s->n; i++) {
         ht_api_thread_t *t = &s->threads[i];
         t->index = i;

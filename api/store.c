@@ -17,6 +17,9 @@
 #include "shared/argv.h"
 #include "shared/error.h"
 #include "shared/log.h"
+#include "shared/store.h" /* ht_store_error_is_unavailable */
+
+#include "api/metrics_counters.h"
 
 /* How often the timer looks at the connection; a lost Redis is retried at
  * this pace.  A connect with no answer is abandoned after CONNECT_TIMEOUT_MS
@@ -62,6 +65,7 @@ struct op {
     op_link_t *link; /* NULL when not bound to a request, or after dispose */
     int detached;    /* the request is gone: drop the callback */
     int own_errors;  /* error replies go to finish (with err 0): it knows them */
+    const char *reqid; /* the request id current when sent (in the request's pool) */
     finish_fn finish;
     union {
         ht_astore_submit_cb submit;
@@ -98,10 +102,20 @@ static void finish_op(op_t *op, int err, const redisReply *r)
 {
     if (op->link)
         op->link->op = NULL;
-    if (!op->detached)
-        op->finish(op, err, r);
-    else
+    if (err == HT_EREDIS)
+        ht_metrics_add(HT_M_REDIS_UNAVAILABLE, 1);
+    if (op->detached) {
         ht_log(HT_LOG_DEBUG, "reply dropped: its request is gone", NULL);
+    } else if (op->reqid) {
+        /* Log lines of the callback carry the request's id (shared/log.h). */
+        char prev[HT_LOG_REQID_MAX + 1];
+        snprintf(prev, sizeof(prev), "%s", ht_log_request_id() ? ht_log_request_id() : "");
+        ht_log_set_request_id(op->reqid);
+        op->finish(op, err, r);
+        ht_log_set_request_id(prev);
+    } else {
+        op->finish(op, err, r);
+    }
     free(op);
 }
 
@@ -307,6 +321,13 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         finish_op(op, HT_EREDIS, NULL);
         return;
     }
+    /* Redis full (noeviction), unable to persist, still loading its data
+     * after a restart, ...: unavailable for now, a 503 with Retry-After. */
+    if (r->type == REDIS_REPLY_ERROR && ht_store_error_is_unavailable(r->str)) {
+        ht_log(HT_LOG_WARN, "redis unavailable for now", "detail", r->str, NULL);
+        finish_op(op, HT_EREDIS, NULL); /* counted there, as unavailable */
+        return;
+    }
     if (r->type == REDIS_REPLY_ERROR && op->own_errors) {
         finish_op(op, 0, r);
         return;
@@ -319,6 +340,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
             return;
         }
         ht_log(HT_LOG_ERROR, "redis error reply", "detail", r->str, NULL);
+        ht_metrics_add(HT_M_REDIS_ERROR_REPLY, 1);
         finish_op(op, HT_EPROTO, NULL);
         return;
     }
@@ -347,6 +369,9 @@ static void send_calls(ht_astore_t *s, h2o_req_t *req, ht_argv_t *a, size_t n, c
     op->s = s;
     op->link = NULL;
     op->detached = 0;
+    op->reqid = req && ht_log_request_id()
+                    ? h2o_strdup(&req->pool, ht_log_request_id(), SIZE_MAX).base
+                    : NULL;
     int err = 0;
     for (size_t i = 0; i < n; i++) {
         if (a[i].overflow)
@@ -641,6 +666,18 @@ void ht_astore_schema_version(ht_astore_t *s, h2o_req_t *req, ht_astore_int_cb c
     send_call(s, req, &a, &proto);
 }
 
+void ht_astore_rate(ht_astore_t *s, h2o_req_t *req, const char *rate_key, double per_s,
+                    long burst, ht_astore_int_cb cb, void *data)
+{
+    ht_argv_t a;
+    ht_argv_fcall(&a, "ht_rate", 1, 0);
+    ht_argv_add(&a, rate_key);
+    ht_argv_addf(&a, "%.6g", per_s);
+    ht_argv_addf(&a, "%ld", burst);
+    op_t proto = {.finish = finish_int, .cb.integer = cb, .data = data};
+    send_call(s, req, &a, &proto);
+}
+
 void ht_astore_type_exists(ht_astore_t *s, h2o_req_t *req, const char *type, ht_astore_int_cb cb,
                            void *data)
 {
@@ -695,7 +732,7 @@ static void finish_word(op_t *op, int err, const redisReply *r)
 }
 
 void ht_astore_cancel(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
-                      ht_astore_word_cb cb, void *data)
+                      const char *tenant, ht_astore_word_cb cb, void *data)
 {
     char jobkey[HT_KEY_MAX];
     ht_keys_job(k, id, jobkey);
@@ -705,12 +742,13 @@ void ht_astore_cancel(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const 
     ht_argv_add(&a, id);
     ht_argv_add(&a, k->channel);
     ht_argv_add(&a, k->cancel_channel);
+    ht_argv_add(&a, tenant);
     op_t proto = {.finish = finish_word, .cb.word = cb, .data = data};
     send_call(s, req, &a, &proto);
 }
 
 void ht_astore_retry(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
-                     ht_astore_word_cb cb, void *data)
+                     const char *tenant, ht_astore_word_cb cb, void *data)
 {
     char jobkey[HT_KEY_MAX];
     ht_keys_job(k, id, jobkey);
@@ -720,6 +758,7 @@ void ht_astore_retry(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const c
     ht_argv_add(&a, k->signal);
     ht_argv_add(&a, id);
     ht_argv_add(&a, k->channel);
+    ht_argv_add(&a, tenant);
     op_t proto = {.finish = finish_word, .cb.word = cb, .data = data};
     send_call(s, req, &a, &proto);
 }
@@ -798,19 +837,38 @@ static void finish_stats(op_t *op, int err, const redisReply *r)
 }
 
 void ht_astore_queue_stats(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k,
-                           ht_astore_stats_cb cb, void *data)
+                           const char *tenant, ht_astore_stats_cb cb, void *data)
 {
+    char prefix[HT_KEY_MAX];
+    if (ht_keys_tenant(k, tenant, NULL, prefix) < 0) {
+        cb(data, HT_EINVAL, 0, NULL, NULL);
+        return;
+    }
     ht_argv_t a;
-    ht_argv_fcall(&a, "ht_queue_stats", 9, 1);
+    ht_argv_fcall(&a, "ht_queue_stats", 3, 1);
+    ht_argv_add(&a, k->wait[HT_PRIO_HIGH]);
+    ht_argv_add(&a, k->wait[HT_PRIO_DEFAULT]);
+    ht_argv_add(&a, k->wait[HT_PRIO_LOW]);
+    ht_argv_add(&a, prefix);
+    op_t proto = {.finish = finish_stats, .cb.stats = cb, .data = data};
+    send_call(s, req, &a, &proto);
+}
+
+void ht_astore_metrics(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k,
+                       ht_astore_stats_cb cb, void *data)
+{
+    static const char *const own[] = {"metrics", "hist:wait", "hist:run"};
+    ht_argv_t a;
+    ht_argv_fcall(&a, "ht_metrics", 9, 1);
     ht_argv_add(&a, k->wait[HT_PRIO_HIGH]);
     ht_argv_add(&a, k->wait[HT_PRIO_DEFAULT]);
     ht_argv_add(&a, k->wait[HT_PRIO_LOW]);
     ht_argv_add(&a, k->scheduled);
     ht_argv_add(&a, k->active);
-    ht_argv_add(&a, k->status[HT_JOB_FAILED]);
-    ht_argv_add(&a, k->status[HT_JOB_CANCELED]);
-    ht_argv_add(&a, k->status[HT_JOB_SUCCEEDED]);
-    ht_argv_add(&a, k->stats);
+    ht_argv_add(&a, k->tenants);
+    for (size_t i = 0; i < 3; i++)
+        ht_argv_addf(&a, "%s%s", k->base, own[i]);
+    ht_argv_add(&a, k->base);
     op_t proto = {.finish = finish_stats, .cb.stats = cb, .data = data};
     send_call(s, req, &a, &proto);
 }

@@ -130,14 +130,21 @@ typedef void (*ht_astore_word_cb)(void *data, int err, const char *word);
 /* FCALL ht_cancel: 'canceled' (was queued or scheduled), 'requested' (running:
  * its worker is told), 'finished' (too late). */
 void ht_astore_cancel(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
-                      ht_astore_word_cb cb, void *data);
+                      const char *tenant, ht_astore_word_cb cb, void *data);
 
 /* FCALL ht_retry: 'queued' (it was failed or canceled; back on its
- * priority's wait list), 'conflict' (any other status), HT_ENOTFOUND. */
+ * priority's wait list), 'conflict' (any other status), HT_ENOTFOUND.
+ * Cancel and retry answer HT_ENOTFOUND for a job of another tenant. */
 void ht_astore_retry(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
-                     ht_astore_word_cb cb, void *data);
+                     const char *tenant, ht_astore_word_cb cb, void *data);
 
-/* FCALL_RO ht_list over `index` (k->jobs or k->status[s]): up to `limit`
+/* FCALL ht_rate on `rate_key` (ht_keys_rate): value 0 when the request is
+ * allowed (and counted), else the ms until one would be. */
+void ht_astore_rate(ht_astore_t *s, h2o_req_t *req, const char *rate_key, double per_s,
+                    long burst, ht_astore_int_cb cb, void *data);
+
+/* FCALL_RO ht_list over `index` (ht_keys_tenant "jobs", or
+ * ht_keys_tenant_status): up to `limit`
  * jobs, newest first, from `cursor` ("" = the newest), of `type` ("" =
  * any).  `next` is "" at the end.  `jobs` and `next` are borrowed, valid
  * only during the callback; jobs that cannot be read are skipped (logged).
@@ -149,12 +156,18 @@ void ht_astore_list(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const ch
                     void *data);
 
 /* FCALL_RO ht_queue_stats: n (name, value) pairs in the order Redis gives
- * them (high, default, low, scheduled, running, failed, canceled,
- * succeeded, then <total>_total counters).  Borrowed, valid only during
- * the callback. */
+ * them (high, default, low: the queue's wait lists; then `tenant`'s jobs:
+ * scheduled, running, succeeded, failed, canceled, then its <total>_total
+ * counters).  Borrowed, valid only during the callback. */
 typedef void (*ht_astore_stats_cb)(void *data, int err, size_t n, const char *const *names,
                                    const long long *values);
 void ht_astore_queue_stats(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k,
-                           ht_astore_stats_cb cb, void *data);
+                           const char *tenant, ht_astore_stats_cb cb, void *data);
+
+/* FCALL_RO ht_metrics: the queue's job counters, gauges and histograms for
+ * GET /metrics, as (name, value) pairs (named in migrations/0005_tenants.lua,
+ * ht_metrics).  Borrowed, valid only during the callback. */
+void ht_astore_metrics(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k,
+                       ht_astore_stats_cb cb, void *data);
 
 #endif

@@ -204,6 +204,7 @@ static void unlist(waiter_t *w)
         w->next->prev = w->prev;
     w->prev = w->next = NULL;
     held_count--;
+    ht_metrics_add(w->mode == HT_WAIT_TERMINAL ? HT_M_HELD_SYNC : HT_M_HELD_POLL, -1);
 }
 
 /* Stops everything that could start more work: the watch, the timer, the
@@ -380,6 +381,8 @@ static void on_heartbeat_written(h2o_socket_t *sock, const char *err)
 {
     waiter_t *w = sock->data;
     release_socket(w);
+    if (!err)
+        ht_metrics_add(HT_M_PROCESSING_SENT, 1);
     if (w->req && err)
         client_left(w, err);
     if (w->req && w->state == W_DUE) {
@@ -515,6 +518,7 @@ int ht_wait_hold(h2o_req_t *req, const char *id, ht_wait_mode_t mode, uint64_t v
         held_head->prev = w;
     held_head = w;
     held_count++;
+    ht_metrics_add(mode == HT_WAIT_TERMINAL ? HT_M_HELD_SYNC : HT_M_HELD_POLL, 1);
 
     uint64_t now = uv_now(&t->loop);
     w->deadline = now + (uint64_t)plan->wait_ms;

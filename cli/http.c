@@ -1,6 +1,7 @@
 /* The CLI's HTTP client: one libcurl easy request at a time, collecting the
  * body (or streaming it to a callback: SSE) and the few headers the
- * commands look at (Content-Type, ETag, Location, Retry-After).  libcurl
+ * commands look at (Content-Type, ETag, Location, Retry-After).  Every
+ * request carries Authorization: Bearer $HANGTIGHT_API_KEY when that is set.  libcurl
  * reads interim responses (102 Processing) itself and goes on to the final
  * one; the header callback sees their status lines. */
 #include <ctype.h>
@@ -154,6 +155,16 @@ int ht_cli_request(const char *method, const char *url, const char *body,
     headers = add_header(headers, "Prefer", opt->prefer);
     headers = add_header(headers, "Last-Event-ID", opt->last_event_id);
     headers = add_header(headers, "Idempotency-Key", opt->idempotency_key);
+    /* The API key comes from the environment only: a flag would show it in
+     * every process listing. */
+    const char *key = getenv("HANGTIGHT_API_KEY");
+    if (key && key[0]) {
+        char *auth = NULL;
+        if (asprintf(&auth, "Bearer %s", key) >= 0) {
+            headers = add_header(headers, "Authorization", auth);
+            free(auth);
+        }
+    }
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
     if (body) {

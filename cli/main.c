@@ -37,7 +37,9 @@ static void usage(FILE *out)
         fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fprintf(out,
             "\n  --url URL        hangtight-api base URL (env HANGTIGHT_URL, default %s)\n"
-            "  --redis-url URL  Redis for migrate (env HANGTIGHT_REDIS_URL)\n\n"
+            "  --redis-url URL  Redis for migrate (env HANGTIGHT_REDIS_URL)\n"
+            "  env HANGTIGHT_API_KEY  the API key sent as Authorization: Bearer (when the api\n"
+            "                   has keys; never a flag, so it stays out of process lists)\n\n"
             "exit status: 0 done (wait: job succeeded), 1 refused by the server (wait: job\n"
             "failed or canceled; cancel: job finished or unknown), 2 usage, network trouble\n"
             "or wait timeout.\n"

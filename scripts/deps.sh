@@ -12,8 +12,9 @@ ht_deps_runtime=(
     redis-server redis-tools curl ca-certificates
 )
 # nodejs: the sync-mode tests drive Node's http and fetch (tests/integration/clients).
-ht_deps_test=(libcriterion-dev jq python3 procps nodejs)
-ht_deps_bench=(wrk jq python3 procps)
+# chromium, golang-go: the dashboard browser test and the Go client example (issue 9).
+ht_deps_test=(libcriterion-dev jq python3 procps nodejs chromium golang-go clang libclang-rt-14-dev)
+ht_deps_bench=(wrk jq python3 procps nginx-light nodejs gunicorn python3-rq python3-flask linux-perf valgrind)
 
 ht_deps_missing() {
     local pkg

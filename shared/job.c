@@ -363,3 +363,8 @@ json_t *ht_job_to_json(const ht_job_t *job)
     json_object_set_new(doc, "links", links);
     return doc;
 }
+
+int ht_job_owned_by(const ht_job_t *job, const char *tenant)
+{
+    return strcmp(job->tenant ? job->tenant : "default", tenant) == 0;
+}

@@ -48,6 +48,7 @@ typedef enum { HT_PRIO_HIGH, HT_PRIO_DEFAULT, HT_PRIO_LOW } ht_priority_t;
 const char *ht_job_status_name(ht_job_status_t s);
 int ht_job_status_parse(const char *s, ht_job_status_t *out); /* 0 or HT_EINVAL */
 int ht_job_status_terminal(ht_job_status_t s);
+
 const char *ht_priority_name(ht_priority_t p);
 int ht_priority_parse(const char *s, ht_priority_t *out); /* 0 or HT_EINVAL */
 
@@ -103,6 +104,10 @@ typedef struct {
  * Returns 0, or HT_EINVAL when id, type or status is missing or bad (the
  * job must then still be ht_job_clear()ed). */
 int ht_job_from_hash(ht_job_t *job, size_t n, const char *const *strs, const size_t *lens);
+
+/* 1 when `job` belongs to `tenant` (a job stored without a tenant field
+ * belongs to "default"). */
+int ht_job_owned_by(const ht_job_t *job, const char *tenant);
 
 void ht_job_clear(ht_job_t *job);
 

@@ -1,4 +1,4 @@
-/* Names of the Redis keys of one queue (layout: migrations/0004_webhooks.lua). */
+/* Names of the Redis keys of one queue (layout: migrations/0005_tenants.lua). */
 #include "shared/keys.h"
 
 #include <openssl/sha.h>
@@ -38,14 +38,46 @@ int ht_keys_init(ht_keys_t *k, const char *queue)
     snprintf(k->channel, HT_KEY_MAX, "ht:{%s}:events", queue);
     snprintf(k->base, HT_KEY_MAX, "ht:{%s}:", queue);
     snprintf(k->scheduled, HT_KEY_MAX, "ht:{%s}:scheduled", queue);
-    snprintf(k->jobs, HT_KEY_MAX, "ht:{%s}:jobs", queue);
-    for (int s = HT_JOB_SCHEDULED; s <= HT_JOB_CANCELED; s++)
-        snprintf(k->status[s], HT_KEY_MAX, "ht:{%s}:status:%s", queue,
-                 ht_job_status_name((ht_job_status_t)s));
-    snprintf(k->expiry, HT_KEY_MAX, "ht:{%s}:expiry", queue);
+    snprintf(k->tenants, HT_KEY_MAX, "ht:{%s}:tenants", queue);
     snprintf(k->stats, HT_KEY_MAX, "ht:{%s}:stats", queue);
     snprintf(k->cancel_channel, HT_KEY_MAX, "ht:{%s}:cancel", queue);
     snprintf(k->deliveries, HT_KEY_MAX, "ht:{%s}:deliveries", queue);
+    return 0;
+}
+
+int ht_tenant_valid(const char *tenant)
+{
+    size_t n = 0;
+    for (const char *p = tenant; *p; p++, n++) {
+        int ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                 (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' || *p == '-';
+        if (!ok || n >= HT_TENANT_MAX)
+            return 0;
+    }
+    return n > 0;
+}
+
+int ht_keys_tenant(const ht_keys_t *k, const char *tenant, const char *what, char out[HT_KEY_MAX])
+{
+    if (!ht_tenant_valid(tenant))
+        return HT_EINVAL;
+    int n = snprintf(out, HT_KEY_MAX, "%st:%s:%s", k->base, tenant, what ? what : "");
+    return n > 0 && n < HT_KEY_MAX ? 0 : HT_EINVAL;
+}
+
+int ht_keys_tenant_status(const ht_keys_t *k, const char *tenant, ht_job_status_t status,
+                          char out[HT_KEY_MAX])
+{
+    char what[32];
+    snprintf(what, sizeof(what), "status:%s", ht_job_status_name(status));
+    return ht_keys_tenant(k, tenant, what, out);
+}
+
+int ht_keys_rate(const char *tenant, char out[HT_KEY_MAX])
+{
+    if (!ht_tenant_valid(tenant))
+        return HT_EINVAL;
+    snprintf(out, HT_KEY_MAX, "ht:rate:{%s}", tenant);
     return 0;
 }
 

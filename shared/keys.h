@@ -1,5 +1,5 @@
 /* The Redis keyspace, named in one place (its layout and rules are in
- * migrations/0004_webhooks.lua).  Every key of a queue carries the queue's hash
+ * migrations/0005_tenants.lua).  Every key of a queue carries the queue's hash
  * tag, "{default}", so each function call touches one Cluster slot. */
 #ifndef HT_KEYS_H
 #define HT_KEYS_H
@@ -23,10 +23,8 @@ typedef struct {
     char channel[HT_KEY_MAX];    /* base of the per-job pub/sub channels "<channel>:<id>" */
     char base[HT_KEY_MAX];       /* "ht:{default}:": the prefix every key below starts with */
     char scheduled[HT_KEY_MAX];  /* zset id -> due ms */
-    char jobs[HT_KEY_MAX];       /* zset id -> created_at: every job, for listing */
-    char status[6][HT_KEY_MAX];  /* zset id -> created_at per status, indexed by ht_job_status_t */
-    char expiry[HT_KEY_MAX];     /* zset id -> when the finished job expires */
-    char stats[HT_KEY_MAX];      /* hash of totals */
+    char tenants[HT_KEY_MAX];    /* set of tenant names with jobs (their indexes: ht_keys_tenant) */
+    char stats[HT_KEY_MAX];      /* hash of totals of every tenant */
     char cancel_channel[HT_KEY_MAX]; /* pub/sub "<id> <token>": cancel a running job */
     char deliveries[HT_KEY_MAX]; /* zset id -> when its webhook delivery is due (ms) */
 } ht_keys_t;
@@ -36,6 +34,22 @@ int ht_keys_init(ht_keys_t *k, const char *queue);
 
 /* Writes "ht:{default}:job:<id>" into out[HT_KEY_MAX]. */
 void ht_keys_job(const ht_keys_t *k, const char *id, char out[HT_KEY_MAX]);
+
+/* A tenant name: 1 to HT_TENANT_MAX of [A-Za-z0-9_.-].  1 or 0. */
+#define HT_TENANT_MAX 64
+int ht_tenant_valid(const char *tenant);
+
+/* Writes the prefix of `tenant`'s listing indexes, "ht:{default}:t:<tenant>:",
+ * into out[HT_KEY_MAX]; `what` (may be NULL) is appended: "jobs",
+ * "status:<s>" (ht_keys_tenant_status), "expiry", "stats".  Returns 0, or
+ * HT_EINVAL for an invalid tenant name. */
+int ht_keys_tenant(const ht_keys_t *k, const char *tenant, const char *what, char out[HT_KEY_MAX]);
+int ht_keys_tenant_status(const ht_keys_t *k, const char *tenant, ht_job_status_t status,
+                          char out[HT_KEY_MAX]);
+
+/* Writes the rate limiter key of `tenant`, "ht:rate:{<tenant>}" (its own
+ * hash tag: tenants spread over a cluster).  Returns 0 or HT_EINVAL. */
+int ht_keys_rate(const char *tenant, char out[HT_KEY_MAX]);
 
 /* Writes the idempotency key of (tenant, key) into out[HT_KEY_MAX]:
  * "ht:{default}:idem:<tenant>:<sha256(key) hex>".  Hashing keeps the name

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -49,34 +50,56 @@ static void write_all(const char *buf, size_t len)
     }
 }
 
-void ht_log(ht_log_level_t level, const char *msg, ...)
+/* The calling thread's current request id ("" = none): a copy, so that a
+ * line never reads memory of a request that is gone. */
+static __thread char cur_reqid[HT_LOG_REQID_MAX + 1];
+
+void ht_log_set_request_id(const char *id)
+{
+    snprintf(cur_reqid, sizeof(cur_reqid), "%s", id ? id : "");
+}
+
+const char *ht_log_request_id(void)
+{
+    return cur_reqid[0] ? cur_reqid : NULL;
+}
+
+/* A string member; json_string() refuses invalid UTF-8: fall back so the
+ * line is still written. */
+static void set_str(json_t *line, const char *key, const char *val)
+{
+    json_t *v = val ? json_string(val) : json_null();
+    json_object_set_new(line, key, v ? v : json_string("(invalid utf-8)"));
+}
+
+/* The common head of a line, or NULL when it is not to be written. */
+static json_t *line_start(ht_log_level_t level, const char *msg)
 {
     if (level < log_min || level > HT_LOG_ERROR)
-        return;
+        return NULL;
     char ts[HT_TIME_BUFSZ];
     json_t *line = json_object();
     if (!line)
-        return;
+        return NULL;
     json_object_set_new(line, "ts", json_string(ht_format_time(ht_now_ms(), ts)));
     json_object_set_new(line, "level", json_string(level_names[level]));
     json_object_set_new(line, "proc", json_string(log_proc));
-    /* json_string() refuses invalid UTF-8; fall back so nothing is lost. */
-    json_t *m = json_string(msg ? msg : "");
-    json_object_set_new(line, "msg", m ? m : json_string("(invalid utf-8)"));
+    set_str(line, "msg", msg ? msg : "");
+    if (cur_reqid[0])
+        set_str(line, "request_id", cur_reqid);
+    return line;
+}
 
-    va_list ap;
-    va_start(ap, msg);
-    for (;;) {
-        const char *key = va_arg(ap, const char *);
-        if (!key)
-            break;
-        const char *val = va_arg(ap, const char *);
-        json_t *v = val ? json_string(val) : json_null();
-        json_object_set_new(line, key, v ? v : json_string("(invalid utf-8)"));
-    }
-    va_end(ap);
+/* Callers name a job id "id"; the line says what it is. */
+static const char *field_name(const char *key)
+{
+    return strcmp(key, "id") == 0 ? "job_id" : key;
+}
 
-    char *text = json_dumps(line, JSON_COMPACT);
+/* 15 digits: 16.76 stays "16.76", not "16.760000000000002". */
+static void line_write(json_t *line)
+{
+    char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     json_decref(line);
     if (!text)
         return;
@@ -90,4 +113,36 @@ void ht_log(ht_log_level_t level, const char *msg, ...)
     out[len + 1] = '\0';
     write_all(out, len + 1);
     free(out);
+}
+
+void ht_log(ht_log_level_t level, const char *msg, ...)
+{
+    json_t *line = line_start(level, msg);
+    if (!line)
+        return;
+    va_list ap;
+    va_start(ap, msg);
+    for (;;) {
+        const char *key = va_arg(ap, const char *);
+        if (!key)
+            break;
+        set_str(line, field_name(key), va_arg(ap, const char *));
+    }
+    va_end(ap);
+    line_write(line);
+}
+
+void ht_logj(ht_log_level_t level, const char *msg, json_t *fields)
+{
+    json_t *line = line_start(level, msg);
+    if (line && fields) {
+        const char *key;
+        json_t *v;
+        json_object_foreach(fields, key, v) {
+            json_object_set(line, field_name(key), v);
+        }
+    }
+    json_decref(fields);
+    if (line)
+        line_write(line);
 }

@@ -16,10 +16,14 @@ static const ht_problem_type_t table[HT_P__COUNT] = {
     [HT_P_METHOD_NOT_ALLOWED] = {405, "method-not-allowed", "Method not allowed"},
     [HT_P_CONFLICT] = {409, "conflict", "Conflict with the current state"},
     [HT_P_TOO_LARGE] = {413, "payload-too-large", "Request body too large"},
+    [HT_P_URI_TOO_LONG] = {414, "uri-too-long", "Request target too long"},
     [HT_P_UNSUPPORTED_MEDIA] = {415, "unsupported-media-type", "Unsupported media type"},
+    [HT_P_EXPECTATION_FAILED] = {417, "expectation-failed", "Expectation not supported"},
     [HT_P_INVALID_FIELDS] = {422, "invalid-fields", "The request has invalid fields"},
     [HT_P_RATE_LIMITED] = {429, "rate-limited", "Too many requests"},
+    [HT_P_HEADERS_TOO_LARGE] = {431, "headers-too-large", "Request header fields too large"},
     [HT_P_INTERNAL] = {500, "internal", "Internal server error"},
+    [HT_P_NOT_IMPLEMENTED] = {501, "not-implemented", "Not implemented"},
     [HT_P_UNAVAILABLE] = {503, "unavailable", "Service temporarily unavailable"},
 };
 

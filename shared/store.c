@@ -15,6 +15,7 @@
 #include "shared/argv.h"
 #include "shared/clock.h"
 #include "shared/error.h"
+#include "shared/log.h"
 #include "shared/migrations.h"
 
 struct ht_store {
@@ -132,9 +133,23 @@ const char *ht_store_errstr(const ht_store_t *s)
     return s && s->err[0] ? s->err : "no error";
 }
 
+int ht_store_error_is_unavailable(const char *redis_error)
+{
+    static const char *const codes[] = {"OOM",      "MISCONF",    "LOADING",  "BUSY",
+                                        "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"};
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        size_t n = strlen(codes[i]);
+        if (strncmp(redis_error, codes[i], n) == 0 &&
+            (redis_error[n] == ' ' || redis_error[n] == '\0'))
+            return 1;
+    }
+    return 0;
+}
+
 /* Runs one command, reconnecting first if needed.  Returns the reply (the
  * caller frees it), or NULL with *rc set: HT_EREDIS when the connection is
- * gone (it is dropped, the next call reconnects), HT_ESCHEMA when a
+ * gone (it is dropped, the next call reconnects) or Redis answers that it
+ * is unavailable for now (ht_store_error_is_unavailable), HT_ESCHEMA when a
  * function of the keyspace library is missing, HT_EPROTO for other errors. */
 static redisReply *call(ht_store_t *s, ht_argv_t *a, int *rc)
 {
@@ -155,7 +170,9 @@ static redisReply *call(ht_store_t *s, ht_argv_t *a, int *rc)
     }
     if (r->type == REDIS_REPLY_ERROR) {
         set_err(s, "redis: %s", r->str);
-        *rc = strstr(r->str, "Function not found") ? HT_ESCHEMA : HT_EPROTO;
+        *rc = strstr(r->str, "Function not found")     ? HT_ESCHEMA
+              : ht_store_error_is_unavailable(r->str) ? HT_EREDIS
+                                                      : HT_EPROTO;
         freeReplyObject(r);
         return NULL;
     }
@@ -524,9 +541,8 @@ int ht_store_promote(ht_store_t *s, const ht_keys_t *k, int limit, long long *ne
 int ht_store_trim(ht_store_t *s, const ht_keys_t *k, int limit)
 {
     ht_argv_t a;
-    ht_argv_fcall(&a, "ht_trim", 2, 0);
-    ht_argv_add(&a, k->expiry);
-    ht_argv_add(&a, k->jobs);
+    ht_argv_fcall(&a, "ht_trim", 1, 0);
+    ht_argv_add(&a, k->tenants);
     ht_argv_add(&a, k->base);
     ht_argv_addf(&a, "%d", limit);
     long long v = 0;
@@ -665,4 +681,60 @@ int ht_store_delivery_done(ht_store_t *s, const ht_keys_t *k, const ht_delivery_
     long long v = 0;
     int rc = call_int(s, &a, &v);
     return rc < 0 ? rc : (int)v;
+}
+
+/* ---- eviction ----------------------------------------------------------- */
+
+/* Copies the value of "field:" in an INFO text into out ("" when absent). */
+static void info_field(const char *info, const char *field, char *out, size_t len)
+{
+    size_t flen = strlen(field);
+    out[0] = '\0';
+    for (const char *p = info; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+        if (strncmp(p, field, flen) == 0 && p[flen] == ':') {
+            size_t n = strcspn(p + flen + 1, "\r\n");
+            snprintf(out, len, "%.*s", (int)(n < len ? n : len - 1), p + flen + 1);
+            return;
+        }
+    }
+}
+
+int ht_store_check_eviction(ht_store_t *s, int allow)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "INFO");
+    ht_argv_add(&a, "memory");
+    int rc;
+    redisReply *r = call(s, &a, &rc);
+    ht_argv_clear(&a);
+    if (!r && rc == HT_EREDIS)
+        return rc;
+    char policy[64] = "";
+    if (r && r->type == REDIS_REPLY_STRING)
+        info_field(r->str, "maxmemory_policy", policy, sizeof(policy));
+    freeReplyObject(r);
+    if (!policy[0]) {
+        /* A managed Redis may forbid INFO: say so, but do not refuse. */
+        ht_log(HT_LOG_WARN,
+               "cannot read redis' maxmemory-policy; make sure it is noeviction, or jobs may "
+               "be evicted and lost silently",
+               "detail", ht_store_errstr(s), NULL);
+        return 0;
+    }
+    if (strcmp(policy, "noeviction") == 0)
+        return 0;
+    if (allow) {
+        ht_log(HT_LOG_WARN,
+               "!!! REDIS MAY EVICT JOBS: maxmemory-policy is not noeviction; when Redis fills "
+               "up, acknowledged jobs are deleted and lost silently !!!",
+               "maxmemory_policy", policy, "fix", "CONFIG SET maxmemory-policy noeviction", NULL);
+        return 0;
+    }
+    snprintf(s->err, sizeof(s->err),
+             "redis' maxmemory-policy is %s: it may evict job keys and lose acknowledged jobs "
+             "silently; set maxmemory-policy noeviction, or pass --allow-eviction "
+             "(HANGTIGHT_ALLOW_EVICTION=1) to run anyway",
+             policy);
+    return HT_EINVAL;
 }

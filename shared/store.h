@@ -33,6 +33,19 @@ int ht_store_schema_version(ht_store_t *s, int *version);
  * older (ht_store_errstr() says by how much and what to run). */
 int ht_store_check_schema(ht_store_t *s);
 
+/* 1 when a Redis error reply means "unavailable for now, try again later"
+ * rather than a bug: full (OOM), cannot persist (MISCONF), loading its
+ * data after a restart (LOADING), busy with a script, a replica or a
+ * failover (READONLY, MASTERDOWN, TRYAGAIN, CLUSTERDOWN).  Callers answer
+ * these like a lost connection (HT_EREDIS: 503, retry). */
+int ht_store_error_is_unavailable(const char *redis_error);
+
+/* Refuses a Redis whose maxmemory-policy may evict keys (an evicted job
+ * key is a job lost without a trace): HT_EINVAL with ht_store_errstr()
+ * saying why, unless `allow`, which logs a loud warning instead.  0 under
+ * noeviction, or when the policy cannot be read (a warning is logged). */
+int ht_store_check_eviction(ht_store_t *s, int allow);
+
 /* Applies every migration above the recorded version, in order, recording
  * each.  *from and *to get the versions before and after. */
 int ht_store_migrate(ht_store_t *s, int *from, int *to);

@@ -67,6 +67,9 @@ static int parse_options(ht_worker_t *w, int argc, char **argv)
          "(development and tests only)", 0, 0, &w->webhook_allow_private},
         {"log-level", "HANGTIGHT_LOG_LEVEL", HT_OPT_STRING, "info",
          "lowest LEVEL logged: debug, info, warn, error", 0, 0, &w->log_level},
+        {"allow-eviction", "HANGTIGHT_ALLOW_EVICTION", HT_OPT_FLAG, NULL,
+         "start even if Redis' maxmemory-policy may evict job keys (logs a loud warning)", 0, 0,
+         &w->allow_eviction},
     };
     size_t n = sizeof(opts) / sizeof(opts[0]);
     char err[512];
@@ -163,7 +166,8 @@ static int connect_redis(ht_worker_t *w, ht_store_t **out, const sigset_t *sigs)
     for (;;) {
         ht_store_close(s);
         rc = ht_store_open(&s, &w->url, HT_WORKER_REDIS_TIMEOUT_MS);
-        if (rc == 0 && (rc = ht_store_check_schema(s)) == 0)
+        if (rc == 0 && (rc = ht_store_check_schema(s)) == 0 &&
+            (rc = ht_store_check_eviction(s, w->allow_eviction)) == 0)
             break;
         if (rc != HT_EREDIS || ht_mono_ms() >= give_up)
             goto fail;

@@ -65,6 +65,7 @@ struct ht_worker {
     long webhook_max_attempts;
     long webhook_timeout_ms;      /* total per attempt; connect at most 5 s of it */
     int webhook_allow_private;    /* skip the address check (development, tests) */
+    int allow_eviction;           /* start on a Redis that may evict keys (warn only) */
     ht_webhook_secrets_t webhook_secrets;
 
     ht_redis_url_t url;

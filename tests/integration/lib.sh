@@ -94,14 +94,17 @@ ht_stop() {
 }
 
 # redis-server on a free port, in $HT_TMP/redis.  With --aof it keeps an
-# append-only file there so functions and data survive a restart.
+# append-only file there so functions and data survive a restart; --fsync
+# MODE sets its appendfsync (default everysec; "always" for fault tests).
+# Called again after ht_stop_redis it restarts on the same port and dir.
 ht_start_redis() {
-    local persist=no password='' db=0
+    local persist=no password='' db=0 fsync=everysec
     while (($#)); do
         case "$1" in
         --aof) persist=yes ;;
         --password) password=$2 && shift ;; # requirepass; the URL carries it
         --db) db=$2 && shift ;;             # the database the URL names
+        --fsync) fsync=$2 && shift ;;       # appendfsync: always, everysec, no
         *) fail "ht_start_redis: unknown option $1" ;;
         esac
         shift
@@ -109,7 +112,7 @@ ht_start_redis() {
     HT_REDIS_PORT=${HT_REDIS_PORT:-$(ht_free_port)}
     mkdir -p "$HT_TMP/redis"
     ht_spawn redis redis-server --port "$HT_REDIS_PORT" --bind 127.0.0.1 \
-        --dir "$HT_TMP/redis" --save '' --appendonly "$persist" --appendfsync everysec \
+        --dir "$HT_TMP/redis" --save '' --appendonly "$persist" --appendfsync "$fsync" \
         --daemonize no --protected-mode yes ${password:+--requirepass "$password"}
     # redis-cli reads the password from the environment (no warning on stderr).
     if [[ -n "$password" ]]; then export REDISCLI_AUTH=$password; else unset REDISCLI_AUTH; fi
@@ -205,10 +208,10 @@ ht_header() {
 # jq EXPR over the last body (raw output).
 ht_json() { jq -r "$1" <<<"$HTTP_BODY"; }
 
-# Submits a job: ht_submit BODY; asserts 202 and sets HT_JOB to the id
+# Submits a job: ht_submit BODY [CURL ARGS...]; asserts 202 and sets HT_JOB to the id
 # (HTTP_BODY keeps the answer).
 ht_submit() {
-    ht_http POST /v1/jobs "$1"
+    ht_http POST /v1/jobs "$1" "${@:2}"
     [[ "$HTTP_STATUS" == 202 ]] || fail "submit $1: expected 202, got $HTTP_STATUS: $HTTP_BODY"
     HT_JOB=$(ht_json .id)
 }

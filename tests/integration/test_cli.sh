@@ -303,7 +303,7 @@ out=$(cli list --status failed)
 head -n 1 <<<"$out" | grep -q '^ID  *TYPE  *STATUS  *ATTEMPT  *CREATED$' || fail "list header: $out"
 grep -q "^$failed  *fail  *failed  *1/1 " <<<"$out" || fail "list --status failed misses $failed: $out"
 if tail -n +2 <<<"$out" | grep -vq ' failed '; then fail "list --status failed shows others: $out"; fi
-total=$(ht_redis ZCARD 'ht:{default}:jobs')
+total=$(ht_redis ZCARD 'ht:{default}:t:default:jobs')
 ((total > 14)) || fail "expected more than 14 jobs (3 pages of 7) by now, the index has $total"
 cli list --limit 3 >"$HT_TMP/page.out" 2>"$HT_TMP/page.err"
 assert_eq "$(wc -l <"$HT_TMP/page.out")" 4 "list --limit 3: header and 3 rows"
@@ -338,7 +338,7 @@ head -n 1 <<<"$out" | grep -q '^QUEUE  *high  *default  *low  *scheduled  *runni
 grep -q '^default  *[0-9]' <<<"$out" || fail "stats has no row for the default queue: $out"
 out=$(cli stats --json)
 assert_eq "$(jq -r '.queues[0].name' <<<"$out")" default "stats --json queue"
-assert_eq "$(jq -r '.queues[0].failed' <<<"$out")" "$(ht_redis ZCARD 'ht:{default}:status:failed')" \
+assert_eq "$(jq -r '.queues[0].failed' <<<"$out")" "$(ht_redis ZCARD 'ht:{default}:t:default:status:failed')" \
     "stats --json failed count"
 
 # Usage errors of the new commands exit 2; each has --help.

@@ -13,7 +13,7 @@ HANGTIGHT_FAILED_TTL_S=3 ht_start_api
 ht_start_worker w1 --concurrency 2
 
 job_key() { printf 'ht:{default}:job:%s' "$1"; }
-in_index() { [[ -n "$(ht_redis ZSCORE "ht:{default}:$1" "$2")" ]]; }
+in_index() { [[ -n "$(ht_redis ZSCORE "ht:{default}:t:default:$1" "$2")" ]]; }
 gone() {
     ht_http GET "/v1/jobs/$1"
     [[ "$HTTP_STATUS" == 404 ]]

@@ -135,7 +135,7 @@ id=$HT_JOB
 wait_until 20 "the hanging callback is delivered" cb_is "$id" delivered
 assert_json .callback.attempts 2
 assert_eq "$(hits /hang)" 2 "requests to /hang"
-grep -q "\"id\":\"$id\".*\"status\":\"timeout\"" "${HT_LOGS[w1]}" ||
+grep -q "\"job_id\":\"$id\".*\"status\":\"timeout\"" "${HT_LOGS[w1]}" ||
     fail "the worker did not log a timeout for $id"
 
 # ---- a canceled job is delivered too -----------------------------------

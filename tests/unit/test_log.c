@@ -52,7 +52,7 @@ Test(log, json_lines)
                      "{\"ts\":\"2026-11-26T04:26:36.123Z\",\"level\":\"info\",\"proc\":\"api\","
                      "\"msg\":\"listening\",\"addr\":\"127.0.0.1:8080\"}\n"
                      "{\"ts\":\"2026-11-26T04:26:36.123Z\",\"level\":\"error\",\"proc\":\"api\","
-                     "\"msg\":\"quote \\\" and\\nnewline\",\"id\":\"x\",\"empty\":\"\"}\n");
+                     "\"msg\":\"quote \\\" and\\nnewline\",\"job_id\":\"x\",\"empty\":\"\"}\n");
 }
 
 static void bad_utf8(void)
@@ -82,4 +82,44 @@ Test(log, level_parse)
     cr_expect_eq(l, HT_LOG_WARN);
     cr_expect_eq(ht_log_level_parse("WARNING", &l), HT_EINVAL);
     cr_expect_eq(ht_log_level_parse(NULL, &l), HT_EINVAL);
+}
+
+static void with_request(void)
+{
+    ht_set_clock(pinned);
+    ht_log_init("api", HT_LOG_INFO);
+    ht_log_set_request_id("req-1");
+    ht_log(HT_LOG_INFO, "job submitted", "id", "j1", NULL);
+    ht_logj(HT_LOG_INFO, "request", json_pack("{s:i, s:s}", "status", 202, "path", "/v1/jobs"));
+    ht_log_set_request_id(NULL);
+    ht_log(HT_LOG_WARN, "no request", NULL);
+    ht_logj(HT_LOG_DEBUG, "below the level", json_pack("{s:i}", "n", 1));
+    ht_logj(HT_LOG_INFO, "no fields", NULL);
+    ht_set_clock(NULL);
+}
+
+Test(log, request_id_job_id_and_typed_fields)
+{
+    const char *s = capture(with_request);
+    cr_expect_str_eq(s,
+                     "{\"ts\":\"2026-11-26T04:26:36.123Z\",\"level\":\"info\",\"proc\":\"api\","
+                     "\"msg\":\"job submitted\",\"request_id\":\"req-1\",\"job_id\":\"j1\"}\n"
+                     "{\"ts\":\"2026-11-26T04:26:36.123Z\",\"level\":\"info\",\"proc\":\"api\","
+                     "\"msg\":\"request\",\"request_id\":\"req-1\",\"status\":202,"
+                     "\"path\":\"/v1/jobs\"}\n"
+                     "{\"ts\":\"2026-11-26T04:26:36.123Z\",\"level\":\"warn\",\"proc\":\"api\","
+                     "\"msg\":\"no request\"}\n"
+                     "{\"ts\":\"2026-11-26T04:26:36.123Z\",\"level\":\"info\",\"proc\":\"api\","
+                     "\"msg\":\"no fields\"}\n");
+}
+
+Test(log, request_id_is_bounded)
+{
+    char big[400];
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    ht_log_set_request_id(big);
+    cr_expect_eq(strlen(ht_log_request_id()), HT_LOG_REQID_MAX);
+    ht_log_set_request_id("");
+    cr_expect_null(ht_log_request_id());
 }

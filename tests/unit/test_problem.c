@@ -20,10 +20,14 @@ Test(problem, table_has_every_kind)
         {HT_P_METHOD_NOT_ALLOWED, 405, "method-not-allowed"},
         {HT_P_CONFLICT, 409, "conflict"},
         {HT_P_TOO_LARGE, 413, "payload-too-large"},
+        {HT_P_URI_TOO_LONG, 414, "uri-too-long"},
         {HT_P_UNSUPPORTED_MEDIA, 415, "unsupported-media-type"},
+        {HT_P_EXPECTATION_FAILED, 417, "expectation-failed"},
         {HT_P_INVALID_FIELDS, 422, "invalid-fields"},
         {HT_P_RATE_LIMITED, 429, "rate-limited"},
+        {HT_P_HEADERS_TOO_LARGE, 431, "headers-too-large"},
         {HT_P_INTERNAL, 500, "internal"},
+        {HT_P_NOT_IMPLEMENTED, 501, "not-implemented"},
         {HT_P_UNAVAILABLE, 503, "unavailable"},
     };
     cr_assert_eq(sizeof want / sizeof want[0], HT_P__COUNT);

@@ -1,0 +1,343 @@
+/* API keys (see auth.h): the keys file parser, the constant-time lookup and
+ * the table in force. */
+#include "api/auth.h"
+
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shared/error.h"
+#include "shared/log.h"
+
+#include "api/http.h"
+
+#define KEY_MIN 16   /* shorter clear-text keys are refused: guessable */
+#define KEY_MAX 256
+#define FILE_MAX (1 << 20)
+
+typedef struct {
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    ht_tenant_t *tenant;
+} entry_t;
+
+struct ht_auth {
+    entry_t *entries;
+    size_t n, cap;
+    ht_auth_t *older; /* tables replaced by reloads, freed at shutdown */
+};
+
+static void fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* A key is visible ASCII without spaces (what a Bearer token can carry). */
+static int key_chars_ok(const char *k, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (k[i] <= ' ' || k[i] > '~')
+            return 0;
+    return 1;
+}
+
+static int add_entry(ht_auth_t *a, const unsigned char digest[SHA256_DIGEST_LENGTH],
+                     ht_tenant_t *tenant)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (memcmp(a->entries[i].digest, digest, SHA256_DIGEST_LENGTH) == 0)
+            return HT_EEXIST;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 8;
+        entry_t *e = realloc(a->entries, cap * sizeof(*e));
+        if (!e)
+            return HT_ENOMEM;
+        a->entries = e;
+        a->cap = cap;
+    }
+    memcpy(a->entries[a->n].digest, digest, SHA256_DIGEST_LENGTH);
+    a->entries[a->n].tenant = tenant;
+    a->n++;
+    return 0;
+}
+
+/* One non-blank, non-comment line: "tenant:key" or "tenant:sha256:<hex>". */
+static int parse_line(ht_auth_t *a, const char *line, size_t len, char *why, size_t whylen)
+{
+    const char *colon = memchr(line, ':', len);
+    if (!colon) {
+        fail(why, whylen, "expected tenant:key");
+        return HT_EINVAL;
+    }
+    char name[HT_TENANT_MAX + 2];
+    size_t nlen = (size_t)(colon - line);
+    snprintf(name, sizeof(name), "%.*s", (int)(nlen < sizeof(name) - 1 ? nlen : sizeof(name) - 1),
+             line);
+    if (nlen >= sizeof(name) - 1 || !ht_tenant_valid(name)) {
+        fail(why, whylen, "tenant must be 1 to %d of A-Z a-z 0-9 _ . -", HT_TENANT_MAX);
+        return HT_EINVAL;
+    }
+    const char *key = colon + 1;
+    size_t klen = len - nlen - 1;
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    static const char hashed[] = "sha256:";
+    if (klen > sizeof(hashed) - 1 && memcmp(key, hashed, sizeof(hashed) - 1) == 0) {
+        const char *hex = key + sizeof(hashed) - 1;
+        size_t hlen = klen - (sizeof(hashed) - 1);
+        if (hlen != 2 * SHA256_DIGEST_LENGTH) {
+            fail(why, whylen, "sha256: must be followed by 64 hex digits");
+            return HT_EINVAL;
+        }
+        for (size_t i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+            int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+            if (hi < 0 || lo < 0) {
+                fail(why, whylen, "sha256: must be followed by 64 hex digits");
+                return HT_EINVAL;
+            }
+            digest[i] = (unsigned char)(hi << 4 | lo);
+        }
+    } else {
+        if (klen < KEY_MIN || klen > KEY_MAX || !key_chars_ok(key, klen)) {
+            fail(why, whylen, "a key must be %d to %d visible ASCII characters without spaces",
+                 KEY_MIN, KEY_MAX);
+            return HT_EINVAL;
+        }
+        SHA256((const unsigned char *)key, klen, digest);
+    }
+    ht_tenant_t *t = ht_tenant_intern(name);
+    if (!t) {
+        fail(why, whylen, "out of memory");
+        return HT_ENOMEM;
+    }
+    int rc = add_entry(a, digest, t);
+    if (rc == HT_EEXIST)
+        fail(why, whylen, "the same key is listed twice");
+    else if (rc < 0)
+        fail(why, whylen, "out of memory");
+    return rc;
+}
+
+int ht_auth_parse(const char *text, size_t len, ht_auth_t **out, char *err, size_t errlen)
+{
+    ht_auth_t *a = calloc(1, sizeof(*a));
+    if (!a) {
+        fail(err, errlen, "out of memory");
+        return HT_ENOMEM;
+    }
+    size_t lineno = 0, pos = 0;
+    while (pos < len) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - text) : len;
+        const char *line = text + pos;
+        size_t n = end - pos;
+        pos = end + 1;
+        lineno++;
+        while (n && (line[0] == ' ' || line[0] == '\t')) {
+            line++;
+            n--;
+        }
+        while (n && (line[n - 1] == ' ' || line[n - 1] == '\t' || line[n - 1] == '\r'))
+            n--;
+        if (n == 0 || line[0] == '#')
+            continue;
+        char why[160];
+        int rc = parse_line(a, line, n, why, sizeof(why));
+        if (rc < 0) {
+            fail(err, errlen, "line %zu: %s", lineno, why);
+            ht_auth_free(a);
+            return rc;
+        }
+    }
+    *out = a;
+    return 0;
+}
+
+void ht_auth_free(ht_auth_t *a)
+{
+    while (a) {
+        ht_auth_t *older = a->older;
+        /* The digests are secrets of a kind: don't leave them in freed memory. */
+        if (a->entries)
+            OPENSSL_cleanse(a->entries, a->cap * sizeof(*a->entries));
+        free(a->entries);
+        free(a);
+        a = older;
+    }
+}
+
+size_t ht_auth_count(const ht_auth_t *a)
+{
+    return a ? a->n : 0;
+}
+
+ht_tenant_t *ht_auth_lookup(const ht_auth_t *a, const char *key, size_t keylen)
+{
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)key, keylen, digest);
+    ht_tenant_t *found = NULL;
+    /* Every entry is compared, match or not, so the time tells nothing. */
+    for (size_t i = 0; i < a->n; i++) {
+        int same = CRYPTO_memcmp(a->entries[i].digest, digest, SHA256_DIGEST_LENGTH) == 0;
+        if (same)
+            found = a->entries[i].tenant;
+    }
+    return found;
+}
+
+/* ---- the table in force --------------------------------------------- */
+
+static char *keys_path;
+static _Atomic(ht_auth_t *) current;
+static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
+static ht_tenant_t *open_tenant; /* "default", when running open */
+
+static int load_file(const char *path, ht_auth_t **out, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fail(err, errlen, "%s: %s", path, strerror(errno));
+        return -EIO;
+    }
+    char *buf = malloc(FILE_MAX + 1);
+    size_t n = buf ? fread(buf, 1, FILE_MAX + 1, f) : 0;
+    int bad = !buf || ferror(f) || n > FILE_MAX;
+    fclose(f);
+    if (bad) {
+        free(buf);
+        fail(err, errlen, "%s: cannot read it (or it is over %d bytes)", path, FILE_MAX);
+        return -EIO;
+    }
+    char why[256];
+    int rc = ht_auth_parse(buf, n, out, why, sizeof(why));
+    OPENSSL_cleanse(buf, n);
+    free(buf);
+    if (rc < 0)
+        fail(err, errlen, "%s: %s", path, why);
+    return rc;
+}
+
+int ht_auth_install(const char *path, char *err, size_t errlen)
+{
+    open_tenant = ht_tenant_intern("default");
+    if (!open_tenant) {
+        fail(err, errlen, "out of memory");
+        return HT_ENOMEM;
+    }
+    if (!path || !path[0]) {
+        ht_log(HT_LOG_WARN,
+               "no API keys file (HANGTIGHT_API_KEYS_FILE): the api is open to anyone who can "
+               "reach it, as tenant 'default'",
+               NULL);
+        return 0;
+    }
+    ht_auth_t *a;
+    int rc = load_file(path, &a, err, errlen);
+    if (rc < 0)
+        return rc;
+    keys_path = strdup(path);
+    if (!keys_path) {
+        ht_auth_free(a);
+        fail(err, errlen, "out of memory");
+        return HT_ENOMEM;
+    }
+    atomic_store(&current, a);
+    char n[32];
+    snprintf(n, sizeof(n), "%zu", a->n);
+    ht_log(HT_LOG_INFO, "API keys loaded", "path", path, "keys", n, NULL);
+    return 0;
+}
+
+int ht_auth_reload(char *err, size_t errlen)
+{
+    if (!keys_path) {
+        fail(err, errlen, "no API keys file is configured");
+        return HT_EINVAL;
+    }
+    ht_auth_t *a;
+    int rc = load_file(keys_path, &a, err, errlen);
+    if (rc < 0)
+        return rc;
+    pthread_mutex_lock(&reload_lock);
+    a->older = atomic_load(&current);
+    atomic_store(&current, a);
+    pthread_mutex_unlock(&reload_lock);
+    char n[32];
+    snprintf(n, sizeof(n), "%zu", a->n);
+    ht_log(HT_LOG_INFO, "API keys reloaded", "path", keys_path, "keys", n, NULL);
+    return 0;
+}
+
+int ht_auth_enabled(void)
+{
+    return atomic_load(&current) != NULL;
+}
+
+/* The token of "Authorization: Bearer <token>" (scheme case-insensitive,
+ * RFC 6750), or a 0-length iovec. */
+static h2o_iovec_t bearer_of(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    if (i < 0)
+        return h2o_iovec_init(NULL, 0);
+    h2o_iovec_t v = req->headers.entries[i].value;
+    static const char scheme[] = "bearer ";
+    size_t sl = sizeof(scheme) - 1;
+    if (v.len <= sl || !h2o_lcstris(v.base, sl, scheme, sl))
+        return h2o_iovec_init(NULL, 0);
+    const char *p = v.base + sl, *end = v.base + v.len;
+    while (p < end && *p == ' ')
+        p++;
+    while (end > p && end[-1] == ' ')
+        end--;
+    return h2o_iovec_init(p, (size_t)(end - p));
+}
+
+int ht_auth_request_or_reply(h2o_req_t *req, ht_tenant_t **tenant)
+{
+    ht_auth_t *a = atomic_load(&current);
+    if (!a) {
+        *tenant = open_tenant;
+        return 0;
+    }
+    h2o_iovec_t key = bearer_of(req);
+    ht_tenant_t *t = key.len && key.len <= KEY_MAX ? ht_auth_lookup(a, key.base, key.len) : NULL;
+    if (t) {
+        *tenant = t;
+        return 0;
+    }
+    if (!key.len) {
+        ht_http_add_header(req, "www-authenticate", "Bearer realm=\"hangtight\"");
+        return ht_http_problem(req, HT_P_UNAUTHORIZED,
+                               "send an API key: Authorization: Bearer <key>");
+    }
+    ht_http_add_header(req, "www-authenticate",
+                       "Bearer realm=\"hangtight\", error=\"invalid_token\"");
+    return ht_http_problem(req, HT_P_UNAUTHORIZED, "the API key is not valid");
+}
+
+void ht_auth_shutdown(void)
+{
+    ht_auth_free(atomic_exchange(&current, NULL));
+    free(keys_path);
+    keys_path = NULL;
+}

@@ -1,0 +1,58 @@
+/* API keys: who is asking, and for which tenant.
+ *
+ * HANGTIGHT_API_KEYS_FILE names a file of lines
+ *
+ *     # comment
+ *     acme:k3y-of-acme                   a key in clear text
+ *     acme:sha256:<64 hex digits>        a key stored as its SHA-256
+ *
+ * (blank lines and surrounding spaces ignored; a tenant may have several
+ * keys, which is how keys are rotated).  Every key is kept as its SHA-256;
+ * a presented key is hashed and compared with every entry in constant time
+ * (CRYPTO_memcmp over the whole table), so neither the comparison nor the
+ * table's order tells an attacker how close a guess was.
+ *
+ * With no file the api runs open: every request is tenant "default".
+ *
+ * The table in force is swapped atomically by ht_auth_reload() (SIGHUP);
+ * tables are never freed before ht_auth_shutdown(), so a request thread can
+ * keep using the one it loaded without locks or reference counts (reloads
+ * are rare and a table is small). */
+#ifndef HT_API_AUTH_H
+#define HT_API_AUTH_H
+
+#include <h2o.h>
+#include <stddef.h>
+
+#include "api/tenants.h"
+
+typedef struct ht_auth ht_auth_t;
+
+/* Parses a keys file's text.  Returns 0 with *out (free with
+ * ht_auth_free), or HT_EINVAL with "line N: why" in err (nothing kept). */
+int ht_auth_parse(const char *text, size_t len, ht_auth_t **out, char *err, size_t errlen);
+void ht_auth_free(ht_auth_t *a);
+size_t ht_auth_count(const ht_auth_t *a);
+
+/* The tenant of `key`, or NULL.  Constant time in the key's content. */
+ht_tenant_t *ht_auth_lookup(const ht_auth_t *a, const char *key, size_t keylen);
+
+/* Process-wide: load `path` (NULL or "": run open, one warning) as the table
+ * in force.  Returns 0 or HT_EINVAL or a negative errno with err filled. */
+int ht_auth_install(const char *path, char *err, size_t errlen);
+
+/* Reads the file again; on any error the old table stays in force.
+ * Returns 0 or a negative code with err filled. */
+int ht_auth_reload(char *err, size_t errlen);
+
+/* 1 when a keys file is in force. */
+int ht_auth_enabled(void);
+
+/* Authenticates `req` against the table in force: 0 with *tenant set, or
+ * -1 after answering 401 problem+json with WWW-Authenticate: Bearer. */
+int ht_auth_request_or_reply(h2o_req_t *req, ht_tenant_t **tenant);
+
+/* Frees every table (at exit, after the server threads are gone). */
+void ht_auth_shutdown(void);
+
+#endif

@@ -1,0 +1,343 @@
+/* GET /metrics (see metrics.h): the exposition writer, the page's families
+ * (tables below), and the handler. */
+#include "api/metrics.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/http.h"
+#include "api/server.h"
+#include "api/store.h"
+
+/* ---- the writer ------------------------------------------------------------ */
+
+void ht_expo_init(ht_expo_t *e)
+{
+    memset(e, 0, sizeof(*e));
+}
+
+void ht_expo_free(ht_expo_t *e)
+{
+    free(e->buf);
+    memset(e, 0, sizeof(*e));
+}
+
+static int reserve(ht_expo_t *e, size_t more)
+{
+    if (e->failed)
+        return -1;
+    if (e->len + more + 1 <= e->cap)
+        return 0;
+    size_t cap = e->cap ? e->cap : 4096;
+    while (cap < e->len + more + 1)
+        cap *= 2;
+    char *b = realloc(e->buf, cap);
+    if (!b) {
+        e->failed = 1;
+        return -1;
+    }
+    e->buf = b;
+    e->cap = cap;
+    return 0;
+}
+
+static void put(ht_expo_t *e, const char *s, size_t n)
+{
+    if (reserve(e, n) < 0)
+        return;
+    memcpy(e->buf + e->len, s, n);
+    e->len += n;
+    e->buf[e->len] = '\0';
+}
+
+static void puts_(ht_expo_t *e, const char *s)
+{
+    put(e, s, strlen(s));
+}
+
+/* HELP text escapes \ and newline; label values also escape ". */
+static void put_escaped(ht_expo_t *e, const char *s, int quote)
+{
+    for (; *s; s++) {
+        if (*s == '\\')
+            put(e, "\\\\", 2);
+        else if (*s == '\n')
+            put(e, "\\n", 2);
+        else if (*s == '"' && quote)
+            put(e, "\\\"", 2);
+        else
+            put(e, s, 1);
+    }
+}
+
+void ht_expo_family(ht_expo_t *e, const char *name, const char *type, const char *help)
+{
+    puts_(e, "# HELP ");
+    puts_(e, name);
+    puts_(e, " ");
+    put_escaped(e, help, 0);
+    puts_(e, "\n# TYPE ");
+    puts_(e, name);
+    puts_(e, " ");
+    puts_(e, type);
+    puts_(e, "\n");
+}
+
+const char *ht_expo_value(double v, char out[32])
+{
+    if (isnan(v))
+        snprintf(out, 32, "NaN");
+    else if (isinf(v))
+        snprintf(out, 32, "%s", v > 0 ? "+Inf" : "-Inf");
+    else if (v > -1e15 && v < 1e15 && v == (double)(long long)v) /* no libm */
+        snprintf(out, 32, "%.0f", v);
+    else if (snprintf(out, 32, "%.15g", v) > 0 && strtod(out, NULL) != v)
+        snprintf(out, 32, "%.17g", v); /* the shortest that reads back the same */
+    return out;
+}
+
+void ht_expo_sample(ht_expo_t *e, const char *name, const char *const *labels, double value)
+{
+    char num[32];
+    puts_(e, name);
+    if (labels && labels[0]) {
+        puts_(e, "{");
+        for (size_t i = 0; labels[i] && labels[i + 1]; i += 2) {
+            if (i)
+                puts_(e, ",");
+            puts_(e, labels[i]);
+            puts_(e, "=\"");
+            put_escaped(e, labels[i + 1], 1);
+            puts_(e, "\"");
+        }
+        puts_(e, "}");
+    }
+    puts_(e, " ");
+    puts_(e, ht_expo_value(value, num));
+    puts_(e, "\n");
+}
+
+/* ---- the families ---------------------------------------------------------- */
+
+/* The value of pair `name`, 0 when Redis did not give it. */
+static long long pair(const ht_metrics_input_t *in, const char *name)
+{
+    for (size_t i = 0; i < in->n; i++) {
+        if (strcmp(in->names[i], name) == 0)
+            return in->values[i];
+    }
+    return 0;
+}
+
+/* Job counters by type: pairs "jobs:<event>:<type>". */
+static const struct {
+    const char *event, *help;
+} job_counters[] = {
+    {"submitted", "Jobs submitted (accepted with 202 or a sync answer), by type."},
+    {"started", "Attempts started (a worker claimed the job), by type."},
+    {"succeeded", "Jobs that ended succeeded, by type."},
+    {"failed", "Jobs that ended failed (attempts used up or not retryable), by type."},
+    {"retried", "Retries: failed attempts queued again, and dead jobs retried by hand, by type."},
+    {"canceled", "Jobs that ended canceled, by type."},
+};
+
+static void render_job_counters(ht_expo_t *e, const ht_metrics_input_t *in)
+{
+    for (size_t c = 0; c < sizeof(job_counters) / sizeof(job_counters[0]); c++) {
+        char family[96], prefix[64];
+        snprintf(family, sizeof(family), "hangtight_jobs_%s_total", job_counters[c].event);
+        int plen = snprintf(prefix, sizeof(prefix), "jobs:%s:", job_counters[c].event);
+        ht_expo_family(e, family, "counter", job_counters[c].help);
+        for (size_t i = 0; i < in->n; i++) {
+            if (strncmp(in->names[i], prefix, (size_t)plen) != 0)
+                continue;
+            const char *labels[] = {"type", in->names[i] + plen, NULL};
+            ht_expo_sample(e, family, labels, (double)in->values[i]);
+        }
+    }
+}
+
+/* Gauges of the queue right now. */
+static const struct {
+    const char *family, *help, *label, *label_value, *pair;
+} queue_gauges[] = {
+    {"hangtight_queue_depth", "Jobs queued and waiting for a worker, by priority.", "priority",
+     "high", "queued:high"},
+    {NULL, NULL, "priority", "default", "queued:default"},
+    {NULL, NULL, "priority", "low", "queued:low"},
+    {"hangtight_jobs_scheduled", "Jobs waiting for their run_at or retry backoff.", NULL, NULL,
+     "scheduled"},
+    {"hangtight_jobs_running", "Jobs held by a worker right now.", NULL, NULL, "running"},
+    {"hangtight_jobs_dead", "Failed jobs kept (dead letters), every tenant.", NULL, NULL, "dead"},
+};
+
+static void render_queue_gauges(ht_expo_t *e, const ht_metrics_input_t *in)
+{
+    const char *family = NULL;
+    for (size_t g = 0; g < sizeof(queue_gauges) / sizeof(queue_gauges[0]); g++) {
+        if (queue_gauges[g].family) {
+            family = queue_gauges[g].family;
+            ht_expo_family(e, family, "gauge", queue_gauges[g].help);
+        }
+        const char *labels[] = {queue_gauges[g].label, queue_gauges[g].label_value, NULL};
+        ht_expo_sample(e, family, queue_gauges[g].label ? labels : NULL,
+                       (double)pair(in, queue_gauges[g].pair));
+    }
+}
+
+/* Histograms: pairs "hist:<name>:le:<ms>" (cumulative, ending with +Inf),
+ * "hist:<name>:sum_ms", "hist:<name>:count". */
+static const struct {
+    const char *name, *family, *help;
+} histograms[] = {
+    {"wait", "hangtight_job_wait_seconds",
+     "Time from when a job was due (submitted, run_at, or retried by hand) to its first start."},
+    {"run", "hangtight_job_run_seconds", "Run time of attempts that completed (any outcome)."},
+};
+
+static void render_histograms(ht_expo_t *e, const ht_metrics_input_t *in)
+{
+    for (size_t h = 0; h < sizeof(histograms) / sizeof(histograms[0]); h++) {
+        char prefix[32], bucket[96], name[96], le[32];
+        int plen = snprintf(prefix, sizeof(prefix), "hist:%s:le:", histograms[h].name);
+        ht_expo_family(e, histograms[h].family, "histogram", histograms[h].help);
+        snprintf(bucket, sizeof(bucket), "%s_bucket", histograms[h].family);
+        int inf_seen = 0;
+        for (size_t i = 0; i < in->n; i++) {
+            if (strncmp(in->names[i], prefix, (size_t)plen) != 0)
+                continue;
+            const char *bound = in->names[i] + plen;
+            if (strcmp(bound, "+Inf") == 0) {
+                inf_seen = 1;
+                snprintf(le, sizeof(le), "+Inf");
+            } else {
+                ht_expo_value(strtod(bound, NULL) / 1000.0, le);
+            }
+            const char *labels[] = {"le", le, NULL};
+            ht_expo_sample(e, bucket, labels, (double)in->values[i]);
+        }
+        char key[48];
+        snprintf(key, sizeof(key), "hist:%s:count", histograms[h].name);
+        long long count = pair(in, key);
+        if (!inf_seen) { /* never from ht_metrics; keeps the page valid regardless */
+            const char *labels[] = {"le", "+Inf", NULL};
+            ht_expo_sample(e, bucket, labels, (double)count);
+        }
+        snprintf(key, sizeof(key), "hist:%s:sum_ms", histograms[h].name);
+        snprintf(name, sizeof(name), "%s_sum", histograms[h].family);
+        ht_expo_sample(e, name, NULL, (double)pair(in, key) / 1000.0);
+        snprintf(name, sizeof(name), "%s_count", histograms[h].family);
+        ht_expo_sample(e, name, NULL, (double)count);
+    }
+}
+
+static void render_webhooks(ht_expo_t *e, const ht_metrics_input_t *in)
+{
+    static const char *const outcomes[] = {"delivered", "retried", "failed"};
+    const char *family = "hangtight_webhook_deliveries_total";
+    ht_expo_family(e, family, "counter",
+                   "Webhook delivery attempts by outcome (retried: failed, tried again later).");
+    for (size_t i = 0; i < 3; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "webhook:%s", outcomes[i]);
+        const char *labels[] = {"outcome", outcomes[i], NULL};
+        ht_expo_sample(e, family, labels, (double)pair(in, key));
+    }
+}
+
+/* This api process's figures, summed over its threads. */
+static const struct {
+    const char *family, *type, *help, *label, *label_value;
+    ht_metric_t m;
+} process_series[] = {
+    {"hangtight_api_held_requests", "gauge",
+     "Requests this api process holds open: sync submits and long polls.", "kind", "sync",
+     HT_M_HELD_SYNC},
+    {NULL, NULL, NULL, "kind", "long_poll", HT_M_HELD_POLL},
+    {"hangtight_api_sse_streams", "gauge", "Open job event streams (SSE) of this api process.",
+     NULL, NULL, HT_M_SSE_STREAMS},
+    {"hangtight_api_processing_sent_total", "counter",
+     "102 Processing interim responses written to held HTTP/1.1 requests.", NULL, NULL,
+     HT_M_PROCESSING_SENT},
+    {"hangtight_api_redis_errors_total", "counter",
+     "Redis calls of this api process that failed: Redis unavailable (down, connection lost, "
+     "reply overdue), or an unexpected error reply.",
+     "kind", "unavailable", HT_M_REDIS_UNAVAILABLE},
+    {NULL, NULL, NULL, "kind", "error_reply", HT_M_REDIS_ERROR_REPLY},
+    {"hangtight_api_http_responses_total", "counter",
+     "Final HTTP responses of this api process by status class.", "class", "1xx", HT_M_HTTP_1XX},
+    {NULL, NULL, NULL, "class", "2xx", HT_M_HTTP_2XX},
+    {NULL, NULL, NULL, "class", "3xx", HT_M_HTTP_3XX},
+    {NULL, NULL, NULL, "class", "4xx", HT_M_HTTP_4XX},
+    {NULL, NULL, NULL, "class", "5xx", HT_M_HTTP_5XX},
+};
+
+static void render_process(ht_expo_t *e, const ht_metrics_input_t *in)
+{
+    const char *family = NULL;
+    for (size_t i = 0; i < sizeof(process_series) / sizeof(process_series[0]); i++) {
+        if (process_series[i].family) {
+            family = process_series[i].family;
+            ht_expo_family(e, family, process_series[i].type, process_series[i].help);
+        }
+        const char *labels[] = {process_series[i].label, process_series[i].label_value, NULL};
+        ht_expo_sample(e, family, process_series[i].label ? labels : NULL,
+                       (double)in->process[process_series[i].m]);
+    }
+    ht_expo_family(e, "hangtight_redis_up", "gauge",
+                   "1 when Redis answered this scrape; 0: the job figures are missing.");
+    ht_expo_sample(e, "hangtight_redis_up", NULL, in->redis_up ? 1 : 0);
+}
+
+void ht_metrics_render(ht_expo_t *e, const ht_metrics_input_t *in)
+{
+    if (in->redis_up) {
+        render_job_counters(e, in);
+        render_queue_gauges(e, in);
+        render_histograms(e, in);
+        render_webhooks(e, in);
+    }
+    render_process(e, in);
+}
+
+/* ---- the handler ------------------------------------------------------------ */
+
+static void on_metrics(void *data, int err, size_t n, const char *const *names,
+                       const long long *values)
+{
+    h2o_req_t *req = data;
+    ht_api_thread_t *t = ht_api_thread_of(req);
+    ht_metrics_input_t in = {
+        .redis_up = err == 0, .n = err ? 0 : n, .names = names, .values = values};
+    size_t nthreads = 0;
+    ht_api_thread_t *threads = ht_server_threads(t->server, &nthreads);
+    if (!threads) { /* a context without a server (fuzz/fuzz_http.c) */
+        threads = t;
+        nthreads = 1;
+    }
+    for (size_t i = 0; i < nthreads; i++) {
+        for (int m = 0; m < HT_M_COUNT; m++)
+            in.process[m] += ht_counters_get(&threads[i].counters, (ht_metric_t)m);
+    }
+    ht_expo_t e;
+    ht_expo_init(&e);
+    ht_metrics_render(&e, &in);
+    if (e.failed) {
+        ht_expo_free(&e);
+        ht_http_problem(req, HT_P_INTERNAL, "out of memory rendering the metrics");
+        return;
+    }
+    ht_http_add_header(req, "cache-control", "no-store");
+    ht_http_send(req, 200, HT_METRICS_CONTENT_TYPE, e.buf, e.len);
+    ht_expo_free(&e);
+}
+
+int ht_metrics_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
+{
+    (void)args;
+    ht_astore_metrics(t->store, req, &t->keys, on_metrics, req);
+    return 0;
+}

@@ -1,0 +1,65 @@
+/* GET /metrics: Prometheus text exposition format 0.0.4.
+ *
+ * Two sources, one scrape:
+ *  - cluster-wide job figures, counted exactly inside the Redis function
+ *    library (migrations/0005_tenants.lua: the metrics and hist:* hashes),
+ *    so every worker's work is counted without workers exposing anything;
+ *    read with one FCALL_RO ht_metrics;
+ *  - this api process's own figures, summed over its threads' counters
+ *    (api/metrics_counters.h).
+ * When Redis does not answer, the scrape still succeeds with the process
+ * figures and hangtight_redis_up 0.
+ *
+ * The writer and the renderer are pure (unit-tested in
+ * tests/unit/test_metrics.c); the handler only gathers their input. */
+#ifndef HT_API_METRICS_H
+#define HT_API_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/metrics_counters.h"
+#include "api/router.h"
+
+#define HT_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/* ---- the exposition writer ----------------------------------------------- */
+
+typedef struct {
+    char *buf; /* malloc'd, NUL-terminated while not failed */
+    size_t len, cap;
+    int failed; /* out of memory: the text is incomplete */
+} ht_expo_t;
+
+void ht_expo_init(ht_expo_t *e);
+void ht_expo_free(ht_expo_t *e);
+
+/* "# HELP name help" (help escaped) and "# TYPE name type" (counter, gauge,
+ * histogram). */
+void ht_expo_family(ht_expo_t *e, const char *name, const char *type, const char *help);
+
+/* One sample line: name{l1="v1",...} value.  `labels` is a NULL-terminated
+ * array of label name, value pairs (NULL: none); values are escaped.
+ * Integral values print without a fraction, infinities as +Inf/-Inf. */
+void ht_expo_sample(ht_expo_t *e, const char *name, const char *const *labels, double value);
+
+/* Writes `v` as an exposition value into out[32]. */
+const char *ht_expo_value(double v, char out[32]);
+
+/* ---- the whole page --------------------------------------------------------- */
+
+typedef struct {
+    int redis_up; /* 0: names/values are not there */
+    size_t n;     /* (name, value) pairs of FCALL_RO ht_metrics */
+    const char *const *names;
+    const long long *values;
+    int64_t process[HT_M_COUNT]; /* summed over the api's threads */
+} ht_metrics_input_t;
+
+/* Renders every family of `in` into `e`. */
+void ht_metrics_render(ht_expo_t *e, const ht_metrics_input_t *in);
+
+/* The route (router.c): GET /metrics. */
+int ht_metrics_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+
+#endif

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Fault suite (c): redis-server killed with -9 under submit load, restarted
+# (AOF, appendfsync always) on the same port after a few seconds.  Every job
+# that got a 202 exists afterwards and finishes; requests during the outage
+# get a 503 problem+json with Retry-After quickly (no hang); the api and the
+# workers reconnect by themselves (no restart of either).
+source "$(dirname "$0")/lib.sh"
+
+FAULTS=$HT_SOURCE_DIR/tests/faults
+OUTAGE_S=${HT_FAULT_OUTAGE_S:-3}
+MAX_503_MS=3000 # a refusal must come this fast (generous: 2 shared cores)
+# appendfsync of the test's Redis.  "always" is the promise under test; with
+# everysec a kill -9 of redis-server alone loses nothing either (what was
+# written is in the kernel's page cache): only an OS crash or power loss
+# shows the difference, which this test cannot cause.
+FSYNC=${HT_FAULT_FSYNC:-always}
+
+ht_start_redis --aof --fsync "$FSYNC"
+ht_migrate
+ht_start_api
+ht_start_worker w1 --concurrency 2
+ht_start_worker w2 --concurrency 2
+
+ht_spawn submitter python3 "$FAULTS/submit.py" "$HT_URL" "$HT_TMP/submits.jsonl" \
+    --until-file "$HT_TMP/stop" --timeout 15 \
+    --body '{"type": "echo", "payload": {"n": @SEQ@}, "timeout_s": 3}'
+acked_count() {
+    local n
+    n=$(grep -c '"status": 202' "$HT_TMP/submits.jsonl" 2>/dev/null) || true
+    echo "${n:-0}"
+}
+some_acked() { (($(acked_count) >= 20)); }
+wait_until 30 "the submitter has 20 jobs acknowledged" some_acked
+sleep 1
+acked_before=$(acked_count)
+
+ht_stop redis KILL
+killed_ms=$(ht_ms)
+log "redis killed with -9 after $acked_before acknowledged submits; down for ${OUTAGE_S}s"
+sleep "$OUTAGE_S"
+ht_alive api || fail "the api died while Redis was down"
+ht_alive w1 || fail "w1 died while Redis was down"
+ht_alive w2 || fail "w2 died while Redis was down"
+restart_ms=$(ht_ms)
+ht_start_redis --aof --fsync "$FSYNC"
+log "redis restarted on port $HT_REDIS_PORT (AOF, appendfsync $FSYNC)"
+sleep 3
+touch "$HT_TMP/stop"
+ht_wait_exit submitter 30
+assert_eq "$HT_EXIT" 0 "the submitter's exit status"
+
+# The outage as the clients saw it.
+python3 "$FAULTS/outage.py" "$HT_TMP/submits.jsonl" "$killed_ms" "$restart_ms" "$MAX_503_MS" ||
+    fail "the outage was not answered as it should be (see above)"
+
+# Every acknowledged job exists and finishes (the workers reconnected too).
+# A claim that Redis stored (AOF) but whose reply the worker never got is
+# a job "running" on nobody: its lease (timeout_s 3) runs out and it runs
+# again as attempt 2.  With the default timeout_s that takes 5 minutes.
+ht_redis --scan --pattern 'ht:{default}:job:*' |
+    sed -nE 's/^ht:\{default\}:job:([0-9a-f-]{36})$/\1/p' >"$HT_TMP/existing.ids"
+python3 "$FAULTS/check.py" --url "$HT_URL" --submits "$HT_TMP/submits.jsonl" \
+    --existing "$HT_TMP/existing.ids" --expect succeeded --wait-s 60 \
+    --summary "$HT_TMP/summary.json" || fail "the checker found lost jobs (see above)"
+ht_http GET /readyz
+assert_status 200 "readyz after the restart"

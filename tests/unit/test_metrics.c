@@ -1,0 +1,147 @@
+/* api/metrics.c: the Prometheus text exposition writer (escaping, values)
+ * and the whole page rendered from ht_metrics pairs and process counters. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "api/metrics.h"
+
+static ht_expo_t e;
+
+static void setup(void)
+{
+    ht_expo_init(&e);
+}
+
+static void teardown(void)
+{
+    ht_expo_free(&e);
+}
+
+TestSuite(metrics, .init = setup, .fini = teardown);
+
+Test(metrics, family_and_samples)
+{
+    ht_expo_family(&e, "x_total", "counter", "Help with \\ and\nnewline.");
+    const char *labels[] = {"type", "a\"b\\c\nd", "le", "0.5", NULL};
+    ht_expo_sample(&e, "x_total", labels, 3);
+    ht_expo_sample(&e, "x_total", NULL, 1.5);
+    cr_expect_str_eq(e.buf, "# HELP x_total Help with \\\\ and\\nnewline.\n"
+                            "# TYPE x_total counter\n"
+                            "x_total{type=\"a\\\"b\\\\c\\nd\",le=\"0.5\"} 3\n"
+                            "x_total 1.5\n");
+    cr_expect_eq(e.failed, 0);
+}
+
+Test(metrics, values)
+{
+    char b[32];
+    cr_expect_str_eq(ht_expo_value(0, b), "0");
+    cr_expect_str_eq(ht_expo_value(-7, b), "-7");
+    cr_expect_str_eq(ht_expo_value(123456789012.0, b), "123456789012");
+    cr_expect_str_eq(ht_expo_value(0.25, b), "0.25");
+    cr_expect_str_eq(ht_expo_value(INFINITY, b), "+Inf");
+    cr_expect_str_eq(ht_expo_value(-INFINITY, b), "-Inf");
+    cr_expect_str_eq(ht_expo_value(NAN, b), "NaN");
+    cr_expect_str_eq(ht_expo_value(1e20, b), "1e+20");
+}
+
+Test(metrics, grows_past_the_first_buffer)
+{
+    for (int i = 0; i < 2000; i++)
+        ht_expo_sample(&e, "a_long_metric_name_to_fill_the_buffer", NULL, i);
+    cr_expect_eq(e.failed, 0);
+    cr_expect_eq(strlen(e.buf), e.len);
+    cr_expect(strstr(e.buf, "a_long_metric_name_to_fill_the_buffer 1999\n") != NULL);
+}
+
+/* Pairs as FCALL_RO ht_metrics answers them (hash order: anything). */
+static const char *const names[] = {
+    "queued:high", "queued:default", "queued:low", "scheduled", "running", "dead",
+    "jobs:submitted:echo", "jobs:started:echo", "jobs:succeeded:echo",
+    "jobs:submitted:fail.me", "webhook:delivered", "jobs:failed:fail.me",
+    "hist:wait:le:5", "hist:wait:le:250", "hist:wait:le:+Inf", "hist:wait:sum_ms",
+    "hist:wait:count",
+    "hist:run:le:10", "hist:run:le:+Inf", "hist:run:sum_ms", "hist:run:count",
+};
+static const long long values[] = {
+    1, 2, 3, 4, 5, 6,
+    10, 9, 8,
+    2, 7, 2,
+    3, 4, 5, 1234,
+    5,
+    0, 2, 3000, 2,
+};
+
+static ht_metrics_input_t input(void)
+{
+    ht_metrics_input_t in = {.redis_up = 1, .n = sizeof(names) / sizeof(names[0]),
+                             .names = names, .values = values};
+    in.process[HT_M_HELD_SYNC] = 2;
+    in.process[HT_M_PROCESSING_SENT] = 11;
+    in.process[HT_M_HTTP_2XX] = 40;
+    return in;
+}
+
+static int has_line(const char *line)
+{
+    char want[512];
+    snprintf(want, sizeof(want), "\n%s\n", line);
+    return strstr(e.buf, want) != NULL;
+}
+
+Test(metrics, page_from_pairs)
+{
+    ht_metrics_input_t in = input();
+    ht_metrics_render(&e, &in);
+    cr_assert_eq(e.failed, 0);
+    const char *expect[] = {
+        "# TYPE hangtight_jobs_submitted_total counter",
+        "hangtight_jobs_submitted_total{type=\"echo\"} 10",
+        "hangtight_jobs_submitted_total{type=\"fail.me\"} 2",
+        "hangtight_jobs_started_total{type=\"echo\"} 9",
+        "hangtight_jobs_failed_total{type=\"fail.me\"} 2",
+        "# TYPE hangtight_jobs_retried_total counter",
+        "hangtight_queue_depth{priority=\"high\"} 1",
+        "hangtight_queue_depth{priority=\"low\"} 3",
+        "hangtight_jobs_scheduled 4",
+        "hangtight_jobs_running 5",
+        "hangtight_jobs_dead 6",
+        "# TYPE hangtight_job_wait_seconds histogram",
+        "hangtight_job_wait_seconds_bucket{le=\"0.005\"} 3",
+        "hangtight_job_wait_seconds_bucket{le=\"0.25\"} 4",
+        "hangtight_job_wait_seconds_bucket{le=\"+Inf\"} 5",
+        "hangtight_job_wait_seconds_sum 1.234",
+        "hangtight_job_wait_seconds_count 5",
+        "hangtight_job_run_seconds_bucket{le=\"0.01\"} 0",
+        "hangtight_job_run_seconds_sum 3",
+        "hangtight_job_run_seconds_count 2",
+        "hangtight_webhook_deliveries_total{outcome=\"delivered\"} 7",
+        "hangtight_webhook_deliveries_total{outcome=\"retried\"} 0",
+        "hangtight_api_held_requests{kind=\"sync\"} 2",
+        "hangtight_api_held_requests{kind=\"long_poll\"} 0",
+        "hangtight_api_processing_sent_total 11",
+        "hangtight_api_http_responses_total{class=\"2xx\"} 40",
+        "hangtight_api_redis_errors_total{kind=\"unavailable\"} 0",
+        "hangtight_redis_up 1",
+    };
+    for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++)
+        cr_expect(has_line(expect[i]), "missing line: %s\n---\n%s", expect[i], e.buf);
+    /* A family's samples follow its TYPE line, before the next family. */
+    const char *type = strstr(e.buf, "# TYPE hangtight_jobs_submitted_total");
+    const char *next = strstr(e.buf, "# HELP hangtight_jobs_started_total");
+    const char *s2 = strstr(e.buf, "hangtight_jobs_submitted_total{type=\"fail.me\"}");
+    cr_expect(type && next && s2 && type < s2 && s2 < next);
+    cr_expect(e.buf[e.len - 1] == '\n');
+}
+
+Test(metrics, redis_down_still_serves_the_process)
+{
+    ht_metrics_input_t in = input();
+    in.redis_up = 0;
+    in.n = 0;
+    ht_metrics_render(&e, &in);
+    cr_expect(strstr(e.buf, "hangtight_jobs_") == NULL);
+    cr_expect(has_line("hangtight_redis_up 0"));
+    cr_expect(has_line("hangtight_api_processing_sent_total 11"));
+}
