@@ -250,8 +250,16 @@ static void on_tick(uv_timer_t *timer)
         }
         break;
     case ST_READY:
-        if (s->pending > 0 && now - s->last_progress >= REPLY_TIMEOUT_MS)
-            drop(s, "reply overdue: connection presumed dead");
+        if (s->pending > 0 && now - s->last_progress >= REPLY_TIMEOUT_MS) {
+            /* libuv runs timers before it polls: after a loop iteration
+             * longer than the timeout (a burst of thousands of requests),
+             * the replies may be sitting unread in the socket.  Read them
+             * first; only silence after that means a dead connection. */
+            redisAsyncHandleRead(s->ac);
+            if (s->state == ST_READY && s->pending > 0 &&
+                uv_now(s->loop) - s->last_progress >= REPLY_TIMEOUT_MS)
+                drop(s, "reply overdue: connection presumed dead");
+        }
         break;
     }
 }
