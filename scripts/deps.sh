@@ -53,6 +53,18 @@ ht_deps_install() {
         apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# npm, for the tests' pinned npm packages: Debian's nodejs comes without it
+# (package npm), NodeSource's nodejs brings its own (and conflicts with
+# Debian's npm package), so it is installed only when the command is absent.
+ht_deps_npm() {
+    command -v npm >/dev/null && return 0
+    local sudo=()
+    ((EUID == 0)) || sudo=(sudo)
+    echo "deps: installing npm" >&2
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm
+}
+
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     ht_deps_install "$@"
 fi

@@ -48,6 +48,30 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 
 log() { printf '[%s %s] %s\n' "$(date +%H:%M:%S)" "$HT_TEST_NAME" "$*" >&2; }
 
+# Makes `node` on PATH a Node >= 20, which playwright-core and @redocly/cli
+# need: Debian 12's own nodejs is 18.  When the system's is older, the
+# official binary is fetched once from the npm registry (package
+# node-linux-<arch>) into the build dir and put first on PATH.  Returns 1
+# when that is not possible (an unknown CPU, npm failing).
+ht_node20() {
+    local major arch dir
+    major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+    ((major >= 20)) && return 0
+    case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64) arch=arm64 ;;
+    *) return 1 ;;
+    esac
+    dir=$HT_BUILD_DIR/npm/node22
+    if [[ ! -x "$dir/node_modules/node-linux-$arch/bin/node" ]]; then
+        log "node $(node --version 2>/dev/null || echo '(none)') is older than 20: fetching node-linux-$arch@22.12.0 from npm"
+        mkdir -p "$dir"
+        npm install --no-audit --no-fund --loglevel=error --prefix "$dir" \
+            "node-linux-$arch@22.12.0" >"$HT_TMP/node22.log" 2>&1 || return 1
+    fi
+    export PATH=$dir/node_modules/node-linux-$arch/bin:$PATH
+}
+
 fail() {
     printf '\nFAIL (%s): %s\n' "$HT_TEST_NAME" "$*" >&2
     exit 1

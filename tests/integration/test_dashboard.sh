@@ -58,6 +58,7 @@ ht_http POST / '{}'
 assert_problem 405 "POST /"
 
 # ---- the browser -----------------------------------------------------------------
+ht_node20 || fail "needs Node >= 20 (Debian 12 has 18) and could not fetch it from npm: $(tail -n 5 "$HT_TMP/node22.log" 2>/dev/null)"
 NPM_DIR=$HT_BUILD_DIR/npm/browser
 mkdir -p "$NPM_DIR"
 if ! cmp -s "$HT_SOURCE_DIR/tests/browser/package-lock.json" "$NPM_DIR/package-lock.json" ||

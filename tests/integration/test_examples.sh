@@ -69,6 +69,8 @@ sed 's/succeeded/failed/' "$HT_TMP/hook.body" >"$HT_TMP/hook.tampered"
 log "curl: recorded delivery verified; tampered body and wrong secret refused"
 
 # ---- Node ------------------------------------------------------------------------
+# The example needs Node 18+ (fetch); ht_node20 gives a newer one where needed.
+ht_node20 || true
 if command -v node >/dev/null; then
     run node node "$EX/node/submit_follow.mjs"
     grep -q 'running 67%' "$HT_TMP/node.err" || fail "node example saw no progress event: $(cat "$HT_TMP/node.err")"

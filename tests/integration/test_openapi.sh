@@ -121,6 +121,7 @@ extra=$(jq -r --argjson job "$HTTP_BODY" '.components.schemas.Job.properties as 
 [[ -z "$extra" ]] || fail "the job document has fields the schema does not describe: $extra"
 
 # ---- redocly lint -------------------------------------------------------------------
+ht_node20 || fail "needs Node >= 20 (Debian 12 has 18) and could not fetch it from npm: $(tail -n 5 "$HT_TMP/node22.log" 2>/dev/null)"
 NPM_DIR=$HT_BUILD_DIR/npm/openapi
 mkdir -p "$NPM_DIR"
 if ! cmp -s "$HT_SOURCE_DIR/tests/openapi/package-lock.json" "$NPM_DIR/package-lock.json" ||
