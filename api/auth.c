@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "shared/error.h"
+#include "shared/hex.h"
 #include "shared/log.h"
 
 #include "api/http.h"
@@ -39,17 +40,6 @@ static void fail(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* A key is visible ASCII without spaces (what a Bearer token can carry). */
@@ -109,7 +99,7 @@ static int parse_line(ht_auth_t *a, const char *line, size_t len, char *why, siz
             return HT_EINVAL;
         }
         for (size_t i = 0; i < SHA256_DIGEST_LENGTH; i++) {
-            int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+            int hi = ht_hex_digit(hex[2 * i]), lo = ht_hex_digit(hex[2 * i + 1]);
             if (hi < 0 || lo < 0) {
                 fail(why, whylen, "sha256: must be followed by 64 hex digits");
                 return HT_EINVAL;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "shared/error.h"
+#include "shared/hex.h"
 #include "shared/job.h"
 
 #include "api/http.h"
@@ -33,17 +34,6 @@ typedef struct {
     char cursor[CURSOR_MAX + 1]; /* "" = from the newest */
 } list_t;
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes a query component (%XX, '+' for space) into out[outlen].
  * Returns 0, or HT_EINVAL when malformed, too long, or holding a NUL. */
 static int url_decode(const char *s, size_t len, char *out, size_t outlen)
@@ -52,8 +42,8 @@ static int url_decode(const char *s, size_t len, char *out, size_t outlen)
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
         if (c == '%') {
-            int hi = i + 2 < len ? hexval(s[i + 1]) : -1;
-            int lo = i + 2 < len ? hexval(s[i + 2]) : -1;
+            int hi = i + 2 < len ? ht_hex_digit(s[i + 1]) : -1;
+            int lo = i + 2 < len ? ht_hex_digit(s[i + 2]) : -1;
             if (hi < 0 || lo < 0)
                 return HT_EINVAL;
             c = (char)(hi * 16 + lo);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "shared/error.h"
+#include "shared/hex.h"
 
 #define WANT "want redis://, unix:// or redis+cluster://"
 
@@ -25,16 +26,6 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     return HT_EINVAL;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)tolower((unsigned char)c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* Percent-decodes s[0..len) into out[outlen]. */
 static int decode(const char *s, size_t len, char *out, size_t outlen, const char *what,
                   char *err, size_t errlen)
@@ -43,8 +34,8 @@ static int decode(const char *s, size_t len, char *out, size_t outlen, const cha
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
         if (c == '%') {
-            int hi = i + 2 < len ? hexval(s[i + 1]) : -1;
-            int lo = hi >= 0 ? hexval(s[i + 2]) : -1;
+            int hi = i + 2 < len ? ht_hex_digit(s[i + 1]) : -1;
+            int lo = hi >= 0 ? ht_hex_digit(s[i + 2]) : -1;
             if (hi < 0 || lo < 0)
                 return fail(err, errlen, "bad percent-escape in the %s", what);
             c = (char)(hi * 16 + lo);
