@@ -165,7 +165,7 @@ void ht_astore_queue_stats(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k,
                            const char *tenant, ht_astore_stats_cb cb, void *data);
 
 /* FCALL_RO ht_metrics: the queue's job counters, gauges and histograms for
- * GET /metrics, as (name, value) pairs (named in migrations/0005_tenants.lua,
+ * GET /metrics, as (name, value) pairs (named in migrations/0007_lean.lua,
  * ht_metrics).  Borrowed, valid only during the callback. */
 void ht_astore_metrics(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k,
                        ht_astore_stats_cb cb, void *data);

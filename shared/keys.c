@@ -1,4 +1,4 @@
-/* Names of the Redis keys of one queue (layout: migrations/0005_tenants.lua). */
+/* Names of the Redis keys of one queue (layout: migrations/0007_lean.lua). */
 #include "shared/keys.h"
 
 #include <openssl/sha.h>

@@ -1,5 +1,5 @@
 /* The Redis keyspace, named in one place (its layout and rules are in
- * migrations/0005_tenants.lua).  Every key of a queue carries the queue's hash
+ * migrations/0007_lean.lua).  Every key of a queue carries the queue's hash
  * tag, "{default}", so each function call touches one Cluster slot. */
 #ifndef HT_KEYS_H
 #define HT_KEYS_H

@@ -208,7 +208,8 @@ assert_eq "$(jq -r .status <<<"$out")" queued "submit without --wait"
 out=$(cli submit echo '{"later": 1}' --delay-s 1)
 assert_eq "$(jq -r .status <<<"$out")" scheduled "submit --delay-s"
 delayed=$(jq -r .id <<<"$out")
-run_at=$(date -u -d '+1 second' +%Y-%m-%dT%H:%M:%SZ)
+# Whole seconds: +3 s leaves at least 2 s for the CLI to start and submit.
+run_at=$(date -u -d '+3 seconds' +%Y-%m-%dT%H:%M:%SZ)
 out=$(cli submit echo '{"later": 2}' --run-at "$run_at")
 assert_eq "$(jq -r .status <<<"$out")" scheduled "submit --run-at $run_at"
 for id in "$delayed" "$(jq -r .id <<<"$out")"; do
