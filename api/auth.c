@@ -5,8 +5,6 @@
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +16,8 @@
 
 #include "api/http.h"
 
-#define KEY_MIN 16   /* shorter clear-text keys are refused: guessable */
-#define KEY_MAX 256
+#define KEY_MIN  16 /* shorter clear-text keys are refused: guessable */
+#define KEY_MAX  256
 #define FILE_MAX (1 << 20)
 
 typedef struct {
@@ -32,15 +30,6 @@ struct ht_auth {
     size_t n, cap;
     ht_auth_t *older; /* tables replaced by reloads, freed at shutdown */
 };
-
-static void fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* A key is visible ASCII without spaces (what a Bearer token can carry). */
 static int key_chars_ok(const char *k, size_t n)
@@ -75,18 +64,15 @@ static int add_entry(ht_auth_t *a, const unsigned char digest[SHA256_DIGEST_LENG
 static int parse_line(ht_auth_t *a, const char *line, size_t len, char *why, size_t whylen)
 {
     const char *colon = memchr(line, ':', len);
-    if (!colon) {
-        fail(why, whylen, "expected tenant:key");
-        return HT_EINVAL;
-    }
+    if (!colon)
+        return ht_errorf(why, whylen, HT_EINVAL, "expected tenant:key");
     char name[HT_TENANT_MAX + 2];
     size_t nlen = (size_t)(colon - line);
     snprintf(name, sizeof(name), "%.*s", (int)(nlen < sizeof(name) - 1 ? nlen : sizeof(name) - 1),
              line);
-    if (nlen >= sizeof(name) - 1 || !ht_tenant_valid(name)) {
-        fail(why, whylen, "tenant must be 1 to %d of A-Z a-z 0-9 _ . -", HT_TENANT_MAX);
-        return HT_EINVAL;
-    }
+    if (nlen >= sizeof(name) - 1 || !ht_tenant_valid(name))
+        return ht_errorf(why, whylen, HT_EINVAL, "tenant must be 1 to %d of A-Z a-z 0-9 _ . -",
+                         HT_TENANT_MAX);
     const char *key = colon + 1;
     size_t klen = len - nlen - 1;
     unsigned char digest[SHA256_DIGEST_LENGTH];
@@ -94,46 +80,38 @@ static int parse_line(ht_auth_t *a, const char *line, size_t len, char *why, siz
     if (klen > sizeof(hashed) - 1 && memcmp(key, hashed, sizeof(hashed) - 1) == 0) {
         const char *hex = key + sizeof(hashed) - 1;
         size_t hlen = klen - (sizeof(hashed) - 1);
-        if (hlen != 2 * SHA256_DIGEST_LENGTH) {
-            fail(why, whylen, "sha256: must be followed by 64 hex digits");
-            return HT_EINVAL;
-        }
+        if (hlen != 2 * SHA256_DIGEST_LENGTH)
+            return ht_errorf(why, whylen, HT_EINVAL, "sha256: must be followed by 64 hex digits");
         for (size_t i = 0; i < SHA256_DIGEST_LENGTH; i++) {
             int hi = ht_hex_digit(hex[2 * i]), lo = ht_hex_digit(hex[2 * i + 1]);
-            if (hi < 0 || lo < 0) {
-                fail(why, whylen, "sha256: must be followed by 64 hex digits");
-                return HT_EINVAL;
-            }
+            if (hi < 0 || lo < 0)
+                return ht_errorf(why, whylen, HT_EINVAL,
+                                 "sha256: must be followed by 64 hex digits");
             digest[i] = (unsigned char)(hi << 4 | lo);
         }
     } else {
-        if (klen < KEY_MIN || klen > KEY_MAX || !key_chars_ok(key, klen)) {
-            fail(why, whylen, "a key must be %d to %d visible ASCII characters without spaces",
-                 KEY_MIN, KEY_MAX);
-            return HT_EINVAL;
-        }
+        if (klen < KEY_MIN || klen > KEY_MAX || !key_chars_ok(key, klen))
+            return ht_errorf(why, whylen, HT_EINVAL,
+                             "a key must be %d to %d visible ASCII characters without spaces",
+                             KEY_MIN, KEY_MAX);
         SHA256((const unsigned char *)key, klen, digest);
     }
     ht_tenant_t *t = ht_tenant_intern(name);
-    if (!t) {
-        fail(why, whylen, "out of memory");
-        return HT_ENOMEM;
-    }
+    if (!t)
+        return ht_errorf(why, whylen, HT_ENOMEM, "out of memory");
     int rc = add_entry(a, digest, t);
     if (rc == HT_EEXIST)
-        fail(why, whylen, "the same key is listed twice");
-    else if (rc < 0)
-        fail(why, whylen, "out of memory");
-    return rc;
+        return ht_errorf(why, whylen, rc, "the same key is listed twice");
+    if (rc < 0)
+        return ht_errorf(why, whylen, rc, "out of memory");
+    return 0;
 }
 
 int ht_auth_parse(const char *text, size_t len, ht_auth_t **out, char *err, size_t errlen)
 {
     ht_auth_t *a = calloc(1, sizeof(*a));
-    if (!a) {
-        fail(err, errlen, "out of memory");
-        return HT_ENOMEM;
-    }
+    if (!a)
+        return ht_errorf(err, errlen, HT_ENOMEM, "out of memory");
     size_t lineno = 0, pos = 0;
     while (pos < len) {
         const char *nl = memchr(text + pos, '\n', len - pos);
@@ -153,9 +131,8 @@ int ht_auth_parse(const char *text, size_t len, ht_auth_t **out, char *err, size
         char why[160];
         int rc = parse_line(a, line, n, why, sizeof(why));
         if (rc < 0) {
-            fail(err, errlen, "line %zu: %s", lineno, why);
             ht_auth_free(a);
-            return rc;
+            return ht_errorf(err, errlen, rc, "line %zu: %s", lineno, why);
         }
     }
     *out = a;
@@ -198,41 +175,36 @@ ht_tenant_t *ht_auth_lookup(const ht_auth_t *a, const char *key, size_t keylen)
 
 static char *keys_path;
 static _Atomic(ht_auth_t *) current;
-static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
 static ht_tenant_t *open_tenant; /* "default", when running open */
 
 static int load_file(const char *path, ht_auth_t **out, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) {
-        fail(err, errlen, "%s: %s", path, strerror(errno));
-        return -EIO;
-    }
+    if (!f)
+        return ht_errorf(err, errlen, -EIO, "%s: %s", path, strerror(errno));
     char *buf = malloc(FILE_MAX + 1);
     size_t n = buf ? fread(buf, 1, FILE_MAX + 1, f) : 0;
     int bad = !buf || ferror(f) || n > FILE_MAX;
     fclose(f);
     if (bad) {
         free(buf);
-        fail(err, errlen, "%s: cannot read it (or it is over %d bytes)", path, FILE_MAX);
-        return -EIO;
+        return ht_errorf(err, errlen, -EIO, "%s: cannot read it (or it is over %d bytes)", path,
+                         FILE_MAX);
     }
     char why[256];
     int rc = ht_auth_parse(buf, n, out, why, sizeof(why));
     OPENSSL_cleanse(buf, n);
     free(buf);
     if (rc < 0)
-        fail(err, errlen, "%s: %s", path, why);
-    return rc;
+        return ht_errorf(err, errlen, rc, "%s: %s", path, why);
+    return 0;
 }
 
 int ht_auth_install(const char *path, char *err, size_t errlen)
 {
     open_tenant = ht_tenant_intern("default");
-    if (!open_tenant) {
-        fail(err, errlen, "out of memory");
-        return HT_ENOMEM;
-    }
+    if (!open_tenant)
+        return ht_errorf(err, errlen, HT_ENOMEM, "out of memory");
     if (!path || !path[0]) {
         ht_log(HT_LOG_WARN,
                "no API keys file (HANGTIGHT_API_KEYS_FILE): the api is open to anyone who can "
@@ -247,8 +219,7 @@ int ht_auth_install(const char *path, char *err, size_t errlen)
     keys_path = strdup(path);
     if (!keys_path) {
         ht_auth_free(a);
-        fail(err, errlen, "out of memory");
-        return HT_ENOMEM;
+        return ht_errorf(err, errlen, HT_ENOMEM, "out of memory");
     }
     atomic_store(&current, a);
     char n[32];
@@ -259,27 +230,18 @@ int ht_auth_install(const char *path, char *err, size_t errlen)
 
 int ht_auth_reload(char *err, size_t errlen)
 {
-    if (!keys_path) {
-        fail(err, errlen, "no API keys file is configured");
-        return HT_EINVAL;
-    }
+    if (!keys_path)
+        return ht_errorf(err, errlen, HT_EINVAL, "no API keys file is configured");
     ht_auth_t *a;
     int rc = load_file(keys_path, &a, err, errlen);
     if (rc < 0)
         return rc;
-    pthread_mutex_lock(&reload_lock);
-    a->older = atomic_load(&current);
-    atomic_store(&current, a);
-    pthread_mutex_unlock(&reload_lock);
+    /* Only the main thread reloads; readers load `current` atomically. */
+    a->older = atomic_exchange(&current, a);
     char n[32];
     snprintf(n, sizeof(n), "%zu", a->n);
     ht_log(HT_LOG_INFO, "API keys reloaded", "path", keys_path, "keys", n, NULL);
     return 0;
-}
-
-int ht_auth_enabled(void)
-{
-    return atomic_load(&current) != NULL;
 }
 
 /* The token of "Authorization: Bearer <token>" (scheme case-insensitive,

@@ -45,9 +45,6 @@ int ht_auth_install(const char *path, char *err, size_t errlen);
  * Returns 0 or a negative code with err filled. */
 int ht_auth_reload(char *err, size_t errlen);
 
-/* 1 when a keys file is in force. */
-int ht_auth_enabled(void);
-
 /* Authenticates `req` against the table in force: 0 with *tenant set, or
  * -1 after answering 401 problem+json with WWW-Authenticate: Bearer. */
 int ht_auth_request_or_reply(h2o_req_t *req, ht_tenant_t **tenant);

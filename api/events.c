@@ -80,7 +80,6 @@ typedef struct {
 /* Streams of this thread, so that shutdown can end them.  Thread-local:
  * each api thread runs its own loop and serves its own streams. */
 static __thread h2o_linklist_t streams;
-static __thread size_t n_streams;
 static __thread int shutting_down;
 
 static void fetch(sse_t *s);
@@ -342,13 +341,8 @@ static void start_response(sse_t *s)
 static int first_answer(sse_t *s, int err)
 {
     h2o_req_t *req = s->req;
-    if (err == HT_ENOTFOUND)
-        return ht_http_problem(req, HT_P_JOB_NOT_FOUND,
-                               "no job with this id (it may have expired)");
-    if (err == HT_EREDIS)
-        return ht_http_problem(req, HT_P_UNAVAILABLE, "the job store (Redis) is unavailable");
     if (err)
-        return ht_http_problem(req, HT_P_INTERNAL, "the job store failed: %s", ht_strerror(err));
+        return ht_http_job_problem(req, err);
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
         ht_http_add_header(req, "content-type", "text/event-stream");
         ht_http_add_header(req, "cache-control", "no-cache");
@@ -417,7 +411,6 @@ static void on_dispose(void *p)
     s->req = NULL;
     stop_watching(s);
     h2o_linklist_unlink(&s->link);
-    n_streams--;
     ht_metrics_add(HT_M_SSE_STREAMS, -1);
     uv_close((uv_handle_t *)&s->heartbeat, on_timer_closed);
 }
@@ -475,7 +468,6 @@ int ht_events_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *arg
     if (!streams.next)
         h2o_linklist_init_anchor(&streams);
     h2o_linklist_insert(&streams, &s->link);
-    n_streams++;
     ht_metrics_add(HT_M_SSE_STREAMS, 1);
     last_event_id(req, s->last_id);
     fetch(s);
@@ -498,9 +490,4 @@ void ht_events_shutdown(void)
         stop_watching(s);
         flush(s);
     }
-}
-
-size_t ht_events_count(void)
-{
-    return n_streams;
 }

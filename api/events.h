@@ -17,7 +17,4 @@ int ht_events_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *arg
  * drain. */
 void ht_events_shutdown(void);
 
-/* Event streams open on the calling thread (for tests and logs). */
-size_t ht_events_count(void);
-
 #endif

@@ -243,6 +243,14 @@ int ht_http_if_none_match(h2o_req_t *req, const char *etag)
     return 0;
 }
 
+int ht_http_job_problem(h2o_req_t *req, int err)
+{
+    if (err == HT_ENOTFOUND)
+        return ht_http_problem(req, HT_P_JOB_NOT_FOUND,
+                               "no job with this id (it may have expired)");
+    return ht_http_store_problem(req, err);
+}
+
 int ht_http_store_problem(h2o_req_t *req, int err)
 {
     if (err == HT_EREDIS)

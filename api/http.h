@@ -46,6 +46,11 @@ int ht_http_problem(h2o_req_t *req, ht_problem_kind_t kind, const char *fmt, ...
  * is unavailable, else 500.  Returns -1. */
 int ht_http_store_problem(h2o_req_t *req, int err);
 
+/* A failed read of one job as the client sees it: 404 job-not-found for
+ * HT_ENOTFOUND (no such job, expired, or another tenant's: the same
+ * answer), else as ht_http_store_problem.  Returns -1. */
+int ht_http_job_problem(h2o_req_t *req, int err);
+
 /* 415 unless Content-Type is application/json or application/<x>+json
  * (parameters such as charset allowed).  Returns 0 or -1 (answered). */
 int ht_http_json_content_type_or_reply(h2o_req_t *req);

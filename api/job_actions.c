@@ -44,9 +44,13 @@ static action_t *action_new(ht_api_thread_t *t, h2o_req_t *req, const ht_route_a
     return a;
 }
 
-static int not_found(h2o_req_t *req)
+/* Answers a failed store call (ht_http_job_problem) and returns 1; 0 when
+ * err is 0. */
+static int failed(h2o_req_t *req, int err)
 {
-    return ht_http_problem(req, HT_P_JOB_NOT_FOUND, "no job with this id (it may have expired)");
+    if (err)
+        ht_http_job_problem(req, err);
+    return err != 0;
 }
 
 /* The job as it is after the action, with a->status. */
@@ -54,14 +58,8 @@ static void on_job_after(void *data, int err, const ht_job_t *job)
 {
     action_t *a = data;
     h2o_req_t *req = a->req;
-    if (err == HT_ENOTFOUND) {
-        not_found(req); /* expired in between: as good as gone */
+    if (failed(req, err)) /* HT_ENOTFOUND: expired in between, as good as gone */
         return;
-    }
-    if (err) {
-        ht_http_store_problem(req, err);
-        return;
-    }
     ht_http_add_headerf(req, "etag", "\"%" PRIu64 "\"", job->version);
     ht_http_add_header(req, "cache-control", "no-store");
     if (a->status == 202) {
@@ -80,14 +78,8 @@ static void on_canceled(void *data, int err, const char *word)
 {
     action_t *a = data;
     h2o_req_t *req = a->req;
-    if (err == HT_ENOTFOUND) {
-        not_found(req);
+    if (failed(req, err))
         return;
-    }
-    if (err) {
-        ht_http_store_problem(req, err);
-        return;
-    }
     if (strcmp(word, "finished") == 0) {
         ht_http_problem(req, HT_P_CONFLICT,
                         "the job has already finished (succeeded, failed or canceled)");
@@ -121,14 +113,8 @@ static void on_retried(void *data, int err, const char *word)
 {
     action_t *a = data;
     h2o_req_t *req = a->req;
-    if (err == HT_ENOTFOUND) {
-        not_found(req);
+    if (failed(req, err))
         return;
-    }
-    if (err) {
-        ht_http_store_problem(req, err);
-        return;
-    }
     if (strcmp(word, "conflict") == 0) {
         ht_http_problem(req, HT_P_CONFLICT,
                         "only a failed or canceled job can be retried; this one is not");

@@ -40,11 +40,6 @@ static void add_etag(h2o_req_t *req, uint64_t version, char etag[32])
     ht_http_add_header(req, "etag", etag);
 }
 
-static int store_error_reply(h2o_req_t *req, int err)
-{
-    return ht_http_store_problem(req, err);
-}
-
 /* ---- POST /v1/jobs ------------------------------------------------------ */
 
 /* One submit across its asynchronous steps, in the request's pool.  The
@@ -187,7 +182,7 @@ static void on_replayed_job(void *data, int err, const ht_job_t *job)
         return;
     }
     if (err) {
-        store_error_reply(s->req, err);
+        ht_http_store_problem(s->req, err);
         return;
     }
     if (ht_job_status_terminal(job->status) && s->plan.wait_ms > 0) {
@@ -219,7 +214,7 @@ static void on_submitted(void *data, int err, const ht_astore_submitted_t *res)
         return;
     }
     if (err) {
-        store_error_reply(req, err);
+        ht_http_store_problem(req, err);
         return;
     }
     if (res->replayed) {
@@ -257,7 +252,7 @@ static void on_type_checked(void *data, int err, int served)
 {
     submit_t *s = data;
     if (err) {
-        store_error_reply(s->req, err);
+        ht_http_store_problem(s->req, err);
         return;
     }
     if (!served) {
@@ -386,14 +381,6 @@ static void send_job(poll_t *g, const ht_job_t *job)
     json_decref(doc);
 }
 
-static int send_read_error(h2o_req_t *req, int err)
-{
-    if (err == HT_ENOTFOUND)
-        return ht_http_problem(req, HT_P_JOB_NOT_FOUND,
-                               "no job with this id (it may have expired)");
-    return store_error_reply(req, err);
-}
-
 static void on_long_poll_answer(void *data, h2o_req_t *req, ht_wait_end_t end, int err,
                                 const ht_job_t *job)
 {
@@ -408,7 +395,7 @@ static void on_long_poll_answer(void *data, h2o_req_t *req, ht_wait_end_t end, i
         return;
     }
     if (err) {
-        send_read_error(req, err);
+        ht_http_job_problem(req, err);
         return;
     }
     send_job(g, job);
@@ -421,7 +408,7 @@ static void on_job(void *data, int err, const ht_job_t *job)
     if (!err && !ht_job_owned_by(job, g->tenant))
         err = HT_ENOTFOUND; /* the same answer as an id that does not exist */
     if (err) {
-        send_read_error(req, err);
+        ht_http_job_problem(req, err);
         return;
     }
     char etag[32];

@@ -240,7 +240,9 @@ int main(int argc, char **argv)
         if (sig != SIGHUP)
             break;
         /* A bad file keeps the keys in force: a typo must not lock everyone out. */
-        if (ht_auth_reload(err, sizeof(err)) < 0)
+        if (!opt_api_keys_file || !opt_api_keys_file[0])
+            ht_log(HT_LOG_WARN, "SIGHUP ignored: no API keys file to reload", NULL);
+        else if (ht_auth_reload(err, sizeof(err)) < 0)
             ht_log(HT_LOG_ERROR, "API keys not reloaded; the previous keys stay in force", "detail",
                    err, NULL);
     }

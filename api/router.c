@@ -75,14 +75,19 @@ static int method_is(const h2o_req_t *req, const char *method)
            h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
 }
 
+static int is_v1(h2o_iovec_t path)
+{
+    return path.len >= 3 && memcmp(path.base, "/v1", 3) == 0 &&
+           (path.len == 3 || path.base[3] == '/');
+}
+
 /* Which key a path needs: the v1 API always (when keys are configured);
  * /metrics unless --metrics-public; the rest (health, dashboard page,
  * OpenAPI document) never: they show no tenant's data. */
 static int needs_key(const ht_api_thread_t *t, h2o_iovec_t path)
 {
-    if (path.len >= 3 && memcmp(path.base, "/v1", 3) == 0 && (path.len == 3 || path.base[3] == '/'))
-        return 1;
-    return h2o_memis(path.base, path.len, H2O_STRLIT("/metrics")) && !t->cfg->metrics_public;
+    return is_v1(path) ||
+           (h2o_memis(path.base, path.len, H2O_STRLIT("/metrics")) && !t->cfg->metrics_public);
 }
 
 /* A request that passed auth, waiting for the rate limiter's answer. */
@@ -112,22 +117,19 @@ static void on_rate(void *data, int err, long long wait_ms)
     a->fn(a->t, a->req, &a->args);
 }
 
-/* Runs the handler, after the tenant's rate limiter when one is set. */
-static void admit(ht_api_thread_t *t, h2o_req_t *req, ht_route_fn fn, const ht_route_args_t *args,
-                  ht_tenant_t *who)
+/* Runs the handler; a /v1 request first passes its tenant's rate limiter
+ * when one is set.  Not /metrics: a scrape must not spend a tenant's
+ * budget, nor fail with 503 when Redis is down (it reports that). */
+static void admit(ht_api_thread_t *t, h2o_req_t *req, ht_route_fn fn, const ht_route_args_t *args)
 {
-    if (!who || t->cfg->rate_per_s <= 0) {
+    if (!args->who || t->cfg->rate_per_s <= 0 || !is_v1(req->path_normalized)) {
         fn(t, req, args);
-        return;
-    }
-    char key[HT_KEY_MAX];
-    if (ht_keys_rate(who->name, key) < 0) {
-        ht_http_problem(req, HT_P_INTERNAL, "invalid tenant name");
         return;
     }
     admitted_t *a = h2o_mem_alloc_pool(&req->pool, sizeof(*a));
     *a = (admitted_t){t, req, fn, *args};
-    ht_astore_rate(t->store, req, key, t->cfg->rate_per_s, t->cfg->rate_burst, on_rate, a);
+    ht_astore_rate(t->store, req, args->who->rate_key, t->cfg->rate_per_s, t->cfg->rate_burst,
+                   on_rate, a);
 }
 
 void ht_router_dispatch(ht_api_thread_t *t, h2o_req_t *req)
@@ -150,7 +152,7 @@ void ht_router_dispatch(ht_api_thread_t *t, h2o_req_t *req)
         if (!match(routes[i].pattern, req->path_normalized, &args))
             continue;
         if (method_is(req, routes[i].method)) {
-            admit(t, req, routes[i].fn, &args, who);
+            admit(t, req, routes[i].fn, &args);
             return;
         }
         size_t used = strlen(allow);

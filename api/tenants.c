@@ -23,6 +23,7 @@ ht_tenant_t *ht_tenant_intern(const char *name)
         t = t->next;
     if (!t && (t = calloc(1, sizeof(*t)))) {
         strcpy(t->name, name); /* fits: ht_tenant_valid bounds it */
+        ht_keys_rate(name, t->rate_key); /* cannot fail: the name is valid */
         for (int i = 0; i < HT_TENANT__SLOTS; i++)
             atomic_init(&t->used[i], 0);
         t->next = tenants;

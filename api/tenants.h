@@ -15,6 +15,7 @@ typedef enum { HT_TENANT_HELD, HT_TENANT_STREAMS, HT_TENANT__SLOTS } ht_tenant_s
 
 typedef struct ht_tenant {
     char name[HT_TENANT_MAX + 1];
+    char rate_key[HT_KEY_MAX]; /* its rate limiter's key (ht_keys_rate), made once */
     atomic_long used[HT_TENANT__SLOTS];
     struct ht_tenant *next; /* private: the registry's list */
 } ht_tenant_t;

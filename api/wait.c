@@ -174,11 +174,6 @@ int ht_wait_has_room(void)
     return held_count < HT_WAIT_MAX_PER_THREAD;
 }
 
-size_t ht_wait_held(void)
-{
-    return held_count;
-}
-
 static void unref(waiter_t *w)
 {
     if (--w->refs > 0)

@@ -128,9 +128,6 @@ typedef void (*ht_wait_answer_cb)(void *data, h2o_req_t *req, ht_wait_end_t end,
  * check before doing anything that cannot be undone (a submit). */
 int ht_wait_has_room(void);
 
-/* Requests held by this thread. */
-size_t ht_wait_held(void);
-
 /* Holds `req` for plan->wait_ms until the job `id` (copied) meets `mode`
  * (`version`: the client's, for HT_WAIT_CHANGE), then calls `cb`.  `data`
  * must live as long as the request (in req->pool).  Returns 0, or without

@@ -29,12 +29,6 @@ static const ht_option_t options[] = {
      &tolerance_s},
 };
 
-static int fail(char *err, size_t errlen, const char *msg)
-{
-    snprintf(err, errlen, "%s", msg);
-    return HT_EINVAL;
-}
-
 /* Appends `value` to *slot, space-separated (a repeated webhook-signature
  * header carries more signatures, like a longer list in one header). */
 static int keep_header(char **slot, const char *value, size_t vlen)
@@ -57,7 +51,7 @@ static int header_line(const char *line, size_t len, ht_cli_webhook_request_t *o
 {
     const char *colon = memchr(line, ':', len);
     if (!colon || colon == line || memchr(line, ' ', (size_t)(colon - line)))
-        return fail(err, errlen, "a header line is not 'Name: value'");
+        return ht_errorf(err, errlen, HT_EINVAL, "a header line is not 'Name: value'");
     size_t nlen = (size_t)(colon - line);
     const char *v = colon + 1, *end = line + len;
     while (v < end && (*v == ' ' || *v == '\t'))
@@ -75,13 +69,13 @@ static int header_line(const char *line, size_t len, ht_cli_webhook_request_t *o
         char num[24];
         char *stop;
         if (vlen == 0 || vlen >= sizeof num)
-            return fail(err, errlen, "Content-Length is not a number");
+            return ht_errorf(err, errlen, HT_EINVAL, "Content-Length is not a number");
         memcpy(num, v, vlen);
         num[vlen] = '\0';
         errno = 0;
         *content_length = strtol(num, &stop, 10);
         if (errno || *stop || *content_length < 0 || !isdigit((unsigned char)num[0]))
-            return fail(err, errlen, "Content-Length is not a number");
+            return ht_errorf(err, errlen, HT_EINVAL, "Content-Length is not a number");
     }
     return 0;
 }
@@ -103,10 +97,12 @@ int ht_cli_webhook_parse(const char *buf, size_t len, ht_cli_webhook_request_t *
     int first = 1;
     for (;;) {
         if (p >= end)
-            return fail(err, errlen, "no blank line between the headers and the body");
+            return ht_errorf(err, errlen, HT_EINVAL,
+                             "no blank line between the headers and the body");
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         if (!nl)
-            return fail(err, errlen, "no blank line between the headers and the body");
+            return ht_errorf(err, errlen, HT_EINVAL,
+                             "no blank line between the headers and the body");
         size_t llen = (size_t)(nl - p);
         if (llen > 0 && p[llen - 1] == '\r')
             llen--;
@@ -121,7 +117,7 @@ int ht_cli_webhook_parse(const char *buf, size_t len, ht_cli_webhook_request_t *
         first = 0;
         int rc = header_line(line, llen, out, &content_length, err, errlen);
         if (rc == HT_ENOMEM)
-            return fail(err, errlen, "out of memory");
+            return ht_errorf(err, errlen, HT_EINVAL, "out of memory");
         if (rc < 0)
             return rc;
     }
@@ -129,7 +125,7 @@ int ht_cli_webhook_parse(const char *buf, size_t len, ht_cli_webhook_request_t *
     out->body_len = (size_t)(end - p);
     if (content_length >= 0) {
         if ((size_t)content_length > out->body_len)
-            return fail(err, errlen, "the body is shorter than its Content-Length");
+            return ht_errorf(err, errlen, HT_EINVAL, "the body is shorter than its Content-Length");
         out->body_len = (size_t)content_length; /* drops a newline added by a dump */
     }
     return 0;

@@ -7,7 +7,8 @@ the old indexes of queue "default" to tenant "default":
   ht:{default}:jobs        -> ht:{default}:t:default:jobs
   ht:{default}:status:<s>  -> ht:{default}:t:default:status:<s>
   ht:{default}:expiry      -> ht:{default}:t:default:expiry
-  ht:{default}:stats       -> added into ht:{default}:t:default:stats
+  ht:{default}:stats       -> ht:{default}:t:default:stats (what no other
+                              tenant accounts for)
 
 and records "default" in ht:{default}:tenants.  Processes of the old
 version still running while this runs write the new layout already (their
@@ -32,10 +33,21 @@ for _, name in ipairs(names) do
     end
   end
 end
+-- The queue-wide stats hash stays (the total of every tenant).  Tenant
+-- "default" gets what no other tenant accounts for: set, not added, so that
+-- calls counted in both hashes by 0005 before this step ran are not counted
+-- twice, and running the step again changes nothing.
+local others = {}
+for _, t in ipairs(redis.call('SMEMBERS', base .. 'tenants')) do
+  if t ~= 'default' then others[#others + 1] = base .. 't:' .. t .. ':stats' end
+end
 local totals = redis.call('HGETALL', base .. 'stats')
 for i = 1, #totals, 2 do
-  redis.call('HINCRBY', tb .. 'stats', totals[i], tonumber(totals[i + 1]) or 0)
+  local n = tonumber(totals[i + 1]) or 0
+  for _, key in ipairs(others) do
+    n = n - (tonumber(redis.call('HGET', key, totals[i])) or 0)
+  end
+  redis.call('HSET', tb .. 'stats', totals[i], math.max(n, 0))
 end
--- The queue-wide stats hash stays: it is the total of every tenant.
 redis.call('SADD', base .. 'tenants', 'default')
 return moved

@@ -13,7 +13,7 @@ ht_deps_runtime=(
 )
 # nodejs: the sync-mode tests drive Node's http and fetch (tests/integration/clients).
 # chromium, golang-go: the dashboard browser test and the Go client example (issue 9).
-ht_deps_test=(libcriterion-dev jq python3 procps nodejs chromium golang-go clang libclang-rt-14-dev)
+ht_deps_test=(libcriterion-dev jq python3 python3-requests procps nodejs chromium golang-go clang libclang-rt-14-dev)
 ht_deps_bench=(wrk jq python3 procps nginx-light nodejs gunicorn python3-rq python3-flask linux-perf valgrind)
 
 ht_deps_missing() {

@@ -1,6 +1,8 @@
 /* ht_strerror(): the one place where hangtight's error codes get words. */
 #include "shared/error.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 const char *ht_strerror(int err)
@@ -22,4 +24,15 @@ const char *ht_strerror(int err)
     if (err < 0 && err > -4096)
         return strerror(-err); /* glibc's table is static and thread-safe */
     return "unknown error";
+}
+
+int ht_errorf(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return code;
 }

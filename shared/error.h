@@ -4,6 +4,8 @@
 #ifndef HT_ERROR_H
 #define HT_ERROR_H
 
+#include <stddef.h>
+
 enum {
     HT_EINVAL = -1000, /* bad argument or malformed input */
     HT_ENOMEM,         /* allocation failed */
@@ -19,5 +21,11 @@ enum {
 
 /* A static string describing `err` (an HT_E* code or a negative errno). */
 const char *ht_strerror(int err);
+
+/* Writes a formatted message into err[errlen] (when err is not NULL) and
+ * returns `code`: the one helper of every parser that explains its refusals,
+ *     return ht_errorf(err, errlen, HT_EINVAL, "line %zu: ...", n); */
+int ht_errorf(char *err, size_t errlen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif

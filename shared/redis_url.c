@@ -3,7 +3,6 @@
 #include "shared/redis_url.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,20 +10,6 @@
 #include "shared/hex.h"
 
 #define WANT "want redis://, unix:// or redis+cluster://"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return HT_EINVAL;
-}
 
 /* Percent-decodes s[0..len) into out[outlen]. */
 static int decode(const char *s, size_t len, char *out, size_t outlen, const char *what,
@@ -37,14 +22,14 @@ static int decode(const char *s, size_t len, char *out, size_t outlen, const cha
             int hi = i + 2 < len ? ht_hex_digit(s[i + 1]) : -1;
             int lo = hi >= 0 ? ht_hex_digit(s[i + 2]) : -1;
             if (hi < 0 || lo < 0)
-                return fail(err, errlen, "bad percent-escape in the %s", what);
+                return ht_errorf(err, errlen, HT_EINVAL, "bad percent-escape in the %s", what);
             c = (char)(hi * 16 + lo);
             if (c == '\0')
-                return fail(err, errlen, "%%00 is not allowed in the %s", what);
+                return ht_errorf(err, errlen, HT_EINVAL, "%%00 is not allowed in the %s", what);
             i += 2;
         }
         if (o + 1 >= outlen)
-            return fail(err, errlen, "%s too long", what);
+            return ht_errorf(err, errlen, HT_EINVAL, "%s too long", what);
         out[o++] = c;
     }
     out[o] = '\0';
@@ -76,14 +61,16 @@ static int hostport(const char *s, size_t len, ht_redis_url_t *u, char *err, siz
     if (len > 0 && s[0] == '[') {
         const char *close = memchr(s, ']', len);
         if (!close)
-            return fail(err, errlen, "unterminated '[' in host '%.*s'", (int)len, s);
+            return ht_errorf(err, errlen, HT_EINVAL, "unterminated '[' in host '%.*s'", (int)len,
+                             s);
         host = s + 1;
         hlen = (size_t)(close - host);
         const char *rest = close + 1;
         size_t rlen = len - (size_t)(rest - s);
         if (rlen > 0) {
             if (*rest != ':')
-                return fail(err, errlen, "unexpected text after ']' in '%.*s'", (int)len, s);
+                return ht_errorf(err, errlen, HT_EINVAL, "unexpected text after ']' in '%.*s'",
+                                 (int)len, s);
             port = rest + 1;
             plen = rlen - 1;
         }
@@ -96,13 +83,14 @@ static int hostport(const char *s, size_t len, ht_redis_url_t *u, char *err, siz
         }
     }
     if (hlen == 0)
-        return fail(err, errlen, "missing host");
+        return ht_errorf(err, errlen, HT_EINVAL, "missing host");
     if (hlen >= sizeof u->host)
-        return fail(err, errlen, "host too long");
+        return ht_errorf(err, errlen, HT_EINVAL, "host too long");
     for (size_t i = 0; i < hlen; i++) {
         if (host[i] == '@' || host[i] == '/' || host[i] == '[' || host[i] == ']' ||
             isspace((unsigned char)host[i]))
-            return fail(err, errlen, "bad character in host '%.*s'", (int)hlen, host);
+            return ht_errorf(err, errlen, HT_EINVAL, "bad character in host '%.*s'", (int)hlen,
+                             host);
     }
     memcpy(u->host, host, hlen);
     u->host[hlen] = '\0';
@@ -110,7 +98,8 @@ static int hostport(const char *s, size_t len, ht_redis_url_t *u, char *err, siz
     if (port) {
         long p;
         if (number(port, plen, 1, 65535, &p) < 0)
-            return fail(err, errlen, "bad port '%.*s' (want 1..65535)", (int)plen, port);
+            return ht_errorf(err, errlen, HT_EINVAL, "bad port '%.*s' (want 1..65535)", (int)plen,
+                             port);
         u->port = (int)p;
     }
     return 0;
@@ -152,7 +141,8 @@ static int parse_tcp(const char *rest, ht_redis_url_t *u, char *err, size_t errl
     const char *slash = strchr(rest, '/');
     size_t alen = slash ? (size_t)(slash - rest) : strlen(rest);
     if (memchr(rest, '?', alen) || (slash && strchr(slash, '?')))
-        return fail(err, errlen, "query parameters are not supported in redis:// URLs");
+        return ht_errorf(err, errlen, HT_EINVAL,
+                         "query parameters are not supported in redis:// URLs");
     int rc = userinfo(&rest, &alen, u, err, errlen);
     if (rc < 0)
         return rc;
@@ -161,7 +151,7 @@ static int parse_tcp(const char *rest, ht_redis_url_t *u, char *err, size_t errl
     if (slash && slash[1]) {
         long db;
         if (number(slash + 1, strlen(slash + 1), 0, 100000000, &db) < 0)
-            return fail(err, errlen, "bad database number '%s'", slash + 1);
+            return ht_errorf(err, errlen, HT_EINVAL, "bad database number '%s'", slash + 1);
         u->db = (int)db;
     }
     return 0;
@@ -170,20 +160,21 @@ static int parse_tcp(const char *rest, ht_redis_url_t *u, char *err, size_t errl
 static int parse_unix(const char *rest, ht_redis_url_t *u, char *err, size_t errlen)
 {
     if (rest[0] != '/')
-        return fail(err, errlen, "unix:// needs an absolute socket path (unix:///path)");
+        return ht_errorf(err, errlen, HT_EINVAL,
+                         "unix:// needs an absolute socket path (unix:///path)");
     const char *q = strchr(rest, '?');
     size_t plen = q ? (size_t)(q - rest) : strlen(rest);
     if (plen >= sizeof u->path)
-        return fail(err, errlen, "socket path too long (at most %zu bytes)",
-                    sizeof u->path - 1);
+        return ht_errorf(err, errlen, HT_EINVAL, "socket path too long (at most %zu bytes)",
+                         sizeof u->path - 1);
     memcpy(u->path, rest, plen);
     u->path[plen] = '\0';
     if (q) {
         long db;
         if (strncmp(q + 1, "db=", 3) != 0)
-            return fail(err, errlen, "unknown parameter '%s' (only db=N)", q + 1);
+            return ht_errorf(err, errlen, HT_EINVAL, "unknown parameter '%s' (only db=N)", q + 1);
         if (number(q + 4, strlen(q + 4), 0, 100000000, &db) < 0)
-            return fail(err, errlen, "bad database number '%s'", q + 4);
+            return ht_errorf(err, errlen, HT_EINVAL, "bad database number '%s'", q + 4);
         u->db = (int)db;
     }
     return 0;
@@ -193,8 +184,9 @@ static int parse_cluster(const char *rest, ht_redis_url_t *u, char *err, size_t 
 {
     size_t alen = strlen(rest);
     if (strchr(rest, '/') || strchr(rest, '?'))
-        return fail(err, errlen, "redis+cluster:// takes no database or parameters "
-                                 "(a cluster has only database 0)");
+        return ht_errorf(err, errlen, HT_EINVAL,
+                         "redis+cluster:// takes no database or parameters "
+                         "(a cluster has only database 0)");
     int rc = userinfo(&rest, &alen, u, err, errlen);
     if (rc < 0)
         return rc;
@@ -214,7 +206,7 @@ static int parse_cluster(const char *rest, ht_redis_url_t *u, char *err, size_t 
         rest = comma + 1;
         alen -= slen + 1;
         if (alen == 0)
-            return fail(err, errlen, "missing host after ','");
+            return ht_errorf(err, errlen, HT_EINVAL, "missing host after ','");
     }
     *u = first;
     return 0;
@@ -227,10 +219,10 @@ int ht_redis_url_parse(const char *url, ht_redis_url_t *out, char *err, size_t e
     if (err && errlen)
         err[0] = '\0';
     if (!url || !*url)
-        return fail(err, errlen, "empty Redis URL (" WANT ")");
+        return ht_errorf(err, errlen, HT_EINVAL, "empty Redis URL (" WANT ")");
     const char *sep = strstr(url, "://");
     if (!sep)
-        return fail(err, errlen, "'%s' has no scheme (" WANT ")", url);
+        return ht_errorf(err, errlen, HT_EINVAL, "'%s' has no scheme (" WANT ")", url);
     size_t slen = (size_t)(sep - url);
     const char *rest = sep + 3;
     if (slen == 5 && strncasecmp(url, "redis", 5) == 0) {
@@ -245,7 +237,8 @@ int ht_redis_url_parse(const char *url, ht_redis_url_t *out, char *err, size_t e
         out->kind = HT_REDIS_CLUSTER;
         return parse_cluster(rest, out, err, errlen);
     }
-    return fail(err, errlen, "unsupported scheme '%.*s' (" WANT ")", (int)slen, url);
+    return ht_errorf(err, errlen, HT_EINVAL, "unsupported scheme '%.*s' (" WANT ")", (int)slen,
+                     url);
 }
 
 size_t ht_redis_login_cmds(const ht_redis_url_t *u, int select_db, ht_argv_t cmds[2])

@@ -5,7 +5,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,17 +14,6 @@
 #define PREFIX "whsec_"
 #define MAC_LEN 32     /* SHA-256 */
 #define MAC_B64_LEN 44 /* base64 of 32 bytes, with padding */
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return HT_EINVAL;
-}
 
 /* Decodes standard base64 (with padding) of `len` chars into out[cap].
  * Returns the decoded length or -1. */
@@ -55,13 +43,16 @@ static int parse_one(const char *item, size_t len, ht_webhook_secrets_t *out, ch
 {
     size_t plen = strlen(PREFIX);
     if (len <= plen || strncmp(item, PREFIX, plen) != 0)
-        return fail(err, errlen, "a webhook secret must look like whsec_<base64>");
+        return ht_errorf(err, errlen, HT_EINVAL, "a webhook secret must look like whsec_<base64>");
     if (out->n == HT_WEBHOOK_SECRETS_MAX)
-        return fail(err, errlen, "at most %d webhook secrets", HT_WEBHOOK_SECRETS_MAX);
+        return ht_errorf(err, errlen, HT_EINVAL, "at most %d webhook secrets",
+                         HT_WEBHOOK_SECRETS_MAX);
     long n = b64_decode(item + plen, len - plen, out->key[out->n], sizeof out->key[0]);
     if (n <= 0)
-        return fail(err, errlen, "a webhook secret's part after whsec_ must be base64 of "
-                                 "1 to %zu bytes", sizeof out->key[0]);
+        return ht_errorf(err, errlen, HT_EINVAL,
+                         "a webhook secret's part after whsec_ must be base64 of "
+                         "1 to %zu bytes",
+                         sizeof out->key[0]);
     out->len[out->n++] = (size_t)n;
     return 0;
 }

@@ -5,32 +5,21 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "shared/error.h"
+
 #include "worker/registry.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return HT_EINVAL;
-}
 
 static int parse_command(ht_exec_handler_t *h, const json_t *cmd, const char *source,
                          char *err, size_t errlen)
 {
     if (!json_is_array(cmd) || json_array_size(cmd) == 0)
-        return fail(err, errlen, "%s: handlers.%s.command: must be a non-empty array of strings",
-                    source, h->type);
+        return ht_errorf(err, errlen, HT_EINVAL,
+                         "%s: handlers.%s.command: must be a non-empty array of strings", source,
+                         h->type);
     size_t n = json_array_size(cmd);
     h->argv = calloc(n + 1, sizeof(*h->argv));
     if (!h->argv)
@@ -38,11 +27,13 @@ static int parse_command(ht_exec_handler_t *h, const json_t *cmd, const char *so
     for (size_t i = 0; i < n; i++) {
         const json_t *a = json_array_get(cmd, i);
         if (!json_is_string(a) || (i == 0 && json_string_length(a) == 0))
-            return fail(err, errlen, "%s: handlers.%s.command[%zu]: must be a %sstring", source,
-                        h->type, i, i == 0 ? "non-empty " : "");
+            return ht_errorf(err, errlen, HT_EINVAL,
+                             "%s: handlers.%s.command[%zu]: must be a %sstring", source, h->type, i,
+                             i == 0 ? "non-empty " : "");
         if (strlen(json_string_value(a)) != json_string_length(a))
-            return fail(err, errlen, "%s: handlers.%s.command[%zu]: must not contain NUL",
-                        source, h->type, i);
+            return ht_errorf(err, errlen, HT_EINVAL,
+                             "%s: handlers.%s.command[%zu]: must not contain NUL", source, h->type,
+                             i);
         if (!(h->argv[i] = strdup(json_string_value(a))))
             return HT_ENOMEM;
         h->argc++;
@@ -54,24 +45,27 @@ static int parse_handler(ht_exec_handler_t *h, const char *type, json_t *spec,
                          const char *source, char *err, size_t errlen)
 {
     if (!ht_job_type_valid(type))
-        return fail(err, errlen, "%s: handlers: \"%s\" is not a valid job type ([a-z0-9_.-]{1,64})",
-                    source, type);
+        return ht_errorf(err, errlen, HT_EINVAL,
+                         "%s: handlers: \"%s\" is not a valid job type ([a-z0-9_.-]{1,64})", source,
+                         type);
     if (ht_registry_is_builtin(type))
-        return fail(err, errlen, "%s: handlers.%s: a built-in type cannot be replaced", source,
-                    type);
+        return ht_errorf(err, errlen, HT_EINVAL,
+                         "%s: handlers.%s: a built-in type cannot be replaced", source, type);
     snprintf(h->type, sizeof(h->type), "%s", type);
 
     json_t *cmd = NULL;
     json_int_t timeout_s = 0;
     json_error_t jerr;
     if (!json_is_object(spec))
-        return fail(err, errlen, "%s: handlers.%s: must be an object", source, type);
+        return ht_errorf(err, errlen, HT_EINVAL, "%s: handlers.%s: must be an object", source,
+                         type);
     if (json_unpack_ex(spec, &jerr, JSON_STRICT, "{s:o, s?I}", "command", &cmd, "timeout_s",
                        &timeout_s) < 0)
-        return fail(err, errlen, "%s: handlers.%s: %s", source, type, jerr.text);
+        return ht_errorf(err, errlen, HT_EINVAL, "%s: handlers.%s: %s", source, type, jerr.text);
     if (json_object_get(spec, "timeout_s") && (timeout_s < 1 || timeout_s > HT_TIMEOUT_S_MAX))
-        return fail(err, errlen, "%s: handlers.%s.timeout_s: must be between 1 and %d", source,
-                    type, HT_TIMEOUT_S_MAX);
+        return ht_errorf(err, errlen, HT_EINVAL,
+                         "%s: handlers.%s.timeout_s: must be between 1 and %d", source, type,
+                         HT_TIMEOUT_S_MAX);
     h->timeout_s = (long)timeout_s;
     return parse_command(h, cmd, source, err, errlen);
 }
@@ -85,16 +79,17 @@ int ht_handlers_config_parse(ht_handlers_config_t *cfg, const char *text, size_t
     int rc = 0;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        rc = fail(err, errlen, "%s: line %d column %d: %s", source, jerr.line, jerr.column,
-                  jerr.text);
+        rc = ht_errorf(err, errlen, HT_EINVAL, "%s: line %d column %d: %s", source, jerr.line,
+                       jerr.column, jerr.text);
         goto out;
     }
     if (json_unpack_ex(root, &jerr, JSON_STRICT, "{s:o}", "handlers", &handlers) < 0) {
-        rc = fail(err, errlen, "%s: %s", source, jerr.text);
+        rc = ht_errorf(err, errlen, HT_EINVAL, "%s: %s", source, jerr.text);
         goto out;
     }
     if (!json_is_object(handlers)) {
-        rc = fail(err, errlen, "%s: handlers: must be an object of type -> handler", source);
+        rc = ht_errorf(err, errlen, HT_EINVAL, "%s: handlers: must be an object of type -> handler",
+                       source);
         goto out;
     }
     cfg->handlers = calloc(json_object_size(handlers) + 1, sizeof(*cfg->handlers));

@@ -1,7 +1,9 @@
 /* The webhook delivery thread (see webhook.h).
  *
- * Loop: claim up to CLAIM_LIMIT due deliveries (each for CLAIM_LEASE_MS, so
- * the claim of a crashed deliverer comes back), deliver them one by one,
+ * Loop: claim up to CLAIM_LIMIT due deliveries (leased for as long as
+ * delivering all of them can take, so that no other deliverer posts one
+ * again while this one works through the batch, yet the claim of a crashed
+ * deliverer comes back), deliver them one by one,
  * record each attempt; look again about every POLL_MS, at once when there
  * was work.  One attempt: render the job document, sign the body, POST it
  * with libcurl (connect and total timeouts, no redirects followed, no
@@ -27,8 +29,8 @@
 #include "worker/backoff.h"
 #include "worker/worker.h"
 
-#define CLAIM_LIMIT 16
-#define CLAIM_LEASE_MS 60000
+#define CLAIM_LIMIT        4
+#define CLAIM_MARGIN_MS    5000 /* per delivery, on top of its timeout: signing, recording */
 #define POLL_MS 200
 #define CONNECT_TIMEOUT_MS 5000
 #define RETRY_MAX_MS 3600000L /* the longest wait between attempts: an hour */
@@ -292,9 +294,12 @@ static void *webhook_main(void *arg)
     /* A failed connect still gives a store that reconnects on its next call. */
     ht_store_open(&store, &w->url, HT_WORKER_REDIS_TIMEOUT_MS);
     ht_delivery_t batch[CLAIM_LIMIT];
+    /* The batch is delivered in turn: the last may start CLAIM_LIMIT - 1
+     * timeouts after the claim (60 s with the default 10 s timeout). */
+    long lease_ms = CLAIM_LIMIT * (w->webhook_timeout_ms + CLAIM_MARGIN_MS);
     int warned = 0;
     while (!atomic_load(&w->webhook_quit)) {
-        int n = ht_store_delivery_claim(store, &w->keys, CLAIM_LEASE_MS, CLAIM_LIMIT, batch);
+        int n = ht_store_delivery_claim(store, &w->keys, lease_ms, CLAIM_LIMIT, batch);
         if (n < 0) {
             if (!warned++)
                 ht_log(HT_LOG_WARN, "webhook: cannot claim deliveries", "error",

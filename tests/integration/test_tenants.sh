@@ -47,6 +47,11 @@ ht_http GET /healthz
 assert_status 200 "/healthz stays open"
 ht_http GET /readyz
 assert_status 200 "/readyz stays open"
+ht_http GET /metrics
+assert_problem 401 "/metrics without a key (keys configured, not --metrics-public)"
+ht_http GET /metrics "" "${globex[@]}"
+assert_status 200 "/metrics with a key"
+assert_match "$HTTP_BODY" 'hangtight_redis_up 1' "/metrics with a key: the page"
 grep -q '"API keys loaded"' "${HT_LOGS[api]}" || fail "no 'API keys loaded' log line"
 if grep -q 'no API keys file' "${HT_LOGS[api]}"; then fail "open-mode warning with a keys file"; fi
 
@@ -147,5 +152,15 @@ wait_until 10 "the failed reload is logged" grep -q 'API keys not reloaded' "${H
 ht_http GET /v1/jobs "" -H "Authorization: Bearer $NEW_KEY"
 assert_status 200 "a broken file keeps the keys in force"
 ht_alive api || fail "the api died on a reload"
+
+# --metrics-public: /metrics without a key, the API still behind its keys.
+ht_stop api
+assert_eq "$HT_EXIT" 0 "api exit status"
+printf 'acme:%s\n' "$NEW_KEY" >"$KEYS"
+ht_start_api --api-keys-file "$KEYS" --metrics-public
+ht_http GET /metrics
+assert_status 200 "/metrics without a key with --metrics-public"
+ht_http GET /v1/jobs
+assert_problem 401 "/v1 still needs a key with --metrics-public"
 
 echo "tenants: ok"
