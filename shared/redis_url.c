@@ -190,15 +190,21 @@ static int parse_cluster(const char *rest, ht_redis_url_t *u, char *err, size_t 
     int rc = userinfo(&rest, &alen, u, err, errlen);
     if (rc < 0)
         return rc;
-    /* Validate every seed; keep the first. */
+    /* Validate and keep every seed; the first is also host:port. */
     ht_redis_url_t first = *u;
     int n = 0;
+    ht_redis_url_t seed;
     while (alen > 0 || n == 0) {
         const char *comma = memchr(rest, ',', alen);
         size_t slen = comma ? (size_t)(comma - rest) : alen;
-        ht_redis_url_t seed = *u;
+        seed = *u;
         if ((rc = hostport(rest, slen, &seed, err, errlen)) < 0)
             return rc;
+        if (n >= HT_REDIS_SEEDS_MAX)
+            return ht_errorf(err, errlen, HT_EINVAL, "more than %d cluster seeds",
+                             HT_REDIS_SEEDS_MAX);
+        snprintf(u->seeds[n].host, sizeof(u->seeds[n].host), "%s", seed.host);
+        u->seeds[n].port = seed.port;
         if (n++ == 0)
             first = seed;
         if (!comma)
@@ -208,6 +214,8 @@ static int parse_cluster(const char *rest, ht_redis_url_t *u, char *err, size_t 
         if (alen == 0)
             return ht_errorf(err, errlen, HT_EINVAL, "missing host after ','");
     }
+    memcpy(first.seeds, u->seeds, sizeof(first.seeds));
+    first.n_seeds = n;
     *u = first;
     return 0;
 }

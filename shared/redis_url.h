@@ -7,6 +7,8 @@
 
 #include "shared/argv.h"
 
+#define HT_REDIS_SEEDS_MAX 16
+
 typedef enum { HT_REDIS_TCP, HT_REDIS_UNIX, HT_REDIS_CLUSTER } ht_redis_kind_t;
 
 typedef struct {
@@ -17,6 +19,12 @@ typedef struct {
     char user[128];
     char password[256];
     int db;         /* default 0 */
+    /* CLUSTER: every seed of the URL, in order (seeds[0] is host:port). */
+    struct {
+        char host[256];
+        int port;
+    } seeds[HT_REDIS_SEEDS_MAX];
+    int n_seeds;
 } ht_redis_url_t;
 
 /* Returns 0, or HT_EINVAL with a message in err. */

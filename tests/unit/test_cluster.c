@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "shared/cluster.h"
+#include "shared/cluster_reply.h"
 #include "shared/error.h"
 
 static unsigned slot(const char *key)
@@ -145,4 +146,48 @@ Test(cluster, partition_tags_spread_over_the_slot_space)
     cr_assert_eq(ht_cluster_partition_tag("default", 6, 6, tag, sizeof(tag)), HT_EINVAL);
     cr_assert_eq(ht_cluster_partition_tag("default", 0, 0, tag, sizeof(tag)), HT_EINVAL);
     cr_assert_eq(ht_cluster_partition_tag("default", 0, 1025, tag, sizeof(tag)), HT_EINVAL);
+}
+
+/* ---- CLUSTER SLOTS reply -> map (cluster_reply.c) ----------------------- */
+
+static redisReply *parse_resp(const char *resp)
+{
+    redisReader *rd = redisReaderCreate();
+    cr_assert(rd);
+    cr_assert_eq(redisReaderFeed(rd, resp, strlen(resp)), REDIS_OK);
+    void *reply = NULL;
+    cr_assert_eq(redisReaderGetReply(rd, &reply), REDIS_OK);
+    cr_assert(reply, "incomplete RESP in the test");
+    redisReaderFree(rd);
+    return reply;
+}
+
+Test(cluster, map_from_slots_reply)
+{
+    /* Two ranges: 0-8191 on 127.0.0.1:7000 (with a replica), 8192-16383
+     * on a node that does not know its address (""). */
+    redisReply *r = parse_resp("*2\r\n"
+                               "*4\r\n:0\r\n:8191\r\n"
+                               "*3\r\n$9\r\n127.0.0.1\r\n:7000\r\n$2\r\nid\r\n"
+                               "*3\r\n$9\r\n127.0.0.1\r\n:7003\r\n$2\r\nir\r\n"
+                               "*3\r\n:8192\r\n:16383\r\n"
+                               "*3\r\n$0\r\n\r\n:7001\r\n$2\r\nid\r\n");
+    ht_cluster_map_t m;
+    cr_assert_eq(ht_cluster_map_from_reply(&m, r, "10.1.1.1"), 0);
+    cr_expect_eq(m.n_nodes, 2);
+    cr_expect_str_eq(m.nodes[m.owner[0]].host, "127.0.0.1");
+    cr_expect_eq(m.nodes[m.owner[8191]].port, 7000);
+    cr_expect_str_eq(m.nodes[m.owner[8192]].host, "10.1.1.1");
+    cr_expect_eq(m.nodes[m.owner[16383]].port, 7001);
+    cr_expect_eq(ht_cluster_map_uncovered(&m), 0);
+    ht_cluster_map_clear(&m);
+    freeReplyObject(r);
+
+    /* Not an array of ranges: a protocol error, no map. */
+    r = parse_resp("*1\r\n*2\r\n:0\r\n:5\r\n");
+    cr_expect_eq(ht_cluster_map_from_reply(&m, r, "h"), HT_EPROTO);
+    freeReplyObject(r);
+    r = parse_resp("-ERR This instance has cluster support disabled\r\n");
+    cr_expect_eq(ht_cluster_map_from_reply(&m, r, "h"), HT_EPROTO);
+    freeReplyObject(r);
 }

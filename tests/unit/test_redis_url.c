@@ -90,7 +90,13 @@ Test(redis_url, cluster_form)
     cr_expect_eq(u.kind, HT_REDIS_CLUSTER);
     cr_expect_str_eq(u.host, "10.0.0.1");
     cr_expect_eq(u.port, 7000);
+    cr_expect_eq(u.n_seeds, 3);
+    cr_expect_str_eq(u.seeds[1].host, "10.0.0.2");
+    cr_expect_eq(u.seeds[1].port, 7001);
+    cr_expect_str_eq(u.seeds[2].host, "::1");
+    cr_expect_eq(u.seeds[2].port, 7002);
     ok("redis+cluster://:pw@seed");
+    cr_expect_eq(u.n_seeds, 1);
     cr_expect_str_eq(u.host, "seed");
     cr_expect_eq(u.port, 6379);
     cr_expect_str_eq(u.password, "pw");
@@ -98,6 +104,8 @@ Test(redis_url, cluster_form)
     bad("redis+cluster://a:1,", "missing host");
     bad("redis+cluster://a:1,,b:2", "missing host");
     bad("redis+cluster://a:1/1", "database");
+    bad("redis+cluster://a:1,a:2,a:3,a:4,a:5,a:6,a:7,a:8,a:9,a:10,a:11,a:12,a:13,a:14,a:15,a:16,a:17",
+        "more than 16");
 }
 
 Test(redis_url, refusals)
