@@ -37,7 +37,7 @@ ht_start_worker w1 --concurrency 2
 # "running/1 scheduled/1 ..." (progress entries left out; the log starts
 # with the first change after the submit).
 history() {
-    ht_redis --raw XRANGE "ht:{default}:job:$1:log" - + |
+    ht_redis --raw XRANGE "$(ht_job_key "$1"):log" - + |
         awk '$0 == "kind" { getline; k = $0 } $0 == "status" { getline; s = $0 }
              $0 == "attempt" { getline; if (k == "status") printf "%s/%s ", s, $0 }'
 }
@@ -135,5 +135,5 @@ assert_match "$(history "$id")" '^running/1 queued/1 running/2 succeeded/2 $' \
     "history of the job whose worker died"
 
 # Totals: every retry was counted.
-retried=$(ht_redis HGET 'ht:{default}:stats' retried)
+retried=$(ht_sum_keys HGET stats retried)
 ((retried >= 2 + 1 + 1)) || fail "stats retried is $retried, expected at least 4"
