@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# The blocking cluster client (shared/rconn.c under shared/store.c) against
+# a real Redis Cluster: 3 masters + 3 replicas of redis-server.
+#   - `hangtight migrate` loads the function library on every master (and so
+#     on every replica) and records the schema; seeds are tried in order (the
+#     first one is dead); a second run is a no-op.
+#   - the CLI follows an ASK while the slot of ht:schema is being migrated.
+#   - a worker given one seed (a master that does NOT hold {default})
+#     registers its types and claims and completes jobs living elsewhere.
+#   - the slot of {default} moved to another master (SETSLOT + MIGRATE): the
+#     worker follows the MOVED (no MOVED error ever surfaces) and carries on.
+#   - kill -9 of the master holding {default}: its replica takes over and
+#     jobs submitted after the failover complete.
+# Jobs are submitted with `redis-cli -c FCALL ht_submit` as the api does.
+source "$(dirname "$0")/lib.sh"
+
+# ---- a cluster of our own (until lib.sh's ht_start_cluster lands) -------
+NODES=() # the ports of the 6 nodes, node i is process "redis<i>"
+start_cluster() {
+    local i port ports
+    # 12 free ports (clients and cluster bus) from one python: it starts slowly.
+    ports=($(python3 -c 'import socket
+ss = [socket.socket() for _ in range(12)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))'))
+    for i in 0 1 2 3 4 5; do
+        port=${ports[$i]}
+        mkdir -p "$HT_TMP/node$i"
+        ht_spawn "redis$i" redis-server --port "$port" --cluster-port "${ports[$((i + 6))]}" \
+            --bind 127.0.0.1 --dir "$HT_TMP/node$i" --save '' --appendonly no \
+            --daemonize no --cluster-enabled yes --cluster-config-file nodes.conf \
+            --cluster-node-timeout 1000
+        NODES+=("$port")
+    done
+    for port in "${NODES[@]}"; do
+        wait_until 20 "node $port answers" eval "[[ \$(redis-cli -p $port PING 2>/dev/null) == PONG ]]"
+    done
+    redis-cli --cluster create $(printf '127.0.0.1:%s ' "${NODES[@]}") --cluster-replicas 1 \
+        --cluster-yes >"$HT_TMP/create.log" 2>&1 || fail "cluster create: $(cat "$HT_TMP/create.log")"
+    for port in "${NODES[@]}"; do
+        wait_until 20 "node $port sees the cluster ok" cluster_ok "$port"
+    done
+}
+cluster_ok() {
+    local info
+    info=$(redis-cli -p "$1" CLUSTER INFO 2>/dev/null | tr -d '\r')
+    [[ "$info" == *cluster_state:ok* && "$info" == *cluster_known_nodes:6* ]]
+}
+
+# The port of the master serving SLOT, as node PORT sees it.
+owner_of() {
+    redis-cli -p "$1" CLUSTER NODES | awk -v s="$2" '
+        $3 ~ /master/ && $3 !~ /fail/ {
+            for (i = 9; i <= NF; i++) {
+                if ($i ~ /^\[/) continue            # a slot being migrated
+                n = split($i, r, "-"); hi = n == 2 ? r[2] : r[1]
+                if (s + 0 >= r[1] + 0 && s + 0 <= hi + 0) { split($2, a, "[:@,]"); print a[2] }
+            }
+        }'
+}
+node_id() { redis-cli -p "$1" CLUSTER MYID; }
+masters() {
+    redis-cli -p "$1" CLUSTER NODES | awk '$3 ~ /master/ && $3 !~ /fail/ { split($2, a, "[:@,]"); print a[2] }'
+}
+# The process name of the node on PORT.
+proc_of() {
+    local i
+    for i in "${!NODES[@]}"; do [[ "${NODES[$i]}" == "$1" ]] && echo "redis$i"; done
+}
+
+# Moves SLOT from the master on port FROM to the one on port TO, keys and
+# all, the way redis-cli --cluster reshard does for one slot.
+move_slot() {
+    local slot=$1 from=$2 to=$3 keys port
+    redis-cli -p "$to" CLUSTER SETSLOT "$slot" IMPORTING "$(node_id "$from")" >/dev/null
+    redis-cli -p "$from" CLUSTER SETSLOT "$slot" MIGRATING "$(node_id "$to")" >/dev/null
+    while keys=$(redis-cli -p "$from" CLUSTER GETKEYSINSLOT "$slot" 100) && [[ -n "$keys" ]]; do
+        # shellcheck disable=SC2086 # one key per word
+        redis-cli -p "$from" MIGRATE 127.0.0.1 "$to" "" 0 5000 KEYS $keys >/dev/null
+    done
+    for port in "$to" "$from" "${NODES[@]}"; do
+        redis-cli -p "$port" CLUSTER SETSLOT "$slot" NODE "$(node_id "$to")" >/dev/null 2>&1 || true
+    done
+}
+
+# ---- jobs, as the api submits them --------------------------------------
+SEED=
+rc() { redis-cli -c -p "$SEED" "$@"; }
+submit_echo() { # submit_echo ID N: an echo job with payload {"n": N}
+    rc FCALL ht_submit 3 "ht:{default}:job:$1" "ht:{default}:wait:default" "ht:{default}:signal" \
+        "$1" "ht:{default}:events" 0 "" "" type echo queue default tenant default priority default \
+        payload "{\"n\": $2}" max_attempts 1 timeout_s 30 ttl_s 3600 failed_ttl_s 3600
+}
+new_id() { cat /proc/sys/kernel/random/uuid; } # a v4 UUID, as the api makes
+status_of() { rc HGET "ht:{default}:job:$1" status; }
+JOBS=()
+SUBMIT_OUT=
+submit_one() { # one echo job, its id appended to JOBS; 1 when refused
+    local id
+    id=$(new_id)
+    SUBMIT_OUT=$(submit_echo "$id" "${#JOBS[@]}" 2>&1)
+    [[ "$SUBMIT_OUT" == *"$id"* ]] || return 1
+    JOBS+=("$id")
+}
+submit_batch() { # submit_batch N: N echo jobs
+    local i
+    for ((i = 0; i < $1; i++)); do submit_one || fail "submit: $SUBMIT_OUT"; done
+}
+all_succeeded() {
+    local id
+    for id in "${JOBS[@]}"; do [[ "$(status_of "$id")" == succeeded ]] || return 1; done
+}
+
+# ---- the cluster --------------------------------------------------------
+started=$SECONDS
+start_cluster
+SLOT=$(redis-cli -p "${NODES[0]}" CLUSTER KEYSLOT '{default}')
+OWNER=$(owner_of "${NODES[0]}" "$SLOT")
+for port in $(masters "${NODES[0]}"); do
+    [[ "$port" != "$OWNER" ]] && SEED=$port && break
+done
+[[ -n "$OWNER" && -n "$SEED" ]] || fail "no owner ($OWNER) or seed ($SEED) for slot $SLOT"
+DEAD=$(ht_free_port) # nothing listens there: the first seed does not answer
+export HANGTIGHT_REDIS_URL="redis+cluster://127.0.0.1:$DEAD,127.0.0.1:$SEED"
+log "cluster up in $((SECONDS - started)) s: {default} is slot $SLOT on :$OWNER, seed :$SEED"
+
+# ---- migrate ------------------------------------------------------------
+out=$(ht_migrate) || fail "migrate: $out"
+need=$(basename "$(ls "$HT_SOURCE_DIR"/migrations/[0-9]*.lua | tail -n 1)" | sed 's/_.*//; s/^0*//')
+assert_eq "$out" "keyspace at version $need (applied $need migrations)" "first migrate"
+for port in "${NODES[@]}"; do
+    wait_until 10 "the library reaches node $port" \
+        eval "redis-cli -p $port FUNCTION LIST LIBRARYNAME hangtight | grep -qx hangtight"
+done
+assert_eq "$(rc HGET ht:schema version)" "$need" "recorded schema version"
+assert_eq "$(ht_migrate)" "keyspace at version $need (applied 0 migrations)" "second migrate"
+
+# ASK: ht:schema's slot half-way to another master, its key already there.
+sslot=$(redis-cli -p "$SEED" CLUSTER KEYSLOT ht:schema)
+sfrom=$(owner_of "$SEED" "$sslot")
+sto=$(masters "$SEED" | grep -vx "$sfrom" | head -n 1)
+redis-cli -p "$sto" CLUSTER SETSLOT "$sslot" IMPORTING "$(node_id "$sfrom")" >/dev/null
+redis-cli -p "$sfrom" CLUSTER SETSLOT "$sslot" MIGRATING "$(node_id "$sto")" >/dev/null
+redis-cli -p "$sfrom" MIGRATE 127.0.0.1 "$sto" ht:schema 0 5000 >/dev/null
+assert_match "$(redis-cli -p "$sfrom" HGET ht:schema version 2>&1)" '^ASK ' "the old owner answers ASK"
+assert_eq "$(ht_migrate)" "keyspace at version $need (applied 0 migrations)" "migrate through an ASK"
+for port in "$sto" "$sfrom" "${NODES[@]}"; do
+    redis-cli -p "$port" CLUSTER SETSLOT "$sslot" NODE "$(node_id "$sto")" >/dev/null 2>&1 || true
+done
+
+# ---- a worker given one seed that does not hold the queue ---------------
+ht_start_worker w1 --concurrency 2
+wait_until 10 "the worker registers its types" eval '[[ -n "$(rc HGET ht:types echo)" ]]'
+submit_batch 5
+wait_until 20 "5 jobs on :$OWNER succeed" all_succeeded
+assert_eq "$(redis-cli -p "$OWNER" EXISTS "ht:{default}:job:${JOBS[0]}")" 1 "job hash on :$OWNER"
+assert_match "$(redis-cli -p "$SEED" EXISTS "ht:{default}:job:${JOBS[0]}" 2>&1)" '^MOVED ' \
+    "the seed does not serve the jobs' slot"
+
+# ---- MOVED: {default} moves to the third master --------------------------
+third=$(masters "$SEED" | grep -vx -e "$OWNER" -e "$SEED" | head -n 1)
+move_slot "$SLOT" "$OWNER" "$third"
+for port in "${NODES[@]}"; do
+    wait_until 10 "node $port sees slot $SLOT on :$third" eval "[[ \$(owner_of $port $SLOT) == $third ]]"
+done
+OWNER=$third
+submit_batch 5
+wait_until 20 "jobs after the slot moved succeed" all_succeeded
+assert_eq "$(redis-cli -p "$OWNER" EXISTS "ht:{default}:job:${JOBS[9]}")" 1 "job hash on the new owner"
+if grep -q MOVED "${HT_LOGS[w1]}"; then fail "a MOVED reached the worker's log"; fi
+
+# ---- failover: kill -9 the master of {default} ---------------------------
+replica=$(redis-cli -p "$OWNER" CLUSTER NODES | awk -v m="$(node_id "$OWNER")" \
+    '$3 ~ /slave/ && $4 == m { split($2, a, "[:@,]"); print a[2] }' | head -n 1)
+[[ -n "$replica" ]] || fail "no replica of :$OWNER"
+wait_until 20 "the replica :$replica is in sync" \
+    eval "redis-cli -p $replica INFO replication | grep -q master_link_status:up"
+killed_at=$(ht_ms)
+ht_stop "$(proc_of "$OWNER")" KILL
+wait_until 30 "the replica :$replica is promoted" \
+    eval "[[ \$(redis-cli -p $replica ROLE | head -n 1) == master ]]"
+promoted_at=$(ht_ms)
+# The seed may still point at the dead master for a moment: retry the submit.
+wait_until 20 "a submit is accepted after the failover" submit_one
+submit_batch 4
+wait_until 30 "jobs after the failover succeed" all_succeeded
+done_at=$(ht_ms)
+log "failover: replica promoted $((promoted_at - killed_at)) ms after kill -9; jobs done $((done_at - killed_at)) ms after"
+assert_eq "$(redis-cli -p "$replica" EXISTS "ht:{default}:job:${JOBS[-1]}")" 1 "job hash on the promoted replica"
+ht_alive w1 || fail "the worker died"
+
+ht_stop w1
+assert_eq "$HT_EXIT" 0 "worker exit status"
+log "done in $((SECONDS - started)) s"
