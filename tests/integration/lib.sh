@@ -194,7 +194,9 @@ ht_redis_each() {
         ht_redis "$@"
         return
     fi
-    for port in $( ((only_masters)) && ht_cluster_masters || ht_cluster_live_ports); do
+    local ports
+    if ((only_masters)); then ports=$(ht_cluster_masters); else ports=$(ht_cluster_live_ports); fi
+    for port in $ports; do
         redis-cli -p "$port" "$@"
     done
 }
