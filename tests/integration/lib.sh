@@ -435,7 +435,7 @@ ht_start_worker() {
 
 ht_worker_ready() {
     ht_alive "$1" || fail "$1 exited: $(tail -n 20 "${HT_LOGS[$1]}")"
-    grep -q 'worker ready' "${HT_LOGS[$1]}"
+    grep -qs 'worker ready' "${HT_LOGS[$1]}"
 }
 
 # ---- waiting -----------------------------------------------------------
