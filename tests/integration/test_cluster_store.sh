@@ -5,6 +5,8 @@
 #     on every replica) and records the schema; seeds are tried in order (the
 #     first one is dead); a second run is a no-op.
 #   - the CLI follows an ASK while the slot of ht:schema is being migrated.
+#   - a master without the library: the worker refuses to start; migrate
+#     loads it there.
 #   - a worker given one seed (a master that does NOT hold {default})
 #     registers its types and claims and completes jobs living elsewhere.
 #   - the slot of {default} moved to another master (SETSLOT + MIGRATE): the
@@ -147,6 +149,19 @@ assert_eq "$(ht_migrate)" "keyspace at version $need (applied 0 migrations)" "mi
 for port in "$sto" "$sfrom" "${NODES[@]}"; do
     redis-cli -p "$port" CLUSTER SETSLOT "$sslot" NODE "$(node_id "$sto")" >/dev/null 2>&1 || true
 done
+
+# A master without the library (as one added to the cluster after the
+# migration would be): a worker refuses to start, naming it; migrate loads
+# it there.
+redis-cli -p "$SEED" FUNCTION DELETE hangtight >/dev/null
+ht_spawn w0 "$HT_WORKER_BIN"
+ht_wait_exit w0 30
+assert_ne "$HT_EXIT" 0 "exit status of a worker facing a master without the library"
+grep -q "no hangtight function library.*on master 127.0.0.1:$SEED" "${HT_LOGS[w0]}" ||
+    fail "the worker did not name the master without the library: $(tail -n 3 "${HT_LOGS[w0]}")"
+assert_eq "$(ht_migrate)" "keyspace at version $need (applied 0 migrations)" "repairing migrate"
+redis-cli -p "$SEED" FUNCTION LIST LIBRARYNAME hangtight | grep -qx hangtight ||
+    fail "migrate did not load the library on the master that lacked it"
 
 # ---- a worker given one seed that does not hold the queue ---------------
 ht_start_worker w1 --concurrency 2
