@@ -11,8 +11,10 @@
 #     registers its types and claims and completes jobs living elsewhere.
 #   - the slot of {default} moved to another master (SETSLOT + MIGRATE): the
 #     worker follows the MOVED (no MOVED error ever surfaces) and carries on.
-#   - kill -9 of the master holding {default}: its replica takes over and
-#     jobs submitted after the failover complete.
+#   - cancel requests over pub/sub reach the worker (PUBLISH on another node).
+#   - kill -9 of the master holding {default} (and the cancel listener): its
+#     replica takes over, jobs submitted after the failover complete, the
+#     listener moves to another node.
 # Jobs are submitted with `redis-cli -c FCALL ht_submit` as the api does.
 source "$(dirname "$0")/lib.sh"
 
@@ -86,13 +88,14 @@ move_slot() {
 }
 
 # ---- jobs, as the api submits them --------------------------------------
-SEED=
-rc() { redis-cli -c -p "$SEED" "$@"; }
-submit_echo() { # submit_echo ID N: an echo job with payload {"n": N}
+CLI= # the node redis-cli starts from (a master never killed here)
+rc() { redis-cli -c -p "$CLI" "$@"; }
+submit() { # submit ID TYPE PAYLOAD
     rc FCALL ht_submit 3 "ht:{default}:job:$1" "ht:{default}:wait:default" "ht:{default}:signal" \
-        "$1" "ht:{default}:events" 0 "" "" type echo queue default tenant default priority default \
-        payload "{\"n\": $2}" max_attempts 1 timeout_s 30 ttl_s 3600 failed_ttl_s 3600
+        "$1" "ht:{default}:events" 0 "" "" type "$2" queue default tenant default priority default \
+        payload "$3" max_attempts 1 timeout_s 60 ttl_s 3600 failed_ttl_s 3600
 }
+submit_echo() { submit "$1" echo "{\"n\": $2}"; } # submit_echo ID N
 new_id() { cat /proc/sys/kernel/random/uuid; } # a v4 UUID, as the api makes
 status_of() { rc HGET "ht:{default}:job:$1" status; }
 JOBS=()
@@ -108,6 +111,18 @@ submit_batch() { # submit_batch N: N echo jobs
     local i
     for ((i = 0; i < $1; i++)); do submit_one || fail "submit: $SUBMIT_OUT"; done
 }
+# A running sleep job is stopped by a cancel PUBLISHed on node PORT (any
+# node: a cluster broadcasts PUBLISH), as ht_cancel publishes it.
+cancel_over_pubsub() {
+    local port=$1 id
+    id=$(new_id)
+    submit "$id" sleep '{"ms": 30000}' >/dev/null
+    wait_until 10 "sleep job $id runs" eval "[[ \$(status_of $id) == running ]]"
+    redis-cli -p "$port" PUBLISH "ht:{default}:cancel" "$id $(rc HGET "ht:{default}:job:$id" token)" >/dev/null
+    wait_until 10 "the worker hears the cancel of $id" \
+        grep -q "cancel requested: stopping the handler.*$id" "${HT_LOGS[w1]}"
+    wait_until 10 "sleep job $id stops" eval "[[ \$(status_of $id) != running ]]"
+}
 all_succeeded() {
     local id
     for id in "${JOBS[@]}"; do [[ "$(status_of "$id")" == succeeded ]] || return 1; done
@@ -117,14 +132,21 @@ all_succeeded() {
 started=$SECONDS
 start_cluster
 SLOT=$(redis-cli -p "${NODES[0]}" CLUSTER KEYSLOT '{default}')
+# Three masters: OWNER holds {default}, SEED is the first live seed (it gets
+# {default} later, then is killed), CLI is never touched.
 OWNER=$(owner_of "${NODES[0]}" "$SLOT")
-for port in $(masters "${NODES[0]}"); do
-    [[ "$port" != "$OWNER" ]] && SEED=$port && break
-done
-[[ -n "$OWNER" && -n "$SEED" ]] || fail "no owner ($OWNER) or seed ($SEED) for slot $SLOT"
-DEAD=$(ht_free_port) # nothing listens there: the first seed does not answer
-export HANGTIGHT_REDIS_URL="redis+cluster://127.0.0.1:$DEAD,127.0.0.1:$SEED"
-log "cluster up in $((SECONDS - started)) s: {default} is slot $SLOT on :$OWNER, seed :$SEED"
+others=($(masters "${NODES[0]}" | grep -vx "$OWNER"))
+SEED=${others[0]:-} CLI=${others[1]:-}
+[[ -n "$OWNER" && -n "$SEED" && -n "$CLI" ]] || fail "masters: '$OWNER' '$SEED' '$CLI'"
+replica_of() {
+    redis-cli -p "$CLI" CLUSTER NODES | awk -v m="$(node_id "$1")" \
+        '$3 ~ /slave/ && $4 == m { split($2, a, "[:@,]"); print a[2] }' | head -n 1
+}
+# Seeds: a dead port (refused), SEED, and a replica for when SEED is gone.
+DEAD=$(ht_free_port)
+BACKUP=$(replica_of "$CLI")
+export HANGTIGHT_REDIS_URL="redis+cluster://127.0.0.1:$DEAD,127.0.0.1:$SEED,127.0.0.1:$BACKUP"
+log "cluster up in $((SECONDS - started)) s: {default} is slot $SLOT on :$OWNER, seeds $HANGTIGHT_REDIS_URL"
 
 # ---- migrate ------------------------------------------------------------
 out=$(ht_migrate) || fail "migrate: $out"
@@ -172,21 +194,24 @@ assert_eq "$(redis-cli -p "$OWNER" EXISTS "ht:{default}:job:${JOBS[0]}")" 1 "job
 assert_match "$(redis-cli -p "$SEED" EXISTS "ht:{default}:job:${JOBS[0]}" 2>&1)" '^MOVED ' \
     "the seed does not serve the jobs' slot"
 
-# ---- MOVED: {default} moves to the third master --------------------------
-third=$(masters "$SEED" | grep -vx -e "$OWNER" -e "$SEED" | head -n 1)
-move_slot "$SLOT" "$OWNER" "$third"
+# ---- MOVED: {default} moves to SEED's master -----------------------------
+move_slot "$SLOT" "$OWNER" "$SEED"
 for port in "${NODES[@]}"; do
-    wait_until 10 "node $port sees slot $SLOT on :$third" eval "[[ \$(owner_of $port $SLOT) == $third ]]"
+    wait_until 10 "node $port sees slot $SLOT on :$SEED" eval "[[ \$(owner_of $port $SLOT) == $SEED ]]"
 done
-OWNER=$third
+OWNER=$SEED
 submit_batch 5
 wait_until 20 "jobs after the slot moved succeed" all_succeeded
 assert_eq "$(redis-cli -p "$OWNER" EXISTS "ht:{default}:job:${JOBS[9]}")" 1 "job hash on the new owner"
 if grep -q MOVED "${HT_LOGS[w1]}"; then fail "a MOVED reached the worker's log"; fi
 
-# ---- failover: kill -9 the master of {default} ---------------------------
-replica=$(redis-cli -p "$OWNER" CLUSTER NODES | awk -v m="$(node_id "$OWNER")" \
-    '$3 ~ /slave/ && $4 == m { split($2, a, "[:@,]"); print a[2] }' | head -n 1)
+# Cancel over pub/sub: the listener is on the first seed that answers.
+assert_eq "$(redis-cli -p "$SEED" PUBSUB NUMSUB "ht:{default}:cancel" | tail -n 1)" 1 \
+    "cancel listeners on :$SEED"
+cancel_over_pubsub "$BACKUP"
+
+# ---- failover: kill -9 the master of {default} (and of the listener) -----
+replica=$(replica_of "$OWNER")
 [[ -n "$replica" ]] || fail "no replica of :$OWNER"
 wait_until 20 "the replica :$replica is in sync" \
     eval "redis-cli -p $replica INFO replication | grep -q master_link_status:up"
@@ -203,6 +228,9 @@ done_at=$(ht_ms)
 log "failover: replica promoted $((promoted_at - killed_at)) ms after kill -9; jobs done $((done_at - killed_at)) ms after"
 assert_eq "$(redis-cli -p "$replica" EXISTS "ht:{default}:job:${JOBS[-1]}")" 1 "job hash on the promoted replica"
 ht_alive w1 || fail "the worker died"
+# The cancel listener moved to a node that answers.
+wait_until 20 "the cancel listener is back" grep -q "listening for cancel requests again" "${HT_LOGS[w1]}"
+cancel_over_pubsub "$CLI"
 
 ht_stop w1
 assert_eq "$HT_EXIT" 0 "worker exit status"
