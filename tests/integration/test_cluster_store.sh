@@ -23,10 +23,10 @@ NODES=() # the ports of the 6 nodes, node i is process "redis<i>"
 start_cluster() {
     local i port ports
     # 12 free ports (clients and cluster bus) from one python: it starts slowly.
-    ports=($(python3 -c 'import socket
+    mapfile -t ports < <(python3 -c 'import socket
 ss = [socket.socket() for _ in range(12)]
 for s in ss: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))'))
+print("\n".join(str(s.getsockname()[1]) for s in ss))')
     for i in 0 1 2 3 4 5; do
         port=${ports[$i]}
         mkdir -p "$HT_TMP/node$i"
@@ -39,7 +39,7 @@ print(" ".join(str(s.getsockname()[1]) for s in ss))'))
     for port in "${NODES[@]}"; do
         wait_until 20 "node $port answers" eval "[[ \$(redis-cli -p $port PING 2>/dev/null) == PONG ]]"
     done
-    redis-cli --cluster create $(printf '127.0.0.1:%s ' "${NODES[@]}") --cluster-replicas 1 \
+    redis-cli --cluster create "${NODES[@]/#/127.0.0.1:}" --cluster-replicas 1 \
         --cluster-yes >"$HT_TMP/create.log" 2>&1 || fail "cluster create: $(cat "$HT_TMP/create.log")"
     for port in "${NODES[@]}"; do
         wait_until 20 "node $port sees the cluster ok" cluster_ok "$port"
@@ -135,7 +135,7 @@ SLOT=$(redis-cli -p "${NODES[0]}" CLUSTER KEYSLOT '{default}')
 # Three masters: OWNER holds {default}, SEED is the first live seed (it gets
 # {default} later, then is killed), CLI is never touched.
 OWNER=$(owner_of "${NODES[0]}" "$SLOT")
-others=($(masters "${NODES[0]}" | grep -vx "$OWNER"))
+mapfile -t others < <(masters "${NODES[0]}" | grep -vx "$OWNER")
 SEED=${others[0]:-} CLI=${others[1]:-}
 [[ -n "$OWNER" && -n "$SEED" && -n "$CLI" ]] || fail "masters: '$OWNER' '$SEED' '$CLI'"
 replica_of() {
@@ -150,7 +150,8 @@ log "cluster up in $((SECONDS - started)) s: {default} is slot $SLOT on :$OWNER,
 
 # ---- migrate ------------------------------------------------------------
 out=$(ht_migrate) || fail "migrate: $out"
-need=$(basename "$(ls "$HT_SOURCE_DIR"/migrations/[0-9]*.lua | tail -n 1)" | sed 's/_.*//; s/^0*//')
+need=$(find "$HT_SOURCE_DIR/migrations" -name '[0-9]*.lua' -printf '%f\n' | sort | tail -n 1 |
+    sed 's/_.*//; s/^0*//')
 assert_eq "$out" "keyspace at version $need (applied $need migrations)" "first migrate"
 for port in "${NODES[@]}"; do
     wait_until 10 "the library reaches node $port" \
@@ -187,6 +188,7 @@ redis-cli -p "$SEED" FUNCTION LIST LIBRARYNAME hangtight | grep -qx hangtight ||
 
 # ---- a worker given one seed that does not hold the queue ---------------
 ht_start_worker w1 --concurrency 2
+# shellcheck disable=SC2016 # expanded by eval, at each try
 wait_until 10 "the worker registers its types" eval '[[ -n "$(rc HGET ht:types echo)" ]]'
 submit_batch 5
 wait_until 20 "5 jobs on :$OWNER succeed" all_succeeded
@@ -225,7 +227,11 @@ wait_until 20 "a submit is accepted after the failover" submit_one
 submit_batch 4
 wait_until 30 "jobs after the failover succeed" all_succeeded
 done_at=$(ht_ms)
-log "failover: replica promoted $((promoted_at - killed_at)) ms after kill -9; jobs done $((done_at - killed_at)) ms after"
+# The worker's own outage: from the kill to its last "redis available again".
+back=$(grep 'redis available again' "${HT_LOGS[w1]}" | tail -n 1 | jq -r .ts)
+back_ms=$([[ -n "$back" ]] && date -d "$back" +%s%3N || echo "$killed_at")
+log "failover: replica promoted $((promoted_at - killed_at)) ms after kill -9; worker claiming" \
+    "again after $((back_ms - killed_at)) ms; jobs submitted after it done $((done_at - killed_at)) ms after"
 assert_eq "$(redis-cli -p "$replica" EXISTS "ht:{default}:job:${JOBS[-1]}")" 1 "job hash on the promoted replica"
 ht_alive w1 || fail "the worker died"
 # The cancel listener moved to a node that answers.
