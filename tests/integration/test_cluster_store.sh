@@ -18,58 +18,23 @@
 # Jobs are submitted with `redis-cli -c FCALL ht_submit` as the api does.
 source "$(dirname "$0")/lib.sh"
 
-# ---- a cluster of our own (until lib.sh's ht_start_cluster lands) -------
-NODES=() # the ports of the 6 nodes, node i is process "redis<i>"
-start_cluster() {
-    local i port ports
-    # 12 free ports (clients and cluster bus) from one python: it starts slowly.
-    mapfile -t ports < <(python3 -c 'import socket
-ss = [socket.socket() for _ in range(12)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print("\n".join(str(s.getsockname()[1]) for s in ss))')
-    for i in 0 1 2 3 4 5; do
-        port=${ports[$i]}
-        mkdir -p "$HT_TMP/node$i"
-        ht_spawn "redis$i" redis-server --port "$port" --cluster-port "${ports[$((i + 6))]}" \
-            --bind 127.0.0.1 --dir "$HT_TMP/node$i" --save '' --appendonly no \
-            --daemonize no --cluster-enabled yes --cluster-config-file nodes.conf \
-            --cluster-node-timeout 1000
-        NODES+=("$port")
-    done
-    for port in "${NODES[@]}"; do
-        wait_until 20 "node $port answers" eval "[[ \$(redis-cli -p $port PING 2>/dev/null) == PONG ]]"
-    done
-    redis-cli --cluster create "${NODES[@]/#/127.0.0.1:}" --cluster-replicas 1 \
-        --cluster-yes >"$HT_TMP/create.log" 2>&1 || fail "cluster create: $(cat "$HT_TMP/create.log")"
-    for port in "${NODES[@]}"; do
-        wait_until 20 "node $port sees the cluster ok" cluster_ok "$port"
-    done
-}
-cluster_ok() {
-    local info
-    info=$(redis-cli -p "$1" CLUSTER INFO 2>/dev/null | tr -d '\r')
-    [[ "$info" == *cluster_state:ok* && "$info" == *cluster_known_nodes:6* ]]
-}
-
-# The port of the master serving SLOT, as node PORT sees it.
-owner_of() {
-    redis-cli -p "$1" CLUSTER NODES | awk -v s="$2" '
-        $3 ~ /master/ && $3 !~ /fail/ {
-            for (i = 9; i <= NF; i++) {
-                if ($i ~ /^\[/) continue            # a slot being migrated
-                n = split($i, r, "-"); hi = n == 2 ? r[2] : r[1]
-                if (s + 0 >= r[1] + 0 && s + 0 <= hi + 0) { split($2, a, "[:@,]"); print a[2] }
-            }
-        }'
-}
+# ---- cluster helpers beyond lib.sh's ----------------------------------
 node_id() { redis-cli -p "$1" CLUSTER MYID; }
-masters() {
-    redis-cli -p "$1" CLUSTER NODES | awk '$3 ~ /master/ && $3 !~ /fail/ { split($2, a, "[:@,]"); print a[2] }'
+# The port of a replica of the master on port PORT.
+replica_of() {
+    ht_cluster_nodes | awk -v m="$(node_id "$1")" \
+        '$3 ~ /slave/ && $4 == m { split($2, a, "[:@,]"); print a[2] }' | head -n 1
 }
-# The process name of the node on PORT.
-proc_of() {
-    local i
-    for i in "${!NODES[@]}"; do [[ "${NODES[$i]}" == "$1" ]] && echo "redis$i"; done
+# 0 when every live node says SLOT is served by the master on PORT.
+slot_moved_everywhere() {
+    local node
+    for node in $(ht_cluster_live_ports); do
+        redis-cli -p "$node" CLUSTER NODES | awk -v s="$1" -v p="$2" '
+            $3 ~ /master/ { split($2, a, "[:@,]"); if (a[2] == p) for (i = 9; i <= NF; i++) {
+                n = split($i, r, "-"); hi = n == 2 ? r[2] : r[1]
+                if ($i !~ /^\[/ && s + 0 >= r[1] + 0 && s + 0 <= hi + 0) found = 1 } }
+            END { exit !found }' || return 1
+    done
 }
 
 # Moves SLOT from the master on port FROM to the one on port TO, keys and
@@ -82,7 +47,7 @@ move_slot() {
         # shellcheck disable=SC2086 # one key per word
         redis-cli -p "$from" MIGRATE 127.0.0.1 "$to" "" 0 5000 KEYS $keys >/dev/null
     done
-    for port in "$to" "$from" "${NODES[@]}"; do
+    for port in "$to" "$from" $(ht_cluster_live_ports); do
         redis-cli -p "$port" CLUSTER SETSLOT "$slot" NODE "$(node_id "$to")" >/dev/null 2>&1 || true
     done
 }
@@ -130,30 +95,26 @@ all_succeeded() {
 
 # ---- the cluster --------------------------------------------------------
 started=$SECONDS
-start_cluster
-SLOT=$(redis-cli -p "${NODES[0]}" CLUSTER KEYSLOT '{default}')
+ht_start_cluster
+SLOT=$(ht_key_slot '{default}')
 # Three masters: OWNER holds {default}, SEED is the first live seed (it gets
 # {default} later, then is killed), CLI is never touched.
-OWNER=$(owner_of "${NODES[0]}" "$SLOT")
-mapfile -t others < <(masters "${NODES[0]}" | grep -vx "$OWNER")
+OWNER=$(ht_slot_master "$SLOT")
+mapfile -t others < <(ht_cluster_masters | grep -vx "$OWNER")
 SEED=${others[0]:-} CLI=${others[1]:-}
 [[ -n "$OWNER" && -n "$SEED" && -n "$CLI" ]] || fail "masters: '$OWNER' '$SEED' '$CLI'"
-replica_of() {
-    redis-cli -p "$CLI" CLUSTER NODES | awk -v m="$(node_id "$1")" \
-        '$3 ~ /slave/ && $4 == m { split($2, a, "[:@,]"); print a[2] }' | head -n 1
-}
 # Seeds: a dead port (refused), SEED, and a replica for when SEED is gone.
 DEAD=$(ht_free_port)
 BACKUP=$(replica_of "$CLI")
 export HANGTIGHT_REDIS_URL="redis+cluster://127.0.0.1:$DEAD,127.0.0.1:$SEED,127.0.0.1:$BACKUP"
-log "cluster up in $((SECONDS - started)) s: {default} is slot $SLOT on :$OWNER, seeds $HANGTIGHT_REDIS_URL"
+log "{default} is slot $SLOT on :$OWNER; seeds $HANGTIGHT_REDIS_URL"
 
 # ---- migrate ------------------------------------------------------------
 out=$(ht_migrate) || fail "migrate: $out"
 need=$(find "$HT_SOURCE_DIR/migrations" -name '[0-9]*.lua' -printf '%f\n' | sort | tail -n 1 |
     sed 's/_.*//; s/^0*//')
 assert_eq "$out" "keyspace at version $need (applied $need migrations)" "first migrate"
-for port in "${NODES[@]}"; do
+for port in "${HT_CLUSTER_PORTS[@]}"; do
     wait_until 10 "the library reaches node $port" \
         eval "redis-cli -p $port FUNCTION LIST LIBRARYNAME hangtight | grep -qx hangtight"
 done
@@ -161,15 +122,15 @@ assert_eq "$(rc HGET ht:schema version)" "$need" "recorded schema version"
 assert_eq "$(ht_migrate)" "keyspace at version $need (applied 0 migrations)" "second migrate"
 
 # ASK: ht:schema's slot half-way to another master, its key already there.
-sslot=$(redis-cli -p "$SEED" CLUSTER KEYSLOT ht:schema)
-sfrom=$(owner_of "$SEED" "$sslot")
-sto=$(masters "$SEED" | grep -vx "$sfrom" | head -n 1)
+sslot=$(ht_key_slot ht:schema)
+sfrom=$(ht_slot_master "$sslot")
+sto=$(ht_cluster_masters | grep -vx "$sfrom" | head -n 1)
 redis-cli -p "$sto" CLUSTER SETSLOT "$sslot" IMPORTING "$(node_id "$sfrom")" >/dev/null
 redis-cli -p "$sfrom" CLUSTER SETSLOT "$sslot" MIGRATING "$(node_id "$sto")" >/dev/null
 redis-cli -p "$sfrom" MIGRATE 127.0.0.1 "$sto" ht:schema 0 5000 >/dev/null
 assert_match "$(redis-cli -p "$sfrom" HGET ht:schema version 2>&1)" '^ASK ' "the old owner answers ASK"
 assert_eq "$(ht_migrate)" "keyspace at version $need (applied 0 migrations)" "migrate through an ASK"
-for port in "$sto" "$sfrom" "${NODES[@]}"; do
+for port in "$sto" "$sfrom" $(ht_cluster_live_ports); do
     redis-cli -p "$port" CLUSTER SETSLOT "$sslot" NODE "$(node_id "$sto")" >/dev/null 2>&1 || true
 done
 
@@ -198,9 +159,7 @@ assert_match "$(redis-cli -p "$SEED" EXISTS "ht:{default}:job:${JOBS[0]}" 2>&1)"
 
 # ---- MOVED: {default} moves to SEED's master -----------------------------
 move_slot "$SLOT" "$OWNER" "$SEED"
-for port in "${NODES[@]}"; do
-    wait_until 10 "node $port sees slot $SLOT on :$SEED" eval "[[ \$(owner_of $port $SLOT) == $SEED ]]"
-done
+wait_until 10 "every node sees slot $SLOT on :$SEED" slot_moved_everywhere "$SLOT" "$SEED"
 OWNER=$SEED
 submit_batch 5
 wait_until 20 "jobs after the slot moved succeed" all_succeeded
@@ -218,7 +177,7 @@ replica=$(replica_of "$OWNER")
 wait_until 20 "the replica :$replica is in sync" \
     eval "redis-cli -p $replica INFO replication | grep -q master_link_status:up"
 killed_at=$(ht_ms)
-ht_stop "$(proc_of "$OWNER")" KILL
+ht_kill_slot_master "$SLOT"
 wait_until 30 "the replica :$replica is promoted" \
     eval "[[ \$(redis-cli -p $replica ROLE | head -n 1) == master ]]"
 promoted_at=$(ht_ms)
