@@ -58,12 +58,13 @@ static void set_err(ht_rconn_t *c, const char *fmt, ...)
     va_end(ap);
 }
 
-static void node_name(const node_t *n, char *out, size_t len)
+/* "host:port", "[v6]:port", or the socket path (port 0). */
+static void addr_name(const char *host, int port, char *out, size_t len)
 {
-    if (n->port)
-        snprintf(out, len, strchr(n->host, ':') ? "[%s]:%d" : "%s:%d", n->host, n->port);
+    if (port)
+        snprintf(out, len, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
     else
-        snprintf(out, len, "%s", n->host);
+        snprintf(out, len, "%s", host);
 }
 
 /* ---- routing (pure) ----------------------------------------------------- */
@@ -78,14 +79,14 @@ int ht_rconn_key_index(size_t argc, const char *const *argv, const size_t *lens)
     /* Commands with no key (or whose argv[1] is no key: a channel, a
      * subcommand).  Any master answers them. */
     static const char *const keyless[] = {
-        "PING",     "ECHO",   "INFO",  "CONFIG",  "FUNCTION", "CLUSTER",  "AUTH",
-        "SELECT",   "HELLO",  "TIME",  "DBSIZE",  "SCRIPT",   "CLIENT",   "COMMAND",
-        "WAIT",     "ROLE",   "MULTI", "EXEC",    "DISCARD",  "ASKING",   "READONLY",
-        "READWRITE", "PUBLISH", "SUBSCRIBE", "PSUBSCRIBE", "UNSUBSCRIBE", "MEMORY",
-        "LASTSAVE", "SLOWLOG", "LATENCY", "FLUSHALL", "FLUSHDB"};
+        "PING",      "ECHO",    "INFO",      "CONFIG",     "FUNCTION",    "CLUSTER", "AUTH",
+        "SELECT",    "HELLO",   "TIME",      "DBSIZE",     "SCRIPT",      "CLIENT",  "COMMAND",
+        "WAIT",      "ROLE",    "MULTI",     "EXEC",       "DISCARD",     "ASKING",  "READONLY",
+        "READWRITE", "PUBLISH", "SUBSCRIBE", "PSUBSCRIBE", "UNSUBSCRIBE", "MEMORY",  "LASTSAVE",
+        "SLOWLOG",   "LATENCY", "FLUSHALL",  "FLUSHDB"};
     /* "NAME script numkeys key...": the first key is argv[3]. */
-    static const char *const scripts[] = {"FCALL", "FCALL_RO", "EVAL",
-                                          "EVAL_RO", "EVALSHA", "EVALSHA_RO"};
+    static const char *const scripts[] = {"FCALL",   "FCALL_RO", "EVAL",
+                                          "EVAL_RO", "EVALSHA",  "EVALSHA_RO"};
     if (argc == 0)
         return -1;
     for (size_t i = 0; i < sizeof keyless / sizeof keyless[0]; i++)
@@ -131,7 +132,7 @@ static node_t *node_get(ht_rconn_t *c, const char *host, int port)
 static redisContext *connect_to(ht_rconn_t *c, const node_t *n)
 {
     char name[HT_CLUSTER_HOST_MAX + 8];
-    node_name(n, name, sizeof name);
+    addr_name(n->host, n->port, name, sizeof name);
     struct timeval tv = tv_ms(c->timeout_ms);
     redisContext *ctx = n->port ? redisConnectWithTimeout(n->host, n->port, tv)
                                 : redisConnectUnixWithTimeout(n->host, tv);
@@ -147,17 +148,19 @@ static redisContext *connect_to(ht_rconn_t *c, const node_t *n)
     redisSetTimeout(ctx, tv);
     ht_argv_t cmds[2];
     size_t n_cmds = ht_redis_login_cmds(&c->url, !c->cluster, cmds);
+    int ok = 1;
     for (size_t i = 0; i < n_cmds; i++) {
-        redisReply *r = ctx ? redisCommandArgv(ctx, (int)cmds[i].n, cmds[i].v, cmds[i].len)
-                            : NULL;
-        if (ctx && (!r || r->type == REDIS_REPLY_ERROR)) {
-            set_err(c, "redis at %s refused %s: %s", name, cmds[i].v[0],
-                    r ? r->str : ctx->errstr);
-            redisFree(ctx);
-            ctx = NULL;
+        redisReply *r = ok ? redisCommandArgv(ctx, (int)cmds[i].n, cmds[i].v, cmds[i].len) : NULL;
+        if (ok && (!r || r->type == REDIS_REPLY_ERROR)) {
+            set_err(c, "redis at %s refused %s: %s", name, cmds[i].v[0], r ? r->str : ctx->errstr);
+            ok = 0;
         }
         freeReplyObject(r);
         ht_argv_clear(&cmds[i]);
+    }
+    if (!ok) {
+        redisFree(ctx);
+        return NULL;
     }
     return ctx;
 }
@@ -165,8 +168,8 @@ static redisContext *connect_to(ht_rconn_t *c, const node_t *n)
 /* Sends `a` on node `n` (connecting first), preceded by ASKING when
  * `asking`, and returns the reply.  A failure drops the node's context and
  * marks the map stale: NULL with *rc = HT_EREDIS. */
-static redisReply *send_on(ht_rconn_t *c, node_t *n, const ht_argv_t *a, int reply_ms,
-                           int asking, int *rc)
+static redisReply *send_on(ht_rconn_t *c, node_t *n, const ht_argv_t *a, int reply_ms, int asking,
+                           int *rc)
 {
     *rc = HT_EREDIS;
     if (!n->ctx && !(n->ctx = connect_to(c, n))) {
@@ -175,17 +178,17 @@ static redisReply *send_on(ht_rconn_t *c, node_t *n, const ht_argv_t *a, int rep
     }
     if (reply_ms > 0)
         redisSetTimeout(n->ctx, tv_ms(reply_ms));
-    if (asking)
-        redisAppendCommand(n->ctx, "ASKING");
-    redisAppendCommandArgv(n->ctx, (int)a->n, (const char **)a->v, a->len); /* hiredis only reads */
+    /* Both queued first: ASKING and the command travel in one write. */
+    int ok = (!asking || redisAppendCommand(n->ctx, "ASKING") == REDIS_OK) &&
+             redisAppendCommandArgv(n->ctx, (int)a->n, (const char **)a->v, a->len) == REDIS_OK;
     redisReply *r = NULL;
     void *ask_reply = NULL;
-    int ok = (!asking || redisGetReply(n->ctx, &ask_reply) == REDIS_OK) &&
-             redisGetReply(n->ctx, (void **)&r) == REDIS_OK && r;
+    ok = ok && (!asking || redisGetReply(n->ctx, &ask_reply) == REDIS_OK) &&
+         redisGetReply(n->ctx, (void **)&r) == REDIS_OK && r;
     freeReplyObject(ask_reply);
     if (!ok) {
         char name[HT_CLUSTER_HOST_MAX + 8];
-        node_name(n, name, sizeof name);
+        addr_name(n->host, n->port, name, sizeof name);
         set_err(c, "redis connection lost (%s): %s", name,
                 n->ctx->errstr[0] ? n->ctx->errstr : "no reply");
         freeReplyObject(r);
@@ -215,7 +218,7 @@ static int map_from(ht_rconn_t *c, node_t *n)
     if (!r)
         return rc;
     char name[HT_CLUSTER_HOST_MAX + 8];
-    node_name(n, name, sizeof name);
+    addr_name(n->host, n->port, name, sizeof name);
     ht_cluster_map_t map;
     if (r->type == REDIS_REPLY_ERROR) {
         set_err(c, "redis at %s refused CLUSTER SLOTS: %s", name, r->str);
@@ -298,8 +301,8 @@ int ht_rconn_open(ht_rconn_t **out, const ht_redis_url_t *url, int timeout_ms)
     c->cluster = url->kind == HT_REDIS_CLUSTER;
     if (c->cluster)
         return map_refresh(c);
-    node_t *n = url->kind == HT_REDIS_UNIX ? node_get(c, url->path, 0)
-                                           : node_get(c, url->host, url->port);
+    node_t *n =
+        url->kind == HT_REDIS_UNIX ? node_get(c, url->path, 0) : node_get(c, url->host, url->port);
     if (!n)
         return HT_ENOMEM;
     n->ctx = connect_to(c, n);
@@ -381,8 +384,8 @@ redisReply *ht_rconn_call(ht_rconn_t *c, const ht_argv_t *a, int reply_ms, int *
         }
         asking = kind == HT_REDIRECT_ASK;
     }
-    set_err(c, "redis cluster: more than %d redirects for one command (slot %d)",
-            MAX_REDIRECTS, slot);
+    set_err(c, "redis cluster: more than %d redirects for one command (slot %d)", MAX_REDIRECTS,
+            slot);
     c->map_ok = 0;
     *rc = HT_EREDIS;
     return NULL;
@@ -398,16 +401,9 @@ int ht_rconn_masters(ht_rconn_t *c)
     return (int)c->map.n_nodes;
 }
 
-static node_t *master(ht_rconn_t *c, int i)
-{
-    if (!c->cluster)
-        return c->nodes[0];
-    return node_get(c, c->map.nodes[i].host, c->map.nodes[i].port);
-}
-
 redisReply *ht_rconn_call_master(ht_rconn_t *c, int i, const ht_argv_t *a, int *rc)
 {
-    node_t *n = master(c, i);
+    node_t *n = c->cluster ? node_get(c, c->map.nodes[i].host, c->map.nodes[i].port) : c->nodes[0];
     if (!n) {
         *rc = HT_ENOMEM;
         return NULL;
@@ -417,13 +413,10 @@ redisReply *ht_rconn_call_master(ht_rconn_t *c, int i, const ht_argv_t *a, int *
 
 void ht_rconn_master_name(const ht_rconn_t *c, int i, char *out, size_t len)
 {
-    if (!c->cluster) {
-        node_name(c->nodes[0], out, len);
-        return;
-    }
-    node_t n = {.port = c->map.nodes[i].port};
-    snprintf(n.host, sizeof n.host, "%s", c->map.nodes[i].host);
-    node_name(&n, out, len);
+    if (c->cluster)
+        addr_name(c->map.nodes[i].host, c->map.nodes[i].port, out, len);
+    else
+        addr_name(c->nodes[0]->host, c->nodes[0]->port, out, len);
 }
 
 /* ---- pub/sub ------------------------------------------------------------ */
@@ -450,7 +443,7 @@ int ht_rconn_subscribe(ht_rconn_t *c, const char *channel)
             c->sub = ctx;
         else {
             char name[HT_CLUSTER_HOST_MAX + 8];
-            node_name(c->nodes[i], name, sizeof name);
+            addr_name(c->nodes[i]->host, c->nodes[i]->port, name, sizeof name);
             set_err(c, "redis at %s refused SUBSCRIBE: %s", name,
                     r && r->type == REDIS_REPLY_ERROR ? r->str : ctx->errstr);
             redisFree(ctx);

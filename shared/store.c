@@ -175,20 +175,15 @@ int ht_store_schema_version(ht_store_t *s, int *version)
     return 0;
 }
 
-int ht_store_check_schema(ht_store_t *s)
+/* Appends " (on master host:port)" to the error when there are several. */
+static void name_master(ht_store_t *s, int i, int n)
 {
-    int have = 0, need = ht_schema_required();
-    int rc = ht_store_schema_version(s, &have);
-    if (rc < 0)
-        return rc;
-    if (have < need) {
-        snprintf(s->err, sizeof(s->err),
-                 "keyspace version %d is older than the %d this binary needs: "
-                 "run `hangtight migrate`",
-                 have, need);
-        return HT_ESCHEMA;
-    }
-    return 0;
+    if (n < 2)
+        return;
+    char name[300];
+    ht_rconn_master_name(s->conn, i, name, sizeof name);
+    size_t used = strlen(s->err);
+    snprintf(s->err + used, sizeof(s->err) - used, " (on master %s)", name);
 }
 
 /* Runs `a` on every master (one for a single node): what every master must
@@ -202,14 +197,62 @@ static int call_every_master(ht_store_t *s, ht_argv_t *a)
     for (int i = 0; i < n && rc == 0; i++) {
         redisReply *r = judge(s, ht_rconn_call_master(s->conn, i, a, &rc), &rc);
         freeReplyObject(r);
-        if (rc < 0 && n > 1) {
-            char name[300];
-            ht_rconn_master_name(s->conn, i, name, sizeof name);
-            size_t used = strlen(s->err);
-            snprintf(s->err + used, sizeof(s->err) - used, " (on master %s)", name);
-        }
+        if (rc < 0)
+            name_master(s, i, n);
     }
     return rc;
+}
+
+/* 1 when master i has the keyspace's function library, 0 when it has not
+ * (a master added to a cluster after the migration), or a negative code.
+ * A refused FUNCTION LIST (a managed Redis) counts as 1: we cannot tell. */
+static int has_library(ht_store_t *s, int i)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "FUNCTION");
+    ht_argv_add(&a, "LIST");
+    ht_argv_add(&a, "LIBRARYNAME");
+    ht_argv_add(&a, "hangtight");
+    int rc;
+    redisReply *r = judge(s, ht_rconn_call_master(s->conn, i, &a, &rc), &rc);
+    if (!r)
+        return rc == HT_EPROTO ? 1 : rc;
+    rc = r->type != REDIS_REPLY_ARRAY || r->elements > 0;
+    freeReplyObject(r);
+    return rc;
+}
+
+int ht_store_check_schema(ht_store_t *s)
+{
+    int have = 0, need = ht_schema_required();
+    int rc = ht_store_schema_version(s, &have);
+    if (rc < 0)
+        return rc;
+    if (have < need) {
+        snprintf(s->err, sizeof(s->err),
+                 "keyspace version %d is older than the %d this binary needs: "
+                 "run `hangtight migrate`",
+                 have, need);
+        return HT_ESCHEMA;
+    }
+    /* Every master serves some queue's keys, so every one needs the
+     * functions (a master added to a cluster has none until a migrate). */
+    int n = ht_rconn_masters(s->conn);
+    if (n < 0) {
+        set_err(s, "%s", ht_rconn_errstr(s->conn));
+        return n;
+    }
+    for (int i = 0; i < n; i++) {
+        if ((rc = has_library(s, i)) < 0)
+            return rc;
+        if (rc == 0) {
+            set_err(s, "%s", "redis has no hangtight function library: run `hangtight migrate`");
+            name_master(s, i, n);
+            return HT_ESCHEMA;
+        }
+    }
+    return 0;
 }
 
 static int apply_migration(ht_store_t *s, const ht_migration_t *m)
@@ -252,6 +295,37 @@ static int apply_migration(ht_store_t *s, const ht_migration_t *m)
     return call_int(s, &a, &ignored);
 }
 
+/* Loads the library of version `version` (the newest library migration
+ * at or below it) on every master that lacks it: a master added to a
+ * cluster since the migration ran. */
+static int load_missing_library(ht_store_t *s, int version)
+{
+    const ht_migration_t *lib = NULL;
+    for (size_t i = 0; i < ht_migrations_count; i++)
+        if (ht_migrations[i].is_library && ht_migrations[i].version <= version)
+            lib = &ht_migrations[i];
+    int n = ht_rconn_masters(s->conn), rc = n < 0 ? n : 0;
+    if (n < 0)
+        set_err(s, "%s", ht_rconn_errstr(s->conn));
+    for (int i = 0; lib && i < n && rc == 0; i++) {
+        if ((rc = has_library(s, i)) != 0) {
+            rc = rc < 0 ? rc : 0;
+            continue;
+        }
+        ht_argv_t a;
+        ht_argv_init(&a);
+        ht_argv_add(&a, "FUNCTION");
+        ht_argv_add(&a, "LOAD");
+        ht_argv_add(&a, "REPLACE");
+        ht_argv_addn(&a, lib->source, lib->len);
+        freeReplyObject(judge(s, ht_rconn_call_master(s->conn, i, &a, &rc), &rc));
+        ht_argv_clear(&a);
+        if (rc < 0)
+            name_master(s, i, n);
+    }
+    return rc < 0 ? rc : 0;
+}
+
 int ht_store_migrate(ht_store_t *s, int *from, int *to)
 {
     int rc = ht_store_schema_version(s, from);
@@ -266,7 +340,7 @@ int ht_store_migrate(ht_store_t *s, int *from, int *to)
             return rc;
         *to = m->version;
     }
-    return 0;
+    return load_missing_library(s, *to);
 }
 
 int ht_store_register_types(ht_store_t *s, const char *const *types, size_t n,

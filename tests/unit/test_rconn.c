@@ -19,7 +19,7 @@ static int key_index(size_t argc, const char *const *argv)
     return ht_rconn_key_index(argc, argv, lens);
 }
 #define KEY_INDEX(...)                                                                             \
-    key_index(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *),                       \
+    key_index(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *),                        \
               (const char *[]){__VA_ARGS__})
 
 Test(rconn, scripts_route_by_their_first_key)
@@ -81,8 +81,8 @@ Test(rconn, unreachable_seeds_fail_cleanly_and_later_calls_retry)
      * clean HT_EREDIS, and the rconn stays usable (calls reconnect). */
     ht_redis_url_t url;
     char err[128];
-    cr_assert_eq(ht_redis_url_parse("redis+cluster://127.0.0.1:1,127.0.0.1:2", &url, err,
-                                     sizeof err), 0);
+    cr_assert_eq(
+        ht_redis_url_parse("redis+cluster://127.0.0.1:1,127.0.0.1:2", &url, err, sizeof err), 0);
     ht_rconn_t *c;
     cr_assert_eq(ht_rconn_open(&c, &url, 200), HT_EREDIS);
     cr_assert(strstr(ht_rconn_errstr(c), "127.0.0.1:2"), "%s", ht_rconn_errstr(c));
