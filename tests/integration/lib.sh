@@ -506,10 +506,21 @@ ht_job_is() {
     [[ "$(ht_json .status)" == "$2" ]]
 }
 
-# The Redis key of job ID's hash: `hangtight job-key ID` (which knows the
-# partition an id names); ht:{default}:job:ID when the CLI has no job-key.
+# The Redis key of job ID's hash.  With partitions, `hangtight job-key ID`
+# (the id names its partition), remembered in $HT_TMP/job-keys/ so a poll
+# loop does not start the CLI each time; without (HANGTIGHT_PARTITIONS
+# unset or 1), and when the CLI has no job-key, ht:{default}:job:ID.
 ht_job_key() {
-    "$HT_CLI_BIN" job-key "$1" 2>/dev/null || printf 'ht:{default}:job:%s\n' "$1"
+    local key f=$HT_TMP/job-keys/$1
+    if [[ "${HANGTIGHT_PARTITIONS:-1}" == 1 ]]; then
+        printf 'ht:{default}:job:%s\n' "$1"
+    elif [[ -f "$f" ]] && read -r key <"$f"; then
+        printf '%s\n' "$key"
+    else
+        key=$("$HT_CLI_BIN" job-key "$1" 2>/dev/null) || key="ht:{default}:job:$1"
+        mkdir -p "$HT_TMP/job-keys" && printf '%s\n' "$key" >"$f"
+        printf '%s\n' "$key"
+    fi
 }
 
 # ht_job_tag_key ID SUFFIX: the key SUFFIX (e.g. "scheduled", "job:ID:log",

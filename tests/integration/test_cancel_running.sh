@@ -114,8 +114,9 @@ grep -F "\"$id\"" "${HT_LOGS[w1]}" | grep -qF 'cancel requested (seen on renewal
     fail "the worker did not log the cancel seen on renewal"
 
 # ---- cancel racing completion -----------------------------------------
-# A 500 ms job, DELETEd at its start time (from the job hash) + 500 ms +
-# an offset (the DELETE itself takes a few tens of ms to land), i.e. around
+# A 1 s job (long enough for the poll below to see it running on a loaded
+# machine, where a redis-cli start takes a few hundred ms), DELETEd at its
+# start time (from the job hash) + 1000 ms + an offset (the DELETE itself takes a few tens of ms to land), i.e. around
 # the moment it finishes: whatever wins, the job ends in one terminal state
 # (succeeded with its result, or canceled), the answer to the DELETE
 # agrees, and nothing changes afterwards.
@@ -125,10 +126,10 @@ finished() {
 }
 outcomes=""
 for offset in -100 -70 -55 -45 -38 -32 -26 -20 -10 0; do
-    ht_submit '{"type": "sleep", "payload": {"ms": 500, "steps": 1}}'
+    ht_submit '{"type": "sleep", "payload": {"ms": 1000, "steps": 1}}'
     id=$HT_JOB
     wait_until 10 "job $id runs" eval "[[ \$(ht_job_hget $id status) == running ]]"
-    at=$(($(ht_job_hget "$id" started_at) + 500 + offset))
+    at=$(($(ht_job_hget "$id" started_at) + 1000 + offset))
     wait_ms=$((at - $(ht_ms)))
     ((wait_ms > 0)) && sleep "$((wait_ms / 1000)).$(printf %03d $((wait_ms % 1000)))"
     ht_http DELETE "/v1/jobs/$id"
@@ -138,7 +139,7 @@ for offset in -100 -70 -55 -45 -38 -32 -26 -20 -10 0; do
     case "$answer/$status" in
     409/succeeded | 202/succeeded)
         # 202 then succeeded: the handler was done before the stop reached it.
-        assert_jq '.result.slept_ms == 500' "result of a job that beat its cancel" ;;
+        assert_jq '.result.slept_ms == 1000' "result of a job that beat its cancel" ;;
     202/canceled) assert_json .result null "result of a canceled job" ;;
     *) fail "DELETE answered $answer and the job ended $status (offset $offset ms)" ;;
     esac

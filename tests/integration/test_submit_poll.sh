@@ -12,7 +12,7 @@ ht_http POST /v1/jobs '{"type": "sleep", "payload": {"ms": 3000, "steps": 6}}'
 assert_status 202 "submit"
 assert_match "$(ht_header Content-Type)" '^application/json' "submit Content-Type"
 id=$(ht_json .id)
-assert_match "$id" '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$' "job id"
+assert_match "$id" '^[0-9a-f]{8}-[0-9a-f]{4}-[48][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$' "job id (UUIDv4; v8 with partitions)"
 assert_eq "$(ht_header Location)" "/v1/jobs/$id" "Location"
 assert_eq "$(ht_header Operation-Location)" "/v1/jobs/$id" "Operation-Location"
 assert_match "$(ht_header Retry-After)" '^[0-9]+$' "Retry-After"
