@@ -6,21 +6,27 @@
 
 #include "shared/error.h"
 
-int ht_parts_sync(ht_parts_t *p, ht_store_t *s, int record)
+int ht_parts_record(const ht_parts_t *p, ht_store_t *s)
 {
     char key[HT_KEY_MAX];
     ht_parts_set_key(p, key);
     ht_argv_t a;
     long long added;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "SADD");
+    ht_argv_add(&a, key);
+    ht_argv_addf(&a, "%u", p->n);
+    return ht_store_cmd_int(s, &a, &added);
+}
+
+int ht_parts_sync(ht_parts_t *p, ht_store_t *s, int record)
+{
+    char key[HT_KEY_MAX];
+    ht_parts_set_key(p, key);
+    ht_argv_t a;
     int rc;
-    if (record) {
-        ht_argv_init(&a);
-        ht_argv_add(&a, "SADD");
-        ht_argv_add(&a, key);
-        ht_argv_addf(&a, "%u", p->n);
-        if ((rc = ht_store_cmd_int(s, &a, &added)) < 0)
-            return rc;
-    }
+    if (record && (rc = ht_parts_record(p, s)) < 0)
+        return rc;
     char **v;
     size_t n;
     ht_argv_init(&a);

@@ -19,6 +19,10 @@ typedef struct {
 /* Counts the work left in partition `k`.  Returns 0 or a negative code. */
 int ht_parts_load(ht_store_t *s, const ht_keys_t *k, ht_part_load_t *out);
 
+/* Records p's own N in the set (SADD only: safe while other threads use p).
+ * Returns 0 or a negative code. */
+int ht_parts_record(const ht_parts_t *p, ht_store_t *s);
+
 /* Removes `n` from the recorded set.  Returns 0 or a negative code. */
 int ht_parts_forget(ht_parts_t *p, ht_store_t *s, unsigned n);
 

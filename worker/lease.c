@@ -10,7 +10,8 @@
  *     than every 20 ms;
  *   - requeues jobs whose lease ran out anywhere, about once a second;
  *   - trims expired jobs from the listing indexes, about once a second;
- *   - re-registers the worker's job types once a minute.
+ *   - re-registers the worker's job types and its partition count once a
+ *     minute.
  * The housekeeping covers every partition served (shared/partition.h). */
 #include <stdio.h>
 #include <time.h>
@@ -18,6 +19,7 @@
 #include "shared/clock.h"
 #include "shared/error.h"
 #include "shared/log.h"
+#include "shared/partition_store.h"
 #include "shared/store.h"
 #include "worker/job_ctx.h"
 #include "worker/worker.h"
@@ -154,6 +156,9 @@ static void housekeeping(ht_worker_t *w, ht_store_t *store, int64_t now, int64_t
     }
     if (now >= *next_register) {
         ht_worker_register_types(w, store); /* best effort: retried next minute */
+        /* Our N stays recorded while we run (a Redis that lost its data, or
+         * a premature `hangtight partitions --retire`, learns it again). */
+        ht_parts_record(&w->parts, store);
         *next_register = now + REGISTER_EVERY_MS;
     }
 }
