@@ -143,7 +143,13 @@ int ht_jobs_retry(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *arg
     if (!a)
         return -1;
     ht_keys_t scratch;
-    ht_astore_retry(t->store, req, ht_api_keys_of(t, a->id, &scratch), a->id, args->tenant,
-                    on_retried, a);
+    const ht_keys_t *k = ht_api_keys_of(t, a->id, &scratch);
+    /* A job of a partition no worker serves any more (its N was retired,
+     * README "Partitions") would wait forever once queued again. */
+    if (k == &scratch)
+        return ht_http_problem(req, HT_P_CONFLICT,
+                               "this job's partition is no longer served (its partition count "
+                               "was retired): it can be read but not run again");
+    ht_astore_retry(t->store, req, k, a->id, args->tenant, on_retried, a);
     return 0;
 }

@@ -85,3 +85,11 @@ assert_eq "$(ht_redis SMEMBERS 'ht:partitions:{default}')" 6 "only N=6 recorded"
 ht_http GET "/v1/jobs/$old_delayed"
 assert_status 200 "an N=1 job after N=1 was retired"
 assert_json .status succeeded
+# ... but not run again: no worker serves its partition now.
+ht_http DELETE "/v1/jobs/${old[0]}"
+assert_problem 409 "cancel of a finished job"
+ht_stop api
+ht_start_api # reads the record again: N=6 alone
+ht_http POST "/v1/jobs/${old[0]}/retry"
+assert_problem 409 "retry of a job of a retired N"
+assert_match "$(ht_json .detail)" 'no longer served' "why"
