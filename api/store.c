@@ -790,6 +790,8 @@ static void follow(op_t *op, const ht_redirect_t *rd)
     if (++rs->redirects <= REDIRECTS_MAX && !(ask && rs->asked)) {
         rs->asked |= ask;
         err = send_kept(to, op, ask);
+        ht_log(HT_LOG_DEBUG, ask ? "redis ASK followed" : "redis MOVED followed", "in",
+               rs->n > 1 ? "MULTI" : "command", "node", to ? to->name : "?", NULL);
     }
     if (err) {
         ht_log(HT_LOG_WARN, "redis cluster redirect not followed", "detail",

@@ -87,9 +87,20 @@ assert_eq "$(rc "$A" CLUSTER GETKEYSINSLOT "$SLOT" 1000 | grep -c "$id1")" 0 "jo
 ht_http GET "/v1/jobs/$id1"
 assert_status 200 "GET through an ASK redirect"
 assert_json .status succeeded
+# The event stream reads the job and its log in one MULTI ... EXEC: the ASK
+# comes inside the transaction (EXEC answers EXECABORT) and is followed too.
+# The job is finished: the stream sends its document and ends.
+events_ok() {
+    curl -s -N --max-time 10 "$HT_URL/v1/jobs/$id1/events" >"$HT_TMP/events.txt" ||
+        fail "event stream of job 1 ($1): $(cat "$HT_TMP/events.txt")"
+    grep -q '^data: .*"status":"succeeded"' "$HT_TMP/events.txt" ||
+        fail "event stream of job 1 ($1): $(cat "$HT_TMP/events.txt")"
+}
+events_ok "through an ASK"
 migrate_keys -v '^$'
 for p in "${MASTERS[@]}"; do rc "$p" CLUSTER SETSLOT "$SLOT" NODE "$idB" >/dev/null; done
 assert_eq "$(ht_slot_master "$SLOT")" "$B" "the slot's owner after the move"
+events_ok "through a MOVED inside MULTI"
 # The api still routes to A: MOVED, followed, and the map refreshed.
 fivexx=0
 for i in $(seq 10); do
