@@ -330,10 +330,12 @@ const char *ht_rconn_errstr(const ht_rconn_t *c)
 }
 
 /* Errors meaning "this node cannot serve you now" (a failover or a
- * resharding under way): its context goes, the map is reloaded. */
+ * resharding under way): its context goes, the map is reloaded.  UNBLOCKED
+ * ends a BLPOP on a master turned replica. */
 static int is_topology_error(const char *err)
 {
-    static const char *const codes[] = {"READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN"};
+    static const char *const codes[] = {"READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN",
+                                        "UNBLOCKED"};
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
         if (strncmp(err, codes[i], strlen(codes[i])) == 0)
             return 1;

@@ -5,10 +5,8 @@
  * Redis. */
 #include "shared/store.h"
 
-#include <errno.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,8 +57,9 @@ const char *ht_store_errstr(const ht_store_t *s)
 
 int ht_store_error_is_unavailable(const char *redis_error)
 {
-    static const char *const codes[] = {"OOM",      "MISCONF",    "LOADING",  "BUSY",
-                                        "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"};
+    static const char *const codes[] = {"OOM",      "MISCONF",     "LOADING",
+                                        "BUSY",     "READONLY",    "MASTERDOWN",
+                                        "TRYAGAIN", "CLUSTERDOWN", "UNBLOCKED"};
     for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
         size_t n = strlen(codes[i]);
         if (strncmp(redis_error, codes[i], n) == 0 &&
