@@ -15,7 +15,9 @@ source "$(dirname "$0")/lib.sh"
 
 Q='{default}'
 
-ht_start_cluster
+# With a password: every connection the api opens (each master, the
+# subscriber) logs in first.  redis-cli reads it from REDISCLI_AUTH.
+ht_start_cluster --password cluster-secret
 ht_migrate
 rc() { redis-cli -p "$@"; }
 SLOT=$(ht_key_slot "$Q")
@@ -30,7 +32,7 @@ log "slot $SLOT of $Q on master $A; it will move to $B"
 # master of {default} last.
 url_seeds=127.0.0.1:$B,
 for p in "${HT_CLUSTER_PORTS[@]}"; do [[ "$p" == "$A" || "$p" == "$B" ]] || url_seeds+=127.0.0.1:$p,; done
-export HANGTIGHT_REDIS_URL=redis+cluster://${url_seeds}127.0.0.1:$A
+export HANGTIGHT_REDIS_URL=redis+cluster://:cluster-secret@${url_seeds}127.0.0.1:$A
 ht_start_api
 
 # ---- submit, poll; the keys are on the master of {default} --------------
@@ -78,7 +80,9 @@ rc "$A" CLUSTER SETSLOT "$SLOT" MIGRATING "$idB" >/dev/null
 migrate_keys() {
     local keys
     mapfile -t keys < <(rc "$A" CLUSTER GETKEYSINSLOT "$SLOT" 1000 | grep "$@")
-    ((${#keys[@]} == 0)) || rc "$A" MIGRATE 127.0.0.1 "$B" "" 0 5000 KEYS "${keys[@]}" >/dev/null
+    ((${#keys[@]} == 0)) ||
+        assert_eq "$(rc "$A" MIGRATE 127.0.0.1 "$B" "" 0 5000 AUTH cluster-secret KEYS "${keys[@]}")" \
+            OK "MIGRATE $*"
 }
 # Mid-migration, job 1's keys moved first: A answers ASK for it, the api
 # follows (ASKING on B).
