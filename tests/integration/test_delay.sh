@@ -13,7 +13,7 @@ ht_start_worker w2
 
 # "status/at-ms" of each status change of job ID, from its event log.
 history() {
-    ht_redis --raw XRANGE "ht:{default}:job:$1:log" - + |
+    ht_redis --raw XRANGE "$(ht_job_key "$1"):log" - + |
         awk '$0 == "kind" { getline; k = $0 } $0 == "status" { getline; s = $0 }
              $0 == "at" { getline; if (k == "status") printf "%s/%s ", s, $0 }'
 }
@@ -86,4 +86,4 @@ for id in "${ids[@]}"; do
     lag=$(($(entered "$id" queued) - due))
     ((lag >= 0 && lag <= 150)) || fail "job $id promoted $lag ms after its due time"
 done
-assert_eq "$(ht_redis ZCARD 'ht:{default}:scheduled')" 0 "scheduled set after promotion"
+assert_eq "$(ht_sum_keys ZCARD scheduled)" 0 "scheduled set after promotion"
