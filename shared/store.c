@@ -5,10 +5,8 @@
  * Redis. */
 #include "shared/store.h"
 
-#include <errno.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,8 +57,9 @@ const char *ht_store_errstr(const ht_store_t *s)
 
 int ht_store_error_is_unavailable(const char *redis_error)
 {
-    static const char *const codes[] = {"OOM",      "MISCONF",    "LOADING",  "BUSY",
-                                        "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"};
+    static const char *const codes[] = {"OOM",      "MISCONF",     "LOADING",
+                                        "BUSY",     "READONLY",    "MASTERDOWN",
+                                        "TRYAGAIN", "CLUSTERDOWN", "UNBLOCKED"};
     for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
         size_t n = strlen(codes[i]);
         if (strncmp(redis_error, codes[i], n) == 0 &&
@@ -745,4 +744,54 @@ int ht_store_check_eviction(ht_store_t *s, int allow)
     for (int i = 0; i < n && rc == 0; i++)
         rc = check_eviction_on(s, i, n, allow);
     return rc;
+}
+
+/* ---- plain commands (partitions: shared/partition_store.c) ------------- */
+
+int ht_store_cmd_int(ht_store_t *s, ht_argv_t *a, long long *out)
+{
+    return call_int(s, a, out);
+}
+
+int ht_store_cmd_strings(ht_store_t *s, ht_argv_t *a, char ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    int rc;
+    redisReply *r = call(s, a, &rc);
+    ht_argv_clear(a);
+    if (!r)
+        return rc;
+    if (r->type != REDIS_REPLY_ARRAY) {
+        set_err(s, "%s", "redis: unexpected reply type (wanted an array)");
+        freeReplyObject(r);
+        return HT_EPROTO;
+    }
+    char **v = calloc(r->elements + 1, sizeof(*v));
+    for (size_t i = 0; v && i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_STRING || !(v[*n] = strdup(e->str)))
+            continue;
+        (*n)++;
+    }
+    freeReplyObject(r);
+    if (!v)
+        return HT_ENOMEM;
+    *out = v;
+    return 0;
+}
+
+int ht_store_cancel_listen_many(ht_store_t *s, const char *const *channels, size_t n)
+{
+    int rc = ht_rconn_subscribe_many(s->conn, channels, n);
+    if (rc < 0)
+        set_err(s, "%s", ht_rconn_errstr(s->conn));
+    return rc;
+}
+
+void ht_store_strings_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
 }
