@@ -94,6 +94,10 @@ size_t ht_wait_applied(const ht_wait_plan_t *plan, int held, int async_answer, c
     size_t n = 0;
     if (len == 0)
         return 0;
+    if (!(plan->respond_async && async_answer) && !(held && plan->wait_s > 0)) {
+        buf[0] = '\0'; /* the common case: nothing applied */
+        return 0;
+    }
     /* respond-async is applied whenever the answer is a 202 */
     if (plan->respond_async && async_answer)
         n = (size_t)snprintf(all, sizeof(all), "respond-async");
