@@ -95,7 +95,7 @@ typedef struct {
     char *metadata_json; /* malloc'd, NULL when none */
     ht_wait_plan_t plan; /* wait_ms > 0: a sync submit */
     ht_astore_submit_opts_t opts;
-    char idem_key[HT_KEY_MAX]; /* opts.idem_key points here when given */
+    char *idem_key; /* HT_KEY_MAX bytes in the pool, only when given (opts.idem_key) */
     char idem_hash[HT_IDEM_HASH_LEN + 1];
     int replayed;     /* the answer repeats an earlier request's */
     uint64_t version; /* of the stored job, once stored */
@@ -287,6 +287,13 @@ static int enqueue(submit_t *s)
         return ht_http_problem(s->req, HT_P_INTERNAL, "out of memory");
     ht_astore_submit(s->t->store, s->req, &s->t->keys, s->id, s->tenant, &s->jr,
                      s->payload_json, s->metadata_json, &s->opts, on_submitted, s);
+    /* Sent (hiredis formatted its own copy; the answer's document has no
+     * payload): a held sync submit keeps only what its answer needs. */
+    json_decref(s->jr.payload);
+    json_decref(s->jr.metadata);
+    s->jr.payload = s->jr.metadata = NULL;
+    free(s->payload_json);
+    s->payload_json = NULL;
     return 0;
 }
 
@@ -323,6 +330,7 @@ static int idempotency_of(submit_t *s)
                                HT_IDEM_KEY_MAX);
     if (!key)
         return 0;
+    s->idem_key = h2o_mem_alloc_pool(&s->req->pool, HT_KEY_MAX);
     if (ht_keys_idem(&s->t->keys, s->tenant, key, keylen, s->idem_key) < 0 ||
         ht_idem_body_hash(s->req->entity.base, s->req->entity.len, s->idem_hash) < 0)
         return ht_http_problem(s->req, HT_P_INTERNAL, "cannot fingerprint the request");
