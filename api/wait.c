@@ -499,7 +499,9 @@ static size_t shrink_input(h2o_socket_t *sock)
 {
 #ifdef CAN_SHRINK_INPUT
     h2o_buffer_t *b = sock->input;
-    if (!b || !b->bytes || !b->_prototype || b->_fd != -1 || sock->ssl)
+    /* Reading would grow the buffer by copying it elsewhere: never then. */
+    if (!b || !b->bytes || !b->_prototype || b->_fd != -1 || sock->ssl ||
+        h2o_socket_is_reading(sock))
         return 0;
     size_t used = (size_t)(b->bytes - b->_buf) + b->size;
     if (used == 0 || b->capacity - used < SHRINK_MIN_SPARE)
