@@ -86,7 +86,9 @@ void ht_access_track(ht_api_thread_t *t, h2o_req_t *req, const char *reqid)
     track_t *tr = h2o_mem_alloc_shared(&req->pool, sizeof(*tr) + pathcap, on_done);
     tr->t = t;
     tr->req = req;
-    snprintf(tr->reqid, sizeof(tr->reqid), "%s", reqid);
+    size_t n = strnlen(reqid, sizeof(tr->reqid) - 1);
+    memcpy(tr->reqid, reqid, n);
+    tr->reqid[n] = '\0';
     tr->path[0] = '\0';
     tr->method[0] = '\0';
     if (!t->cfg->access_log)

@@ -86,6 +86,42 @@ void ht_http_add_headerf(h2o_req_t *req, const char *name, const char *fmt, ...)
     ht_http_add_header(req, name, buf);
 }
 
+void ht_http_add_header_pooled(h2o_req_t *req, const h2o_token_t *name, const char *value,
+                               size_t len)
+{
+    h2o_add_header(&req->pool, &req->res.headers, name, NULL, value, len);
+}
+
+/* Sends `body`, which lives in req->pool already (h2o sends it from there). */
+static void send_pooled(h2o_req_t *req, int status, const h2o_iovec_t content_type, char *body,
+                        size_t len)
+{
+    static h2o_generator_t generator = {NULL, NULL};
+    h2o_iovec_t buf = h2o_iovec_init(body, len);
+    req->res.status = status;
+    req->res.reason = reason_phrase(status);
+    req->res.content_length = len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   content_type.base, content_type.len);
+    h2o_start_response(req, &generator);
+    h2o_send(req, &buf, is_head(req) ? 0 : 1, H2O_SEND_STATE_FINAL);
+}
+
+static void *pool_alloc(void *pool, size_t size)
+{
+    return h2o_mem_alloc_pool(pool, size);
+}
+
+int ht_http_send_job(h2o_req_t *req, int status, const ht_job_t *job)
+{
+    size_t len;
+    char *text = ht_job_doc(job, pool_alloc, &req->pool, &len);
+    if (!text)
+        return ht_http_problem(req, HT_P_INTERNAL, "out of memory");
+    send_pooled(req, status, h2o_iovec_init(H2O_STRLIT("application/json")), text, len);
+    return 0;
+}
+
 void ht_http_send(h2o_req_t *req, int status, const char *content_type, const char *body,
                   size_t len)
 {

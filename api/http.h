@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "shared/job.h"
 #include "shared/problem.h"
 
 /* Adds a response header.  `name` is a lowercase string literal (h2o keeps
@@ -29,6 +30,16 @@ void ht_http_send(h2o_req_t *req, int status, const char *content_type, const ch
 
 /* Sends `doc` (borrowed) as application/json.  Returns 0. */
 int ht_http_send_json(h2o_req_t *req, int status, const json_t *doc);
+
+/* Sends the job document of `job` (shared/job.h ht_job_doc(), written
+ * straight into the pool) as application/json.  Returns 0, or -1 when it
+ * answered 500 (out of memory). */
+int ht_http_send_job(h2o_req_t *req, int status, const ht_job_t *job);
+
+/* Adds a response header whose value already lives in req->pool (or is
+ * static): nothing is copied.  `name` is one of h2o's tokens (H2O_TOKEN_*). */
+void ht_http_add_header_pooled(h2o_req_t *req, const h2o_token_t *name, const char *value,
+                               size_t len);
 
 /* Sends a response without a body (304). */
 void ht_http_send_empty(h2o_req_t *req, int status);

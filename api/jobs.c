@@ -5,7 +5,6 @@
  * api/store.c's; holding is api/wait.c's; this file decides statuses and
  * headers.  Listing is jobs_list.c, cancel and retry job_actions.c. */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,10 +34,51 @@ static long retry_after_s(const ht_job_t *job)
     return age_s / 10 > 30 ? 30 : (long)(age_s / 10);
 }
 
+/* Writes "\"<version>\"" and its NUL into etag[32]; returns its length. */
+static size_t format_etag(char etag[32], uint64_t version)
+{
+    char digits[24];
+    size_t n = 0, len = 0;
+    do {
+        digits[n++] = (char)('0' + version % 10);
+        version /= 10;
+    } while (version);
+    etag[len++] = '"';
+    while (n)
+        etag[len++] = digits[--n];
+    etag[len++] = '"';
+    etag[len] = '\0';
+    return len;
+}
+
+/* ETag: the job's version.  etag[32] keeps the text for If-None-Match. */
 static void add_etag(h2o_req_t *req, uint64_t version, char etag[32])
 {
-    snprintf(etag, 32, "\"%" PRIu64 "\"", version);
-    ht_http_add_header(req, "etag", etag);
+    size_t len = format_etag(etag, version);
+    ht_http_add_header_pooled(req, H2O_TOKEN_ETAG, h2o_strdup(&req->pool, etag, len).base, len);
+}
+
+/* Retry-After in seconds: the common "1" without formatting. */
+static void add_retry_after(h2o_req_t *req, long s)
+{
+    if (s == 1) {
+        ht_http_add_header_pooled(req, H2O_TOKEN_RETRY_AFTER, H2O_STRLIT("1"));
+        return;
+    }
+    char buf[24];
+    int n = snprintf(buf, sizeof(buf), "%ld", s);
+    ht_http_add_header_pooled(req, H2O_TOKEN_RETRY_AFTER, h2o_strdup(&req->pool, buf, n).base,
+                              (size_t)n);
+}
+
+/* "/v1/jobs/<id>" in the request's pool, for Location and its kin. */
+static h2o_iovec_t job_path(h2o_req_t *req, const char *id)
+{
+    size_t n = strlen(id);
+    char *p = h2o_mem_alloc_pool(&req->pool, sizeof("/v1/jobs/") - 1 + n);
+    memcpy(p, "/v1/jobs/", sizeof("/v1/jobs/") - 1);
+    memcpy(p + sizeof("/v1/jobs/") - 1, id, n);
+    return h2o_iovec_init(p, sizeof("/v1/jobs/") - 1 + n);
 }
 
 /* ---- POST /v1/jobs ------------------------------------------------------ */
@@ -56,8 +96,8 @@ typedef struct {
     char *metadata_json; /* malloc'd, NULL when none */
     ht_wait_plan_t plan; /* wait_ms > 0: a sync submit */
     ht_astore_submit_opts_t opts;
-    char idem_key[HT_KEY_MAX]; /* opts.idem_key points here when given */
-    const ht_keys_t *keys;     /* of the partition it goes to (api/parts.h) */
+    char *idem_key;        /* HT_KEY_MAX bytes in the pool, only when given (opts.idem_key) */
+    const ht_keys_t *keys; /* of the partition it goes to (api/parts.h) */
     unsigned part_index, part_n;
     char idem_hash[HT_IDEM_HASH_LEN + 1];
     int replayed;     /* the answer repeats an earlier request's */
@@ -74,30 +114,28 @@ static void submit_dispose(void *p)
     free(s->metadata_json);
 }
 
-/* The job document of a job just stored, built from what we sent and what
- * Redis answered, so the 202 needs no second round trip. */
-static json_t *submitted_doc(const submit_t *s, uint64_t version, int64_t created_at)
+/* The job just stored, built from what we sent and what Redis answered, so
+ * the 202 needs no second round trip.  Borrowed strings: this job is never
+ * ht_job_clear()ed. */
+static void submitted_job(const submit_t *s, ht_job_t *job)
 {
-    /* Borrowed strings: this job is never ht_job_clear()ed. */
-    ht_job_t job;
-    memset(&job, 0, sizeof(job));
-    memcpy(job.id, s->id, sizeof(job.id));
-    job.type = (char *)s->jr.type;
-    job.queue = (char *)s->t->keys.queue;
-    job.tenant = (char *)s->tenant;
-    job.status = s->status;
-    job.run_at = s->status == HT_JOB_SCHEDULED ? s->opts.run_at_ms : 0;
-    job.priority = s->jr.priority;
-    job.payload = s->payload_json;
-    job.metadata = s->metadata_json;
-    job.callback_url = s->jr.callback_url;
-    job.max_attempts = s->jr.max_attempts;
-    job.timeout_s = s->jr.timeout_s;
-    job.ttl_s = s->jr.ttl_s;
-    job.created_at = created_at;
-    job.progress_pct = -1;
-    job.version = version;
-    return ht_job_to_json(&job);
+    memset(job, 0, sizeof(*job));
+    memcpy(job->id, s->id, sizeof(job->id));
+    job->type = (char *)s->jr.type;
+    job->queue = (char *)s->t->keys.queue;
+    job->tenant = (char *)s->tenant;
+    job->status = s->status;
+    job->run_at = s->status == HT_JOB_SCHEDULED ? s->opts.run_at_ms : 0;
+    job->priority = s->jr.priority;
+    job->payload = s->payload_json;
+    job->metadata = s->metadata_json;
+    job->callback_url = s->jr.callback_url;
+    job->max_attempts = s->jr.max_attempts;
+    job->timeout_s = s->jr.timeout_s;
+    job->ttl_s = s->jr.ttl_s;
+    job->created_at = s->created_at;
+    job->progress_pct = -1;
+    job->version = s->version;
 }
 
 /* Preference-Applied (when something was) and Vary: Prefer, which every
@@ -108,7 +146,7 @@ static void add_prefer_headers(h2o_req_t *req, const ht_wait_plan_t *plan, int h
     char applied[128];
     if (ht_wait_applied(plan, held, async_answer, applied, sizeof(applied)) > 0)
         ht_http_add_header(req, "preference-applied", applied);
-    ht_http_add_header(req, "vary", "Prefer");
+    ht_http_add_header_pooled(req, H2O_TOKEN_VARY, H2O_STRLIT("Prefer"));
 }
 
 /* The async answer: 202 with where to poll.  `job` is the latest read, or
@@ -116,32 +154,36 @@ static void add_prefer_headers(h2o_req_t *req, const ht_wait_plan_t *plan, int h
 static void send_accepted(submit_t *s, const ht_job_t *job, int held)
 {
     h2o_req_t *req = s->req;
-    json_t *doc = job ? ht_job_to_json(job) : submitted_doc(s, s->version, s->created_at);
+    ht_job_t submitted;
     char etag[32];
     if (s->replayed)
         ht_http_add_header(req, "idempotent-replayed", "true");
-    ht_http_add_headerf(req, "location", "/v1/jobs/%s", s->id);
-    ht_http_add_headerf(req, "operation-location", "/v1/jobs/%s", s->id);
-    ht_http_add_headerf(req, "retry-after", "%ld", job ? retry_after_s(job) : 1L);
+    h2o_iovec_t path = job_path(req, s->id);
+    ht_http_add_header_pooled(req, H2O_TOKEN_LOCATION, path.base, path.len);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("operation-location"), 0,
+                          NULL, path.base, path.len);
+    add_retry_after(req, job ? retry_after_s(job) : 1L);
     add_etag(req, job ? job->version : s->version, etag);
     add_prefer_headers(req, &s->plan, held, 1);
-    ht_http_send_json(req, 202, doc);
-    json_decref(doc);
+    if (!job) {
+        submitted_job(s, &submitted);
+        job = &submitted;
+    }
+    ht_http_send_job(req, 202, job);
 }
 
 /* The sync answer: the job finished while the request was held. */
 static void send_finished(submit_t *s, const ht_job_t *job)
 {
     h2o_req_t *req = s->req;
-    json_t *doc = ht_job_to_json(job);
     char etag[32];
     if (s->replayed)
         ht_http_add_header(req, "idempotent-replayed", "true");
-    ht_http_add_headerf(req, "content-location", "/v1/jobs/%s", s->id);
+    h2o_iovec_t path = job_path(req, s->id);
+    ht_http_add_header_pooled(req, H2O_TOKEN_CONTENT_LOCATION, path.base, path.len);
     add_etag(req, job->version, etag);
     add_prefer_headers(req, &s->plan, 1, 0);
-    ht_http_send_json(req, 200, doc);
-    json_decref(doc);
+    ht_http_send_job(req, 200, job);
 }
 
 static void on_sync_answer(void *data, h2o_req_t *req, ht_wait_end_t end, int err,
@@ -250,6 +292,13 @@ static int enqueue(submit_t *s)
         return ht_http_problem(s->req, HT_P_INTERNAL, "out of memory");
     ht_astore_submit(s->t->store, s->req, s->keys, s->id, s->tenant, &s->jr,
                      s->payload_json, s->metadata_json, &s->opts, on_submitted, s);
+    /* Sent (hiredis formatted its own copy; the answer's document has no
+     * payload): a held sync submit keeps only what its answer needs. */
+    json_decref(s->jr.payload);
+    json_decref(s->jr.metadata);
+    s->jr.payload = s->jr.metadata = NULL;
+    free(s->payload_json);
+    s->payload_json = NULL;
     return 0;
 }
 
@@ -289,6 +338,7 @@ static int idempotency_of(submit_t *s)
     s->keys = ht_api_submit_keys(s->t, s->tenant, key, keylen, &s->part_index, &s->part_n);
     if (!key)
         return 0;
+    s->idem_key = h2o_mem_alloc_pool(&s->req->pool, HT_KEY_MAX);
     if (ht_keys_idem(s->keys, s->tenant, key, keylen, s->idem_key) < 0 ||
         ht_idem_body_hash(s->req->entity.base, s->req->entity.len, s->idem_hash) < 0)
         return ht_http_problem(s->req, HT_P_INTERNAL, "cannot fingerprint the request");
@@ -376,17 +426,15 @@ static void send_job(poll_t *g, const ht_job_t *job)
     h2o_req_t *req = g->req;
     char etag[32];
     add_etag(req, job->version, etag);
-    ht_http_add_header(req, "cache-control", "no-cache");
+    ht_http_add_header_pooled(req, H2O_TOKEN_CACHE_CONTROL, H2O_STRLIT("no-cache"));
     if (!ht_job_status_terminal(job->status))
-        ht_http_add_headerf(req, "retry-after", "%ld", retry_after_s(job));
+        add_retry_after(req, retry_after_s(job));
     add_prefer_headers(req, &g->plan, g->held, 0);
     if (ht_http_if_none_match(req, etag)) {
         ht_http_send_empty(req, 304);
         return;
     }
-    json_t *doc = ht_job_to_json(job);
-    ht_http_send_json(req, 200, doc);
-    json_decref(doc);
+    ht_http_send_job(req, 200, job);
 }
 
 static void on_long_poll_answer(void *data, h2o_req_t *req, ht_wait_end_t end, int err,
@@ -420,7 +468,7 @@ static void on_job(void *data, int err, const ht_job_t *job)
         return;
     }
     char etag[32];
-    snprintf(etag, sizeof(etag), "\"%" PRIu64 "\"", job->version);
+    format_etag(etag, job->version);
     /* A long poll: the client has the current version and will wait for
      * the next.  A finished job will not change again: answer now. */
     if (g->plan.wait_ms > 0 && !ht_job_status_terminal(job->status) &&

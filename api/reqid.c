@@ -44,10 +44,33 @@ int ht_reqid_valid(const char *s, size_t len)
     return 1;
 }
 
+/* Decimal digits of v at o; returns the end. */
+static char *put_u64(char *o, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *o++ = tmp[--n];
+    return o;
+}
+
+/* "<prefix>-<thread>-<counter>": at most 8 + 1 + 20 + 1 + 20 characters,
+ * within HT_REQID_MAX; written by hand, as it is made for every request. */
 void ht_reqid_make(size_t thread_index, char out[HT_REQID_MAX + 1])
 {
     pthread_once(&prefix_once, make_prefix);
-    snprintf(out, HT_REQID_MAX + 1, "%s-%zu-%" PRIu64, prefix, thread_index, ++counter);
+    char *o = out;
+    memcpy(o, prefix, 8);
+    o += 8;
+    *o++ = '-';
+    o = put_u64(o, thread_index);
+    *o++ = '-';
+    o = put_u64(o, ++counter);
+    *o = '\0';
 }
 
 const char *ht_reqid_begin(ht_api_thread_t *t, h2o_req_t *req)
@@ -64,7 +87,8 @@ const char *ht_reqid_begin(ht_api_thread_t *t, h2o_req_t *req)
         ht_reqid_make(t->index, made);
         id = h2o_strdup(&req->pool, made, SIZE_MAX).base;
     }
-    ht_http_add_header(req, "x-request-id", id);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, id,
+                          strlen(id));
     ht_log_set_request_id(id);
     ht_access_track(t, req, id);
     return id;

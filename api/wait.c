@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,10 @@ size_t ht_wait_applied(const ht_wait_plan_t *plan, int held, int async_answer, c
     size_t n = 0;
     if (len == 0)
         return 0;
+    if (!(plan->respond_async && async_answer) && !(held && plan->wait_s > 0)) {
+        buf[0] = '\0'; /* the common case: nothing applied */
+        return 0;
+    }
     /* respond-async is applied whenever the answer is a 202 */
     if (plan->respond_async && async_answer)
         n = (size_t)snprintf(all, sizeof(all), "respond-async");
@@ -467,6 +472,61 @@ static void on_timer(uv_timer_t *timer)
     schedule(w);
 }
 
+/* ---- the connection's input buffer while held ---------------------------------- */
+
+/* libh2o 2.2.5 reads an HTTP/1 request into the socket's input buffer (8 KB
+ * from its prototype) and keeps it until the response is sent: the
+ * request's method, path, headers and body point into it.  A held request
+ * uses a few hundred bytes of it for seconds or minutes, and the rest is
+ * most of what the request costs (bench/README.md, "Where the memory of a
+ * held request goes").  Nothing is read into the buffer while the request
+ * is held (h2o stopped reading before it called the handler), so its tail
+ * can go back to the allocator: realloc() to the bytes in use.
+ *
+ * Shrinking must not move the buffer (everything above points into it).
+ * glibc's realloc() shrinks a heap chunk in place, always; a chunk of its
+ * own mapping (mmap'd, far larger than this) could move, and sanitizers'
+ * allocators always move: those are left alone.  h2o frees the buffer when
+ * the request is consumed (capacity differs from the prototype's, so it
+ * is freed rather than recycled), or grows it by copying if more arrives. */
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#define CAN_SHRINK_INPUT 1
+#endif
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+#undef CAN_SHRINK_INPUT
+#endif
+#endif
+/* Not worth a realloc below this much unused capacity. */
+#define SHRINK_MIN_SPARE 1024
+
+static size_t shrink_input(h2o_socket_t *sock)
+{
+#ifdef CAN_SHRINK_INPUT
+    h2o_buffer_t *b = sock->input;
+    /* Reading would grow the buffer by copying it elsewhere: never then. */
+    if (!b || !b->bytes || !b->_prototype || b->_fd != -1 || sock->ssl ||
+        h2o_socket_is_reading(sock))
+        return 0;
+    size_t used = (size_t)(b->bytes - b->_buf) + b->size;
+    if (used == 0 || b->capacity - used < SHRINK_MIN_SPARE)
+        return 0;
+    /* glibc marks a chunk of its own mapping in the size word before it. */
+    if (((const size_t *)(const void *)b)[-1] & 2)
+        return 0;
+    size_t freed = b->capacity - used;
+    uintptr_t before = (uintptr_t)b;
+    h2o_buffer_t *same = realloc(b, offsetof(h2o_buffer_t, _buf) + used);
+    if ((uintptr_t)same != before)
+        abort(); /* cannot happen with glibc (above); never run on with moved memory */
+    same->capacity = used;
+    return freed;
+#else
+    (void)sock;
+    return 0;
+#endif
+}
+
 /* ---- the request's side ------------------------------------------------------ */
 
 /* h2o disposes of the request: answered and sent, or the client is gone. */
@@ -519,6 +579,10 @@ int ht_wait_hold(h2o_req_t *req, const char *id, ht_wait_mode_t mode, uint64_t v
     held_head = w;
     held_count++;
     ht_metrics_add(mode == HT_WAIT_TERMINAL ? HT_M_HELD_SYNC : HT_M_HELD_POLL, 1);
+
+    h2o_socket_t *sock = http1_socket(w);
+    if (sock)
+        shrink_input(sock);
 
     uint64_t now = uv_now(&t->loop);
     w->deadline = now + (uint64_t)plan->wait_ms;

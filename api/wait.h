@@ -39,7 +39,9 @@
  * request counts as gone too; it still gets that answer.
  *
  * Memory: nothing is buffered per held request (the 102 is a static
- * string, at most one write in flight); a client that stops reading can
+ * string, at most one write in flight), and the unused tail of h2o's 8 KB
+ * input buffer of an HTTP/1 request is given back while it is held (see
+ * shrink_input() in wait.c); a client that stops reading can
  * hold its request for at most the wait plus HT_WAIT_STALL_MS, after which
  * its socket is shut down.  At most HT_WAIT_MAX_PER_THREAD requests are held
  * per api thread; beyond that the caller answers 503. */

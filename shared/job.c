@@ -5,6 +5,7 @@
 #include "shared/job.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,92 +105,134 @@ static int set_str(char **dst, const char *s)
     return *dst ? 0 : HT_ENOMEM;
 }
 
-/* One hash field into the job.  Unknown fields are skipped. */
-static int set_field(ht_job_t *job, const char *f, const char *v, int *seen)
+/* The hash fields we read, one row each (a poll reads all ~30 of them: a
+ * table with lengths, not a chain of strcmp). */
+typedef enum {
+    K_ID,       /* must be one of our ids */
+    K_TYPE,     /* must be a valid type */
+    K_STATUS,   /* must be a status name */
+    K_PRIORITY, /* an unknown priority still names a job we can show: default */
+    K_STR,      /* char *, "" = none */
+    K_INT,      /* int, decimal within [min, max] */
+    K_LONG,     /* long */
+    K_I64,      /* int64_t */
+    K_U64,      /* uint64_t */
+    K_PCT,      /* int 0..100, "" = none (-1): ht_progress stores '' for "no percent" */
+    K_FLAG,     /* int: "1" or not */
+} kind_t;
+
+typedef struct {
+    const char *name;
+    unsigned char len;
+    unsigned char kind;
+    unsigned short off;
+    long long max; /* min is 0 for every number */
+} field_t;
+
+#define F(n, k, member, mx) {n, sizeof(n) - 1, k, offsetof(ht_job_t, member), mx}
+#define YEARS_100 (100LL * 365 * 86400)
+static const field_t fields[] = {
+    F("id", K_ID, id, 0),
+    F("type", K_TYPE, type, 0),
+    F("status", K_STATUS, status, 0),
+    F("priority", K_PRIORITY, priority, 0),
+    F("queue", K_STR, queue, 0),
+    F("tenant", K_STR, tenant, 0),
+    F("payload", K_STR, payload, 0),
+    F("metadata", K_STR, metadata, 0),
+    F("result", K_STR, result, 0),
+    F("error", K_STR, error, 0),
+    F("callback_url", K_STR, callback_url, 0),
+    F("progress_msg", K_STR, progress_msg, 0),
+    F("worker", K_STR, worker, 0),
+    F("attempt", K_INT, attempt, 1000000),
+    F("max_attempts", K_INT, max_attempts, 1000000),
+    F("timeout_s", K_LONG, timeout_s, YEARS_100),
+    F("ttl_s", K_LONG, ttl_s, YEARS_100),
+    F("created_at", K_I64, created_at, INT64_MAX),
+    F("started_at", K_I64, started_at, INT64_MAX),
+    F("finished_at", K_I64, finished_at, INT64_MAX),
+    F("progress_at", K_I64, progress_at, INT64_MAX),
+    F("progress_pct", K_PCT, progress_pct, 100),
+    F("token", K_U64, token, INT64_MAX),
+    F("version", K_U64, version, INT64_MAX),
+    F("run_at", K_I64, run_at, INT64_MAX),
+    F("cb_state", K_STR, cb_state, 0),
+    F("cb_attempts", K_INT, cb_attempts, 1000000),
+    F("cb_last_status", K_STR, cb_last_status, 0),
+    F("cb_last_at", K_I64, cb_last_at, INT64_MAX),
+    F("cancel_requested", K_FLAG, cancel_requested, 0),
+};
+#undef F
+
+/* One hash field into the job (v NUL-terminated).  Unknown fields are
+ * skipped. */
+static int set_field(ht_job_t *job, const char *f, size_t flen, const char *v, int *seen)
 {
+    const field_t *fd = NULL;
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        if (fields[i].len == flen && memcmp(fields[i].name, f, flen) == 0) {
+            fd = &fields[i];
+            break;
+        }
+    }
+    if (!fd)
+        return 0;
+    char *dst = (char *)job + fd->off;
     long long n;
-    int rc = 0;
-#define NUM(min, max, dst)                                   \
-    do {                                                     \
-        if ((rc = parse_ll(v, (min), (max), &n)) == 0)       \
-            (dst) = n;                                       \
-    } while (0)
-    if (strcmp(f, "id") == 0) {
+    int rc;
+    switch ((kind_t)fd->kind) {
+    case K_ID:
         if (!ht_id_valid(v, strlen(v)))
             return HT_EINVAL;
         memcpy(job->id, v, HT_ID_LEN + 1);
         seen[0] = 1;
-    } else if (strcmp(f, "type") == 0) {
+        return 0;
+    case K_TYPE:
         if (!ht_job_type_valid(v))
             return HT_EINVAL;
-        rc = set_str(&job->type, v);
         seen[1] = 1;
-    } else if (strcmp(f, "status") == 0) {
+        return set_str(&job->type, v);
+    case K_STATUS:
         if (ht_job_status_parse(v, &job->status) < 0)
             return HT_EINVAL;
         seen[2] = 1;
-    } else if (strcmp(f, "priority") == 0) {
-        /* An unknown priority still names a job we can show: use default. */
+        return 0;
+    case K_PRIORITY:
         if (ht_priority_parse(v, &job->priority) < 0)
             job->priority = HT_PRIO_DEFAULT;
-    } else if (strcmp(f, "queue") == 0) {
-        rc = set_str(&job->queue, v);
-    } else if (strcmp(f, "tenant") == 0) {
-        rc = set_str(&job->tenant, v);
-    } else if (strcmp(f, "payload") == 0) {
-        rc = set_str(&job->payload, v);
-    } else if (strcmp(f, "metadata") == 0) {
-        rc = set_str(&job->metadata, v);
-    } else if (strcmp(f, "result") == 0) {
-        rc = set_str(&job->result, v);
-    } else if (strcmp(f, "error") == 0) {
-        rc = set_str(&job->error, v);
-    } else if (strcmp(f, "callback_url") == 0) {
-        rc = set_str(&job->callback_url, v);
-    } else if (strcmp(f, "progress_msg") == 0) {
-        rc = set_str(&job->progress_msg, v);
-    } else if (strcmp(f, "worker") == 0) {
-        rc = set_str(&job->worker, v);
-    } else if (strcmp(f, "attempt") == 0) {
-        NUM(0, 1000000, job->attempt);
-    } else if (strcmp(f, "max_attempts") == 0) {
-        NUM(0, 1000000, job->max_attempts);
-    } else if (strcmp(f, "timeout_s") == 0) {
-        NUM(0, 100L * 365 * 86400, job->timeout_s);
-    } else if (strcmp(f, "ttl_s") == 0) {
-        NUM(0, 100L * 365 * 86400, job->ttl_s);
-    } else if (strcmp(f, "created_at") == 0) {
-        NUM(0, INT64_MAX, job->created_at);
-    } else if (strcmp(f, "started_at") == 0) {
-        NUM(0, INT64_MAX, job->started_at);
-    } else if (strcmp(f, "finished_at") == 0) {
-        NUM(0, INT64_MAX, job->finished_at);
-    } else if (strcmp(f, "progress_at") == 0) {
-        NUM(0, INT64_MAX, job->progress_at);
-    } else if (strcmp(f, "progress_pct") == 0) {
-        if (*v == '\0')
-            job->progress_pct = -1; /* ht_progress stores '' for "no percent" */
-        else
-            NUM(0, 100, job->progress_pct);
-    } else if (strcmp(f, "token") == 0) {
-        NUM(0, INT64_MAX, job->token);
-    } else if (strcmp(f, "version") == 0) {
-        NUM(0, INT64_MAX, job->version);
-    } else if (strcmp(f, "run_at") == 0) {
-        NUM(0, INT64_MAX, job->run_at);
-    } else if (strcmp(f, "cb_state") == 0) {
-        rc = set_str(&job->cb_state, v);
-    } else if (strcmp(f, "cb_attempts") == 0) {
-        NUM(0, 1000000, job->cb_attempts);
-    } else if (strcmp(f, "cb_last_status") == 0) {
-        rc = set_str(&job->cb_last_status, v);
-    } else if (strcmp(f, "cb_last_at") == 0) {
-        NUM(0, INT64_MAX, job->cb_last_at);
-    } else if (strcmp(f, "cancel_requested") == 0) {
+        return 0;
+    case K_STR:
+        return set_str((char **)dst, v);
+    case K_FLAG:
         job->cancel_requested = strcmp(v, "1") == 0;
+        return 0;
+    case K_PCT:
+        if (*v == '\0') {
+            job->progress_pct = -1;
+            return 0;
+        }
+        break;
+    default:
+        break;
     }
-#undef NUM
-    return rc;
+    if ((rc = parse_ll(v, 0, fd->max, &n)) < 0)
+        return rc;
+    switch ((kind_t)fd->kind) {
+    case K_LONG:
+        *(long *)dst = (long)n;
+        break;
+    case K_I64:
+        *(int64_t *)dst = n;
+        break;
+    case K_U64:
+        *(uint64_t *)dst = (uint64_t)n;
+        break;
+    default: /* K_INT, K_PCT */
+        *(int *)dst = (int)n;
+        break;
+    }
+    return 0;
 }
 
 int ht_job_from_hash(ht_job_t *job, size_t n, const char *const *strs, const size_t *lens)
@@ -200,18 +243,25 @@ int ht_job_from_hash(ht_job_t *job, size_t n, const char *const *strs, const siz
     job->priority = HT_PRIO_DEFAULT;
     job->progress_pct = -1;
     for (size_t i = 0; i + 1 < n && rc == 0; i += 2) {
-        /* Copy to NUL-terminated strings: Redis replies carry lengths, and a
-         * value with an embedded NUL is not one of ours. */
-        char *f = strndup(strs[i], lens[i]);
-        char *v = strndup(strs[i + 1], lens[i + 1]);
-        if (!f || !v)
-            rc = HT_ENOMEM;
-        else if (strlen(v) != lens[i + 1])
+        /* Redis replies carry lengths: a name is what precedes a NUL, and a
+         * value with an embedded NUL is not one of ours.  Values get their
+         * NUL on the stack (a heap copy only when long). */
+        const char *v = strs[i + 1];
+        size_t vlen = lens[i + 1];
+        if (memchr(v, '\0', vlen)) {
             rc = HT_EINVAL;
-        else
-            rc = set_field(job, f, v, seen);
-        free(f);
-        free(v);
+            break;
+        }
+        char small[64], *copy = small;
+        if (vlen >= sizeof(small) && !(copy = malloc(vlen + 1))) {
+            rc = HT_ENOMEM;
+            break;
+        }
+        memcpy(copy, v, vlen);
+        copy[vlen] = '\0';
+        rc = set_field(job, strs[i], strnlen(strs[i], lens[i]), copy, seen);
+        if (copy != small)
+            free(copy);
     }
     if (rc == 0 && !(seen[0] && seen[1] && seen[2]))
         rc = HT_EINVAL;

@@ -114,6 +114,24 @@ void ht_job_clear(ht_job_t *job);
 /* The public job document (see the README): a new reference. */
 json_t *ht_job_to_json(const ht_job_t *job);
 
+/* The same document as compact JSON text (job_doc.c), byte for byte
+ * json_dumps(ht_job_to_json(job), JSON_COMPACT), written without a jansson
+ * tree straight into one buffer of alloc(ctx, size) bytes (the request's
+ * pool in the api).  Returns the NUL-terminated text with its length in
+ * *len, or NULL when out of memory. */
+typedef void *(*ht_job_doc_alloc_fn)(void *ctx, size_t size);
+char *ht_job_doc(const ht_job_t *job, ht_job_doc_alloc_fn alloc, void *ctx, size_t *len);
+
+/* The old way, ht_job_to_json + json_dumps + a copy: what ht_job_doc falls
+ * back to for a job with an id not of ours, and what tests compare with. */
+char *ht_job_doc_jansson(const ht_job_t *job, ht_job_doc_alloc_fn alloc, void *ctx, size_t *len);
+
+/* 1 when text[0..len) is one JSON value exactly as json_dumps(JSON_COMPACT
+ * | JSON_ENCODE_ANY) prints what json_loads(JSON_DECODE_ANY) reads from it,
+ * so it can be copied into a document as it is.  0 says only "let jansson
+ * decide" (reals, for one, always get 0). */
+int ht_json_text_canonical(const char *text, size_t len);
+
 /* A validated POST /v1/jobs body. */
 typedef struct {
     char type[HT_TYPE_MAX + 1];

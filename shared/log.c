@@ -56,7 +56,10 @@ static __thread char cur_reqid[HT_LOG_REQID_MAX + 1];
 
 void ht_log_set_request_id(const char *id)
 {
-    snprintf(cur_reqid, sizeof(cur_reqid), "%s", id ? id : "");
+    /* Set and reset around every Redis reply: a bounded copy, not printf. */
+    size_t n = id ? strnlen(id, sizeof(cur_reqid) - 1) : 0;
+    memcpy(cur_reqid, id ? id : "", n);
+    cur_reqid[n] = '\0';
 }
 
 const char *ht_log_request_id(void)

@@ -1,0 +1,266 @@
+/* shared/job_doc.c: the job document written without jansson must be byte
+ * for byte what json_dumps(ht_job_to_json(job), JSON_COMPACT) prints, over
+ * many generated jobs: escaping, unicode, text that is not UTF-8, stored
+ * JSON in and out of jansson's own form, times, links and every status. */
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shared/id.h"
+#include "shared/job.h"
+
+static void *heap(void *ctx, size_t n)
+{
+    (void)ctx;
+    return malloc(n);
+}
+
+/* A small deterministic generator (xorshift), so a failure repeats. */
+static uint64_t rng = 88172645463325252ULL;
+static uint64_t next(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+static unsigned pick(unsigned n)
+{
+    return (unsigned)(next() % n);
+}
+
+/* Pieces strings are made of: ASCII, every kind of escape, multi-byte
+ * UTF-8, and bytes that are not UTF-8. */
+static const char *const pieces[] = {
+    "a", "Z", " ", "/", "\"", "\\", "\b", "\f", "\n", "\r", "\t", "\x01", "\x1f", "\x7f",
+    "\xc3\xa9",         /* é */
+    "\xe2\x82\xac",     /* € */
+    "\xf0\x9f\x98\x80", /* 😀 */
+    "\xe2\x80\xa8",     /* U+2028 */
+    "\xef\xbb\xbf",     /* BOM */
+    "\xff", "\xc3",     /* not UTF-8, a truncated sequence */
+    "\xc0\xaf",         /* overlong */
+    "\xed\xa0\x80",     /* a surrogate */
+    "\xf4\x90\x80\x80", /* above U+10FFFF */
+    "hello", "0", "-", "{", "}", "[", "]", ",", ":",
+};
+
+static char *gen_string(int utf8_only)
+{
+    char buf[256] = "";
+    size_t n = pick(8);
+    for (size_t i = 0; i < n; i++) {
+        const char *p;
+        do
+            p = pieces[pick(sizeof(pieces) / sizeof(pieces[0]))];
+        while (utf8_only && (unsigned char)p[0] >= 0x80 && (p[0] == '\xff' || p[1] == '\0' ||
+                                                          p[0] == '\xc0' || p[0] == '\xed' ||
+                                                          p[0] == '\xf4'));
+        strncat(buf, p, sizeof(buf) - strlen(buf) - 1);
+    }
+    return strdup(buf);
+}
+
+static json_t *gen_value(int depth)
+{
+    switch (pick(depth > 3 ? 6 : 8)) {
+    case 0:
+        return json_null();
+    case 1:
+        return json_boolean(pick(2));
+    case 2: {
+        static const json_int_t ints[] = {0, 1, -1, 42, -7, 1000000, 9007199254740993LL,
+                                          INT64_MAX, INT64_MIN};
+        return json_integer(ints[pick(sizeof(ints) / sizeof(ints[0]))]);
+    }
+    case 3: {
+        static const double reals[] = {0.5, -2.25, 0.1, 1e300, 3.0, 1e-7, 123456789.125};
+        return json_real(reals[pick(sizeof(reals) / sizeof(reals[0]))]);
+    }
+    case 4:
+    case 5: {
+        char *s = gen_string(1);
+        json_t *j = json_string(s);
+        free(s);
+        return j ? j : json_string("");
+    }
+    case 6: {
+        json_t *a = json_array();
+        for (unsigned i = pick(4); i > 0; i--)
+            json_array_append_new(a, gen_value(depth + 1));
+        return a;
+    }
+    default: {
+        json_t *o = json_object();
+        for (unsigned i = pick(5); i > 0; i--) {
+            char *k = gen_string(1);
+            json_object_set_new(o, k, gen_value(depth + 1));
+            free(k);
+        }
+        return o;
+    }
+    }
+}
+
+/* Stored JSON text: mostly jansson's own print (what hangtight stores),
+ * sometimes text in another form or not JSON at all. */
+static char *gen_stored(void)
+{
+    static const char *const odd[] = {
+        "{ \"a\": 1 }", "[1, 2]", "{\"a\":1,\"a\":2}", "\"\\/\"", "\"\\u00e9\"", "\"\\u00E9\"",
+        "\"\\u0041\"", "\"\\u001F\"", "\"\\u001f\"", "\"\\u0008\"", "\"\\ud83d\\ude00\"",
+        "\"\\u0000\"", "-0", "01", "1.0", "1e5", "1E+5", "-0.0", "12345678901234567890",
+        "123456789012345678", "1234567890123456789", "not json", "", "{", "[1,]", "nul",
+        "true ", " true", "\"\xff\"", "{\"k\":\"v\"}x", "\"a\x01\"", "[[[[[[[[[[[[[[[[[[[[[["
+        "[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", "{\"\":{}}", "[]", "{}", "0",
+        "\"\"", "-12", "1.5e-7", "[1.5,\"x\"]", "{\"b\":[true,false,null]}"};
+    if (pick(3) == 0)
+        return strdup(odd[pick(sizeof(odd) / sizeof(odd[0]))]);
+    json_t *v = gen_value(0);
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(v);
+    return text;
+}
+
+static char *maybe(char *s)
+{
+    if (pick(3) == 0) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static int64_t gen_time(void)
+{
+    static const int64_t edge[] = {0, -5, 1, 999, 1000, 86399999, 951782400007LL,
+                                   1795667196123LL, 4102444800000LL, 253402300799999LL,
+                                   253402300800000LL, INT64_MAX};
+    if (pick(2))
+        return edge[pick(sizeof(edge) / sizeof(edge[0]))];
+    return (int64_t)(next() % 253402300799999ULL);
+}
+
+static void gen_job(ht_job_t *j)
+{
+    memset(j, 0, sizeof(*j));
+    ht_id_new(j->id);
+    j->status = (ht_job_status_t)pick(6);
+    j->priority = (ht_priority_t)pick(3);
+    j->type = maybe(gen_string(0));
+    j->progress_msg = maybe(gen_string(0));
+    j->callback_url = maybe(gen_string(0));
+    j->cb_state = maybe(gen_string(0));
+    static const char *const st[] = {"200", "503", "99", "1000", "0200", "-200", "timeout",
+                                     "", "2x", " 200", "\xff"};
+    j->cb_last_status = maybe(strdup(st[pick(sizeof(st) / sizeof(st[0]))]));
+    j->result = maybe(gen_stored());
+    j->error = maybe(gen_stored());
+    j->metadata = maybe(gen_stored());
+    j->payload = maybe(gen_stored());
+    j->attempt = (int)pick(30) - 2;
+    j->max_attempts = (int)pick(26);
+    j->timeout_s = pick(2) ? 300 : (long)(next() % 100000000) - 5;
+    j->ttl_s = (long)(next() % 3000000);
+    j->created_at = gen_time();
+    j->started_at = gen_time();
+    j->finished_at = gen_time();
+    j->progress_at = gen_time();
+    j->run_at = gen_time();
+    j->cb_last_at = gen_time();
+    j->cb_attempts = (int)pick(10);
+    j->progress_pct = (int)pick(102) - 1;
+    j->cancel_requested = (int)pick(2);
+    j->version = next();
+}
+
+static void expect_same(const ht_job_t *j)
+{
+    size_t a_len = 0, b_len = 0;
+    char *a = ht_job_doc(j, heap, NULL, &a_len);
+    char *b = ht_job_doc_jansson(j, heap, NULL, &b_len);
+    cr_assert_not_null(a);
+    cr_assert_not_null(b);
+    cr_expect_eq(a_len, strlen(a));
+    size_t at = 0;
+    while (a[at] && a[at] == b[at])
+        at++;
+    /* Where they differ, so a failure is readable. */
+    cr_expect(a[at] == b[at], "differ at %zu: ours ...%.60s, jansson's ...%.60s", at,
+              a + (at > 20 ? at - 20 : 0), b + (at > 20 ? at - 20 : 0));
+    free(a);
+    free(b);
+}
+
+Test(job_doc, same_as_jansson_over_many_jobs)
+{
+    for (int i = 0; i < 20000; i++) {
+        ht_job_t j;
+        gen_job(&j);
+        expect_same(&j);
+        ht_job_clear(&j);
+    }
+}
+
+Test(job_doc, same_for_a_fresh_submit_and_a_finished_job)
+{
+    ht_job_t j;
+    memset(&j, 0, sizeof(j));
+    ht_id_new(j.id);
+    j.type = "echo";
+    j.status = HT_JOB_QUEUED;
+    j.priority = HT_PRIO_DEFAULT;
+    j.payload = "{\"n\":1}";
+    j.max_attempts = 3;
+    j.timeout_s = 300;
+    j.ttl_s = 86400;
+    j.created_at = 1795667196123LL;
+    j.progress_pct = -1;
+    expect_same(&j);
+    j.status = HT_JOB_SUCCEEDED;
+    j.result = "{\"n\":1,\"s\":\"caf\xc3\xa9 \\\"q\\\" \\n\"}";
+    j.metadata = "{\"k\":\"v\"}";
+    j.started_at = j.created_at + 5;
+    j.finished_at = j.created_at + 9;
+    j.attempt = 1;
+    expect_same(&j);
+}
+
+/* A job whose id is not one of ours still gets jansson's document. */
+Test(job_doc, odd_id_falls_back)
+{
+    ht_job_t j;
+    memset(&j, 0, sizeof(j));
+    strcpy(j.id, "x\"y");
+    j.progress_pct = -1;
+    expect_same(&j);
+}
+
+Test(job_doc, canonical_text_is_what_jansson_prints)
+{
+    cr_expect(ht_json_text_canonical("{\"a\":[1,-2,\"x\\n\\u001F\"],\"b\":null}", 33));
+    cr_expect(!ht_json_text_canonical("{\"a\":1,\"a\":2}", 13));
+    cr_expect(!ht_json_text_canonical("1.5", 3));
+    cr_expect(!ht_json_text_canonical("-0", 2));
+    cr_expect(!ht_json_text_canonical("\"\\u001f\"", 8));
+    cr_expect(!ht_json_text_canonical("{ }", 3));
+    /* Whatever it accepts, jansson reads and prints back unchanged; and it
+     * accepts most of what jansson prints (the copy is the common path). */
+    int accepted = 0;
+    for (int i = 0; i < 20000; i++) {
+        char *t = gen_stored();
+        if (ht_json_text_canonical(t, strlen(t))) {
+            accepted++;
+            json_t *v = json_loads(t, JSON_DECODE_ANY, NULL);
+            cr_assert_not_null(v, "%s", t);
+            char *back = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+            cr_expect_str_eq(back, t);
+            free(back);
+            json_decref(v);
+        }
+        free(t);
+    }
+    cr_expect_gt(accepted, 8000);
+}
