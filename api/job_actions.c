@@ -27,7 +27,8 @@ typedef struct {
     ht_api_thread_t *t;
     h2o_req_t *req;
     char id[HT_ID_LEN + 1];
-    int status; /* of the answer, once the action is done */
+    const char *tenant; /* the caller's (lives as long as the request) */
+    int status;         /* of the answer, once the action is done */
 } action_t;
 
 static action_t *action_new(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
@@ -40,6 +41,7 @@ static action_t *action_new(ht_api_thread_t *t, h2o_req_t *req, const ht_route_a
     memset(a, 0, sizeof(*a));
     a->t = t;
     a->req = req;
+    a->tenant = args->tenant;
     memcpy(a->id, args->id.base, HT_ID_LEN);
     a->id[HT_ID_LEN] = '\0';
     return a;
@@ -137,6 +139,20 @@ static void on_retried(void *data, int err, const char *word)
                   a);
 }
 
+/* The job of a partition no worker serves: 409 when it exists (and is the
+ * caller's), else 404 like any unknown id. */
+static void on_unserved_job(void *data, int err, const ht_job_t *job)
+{
+    action_t *a = data;
+    if (err == 0 && !ht_job_owned_by(job, a->tenant))
+        err = HT_ENOTFOUND;
+    if (failed(a->req, err))
+        return;
+    ht_http_problem(a->req, HT_P_CONFLICT,
+                    "this job's partition is no longer served (its partition count "
+                    "was retired): it can be read but not run again");
+}
+
 int ht_jobs_retry(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
     action_t *a = action_new(t, req, args);
@@ -146,10 +162,10 @@ int ht_jobs_retry(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *arg
     const ht_keys_t *k = ht_api_keys_of(t, a->id, &scratch);
     /* A job of a partition no worker serves any more (its N was retired,
      * README "Partitions") would wait forever once queued again. */
-    if (k == &scratch)
-        return ht_http_problem(req, HT_P_CONFLICT,
-                               "this job's partition is no longer served (its partition count "
-                               "was retired): it can be read but not run again");
+    if (k == &scratch) {
+        ht_astore_get(t->store, req, k, a->id, on_unserved_job, a);
+        return 0;
+    }
     ht_astore_retry(t->store, req, k, a->id, args->tenant, on_retried, a);
     return 0;
 }

@@ -97,3 +97,6 @@ ht_start_api # reads the record again: N=6 alone
 ht_http POST "/v1/jobs/${old[0]}/retry"
 assert_problem 409 "retry of a job of a retired N"
 assert_match "$(ht_json .detail)" 'no longer served' "why"
+# An unknown id of that retired layout (a fresh v4 id) is just unknown.
+ht_http POST "/v1/jobs/$(cat /proc/sys/kernel/random/uuid)/retry"
+assert_problem 404 "retry of an unknown id of a retired N"
