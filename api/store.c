@@ -78,6 +78,7 @@ struct op {
         ht_astore_stats_cb stats;
     } cb;
     void *data;
+    char log_from[HT_LOG_ID_MAX]; /* ht_astore_job_log: the list log is cut here */
 };
 
 /* h2o disposes of the request's pool (response done, or client gone). */
@@ -606,19 +607,51 @@ static int log_from_reply(const redisReply *r, ht_log_entry_t **out, size_t *n)
     return 0;
 }
 
-/* EXEC answers [HGETALL reply, XRANGE reply]. */
+/* An LRANGE of the list log (0008) into a malloc'd array: the entries
+ * from log id `from` on (inclusive; all when NULL, which LRANGE already
+ * cut to the newest), unreadable ones skipped with a log line. */
+static int list_log_from_reply(const redisReply *r, const char *from, ht_log_entry_t **out,
+                               size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (r->type != REDIS_REPLY_ARRAY)
+        return HT_EPROTO;
+    if (r->elements == 0)
+        return 0;
+    ht_log_entry_t *es = calloc(r->elements, sizeof(*es));
+    if (!es)
+        return HT_ENOMEM;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_STRING || ht_log_entry_parse_compact(&es[*n], e->str) < 0)
+            ht_log(HT_LOG_WARN, "unreadable job log entry skipped", NULL);
+        else if (!from || ht_log_id_cmp(es[*n].id, from) >= 0)
+            (*n)++;
+    }
+    *out = es;
+    return 0;
+}
+
+/* EXEC answers [HGETALL reply, LRANGE reply, XRANGE reply]: the list log
+ * when the job has one, else 0007's stream (a job changed last before
+ * migration 0008). */
 static void finish_job_log(op_t *op, int err, const redisReply *r)
 {
     ht_job_t job;
     ht_log_entry_t *entries = NULL;
     size_t n = 0;
     memset(&job, 0, sizeof(job));
-    if (!err && (r->type != REDIS_REPLY_ARRAY || r->elements != 2))
+    if (!err && (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+                 r->element[1]->type != REDIS_REPLY_ARRAY))
         err = HT_EPROTO; /* nil: the transaction was aborted */
     if (!err)
         err = job_from_reply(r->element[0], &job);
-    if (!err)
-        err = log_from_reply(r->element[1], &entries, &n);
+    if (!err && r->element[1]->elements > 0)
+        err = list_log_from_reply(r->element[1], op->log_from[0] ? op->log_from : NULL,
+                                  &entries, &n);
+    else if (!err)
+        err = log_from_reply(r->element[2], &entries, &n);
     op->cb.job_log(op->data, err, err ? NULL : &job, err ? 0 : n, err ? NULL : entries);
     ht_job_clear(&job);
     free(entries);
@@ -627,31 +660,39 @@ static void finish_job_log(op_t *op, int err, const redisReply *r)
 void ht_astore_job_log(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
                        const char *from, ht_astore_job_log_cb cb, void *data)
 {
-    char jobkey[HT_KEY_MAX], logkey[HT_KEY_MAX + 8];
+    char jobkey[HT_KEY_MAX], logkey[HT_KEY_MAX + 8], listkey[HT_KEY_MAX + 8];
     ht_keys_job(k, id, jobkey);
     snprintf(logkey, sizeof(logkey), "%s:log", jobkey);
-    ht_argv_t a[4];
-    for (size_t i = 0; i < 4; i++)
+    snprintf(listkey, sizeof(listkey), "%s:ev", jobkey);
+    ht_argv_t a[5];
+    for (size_t i = 0; i < 5; i++)
         ht_argv_init(&a[i]);
     ht_argv_add(&a[0], "MULTI");
     ht_argv_add(&a[1], "HGETALL");
     ht_argv_add(&a[1], jobkey);
+    /* The whole list (at most ~100 short entries, filtered on arrival) or
+     * its newest entry; the stream read costs nothing when there is none. */
+    ht_argv_add(&a[2], "LRANGE");
+    ht_argv_add(&a[2], listkey);
+    ht_argv_add(&a[2], from ? "0" : "-1");
+    ht_argv_add(&a[2], "-1");
     if (from) {
-        ht_argv_add(&a[2], "XRANGE");
-        ht_argv_add(&a[2], logkey);
-        ht_argv_add(&a[2], from);
-        ht_argv_add(&a[2], "+");
+        ht_argv_add(&a[3], "XRANGE");
+        ht_argv_add(&a[3], logkey);
+        ht_argv_add(&a[3], from);
+        ht_argv_add(&a[3], "+");
     } else {
-        ht_argv_add(&a[2], "XREVRANGE");
-        ht_argv_add(&a[2], logkey);
-        ht_argv_add(&a[2], "+");
-        ht_argv_add(&a[2], "-");
-        ht_argv_add(&a[2], "COUNT");
-        ht_argv_add(&a[2], "1");
+        ht_argv_add(&a[3], "XREVRANGE");
+        ht_argv_add(&a[3], logkey);
+        ht_argv_add(&a[3], "+");
+        ht_argv_add(&a[3], "-");
+        ht_argv_add(&a[3], "COUNT");
+        ht_argv_add(&a[3], "1");
     }
-    ht_argv_add(&a[3], "EXEC");
+    ht_argv_add(&a[4], "EXEC");
     op_t proto = {.finish = finish_job_log, .cb.job_log = cb, .data = data};
-    send_calls(s, req, a, 4, &proto);
+    snprintf(proto.log_from, sizeof(proto.log_from), "%s", from ? from : "");
+    send_calls(s, req, a, 5, &proto);
 }
 
 /* Integer or numeric-string replies; nil counts as 0 (an unset version). */
