@@ -27,8 +27,10 @@ What changed against 0007:
     histograms no longer keep a "count" field: ht_metrics reports the +Inf
     bucket's cumulative count, which is the same number (0007 incremented
     both together); 3 HINCRBY fewer per drained job, 1 per submit;
-  - a submitted job's hash omits attempt and token while they are 0 (the
-    reader, shared/job.c, reads absent numbers as 0).
+  - a submitted job's hash omits attempt and token while they are 0, and
+    queue, and tenant, priority, max_attempts, timeout_s and ttl_s when
+    they have their default values (OMIT_DEFAULT; the reader, shared/job.c,
+    fills the same defaults): 13 fields instead of 20 for a plain job.
 
 Keyspace of one queue Q; every key starts with the queue's base "ht:{Q}:",
 whose hash tag puts them all in one Redis Cluster slot (the job hashes and
@@ -88,8 +90,9 @@ index entries are reached from the base, as BullMQ does):
   ht:rate:{<tenant>}     string GCRA theoretical arrival time (µs) of the
                                 tenant's requests; expires when idle
 
-Job hash fields: id type queue tenant status priority payload metadata
-attempt (absent = 0) max_attempts timeout_s ttl_s failed_ttl_s created_at run_at
+Job hash fields (0008 leaves defaults out: see OMIT_DEFAULT): id type queue
+tenant status priority payload metadata attempt (absent = 0) max_attempts
+timeout_s ttl_s failed_ttl_s created_at run_at
 started_at finished_at progress_pct progress_msg progress_at result error
 token (absent = 0) worker version callback_url cancel_requested idem_key, and for
 webhooks: cb_seq (terminal events so far), cb_id (webhook-id of the
@@ -111,6 +114,13 @@ of a file that has shipped.
 ]]
 
 local SIGNAL_CAP = 64
+-- Fields a submit leaves out of the job's hash when the caller's value is
+-- this default (shared/job.h HT_*_DEFAULT; the readers, shared/job.c and
+-- this library, read an absent field as it).  queue is always left out:
+-- the key's hash tag names it and nothing reads the field.
+local MAX_ATTEMPTS = 3
+local OMIT_DEFAULT = {tenant = 'default', priority = 'default', max_attempts = '3',
+                      timeout_s = '300', ttl_s = '86400'}
 local LOG_CAP = 100
 local STATUSES = {'scheduled', 'queued', 'running', 'succeeded', 'failed', 'canceled'}
 
@@ -414,10 +424,13 @@ local function submit(keys, args)
   local f = {id = id, version = '0', created_at = created_at}
   local own_version = false
   for i = 6, #args, 2 do
-    hs[#hs + 1] = args[i]
-    hs[#hs + 1] = args[i + 1]
-    if args[i + 1] ~= nil then f[args[i]] = args[i + 1] end
-    own_version = own_version or args[i] == 'version'
+    local name, value = args[i], args[i + 1]
+    if name ~= 'queue' and (value == nil or OMIT_DEFAULT[name] ~= value) then
+      hs[#hs + 1] = name
+      hs[#hs + 1] = value
+    end
+    if value ~= nil then f[name] = value end
+    own_version = own_version or name == 'version'
   end
   -- 0005 wrote version 0 and then added 1: write the 1 at once.
   local version = (tonumber(f.version) or 0) + 1
@@ -582,7 +595,7 @@ local function settle(keys, args, now)
   else
     put(j, 'error', body)
     if retryable and j.f.cancel_requested ~= '1' and
-       tonumber(j.f.attempt) < tonumber(j.f.max_attempts) then
+       tonumber(j.f.attempt) < (tonumber(j.f.max_attempts) or MAX_ATTEMPTS) then
       status = requeue(j, wait, signal, delay_ms, false)
       count(j, 'retried')
     else
@@ -654,7 +667,7 @@ local function reap(keys, args)
       local status
       if f.cancel_requested == '1' then
         status = 'canceled'
-      elseif tonumber(f.attempt) < tonumber(f.max_attempts) then
+      elseif tonumber(f.attempt) < (tonumber(f.max_attempts) or MAX_ATTEMPTS) then
         status = requeue(j, waits[f.priority] or waits.default, signal, 0, true)
       else
         status = 'failed'
