@@ -110,10 +110,12 @@ static void log_outcome(const ht_job_t *job, ht_outcome_t outcome, const char *j
                "id", job->id, "type", job->type, "attempt", attempt, NULL);
 }
 
-/* The job claimed along with an outcome: `got` says whether `job` holds one. */
+/* The job claimed along with an outcome: `got` says whether `job` holds one;
+ * `empty` that a claim was made and found every queue empty. */
 typedef struct {
     ht_job_t job;
     int got;
+    int empty;
 } next_t;
 
 /* Stores the outcome, retrying while Redis is away.  `json` is the result
@@ -136,6 +138,8 @@ static void store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *jo
         int rc = ht_store_complete_next(store, k, job, outcome, json, retryable, delay_ms,
                                         slot->w->id, want ? &nx->job : NULL,
                                         want ? &nx->got : NULL);
+        if (rc == 0 || rc == HT_ESTALE)
+            nx->empty = want && !nx->got;
         if (rc == 0) {
             recovered(&t);
             log_outcome(job, outcome, json, retryable, delay_ms);
@@ -287,6 +291,10 @@ static void *slot_main(void *arg)
         int rc = 1;
         if (nx.got) {
             job = nx.job;
+        } else if (nx.empty) {
+            /* The outcome's call just found every queue empty: wait. */
+            memset(&job, 0, sizeof(job));
+            rc = 0;
         } else {
             memset(&job, 0, sizeof(job));
             rc = ht_store_claim(store, &w->keys, w->id, &job);
