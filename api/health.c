@@ -47,6 +47,12 @@ static void on_schema(void *data, int err, long long version)
 int ht_health_ready(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
     (void)args;
+    /* Not connected; or, on a cluster, the slot map not known or leaving
+     * some slots without a master: requests would fail, so not ready. */
+    if (!ht_astore_ready(t->store)) {
+        on_schema(req, HT_EREDIS, 0);
+        return 0;
+    }
     ht_astore_schema_version(t->store, req, on_schema, req);
     return 0;
 }

@@ -24,7 +24,12 @@
  * REPLY_TIMEOUT_MS mean a dead connection.  hiredis 0.14.1 calls the
  * callback given with SUBSCRIBE for that channel's confirmation, for every
  * message on it and for its unsubscribe confirmation; ours is one function
- * that finds the entry by the channel's name. */
+ * that finds the entry by the channel's name.
+ *
+ * Cluster: classic PUBLISH reaches every node of a Redis Cluster, so one
+ * connection to any node hears every job's events.  It goes to the URL's
+ * seeds in turn: each lost connection or failed connect moves on to the
+ * next seed, and the reconnect subscribes everything again as above. */
 #include "api/pubsub.h"
 #include "api/redis_async.h"
 
@@ -76,6 +81,7 @@ struct ht_pubsub {
     uv_timer_t tick;
     uv_timer_t soon; /* delivers owed "ready"s on the next loop turn */
     ht_redis_url_t url;
+    int seed; /* cluster: the seed connected or tried now */
     char prefix[HT_KEY_MAX + 1]; /* "ht:{default}:events:" */
     size_t prefix_len;
     redisAsyncContext *ac; /* NULL while down */
@@ -360,6 +366,8 @@ static void mark_down(ht_pubsub_t *ps, const char *why)
     }
     set_state(ps, ST_DOWN);
     ps->in_flight = 0;
+    if (ps->url.kind == HT_REDIS_CLUSTER)
+        ps->seed = (ps->seed + 1) % ps->url.n_seeds; /* another node next time */
     for (size_t i = 0; i < ps->n_buckets; i++) {
         for (chan_t *c = ps->buckets[i], *next; c; c = next) {
             next = c->next;
@@ -393,7 +401,9 @@ static void on_connect(const redisAsyncContext *ac, int status)
     }
     set_state(ps, ST_READY);
     if (ps->outage_logged && ps->ever_ready)
-        ht_log(HT_LOG_INFO, "redis pub/sub connected", NULL);
+        ht_log(HT_LOG_INFO, "redis pub/sub connected",
+               ps->url.kind == HT_REDIS_CLUSTER ? "node" : NULL, ps->url.seeds[ps->seed].host,
+               NULL);
     ps->outage_logged = 0;
     ps->ever_ready = 1;
     for (size_t i = 0; i < ps->n_buckets; i++) {
@@ -426,9 +436,16 @@ static void on_login_reply(redisAsyncContext *ac, void *reply, void *privdata)
 
 static void connect_now(ht_pubsub_t *ps)
 {
+    const ht_redis_url_t *url = &ps->url;
+    ht_redis_url_t node;
+    if (url->kind == HT_REDIS_CLUSTER) { /* the URL's password, this seed's address */
+        node = ps->url;
+        snprintf(node.host, sizeof(node.host), "%s", ps->url.seeds[ps->seed].host);
+        node.port = ps->url.seeds[ps->seed].port;
+        url = &node;
+    }
     const char *err = NULL;
-    redisAsyncContext *ac =
-        ht_redis_async_connect(&ps->url, ps->loop, ps, 0, on_login_reply, &err);
+    redisAsyncContext *ac = ht_redis_async_connect(url, ps->loop, ps, 0, on_login_reply, &err);
     if (!ac) {
         mark_down(ps, err);
         return;
@@ -481,7 +498,7 @@ static void on_tick(uv_timer_t *timer)
 int ht_pubsub_new(ht_pubsub_t **out, uv_loop_t *loop, const ht_redis_url_t *url, const ht_keys_t *k)
 {
     *out = NULL;
-    if (url->kind == HT_REDIS_CLUSTER)
+    if (url->kind == HT_REDIS_CLUSTER && url->n_seeds < 1)
         return HT_EINVAL;
     ht_pubsub_t *ps = calloc(1, sizeof(*ps));
     if (!ps || !(ps->buckets = calloc(BUCKETS_MIN, sizeof(*ps->buckets)))) {

@@ -1,13 +1,12 @@
-/* The blocking Redis store of the worker and the CLI: one hiredis context,
- * reconnected lazily, and one function per Redis function of the keyspace
- * library (migrations/0001_core.lua).  Nothing else in these processes
- * speaks Redis. */
+/* The blocking Redis store of the worker and the CLI: one connection to a
+ * Redis node or cluster (shared/rconn.h: routing, redirects, reconnects),
+ * and one function per Redis function of the keyspace library
+ * (migrations/0001_core.lua).  Nothing else in these processes speaks
+ * Redis. */
 #include "shared/store.h"
 
-#include <errno.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,92 +16,17 @@
 #include "shared/error.h"
 #include "shared/log.h"
 #include "shared/migrations.h"
+#include "shared/rconn.h"
 
 struct ht_store {
-    ht_redis_url_t url;
+    ht_rconn_t *conn; /* one node or a cluster: shared/rconn.h */
     int timeout_ms;
-    redisContext *c; /* NULL while disconnected */
-    char err[512];
+    char err[1024];
 };
-
-static struct timeval to_timeval(int ms)
-{
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    return tv;
-}
 
 static void set_err(ht_store_t *s, const char *fmt, const char *detail)
 {
     snprintf(s->err, sizeof(s->err), fmt, detail);
-}
-
-static void drop_connection(ht_store_t *s)
-{
-    if (s->c) {
-        redisFree(s->c);
-        s->c = NULL;
-    }
-}
-
-/* Sends one command on the open context; the reply is the caller's. */
-static redisReply *send_argv(ht_store_t *s, ht_argv_t *a)
-{
-    return redisCommandArgv(s->c, (int)a->n, a->v, a->len);
-}
-
-/* Sends a command whose reply only matters for being an error. */
-static int setup_cmd(ht_store_t *s, ht_argv_t *a, const char *what)
-{
-    int rc = 0;
-    redisReply *r = send_argv(s, a);
-    if (!r) {
-        set_err(s, "redis: %s", s->c->errstr);
-        rc = HT_EREDIS;
-    } else if (r->type == REDIS_REPLY_ERROR) {
-        snprintf(s->err, sizeof(s->err), "redis refused %s: %s", what, r->str);
-        rc = HT_EREDIS;
-    }
-    freeReplyObject(r);
-    return rc;
-}
-
-/* AUTH and SELECT, as the URL asks. */
-static int login(ht_store_t *s)
-{
-    ht_argv_t cmds[2];
-    size_t n = ht_redis_login_cmds(&s->url, 1, cmds);
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (rc == 0)
-            rc = setup_cmd(s, &cmds[i], cmds[i].v[0]);
-        ht_argv_clear(&cmds[i]);
-    }
-    return rc;
-}
-
-static int connect_now(ht_store_t *s)
-{
-    struct timeval tv = to_timeval(s->timeout_ms);
-    if (s->url.kind == HT_REDIS_UNIX)
-        s->c = redisConnectUnixWithTimeout(s->url.path, tv);
-    else
-        s->c = redisConnectWithTimeout(s->url.host, s->url.port, tv);
-    if (!s->c) {
-        set_err(s, "redis: %s", "out of memory");
-        return HT_ENOMEM;
-    }
-    if (s->c->err) {
-        snprintf(s->err, sizeof(s->err), "cannot connect to redis at %s:%d: %s",
-                 s->url.kind == HT_REDIS_UNIX ? s->url.path : s->url.host,
-                 s->url.kind == HT_REDIS_UNIX ? 0 : s->url.port, s->c->errstr);
-        drop_connection(s);
-        return HT_EREDIS;
-    }
-    redisSetTimeout(s->c, tv);
-    int rc = login(s);
-    if (rc < 0)
-        drop_connection(s);
-    return rc;
 }
 
 int ht_store_open(ht_store_t **out, const ht_redis_url_t *url, int timeout_ms)
@@ -111,20 +35,18 @@ int ht_store_open(ht_store_t **out, const ht_redis_url_t *url, int timeout_ms)
     *out = s;
     if (!s)
         return HT_ENOMEM;
-    s->url = *url;
     s->timeout_ms = timeout_ms > 0 ? timeout_ms : 2000;
-    if (url->kind == HT_REDIS_CLUSTER) {
-        set_err(s, "%s", "redis+cluster:// is not supported yet: use one Redis node");
-        return HT_EINVAL;
-    }
-    return connect_now(s);
+    int rc = ht_rconn_open(&s->conn, url, s->timeout_ms);
+    if (rc < 0)
+        set_err(s, "%s", s->conn ? ht_rconn_errstr(s->conn) : "redis: out of memory");
+    return rc;
 }
 
 void ht_store_close(ht_store_t *s)
 {
     if (!s)
         return;
-    drop_connection(s);
+    ht_rconn_close(s->conn);
     free(s);
 }
 
@@ -135,8 +57,9 @@ const char *ht_store_errstr(const ht_store_t *s)
 
 int ht_store_error_is_unavailable(const char *redis_error)
 {
-    static const char *const codes[] = {"OOM",      "MISCONF",    "LOADING",  "BUSY",
-                                        "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"};
+    static const char *const codes[] = {"OOM",      "MISCONF",     "LOADING",
+                                        "BUSY",     "READONLY",    "MASTERDOWN",
+                                        "TRYAGAIN", "CLUSTERDOWN", "UNBLOCKED"};
     for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
         size_t n = strlen(codes[i]);
         if (strncmp(redis_error, codes[i], n) == 0 &&
@@ -146,26 +69,15 @@ int ht_store_error_is_unavailable(const char *redis_error)
     return 0;
 }
 
-/* Runs one command, reconnecting first if needed.  Returns the reply (the
- * caller frees it), or NULL with *rc set: HT_EREDIS when the connection is
- * gone (it is dropped, the next call reconnects) or Redis answers that it
- * is unavailable for now (ht_store_error_is_unavailable), HT_ESCHEMA when a
- * function of the keyspace library is missing, HT_EPROTO for other errors. */
-static redisReply *call(ht_store_t *s, ht_argv_t *a, int *rc)
+/* Judges a reply of ht_rconn_call().  Returns it (the caller frees it), or
+ * NULL with *rc set: HT_EREDIS when Redis is unreachable, the connection is
+ * gone (the next call reconnects) or Redis answers that it is unavailable
+ * for now (ht_store_error_is_unavailable), HT_ESCHEMA when a function of
+ * the keyspace library is missing, HT_EPROTO for other errors. */
+static redisReply *judge(ht_store_t *s, redisReply *r, int *rc)
 {
-    *rc = 0;
-    if (a->overflow) {
-        set_err(s, "%s", "internal error: too many command arguments");
-        *rc = HT_EINVAL;
-        return NULL;
-    }
-    if (!s->c && (*rc = connect_now(s)) < 0)
-        return NULL;
-    redisReply *r = send_argv(s, a);
     if (!r) {
-        set_err(s, "redis connection lost: %s", s->c->errstr);
-        drop_connection(s);
-        *rc = HT_EREDIS;
+        set_err(s, "%s", ht_rconn_errstr(s->conn));
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
@@ -176,7 +88,20 @@ static redisReply *call(ht_store_t *s, ht_argv_t *a, int *rc)
         freeReplyObject(r);
         return NULL;
     }
+    *rc = 0;
     return r;
+}
+
+/* Runs one command on the node of its key, waiting reply_ms for the
+ * answer (0: the store's timeout); see judge() for the result. */
+static redisReply *call_ms(ht_store_t *s, ht_argv_t *a, int reply_ms, int *rc)
+{
+    return judge(s, ht_rconn_call(s->conn, a, reply_ms, rc), rc);
+}
+
+static redisReply *call(ht_store_t *s, ht_argv_t *a, int *rc)
+{
+    return call_ms(s, a, 0, rc);
 }
 
 /* Runs a command whose answer is an integer. */
@@ -249,6 +174,54 @@ int ht_store_schema_version(ht_store_t *s, int *version)
     return 0;
 }
 
+/* Appends " (on master host:port)" to the error when there are several. */
+static void name_master(ht_store_t *s, int i, int n)
+{
+    if (n < 2)
+        return;
+    char name[300];
+    ht_rconn_master_name(s->conn, i, name, sizeof name);
+    size_t used = strlen(s->err);
+    snprintf(s->err + used, sizeof(s->err) - used, " (on master %s)", name);
+}
+
+/* Runs `a` on every master (one for a single node): what every master must
+ * have, such as the function library.  Returns 0 or the first failure's
+ * code, with the master named in the error. */
+static int call_every_master(ht_store_t *s, ht_argv_t *a)
+{
+    int n = ht_rconn_masters(s->conn), rc = n < 0 ? n : 0;
+    if (n < 0)
+        set_err(s, "%s", ht_rconn_errstr(s->conn));
+    for (int i = 0; i < n && rc == 0; i++) {
+        redisReply *r = judge(s, ht_rconn_call_master(s->conn, i, a, &rc), &rc);
+        freeReplyObject(r);
+        if (rc < 0)
+            name_master(s, i, n);
+    }
+    return rc;
+}
+
+/* 1 when master i has the keyspace's function library, 0 when it has not
+ * (a master added to a cluster after the migration), or a negative code.
+ * A refused FUNCTION LIST (a managed Redis) counts as 1: we cannot tell. */
+static int has_library(ht_store_t *s, int i)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "FUNCTION");
+    ht_argv_add(&a, "LIST");
+    ht_argv_add(&a, "LIBRARYNAME");
+    ht_argv_add(&a, "hangtight");
+    int rc;
+    redisReply *r = judge(s, ht_rconn_call_master(s->conn, i, &a, &rc), &rc);
+    if (!r)
+        return rc == HT_EPROTO ? 1 : rc;
+    rc = r->type != REDIS_REPLY_ARRAY || r->elements > 0;
+    freeReplyObject(r);
+    return rc;
+}
+
 int ht_store_check_schema(ht_store_t *s)
 {
     int have = 0, need = ht_schema_required();
@@ -262,6 +235,22 @@ int ht_store_check_schema(ht_store_t *s)
                  have, need);
         return HT_ESCHEMA;
     }
+    /* Every master serves some queue's keys, so every one needs the
+     * functions (a master added to a cluster has none until a migrate). */
+    int n = ht_rconn_masters(s->conn);
+    if (n < 0) {
+        set_err(s, "%s", ht_rconn_errstr(s->conn));
+        return n;
+    }
+    for (int i = 0; i < n; i++) {
+        if ((rc = has_library(s, i)) < 0)
+            return rc;
+        if (rc == 0) {
+            set_err(s, "%s", "redis has no hangtight function library: run `hangtight migrate`");
+            name_master(s, i, n);
+            return HT_ESCHEMA;
+        }
+    }
     return 0;
 }
 
@@ -269,25 +258,31 @@ static int apply_migration(ht_store_t *s, const ht_migration_t *m)
 {
     ht_argv_t a;
     ht_argv_init(&a);
+    int rc;
     if (m->is_library) {
         ht_argv_add(&a, "FUNCTION");
         ht_argv_add(&a, "LOAD");
         ht_argv_add(&a, "REPLACE");
         ht_argv_addn(&a, m->source, m->len);
+        rc = call_every_master(s, &a);
     } else {
+        /* A data step reads and writes the keys of queue "default" without
+         * declaring them; naming its base as the one key routes it to the
+         * master of that slot, where a cluster lets a script touch them. */
+        ht_keys_t k;
+        ht_keys_init(&k, HT_QUEUE_DEFAULT);
         ht_argv_add(&a, "EVAL");
         ht_argv_addn(&a, m->source, m->len);
-        ht_argv_add(&a, "0");
+        ht_argv_add(&a, "1");
+        ht_argv_add(&a, k.base);
+        freeReplyObject(call(s, &a, &rc));
     }
-    int rc;
-    redisReply *r = call(s, &a, &rc);
     ht_argv_clear(&a);
-    if (!r) {
+    if (rc < 0) {
         size_t used = strlen(s->err);
         snprintf(s->err + used, sizeof(s->err) - used, " (in migration %s)", m->name);
         return rc;
     }
-    freeReplyObject(r);
 
     long long ignored;
     ht_argv_add(&a, "HSET");
@@ -297,6 +292,37 @@ static int apply_migration(ht_store_t *s, const ht_migration_t *m)
     ht_argv_add(&a, "applied_at");
     ht_argv_addf(&a, "%" PRId64, ht_now_ms());
     return call_int(s, &a, &ignored);
+}
+
+/* Loads the library of version `version` (the newest library migration
+ * at or below it) on every master that lacks it: a master added to a
+ * cluster since the migration ran. */
+static int load_missing_library(ht_store_t *s, int version)
+{
+    const ht_migration_t *lib = NULL;
+    for (size_t i = 0; i < ht_migrations_count; i++)
+        if (ht_migrations[i].is_library && ht_migrations[i].version <= version)
+            lib = &ht_migrations[i];
+    int n = ht_rconn_masters(s->conn), rc = n < 0 ? n : 0;
+    if (n < 0)
+        set_err(s, "%s", ht_rconn_errstr(s->conn));
+    for (int i = 0; lib && i < n && rc == 0; i++) {
+        if ((rc = has_library(s, i)) != 0) {
+            rc = rc < 0 ? rc : 0;
+            continue;
+        }
+        ht_argv_t a;
+        ht_argv_init(&a);
+        ht_argv_add(&a, "FUNCTION");
+        ht_argv_add(&a, "LOAD");
+        ht_argv_add(&a, "REPLACE");
+        ht_argv_addn(&a, lib->source, lib->len);
+        freeReplyObject(judge(s, ht_rconn_call_master(s->conn, i, &a, &rc), &rc));
+        ht_argv_clear(&a);
+        if (rc < 0)
+            name_master(s, i, n);
+    }
+    return rc < 0 ? rc : 0;
 }
 
 int ht_store_migrate(ht_store_t *s, int *from, int *to)
@@ -313,7 +339,7 @@ int ht_store_migrate(ht_store_t *s, int *from, int *to)
             return rc;
         *to = m->version;
     }
-    return 0;
+    return load_missing_library(s, *to);
 }
 
 int ht_store_register_types(ht_store_t *s, const char *const *types, size_t n,
@@ -376,20 +402,10 @@ int ht_store_wait_signal(ht_store_t *s, const ht_keys_t *k, int timeout_ms)
     ht_argv_add(&a, "BLPOP");
     ht_argv_add(&a, k->signal);
     ht_argv_addf(&a, "%d.%03d", timeout_ms / 1000, timeout_ms % 1000);
-    if (!s->c) {
-        int rc = connect_now(s);
-        if (rc < 0) {
-            ht_argv_clear(&a);
-            return rc;
-        }
-    }
     /* The socket must outwait the server-side block. */
-    redisSetTimeout(s->c, to_timeval(timeout_ms + s->timeout_ms));
     int rc;
-    redisReply *r = call(s, &a, &rc);
+    redisReply *r = call_ms(s, &a, timeout_ms + s->timeout_ms, &rc);
     ht_argv_clear(&a);
-    if (s->c)
-        redisSetTimeout(s->c, to_timeval(s->timeout_ms));
     if (!r)
         return rc;
     rc = r->type == REDIS_REPLY_ARRAY ? 1 : 0;
@@ -598,40 +614,21 @@ int ht_store_trim(ht_store_t *s, const ht_keys_t *k, int limit)
 
 int ht_store_cancel_listen(ht_store_t *s, const ht_keys_t *k)
 {
-    ht_argv_t a;
-    ht_argv_init(&a);
-    ht_argv_add(&a, "SUBSCRIBE");
-    ht_argv_add(&a, k->cancel_channel);
-    int rc;
-    redisReply *r = call(s, &a, &rc);
-    ht_argv_clear(&a);
-    if (!r)
-        return rc;
-    freeReplyObject(r);
-    return 0;
+    int rc = ht_rconn_subscribe(s->conn, k->cancel_channel);
+    if (rc < 0)
+        set_err(s, "%s", ht_rconn_errstr(s->conn));
+    return rc;
 }
 
 int ht_store_cancel_next(ht_store_t *s, int timeout_ms, char id[HT_ID_LEN + 1], uint64_t *token)
 {
-    if (!s->c)
-        return HT_EREDIS;
-    /* Wait on the socket ourselves: a hiredis read timeout would leave the
-     * context unusable, and a quiet channel is the normal case. */
-    redisReply *r = NULL;
-    if (redisReaderGetReply(s->c->reader, (void **)&r) != REDIS_OK)
-        goto broken;
-    if (!r) {
-        struct pollfd pfd = {.fd = s->c->fd, .events = POLLIN};
-        int n = poll(&pfd, 1, timeout_ms);
-        if (n == 0 || (n < 0 && errno == EINTR))
-            return 0;
-        if (n < 0 || redisBufferRead(s->c) != REDIS_OK ||
-            redisReaderGetReply(s->c->reader, (void **)&r) != REDIS_OK)
-            goto broken;
-        if (!r)
-            return 0; /* a partial message: the rest comes with the next call */
-    }
-    int rc = 0;
+    redisReply *r;
+    int rc = ht_rconn_next_message(s->conn, timeout_ms, &r);
+    if (rc < 0)
+        set_err(s, "%s", ht_rconn_errstr(s->conn));
+    if (rc <= 0)
+        return rc;
+    rc = 0;
     /* ["message", channel, "<id> <token>"] */
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
         r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "message") == 0 &&
@@ -647,11 +644,6 @@ int ht_store_cancel_next(ht_store_t *s, int timeout_ms, char id[HT_ID_LEN + 1], 
     }
     freeReplyObject(r);
     return rc;
-
-broken:
-    set_err(s, "redis connection lost: %s", s->c->errstr[0] ? s->c->errstr : "read error");
-    drop_connection(s);
-    return HT_EREDIS;
 }
 
 int ht_store_get(ht_store_t *s, const ht_keys_t *k, const char *id, ht_job_t *job)
@@ -745,27 +737,30 @@ static void info_field(const char *info, const char *field, char *out, size_t le
     }
 }
 
-int ht_store_check_eviction(ht_store_t *s, int allow)
+/* The eviction check of master i of n (see ht_store_check_eviction). */
+static int check_eviction_on(ht_store_t *s, int i, int n, int allow)
 {
     ht_argv_t a;
     ht_argv_init(&a);
     ht_argv_add(&a, "INFO");
     ht_argv_add(&a, "memory");
     int rc;
-    redisReply *r = call(s, &a, &rc);
+    redisReply *r = judge(s, ht_rconn_call_master(s->conn, i, &a, &rc), &rc);
     ht_argv_clear(&a);
     if (!r && rc == HT_EREDIS)
         return rc;
-    char policy[64] = "";
+    char policy[64] = "", node[300] = "";
     if (r && r->type == REDIS_REPLY_STRING)
         info_field(r->str, "maxmemory_policy", policy, sizeof(policy));
     freeReplyObject(r);
+    if (n > 1)
+        ht_rconn_master_name(s->conn, i, node, sizeof node);
     if (!policy[0]) {
         /* A managed Redis may forbid INFO: say so, but do not refuse. */
         ht_log(HT_LOG_WARN,
                "cannot read redis' maxmemory-policy; make sure it is noeviction, or jobs may "
                "be evicted and lost silently",
-               "detail", ht_store_errstr(s), NULL);
+               "detail", ht_store_errstr(s), n > 1 ? "master" : NULL, node, NULL);
         return 0;
     }
     if (strcmp(policy, "noeviction") == 0)
@@ -774,13 +769,25 @@ int ht_store_check_eviction(ht_store_t *s, int allow)
         ht_log(HT_LOG_WARN,
                "!!! REDIS MAY EVICT JOBS: maxmemory-policy is not noeviction; when Redis fills "
                "up, acknowledged jobs are deleted and lost silently !!!",
-               "maxmemory_policy", policy, "fix", "CONFIG SET maxmemory-policy noeviction", NULL);
+               "maxmemory_policy", policy, "fix", "CONFIG SET maxmemory-policy noeviction",
+               n > 1 ? "master" : NULL, node, NULL);
         return 0;
     }
     snprintf(s->err, sizeof(s->err),
-             "redis' maxmemory-policy is %s: it may evict job keys and lose acknowledged jobs "
-             "silently; set maxmemory-policy noeviction, or pass --allow-eviction "
+             "redis' maxmemory-policy is %s%s%s: it may evict job keys and lose acknowledged "
+             "jobs silently; set maxmemory-policy noeviction, or pass --allow-eviction "
              "(HANGTIGHT_ALLOW_EVICTION=1) to run anyway",
-             policy);
+             policy, n > 1 ? " on master " : "", node);
     return HT_EINVAL;
+}
+
+/* Every master holds job keys, so every master is checked. */
+int ht_store_check_eviction(ht_store_t *s, int allow)
+{
+    int n = ht_rconn_masters(s->conn), rc = n < 0 ? n : 0;
+    if (n < 0)
+        set_err(s, "%s", ht_rconn_errstr(s->conn));
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = check_eviction_on(s, i, n, allow);
+    return rc;
 }

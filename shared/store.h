@@ -3,7 +3,9 @@
  * All Redis access of these processes goes through here.
  *
  * One ht_store_t per thread.  A call that loses the connection returns
- * HT_EREDIS; the next call reconnects, so callers just retry later. */
+ * HT_EREDIS; the next call reconnects, so callers just retry later.  The
+ * URL may name one node or a Redis Cluster (shared/rconn.h routes each
+ * call to the master of its keys' slot). */
 #ifndef HT_STORE_H
 #define HT_STORE_H
 
@@ -29,25 +31,31 @@ const char *ht_store_errstr(const ht_store_t *s);
 /* *version = the keyspace version recorded by migrate (0 when none). */
 int ht_store_schema_version(ht_store_t *s, int *version);
 
-/* 0 when the keyspace is at least ht_schema_required(), HT_ESCHEMA when it is
- * older (ht_store_errstr() says by how much and what to run). */
+/* 0 when the keyspace is at least ht_schema_required() and every master has
+ * the function library, HT_ESCHEMA when not (ht_store_errstr() says by how
+ * much, or which master, and what to run). */
 int ht_store_check_schema(ht_store_t *s);
 
 /* 1 when a Redis error reply means "unavailable for now, try again later"
  * rather than a bug: full (OOM), cannot persist (MISCONF), loading its
  * data after a restart (LOADING), busy with a script, a replica or a
- * failover (READONLY, MASTERDOWN, TRYAGAIN, CLUSTERDOWN).  Callers answer
+ * failover (READONLY, MASTERDOWN, TRYAGAIN, CLUSTERDOWN, UNBLOCKED: a
+ * blocked BLPOP on a master that became a replica).  Callers answer
  * these like a lost connection (HT_EREDIS: 503, retry). */
 int ht_store_error_is_unavailable(const char *redis_error);
 
 /* Refuses a Redis whose maxmemory-policy may evict keys (an evicted job
  * key is a job lost without a trace): HT_EINVAL with ht_store_errstr()
  * saying why, unless `allow`, which logs a loud warning instead.  0 under
- * noeviction, or when the policy cannot be read (a warning is logged). */
+ * noeviction, or when the policy cannot be read (a warning is logged).
+ * Every master of a cluster is checked. */
 int ht_store_check_eviction(ht_store_t *s, int allow);
 
 /* Applies every migration above the recorded version, in order, recording
- * each.  *from and *to get the versions before and after. */
+ * each: a library on every master, a data step on the master of queue
+ * "default".  Then loads the current library on any master that lacks it
+ * (one added to a cluster since).  *from and *to get the versions before
+ * and after. */
 int ht_store_migrate(ht_store_t *s, int *from, int *to);
 
 /* Records that this worker serves `types` (see HT_KEY_TYPES). */

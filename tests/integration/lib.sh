@@ -11,6 +11,14 @@
 #   ht_start_redis; ht_migrate; ht_start_api; ht_start_worker w1
 #   ht_http POST /v1/jobs '{"type":"echo"}'; assert_status 202
 #   assert_json '.status' queued
+#
+# HT_TEST_CLUSTER=1 in the environment runs the same test against a real
+# Redis Cluster (issue 10): ht_start_redis then starts 3 masters + 3
+# replicas (ht_start_cluster), points HANGTIGHT_REDIS_URL at them
+# (redis+cluster://...) with HANGTIGHT_PARTITIONS=6, and ht_redis follows
+# redirects.  A test that reads Redis directly must not spell keys: it uses
+# ht_job_key / ht_job_tag_key / ht_job_hget for a job's keys and ht_sum_keys /
+# ht_redis_each for the queue-wide ones, so it passes on both layouts.
 set -euo pipefail
 
 HT_SOURCE_DIR=${HT_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -28,10 +36,13 @@ if [[ -z "${LSAN_OPTIONS:-}" && -f "$HT_SOURCE_DIR/tests/lsan.supp" ]]; then
 fi
 
 HT_TEST_NAME=$(basename "$0" .sh)
+HT_TEST_CLUSTER=${HT_TEST_CLUSTER:-0}
+[[ "$HT_TEST_CLUSTER" == 1 ]] && HT_TEST_NAME=cluster.$HT_TEST_NAME
 HT_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ht-$HT_TEST_NAME.XXXXXX")
 declare -A HT_PIDS=()  # name -> pid of every process started here
 declare -A HT_LOGS=()  # name -> its log file
 HT_REDIS_PORT=
+HT_CLUSTER_PORTS=()   # ports of the cluster's nodes (ht_start_cluster), node i is redis-n<i+1>
 HT_URL=
 HT_JOB=
 HT_EXIT=
@@ -79,9 +90,14 @@ fail() {
 
 # ---- processes ---------------------------------------------------------
 
+# Debian's python3 for the helpers below: a pyenv shim first on PATH costs
+# ~2 s a start on a loaded machine, and they need nothing but the stdlib.
+HT_PY=python3
+[[ -x /usr/bin/python3 ]] && HT_PY=/usr/bin/python3
+
 # A TCP port that nothing listens on right now (the kernel picks it).
 ht_free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+    "$HT_PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
 # Runs "$@" in the background as NAME, output to $HT_TMP/NAME.log.
@@ -121,7 +137,14 @@ ht_stop() {
 # append-only file there so functions and data survive a restart; --fsync
 # MODE sets its appendfsync (default everysec; "always" for fault tests).
 # Called again after ht_stop_redis it restarts on the same port and dir.
+# With HT_TEST_CLUSTER=1 it starts a cluster instead (ht_start_cluster, same
+# options) and sets HANGTIGHT_PARTITIONS=6.
 ht_start_redis() {
+    if [[ "$HT_TEST_CLUSTER" == 1 ]]; then
+        ht_start_cluster "$@"
+        export HANGTIGHT_PARTITIONS=6
+        return
+    fi
     local persist=no password='' db=0 fsync=everysec
     while (($#)); do
         case "$1" in
@@ -144,15 +167,241 @@ ht_start_redis() {
     wait_until 20 "redis answers PING" ht_redis_ping
 }
 
-ht_redis_ping() { [[ "$(redis-cli -p "$HT_REDIS_PORT" PING 2>/dev/null)" == PONG ]]; }
+ht_redis_ping() {
+    local port
+    for port in "${HT_CLUSTER_PORTS[@]:-$HT_REDIS_PORT}"; do
+        [[ "$(redis-cli -p "$port" PING 2>/dev/null)" == PONG ]] || return 1
+    done
+}
 
-# redis-cli against the test's Redis.
-ht_redis() { redis-cli -p "$HT_REDIS_PORT" -n "${HANGTIGHT_REDIS_URL##*/}" "$@"; }
+# redis-cli against the test's Redis (on a cluster: any live node, following
+# MOVED redirects, so a keyed command reaches its slot's master).
+ht_redis() {
+    if ((${#HT_CLUSTER_PORTS[@]})); then
+        redis-cli -c -p "$(ht_cluster_any_port)" "$@"
+    else
+        redis-cli -p "$HT_REDIS_PORT" -n "${HANGTIGHT_REDIS_URL##*/}" "$@"
+    fi
+}
+
+# Runs redis-cli "$@" on every live node (a cluster's masters only with
+# --masters), one output after the other: for what each node keeps to
+# itself (PUBSUB CHANNELS, KEYS, INFO).  On one node: that node.
+ht_redis_each() {
+    local only_masters=0 port
+    [[ "${1:-}" == --masters ]] && only_masters=1 && shift
+    if ((${#HT_CLUSTER_PORTS[@]} == 0)); then
+        ht_redis "$@"
+        return
+    fi
+    for port in $( ((only_masters)) && ht_cluster_masters || ht_cluster_live_ports); do
+        redis-cli -p "$port" "$@"
+    done
+}
 
 # Stops Redis at once, without saving (the AOF, if on, is already written).
+# On a cluster: every node still running.
 ht_stop_redis() {
+    local i
+    if ((${#HT_CLUSTER_PORTS[@]})); then
+        for i in "${!HT_CLUSTER_PORTS[@]}"; do
+            [[ -n "${HT_PIDS[redis-n$((i + 1))]:-}" ]] || continue
+            redis-cli -p "${HT_CLUSTER_PORTS[i]}" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+        done
+        for i in "${!HT_CLUSTER_PORTS[@]}"; do
+            [[ -n "${HT_PIDS[redis-n$((i + 1))]:-}" ]] && ht_wait_exit "redis-n$((i + 1))" 20
+        done
+        return 0
+    fi
     ht_redis SHUTDOWN NOSAVE >/dev/null 2>&1 || true
     ht_wait_exit redis 20
+}
+
+# ---- Redis Cluster (issue 10) -------------------------------------------
+
+# N TCP ports (default 1) that are free together with port + 10000, the
+# cluster bus port Redis derives (so at most 55535), in one python call.
+ht_free_cluster_ports() {
+    "$HT_PY" - "${1:-1}" <<'PY'
+import random, socket, sys
+def free(p):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+out = []
+while len(out) < int(sys.argv[1]):
+    p = random.randrange(20000, 55535)
+    if p not in out and p + 10000 not in out and free(p) and free(p + 10000):
+        out.append(p)
+print(" ".join(map(str, out)))
+PY
+}
+
+# ht_start_cluster [--aof] [--fsync MODE] [--password PW] [--masters M]
+#                  [--node-timeout MS] [--no-wait-replicas]
+# A Redis Cluster of M masters (default 3), each with one replica, as
+# redis-n1..redis-n<2M> (logs in $HT_TMP/redis-n<i>.log, data in
+# $HT_TMP/redis-n<i>/): `redis-cli --cluster create --cluster-replicas 1`,
+# then waits until every node says cluster_state:ok and every replica's
+# link to its master is up.  Sets HT_CLUSTER_PORTS, HT_REDIS_PORT (node 1)
+# and HANGTIGHT_REDIS_URL=redis+cluster://127.0.0.1:<p1>,...
+#
+# cluster-node-timeout is 1500 ms: a master is voted failed ~1.5-3 s after
+# it stops answering; shorter flaps on a loaded 2-core machine (a node
+# stalled by a neighbour's build for a second would be failed over).
+# Replicas always may fail over (cluster-replica-validity-factor 0: the
+# test decides what it kills, not how stale the replica's link looks).
+# Called again after ht_stop_redis it restarts the same nodes, which find
+# each other from their nodes.conf.
+ht_start_cluster() {
+    local persist=no password='' fsync=everysec masters=3 timeout=1500 wait_replicas=1
+    while (($#)); do
+        case "$1" in
+        --aof) persist=yes ;;
+        --password) password=$2 && shift ;;
+        --db) [[ "$2" == 0 ]] || fail "ht_start_cluster: a cluster has only database 0" && shift ;;
+        --fsync) fsync=$2 && shift ;;
+        --masters) masters=$2 && shift ;;
+        --node-timeout) timeout=$2 && shift ;;
+        --no-wait-replicas) wait_replicas=0 ;;
+        *) fail "ht_start_cluster: unknown option $1" ;;
+        esac
+        shift
+    done
+    local n=$((masters * 2)) i port restart=0 seeds=() t0
+    t0=$(ht_ms)
+    if ((${#HT_CLUSTER_PORTS[@]} == n)) && [[ -f "$HT_TMP/redis-n1/nodes.conf" ]]; then
+        restart=1
+    else
+        read -r -a HT_CLUSTER_PORTS <<<"$(ht_free_cluster_ports "$n")"
+    fi
+    if [[ -n "$password" ]]; then export REDISCLI_AUTH=$password; else unset REDISCLI_AUTH; fi
+    for i in "${!HT_CLUSTER_PORTS[@]}"; do
+        port=${HT_CLUSTER_PORTS[i]}
+        mkdir -p "$HT_TMP/redis-n$((i + 1))"
+        # No diskless-sync delay: a replica attaches at once (the default
+        # waits 5 s for more replicas to share one transfer).
+        ht_spawn "redis-n$((i + 1))" redis-server --port "$port" --bind 127.0.0.1 \
+            --dir "$HT_TMP/redis-n$((i + 1))" --save '' --appendonly "$persist" \
+            --appendfsync "$fsync" --daemonize no --protected-mode yes \
+            --cluster-enabled yes --cluster-config-file nodes.conf \
+            --cluster-node-timeout "$timeout" --cluster-replica-validity-factor 0 \
+            --repl-diskless-sync yes --repl-diskless-sync-delay 0 \
+            ${password:+--requirepass "$password" --masterauth "$password"}
+        seeds+=("127.0.0.1:$port")
+    done
+    HT_REDIS_PORT=${HT_CLUSTER_PORTS[0]}
+    wait_until 20 "every cluster node answers PING" ht_redis_ping
+    if ((!restart)); then
+        redis-cli --cluster create "${seeds[@]}" --cluster-replicas 1 --cluster-yes \
+            >"$HT_TMP/cluster-create.log" 2>&1 ||
+            fail "redis-cli --cluster create: $(tail -n 20 "$HT_TMP/cluster-create.log")"
+    fi
+    wait_until 30 "every cluster node says cluster_state:ok" ht_cluster_ok
+    if ((wait_replicas)); then
+        wait_until 30 "$masters replicas are attached" ht_cluster_replicas_up "$masters"
+    fi
+    local IFS=,
+    export HANGTIGHT_REDIS_URL="redis+cluster://${password:+:$password@}${seeds[*]}"
+    log "cluster of $n nodes up in $(($(ht_ms) - t0)) ms: ${HT_CLUSTER_PORTS[*]}"
+}
+
+# The ports of the cluster's nodes whose process is still running.
+ht_cluster_live_ports() {
+    local i
+    for i in "${!HT_CLUSTER_PORTS[@]}"; do
+        [[ -n "${HT_PIDS[redis-n$((i + 1))]:-}" ]] && ht_alive "redis-n$((i + 1))" &&
+            echo "${HT_CLUSTER_PORTS[i]}"
+    done
+    return 0
+}
+
+# One live node's port (the first).
+ht_cluster_any_port() {
+    local p
+    p=$(ht_cluster_live_ports | head -n 1)
+    [[ -n "$p" ]] || fail "no cluster node is running"
+    echo "$p"
+}
+
+# The node name (redis-n<i>) of a cluster port.
+ht_cluster_node_name() {
+    local i
+    for i in "${!HT_CLUSTER_PORTS[@]}"; do
+        [[ "${HT_CLUSTER_PORTS[i]}" == "$1" ]] && echo "redis-n$((i + 1))" && return 0
+    done
+    fail "port $1 is not a node of this cluster"
+}
+
+# 0 when every live node says cluster_state:ok.
+ht_cluster_ok() {
+    local port
+    for port in $(ht_cluster_live_ports); do
+        redis-cli -p "$port" CLUSTER INFO 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+    done
+}
+
+# 0 when at least N live replicas have their link to the master up.
+ht_cluster_replicas_up() {
+    local port up=0
+    for port in $(ht_cluster_live_ports); do
+        redis-cli -p "$port" INFO replication 2>/dev/null | grep -q '^master_link_status:up' &&
+            up=$((up + 1))
+    done
+    ((up >= $1))
+}
+
+# CLUSTER NODES as one live node sees it.
+ht_cluster_nodes() { redis-cli -p "$(ht_cluster_any_port)" CLUSTER NODES; }
+
+# The ports of the masters serving slots (not failed), as the cluster sees it.
+ht_cluster_masters() {
+    ht_cluster_nodes | awk '$3 ~ /master/ && $3 !~ /fail/ && NF > 8 {
+        split($2, a, "[:@]"); print a[2] }'
+}
+
+# The slot of KEY (CLUSTER KEYSLOT; the same CRC16 on one node's layout).
+ht_key_slot() { redis-cli -p "$(ht_cluster_any_port)" CLUSTER KEYSLOT "$1"; }
+
+# The port of the master that serves SLOT (empty when none does).
+ht_slot_master() {
+    ht_cluster_nodes | awk -v slot="$1" '$3 ~ /master/ && $3 !~ /fail/ {
+        for (i = 9; i <= NF; i++) {
+            if ($i ~ /^\[/) continue                 # a slot being migrated
+            n = split($i, r, "-"); lo = r[1]; hi = (n > 1 ? r[2] : r[1])
+            if (slot + 0 >= lo + 0 && slot + 0 <= hi + 0) { split($2, a, "[:@]"); print a[2]; exit }
+        } }'
+}
+
+# ht_kill_slot_master SLOT [SIGNAL]: kills (default -9) the master serving
+# SLOT and waits for its process to end.  Sets HT_KILLED_NODE (its name)
+# and HT_KILLED_PORT.  The replica takes over after cluster-node-timeout;
+# wait with ht_wait_slot_served.
+HT_KILLED_NODE=
+HT_KILLED_PORT=
+ht_kill_slot_master() {
+    local slot=$1 sig=${2:-KILL}
+    HT_KILLED_PORT=$(ht_slot_master "$slot")
+    [[ -n "$HT_KILLED_PORT" ]] || fail "no master serves slot $slot"
+    HT_KILLED_NODE=$(ht_cluster_node_name "$HT_KILLED_PORT")
+    log "killing $HT_KILLED_NODE (port $HT_KILLED_PORT), master of slot $slot, with SIG$sig"
+    ht_stop "$HT_KILLED_NODE" "$sig" 10
+}
+
+# ht_wait_slot_served SLOT [TIMEOUT]: waits until a live master other
+# than HT_KILLED_PORT serves SLOT and the cluster is ok again.
+ht_slot_served_elsewhere() {
+    local m
+    m=$(ht_slot_master "$1")
+    [[ -n "$m" && "$m" != "$HT_KILLED_PORT" ]] && ht_cluster_ok
+}
+ht_wait_slot_served() {
+    wait_until "${2:-30}" "slot $1 is served by a new master" ht_slot_served_elsewhere "$1"
 }
 
 ht_migrate() { "$HT_CLI_BIN" migrate --redis-url "$HANGTIGHT_REDIS_URL"; }
@@ -255,8 +504,40 @@ ht_job_is() {
     [[ "$(ht_json .status)" == "$2" ]]
 }
 
+# The Redis key of job ID's hash: `hangtight job-key ID` (which knows the
+# partition an id names); ht:{default}:job:ID when the CLI has no job-key.
+ht_job_key() {
+    "$HT_CLI_BIN" job-key "$1" 2>/dev/null || printf 'ht:{default}:job:%s\n' "$1"
+}
+
+# ht_job_tag_key ID SUFFIX: the key SUFFIX (e.g. "scheduled", "job:ID:log",
+# "wait:default") under the hash tag of job ID's partition: the prefix of
+# its job key ("ht:{default}:" on one node).
+ht_job_tag_key() {
+    local key
+    key=$(ht_job_key "$1")
+    printf '%s%s\n' "${key%%job:*}" "$2"
+}
+
 # The Redis hash field of a job, e.g. the worker that holds it.
-ht_job_hget() { ht_redis HGET "ht:{default}:job:$1" "$2"; }
+ht_job_hget() { ht_redis HGET "$(ht_job_key "$1")" "$2"; }
+
+# ht_keys SUFFIX: every key ht:{<any tag>}:SUFFIX (a glob) on every master.
+ht_keys() { ht_redis_each --masters --raw KEYS "ht:{*}:$1" | grep -v '^$' || true; }
+
+# ht_sum_keys CMD SUFFIX: CMD (ZCARD, LLEN, SCARD, HGET-free counters...)
+# of every key ht:{<tag>}:SUFFIX, summed over the partitions and masters
+# (0 when there is none): a queue-wide count on any layout.
+ht_sum_keys() {
+    local cmd=$1 suffix=$2 key sum=0 v
+    shift 2
+    while read -r key; do
+        [[ -n "$key" ]] || continue
+        v=$(ht_redis --raw "$cmd" "$key" "$@")
+        sum=$((sum + ${v:-0}))
+    done < <(ht_keys "$suffix")
+    echo "$sum"
+}
 
 # ---- raw clients and process figures (sync mode, SSE, long polls) ------
 
@@ -346,19 +627,24 @@ ht__sanitizer_reports() {
             echo "sanitizer report in $name.log" >&2
             found=1
         fi
+        # A Redis that crashed (every node of a cluster is scanned).
+        if [[ "$name" == redis* ]] && grep -q 'REDIS BUG REPORT' "${HT_LOGS[$name]}" 2>/dev/null; then
+            echo "redis crash report in $name.log" >&2
+            found=1
+        fi
     done
     return $((found == 0 ? 1 : 0))
 }
 
 ht__cleanup() {
-    local rc=$? name pid status
+    local rc=$? name pid status lines
     set +e
     # hangtight processes first (they may be draining), then Redis.
     for name in "${!HT_PIDS[@]}"; do
-        [[ "$name" == redis ]] || kill -TERM "${HT_PIDS[$name]}" 2>/dev/null
+        [[ "$name" == redis* ]] || kill -TERM "${HT_PIDS[$name]}" 2>/dev/null
     done
     for name in "${!HT_PIDS[@]}"; do
-        [[ "$name" == redis ]] && continue
+        [[ "$name" == redis* ]] && continue
         pid=${HT_PIDS[$name]}
         for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         if kill -KILL "$pid" 2>/dev/null; then
@@ -374,18 +660,24 @@ ht__cleanup() {
             rc=1
         fi
     done
-    if [[ -n "${HT_PIDS[redis]:-}" ]]; then
-        kill -TERM "${HT_PIDS[redis]}" 2>/dev/null
-        wait "${HT_PIDS[redis]}" 2>/dev/null
-    fi
+    # Redis last: the one node, or every node of a cluster.
+    for name in "${!HT_PIDS[@]}"; do
+        [[ "$name" == redis* ]] && kill -TERM "${HT_PIDS[$name]}" 2>/dev/null
+    done
+    for name in "${!HT_PIDS[@]}"; do
+        [[ "$name" == redis* ]] && wait "${HT_PIDS[$name]}" 2>/dev/null
+    done
     if ht__sanitizer_reports; then
         echo "FAIL ($HT_TEST_NAME): sanitizer report (see the logs below)" >&2
         rc=1
     fi
     if ((rc != 0)); then
         for name in "${!HT_LOGS[@]}"; do
-            printf '\n===== %s (last 150 lines of %s)\n' "$name" "${HT_LOGS[$name]}" >&2
-            tail -n 150 "${HT_LOGS[$name]}" >&2
+            # A cluster's six Redis logs get fewer lines each.
+            lines=150
+            [[ "$name" == redis-n* ]] && lines=30
+            printf '\n===== %s (last %s lines of %s)\n' "$name" "$lines" "${HT_LOGS[$name]}" >&2
+            tail -n "$lines" "${HT_LOGS[$name]}" >&2
         done
         echo "test files kept in $HT_TMP" >&2
     else

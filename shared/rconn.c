@@ -1,0 +1,488 @@
+/* One node or a Redis Cluster behind one blocking API (see rconn.h).
+ *
+ * A node_t is one address and its hiredis context (NULL while closed).  A
+ * single node has exactly one; a cluster gets one per address it has talked
+ * to (masters of the map, seeds, redirect targets), found by host:port and
+ * kept for the life of the rconn, so a map refresh never closes a context
+ * that still works.  Which node serves a slot is the map's business
+ * (shared/cluster.h); a command is sent where the map says, and the map is
+ * reloaded whenever a node says it was wrong (MOVED) or a node fails. */
+#include "shared/rconn.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "shared/cluster.h"
+#include "shared/cluster_reply.h"
+#include "shared/error.h"
+
+/* MOVED and ASK answers followed for one command before giving up: a slot
+ * migrating while the map is refreshed takes two or three. */
+#define MAX_REDIRECTS 5
+
+typedef struct {
+    char host[HT_CLUSTER_HOST_MAX]; /* or the socket path of a unix:// URL */
+    int port;                       /* 0 for a unix socket */
+    redisContext *ctx;
+} node_t;
+
+struct ht_rconn {
+    ht_redis_url_t url;
+    int timeout_ms;
+    int cluster;
+    node_t **nodes; /* every address known; nodes[0] is the node of a single-node URL */
+    size_t n_nodes;
+    ht_cluster_map_t map; /* cluster: masters and slot owners */
+    int map_ok;           /* cluster: 0 = reload the map before routing */
+    redisContext *sub;    /* the subscriber connection, when subscribed */
+    char err[512];
+};
+
+static struct timeval tv_ms(int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    return tv;
+}
+
+static void set_err(ht_rconn_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_err(ht_rconn_t *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err, sizeof c->err, fmt, ap);
+    va_end(ap);
+}
+
+/* "host:port", "[v6]:port", or the socket path (port 0). */
+static void addr_name(const char *host, int port, char *out, size_t len)
+{
+    if (port)
+        snprintf(out, len, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+    else
+        snprintf(out, len, "%s", host);
+}
+
+/* ---- routing (pure) ----------------------------------------------------- */
+
+static int word_is(const char *w, size_t len, const char *name)
+{
+    return strlen(name) == len && strncasecmp(w, name, len) == 0;
+}
+
+int ht_rconn_key_index(size_t argc, const char *const *argv, const size_t *lens)
+{
+    /* Commands with no key (or whose argv[1] is no key: a channel, a
+     * subcommand).  Any master answers them. */
+    static const char *const keyless[] = {
+        "PING",      "ECHO",    "INFO",      "CONFIG",     "FUNCTION",    "CLUSTER", "AUTH",
+        "SELECT",    "HELLO",   "TIME",      "DBSIZE",     "SCRIPT",      "CLIENT",  "COMMAND",
+        "WAIT",      "ROLE",    "MULTI",     "EXEC",       "DISCARD",     "ASKING",  "READONLY",
+        "READWRITE", "PUBLISH", "SUBSCRIBE", "PSUBSCRIBE", "UNSUBSCRIBE", "MEMORY",  "LASTSAVE",
+        "SLOWLOG",   "LATENCY", "FLUSHALL",  "FLUSHDB"};
+    /* "NAME script numkeys key...": the first key is argv[3]. */
+    static const char *const scripts[] = {"FCALL",   "FCALL_RO", "EVAL",
+                                          "EVAL_RO", "EVALSHA",  "EVALSHA_RO"};
+    if (argc == 0)
+        return -1;
+    for (size_t i = 0; i < sizeof keyless / sizeof keyless[0]; i++)
+        if (word_is(argv[0], lens[0], keyless[i]))
+            return -1;
+    for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++)
+        if (word_is(argv[0], lens[0], scripts[i]))
+            return argc > 3 && !(lens[2] == 1 && argv[2][0] == '0') ? 3 : -1;
+    return argc > 1 ? 1 : -1;
+}
+
+/* ---- nodes -------------------------------------------------------------- */
+
+static void node_drop(node_t *n)
+{
+    if (n->ctx) {
+        redisFree(n->ctx);
+        n->ctx = NULL;
+    }
+}
+
+/* The node at host:port, added when new.  NULL on ENOMEM. */
+static node_t *node_get(ht_rconn_t *c, const char *host, int port)
+{
+    for (size_t i = 0; i < c->n_nodes; i++)
+        if (c->nodes[i]->port == port && strcmp(c->nodes[i]->host, host) == 0)
+            return c->nodes[i];
+    node_t **grown = realloc(c->nodes, (c->n_nodes + 1) * sizeof *grown);
+    if (!grown)
+        return NULL;
+    c->nodes = grown;
+    node_t *n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    snprintf(n->host, sizeof n->host, "%s", host);
+    n->port = port;
+    c->nodes[c->n_nodes++] = n;
+    return n;
+}
+
+/* A new context on `n`, logged in (AUTH; SELECT on a single node).  NULL
+ * with c->err set on failure. */
+static redisContext *connect_to(ht_rconn_t *c, const node_t *n)
+{
+    char name[HT_CLUSTER_HOST_MAX + 8];
+    addr_name(n->host, n->port, name, sizeof name);
+    struct timeval tv = tv_ms(c->timeout_ms);
+    redisContext *ctx = n->port ? redisConnectWithTimeout(n->host, n->port, tv)
+                                : redisConnectUnixWithTimeout(n->host, tv);
+    if (!ctx) {
+        set_err(c, "redis: out of memory");
+        return NULL;
+    }
+    if (ctx->err) {
+        set_err(c, "cannot connect to redis at %s: %s", name, ctx->errstr);
+        redisFree(ctx);
+        return NULL;
+    }
+    redisSetTimeout(ctx, tv);
+    ht_argv_t cmds[2];
+    size_t n_cmds = ht_redis_login_cmds(&c->url, !c->cluster, cmds);
+    int ok = 1;
+    for (size_t i = 0; i < n_cmds; i++) {
+        redisReply *r = ok ? redisCommandArgv(ctx, (int)cmds[i].n, cmds[i].v, cmds[i].len) : NULL;
+        if (ok && (!r || r->type == REDIS_REPLY_ERROR)) {
+            set_err(c, "redis at %s refused %s: %s", name, cmds[i].v[0], r ? r->str : ctx->errstr);
+            ok = 0;
+        }
+        freeReplyObject(r);
+        ht_argv_clear(&cmds[i]);
+    }
+    if (!ok) {
+        redisFree(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/* Sends `a` on node `n` (connecting first), preceded by ASKING when
+ * `asking`, and returns the reply.  A failure drops the node's context and
+ * marks the map stale: NULL with *rc = HT_EREDIS. */
+static redisReply *send_on(ht_rconn_t *c, node_t *n, const ht_argv_t *a, int reply_ms, int asking,
+                           int *rc)
+{
+    *rc = HT_EREDIS;
+    if (!n->ctx && !(n->ctx = connect_to(c, n))) {
+        c->map_ok = 0;
+        return NULL;
+    }
+    if (reply_ms > 0)
+        redisSetTimeout(n->ctx, tv_ms(reply_ms));
+    /* Both queued first: ASKING and the command travel in one write. */
+    int ok = (!asking || redisAppendCommand(n->ctx, "ASKING") == REDIS_OK) &&
+             redisAppendCommandArgv(n->ctx, (int)a->n, (const char **)a->v, a->len) == REDIS_OK;
+    redisReply *r = NULL;
+    void *ask_reply = NULL;
+    ok = ok && (!asking || redisGetReply(n->ctx, &ask_reply) == REDIS_OK) &&
+         redisGetReply(n->ctx, (void **)&r) == REDIS_OK && r;
+    freeReplyObject(ask_reply);
+    if (!ok) {
+        char name[HT_CLUSTER_HOST_MAX + 8];
+        addr_name(n->host, n->port, name, sizeof name);
+        set_err(c, "redis connection lost (%s): %s", name,
+                n->ctx->errstr[0] ? n->ctx->errstr : "no reply");
+        freeReplyObject(r);
+        node_drop(n);
+        c->map_ok = 0;
+        return NULL;
+    }
+    if (reply_ms > 0)
+        redisSetTimeout(n->ctx, tv_ms(c->timeout_ms));
+    *rc = 0;
+    return r;
+}
+
+/* ---- the slot map ------------------------------------------------------- */
+
+/* Asks `n` for CLUSTER SLOTS and takes its map when it serves some slots.
+ * Returns 0, HT_EINVAL (not a cluster node) or HT_EREDIS. */
+static int map_from(ht_rconn_t *c, node_t *n)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "CLUSTER");
+    ht_argv_add(&a, "SLOTS");
+    int rc;
+    redisReply *r = send_on(c, n, &a, 0, 0, &rc);
+    ht_argv_clear(&a);
+    if (!r)
+        return rc;
+    char name[HT_CLUSTER_HOST_MAX + 8];
+    addr_name(n->host, n->port, name, sizeof name);
+    ht_cluster_map_t map;
+    if (r->type == REDIS_REPLY_ERROR) {
+        set_err(c, "redis at %s refused CLUSTER SLOTS: %s", name, r->str);
+        rc = strstr(r->str, "cluster support disabled") ? HT_EINVAL : HT_EREDIS;
+    } else if ((rc = ht_cluster_map_from_reply(&map, r, n->host)) < 0) {
+        set_err(c, "redis at %s: unreadable CLUSTER SLOTS answer", name);
+        rc = HT_EREDIS;
+    } else if (map.n_nodes == 0) {
+        set_err(c, "redis at %s serves no slots yet (cluster not created?)", name);
+        ht_cluster_map_clear(&map);
+        rc = HT_EREDIS;
+    } else {
+        ht_cluster_map_clear(&c->map);
+        c->map = map;
+        c->map_ok = 1;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+static int is_seed(const ht_rconn_t *c, const node_t *n)
+{
+    for (int i = 0; i < c->url.n_seeds; i++)
+        if (c->url.seeds[i].port == n->port && strcmp(c->url.seeds[i].host, n->host) == 0)
+            return 1;
+    return 0;
+}
+
+/* Reloads the map from the first node that answers: those already
+ * connected (no connect needed, and alive a moment ago), then the seeds in
+ * the URL's order, then every other node known. */
+static int map_refresh(ht_rconn_t *c)
+{
+    int rc = HT_EREDIS;
+    for (size_t i = 0; i < c->n_nodes; i++)
+        if (c->nodes[i]->ctx && (rc = map_from(c, c->nodes[i])) == 0)
+            return 0;
+    for (int i = 0; i < c->url.n_seeds; i++) {
+        node_t *n = node_get(c, c->url.seeds[i].host, c->url.seeds[i].port);
+        if (!n)
+            return HT_ENOMEM;
+        if (!n->ctx && (rc = map_from(c, n)) == 0)
+            return 0;
+    }
+    for (size_t i = 0; i < c->n_nodes; i++)
+        if (!c->nodes[i]->ctx && !is_seed(c, c->nodes[i]) && (rc = map_from(c, c->nodes[i])) == 0)
+            return 0;
+    return rc;
+}
+
+/* The node serving `slot` (-1: any master), the map loaded first if
+ * stale.  NULL with *rc set when no master serves it. */
+static node_t *node_for_slot(ht_rconn_t *c, int slot, int *rc)
+{
+    if (!c->map_ok && (*rc = map_refresh(c)) < 0)
+        return NULL;
+    int owner = slot < 0 ? 0 : c->map.owner[slot];
+    if (owner < 0 || (size_t)owner >= c->map.n_nodes) {
+        set_err(c, "no redis cluster master serves slot %d now", slot);
+        c->map_ok = 0;
+        *rc = HT_EREDIS;
+        return NULL;
+    }
+    node_t *n = node_get(c, c->map.nodes[owner].host, c->map.nodes[owner].port);
+    if (!n)
+        *rc = HT_ENOMEM;
+    return n;
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+int ht_rconn_open(ht_rconn_t **out, const ht_redis_url_t *url, int timeout_ms)
+{
+    ht_rconn_t *c = calloc(1, sizeof *c);
+    *out = c;
+    if (!c)
+        return HT_ENOMEM;
+    c->url = *url;
+    c->timeout_ms = timeout_ms > 0 ? timeout_ms : 2000;
+    c->cluster = url->kind == HT_REDIS_CLUSTER;
+    if (c->cluster)
+        return map_refresh(c);
+    node_t *n =
+        url->kind == HT_REDIS_UNIX ? node_get(c, url->path, 0) : node_get(c, url->host, url->port);
+    if (!n)
+        return HT_ENOMEM;
+    n->ctx = connect_to(c, n);
+    return n->ctx ? 0 : HT_EREDIS;
+}
+
+void ht_rconn_close(ht_rconn_t *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n_nodes; i++) {
+        node_drop(c->nodes[i]);
+        free(c->nodes[i]);
+    }
+    free(c->nodes);
+    ht_cluster_map_clear(&c->map);
+    if (c->sub)
+        redisFree(c->sub);
+    free(c);
+}
+
+const char *ht_rconn_errstr(const ht_rconn_t *c)
+{
+    return c && c->err[0] ? c->err : "no error";
+}
+
+/* Errors meaning "this node cannot serve you now" (a failover or a
+ * resharding under way): its context goes, the map is reloaded.  UNBLOCKED
+ * ends a BLPOP on a master turned replica. */
+static int is_topology_error(const char *err)
+{
+    static const char *const codes[] = {"READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN",
+                                        "UNBLOCKED"};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (strncmp(err, codes[i], strlen(codes[i])) == 0)
+            return 1;
+    return 0;
+}
+
+redisReply *ht_rconn_call(ht_rconn_t *c, const ht_argv_t *a, int reply_ms, int *rc)
+{
+    if (a->overflow || a->n == 0) {
+        set_err(c, "internal error: too many command arguments");
+        *rc = HT_EINVAL;
+        return NULL;
+    }
+    if (!c->cluster) {
+        if (c->n_nodes == 0) { /* the open ran out of memory */
+            *rc = HT_ENOMEM;
+            return NULL;
+        }
+        return send_on(c, c->nodes[0], a, reply_ms, 0, rc);
+    }
+
+    int k = ht_rconn_key_index(a->n, a->v, a->len);
+    int slot = k < 0 ? -1 : (int)ht_cluster_keyslot(a->v[k], a->len[k]);
+    node_t *n = NULL; /* set by a redirect: where to send next */
+    int asking = 0;
+    for (int hops = 0; hops <= MAX_REDIRECTS; hops++) {
+        if (!n && !(n = node_for_slot(c, slot, rc)))
+            return NULL;
+        redisReply *r = send_on(c, n, a, reply_ms, asking, rc);
+        if (!r || r->type != REDIS_REPLY_ERROR)
+            return r;
+        ht_redirect_t to;
+        ht_redirect_kind_t kind = ht_cluster_parse_redirect(r->str, r->len, &to);
+        if (kind == HT_REDIRECT_NONE) {
+            if (is_topology_error(r->str)) {
+                node_drop(n);
+                c->map_ok = 0;
+            }
+            return r; /* the caller judges the error (store.c: HT_EREDIS) */
+        }
+        freeReplyObject(r);
+        if (kind == HT_REDIRECT_MOVED)
+            map_refresh(c); /* best effort: the redirect itself says where to go */
+        /* ":port" (an empty host) is the node we asked, on another port. */
+        if (!(n = node_get(c, to.host[0] ? to.host : n->host, to.port))) {
+            *rc = HT_ENOMEM;
+            return NULL;
+        }
+        asking = kind == HT_REDIRECT_ASK;
+    }
+    set_err(c, "redis cluster: more than %d redirects for one command (slot %d)", MAX_REDIRECTS,
+            slot);
+    c->map_ok = 0;
+    *rc = HT_EREDIS;
+    return NULL;
+}
+
+int ht_rconn_masters(ht_rconn_t *c)
+{
+    if (!c->cluster)
+        return c->n_nodes ? 1 : HT_ENOMEM;
+    int rc;
+    if (!c->map_ok && (rc = map_refresh(c)) < 0)
+        return rc;
+    return (int)c->map.n_nodes;
+}
+
+redisReply *ht_rconn_call_master(ht_rconn_t *c, int i, const ht_argv_t *a, int *rc)
+{
+    node_t *n = c->cluster ? node_get(c, c->map.nodes[i].host, c->map.nodes[i].port) : c->nodes[0];
+    if (!n) {
+        *rc = HT_ENOMEM;
+        return NULL;
+    }
+    return send_on(c, n, a, 0, 0, rc);
+}
+
+void ht_rconn_master_name(const ht_rconn_t *c, int i, char *out, size_t len)
+{
+    if (c->cluster)
+        addr_name(c->map.nodes[i].host, c->map.nodes[i].port, out, len);
+    else
+        addr_name(c->nodes[0]->host, c->nodes[0]->port, out, len);
+}
+
+/* ---- pub/sub ------------------------------------------------------------ */
+
+int ht_rconn_subscribe(ht_rconn_t *c, const char *channel)
+{
+    if (c->sub) {
+        redisFree(c->sub);
+        c->sub = NULL;
+    }
+    if (c->cluster && !c->map_ok)
+        map_refresh(c); /* best effort: the nodes known so far may do */
+    /* A cluster: the masters of the map, then every other address known. */
+    if (c->cluster)
+        for (size_t i = 0; i < c->map.n_nodes; i++)
+            if (!node_get(c, c->map.nodes[i].host, c->map.nodes[i].port))
+                return HT_ENOMEM;
+    for (size_t i = 0; i < c->n_nodes && !c->sub; i++) {
+        redisContext *ctx = connect_to(c, c->nodes[i]);
+        if (!ctx)
+            continue;
+        redisReply *r = redisCommand(ctx, "SUBSCRIBE %s", channel);
+        if (r && r->type == REDIS_REPLY_ARRAY)
+            c->sub = ctx;
+        else {
+            char name[HT_CLUSTER_HOST_MAX + 8];
+            addr_name(c->nodes[i]->host, c->nodes[i]->port, name, sizeof name);
+            set_err(c, "redis at %s refused SUBSCRIBE: %s", name,
+                    r && r->type == REDIS_REPLY_ERROR ? r->str : ctx->errstr);
+            redisFree(ctx);
+        }
+        freeReplyObject(r);
+    }
+    return c->sub ? 0 : HT_EREDIS;
+}
+
+int ht_rconn_next_message(ht_rconn_t *c, int timeout_ms, redisReply **out)
+{
+    *out = NULL;
+    if (!c->sub)
+        return HT_EREDIS;
+    /* Wait on the socket ourselves: a hiredis read timeout would leave the
+     * context unusable, and a quiet channel is the normal case. */
+    void *r = NULL;
+    if (redisReaderGetReply(c->sub->reader, &r) != REDIS_OK)
+        goto broken;
+    if (!r) {
+        struct pollfd pfd = {.fd = c->sub->fd, .events = POLLIN};
+        int n = poll(&pfd, 1, timeout_ms);
+        if (n == 0 || (n < 0 && errno == EINTR))
+            return 0;
+        if (n < 0 || redisBufferRead(c->sub) != REDIS_OK ||
+            redisReaderGetReply(c->sub->reader, &r) != REDIS_OK)
+            goto broken;
+        if (!r)
+            return 0; /* a partial message: the rest comes with the next call */
+    }
+    *out = r;
+    return 1;
+
+broken:
+    set_err(c, "redis connection lost (subscriber): %s",
+            c->sub->errstr[0] ? c->sub->errstr : "read error");
+    redisFree(c->sub);
+    c->sub = NULL;
+    return HT_EREDIS;
+}
