@@ -30,6 +30,7 @@
  * request's pool until libuv closes it) and tied to the request by a pool
  * dispose hook, which is where it ends in every case. */
 #include "api/events.h"
+#include "api/parts.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -396,8 +397,9 @@ static void on_fetched(void *data, int err, const ht_job_t *job, size_t n,
 static void fetch(sse_t *s)
 {
     s->fetching = 1;
-    ht_astore_job_log(s->t->store, s->req, &s->t->keys, s->id, s->last_id[0] ? s->last_id : NULL,
-                      on_fetched, s);
+    ht_keys_t scratch;
+    ht_astore_job_log(s->t->store, s->req, ht_api_keys_of(s->t, s->id, &scratch), s->id,
+                      s->last_id[0] ? s->last_id : NULL, on_fetched, s);
 }
 
 /* ---- life ------------------------------------------------------------- */

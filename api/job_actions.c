@@ -19,6 +19,7 @@
 #include "shared/log.h"
 
 #include "api/http.h"
+#include "api/parts.h"
 #include "api/router.h"
 
 /* One action across its asynchronous steps, in the request's pool. */
@@ -95,7 +96,9 @@ static void on_canceled(void *data, int err, const char *word)
         return;
     }
     ht_log(HT_LOG_DEBUG, "job cancel", "id", a->id, "outcome", word, NULL);
-    ht_astore_get(a->t->store, req, &a->t->keys, a->id, on_job_after, a);
+    ht_keys_t scratch;
+    ht_astore_get(a->t->store, req, ht_api_keys_of(a->t, a->id, &scratch), a->id, on_job_after,
+                  a);
 }
 
 int ht_jobs_cancel(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
@@ -103,7 +106,9 @@ int ht_jobs_cancel(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *ar
     action_t *a = action_new(t, req, args);
     if (!a)
         return -1;
-    ht_astore_cancel(t->store, req, &t->keys, a->id, args->tenant, on_canceled, a);
+    ht_keys_t scratch;
+    ht_astore_cancel(t->store, req, ht_api_keys_of(t, a->id, &scratch), a->id, args->tenant,
+                     on_canceled, a);
     return 0;
 }
 
@@ -127,7 +132,9 @@ static void on_retried(void *data, int err, const char *word)
     }
     a->status = 202;
     ht_log(HT_LOG_DEBUG, "job retried", "id", a->id, NULL);
-    ht_astore_get(a->t->store, req, &a->t->keys, a->id, on_job_after, a);
+    ht_keys_t scratch;
+    ht_astore_get(a->t->store, req, ht_api_keys_of(a->t, a->id, &scratch), a->id, on_job_after,
+                  a);
 }
 
 int ht_jobs_retry(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
@@ -135,6 +142,14 @@ int ht_jobs_retry(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *arg
     action_t *a = action_new(t, req, args);
     if (!a)
         return -1;
-    ht_astore_retry(t->store, req, &t->keys, a->id, args->tenant, on_retried, a);
+    ht_keys_t scratch;
+    const ht_keys_t *k = ht_api_keys_of(t, a->id, &scratch);
+    /* A job of a partition no worker serves any more (its N was retired,
+     * README "Partitions") would wait forever once queued again. */
+    if (k == &scratch)
+        return ht_http_problem(req, HT_P_CONFLICT,
+                               "this job's partition is no longer served (its partition count "
+                               "was retired): it can be read but not run again");
+    ht_astore_retry(t->store, req, k, a->id, args->tenant, on_retried, a);
     return 0;
 }

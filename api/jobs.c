@@ -18,6 +18,7 @@
 
 #include "api/http.h"
 #include "api/idem.h"
+#include "api/parts.h"
 #include "api/router.h"
 #include "api/wait.h"
 
@@ -56,6 +57,8 @@ typedef struct {
     ht_wait_plan_t plan; /* wait_ms > 0: a sync submit */
     ht_astore_submit_opts_t opts;
     char idem_key[HT_KEY_MAX]; /* opts.idem_key points here when given */
+    const ht_keys_t *keys;     /* of the partition it goes to (api/parts.h) */
+    unsigned part_index, part_n;
     char idem_hash[HT_IDEM_HASH_LEN + 1];
     int replayed;     /* the answer repeats an earlier request's */
     uint64_t version; /* of the stored job, once stored */
@@ -221,7 +224,9 @@ static void on_submitted(void *data, int err, const ht_astore_submitted_t *res)
         s->replayed = 1;
         snprintf(s->id, sizeof(s->id), "%s", res->id);
         ht_log(HT_LOG_DEBUG, "idempotent submit replayed", "id", s->id, NULL);
-        ht_astore_get(s->t->store, req, &s->t->keys, s->id, on_replayed_job, s);
+        ht_keys_t scratch;
+        ht_astore_get(s->t->store, req, ht_api_keys_of(s->t, s->id, &scratch), s->id,
+                      on_replayed_job, s);
         return;
     }
     s->version = res->version;
@@ -235,7 +240,7 @@ static void on_submitted(void *data, int err, const ht_astore_submitted_t *res)
 
 static int enqueue(submit_t *s)
 {
-    int rc = ht_id_new(s->id);
+    int rc = ht_id_new_in(s->id, s->part_index, s->part_n);
     if (rc < 0)
         return ht_http_problem(s->req, HT_P_INTERNAL, "cannot make a job id: %s", ht_strerror(rc));
     s->payload_json = json_dumps(s->jr.payload, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -243,7 +248,7 @@ static int enqueue(submit_t *s)
         s->metadata_json = json_dumps(s->jr.metadata, JSON_COMPACT);
     if (!s->payload_json || (s->jr.metadata && !s->metadata_json))
         return ht_http_problem(s->req, HT_P_INTERNAL, "out of memory");
-    ht_astore_submit(s->t->store, s->req, &s->t->keys, s->id, s->tenant, &s->jr,
+    ht_astore_submit(s->t->store, s->req, s->keys, s->id, s->tenant, &s->jr,
                      s->payload_json, s->metadata_json, &s->opts, on_submitted, s);
     return 0;
 }
@@ -279,9 +284,12 @@ static int idempotency_of(submit_t *s)
                                "Idempotency-Key must be one string of 1 to %d visible ASCII "
                                "characters, bare or in double quotes",
                                HT_IDEM_KEY_MAX);
+    /* The partition: a replay of a keyed request must meet the first one's
+     * record, so the key picks it. */
+    s->keys = ht_api_submit_keys(s->t, s->tenant, key, keylen, &s->part_index, &s->part_n);
     if (!key)
         return 0;
-    if (ht_keys_idem(&s->t->keys, s->tenant, key, keylen, s->idem_key) < 0 ||
+    if (ht_keys_idem(s->keys, s->tenant, key, keylen, s->idem_key) < 0 ||
         ht_idem_body_hash(s->req->entity.base, s->req->entity.len, s->idem_hash) < 0)
         return ht_http_problem(s->req, HT_P_INTERNAL, "cannot fingerprint the request");
     s->opts.idem_key = s->idem_key;
@@ -454,6 +462,7 @@ int ht_jobs_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
     ht_prefer_t prefer;
     ht_wait_prefer_of(req, &prefer);
     ht_wait_plan(&g->plan, &prefer, t->cfg->max_wait_s, t->cfg->heartbeat_ms, req->version);
-    ht_astore_get(t->store, req, &t->keys, g->id, on_job, g);
+    ht_keys_t scratch;
+    ht_astore_get(t->store, req, ht_api_keys_of(t, g->id, &scratch), g->id, on_job, g);
     return 0;
 }

@@ -7,7 +7,12 @@
  *    "links": {"self": "/v1/jobs?...", "next": "/v1/jobs?...&cursor=..."}}
  *
  * Unknown parameters are a 400 (as unknown body fields are a 422): a typo
- * such as ?stauts=failed must not silently list every job. */
+ * such as ?stauts=failed must not silently list every job.
+ *
+ * With several partitions (shared/partition.h) the page is merged from
+ * every partition's index (api/parts.h: ht_api_list_all), with a cursor
+ * that records where each partition stands; with one, it is the single
+ * call above, cursor and all. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +22,15 @@
 #include "shared/job.h"
 
 #include "api/http.h"
+#include "api/parts.h"
 #include "api/router.h"
 
 #define LIMIT_DEFAULT 20
 #define LIMIT_MAX     100
-#define CURSOR_MAX    200
-#define VALUE_MAX     256
+/* A partitioned listing's cursor holds each partition's position (about
+ * 34 characters each, api/parts.h). */
+#define CURSOR_MAX    4000
+#define VALUE_MAX     (CURSOR_MAX + 1)
 
 typedef struct {
     ht_api_thread_t *t;
@@ -160,27 +168,28 @@ static void page_url(const list_t *l, const char *cursor, char *out, size_t outl
     }
 }
 
-static void on_page(void *data, int err, const char *next, size_t n, const ht_job_t *jobs)
+/* Answers a page: `list` (taken) the jobs' documents. */
+static void send_page(list_t *l, int err, const char *next, json_t *list)
 {
-    list_t *l = data;
     h2o_req_t *req = l->req;
     if (err == HT_EINVAL) {
+        json_decref(list);
         ht_http_problem(req, HT_P_BAD_REQUEST,
                         "cursor is not one this server made (use next_cursor)");
         return;
     }
     if (err) {
+        json_decref(list);
         ht_http_store_problem(req, err);
         return;
     }
-    json_t *list = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(list, ht_job_to_json(&jobs[i]));
-    char self[512], next_url[512];
-    page_url(l, l->cursor, self, sizeof(self));
+    /* Room for the cursors percent-encoded. */
+    size_t cap = 512 + 3 * (strlen(l->cursor) > strlen(next) ? strlen(l->cursor) : strlen(next));
+    char *self = h2o_mem_alloc_pool(&req->pool, cap), *next_url = h2o_mem_alloc_pool(&req->pool, cap);
+    page_url(l, l->cursor, self, cap);
     json_t *links = json_pack("{s:s}", "self", self);
     if (next[0]) {
-        page_url(l, next, next_url, sizeof(next_url));
+        page_url(l, next, next_url, cap);
         json_object_set_new(links, "next", json_string(next_url));
     }
     json_t *doc = json_pack("{s:o, s:o, s:o}", "jobs", list, "next_cursor",
@@ -188,6 +197,22 @@ static void on_page(void *data, int err, const char *next, size_t n, const ht_jo
     ht_http_add_header(req, "cache-control", "no-cache");
     ht_http_send_json(req, 200, doc);
     json_decref(doc);
+}
+
+static void on_page(void *data, int err, const char *next, size_t n, const ht_job_t *jobs)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; !err && i < n; i++)
+        json_array_append_new(list, ht_job_to_json(&jobs[i]));
+    send_page(data, err, next, list);
+}
+
+static void on_merged_page(void *data, int err, const char *next, size_t n, json_t *const *docs)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; !err && i < n; i++)
+        json_array_append(list, docs[i]);
+    send_page(data, err, next, list);
 }
 
 int ht_jobs_list(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
@@ -200,6 +225,11 @@ int ht_jobs_list(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args
     if (parse_query(l) < 0)
         return -1;
     /* Only the tenant's own index: another tenant's jobs are never read. */
+    if (ht_api_partitioned(t)) {
+        ht_api_list_all(t, req, args->tenant, l->has_status, l->status, l->limit, l->cursor,
+                        l->type, on_merged_page, l);
+        return 0;
+    }
     char index[HT_KEY_MAX];
     int rc = l->has_status ? ht_keys_tenant_status(&t->keys, args->tenant, l->status, index)
                            : ht_keys_tenant(&t->keys, args->tenant, "jobs", index);

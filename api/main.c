@@ -13,6 +13,7 @@
 #include "shared/config.h"
 #include "shared/error.h"
 #include "shared/log.h"
+#include "shared/partition_store.h"
 #include "shared/redis_url.h"
 #include "shared/store.h"
 
@@ -33,6 +34,8 @@ static long opt_request_timeout_ms, opt_max_url_bytes, opt_max_header_bytes; /* 
 static const char *opt_api_keys_file, *opt_rate_limit; /* api/auth.h, router.c */
 static long opt_max_held_per_tenant, opt_max_streams_per_tenant;
 static int opt_metrics_public;
+static long opt_partitions;
+static ht_parts_t parts; /* shared/partition.h: read-only once the threads run */
 static int opt_access_log; /* api/access_log.h */
 
 static const ht_option_t options[] = {
@@ -92,6 +95,9 @@ static const ht_option_t options[] = {
     {"allow-eviction", "HANGTIGHT_ALLOW_EVICTION", HT_OPT_FLAG, NULL,
      "start even if Redis' maxmemory-policy may evict job keys (logs a loud warning)", 0, 0,
      &opt_allow_eviction},
+    {"partitions", "HANGTIGHT_PARTITIONS", HT_OPT_INT, "1",
+     "the queue's N partitions (the same N for api, workers and CLI; see the README on "
+     "changing it)", 1, HT_PARTITIONS_MAX, &opt_partitions},
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -121,6 +127,9 @@ static int check_redis(const ht_redis_url_t *url)
     }
     if (rc == 0)
         rc = ht_store_check_eviction(st, opt_allow_eviction);
+    /* Record our N, serve every N recorded (README "Partitions"). */
+    if (rc == 0 && (rc = ht_parts_sync(&parts, st, 1)) < 0)
+        ht_log(HT_LOG_ERROR, "cannot record the partitions", "detail", ht_store_errstr(st), NULL);
     if (rc == 0 && (rc = ht_store_check_schema(st)) == HT_ESCHEMA) {
         ht_log(HT_LOG_ERROR, ht_store_errstr(st), NULL);
     } else if (rc < 0) {
@@ -219,6 +228,11 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    if (ht_parts_init(&parts, HT_QUEUE_DEFAULT, (unsigned)opt_partitions) < 0) {
+        ht_log(HT_LOG_ERROR, "cannot set up the partitions", NULL);
+        return 1;
+    }
+    cfg.parts = &parts;
     if (check_redis(&cfg.redis) < 0)
         return 1;
 
@@ -232,7 +246,11 @@ int main(int argc, char **argv)
     char addr[128], threads[16];
     ht_listen_format(&cfg.listen, addr, sizeof(addr));
     snprintf(threads, sizeof(threads), "%zu", cfg.threads);
-    ht_log(HT_LOG_INFO, "listening", "addr", addr, "threads", threads, NULL);
+    char nparts[16], served[16];
+    snprintf(nparts, sizeof(nparts), "%u", parts.n);
+    snprintf(served, sizeof(served), "%zu", parts.count);
+    ht_log(HT_LOG_INFO, "listening", "addr", addr, "threads", threads, "partitions", nparts,
+           "partitions_served", served, NULL);
 
     int sig = 0;
     for (;;) {
@@ -250,6 +268,7 @@ int main(int argc, char **argv)
     ht_server_stop(server);
     ht_auth_shutdown();
     ht_tenants_shutdown();
+    ht_parts_clear(&parts);
     ht_log(HT_LOG_INFO, "stopped", NULL);
     return 0;
 }

@@ -1,6 +1,7 @@
 /* GET /metrics (see metrics.h): the exposition writer, the page's families
  * (tables below), and the handler. */
 #include "api/metrics.h"
+#include "api/parts.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -338,6 +339,6 @@ static void on_metrics(void *data, int err, size_t n, const char *const *names,
 int ht_metrics_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
     (void)args;
-    ht_astore_metrics(t->store, req, &t->keys, on_metrics, req);
+    ht_api_metrics_all(t, req, on_metrics, req); /* every partition */
     return 0;
 }

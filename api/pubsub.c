@@ -84,6 +84,7 @@ struct ht_pubsub {
     int seed; /* cluster: the seed connected or tried now */
     char prefix[HT_KEY_MAX + 1]; /* "ht:{default}:events:" */
     size_t prefix_len;
+    const ht_parts_t *parts; /* several partitions: channels by the id's partition */
     redisAsyncContext *ac; /* NULL while down */
     state_t state;
     uint64_t state_since;
@@ -192,7 +193,13 @@ static int send_sub(ht_pubsub_t *ps, chan_t *c, const char *verb)
     ht_argv_t a;
     ht_argv_init(&a);
     ht_argv_add(&a, verb);
-    ht_argv_addf(&a, "%s%s", ps->prefix, c->id);
+    if (ps->parts) { /* the channel of the job's partition (api/parts.h) */
+        ht_keys_t scratch;
+        const ht_keys_t *k = ht_parts_keys_of(ps->parts, c->id, &scratch);
+        ht_argv_addf(&a, "%s:%s", k ? k->channel : "", c->id);
+    } else {
+        ht_argv_addf(&a, "%s%s", ps->prefix, c->id);
+    }
     /* UNSUBSCRIBE takes no callback: its confirmation goes to SUBSCRIBE's. */
     int sub = verb[0] == 'S';
     int rc = a.overflow ? HT_EINVAL
@@ -335,8 +342,12 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
     const char *kind = r->element[0]->str, *name = r->element[1]->str;
     size_t len = r->element[1]->len;
     chan_t *c = NULL;
-    if (len > ps->prefix_len && memcmp(name, ps->prefix, ps->prefix_len) == 0)
+    if (ps->parts) { /* "<partition's channel base>:<id>" */
+        if (len > HT_ID_LEN + 1 && name[len - HT_ID_LEN - 1] == ':')
+            c = chan_find(ps, name + len - HT_ID_LEN, HT_ID_LEN);
+    } else if (len > ps->prefix_len && memcmp(name, ps->prefix, ps->prefix_len) == 0) {
         c = chan_find(ps, name + ps->prefix_len, len - ps->prefix_len);
+    }
     if (strcmp(kind, "message") == 0) {
         if (c)
             on_message(ps, c, r->element[2]);
@@ -520,6 +531,11 @@ int ht_pubsub_new(ht_pubsub_t **out, uv_loop_t *loop, const ht_redis_url_t *url,
     connect_now(ps);
     *out = ps;
     return 0;
+}
+
+void ht_pubsub_set_parts(ht_pubsub_t *ps, const ht_parts_t *parts)
+{
+    ps->parts = parts && parts->count > 1 ? parts : NULL;
 }
 
 static void on_handle_closed(uv_handle_t *h)

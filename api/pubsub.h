@@ -25,6 +25,7 @@
 
 #include "shared/job.h"
 #include "shared/keys.h"
+#include "shared/partition.h"
 #include "shared/redis_url.h"
 
 typedef struct ht_pubsub ht_pubsub_t;
@@ -48,6 +49,10 @@ typedef void (*ht_watch_cb)(void *data, const ht_job_event_t *ev);
  * negative code. */
 int ht_pubsub_new(ht_pubsub_t **out, uv_loop_t *loop, const ht_redis_url_t *url,
                   const ht_keys_t *k);
+
+/* Serves several partitions (shared/partition.h, borrowed): a job's channel
+ * is then that of its id's partition.  Call before the first watch. */
+void ht_pubsub_set_parts(ht_pubsub_t *ps, const ht_parts_t *parts);
 
 /* Drops every watch (without callbacks) and closes the connection; the
  * memory is freed once libuv has closed its handles, so the loop must run

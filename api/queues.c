@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "api/http.h"
+#include "api/parts.h"
 #include "api/router.h"
 
 #define TOTAL_SUFFIX "_total"
@@ -62,6 +63,6 @@ static void on_stats(void *data, int err, size_t n, const char *const *names,
 
 int ht_queues_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
-    ht_astore_queue_stats(t->store, req, &t->keys, args->tenant, on_stats, req);
+    ht_api_queue_stats_all(t, req, args->tenant, on_stats, req); /* every partition */
     return 0;
 }

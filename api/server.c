@@ -181,6 +181,7 @@ int ht_api_thread_init(ht_api_thread_t *t, h2o_globalconf_t *gc,
         (rc = ht_types_new(&t->types, &t->loop, t->store)) < 0 ||
         (rc = ht_pubsub_new(&t->pubsub, &t->loop, &t->cfg->redis, &t->keys)) < 0)
         return rc;
+    ht_pubsub_set_parts(t->pubsub, t->cfg->parts);
     return 0;
 }
 

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "shared/keys.h"
+#include "shared/partition.h"
 #include "shared/redis_url.h"
 
 #include "api/listen.h"
@@ -43,6 +44,7 @@ typedef struct {
     long max_streams_per_tenant; /* SSE streams per tenant; 0 = no cap */
     int metrics_public;        /* /metrics without an API key */
     int access_log;            /* one JSON line per finished request (api/access_log.h) */
+    const ht_parts_t *parts;   /* partitions served (api/parts.h); NULL: t->keys only */
 } ht_api_config_t;
 
 typedef struct ht_server ht_server_t;
@@ -63,6 +65,7 @@ typedef struct {
     ht_pubsub_t *pubsub; /* job change notifications (api/pubsub.h) */
     ht_keys_t keys; /* of the default queue (queues come with a later issue) */
     ht_api_counters_t counters; /* this thread's figures for GET /metrics (api/metrics.h) */
+    unsigned part_rr;           /* round-robin state of submits over partitions */
     /* private */
     uv_thread_t tid_;
     int listen_fd_;

@@ -37,6 +37,7 @@
 #include "shared/cluster_reply.h"
 #include "shared/error.h"
 #include "shared/log.h"
+#include "shared/rconn.h" /* ht_rconn_key_index */
 #include "shared/store.h" /* ht_store_error_is_unavailable */
 
 #include "api/metrics_counters.h"
@@ -57,7 +58,7 @@
  * follows before it gives up (a slot moving back and forth). */
 #define NODES_MAX     64
 #define REDIRECTS_MAX 5
-#define GROUP_MAX     4 /* commands of one call: MULTI HGETALL XRANGE EXEC */
+#define GROUP_MAX     5 /* commands of one call: MULTI HGETALL LRANGE XRANGE EXEC */
 
 typedef enum { ST_DOWN, ST_CONNECTING, ST_READY } state_t;
 
@@ -673,18 +674,15 @@ static int arg_is(const ht_argv_t *a, size_t i, const char *word)
     return i < a->n && a->len[i] == strlen(word) && strncasecmp(a->v[i], word, a->len[i]) == 0;
 }
 
-/* The master a call goes to (the routing rule of issue 10): the first key
- * of FCALL / FCALL_RO / EVAL / EVALSHA, the key of the first command inside
- * MULTI ... EXEC, argv[1] of any other command; a keyless one goes to any
- * ready master.  NULL when the slot has no known master. */
+/* The master a call goes to (the routing rule of issue 10, shared with the
+ * blocking client: ht_rconn_key_index), MULTI ... EXEC by the first command
+ * inside; a keyless one goes to any ready master.  NULL when the slot has
+ * no known master. */
 static conn_t *route(ht_astore_t *s, const ht_argv_t *a, size_t n)
 {
     const ht_argv_t *cmd = n > 1 && arg_is(&a[0], 0, "MULTI") ? &a[1] : &a[0];
-    size_t k = 1;
-    if (arg_is(cmd, 0, "FCALL") || arg_is(cmd, 0, "FCALL_RO") || arg_is(cmd, 0, "EVAL") ||
-        arg_is(cmd, 0, "EVALSHA"))
-        k = arg_is(cmd, 2, "0") ? cmd->n : 3;
-    if (k >= cmd->n)
+    int k = ht_rconn_key_index(cmd->n, cmd->v, cmd->len);
+    if (k < 0)
         return any_ready(s);
     int16_t i = s->route[ht_cluster_keyslot(cmd->v[k], cmd->len[k])];
     return i < 0 ? NULL : s->nodes[i];
@@ -793,6 +791,8 @@ static void follow(op_t *op, const ht_redirect_t *rd)
     if (++rs->redirects <= REDIRECTS_MAX && !(ask && rs->asked)) {
         rs->asked |= ask;
         err = send_kept(to, op, ask);
+        ht_log(HT_LOG_DEBUG, ask ? "redis ASK followed" : "redis MOVED followed", "in",
+               rs->n > 1 ? "MULTI" : "command", "node", to ? to->name : "?", NULL);
     }
     if (err) {
         ht_log(HT_LOG_WARN, "redis cluster redirect not followed", "detail",

@@ -25,6 +25,9 @@ static const command_t commands[] = {
     {"retry", ht_cli_retry, "re-queue failed or canceled job ID with fresh attempts"},
     {"list", ht_cli_list, "list jobs, newest first: [--status S] [--type T] [--limit N] [--all]"},
     {"stats", ht_cli_stats, "queue depths per priority and counts per status"},
+    {"partitions", ht_cli_partitions,
+     "partitioned queues: each recorded N's partitions and what they hold; --retire N"},
+    {"job-key", ht_cli_job_key, "print the Redis key of job ID's hash"},
     {"webhook", ht_cli_webhook,
      "verify a received webhook delivery: verify --secret whsec_... < request"},
 };
@@ -34,10 +37,10 @@ static void usage(FILE *out)
     fprintf(out, "usage: hangtight [--url URL] [--redis-url URL] COMMAND [ARGS] [--help]\n\n"
                  "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out,
             "\n  --url URL        hangtight-api base URL (env HANGTIGHT_URL, default %s)\n"
-            "  --redis-url URL  Redis for migrate (env HANGTIGHT_REDIS_URL)\n"
+            "  --redis-url URL  Redis for migrate and partitions (env HANGTIGHT_REDIS_URL)\n"
             "  env HANGTIGHT_API_KEY  the API key sent as Authorization: Bearer (when the api\n"
             "                   has keys; never a flag, so it stays out of process lists)\n\n"
             "exit status: 0 done (wait: job succeeded), 1 refused by the server (wait: job\n"

@@ -1,9 +1,12 @@
-/* Job ids: UUIDv4 from getrandom(2) (see id.h for why v4). */
+/* Job ids: UUIDv4 (unpartitioned) or UUIDv8 carrying the partition, from
+ * getrandom(2) (see id.h for the layout and why random). */
 #include "shared/id.h"
 
 #include <errno.h>
 #include <stdint.h>
 #include <sys/random.h>
+
+#include "shared/error.h"
 
 static int fill_random(unsigned char *buf, size_t len)
 {
@@ -20,15 +23,25 @@ static int fill_random(unsigned char *buf, size_t len)
     return 0;
 }
 
-int ht_id_new(char out[HT_ID_LEN + 1])
+int ht_id_new_in(char out[HT_ID_LEN + 1], unsigned index, unsigned n)
 {
     static const char hex[] = "0123456789abcdef";
+    if (n < 1 || n > HT_ID_PARTITIONS_MAX || index >= n)
+        return HT_EINVAL;
     unsigned char b[16];
     int rc = fill_random(b, sizeof b);
     if (rc < 0)
         return rc;
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* variant 10xx (RFC 9562) */
+    if (n == 1) {
+        b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+    } else {
+        uint32_t part = ((uint32_t)(n - 1) << 10) | index; /* 20 bits */
+        b[6] = (unsigned char)((b[6] & 0x0f) | 0x80);       /* version 8 */
+        b[13] = (unsigned char)((b[13] & 0xf0) | (part >> 16));
+        b[14] = (unsigned char)(part >> 8);
+        b[15] = (unsigned char)part;
+    }
     size_t o = 0;
     for (int i = 0; i < 16; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10)
@@ -40,24 +53,55 @@ int ht_id_new(char out[HT_ID_LEN + 1])
     return 0;
 }
 
-static int is_lower_hex(char c)
+int ht_id_new(char out[HT_ID_LEN + 1])
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+    return ht_id_new_in(out, 0, 1);
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+int ht_id_partition(const char *s, size_t len, unsigned *index, unsigned *n)
+{
+    if (!s || len != HT_ID_LEN)
+        return HT_EINVAL;
+    for (size_t i = 0; i < len; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return HT_EINVAL;
+        } else if (hex_value(s[i]) < 0) {
+            return HT_EINVAL;
+        }
+    }
+    if (!(s[19] == '8' || s[19] == '9' || s[19] == 'a' || s[19] == 'b'))
+        return HT_EINVAL;
+    if (s[14] == '4') {
+        *index = 0;
+        *n = 1;
+        return 0;
+    }
+    if (s[14] != '8')
+        return HT_EINVAL;
+    uint32_t part = 0;
+    for (size_t i = 31; i < 36; i++)
+        part = part << 4 | (uint32_t)hex_value(s[i]);
+    unsigned parts = (unsigned)(part >> 10) + 1, idx = part & 0x3ff;
+    /* Only what ht_id_new_in() makes: N = 1 is always v4. */
+    if (parts < 2 || idx >= parts)
+        return HT_EINVAL;
+    *index = idx;
+    *n = parts;
+    return 0;
 }
 
 int ht_id_valid(const char *s, size_t len)
 {
-    if (!s || len != HT_ID_LEN)
-        return 0;
-    for (size_t i = 0; i < len; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return 0;
-        } else if (!is_lower_hex(s[i])) {
-            return 0;
-        }
-    }
-    if (s[14] != '4')
-        return 0;
-    return s[19] == '8' || s[19] == '9' || s[19] == 'a' || s[19] == 'b';
+    unsigned i, n;
+    return ht_id_partition(s, len, &i, &n) == 0;
 }

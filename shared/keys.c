@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "shared/cluster.h"
 #include "shared/error.h"
 
 static int queue_name_valid(const char *q)
@@ -23,25 +24,31 @@ static int queue_name_valid(const char *q)
 
 int ht_keys_init(ht_keys_t *k, const char *queue)
 {
+    return ht_keys_init_tag(k, queue, queue);
+}
+
+int ht_keys_init_tag(ht_keys_t *k, const char *queue, const char *tag)
+{
     memset(k, 0, sizeof *k);
-    if (!queue_name_valid(queue))
+    if (!queue_name_valid(queue) || !tag || !tag[0] || strlen(tag) >= HT_CLUSTER_TAG_MAX ||
+        strpbrk(tag, "{}"))
         return HT_EINVAL;
-    /* Lengths are bounded: 63-byte queue + short suffix < HT_KEY_MAX. */
     snprintf(k->queue, sizeof k->queue, "%s", queue);
-    snprintf(k->job_prefix, HT_KEY_MAX, "ht:{%s}:job:", queue);
-    snprintf(k->wait[HT_PRIO_HIGH], HT_KEY_MAX, "ht:{%s}:wait:high", queue);
-    snprintf(k->wait[HT_PRIO_DEFAULT], HT_KEY_MAX, "ht:{%s}:wait:default", queue);
-    snprintf(k->wait[HT_PRIO_LOW], HT_KEY_MAX, "ht:{%s}:wait:low", queue);
-    snprintf(k->active, HT_KEY_MAX, "ht:{%s}:active", queue);
-    snprintf(k->fence, HT_KEY_MAX, "ht:{%s}:fence", queue);
-    snprintf(k->signal, HT_KEY_MAX, "ht:{%s}:signal", queue);
-    snprintf(k->channel, HT_KEY_MAX, "ht:{%s}:events", queue);
-    snprintf(k->base, HT_KEY_MAX, "ht:{%s}:", queue);
-    snprintf(k->scheduled, HT_KEY_MAX, "ht:{%s}:scheduled", queue);
-    snprintf(k->tenants, HT_KEY_MAX, "ht:{%s}:tenants", queue);
-    snprintf(k->stats, HT_KEY_MAX, "ht:{%s}:stats", queue);
-    snprintf(k->cancel_channel, HT_KEY_MAX, "ht:{%s}:cancel", queue);
-    snprintf(k->deliveries, HT_KEY_MAX, "ht:{%s}:deliveries", queue);
+    /* Lengths are bounded: a 96-byte tag + short suffix < HT_KEY_MAX. */
+    snprintf(k->job_prefix, HT_KEY_MAX, "ht:{%s}:job:", tag);
+    snprintf(k->wait[HT_PRIO_HIGH], HT_KEY_MAX, "ht:{%s}:wait:high", tag);
+    snprintf(k->wait[HT_PRIO_DEFAULT], HT_KEY_MAX, "ht:{%s}:wait:default", tag);
+    snprintf(k->wait[HT_PRIO_LOW], HT_KEY_MAX, "ht:{%s}:wait:low", tag);
+    snprintf(k->active, HT_KEY_MAX, "ht:{%s}:active", tag);
+    snprintf(k->fence, HT_KEY_MAX, "ht:{%s}:fence", tag);
+    snprintf(k->signal, HT_KEY_MAX, "ht:{%s}:signal", tag);
+    snprintf(k->channel, HT_KEY_MAX, "ht:{%s}:events", tag);
+    snprintf(k->base, HT_KEY_MAX, "ht:{%s}:", tag);
+    snprintf(k->scheduled, HT_KEY_MAX, "ht:{%s}:scheduled", tag);
+    snprintf(k->tenants, HT_KEY_MAX, "ht:{%s}:tenants", tag);
+    snprintf(k->stats, HT_KEY_MAX, "ht:{%s}:stats", tag);
+    snprintf(k->cancel_channel, HT_KEY_MAX, "ht:{%s}:cancel", tag);
+    snprintf(k->deliveries, HT_KEY_MAX, "ht:{%s}:deliveries", tag);
     return 0;
 }
 

@@ -1,6 +1,8 @@
 /* The Redis keyspace, named in one place (its layout and rules are in
  * migrations/0007_lean.lua).  Every key of a queue carries the queue's hash
- * tag, "{default}", so each function call touches one Cluster slot. */
+ * tag, "{default}", so each function call touches one Cluster slot.  A
+ * partitioned queue (shared/partition.h) has one such key set per
+ * partition, each under its own tag. */
 #ifndef HT_KEYS_H
 #define HT_KEYS_H
 
@@ -31,6 +33,14 @@ typedef struct {
 
 /* Names the keys of `queue` ([a-z0-9_.-]{1,63}).  Returns 0 or HT_EINVAL. */
 int ht_keys_init(ht_keys_t *k, const char *queue);
+
+/* Names the keys of one partition of `queue`: k->queue is the queue's name
+ * (what job hashes record), every key carries the hash tag `tag`
+ * ("ht:{<tag>}:..."; ht_cluster_partition_tag(), shared/partition.h).
+ * ht_keys_init(k, q) is ht_keys_init_tag(k, q, q).  Returns 0 or HT_EINVAL
+ * (a bad queue name, or a tag that is empty, holds '{' or '}', or is longer
+ * than HT_CLUSTER_TAG_MAX). */
+int ht_keys_init_tag(ht_keys_t *k, const char *queue, const char *tag);
 
 /* Writes "ht:{default}:job:<id>" into out[HT_KEY_MAX]. */
 void ht_keys_job(const ht_keys_t *k, const char *id, char out[HT_KEY_MAX]);

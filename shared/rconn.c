@@ -455,6 +455,23 @@ int ht_rconn_subscribe(ht_rconn_t *c, const char *channel)
     return c->sub ? 0 : HT_EREDIS;
 }
 
+int ht_rconn_subscribe_many(ht_rconn_t *c, const char *const *channels, size_t n)
+{
+    int rc = n > 0 ? ht_rconn_subscribe(c, channels[0]) : HT_EINVAL;
+    for (size_t i = 1; rc == 0 && i < n; i++) {
+        redisReply *r = redisCommand(c->sub, "SUBSCRIBE %s", channels[i]);
+        if (!r || r->type != REDIS_REPLY_ARRAY) {
+            set_err(c, "redis refused SUBSCRIBE: %s",
+                    r && r->type == REDIS_REPLY_ERROR ? r->str : c->sub->errstr);
+            redisFree(c->sub);
+            c->sub = NULL;
+            rc = HT_EREDIS;
+        }
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
 int ht_rconn_next_message(ht_rconn_t *c, int timeout_ms, redisReply **out)
 {
     *out = NULL;

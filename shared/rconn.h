@@ -66,6 +66,10 @@ void ht_rconn_master_name(const ht_rconn_t *c, int i, char *out, size_t len);
  * `channel`.  Returns 0 or a negative code. */
 int ht_rconn_subscribe(ht_rconn_t *c, const char *channel);
 
+/* ht_rconn_subscribe() to n >= 1 channels on the one connection (a
+ * partitioned queue's cancel channels, shared/partition.h). */
+int ht_rconn_subscribe_many(ht_rconn_t *c, const char *const *channels, size_t n);
+
 /* Waits up to timeout_ms for the next message of the subscription.
  * Returns 1 with *out (the caller frees it), 0 on timeout, or HT_EREDIS
  * when the connection is gone (subscribe again, from a new rconn: it picks

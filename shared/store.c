@@ -791,3 +791,53 @@ int ht_store_check_eviction(ht_store_t *s, int allow)
         rc = check_eviction_on(s, i, n, allow);
     return rc;
 }
+
+/* ---- plain commands (partitions: shared/partition_store.c) ------------- */
+
+int ht_store_cmd_int(ht_store_t *s, ht_argv_t *a, long long *out)
+{
+    return call_int(s, a, out);
+}
+
+int ht_store_cmd_strings(ht_store_t *s, ht_argv_t *a, char ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    int rc;
+    redisReply *r = call(s, a, &rc);
+    ht_argv_clear(a);
+    if (!r)
+        return rc;
+    if (r->type != REDIS_REPLY_ARRAY) {
+        set_err(s, "%s", "redis: unexpected reply type (wanted an array)");
+        freeReplyObject(r);
+        return HT_EPROTO;
+    }
+    char **v = calloc(r->elements + 1, sizeof(*v));
+    for (size_t i = 0; v && i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_STRING || !(v[*n] = strdup(e->str)))
+            continue;
+        (*n)++;
+    }
+    freeReplyObject(r);
+    if (!v)
+        return HT_ENOMEM;
+    *out = v;
+    return 0;
+}
+
+int ht_store_cancel_listen_many(ht_store_t *s, const char *const *channels, size_t n)
+{
+    int rc = ht_rconn_subscribe_many(s->conn, channels, n);
+    if (rc < 0)
+        set_err(s, "%s", ht_rconn_errstr(s->conn));
+    return rc;
+}
+
+void ht_store_strings_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shared/argv.h"
 #include "shared/job.h"
 #include "shared/keys.h"
 #include "shared/redis_url.h"
@@ -151,5 +152,16 @@ int ht_store_delivery_done(ht_store_t *s, const ht_keys_t *k, const ht_delivery_
 
 /* Reads one job.  Returns 0, HT_ENOTFOUND, or a negative code. */
 int ht_store_get(ht_store_t *s, const ht_keys_t *k, const char *id, ht_job_t *job);
+
+/* ht_store_cancel_listen() on several channels (one per partition). */
+int ht_store_cancel_listen_many(ht_store_t *s, const char *const *channels, size_t n);
+
+/* Plain commands, for the few reads and writes outside the function
+ * library (the partition set, the CLI's partition report).  `a` is
+ * cleared.  An integer reply into *out; an array of strings into *out
+ * (NULL-terminated, *n of them, each and the array to free: ht_store_strings_free). */
+int ht_store_cmd_int(ht_store_t *s, ht_argv_t *a, long long *out);
+int ht_store_cmd_strings(ht_store_t *s, ht_argv_t *a, char ***out, size_t *n);
+void ht_store_strings_free(char **v);
 
 #endif

@@ -10,6 +10,7 @@
  * job; after every (re)subscription we ask it to renew every held job at
  * once, so the gap is only as long as the outage. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -56,8 +57,17 @@ static ht_store_t *subscribe(ht_worker_t *w, int *failing)
 {
     ht_store_t *s = NULL;
     int rc = ht_store_open(&s, &w->url, HT_WORKER_REDIS_TIMEOUT_MS);
-    if (rc == 0)
-        rc = ht_store_cancel_listen(s, &w->keys);
+    if (rc == 0) {
+        /* Every partition's cancel channel (on a cluster, classic pub/sub
+         * reaches every node, so one connection hears them all). */
+        const char **channels = calloc(w->parts.count, sizeof(*channels));
+        rc = channels ? 0 : HT_ENOMEM;
+        for (size_t i = 0; channels && i < w->parts.count; i++)
+            channels[i] = w->parts.parts[i].keys.cancel_channel;
+        if (rc == 0)
+            rc = ht_store_cancel_listen_many(s, channels, w->parts.count);
+        free(channels);
+    }
     if (rc == 0) {
         if (*failing)
             ht_log(HT_LOG_INFO, "listening for cancel requests again", NULL);

@@ -10,13 +10,16 @@
  *     than every 20 ms;
  *   - requeues jobs whose lease ran out anywhere, about once a second;
  *   - trims expired jobs from the listing indexes, about once a second;
- *   - re-registers the worker's job types once a minute. */
+ *   - re-registers the worker's job types and its partition count once a
+ *     minute.
+ * The housekeeping covers every partition served (shared/partition.h). */
 #include <stdio.h>
 #include <time.h>
 
 #include "shared/clock.h"
 #include "shared/error.h"
 #include "shared/log.h"
+#include "shared/partition_store.h"
 #include "shared/store.h"
 #include "worker/job_ctx.h"
 #include "worker/worker.h"
@@ -49,7 +52,8 @@ static void renew_slot(ht_worker_t *w, ht_slot_t *slot, ht_store_t *store, int64
     if (!due)
         return;
 
-    int rc = ht_store_renew(store, &w->keys, &held);
+    ht_keys_t scratch;
+    int rc = ht_store_renew(store, ht_worker_keys_of(w, held.id, &scratch), &held);
     const char *why = NULL;
     ht_log_level_t level = HT_LOG_WARN;
     pthread_mutex_lock(&slot->mu);
@@ -73,12 +77,30 @@ static void renew_slot(ht_worker_t *w, ht_slot_t *slot, ht_store_t *store, int64
                ht_store_errstr(store), NULL);
 }
 
+/* Promotes due scheduled jobs of every partition: n promoted (the most of
+ * any one partition) and the earliest next due time.  Negative when Redis
+ * failed everywhere. */
+static int promote_all(ht_worker_t *w, ht_store_t *store, long long *next_due)
+{
+    int most = -1;
+    *next_due = -1;
+    for (size_t i = 0; i < w->parts.count; i++) {
+        long long due = -1;
+        int n = ht_store_promote(store, &w->parts.parts[i].keys, PROMOTE_LIMIT, &due);
+        if (n > most)
+            most = n;
+        if (n >= 0 && due >= 0 && (*next_due < 0 || due < *next_due))
+            *next_due = due;
+    }
+    return most;
+}
+
 /* Promotes due scheduled jobs.  Returns how long to wait before the next
  * call, in ms. */
 static int64_t promote(ht_worker_t *w, ht_store_t *store)
 {
     long long next_due = -1;
-    int n = ht_store_promote(store, &w->keys, PROMOTE_LIMIT, &next_due);
+    int n = promote_all(w, store, &next_due);
     if (n < 0) {
         /* Redis trouble is reported by the renewals and the slots. */
         ht_log(HT_LOG_DEBUG, "promote failed", "error", ht_store_errstr(store), NULL);
@@ -106,7 +128,11 @@ static void housekeeping(ht_worker_t *w, ht_store_t *store, int64_t now, int64_t
 {
     char count[16];
     if (now >= *next_reap) {
-        int n = ht_store_reap(store, &w->keys, REAP_LIMIT);
+        int n = 0;
+        for (size_t i = 0; i < w->parts.count; i++) {
+            int got = ht_store_reap(store, &w->parts.parts[i].keys, REAP_LIMIT);
+            n += got > 0 ? got : 0;
+        }
         if (n > 0) {
             snprintf(count, sizeof(count), "%d", n);
             ht_log(HT_LOG_INFO, "requeued jobs whose lease ran out", "count", count, NULL);
@@ -114,17 +140,25 @@ static void housekeeping(ht_worker_t *w, ht_store_t *store, int64_t now, int64_t
         *next_reap = now + REAP_EVERY_MS;
     }
     if (now >= *next_trim) {
-        int n = ht_store_trim(store, &w->keys, TRIM_LIMIT);
+        int n = 0, most = 0;
+        for (size_t i = 0; i < w->parts.count; i++) {
+            int got = ht_store_trim(store, &w->parts.parts[i].keys, TRIM_LIMIT);
+            n += got > 0 ? got : 0;
+            most = got > most ? got : most;
+        }
         if (n > 0) {
             snprintf(count, sizeof(count), "%d", n);
             ht_log(HT_LOG_DEBUG, "trimmed expired jobs from the indexes", "count", count,
                    NULL);
         }
         /* A full batch means a backlog: come back sooner. */
-        *next_trim = now + (n >= TRIM_LIMIT ? TRIM_EVERY_MS / 10 : TRIM_EVERY_MS);
+        *next_trim = now + (most >= TRIM_LIMIT ? TRIM_EVERY_MS / 10 : TRIM_EVERY_MS);
     }
     if (now >= *next_register) {
         ht_worker_register_types(w, store); /* best effort: retried next minute */
+        /* Our N stays recorded while we run (a Redis that lost its data, or
+         * a premature `hangtight partitions --retire`, learns it again). */
+        ht_parts_record(&w->parts, store);
         *next_register = now + REGISTER_EVERY_MS;
     }
 }

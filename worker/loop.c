@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "shared/error.h"
@@ -19,6 +20,8 @@
 #include "worker/worker.h"
 
 #define IDLE_WAIT_MS 1000
+/* With several partitions, the wait on one partition's signal list. */
+#define PARTITION_WAIT_MS 200
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 1000
 /* How long a finished job's outcome is retried against an unreachable
@@ -126,7 +129,8 @@ typedef struct {
 static void store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job,
                           ht_outcome_t outcome, const char *json, int retryable, next_t *nx)
 {
-    const ht_keys_t *k = &slot->w->keys;
+    ht_keys_t scratch;
+    const ht_keys_t *k = ht_worker_keys_of(slot->w, job->id, &scratch);
     long delay_ms = 0;
     if (outcome == HT_OUTCOME_FAILED && retryable && job->attempt < job->max_attempts)
         delay_ms = ht_backoff_delay_ms(slot->w->retry_base_ms, slot->w->retry_max_ms,
@@ -161,8 +165,10 @@ static void store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *jo
 
 static void hand_back(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job)
 {
+    ht_keys_t scratch;
+    const ht_keys_t *k = ht_worker_keys_of(slot->w, job->id, &scratch);
     for (int i = 0; i < 5; i++) {
-        int rc = ht_store_release(store, &slot->w->keys, job);
+        int rc = ht_store_release(store, k, job);
         if (rc == 0 || rc == HT_ESTALE) {
             ht_log(HT_LOG_INFO, rc == 0 ? "job handed back" : "job already lost on hand-back",
                    "id", job->id, NULL);
@@ -263,7 +269,9 @@ static void run_job(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, nex
         fail_now(slot, store, job, "invalid_payload", "the stored payload is not JSON", 0, nx);
     } else {
         ht_job_ctx_t ctx;
-        ht_job_ctx_init(&ctx, job, e->data, store, &w->keys, &slot->stop, slot->deadline_ms);
+        ht_keys_t scratch;
+        ht_job_ctx_init(&ctx, job, e->data, store, ht_worker_keys_of(w, job->id, &scratch),
+                        &slot->stop, slot->deadline_ms);
         json_t *result = NULL;
         int hrc = e->fn(&ctx, payload, &result);
         settle(slot, store, job, &ctx, hrc, result, nx);
@@ -274,12 +282,32 @@ static void run_job(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, nex
     unhold(slot);
 }
 
+/* A random partition to start from, so slots (and workers) do not all
+ * begin with the same one. */
+static size_t random_start(size_t count)
+{
+    unsigned r = 0;
+    if (count <= 1 || getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+        return 0;
+    return r % count;
+}
+
+/* Claims across partitions (shared/partition.h), fairly: the slot tries
+ * the partitions in turn from a random start, and after each try (a claim
+ * or an empty partition) moves to the next, so a busy partition never
+ * starves another.  When a whole sweep found nothing it waits on ONE
+ * partition's signal list (a cluster cannot BLPOP keys of several slots at
+ * once), the next one each time, for a short while when there are several
+ * (a job submitted elsewhere meanwhile waits at most that long), then
+ * sweeps again.  One partition: claim, BLPOP for IDLE_WAIT_MS, as always. */
 static void *slot_main(void *arg)
 {
     ht_slot_t *slot = arg;
     ht_worker_t *w = slot->w;
     ht_store_t *store = NULL;
     trouble_t t = {0};
+    size_t count = w->parts.count, part = random_start(count), empty = 0, waits = part;
+    int wait_ms = count > 1 ? PARTITION_WAIT_MS : IDLE_WAIT_MS;
     /* A failed open still yields a store that reconnects on the next call. */
     ht_store_open(&store, &w->url, HT_WORKER_REDIS_TIMEOUT_MS);
     /* nx: the job claimed along with the last outcome, run next without a
@@ -292,19 +320,26 @@ static void *slot_main(void *arg)
         if (nx.got) {
             job = nx.job;
         } else if (nx.empty) {
-            /* The outcome's call just found every queue empty: wait. */
+            /* The outcome's call just found its partition's queues empty:
+             * that counts as this turn's empty claim. */
             memset(&job, 0, sizeof(job));
             rc = 0;
         } else {
             memset(&job, 0, sizeof(job));
-            rc = ht_store_claim(store, &w->keys, w->id, &job);
+            const ht_keys_t *k = &w->parts.parts[part].keys;
+            part = (part + 1) % count;
+            rc = ht_store_claim(store, k, w->id, &job);
         }
         memset(&nx, 0, sizeof(nx));
         if (rc == 1)
             run_job(slot, store, &job, &nx);
         ht_job_clear(&job);
-        if (rc == 0)
-            rc = ht_store_wait_signal(store, &w->keys, IDLE_WAIT_MS);
+        empty = rc == 0 ? empty + 1 : 0;
+        if (rc == 0 && empty >= count) {
+            empty = 0;
+            rc = ht_store_wait_signal(store, &w->parts.parts[waits].keys, wait_ms);
+            waits = (waits + 1) % count;
+        }
         if (rc < 0)
             trouble(&t, store, "claim");
         else

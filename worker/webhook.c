@@ -221,7 +221,9 @@ static void deliver(ht_worker_t *w, ht_store_t *store, const ht_delivery_t *d)
     ht_job_t job;
     memset(&job, 0, sizeof job);
     char *body = NULL, *sig = NULL;
-    int rc = ht_store_get(store, &w->keys, d->id, &job);
+    ht_keys_t scratch;
+    const ht_keys_t *k = ht_worker_keys_of(w, d->id, &scratch);
+    int rc = ht_store_get(store, k, d->id, &job);
     if (rc < 0) {
         /* Gone (expired or deleted): nothing to deliver; a Redis error:
          * the claim runs out and the delivery comes back. */
@@ -231,7 +233,7 @@ static void deliver(ht_worker_t *w, ht_store_t *store, const ht_delivery_t *d)
         goto out;
     }
     if (!job.callback_url) {
-        rc = ht_store_delivery_done(store, &w->keys, d, "failed", "no_url", 0);
+        rc = ht_store_delivery_done(store, k, d, "failed", "no_url", 0);
         goto out;
     }
     int64_t now = ht_now_ms();
@@ -258,7 +260,7 @@ static void deliver(ht_worker_t *w, ht_store_t *store, const ht_delivery_t *d)
                                           NULL, NULL);
         next_due = ht_now_ms() + delay;
     }
-    rc = ht_store_delivery_done(store, &w->keys, d, outcome_name(res), a.status_word, next_due);
+    rc = ht_store_delivery_done(store, k, d, outcome_name(res), a.status_word, next_due);
 
     char attempt_s[16], delay_s[24];
     snprintf(attempt_s, sizeof attempt_s, "%d", attempt);
@@ -298,8 +300,14 @@ static void *webhook_main(void *arg)
      * timeouts after the claim (60 s with the default 10 s timeout). */
     long lease_ms = CLAIM_LIMIT * (w->webhook_timeout_ms + CLAIM_MARGIN_MS);
     int warned = 0;
+    /* Every partition in turn; a nap only after a sweep that found nothing
+     * (the partition's deliveries are claimed by id, so a batch comes from
+     * one partition and its calls use that partition's keys). */
+    size_t part = 0, idle = 0;
     while (!atomic_load(&w->webhook_quit)) {
-        int n = ht_store_delivery_claim(store, &w->keys, lease_ms, CLAIM_LIMIT, batch);
+        const ht_keys_t *pk = &w->parts.parts[part].keys;
+        part = (part + 1) % w->parts.count;
+        int n = ht_store_delivery_claim(store, pk, lease_ms, CLAIM_LIMIT, batch);
         if (n < 0) {
             if (!warned++)
                 ht_log(HT_LOG_WARN, "webhook: cannot claim deliveries", "error",
@@ -311,8 +319,11 @@ static void *webhook_main(void *arg)
         /* Claimed but not tried when asked to quit: left to the claim's lease. */
         for (int i = 0; i < n && !atomic_load(&w->webhook_quit); i++)
             deliver(w, store, &batch[i]);
-        if (n == 0)
+        idle = n == 0 ? idle + 1 : 0;
+        if (idle >= w->parts.count) {
+            idle = 0;
             nap(w, POLL_MS);
+        }
     }
     ht_store_close(store);
     return NULL;

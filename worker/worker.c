@@ -20,6 +20,7 @@
 #include "shared/config.h"
 #include "shared/error.h"
 #include "shared/log.h"
+#include "shared/partition_store.h"
 #include "shared/store.h"
 #include "worker/builtins.h"
 #include "worker/handler.h"
@@ -65,6 +66,9 @@ static int parse_options(ht_worker_t *w, int argc, char **argv)
         {"webhook-allow-private", "HANGTIGHT_WEBHOOK_ALLOW_PRIVATE", HT_OPT_FLAG, NULL,
          "let callbacks reach private, loopback and other non-public addresses "
          "(development and tests only)", 0, 0, &w->webhook_allow_private},
+        {"partitions", "HANGTIGHT_PARTITIONS", HT_OPT_INT, "1",
+         "the queue's N partitions (issue 10; the same N for api, workers and CLI, see the "
+         "README on changing it)", 1, HT_PARTITIONS_MAX, &w->partitions},
         {"log-level", "HANGTIGHT_LOG_LEVEL", HT_OPT_STRING, "info",
          "lowest LEVEL logged: debug, info, warn, error", 0, 0, &w->log_level},
         {"allow-eviction", "HANGTIGHT_ALLOW_EVICTION", HT_OPT_FLAG, NULL,
@@ -180,6 +184,10 @@ static int connect_redis(ht_worker_t *w, ht_store_t **out, const sigset_t *sigs)
     }
     if ((rc = ht_worker_register_types(w, s)) < 0)
         goto fail;
+    /* Record our N and serve every N recorded: jobs made under an earlier
+     * N still run (README "Partitions"). */
+    if ((rc = ht_parts_sync(&w->parts, s, 1)) < 0)
+        goto fail;
     *out = s;
     return 0;
 fail:
@@ -220,7 +228,8 @@ static void abandon_stuck_slots(ht_worker_t *w, ht_store_t *store)
         pthread_mutex_unlock(&slot->mu);
         if (!busy)
             continue;
-        int rc = ht_store_release(store, &w->keys, &held);
+        ht_keys_t scratch;
+        int rc = ht_store_release(store, ht_worker_keys_of(w, held.id, &scratch), &held);
         ht_log(HT_LOG_WARN, "handler ignored its stop request; job handed back", "id", held.id,
                "result", ht_strerror(rc), NULL);
     }
@@ -284,14 +293,16 @@ static void log_ready(const ht_worker_t *w)
 {
     size_t n;
     const char *const *types = ht_registry_names(&n);
-    char list[2048] = "", conc[16];
+    char list[2048] = "", conc[16], parts[16], served[16];
     size_t used = 0;
     for (size_t i = 0; i < n && used < sizeof(list); i++)
         used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i ? "," : "",
                                  types[i]);
     snprintf(conc, sizeof(conc), "%ld", w->concurrency);
+    snprintf(parts, sizeof(parts), "%u", w->parts.n);
+    snprintf(served, sizeof(served), "%zu", w->parts.count);
     ht_log(HT_LOG_INFO, "worker ready", "worker", w->id, "concurrency", conc, "types", list,
-           NULL);
+           "partitions", parts, "partitions_served", served, NULL);
 }
 
 int ht_worker_main(int argc, char **argv)
@@ -326,7 +337,7 @@ int ht_worker_main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (ht_keys_init(&w.keys, HT_QUEUE_DEFAULT) < 0 || make_id(&w) < 0 ||
+    if (ht_parts_init(&w.parts, HT_QUEUE_DEFAULT, (unsigned)w.partitions) < 0 || make_id(&w) < 0 ||
         ht_registry_add_builtins() < 0 || load_handlers(&w) < 0)
         goto out;
     if (connect_redis(&w, &store, &sigs) < 0)
@@ -360,5 +371,6 @@ out:
     ht_store_close(store);
     ht_handlers_config_clear(&w.handlers);
     ht_registry_clear();
+    ht_parts_clear(&w.parts);
     return status;
 }

@@ -16,7 +16,11 @@
  *   cancel listens for cancel requests (pub/sub, cancel.c) and sets the
  *          stop reason of the slot holding the named attempt.
  *   webhook delivers the callbacks of finished jobs (webhook.c); shares
- *          nothing with the others but the options and keys. */
+ *          nothing with the others but the options and keys.
+ *
+ * Partitions (shared/partition.h): every thread serves every partition in
+ * `parts` (its own N's and those of every N recorded in Redis at start);
+ * a job's calls use the keys of its id's partition. */
 #ifndef HT_WORKER_WORKER_H
 #define HT_WORKER_WORKER_H
 
@@ -26,6 +30,7 @@
 
 #include "shared/job.h"
 #include "shared/keys.h"
+#include "shared/partition.h"
 #include "shared/redis_url.h"
 #include "shared/store.h"
 #include "worker/handlers_config.h"
@@ -68,8 +73,10 @@ struct ht_worker {
     int allow_eviction;           /* start on a Redis that may evict keys (warn only) */
     ht_webhook_secrets_t webhook_secrets;
 
+    long partitions;              /* HANGTIGHT_PARTITIONS: this process' N */
+
     ht_redis_url_t url;
-    ht_keys_t keys;
+    ht_parts_t parts;          /* every partition served (read-only once started) */
     char id[HT_WORKER_ID_MAX]; /* hostname:pid:random */
     ht_handlers_config_t handlers;
 
@@ -86,6 +93,15 @@ struct ht_worker {
     pthread_t webhook_thread;
     int webhook_started;
 };
+
+/* The keys of the partition holding job `id` (shared/partition.h);
+ * `scratch` holds them when the id's partition is not served. */
+static inline const ht_keys_t *ht_worker_keys_of(const ht_worker_t *w, const char *id,
+                                                 ht_keys_t *scratch)
+{
+    const ht_keys_t *k = ht_parts_keys_of(&w->parts, id, scratch);
+    return k ? k : &w->parts.parts[0].keys; /* ids come from Redis: valid */
+}
 
 /* Records the types this worker serves in HT_KEY_TYPES (at start, and
  * again every minute from the lease thread so that a Redis that lost its

@@ -194,7 +194,9 @@ ht_redis_each() {
         ht_redis "$@"
         return
     fi
-    for port in $( ((only_masters)) && ht_cluster_masters || ht_cluster_live_ports); do
+    local ports
+    if ((only_masters)); then ports=$(ht_cluster_masters); else ports=$(ht_cluster_live_ports); fi
+    for port in $ports; do
         redis-cli -p "$port" "$@"
     done
 }
@@ -433,7 +435,7 @@ ht_start_worker() {
 
 ht_worker_ready() {
     ht_alive "$1" || fail "$1 exited: $(tail -n 20 "${HT_LOGS[$1]}")"
-    grep -q 'worker ready' "${HT_LOGS[$1]}"
+    grep -qs 'worker ready' "${HT_LOGS[$1]}"
 }
 
 # ---- waiting -----------------------------------------------------------
@@ -522,8 +524,12 @@ ht_job_tag_key() {
 # The Redis hash field of a job, e.g. the worker that holds it.
 ht_job_hget() { ht_redis HGET "$(ht_job_key "$1")" "$2"; }
 
-# ht_keys SUFFIX: every key ht:{<any tag>}:SUFFIX (a glob) on every master.
-ht_keys() { ht_redis_each --masters --raw KEYS "ht:{*}:$1" | grep -v '^$' || true; }
+# ht_keys SUFFIX: every key ht:{<any tag>}:SUFFIX on every master (SUFFIX
+# taken literally: "stats" does not match ht:{default}:t:x:stats).
+ht_keys() {
+    ht_redis_each --masters --raw KEYS "ht:{*}:$1" |
+        awk -v suf="$1" '{ i = index($0, "}:"); if (i && substr($0, i + 2) == suf) print }'
+}
 
 # ht_sum_keys CMD SUFFIX: CMD (ZCARD, LLEN, SCARD, HGET-free counters...)
 # of every key ht:{<tag>}:SUFFIX, summed over the partitions and masters

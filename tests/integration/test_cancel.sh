@@ -19,7 +19,7 @@ assert_json .id "$queued"
 assert_match "$(ht_json .finished_at)" '^[0-9]{4}-.*Z$' "finished_at of a canceled job"
 assert_json .links.cancel null "no cancel link once canceled"
 assert_json .links.retry "/v1/jobs/$queued/retry"
-assert_eq "$(ht_redis LLEN 'ht:{default}:wait:default')" 0 "wait list after the cancel"
+assert_eq "$(ht_sum_keys LLEN wait:default)" 0 "wait list after the cancel"
 
 # A scheduled job (delay_s), with its run_at in the document.
 ht_submit '{"type": "echo", "delay_s": 3600, "priority": "high"}'
@@ -30,12 +30,12 @@ assert_match "$run_at" '^[0-9]{4}-.*Z$' "run_at of a delayed job"
 now=$(date +%s)
 due=$(date -d "$run_at" +%s)
 ((due >= now + 3590 && due <= now + 3610)) || fail "run_at $run_at is not about an hour ahead"
-assert_eq "$(ht_redis ZSCORE 'ht:{default}:scheduled' "$scheduled" | cut -c1-9)" \
+assert_eq "$(ht_redis ZSCORE "$(ht_job_tag_key "$scheduled" scheduled)" "$scheduled" | cut -c1-9)" \
     "$(ht_job_hget "$scheduled" run_at | cut -c1-9)" "scheduled set entry"
 ht_http DELETE "/v1/jobs/$scheduled"
 assert_status 200 "cancel of a scheduled job"
 assert_json .status canceled
-assert_eq "$(ht_redis ZCARD 'ht:{default}:scheduled')" 0 "scheduled set after the cancel"
+assert_eq "$(ht_sum_keys ZCARD scheduled)" 0 "scheduled set after the cancel"
 
 # A run_at in the future also schedules; both at once is a 422.
 ht_submit "{\"type\": \"echo\", \"run_at\": \"$(date -u -d '+2 days' +%Y-%m-%dT%H:%M:%SZ)\"}"

@@ -39,7 +39,7 @@ ht_start_api
 ht_start_worker w1 --concurrency 3
 
 history() {
-    ht_redis --raw LRANGE "ht:{default}:job:$1:ev" 0 -1 |
+    ht_redis --raw LRANGE "$(ht_job_key "$1"):ev" 0 -1 |
         awk '$2 == "status" { printf "%s/%s ", $3, $4 }'
 }
 
@@ -106,7 +106,7 @@ wait_until 3 "the stubborn child is gone" eval "! children $stubborn_sleep"
 ht_submit '{"type": "sleep", "payload": {"ms": 30000, "steps": 30}, "timeout_s": 3}'
 id=$HT_JOB
 wait_until 10 "the sleep job runs" ht_job_is "$id" running
-ht_redis HSET "ht:{default}:job:$id" cancel_requested 1 >/dev/null
+ht_redis HSET "$(ht_job_key "$id")" cancel_requested 1 >/dev/null
 CANCELED_AT=$(ht_ms)
 ends_canceled_within "$id" 2500
 grep -F "\"$id\"" "${HT_LOGS[w1]}" | grep -qF 'cancel requested (seen on renewal)' ||

@@ -13,7 +13,7 @@ ht_start_worker w2
 
 # "status/at-ms" of each status change of job ID, from its event log.
 history() {
-    ht_redis --raw LRANGE "ht:{default}:job:$1:ev" 0 -1 |
+    ht_redis --raw LRANGE "$(ht_job_key "$1"):ev" 0 -1 |
         awk '$2 == "status" { printf "%s/%s ", $3, $6 }'
 }
 statuses() { history "$1" | sed -E 's#/[0-9]+##g'; }
@@ -85,4 +85,4 @@ for id in "${ids[@]}"; do
     lag=$(($(entered "$id" queued) - due))
     ((lag >= 0 && lag <= 150)) || fail "job $id promoted $lag ms after its due time"
 done
-assert_eq "$(ht_redis ZCARD 'ht:{default}:scheduled')" 0 "scheduled set after promotion"
+assert_eq "$(ht_sum_keys ZCARD scheduled)" 0 "scheduled set after promotion"

@@ -15,8 +15,8 @@ ht_http POST /v1/jobs "$body" -H 'Idempotency-Key: order-42'
 assert_status 202 "first submit"
 first=$(ht_json .id)
 assert_eq "$(ht_header Idempotent-Replayed)" "" "first answer is not a replay"
-assert_eq "$(ht_redis HGET "ht:{default}:job:$first" idem_key | cut -d: -f1-4)" \
-    "ht:{default}:idem:default" "idem_key field of the job"
+assert_eq "$(ht_job_hget "$first" idem_key | cut -d: -f1-4)" \
+    "$(ht_job_tag_key "$first" idem:default)" "idem_key field of the job"
 
 # Same key, same body (quoted form of the same key): the same job.
 ht_http POST /v1/jobs "$body" -H 'Idempotency-Key: "order-42"'
@@ -27,13 +27,13 @@ assert_eq "$(ht_header Location)" "/v1/jobs/$first" "replay Location"
 assert_eq "$(ht_header Operation-Location)" "/v1/jobs/$first" "replay Operation-Location"
 assert_match "$(ht_header Retry-After)" '^[0-9]+$' "replay Retry-After"
 assert_json .status queued "replayed document (no worker yet)"
-assert_eq "$(ht_redis ZCARD 'ht:{default}:t:default:jobs')" 1 "jobs in the index after a replay"
+assert_eq "$(ht_sum_keys ZCARD t:default:jobs)" 1 "jobs in the index after a replay"
 
 # Same key, another body: 422 with a stable code, nothing stored.
 ht_http POST /v1/jobs '{"type": "echo", "payload": {"n": 2}}' -H 'Idempotency-Key: order-42'
 assert_problem 422 "same key, other body"
 assert_json '.errors[0].code' idempotency_key_reused
-assert_eq "$(ht_redis ZCARD 'ht:{default}:t:default:jobs')" 1 "jobs after a mismatch"
+assert_eq "$(ht_sum_keys ZCARD t:default:jobs)" 1 "jobs after a mismatch"
 
 # Another key: another job.
 ht_http POST /v1/jobs "$body" -H 'Idempotency-Key: order-43'
@@ -54,7 +54,7 @@ assert_problem 400 "two Idempotency-Key headers"
 ok255=$(printf 'k%.0s' $(seq 255))
 ht_http POST /v1/jobs "$body" -H "Idempotency-Key: $ok255"
 assert_status 202 "a 255-character key"
-assert_eq "$(ht_redis ZCARD 'ht:{default}:t:default:jobs')" 3 "jobs after the malformed keys"
+assert_eq "$(ht_sum_keys ZCARD t:default:jobs)" 3 "jobs after the malformed keys"
 
 # Five concurrent identical requests: one job, four replays.  (Wait for
 # the curls only: a bare `wait` would wait for Redis and the api too.)
@@ -70,7 +70,7 @@ ids=$(for i in 1 2 3 4 5; do jq -r .id "$HT_TMP/c$i.body"; done | sort -u)
 assert_eq "$(wc -l <<<"$ids")" 1 "distinct job ids among 5 concurrent submits"
 replays=$(cat "$HT_TMP"/c?.headers | grep -ci '^idempotent-replayed: true' || true)
 assert_eq "$replays" 4 "replays among 5 concurrent submits"
-assert_eq "$(ht_redis ZCARD 'ht:{default}:t:default:jobs')" 4 "jobs in Redis after the burst"
+assert_eq "$(ht_sum_keys ZCARD t:default:jobs)" 4 "jobs in Redis after the burst"
 
 # The replay reflects the job as it is now: run it, then replay.
 ht_start_worker w1
@@ -81,7 +81,7 @@ assert_json .id "$first"
 assert_json .status succeeded "replayed document is current"
 assert_eq "$(ht_header Idempotent-Replayed)" "true"
 # The key now expires with the job.
-key=$(ht_redis HGET "ht:{default}:job:$first" idem_key)
+key=$(ht_job_hget "$first" idem_key)
 ttl=$(ht_redis TTL "$key")
 ((ttl > 0 && ttl <= 86400)) || fail "idempotency key TTL after the job finished: $ttl"
 

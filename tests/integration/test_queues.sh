@@ -88,7 +88,7 @@ ht_http POST /v1/queues '{}'
 assert_problem 405 "POST /v1/queues"
 
 # A failed job is kept for HANGTIGHT_FAILED_TTL_S (7 days by default), not ttl_s.
-ttl=$(ht_redis TTL "ht:{default}:job:$dead")
+ttl=$(ht_redis TTL "$(ht_job_key "$dead")")
 ((ttl > 86400 && ttl <= 604800)) || fail "TTL of a failed job: $ttl"
 assert_eq "$(ht_job_hget "$dead" failed_ttl_s)" 604800 "failed_ttl_s"
 

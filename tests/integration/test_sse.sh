@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 # The ids of job ID's event log entries, oldest first (migration 0008: a
 # list of "<version> <kind> <status> <attempt> <pct> <at ms> <msg>", each
 # entry's id "<version>-0").
-log_ids() { ht_redis --raw LRANGE "ht:{default}:job:$1:ev" 0 -1 | awk 'NF { print $1 "-0" }'; }
+log_ids() { ht_redis --raw LRANGE "$(ht_job_key "$1"):ev" 0 -1 | awk 'NF { print $1 "-0" }'; }
 
 ht_start_redis
 ht_migrate
@@ -130,7 +130,7 @@ first_sent=$(head -n 1 <<<"$union")
 expected=$(printf '%s\n' "${log_ids[@]}" | sed -n "/^$first_sent\$/,\$p")
 assert_eq "$union" "$expected" "events of both reads vs the job's event log"
 # The resumed read did carry events that happened while disconnected.
-log=$(ht_redis --raw LRANGE "ht:{default}:job:$id:ev" 0 -1)
+log=$(ht_redis --raw LRANGE "$(ht_job_key "$id"):ev" 0 -1)
 missed=$(entries <<<"$r2" | while read -r e; do
     awk -v id="$e" -v a="$gone_ms" -v b="$back_ms" '$1 "-0" == id && $6 > a && $6 < b' <<<"$log"
 done | wc -l)
@@ -171,5 +171,9 @@ for _ in $(seq 10); do
 done
 ht_http GET /healthz
 assert_status 200 "healthz after early hang-ups"
-no_subscriptions() { [[ "$(ht_redis PUBSUB NUMPAT)" == 0 && -z "$(ht_redis PUBSUB CHANNELS 'ht:*:events:*')" ]]; }
+# Every node: on a cluster the api may subscribe on any of them.
+no_subscriptions() {
+    [[ -z "$(ht_redis_each PUBSUB NUMPAT | grep -vx 0)" &&
+        -z "$(ht_redis_each PUBSUB CHANNELS 'ht:*:events:*')" ]]
+}
 wait_until 5 "the api unsubscribes from jobs nobody watches" no_subscriptions

@@ -157,7 +157,7 @@ id=$HT_JOB
 wait_until 20 "the first attempt at /restart" eval '[[ "$(hits /restart)" == 1 ]]'
 ht_stop w1
 assert_eq "$HT_EXIT" 0 "w1 exit status"
-assert_ne "$(ht_redis ZSCORE 'ht:{default}:deliveries' "$id")" "" "the delivery is still due"
+assert_ne "$(ht_redis ZSCORE "$(ht_job_tag_key "$id" deliveries)" "$id")" "" "the delivery is still due"
 assert_eq "$(ht_job_hget "$id" cb_state)" pending "cb_state while no worker runs"
 ht_start_worker w1b
 wait_until 20 "the restarted worker delivers" cb_is "$id" delivered

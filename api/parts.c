@@ -1,0 +1,544 @@
+/* The api's side of partitioned queues (see parts.h): key choice, figures
+ * added over the partitions, and the listing merged from their pages.
+ *
+ * Listing merge.  Each partition's index is read with ht_list from that
+ * partition's own position, `limit` jobs at most; the page is then the
+ * newest `limit` of what came back, taken in order (created_at, id
+ * descending, the order ht_list walks one index) as long as no partition
+ * could still hold something newer: a partition that returned all it had
+ * fetched, but not its end, is known only down to its cursor, so the merge
+ * stops before the first job older than such a cursor.  Each partition's
+ * new position is the last job taken from it, or its own cursor when all it
+ * returned was taken ("done" at its end).  A page therefore never skips or
+ * repeats a job, as with one partition. */
+#include "api/parts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shared/error.h"
+#include "shared/id.h"
+#include "shared/partition.h"
+
+/* ---- keys ------------------------------------------------------------- */
+
+static const ht_parts_t *parts_of(const ht_api_thread_t *t)
+{
+    return t->cfg ? t->cfg->parts : NULL;
+}
+
+int ht_api_partitioned(const ht_api_thread_t *t)
+{
+    const ht_parts_t *p = parts_of(t);
+    return p && p->count > 1;
+}
+
+const ht_keys_t *ht_api_keys_of(ht_api_thread_t *t, const char *id, ht_keys_t *scratch)
+{
+    const ht_parts_t *p = parts_of(t);
+    const ht_keys_t *k = p ? ht_parts_keys_of(p, id, scratch) : NULL;
+    return k ? k : &t->keys;
+}
+
+const ht_keys_t *ht_api_submit_keys(ht_api_thread_t *t, const char *tenant, const char *key,
+                                    size_t keylen, unsigned *index, unsigned *n)
+{
+    const ht_parts_t *p = parts_of(t);
+    *index = 0;
+    *n = 1;
+    if (!p)
+        return &t->keys;
+    *index = ht_parts_pick(p, tenant, key, keylen, &t->part_rr);
+    *n = p->n;
+    return &p->parts[*index].keys;
+}
+
+/* Served partitions: p's, or t->keys alone. */
+static size_t served(const ht_api_thread_t *t)
+{
+    const ht_parts_t *p = parts_of(t);
+    return p ? p->count : 1;
+}
+
+static const ht_keys_t *served_keys(ht_api_thread_t *t, size_t i)
+{
+    const ht_parts_t *p = parts_of(t);
+    return p ? &p->parts[i].keys : &t->keys;
+}
+
+/* ---- figures added over the partitions ---------------------------------- */
+
+typedef struct {
+    ht_astore_stats_cb cb;
+    void *data;
+    h2o_req_t *req;
+    size_t pending;
+    int err;
+    size_t n, cap;
+    const char **names; /* in the request's pool */
+    long long *values;
+} sum_t;
+
+static void sum_add(sum_t *s, const char *name, long long v)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (strcmp(s->names[i], name) == 0) {
+            s->values[i] += v;
+            return;
+        }
+    }
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        const char **names = h2o_mem_alloc_pool(&s->req->pool, cap * sizeof(*names));
+        long long *values = h2o_mem_alloc_pool(&s->req->pool, cap * sizeof(*values));
+        if (s->n) {
+            memcpy(names, s->names, s->n * sizeof(*names));
+            memcpy(values, s->values, s->n * sizeof(*values));
+        }
+        s->names = names;
+        s->values = values;
+        s->cap = cap;
+    }
+    s->names[s->n] = h2o_strdup(&s->req->pool, name, SIZE_MAX).base;
+    s->values[s->n++] = v;
+}
+
+static void on_part_stats(void *data, int err, size_t n, const char *const *names,
+                          const long long *values)
+{
+    sum_t *s = data;
+    if (err && !s->err)
+        s->err = err;
+    for (size_t i = 0; !err && i < n; i++)
+        sum_add(s, names[i], values[i]);
+    if (--s->pending > 0)
+        return;
+    s->cb(s->data, s->err, s->err ? 0 : s->n, s->err ? NULL : s->names,
+          s->err ? NULL : s->values);
+}
+
+static sum_t *sum_new(ht_api_thread_t *t, h2o_req_t *req, ht_astore_stats_cb cb, void *data)
+{
+    sum_t *s = h2o_mem_alloc_pool(&req->pool, sizeof(*s));
+    memset(s, 0, sizeof(*s));
+    s->cb = cb;
+    s->data = data;
+    s->req = req;
+    s->pending = served(t);
+    return s;
+}
+
+void ht_api_queue_stats_all(ht_api_thread_t *t, h2o_req_t *req, const char *tenant,
+                            ht_astore_stats_cb cb, void *data)
+{
+    if (served(t) == 1) {
+        ht_astore_queue_stats(t->store, req, served_keys(t, 0), tenant, cb, data);
+        return;
+    }
+    sum_t *s = sum_new(t, req, cb, data);
+    size_t n = s->pending;
+    for (size_t i = 0; i < n; i++)
+        ht_astore_queue_stats(t->store, req, served_keys(t, i), tenant, on_part_stats, s);
+}
+
+void ht_api_metrics_all(ht_api_thread_t *t, h2o_req_t *req, ht_astore_stats_cb cb, void *data)
+{
+    if (served(t) == 1) {
+        ht_astore_metrics(t->store, req, served_keys(t, 0), cb, data);
+        return;
+    }
+    sum_t *s = sum_new(t, req, cb, data);
+    size_t n = s->pending;
+    for (size_t i = 0; i < n; i++)
+        ht_astore_metrics(t->store, req, served_keys(t, i), on_part_stats, s);
+}
+
+/* ---- the cursor --------------------------------------------------------- */
+
+#define CURSOR_VERSION 1
+enum { POS_START = 0, POS_DONE = 1, POS_AT = 2 };
+
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static int b64_value(char c)
+{
+    const char *p = c ? strchr(b64url, c) : NULL;
+    return p ? (int)(p - b64url) : -1;
+}
+
+static int hexv(char c)
+{
+    return c <= '9' ? c - '0' : c - 'a' + 10;
+}
+
+int ht_api_cursor_encode(const ht_api_cursor_pos_t *pos, size_t n, char *out, size_t outlen)
+{
+    size_t cap = 1 + n * 25, len = 0;
+    unsigned char *b = malloc(cap);
+    if (!b)
+        return HT_ENOMEM;
+    b[len++] = CURSOR_VERSION;
+    for (size_t i = 0; i < n; i++) {
+        unsigned long v = ((unsigned long)pos[i].state << 20) |
+                          ((unsigned long)(pos[i].n - 1) << 10) | pos[i].index;
+        b[len++] = (unsigned char)(v >> 16);
+        b[len++] = (unsigned char)(v >> 8);
+        b[len++] = (unsigned char)v;
+        if (pos[i].state != POS_AT)
+            continue;
+        for (int k = 5; k >= 0; k--)
+            b[len++] = (unsigned char)((unsigned long long)pos[i].score >> (8 * k));
+        for (size_t h = 0; h < HT_ID_LEN; h++) {
+            if (pos[i].id[h] == '-')
+                continue;
+            b[len] = (unsigned char)(hexv(pos[i].id[h]) << 4 | hexv(pos[i].id[h + 1]));
+            len++;
+            h++;
+        }
+    }
+    size_t o = 0;
+    int rc = 0;
+    for (size_t i = 0; i < len && rc == 0; i += 3) {
+        unsigned long v = (unsigned long)b[i] << 16;
+        size_t have = len - i >= 3 ? 3 : len - i;
+        if (have > 1)
+            v |= (unsigned long)b[i + 1] << 8;
+        if (have > 2)
+            v |= b[i + 2];
+        size_t chars = have + 1;
+        if (o + chars + 1 > outlen) {
+            rc = HT_EINVAL;
+            break;
+        }
+        for (size_t c = 0; c < chars; c++)
+            out[o++] = b64url[(v >> (18 - 6 * c)) & 63];
+    }
+    free(b);
+    if (rc == 0)
+        out[o] = '\0';
+    return rc;
+}
+
+/* "score:id" (ht_list's own cursor) -> one position; 0 or HT_EINVAL. */
+static int parse_plain(const char *s, long long *score, char id[HT_ID_LEN + 1])
+{
+    const char *colon = strchr(s, ':');
+    if (!colon || colon == s || colon - s > 15 || strlen(colon + 1) != HT_ID_LEN ||
+        !ht_id_valid(colon + 1, HT_ID_LEN))
+        return HT_EINVAL;
+    long long v = 0;
+    for (const char *p = s; p < colon; p++) {
+        if (*p < '0' || *p > '9')
+            return HT_EINVAL;
+        v = v * 10 + (*p - '0');
+    }
+    *score = v;
+    memcpy(id, colon + 1, HT_ID_LEN + 1);
+    return 0;
+}
+
+int ht_api_cursor_decode(const char *s, ht_api_cursor_pos_t *pos, size_t max, size_t *n)
+{
+    static const char hex[] = "0123456789abcdef";
+    *n = 0;
+    size_t slen = strlen(s);
+    if (slen < 2 || slen % 4 == 1)
+        return HT_EINVAL;
+    size_t cap = slen * 3 / 4 + 3, len = 0;
+    unsigned char *b = malloc(cap);
+    if (!b)
+        return HT_ENOMEM;
+    unsigned long acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < slen; i++) {
+        int v = b64_value(s[i]);
+        if (v < 0) {
+            free(b);
+            return HT_EINVAL;
+        }
+        acc = (acc << 6 | (unsigned long)v) & 0xffffff;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            b[len++] = (unsigned char)(acc >> bits);
+        }
+    }
+    int rc = len >= 1 && b[0] == CURSOR_VERSION ? 0 : HT_EINVAL;
+    size_t i = 1;
+    while (rc == 0 && i < len) {
+        if (i + 3 > len || *n >= max) {
+            rc = HT_EINVAL;
+            break;
+        }
+        unsigned long v = (unsigned long)b[i] << 16 | (unsigned long)b[i + 1] << 8 | b[i + 2];
+        i += 3;
+        ht_api_cursor_pos_t *p = &pos[*n];
+        memset(p, 0, sizeof(*p));
+        p->state = (int)(v >> 20);
+        p->n = (unsigned)((v >> 10) & 0x3ff) + 1;
+        p->index = (unsigned)(v & 0x3ff);
+        if (p->state > POS_AT || p->index >= p->n) {
+            rc = HT_EINVAL;
+            break;
+        }
+        if (p->state == POS_AT) {
+            if (i + 22 > len) {
+                rc = HT_EINVAL;
+                break;
+            }
+            unsigned long long score = 0;
+            for (int k = 0; k < 6; k++)
+                score = score << 8 | b[i++];
+            p->score = (long long)score;
+            size_t o = 0;
+            for (int k = 0; k < 16; k++) {
+                if (k == 4 || k == 6 || k == 8 || k == 10)
+                    p->id[o++] = '-';
+                p->id[o++] = hex[b[i] >> 4];
+                p->id[o++] = hex[b[i] & 15];
+                i++;
+            }
+            p->id[o] = '\0';
+            if (!ht_id_valid(p->id, HT_ID_LEN))
+                rc = HT_EINVAL;
+        }
+        (*n)++;
+    }
+    free(b);
+    return rc;
+}
+
+/* ---- the merged listing --------------------------------------------------- */
+
+typedef struct {
+    int state; /* POS_*: where this page starts in the partition */
+    long long score;
+    char id[HT_ID_LEN + 1];
+    /* what ht_list answered */
+    size_t got, taken;
+    json_t **docs;
+    long long *scores;
+    char (*ids)[HT_ID_LEN + 1];
+    char next[HT_ID_LEN + 32]; /* "" at the index's end */
+} part_page_t;
+
+typedef struct {
+    ht_api_thread_t *t;
+    h2o_req_t *req;
+    ht_api_page_cb cb;
+    void *data;
+    int limit;
+    size_t n, pending;
+    int err;
+    part_page_t *pp;
+} merge_t;
+
+static void merge_dispose(void *p)
+{
+    merge_t *m = p;
+    for (size_t i = 0; m->pp && i < m->n; i++) {
+        for (size_t j = 0; j < m->pp[i].got; j++)
+            json_decref(m->pp[i].docs[j]);
+        free(m->pp[i].docs);
+        free(m->pp[i].scores);
+        free(m->pp[i].ids);
+    }
+    free(m->pp);
+}
+
+/* >0 when (as, aid) comes before (bs, bid) in a listing (newer). */
+static int newer(long long as, const char *aid, long long bs, const char *bid)
+{
+    if (as != bs)
+        return as > bs ? 1 : -1;
+    return strcmp(aid, bid);
+}
+
+static void finish_merge(merge_t *m)
+{
+    if (m->err) {
+        m->cb(m->data, m->err, "", 0, NULL);
+        return;
+    }
+    json_t **out = m->limit > 0 ? malloc((size_t)m->limit * sizeof(*out)) : NULL;
+    size_t emitted = 0;
+    while (out && emitted < (size_t)m->limit) {
+        part_page_t *best = NULL;
+        for (size_t i = 0; i < m->n; i++) {
+            part_page_t *p = &m->pp[i];
+            if (p->taken < p->got &&
+                (!best || newer(p->scores[p->taken], p->ids[p->taken], best->scores[best->taken],
+                                best->ids[best->taken]) > 0))
+                best = p;
+        }
+        if (!best)
+            break;
+        /* A partition read only down to its cursor may hold newer jobs. */
+        int blocked = 0;
+        for (size_t i = 0; i < m->n && !blocked; i++) {
+            part_page_t *q = &m->pp[i];
+            long long qs;
+            char qid[HT_ID_LEN + 1];
+            if (q->state == POS_DONE || q->taken < q->got || !q->next[0] ||
+                parse_plain(q->next, &qs, qid) < 0)
+                continue;
+            blocked = newer(best->scores[best->taken], best->ids[best->taken], qs, qid) < 0;
+        }
+        if (blocked)
+            break;
+        out[emitted++] = best->docs[best->taken++];
+    }
+    /* New positions. */
+    ht_api_cursor_pos_t *pos = calloc(m->n ? m->n : 1, sizeof(*pos));
+    const ht_parts_t *parts = parts_of(m->t);
+    int more = 0;
+    for (size_t i = 0; pos && i < m->n; i++) {
+        part_page_t *p = &m->pp[i];
+        pos[i].n = parts->parts[i].n;
+        pos[i].index = parts->parts[i].index;
+        pos[i].state = p->state;
+        pos[i].score = p->score;
+        memcpy(pos[i].id, p->id, sizeof(pos[i].id));
+        if (p->state == POS_DONE)
+            continue;
+        if (p->taken == p->got) {
+            if (!p->next[0] || parse_plain(p->next, &pos[i].score, pos[i].id) < 0)
+                pos[i].state = POS_DONE;
+            else
+                pos[i].state = POS_AT;
+        } else if (p->taken > 0) {
+            pos[i].state = POS_AT;
+            pos[i].score = p->scores[p->taken - 1];
+            memcpy(pos[i].id, p->ids[p->taken - 1], sizeof(pos[i].id));
+        }
+        more |= pos[i].state != POS_DONE;
+    }
+    size_t cap = 2 + (m->n * 25 + 3) / 3 * 4;
+    char *next = malloc(cap);
+    if (!out || !pos || !next) {
+        m->cb(m->data, HT_ENOMEM, "", 0, NULL);
+    } else {
+        if (!more || ht_api_cursor_encode(pos, m->n, next, cap) < 0)
+            next[0] = '\0';
+        m->cb(m->data, 0, next, emitted, out);
+    }
+    free(out);
+    free(pos);
+    free(next);
+}
+
+static void on_part_page(void *data, int err, const char *next, size_t n, const ht_job_t *jobs);
+
+typedef struct {
+    merge_t *m;
+    size_t i;
+} page_ref_t;
+
+static void on_part_page(void *data, int err, const char *next, size_t n, const ht_job_t *jobs)
+{
+    page_ref_t *ref = data;
+    merge_t *m = ref->m;
+    part_page_t *p = &m->pp[ref->i];
+    if (err && !m->err)
+        m->err = err;
+    if (!err && n > 0) {
+        p->docs = calloc(n, sizeof(*p->docs));
+        p->scores = calloc(n, sizeof(*p->scores));
+        p->ids = calloc(n, sizeof(*p->ids));
+        if (!p->docs || !p->scores || !p->ids) {
+            m->err = HT_ENOMEM;
+        } else {
+            for (size_t j = 0; j < n; j++) {
+                p->docs[j] = ht_job_to_json(&jobs[j]);
+                p->scores[j] = (long long)jobs[j].created_at;
+                memcpy(p->ids[j], jobs[j].id, sizeof(p->ids[j]));
+                p->got++;
+            }
+        }
+    }
+    if (!err)
+        snprintf(p->next, sizeof(p->next), "%s", next && strlen(next) < sizeof(p->next) ? next : "");
+    if (--m->pending == 0)
+        finish_merge(m);
+}
+
+void ht_api_list_all(ht_api_thread_t *t, h2o_req_t *req, const char *tenant, int has_status,
+                     ht_job_status_t status, int limit, const char *cursor, const char *type,
+                     ht_api_page_cb cb, void *data)
+{
+    const ht_parts_t *parts = parts_of(t);
+    merge_t *m = h2o_mem_alloc_shared(&req->pool, sizeof(*m), merge_dispose);
+    memset(m, 0, sizeof(*m));
+    m->t = t;
+    m->req = req;
+    m->cb = cb;
+    m->data = data;
+    m->limit = limit;
+    m->n = parts->count;
+    m->pp = calloc(m->n, sizeof(*m->pp));
+    if (!m->pp) {
+        cb(data, HT_ENOMEM, "", 0, NULL);
+        return;
+    }
+    /* Where each partition starts. */
+    if (cursor && cursor[0]) {
+        long long score;
+        char id[HT_ID_LEN + 1];
+        if (parse_plain(cursor, &score, id) == 0) {
+            for (size_t i = 0; i < m->n; i++) { /* an unpartitioned listing's cursor */
+                m->pp[i].state = POS_AT;
+                m->pp[i].score = score;
+                memcpy(m->pp[i].id, id, sizeof(id));
+            }
+        } else {
+            size_t max = m->n + 64, got = 0;
+            ht_api_cursor_pos_t *pos = calloc(max, sizeof(*pos));
+            int rc = pos ? ht_api_cursor_decode(cursor, pos, max, &got) : HT_ENOMEM;
+            /* Positions of partitions not served any more are dropped; a
+             * partition served since the first page starts at its top. */
+            for (size_t k = 0; rc == 0 && k < got; k++) {
+                for (size_t i = 0; i < m->n; i++) {
+                    if (parts->parts[i].n == pos[k].n && parts->parts[i].index == pos[k].index) {
+                        m->pp[i].state = pos[k].state;
+                        m->pp[i].score = pos[k].score;
+                        memcpy(m->pp[i].id, pos[k].id, sizeof(pos[k].id));
+                    }
+                }
+            }
+            free(pos);
+            if (rc < 0) {
+                cb(data, rc, "", 0, NULL);
+                return;
+            }
+        }
+    }
+    for (size_t i = 0; i < m->n; i++)
+        m->pending += m->pp[i].state != POS_DONE;
+    if (m->pending == 0) {
+        m->err = 0;
+        finish_merge(m);
+        return;
+    }
+    size_t pending = m->pending;
+    for (size_t i = 0; i < m->n && pending > 0; i++) {
+        part_page_t *p = &m->pp[i];
+        if (p->state == POS_DONE)
+            continue;
+        pending--;
+        const ht_keys_t *k = &parts->parts[i].keys;
+        char index[HT_KEY_MAX], from[HT_ID_LEN + 32] = "";
+        int rc = has_status ? ht_keys_tenant_status(k, tenant, status, index)
+                            : ht_keys_tenant(k, tenant, "jobs", index);
+        if (p->state == POS_AT)
+            snprintf(from, sizeof(from), "%lld:%s", p->score, p->id);
+        page_ref_t *ref = h2o_mem_alloc_pool(&req->pool, sizeof(*ref));
+        ref->m = m;
+        ref->i = i;
+        if (rc < 0) {
+            on_part_page(ref, HT_EINVAL, "", 0, NULL);
+            continue;
+        }
+        ht_astore_list(t->store, req, k, index, limit, from, type, on_part_page, ref);
+    }
+}

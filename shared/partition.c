@@ -1,0 +1,146 @@
+/* The partitions a process serves and how a job finds its partition (see
+ * partition.h). */
+#include "shared/partition.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shared/cluster.h"
+#include "shared/error.h"
+#include "shared/id.h"
+
+static int part_init(ht_part_t *part, const char *queue, unsigned index, unsigned n)
+{
+    char tag[HT_CLUSTER_TAG_MAX];
+    int rc = ht_cluster_partition_tag(queue, index, n, tag, sizeof tag);
+    if (rc < 0)
+        return rc;
+    part->n = n;
+    part->index = index;
+    return ht_keys_init_tag(&part->keys, queue, tag);
+}
+
+static int served_tag(const ht_parts_t *p, const char *base)
+{
+    for (size_t j = 0; j < p->count; j++)
+        if (strcmp(p->parts[j].keys.base, base) == 0)
+            return 1;
+    return 0;
+}
+
+int ht_parts_add(ht_parts_t *p, unsigned n)
+{
+    if (n < 1 || n > HT_PARTITIONS_MAX)
+        return HT_EINVAL;
+    for (size_t j = 0; j < p->n_ns; j++)
+        if (p->ns[j] == n)
+            return 0;
+    unsigned *ns = realloc(p->ns, (p->n_ns + 1) * sizeof(*ns));
+    if (!ns)
+        return HT_ENOMEM;
+    p->ns = ns;
+    ht_part_t *parts = realloc(p->parts, (p->count + n) * sizeof(*parts));
+    if (!parts)
+        return HT_ENOMEM;
+    p->parts = parts;
+    for (unsigned i = 0; i < n; i++) {
+        ht_part_t part;
+        int rc = part_init(&part, p->queue, i, n);
+        if (rc < 0)
+            return rc;
+        /* Two Ns may pick the same tag for some index (the tag depends on
+         * the slot range, not on N): one key set, served once. */
+        if (!served_tag(p, part.keys.base))
+            p->parts[p->count++] = part;
+    }
+    p->ns[p->n_ns++] = n;
+    return 0;
+}
+
+int ht_parts_init(ht_parts_t *p, const char *queue, unsigned n)
+{
+    memset(p, 0, sizeof(*p));
+    ht_keys_t probe;
+    if (ht_keys_init(&probe, queue) < 0 || n < 1 || n > HT_PARTITIONS_MAX)
+        return HT_EINVAL;
+    snprintf(p->queue, sizeof(p->queue), "%s", queue);
+    p->n = n;
+    return ht_parts_add(p, n);
+}
+
+void ht_parts_clear(ht_parts_t *p)
+{
+    free(p->parts);
+    free(p->ns);
+    memset(p, 0, sizeof(*p));
+}
+
+void ht_parts_set_key(const ht_parts_t *p, char out[HT_KEY_MAX])
+{
+    snprintf(out, HT_KEY_MAX, HT_KEY_PARTITIONS_FMT, p->queue);
+}
+
+const ht_keys_t *ht_parts_keys_of(const ht_parts_t *p, const char *id, ht_keys_t *scratch)
+{
+    unsigned index, n;
+    if (!id || ht_id_partition(id, strlen(id), &index, &n) < 0)
+        return NULL;
+    for (size_t j = 0; j < p->count; j++)
+        if (p->parts[j].n == n && p->parts[j].index == index)
+            return &p->parts[j].keys;
+    /* Not served under its own (i, N): an N not recorded, or one whose tag
+     * another N's partition already serves.  Build its keys. */
+    ht_part_t part;
+    if (part_init(&part, p->queue, index, n) < 0)
+        return NULL;
+    *scratch = part.keys;
+    return scratch;
+}
+
+int ht_parts_job_key(const ht_parts_t *p, const char *id, char out[HT_KEY_MAX])
+{
+    ht_keys_t scratch;
+    const ht_keys_t *k = ht_parts_keys_of(p, id, &scratch);
+    if (!k)
+        return HT_EINVAL;
+    ht_keys_job(k, id, out);
+    return 0;
+}
+
+/* FNV-1a, 64 bits: stable across processes and builds (the choice of an
+ * idempotent submit's partition must be the same everywhere). */
+static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *b = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+unsigned ht_parts_pick(const ht_parts_t *p, const char *tenant, const char *key, size_t keylen,
+                       unsigned *rr)
+{
+    if (p->n <= 1)
+        return 0;
+    if (key) {
+        uint64_t h = 0xcbf29ce484222325ULL;
+        h = fnv1a(h, tenant ? tenant : "", tenant ? strlen(tenant) + 1 : 1); /* with its NUL */
+        h = fnv1a(h, key, keylen);
+        return (unsigned)(h % p->n);
+    }
+    unsigned i = *rr % p->n;
+    *rr = i + 1;
+    return i;
+}
+
+int ht_parts_parse_n(long value, unsigned *n)
+{
+    if (value < 1 || value > HT_PARTITIONS_MAX)
+        return HT_EINVAL;
+    *n = (unsigned)value;
+    return 0;
+}

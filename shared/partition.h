@@ -1,0 +1,81 @@
+/* Partitioned queues (issue 10): HANGTIGHT_PARTITIONS=N splits a queue into
+ * N partitions, partition i of N keeping all its keys under the hash tag
+ * ht_cluster_partition_tag(queue, i, N) (N = 1: "default", today's keys),
+ * so a queue's load spreads over the masters of a Redis Cluster while every
+ * function call still touches one slot.
+ *
+ * What a process needs to know about them, with no I/O here:
+ *   - the partitions it serves: those of its own N first (it submits only
+ *     there), then those of every other N recorded in Redis
+ *     (HT_KEY_PARTITIONS: each process adds its N at start), so jobs made
+ *     under an earlier N keep being run, listed and counted after a change
+ *     of N; partitions of different Ns that land on the same tag are served
+ *     once;
+ *   - the keys of a job from its id alone (shared/id.h: the id carries its
+ *     partition, i of N);
+ *   - where a submit goes: round-robin over the own N's partitions, or, for
+ *     a request with an Idempotency-Key, the partition a hash of (tenant,
+ *     key) picks, so that a replay meets the first request's record.
+ *
+ * An ht_parts_t is built once at start and read-only afterwards: threads
+ * share it without locks. */
+#ifndef HT_PARTITION_H
+#define HT_PARTITION_H
+
+#include <stddef.h>
+
+#include "shared/keys.h"
+
+/* The set of the Ns processes run with (SADD at start; `hangtight
+ * partitions --retire N` removes one).  Its own hash tag is the queue's, so
+ * on a cluster it lives with partition 0 of 1. */
+#define HT_KEY_PARTITIONS_FMT "ht:partitions:{%s}"
+#define HT_PARTITIONS_MAX 1024
+
+typedef struct {
+    unsigned n, index; /* partition index of n */
+    ht_keys_t keys;
+} ht_part_t;
+
+typedef struct {
+    char queue[64];
+    unsigned n;       /* this process' N: it submits to parts[0..n) */
+    ht_part_t *parts; /* every served partition, own N's first */
+    size_t count;
+    unsigned *ns;     /* the Ns served, own first */
+    size_t n_ns;
+} ht_parts_t;
+
+/* The partitions of `n` (1..1024) of `queue`.  Returns 0, HT_EINVAL or
+ * HT_ENOMEM; ht_parts_clear() after either. */
+int ht_parts_init(ht_parts_t *p, const char *queue, unsigned n);
+void ht_parts_clear(ht_parts_t *p);
+
+/* Serves the partitions of another N too (a no-op for one already served).
+ * Returns 0, HT_EINVAL or HT_ENOMEM. */
+int ht_parts_add(ht_parts_t *p, unsigned n);
+
+/* The Redis key of the recorded Ns into out[HT_KEY_MAX]. */
+void ht_parts_set_key(const ht_parts_t *p, char out[HT_KEY_MAX]);
+
+/* The keys of the partition holding job `id`: an entry of p when served,
+ * else built into *scratch (an id of an N this process never heard of).
+ * NULL when `id` is not a valid id. */
+const ht_keys_t *ht_parts_keys_of(const ht_parts_t *p, const char *id, ht_keys_t *scratch);
+
+/* Fills out[HT_KEY_MAX] with the key of job `id`'s hash.  Returns 0 or
+ * HT_EINVAL (not an id). */
+int ht_parts_job_key(const ht_parts_t *p, const char *id, char out[HT_KEY_MAX]);
+
+/* Which of the own N's partitions a new job goes to: with an idempotency
+ * key (key != NULL), the one a hash of (tenant, key) picks, the same in
+ * every process of this N; else the next after *rr (the caller's
+ * round-robin state, advanced). */
+unsigned ht_parts_pick(const ht_parts_t *p, const char *tenant, const char *key, size_t keylen,
+                       unsigned *rr);
+
+/* HANGTIGHT_PARTITIONS as a process got it: 1..HT_PARTITIONS_MAX.  Returns
+ * 0 or HT_EINVAL. */
+int ht_parts_parse_n(long value, unsigned *n);
+
+#endif
