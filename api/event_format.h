@@ -8,10 +8,9 @@
  *       "<v> <kind> <status> <attempt> <pct> <at> <msg>"
  *       (kind status|progress, pct '-' = none, at in ms, msg to the end,
  *       possibly empty); an entry's log id is "<v>-0"
- *   and, for jobs changed last before 0008, 0002's log
- *   "ht:{Q}:job:<id>:log", a stream; entry fields
- *       kind (status|progress), v, status, attempt, pct ('' = none),
- *       msg ('' = none), at (ms)
+ *   (0002-0007 kept the log in a stream "ht:{Q}:job:<id>:log" with entry
+ *   fields kind, v, status, attempt, pct ('' = none), msg ('' = none), at:
+ *   ht_log_entry_parse reads such an entry)
  *   notification on "ht:{Q}:events:<id>":
  *       "<version> <status> <log id> <kind>" */
 #ifndef HT_API_EVENT_FORMAT_H

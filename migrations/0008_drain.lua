@@ -13,10 +13,12 @@ What changed against 0007:
     stream: the first XADD of a stream cost ~20 us and Redis 7.0 gives a new
     stream a 4 KB listpack, ~4.8 KB per finished job.  An entry's log id
     (SSE id, Last-Event-ID, the note's third word) is "<version>-0": a job's
-    version only grows, so ids keep their order.  Readers fall back to the
-    0007 stream "ht:{Q}:job:<id>:log" while a job has no list yet; the
-    first change under 0008 of a job that had one deletes it (the list then
-    takes over, and the stream would otherwise never get a TTL);
+    version only grows, so ids keep their order.  The api no longer reads
+    0007's streams "ht:{Q}:job:<id>:log" (a job changed last under 0007
+    shows its current document as one event; a cluster refuses a MULTI
+    naming a key that exists nowhere while its slot migrates); the first
+    change under 0008 of a job that had one deletes it (it would otherwise
+    never get a TTL), jobs finished under 0007 keep theirs until they expire;
   - ht_complete with 8 keys (the claim's wait lists and fence after its own
     four) and 2 more arguments (job key prefix, worker id) also claims the
     next job, as ht_claim would, in the same call: one round trip per
