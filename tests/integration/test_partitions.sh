@@ -49,7 +49,7 @@ declare -A per_tag=()
 while read -r key; do
     tag=$(tag_of "$key")
     per_tag[$tag]=$((${per_tag[$tag]:-0} + 1))
-done < <(ht_redis --scan --pattern 'ht:*:job:*' | grep -v ':log$')
+done < <(ht_redis --scan --pattern 'ht:*:job:*' | grep -Ev ':(log|ev)$')
 log "jobs per partition tag: $(for t in "${!per_tag[@]}"; do printf '%s=%s ' "$t" "${per_tag[$t]}"; done)"
 assert_eq "${#per_tag[@]}" 6 "partitions holding jobs"
 for t in "${!per_tag[@]}"; do
