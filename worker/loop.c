@@ -114,12 +114,20 @@ static void log_outcome(const ht_job_t *job, ht_outcome_t outcome, const char *j
 }
 
 /* The job claimed along with an outcome: `got` says whether `job` holds one;
- * `empty` that a claim was made and found every queue empty. */
+ * `empty` that a claim was made and found every queue empty; `allow` (set by
+ * the loop) whether to ask for one at all. */
 typedef struct {
     ht_job_t job;
     int got;
     int empty;
+    int allow;
 } next_t;
+
+/* With several partitions, an outcome's call claims from the partition of
+ * the job it finishes (one hash tag per call): after this many such claims
+ * in a row the slot goes back to its rotation, so a busy partition cannot
+ * starve the others. */
+#define SAME_PARTITION_MAX 8
 
 /* Stores the outcome, retrying while Redis is away.  `json` is the result
  * or error text (owned by the caller; NULL when canceled).  A retryable
@@ -138,7 +146,7 @@ static void store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *jo
     int64_t give_up = ht_mono_ms() + OUTCOME_RETRY_MS;
     trouble_t t = {0};
     for (;;) {
-        int want = !nx->got && !atomic_load(&slot->w->draining);
+        int want = nx->allow && !nx->got && !atomic_load(&slot->w->draining);
         int rc = ht_store_complete_next(store, k, job, outcome, json, retryable, delay_ms,
                                         slot->w->id, want ? &nx->job : NULL,
                                         want ? &nx->got : NULL);
@@ -314,9 +322,11 @@ static void *slot_main(void *arg)
      * claim of its own. */
     next_t nx;
     memset(&nx, 0, sizeof(nx));
+    int streak = 0; /* jobs in a row claimed along with an outcome */
     while (store && !atomic_load(&w->draining)) {
         ht_job_t job;
         int rc = 1;
+        streak = nx.got ? streak + 1 : 0;
         if (nx.got) {
             job = nx.job;
         } else if (nx.empty) {
@@ -331,6 +341,7 @@ static void *slot_main(void *arg)
             rc = ht_store_claim(store, k, w->id, &job);
         }
         memset(&nx, 0, sizeof(nx));
+        nx.allow = count == 1 || streak < SAME_PARTITION_MAX;
         if (rc == 1)
             run_job(slot, store, &job, &nx);
         ht_job_clear(&job);
