@@ -1,5 +1,6 @@
 /* Formats of job change events (see event_format.h): parsing what
- * migrations/0002_events.lua writes, and writing what SSE clients read. */
+ * migrations/0002_events.lua and 0008_drain.lua write, and writing what SSE
+ * clients read. */
 #include "api/event_format.h"
 
 #include <errno.h>
@@ -126,6 +127,37 @@ int ht_log_entry_parse(ht_log_entry_t *e, const char *id, size_t n, const char *
             return HT_EINVAL;
     }
     return seen[0] && seen[1] && seen[2] ? 0 : HT_EINVAL;
+}
+
+int ht_log_entry_parse_compact(ht_log_entry_t *e, const char *s)
+{
+    /* Six words, each ended by one space, then the message. */
+    static const char *const names[] = {"v", "kind", "status", "attempt", "pct", "at"};
+    char words[6][24];
+    const char *strs[12];
+    memset(e, 0, sizeof(*e));
+    e->progress_pct = -1;
+    for (size_t i = 0; i < 6; i++) {
+        const char *sp = strchr(s, ' ');
+        size_t len = sp ? (size_t)(sp - s) : 0;
+        if (!sp || len == 0 || len >= sizeof(words[i]))
+            return HT_EINVAL;
+        memcpy(words[i], s, len);
+        words[i][len] = '\0';
+        if (i == 4 && strcmp(words[i], "-") == 0)
+            words[i][0] = '\0'; /* no percent */
+        strs[2 * i] = names[i];
+        strs[2 * i + 1] = words[i];
+        s = sp + 1;
+    }
+    char id[HT_LOG_ID_MAX];
+    if (strlen(words[0]) > 20)
+        return HT_EINVAL;
+    snprintf(id, sizeof(id), "%s-0", words[0]);
+    if (ht_log_entry_parse(e, id, 12, strs) < 0)
+        return HT_EINVAL;
+    e->progress_msg = *s ? s : NULL;
+    return 0;
 }
 
 int ht_event_note_parse(ht_event_note_t *note, const char *s, size_t len)

@@ -64,6 +64,10 @@ typedef struct {
     /* The newest log entry sent: "" before anything was sent, "0-0" when
      * the log was empty (every entry that comes is new). */
     char last_id[HT_LOG_ID_MAX];
+    /* The job's version as of what was sent (0: not known yet): notes of
+     * versions up to it are old.  Versions, unlike log ids, compare across
+     * the two log formats (0007's stream ids, 0008's "<v>-0"). */
+    uint64_t last_version;
     ht_watch_t *watch;
     uv_timer_t heartbeat;
     h2o_linklist_t link; /* in the thread's streams */
@@ -220,6 +224,7 @@ static void send_full(sse_t *s, const ht_job_t *job, const ht_log_entry_t *newes
 {
     send_event(s, newest ? newest->id : NULL, "status", ht_job_to_json(job));
     snprintf(s->last_id, sizeof(s->last_id), "%s", newest ? newest->id : "0-0");
+    s->last_version = job->version;
     if (ht_job_status_terminal(job->status))
         s->ending = 1;
 }
@@ -251,6 +256,7 @@ static void send_new(sse_t *s, const ht_job_t *job, size_t n, const ht_log_entry
         const ht_log_entry_t *e = &entries[i];
         send_event(s, e->id, e->progress ? "progress" : "status", ht_event_doc(job, e));
         snprintf(s->last_id, sizeof(s->last_id), "%s", e->id);
+        s->last_version = e->version;
         if (ht_job_status_terminal(e->status))
             s->ending = 1;
     }
@@ -267,7 +273,7 @@ static void on_watch(void *data, const ht_job_event_t *ev)
     sse_t *s = data;
     if (s->ending || s->cut || s->done)
         return;
-    if (ev && s->last_id[0] && ht_log_id_cmp(ev->log_id, s->last_id) <= 0)
+    if (ev && s->last_id[0] && s->last_version && ev->version <= s->last_version)
         return; /* sent already */
     if (s->fetching) {
         s->refetch = 1;

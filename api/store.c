@@ -58,7 +58,7 @@
  * follows before it gives up (a slot moving back and forth). */
 #define NODES_MAX     64
 #define REDIRECTS_MAX 5
-#define GROUP_MAX     4 /* commands of one call: MULTI HGETALL XRANGE EXEC */
+#define GROUP_MAX     4 /* commands of one call: MULTI HGETALL LRANGE EXEC */
 
 typedef enum { ST_DOWN, ST_CONNECTING, ST_READY } state_t;
 
@@ -146,6 +146,7 @@ struct op {
         ht_astore_stats_cb stats;
     } cb;
     void *data;
+    char log_from[HT_LOG_ID_MAX]; /* ht_astore_job_log: the list log is cut here */
 };
 
 /* h2o disposes of the request's pool (response done, or client gone). */
@@ -1037,27 +1038,11 @@ void ht_astore_get(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const cha
     send_call(s, req, &a, &proto);
 }
 
-/* One stream entry, [id, [field, value, ...]], into `e` (borrowing the
- * reply's strings).  Returns 0 or HT_EPROTO. */
-static int log_entry_from_reply(const redisReply *r, ht_log_entry_t *e)
-{
-    const char *strs[32];
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-        r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY)
-        return HT_EPROTO;
-    const redisReply *f = r->element[1];
-    size_t n = f->elements < 32 ? f->elements : 32;
-    for (size_t i = 0; i < n; i++) {
-        if (f->element[i]->type != REDIS_REPLY_STRING)
-            return HT_EPROTO;
-        strs[i] = f->element[i]->str;
-    }
-    return ht_log_entry_parse(e, r->element[0]->str, n, strs) < 0 ? HT_EPROTO : 0;
-}
-
-/* An XRANGE reply into a malloc'd array; unreadable entries are skipped
- * (with a log line) rather than blocking the stream. */
-static int log_from_reply(const redisReply *r, ht_log_entry_t **out, size_t *n)
+/* An LRANGE of the list log (0008) into a malloc'd array: the entries
+ * from log id `from` on (inclusive; all when NULL, which LRANGE already
+ * cut to the newest), unreadable ones skipped with a log line. */
+static int list_log_from_reply(const redisReply *r, const char *from, ht_log_entry_t **out,
+                               size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -1069,28 +1054,33 @@ static int log_from_reply(const redisReply *r, ht_log_entry_t **out, size_t *n)
     if (!es)
         return HT_ENOMEM;
     for (size_t i = 0; i < r->elements; i++) {
-        if (log_entry_from_reply(r->element[i], &es[*n]) == 0)
-            (*n)++;
-        else
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_STRING || ht_log_entry_parse_compact(&es[*n], e->str) < 0)
             ht_log(HT_LOG_WARN, "unreadable job log entry skipped", NULL);
+        else if (!from || ht_log_id_cmp(es[*n].id, from) >= 0)
+            (*n)++;
     }
     *out = es;
     return 0;
 }
 
-/* EXEC answers [HGETALL reply, XRANGE reply]. */
+/* EXEC answers [HGETALL reply, LRANGE reply].  0007's stream log is not
+ * read: a job changed last before migration 0008 has an empty list, so its
+ * stream shows as its current document (see ht_astore_job_log). */
 static void finish_job_log(op_t *op, int err, const redisReply *r)
 {
     ht_job_t job;
     ht_log_entry_t *entries = NULL;
     size_t n = 0;
     memset(&job, 0, sizeof(job));
-    if (!err && (r->type != REDIS_REPLY_ARRAY || r->elements != 2))
+    if (!err && (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+                 r->element[1]->type != REDIS_REPLY_ARRAY))
         err = HT_EPROTO; /* nil: the transaction was aborted */
     if (!err)
         err = job_from_reply(r->element[0], &job);
     if (!err)
-        err = log_from_reply(r->element[1], &entries, &n);
+        err = list_log_from_reply(r->element[1], op->log_from[0] ? op->log_from : NULL,
+                                  &entries, &n);
     op->cb.job_log(op->data, err, err ? NULL : &job, err ? 0 : n, err ? NULL : entries);
     ht_job_clear(&job);
     free(entries);
@@ -1099,30 +1089,26 @@ static void finish_job_log(op_t *op, int err, const redisReply *r)
 void ht_astore_job_log(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
                        const char *from, ht_astore_job_log_cb cb, void *data)
 {
-    char jobkey[HT_KEY_MAX], logkey[HT_KEY_MAX + 8];
+    char jobkey[HT_KEY_MAX], listkey[HT_KEY_MAX + 8];
     ht_keys_job(k, id, jobkey);
-    snprintf(logkey, sizeof(logkey), "%s:log", jobkey);
+    snprintf(listkey, sizeof(listkey), "%s:ev", jobkey);
     ht_argv_t a[4];
     for (size_t i = 0; i < 4; i++)
         ht_argv_init(&a[i]);
     ht_argv_add(&a[0], "MULTI");
     ht_argv_add(&a[1], "HGETALL");
     ht_argv_add(&a[1], jobkey);
-    if (from) {
-        ht_argv_add(&a[2], "XRANGE");
-        ht_argv_add(&a[2], logkey);
-        ht_argv_add(&a[2], from);
-        ht_argv_add(&a[2], "+");
-    } else {
-        ht_argv_add(&a[2], "XREVRANGE");
-        ht_argv_add(&a[2], logkey);
-        ht_argv_add(&a[2], "+");
-        ht_argv_add(&a[2], "-");
-        ht_argv_add(&a[2], "COUNT");
-        ht_argv_add(&a[2], "1");
-    }
+    /* The whole list (at most ~100 short entries, filtered on arrival) or
+     * its newest entry.  No fallback read of 0007's stream "<job>:log" in
+     * the same transaction: on a cluster whose slot is migrating, a
+     * transaction naming a key that exists nowhere is refused (TRYAGAIN). */
+    ht_argv_add(&a[2], "LRANGE");
+    ht_argv_add(&a[2], listkey);
+    ht_argv_add(&a[2], from ? "0" : "-1");
+    ht_argv_add(&a[2], "-1");
     ht_argv_add(&a[3], "EXEC");
     op_t proto = {.finish = finish_job_log, .cb.job_log = cb, .data = data};
+    snprintf(proto.log_from, sizeof(proto.log_from), "%s", from ? from : "");
     send_calls(s, req, a, 4, &proto);
 }
 

@@ -96,7 +96,8 @@ void ht_astore_get(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const cha
                    ht_astore_job_cb cb, void *data);
 
 /* A job and its event log read together, consistently (MULTI/EXEC of
- * HGETALL and XRANGE), for the event stream.  With `from` (a valid log id),
+ * HGETALL and LRANGE of the list log of migration 0008; a job changed last
+ * before 0008 reads as one with an empty log), for the event stream.  With `from` (a valid log id),
  * the log's entries from that id on, inclusive, oldest first: the caller
  * sees whether that entry is still there (the log is capped, so old entries
  * go).  With `from` NULL, only the newest entry.  `job` and `entries` are

@@ -242,6 +242,10 @@ int ht_job_from_hash(ht_job_t *job, size_t n, const char *const *strs, const siz
     memset(job, 0, sizeof *job);
     job->priority = HT_PRIO_DEFAULT;
     job->progress_pct = -1;
+    /* Migration 0008 leaves fields with these values out of the hash. */
+    job->max_attempts = HT_MAX_ATTEMPTS_DEFAULT;
+    job->timeout_s = HT_TIMEOUT_S_DEFAULT;
+    job->ttl_s = HT_TTL_S_DEFAULT;
     for (size_t i = 0; i + 1 < n && rc == 0; i += 2) {
         /* Redis replies carry lengths: a name is what precedes a NUL, and a
          * value with an embedded NUL is not one of ours.  Values get their

@@ -478,21 +478,67 @@ int ht_store_progress(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job, in
 int ht_store_complete(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job, ht_outcome_t outcome,
                       const char *json, int retryable, long retry_delay_ms)
 {
+    return ht_store_complete_next(s, k, job, outcome, json, retryable, retry_delay_ms, NULL, NULL,
+                                  NULL);
+}
+
+int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job,
+                           ht_outcome_t outcome, const char *json, int retryable,
+                           long retry_delay_ms, const char *worker_id, ht_job_t *next, int *got)
+{
     static const char *const names[] = {"succeeded", "failed", "canceled"};
     char jobkey[HT_KEY_MAX];
     ht_argv_t a;
-    fcall_requeue(&a, "ht_complete", k, job, jobkey);
+    if (got)
+        *got = 0;
+    /* With a next job wanted: 8 keys, the claim's after ht_complete's 4
+     * (migrations/0008_drain.lua). */
+    ht_argv_fcall(&a, "ht_complete", next ? 8 : 4, 0);
+    add_held(&a, k, job, jobkey);
+    ht_argv_add(&a, k->active);
+    ht_argv_add(&a, k->wait[job->priority]);
+    ht_argv_add(&a, k->signal);
+    if (next) {
+        ht_argv_add(&a, k->wait[HT_PRIO_HIGH]);
+        ht_argv_add(&a, k->wait[HT_PRIO_DEFAULT]);
+        ht_argv_add(&a, k->wait[HT_PRIO_LOW]);
+        ht_argv_add(&a, k->fence);
+    }
+    ht_argv_add(&a, job->id);
+    ht_argv_addf(&a, "%" PRIu64, job->token);
     ht_argv_add(&a, names[outcome]);
     ht_argv_add(&a, json ? json : (outcome == HT_OUTCOME_CANCELED ? "" : "null"));
     ht_argv_add(&a, retryable ? "1" : "0");
     ht_argv_add(&a, k->channel);
     ht_argv_addf(&a, "%ld", retry_delay_ms > 0 ? retry_delay_ms : 0);
+    if (next) {
+        ht_argv_add(&a, k->job_prefix);
+        ht_argv_add(&a, worker_id);
+    }
     int rc;
     redisReply *r = call(s, &a, &rc);
     ht_argv_clear(&a);
     if (!r)
         return rc;
-    rc = r->type == REDIS_REPLY_NIL ? HT_ESTALE : 0;
+    const redisReply *status = r;
+    if (next) {
+        /* {status or nil, the claimed job or nil} */
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            set_err(s, "%s", "redis: unexpected reply type (wanted an outcome and a job)");
+            freeReplyObject(r);
+            return HT_EPROTO;
+        }
+        status = r->element[0];
+        if (r->element[1]->type != REDIS_REPLY_NIL) {
+            int jrc = job_from_reply(s, r->element[1], next);
+            if (jrc < 0) {
+                freeReplyObject(r);
+                return jrc;
+            }
+            *got = 1;
+        }
+    }
+    rc = status->type == REDIS_REPLY_NIL ? HT_ESTALE : 0;
     freeReplyObject(r);
     return rc;
 }

@@ -93,6 +93,15 @@ typedef enum { HT_OUTCOME_SUCCEEDED, HT_OUTCOME_FAILED, HT_OUTCOME_CANCELED } ht
 int ht_store_complete(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job, ht_outcome_t outcome,
                       const char *json, int retryable, long retry_delay_ms);
 
+/* ht_store_complete, then, in the same call (one round trip per job), the
+ * claim ht_store_claim would make for `worker_id` when `next` is not NULL:
+ * *got is 1 with *next filled (owned by the caller, ht_job_clear()) or 0
+ * when every queue is empty; the next job is claimed whether or not the
+ * outcome was taken (HT_ESTALE), and never when the call fails. */
+int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job,
+                           ht_outcome_t outcome, const char *json, int retryable,
+                           long retry_delay_ms, const char *worker_id, ht_job_t *next, int *got);
+
 /* Hands a held job back to the head of its queue without counting the
  * attempt (worker draining).  Returns 0, HT_ESTALE, or a negative code. */
 int ht_store_release(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job);

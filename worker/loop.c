@@ -1,5 +1,7 @@
 /* The claim loop: one thread per slot, each with its own Redis connection.
- * claim -> run the handler -> store the outcome; when every queue is empty,
+ * claim -> run the handler -> store the outcome; storing the outcome also
+ * claims the slot's next job in the same call (ht_store_complete_next: one
+ * Redis round trip per job while there is work); when every queue is empty,
  * block on the submit signal for up to a second (so a drain is noticed
  * quickly).  Redis errors are logged once, backed off and retried: a worker
  * never exits because Redis went away. */
@@ -111,12 +113,29 @@ static void log_outcome(const ht_job_t *job, ht_outcome_t outcome, const char *j
                "id", job->id, "type", job->type, "attempt", attempt, NULL);
 }
 
+/* The job claimed along with an outcome: `got` says whether `job` holds one;
+ * `empty` that a claim was made and found every queue empty; `allow` (set by
+ * the loop) whether to ask for one at all. */
+typedef struct {
+    ht_job_t job;
+    int got;
+    int empty;
+    int allow;
+} next_t;
+
+/* With several partitions, an outcome's call claims from the partition of
+ * the job it finishes (one hash tag per call): after this many such claims
+ * in a row the slot goes back to its rotation, so a busy partition cannot
+ * starve the others. */
+#define SAME_PARTITION_MAX 8
+
 /* Stores the outcome, retrying while Redis is away.  `json` is the result
  * or error text (owned by the caller; NULL when canceled).  A retryable
  * failure with attempts left waits a full-jitter backoff (backoff.h)
- * before its next attempt. */
+ * before its next attempt.  The same call claims the slot's next job into
+ * `nx` unless the worker is draining. */
 static void store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job,
-                          ht_outcome_t outcome, const char *json, int retryable)
+                          ht_outcome_t outcome, const char *json, int retryable, next_t *nx)
 {
     ht_keys_t scratch;
     const ht_keys_t *k = ht_worker_keys_of(slot->w, job->id, &scratch);
@@ -127,7 +146,12 @@ static void store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *jo
     int64_t give_up = ht_mono_ms() + OUTCOME_RETRY_MS;
     trouble_t t = {0};
     for (;;) {
-        int rc = ht_store_complete(store, k, job, outcome, json, retryable, delay_ms);
+        int want = nx->allow && !nx->got && !atomic_load(&slot->w->draining);
+        int rc = ht_store_complete_next(store, k, job, outcome, json, retryable, delay_ms,
+                                        slot->w->id, want ? &nx->job : NULL,
+                                        want ? &nx->got : NULL);
+        if (rc == 0 || rc == HT_ESTALE)
+            nx->empty = want && !nx->got;
         if (rc == 0) {
             recovered(&t);
             log_outcome(job, outcome, json, retryable, delay_ms);
@@ -165,10 +189,10 @@ static void hand_back(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job)
 }
 
 static void fail_now(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, const char *code,
-                     const char *message, int retryable)
+                     const char *message, int retryable, next_t *nx)
 {
     char *json = ht_error_json(code, message);
-    store_outcome(slot, store, job, HT_OUTCOME_FAILED, json, retryable);
+    store_outcome(slot, store, job, HT_OUTCOME_FAILED, json, retryable, nx);
     free(json);
 }
 
@@ -183,7 +207,7 @@ static void fail_now(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, co
  * that holds the job, once, and ht_cancel of a finished job answers
  * "finished" (409), so the job ends in exactly one terminal state. */
 static void settle(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, ht_job_ctx_t *ctx,
-                   int hrc, json_t *result)
+                   int hrc, json_t *result, next_t *nx)
 {
     if (ht_mono_ms() >= ctx->deadline_ms)
         ht_stop_request(&slot->stop, HT_STOP_TIMEOUT);
@@ -202,11 +226,11 @@ static void settle(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, ht_j
     case HT_STOP_TIMEOUT:
         snprintf(msg, sizeof(msg), "the attempt ran past its timeout_s of %ld s",
                  slot->held.timeout_s);
-        fail_now(slot, store, job, "timeout", msg, 1);
+        fail_now(slot, store, job, "timeout", msg, 1, nx);
         return;
     case HT_STOP_CANCELED:
         if (hrc != HT_HANDLER_OK) {
-            store_outcome(slot, store, job, HT_OUTCOME_CANCELED, NULL, 0);
+            store_outcome(slot, store, job, HT_OUTCOME_CANCELED, NULL, 0, nx);
             return;
         }
         break;
@@ -217,21 +241,21 @@ static void settle(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, ht_j
     if (hrc == HT_HANDLER_OK) {
         char *text = result ? json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
         if (result && !text) {
-            fail_now(slot, store, job, "internal", "the result could not be encoded", 1);
+            fail_now(slot, store, job, "internal", "the result could not be encoded", 1, nx);
             return;
         }
-        store_outcome(slot, store, job, HT_OUTCOME_SUCCEEDED, text ? text : "null", 0);
+        store_outcome(slot, store, job, HT_OUTCOME_SUCCEEDED, text ? text : "null", 0, nx);
         free(text);
         return;
     }
     char *err = ht_job_ctx_error_json(ctx);
     store_outcome(slot, store, job, HT_OUTCOME_FAILED,
                   err ? err : "{\"code\":\"handler_failed\"}",
-                  ctx->failed ? ctx->fail_retryable : 1);
+                  ctx->failed ? ctx->fail_retryable : 1, nx);
     free(err);
 }
 
-static void run_job(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job)
+static void run_job(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, next_t *nx)
 {
     ht_worker_t *w = slot->w;
     long timeout_s = job->timeout_s > 0 ? job->timeout_s : HT_TIMEOUT_S_DEFAULT;
@@ -247,10 +271,10 @@ static void run_job(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job)
     if (!e) {
         char msg[HT_TYPE_MAX + HT_WORKER_ID_MAX + 64];
         snprintf(msg, sizeof(msg), "no handler for type %s on worker %s", job->type, w->id);
-        fail_now(slot, store, job, "unknown_type", msg, 0);
+        fail_now(slot, store, job, "unknown_type", msg, 0, nx);
     } else if (!(payload = json_loads(job->payload ? job->payload : "{}", JSON_DECODE_ANY,
                                       &jerr))) {
-        fail_now(slot, store, job, "invalid_payload", "the stored payload is not JSON", 0);
+        fail_now(slot, store, job, "invalid_payload", "the stored payload is not JSON", 0, nx);
     } else {
         ht_job_ctx_t ctx;
         ht_keys_t scratch;
@@ -258,7 +282,7 @@ static void run_job(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job)
                         &slot->stop, slot->deadline_ms);
         json_t *result = NULL;
         int hrc = e->fn(&ctx, payload, &result);
-        settle(slot, store, job, &ctx, hrc, result);
+        settle(slot, store, job, &ctx, hrc, result, nx);
         json_decref(result);
         ht_job_ctx_clear(&ctx);
     }
@@ -294,14 +318,32 @@ static void *slot_main(void *arg)
     int wait_ms = count > 1 ? PARTITION_WAIT_MS : IDLE_WAIT_MS;
     /* A failed open still yields a store that reconnects on the next call. */
     ht_store_open(&store, &w->url, HT_WORKER_REDIS_TIMEOUT_MS);
+    /* nx: the job claimed along with the last outcome, run next without a
+     * claim of its own. */
+    next_t nx;
+    memset(&nx, 0, sizeof(nx));
+    int streak = 0; /* jobs in a row claimed along with an outcome */
     while (store && !atomic_load(&w->draining)) {
         ht_job_t job;
-        memset(&job, 0, sizeof(job));
-        const ht_keys_t *k = &w->parts.parts[part].keys;
-        part = (part + 1) % count;
-        int rc = ht_store_claim(store, k, w->id, &job);
+        int rc = 1;
+        streak = nx.got ? streak + 1 : 0;
+        if (nx.got) {
+            job = nx.job;
+        } else if (nx.empty) {
+            /* The outcome's call just found its partition's queues empty:
+             * that counts as this turn's empty claim. */
+            memset(&job, 0, sizeof(job));
+            rc = 0;
+        } else {
+            memset(&job, 0, sizeof(job));
+            const ht_keys_t *k = &w->parts.parts[part].keys;
+            part = (part + 1) % count;
+            rc = ht_store_claim(store, k, w->id, &job);
+        }
+        memset(&nx, 0, sizeof(nx));
+        nx.allow = count == 1 || streak < SAME_PARTITION_MAX;
         if (rc == 1)
-            run_job(slot, store, &job);
+            run_job(slot, store, &job, &nx);
         ht_job_clear(&job);
         empty = rc == 0 ? empty + 1 : 0;
         if (rc == 0 && empty >= count) {
@@ -314,6 +356,11 @@ static void *slot_main(void *arg)
         else
             recovered(&t);
     }
+    /* Claimed as the drain began: it goes back to the head of its queue,
+     * unrun, as the job of a slot stopped by the drain would. */
+    if (nx.got)
+        hand_back(slot, store, &nx.job);
+    ht_job_clear(&nx.job);
     ht_store_close(store);
     atomic_store(&slot->exited, 1);
     return NULL;

@@ -39,9 +39,8 @@ ht_start_api
 ht_start_worker w1 --concurrency 3
 
 history() {
-    ht_redis --raw XRANGE "$(ht_job_key "$1"):log" - + |
-        awk '$0 == "kind" { getline; k = $0 } $0 == "status" { getline; s = $0 }
-             $0 == "attempt" { getline; if (k == "status") printf "%s/%s ", s, $0 }'
+    ht_redis --raw LRANGE "$(ht_job_key "$1"):ev" 0 -1 |
+        awk '$2 == "status" { printf "%s/%s ", $3, $4 }'
 }
 
 # DELETE the running job ID; asserts 202; sets CANCELED_AT (ms).

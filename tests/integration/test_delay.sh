@@ -13,9 +13,8 @@ ht_start_worker w2
 
 # "status/at-ms" of each status change of job ID, from its event log.
 history() {
-    ht_redis --raw XRANGE "$(ht_job_key "$1"):log" - + |
-        awk '$0 == "kind" { getline; k = $0 } $0 == "status" { getline; s = $0 }
-             $0 == "at" { getline; if (k == "status") printf "%s/%s ", s, $0 }'
+    ht_redis --raw LRANGE "$(ht_job_key "$1"):ev" 0 -1 |
+        awk '$2 == "status" { printf "%s/%s ", $3, $6 }'
 }
 statuses() { history "$1" | sed -E 's#/[0-9]+##g'; }
 # When job ID entered STATUS (ms, Redis' clock), from its event log.

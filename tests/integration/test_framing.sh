@@ -16,7 +16,7 @@ out=$(python3 "$HT_CLIENTS_DIR/hostile.py" "$(ht_hostport)" framing) ||
 log "$(jq -r '.cases[] | "\(.case): \(.status) \(.content_type) closed=\(.closed)"' <<<"$out")"
 
 # No smuggled submit ran.
-assert_eq "$(ht_redis HGET 'ht:{default}:stats' submitted)" "" "jobs submitted"
+assert_eq "$(ht_redis HGET 'ht:{default}:t:default:stats' submitted)" "" "jobs submitted"
 assert_eq "$(ht_redis --scan --pattern 'ht:{default}:job:*' | wc -l)" 0 "job hashes"
 
 # The api is still up and serving.

@@ -18,7 +18,7 @@ ht_start_redis
 ht_migrate
 ht_start_api --max-body-bytes 65536
 
-submitted() { ht_redis HGET 'ht:{default}:stats' submitted; }
+submitted() { ht_redis HGET 'ht:{default}:t:default:stats' submitted; }
 jobs() { ht_redis --scan --pattern 'ht:{default}:job:*' | wc -l; }
 
 round() {

@@ -42,7 +42,7 @@ assert_eq "$(idem_keys)" 1 "idempotency keys while the job exists"
 
 pttl=$(ht_redis PTTL "$(job_key "$id")")
 ((pttl > 0 && pttl <= 1000)) || fail "PTTL of the finished job: $pttl (want 1..1000 ms)"
-log_ttl=$(ht_redis PTTL "$(job_key "$id"):log")
+log_ttl=$(ht_redis PTTL "$(job_key "$id"):ev")
 ((log_ttl > 0 && log_ttl <= 1000)) || fail "PTTL of its event log: $log_ttl (want 1..1000 ms)"
 in_index jobs "$id" || fail "the finished job is not in the jobs index"
 in_index status:succeeded "$id" || fail "the finished job is not in status:succeeded"
@@ -53,7 +53,7 @@ wait_until 5 "the ttl_s 1 job is gone (404)" gone "$id"
 elapsed=$(($(ht_ms) - finished))
 log "404 ${elapsed} ms after the job was seen finished"
 assert_problem 404 "GET of an expired job"
-assert_eq "$(ht_redis EXISTS "$(job_key "$id")" "$(job_key "$id"):log")" 0 \
+assert_eq "$(ht_redis EXISTS "$(job_key "$id")" "$(job_key "$id"):ev")" 0 \
     "job hash and event log keys after expiry"
 assert_eq "$(idem_keys)" 0 "idempotency keys after the job expired"
 

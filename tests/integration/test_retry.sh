@@ -37,9 +37,8 @@ ht_start_worker w1 --concurrency 2
 # "running/1 scheduled/1 ..." (progress entries left out; the log starts
 # with the first change after the submit).
 history() {
-    ht_redis --raw XRANGE "$(ht_job_key "$1"):log" - + |
-        awk '$0 == "kind" { getline; k = $0 } $0 == "status" { getline; s = $0 }
-             $0 == "attempt" { getline; if (k == "status") printf "%s/%s ", s, $0 }'
+    ht_redis --raw LRANGE "$(ht_job_key "$1"):ev" 0 -1 |
+        awk '$2 == "status" { printf "%s/%s ", $3, $4 }'
 }
 
 # ---- a retryable failure runs max_attempts times, with a backoff ------
@@ -138,5 +137,5 @@ assert_match "$(history "$id")" '^running/1 queued/1 running/2 succeeded/2 $' \
     "history of the job whose worker died"
 
 # Totals: every retry was counted.
-retried=$(ht_sum_keys HGET stats retried)
+retried=$(ht_sum_keys HGET t:default:stats retried)
 ((retried >= 2 + 1 + 1)) || fail "stats retried is $retried, expected at least 4"

@@ -6,6 +6,11 @@
 # event log in Redis: nothing lost, nothing twice.
 source "$(dirname "$0")/lib.sh"
 
+# The ids of job ID's event log entries, oldest first (migration 0008: a
+# list of "<version> <kind> <status> <attempt> <pct> <at ms> <msg>", each
+# entry's id "<version>-0").
+log_ids() { ht_redis --raw LRANGE "$(ht_job_key "$1"):ev" 0 -1 | awk 'NF { print $1 "-0" }'; }
+
 ht_start_redis
 ht_migrate
 export HANGTIGHT_HEARTBEAT_MS=300
@@ -74,7 +79,7 @@ jq -e 'any(.[]; .event == "progress")' <<<"$rest" >/dev/null || fail "no progres
 jq -e '.[-1].event == "status" and (.[-1].data | fromjson | .status) == "succeeded"' \
     <<<"$rest" >/dev/null || fail "the last event is not the terminal status: $(jq -c '.[-1]' <<<"$rest")"
 # Every entry of the job's event log after the first event was sent once.
-mapfile -t log_ids < <(ht_redis XRANGE "$(ht_job_key "$id"):log" - + | grep -E '^[0-9]+-[0-9]+$')
+mapfile -t log_ids < <(log_ids "$id")
 sent=$(jq -r '.[].id' <<<"$rest")
 first_sent=$(head -n 1 <<<"$sent")
 expected=$(printf '%s\n' "${log_ids[@]}" | sed -n "/^$first_sent\$/,\$p")
@@ -120,12 +125,15 @@ r2=$(events_of "$HT_TMP/r2.jsonl")
 entries() { jq -r '.[] | select(.event == "progress" or .event == "status") | .id'; }
 union=$( (entries <<<"$r1"; entries <<<"$r2"))
 assert_eq "$(sort <<<"$union" | uniq -d)" "" "events delivered twice"
-mapfile -t log_ids < <(ht_redis XRANGE "$(ht_job_key "$id"):log" - + | grep -E '^[0-9]+-[0-9]+$')
+mapfile -t log_ids < <(log_ids "$id")
 first_sent=$(head -n 1 <<<"$union")
 expected=$(printf '%s\n' "${log_ids[@]}" | sed -n "/^$first_sent\$/,\$p")
 assert_eq "$union" "$expected" "events of both reads vs the job's event log"
 # The resumed read did carry events that happened while disconnected.
-missed=$(entries <<<"$r2" | awk -F- -v a="$gone_ms" -v b="$back_ms" '$1 > a && $1 < b' | wc -l)
+log=$(ht_redis --raw LRANGE "$(ht_job_key "$id"):ev" 0 -1)
+missed=$(entries <<<"$r2" | while read -r e; do
+    awk -v id="$e" -v a="$gone_ms" -v b="$back_ms" '$1 "-0" == id && $6 > a && $6 < b' <<<"$log"
+done | wc -l)
 ((missed >= 1)) || fail "no event happened while disconnected (${gone_ms}..${back_ms}): $r2"
 assert_eq "$(jq -r '[.[] | select(.event == "status")] | last | .data | fromjson | .status' <<<"$r2")" \
     succeeded "the resumed stream's last status"

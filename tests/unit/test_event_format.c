@@ -71,6 +71,40 @@ Test(event_format, bad_log_entries)
     cr_expect_eq(ht_log_entry_parse(&e, "1-0", 6, ok), 0);
 }
 
+/* The list log of migration 0008: "<v> <kind> <status> <attempt> <pct> <at> <msg>". */
+Test(event_format, compact_log_entry)
+{
+    ht_log_entry_t e;
+    cr_assert_eq(ht_log_entry_parse_compact(&e, "12 progress running 2 40 1795669350252 step 2 of 5"),
+                 0);
+    cr_expect_str_eq(e.id, "12-0");
+    cr_expect_eq(e.progress, 1);
+    cr_expect_eq(e.version, 12);
+    cr_expect_eq(e.status, HT_JOB_RUNNING);
+    cr_expect_eq(e.attempt, 2);
+    cr_expect_eq(e.progress_pct, 40);
+    cr_expect_eq(e.at, 1795669350252LL);
+    cr_expect_str_eq(e.progress_msg, "step 2 of 5");
+
+    cr_assert_eq(ht_log_entry_parse_compact(&e, "3 status succeeded 1 - 1795669350300 "), 0);
+    cr_expect_str_eq(e.id, "3-0");
+    cr_expect_eq(e.progress, 0);
+    cr_expect_eq(e.status, HT_JOB_SUCCEEDED);
+    cr_expect_eq(e.progress_pct, -1, "'-': no percent");
+    cr_expect_null(e.progress_msg, "empty message: none");
+    /* Ids order by version, numerically. */
+    cr_expect_lt(ht_log_id_cmp("9-0", "10-0"), 0);
+
+    cr_expect_eq(ht_log_entry_parse_compact(&e, ""), HT_EINVAL);
+    cr_expect_eq(ht_log_entry_parse_compact(&e, "3 status succeeded 1 -"), HT_EINVAL, "cut short");
+    cr_expect_eq(ht_log_entry_parse_compact(&e, "3 status nope 1 - 1 "), HT_EINVAL, "status");
+    cr_expect_eq(ht_log_entry_parse_compact(&e, "3 what succeeded 1 - 1 "), HT_EINVAL, "kind");
+    cr_expect_eq(ht_log_entry_parse_compact(&e, "x status succeeded 1 - 1 "), HT_EINVAL, "v");
+    cr_expect_eq(ht_log_entry_parse_compact(&e, "3 status succeeded 1 101 1 "), HT_EINVAL, "pct");
+    cr_expect_eq(ht_log_entry_parse_compact(&e, "3  status succeeded 1 - 1 "), HT_EINVAL,
+                 "empty word");
+}
+
 Test(event_format, notifications)
 {
     ht_event_note_t n;
