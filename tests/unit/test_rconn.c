@@ -9,6 +9,7 @@
 #include "shared/cluster.h"
 #include "shared/error.h"
 #include "shared/rconn.h"
+#include "shared/store.h"
 
 /* ht_rconn_key_index of a command given as words. */
 static int key_index(size_t argc, const char *const *argv)
@@ -104,4 +105,28 @@ Test(rconn, unreachable_seeds_fail_cleanly_and_later_calls_retry)
     cr_assert(strstr(ht_rconn_errstr(c), "cannot connect to redis at 127.0.0.1:1"), "%s",
               ht_rconn_errstr(c));
     ht_rconn_close(c);
+}
+
+Test(store, unavailable_errors_are_told_from_bugs)
+{
+    /* A 503 (retry later), not a 500: README promises it for a Redis full,
+     * loading, failing over, or short of replicas (min-replicas-to-write). */
+    static const char *const unavailable[] = {
+        "OOM command not allowed when used memory > 'maxmemory'.",
+        "LOADING Redis is loading the dataset in memory",
+        "BUSY Redis is busy running a script.",
+        "MISCONF Redis is configured to save RDB snapshots",
+        "READONLY You can't write against a read only replica.",
+        "MASTERDOWN Link with MASTER is down",
+        "CLUSTERDOWN The cluster is down",
+        "TRYAGAIN Multiple keys request during rehashing of slot",
+        "UNBLOCKED force unblock from blocking operation",
+        "NOREPLICAS Not enough good replicas to write.",
+        "NOREPLICAS"};
+    for (size_t i = 0; i < sizeof unavailable / sizeof unavailable[0]; i++)
+        cr_assert(ht_store_error_is_unavailable(unavailable[i]), "%s", unavailable[i]);
+    static const char *const bugs[] = {"ERR unknown command", "WRONGTYPE Operation against a key",
+                                       "NOREPLICASX made up", "EXISTS job", "ERR NOREPLICAS"};
+    for (size_t i = 0; i < sizeof bugs / sizeof bugs[0]; i++)
+        cr_assert_not(ht_store_error_is_unavailable(bugs[i]), "%s", bugs[i]);
 }
