@@ -37,7 +37,6 @@
 #include "shared/cluster_reply.h"
 #include "shared/error.h"
 #include "shared/log.h"
-#include "shared/rconn.h" /* ht_rconn_key_index */
 #include "shared/store.h" /* ht_store_error_is_unavailable */
 
 #include "api/metrics_counters.h"
@@ -675,13 +674,13 @@ static int arg_is(const ht_argv_t *a, size_t i, const char *word)
 }
 
 /* The master a call goes to (the routing rule of issue 10, shared with the
- * blocking client: ht_rconn_key_index), MULTI ... EXEC by the first command
+ * blocking client: ht_cluster_key_index), MULTI ... EXEC by the first command
  * inside; a keyless one goes to any ready master.  NULL when the slot has
  * no known master. */
 static conn_t *route(ht_astore_t *s, const ht_argv_t *a, size_t n)
 {
     const ht_argv_t *cmd = n > 1 && arg_is(&a[0], 0, "MULTI") ? &a[1] : &a[0];
-    int k = ht_rconn_key_index(cmd->n, cmd->v, cmd->len);
+    int k = ht_cluster_key_index(cmd->n, cmd->v, cmd->len);
     if (k < 0)
         return any_ready(s);
     int16_t i = s->route[ht_cluster_keyslot(cmd->v[k], cmd->len[k])];
@@ -821,12 +820,14 @@ static int cluster_reply(op_t *op, const redisReply *r)
     }
     if (!ht_store_error_is_unavailable(err) && !op->rs->inner_err)
         return 0;
-    if (ht_store_error_is_unavailable(err)) {
-        /* A node answering READONLY or MASTERDOWN is no master now: drop it
-         * (its other calls fail too, as they would).  CLUSTERDOWN and
-         * TRYAGAIN say nothing against the connection. */
+    /* A node answering READONLY or MASTERDOWN is no master now: drop it
+     * (its other calls fail too, as they would).  CLUSTERDOWN and TRYAGAIN
+     * say nothing against the connection; OOM, LOADING, ... nothing against
+     * the map either (no CLUSTER SLOTS after every reply of a full Redis). */
+    ht_cluster_err_action_t act = ht_cluster_error_action(err);
+    if (act != HT_CLUSTER_ERR_NONE) {
         s->stale = 1;
-        if (strncmp(err, "READONLY", 8) == 0 || strncmp(err, "MASTERDOWN", 10) == 0)
+        if (act == HT_CLUSTER_ERR_DROP)
             drop(op->conn, err);
         refresh(s);
     }

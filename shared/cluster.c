@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "shared/error.h"
 
@@ -183,4 +184,53 @@ int ht_cluster_partition_tag(const char *queue, unsigned index, unsigned n, char
             return 0;
     }
     return HT_EINVAL;
+}
+
+/* ---- routing ---------------------------------------------------------- */
+
+static int word_is(const char *w, size_t len, const char *name)
+{
+    return strlen(name) == len && strncasecmp(w, name, len) == 0;
+}
+
+int ht_cluster_key_index(size_t argc, const char *const *argv, const size_t *lens)
+{
+    /* Commands with no key (or whose argv[1] is no key: a channel, a
+     * subcommand).  Any master answers them. */
+    static const char *const keyless[] = {
+        "PING",      "ECHO",    "INFO",      "CONFIG",     "FUNCTION",    "CLUSTER", "AUTH",
+        "SELECT",    "HELLO",   "TIME",      "DBSIZE",     "SCRIPT",      "CLIENT",  "COMMAND",
+        "WAIT",      "ROLE",    "MULTI",     "EXEC",       "DISCARD",     "ASKING",  "READONLY",
+        "READWRITE", "PUBLISH", "SUBSCRIBE", "PSUBSCRIBE", "UNSUBSCRIBE", "MEMORY",  "LASTSAVE",
+        "SLOWLOG",   "LATENCY", "FLUSHALL",  "FLUSHDB"};
+    /* "NAME script numkeys key...": the first key is argv[3]. */
+    static const char *const scripts[] = {"FCALL",   "FCALL_RO", "EVAL",
+                                          "EVAL_RO", "EVALSHA",  "EVALSHA_RO"};
+    if (argc == 0)
+        return -1;
+    for (size_t i = 0; i < sizeof keyless / sizeof keyless[0]; i++)
+        if (word_is(argv[0], lens[0], keyless[i]))
+            return -1;
+    for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++)
+        if (word_is(argv[0], lens[0], scripts[i]))
+            return argc > 3 && !(lens[2] == 1 && argv[2][0] == '0') ? 3 : -1;
+    return argc > 1 ? 1 : -1;
+}
+
+ht_cluster_err_action_t ht_cluster_error_action(const char *err)
+{
+    static const struct {
+        const char *code;
+        ht_cluster_err_action_t action;
+    } table[] = {
+        {"READONLY", HT_CLUSTER_ERR_DROP},         {"MASTERDOWN", HT_CLUSTER_ERR_DROP},
+        {"UNBLOCKED", HT_CLUSTER_ERR_DROP},        {"CLUSTERDOWN", HT_CLUSTER_ERR_STALE_MAP},
+        {"TRYAGAIN", HT_CLUSTER_ERR_STALE_MAP},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        size_t n = strlen(table[i].code);
+        if (strncmp(err, table[i].code, n) == 0 && (err[n] == ' ' || err[n] == '\0'))
+            return table[i].action;
+    }
+    return HT_CLUSTER_ERR_NONE;
 }

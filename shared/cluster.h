@@ -94,4 +94,30 @@ ht_redirect_kind_t ht_cluster_parse_redirect(const char *err, size_t len, ht_red
 int ht_cluster_partition_tag(const char *queue, unsigned index, unsigned n, char *out,
                              size_t outlen);
 
+/* Which argument of a command is its routing key (the routing rule of
+ * issue 10, for both clients): 3 for FCALL, FCALL_RO, EVAL, EVALSHA (and
+ * their _RO forms) with keys, -1 for keyless commands (PING, INFO, CONFIG,
+ * FUNCTION, CLUSTER, PUBLISH, those scripts with 0 keys...: any master
+ * serves them), else 1.  Case-insensitive. */
+int ht_cluster_key_index(size_t argc, const char *const *argv, const size_t *lens);
+
+/* What an error reply (not a redirect) says about the cluster node that
+ * sent it, for both clients:
+ *   DROP       READONLY, MASTERDOWN, UNBLOCKED: the node is no master now
+ *              (UNBLOCKED ends a blocking pop on a master turned replica):
+ *              close its connection and reload the map.
+ *   STALE_MAP  CLUSTERDOWN, TRYAGAIN: the cluster is reshaping but the node
+ *              is healthy: keep the connection, reload the map.
+ *   NONE       anything else (OOM, LOADING, BUSY, MISCONF, NOREPLICAS are
+ *              unavailable for now, yet the map is right: asking for it
+ *              again after every reply of a full Redis helps nobody).
+ * The call itself fails as unavailable either way (shared/store.h). */
+typedef enum {
+    HT_CLUSTER_ERR_NONE,
+    HT_CLUSTER_ERR_STALE_MAP,
+    HT_CLUSTER_ERR_DROP
+} ht_cluster_err_action_t;
+
+ht_cluster_err_action_t ht_cluster_error_action(const char *err);
+
 #endif

@@ -67,37 +67,6 @@ static void addr_name(const char *host, int port, char *out, size_t len)
         snprintf(out, len, "%s", host);
 }
 
-/* ---- routing (pure) ----------------------------------------------------- */
-
-static int word_is(const char *w, size_t len, const char *name)
-{
-    return strlen(name) == len && strncasecmp(w, name, len) == 0;
-}
-
-int ht_rconn_key_index(size_t argc, const char *const *argv, const size_t *lens)
-{
-    /* Commands with no key (or whose argv[1] is no key: a channel, a
-     * subcommand).  Any master answers them. */
-    static const char *const keyless[] = {
-        "PING",      "ECHO",    "INFO",      "CONFIG",     "FUNCTION",    "CLUSTER", "AUTH",
-        "SELECT",    "HELLO",   "TIME",      "DBSIZE",     "SCRIPT",      "CLIENT",  "COMMAND",
-        "WAIT",      "ROLE",    "MULTI",     "EXEC",       "DISCARD",     "ASKING",  "READONLY",
-        "READWRITE", "PUBLISH", "SUBSCRIBE", "PSUBSCRIBE", "UNSUBSCRIBE", "MEMORY",  "LASTSAVE",
-        "SLOWLOG",   "LATENCY", "FLUSHALL",  "FLUSHDB"};
-    /* "NAME script numkeys key...": the first key is argv[3]. */
-    static const char *const scripts[] = {"FCALL",   "FCALL_RO", "EVAL",
-                                          "EVAL_RO", "EVALSHA",  "EVALSHA_RO"};
-    if (argc == 0)
-        return -1;
-    for (size_t i = 0; i < sizeof keyless / sizeof keyless[0]; i++)
-        if (word_is(argv[0], lens[0], keyless[i]))
-            return -1;
-    for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++)
-        if (word_is(argv[0], lens[0], scripts[i]))
-            return argc > 3 && !(lens[2] == 1 && argv[2][0] == '0') ? 3 : -1;
-    return argc > 1 ? 1 : -1;
-}
-
 /* ---- nodes -------------------------------------------------------------- */
 
 static void node_drop(node_t *n)
@@ -329,19 +298,6 @@ const char *ht_rconn_errstr(const ht_rconn_t *c)
     return c && c->err[0] ? c->err : "no error";
 }
 
-/* Errors meaning "this node cannot serve you now" (a failover or a
- * resharding under way): its context goes, the map is reloaded.  UNBLOCKED
- * ends a BLPOP on a master turned replica. */
-static int is_topology_error(const char *err)
-{
-    static const char *const codes[] = {"READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN",
-                                        "UNBLOCKED"};
-    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
-        if (strncmp(err, codes[i], strlen(codes[i])) == 0)
-            return 1;
-    return 0;
-}
-
 redisReply *ht_rconn_call(ht_rconn_t *c, const ht_argv_t *a, int reply_ms, int *rc)
 {
     if (a->overflow || a->n == 0) {
@@ -357,7 +313,7 @@ redisReply *ht_rconn_call(ht_rconn_t *c, const ht_argv_t *a, int reply_ms, int *
         return send_on(c, c->nodes[0], a, reply_ms, 0, rc);
     }
 
-    int k = ht_rconn_key_index(a->n, a->v, a->len);
+    int k = ht_cluster_key_index(a->n, a->v, a->len);
     int slot = k < 0 ? -1 : (int)ht_cluster_keyslot(a->v[k], a->len[k]);
     node_t *n = NULL; /* set by a redirect: where to send next */
     int asking = 0;
@@ -370,10 +326,11 @@ redisReply *ht_rconn_call(ht_rconn_t *c, const ht_argv_t *a, int reply_ms, int *
         ht_redirect_t to;
         ht_redirect_kind_t kind = ht_cluster_parse_redirect(r->str, r->len, &to);
         if (kind == HT_REDIRECT_NONE) {
-            if (is_topology_error(r->str)) {
+            ht_cluster_err_action_t act = ht_cluster_error_action(r->str);
+            if (act == HT_CLUSTER_ERR_DROP)
                 node_drop(n);
+            if (act != HT_CLUSTER_ERR_NONE)
                 c->map_ok = 0;
-            }
             return r; /* the caller judges the error (store.c: HT_EREDIS) */
         }
         freeReplyObject(r);

@@ -7,12 +7,13 @@
  *                       per master, opened on first use.
  *
  * A command goes to the master of its routing key's slot
- * (ht_rconn_key_index); MOVED refreshes the map and retries (bounded), ASK
- * sends ASKING then the command to the named node.  A lost connection, or a
- * node answering READONLY / MASTERDOWN / CLUSTERDOWN / TRYAGAIN (a failover
- * under way), drops that node's context and refreshes the map before the
- * next command; the call itself fails (callers retry later, as they always
- * did after a lost connection).  Not thread-safe: one per thread. */
+ * (shared/cluster.h: ht_cluster_key_index); MOVED refreshes the map and
+ * retries (bounded), ASK sends ASKING then the command to the named node.
+ * A lost connection, or a node answering READONLY / MASTERDOWN (a failover
+ * under way), drops that node's context; those and CLUSTERDOWN / TRYAGAIN
+ * refresh the map before the next command (ht_cluster_error_action); the
+ * call itself fails (callers retry later, as they always did after a lost
+ * connection).  Not thread-safe: one per thread. */
 #ifndef HT_RCONN_H
 #define HT_RCONN_H
 
@@ -34,12 +35,6 @@ void ht_rconn_close(ht_rconn_t *c);
 
 /* The detail of the last failure, naming the node. */
 const char *ht_rconn_errstr(const ht_rconn_t *c);
-
-/* Which argument of a command is its routing key: 3 for FCALL, FCALL_RO,
- * EVAL, EVALSHA (and their _RO forms) with keys, -1 for keyless commands
- * (PING, INFO, CONFIG, FUNCTION, CLUSTER, PUBLISH, those scripts with 0
- * keys...: any master serves them), else 1.  Pure; case-insensitive. */
-int ht_rconn_key_index(size_t argc, const char *const *argv, const size_t *lens);
 
 /* Sends `a` to the node of its routing key and returns the reply (the
  * caller frees it with freeReplyObject): possibly an error reply, never a

@@ -191,3 +191,29 @@ Test(cluster, map_from_slots_reply)
     cr_expect_eq(ht_cluster_map_from_reply(&m, r, "h"), HT_EPROTO);
     freeReplyObject(r);
 }
+
+Test(cluster, error_replies_say_what_to_do_with_the_node)
+{
+    static const struct {
+        const char *err;
+        ht_cluster_err_action_t want;
+    } cases[] = {
+        {"READONLY You can't write against a read only replica.", HT_CLUSTER_ERR_DROP},
+        {"MASTERDOWN Link with MASTER is down", HT_CLUSTER_ERR_DROP},
+        {"UNBLOCKED force unblock from blocking operation", HT_CLUSTER_ERR_DROP},
+        {"CLUSTERDOWN The cluster is down", HT_CLUSTER_ERR_STALE_MAP},
+        {"TRYAGAIN Multiple keys request during rehashing of slot", HT_CLUSTER_ERR_STALE_MAP},
+        {"CLUSTERDOWN", HT_CLUSTER_ERR_STALE_MAP},
+        /* Unavailable for now, but the node and the map are fine. */
+        {"OOM command not allowed when used memory > 'maxmemory'.", HT_CLUSTER_ERR_NONE},
+        {"LOADING Redis is loading the dataset in memory", HT_CLUSTER_ERR_NONE},
+        {"BUSY Redis is busy running a script.", HT_CLUSTER_ERR_NONE},
+        {"MISCONF Redis is configured to save RDB snapshots", HT_CLUSTER_ERR_NONE},
+        {"NOREPLICAS Not enough good replicas to write.", HT_CLUSTER_ERR_NONE},
+        {"ERR unknown command", HT_CLUSTER_ERR_NONE},
+        {"READONLYX not a code", HT_CLUSTER_ERR_NONE},
+        {"", HT_CLUSTER_ERR_NONE},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        cr_assert_eq(ht_cluster_error_action(cases[i].err), cases[i].want, "%s", cases[i].err);
+}

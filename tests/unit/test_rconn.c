@@ -11,13 +11,13 @@
 #include "shared/rconn.h"
 #include "shared/store.h"
 
-/* ht_rconn_key_index of a command given as words. */
+/* ht_cluster_key_index of a command given as words. */
 static int key_index(size_t argc, const char *const *argv)
 {
     size_t lens[16];
     for (size_t i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
-    return ht_rconn_key_index(argc, argv, lens);
+    return ht_cluster_key_index(argc, argv, lens);
 }
 #define KEY_INDEX(...)                                                                             \
     key_index(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *),                        \
@@ -70,7 +70,7 @@ Test(rconn, every_call_of_a_queue_lands_in_one_slot)
     ht_argv_t a;
     ht_argv_fcall(&a, "ht_claim", 5, 0);
     ht_argv_add(&a, "ht:{default}:wait:high");
-    int k = ht_rconn_key_index(a.n, a.v, a.len);
+    int k = ht_cluster_key_index(a.n, a.v, a.len);
     cr_assert_eq(k, 3);
     cr_assert_eq(ht_cluster_keyslot(a.v[k], a.len[k]), ht_cluster_keyslot("default", 7));
     ht_argv_clear(&a);
