@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "shared/cluster.h"
 #include "shared/cluster_reply.h"
@@ -25,10 +26,20 @@
  * migrating while the map is refreshed takes two or three. */
 #define MAX_REDIRECTS 5
 
+/* Cluster, during a failover: a node whose connect just failed is not
+ * tried again for DOWN_MS (its commands fail at once with HT_EREDIS rather
+ * than each waiting a whole connect timeout), and a stale map is asked for
+ * at most once per REFRESH_MIN_MS; until a refresh succeeds commands keep
+ * the last map (the nodes that are alive still serve their slots).  A
+ * single node keeps its old behaviour: every call connects again. */
+#define DOWN_MS        1000
+#define REFRESH_MIN_MS 150
+
 typedef struct {
     char host[HT_CLUSTER_HOST_MAX]; /* or the socket path of a unix:// URL */
     int port;                       /* 0 for a unix socket */
     redisContext *ctx;
+    int64_t down_until; /* cluster: mono_ms() before which no connect is tried */
 } node_t;
 
 struct ht_rconn {
@@ -39,9 +50,17 @@ struct ht_rconn {
     size_t n_nodes;
     ht_cluster_map_t map; /* cluster: masters and slot owners */
     int map_ok;           /* cluster: 0 = reload the map before routing */
+    int64_t refreshed_at; /* cluster: mono_ms() when the last reload ended */
     redisContext *sub;    /* the subscriber connection, when subscribed */
     char err[512];
 };
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static struct timeval tv_ms(int ms)
 {
@@ -141,7 +160,16 @@ static redisReply *send_on(ht_rconn_t *c, node_t *n, const ht_argv_t *a, int rep
                            int *rc)
 {
     *rc = HT_EREDIS;
+    if (!n->ctx && c->cluster && n->down_until > mono_ms()) {
+        char name[HT_CLUSTER_HOST_MAX + 8];
+        addr_name(n->host, n->port, name, sizeof name);
+        set_err(c, "redis at %s is down (a connect failed less than %d ms ago)", name, DOWN_MS);
+        c->map_ok = 0;
+        return NULL;
+    }
     if (!n->ctx && !(n->ctx = connect_to(c, n))) {
+        if (c->cluster)
+            n->down_until = mono_ms() + DOWN_MS;
         c->map_ok = 0;
         return NULL;
     }
@@ -238,11 +266,23 @@ static int map_refresh(ht_rconn_t *c)
     return rc;
 }
 
-/* The node serving `slot` (-1: any master), the map loaded first if
- * stale.  NULL with *rc set when no master serves it. */
+/* Reloads a stale map, at most once per REFRESH_MIN_MS.  Returns 0 when
+ * there is a map to route with: the new one, or the last one while the
+ * reload fails (a failover under way: the live masters still serve). */
+static int map_update(ht_rconn_t *c)
+{
+    if (c->map_ok || (c->map.n_nodes > 0 && mono_ms() - c->refreshed_at < REFRESH_MIN_MS))
+        return 0;
+    int rc = map_refresh(c);
+    c->refreshed_at = mono_ms();
+    return rc < 0 && c->map.n_nodes == 0 ? rc : 0;
+}
+
+/* The node serving `slot` (-1: any master), the map reloaded first if
+ * stale (map_update).  NULL with *rc set when no master serves it. */
 static node_t *node_for_slot(ht_rconn_t *c, int slot, int *rc)
 {
-    if (!c->map_ok && (*rc = map_refresh(c)) < 0)
+    if ((*rc = map_update(c)) < 0)
         return NULL;
     int owner = slot < 0 ? 0 : c->map.owner[slot];
     if (owner < 0 || (size_t)owner >= c->map.n_nodes) {
@@ -334,8 +374,10 @@ redisReply *ht_rconn_call(ht_rconn_t *c, const ht_argv_t *a, int reply_ms, int *
             return r; /* the caller judges the error (store.c: HT_EREDIS) */
         }
         freeReplyObject(r);
-        if (kind == HT_REDIRECT_MOVED)
-            map_refresh(c); /* best effort: the redirect itself says where to go */
+        if (kind == HT_REDIRECT_MOVED) {
+            c->map_ok = 0;
+            map_update(c); /* best effort: the redirect itself says where to go */
+        }
         /* ":port" (an empty host) is the node we asked, on another port. */
         if (!(n = node_get(c, to.host[0] ? to.host : n->host, to.port))) {
             *rc = HT_ENOMEM;
@@ -386,8 +428,8 @@ int ht_rconn_subscribe(ht_rconn_t *c, const char *channel)
         redisFree(c->sub);
         c->sub = NULL;
     }
-    if (c->cluster && !c->map_ok)
-        map_refresh(c); /* best effort: the nodes known so far may do */
+    if (c->cluster)
+        map_update(c); /* best effort: the nodes known so far may do */
     /* A cluster: the masters of the map, then every other address known. */
     if (c->cluster)
         for (size_t i = 0; i < c->map.n_nodes; i++)

@@ -95,6 +95,9 @@ Test(rconn, unreachable_seeds_fail_cleanly_and_later_calls_retry)
     int rc = 0;
     cr_assert_null(ht_rconn_call(c, &a, 0, &rc));
     cr_assert_eq(rc, HT_EREDIS);
+    /* The connects just failed: the call fails at once, no connect tried
+     * (a failover must not stall a worker a connect timeout per call). */
+    cr_assert(strstr(ht_rconn_errstr(c), "is down"), "%s", ht_rconn_errstr(c));
     cr_assert_eq(ht_rconn_masters(c), HT_EREDIS);
     cr_assert_eq(ht_rconn_subscribe(c, "ch"), HT_EREDIS);
     ht_argv_clear(&a);
