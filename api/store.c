@@ -651,11 +651,14 @@ static int send_argv(conn_t *c, op_t *op, ht_argv_t *a, size_t n)
 
 /* Cluster: the op's kept commands to `c` (after ASKING when `asking`).
  * The replies before the last go to on_inner_reply, which notes an error
- * (a redirect inside MULTI shows only as EXECABORT on EXEC). */
-static int send_kept(conn_t *c, op_t *op, int asking)
+ * (a redirect inside MULTI shows only as EXECABORT on EXEC).  A redirect
+ * target still connecting (`connecting_ok`) takes them too: hiredis queues
+ * them until connected, and a connect that fails or times out fails them
+ * (HT_EREDIS) as a lost connection would. */
+static int send_kept(conn_t *c, op_t *op, int asking, int connecting_ok)
 {
     resend_t *rs = op->rs;
-    if (!c || c->state != ST_READY || !c->ac)
+    if (!c || !c->ac || !(c->state == ST_READY || (connecting_ok && c->state == ST_CONNECTING)))
         return HT_EREDIS;
     if (asking && redisAsyncCommand(c->ac, NULL, NULL, "ASKING") != REDIS_OK)
         return HT_EREDIS;
@@ -700,7 +703,7 @@ static int send_routed(ht_astore_t *s, op_t *op, ht_argv_t *a, size_t n)
         op->rs->n = i + 1;
     }
     conn_t *c = route(s, a, n);
-    int err = send_kept(c, op, 0);
+    int err = send_kept(c, op, 0, 0);
     if (err && s->have_map)
         s->stale = 1; /* a master we cannot reach: maybe no master now */
     return err;
@@ -783,13 +786,15 @@ static void follow(op_t *op, const ht_redirect_t *rd)
         if (to && rd->slot < HT_CLUSTER_SLOTS) {
             to->wanted = 1;
             s->route[rd->slot] = node_index(s, to);
-            if (to->state == ST_DOWN)
-                connect_now(to);
         }
     }
     if (++rs->redirects <= REDIRECTS_MAX && !(ask && rs->asked)) {
         rs->asked |= ask;
-        err = send_kept(to, op, ask);
+        /* A node new to us (an ASK target is no master of the map, so no
+         * tick connects it): connect now, the resend queues behind it. */
+        if (to && to->state == ST_DOWN)
+            connect_now(to);
+        err = send_kept(to, op, ask, 1);
         ht_log(HT_LOG_DEBUG, ask ? "redis ASK followed" : "redis MOVED followed", "in",
                rs->n > 1 ? "MULTI" : "command", "node", to ? to->name : "?", NULL);
     }
