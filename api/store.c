@@ -51,10 +51,10 @@
 #define CONNECT_TIMEOUT_MS 2000
 #define REPLY_TIMEOUT_MS   3000
 
-/* Cluster: nodes one thread may know (masters, seeds, redirect targets; a
- * node is never forgotten, so this bounds memory over any number of
- * failovers of a cluster of reasonable size), and redirects one call
- * follows before it gives up (a slot moving back and forth). */
+/* Cluster: nodes one thread may know at once (masters, seeds, redirect
+ * targets; when the table is full, an entry nobody needs any more is
+ * reused: see node_get), and redirects one call follows before it gives
+ * up (a slot moving back and forth). */
 #define NODES_MAX     64
 #define REDIRECTS_MAX 5
 #define GROUP_MAX     4 /* commands of one call: MULTI HGETALL LRANGE EXEC */
@@ -380,24 +380,53 @@ static void conn_init(conn_t *c, ht_astore_t *s)
 
 /* ---- cluster: nodes and the slot map ---------------------------------- */
 
+/* An entry of a full node table that nothing needs: not wanted, down, no
+ * reply owed, no CLUSTER SLOTS in flight, no slot routed to it (over many
+ * failovers and reshardings, old addresses pile up).  NULL when none. */
+static conn_t *node_unused(ht_astore_t *s)
+{
+    for (size_t i = 0; i < s->n_nodes; i++) {
+        conn_t *c = s->nodes[i];
+        if (c->wanted || c->state != ST_DOWN || c->ac || c->pending > 0 || s->asking == c)
+            continue;
+        size_t slot = 0;
+        while (slot < HT_CLUSTER_SLOTS && s->route[slot] != (int16_t)i)
+            slot++;
+        if (slot == HT_CLUSTER_SLOTS)
+            return c;
+    }
+    return NULL;
+}
+
 /* The connection to host:port, made (down, not wanted) when new; NULL when
- * NODES_MAX are known already or out of memory. */
+ * NODES_MAX are in use or out of memory. */
 static conn_t *node_get(ht_astore_t *s, const char *host, int port)
 {
     for (size_t i = 0; i < s->n_nodes; i++) {
         if (s->nodes[i]->port == port && strcmp(s->nodes[i]->host, host) == 0)
             return s->nodes[i];
     }
-    conn_t *c;
-    if (s->n_nodes == NODES_MAX || strlen(host) >= sizeof(c->host) ||
-        !(c = calloc(1, sizeof(*c))))
+    /* A copy: `host` may be the very entry reused below. */
+    char addr[HT_CLUSTER_HOST_MAX];
+    size_t len = strlen(host);
+    if (len >= sizeof(addr))
         return NULL;
+    memcpy(addr, host, len + 1);
+    conn_t *c = NULL;
+    if (s->n_nodes < NODES_MAX) {
+        if (!(c = calloc(1, sizeof(*c))))
+            return NULL;
+        s->nodes[s->n_nodes++] = c;
+    } else if ((c = node_unused(s))) {
+        memset(c, 0, sizeof(*c)); /* same index: route[] never names it */
+    } else {
+        return NULL;
+    }
     conn_init(c, s);
     c->wanted = 0;
-    snprintf(c->host, sizeof(c->host), "%s", host);
+    memcpy(c->host, addr, len + 1);
     c->port = port;
-    snprintf(c->name, sizeof(c->name), "%s:%d", host, port);
-    s->nodes[s->n_nodes++] = c;
+    snprintf(c->name, sizeof(c->name), "%s:%d", addr, port);
     return c;
 }
 
