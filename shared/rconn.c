@@ -10,6 +10,7 @@
 #include "shared/rconn.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -422,8 +423,52 @@ void ht_rconn_master_name(const ht_rconn_t *c, int i, char *out, size_t len)
 
 /* ---- pub/sub ------------------------------------------------------------ */
 
-int ht_rconn_subscribe(ht_rconn_t *c, const char *channel)
+/* One SUBSCRIBE naming all n channels on `ctx`, and its n confirmations
+ * read (Redis writes them back to back: no message comes in between, and
+ * one round trip however many partitions).  Returns 1 when all came. */
+static int subscribe_on(ht_rconn_t *c, redisContext *ctx, const node_t *n,
+                        const char *const *channels, size_t n_channels)
 {
+    const char **argv = malloc((n_channels + 1) * sizeof *argv);
+    size_t *lens = malloc((n_channels + 1) * sizeof *lens);
+    if (!argv || !lens) {
+        free(argv);
+        free(lens);
+        set_err(c, "redis: out of memory");
+        return 0;
+    }
+    argv[0] = "SUBSCRIBE";
+    lens[0] = 9;
+    for (size_t i = 0; i < n_channels; i++) {
+        argv[i + 1] = channels[i];
+        lens[i + 1] = strlen(channels[i]);
+    }
+    redisReply *r = redisCommandArgv(ctx, (int)n_channels + 1, argv, lens);
+    free(argv);
+    free(lens);
+    size_t confirmed = 0;
+    while (r && r->type == REDIS_REPLY_ARRAY && ++confirmed < n_channels) {
+        freeReplyObject(r);
+        r = NULL;
+        if (redisGetReply(ctx, (void **)&r) != REDIS_OK)
+            r = NULL;
+    }
+    if (confirmed < n_channels) {
+        char name[HT_CLUSTER_HOST_MAX + 8];
+        addr_name(n->host, n->port, name, sizeof name);
+        set_err(c, "redis at %s refused SUBSCRIBE: %s", name,
+                r && r->type == REDIS_REPLY_ERROR ? r->str
+                : ctx->errstr[0]                  ? ctx->errstr
+                                                  : "unexpected reply");
+    }
+    freeReplyObject(r);
+    return confirmed == n_channels;
+}
+
+int ht_rconn_subscribe_many(ht_rconn_t *c, const char *const *channels, size_t n)
+{
+    if (n == 0 || n > INT_MAX - 1)
+        return HT_EINVAL;
     if (c->sub) {
         redisFree(c->sub);
         c->sub = NULL;
@@ -435,40 +480,25 @@ int ht_rconn_subscribe(ht_rconn_t *c, const char *channel)
         for (size_t i = 0; i < c->map.n_nodes; i++)
             if (!node_get(c, c->map.nodes[i].host, c->map.nodes[i].port))
                 return HT_ENOMEM;
-    for (size_t i = 0; i < c->n_nodes && !c->sub; i++) {
-        redisContext *ctx = connect_to(c, c->nodes[i]);
-        if (!ctx)
-            continue;
-        redisReply *r = redisCommand(ctx, "SUBSCRIBE %s", channel);
-        if (r && r->type == REDIS_REPLY_ARRAY)
-            c->sub = ctx;
-        else {
-            char name[HT_CLUSTER_HOST_MAX + 8];
-            addr_name(c->nodes[i]->host, c->nodes[i]->port, name, sizeof name);
-            set_err(c, "redis at %s refused SUBSCRIBE: %s", name,
-                    r && r->type == REDIS_REPLY_ERROR ? r->str : ctx->errstr);
-            redisFree(ctx);
+    /* A node's connected context becomes the subscriber (a listener's
+     * rconn is used for nothing else: no second idle connection); a later
+     * command on that node would simply connect again. */
+    for (size_t pass = 0; pass < 2 && !c->sub; pass++) {
+        for (size_t i = 0; i < c->n_nodes && !c->sub; i++) {
+            node_t *node = c->nodes[i];
+            if (pass == 0 && !node->ctx)
+                continue; /* first those connected already */
+            redisContext *ctx = node->ctx ? node->ctx : connect_to(c, node);
+            node->ctx = NULL;
+            if (!ctx)
+                continue;
+            if (subscribe_on(c, ctx, node, channels, n))
+                c->sub = ctx;
+            else
+                redisFree(ctx);
         }
-        freeReplyObject(r);
     }
     return c->sub ? 0 : HT_EREDIS;
-}
-
-int ht_rconn_subscribe_many(ht_rconn_t *c, const char *const *channels, size_t n)
-{
-    int rc = n > 0 ? ht_rconn_subscribe(c, channels[0]) : HT_EINVAL;
-    for (size_t i = 1; rc == 0 && i < n; i++) {
-        redisReply *r = redisCommand(c->sub, "SUBSCRIBE %s", channels[i]);
-        if (!r || r->type != REDIS_REPLY_ARRAY) {
-            set_err(c, "redis refused SUBSCRIBE: %s",
-                    r && r->type == REDIS_REPLY_ERROR ? r->str : c->sub->errstr);
-            redisFree(c->sub);
-            c->sub = NULL;
-            rc = HT_EREDIS;
-        }
-        freeReplyObject(r);
-    }
-    return rc;
 }
 
 int ht_rconn_next_message(ht_rconn_t *c, int timeout_ms, redisReply **out)

@@ -56,13 +56,11 @@ redisReply *ht_rconn_call_master(ht_rconn_t *c, int i, const ht_argv_t *a, int *
 /* Writes "host:port" (or the socket path) of master `i` into out. */
 void ht_rconn_master_name(const ht_rconn_t *c, int i, char *out, size_t len);
 
-/* Opens a connection of its own on any node that answers (a cluster
- * broadcasts PUBLISH to every node, so any will do) and SUBSCRIBEs to
- * `channel`.  Returns 0 or a negative code. */
-int ht_rconn_subscribe(ht_rconn_t *c, const char *channel);
-
-/* ht_rconn_subscribe() to n >= 1 channels on the one connection (a
- * partitioned queue's cancel channels, shared/partition.h). */
+/* Subscribes to n >= 1 channels (a partitioned queue's cancel channels,
+ * shared/partition.h) with one SUBSCRIBE, on any node that answers (a
+ * cluster broadcasts PUBLISH to every node, so any will do): a context
+ * already connected becomes the subscriber, else a new one is opened.
+ * Returns 0 or a negative code. */
 int ht_rconn_subscribe_many(ht_rconn_t *c, const char *const *channels, size_t n);
 
 /* Waits up to timeout_ms for the next message of the subscription.

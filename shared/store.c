@@ -614,14 +614,6 @@ int ht_store_trim(ht_store_t *s, const ht_keys_t *k, int limit)
     return rc < 0 ? rc : (int)v;
 }
 
-int ht_store_cancel_listen(ht_store_t *s, const ht_keys_t *k)
-{
-    int rc = ht_rconn_subscribe(s->conn, k->cancel_channel);
-    if (rc < 0)
-        set_err(s, "%s", ht_rconn_errstr(s->conn));
-    return rc;
-}
-
 int ht_store_cancel_next(ht_store_t *s, int timeout_ms, char id[HT_ID_LEN + 1], uint64_t *token)
 {
     redisReply *r;

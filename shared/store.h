@@ -119,11 +119,6 @@ int ht_store_promote(ht_store_t *s, const ht_keys_t *k, int limit, long long *ne
  * number removed or a negative code. */
 int ht_store_trim(ht_store_t *s, const ht_keys_t *k, int limit);
 
-/* Turns `s` into a listener of cancel requests (SUBSCRIBE): afterwards only
- * ht_store_cancel_next() may be called on it.  Returns 0 or a negative code
- * (then close the store and open a new one to try again). */
-int ht_store_cancel_listen(ht_store_t *s, const ht_keys_t *k);
-
 /* Waits up to timeout_ms for the next cancel request.  Returns 1 with the
  * job's id and the token of the attempt to stop, 0 on timeout, or a
  * negative code (the subscription is then gone: reopen). */
@@ -153,7 +148,10 @@ int ht_store_delivery_done(ht_store_t *s, const ht_keys_t *k, const ht_delivery_
 /* Reads one job.  Returns 0, HT_ENOTFOUND, or a negative code. */
 int ht_store_get(ht_store_t *s, const ht_keys_t *k, const char *id, ht_job_t *job);
 
-/* ht_store_cancel_listen() on several channels (one per partition). */
+/* Turns `s` into a listener of cancel requests on n >= 1 channels (one
+ * per partition; one SUBSCRIBE, on the store's own connection): afterwards
+ * only ht_store_cancel_next() may be called on it.  Returns 0 or a negative
+ * code (then close the store and open a new one to try again). */
 int ht_store_cancel_listen_many(ht_store_t *s, const char *const *channels, size_t n);
 
 /* Plain commands, for the few reads and writes outside the function

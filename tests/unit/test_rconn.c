@@ -99,7 +99,7 @@ Test(rconn, unreachable_seeds_fail_cleanly_and_later_calls_retry)
      * (a failover must not stall a worker a connect timeout per call). */
     cr_assert(strstr(ht_rconn_errstr(c), "is down"), "%s", ht_rconn_errstr(c));
     cr_assert_eq(ht_rconn_masters(c), HT_EREDIS);
-    cr_assert_eq(ht_rconn_subscribe(c, "ch"), HT_EREDIS);
+    cr_assert_eq(ht_rconn_subscribe_many(c, (const char *[]){"ch"}, 1), HT_EREDIS);
     ht_argv_clear(&a);
     ht_rconn_close(c);
 
