@@ -405,6 +405,12 @@ int ht_rconn_masters(ht_rconn_t *c)
 
 redisReply *ht_rconn_call_master(ht_rconn_t *c, int i, const ht_argv_t *a, int *rc)
 {
+    size_t masters = c->cluster ? c->map.n_nodes : c->n_nodes > 0;
+    if (i < 0 || (size_t)i >= masters) { /* the map shrank since ht_rconn_masters() */
+        set_err(c, "internal error: no redis master %d (%zu known)", i, masters);
+        *rc = c->cluster || c->n_nodes ? HT_EINVAL : HT_ENOMEM;
+        return NULL;
+    }
     node_t *n = c->cluster ? node_get(c, c->map.nodes[i].host, c->map.nodes[i].port) : c->nodes[0];
     if (!n) {
         *rc = HT_ENOMEM;
@@ -415,7 +421,9 @@ redisReply *ht_rconn_call_master(ht_rconn_t *c, int i, const ht_argv_t *a, int *
 
 void ht_rconn_master_name(const ht_rconn_t *c, int i, char *out, size_t len)
 {
-    if (c->cluster)
+    if (i < 0 || (size_t)i >= (c->cluster ? c->map.n_nodes : c->n_nodes > 0))
+        snprintf(out, len, "?");
+    else if (c->cluster)
         addr_name(c->map.nodes[i].host, c->map.nodes[i].port, out, len);
     else
         addr_name(c->nodes[0]->host, c->nodes[0]->port, out, len);

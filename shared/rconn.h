@@ -49,8 +49,9 @@ redisReply *ht_rconn_call(ht_rconn_t *c, const ht_argv_t *a, int reply_ms, int *
  * map is loaded first if it is stale) or a negative code. */
 int ht_rconn_masters(ht_rconn_t *c);
 
-/* Like ht_rconn_call(), on master `i` (0 <= i < ht_rconn_masters()); no
- * redirect is followed (the commands meant here have no key). */
+/* Like ht_rconn_call(), on master `i` (0 <= i < ht_rconn_masters(); any
+ * other i, e.g. after the map shrank: HT_EINVAL); no redirect is followed
+ * (the commands meant here have no key). */
 redisReply *ht_rconn_call_master(ht_rconn_t *c, int i, const ht_argv_t *a, int *rc);
 
 /* Writes "host:port" (or the socket path) of master `i` into out. */

@@ -99,14 +99,21 @@ Test(rconn, unreachable_seeds_fail_cleanly_and_later_calls_retry)
      * (a failover must not stall a worker a connect timeout per call). */
     cr_assert(strstr(ht_rconn_errstr(c), "is down"), "%s", ht_rconn_errstr(c));
     cr_assert_eq(ht_rconn_masters(c), HT_EREDIS);
+    /* No map: no master 0 to call (a bug of the caller, not an outage). */
+    cr_assert_null(ht_rconn_call_master(c, 0, &a, &rc));
+    cr_assert_eq(rc, HT_EINVAL);
     cr_assert_eq(ht_rconn_subscribe_many(c, (const char *[]){"ch"}, 1), HT_EREDIS);
-    ht_argv_clear(&a);
     ht_rconn_close(c);
 
     cr_assert_eq(ht_redis_url_parse("redis://127.0.0.1:1", &url, err, sizeof err), 0);
     cr_assert_eq(ht_rconn_open(&c, &url, 200), HT_EREDIS);
     cr_assert(strstr(ht_rconn_errstr(c), "cannot connect to redis at 127.0.0.1:1"), "%s",
               ht_rconn_errstr(c));
+    cr_assert_null(ht_rconn_call_master(c, 1, &a, &rc));
+    cr_assert_eq(rc, HT_EINVAL);
+    cr_assert_null(ht_rconn_call_master(c, 0, &a, &rc));
+    cr_assert_eq(rc, HT_EREDIS);
+    ht_argv_clear(&a);
     ht_rconn_close(c);
 }
 
