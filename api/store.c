@@ -100,6 +100,7 @@ struct ht_astore {
     int stale;        /* a redirect or an error said the map changed */
     conn_t *asking;   /* the connection a CLUSTER SLOTS is in flight on */
     int slots_warned; /* one warning for a run of unreadable maps */
+    int redirect_warned; /* one warning for a run of redirects not followed */
     int next_seed;
 };
 
@@ -722,7 +723,9 @@ static conn_t *route(ht_astore_t *s, const ht_argv_t *a, size_t n)
 /* Cluster: keeps the commands for resending, routes, sends. */
 static int send_routed(ht_astore_t *s, op_t *op, ht_argv_t *a, size_t n)
 {
-    if (n > GROUP_MAX || !(op->rs = calloc(1, sizeof(*op->rs))))
+    if (n > GROUP_MAX)
+        return HT_EINVAL; /* a caller's bug, not a lack of memory */
+    if (!(op->rs = calloc(1, sizeof(*op->rs))))
         return HT_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         int len = redisFormatCommandArgv(&op->rs->cmd[i], (int)a[i].n, a[i].v, a[i].len);
@@ -828,9 +831,15 @@ static void follow(op_t *op, const ht_redirect_t *rd)
                rs->n > 1 ? "MULTI" : "command", "node", to ? to->name : "?", NULL);
     }
     if (err) {
-        ht_log(HT_LOG_WARN, "redis cluster redirect not followed", "detail",
-               to ? to->name : "too many nodes", NULL);
+        /* One warning for a run of them (a node down in a failover would
+         * otherwise log one per request), like outage_logged. */
+        ht_log(s->redirect_warned ? HT_LOG_DEBUG : HT_LOG_WARN,
+               "redis cluster redirect not followed", "detail", to ? to->name : "too many nodes",
+               NULL);
+        s->redirect_warned = 1;
         finish_op(op, err, NULL);
+    } else {
+        s->redirect_warned = 0;
     }
     if (!ask)
         refresh(s);
@@ -868,6 +877,8 @@ static int cluster_reply(op_t *op, const redisReply *r)
     if (!op->rs->inner_err)
         return 0; /* on_reply logs it and answers unavailable */
     ht_log(HT_LOG_WARN, "redis error inside a transaction", "detail", err, NULL);
+    if (!ht_store_error_is_unavailable(err))
+        ht_metrics_add(HT_M_REDIS_ERROR_REPLY, 1); /* as on_reply counts EXECABORT */
     finish_op(op, ht_store_error_is_unavailable(err) ? HT_EREDIS : HT_EPROTO, NULL);
     return 1;
 }
