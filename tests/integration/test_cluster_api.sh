@@ -119,6 +119,34 @@ assert_eq "$(rc "$A" CLUSTER COUNTKEYSINSLOT "$SLOT")" 0 "keys of the slot left 
 ht_http GET "/v1/jobs/$id1"
 assert_status 200 "GET after the move"
 
+# ---- NOREPLICAS: 503, and no CLUSTER SLOTS for it -----------------------
+# B has one replica; asking for two makes it refuse writes.  That is
+# "unavailable for now" (503 problem+json, as README promises for
+# min-replicas-to-write), not a bug (500), and says nothing against the
+# slot map: the api must not ask for the map after each such answer.
+slots_calls() {
+    local p n total=0
+    for p in "${HT_CLUSTER_PORTS[@]}"; do
+        n=$(rc "$p" INFO commandstats | tr -d '\r' |
+            sed -n 's/^cmdstat_cluster|slots:calls=\([0-9]*\),.*/\1/p')
+        total=$((total + ${n:-0}))
+    done
+    echo "$total"
+}
+rc "$B" CONFIG SET min-replicas-to-write 2 >/dev/null
+slots_before=$(slots_calls)
+for i in $(seq 10); do
+    ht_http POST /v1/jobs "{\"type\": \"echo\", \"payload\": {\"noreplicas\": $i}}"
+    assert_problem 503 "a submit refused with NOREPLICAS"
+done
+slots_after=$(slots_calls)
+rc "$B" CONFIG SET min-replicas-to-write 0 >/dev/null
+log "CLUSTER SLOTS calls over 10 NOREPLICAS answers: $((slots_after - slots_before))"
+(((slots_after - slots_before) <= 2)) ||
+    fail "$((slots_after - slots_before)) CLUSTER SLOTS for 10 NOREPLICAS answers"
+ht_http POST /v1/jobs '{"type": "echo", "payload": {"replicas": "back"}}'
+assert_status 202 "a submit once B accepts writes again"
+
 # ---- kill -9 of B: 503 while the cluster fails over, then 202 -----------
 # A sync request held across the kill: its watch is on B, the api's
 # subscriber node; pub/sub moves to another node and subscribes again.
