@@ -94,10 +94,15 @@ fail() {
 # ~2 s a start on a loaded machine, and they need nothing but the stdlib.
 HT_PY=python3
 [[ -x /usr/bin/python3 ]] && HT_PY=/usr/bin/python3
-# The tests' own `python3 client.py` calls too: the clients race the jobs they
-# watch, and Debian's python3 is the one scripts/deps.sh gives modules to
-# (python3-requests).
-python3() { "$HT_PY" "$@"; }
+# The tests' own `python3 client.py` calls too (the clients race the jobs
+# they watch, and Debian's python3 is the one scripts/deps.sh gives modules
+# to, python3-requests): a link first on PATH, so processes started with
+# ht_spawn are python itself and handle their own signals.
+if [[ $HT_PY == /usr/bin/python3 ]]; then
+    mkdir -p "$HT_TMP/bin"
+    ln -sf /usr/bin/python3 "$HT_TMP/bin/python3"
+    export PATH=$HT_TMP/bin:$PATH
+fi
 
 # A TCP port that nothing listens on right now (the kernel picks it).
 ht_free_port() {

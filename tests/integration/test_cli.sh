@@ -15,7 +15,7 @@ ht_start_worker w1 --concurrency 2
 cli() { "$HT_CLI_BIN" "$@"; }
 
 # submit prints the job document; status reads it back.
-out=$(cli submit sleep '{"ms": 1500, "steps": 3}' --max-attempts 2 --ttl-s 600)
+out=$(cli submit sleep '{"ms": 4000, "steps": 4}' --max-attempts 2 --ttl-s 600)
 id=$(jq -r .id <<<"$out")
 assert_match "$id" '^[0-9a-f-]{36}$' "id from submit"
 assert_eq "$(jq -r .status <<<"$out")" queued "submitted status"
@@ -101,7 +101,7 @@ done
 cli submit --help | grep -q -- '--max-attempts' || fail "submit --help lists --max-attempts"
 
 # ---- wait follows the event stream ------------------------------------------
-id=$(cli submit sleep '{"ms": 1500, "steps": 3}' | jq -r .id)
+id=$(cli submit sleep '{"ms": 3000, "steps": 3}' | jq -r .id)
 set +e
 cli wait "$id" --verbose >"$HT_TMP/sse.out" 2>"$HT_TMP/sse.err"
 rc=$?
