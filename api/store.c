@@ -100,7 +100,7 @@ struct ht_astore {
     int stale;        /* a redirect or an error said the map changed */
     conn_t *asking;   /* the connection a CLUSTER SLOTS is in flight on */
     int slots_warned; /* one warning for a run of unreadable maps */
-    int redirect_warned; /* one warning for a run of redirects not followed */
+    int redir_warned; /* one warning for a run of redirects not followed */
     int next_seed;
 };
 
@@ -833,13 +833,12 @@ static void follow(op_t *op, const ht_redirect_t *rd)
     if (err) {
         /* One warning for a run of them (a node down in a failover would
          * otherwise log one per request), like outage_logged. */
-        ht_log(s->redirect_warned ? HT_LOG_DEBUG : HT_LOG_WARN,
-               "redis cluster redirect not followed", "detail", to ? to->name : "too many nodes",
-               NULL);
-        s->redirect_warned = 1;
+        ht_log(s->redir_warned ? HT_LOG_DEBUG : HT_LOG_WARN, "redis cluster redirect not followed",
+               "detail", to ? to->name : "too many nodes", NULL);
+        s->redir_warned = 1;
         finish_op(op, err, NULL);
     } else {
-        s->redirect_warned = 0;
+        s->redir_warned = 0;
     }
     if (!ask)
         refresh(s);

@@ -223,8 +223,8 @@ ht_cluster_err_action_t ht_cluster_error_action(const char *err)
         const char *code;
         ht_cluster_err_action_t action;
     } table[] = {
-        {"READONLY", HT_CLUSTER_ERR_DROP},         {"MASTERDOWN", HT_CLUSTER_ERR_DROP},
-        {"UNBLOCKED", HT_CLUSTER_ERR_DROP},        {"CLUSTERDOWN", HT_CLUSTER_ERR_STALE_MAP},
+        {"READONLY", HT_CLUSTER_ERR_DROP},      {"MASTERDOWN", HT_CLUSTER_ERR_DROP},
+        {"UNBLOCKED", HT_CLUSTER_ERR_DROP},     {"CLUSTERDOWN", HT_CLUSTER_ERR_STALE_MAP},
         {"TRYAGAIN", HT_CLUSTER_ERR_STALE_MAP},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {

@@ -59,9 +59,9 @@ int ht_store_error_is_unavailable(const char *redis_error)
 {
     /* NOREPLICAS: min-replicas-to-write is set and too few replicas are
      * connected (a failover under way): a 503 like the others. */
-    static const char *const codes[] = {"OOM",         "MISCONF",   "LOADING",    "BUSY",
-                                        "READONLY",    "MASTERDOWN", "TRYAGAIN",  "CLUSTERDOWN",
-                                        "UNBLOCKED",   "NOREPLICAS"};
+    static const char *const codes[] = {"OOM",       "MISCONF",    "LOADING",  "BUSY",
+                                        "READONLY",  "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN",
+                                        "UNBLOCKED", "NOREPLICAS"};
     for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
         size_t n = strlen(codes[i]);
         if (strncmp(redis_error, codes[i], n) == 0 &&
