@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "shared/error.h"
+#include "shared/hex.h"
 #include "shared/id.h"
 #include "shared/partition.h"
 
@@ -26,6 +27,12 @@
 static const ht_parts_t *parts_of(const ht_api_thread_t *t)
 {
     return t->cfg ? t->cfg->parts : NULL;
+}
+
+int ht_api_serves(const ht_api_thread_t *t, const ht_keys_t *k)
+{
+    const ht_parts_t *p = parts_of(t);
+    return !p || k == &t->keys || ht_parts_serves(p, k);
 }
 
 int ht_api_partitioned(const ht_api_thread_t *t)
@@ -167,11 +174,6 @@ static int b64_value(char c)
     return p ? (int)(p - b64url) : -1;
 }
 
-static int hexv(char c)
-{
-    return c <= '9' ? c - '0' : c - 'a' + 10;
-}
-
 int ht_api_cursor_encode(const ht_api_cursor_pos_t *pos, size_t n, char *out, size_t outlen)
 {
     size_t cap = 1 + n * 25, len = 0;
@@ -192,7 +194,8 @@ int ht_api_cursor_encode(const ht_api_cursor_pos_t *pos, size_t n, char *out, si
         for (size_t h = 0; h < HT_ID_LEN; h++) {
             if (pos[i].id[h] == '-')
                 continue;
-            b[len] = (unsigned char)(hexv(pos[i].id[h]) << 4 | hexv(pos[i].id[h + 1]));
+            b[len] = (unsigned char)(ht_hex_digit(pos[i].id[h]) << 4 |
+                                     ht_hex_digit(pos[i].id[h + 1]));
             len++;
             h++;
         }
@@ -389,37 +392,46 @@ static void finish_merge(merge_t *m)
             break;
         out[emitted++] = best->docs[best->taken++];
     }
-    /* New positions. */
+    /* New positions.  A partition still at its start is left out (the
+     * decoder starts a missing partition at its top): deep paging over many
+     * partitions keeps the cursor as short as the partitions touched. */
     ht_api_cursor_pos_t *pos = calloc(m->n ? m->n : 1, sizeof(*pos));
     const ht_parts_t *parts = parts_of(m->t);
     int more = 0;
+    size_t npos = 0;
     for (size_t i = 0; pos && i < m->n; i++) {
         part_page_t *p = &m->pp[i];
-        pos[i].n = parts->parts[i].n;
-        pos[i].index = parts->parts[i].index;
-        pos[i].state = p->state;
-        pos[i].score = p->score;
-        memcpy(pos[i].id, p->id, sizeof(pos[i].id));
-        if (p->state == POS_DONE)
-            continue;
-        if (p->taken == p->got) {
-            if (!p->next[0] || parse_plain(p->next, &pos[i].score, pos[i].id) < 0)
-                pos[i].state = POS_DONE;
-            else
-                pos[i].state = POS_AT;
-        } else if (p->taken > 0) {
-            pos[i].state = POS_AT;
-            pos[i].score = p->scores[p->taken - 1];
-            memcpy(pos[i].id, p->ids[p->taken - 1], sizeof(pos[i].id));
+        ht_api_cursor_pos_t *q = &pos[npos];
+        q->n = parts->parts[i].n;
+        q->index = parts->parts[i].index;
+        q->state = p->state;
+        q->score = p->score;
+        memcpy(q->id, p->id, sizeof(q->id));
+        if (p->state != POS_DONE) {
+            if (p->taken == p->got) {
+                if (!p->next[0] || parse_plain(p->next, &q->score, q->id) < 0)
+                    q->state = POS_DONE;
+                else
+                    q->state = POS_AT;
+            } else if (p->taken > 0) {
+                q->state = POS_AT;
+                q->score = p->scores[p->taken - 1];
+                memcpy(q->id, p->ids[p->taken - 1], sizeof(q->id));
+            }
+            more |= q->state != POS_DONE;
         }
-        more |= pos[i].state != POS_DONE;
+        npos += q->state != POS_START;
     }
     size_t cap = 2 + (m->n * 25 + 3) / 3 * 4;
     char *next = malloc(cap);
     if (!out || !pos || !next) {
         m->cb(m->data, HT_ENOMEM, "", 0, NULL);
     } else {
-        if (!more || ht_api_cursor_encode(pos, m->n, next, cap) < 0)
+        if (!more)
+            next[0] = '\0';
+        else if (npos == 0) /* nothing taken anywhere yet: all at their start */
+            snprintf(next, cap, "%s", "AQ"); /* just the version byte */
+        else if (ht_api_cursor_encode(pos, npos, next, cap) < 0)
             next[0] = '\0';
         m->cb(m->data, 0, next, emitted, out);
     }
@@ -497,14 +509,15 @@ void ht_api_list_all(ht_api_thread_t *t, h2o_req_t *req, const char *tenant, int
             int rc = pos ? ht_api_cursor_decode(cursor, pos, max, &got) : HT_ENOMEM;
             /* Positions of partitions not served any more are dropped; a
              * partition served since the first page starts at its top. */
+            /* Matched by tag, not by (i, N): an api of another N names a
+             * partition both serve by its own (i, N). */
             for (size_t k = 0; rc == 0 && k < got; k++) {
-                for (size_t i = 0; i < m->n; i++) {
-                    if (parts->parts[i].n == pos[k].n && parts->parts[i].index == pos[k].index) {
-                        m->pp[i].state = pos[k].state;
-                        m->pp[i].score = pos[k].score;
-                        memcpy(m->pp[i].id, pos[k].id, sizeof(pos[k].id));
-                    }
-                }
+                long i = ht_parts_find(parts, pos[k].index, pos[k].n);
+                if (i < 0)
+                    continue;
+                m->pp[i].state = pos[k].state;
+                m->pp[i].score = pos[k].score;
+                memcpy(m->pp[i].id, pos[k].id, sizeof(pos[k].id));
             }
             free(pos);
             if (rc < 0) {
