@@ -71,4 +71,26 @@ int ht_api_cursor_encode(const ht_api_cursor_pos_t *pos, size_t n, char *out, si
 /* Reads a cursor into pos[max]; *n entries.  Returns 0 or HT_EINVAL. */
 int ht_api_cursor_decode(const char *s, ht_api_cursor_pos_t *pos, size_t max, size_t *n);
 
+/* The merge of the partitions' pages, exposed for the unit test.  One
+ * partition: where its page started (state, score, id; POS_* as in the
+ * cursor: 0 start, 1 done, 2 at), what ht_list answered (got entries, newest
+ * first, and its cursor `next`, "" at the index's end), and `taken` (out). */
+typedef struct {
+    unsigned n, index;
+    int state;
+    long long score;
+    char id[HT_ID_LEN + 1];
+    size_t got;
+    const long long *scores;
+    const char (*ids)[HT_ID_LEN + 1];
+    const char *next;
+    size_t taken;
+} ht_api_merge_part_t;
+/* Takes at most `limit` entries, newest first, while no partition could
+ * still hold a newer one; order[k] is the partition of the k-th.  Writes
+ * the new positions of the partitions not at their start into pos[n] (*npos
+ * of them) and *more (0: every partition done).  Returns how many it took. */
+size_t ht_api_merge(ht_api_merge_part_t *pp, size_t n, int limit, size_t *order,
+                    ht_api_cursor_pos_t *pos, size_t *npos, int *more);
+
 #endif
