@@ -81,6 +81,19 @@ int ht_parts_add(ht_parts_t *p, unsigned n)
     return 0;
 }
 
+int ht_parts_note_n(ht_parts_t *p, unsigned n)
+{
+    for (size_t j = 0; j < p->n_ns; j++)
+        if (p->ns[j] == n)
+            return 0;
+    unsigned *ns = realloc(p->ns, (p->n_ns + 1) * sizeof(*ns));
+    if (!ns)
+        return HT_ENOMEM;
+    p->ns = ns;
+    p->ns[p->n_ns++] = n;
+    return 0;
+}
+
 int ht_parts_init(ht_parts_t *p, const char *queue, unsigned n)
 {
     memset(p, 0, sizeof(*p));

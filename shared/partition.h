@@ -71,6 +71,11 @@ void ht_parts_clear(ht_parts_t *p);
  * HT_PARTITIONS_SERVED_MAX partitions in all: p unchanged) or HT_ENOMEM. */
 int ht_parts_add(ht_parts_t *p, unsigned n);
 
+/* Counts `n` in p->ns without serving its partitions: the CLI's view of a
+ * record holding more than one process may serve, so that it can still
+ * report and retire.  Returns 0 or HT_ENOMEM. */
+int ht_parts_note_n(ht_parts_t *p, unsigned n);
+
 /* The Redis key of the recorded Ns into out[HT_KEY_MAX]. */
 void ht_parts_set_key(const ht_parts_t *p, char out[HT_KEY_MAX]);
 

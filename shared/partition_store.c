@@ -43,7 +43,13 @@ int ht_parts_sync(ht_parts_t *p, ht_store_t *s, int record)
         /* A member that is no N (written by hand) is ignored, not fatal. */
         if (*end == '\0' && value >= 1 && value <= HT_ID_PARTITIONS_MAX) {
             other = (unsigned)value;
-            if ((rc = ht_parts_add(p, other)) == HT_EINVAL)
+            rc = ht_parts_add(p, other);
+            /* Too many partitions in all: a process that serves refuses to
+             * run with part of them; the CLI (record == 0) still lists the
+             * N, to report and retire. */
+            if (rc == HT_EINVAL && !record)
+                rc = ht_parts_note_n(p, other);
+            else if (rc == HT_EINVAL)
                 ht_log(HT_LOG_ERROR, "cannot serve a recorded N: too many partitions in all",
                        "n", v[i], "hint",
                        "retire an old N (hangtight partitions --retire N): README "

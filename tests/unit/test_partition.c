@@ -266,6 +266,11 @@ Test(partition, served_partitions_are_capped)
     cr_expect_eq(p.count, count);
     cr_expect_eq(p.n_aliases, aliases);
     cr_expect_eq(p.n_ns, n_ns);
+    /* the CLI still counts it among the recorded Ns */
+    cr_expect_eq(ht_parts_note_n(&p, HT_PARTITIONS_MAX - 2), 0);
+    cr_expect_eq(ht_parts_note_n(&p, HT_PARTITIONS_MAX - 2), 0);
+    cr_expect_eq(p.n_ns, n_ns + 1);
+    cr_expect_eq(p.count, count);
     /* an old N above the config maximum is still servable (ids name it) */
     ht_parts_clear(&p);
     cr_assert_eq(ht_parts_init(&p, HT_QUEUE_DEFAULT, 2), 0);
