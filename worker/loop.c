@@ -141,6 +141,8 @@ static void store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *jo
 {
     ht_keys_t scratch;
     const ht_keys_t *k = ht_worker_keys_of(slot->w, job->id, &scratch);
+    if (!k)
+        return;
     long delay_ms = 0;
     if (outcome == HT_OUTCOME_FAILED && retryable && job->attempt < job->max_attempts)
         delay_ms = ht_backoff_delay_ms(slot->w->retry_base_ms, slot->w->retry_max_ms,
@@ -177,7 +179,7 @@ static void hand_back(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job)
 {
     ht_keys_t scratch;
     const ht_keys_t *k = ht_worker_keys_of(slot->w, job->id, &scratch);
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; k && i < 5; i++) {
         int rc = ht_store_release(store, k, job);
         if (rc == 0 || rc == HT_ESTALE) {
             ht_log(HT_LOG_INFO, rc == 0 ? "job handed back" : "job already lost on hand-back",
@@ -270,7 +272,11 @@ static void run_job(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, nex
     const ht_handler_entry_t *e = ht_registry_find(job->type);
     json_error_t jerr;
     json_t *payload = NULL;
-    if (!e) {
+    ht_keys_t scratch;
+    const ht_keys_t *keys = ht_worker_keys_of(w, job->id, &scratch);
+    if (!keys) {
+        /* logged; not run: no outcome can be stored for it */
+    } else if (!e) {
         char msg[HT_TYPE_MAX + HT_WORKER_ID_MAX + 64];
         snprintf(msg, sizeof(msg), "no handler for type %s on worker %s", job->type, w->id);
         fail_now(slot, store, job, "unknown_type", msg, 0, nx);
@@ -279,9 +285,7 @@ static void run_job(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, nex
         fail_now(slot, store, job, "invalid_payload", "the stored payload is not JSON", 0, nx);
     } else {
         ht_job_ctx_t ctx;
-        ht_keys_t scratch;
-        ht_job_ctx_init(&ctx, job, e->data, store, ht_worker_keys_of(w, job->id, &scratch),
-                        &slot->stop, slot->deadline_ms);
+        ht_job_ctx_init(&ctx, job, e->data, store, keys, &slot->stop, slot->deadline_ms);
         json_t *result = NULL;
         int hrc = e->fn(&ctx, payload, &result);
         settle(slot, store, job, &ctx, hrc, result, nx);
