@@ -162,7 +162,7 @@ int ht_jobs_retry(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *arg
     const ht_keys_t *k = ht_api_keys_of(t, a->id, &scratch);
     /* A job of a partition no worker serves any more (its N was retired,
      * README "Partitions") would wait forever once queued again. */
-    if (k == &scratch) {
+    if (!ht_api_serves(t, k)) {
         ht_astore_get(t->store, req, k, a->id, on_unserved_job, a);
         return 0;
     }

@@ -27,9 +27,9 @@
 
 #define LIMIT_DEFAULT 20
 #define LIMIT_MAX     100
-/* A partitioned listing's cursor holds each partition's position (about
- * 34 characters each, api/parts.h). */
-#define CURSOR_MAX    4000
+/* A partitioned listing's cursor holds the position of each partition it
+ * touched (about 34 characters each, api/parts.h). */
+#define CURSOR_MAX    HT_API_CURSOR_MAX
 #define VALUE_MAX     (CURSOR_MAX + 1)
 
 typedef struct {

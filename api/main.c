@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shared/clock.h"
@@ -139,6 +140,69 @@ static int check_redis(const ht_redis_url_t *url)
     return rc;
 }
 
+/* Re-records the api's N every minute, like the workers (worker/lease.c):
+ * a `hangtight partitions --retire` run after the start must still see
+ * that an api of this N is running.  Its own blocking connection, away
+ * from the event loops. */
+#define RECORD_EVERY_MS 60000
+static struct {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop, started;
+    const ht_redis_url_t *url;
+} recorder = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void *recorder_main(void *arg)
+{
+    (void)arg;
+    ht_store_t *st = NULL;
+    pthread_mutex_lock(&recorder.mu);
+    while (!recorder.stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += RECORD_EVERY_MS / 1000;
+        while (!recorder.stop &&
+               pthread_cond_timedwait(&recorder.cv, &recorder.mu, &until) != ETIMEDOUT)
+            ;
+        if (recorder.stop)
+            break;
+        pthread_mutex_unlock(&recorder.mu);
+        int rc = st ? 0 : ht_store_open(&st, recorder.url, CONNECT_TIMEOUT_MS);
+        if (rc == 0)
+            rc = ht_parts_record(&parts, st);
+        if (rc < 0) { /* tried again next minute, on a new connection */
+            ht_log(HT_LOG_WARN, "cannot re-record the partitions", "detail",
+                   st ? ht_store_errstr(st) : ht_strerror(rc), NULL);
+            ht_store_close(st);
+            st = NULL;
+        }
+        pthread_mutex_lock(&recorder.mu);
+    }
+    pthread_mutex_unlock(&recorder.mu);
+    ht_store_close(st);
+    return NULL;
+}
+
+static void recorder_start(const ht_redis_url_t *url)
+{
+    recorder.url = url;
+    recorder.started = pthread_create(&recorder.thread, NULL, recorder_main, NULL) == 0;
+    if (!recorder.started)
+        ht_log(HT_LOG_WARN, "partitions are recorded only at start (no thread)", NULL);
+}
+
+static void recorder_stop(void)
+{
+    if (!recorder.started)
+        return;
+    pthread_mutex_lock(&recorder.mu);
+    recorder.stop = 1;
+    pthread_cond_signal(&recorder.cv);
+    pthread_mutex_unlock(&recorder.mu);
+    pthread_join(recorder.thread, NULL);
+}
+
 /* "RATE[:BURST]" of --rate-limit (NULL or "": no limit). */
 static int parse_rate(const char *s, double *rate, long *burst)
 {
@@ -252,6 +316,7 @@ int main(int argc, char **argv)
     ht_log(HT_LOG_INFO, "listening", "addr", addr, "threads", threads, "partitions", nparts,
            "partitions_served", served, NULL);
 
+    recorder_start(&cfg.redis);
     int sig = 0;
     for (;;) {
         sigwait(&stop_signals, &sig);
@@ -265,6 +330,7 @@ int main(int argc, char **argv)
                    err, NULL);
     }
     ht_log(HT_LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
+    recorder_stop();
     ht_server_stop(server);
     ht_auth_shutdown();
     ht_tenants_shutdown();

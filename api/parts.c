@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "shared/error.h"
+#include "shared/hex.h"
 #include "shared/id.h"
 #include "shared/partition.h"
 
@@ -26,6 +27,12 @@
 static const ht_parts_t *parts_of(const ht_api_thread_t *t)
 {
     return t->cfg ? t->cfg->parts : NULL;
+}
+
+int ht_api_serves(const ht_api_thread_t *t, const ht_keys_t *k)
+{
+    const ht_parts_t *p = parts_of(t);
+    return !p || k == &t->keys || ht_parts_serves(p, k);
 }
 
 int ht_api_partitioned(const ht_api_thread_t *t)
@@ -167,11 +174,6 @@ static int b64_value(char c)
     return p ? (int)(p - b64url) : -1;
 }
 
-static int hexv(char c)
-{
-    return c <= '9' ? c - '0' : c - 'a' + 10;
-}
-
 int ht_api_cursor_encode(const ht_api_cursor_pos_t *pos, size_t n, char *out, size_t outlen)
 {
     size_t cap = 1 + n * 25, len = 0;
@@ -192,7 +194,8 @@ int ht_api_cursor_encode(const ht_api_cursor_pos_t *pos, size_t n, char *out, si
         for (size_t h = 0; h < HT_ID_LEN; h++) {
             if (pos[i].id[h] == '-')
                 continue;
-            b[len] = (unsigned char)(hexv(pos[i].id[h]) << 4 | hexv(pos[i].id[h + 1]));
+            b[len] = (unsigned char)(ht_hex_digit(pos[i].id[h]) << 4 |
+                                     ht_hex_digit(pos[i].id[h + 1]));
             len++;
             h++;
         }
@@ -312,11 +315,7 @@ int ht_api_cursor_decode(const char *s, ht_api_cursor_pos_t *pos, size_t max, si
 /* ---- the merged listing --------------------------------------------------- */
 
 typedef struct {
-    int state; /* POS_*: where this page starts in the partition */
-    long long score;
-    char id[HT_ID_LEN + 1];
-    /* what ht_list answered */
-    size_t got, taken;
+    ht_api_merge_part_t mp; /* its position, what ht_list answered, taken */
     json_t **docs;
     long long *scores;
     char (*ids)[HT_ID_LEN + 1];
@@ -338,7 +337,7 @@ static void merge_dispose(void *p)
 {
     merge_t *m = p;
     for (size_t i = 0; m->pp && i < m->n; i++) {
-        for (size_t j = 0; j < m->pp[i].got; j++)
+        for (size_t j = 0; j < m->pp[i].mp.got; j++)
             json_decref(m->pp[i].docs[j]);
         free(m->pp[i].docs);
         free(m->pp[i].scores);
@@ -355,29 +354,28 @@ static int newer(long long as, const char *aid, long long bs, const char *bid)
     return strcmp(aid, bid);
 }
 
-static void finish_merge(merge_t *m)
+size_t ht_api_merge(ht_api_merge_part_t *pp, size_t n, int limit, size_t *order,
+                    ht_api_cursor_pos_t *pos, size_t *npos, int *more)
 {
-    if (m->err) {
-        m->cb(m->data, m->err, "", 0, NULL);
-        return;
-    }
-    json_t **out = m->limit > 0 ? malloc((size_t)m->limit * sizeof(*out)) : NULL;
     size_t emitted = 0;
-    while (out && emitted < (size_t)m->limit) {
-        part_page_t *best = NULL;
-        for (size_t i = 0; i < m->n; i++) {
-            part_page_t *p = &m->pp[i];
+    while (emitted < (size_t)(limit > 0 ? limit : 0)) {
+        ht_api_merge_part_t *best = NULL;
+        size_t best_i = 0;
+        for (size_t i = 0; i < n; i++) {
+            ht_api_merge_part_t *p = &pp[i];
             if (p->taken < p->got &&
                 (!best || newer(p->scores[p->taken], p->ids[p->taken], best->scores[best->taken],
-                                best->ids[best->taken]) > 0))
+                                best->ids[best->taken]) > 0)) {
                 best = p;
+                best_i = i;
+            }
         }
         if (!best)
             break;
         /* A partition read only down to its cursor may hold newer jobs. */
         int blocked = 0;
-        for (size_t i = 0; i < m->n && !blocked; i++) {
-            part_page_t *q = &m->pp[i];
+        for (size_t i = 0; i < n && !blocked; i++) {
+            ht_api_merge_part_t *q = &pp[i];
             long long qs;
             char qid[HT_ID_LEN + 1];
             if (q->state == POS_DONE || q->taken < q->got || !q->next[0] ||
@@ -387,43 +385,80 @@ static void finish_merge(merge_t *m)
         }
         if (blocked)
             break;
-        out[emitted++] = best->docs[best->taken++];
+        best->taken++;
+        order[emitted++] = best_i;
     }
-    /* New positions. */
-    ht_api_cursor_pos_t *pos = calloc(m->n ? m->n : 1, sizeof(*pos));
-    const ht_parts_t *parts = parts_of(m->t);
-    int more = 0;
-    for (size_t i = 0; pos && i < m->n; i++) {
-        part_page_t *p = &m->pp[i];
-        pos[i].n = parts->parts[i].n;
-        pos[i].index = parts->parts[i].index;
-        pos[i].state = p->state;
-        pos[i].score = p->score;
-        memcpy(pos[i].id, p->id, sizeof(pos[i].id));
-        if (p->state == POS_DONE)
-            continue;
-        if (p->taken == p->got) {
-            if (!p->next[0] || parse_plain(p->next, &pos[i].score, pos[i].id) < 0)
-                pos[i].state = POS_DONE;
-            else
-                pos[i].state = POS_AT;
-        } else if (p->taken > 0) {
-            pos[i].state = POS_AT;
-            pos[i].score = p->scores[p->taken - 1];
-            memcpy(pos[i].id, p->ids[p->taken - 1], sizeof(pos[i].id));
+    /* New positions.  A partition still at its start is left out (the
+     * decoder starts a missing partition at its top): deep paging over many
+     * partitions keeps the cursor as short as the partitions touched. */
+    *more = 0;
+    *npos = 0;
+    for (size_t i = 0; i < n; i++) {
+        ht_api_merge_part_t *p = &pp[i];
+        ht_api_cursor_pos_t *q = &pos[*npos];
+        q->n = p->n;
+        q->index = p->index;
+        q->state = p->state;
+        q->score = p->score;
+        memcpy(q->id, p->id, sizeof(q->id));
+        if (p->state != POS_DONE) {
+            if (p->taken == p->got) {
+                if (!p->next[0] || parse_plain(p->next, &q->score, q->id) < 0)
+                    q->state = POS_DONE;
+                else
+                    q->state = POS_AT;
+            } else if (p->taken > 0) {
+                q->state = POS_AT;
+                q->score = p->scores[p->taken - 1];
+                memcpy(q->id, p->ids[p->taken - 1], sizeof(q->id));
+            }
+            *more |= q->state != POS_DONE;
         }
-        more |= pos[i].state != POS_DONE;
+        *npos += q->state != POS_START;
     }
+    return emitted;
+}
+
+static void finish_merge(merge_t *m)
+{
+    if (m->err) {
+        m->cb(m->data, m->err, "", 0, NULL);
+        return;
+    }
+    size_t lim = m->limit > 0 ? (size_t)m->limit : 1;
+    json_t **out = malloc(lim * sizeof(*out));
+    size_t *order = malloc(lim * sizeof(*order));
+    size_t *taken = calloc(m->n ? m->n : 1, sizeof(*taken));
+    ht_api_merge_part_t *mp = calloc(m->n ? m->n : 1, sizeof(*mp));
+    ht_api_cursor_pos_t *pos = calloc(m->n ? m->n : 1, sizeof(*pos));
     size_t cap = 2 + (m->n * 25 + 3) / 3 * 4;
     char *next = malloc(cap);
-    if (!out || !pos || !next) {
+    if (!out || !order || !taken || !mp || !pos || !next) {
         m->cb(m->data, HT_ENOMEM, "", 0, NULL);
     } else {
-        if (!more || ht_api_cursor_encode(pos, m->n, next, cap) < 0)
+        for (size_t i = 0; i < m->n; i++) {
+            mp[i] = m->pp[i].mp;
+            mp[i].scores = m->pp[i].scores;
+            mp[i].ids = (const char(*)[HT_ID_LEN + 1])m->pp[i].ids;
+            mp[i].next = m->pp[i].next;
+        }
+        size_t npos;
+        int more;
+        size_t emitted = ht_api_merge(mp, m->n, m->limit, order, pos, &npos, &more);
+        for (size_t k = 0; k < emitted; k++)
+            out[k] = m->pp[order[k]].docs[taken[order[k]]++];
+        if (!more)
+            next[0] = '\0';
+        else if (npos == 0) /* nothing taken anywhere yet: all at their start */
+            snprintf(next, cap, "%s", "AQ"); /* just the version byte */
+        else if (ht_api_cursor_encode(pos, npos, next, cap) < 0)
             next[0] = '\0';
         m->cb(m->data, 0, next, emitted, out);
     }
     free(out);
+    free(order);
+    free(taken);
+    free(mp);
     free(pos);
     free(next);
 }
@@ -453,7 +488,7 @@ static void on_part_page(void *data, int err, const char *next, size_t n, const 
                 p->docs[j] = ht_job_to_json(&jobs[j]);
                 p->scores[j] = (long long)jobs[j].created_at;
                 memcpy(p->ids[j], jobs[j].id, sizeof(p->ids[j]));
-                p->got++;
+                p->mp.got++;
             }
         }
     }
@@ -487,9 +522,9 @@ void ht_api_list_all(ht_api_thread_t *t, h2o_req_t *req, const char *tenant, int
         char id[HT_ID_LEN + 1];
         if (parse_plain(cursor, &score, id) == 0) {
             for (size_t i = 0; i < m->n; i++) { /* an unpartitioned listing's cursor */
-                m->pp[i].state = POS_AT;
-                m->pp[i].score = score;
-                memcpy(m->pp[i].id, id, sizeof(id));
+                m->pp[i].mp.state = POS_AT;
+                m->pp[i].mp.score = score;
+                memcpy(m->pp[i].mp.id, id, sizeof(id));
             }
         } else {
             size_t max = m->n + 64, got = 0;
@@ -497,14 +532,15 @@ void ht_api_list_all(ht_api_thread_t *t, h2o_req_t *req, const char *tenant, int
             int rc = pos ? ht_api_cursor_decode(cursor, pos, max, &got) : HT_ENOMEM;
             /* Positions of partitions not served any more are dropped; a
              * partition served since the first page starts at its top. */
+            /* Matched by tag, not by (i, N): an api of another N names a
+             * partition both serve by its own (i, N). */
             for (size_t k = 0; rc == 0 && k < got; k++) {
-                for (size_t i = 0; i < m->n; i++) {
-                    if (parts->parts[i].n == pos[k].n && parts->parts[i].index == pos[k].index) {
-                        m->pp[i].state = pos[k].state;
-                        m->pp[i].score = pos[k].score;
-                        memcpy(m->pp[i].id, pos[k].id, sizeof(pos[k].id));
-                    }
-                }
+                long i = ht_parts_find(parts, pos[k].index, pos[k].n);
+                if (i < 0)
+                    continue;
+                m->pp[i].mp.state = pos[k].state;
+                m->pp[i].mp.score = pos[k].score;
+                memcpy(m->pp[i].mp.id, pos[k].id, sizeof(pos[k].id));
             }
             free(pos);
             if (rc < 0) {
@@ -513,8 +549,11 @@ void ht_api_list_all(ht_api_thread_t *t, h2o_req_t *req, const char *tenant, int
             }
         }
     }
-    for (size_t i = 0; i < m->n; i++)
-        m->pending += m->pp[i].state != POS_DONE;
+    for (size_t i = 0; i < m->n; i++) {
+        m->pp[i].mp.n = parts->parts[i].n;
+        m->pp[i].mp.index = parts->parts[i].index;
+        m->pending += m->pp[i].mp.state != POS_DONE;
+    }
     if (m->pending == 0) {
         m->err = 0;
         finish_merge(m);
@@ -523,15 +562,15 @@ void ht_api_list_all(ht_api_thread_t *t, h2o_req_t *req, const char *tenant, int
     size_t pending = m->pending;
     for (size_t i = 0; i < m->n && pending > 0; i++) {
         part_page_t *p = &m->pp[i];
-        if (p->state == POS_DONE)
+        if (p->mp.state == POS_DONE)
             continue;
         pending--;
         const ht_keys_t *k = &parts->parts[i].keys;
         char index[HT_KEY_MAX], from[HT_ID_LEN + 32] = "";
         int rc = has_status ? ht_keys_tenant_status(k, tenant, status, index)
                             : ht_keys_tenant(k, tenant, "jobs", index);
-        if (p->state == POS_AT)
-            snprintf(from, sizeof(from), "%lld:%s", p->score, p->id);
+        if (p->mp.state == POS_AT)
+            snprintf(from, sizeof(from), "%lld:%s", p->mp.score, p->mp.id);
         page_ref_t *ref = h2o_mem_alloc_pool(&req->pool, sizeof(*ref));
         ref->m = m;
         ref->i = i;

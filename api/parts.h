@@ -11,6 +11,7 @@
 
 #include "shared/job.h"
 #include "shared/keys.h"
+#include "shared/partition.h"
 
 #include "api/server.h"
 #include "api/store.h"
@@ -18,6 +19,10 @@
 /* The keys of the partition of job `id` (a valid id), borrowed: an entry
  * of the served partitions, or built into *scratch. */
 const ht_keys_t *ht_api_keys_of(ht_api_thread_t *t, const char *id, ht_keys_t *scratch);
+
+/* 1 when keys `k` (ht_api_keys_of) are those of a partition this api
+ * serves (compared by tag: another N's (i, N) may share it). */
+int ht_api_serves(const ht_api_thread_t *t, const ht_keys_t *k);
 
 /* The partition a new job goes to (ht_parts_pick: by (tenant, key) when
  * the request has an Idempotency-Key, else round-robin per thread), as its
@@ -58,9 +63,34 @@ typedef struct {
     long long score;
     char id[HT_ID_LEN + 1];
 } ht_api_cursor_pos_t;
+/* The longest cursor: every servable partition at a position (3 bytes of
+ * (state, n, index), 6 of created_at, 16 of id), base64url. */
+#define HT_API_CURSOR_MAX ((1 + HT_PARTITIONS_SERVED_MAX * 25 + 2) / 3 * 4)
 /* Writes the cursor into out[outlen].  Returns 0 or HT_EINVAL (too long). */
 int ht_api_cursor_encode(const ht_api_cursor_pos_t *pos, size_t n, char *out, size_t outlen);
 /* Reads a cursor into pos[max]; *n entries.  Returns 0 or HT_EINVAL. */
 int ht_api_cursor_decode(const char *s, ht_api_cursor_pos_t *pos, size_t max, size_t *n);
+
+/* The merge of the partitions' pages, exposed for the unit test.  One
+ * partition: where its page started (state, score, id; POS_* as in the
+ * cursor: 0 start, 1 done, 2 at), what ht_list answered (got entries, newest
+ * first, and its cursor `next`, "" at the index's end), and `taken` (out). */
+typedef struct {
+    unsigned n, index;
+    int state;
+    long long score;
+    char id[HT_ID_LEN + 1];
+    size_t got;
+    const long long *scores;
+    const char (*ids)[HT_ID_LEN + 1];
+    const char *next;
+    size_t taken;
+} ht_api_merge_part_t;
+/* Takes at most `limit` entries, newest first, while no partition could
+ * still hold a newer one; order[k] is the partition of the k-th.  Writes
+ * the new positions of the partitions not at their start into pos[n] (*npos
+ * of them) and *more (0: every partition done).  Returns how many it took. */
+size_t ht_api_merge(ht_api_merge_part_t *pp, size_t n, int limit, size_t *order,
+                    ht_api_cursor_pos_t *pos, size_t *npos, int *more);
 
 #endif

@@ -150,7 +150,25 @@ int ht_cli_partitions(int argc, char **argv)
         fprintf(stderr, "hangtight partitions: N=%u is not recorded in %s\n", n, key);
         goto out;
     }
-    /* The Ns that stay, to tell which of N's partitions they share. */
+    /* The N in use must be a recorded one: a partition shared with an N no
+     * process has run with yet is served by nobody. */
+    long long own_recorded = 0;
+    ht_argv_t ism;
+    ht_argv_init(&ism);
+    ht_argv_add(&ism, "SISMEMBER");
+    ht_argv_add(&ism, key);
+    ht_argv_addf(&ism, "%u", p.n);
+    if ((rc = ht_store_cmd_int(store, &ism, &own_recorded)) < 0)
+        goto redis_failed;
+    if (!own_recorded) {
+        fprintf(stderr,
+                "hangtight partitions: refusing to retire N=%u: --partitions N=%u is not recorded "
+                "in %s (no api or worker runs with it); pass the N the processes run with\n",
+                n, p.n, key);
+        goto out;
+    }
+    /* The Ns that stay (recorded ones only), to tell which of N's
+     * partitions they share. */
     ht_parts_t stay;
     if (ht_parts_init(&stay, HT_QUEUE_DEFAULT, p.n) < 0)
         goto out;

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "shared/error.h"
+#include "shared/id.h"
 
 uint16_t ht_crc16(const char *buf, size_t len)
 {
@@ -166,7 +167,7 @@ ht_redirect_kind_t ht_cluster_parse_redirect(const char *err, size_t len, ht_red
 int ht_cluster_partition_tag(const char *queue, unsigned index, unsigned n, char *out,
                              size_t outlen)
 {
-    if (n < 1 || n > 1024 || index >= n || outlen < HT_CLUSTER_TAG_MAX ||
+    if (n < 1 || n > HT_ID_PARTITIONS_MAX || index >= n || outlen < HT_CLUSTER_TAG_MAX ||
         strlen(queue) + 16 >= HT_CLUSTER_TAG_MAX)
         return HT_EINVAL;
     if (n == 1) {
@@ -175,7 +176,7 @@ int ht_cluster_partition_tag(const char *queue, unsigned index, unsigned n, char
     }
     unsigned lo = index * HT_CLUSTER_SLOTS / n, hi = (index + 1) * HT_CLUSTER_SLOTS / n;
     /* Each try lands in the share with probability 1/n: a few thousand
-     * tries at most for n = 1024; the bound only guards the loop. */
+     * tries at most for n = HT_ID_PARTITIONS_MAX; the bound only guards the loop. */
     for (long k = -1; k < 10000000L; k++) {
         int len = k < 0 ? snprintf(out, outlen, "%s.p%u", queue, index)
                         : snprintf(out, outlen, "%s.p%u-%ld", queue, index, k);

@@ -22,17 +22,17 @@ static int part_init(ht_part_t *part, const char *queue, unsigned index, unsigne
     return ht_keys_init_tag(&part->keys, queue, tag);
 }
 
-static int served_tag(const ht_parts_t *p, const char *base)
+static long served_tag(const ht_parts_t *p, const char *base)
 {
     for (size_t j = 0; j < p->count; j++)
         if (strcmp(p->parts[j].keys.base, base) == 0)
-            return 1;
-    return 0;
+            return (long)j;
+    return -1;
 }
 
 int ht_parts_add(ht_parts_t *p, unsigned n)
 {
-    if (n < 1 || n > HT_PARTITIONS_MAX)
+    if (n < 1 || n > HT_ID_PARTITIONS_MAX)
         return HT_EINVAL;
     for (size_t j = 0; j < p->n_ns; j++)
         if (p->ns[j] == n)
@@ -45,16 +45,51 @@ int ht_parts_add(ht_parts_t *p, unsigned n)
     if (!parts)
         return HT_ENOMEM;
     p->parts = parts;
+    size_t count0 = p->count, aliases0 = p->n_aliases;
     for (unsigned i = 0; i < n; i++) {
         ht_part_t part;
         int rc = part_init(&part, p->queue, i, n);
-        if (rc < 0)
+        if (rc < 0) {
+            p->count = count0;
+            p->n_aliases = aliases0;
             return rc;
+        }
         /* Two Ns may pick the same tag for some index (the tag depends on
-         * the slot range, not on N): one key set, served once. */
-        if (!served_tag(p, part.keys.base))
+         * the slot range, not on N): one key set, served once, and the
+         * other (i, N) remembered as an alias of it so that its ids find
+         * the served entry. */
+        long j = served_tag(p, part.keys.base);
+        if (j < 0 && p->count >= HT_PARTITIONS_SERVED_MAX) {
+            p->count = count0;
+            p->n_aliases = aliases0;
+            return HT_EINVAL;
+        }
+        if (j < 0) {
             p->parts[p->count++] = part;
+            continue;
+        }
+        ht_part_alias_t *al = realloc(p->aliases, (p->n_aliases + 1) * sizeof(*al));
+        if (!al) {
+            p->count = count0;
+            p->n_aliases = aliases0;
+            return HT_ENOMEM;
+        }
+        p->aliases = al;
+        p->aliases[p->n_aliases++] = (ht_part_alias_t){.n = n, .index = i, .part = (size_t)j};
     }
+    p->ns[p->n_ns++] = n;
+    return 0;
+}
+
+int ht_parts_note_n(ht_parts_t *p, unsigned n)
+{
+    for (size_t j = 0; j < p->n_ns; j++)
+        if (p->ns[j] == n)
+            return 0;
+    unsigned *ns = realloc(p->ns, (p->n_ns + 1) * sizeof(*ns));
+    if (!ns)
+        return HT_ENOMEM;
+    p->ns = ns;
     p->ns[p->n_ns++] = n;
     return 0;
 }
@@ -74,6 +109,7 @@ void ht_parts_clear(ht_parts_t *p)
 {
     free(p->parts);
     free(p->ns);
+    free(p->aliases);
     memset(p, 0, sizeof(*p));
 }
 
@@ -82,19 +118,52 @@ void ht_parts_set_key(const ht_parts_t *p, char out[HT_KEY_MAX])
     snprintf(out, HT_KEY_MAX, HT_KEY_PARTITIONS_FMT, p->queue);
 }
 
+/* (index, n) as served or aliased: its entry, else -1 (no tag computed). */
+static long find_recorded(const ht_parts_t *p, unsigned index, unsigned n)
+{
+    for (size_t j = 0; j < p->count; j++)
+        if (p->parts[j].n == n && p->parts[j].index == index)
+            return (long)j;
+    for (size_t j = 0; j < p->n_aliases; j++)
+        if (p->aliases[j].n == n && p->aliases[j].index == index)
+            return (long)p->aliases[j].part;
+    return -1;
+}
+
+long ht_parts_find(const ht_parts_t *p, unsigned index, unsigned n)
+{
+    long j = find_recorded(p, index, n);
+    if (j >= 0)
+        return j;
+    /* An N not recorded may still land on a served tag. */
+    ht_part_t part;
+    if (part_init(&part, p->queue, index, n) < 0)
+        return -1;
+    return served_tag(p, part.keys.base);
+}
+
+int ht_parts_serves(const ht_parts_t *p, const ht_keys_t *k)
+{
+    return served_tag(p, k->base) >= 0;
+}
+
 const ht_keys_t *ht_parts_keys_of(const ht_parts_t *p, const char *id, ht_keys_t *scratch)
 {
     unsigned index, n;
     if (!id || ht_id_partition(id, strlen(id), &index, &n) < 0)
         return NULL;
-    for (size_t j = 0; j < p->count; j++)
-        if (p->parts[j].n == n && p->parts[j].index == index)
-            return &p->parts[j].keys;
-    /* Not served under its own (i, N): an N not recorded, or one whose tag
-     * another N's partition already serves.  Build its keys. */
+    long j = find_recorded(p, index, n);
+    if (j >= 0)
+        return &p->parts[j].keys;
+    /* An N not recorded: build its keys, and use the served entry when
+     * that tag is served anyway (the same keys, but the caller can tell a
+     * served partition by its address). */
     ht_part_t part;
     if (part_init(&part, p->queue, index, n) < 0)
         return NULL;
+    j = served_tag(p, part.keys.base);
+    if (j >= 0)
+        return &p->parts[j].keys;
     *scratch = part.keys;
     return scratch;
 }

@@ -1,10 +1,12 @@
 /* The partition set in Redis (see partition_store.h): one SADD and one
- * SMEMBERS at start, plain LLEN/ZCARD counts for the CLI report. */
+ * SMEMBERS at start, a partition's counts (one script) for the CLI report. */
 #include "shared/partition_store.h"
 
 #include <stdlib.h>
 
 #include "shared/error.h"
+#include "shared/id.h"
+#include "shared/log.h"
 
 int ht_parts_record(const ht_parts_t *p, ht_store_t *s)
 {
@@ -39,36 +41,68 @@ int ht_parts_sync(ht_parts_t *p, ht_store_t *s, int record)
         long value = strtol(v[i], &end, 10);
         unsigned other;
         /* A member that is no N (written by hand) is ignored, not fatal. */
-        if (*end == '\0' && ht_parts_parse_n(value, &other) == 0)
+        if (*end == '\0' && value >= 1 && value <= HT_ID_PARTITIONS_MAX) {
+            other = (unsigned)value;
             rc = ht_parts_add(p, other);
+            /* Too many partitions in all: a process that serves refuses to
+             * run with part of them; the CLI (record == 0) still lists the
+             * N, to report and retire. */
+            if (rc == HT_EINVAL && !record)
+                rc = ht_parts_note_n(p, other);
+            else if (rc == HT_EINVAL)
+                ht_log(HT_LOG_ERROR, "cannot serve a recorded N: too many partitions in all",
+                       "n", v[i], "hint",
+                       "retire an old N (hangtight partitions --retire N): README "
+                       "\"Scaling out\" limits",
+                       NULL);
+        }
     }
     ht_store_strings_free(v);
     return rc;
 }
 
-static int count(ht_store_t *s, const char *cmd, const char *key, long long *out)
-{
-    ht_argv_t a;
-    ht_argv_init(&a);
-    ht_argv_add(&a, cmd);
-    ht_argv_add(&a, key);
-    return ht_store_cmd_int(s, &a, out);
-}
+/* The six counts in one script: read by separate commands, a job moving
+ * between two lists in between (a claim: wait -> active; a promote:
+ * scheduled -> wait) would be counted in neither, and a retire could drop a
+ * partition that holds it.  A script runs atomically; its keys share the
+ * partition's hash tag (one slot), and EVAL is routed by its first key. */
+static const char load_script[] =
+    "local r = {}\n"
+    "for i = 1, 3 do r[i] = tostring(redis.call('LLEN', KEYS[i])) end\n"
+    "for i = 4, 6 do r[i] = tostring(redis.call('ZCARD', KEYS[i])) end\n"
+    "return r\n";
 
 int ht_parts_load(ht_store_t *s, const ht_keys_t *k, ht_part_load_t *out)
 {
-    long long n[3];
-    int rc;
-    out->queued = 0;
-    for (int i = 0; i < 3; i++) {
-        if ((rc = count(s, "LLEN", k->wait[i], &n[i])) < 0)
-            return rc;
-        out->queued += n[i];
-    }
-    if ((rc = count(s, "ZCARD", k->scheduled, &out->scheduled)) < 0 ||
-        (rc = count(s, "ZCARD", k->active, &out->running)) < 0 ||
-        (rc = count(s, "ZCARD", k->deliveries, &out->deliveries)) < 0)
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "EVAL");
+    ht_argv_add(&a, load_script);
+    ht_argv_add(&a, "6");
+    for (int i = 0; i < 3; i++)
+        ht_argv_add(&a, k->wait[i]);
+    ht_argv_add(&a, k->scheduled);
+    ht_argv_add(&a, k->active);
+    ht_argv_add(&a, k->deliveries);
+    char **v;
+    size_t n;
+    int rc = ht_store_cmd_strings(s, &a, &v, &n);
+    if (rc < 0)
         return rc;
+    long long c[6];
+    for (size_t i = 0; rc == 0 && i < 6; i++) {
+        char *end;
+        c[i] = i < n ? strtoll(v[i], &end, 10) : -1;
+        if (i >= n || *end != '\0' || c[i] < 0)
+            rc = HT_EPROTO;
+    }
+    ht_store_strings_free(v);
+    if (rc < 0)
+        return rc;
+    out->queued = c[0] + c[1] + c[2];
+    out->scheduled = c[3];
+    out->running = c[4];
+    out->deliveries = c[5];
     return 0;
 }
 

@@ -8,7 +8,9 @@
 #include "shared/store.h"
 
 /* Records p's own N in the set (when `record`) and serves the partitions of
- * every N the set holds.  Returns 0 or a negative code (HT_EREDIS...). */
+ * every N the set holds.  Returns 0 or a negative code (HT_EREDIS...;
+ * HT_EINVAL when they are more than HT_PARTITIONS_SERVED_MAX in all, logged;
+ * without `record` such an N is only counted in p->ns, no error). */
 int ht_parts_sync(ht_parts_t *p, ht_store_t *s, int record);
 
 /* What one partition still holds. */

@@ -53,7 +53,8 @@ static void renew_slot(ht_worker_t *w, ht_slot_t *slot, ht_store_t *store, int64
         return;
 
     ht_keys_t scratch;
-    int rc = ht_store_renew(store, ht_worker_keys_of(w, held.id, &scratch), &held);
+    const ht_keys_t *k = ht_worker_keys_of(w, held.id, &scratch);
+    int rc = k ? ht_store_renew(store, k, &held) : HT_EINVAL;
     const char *why = NULL;
     ht_log_level_t level = HT_LOG_WARN;
     pthread_mutex_lock(&slot->mu);

@@ -5,12 +5,14 @@
  * block on the submit signal for up to a second (so a drain is noticed
  * quickly).  Redis errors are logged once, backed off and retried: a worker
  * never exits because Redis went away. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
 
+#include "shared/clock.h"
 #include "shared/error.h"
 #include "shared/log.h"
 #include "shared/store.h"
@@ -139,6 +141,8 @@ static void store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *jo
 {
     ht_keys_t scratch;
     const ht_keys_t *k = ht_worker_keys_of(slot->w, job->id, &scratch);
+    if (!k)
+        return;
     long delay_ms = 0;
     if (outcome == HT_OUTCOME_FAILED && retryable && job->attempt < job->max_attempts)
         delay_ms = ht_backoff_delay_ms(slot->w->retry_base_ms, slot->w->retry_max_ms,
@@ -175,7 +179,7 @@ static void hand_back(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job)
 {
     ht_keys_t scratch;
     const ht_keys_t *k = ht_worker_keys_of(slot->w, job->id, &scratch);
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; k && i < 5; i++) {
         int rc = ht_store_release(store, k, job);
         if (rc == 0 || rc == HT_ESTALE) {
             ht_log(HT_LOG_INFO, rc == 0 ? "job handed back" : "job already lost on hand-back",
@@ -268,7 +272,11 @@ static void run_job(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, nex
     const ht_handler_entry_t *e = ht_registry_find(job->type);
     json_error_t jerr;
     json_t *payload = NULL;
-    if (!e) {
+    ht_keys_t scratch;
+    const ht_keys_t *keys = ht_worker_keys_of(w, job->id, &scratch);
+    if (!keys) {
+        /* logged; not run: no outcome can be stored for it */
+    } else if (!e) {
         char msg[HT_TYPE_MAX + HT_WORKER_ID_MAX + 64];
         snprintf(msg, sizeof(msg), "no handler for type %s on worker %s", job->type, w->id);
         fail_now(slot, store, job, "unknown_type", msg, 0, nx);
@@ -277,9 +285,7 @@ static void run_job(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, nex
         fail_now(slot, store, job, "invalid_payload", "the stored payload is not JSON", 0, nx);
     } else {
         ht_job_ctx_t ctx;
-        ht_keys_t scratch;
-        ht_job_ctx_init(&ctx, job, e->data, store, ht_worker_keys_of(w, job->id, &scratch),
-                        &slot->stop, slot->deadline_ms);
+        ht_job_ctx_init(&ctx, job, e->data, store, keys, &slot->stop, slot->deadline_ms);
         json_t *result = NULL;
         int hrc = e->fn(&ctx, payload, &result);
         settle(slot, store, job, &ctx, hrc, result, nx);
@@ -288,6 +294,59 @@ static void run_job(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, nex
     }
     json_decref(payload);
     unhold(slot);
+}
+
+/* A partition's Redis trouble, per slot: a failing master (one partition
+ * of several) backs off alone, skipped by the sweeps meanwhile, while the
+ * slot keeps claiming from the others; its failure and recovery are
+ * logged once each, not once per sweep. */
+typedef struct {
+    int failing;
+    long backoff_ms;
+    int64_t until_ms; /* skipped until then */
+} part_trouble_t;
+
+static void part_failed(part_trouble_t *pt, ht_store_t *store, const ht_keys_t *k, int several,
+                        const char *what)
+{
+    if (!pt->failing && several)
+        ht_log(HT_LOG_WARN, "redis unavailable, retrying", "during", what, "partition", k->base,
+               "error", ht_store_errstr(store), NULL);
+    else if (!pt->failing)
+        ht_log(HT_LOG_WARN, "redis unavailable, retrying", "during", what, "error",
+               ht_store_errstr(store), NULL);
+    pt->failing = 1;
+    pt->backoff_ms = pt->backoff_ms ? pt->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (pt->backoff_ms > BACKOFF_MAX_MS)
+        pt->backoff_ms = BACKOFF_MAX_MS;
+    pt->until_ms = ht_now_ms() + pt->backoff_ms;
+}
+
+static void part_ok(part_trouble_t *pt, const ht_keys_t *k, int several)
+{
+    if (pt->failing && several)
+        ht_log(HT_LOG_INFO, "redis available again", "partition", k->base, NULL);
+    else if (pt->failing)
+        ht_log(HT_LOG_INFO, "redis available again", NULL);
+    pt->failing = 0;
+    pt->backoff_ms = 0;
+    pt->until_ms = 0;
+}
+
+/* The first partition from `from` not backing off, or `count` when every
+ * one is (*soonest: when the first of them may be tried again). */
+static size_t next_usable(const part_trouble_t *pt, size_t count, size_t from, int64_t now,
+                          int64_t *soonest)
+{
+    *soonest = INT64_MAX;
+    for (size_t n = 0; n < count; n++) {
+        size_t i = (from + n) % count;
+        if (pt[i].until_ms <= now)
+            return i;
+        if (pt[i].until_ms < *soonest)
+            *soonest = pt[i].until_ms;
+    }
+    return count;
 }
 
 /* A random partition to start from, so slots (and workers) do not all
@@ -313,8 +372,14 @@ static void *slot_main(void *arg)
     ht_slot_t *slot = arg;
     ht_worker_t *w = slot->w;
     ht_store_t *store = NULL;
-    trouble_t t = {0};
     size_t count = w->parts.count, part = random_start(count), empty = 0, waits = part;
+    int several = count > 1;
+    part_trouble_t *pt = calloc(count, sizeof(*pt));
+    if (!pt) {
+        ht_log(HT_LOG_ERROR, "slot cannot start: out of memory", NULL);
+        atomic_store(&slot->exited, 1);
+        return NULL;
+    }
     int wait_ms = count > 1 ? PARTITION_WAIT_MS : IDLE_WAIT_MS;
     /* A failed open still yields a store that reconnects on the next call. */
     ht_store_open(&store, &w->url, HT_WORKER_REDIS_TIMEOUT_MS);
@@ -336,26 +401,43 @@ static void *slot_main(void *arg)
             rc = 0;
         } else {
             memset(&job, 0, sizeof(job));
-            const ht_keys_t *k = &w->parts.parts[part].keys;
-            part = (part + 1) % count;
+            int64_t now = ht_now_ms(), soonest;
+            size_t cur = next_usable(pt, count, part, now, &soonest);
+            if (cur == count) { /* every partition backing off */
+                sleep_ms((long)(soonest - now));
+                continue;
+            }
+            const ht_keys_t *k = &w->parts.parts[cur].keys;
+            part = (cur + 1) % count;
             rc = ht_store_claim(store, k, w->id, &job);
+            if (rc < 0)
+                part_failed(&pt[cur], store, k, several, "claim");
+            else
+                part_ok(&pt[cur], k, several);
         }
         memset(&nx, 0, sizeof(nx));
         nx.allow = count == 1 || streak < SAME_PARTITION_MAX;
         if (rc == 1)
             run_job(slot, store, &job, &nx);
         ht_job_clear(&job);
-        empty = rc == 0 ? empty + 1 : 0;
-        if (rc == 0 && empty >= count) {
+        /* A failed partition yields nothing this turn either: the sweep
+         * goes on, and ends in a wait as an empty one does. */
+        empty = rc <= 0 ? empty + 1 : 0;
+        if (rc <= 0 && empty >= count) {
             empty = 0;
-            rc = ht_store_wait_signal(store, &w->parts.parts[waits].keys, wait_ms);
-            waits = (waits + 1) % count;
+            int64_t soonest;
+            size_t wi = next_usable(pt, count, waits, ht_now_ms(), &soonest);
+            if (wi < count) {
+                const ht_keys_t *k = &w->parts.parts[wi].keys;
+                waits = (wi + 1) % count;
+                if (ht_store_wait_signal(store, k, wait_ms) < 0)
+                    part_failed(&pt[wi], store, k, several, "claim");
+                else
+                    part_ok(&pt[wi], k, several);
+            }
         }
-        if (rc < 0)
-            trouble(&t, store, "claim");
-        else
-            recovered(&t);
     }
+    free(pt);
     /* Claimed as the drain began: it goes back to the head of its queue,
      * unrun, as the job of a slot stopped by the drain would. */
     if (nx.got)

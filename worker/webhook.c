@@ -223,7 +223,7 @@ static void deliver(ht_worker_t *w, ht_store_t *store, const ht_delivery_t *d)
     char *body = NULL, *sig = NULL;
     ht_keys_t scratch;
     const ht_keys_t *k = ht_worker_keys_of(w, d->id, &scratch);
-    int rc = ht_store_get(store, k, d->id, &job);
+    int rc = k ? ht_store_get(store, k, d->id, &job) : HT_ENOTFOUND;
     if (rc < 0) {
         /* Gone (expired or deleted): nothing to deliver; a Redis error:
          * the claim runs out and the delivery comes back. */

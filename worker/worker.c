@@ -229,7 +229,8 @@ static void abandon_stuck_slots(ht_worker_t *w, ht_store_t *store)
         if (!busy)
             continue;
         ht_keys_t scratch;
-        int rc = ht_store_release(store, ht_worker_keys_of(w, held.id, &scratch), &held);
+        const ht_keys_t *k = ht_worker_keys_of(w, held.id, &scratch);
+        int rc = k ? ht_store_release(store, k, &held) : HT_EINVAL;
         ht_log(HT_LOG_WARN, "handler ignored its stop request; job handed back", "id", held.id,
                "result", ht_strerror(rc), NULL);
     }

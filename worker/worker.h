@@ -30,6 +30,7 @@
 
 #include "shared/job.h"
 #include "shared/keys.h"
+#include "shared/log.h"
 #include "shared/partition.h"
 #include "shared/redis_url.h"
 #include "shared/store.h"
@@ -95,12 +96,16 @@ struct ht_worker {
 };
 
 /* The keys of the partition holding job `id` (shared/partition.h);
- * `scratch` holds them when the id's partition is not served. */
+ * `scratch` holds them when the id's partition is not served.  NULL (and
+ * logged) for an id that names no partition: ids come from Redis and are
+ * valid, but a damaged one must not act on another partition's keys. */
 static inline const ht_keys_t *ht_worker_keys_of(const ht_worker_t *w, const char *id,
                                                  ht_keys_t *scratch)
 {
     const ht_keys_t *k = ht_parts_keys_of(&w->parts, id, scratch);
-    return k ? k : &w->parts.parts[0].keys; /* ids come from Redis: valid */
+    if (!k)
+        ht_log(HT_LOG_ERROR, "a job id that names no partition: left alone", "id", id, NULL);
+    return k;
 }
 
 /* Records the types this worker serves in HT_KEY_TYPES (at start, and

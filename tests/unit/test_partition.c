@@ -132,6 +132,67 @@ Test(partition, shared_tags_are_served_once)
     ht_parts_clear(&p);
 }
 
+/* Every (i, N) of the recorded Ns, including those deduplicated into
+ * another N's entry, finds a served entry with its own tag (never scratch
+ * keys: a retry would call such a partition unserved). */
+static void expect_all_served(unsigned n1, unsigned n2)
+{
+    ht_parts_t p;
+    cr_assert_eq(ht_parts_init(&p, HT_QUEUE_DEFAULT, n1), 0);
+    cr_assert_eq(ht_parts_add(&p, n2), 0);
+    cr_expect_gt(p.n_aliases, 0, "%u and %u share a tag", n1, n2);
+    cr_expect_eq(p.count + p.n_aliases, n1 + n2);
+    unsigned ns[2] = {n1, n2};
+    for (int w = 0; w < 2; w++) {
+        for (unsigned i = 0; i < ns[w]; i++) {
+            char id[HT_ID_LEN + 1], tag[HT_CLUSTER_TAG_MAX], want[HT_KEY_MAX];
+            ht_keys_t scratch;
+            cr_assert_eq(ht_id_new_in(id, i, ns[w]), 0);
+            cr_assert_eq(ht_cluster_partition_tag("default", i, ns[w], tag, sizeof tag), 0);
+            snprintf(want, sizeof want, "ht:{%s}:", tag);
+            const ht_keys_t *k = ht_parts_keys_of(&p, id, &scratch);
+            cr_assert_not_null(k);
+            cr_expect_neq(k, &scratch, "%u of %u", i, ns[w]);
+            cr_expect_str_eq(k->base, want);
+            cr_expect(ht_parts_serves(&p, k));
+            long j = ht_parts_find(&p, i, ns[w]);
+            cr_assert_geq(j, 0);
+            cr_expect_str_eq(p.parts[j].keys.base, want);
+        }
+    }
+    /* a tag no recorded N has is not served */
+    ht_keys_t other;
+    cr_assert_eq(ht_keys_init_tag(&other, HT_QUEUE_DEFAULT, "default.elsewhere"), 0);
+    cr_expect_not(ht_parts_serves(&p, &other));
+    ht_parts_clear(&p);
+}
+
+Test(partition, deduplicated_partitions_are_served_under_every_n)
+{
+    expect_all_served(2, 3);
+    expect_all_served(3, 2);
+    expect_all_served(6, 12);
+    expect_all_served(12, 6);
+}
+
+Test(partition, an_unrecorded_n_on_a_served_tag_finds_the_entry)
+{
+    /* partition 0 of 7 has the tag of partition 0 of 5 ("default.p0-13"
+     * from 5 to 16 partitions) */
+    char t5[HT_CLUSTER_TAG_MAX], t7[HT_CLUSTER_TAG_MAX];
+    cr_assert_eq(ht_cluster_partition_tag("default", 0, 5, t5, sizeof t5), 0);
+    cr_assert_eq(ht_cluster_partition_tag("default", 0, 7, t7, sizeof t7), 0);
+    cr_assert_str_eq(t5, t7);
+    ht_parts_t p;
+    cr_assert_eq(ht_parts_init(&p, HT_QUEUE_DEFAULT, 5), 0);
+    char id[HT_ID_LEN + 1];
+    ht_keys_t scratch;
+    cr_assert_eq(ht_id_new_in(id, 0, 7), 0);
+    cr_expect_eq(ht_parts_keys_of(&p, id, &scratch), &p.parts[0].keys);
+    cr_expect_eq(ht_parts_find(&p, 0, 7), 0);
+    ht_parts_clear(&p);
+}
+
 Test(partition, round_robin_visits_every_partition)
 {
     ht_parts_t p;
@@ -182,10 +243,37 @@ Test(partition, init_rejects)
     ht_parts_clear(&p);
     cr_expect_eq(ht_parts_init(&p, HT_QUEUE_DEFAULT, 1025), HT_EINVAL);
     ht_parts_clear(&p);
+    cr_expect_eq(ht_parts_init(&p, HT_QUEUE_DEFAULT, HT_PARTITIONS_MAX + 1), HT_EINVAL);
+    ht_parts_clear(&p);
     cr_expect_eq(ht_parts_init(&p, "Bad{", 2), HT_EINVAL);
     ht_parts_clear(&p);
     unsigned n;
     cr_expect_eq(ht_parts_parse_n(0, &n), HT_EINVAL);
     cr_expect_eq(ht_parts_parse_n(6, &n), 0);
     cr_expect_eq(n, 6);
+}
+
+Test(partition, served_partitions_are_capped)
+{
+    /* two Ns of the largest size fit (N can change), a third does not, and
+     * the refused one leaves p as it was */
+    ht_parts_t p;
+    cr_assert_eq(ht_parts_init(&p, HT_QUEUE_DEFAULT, HT_PARTITIONS_MAX), 0);
+    cr_assert_eq(ht_parts_add(&p, HT_PARTITIONS_MAX - 1), 0);
+    cr_assert_leq(p.count, HT_PARTITIONS_SERVED_MAX);
+    size_t count = p.count, aliases = p.n_aliases, n_ns = p.n_ns;
+    cr_expect_eq(ht_parts_add(&p, HT_PARTITIONS_MAX - 2), HT_EINVAL);
+    cr_expect_eq(p.count, count);
+    cr_expect_eq(p.n_aliases, aliases);
+    cr_expect_eq(p.n_ns, n_ns);
+    /* the CLI still counts it among the recorded Ns */
+    cr_expect_eq(ht_parts_note_n(&p, HT_PARTITIONS_MAX - 2), 0);
+    cr_expect_eq(ht_parts_note_n(&p, HT_PARTITIONS_MAX - 2), 0);
+    cr_expect_eq(p.n_ns, n_ns + 1);
+    cr_expect_eq(p.count, count);
+    /* an old N above the config maximum is still servable (ids name it) */
+    ht_parts_clear(&p);
+    cr_assert_eq(ht_parts_init(&p, HT_QUEUE_DEFAULT, 2), 0);
+    cr_expect_eq(ht_parts_add(&p, HT_PARTITIONS_MAX + 1), 0);
+    ht_parts_clear(&p);
 }
