@@ -70,9 +70,7 @@ static void on_job_after(void *data, int err, const ht_job_t *job)
         ht_http_add_headerf(req, "location", "/v1/jobs/%s", a->id);
         ht_http_add_header(req, "retry-after", "1");
     }
-    json_t *doc = ht_job_to_json(job);
-    ht_http_send_json(req, a->status, doc);
-    json_decref(doc);
+    ht_http_send_job(req, a->status, job);
 }
 
 /* ---- DELETE /v1/jobs/{id} ----------------------------------------------- */

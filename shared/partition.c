@@ -30,52 +30,70 @@ static long served_tag(const ht_parts_t *p, const char *base)
     return -1;
 }
 
-int ht_parts_add(ht_parts_t *p, unsigned n)
+static int has_n(const ht_parts_t *p, unsigned n)
 {
-    if (n < 1 || n > HT_ID_PARTITIONS_MAX)
-        return HT_EINVAL;
     for (size_t j = 0; j < p->n_ns; j++)
         if (p->ns[j] == n)
-            return 0;
+            return 1;
+    return 0;
+}
+
+/* Room for one more N in p->ns (the caller then appends it). */
+static int reserve_n(ht_parts_t *p)
+{
     unsigned *ns = realloc(p->ns, (p->n_ns + 1) * sizeof(*ns));
     if (!ns)
         return HT_ENOMEM;
     p->ns = ns;
-    ht_part_t *parts = realloc(p->parts, (p->count + n) * sizeof(*parts));
-    if (!parts)
-        return HT_ENOMEM;
-    p->parts = parts;
-    size_t count0 = p->count, aliases0 = p->n_aliases;
+    return 0;
+}
+
+/* Appends the n partitions of N = n (room for them is reserved). */
+static int add_parts(ht_parts_t *p, unsigned n)
+{
     for (unsigned i = 0; i < n; i++) {
         ht_part_t part;
         int rc = part_init(&part, p->queue, i, n);
-        if (rc < 0) {
-            p->count = count0;
-            p->n_aliases = aliases0;
+        if (rc < 0)
             return rc;
-        }
         /* Two Ns may pick the same tag for some index (the tag depends on
          * the slot range, not on N): one key set, served once, and the
          * other (i, N) remembered as an alias of it so that its ids find
          * the served entry. */
         long j = served_tag(p, part.keys.base);
-        if (j < 0 && p->count >= HT_PARTITIONS_SERVED_MAX) {
-            p->count = count0;
-            p->n_aliases = aliases0;
+        if (j < 0 && p->count >= HT_PARTITIONS_SERVED_MAX)
             return HT_EINVAL;
-        }
         if (j < 0) {
             p->parts[p->count++] = part;
             continue;
         }
         ht_part_alias_t *al = realloc(p->aliases, (p->n_aliases + 1) * sizeof(*al));
-        if (!al) {
-            p->count = count0;
-            p->n_aliases = aliases0;
+        if (!al)
             return HT_ENOMEM;
-        }
         p->aliases = al;
         p->aliases[p->n_aliases++] = (ht_part_alias_t){.n = n, .index = i, .part = (size_t)j};
+    }
+    return 0;
+}
+
+int ht_parts_add(ht_parts_t *p, unsigned n)
+{
+    if (n < 1 || n > HT_ID_PARTITIONS_MAX)
+        return HT_EINVAL;
+    if (has_n(p, n))
+        return 0;
+    if (reserve_n(p) < 0)
+        return HT_ENOMEM;
+    ht_part_t *parts = realloc(p->parts, (p->count + n) * sizeof(*parts));
+    if (!parts)
+        return HT_ENOMEM;
+    p->parts = parts;
+    size_t count0 = p->count, aliases0 = p->n_aliases;
+    int rc = add_parts(p, n);
+    if (rc < 0) { /* all or nothing */
+        p->count = count0;
+        p->n_aliases = aliases0;
+        return rc;
     }
     p->ns[p->n_ns++] = n;
     return 0;
@@ -83,13 +101,10 @@ int ht_parts_add(ht_parts_t *p, unsigned n)
 
 int ht_parts_note_n(ht_parts_t *p, unsigned n)
 {
-    for (size_t j = 0; j < p->n_ns; j++)
-        if (p->ns[j] == n)
-            return 0;
-    unsigned *ns = realloc(p->ns, (p->n_ns + 1) * sizeof(*ns));
-    if (!ns)
+    if (has_n(p, n))
+        return 0;
+    if (reserve_n(p) < 0)
         return HT_ENOMEM;
-    p->ns = ns;
     p->ns[p->n_ns++] = n;
     return 0;
 }

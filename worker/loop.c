@@ -44,16 +44,22 @@ typedef struct {
     long backoff_ms;
 } trouble_t;
 
+/* Doubles *backoff_ms from BACKOFF_MIN_MS up to BACKOFF_MAX_MS; returns it. */
+static long next_backoff(long *backoff_ms)
+{
+    *backoff_ms = *backoff_ms ? *backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (*backoff_ms > BACKOFF_MAX_MS)
+        *backoff_ms = BACKOFF_MAX_MS;
+    return *backoff_ms;
+}
+
 static void trouble(trouble_t *t, ht_store_t *store, const char *what)
 {
     if (!t->failing)
         ht_log(HT_LOG_WARN, "redis unavailable, retrying", "during", what, "error",
                ht_store_errstr(store), NULL);
     t->failing = 1;
-    t->backoff_ms = t->backoff_ms ? t->backoff_ms * 2 : BACKOFF_MIN_MS;
-    if (t->backoff_ms > BACKOFF_MAX_MS)
-        t->backoff_ms = BACKOFF_MAX_MS;
-    sleep_ms(t->backoff_ms);
+    sleep_ms(next_backoff(&t->backoff_ms));
 }
 
 static void recovered(trouble_t *t)
@@ -309,25 +315,18 @@ typedef struct {
 static void part_failed(part_trouble_t *pt, ht_store_t *store, const ht_keys_t *k, int several,
                         const char *what)
 {
-    if (!pt->failing && several)
-        ht_log(HT_LOG_WARN, "redis unavailable, retrying", "during", what, "partition", k->base,
-               "error", ht_store_errstr(store), NULL);
-    else if (!pt->failing)
+    /* The "partition" pair only with several (a NULL key ends the list). */
+    if (!pt->failing)
         ht_log(HT_LOG_WARN, "redis unavailable, retrying", "during", what, "error",
-               ht_store_errstr(store), NULL);
+               ht_store_errstr(store), several ? "partition" : NULL, k->base, NULL);
     pt->failing = 1;
-    pt->backoff_ms = pt->backoff_ms ? pt->backoff_ms * 2 : BACKOFF_MIN_MS;
-    if (pt->backoff_ms > BACKOFF_MAX_MS)
-        pt->backoff_ms = BACKOFF_MAX_MS;
-    pt->until_ms = ht_now_ms() + pt->backoff_ms;
+    pt->until_ms = ht_now_ms() + next_backoff(&pt->backoff_ms);
 }
 
 static void part_ok(part_trouble_t *pt, const ht_keys_t *k, int several)
 {
-    if (pt->failing && several)
-        ht_log(HT_LOG_INFO, "redis available again", "partition", k->base, NULL);
-    else if (pt->failing)
-        ht_log(HT_LOG_INFO, "redis available again", NULL);
+    if (pt->failing)
+        ht_log(HT_LOG_INFO, "redis available again", several ? "partition" : NULL, k->base, NULL);
     pt->failing = 0;
     pt->backoff_ms = 0;
     pt->until_ms = 0;
