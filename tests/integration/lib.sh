@@ -309,17 +309,54 @@ ht_start_cluster() {
     HT_REDIS_PORT=${HT_CLUSTER_PORTS[0]}
     wait_until 20 "every cluster node answers PING" ht_redis_ping
     if ((!restart)); then
-        redis-cli --cluster create "${seeds[@]}" --cluster-replicas 1 --cluster-yes \
-            >"$HT_TMP/cluster-create.log" 2>&1 ||
-            fail "redis-cli --cluster create: $(tail -n 20 "$HT_TMP/cluster-create.log")"
+        ht__cluster_create "${seeds[@]}"
     fi
     wait_until 30 "every cluster node says cluster_state:ok" ht_cluster_ok
     if ((wait_replicas)); then
         wait_until 30 "$masters replicas are attached" ht_cluster_replicas_up "$masters"
+        # Replication links up is not enough: a node learns who replicates
+        # whom by gossip, and a test that reads CLUSTER NODES right away
+        # (a replica of a master) could find none yet.
+        wait_until 30 "every node sees $masters replicas" ht_cluster_views_settled "$n" "$masters"
     fi
     local IFS=,
     export HANGTIGHT_REDIS_URL="redis+cluster://${password:+:$password@}${seeds[*]}"
     log "cluster of $n nodes up in $(($(ht_ms) - t0)) ms: ${HT_CLUSTER_PORTS[*]}"
+}
+
+# `redis-cli --cluster create` for SEEDS, bounded: it waits (up to 300 s)
+# until every node has learned every other by CLUSTER MEET gossip, and a
+# lost MEET was seen to make it wait the whole time.  After 20 s without
+# success the nodes are reset (CLUSTER RESET HARD: no slots, new ids) and
+# the cluster is built again, up to three times.
+ht__cluster_create() {
+    local try port
+    for try in 1 2 3; do
+        if timeout 20 redis-cli --cluster create "$@" --cluster-replicas 1 --cluster-yes \
+            >"$HT_TMP/cluster-create.log" 2>&1; then
+            return 0
+        fi
+        log "redis-cli --cluster create failed (try $try): $(tail -n 3 "$HT_TMP/cluster-create.log" | tr '\n' ' ')"
+        for port in "${HT_CLUSTER_PORTS[@]}"; do
+            redis-cli -p "$port" FLUSHALL >/dev/null 2>&1 || true
+            redis-cli -p "$port" CLUSTER RESET HARD >/dev/null 2>&1 ||
+                fail "CLUSTER RESET HARD on :$port failed"
+        done
+    done
+    fail "redis-cli --cluster create: $(tail -n 20 "$HT_TMP/cluster-create.log")"
+}
+
+# 0 when every live node's CLUSTER NODES lists N nodes, none failing or
+# handshaking, and at least R replicas that name their master.
+ht_cluster_views_settled() {
+    local port
+    for port in $(ht_cluster_live_ports); do
+        redis-cli -p "$port" CLUSTER NODES 2>/dev/null | awk -v n="$1" -v r="$2" '
+            { total++ }
+            $3 ~ /fail|handshake|noaddr/ { bad = 1 }
+            $3 ~ /slave/ && $4 != "-" { replicas++ }
+            END { exit !(total == n && !bad && replicas >= r) }' || return 1
+    done
 }
 
 # The ports of the cluster's nodes whose process is still running.

@@ -106,6 +106,7 @@ SEED=${others[0]:-} CLI=${others[1]:-}
 # Seeds: a dead port (refused), SEED, and a replica for when SEED is gone.
 DEAD=$(ht_free_port)
 BACKUP=$(replica_of "$CLI")
+[[ -n "$BACKUP" ]] || fail "no replica of :$CLI in CLUSTER NODES: $(ht_cluster_nodes)"
 export HANGTIGHT_REDIS_URL="redis+cluster://127.0.0.1:$DEAD,127.0.0.1:$SEED,127.0.0.1:$BACKUP"
 log "{default} is slot $SLOT on :$OWNER; seeds $HANGTIGHT_REDIS_URL"
 
