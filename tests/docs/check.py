@@ -138,7 +138,9 @@ def heading_plain(raw):
     s = re.sub(r"(`+)(.+?)\1", keep, raw)
     s = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", s)
     s = re.sub(r"<[^>]+>", "", s)
-    s = re.sub(r"(\*{1,3}|_{1,3})(\S(?:.*?\S)?)\1", r"\2", s)
+    s = re.sub(r"(\*{1,3})(\S(?:.*?\S)?)\1", r"\2", s)
+    # Underscores emphasise only at word edges: delay_s stays delay_s.
+    s = re.sub(r"(?<!\w)(_{1,3})(\S(?:.*?\S)?)\1(?!\w)", r"\2", s)
     s = s.replace("*", "")
     return re.sub(r"\0(\d+)\0", lambda m: spans[int(m.group(1))].strip(), s)
 
@@ -415,9 +417,13 @@ def run_checks(source, helps, which):
 # ---- self-test -----------------------------------------------------------------
 
 def copy_inputs(source, dest):
-    """The files the checks read, copied: the docs, the scanned sources, and
-    the tracked-file list (as a plain tree, no git)."""
-    for f in tracked_files(source):
+    """The files the checks read, copied as a plain tree (no git): every
+    tracked file, and README.md and docs/ as they are on disk (new pages
+    need not be committed yet)."""
+    files = set(tracked_files(source)) | set(doc_files(source))
+    for root, _, fs in os.walk(os.path.join(source, "docs")):
+        files.update(os.path.relpath(os.path.join(root, f), source) for f in fs)
+    for f in sorted(files):
         src = os.path.join(source, f)
         if os.path.isfile(src):
             os.makedirs(os.path.dirname(os.path.join(dest, f)) or dest, exist_ok=True)
@@ -493,8 +499,13 @@ def self_test(source, helps):
            lambda t, h: os.remove(os.path.join(t, "shared", "clock.c")),
            "`shared/clock.c` does not exist")
     # The slugs: a known GitHub heading form must be found.
-    sample = "# Sync mode: `Prefer: wait=N` and `102 Processing`\n## A\n## A\n"
-    want = {"sync-mode-prefer-waitn-and-102-processing", "a", "a-1"}
+    sample = ("# Sync mode: `Prefer: wait=N` and `102 Processing`\n## A\n## A\n"
+              "## Long poll: `If-None-Match` + `Prefer: wait=N`\n"
+              "## Delays: delay_s and *run_at*\n## HTTP/1.1 _framing_ — [x](y.md)\n"
+              "```\n# not a heading\n```\n")
+    want = {"sync-mode-prefer-waitn-and-102-processing", "a", "a-1",
+            "long-poll-if-none-match--prefer-waitn", "delays-delay_s-and-run_at",
+            "http11-framing--x"}
     if anchors(sample) != want:
         failures.append(f"self-test slugs: {sorted(anchors(sample))} != {sorted(want)}")
     return failures
