@@ -287,6 +287,40 @@ int ht_auth_request_or_reply(h2o_req_t *req, ht_tenant_t **tenant)
     return ht_http_problem(req, HT_P_UNAUTHORIZED, "the API key is not valid");
 }
 
+/* "localhost", "127.0.0.1" or "[::1]" (any case), with or without a
+ * port: the name is what a rebinding page cannot forge, its port is any
+ * (an ssh tunnel or a local proxy may map ours to another). */
+static int host_is_local(const char *h, size_t n)
+{
+    static const char *const names[] = {"localhost", "127.0.0.1", "[::1]"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        size_t l = strlen(names[i]);
+        if (n < l || !h2o_lcstris(h, l, names[i], l))
+            continue;
+        if (n == l)
+            return 1;
+        if (h[l] != ':' || n - l - 1 > 5)
+            continue;
+        size_t j = l + 1;
+        while (j < n && h[j] >= '0' && h[j] <= '9')
+            j++;
+        return j == n;
+    }
+    return 0;
+}
+
+int ht_auth_host_or_reply(h2o_req_t *req)
+{
+    h2o_iovec_t host = req->input.authority;
+    if (host.len == 0 || host_is_local(host.base, host.len))
+        return 0;
+    return ht_http_problem(req, HT_P_FORBIDDEN,
+                           "Host '%.*s' is not a loopback name: with no API keys the api "
+                           "answers only Host localhost, 127.0.0.1 or [::1] (DNS rebinding "
+                           "guard; configure HANGTIGHT_API_KEYS_FILE to serve other names)",
+                           (int)(host.len > 200 ? 200 : host.len), host.base);
+}
+
 void ht_auth_shutdown(void)
 {
     ht_auth_free(atomic_exchange(&current, NULL));

@@ -49,6 +49,14 @@ int ht_auth_reload(char *err, size_t errlen);
  * -1 after answering 401 problem+json with WWW-Authenticate: Bearer. */
 int ht_auth_request_or_reply(h2o_req_t *req, ht_tenant_t **tenant);
 
+/* The DNS rebinding guard of open mode on loopback (no keys file): a web
+ * page on another site that rebinds its name to 127.0.0.1 sends its own
+ * name as Host.  0 when the request's Host (HTTP/2 :authority) is
+ * localhost, 127.0.0.1 or [::1] (any case, any port or none), or when it
+ * has no Host at all (no browser sends that); else -1 after answering 403
+ * problem+json. */
+int ht_auth_host_or_reply(h2o_req_t *req);
+
 /* Frees every table (at exit, after the server threads are gone). */
 void ht_auth_shutdown(void);
 

@@ -34,7 +34,7 @@ static int opt_webhook_allow_private, opt_allow_eviction;
 static long opt_request_timeout_ms, opt_max_url_bytes, opt_max_header_bytes; /* api/guard.h */
 static const char *opt_api_keys_file, *opt_rate_limit; /* api/auth.h, router.c */
 static long opt_max_held_per_tenant, opt_max_streams_per_tenant;
-static int opt_metrics_public;
+static int opt_metrics_public, opt_insecure_open;
 static long opt_partitions;
 static ht_parts_t parts; /* shared/partition.h: read-only once the threads run */
 static int opt_access_log; /* api/access_log.h */
@@ -87,6 +87,10 @@ static const ht_option_t options[] = {
     {"metrics-public", "HANGTIGHT_METRICS_PUBLIC", HT_OPT_FLAG, NULL,
      "serve /metrics without an API key even when keys are configured", 0, 0,
      &opt_metrics_public},
+    {"insecure-open", "HANGTIGHT_INSECURE_OPEN", HT_OPT_FLAG, NULL,
+     "serve with no API keys file on an address beyond loopback (anyone who can reach it "
+     "submits and reads jobs as tenant 'default'); without it such an api refuses to start",
+     0, 0, &opt_insecure_open},
     {"access-log", "HANGTIGHT_ACCESS_LOG", HT_OPT_FLAG, NULL,
      "log one JSON line per finished request (method, path, status, bytes, ms, request id)", 0,
      0, &opt_access_log},
@@ -287,6 +291,17 @@ int main(int argc, char **argv)
                 opt_rate_limit);
         return 2;
     }
+    int open_mode = !opt_api_keys_file || !opt_api_keys_file[0];
+    if (open_mode && !ht_listen_is_loopback(&cfg.listen) && !opt_insecure_open) {
+        char addr[128];
+        ht_listen_format(&cfg.listen, addr, sizeof(addr));
+        ht_log(HT_LOG_ERROR,
+               "refusing to serve an open api beyond loopback: set HANGTIGHT_API_KEYS_FILE, "
+               "listen on 127.0.0.1, or pass --insecure-open (HANGTIGHT_INSECURE_OPEN=1)",
+               "addr", addr, NULL);
+        return 1;
+    }
+    cfg.host_check = open_mode && ht_listen_is_loopback(&cfg.listen);
     if (ht_auth_install(opt_api_keys_file, err, sizeof(err)) < 0) {
         ht_log(HT_LOG_ERROR, "cannot load the API keys", "detail", err, NULL);
         return 1;
