@@ -41,6 +41,16 @@ ht_tenant_t *ht_auth_lookup(const ht_auth_t *a, const char *key, size_t keylen);
  * in force.  Returns 0 or HT_EINVAL or a negative errno with err filled. */
 int ht_auth_install(const char *path, char *err, size_t errlen);
 
+/* "htk_" and 64 hex digits (32 random bytes). */
+#define HT_AUTH_GENERATED_KEY_LEN 68
+
+/* Creates the keys file `path` (mode 0600) holding one new random key of
+ * tenant "default", unless it exists.  Returns 1 with the key in `key` (to
+ * show once), 0 when the file already existed (key untouched), or a
+ * negative code with err filled. */
+int ht_auth_generate(const char *path, char key[HT_AUTH_GENERATED_KEY_LEN + 1], char *err,
+                     size_t errlen);
+
 /* Reads the file again; on any error the old table stays in force.
  * Returns 0 or a negative code with err filled. */
 int ht_auth_reload(char *err, size_t errlen);

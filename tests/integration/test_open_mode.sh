@@ -106,3 +106,24 @@ ht_http GET /v1/queues "" -H "Host: evil.example" -H "Authorization: Bearer acme
 assert_status 200 "keys mode, any Host"
 ht_http GET /v1/queues "" -H "Host: evil.example"
 assert_problem 401 "keys mode without a key"
+
+# ---- --generate-api-key: a keys file made on first start ----------------
+ht_stop api
+keys=$HT_TMP/gen/api-keys
+mkdir -p "$HT_TMP/gen"
+ht_start_api --api-keys-file "$keys" --generate-api-key
+[[ -f "$keys" ]] || fail "no keys file was generated"
+assert_eq "$(stat -c %a "$keys")" 600 "mode of the generated keys file"
+key=$(jq -r 'select(.msg | test("generated an API key")) | .key' "${HT_LOGS[api]}")
+assert_match "$key" '^htk_[0-9a-f]{64}$' "the generated key in the log"
+ht_http GET /v1/queues "" -H "Authorization: Bearer $key"
+assert_status 200 "the generated key"
+ht_http GET /v1/queues
+assert_problem 401 "no key once a key was generated"
+# A second start keeps the file and logs no key.
+ht_stop api
+ht_start_api --api-keys-file "$keys" --generate-api-key
+assert_eq "$(jq -r 'select(.msg | test("generated an API key")) | .key' "${HT_LOGS[api]}" | sort -u | wc -l)" 1 \
+    "keys logged over two starts"
+ht_http GET /v1/queues "" -H "Authorization: Bearer $key"
+assert_status 200 "the generated key after a restart"
