@@ -16,11 +16,19 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends \
        libh2o0.13 libuv1 libhiredis0.14 libjansson4 libssl3 libcurl4 ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --no-create-home --shell /usr/sbin/nologin hangtight
+    && useradd --system --no-create-home --shell /usr/sbin/nologin hangtight \
+    && install -d -o hangtight -g hangtight -m 0700 /var/lib/hangtight
 COPY --from=build /src/build/hangtight /src/build/hangtight-api /src/build/hangtight-worker \
      /usr/local/bin/
 USER hangtight
-ENV HANGTIGHT_LISTEN=0.0.0.0:8080
+# Closed by default: the api serves beyond loopback only with API keys.  On
+# its first start it creates /var/lib/hangtight/api-keys with one key of
+# tenant "default" and logs it once (`docker compose logs api`); mount your
+# own file there (or point HANGTIGHT_API_KEYS_FILE elsewhere) to choose.
+ENV HANGTIGHT_LISTEN=0.0.0.0:8080 \
+    HANGTIGHT_API_KEYS_FILE=/var/lib/hangtight/api-keys \
+    HANGTIGHT_GENERATE_API_KEY=1
+VOLUME /var/lib/hangtight
 EXPOSE 8080
 # Each service of docker-compose.yml picks its command.
 CMD ["hangtight-api"]

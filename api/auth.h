@@ -41,6 +41,16 @@ ht_tenant_t *ht_auth_lookup(const ht_auth_t *a, const char *key, size_t keylen);
  * in force.  Returns 0 or HT_EINVAL or a negative errno with err filled. */
 int ht_auth_install(const char *path, char *err, size_t errlen);
 
+/* "htk_" and 64 hex digits (32 random bytes). */
+#define HT_AUTH_GENERATED_KEY_LEN 68
+
+/* Creates the keys file `path` (mode 0600) holding one new random key of
+ * tenant "default", unless it exists.  Returns 1 with the key in `key` (to
+ * show once), 0 when the file already existed (key untouched), or a
+ * negative code with err filled. */
+int ht_auth_generate(const char *path, char key[HT_AUTH_GENERATED_KEY_LEN + 1], char *err,
+                     size_t errlen);
+
 /* Reads the file again; on any error the old table stays in force.
  * Returns 0 or a negative code with err filled. */
 int ht_auth_reload(char *err, size_t errlen);
@@ -48,6 +58,14 @@ int ht_auth_reload(char *err, size_t errlen);
 /* Authenticates `req` against the table in force: 0 with *tenant set, or
  * -1 after answering 401 problem+json with WWW-Authenticate: Bearer. */
 int ht_auth_request_or_reply(h2o_req_t *req, ht_tenant_t **tenant);
+
+/* The DNS rebinding guard of open mode on loopback (no keys file): a web
+ * page on another site that rebinds its name to 127.0.0.1 sends its own
+ * name as Host.  0 when the request's Host (HTTP/2 :authority) is
+ * localhost, 127.0.0.1 or [::1] (any case, any port or none), or when it
+ * has no Host at all (no browser sends that); else -1 after answering 403
+ * problem+json. */
+int ht_auth_host_or_reply(h2o_req_t *req);
 
 /* Frees every table (at exit, after the server threads are gone). */
 void ht_auth_shutdown(void);

@@ -11,18 +11,11 @@
 
 #include "api/http.h"
 
-/* libh2o 2.2's HTTP/1 connection (lib/http1.c, st_h2o_http1_conn_t) begins
- * with these two members, and keeps the current request's head at the start
+/* The raw head is read from the connection's socket (the public
+ * get_socket callback): libh2o keeps an HTTP/1 request's head at the start
  * of sock->input until the response is complete (on_send_complete consumes
- * it).  Only trusted for the version it was read from, and only after the
- * bytes found there are checked against the parsed request. */
-#if H2O_VERSION_MAJOR == 2 && H2O_VERSION_MINOR == 2
-#define HAVE_RAW_HEAD 1
-struct http1_conn_head {
-    h2o_conn_t super;
-    h2o_socket_t *sock;
-};
-#endif
+ * it).  The bytes found there are used only after they are checked against
+ * the parsed request line. */
 
 /* What the raw head of an HTTP/1 request says about body framing. */
 typedef struct {
@@ -44,30 +37,36 @@ static int name_is(const char *line, size_t namelen, const char *name)
 static void read_head(h2o_req_t *req, head_t *head)
 {
     memset(head, 0, sizeof(*head));
-#ifdef HAVE_RAW_HEAD
-    if (req->version >= 0x200)
+    if (req->version >= 0x200 || !req->conn->callbacks->get_socket)
         return;
-    h2o_socket_t *sock = ((struct http1_conn_head *)req->conn)->sock;
+    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
     if (!sock || !sock->input)
         return;
     const char *b = sock->input->bytes;
     size_t n = sock->input->size;
+    if (!b)
+        return;
+    /* Empty lines before the request line are ignored by the parser (RFC
+     * 9112 2.2): they are skipped here too, so they cannot hide the head. */
+    size_t start = 0;
+    while (start < n && (b[start] == '\r' || b[start] == '\n'))
+        start++;
     h2o_iovec_t m = req->input.method, p = req->input.path;
     /* Is this the head of this request?  "METHOD SP PATH". */
-    if (!b || n < m.len + 1 + p.len || memcmp(b, m.base, m.len) != 0 || b[m.len] != ' ' ||
-        memcmp(b + m.len + 1, p.base, p.len) != 0)
+    if (n - start < m.len + 1 + p.len || memcmp(b + start, m.base, m.len) != 0 ||
+        b[start + m.len] != ' ' || memcmp(b + start + m.len + 1, p.base, p.len) != 0)
         return;
-    size_t line = 0; /* start of the current line */
-    for (size_t i = 0; i < n; i++) {
+    size_t line = start; /* start of the current line */
+    for (size_t i = start; i < n; i++) {
         if (b[i] != '\n')
             continue;
         size_t end = i > line && b[i - 1] == '\r' ? i - 1 : i;
-        if (end == line && line > 0) { /* the empty line: end of the head */
+        if (end == line && line > start) { /* the empty line: end of the head */
             head->found = 1;
-            head->len = i + 1;
+            head->len = i + 1 - start;
             return;
         }
-        const char *colon = line > 0 ? memchr(b + line, ':', end - line) : NULL;
+        const char *colon = line > start ? memchr(b + line, ':', end - line) : NULL;
         if (colon) {
             size_t namelen = (size_t)(colon - (b + line));
             head->n_cl += name_is(b + line, namelen, "content-length");
@@ -75,9 +74,6 @@ static void read_head(h2o_req_t *req, head_t *head)
         }
         line = i + 1;
     }
-#else
-    (void)req;
-#endif
 }
 
 /* Marks the HTTP/1 connection to close after the answer: after a framing

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "shared/error.h"
+#include "shared/hex.h"
 
 static int is_visible(unsigned char c)
 {
@@ -58,7 +59,6 @@ int ht_idem_body_hash(const char *body, size_t len, char out[HT_IDEM_HASH_LEN + 
     unsigned int mdlen = 0;
     if (EVP_Digest(body, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen * 2 != HT_IDEM_HASH_LEN)
         return HT_ENOMEM;
-    for (unsigned int i = 0; i < mdlen; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    ht_hex_encode(md, mdlen, out);
     return 0;
 }

@@ -105,11 +105,23 @@ static int probe_free(const ht_listen_addr_t *a)
     return rc;
 }
 
-static int port_of(const ht_listen_addr_t *a)
+int ht_listen_port(const ht_listen_addr_t *a)
 {
     if (a->sa.ss_family == AF_INET6)
         return ntohs(((const struct sockaddr_in6 *)&a->sa)->sin6_port);
     return ntohs(((const struct sockaddr_in *)&a->sa)->sin_port);
+}
+
+int ht_listen_is_loopback(const ht_listen_addr_t *a)
+{
+    if (a->sa.ss_family == AF_INET6) {
+        const struct in6_addr *v6 = &((const struct sockaddr_in6 *)&a->sa)->sin6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(v6))
+            return 1;
+        /* ::ffff:127.x.y.z */
+        return IN6_IS_ADDR_V4MAPPED(v6) && v6->s6_addr[12] == 127;
+    }
+    return (ntohl(((const struct sockaddr_in *)&a->sa)->sin_addr.s_addr) >> 24) == 127;
 }
 
 static int open_one(const ht_listen_addr_t *a, int *fd_out)
@@ -143,7 +155,7 @@ static void set_port(ht_listen_addr_t *a, int fd)
 
 int ht_listen_open(ht_listen_addr_t *a, int *fds, size_t n, char *err, size_t errlen)
 {
-    int rc = port_of(a) != 0 ? probe_free(a) : 0;
+    int rc = ht_listen_port(a) != 0 ? probe_free(a) : 0;
     size_t opened = 0;
     for (; rc == 0 && opened < n; opened++) {
         if ((rc = open_one(a, &fds[opened])) < 0)

@@ -18,6 +18,13 @@ typedef struct {
  * HT_EINVAL with a message in err. */
 int ht_listen_parse(const char *text, ht_listen_addr_t *out, char *err, size_t errlen);
 
+/* The port of `a` (host byte order). */
+int ht_listen_port(const ht_listen_addr_t *a);
+
+/* 1 when `a` is a loopback address (127.0.0.0/8, ::1, ::ffff:127.x.y.z):
+ * reachable only from this machine. */
+int ht_listen_is_loopback(const ht_listen_addr_t *a);
+
 /* Writes "127.0.0.1:8080" or "[::1]:8080" into buf. */
 void ht_listen_format(const ht_listen_addr_t *a, char *buf, size_t buflen);
 

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "shared/clock.h"
 #include "shared/config.h"
 #include "shared/error.h"
@@ -34,7 +36,7 @@ static int opt_webhook_allow_private, opt_allow_eviction;
 static long opt_request_timeout_ms, opt_max_url_bytes, opt_max_header_bytes; /* api/guard.h */
 static const char *opt_api_keys_file, *opt_rate_limit; /* api/auth.h, router.c */
 static long opt_max_held_per_tenant, opt_max_streams_per_tenant;
-static int opt_metrics_public;
+static int opt_metrics_public, opt_insecure_open, opt_generate_key;
 static long opt_partitions;
 static ht_parts_t parts; /* shared/partition.h: read-only once the threads run */
 static int opt_access_log; /* api/access_log.h */
@@ -74,6 +76,10 @@ static const ht_option_t options[] = {
      "PATH of the API keys file (tenant:key or tenant:sha256:<hex> lines; reread on SIGHUP); "
      "unset: the api is open, every request is tenant 'default'",
      0, 0, &opt_api_keys_file},
+    {"generate-api-key", "HANGTIGHT_GENERATE_API_KEY", HT_OPT_FLAG, NULL,
+     "when the API keys file does not exist, create it with one new key of tenant 'default' "
+     "and log that key once (the container image's default)",
+     0, 0, &opt_generate_key},
     {"rate-limit", "HANGTIGHT_RATE_LIMIT", HT_OPT_STRING, NULL,
      "RATE[:BURST] requests per second per tenant, shared by every api process through Redis "
      "(over it: 429 with Retry-After); BURST defaults to RATE; unset: no limit",
@@ -87,6 +93,10 @@ static const ht_option_t options[] = {
     {"metrics-public", "HANGTIGHT_METRICS_PUBLIC", HT_OPT_FLAG, NULL,
      "serve /metrics without an API key even when keys are configured", 0, 0,
      &opt_metrics_public},
+    {"insecure-open", "HANGTIGHT_INSECURE_OPEN", HT_OPT_FLAG, NULL,
+     "serve with no API keys file on an address beyond loopback (anyone who can reach it "
+     "submits and reads jobs as tenant 'default'); without it such an api refuses to start",
+     0, 0, &opt_insecure_open},
     {"access-log", "HANGTIGHT_ACCESS_LOG", HT_OPT_FLAG, NULL,
      "log one JSON line per finished request (method, path, status, bytes, ms, request id)", 0,
      0, &opt_access_log},
@@ -287,6 +297,36 @@ int main(int argc, char **argv)
                 opt_rate_limit);
         return 2;
     }
+    int open_mode = !opt_api_keys_file || !opt_api_keys_file[0];
+    if (opt_generate_key) {
+        char key[HT_AUTH_GENERATED_KEY_LEN + 1];
+        if (open_mode) {
+            ht_log(HT_LOG_ERROR, "--generate-api-key needs HANGTIGHT_API_KEYS_FILE", NULL);
+            return 1;
+        }
+        rc = ht_auth_generate(opt_api_keys_file, key, err, sizeof(err));
+        if (rc < 0) {
+            ht_log(HT_LOG_ERROR, "cannot generate an API key", "detail", err, NULL);
+            return 1;
+        }
+        if (rc == 1) {
+            ht_log(HT_LOG_WARN,
+                   "generated an API key for tenant 'default'; it is shown only this once "
+                   "(send it as Authorization: Bearer <key>)",
+                   "path", opt_api_keys_file, "key", key, NULL);
+            OPENSSL_cleanse(key, sizeof(key));
+        }
+    }
+    if (open_mode && !ht_listen_is_loopback(&cfg.listen) && !opt_insecure_open) {
+        char addr[128];
+        ht_listen_format(&cfg.listen, addr, sizeof(addr));
+        ht_log(HT_LOG_ERROR,
+               "refusing to serve an open api beyond loopback: set HANGTIGHT_API_KEYS_FILE, "
+               "listen on 127.0.0.1, or pass --insecure-open (HANGTIGHT_INSECURE_OPEN=1)",
+               "addr", addr, NULL);
+        return 1;
+    }
+    cfg.host_check = open_mode && ht_listen_is_loopback(&cfg.listen);
     if (ht_auth_install(opt_api_keys_file, err, sizeof(err)) < 0) {
         ht_log(HT_LOG_ERROR, "cannot load the API keys", "detail", err, NULL);
         return 1;

@@ -43,6 +43,7 @@ typedef struct {
     long max_held_per_tenant;  /* held sync requests and long polls per tenant; 0 = no cap */
     long max_streams_per_tenant; /* SSE streams per tenant; 0 = no cap */
     int metrics_public;        /* /metrics without an API key */
+    int host_check;            /* open mode on loopback: ht_auth_host_or_reply() */
     int access_log;            /* one JSON line per finished request (api/access_log.h) */
     const ht_parts_t *parts;   /* partitions served (api/parts.h); NULL: t->keys only */
 } ht_api_config_t;

@@ -64,6 +64,11 @@ void ht_problem_set(ht_problem_t *p, ht_problem_kind_t kind, const char *fmt, ..
 void ht_problem_add_error(ht_problem_t *p, const char *pointer, const char *code,
                           const char *fmt, ...)
 {
+    p->kind = HT_P_INVALID_FIELDS;
+    if (p->errors && json_array_size(p->errors) >= HT_PROBLEM_ERRORS_MAX) {
+        p->errors_omitted++;
+        return;
+    }
     char detail[512] = "";
     if (fmt) {
         va_list ap;
@@ -71,7 +76,6 @@ void ht_problem_add_error(ht_problem_t *p, const char *pointer, const char *code
         vsnprintf(detail, sizeof detail, fmt, ap);
         va_end(ap);
     }
-    p->kind = HT_P_INVALID_FIELDS;
     if (!p->errors && !(p->errors = json_array()))
         return;
     json_t *e = json_object();
@@ -98,6 +102,8 @@ json_t *ht_problem_to_json(const ht_problem_t *p)
         json_object_set_new(doc, "detail", text(p->detail));
     if (p->errors && json_array_size(p->errors) > 0)
         json_object_set_new(doc, "errors", json_deep_copy(p->errors));
+    if (p->errors_omitted > 0)
+        json_object_set_new(doc, "errors_omitted", json_integer((json_int_t)p->errors_omitted));
     return doc;
 }
 

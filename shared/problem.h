@@ -41,10 +41,15 @@ typedef struct {
 
 /* One occurrence.  Zero-initialise, fill with ht_problem_set() and
  * ht_problem_add_error(), render, then ht_problem_clear(). */
+/* The most field problems one answer lists: a body of a million unknown
+ * fields gets a bounded answer (the rest are counted in "errors_omitted"). */
+#define HT_PROBLEM_ERRORS_MAX 20
+
 typedef struct {
     ht_problem_kind_t kind;
     char detail[512];
     json_t *errors; /* owned; NULL until the first ht_problem_add_error() */
+    size_t errors_omitted; /* field problems past HT_PROBLEM_ERRORS_MAX */
 } ht_problem_t;
 
 const ht_problem_type_t *ht_problem_type(ht_problem_kind_t kind);
@@ -53,7 +58,8 @@ void ht_problem_set(ht_problem_t *p, ht_problem_kind_t kind, const char *fmt, ..
     __attribute__((format(printf, 3, 4)));
 
 /* Adds a field problem; `pointer` is a JSON Pointer into the request body
- * ("" for the whole body).  Sets kind to HT_P_INVALID_FIELDS. */
+ * ("" for the whole body).  Sets kind to HT_P_INVALID_FIELDS.  Past
+ * HT_PROBLEM_ERRORS_MAX problems only counts them. */
 void ht_problem_add_error(ht_problem_t *p, const char *pointer, const char *code,
                           const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 

@@ -621,7 +621,7 @@ static int wait_api_fds(int want, double limit_ms)
  * held requests. */
 static void warm_up(void)
 {
-    static const char req[] = "GET /readyz HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n";
+    static const char req[] = "GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
     for (int i = 0; i < 32; i++) {
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g.port)};
         inet_pton(AF_INET, g.host, &sa.sin_addr);
@@ -658,7 +658,7 @@ static int run_idle(void)
 
     /* The same connections after one small request each: what a
      * keep-alive connection that has been used keeps. */
-    static const char req[] = "GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n";
+    static const char req[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
     for (int i = 0; i < g.n; i++) {
         conn_t *c = &g.conns[i];
         if (c->state != C_IDLE)
@@ -682,7 +682,7 @@ static int run_idle(void)
     char partial[256];
     int plen =
         snprintf(partial, sizeof(partial),
-                 "POST /v1/jobs HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+                 "POST /v1/jobs HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                  "Content-Length: %zu\r\n\r\n%.*s",
                  sizeof(body) - 1, (int)sizeof(body) - 2, body);
     int sent = 0;

@@ -80,7 +80,7 @@ python3 - "$(ht_hostport)" <<'PY' || fail "raw request"
 import socket, sys
 host, port = sys.argv[1].rsplit(":", 1)
 s = socket.create_connection((host, int(port)), timeout=10)
-s.sendall(b"GET /\xff\xfex HTTP/1.1\r\nHost: x\r\nX-Request-Id: raw-bytes\r\nConnection: close\r\n\r\n")
+s.sendall(b"GET /\xff\xfex HTTP/1.1\r\nHost: localhost\r\nX-Request-Id: raw-bytes\r\nConnection: close\r\n\r\n")
 while s.recv(4096):
     pass
 PY

@@ -95,3 +95,15 @@ Test(problem, detail_cut_mid_character_stays_valid_utf8)
     json_decref(doc);
     ht_problem_clear(&p);
 }
+
+Test(problem, field_errors_are_capped_and_counted)
+{
+    ht_problem_t p = {0};
+    for (int i = 0; i < HT_PROBLEM_ERRORS_MAX + 1000; i++)
+        ht_problem_add_error(&p, "/x", "unknown_field", "field %d", i);
+    json_t *doc = ht_problem_to_json(&p);
+    cr_expect_eq(json_array_size(json_object_get(doc, "errors")), HT_PROBLEM_ERRORS_MAX);
+    cr_expect_eq(json_integer_value(json_object_get(doc, "errors_omitted")), 1000);
+    json_decref(doc);
+    ht_problem_clear(&p);
+}

@@ -168,7 +168,7 @@ def req(method, target, headers=(), body=b"", version="HTTP/1.1"):
 
 
 def post(body, extra=(), ctype="application/json", target="/v1/jobs"):
-    hs = [("Host", "t")]
+    hs = [("Host", "localhost")]
     if ctype:
         hs.append(("Content-Type", ctype))
     hs += list(extra) + [("Content-Length", str(len(body)))]
@@ -205,7 +205,7 @@ def gen_malformed(rnd):
         add("random_body", post(junk))
     for _ in range(40):
         tok = "".join(rnd.choice("GETPOSTX/ %\x00\x7f\t:") for _ in range(rnd.randint(1, 40)))
-        add("random_request_line", tok.encode("latin-1") + b"\r\nHost: t\r\n\r\n")
+        add("random_request_line", tok.encode("latin-1") + b"\r\nHost: localhost\r\n\r\n")
     for _ in range(200):
         add("truncated_json", post(base[:rnd.randint(0, len(base) - 1)]))
     for depth in [33, 64, 500, 2048, 5000, 20000] + [rnd.randint(33, 3000) for _ in range(20)]:
@@ -248,29 +248,29 @@ def gen_malformed(rnd):
     for tgt in ["/v1/jobs/%zz", "/v1/jobs/%", "/v1/jobs/%0", "/v1/jobs/%00", "/v1/jobs/%ff%fe",
                 "/%2e%2e/%2e%2e/etc/passwd", "/v1/jobs/..%2f..%2fnope", "/v1/jobs/%25%32%65",
                 "/v1/%6aobs/%zz", "/v1/jobs/\x01", "/v1/jobs/a%2fb/events", "/v1/jobs/%c0%af/retry"]:
-        add("bad_percent_encoding", req("GET", tgt, [("Host", "t")]))
+        add("bad_percent_encoding", req("GET", tgt, [("Host", "localhost")]))
         add("bad_percent_encoding", post(b"{", target=tgt.replace("/v1/jobs/", "/v1/jobs?x=")))
     for n in [33000, 100000, 300000]:
-        add("huge_header", req("GET", "/healthz", [("Host", "t"), ("X-Big", "b" * n)]))
-    add("many_headers", req("GET", "/healthz", [("Host", "t")] + [(f"X-H{i}", "v" * 400) for i in range(99)]))
-    add("too_many_headers", req("GET", "/healthz", [("Host", "t")] + [(f"X-H{i}", "v") for i in range(150)]))
-    add("head_over_h2o_limit", req("GET", "/healthz", [("Host", "t")] + [(f"X-H{i}", "v" * 8000) for i in range(60)]))
+        add("huge_header", req("GET", "/healthz", [("Host", "localhost"), ("X-Big", "b" * n)]))
+    add("many_headers", req("GET", "/healthz", [("Host", "localhost")] + [(f"X-H{i}", "v" * 400) for i in range(99)]))
+    add("too_many_headers", req("GET", "/healthz", [("Host", "localhost")] + [(f"X-H{i}", "v") for i in range(150)]))
+    add("head_over_h2o_limit", req("GET", "/healthz", [("Host", "localhost")] + [(f"X-H{i}", "v" * 8000) for i in range(60)]))
     for n in [8193, 20000, 200000]:
-        add("long_url", req("GET", "/v1/jobs/" + "a" * n, [("Host", "t")]))
+        add("long_url", req("GET", "/v1/jobs/" + "a" * n, [("Host", "localhost")]))
         add("long_url", post(b"{", target="/v1/jobs?q=" + "b" * n))
     for te in ["gzip, chunked", "chunked, identity", "identity", "xchunked", "chunked;q=1", "deflate",
                "chunked, chunked"]:
-        add("bad_transfer_encoding", req("POST", "/v1/jobs", [("Host", "t"), ("Content-Type", "application/json"),
+        add("bad_transfer_encoding", req("POST", "/v1/jobs", [("Host", "localhost"), ("Content-Type", "application/json"),
                                         ("Transfer-Encoding", te)], chunked(VALID_JOB)), True)
     for cl in ["5, 5", "-1", "+5", "0x10", "1e3", "", " ", "18446744073709551616", "5 5"]:
-        add("bad_content_length", req("POST", "/v1/jobs", [("Host", "t"), ("Content-Type", "application/json"),
+        add("bad_content_length", req("POST", "/v1/jobs", [("Host", "localhost"), ("Content-Type", "application/json"),
                                       ("Content-Length", cl)], b"{}{}{}"))
     for bad in [b"zz\r\n{}\r\n0\r\n\r\n", b"2\r\n{}0\r\n\r\n", b"-2\r\n{}\r\n0\r\n\r\n",
                 b"ffffffffffffffffff\r\n{}\r\n0\r\n\r\n", b"2\n{}\n0\n\n"]:
-        add("bad_chunks", req("POST", "/v1/jobs", [("Host", "t"), ("Content-Type", "application/json"),
+        add("bad_chunks", req("POST", "/v1/jobs", [("Host", "localhost"), ("Content-Type", "application/json"),
                               ("Transfer-Encoding", "chunked")], bad))
     # Smuggling: each hides a valid submit that must never run.
-    j = [("Host", "t"), ("Content-Type", "application/json")]
+    j = [("Host", "localhost"), ("Content-Type", "application/json")]
     hidden = smuggled()
     body = chunked(b"{}") + hidden
     add("smuggle_cl_te", req("POST", "/v1/jobs", j + [("Content-Length", "4"), ("Transfer-Encoding", "chunked")], body), True)
@@ -281,19 +281,19 @@ def gen_malformed(rnd):
     add("smuggle_te_te2", req("POST", "/v1/jobs", j + [("Transfer-Encoding", "chunked"), ("Transfer-Encoding", "chunked")], body), True)
     add("smuggle_te_case", req("POST", "/v1/jobs", j + [("Content-Length", "4"), ("TrAnSfEr-EnCoDiNg", "CHUNKED")], body), True)
     add("smuggle_te_space", req("POST", "/v1/jobs", j + [("Content-Length", "4"), ("Transfer-Encoding", " chunked")], body), True)
-    add("smuggle_bare_lf", b"POST /v1/jobs HTTP/1.1\nHost: t\nContent-Type: application/json\nContent-Length: 4\nTransfer-Encoding: chunked\n\n" + body, True)
-    add("smuggle_te_obs_fold", b"POST /v1/jobs HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding:\r\n chunked\r\nContent-Length: 4\r\n\r\n" + body, True)
+    add("smuggle_bare_lf", b"POST /v1/jobs HTTP/1.1\nHost: localhost\nContent-Type: application/json\nContent-Length: 4\nTransfer-Encoding: chunked\n\n" + body, True)
+    add("smuggle_te_obs_fold", b"POST /v1/jobs HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding:\r\n chunked\r\nContent-Length: 4\r\n\r\n" + body, True)
     add("smuggle_te_http10", req("POST", "/v1/jobs", j + [("Transfer-Encoding", "chunked"), ("Content-Length", "4")], body, version="HTTP/1.0"), True)
-    add("smuggle_nul_header", b"POST /v1/jobs HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nX: \x00\r\n\r\n{}{}" + hidden)
-    add("smuggle_cr_header", b"POST /v1/jobs HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nX: a\rTransfer-Encoding: chunked\r\n\r\n{}{}" + hidden)
+    add("smuggle_nul_header", b"POST /v1/jobs HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\nX: \x00\r\n\r\n{}{}" + hidden)
+    add("smuggle_cr_header", b"POST /v1/jobs HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\nX: a\rTransfer-Encoding: chunked\r\n\r\n{}{}" + hidden)
     for e in ["nope", "100-continue, x", "200-ok"]:
         add("bad_expect", req("POST", "/v1/jobs", j + [("Expect", e), ("Content-Length", "2")], b"{}"))
     # (HTTP/1.2 is not here: picohttpparser takes any HTTP/1.x as 1.1, as RFC 9110 allows.)
     for v in ["HTTP/2.0", "HTTP/0.9", "HTTPS/1.1", "HTTP/1.1 x", "http/1.1", "HTTP/1.10"]:
-        add("bad_version", req("GET", "/healthz", [("Host", "t")], version=v))
+        add("bad_version", req("GET", "/healthz", [("Host", "localhost")], version=v))
     add("crlf_only", b"\r\n\r\n")
     for m in ["PUT", "PATCH", "TRACE", "OPTIONS", "CONNECT", "PROPFIND", "G\x7fET", "get"]:
-        add("methods", req(m, "/v1/jobs", [("Host", "t"), ("Content-Length", "0")]))
+        add("methods", req(m, "/v1/jobs", [("Host", "localhost"), ("Content-Length", "0")]))
     rnd.shuffle(cases)
     return cases
 
@@ -345,7 +345,7 @@ def framing_cases():
     """(name, request, expected status, what the body must be: 'problem',
     ('problem', detail) for h2o's answers through our filter, or the raw
     text/plain bytes; whether the connection must be closed after)."""
-    j = [("Host", "t"), ("Content-Type", "application/json")]
+    j = [("Host", "localhost"), ("Content-Type", "application/json")]
     hidden = smuggled()
     body = chunked(b"{}") + hidden
     ok_body = chunked(b'{"type":"echo","x":1}')
@@ -365,13 +365,13 @@ def framing_cases():
         ("bad_chunk", req("POST", "/v1/jobs", j + [("Transfer-Encoding", "chunked")], b"zz\r\n{}\r\n0\r\n\r\n"), 400, ("problem", "broken chunked-encoding"), True),
         ("expect_unknown", req("POST", "/v1/jobs", j + [("Expect", "200-ok"), ("Content-Length", "2")], b"{}"), 417, ("problem", "unknown expectation"), True),
         ("head_unparsable", b"GET /healthz HTTP/1.1\r\nHost t\r\n\r\n", 400, b"Bad Request", True),
-        ("too_many_headers", req("GET", "/healthz", [("Host", "t")] + [(f"X-{i}", "v") for i in range(101)]), 400, b"Bad Request", True),
-        ("url_too_long", req("GET", "/v1/jobs/" + "a" * 9000, [("Host", "t")]), 414, "problem", False),
-        ("head_too_large", req("GET", "/healthz", [("Host", "t"), ("X-Big", "b" * 40000)]), 431, "problem", False),
-        ("head_over_h2o_limit", req("GET", "/healthz", [("Host", "t")] + [(f"X-{i}", "v" * 8000) for i in range(60)]), 400, b"Bad Request", True),
+        ("too_many_headers", req("GET", "/healthz", [("Host", "localhost")] + [(f"X-{i}", "v") for i in range(101)]), 400, b"Bad Request", True),
+        ("url_too_long", req("GET", "/v1/jobs/" + "a" * 9000, [("Host", "localhost")]), 414, "problem", False),
+        ("head_too_large", req("GET", "/healthz", [("Host", "localhost"), ("X-Big", "b" * 40000)]), 431, "problem", False),
+        ("head_over_h2o_limit", req("GET", "/healthz", [("Host", "localhost")] + [(f"X-{i}", "v" * 8000) for i in range(60)]), 400, b"Bad Request", True),
         ("body_over_h2o_bound", post(b"x" * (1200 * 1024)), 413, ("problem", "request entity is too large"), True),
         ("body_over_our_limit", post(b"x" * 70000), 413, "problem", False),
-        ("plain_get_keepalive", req("GET", "/healthz", [("Host", "t")]), 200, None, False),
+        ("plain_get_keepalive", req("GET", "/healthz", [("Host", "localhost")]), 200, None, False),
     ]
 
 

@@ -30,7 +30,7 @@ def probe_loop(host, port, stop, out):
         t0 = time.monotonic()
         try:
             with socket.create_connection((host, port), timeout=5) as s:
-                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
                 data = b""
                 while True:
                     chunk = s.recv(4096)
@@ -51,8 +51,8 @@ def main():
     host, port = hostport.rsplit(":", 1)
     port = int(port)
     kinds = ["head", "body", "idle"]
-    head_text = b"POST /v1/jobs HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nX-Slow: " + b"a" * 10000
-    body_head = b"POST /v1/jobs HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+    head_text = b"POST /v1/jobs HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nX-Slow: " + b"a" * 10000
+    body_head = b"POST /v1/jobs HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
 
     probes = {"latencies": [], "failures": []}
     stop = threading.Event()
@@ -68,7 +68,7 @@ def main():
         if kind == "body":
             s.sendall(body_head)
         elif kind == "idle":
-            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         else:
             s.sendall(head_text[:1])
             c["sent"] = 1
