@@ -1,0 +1,158 @@
+/* shared/tz.c: zone ids validated by ICU, offsets and their changes, and the
+ * process's TZ variable left alone. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shared/clock.h"
+#include "shared/cron.h"
+#include "shared/error.h"
+#include "shared/tz.h"
+
+static int64_t at_s(const char *rfc3339)
+{
+    int64_t ms;
+    cr_assert_eq(ht_parse_time(rfc3339, &ms), 0, "%s", rfc3339);
+    return ms / 1000;
+}
+
+Test(tz, known_ids_open_with_their_canonical_id)
+{
+    static const char *const pairs[][2] = {
+        {"Europe/Paris", "Europe/Paris"},   {"America/New_York", "America/New_York"},
+        {"US/Eastern", "America/New_York"}, {"UTC", "Etc/UTC"},
+        {"Etc/GMT+3", "Etc/GMT+3"},         {"Australia/Lord_Howe", "Australia/Lord_Howe"},
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        ht_tz_t *tz;
+        char err[256] = "";
+        cr_assert_eq(ht_tz_open(pairs[i][0], &tz, err, sizeof err), 0, "%s: %s", pairs[i][0], err);
+        cr_expect_str_eq(ht_tz_id(tz), pairs[i][1]);
+        ht_tz_close(tz);
+    }
+    ht_tz_t *tz;
+    cr_assert_eq(ht_tz_open(NULL, &tz, NULL, 0), 0);
+    cr_expect_str_eq(ht_tz_id(tz), "Etc/UTC", "no zone: UTC");
+    ht_tz_close(tz);
+    cr_assert_eq(ht_tz_open("", &tz, NULL, 0), 0);
+    cr_expect_str_eq(ht_tz_id(tz), "Etc/UTC");
+    ht_tz_close(tz);
+    ht_tz_close(NULL);
+}
+
+Test(tz, unknown_ids_are_refused_by_name)
+{
+    static const char *const ids[] = {
+        "Nowhere/City",     "europe/paris",         "GMT+3",       "Europe/Paris ",
+        "../../etc/passwd", "Europe/Pa\xc3\xa9ris", "Etc/Unknown", "Z",
+    };
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        ht_tz_t *tz = (ht_tz_t *)1;
+        char err[256] = "";
+        cr_expect_eq(ht_tz_open(ids[i], &tz, err, sizeof err), HT_EINVAL, "'%s' accepted", ids[i]);
+        cr_expect_null(tz, "*out is NULL on failure");
+        char want[128];
+        snprintf(want, sizeof want, "unknown time zone '%s'", ids[i]);
+        cr_expect(strstr(err, want), "'%s': %s", ids[i], err);
+    }
+    char longer[HT_TZ_ID_MAX + 2];
+    memset(longer, 'A', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    ht_tz_t *tz;
+    char err[256] = "";
+    cr_expect_eq(ht_tz_open(longer, &tz, err, sizeof err), HT_EINVAL);
+    cr_expect(strstr(err, "longer than 64 characters"), "%s", err);
+}
+
+Test(tz, spans_of_constant_offset)
+{
+    ht_tz_t *tz;
+    cr_assert_eq(ht_tz_open("Europe/Paris", &tz, NULL, 0), 0);
+    ht_tz_span_t s;
+    cr_assert_eq(ht_tz_span(tz, at_s("2024-07-01T00:00:00Z"), &s), 0);
+    cr_expect_eq(s.off_s, 7200);
+    cr_expect_eq(s.prev_off_s, 3600);
+    cr_expect_eq(s.start_s, at_s("2024-03-31T01:00:00Z"));
+    cr_expect_eq(s.end_s, at_s("2024-10-27T01:00:00Z"));
+    /* At the change itself: the new offset. */
+    cr_assert_eq(ht_tz_span(tz, at_s("2024-10-27T01:00:00Z"), &s), 0);
+    cr_expect_eq(s.off_s, 3600);
+    cr_expect_eq(s.prev_off_s, 7200);
+    cr_expect_eq(s.start_s, at_s("2024-10-27T01:00:00Z"));
+    cr_expect_eq(s.end_s, at_s("2025-03-30T01:00:00Z"));
+    cr_assert_eq(ht_tz_span(tz, at_s("2024-10-27T00:59:59Z"), &s), 0);
+    cr_expect_eq(s.off_s, 7200);
+    ht_tz_close(tz);
+
+    cr_assert_eq(ht_tz_open("Australia/Lord_Howe", &tz, NULL, 0), 0);
+    cr_assert_eq(ht_tz_span(tz, at_s("2024-05-01T00:00:00Z"), &s), 0);
+    cr_expect_eq(s.off_s, 10 * 3600 + 1800);
+    cr_expect_eq(s.prev_off_s, 11 * 3600);
+    cr_expect_eq(s.start_s, at_s("2024-04-06T15:00:00Z"));
+    ht_tz_close(tz);
+
+    cr_assert_eq(ht_tz_open("UTC", &tz, NULL, 0), 0);
+    cr_assert_eq(ht_tz_span(tz, at_s("2024-05-01T00:00:00Z"), &s), 0);
+    cr_expect_eq(s.off_s, 0);
+    cr_expect_eq(s.start_s, INT64_MIN);
+    cr_expect_eq(s.end_s, INT64_MAX);
+    ht_tz_close(tz);
+
+    /* Tokyo: no change since 1951, none ahead. */
+    cr_assert_eq(ht_tz_open("Asia/Tokyo", &tz, NULL, 0), 0);
+    cr_assert_eq(ht_tz_span(tz, at_s("2024-05-01T00:00:00Z"), &s), 0);
+    cr_expect_eq(s.off_s, 9 * 3600);
+    cr_expect_eq(s.end_s, INT64_MAX);
+    cr_expect_lt(s.start_s, at_s("1952-01-01T00:00:00Z"));
+    ht_tz_close(tz);
+}
+
+Test(tz, data_version)
+{
+    const char *v = ht_tz_data_version();
+    cr_expect(strlen(v) >= 5 && v[0] == '2', "'%s'", v);
+}
+
+/* Two threads compute in different zones at once while TZ says a third:
+ * each gets its own zone's answers and TZ is untouched. */
+typedef struct {
+    const char *zone;
+    int64_t want_ms;
+    int ok;
+} job_t;
+
+static void *compute(void *arg)
+{
+    job_t *j = arg;
+    ht_tz_t *tz;
+    ht_cron_t c;
+    if (ht_tz_open(j->zone, &tz, NULL, 0) || ht_cron_parse("0 9 * * *", 0, &c, NULL))
+        return NULL;
+    j->ok = 1;
+    for (int i = 0; i < 2000; i++) {
+        int64_t t;
+        if (ht_cron_next(&c, tz, 1735689600000LL /* 2025-01-01T00:00Z */, &t) || t != j->want_ms)
+            j->ok = 0;
+    }
+    ht_tz_close(tz);
+    return NULL;
+}
+
+Test(tz, threads_and_tz_variable)
+{
+    setenv("TZ", "America/Los_Angeles", 1);
+    job_t jobs[2] = {
+        {"Europe/Paris", 1735718400000LL, 0}, /* 2025-01-01T09:00+01:00 */
+        {"Asia/Tokyo", 1735776000000LL, 0},   /* 2025-01-02T09:00+09:00 */
+    };
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, compute, &jobs[i]), 0);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        cr_expect(jobs[i].ok, "%s: wrong next run", jobs[i].zone);
+    }
+    cr_expect_str_eq(getenv("TZ"), "America/Los_Angeles");
+}
