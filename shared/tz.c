@@ -1,10 +1,13 @@
 /* Time zones through ICU (ucal_*): id validation, offsets and their
- * changes.  ICU keeps the parsed zone rules in a process-wide cache of its
- * own, so a ht_tz_t is a thin wrapper: one UCalendar and the last stretch of
- * constant offset it looked up (schedules ask about nearby instants over and
- * over). */
+ * changes, and a per-thread cache of open zones.  A ht_tz_t is one
+ * UCalendar and the last stretch of constant offset it looked up (schedules
+ * ask about nearby instants over and over).  A fresh calendar builds its
+ * zone's transition rules on the first question, which costs many times a
+ * computation: hence the cache. */
 #include "shared/tz.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unicode/ucal.h>
@@ -52,7 +55,7 @@ int ht_tz_open(const char *id, ht_tz_t **out, char *err, size_t errlen)
     UBool is_system = 0;
     UErrorCode st = U_ZERO_ERROR;
     int32_t cn = ucal_getCanonicalTimeZoneID(uid, (int32_t)n, canon, HT_TZ_ID_MAX, &is_system, &st);
-    /* ICU answers "Etc/Unknown" for ids it does not know in some paths. */
+    /* ICU's custom ids ("GMT+3") and its "Etc/Unknown" are not system ids. */
     if (U_FAILURE(st) || st == U_STRING_NOT_TERMINATED_WARNING || !is_system || cn <= 0 ||
         cn > HT_TZ_ID_MAX)
         return ht_errorf(err, errlen, HT_EINVAL,
@@ -65,10 +68,6 @@ int ht_tz_open(const char *id, ht_tz_t **out, char *err, size_t errlen)
         return ht_errorf(err, errlen, HT_ENOMEM, "out of memory");
     u_UCharsToChars(canon, tz->id, cn);
     tz->id[cn] = '\0';
-    if (strcmp(tz->id, "Etc/Unknown") == 0) {
-        free(tz);
-        return ht_errorf(err, errlen, HT_EINVAL, "unknown time zone '%s'", id);
-    }
     tz->cal = ucal_open(canon, cn, "", UCAL_GREGORIAN, &st);
     if (U_FAILURE(st) || !tz->cal) {
         if (tz->cal)
@@ -145,6 +144,78 @@ int ht_tz_span(ht_tz_t *tz, int64_t at_s, ht_tz_span_t *out)
     tz->have_span = 1;
     *out = s;
     return 0;
+}
+
+/* ---- the per-thread cache ------------------------------------------------ */
+
+typedef struct {
+    char id[HT_TZ_ID_MAX + 1]; /* as asked, not canonical */
+    ht_tz_t *tz;
+    uint64_t used; /* larger is more recent */
+} cache_slot_t;
+
+typedef struct {
+    cache_slot_t slot[HT_TZ_CACHE_SIZE];
+    uint64_t clock;
+} cache_t;
+
+static __thread cache_t thread_cache;
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_close(cache_t *c)
+{
+    for (int i = 0; i < HT_TZ_CACHE_SIZE; i++) {
+        ht_tz_close(c->slot[i].tz);
+        c->slot[i].tz = NULL;
+    }
+}
+
+/* At thread exit: the key's value is the exiting thread's own cache. */
+static void cache_destructor(void *arg)
+{
+    cache_close(arg);
+}
+
+static void cache_key_create(void)
+{
+    pthread_key_create(&cache_key, cache_destructor);
+}
+
+int ht_tz_cached(const char *id, ht_tz_t **out, char *err, size_t errlen)
+{
+    cache_t *c = &thread_cache;
+    if (!id || !*id)
+        id = HT_TZ_DEFAULT;
+    *out = NULL;
+    cache_slot_t *victim = &c->slot[0];
+    for (int i = 0; i < HT_TZ_CACHE_SIZE; i++) {
+        cache_slot_t *s = &c->slot[i];
+        if (s->tz && strcmp(s->id, id) == 0) {
+            s->used = ++c->clock;
+            *out = s->tz;
+            return 0;
+        }
+        if (!s->tz || (victim->tz && s->used < victim->used))
+            victim = s;
+    }
+    ht_tz_t *tz;
+    int rc = ht_tz_open(id, &tz, err, errlen);
+    if (rc)
+        return rc;
+    pthread_once(&cache_once, cache_key_create);
+    pthread_setspecific(cache_key, c);
+    ht_tz_close(victim->tz);
+    snprintf(victim->id, sizeof victim->id, "%s", id); /* ht_tz_open checked its length */
+    victim->tz = tz;
+    victim->used = ++c->clock;
+    *out = tz;
+    return 0;
+}
+
+void ht_tz_cache_clear(void)
+{
+    cache_close(&thread_cache);
 }
 
 const char *ht_tz_data_version(void)

@@ -22,13 +22,25 @@ typedef struct ht_tz ht_tz_t;
  * "GMT+3" forms are refused too), or HT_ENOMEM.
  *
  * A ht_tz_t holds an ICU calendar and a cache: use it from one thread at a
- * time.  Opening one is cheap (bench/README.md); a caller may open a zone
- * per computation or keep one per thread. */
+ * time (ht_tz_cached() keeps one per zone and thread). */
 int ht_tz_open(const char *id, ht_tz_t **out, char *err, size_t errlen);
 void ht_tz_close(ht_tz_t *tz);
 
+/* This thread's open zone for `id`, from a small per-thread cache (the
+ * HT_TZ_CACHE_SIZE most recently used zones; opening one costs far more
+ * than a computation, bench/README.md).  Returns 0 and a borrowed *out,
+ * valid until this thread's next ht_tz_cached() or ht_tz_cache_clear()
+ * call: never close it.  Errors as ht_tz_open() (refused ids are not
+ * cached).  A thread's zones are closed when it exits. */
+#define HT_TZ_CACHE_SIZE 16
+int ht_tz_cached(const char *id, ht_tz_t **out, char *err, size_t errlen);
+
+/* Closes this thread's cached zones (the main thread, before it exits). */
+void ht_tz_cache_clear(void);
+
 /* ICU's canonical id of the zone ("US/Eastern" gives "America/New_York",
- * "UTC" gives "Etc/UTC").  Lives as long as tz. */
+ * "UTC" gives "Etc/UTC", "Asia/Kolkata" CLDR's "Asia/Calcutta"): for logs;
+ * show users the id they gave.  Lives as long as tz. */
 const char *ht_tz_id(const ht_tz_t *tz);
 
 /* A stretch of time during which the zone's UTC offset does not change:

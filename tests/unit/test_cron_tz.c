@@ -24,6 +24,7 @@ Test(tz, known_ids_open_with_their_canonical_id)
         {"Europe/Paris", "Europe/Paris"},   {"America/New_York", "America/New_York"},
         {"US/Eastern", "America/New_York"}, {"UTC", "Etc/UTC"},
         {"Etc/GMT+3", "Etc/GMT+3"},         {"Australia/Lord_Howe", "Australia/Lord_Howe"},
+        {"Asia/Kolkata", "Asia/Calcutta"}, /* ICU keeps CLDR's older names canonical */
     };
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
         ht_tz_t *tz;
@@ -155,4 +156,64 @@ Test(tz, threads_and_tz_variable)
         cr_expect(jobs[i].ok, "%s: wrong next run", jobs[i].zone);
     }
     cr_expect_str_eq(getenv("TZ"), "America/Los_Angeles");
+}
+
+Test(tz, per_thread_cache)
+{
+    ht_tz_t *a, *b, *c;
+    char err[256];
+    cr_assert_eq(ht_tz_cached("Europe/Paris", &a, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(ht_tz_cached("Europe/Paris", &b, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(a, b, "the same zone comes back");
+    cr_assert_eq(ht_tz_cached(NULL, &c, err, sizeof err), 0);
+    cr_expect_str_eq(ht_tz_id(c), "Etc/UTC");
+    cr_expect_eq(ht_tz_cached("Nowhere/City", &c, err, sizeof err), HT_EINVAL);
+    cr_expect_null(c);
+    cr_expect(strstr(err, "unknown time zone 'Nowhere/City'"), "%s", err);
+
+    /* More zones than slots: the least recently used goes, Paris (used
+     * again each round) stays. */
+    static const char *const ids[] = {
+        "Asia/Tokyo",       "America/New_York", "Australia/Sydney", "Europe/London",
+        "America/Chicago",  "Asia/Karachi",     "Africa/Cairo",     "Europe/Berlin",
+        "America/Denver",   "Asia/Shanghai",    "Pacific/Auckland", "Europe/Madrid",
+        "America/Santiago", "Asia/Dubai",       "Europe/Rome",      "America/Lima",
+        "Asia/Seoul",       "Europe/Oslo",      "Africa/Lagos",     "America/Bogota",
+    };
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        cr_assert_eq(ht_tz_cached(ids[i], &c, err, sizeof err), 0, "%s: %s", ids[i], err);
+        cr_expect_str_eq(ht_tz_id(c), ids[i]);
+        cr_assert_eq(ht_tz_cached("Europe/Paris", &b, err, sizeof err), 0);
+        cr_expect_eq(b, a, "Paris evicted at %s", ids[i]);
+    }
+    /* The cached zone computes like a fresh one. */
+    ht_cron_t cr;
+    int64_t t;
+    cr_assert_eq(ht_cron_parse("30 2 * * *", 0, &cr, NULL), 0);
+    cr_assert_eq(ht_cron_next(&cr, a, 1711843200000LL /* 2024-03-31T00:00Z */, &t), 0);
+    cr_expect_eq(t, 1711846800000LL, "03:00 CEST");
+    ht_tz_cache_clear();
+    cr_assert_eq(ht_tz_cached("Europe/Paris", &b, err, sizeof err), 0);
+    ht_tz_cache_clear();
+}
+
+/* A thread that uses the cache and exits leaves nothing behind (the
+ * sanitizer's leak check would say). */
+static void *cache_user(void *arg)
+{
+    ht_tz_t *tz;
+    *(int *)arg = ht_tz_cached("America/Sao_Paulo", &tz, NULL, 0) == 0 &&
+                  ht_tz_cached("Asia/Tokyo", &tz, NULL, 0) == 0;
+    return NULL;
+}
+
+Test(tz, cache_is_freed_at_thread_exit)
+{
+    for (int i = 0; i < 3; i++) {
+        pthread_t th;
+        int ok = 0;
+        cr_assert_eq(pthread_create(&th, NULL, cache_user, &ok), 0);
+        pthread_join(th, NULL);
+        cr_expect(ok);
+    }
 }
