@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unicode/ucal.h>
+#include <unicode/ustring.h>
 
 #include "shared/clock.h"
 #include "shared/cron.h"
@@ -216,4 +218,62 @@ Test(tz, cache_is_freed_at_thread_exit)
         pthread_join(th, NULL);
         cr_expect(ok);
     }
+}
+
+/* The time zone rules for a fixed wall time are ICU's own resolution of
+ * wall times, UCAL_WALLTIME_NEXT_VALID for skipped ones and
+ * UCAL_WALLTIME_FIRST for repeated ones: ICU's ucal_setDateTime, asked
+ * independently of the offset spans shared/cron.c walks, gives the same
+ * instants. */
+Test(tz, fixed_times_resolve_as_icu_does)
+{
+    static const struct {
+        const char *zone;
+        int y, mo, d, h, mi;
+    } walls[] = {
+        {"Europe/Paris", 2024, 3, 31, 2, 30},        /* skipped */
+        {"Europe/Paris", 2024, 10, 27, 2, 30},       /* repeated */
+        {"Europe/Paris", 2024, 6, 1, 12, 0},         /* ordinary */
+        {"America/New_York", 2024, 3, 10, 2, 0},     /* skipped */
+        {"America/New_York", 2024, 11, 3, 1, 30},    /* repeated */
+        {"Australia/Lord_Howe", 2024, 10, 6, 2, 15}, /* skipped, 30-minute change */
+        {"Australia/Lord_Howe", 2024, 4, 7, 1, 45},  /* repeated, 30-minute change */
+        {"Australia/Sydney", 2024, 10, 6, 2, 30},    /* skipped, southern spring */
+        {"Australia/Sydney", 2024, 4, 7, 2, 30},     /* repeated, southern autumn */
+        {"America/Sao_Paulo", 2018, 11, 4, 0, 0},    /* skipped midnight */
+        {"America/Sao_Paulo", 2019, 2, 16, 23, 30},  /* repeated before midnight */
+        {"Pacific/Apia", 2011, 12, 30, 12, 0},       /* a skipped day */
+        {"Asia/Tokyo", 2024, 3, 31, 2, 30},          /* nothing happens */
+    };
+    for (size_t i = 0; i < sizeof walls / sizeof walls[0]; i++) {
+        UChar uz[HT_TZ_ID_MAX + 1];
+        u_uastrcpy(uz, walls[i].zone);
+        UErrorCode st = U_ZERO_ERROR;
+        UCalendar *cal = ucal_open(uz, -1, "", UCAL_GREGORIAN, &st);
+        cr_assert(U_SUCCESS(st), "%s", u_errorName(st));
+        ucal_setAttribute(cal, UCAL_SKIPPED_WALL_TIME, UCAL_WALLTIME_NEXT_VALID);
+        ucal_setAttribute(cal, UCAL_REPEATED_WALL_TIME, UCAL_WALLTIME_FIRST);
+        ucal_clear(cal);
+        ucal_setDateTime(cal, walls[i].y, walls[i].mo - 1, walls[i].d, walls[i].h, walls[i].mi, 0,
+                         &st);
+        int64_t icu = (int64_t)ucal_getMillis(cal, &st);
+        cr_assert(U_SUCCESS(st), "%s", u_errorName(st));
+        ucal_close(cal);
+
+        char expr[64];
+        snprintf(expr, sizeof expr, "%d %d %d %d *", walls[i].mi, walls[i].h, walls[i].d,
+                 walls[i].mo);
+        ht_cron_t c;
+        ht_tz_t *tz;
+        int64_t next;
+        cr_assert_eq(ht_cron_parse(expr, 0, &c, NULL), 0);
+        cr_assert_eq(ht_tz_cached(walls[i].zone, &tz, NULL, 0), 0);
+        int64_t day_before =
+            ht_days_from_civil(walls[i].y, walls[i].mo, walls[i].d) * 86400000 - 86400000;
+        cr_assert_eq(ht_cron_next(&c, tz, day_before, &next), 0);
+        char b1[HT_TIME_BUFSZ], b2[HT_TIME_BUFSZ];
+        cr_expect_eq(next, icu, "'%s' in %s: %s, ICU says %s", expr, walls[i].zone,
+                     ht_format_time(next, b1), ht_format_time(icu, b2));
+    }
+    ht_tz_cache_clear();
 }
