@@ -11,8 +11,9 @@
  *   value = number | name        names: JAN-DEC, SUN-SAT (any case)
  *
  *   second 0-59, minute 0-59, hour 0-23, day-of-month 1-31, month 1-12,
- *   day-of-week 0-7 (0 and 7 are Sunday).  "a/n" is "a-max/n".  A range
- *   ending at the name SUN ends at 7 ("FRI-SUN").  Macros: @yearly
+ *   day-of-week 0-7 (0 and 7 are Sunday).  "a/n" is "a-max/n" ("*" and
+ *   "a/n" stop at 6 in day-of-week).  A range ending at the name SUN ends
+ *   at 7 ("FRI-SUN").  Steps are 1 to the field's maximum.  Macros: @yearly
  *   (@annually), @monthly, @weekly, @daily (@midnight), @hourly.
  *
  * Day rule (Vixie cron's): when the day-of-month or the day-of-week field
