@@ -8,7 +8,7 @@ set -euo pipefail
 
 ht_deps_runtime=(
     build-essential cmake pkg-config
-    libh2o-dev libuv1-dev libhiredis-dev libjansson-dev libssl-dev libcurl4-openssl-dev
+    libh2o-dev libuv1-dev libhiredis-dev libjansson-dev libssl-dev libcurl4-openssl-dev libicu-dev
     redis-server redis-tools curl ca-certificates
 )
 # nodejs: the sync-mode tests drive Node's http and fetch (tests/integration/clients).

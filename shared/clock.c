@@ -86,15 +86,15 @@ static int leap(int y)
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-static int days_in_month(int y, int m)
+int ht_days_in_month(int y, int m)
 {
     static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     return m == 2 && leap(y) ? 29 : days[m - 1];
 }
 
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar
- * (Howard Hinnant's days_from_civil), so no timegm()/TZ dependence. */
-static int64_t days_from_civil(int y, int m, int d)
+/* Howard Hinnant's days_from_civil and civil_from_days: no timegm()/TZ
+ * dependence. */
+int64_t ht_days_from_civil(int y, int m, int d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -102,6 +102,19 @@ static int64_t days_from_civil(int y, int m, int d)
     int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
     int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     return era * 146097 + doe - 719468;
+}
+
+void ht_civil_from_days(int64_t days, int *y, int *m, int *d)
+{
+    days += 719468;
+    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    int64_t doe = days - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
 int ht_parse_time(const char *s, int64_t *ms)
@@ -149,10 +162,9 @@ int ht_parse_time(const char *s, int64_t *ms)
     if (*p != '\0')
         return HT_EINVAL;
     /* Leap second 60 is allowed by RFC 3339; it folds into the next second. */
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
-        sec > 60)
+    if (mo < 1 || mo > 12 || d < 1 || d > ht_days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
         return HT_EINVAL;
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+    int64_t secs = ht_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
     secs -= (int64_t)offset_min * 60;
     *ms = secs * 1000 + frac;
     return 0;

@@ -24,4 +24,11 @@ char *ht_format_time(int64_t ms, char *buf);
  * "Z" or "+hh:mm" offset).  Returns 0 and sets *ms, or HT_EINVAL. */
 int ht_parse_time(const char *s, int64_t *ms);
 
+/* The proleptic Gregorian calendar, independent of TZ: days since
+ * 1970-01-01 of y-m-d (m 1-12, d 1-31), its inverse, and the length of a
+ * month (29 for a leap February). */
+int64_t ht_days_from_civil(int y, int m, int d);
+void ht_civil_from_days(int64_t days, int *y, int *m, int *d);
+int ht_days_in_month(int y, int m);
+
 #endif
