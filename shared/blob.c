@@ -47,6 +47,12 @@ int ht__blob_pathf(char *out, size_t outlen, const char *fmt, ...)
     return n < 0 || (size_t)n >= outlen ? HT_EINVAL : 0;
 }
 
+void ht__blob_etag(ht_blob_info_t *info)
+{
+    if (info->sha256[0])
+        snprintf(info->etag, sizeof(info->etag), "\"%s\"", info->sha256);
+}
+
 int ht__blob_errno(int e)
 {
     if (e == ENOSPC || e == EDQUOT || e == EFBIG)
@@ -392,6 +398,7 @@ int ht_blob_commit(ht_blob_writer_t *w, ht_blob_info_t *info)
     info->bytes = w->bytes;
     memcpy(info->sha256, sha, sizeof(sha));
     snprintf(info->content_type, sizeof(info->content_type), "%s", w->content_type);
+    ht__blob_etag(info);
     return 0;
 }
 
@@ -500,6 +507,7 @@ int ht_blob_put_file(ht_blob_t *b, const char *key, const char *path,
         info->bytes = size;
         memcpy(info->sha256, sha, sizeof(sha));
         snprintf(info->content_type, sizeof(info->content_type), "%s", probe.content_type);
+        ht__blob_etag(info);
     }
 out:
     close(fd);

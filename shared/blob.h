@@ -100,7 +100,8 @@ typedef struct {
     uint64_t bytes;
     char sha256[HT_BLOB_SHA256_LEN + 1]; /* lowercase hex; "" for an S3 object not written here */
     char content_type[HT_BLOB_CTYPE_MAX];
-    char etag[HT_BLOB_ETAG_MAX]; /* strong validator, quoted: dir "<sha256>", s3 the object's */
+    char etag[HT_BLOB_ETAG_MAX]; /* strong validator: "<sha256>" (quotes included), or an S3
+                                  * object's own ETag when it has no sha256 */
     int64_t mtime;               /* seconds since the epoch */
 } ht_blob_info_t;
 

@@ -255,7 +255,7 @@ static int open_checked(ht_blob_t *b, const char *key, ht_blob_info_t *info)
             info->bytes = m.bytes;
             memcpy(info->sha256, m.sha256, sizeof(info->sha256));
             snprintf(info->content_type, sizeof(info->content_type), "%s", m.content_type);
-            snprintf(info->etag, sizeof(info->etag), "\"%s\"", m.sha256);
+            ht__blob_etag(info);
             info->mtime = (int64_t)st.st_mtime;
             return fd;
         }
@@ -312,7 +312,6 @@ static int publish(dir_t *d, const char *key, int fd, const char *tmp, uint64_t 
     rc = fsync_parent_of(data);
     if (rc < 0)
         return ht_errorf(err, errlen, rc, "fsync of %s's directory: %s", key, ht_strerror(rc));
-    snprintf(info->etag, sizeof(info->etag), "\"%s\"", sha);
     info->mtime = (int64_t)st.st_mtime;
     return 0;
 }

@@ -79,6 +79,11 @@ extern const ht__blob_ops_t ht__blob_s3_ops;
 int ht__blob_pathf(char *out, size_t outlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Sets info->etag to the quoted SHA-256 when info has one: the same
+ * strong validator on both backends (an S3 object's own ETag is an MD5, or
+ * an MD5 of MD5s for multipart uploads, and changes with the part size). */
+void ht__blob_etag(ht_blob_info_t *info);
+
 /* Sets b's error words and returns code. */
 int ht__blob_fail(ht_blob_t *b, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -165,9 +165,11 @@ typedef struct {
 
     /* transfer state */
     CURL *curl;
-    uint64_t pos;       /* of the body sent */
-    uint64_t delivered; /* bytes given to the sink */
-    uint64_t skip;      /* of a 200 answer to a ranged GET: bytes before the range */
+    uint64_t pos;         /* of the body sent */
+    uint64_t delivered;   /* bytes given to the sink */
+    uint64_t range_start; /* where the body starts (Content-Range of a 206) */
+    uint64_t skip;        /* bytes of the body before the range, dropped so far */
+    int range_bad;        /* the body starts after the range asked for */
     int sink_stopped;
     int read_errno;
 } call_t;
@@ -223,7 +225,7 @@ static size_t header_cb(char *buf, size_t size, size_t nmemb, void *ud)
     size_t len = size * nmemb;
     if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) { /* a new answer (after a 100) */
         c->etag[0] = c->content_type[0] = c->sha256[0] = '\0';
-        c->content_length = 0;
+        c->content_length = c->range_start = 0;
         c->mtime = 0;
         return len;
     }
@@ -247,6 +249,10 @@ static size_t header_cb(char *buf, size_t size, size_t nmemb, void *ud)
         copy_value(tmp, sizeof(tmp), v, vlen);
         time_t t = curl_getdate(tmp, NULL);
         c->mtime = t < 0 ? 0 : (int64_t)t;
+    } else if (nlen == 13 && strncasecmp(buf, "content-range", 13) == 0) {
+        copy_value(tmp, sizeof(tmp), v, vlen); /* "bytes FIRST-LAST/TOTAL" */
+        if (strncmp(tmp, "bytes ", 6) == 0)
+            c->range_start = strtoull(tmp + 6, NULL, 10);
     } else if (nlen == 17 && strncasecmp(buf, "x-amz-meta-sha256", 17) == 0) {
         copy_value(tmp, sizeof(tmp), v, vlen);
         if (strlen(tmp) == HT_BLOB_SHA256_LEN)
@@ -262,11 +268,18 @@ static size_t write_cb(char *p, size_t size, size_t nmemb, void *ud)
     long status = 0;
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
     if (c->sink && status / 100 == 2) {
-        /* A server that ignored the Range sends the whole object (200): the
-         * range is cut out of it here. */
-        if (c->range_len > 0 && status == 200) {
-            if (c->skip < c->range_off) {
-                uint64_t drop = c->range_off - c->skip;
+        /* The body may start before the range asked for: a server that
+         * ignores Range sends the whole object (200), and s3rver 3.7 answers
+         * "bytes=0-0" with the whole object as a 206.  The range is cut out
+         * here, from where Content-Range says the body starts. */
+        if (c->range_len > 0) {
+            uint64_t start = status == 206 ? c->range_start : 0;
+            if (start > c->range_off) {
+                c->range_bad = 1;
+                return 0;
+            }
+            if (c->skip < c->range_off - start) {
+                uint64_t drop = c->range_off - start - c->skip;
                 if (drop >= len) {
                     c->skip += len;
                     return total;
@@ -330,7 +343,7 @@ static int status_code(call_t *c, char *err, size_t errlen)
  * the store is down, and the caller hears so at once. */
 static int worth_retrying(call_t *c, CURLcode res)
 {
-    if (c->delivered > 0 || c->sink_stopped || c->read_errno)
+    if (c->delivered > 0 || c->sink_stopped || c->read_errno || c->range_bad)
         return 0;
     if (res == CURLE_OK)
         return c->status >= 500 || c->status == 429;
@@ -379,8 +392,8 @@ static int perform(s3_t *s, CURL *curl, call_t *c, char *err, size_t errlen)
         c->resp = NULL;
         c->resp_len = 0;
         c->status = 0;
-        c->pos = c->delivered = c->skip = 0;
-        c->sink_stopped = c->read_errno = 0;
+        c->pos = c->delivered = c->skip = c->range_start = 0;
+        c->sink_stopped = c->read_errno = c->range_bad = 0;
         c->curl = curl;
         errbuf[0] = '\0';
 
@@ -435,6 +448,11 @@ static int perform(s3_t *s, CURL *curl, call_t *c, char *err, size_t errlen)
         }
         if (c->sink_stopped) {
             rc = ht_errorf(err, errlen, HT_ECANCELED, "read stopped by its reader");
+            break;
+        }
+        if (c->range_bad) {
+            rc = ht_errorf(err, errlen, HT_EPROTO, "S3 GET %s: the answer starts after the range",
+                           url);
             break;
         }
         if (c->read_errno) {
@@ -1039,6 +1057,7 @@ static int s3_stat(ht_blob_t *b, const char *key, ht_blob_info_t *info)
         snprintf(info->content_type, sizeof(info->content_type), "%s",
                  c.content_type[0] ? c.content_type : HT_BLOB_CTYPE_DEFAULT);
         memcpy(info->etag, c.etag, sizeof(info->etag));
+        ht__blob_etag(info);
         info->mtime = c.mtime;
     } else if (rc == HT_ENOTFOUND) {
         ht__blob_fail(b, rc, "no blob %s", key);
