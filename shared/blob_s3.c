@@ -470,6 +470,9 @@ static int perform(s3_t *s, CURL *curl, call_t *c, char *err, size_t errlen)
         struct timespec pause = {0, 100000000L << attempt}; /* 100 ms, then 200 ms */
         nanosleep(&pause, NULL);
     }
+    /* The handle outlives this frame: it must not keep pointers into it. */
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(extra);
     return rc;
 }
