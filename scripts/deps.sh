@@ -9,12 +9,15 @@ set -euo pipefail
 ht_deps_runtime=(
     build-essential cmake pkg-config
     libh2o-dev libuv1-dev libhiredis-dev libjansson-dev libssl-dev libcurl4-openssl-dev libicu-dev
+    zlib1g-dev
     redis-server redis-tools curl ca-certificates
 )
 # nodejs: the sync-mode tests drive Node's http and fetch (tests/integration/clients).
 # chromium, golang-go: the dashboard browser test and the Go client example (issue 9).
 ht_deps_test=(libcriterion-dev jq python3 python3-requests procps nodejs chromium golang-go clang libclang-rt-14-dev)
-ht_deps_bench=(wrk jq python3 procps nginx-light nodejs gunicorn python3-rq python3-flask linux-perf valgrind)
+# time: GNU time's peak RSS in bench/blob/run.
+ht_deps_bench=(wrk jq python3 procps nginx-light nodejs gunicorn python3-rq python3-flask linux-perf valgrind
+    time)
 
 ht_deps_missing() {
     local pkg

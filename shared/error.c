@@ -19,6 +19,10 @@ const char *ht_strerror(int err)
     case HT_EEXIST: return "already exists";
     case HT_ETIMEDOUT: return "deadline passed";
     case HT_ECANCELED: return "cancel requested";
+    case HT_ENOSPACE: return "no space left in the blob store";
+    case HT_EUNAVAIL: return "blob store unavailable";
+    case HT_ETOOBIG: return "larger than allowed";
+    case HT_EDIGEST: return "digest mismatch";
     default: break;
     }
     if (err < 0 && err > -4096)

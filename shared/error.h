@@ -11,12 +11,16 @@ enum {
     HT_ENOMEM,         /* allocation failed */
     HT_EREDIS,         /* Redis unreachable or connection lost */
     HT_EPROTO,         /* Redis answered something we did not expect */
-    HT_ENOTFOUND,      /* no such job (or not visible to this tenant) */
+    HT_ENOTFOUND,      /* no such job or blob (or not visible to this tenant) */
     HT_ESTALE,         /* the caller no longer holds the job (fencing token) */
     HT_ESCHEMA,        /* keyspace older than this binary needs */
     HT_EEXIST,         /* already exists */
     HT_ETIMEDOUT,      /* a deadline passed */
     HT_ECANCELED,      /* the job is held but its cancel was requested */
+    HT_ENOSPACE,       /* the blob store's disk or quota is full (HTTP 507) */
+    HT_EUNAVAIL,       /* the blob store's service is unreachable or failing (HTTP 503) */
+    HT_ETOOBIG,        /* a blob larger than its limit (HTTP 413) */
+    HT_EDIGEST,        /* the bytes do not match the digest given for them */
 };
 
 /* A static string describing `err` (an HT_E* code or a negative errno). */
