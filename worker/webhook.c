@@ -15,7 +15,6 @@
 #include "worker/webhook.h"
 
 #include <curl/curl.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,14 +25,15 @@
 #include "shared/log.h"
 #include "shared/netguard.h"
 #include "shared/store.h"
+
 #include "worker/backoff.h"
 #include "worker/worker.h"
 
 #define CLAIM_LIMIT        4
 #define CLAIM_MARGIN_MS    5000 /* per delivery, on top of its timeout: signing, recording */
-#define POLL_MS 200
+#define POLL_MS            200
 #define CONNECT_TIMEOUT_MS 5000
-#define RETRY_MAX_MS 3600000L /* the longest wait between attempts: an hour */
+#define RETRY_MAX_MS       3600000L /* the longest wait between attempts: an hour */
 
 ht_delivery_result_t ht_webhook_judge(int curl_failed, int refused, long http_status)
 {
@@ -77,8 +77,8 @@ long ht_webhook_retry_after_ms(const char *value, long long now_s)
 
 /* What one POST did. */
 typedef struct {
-    int curl_failed;      /* no HTTP answer */
-    int refused;          /* the address check refused an address */
+    int curl_failed; /* no HTTP answer */
+    int refused;     /* the address check refused an address */
     long http_status;
     long retry_after_ms;  /* -1 when none */
     char status_word[24]; /* cb_last_status: "503", "timeout", ... */
@@ -161,8 +161,8 @@ static void post(const ht_worker_t *w, const char *url, const char *cb_id, long 
         snprintf(out->status_word, sizeof out->status_word, "error");
         goto done;
     }
-    long connect_ms = w->webhook_timeout_ms < CONNECT_TIMEOUT_MS ? w->webhook_timeout_ms
-                                                                 : CONNECT_TIMEOUT_MS;
+    long connect_ms =
+        w->webhook_timeout_ms < CONNECT_TIMEOUT_MS ? w->webhook_timeout_ms : CONNECT_TIMEOUT_MS;
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
@@ -196,18 +196,13 @@ done:
     curl_slist_free_all(headers);
 }
 
-/* The body of the delivery: {"type", "timestamp", "data"}.  A new string
- * (free()) or NULL. */
-static char *render_body(const ht_job_t *job, int64_t now_ms)
+int ht_webhook_body_append(ht_buf_t *b, const ht_job_t *job, int64_t now_ms)
 {
-    char when[HT_TIME_BUFSZ], type[48];
-    snprintf(type, sizeof type, "job.%s", ht_job_status_name(job->status));
-    json_t *doc = ht_job_to_json(job);
-    json_t *body = json_pack("{s:s, s:s, s:o}", "type", type, "timestamp",
-                             ht_format_time(now_ms, when), "data", doc);
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    return text;
+    char when[HT_TIME_BUFSZ];
+    ht_buf_printf(b, "{\"type\":\"job.%s\",\"timestamp\":\"%s\",\"data\":",
+                  ht_job_status_name(job->status), ht_format_time(now_ms, when));
+    ht_job_doc_append(b, job);
+    return ht_buf_putc(b, '}'); /* failure is sticky: this says for all */
 }
 
 static const char *outcome_name(ht_delivery_result_t r)
@@ -238,7 +233,9 @@ static void deliver(ht_worker_t *w, ht_store_t *store, const ht_delivery_t *d)
     }
     int64_t now = ht_now_ms();
     long long ts = now / 1000;
-    body = render_body(&job, now);
+    ht_buf_t text = HT_BUF_INIT;
+    ht_webhook_body_append(&text, &job, now);
+    body = ht_buf_steal(&text, NULL);
     sig = w->webhook_secrets.n ? ht_webhook_signature(&w->webhook_secrets, d->cb_id, ts, body,
                                                       body ? strlen(body) : 0)
                                : NULL;
@@ -256,8 +253,8 @@ static void deliver(ht_worker_t *w, ht_store_t *store, const ht_delivery_t *d)
     long long next_due = 0;
     long delay = 0;
     if (res == HT_DELIVERY_RETRY) {
-        delay = ht_webhook_retry_delay_ms(w->webhook_retry_base_ms, attempt, a.retry_after_ms,
-                                          NULL, NULL);
+        delay = ht_webhook_retry_delay_ms(w->webhook_retry_base_ms, attempt, a.retry_after_ms, NULL,
+                                          NULL);
         next_due = ht_now_ms() + delay;
     }
     rc = ht_store_delivery_done(store, k, d, outcome_name(res), a.status_word, next_due);
@@ -265,10 +262,9 @@ static void deliver(ht_worker_t *w, ht_store_t *store, const ht_delivery_t *d)
     char attempt_s[16], delay_s[24];
     snprintf(attempt_s, sizeof attempt_s, "%d", attempt);
     snprintf(delay_s, sizeof delay_s, "%ld", delay);
-    ht_log(res == HT_DELIVERY_DELIVERED ? HT_LOG_INFO : HT_LOG_WARN, "webhook attempt", "id",
-           d->id, "webhook_id", d->cb_id, "attempt", attempt_s, "status", a.status_word,
-           "outcome", outcome_name(res), res == HT_DELIVERY_RETRY ? "retry_in_ms" : NULL,
-           delay_s, NULL);
+    ht_log(res == HT_DELIVERY_DELIVERED ? HT_LOG_INFO : HT_LOG_WARN, "webhook attempt", "id", d->id,
+           "webhook_id", d->cb_id, "attempt", attempt_s, "status", a.status_word, "outcome",
+           outcome_name(res), res == HT_DELIVERY_RETRY ? "retry_in_ms" : NULL, delay_s, NULL);
     if (rc < 0)
         ht_log(HT_LOG_WARN, "webhook: attempt not recorded", "id", d->id, "error",
                ht_store_errstr(store), NULL);
@@ -334,8 +330,7 @@ int ht_webhook_start(ht_worker_t *w)
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return HT_ENOMEM;
     if (w->webhook_secrets.n == 0)
-        ht_log(HT_LOG_WARN, "no HANGTIGHT_WEBHOOK_SECRET: webhook deliveries are not signed",
-               NULL);
+        ht_log(HT_LOG_WARN, "no HANGTIGHT_WEBHOOK_SECRET: webhook deliveries are not signed", NULL);
     atomic_store(&w->webhook_quit, 0);
     int rc = pthread_create(&w->webhook_thread, NULL, webhook_main, w);
     if (rc != 0) {
