@@ -25,15 +25,14 @@
 #include "shared/log.h"
 #include "shared/netguard.h"
 #include "shared/store.h"
-
 #include "worker/backoff.h"
 #include "worker/worker.h"
 
 #define CLAIM_LIMIT        4
 #define CLAIM_MARGIN_MS    5000 /* per delivery, on top of its timeout: signing, recording */
-#define POLL_MS            200
+#define POLL_MS 200
 #define CONNECT_TIMEOUT_MS 5000
-#define RETRY_MAX_MS       3600000L /* the longest wait between attempts: an hour */
+#define RETRY_MAX_MS 3600000L /* the longest wait between attempts: an hour */
 
 ht_delivery_result_t ht_webhook_judge(int curl_failed, int refused, long http_status)
 {
@@ -77,8 +76,8 @@ long ht_webhook_retry_after_ms(const char *value, long long now_s)
 
 /* What one POST did. */
 typedef struct {
-    int curl_failed; /* no HTTP answer */
-    int refused;     /* the address check refused an address */
+    int curl_failed;      /* no HTTP answer */
+    int refused;          /* the address check refused an address */
     long http_status;
     long retry_after_ms;  /* -1 when none */
     char status_word[24]; /* cb_last_status: "503", "timeout", ... */
@@ -161,8 +160,8 @@ static void post(const ht_worker_t *w, const char *url, const char *cb_id, long 
         snprintf(out->status_word, sizeof out->status_word, "error");
         goto done;
     }
-    long connect_ms =
-        w->webhook_timeout_ms < CONNECT_TIMEOUT_MS ? w->webhook_timeout_ms : CONNECT_TIMEOUT_MS;
+    long connect_ms = w->webhook_timeout_ms < CONNECT_TIMEOUT_MS ? w->webhook_timeout_ms
+                                                                 : CONNECT_TIMEOUT_MS;
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
@@ -253,8 +252,8 @@ static void deliver(ht_worker_t *w, ht_store_t *store, const ht_delivery_t *d)
     long long next_due = 0;
     long delay = 0;
     if (res == HT_DELIVERY_RETRY) {
-        delay = ht_webhook_retry_delay_ms(w->webhook_retry_base_ms, attempt, a.retry_after_ms, NULL,
-                                          NULL);
+        delay = ht_webhook_retry_delay_ms(w->webhook_retry_base_ms, attempt, a.retry_after_ms,
+                                          NULL, NULL);
         next_due = ht_now_ms() + delay;
     }
     rc = ht_store_delivery_done(store, k, d, outcome_name(res), a.status_word, next_due);
@@ -262,9 +261,10 @@ static void deliver(ht_worker_t *w, ht_store_t *store, const ht_delivery_t *d)
     char attempt_s[16], delay_s[24];
     snprintf(attempt_s, sizeof attempt_s, "%d", attempt);
     snprintf(delay_s, sizeof delay_s, "%ld", delay);
-    ht_log(res == HT_DELIVERY_DELIVERED ? HT_LOG_INFO : HT_LOG_WARN, "webhook attempt", "id", d->id,
-           "webhook_id", d->cb_id, "attempt", attempt_s, "status", a.status_word, "outcome",
-           outcome_name(res), res == HT_DELIVERY_RETRY ? "retry_in_ms" : NULL, delay_s, NULL);
+    ht_log(res == HT_DELIVERY_DELIVERED ? HT_LOG_INFO : HT_LOG_WARN, "webhook attempt", "id",
+           d->id, "webhook_id", d->cb_id, "attempt", attempt_s, "status", a.status_word,
+           "outcome", outcome_name(res), res == HT_DELIVERY_RETRY ? "retry_in_ms" : NULL,
+           delay_s, NULL);
     if (rc < 0)
         ht_log(HT_LOG_WARN, "webhook: attempt not recorded", "id", d->id, "error",
                ht_store_errstr(store), NULL);
@@ -330,7 +330,8 @@ int ht_webhook_start(ht_worker_t *w)
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return HT_ENOMEM;
     if (w->webhook_secrets.n == 0)
-        ht_log(HT_LOG_WARN, "no HANGTIGHT_WEBHOOK_SECRET: webhook deliveries are not signed", NULL);
+        ht_log(HT_LOG_WARN, "no HANGTIGHT_WEBHOOK_SECRET: webhook deliveries are not signed",
+               NULL);
     atomic_store(&w->webhook_quit, 0);
     int rc = pthread_create(&w->webhook_thread, NULL, webhook_main, w);
     if (rc != 0) {
