@@ -56,12 +56,6 @@ static const char *reason_phrase(int status)
     }
 }
 
-int ht_http_is_get(const h2o_req_t *req)
-{
-    return h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
-           h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
-}
-
 static int is_head(const h2o_req_t *req)
 {
     return h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));

@@ -87,7 +87,4 @@ int ht_http_query_or_reply(h2o_req_t *req, ht_query_t *q);
  * its quotes): "*", a comma-separated list, W/ tags compared weakly. */
 int ht_http_if_none_match(h2o_req_t *req, const char *etag);
 
-/* 1 for GET and HEAD. */
-int ht_http_is_get(const h2o_req_t *req);
-
 #endif

@@ -7,7 +7,6 @@
 #define HT_API_PARTS_H
 
 #include <h2o.h>
-#include <jansson.h>
 
 #include "shared/job.h"
 #include "shared/keys.h"
