@@ -15,9 +15,10 @@
  *
  * The first events: without Last-Event-ID, one "status" event with the
  * current document, carrying the newest event id.  With it, every entry
- * after that one; but when that entry is no longer in the event log (capped, so old
- * entries go) or never was, a full "status" event instead, so the client is
- * never silently missing state.  The stream ends after a terminal status.
+ * after that one; but when that entry is no longer in the event log
+ * (capped, so old entries go) or never was, a full "status" event instead,
+ * so the client is never silently missing state.  The stream ends after a
+ * terminal status.
  *
  * Sending: h2o allows one h2o_send in flight; what arrives meanwhile waits
  * in `pending` and goes with the next proceed.  A client that stops reading
@@ -211,8 +212,8 @@ static void send_full(sse_t *s, const ht_job_t *job, const ht_event_entry_t *new
         s->ending = 1;
 }
 
-/* What a read of the job and its event log adds to the stream.  `entries` are
- * the newest one (when last_id is ""), or those from last_id on. */
+/* What a read of the job and its event log adds to the stream.  `entries`
+ * are the newest one (when last_id is ""), or those from last_id on. */
 static void send_new(sse_t *s, const ht_job_t *job, size_t n, const ht_event_entry_t *entries)
 {
     if (!s->last_id[0]) {
@@ -243,8 +244,9 @@ static void send_new(sse_t *s, const ht_job_t *job, size_t n, const ht_event_ent
         if (ht_job_status_terminal(e->status))
             s->ending = 1;
     }
-    /* The read is consistent: with the whole event log sent, the job's own status
-     * is the client's too (a client resuming after the terminal event). */
+    /* The read is consistent: with the whole event log sent, the job's own
+     * status is the client's too (a client resuming after the terminal
+     * event). */
     if (ht_job_status_terminal(job->status))
         s->ending = 1;
 }
