@@ -4,19 +4,20 @@
  * under callgrind by bench/serializer/run, which counts the instructions of
  * each bench_* function (--toggle-collect) and divides by ITERATIONS. */
 #include <h2o.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "shared/buf.h"
 #include "shared/clock.h"
 #include "shared/id.h"
 #include "shared/job.h"
 
 #include "api/event_format.h"
+#include "worker/webhook.h"
 
 #define ITERATIONS 1000
-#define PAGE 20
+#define PAGE       20
 
 static ht_job_t jobs[PAGE];
 
@@ -40,7 +41,8 @@ static void make_jobs(void)
         j->progress_msg = strdup(i == 0 ? "step 2 of 5" : "step 5 of 5");
         j->progress_at = j->created_at + 900;
         j->metadata = strdup("{\"customer\":\"acme\",\"run\":\"42\"}");
-        j->result = i == 0 ? NULL : strdup("{\"bytes\":1048576,\"ok\":true,\"path\":\"/out/a.mp4\"}");
+        j->result =
+            i == 0 ? NULL : strdup("{\"bytes\":1048576,\"ok\":true,\"path\":\"/out/a.mp4\"}");
         j->callback_url = strdup("https://example.com/hooks/hangtight");
         j->cb_state = i == 0 ? NULL : strdup("delivered");
         j->cb_attempts = i == 0 ? 0 : 1;
@@ -50,85 +52,52 @@ static void make_jobs(void)
     }
 }
 
-/* ---- main at c9fc285: the paths as api/events.c, api/jobs_list.c and
- * worker/webhook.c write them ------------------------------------------ */
+/* ---- the paths as api/events.c, api/jobs_list.c and worker/webhook.c
+ * write them ------------------------------------------------------------ */
 
-typedef struct {
-    char *base;
-    size_t len, cap;
-} buf_t;
-
-static int buf_append(buf_t *b, const char *p, size_t len)
-{
-    if (b->len + len > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + len)
-            cap *= 2;
-        char *nb = realloc(b->base, cap);
-        if (!nb)
-            return -1;
-        b->base = nb;
-        b->cap = cap;
-    }
-    memcpy(b->base + b->len, p, len);
-    b->len += len;
-    return 0;
-}
-
-/* send_new() -> send_event(): one progress event into the stream's
- * pending buffer (freed once sent, as on_proceed() does). */
+/* send_event(): one progress event into the stream's pending buffer
+ * (freed once sent, as on_proceed() does). */
 __attribute__((noinline, noclone)) size_t bench_sse_event(const ht_job_t *job,
-                                                        const ht_log_entry_t *e)
+                                                          const ht_event_entry_t *e)
 {
-    buf_t pending = {0};
-    json_t *doc = ht_event_doc(job, e);
-    char *data = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    size_t len = 0;
-    char *frame = data ? ht_sse_format(e->id, "progress", data, &len) : NULL;
-    if (frame)
-        buf_append(&pending, frame, len);
-    free(frame);
-    free(data);
-    json_decref(doc);
+    ht_buf_t pending = HT_BUF_INIT;
+    ht_sse_job_event_append(&pending, e->id, "progress", job, e);
     size_t n = pending.len;
-    free(pending.base);
+    ht_buf_free(&pending);
     return n;
 }
 
-/* on_page() -> send_page() -> ht_http_send_json(): the page's body in the
- * request's pool. */
+static void *pool_alloc(void *pool, size_t size)
+{
+    return h2o_mem_alloc_pool(pool, size);
+}
+
+/* send_page(): the page's body written into the request's pool. */
 __attribute__((noinline, noclone)) size_t bench_list_page(h2o_mem_pool_t *pool)
 {
-    json_t *list = json_array();
-    for (size_t i = 0; i < PAGE; i++)
-        json_array_append_new(list, ht_job_to_json(&jobs[i]));
     const char *next = "1795669349839:01JD8X3QK7M2N4P6R8T0V2X4Z6";
-    char *self = h2o_mem_alloc_pool(pool, 512), *next_url = h2o_mem_alloc_pool(pool, 512);
-    snprintf(self, 512, "/v1/jobs?limit=%d", PAGE);
-    json_t *links = json_pack("{s:s}", "self", self);
-    snprintf(next_url, 512, "/v1/jobs?limit=%d&cursor=%s", PAGE, next);
-    json_object_set_new(links, "next", json_string(next_url));
-    json_t *doc = json_pack("{s:o, s:o, s:o}", "jobs", list, "next_cursor", json_string(next),
-                            "links", links);
-    char *text = json_dumps(doc, JSON_COMPACT);
-    size_t n = strlen(text);
-    h2o_strdup(pool, text, n);
-    free(text);
-    json_decref(doc);
-    return n;
+    ht_buf_t b;
+    ht_buf_init_arena(&b, pool_alloc, pool);
+    ht_buf_puts(&b, "{\"jobs\":[");
+    for (size_t i = 0; i < PAGE; i++) {
+        if (i > 0)
+            ht_buf_putc(&b, ',');
+        ht_job_doc_append(&b, &jobs[i]);
+    }
+    ht_buf_puts(&b, "],\"next_cursor\":");
+    ht_json_string_append(&b, next);
+    ht_buf_printf(&b, ",\"links\":{\"self\":\"/v1/jobs?limit=%d\"", PAGE);
+    ht_buf_printf(&b, ",\"next\":\"/v1/jobs?limit=%d&cursor=%s\"}}", PAGE, next);
+    return b.len;
 }
 
-/* render_body() of worker/webhook.c. */
+/* deliver(): the body of one webhook delivery. */
 __attribute__((noinline, noclone)) size_t bench_webhook_body(const ht_job_t *job, int64_t now_ms)
 {
-    char when[HT_TIME_BUFSZ], type[48];
-    snprintf(type, sizeof type, "job.%s", ht_job_status_name(job->status));
-    json_t *doc = ht_job_to_json(job);
-    json_t *body = json_pack("{s:s, s:s, s:o}", "type", type, "timestamp",
-                             ht_format_time(now_ms, when), "data", doc);
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    size_t n = strlen(text);
+    ht_buf_t b = HT_BUF_INIT;
+    ht_webhook_body_append(&b, job, now_ms);
+    size_t n;
+    char *text = ht_buf_steal(&b, &n);
     free(text);
     return n;
 }
@@ -136,9 +105,14 @@ __attribute__((noinline, noclone)) size_t bench_webhook_body(const ht_job_t *job
 int main(void)
 {
     make_jobs();
-    ht_log_entry_t e = {.id = "5-0", .progress = 1, .version = 5, .status = HT_JOB_RUNNING,
-                        .attempt = 1, .progress_pct = 40, .progress_msg = "step 2 of 5",
-                        .at = 1795669350739LL};
+    ht_event_entry_t e = {.id = "5-0",
+                          .progress = 1,
+                          .version = 5,
+                          .status = HT_JOB_RUNNING,
+                          .attempt = 1,
+                          .progress_pct = 40,
+                          .progress_msg = "step 2 of 5",
+                          .at = 1795669350739LL};
     size_t sse = 0, page = 0, hook = 0;
     for (int i = 0; i < ITERATIONS; i++) {
         h2o_mem_pool_t pool;

@@ -18,24 +18,6 @@
 
 /* ---- the reference: the document as a jansson tree ------------------------ */
 
-/* Whole-string decimal within [min, max]; "" (never written) counts as 0. */
-static int parse_ll(const char *s, long long min, long long max, long long *out)
-{
-    if (*s == '\0') {
-        *out = 0;
-        return 0;
-    }
-    if (!(*s == '-' || (*s >= '0' && *s <= '9')))
-        return HT_EINVAL; /* strtoll would skip spaces and accept '+' */
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end != '\0' || v < min || v > max)
-        return HT_EINVAL;
-    *out = v;
-    return 0;
-}
-
 /* A JSON string of s even when s is not valid UTF-8 (bad bytes become '?'):
  * a stored value must never make a job unreadable. */
 static json_t *safe_string(const char *s)
@@ -80,12 +62,15 @@ static json_t *opt_time(int64_t ms)
  * a string, null when nothing was tried yet. */
 static json_t *last_status(const char *s)
 {
-    long long n;
     if (!s)
         return json_null();
-    if (parse_ll(s, 100, 999, &n) == 0)
-        return json_integer(n);
-    return safe_string(s);
+    if (!*s)
+        return json_integer(0); /* an empty field reads as 0 */
+    char *end;
+    errno = 0;
+    long long n = strtoll(s, &end, 10);
+    int decimal = (*s == '-' || (*s >= '0' && *s <= '9')) && !errno && !*end;
+    return decimal && n >= 100 && n <= 999 ? json_integer(n) : safe_string(s);
 }
 
 /* The webhook delivery: null without a callback_url.  The state is null
