@@ -129,6 +129,11 @@ int ht_buf_failed(const ht_buf_t *b)
     return b->failed_;
 }
 
+void ht_buf_fail(ht_buf_t *b)
+{
+    b->failed_ = 1;
+}
+
 char *ht_buf_steal(ht_buf_t *b, size_t *len)
 {
     if (!b->failed_ && !b->data)

@@ -73,6 +73,11 @@ void ht_buf_set_len(ht_buf_t *b, size_t len);
 /* 1 once an allocation failed (since the last reset). */
 int ht_buf_failed(const ht_buf_t *b);
 
+/* Marks the buffer failed: a writer whose own allocation failed midway
+ * says so where its caller looks (ht_buf_failed, and every later append
+ * fails). */
+void ht_buf_fail(ht_buf_t *b);
+
 /* The bytes as a NUL-terminated string the caller owns (free() for a heap
  * buffer; the arena's for an arena buffer), their length in *len (may be
  * NULL); "" when nothing was appended.  The buffer is left empty.  NULL

@@ -114,7 +114,8 @@ void ht_job_clear(ht_job_t *job);
 
 /* Appends the public job document of `job` (see the README) to `b`:
  * compact JSON text on one line (control characters escaped), the one
- * writer of it (job_doc.c).  Returns 0 or HT_ENOMEM. */
+ * writer of it (job_doc.c).  Returns 0, or HT_ENOMEM with `b` failed
+ * (ht_buf_failed). */
 int ht_job_doc_append(ht_buf_t *b, const ht_job_t *job);
 
 /* Appends `s` as a JSON string, escaped as in the job document (its bytes

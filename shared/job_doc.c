@@ -582,5 +582,7 @@ done:
     free(result.owned);
     free(error.owned);
     free(metadata.owned);
+    if (rc < 0)
+        ht_buf_fail(b);
     return rc;
 }

@@ -132,6 +132,17 @@ Test(buf, failure_is_sticky_and_keeps_the_bytes, .fini = restore_hook)
     cr_expect_null(b.data, "and is freed");
 }
 
+Test(buf, a_writer_can_fail_it)
+{
+    ht_buf_t b = HT_BUF_INIT;
+    cr_assert_eq(ht_buf_puts(&b, "part"), 0);
+    ht_buf_fail(&b);
+    cr_expect(ht_buf_failed(&b));
+    cr_expect_eq(ht_buf_puts(&b, "more"), HT_ENOMEM);
+    cr_expect_str_eq(b.data, "part");
+    cr_expect_null(ht_buf_steal(&b, NULL));
+}
+
 Test(buf, printf_that_cannot_grow, .fini = restore_hook)
 {
     ht_buf_set_realloc(failing_realloc);

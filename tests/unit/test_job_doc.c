@@ -466,3 +466,28 @@ Test(job_doc, canonical_text_is_what_jansson_prints)
     }
     cr_expect_gt(accepted, 8000);
 }
+
+static void *no_memory(void *p, size_t n)
+{
+    (void)p;
+    (void)n;
+    return NULL;
+}
+
+static void restore_realloc(void)
+{
+    ht_buf_set_realloc(NULL);
+}
+
+/* Out of memory: an error, and the buffer says so to whoever sends it. */
+Test(job_doc, out_of_memory_fails_the_buffer, .fini = restore_realloc)
+{
+    ht_job_t j;
+    gen_job(&j);
+    ht_buf_set_realloc(no_memory);
+    ht_buf_t b = HT_BUF_INIT;
+    cr_expect_eq(ht_job_doc_append(&b, &j), HT_ENOMEM);
+    cr_expect(ht_buf_failed(&b));
+    cr_expect_null(ht_buf_steal(&b, NULL));
+    ht_job_clear(&j);
+}
