@@ -160,8 +160,8 @@ static void send_accepted(submit_t *s, const ht_job_t *job, int held)
         ht_http_add_header(req, "idempotent-replayed", "true");
     h2o_iovec_t path = job_path(req, s->id);
     ht_http_add_header_pooled(req, H2O_TOKEN_LOCATION, path.base, path.len);
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("operation-location"), 0,
-                          NULL, path.base, path.len);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("operation-location"), 0, NULL,
+                          path.base, path.len);
     add_retry_after(req, job ? retry_after_s(job) : 1L);
     add_etag(req, job ? job->version : s->version, etag);
     add_prefer_headers(req, &s->plan, held, 1);
@@ -290,8 +290,8 @@ static int enqueue(submit_t *s)
         s->metadata_json = json_dumps(s->jr.metadata, JSON_COMPACT);
     if (!s->payload_json || (s->jr.metadata && !s->metadata_json))
         return ht_http_problem(s->req, HT_P_INTERNAL, "out of memory");
-    ht_astore_submit(s->t->store, s->req, s->keys, s->id, s->tenant, &s->jr,
-                     s->payload_json, s->metadata_json, &s->opts, on_submitted, s);
+    ht_astore_submit(s->t->store, s->req, s->keys, s->id, s->tenant, &s->jr, s->payload_json,
+                     s->metadata_json, &s->opts, on_submitted, s);
     /* Sent (hiredis formatted its own copy; the answer's document has no
      * payload): a held sync submit keeps only what its answer needs. */
     json_decref(s->jr.payload);
@@ -368,6 +368,9 @@ int ht_jobs_submit(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *ar
     if (ht_http_json_content_type_or_reply(req) < 0)
         return -1;
 
+    ht_query_t query; /* only checked here: ht_wait_prefer_of reads ?wait= */
+    if (ht_http_query_or_reply(req, &query) < 0)
+        return -1;
     ht_prefer_t prefer;
     ht_wait_prefer_of(req, &prefer);
     ht_wait_plan_t plan;
@@ -473,8 +476,7 @@ static void on_job(void *data, int err, const ht_job_t *job)
      * the next.  A finished job will not change again: answer now. */
     if (g->plan.wait_ms > 0 && !ht_job_status_terminal(job->status) &&
         ht_http_if_none_match(req, etag)) {
-        if (ht_tenant_take_for_or_reply(g->who, req, HT_TENANT_HELD,
-                                        g->t->cfg->max_held_per_tenant,
+        if (ht_tenant_take_for_or_reply(g->who, req, HT_TENANT_HELD, g->t->cfg->max_held_per_tenant,
                                         "held requests (long polls)") < 0)
             return;
         int rc = ht_wait_hold(req, g->id, HT_WAIT_CHANGE, job->version, &g->plan,
@@ -499,6 +501,9 @@ int ht_jobs_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
     if (!ht_id_valid(args->id.base, args->id.len))
         return ht_http_problem(req, HT_P_JOB_NOT_FOUND, "no job with this id");
+    ht_query_t query; /* only checked here: ht_wait_prefer_of reads ?wait= */
+    if (ht_http_query_or_reply(req, &query) < 0)
+        return -1;
     poll_t *g = h2o_mem_alloc_pool(&req->pool, sizeof(*g));
     memset(g, 0, sizeof(*g));
     g->t = t;

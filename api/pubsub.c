@@ -300,7 +300,7 @@ static void on_message(ht_pubsub_t *ps, chan_t *c, const redisReply *payload)
     ht_job_event_t ev = {.id = c->id,
                          .version = note.version,
                          .status = note.status,
-                         .log_id = note.log_id,
+                         .log_id = note.event_id,
                          .progress = note.progress};
     deliver(ps, c, &ev);
 }

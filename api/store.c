@@ -146,7 +146,7 @@ struct op {
         ht_astore_stats_cb stats;
     } cb;
     void *data;
-    char log_from[HT_LOG_ID_MAX]; /* ht_astore_job_log: the list log is cut here */
+    char log_from[HT_EVENT_ID_MAX]; /* ht_astore_job_log: the list log is cut here */
 };
 
 /* h2o disposes of the request's pool (response done, or client gone). */
@@ -1086,7 +1086,7 @@ void ht_astore_get(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const cha
 /* An LRANGE of the list log (0008) into a malloc'd array: the entries
  * from log id `from` on (inclusive; all when NULL, which LRANGE already
  * cut to the newest), unreadable ones skipped with a log line. */
-static int list_log_from_reply(const redisReply *r, const char *from, ht_log_entry_t **out,
+static int list_log_from_reply(const redisReply *r, const char *from, ht_event_entry_t **out,
                                size_t *n)
 {
     *out = NULL;
@@ -1095,14 +1095,14 @@ static int list_log_from_reply(const redisReply *r, const char *from, ht_log_ent
         return HT_EPROTO;
     if (r->elements == 0)
         return 0;
-    ht_log_entry_t *es = calloc(r->elements, sizeof(*es));
+    ht_event_entry_t *es = calloc(r->elements, sizeof(*es));
     if (!es)
         return HT_ENOMEM;
     for (size_t i = 0; i < r->elements; i++) {
         const redisReply *e = r->element[i];
-        if (e->type != REDIS_REPLY_STRING || ht_log_entry_parse_compact(&es[*n], e->str) < 0)
+        if (e->type != REDIS_REPLY_STRING || ht_event_entry_parse(&es[*n], e->str) < 0)
             ht_log(HT_LOG_WARN, "unreadable job log entry skipped", NULL);
-        else if (!from || ht_log_id_cmp(es[*n].id, from) >= 0)
+        else if (!from || ht_event_id_cmp(es[*n].id, from) >= 0)
             (*n)++;
     }
     *out = es;
@@ -1115,7 +1115,7 @@ static int list_log_from_reply(const redisReply *r, const char *from, ht_log_ent
 static void finish_job_log(op_t *op, int err, const redisReply *r)
 {
     ht_job_t job;
-    ht_log_entry_t *entries = NULL;
+    ht_event_entry_t *entries = NULL;
     size_t n = 0;
     memset(&job, 0, sizeof(job));
     if (!err && (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||

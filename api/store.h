@@ -105,7 +105,7 @@ void ht_astore_get(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const cha
  * 0: a job changed last before migration 0002 has no log).  HT_ENOTFOUND
  * when there is no such job. */
 typedef void (*ht_astore_job_log_cb)(void *data, int err, const ht_job_t *job, size_t n,
-                                     const ht_log_entry_t *entries);
+                                     const ht_event_entry_t *entries);
 void ht_astore_job_log(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
                        const char *from, ht_astore_job_log_cb cb, void *data);
 

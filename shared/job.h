@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shared/buf.h"
 #include "shared/id.h"
 #include "shared/problem.h"
 
@@ -53,17 +54,17 @@ const char *ht_priority_name(ht_priority_t p);
 int ht_priority_parse(const char *s, ht_priority_t *out); /* 0 or HT_EINVAL */
 
 /* Limits and defaults of a submit request. */
-#define HT_TYPE_MAX 64
+#define HT_TYPE_MAX             64
 #define HT_MAX_ATTEMPTS_DEFAULT 3
-#define HT_MAX_ATTEMPTS_MAX 25
-#define HT_TIMEOUT_S_DEFAULT 300
-#define HT_TIMEOUT_S_MAX 86400
-#define HT_TTL_S_DEFAULT 86400
-#define HT_TTL_S_MAX (30L * 86400)
-#define HT_METADATA_MAX_KEYS 64
-#define HT_METADATA_VALUE_MAX 1024
-#define HT_CALLBACK_URL_MAX 2048
-#define HT_DELAY_S_MAX (30L * 86400) /* delay_s, and how far ahead run_at may be */
+#define HT_MAX_ATTEMPTS_MAX     25
+#define HT_TIMEOUT_S_DEFAULT    300
+#define HT_TIMEOUT_S_MAX        86400
+#define HT_TTL_S_DEFAULT        86400
+#define HT_TTL_S_MAX            (30L * 86400)
+#define HT_METADATA_MAX_KEYS    64
+#define HT_METADATA_VALUE_MAX   1024
+#define HT_CALLBACK_URL_MAX     2048
+#define HT_DELAY_S_MAX          (30L * 86400) /* delay_s, and how far ahead run_at may be */
 
 /* A job as read from Redis.  Strings are owned (malloc) and freed by
  * ht_job_clear(); JSON-valued fields are kept as the text stored. */
@@ -84,19 +85,19 @@ typedef struct {
     long timeout_s;
     long ttl_s;
     int64_t created_at, started_at, finished_at; /* ms; 0 = not yet */
-    int progress_pct;   /* 0..100, or -1 when none reported */
-    char *progress_msg; /* NULL when none */
+    int progress_pct;                            /* 0..100, or -1 when none reported */
+    char *progress_msg;                          /* NULL when none */
     int64_t progress_at;
-    uint64_t token;     /* fencing token of the current attempt */
-    uint64_t version;   /* bumped on every change: the ETag */
+    uint64_t token;   /* fencing token of the current attempt */
+    uint64_t version; /* bumped on every change: the ETag */
     char *worker;
     int64_t run_at;       /* ms when it is (or was) due to run; 0 = not scheduled */
     int cancel_requested; /* 1 once a cancel of the running job was asked for */
     /* Webhook delivery (migration 0004), when callback_url is set: */
-    char *cb_state;          /* pending | delivered | failed; NULL until terminal */
-    int cb_attempts;         /* deliveries tried so far */
-    char *cb_last_status;    /* "200", "503" or an error word; NULL when none */
-    int64_t cb_last_at;      /* ms of the last attempt; 0 = none */
+    char *cb_state;       /* pending | delivered | failed; NULL until terminal */
+    int cb_attempts;      /* deliveries tried so far */
+    char *cb_last_status; /* "200", "503" or an error word; NULL when none */
+    int64_t cb_last_at;   /* ms of the last attempt; 0 = none */
 } ht_job_t;
 
 /* Fills `job` from an HGETALL answer: n strings, field and value
@@ -111,20 +112,15 @@ int ht_job_owned_by(const ht_job_t *job, const char *tenant);
 
 void ht_job_clear(ht_job_t *job);
 
-/* The public job document (see the README): a new reference. */
-json_t *ht_job_to_json(const ht_job_t *job);
+/* Appends the public job document of `job` (see the README) to `b`:
+ * compact JSON text on one line (control characters escaped), the one
+ * writer of it (job_doc.c).  Returns 0, or HT_ENOMEM with `b` failed
+ * (ht_buf_failed). */
+int ht_job_doc_append(ht_buf_t *b, const ht_job_t *job);
 
-/* The same document as compact JSON text (job_doc.c), byte for byte
- * json_dumps(ht_job_to_json(job), JSON_COMPACT), written without a jansson
- * tree straight into one buffer of alloc(ctx, size) bytes (the request's
- * pool in the api).  Returns the NUL-terminated text with its length in
- * *len, or NULL when out of memory. */
-typedef void *(*ht_job_doc_alloc_fn)(void *ctx, size_t size);
-char *ht_job_doc(const ht_job_t *job, ht_job_doc_alloc_fn alloc, void *ctx, size_t *len);
-
-/* The old way, ht_job_to_json + json_dumps + a copy: what ht_job_doc falls
- * back to for a job with an id not of ours, and what tests compare with. */
-char *ht_job_doc_jansson(const ht_job_t *job, ht_job_doc_alloc_fn alloc, void *ctx, size_t *len);
+/* Appends `s` as a JSON string, escaped as in the job document (its bytes
+ * that are not UTF-8 as '?').  Returns 0 or HT_ENOMEM. */
+int ht_json_string_append(ht_buf_t *b, const char *s);
 
 /* 1 when text[0..len) is one JSON value exactly as json_dumps(JSON_COMPACT
  * | JSON_ENCODE_ANY) prints what json_loads(JSON_DECODE_ANY) reads from it,
@@ -135,8 +131,8 @@ int ht_json_text_canonical(const char *text, size_t len);
 /* A validated POST /v1/jobs body. */
 typedef struct {
     char type[HT_TYPE_MAX + 1];
-    json_t *payload;  /* owned reference, {} by default */
-    json_t *metadata; /* owned reference or NULL */
+    json_t *payload;    /* owned reference, {} by default */
+    json_t *metadata;   /* owned reference or NULL */
     char *callback_url; /* owned, NULL when not given; checked by ht_callback_url_check() */
     ht_priority_t priority;
     int max_attempts;

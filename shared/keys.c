@@ -46,7 +46,6 @@ int ht_keys_init_tag(ht_keys_t *k, const char *queue, const char *tag)
     snprintf(k->base, HT_KEY_MAX, "ht:{%s}:", tag);
     snprintf(k->scheduled, HT_KEY_MAX, "ht:{%s}:scheduled", tag);
     snprintf(k->tenants, HT_KEY_MAX, "ht:{%s}:tenants", tag);
-    snprintf(k->stats, HT_KEY_MAX, "ht:{%s}:stats", tag);
     snprintf(k->cancel_channel, HT_KEY_MAX, "ht:{%s}:cancel", tag);
     snprintf(k->deliveries, HT_KEY_MAX, "ht:{%s}:deliveries", tag);
     return 0;

@@ -26,7 +26,6 @@ typedef struct {
     char base[HT_KEY_MAX];       /* "ht:{default}:": the prefix every key below starts with */
     char scheduled[HT_KEY_MAX];  /* zset id -> due ms */
     char tenants[HT_KEY_MAX];    /* set of tenant names with jobs (their indexes: ht_keys_tenant) */
-    char stats[HT_KEY_MAX];      /* hash of totals of every tenant */
     char cancel_channel[HT_KEY_MAX]; /* pub/sub "<id> <token>": cancel a running job */
     char deliveries[HT_KEY_MAX]; /* zset id -> when its webhook delivery is due (ms) */
 } ht_keys_t;

@@ -477,13 +477,6 @@ int ht_store_progress(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job, in
     return rc < 0 ? rc : held_result(v);
 }
 
-int ht_store_complete(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job, ht_outcome_t outcome,
-                      const char *json, int retryable, long retry_delay_ms)
-{
-    return ht_store_complete_next(s, k, job, outcome, json, retryable, retry_delay_ms, NULL, NULL,
-                                  NULL);
-}
-
 int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job,
                            ht_outcome_t outcome, const char *json, int retryable,
                            long retry_delay_ms, const char *worker_id, ht_job_t *next, int *got)

@@ -89,11 +89,9 @@ typedef enum { HT_OUTCOME_SUCCEEDED, HT_OUTCOME_FAILED, HT_OUTCOME_CANCELED } ht
  * the error object {"code", "message"} (failed), or NULL (canceled).  A
  * retryable failure with attempts left is scheduled again retry_delay_ms
  * from now (0: queued at once).  Returns 0, HT_ESTALE (the outcome was
- * dropped: a later attempt owns the job), or a negative code. */
-int ht_store_complete(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job, ht_outcome_t outcome,
-                      const char *json, int retryable, long retry_delay_ms);
-
-/* ht_store_complete, then, in the same call (one round trip per job), the
+ * dropped: a later attempt owns the job), or a negative code.
+ *
+ * Then, in the same call (one round trip per job), the
  * claim ht_store_claim would make for `worker_id` when `next` is not NULL:
  * *got is 1 with *next filled (owned by the caller, ht_job_clear()) or 0
  * when every queue is empty; the next job is claimed whether or not the
