@@ -33,10 +33,7 @@ cat >"$HT_TMP/handlers.json" <<JSON
 JSON
 export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
 
-ht_start_redis
-ht_migrate
-ht_start_api
-ht_start_worker w1 --concurrency 3
+ht_start_stack --worker-args --concurrency 3
 
 history() {
     ht_redis --raw LRANGE "$(ht_job_key "$1"):ev" 0 -1 |

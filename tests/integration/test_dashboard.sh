@@ -24,10 +24,7 @@ fi
 # call, its fetch()-read event streams included.
 KEY=dash-$(openssl rand -hex 12)
 printf 'acme:%s\n' "$KEY" >"$HT_TMP/keys"
-ht_start_redis
-ht_migrate
-ht_start_api --api-keys-file "$HT_TMP/keys"
-ht_start_worker w1 --concurrency 6
+ht_start_stack --api-args --api-keys-file "$HT_TMP/keys" --worker-args --concurrency 6
 
 # ---- static files with curl (no key: they show no tenant's data) ---------------
 ht_http GET /

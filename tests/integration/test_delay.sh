@@ -5,11 +5,7 @@
 # queued at once.
 source "$(dirname "$0")/lib.sh"
 
-ht_start_redis
-ht_migrate
-ht_start_api
-ht_start_worker w1
-ht_start_worker w2
+ht_start_stack --workers 2
 
 # "status/at-ms" of each status change of job ID, from its event log.
 history() {

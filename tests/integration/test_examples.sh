@@ -17,10 +17,7 @@ export PYTHONDONTWRITEBYTECODE=1         # no __pycache__ in examples/python
 # The api has API keys: every example sends HANGTIGHT_API_KEY as Bearer.
 export HANGTIGHT_API_KEY=examples-$(openssl rand -hex 12)
 printf 'acme:%s\n' "$HANGTIGHT_API_KEY" >"$HT_TMP/keys"
-ht_start_redis
-ht_migrate
-ht_start_api --api-keys-file "$HT_TMP/keys"
-ht_start_worker w1 --concurrency 4
+ht_start_stack --api-args --api-keys-file "$HT_TMP/keys" --worker-args --concurrency 4
 export HANGTIGHT_URL=$HT_URL
 ht_http GET /v1/queues
 assert_problem 401 "the api really wants a key"

@@ -13,10 +13,7 @@ cat >"$HT_TMP/handlers.json" <<JSON
 JSON
 export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
 
-ht_start_redis
-ht_migrate
-ht_start_api
-ht_start_worker w1
+ht_start_stack
 
 # timeout_s is the lease (2 s) and each attempt's time limit: attempt 1
 # needs 5 s (its worker is frozen long before), attempt 2 0.3 s.

@@ -15,9 +15,7 @@ cat >"$HT_TMP/handlers.json" <<JSON
 JSON
 export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
 
-ht_start_redis
-ht_migrate
-ht_start_api
+ht_start_stack --workers 0
 
 workers=()
 n=0

@@ -13,9 +13,7 @@ cat >"$HT_TMP/handlers.json" <<JSON
 JSON
 export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
 
-ht_start_redis
-ht_migrate
-ht_start_api
+ht_start_stack --workers 0
 n=0
 # Not waited for: the poison job may kill a worker before it says ready.
 start_worker() {

@@ -15,11 +15,7 @@ MAX_503_MS=3000 # a refusal must come this fast (generous: 2 shared cores)
 # shows the difference, which this test cannot cause.
 FSYNC=${HT_FAULT_FSYNC:-always}
 
-ht_start_redis --aof --fsync "$FSYNC"
-ht_migrate
-ht_start_api
-ht_start_worker w1 --concurrency 2
-ht_start_worker w2 --concurrency 2
+ht_start_stack --workers 2 --redis-args --aof --fsync "$FSYNC" --worker-args --concurrency 2
 
 ht_spawn submitter python3 "$FAULTS/submit.py" "$HT_URL" "$HT_TMP/submits.jsonl" \
     --until-file "$HT_TMP/stop" --timeout 15 \

@@ -4,10 +4,8 @@
 # or 304 after N; without Prefer a matching ETag is an immediate 304.
 source "$(dirname "$0")/lib.sh"
 
-ht_start_redis
-ht_migrate
 export HANGTIGHT_HEARTBEAT_MS=500
-ht_start_api
+ht_start_stack --workers 0
 
 # Times one conditional GET: sets ELAPSED (ms) besides HTTP_STATUS/BODY.
 ELAPSED=

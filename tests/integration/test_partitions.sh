@@ -13,9 +13,7 @@ export HT_TEST_CLUSTER=0
 source "$(dirname "$0")/lib.sh"
 
 export HANGTIGHT_PARTITIONS=6
-ht_start_redis
-ht_migrate
-ht_start_api
+ht_start_stack --workers 0
 # A worker registers the built-in types, then goes: the backlog waits.
 ht_start_worker w0 --concurrency 1
 ht_stop w0

@@ -4,10 +4,7 @@
 # restart, and the worker picks up new work.
 source "$(dirname "$0")/lib.sh"
 
-ht_start_redis --aof
-ht_migrate
-ht_start_api
-ht_start_worker w1
+ht_start_stack --redis-args --aof
 ht_submit '{"type": "echo", "payload": {"before": 1}}'
 before=$HT_JOB
 wait_until 15 "a job before the outage succeeds" ht_job_is "$before" succeeded

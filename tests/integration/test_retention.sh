@@ -7,10 +7,7 @@
 # about 100 ms, and the workers trim about once a second.
 source "$(dirname "$0")/lib.sh"
 
-ht_start_redis
-ht_migrate
-HANGTIGHT_FAILED_TTL_S=3 ht_start_api
-ht_start_worker w1 --concurrency 2
+ht_start_stack --api-args --failed-ttl-s 3 --worker-args --concurrency 2
 
 job_key() { printf 'ht:{default}:job:%s' "$1"; }
 in_index() { [[ -n "$(ht_redis ZSCORE "ht:{default}:t:default:$1" "$2")" ]]; }
@@ -92,13 +89,9 @@ wait_until 15 "default-ttl job succeeded" ht_job_is "$HT_JOB" succeeded
 ttl=$(ht_redis TTL "$(job_key "$HT_JOB")")
 ((ttl > 86000 && ttl <= 86400)) || fail "TTL of a job with the default ttl_s: $ttl"
 
-# The failed-job default needs an api without HANGTIGHT_FAILED_TTL_S.
-port2=$(ht_free_port)
-ht_spawn api2 env -u HANGTIGHT_FAILED_TTL_S HANGTIGHT_LISTEN="127.0.0.1:$port2" \
-    "$HT_API_BIN" --threads 1
-api2_ready() { [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port2/readyz")" == 200 ]]; }
-wait_until 30 "the second api is ready" api2_ready
-fid2=$(curl -s -X POST "http://127.0.0.1:$port2/v1/jobs" -H 'Content-Type: application/json' \
+# The failed-job default needs an api without --failed-ttl-s.
+ht_start_api --name api2 --threads 1
+fid2=$(curl -s -X POST "$(ht_api_url api2)/v1/jobs" -H 'Content-Type: application/json' \
     -d '{"type": "fail", "payload": {"message": "default"}, "max_attempts": 1, "ttl_s": 60}' |
     jq -r .id)
 assert_match "$fid2" '^[0-9a-f-]{36}$' "id from the second api"

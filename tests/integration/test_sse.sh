@@ -11,10 +11,8 @@ source "$(dirname "$0")/lib.sh"
 # entry's id "<version>-0").
 log_ids() { ht_redis --raw LRANGE "$(ht_job_key "$1"):ev" 0 -1 | awk 'NF { print $1 "-0" }'; }
 
-ht_start_redis
-ht_migrate
 export HANGTIGHT_HEARTBEAT_MS=300
-ht_start_api
+ht_start_stack --workers 0
 
 # sse ARGS...: clients/sse.py on a path of the api (JSON lines on stdout).
 sse() {

@@ -32,10 +32,7 @@ ht_spawn receiver python3 "$HT_CLIENTS_DIR/receiver.py" "$HT_TMP/port" "$REQS" "
 wait_until 10 "the receiver listens" test -s "$HT_TMP/port"
 RECV=http://127.0.0.1:$(cat "$HT_TMP/port")
 
-ht_start_redis
-ht_migrate
-ht_start_api
-ht_start_worker w1 --webhook-max-attempts 3
+ht_start_stack --worker-args --webhook-max-attempts 3
 
 # The requests the receiver got on PATH, as a JSON array.
 requests() { jq -s --arg p "$1" '[.[] | select(.path == $p)]' "$REQS"; }
