@@ -559,17 +559,25 @@ ht_slot_master() {
 }
 
 # ht_kill_slot_master SLOT [SIGNAL]: kills (default -9) the master serving
-# SLOT and waits for its process to end.  Sets HT_KILLED_NODE (its name)
-# and HT_KILLED_PORT.  The replica takes over after cluster-node-timeout;
-# wait with ht_wait_slot_served.
+# SLOT and waits for its process to end (ht_kill_node).  The replica takes
+# over after cluster-node-timeout; wait with ht_wait_slot_served.
+ht_kill_slot_master() {
+    local port
+    port=$(ht_slot_master "$1")
+    [[ -n "$port" ]] || fail "no master serves slot $1"
+    ht_kill_node "$port" "${2:-KILL}"
+}
+
+# ht_kill_node PORT [SIGNAL]: kills (default -9) the cluster node on PORT
+# and waits for its process to end.  Sets HT_KILLED_NODE (its name) and
+# HT_KILLED_PORT.
 HT_KILLED_NODE=
 HT_KILLED_PORT=
-ht_kill_slot_master() {
-    local slot=$1 sig=${2:-KILL}
-    HT_KILLED_PORT=$(ht_slot_master "$slot")
-    [[ -n "$HT_KILLED_PORT" ]] || fail "no master serves slot $slot"
-    HT_KILLED_NODE=$(ht_cluster_node_name "$HT_KILLED_PORT")
-    log "killing $HT_KILLED_NODE (port $HT_KILLED_PORT), master of slot $slot, with SIG$sig"
+ht_kill_node() {
+    local sig=${2:-KILL}
+    HT_KILLED_PORT=$1
+    HT_KILLED_NODE=$(ht_cluster_node_name "$1")
+    log "killing $HT_KILLED_NODE (port $HT_KILLED_PORT) with SIG$sig"
     ht_stop "$HT_KILLED_NODE" "$sig" 10
 }
 
@@ -966,8 +974,9 @@ ht__cleanup() {
     if ((skipped)); then
         exit "$HT_SKIP_CODE" # ht_skip said why
     elif ((${#HT_SKIPPED[@]})); then
+        local IFS=';'
         printf '\nSKIP (%s): the rest passed, but not all of it ran: %s\n' "$HT_TEST_NAME" \
-            "$(printf '%s; ' "${HT_SKIPPED[@]}")" >&2
+            "${HT_SKIPPED[*]}" >&2
         exit "$HT_SKIP_CODE"
     fi
     echo "PASS ($HT_TEST_NAME)" >&2
