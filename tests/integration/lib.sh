@@ -675,7 +675,7 @@ ht_worker_ready() {
 # the next of these four options.  The api and the workers start side by
 # side (a worker needs only Redis); then it waits until all are ready.
 ht_start_stack() {
-    local workers=1 group= redis_args=() api_args=() worker_args=() i
+    local workers=1 group='' redis_args=() api_args=() worker_args=() i
     while (($#)); do
         case "$1" in
         --workers) workers=$2 && shift ;;

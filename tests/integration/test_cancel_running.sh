@@ -138,7 +138,7 @@ last_word() {
         grep -qE '"msg":"(job succeeded|job canceled|outcome dropped[^"]*)"'
 }
 lo=-800 hi=600 outcomes="" won_cancel=0 won_job=0
-for run in 1 2 3 4 5 6 7 8 9 10; do
+for _ in 1 2 3 4 5 6 7 8 9 10; do
     offset=$(((lo + hi) / 2))
     ht_submit '{"type": "sleep", "payload": {"ms": 1000, "steps": 1}}'
     id=$HT_JOB

@@ -50,8 +50,12 @@ STOP=$HT_TMP/stop
 LOAD_PID=$!
 LOAD_MS=$(ht_ms)
 
-# acks ACKED-LOG: the number of acknowledged submits so far.
+# acks: the number of acknowledged submits so far; acked_since BASE N: 0
+# once there are N more than BASE.
 acks() { grep -c '"status": 202' "$LOG" || true; }
+acked_since() { (($(acks) >= $1 + $2)); }
+# 0 when jobs of PARTS sent after MS were acknowledged.
+acked_in_after() { (($(jobs_of sent-after "$1" "$2") > 0)); }
 # jobs_of MODE ARGS...: figures of the submit log by job partition (the
 # partition is in the id: shared/id.c), see the modes below.
 jobs_of() {
@@ -87,7 +91,7 @@ PY
 }
 
 wait_until 60 "$ACKED_BEFORE submits are acknowledged before the kill" \
-    eval '(($(acks) >= ACKED_BEFORE))'
+    acked_since 0 "$ACKED_BEFORE"
 
 # The partitions the master of slot 0 serves: their keys' slots, by one id
 # of each (the api spreads submits over all six).
@@ -118,11 +122,10 @@ PROMOTED_MS=$(date -d "$won" +%s%3N 2>/dev/null || ht_ms)
 log "slot 0 (partitions $KILLED_PARTS) served by $NEW_MASTER: election won $((PROMOTED_MS - KILL_MS)) ms after the kill"
 
 # The load goes on until the new master acknowledged jobs of its own.
-base=$(acks)
 wait_until 60 "$ACKED_AFTER submits are acknowledged after the promotion" \
-    eval '(($(acks) >= base + ACKED_AFTER))'
+    acked_since "$(acks)" "$ACKED_AFTER"
 wait_until 30 "jobs of partitions $KILLED_PARTS are acknowledged after the promotion" \
-    eval '(($(jobs_of sent-after "$PROMOTED_MS" "$KILLED_PARTS") > 0))'
+    acked_in_after "$PROMOTED_MS" "$KILLED_PARTS"
 touch "$STOP"
 wait "$LOAD_PID" || fail "the load client failed: $(cat "$HT_TMP/submit_load.err")"
 END_MS=$(ht_ms)

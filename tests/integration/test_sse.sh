@@ -114,9 +114,9 @@ last_id=$(jq -r '[.[] | select(.id != null) | .id] | last' <<<"$r1")
 assert_match "$last_id" '^[0-9]+-[0-9]+$' "last event id of the first read"
 # Progress goes on (every 400 ms) while nobody listens: two more entries in
 # the job's event log.
-read_up_to=$(ht_redis LLEN "$(ht_job_key "$id"):ev")
-wait_until 10 "progress while nobody listens" \
-    eval '(($(ht_redis LLEN "$(ht_job_key "$id"):ev") >= read_up_to + 2))'
+entries_now() { ht_redis LLEN "$(ht_job_key "$id"):ev"; }
+more_entries() { (($(entries_now) >= $1 + 2)); }
+wait_until 10 "progress while nobody listens" more_entries "$(entries_now)"
 back_ms=$(ht_ms)
 sse "/v1/jobs/$id/events" --last-event-id "$last_id" --timeout 30 >"$HT_TMP/r2.jsonl"
 assert_eq "$(jq -r .end "$HT_TMP/r2.jsonl" | grep -v null)" eof "the resumed stream ends"
