@@ -31,11 +31,17 @@
 #   ht_spawn NAME CMD...      any process, logged to $HT_TMP/NAME.log and
 #                             stopped at the end (it must exit 0 on SIGTERM)
 #   ht_stop NAME [SIGNAL], ht_wait_exit NAME, ht_alive NAME, ht_stop_redis
-#   ht_closed_port            a loopback port held closed for the whole test:
-#                             connecting is refused, nobody else can bind it
+#   ht_closed_port            sets HT_CLOSED_PORT to a loopback port held
+#                             closed for the whole test: connecting is
+#                             refused, nobody else can bind it
 #   ht_free_port              a port free right now; racy (another test may
 #                             take it before it is bound): only for a server
 #                             whose start retries, as ht_start_redis does
+# Talking to the api:
+#   ht_http METHOD PATH [BODY [CURL-ARGS...]]   sets HTTP_STATUS, HTTP_BODY;
+#       ht_header NAME, ht_json EXPR read the answer; ht_submit BODY sets
+#       HT_JOB; ht_job_is ID STATUS, ht_job_field ID EXPR
+#   ht_redis ARGS... (redis-cli on the test's Redis), ht_job_key ID
 # Waiting and asserting:
 #   wait_until SECONDS WHAT CMD...   polls CMD every 0.1 s; never sleep and
 #       hope: a negative check ("X did not happen") waits for a later event
@@ -48,6 +54,11 @@
 #   ht_skip REASON            ends the test now, skipped
 #   ht_skip_part WHAT REASON  the rest runs; a test that passes then ends
 #                             skipped instead of passed
+#
+# Tests run several at once (./test: ctest -j6), beside other engineers'
+# builds, on 2 cores: a time bound must hold on a loaded machine.  A test
+# that keeps a core busy is named in HT_HEAVY_TESTS (tests/CMakeLists.txt),
+# so it takes two ctest slots.
 #
 # HT_TEST_CLUSTER=1 in the environment runs the same test against a real
 # Redis Cluster (issue 10): ht_start_redis then starts 3 masters + 3
