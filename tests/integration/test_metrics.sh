@@ -18,10 +18,7 @@ SCRIPT=$HT_TMP/script.json
 echo '{"/flaky": ["503", "200"], "/gone": ["410"]}' >"$SCRIPT"
 : >"$REQS"
 ht_spawn receiver python3 "$HT_CLIENTS_DIR/receiver.py" "$HT_TMP/port" "$REQS" "$SCRIPT"
-ht_start_redis
-ht_migrate
-ht_start_api
-ht_start_worker w1 --concurrency 4
+ht_start_stack --worker-args --concurrency 4
 wait_until 10 "the receiver listens" test -s "$HT_TMP/port"
 RECV=http://127.0.0.1:$(cat "$HT_TMP/port")
 
