@@ -1,136 +1,22 @@
 #!lua name=hangtight
 --[[
-Migration 0008: drain.  Replaces the function library of 0007 (same name,
-same functions; ht_complete also takes the claim's keys to hand back the
-next job).  Why: issue 6, W3 drain was Redis-bound (222 us of Redis CPU
-per drained job against BullMQ's 49) and a queued job cost 802 bytes
-(bench/README.md "Where hangtight's time goes").
+The hangtight Redis function library: every function that reads or changes
+jobs (ht_submit, ht_claim, ht_complete, ...), loaded by `hangtight migrate`
+with FUNCTION LOAD REPLACE on every master.  Each call touches the keys of
+one hash tag only (one queue partition's, or one tenant's rate key), so it
+lands in one Redis Cluster slot.  The keys and the job hash fields are described in
+docs/keyspace.md.
 
-What changed against 0007:
-  - the job's event log is a capped list "ht:{Q}:job:<id>:ev" of compact
-    entries "<v> <kind> <status> <attempt> <pct or -> <at> <msg>" (one RPUSH
-    per change; LTRIM only once it holds more than LOG_CAP), instead of a
-    stream: the first XADD of a stream cost ~20 us and Redis 7.0 gives a new
-    stream a 4 KB listpack, ~4.8 KB per finished job.  An entry's log id
-    (SSE id, Last-Event-ID, the note's third word) is "<version>-0": a job's
-    version only grows, so ids keep their order.  The api no longer reads
-    0007's streams "ht:{Q}:job:<id>:log" (a job changed last under 0007
-    shows its current document as one event; a cluster refuses a MULTI
-    naming a key that exists nowhere while its slot migrates); the first
-    change under 0008 of a job that had one deletes it (it would otherwise
-    never get a TTL), jobs finished under 0007 keep theirs until they expire;
-  - ht_complete with 8 keys (the claim's wait lists and fence after its own
-    four) and 2 more arguments (job key prefix, worker id) also claims the
-    next job, as ht_claim would, in the same call: one round trip per
-    drained job instead of two.  The reply is then {status or nil, claimed
-    job as a flat HGETALL array or nil}; with 4 keys it is 0007's;
-  - counters: the queue-wide "stats" hash is gone (no reader: /v1/queues
-    reports the tenant's own totals, "t:<tenant>:stats"), and the
-    histograms no longer keep a "count" field: ht_metrics reports the +Inf
-    bucket's cumulative count, which is the same number (0007 incremented
-    both together); 3 HINCRBY fewer per drained job, 1 per submit;
-  - a submitted job's hash omits attempt and token while they are 0, and
-    queue, and tenant, priority, max_attempts, timeout_s and ttl_s when
-    they have their default values (OMIT_DEFAULT; the reader, shared/job.c,
-    fills the same defaults): 13 fields instead of 20 for a plain job.
-
-Measured (2026-11-26, 2-core machine at load 13-17; bench/README.md
-"Migration 0008"):                          0007        0008
-  bench/run --quick --drain-jobs 20000, back to back:
-    W3 drain (jobs/s)                        3,003       6,199
-    Redis CPU per drained job (us)             283         116
-    Redis CPU per submit (us)                   45          29
-    FCALLs / commands per drained job      2 / 34      1 / 29
-    commands per submit                         12          11
-    Redis bytes per queued job                 802         642
-  bench/fcall_cost.py (one client, 3,000 jobs, Redis' time inside FCALL):
-    per drained job (us)                  254, 324    147, 157
-    bytes per finished job                   ~5,300      ~1,250
-  callgrind of redis-server, 400 jobs submitted and drained: 1.14 M -> 0.95
-  M instructions per job (-17%): most of the CPU saved is in the kernel
-  (one round trip fewer) and in memory (no 4 KB stream node), which
-  callgrind does not count.
-
-Keyspace of one queue Q; every key starts with the queue's base "ht:{Q}:",
-whose hash tag puts them all in one Redis Cluster slot (the job hashes and
-index entries are reached from the base, as BullMQ does):
-
-  ht:{Q}:job:<id>        hash   the job (fields below)
-  ht:{Q}:job:<id>:ev     list   the job's event log (entries below), oldest
-                                first, capped at about LOG_CAP entries,
-                                expiring with the job; from its first change
-                                after submit on
-  ht:{Q}:job:<id>:log    stream 0007's event log; only jobs changed last
-                                under 0007 still have one
-  ht:{Q}:wait:high       list   queued ids; LPUSH on submit, popped from the
-                                right on claim (FIFO)
-  ht:{Q}:wait:default    list
-  ht:{Q}:wait:low        list
-  ht:{Q}:scheduled       zset   ids waiting for a time (delay, retry backoff)
-                                scored by when they are due (ms)
-  ht:{Q}:active          zset   running ids scored by lease deadline (ms)
-  ht:{Q}:fence           string monotonic counter: the fencing token source
-  ht:{Q}:signal          list   wake-up tokens for idle workers (BLPOP), capped
-  ht:{Q}:tenants         set    tenant names that have (had) jobs here
-  ht:{Q}:t:<tenant>:jobs zset   every job of the tenant, scored by
-                                created_at: listing
-  ht:{Q}:t:<tenant>:status:<s>
-                         zset   the tenant's jobs in status s, by created_at
-  ht:{Q}:t:<tenant>:expiry
-                         zset   the tenant's finished jobs scored by when
-                                they expire; ht_trim drops expired ids from
-                                the tenant's indexes
-  ht:{Q}:t:<tenant>:stats
-                         hash   the tenant's totals (same fields as stats)
-  ht:{Q}:deliveries      zset   job ids with a pending webhook delivery,
-                                scored by when it is due (ms); a claim
-                                pushes the score to now + lease, so the
-                                claim of a crashed deliverer comes back
-  ht:{Q}:idem:<tenant>:<sha256 of the key>
-                         string "<job id> <sha256 of the body>"; no TTL while
-                                the job is unfinished, then the job's TTL
-  ht:{Q}:stats           hash   0007's totals of every tenant; no longer
-                                written or read
-  ht:{Q}:metrics         hash   counters for GET /metrics (ht_metrics):
-                                jobs:<event>:<type> (event: submitted, started,
-                                succeeded, failed, canceled, retried) and
-                                webhook:<delivered|retried|failed>; bounded:
-                                types are the few that workers register
-  ht:{Q}:hist:wait       hash   histogram of due-to-first-start ms, and
-  ht:{Q}:hist:run        hash   of attempt run time ms: a field per bucket
-                                bound ("250", "+Inf"), sum_ms (0007 also
-                                kept count, now ignored)
-  channel ht:{Q}:events:<id>
-                         pub/sub "<version> <status> <log id> <kind>" on every
-                                change of job <id> (kind: status|progress)
-  channel ht:{Q}:cancel  pub/sub "<id> <token>": stop that running attempt
-  ht:schema              hash   keyspace version (written by `hangtight migrate`)
-  ht:types               hash   job types served by some worker (worker writes)
-  ht:rate:{<tenant>}     string GCRA theoretical arrival time (µs) of the
-                                tenant's requests; expires when idle
-
-Job hash fields (0008 leaves defaults out: see OMIT_DEFAULT): id type queue
-tenant status priority payload metadata attempt (absent = 0) max_attempts
-timeout_s ttl_s failed_ttl_s created_at run_at
-started_at finished_at progress_pct progress_msg progress_at result error
-token (absent = 0) worker version callback_url cancel_requested idem_key, and for
-webhooks: cb_seq (terminal events so far), cb_id (webhook-id of the
-current event, "msg_<id>_<cb_seq>"), cb_state (pending|delivered|failed),
-cb_attempts, cb_last_status (HTTP status or an error word), cb_last_at
-(ms); for metrics: m_started (1 once its first start was observed),
-m_due_at (when ht_retry queued it again).  Times are
-integer milliseconds since the epoch, from Redis' clock (TIME).
-
-Event log entry: one string "<v> <kind> <status> <attempt> <pct> <at> <msg>"
-(kind status|progress; pct '-' when none; at in ms; msg, possibly empty or
-with spaces, runs to the end), the fields of 0002's stream entries; its log
-id is "<v>-0".
-
-Jobs finished under 0003 with a callback_url simply never get a delivery.
-
-Changing the persisted format means a new numbered migration, never an edit
-of a file that has shipped.
+SCHEMA below is the keyspace version this library works on: the binaries
+require it (the build reads this line) and `hangtight migrate` records it.
+Any change to the keyspace (a key, a field, an encoding, a TTL rule) bumps
+SCHEMA, updates docs/keyspace.md and, when data already stored must change
+with it, adds a numbered data step under migrations/.  A change that leaves
+the keyspace as it is (a fix, a faster call) keeps SCHEMA: migrate loads the
+library wherever the loaded text differs.
 ]]
+
+local SCHEMA = 8
 
 local SIGNAL_CAP = 64
 -- Fields a submit leaves out of the job's hash when the caller's value is
@@ -167,9 +53,7 @@ end
 -- below must name every field read), every helper reads and writes that
 -- table, and the writes reach Redis once, in changed() or flush() (one HDEL
 -- of the deleted fields that exist or were not read, then one HSET, in the
--- order the helpers made them, so new fields land in the hash in the same
--- order as 0005's successive HSETs put them there).  j.now is the call's
--- one TIME.
+-- order the helpers made them).  j.now is the call's one TIME.
 
 -- The fields the state machine reads: the writers off the hot paths load
 -- them all (one list is less to get wrong than a list per call).
@@ -270,8 +154,10 @@ local function changed(j, status, channel, kind)
     redis.call('LTRIM', log, -LOG_CAP, -1)
   elseif n == 1 and v ~= '2' then
     -- A new list for a job changed before (its first change makes version
-    -- 2): its earlier entries are in a 0007 stream, which the readers stop
-    -- using now that the list has one; it has no TTL, so it goes.
+    -- 2): a stream log ':log' left by schema 7 or older may hold its earlier
+    -- entries (data step 0008 turns such logs into lists, this one lost the
+    -- race): nothing reads it once the list exists, and it has no TTL, so
+    -- it goes.
     redis.call('DEL', j.key .. ':log')
   end
   if j.log_ttl then
@@ -294,9 +180,9 @@ local function set_status(j, status)
 end
 
 -- The list holds at most SIGNAL_CAP tokens, all '1' (every writer comes
--- here): when it is full, 0005's LPUSH + LTRIM left it as it was, and no
--- worker is blocked on it (BLPOP blocks only on an empty list), so a full
--- list is left alone; otherwise one LPUSH stays within the cap.
+-- here): when it is full no worker is blocked on it (BLPOP blocks only on
+-- an empty list), so a full list is left alone; otherwise one LPUSH stays
+-- within the cap.
 local function wake(signal)
   if redis.call('LLEN', signal) < SIGNAL_CAP then
     redis.call('LPUSH', signal, '1')
@@ -307,8 +193,8 @@ end
 -- Counted here, inside the same atomic calls that change the jobs, so every
 -- worker's work is counted exactly, cluster-wide, with nothing exposed by
 -- the workers.  Histogram buckets are upper bounds in ms (fixed: changing
--- them is a new migration); each bucket field counts its own observations,
--- ht_metrics makes them cumulative.
+-- them changes the keyspace, see SCHEMA); each bucket field counts its own
+-- observations, ht_metrics makes them cumulative.
 local HIST_BUCKETS = {
   wait = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000,
           300000, 1800000},
@@ -435,8 +321,8 @@ local function submit(keys, args)
   end
   local now = now_ms()
   local created_at = int(now)
-  -- One HSET: the fixed fields, the caller's (which win, as in 0005), then
-  -- what 0005 wrote afterwards.  Tenant and type come from the caller's
+  -- One HSET: the fixed fields, then the caller's (which win), then
+  -- idem_key, run_at and status.  Tenant and type come from the caller's
   -- fields instead of being read back.  attempt and token are left out
   -- while they are 0 (fewer bytes per queued job; readers take absent as 0).
   local hs = {'id', id, 'version', '0', 'created_at', created_at}
@@ -451,7 +337,7 @@ local function submit(keys, args)
     if value ~= nil then f[name] = value end
     own_version = own_version or name == 'version'
   end
-  -- 0005 wrote version 0 and then added 1: write the 1 at once.
+  -- A new job is at version 1 (one more than a version the caller gave).
   local version = (tonumber(f.version) or 0) + 1
   if own_version then
     hs[#hs + 1] = 'version'
@@ -504,7 +390,7 @@ local function take_next(w, prefix, worker, channel, now)
   local active, fence = w[4], w[5]
   while true do
     -- The oldest id of the first non-empty list, high before default before
-    -- low: 0005's RPOP of each list in turn, in one command.
+    -- low, in one command.
     local popped = redis.call('LMPOP', 3, w[1], w[2], w[3], 'RIGHT')
     if not popped then return nil end
     local id = popped[2][1]
