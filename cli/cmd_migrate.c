@@ -43,23 +43,22 @@ static void steps_run(char *out, size_t size, int from, ht_step_when_t when)
  * loaded, 0006_tenant_indexes.lua, 0008_event_lists.lua", or "up to date". */
 static void describe(const ht_migrate_result_t *res, char *out, size_t size)
 {
-    out[0] = '\0';
+    char parts[768] = "";
     if (res->from != res->to)
-        steps_run(out, size, res->from, HT_STEP_BEFORE_LIBRARY);
-    size_t used = strlen(out);
+        steps_run(parts, sizeof parts, res->from, HT_STEP_BEFORE_LIBRARY);
+    size_t used = strlen(parts);
     if (res->loaded > 0 && res->masters > 1)
-        snprintf(out + used, size - used, ", library loaded on %d of %d masters", res->loaded,
-                 res->masters);
+        snprintf(parts + used, sizeof parts - used, ", library loaded on %d of %d masters",
+                 res->loaded, res->masters);
     else if (res->loaded > 0)
-        snprintf(out + used, size - used, ", library loaded");
+        snprintf(parts + used, sizeof parts - used, ", library loaded");
     if (res->from != res->to)
-        steps_run(out, size, res->from, HT_STEP_AFTER_LIBRARY);
-    char done[1024];
-    snprintf(done, sizeof done, "%s", out[0] ? out + 2 : "");
+        steps_run(parts, sizeof parts, res->from, HT_STEP_AFTER_LIBRARY);
+    const char *done = parts[0] ? parts + 2 : "";
     if (res->from != res->to)
-        snprintf(out, size, "from %d%s%s", res->from, done[0] ? ": " : "", done);
+        snprintf(out, size, "from %d%s%s", res->from, *done ? ": " : "", done);
     else
-        snprintf(out, size, "%s", done[0] ? done : "up to date");
+        snprintf(out, size, "%s", *done ? done : "up to date");
 }
 
 /* Connects, retrying while Redis is unreachable and wait_s lasts. */

@@ -4,8 +4,8 @@ The hangtight Redis function library: every function that reads or changes
 jobs (ht_submit, ht_claim, ht_complete, ...), loaded by `hangtight migrate`
 with FUNCTION LOAD REPLACE on every master.  Each call touches the keys of
 one hash tag only (one queue partition's, or one tenant's rate key), so it
-lands in one Redis Cluster slot.  The keys and the job hash fields are described in
-docs/keyspace.md.
+lands in one Redis Cluster slot.  The keys and the job hash fields are
+described in docs/keyspace.md.
 
 SCHEMA below is the keyspace version this library works on: the binaries
 require it (the build reads this line) and `hangtight migrate` records it.
