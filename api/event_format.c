@@ -1,6 +1,6 @@
 /* Formats of job change events (see event_format.h): parsing what
- * migrations/0002_events.lua and 0008_drain.lua write, and writing what SSE
- * clients read. */
+ * shared/library.lua writes (and the stream entries of schema 7 and older),
+ * and writing what SSE clients read. */
 #include "api/event_format.h"
 
 #include <errno.h>

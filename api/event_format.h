@@ -2,15 +2,16 @@
  * tests/unit/test_event_format.c): ids of the job's event log, its entries,
  * the pub/sub notification, the job document as of one entry, and
  * Server-Sent Events framing.  The stored formats are those of
- * migrations/0008_drain.lua:
+ * shared/library.lua (docs/keyspace.md):
  *
  *   log "ht:{Q}:job:<id>:ev", a list of strings, oldest first:
  *       "<v> <kind> <status> <attempt> <pct> <at> <msg>"
  *       (kind status|progress, pct '-' = none, at in ms, msg to the end,
  *       possibly empty); an entry's log id is "<v>-0"
- *   (0002-0007 kept the log in a stream "ht:{Q}:job:<id>:log" with entry
- *   fields kind, v, status, attempt, pct ('' = none), msg ('' = none), at:
- *   ht_log_entry_parse reads such an entry)
+ *   (a keyspace of schema 7 or older kept the log in a stream
+ *   "ht:{Q}:job:<id>:log" with entry fields kind, v, status, attempt, pct
+ *   ('' = none), msg ('' = none), at: ht_log_entry_parse reads such an
+ *   entry)
  *   notification on "ht:{Q}:events:<id>":
  *       "<version> <status> <log id> <kind>" */
 #ifndef HT_API_EVENT_FORMAT_H
@@ -51,7 +52,7 @@ int ht_log_id_cmp(const char *a, const char *b);
  * missing or bad. */
 int ht_log_entry_parse(ht_log_entry_t *e, const char *id, size_t n, const char *const *strs);
 
-/* Fills `e` from one entry of the list log (0008): `s` is NUL-terminated
+/* Fills `e` from one entry of the list log: `s` is NUL-terminated
  * (`e` borrows its message).  Returns 0, or HT_EINVAL when malformed. */
 int ht_log_entry_parse_compact(ht_log_entry_t *e, const char *s);
 

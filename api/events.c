@@ -5,7 +5,7 @@
  *   data: <the job document as of that change, on one line>
  *
  * Where events come from: every change of a job appends an entry to its
- * event log in Redis and publishes a note (migrations/0002_events.lua).  A
+ * event log in Redis and publishes a note (shared/library.lua).  A
  * stream reads the job and its log together (ht_astore_job_log), sends what
  * is new, then watches the job (api/pubsub.h); each note, and each "ready"
  * (subscribed, or subscribed again after a reconnect), makes it read the log
@@ -66,7 +66,8 @@ typedef struct {
     char last_id[HT_LOG_ID_MAX];
     /* The job's version as of what was sent (0: not known yet): notes of
      * versions up to it are old.  Versions, unlike log ids, compare across
-     * the two log formats (0007's stream ids, 0008's "<v>-0"). */
+     * a Last-Event-ID of a stream log of schema 7 or older ("<ms>-<seq>")
+     * and the list log's "<v>-0". */
     uint64_t last_version;
     ht_watch_t *watch;
     uv_timer_t heartbeat;

@@ -1,6 +1,5 @@
 /* The job model: state and priority names, the stored form (a Redis hash,
- * fields listed in migrations/0001_core.lua and 0003_lifecycle.lua) and the
- * public job document.
+ * fields listed in docs/keyspace.md) and the public job document.
  * The submit request's validation lives in job_request.c. */
 #include "shared/job.h"
 
@@ -242,7 +241,8 @@ int ht_job_from_hash(ht_job_t *job, size_t n, const char *const *strs, const siz
     memset(job, 0, sizeof *job);
     job->priority = HT_PRIO_DEFAULT;
     job->progress_pct = -1;
-    /* Migration 0008 leaves fields with these values out of the hash. */
+    /* A submit leaves fields with these values out of the hash
+     * (shared/library.lua, OMIT_DEFAULT). */
     job->max_attempts = HT_MAX_ATTEMPTS_DEFAULT;
     job->timeout_s = HT_TIMEOUT_S_DEFAULT;
     job->ttl_s = HT_TTL_S_DEFAULT;
@@ -346,9 +346,10 @@ static json_t *last_status(const char *s)
 
 /* The webhook delivery: null without a callback_url.  The state is null
  * while the job is unfinished (nothing to deliver yet); finishing sets it to
- * pending, and the deliverer to delivered or failed (the cb_* hash fields of
- * migrations/0004_webhooks.lua).  A job that finished before that migration
- * has no state and shows null rather than a pending that never ends. */
+ * pending, and the deliverer to delivered or failed (the cb_* hash fields,
+ * docs/keyspace.md).  A job that finished under a schema that kept no
+ * deliveries (3) has no state and shows null rather than a pending that
+ * never ends. */
 static json_t *callback_json(const ht_job_t *job)
 {
     if (!job->callback_url)

@@ -188,7 +188,7 @@ static void name_master(ht_store_t *s, int i, int n)
 }
 
 /* 1 when master i has the keyspace's function library, 0 when it has not
- * (a master added to a cluster after the migration), or a negative code.
+ * (a master added to a cluster since the last migrate), or a negative code.
  * A refused FUNCTION LIST (a managed Redis) counts as 1: we cannot tell. */
 static int has_library(ht_store_t *s, int i)
 {
@@ -544,7 +544,7 @@ int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *jo
     if (got)
         *got = 0;
     /* With a next job wanted: 8 keys, the claim's after ht_complete's 4
-     * (migrations/0008_drain.lua). */
+     * (shared/library.lua). */
     ht_argv_fcall(&a, "ht_complete", next ? 8 : 4, 0);
     add_held(&a, k, job, jobkey);
     ht_argv_add(&a, k->active);

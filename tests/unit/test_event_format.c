@@ -1,5 +1,5 @@
 /* api/event_format.c: log ids, log entries and notifications as
- * migrations/0002_events.lua writes them, the per-event document, SSE
+ * shared/library.lua writes them, the per-event document, SSE
  * framing. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -71,7 +71,7 @@ Test(event_format, bad_log_entries)
     cr_expect_eq(ht_log_entry_parse(&e, "1-0", 6, ok), 0);
 }
 
-/* The list log of migration 0008: "<v> <kind> <status> <attempt> <pct> <at> <msg>". */
+/* The list log: "<v> <kind> <status> <attempt> <pct> <at> <msg>". */
 Test(event_format, compact_log_entry)
 {
     ht_log_entry_t e;
