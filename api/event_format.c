@@ -1,5 +1,5 @@
 /* Formats of job change events (see event_format.h): parsing what
- * migrations/0008_drain.lua writes, and writing what SSE clients read. */
+ * shared/library.lua writes, and writing what SSE clients read. */
 #include "api/event_format.h"
 
 #include <errno.h>

@@ -1,7 +1,8 @@
 /* The formats of job change events, with no I/O (unit-tested in
- * tests/unit/test_event_format.c): ids of the job's event log, its
- * entries, the pub/sub notification, the job document as of one entry, and
- * Server-Sent Events framing.  The stored formats (migrations/0008_drain.lua):
+ * tests/unit/test_event_format.c): ids of the job's event log, its entries,
+ * the pub/sub notification, the job document as of one entry, and
+ * Server-Sent Events framing.  The stored formats are those of
+ * shared/library.lua (docs/keyspace.md):
  *
  *   event log "ht:{Q}:job:<id>:ev", a list of strings, oldest first:
  *       "<v> <kind> <status> <attempt> <pct> <at> <msg>"

@@ -5,7 +5,7 @@
  *   data: <the job document as of that change, on one line>
  *
  * Where events come from: every change of a job appends an entry to its
- * event log in Redis and publishes a note (migrations/0008_drain.lua).  A
+ * event log in Redis and publishes a note (shared/library.lua).  A
  * stream reads the job and its event log together (ht_astore_job_log),
  * sends what is new, then watches the job (api/pubsub.h); each note, and
  * each "ready" (subscribed, or subscribed again after a reconnect), makes it

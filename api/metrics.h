@@ -2,7 +2,7 @@
  *
  * Two sources, one scrape:
  *  - cluster-wide job figures, counted exactly inside the Redis function
- *    library (migrations/0007_lean.lua: the metrics and hist:* hashes),
+ *    library (shared/library.lua: the metrics and hist:* hashes),
  *    so every worker's work is counted without workers exposing anything;
  *    read with one FCALL_RO ht_metrics;
  *  - this api process's own figures, summed over its threads' counters

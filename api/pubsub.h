@@ -2,10 +2,10 @@
  * per thread (not per request), a channel per watched job, fanned out to the
  * watchers of that job on this thread (sync waits, long polls, SSE streams).
  *
- * Every change of a job (migrations/0002_events.lua) bumps its version,
- * appends an entry to the job's capped event log (a stream,
- * "ht:{Q}:job:<id>:log") and publishes "<version> <status> <log id>
- * <kind>" on the channel "ht:{Q}:events:<id>", kind being "status" or
+ * Every change of a job (shared/library.lua) bumps its version, appends
+ * an entry to the job's capped event log (a list, "ht:{Q}:job:<id>:ev")
+ * and publishes "<version> <status> <log id> <kind>" on the channel
+ * "ht:{Q}:events:<id>", kind being "status" or
  * "progress".  The thread SUBSCRIBEs to a job's channel when its first
  * watcher arrives and UNSUBSCRIBEs when its last one leaves, so Redis sends
  * each api thread only the events of the jobs it holds requests for.

@@ -1083,7 +1083,7 @@ void ht_astore_get(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const cha
     send_call(s, req, &a, &proto);
 }
 
-/* An LRANGE of the list log (0008) into a malloc'd array: the entries
+/* An LRANGE of the list log into a malloc'd array: the entries
  * from log id `from` on (inclusive; all when NULL, which LRANGE already
  * cut to the newest), unreadable ones skipped with a log line. */
 static int list_log_from_reply(const redisReply *r, const char *from, ht_event_entry_t **out,
@@ -1109,9 +1109,7 @@ static int list_log_from_reply(const redisReply *r, const char *from, ht_event_e
     return 0;
 }
 
-/* EXEC answers [HGETALL reply, LRANGE reply].  0007's stream log is not
- * read: a job changed last before migration 0008 has an empty list, so its
- * stream shows as its current document (see ht_astore_job_log). */
+/* EXEC answers [HGETALL reply, LRANGE reply] (see ht_astore_job_log). */
 static void finish_job_log(op_t *op, int err, const redisReply *r)
 {
     ht_job_t job;
@@ -1144,9 +1142,9 @@ void ht_astore_job_log(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const
     ht_argv_add(&a[1], "HGETALL");
     ht_argv_add(&a[1], jobkey);
     /* The whole list (at most ~100 short entries, filtered on arrival) or
-     * its newest entry.  No fallback read of 0007's stream "<job>:log" in
-     * the same transaction: on a cluster whose slot is migrating, a
-     * transaction naming a key that exists nowhere is refused (TRYAGAIN). */
+     * its newest entry.  Only the list: on a cluster whose slot is
+     * migrating, a transaction naming a key that exists nowhere is refused
+     * (TRYAGAIN). */
     ht_argv_add(&a[2], "LRANGE");
     ht_argv_add(&a[2], listkey);
     ht_argv_add(&a[2], from ? "0" : "-1");

@@ -1,7 +1,7 @@
 /* The api's non-blocking Redis store: one hiredis async connection per api
  * thread, on that thread's libuv loop.  All Redis access of the api goes
  * through here (the blocking twin for worker and CLI is shared/store.h, over
- * the same keys and functions of migrations/0003_lifecycle.lua).
+ * the same keys and functions of shared/library.lua).
  *
  * Connection states:
  *
@@ -61,7 +61,7 @@ size_t ht_astore_pending(const ht_astore_t *s);
 
 /* ---- calls ------------------------------------------------------------ */
 
-/* What a submit adds to the validated request (migration 0003). */
+/* What a submit adds to the validated request. */
 typedef struct {
     int64_t run_at_ms;     /* when the job may run (ms); 0 = now */
     long failed_ttl_s;     /* how long the job is kept if it fails */
@@ -96,14 +96,13 @@ void ht_astore_get(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const cha
                    ht_astore_job_cb cb, void *data);
 
 /* A job and its event log read together, consistently (MULTI/EXEC of
- * HGETALL and LRANGE of the list log of migration 0008; a job changed last
- * before 0008 reads as one with an empty log), for the event stream.  With `from` (a valid log id),
- * the log's entries from that id on, inclusive, oldest first: the caller
- * sees whether that entry is still there (the log is capped, so old entries
- * go).  With `from` NULL, only the newest entry.  `job` and `entries` are
- * borrowed, valid only during the callback (NULL unless err is 0; n may be
- * 0: a job changed last before migration 0002 has no log).  HT_ENOTFOUND
- * when there is no such job. */
+ * HGETALL and LRANGE of the list log), for the event stream.  With `from`
+ * (a valid log id), the log's entries from that id on, inclusive, oldest
+ * first: the caller sees whether that entry is still there (the log is
+ * capped, so old entries go).  With `from` NULL, only the newest entry.
+ * `job` and `entries` are borrowed, valid only during the callback (NULL
+ * unless err is 0; n may be 0: a job not changed since its submit has no
+ * log).  HT_ENOTFOUND when there is no such job. */
 typedef void (*ht_astore_job_log_cb)(void *data, int err, const ht_job_t *job, size_t n,
                                      const ht_event_entry_t *entries);
 void ht_astore_job_log(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
@@ -166,7 +165,7 @@ void ht_astore_queue_stats(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k,
                            const char *tenant, ht_astore_stats_cb cb, void *data);
 
 /* FCALL_RO ht_metrics: the queue's job counters, gauges and histograms for
- * GET /metrics, as (name, value) pairs (named in migrations/0007_lean.lua,
+ * GET /metrics, as (name, value) pairs (named in shared/library.lua,
  * ht_metrics).  Borrowed, valid only during the callback. */
 void ht_astore_metrics(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k,
                        ht_astore_stats_cb cb, void *data);

@@ -1,7 +1,6 @@
 /* The job model: state and priority names and the stored form (a Redis
- * hash, fields listed in migrations/0001_core.lua and 0003_lifecycle.lua).
- * The public job document is written by job_doc.c, the submit request is
- * validated by job_request.c. */
+ * hash, fields listed in docs/keyspace.md).  The public job document is
+ * written by job_doc.c, the submit request is validated by job_request.c. */
 #include "shared/job.h"
 
 #include <errno.h>
@@ -243,7 +242,8 @@ int ht_job_from_hash(ht_job_t *job, size_t n, const char *const *strs, const siz
     memset(job, 0, sizeof *job);
     job->priority = HT_PRIO_DEFAULT;
     job->progress_pct = -1;
-    /* Migration 0008 leaves fields with these values out of the hash. */
+    /* A submit leaves fields with these values out of the hash
+     * (shared/library.lua, OMIT_DEFAULT). */
     job->max_attempts = HT_MAX_ATTEMPTS_DEFAULT;
     job->timeout_s = HT_TIMEOUT_S_DEFAULT;
     job->ttl_s = HT_TTL_S_DEFAULT;

@@ -1,5 +1,5 @@
 /* The job: its state machine, its stored form (a Redis hash, see
- * migrations/0001_core.lua), its public JSON document, and the validated
+ * docs/keyspace.md), its public JSON document, and the validated
  * submit request.  No I/O here: everything is unit-testable.
  *
  * State machine (the Redis functions are the only code that moves a job):
@@ -21,9 +21,9 @@
  * the future starts scheduled; a cancel of a running job only asks (the
  * worker stops the handler and ends the job canceled).
  *
- * Changing the persisted format (hash fields or their encoding) needs a new
- * numbered migration under migrations/ and a bump of the schema version the
- * binaries require. */
+ * Changing the persisted format (hash fields or their encoding) bumps SCHEMA
+ * in shared/library.lua (the version the binaries require) and, when stored
+ * jobs must change with it, adds a data step under migrations/. */
 #ifndef HT_JOB_H
 #define HT_JOB_H
 
@@ -93,7 +93,7 @@ typedef struct {
     char *worker;
     int64_t run_at;       /* ms when it is (or was) due to run; 0 = not scheduled */
     int cancel_requested; /* 1 once a cancel of the running job was asked for */
-    /* Webhook delivery (migration 0004), when callback_url is set: */
+    /* Webhook delivery (the cb_* hash fields), when callback_url is set: */
     char *cb_state;       /* pending | delivered | failed; NULL until terminal */
     int cb_attempts;      /* deliveries tried so far */
     char *cb_last_status; /* "200", "503" or an error word; NULL when none */

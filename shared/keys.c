@@ -1,4 +1,4 @@
-/* Names of the Redis keys of one queue (layout: migrations/0007_lean.lua). */
+/* Names of the Redis keys of one queue (layout: docs/keyspace.md). */
 #include "shared/keys.h"
 
 #include <openssl/sha.h>

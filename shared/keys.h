@@ -1,5 +1,5 @@
 /* The Redis keyspace, named in one place (its layout and rules are in
- * migrations/0007_lean.lua).  Every key of a queue carries the queue's hash
+ * docs/keyspace.md).  Every key of a queue carries the queue's hash
  * tag, "{default}", so each function call touches one Cluster slot.  A
  * partitioned queue (shared/partition.h) has one such key set per
  * partition, each under its own tag. */

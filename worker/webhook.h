@@ -2,7 +2,7 @@
  * connection, that POSTs the terminal event of every job that has a
  * callback_url (Standard Webhooks: signed with shared/webhook.h), retries
  * with full-jitter backoff, and records each attempt in the job.  The
- * pending deliveries live in Redis (ht:{Q}:deliveries, migration 0004), so
+ * pending deliveries live in Redis (ht:{Q}:deliveries, docs/keyspace.md), so
  * they survive a restart and are shared by every worker; the thread never
  * holds a job slot.  Internal to worker/. */
 #ifndef HT_WORKER_WEBHOOK_H

@@ -97,7 +97,7 @@ ht_job_is "$permanent" failed || fail "the job retried by hand did not end faile
 ht_job_is "$flaky" failed || fail "the flaky job did not end failed"
 ht_job_is "$hooked" succeeded || fail "the job with a webhook did not succeed"
 
-# Exactly (see migrations/0007_lean.lua for what counts when):
+# Exactly (see shared/library.lua for what counts when):
 #   echo:  4 submitted, 4 started, 4 succeeded
 #   fail:  3 submitted; started: permanent 1 + retried by hand 1, flaky 2,
 #          hooked_fail 1 = 5; failed: permanent twice, flaky, hooked_fail = 4;

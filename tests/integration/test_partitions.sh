@@ -134,8 +134,9 @@ assert_json '.jobs | length' 60 "succeeded listing"
 # ---- priorities within partitions --------------------------------------
 # With one slot, in every partition the high jobs start before the low ones
 # submitted before them.  Times are in ms, and the call that finishes a job
-# also starts the next (migration 0008), often within the same ms: the last
-# high and the first low may share a started_at, never the other way round.
+# also starts the next (ht_complete with the claim's keys), often within
+# the same ms: the last high and the first low may share a started_at,
+# never the other way round.
 ht_stop w1
 mapfile -t lows < <(submit_many 12 '{"type": "echo", "priority": "low"}')
 mapfile -t highs < <(submit_many 12 '{"type": "echo", "priority": "high"}')

@@ -6,7 +6,7 @@
 # event log in Redis: nothing lost, nothing twice.
 source "$(dirname "$0")/lib.sh"
 
-# The ids of job ID's event log entries, oldest first (migration 0008: a
+# The ids of job ID's event log entries, oldest first (docs/keyspace.md: a
 # list of "<version> <kind> <status> <attempt> <pct> <at ms> <msg>", each
 # entry's id "<version>-0").
 log_ids() { ht_redis --raw LRANGE "$(ht_job_key "$1"):ev" 0 -1 | awk 'NF { print $1 "-0" }'; }

@@ -1,5 +1,5 @@
 /* api/event_format.c: event ids, event log entries and notifications as
- * migrations/0008_drain.lua writes them, the per-event document, SSE
+ * shared/library.lua writes them, the per-event document, SSE
  * framing. */
 #include <criterion/criterion.h>
 #include <stdlib.h>

@@ -267,7 +267,7 @@ Test(job, document_of_a_finished_job)
     ht_job_clear(&j);
 }
 
-/* The callback object of each delivery stage (migration 0004's cb_* fields). */
+/* The callback object of each delivery stage (the cb_* hash fields). */
 static json_t *callback_of(const char *const *pairs)
 {
     ht_job_t j;
@@ -372,7 +372,7 @@ Test(job, unparsable_stored_json_renders_as_string)
     ht_job_clear(&j);
 }
 
-/* Lifecycle fields (migration 0003): run_at of a scheduled job, a pending
+/* Lifecycle fields: run_at of a scheduled job, a pending
  * cancel of a running one, and the links that say what can be done next. */
 Test(job, scheduled_and_cancel_requested_documents)
 {

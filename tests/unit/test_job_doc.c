@@ -75,9 +75,10 @@ static json_t *last_status(const char *s)
 
 /* The webhook delivery: null without a callback_url.  The state is null
  * while the job is unfinished (nothing to deliver yet); finishing sets it to
- * pending, and the deliverer to delivered or failed (the cb_* hash fields of
- * migrations/0004_webhooks.lua).  A job that finished before that migration
- * has no state and shows null rather than a pending that never ends. */
+ * pending, and the deliverer to delivered or failed (the cb_* hash fields,
+ * docs/keyspace.md).  A job that finished under a schema that kept no
+ * deliveries (3) has no state and shows null rather than a pending that
+ * never ends. */
 static json_t *callback_json(const ht_job_t *job)
 {
     if (!job->callback_url)
