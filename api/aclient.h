@@ -97,7 +97,9 @@ struct ht_acall {
 /* Sends the n commands (1 to 4) of `cmds` back to back; `call` (copied)
  * gets the reply of the last one (MULTI ... EXEC: the EXEC).  The command
  * vectors are cleared here, whatever happens.  On a failure to send,
- * `finish` runs before this returns.
+ * `finish` runs before this returns.  What call->data points to must live
+ * until `finish` has run (for a call bound to a request: or until the
+ * request is disposed of, whichever comes first).
  *
  * Request binding: a call given an h2o request is tied to it.  When h2o
  * disposes of the request first (an HTTP/2 client resets the stream, or

@@ -111,7 +111,10 @@ void ht_aconn_tick(ht_aconn_t *c);
 void ht_aconn_drop(ht_aconn_t *c, const char *why);
 
 /* A deliberate, final close: like ht_aconn_drop(c, NULL), without on_down,
- * and c is no longer wanted.  c may be freed once this returns. */
+ * and c is no longer wanted.  hiredis fails the replies owed with NULL as
+ * this returns (or, called from a callback of c's own context, once that
+ * callback returns), and their callbacks may still touch c: free c on a
+ * later loop turn (the owners free it in a handle's close callback). */
 void ht_aconn_close(ht_aconn_t *c);
 
 /* A reply callback of `ac` got NULL: if `ac` is c's connection, it is gone. */
