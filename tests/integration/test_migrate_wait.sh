@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 
 # Redis is stopped in part 3: continue it whatever happens, so the cleanup
 # can stop it.
-trap 'rc=$?; [[ -n "${HT_PIDS[redis]:-}" ]] && kill -CONT "${HT_PIDS[redis]}" 2>/dev/null; (exit $rc); ht__cleanup' EXIT
+trap 'rc=$?; set +e; [[ -n "${HT_PIDS[redis]:-}" ]] && kill -CONT "${HT_PIDS[redis]}" 2>/dev/null; (exit $rc); ht__cleanup' EXIT
 
 # The "waiting" lines of migrate NAME's log.
 waits() { grep -c "hangtight migrate: waiting up to" "${HT_LOGS[$1]}" || true; }
