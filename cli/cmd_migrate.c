@@ -105,7 +105,7 @@ int ht_cli_migrate(int argc, char **argv)
     if (rc != 0) {
         char where[300];
         redis_where(&url, where, sizeof where);
-        fprintf(stderr, "hangtight migrate: cannot use Redis at %s (waited up to %ld s): %s\n",
+        fprintf(stderr, "hangtight migrate: cannot reach Redis at %s (waited up to %ld s): %s\n",
                 where, wait_s, store ? ht_store_errstr(store) : ht_strerror(rc));
         goto out;
     }

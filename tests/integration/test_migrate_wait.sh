@@ -74,7 +74,7 @@ ht_wait_exit m4 60
 elapsed=$(($(ht_ms) - t0))
 assert_eq "$HT_EXIT" 1 "exit status of a migrate that found no Redis"
 assert_eq "$(waits m4)" 1 "waiting lines of the migrate that found no Redis"
-grep -q "cannot use Redis at ht-no-such-host.invalid:6379 (waited up to 2 s)" "${HT_LOGS[m4]}" ||
+grep -q "cannot reach Redis at ht-no-such-host.invalid:6379 (waited up to 2 s)" "${HT_LOGS[m4]}" ||
     fail "no final error naming the host: $(cat "${HT_LOGS[m4]}")"
 if grep -q s3cret-pw "${HT_LOGS[m4]}"; then
     fail "the password of the URL was printed: $(cat "${HT_LOGS[m4]}")"
