@@ -307,7 +307,11 @@ int main(int argc, char **argv)
     cfg.metrics_public = opt_metrics_public;
     cfg.access_log = opt_access_log;
     cfg.webhook_rotation_s = opt_webhook_rotation_s;
-    if (ht_secretbox_keys_parse(opt_secrets_key, &secrets_keys, err, sizeof(err)) < 0) {
+    rc = ht_secretbox_keys_parse(opt_secrets_key, &secrets_keys, err, sizeof(err));
+    /* Wiped where it lies (environment or argv: /proc/<pid>/environ shows them). */
+    if (opt_secrets_key)
+        OPENSSL_cleanse((char *)opt_secrets_key, strlen(opt_secrets_key));
+    if (rc < 0) {
         fprintf(stderr, "hangtight-api: --secrets-key: %s\n", err);
         return 2;
     }

@@ -17,6 +17,11 @@ int ht_tsecrets_init(ht_tsecrets_t *c, char *err, size_t errlen)
 {
     c->used_ = 0;
     int rc = ht_secretbox_keys_parse(c->key_text, &c->keys_, err, errlen);
+    /* The text lives in the environment (or argv) block, which a process
+     * of the same user can read in /proc/<pid>/environ (or cmdline): wiped
+     * there, then taken out of what children inherit. */
+    if (c->key_text)
+        OPENSSL_cleanse((char *)c->key_text, strlen(c->key_text));
     unsetenv("HANGTIGHT_SECRETS_KEY");
     return rc;
 }

@@ -41,9 +41,10 @@ typedef struct {
 } ht_tsecrets_t;
 
 /* Parses key_text into the keys (after the options are read; before any
- * thread starts) and takes HANGTIGHT_SECRETS_KEY out of the process'
- * environment, so no handler process inherits it.  Returns 0, or HT_EINVAL
- * with the reason in err. */
+ * thread starts), overwrites key_text where it lies (the environment or
+ * argv) and takes HANGTIGHT_SECRETS_KEY out of the process' environment,
+ * so neither /proc/<pid>/environ nor a handler process shows it.  Returns
+ * 0, or HT_EINVAL with the reason in err. */
 int ht_tsecrets_init(ht_tsecrets_t *c, char *err, size_t errlen);
 
 /* Wipes the keys and every cached secret. */

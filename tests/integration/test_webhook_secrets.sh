@@ -16,7 +16,7 @@
 #   - a worker with a wrong or no HANGTIGHT_SECRETS_KEY sends no delivery of
 #     a tenant with its own secrets (and still signs the others); an api
 #     without it answers 501 to POST, one with a malformed one refuses to
-#     start; handlers never see the key;
+#     start; handlers never see the key, nor /proc/<pid>/environ;
 #   - a delivery costs no Redis call while its tenant's secrets are cached;
 #   - the CLI (hangtight webhook-secret); 503 when Redis is down.
 source "$(dirname "$0")/lib.sh"
@@ -136,6 +136,12 @@ callback_status() {
     as "$1" GET "/v1/jobs/$2"
     ht_json .callback.last_status
 }
+
+# The key read, neither process shows it in /proc/<pid>/environ.
+for p in api w1; do
+    grep -qaF "$SECRETS_KEY" "/proc/${HT_PIDS[$p]}/environ" &&
+        fail "$p shows HANGTIGHT_SECRETS_KEY in /proc/${HT_PIDS[$p]}/environ"
+done
 
 # ---- who may ask, and what is refused ---------------------------------------
 
@@ -319,14 +325,18 @@ assert_json .result.sees_key false
 # ---- a delivery costs no Redis call while its tenant is cached ---------------
 
 ht_stop w1
-fcall_ro() { ht_redis INFO commandstats | sed -n 's/^cmdstat_fcall_ro:calls=\([0-9]*\),.*/\1/p'; }
+# FCALL_RO calls so far, summed over every master (on a cluster).
+fcall_ro() {
+    ht_redis_each --masters INFO commandstats |
+        awk -F'[=,]' '/^cmdstat_fcall_ro:/ { n += $2 } END { print n + 0 }'
+}
 ht_start_worker w-cache "${WORKER_ARGS[@]}" --webhook-secrets-cache-ms 300000
 before=$(fcall_ro)
 for i in 1 2 3 4; do
     deliver acme
     expect_signed "acme through the caching worker" "$A4" "$A3" "$G1"
 done
-assert_eq "$(($(fcall_ro) - ${before:-0}))" 1 "Redis reads of acme's secrets for 4 deliveries"
+assert_eq "$(($(fcall_ro) - before))" 1 "Redis reads of acme's secrets for 4 deliveries"
 ht_stop w-cache
 
 # ---- a worker with a wrong key, or none ----------------------------------------
