@@ -8,47 +8,40 @@
  * revoked secret may sign for that long, a tenant's first secret may take
  * that long to be used.  An entry never outlives the first end of a
  * rotated-out secret it holds (reckoned from Redis' clock), so a secret
- * stops signing when its rotation window ends.  The cache is the webhook
- * thread's alone (no lock): at most HT_TSECRETS_CACHE_N tenants, the
- * stalest entry giving way.  Internal to worker/. */
+ * stops signing when its rotation window ends.
+ *
+ * One per process, like the handler registry: the settings are filled by
+ * the worker's option table, ht_tsecrets_init() runs before any thread
+ * starts, and from then on only the webhook delivery thread (webhook.c)
+ * calls ht_tsecrets_for(), so the cache needs no lock.  At most
+ * HT_TSECRETS_CACHE_N tenants are cached, the stalest entry giving way.
+ * Internal to worker/. */
 #ifndef HT_WORKER_TENANT_SECRETS_H
 #define HT_WORKER_TENANT_SECRETS_H
 
 #include <stddef.h>
-#include <stdint.h>
 
-#include "shared/keys.h"
-#include "shared/secretbox.h"
 #include "shared/store.h"
 #include "shared/webhook.h"
 
 #define HT_TSECRETS_CACHE_N 256
 
-typedef struct {
-    char tenant[HT_TENANT_MAX + 1];
-    int64_t until_ms;             /* monotonic: fresh before this */
-    int own;                      /* the tenant has live secrets of its own */
-    ht_webhook_secrets_t secrets; /* those this worker could open, newest first */
-} ht_tsecrets_entry_t;
-
+/* The worker's settings of this module, targets of its option table. */
 typedef struct {
     const char *key_text; /* --secrets-key as given; NULL: none */
     long cache_ms;        /* --webhook-secrets-cache-ms; 0: read Redis every time */
-    /* private */
-    ht_secretbox_keys_t keys_;
-    ht_tsecrets_entry_t entries_[HT_TSECRETS_CACHE_N];
-    size_t used_;
-} ht_tsecrets_t;
+} ht_tsecrets_settings_t;
 
-/* Parses key_text into the keys (after the options are read; before any
- * thread starts), overwrites key_text where it lies (the environment or
- * argv) and takes HANGTIGHT_SECRETS_KEY out of the process' environment,
- * so neither /proc/<pid>/environ nor a handler process shows it.  Returns
- * 0, or HT_EINVAL with the reason in err. */
-int ht_tsecrets_init(ht_tsecrets_t *c, char *err, size_t errlen);
+extern ht_tsecrets_settings_t ht_tsecrets_settings;
+
+/* Parses the settings' key_text into the keys, overwrites key_text where
+ * it lies (the environment or argv) and takes HANGTIGHT_SECRETS_KEY out of
+ * the process' environment, so neither /proc/<pid>/environ nor a handler
+ * process shows it.  Returns 0, or HT_EINVAL with the reason in err. */
+int ht_tsecrets_init(char *err, size_t errlen);
 
 /* Wipes the keys and every cached secret. */
-void ht_tsecrets_clear(ht_tsecrets_t *c);
+void ht_tsecrets_clear(void);
 
 /* The secrets to sign a delivery of `tenant` (NULL: "default") with.
  * Returns 0 with *out set: the tenant's own secrets, or `fallback` (which
@@ -58,7 +51,7 @@ void ht_tsecrets_clear(ht_tsecrets_t *c);
  * delivery must not be sent.  Any other negative code: Redis could not be
  * asked (ht_store_errstr() says why); try again later.  *out lives until
  * the next call. */
-int ht_tsecrets_for(ht_tsecrets_t *c, ht_store_t *store, const char *tenant,
-                    const ht_webhook_secrets_t *fallback, const ht_webhook_secrets_t **out);
+int ht_tsecrets_for(ht_store_t *store, const char *tenant, const ht_webhook_secrets_t *fallback,
+                    const ht_webhook_secrets_t **out);
 
 #endif

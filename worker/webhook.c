@@ -26,6 +26,7 @@
 #include "shared/netguard.h"
 #include "shared/store.h"
 #include "worker/backoff.h"
+#include "worker/tenant_secrets.h"
 #include "worker/worker.h"
 
 #define CLAIM_LIMIT        4
@@ -232,8 +233,7 @@ static void deliver(ht_worker_t *w, ht_store_t *store, const ht_delivery_t *d)
     }
     /* The tenant's own secrets, or the fallback (tenant_secrets.h). */
     const ht_webhook_secrets_t *secrets;
-    int signing =
-        ht_tsecrets_for(&w->tenant_secrets, store, job.tenant, &w->webhook_secrets, &secrets);
+    int signing = ht_tsecrets_for(store, job.tenant, &w->webhook_secrets, &secrets);
     if (signing < 0 && signing != HT_EINVAL) {
         ht_log(HT_LOG_WARN, "webhook: cannot read the tenant's signing secrets", "id", d->id,
                "error", ht_store_errstr(store), NULL);

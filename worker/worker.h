@@ -36,7 +36,6 @@
 #include "shared/store.h"
 #include "worker/handlers_config.h"
 #include "worker/job_ctx.h"
-#include "worker/tenant_secrets.h"
 #include "worker/webhook.h"
 
 #define HT_WORKER_ID_MAX 160
@@ -74,7 +73,6 @@ struct ht_worker {
     int webhook_allow_private;    /* skip the address check (development, tests) */
     int allow_eviction;           /* start on a Redis that may evict keys (warn only) */
     ht_webhook_secrets_t webhook_secrets;
-    ht_tsecrets_t tenant_secrets; /* tenants' own secrets (tenant_secrets.h): webhook thread's */
 
     long partitions;              /* HANGTIGHT_PARTITIONS: this process' N */
 
