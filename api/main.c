@@ -18,6 +18,7 @@
 #include "shared/log.h"
 #include "shared/partition_store.h"
 #include "shared/redis_url.h"
+#include "shared/secretbox.h"
 #include "shared/store.h"
 
 #include "api/auth.h"
@@ -40,6 +41,11 @@ static int opt_metrics_public, opt_insecure_open, opt_generate_key;
 static long opt_partitions;
 static ht_parts_t parts; /* shared/partition.h: read-only once the threads run */
 static int opt_access_log; /* api/access_log.h */
+
+/* Tenants' webhook secrets (api/webhook_secrets.c). */
+static const char *opt_secrets_key;
+static long opt_webhook_rotation_s;
+static ht_secretbox_keys_t secrets_keys;
 
 static const ht_option_t options[] = {
     {"listen", "HANGTIGHT_LISTEN", HT_OPT_STRING, "127.0.0.1:8080",
@@ -109,6 +115,14 @@ static const ht_option_t options[] = {
     {"partitions", "HANGTIGHT_PARTITIONS", HT_OPT_INT, "1",
      "the queue's N partitions (the same N for api, workers and CLI; see the README on "
      "changing it)", 1, HT_PARTITIONS_MAX, &opt_partitions},
+    {"secrets-key", "HANGTIGHT_SECRETS_KEY", HT_OPT_STRING, NULL,
+     "KEYS that seal tenants' webhook secrets in Redis (AES-256-GCM): 32 bytes as 64 hex digits "
+     "or base64, comma-separated, the first sealing; the workers need the same; unset: POST "
+     "/v1/webhook-secrets answers 501 (set it in the environment, not as a flag)",
+     0, 0, &opt_secrets_key},
+    {"webhook-rotation-s", "HANGTIGHT_WEBHOOK_ROTATION_S", HT_OPT_INT, "86400",
+     "SECONDS a tenant's previous webhook secrets keep signing beside a new one", 0, 30L * 86400,
+     &opt_webhook_rotation_s},
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -298,6 +312,19 @@ int main(int argc, char **argv)
     cfg.max_streams_per_tenant = opt_max_streams_per_tenant;
     cfg.metrics_public = opt_metrics_public;
     cfg.access_log = opt_access_log;
+    cfg.webhook_rotation_s = opt_webhook_rotation_s;
+    rc = ht_secretbox_keys_parse(opt_secrets_key, &secrets_keys, err, sizeof(err));
+    /* Wiped where it lies (environment or argv: /proc/<pid>/environ shows them). */
+    if (opt_secrets_key)
+        OPENSSL_cleanse((char *)opt_secrets_key, strlen(opt_secrets_key));
+    if (rc < 0) {
+        fprintf(stderr, "hangtight-api: --secrets-key: %s\n", err);
+        return 2;
+    }
+    cfg.secrets_keys = secrets_keys.n ? &secrets_keys : NULL;
+    if (!cfg.secrets_keys)
+        ht_log(HT_LOG_INFO,
+               "no HANGTIGHT_SECRETS_KEY: tenants cannot make their own webhook secrets", NULL);
     if (parse_rate(opt_rate_limit, &cfg.rate_per_s, &cfg.rate_burst) < 0) {
         fprintf(stderr, "hangtight-api: --rate-limit: '%s' is not RATE[:BURST] (positive numbers)\n",
                 opt_rate_limit);
@@ -381,6 +408,7 @@ int main(int argc, char **argv)
     ht_auth_shutdown();
     ht_tenants_shutdown();
     ht_parts_clear(&parts);
+    ht_secretbox_keys_clear(&secrets_keys);
     ht_log(HT_LOG_INFO, "stopped", NULL);
     return 0;
 }
