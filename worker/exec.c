@@ -23,6 +23,7 @@
 
 #include "shared/error.h"
 #include "shared/log.h"
+
 #include "worker/builtins.h"
 #include "worker/exec_output.h"
 #include "worker/handlers_config.h"
@@ -31,12 +32,12 @@
 
 extern char **environ;
 
-#define TICK_MS 100
+#define TICK_MS       100
 #define KILL_GRACE_MS 5000
 /* After the child exits, how long its stray descendants may keep our pipes
  * open before we stop reading. */
 #define PIPE_LINGER_MS 1000
-#define READ_CHUNK 65536
+#define READ_CHUNK     65536
 
 typedef enum { WHY_NONE, WHY_STOP, WHY_HANDLER_TIMEOUT, WHY_TOO_LARGE } kill_why_t;
 
@@ -52,9 +53,9 @@ typedef struct {
     int exited, status;
     int64_t exited_at;
     kill_why_t why;
-    int64_t term_at;           /* when SIGTERM went to the group, 0 if not */
-    int killed;                /* SIGKILL sent */
-    int64_t handler_deadline;  /* monotonic; INT64_MAX when uncapped */
+    int64_t term_at;          /* when SIGTERM went to the group, 0 if not */
+    int killed;               /* SIGKILL sent */
+    int64_t handler_deadline; /* monotonic; INT64_MAX when uncapped */
 } run_t;
 
 static void close_fd(int *fd)
@@ -70,8 +71,8 @@ static void close_fd(int *fd)
  * three strings are malloc'd; free with free_env(). */
 static char **build_env(const ht_job_ctx_t *ctx)
 {
-    static const char *const ours[] = {"HANGTIGHT_JOB_ID=", "HANGTIGHT_ATTEMPT=",
-                                       "HANGTIGHT_JOB_TYPE="};
+    static const char *const ours[] = {
+        "HANGTIGHT_JOB_ID=", "HANGTIGHT_ATTEMPT=", "HANGTIGHT_JOB_TYPE="};
     size_t n = 0;
     while (environ[n])
         n++;
@@ -365,8 +366,13 @@ static int outcome(run_t *r, json_t **result)
 
 int ht_exec_run(ht_job_ctx_t *ctx, const json_t *payload, json_t **result)
 {
-    run_t r = {.h = ht_job_handler_data(ctx), .ctx = ctx, .pid = -1,
-               .in_fd = -1, .out_fd = -1, .err_fd = -1, .handler_deadline = INT64_MAX};
+    run_t r = {.h = ht_job_handler_data(ctx),
+               .ctx = ctx,
+               .pid = -1,
+               .in_fd = -1,
+               .out_fd = -1,
+               .err_fd = -1,
+               .handler_deadline = INT64_MAX};
     int ret = HT_HANDLER_FAIL;
     char *text = json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY);
     r.out = ht_exec_output_new(HT_EXEC_LINE_MAX);
@@ -383,8 +389,8 @@ int ht_exec_run(ht_job_ctx_t *ctx, const json_t *payload, json_t **result)
     if (rc < 0 && r.pid <= 0) {
         char msg[512];
         snprintf(msg, sizeof(msg), "cannot run %s: %s", r.h->argv[0], strerror(-rc));
-        ht_log(HT_LOG_ERROR, "exec handler did not start", "id", ht_job_id(ctx), "type",
-               r.h->type, "error", msg, NULL);
+        ht_log(HT_LOG_ERROR, "exec handler did not start", "id", ht_job_id(ctx), "type", r.h->type,
+               "error", msg, NULL);
         ht_job_fail(ctx, "spawn_failed", msg, 1);
         goto out;
     }

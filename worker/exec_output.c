@@ -74,7 +74,7 @@ static void parse_line(ht_exec_output_t *p, const char *s, size_t n)
     json_error_t jerr;
     json_t *v = json_loadb(s, n, JSON_DECODE_ANY, &jerr);
     if (!v)
-        return; /* not JSON: a log line */
+        return;                                         /* not JSON: a log line */
     const json_t *pct = json_object_get(v, "progress"); /* NULL unless an object */
     const json_t *err = json_object_get(v, "error");
     if (json_is_number(pct)) {

@@ -13,8 +13,8 @@
 
 #include "worker/registry.h"
 
-static int parse_command(ht_exec_handler_t *h, const json_t *cmd, const char *source,
-                         char *err, size_t errlen)
+static int parse_command(ht_exec_handler_t *h, const json_t *cmd, const char *source, char *err,
+                         size_t errlen)
 {
     if (!json_is_array(cmd) || json_array_size(cmd) == 0)
         return ht_errorf(err, errlen, HT_EINVAL,
@@ -41,8 +41,8 @@ static int parse_command(ht_exec_handler_t *h, const json_t *cmd, const char *so
     return 0;
 }
 
-static int parse_handler(ht_exec_handler_t *h, const char *type, json_t *spec,
-                         const char *source, char *err, size_t errlen)
+static int parse_handler(ht_exec_handler_t *h, const char *type, json_t *spec, const char *source,
+                         char *err, size_t errlen)
 {
     if (!ht_job_type_valid(type))
         return ht_errorf(err, errlen, HT_EINVAL,
@@ -99,7 +99,8 @@ int ht_handlers_config_parse(ht_handlers_config_t *cfg, const char *text, size_t
     }
     const char *type;
     json_t *spec;
-    json_object_foreach(handlers, type, spec) {
+    json_object_foreach(handlers, type, spec)
+    {
         rc = parse_handler(&cfg->handlers[cfg->n], type, spec, source, err, errlen);
         cfg->n++; /* counted even when half-filled, so clear() frees it */
         if (rc < 0)
@@ -112,8 +113,7 @@ out:
     return rc;
 }
 
-int ht_handlers_config_load(ht_handlers_config_t *cfg, const char *path, char *err,
-                            size_t errlen)
+int ht_handlers_config_load(ht_handlers_config_t *cfg, const char *path, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof(*cfg));
     FILE *f = fopen(path, "r");

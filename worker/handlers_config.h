@@ -16,7 +16,7 @@
 
 typedef struct {
     char type[HT_TYPE_MAX + 1];
-    char **argv;    /* argc strings and a NULL, owned */
+    char **argv; /* argc strings and a NULL, owned */
     size_t argc;
     long timeout_s; /* 0: no cap beyond the job's own timeout_s */
 } ht_exec_handler_t;
@@ -29,8 +29,7 @@ typedef struct {
 /* Reads and parses `path`.  Returns 0, or HT_EINVAL / a negative errno with
  * a message naming the file and the field in err.  The config must be
  * ht_handlers_config_clear()ed either way. */
-int ht_handlers_config_load(ht_handlers_config_t *cfg, const char *path, char *err,
-                            size_t errlen);
+int ht_handlers_config_load(ht_handlers_config_t *cfg, const char *path, char *err, size_t errlen);
 
 /* Parses text[0..len); `source` names it in error messages. */
 int ht_handlers_config_parse(ht_handlers_config_t *cfg, const char *text, size_t len,

@@ -10,6 +10,7 @@
 
 #include "shared/error.h"
 #include "shared/log.h"
+
 #include "worker/text.h"
 
 #define SLEEP_SLICE_MS 50
@@ -59,8 +60,8 @@ void ht_job_ctx_flush_progress(ht_job_ctx_t *ctx)
 {
     if (!ctx->progress_pending)
         return;
-    int rc = ht_store_progress(ctx->store, ctx->keys, ctx->job, ctx->progress_pct,
-                               ctx->progress_msg);
+    int rc =
+        ht_store_progress(ctx->store, ctx->keys, ctx->job, ctx->progress_pct, ctx->progress_msg);
     if (rc == HT_ESTALE) {
         ht_log(HT_LOG_WARN, "lease lost while reporting progress", "id", ctx->job->id, NULL);
         ht_stop_request(ctx->stop, HT_STOP_LEASE_LOST);

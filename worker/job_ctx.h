@@ -11,6 +11,7 @@
 #include "shared/job.h"
 #include "shared/keys.h"
 #include "shared/store.h"
+
 #include "worker/handler.h"
 
 /* Why a handler is asked to stop.  The first reason set wins. */
@@ -30,14 +31,14 @@ struct ht_job_ctx {
     const void *handler_data; /* borrowed: the registry entry's data */
     ht_store_t *store;        /* borrowed: the slot's own connection */
     const ht_keys_t *keys;
-    atomic_int *stop;         /* the slot's ht_stop_reason_t */
-    int64_t deadline_ms;      /* monotonic; past it the attempt has timed out */
+    atomic_int *stop;    /* the slot's ht_stop_reason_t */
+    int64_t deadline_ms; /* monotonic; past it the attempt has timed out */
 
-    int failed;               /* ht_job_fail() was called */
+    int failed; /* ht_job_fail() was called */
     char *fail_code, *fail_msg;
     int fail_retryable;
 
-    int progress_pending;     /* an update not yet written to Redis */
+    int progress_pending; /* an update not yet written to Redis */
     int progress_pct;
     char *progress_msg;
     int64_t progress_sent_ms; /* monotonic time of the last write */

@@ -7,6 +7,7 @@
 
 #include "shared/error.h"
 #include "shared/job.h"
+
 #include "worker/builtins.h"
 
 static ht_handler_entry_t *entries;
