@@ -48,12 +48,26 @@ void ht_job_ctx_clear(ht_job_ctx_t *ctx)
     free(ctx->fail_code);
     free(ctx->fail_msg);
     free(ctx->progress_msg);
-    ctx->fail_code = ctx->fail_msg = ctx->progress_msg = NULL;
+    free(ctx->result_text);
+    ctx->fail_code = ctx->fail_msg = ctx->progress_msg = ctx->result_text = NULL;
 }
 
 const void *ht_job_handler_data(const ht_job_ctx_t *ctx)
 {
     return ctx->handler_data;
+}
+
+const char *ht_job_payload_text(const ht_job_ctx_t *ctx, size_t *len)
+{
+    const char *p = ctx->job->payload && *ctx->job->payload ? ctx->job->payload : "{}";
+    *len = strlen(p);
+    return p;
+}
+
+void ht_job_ctx_set_result_text(ht_job_ctx_t *ctx, char *text)
+{
+    free(ctx->result_text);
+    ctx->result_text = text;
 }
 
 void ht_job_ctx_flush_progress(ht_job_ctx_t *ctx)

@@ -38,6 +38,8 @@ struct ht_job_ctx {
     char *fail_code, *fail_msg;
     int fail_retryable;
 
+    char *result_text; /* set by ht_job_ctx_set_result_text(), owned */
+
     int progress_pending; /* an update not yet written to Redis */
     int progress_pct;
     char *progress_msg;
@@ -65,6 +67,17 @@ char *ht_job_ctx_error_json(const ht_job_ctx_t *ctx);
 
 /* The registry data of the handler running this job (borrowed). */
 const void *ht_job_handler_data(const ht_job_ctx_t *ctx);
+
+/* The job's payload as stored (the api's compact JSON text; "{}" when
+ * none) and its length: borrowed, valid during the handler call.  The
+ * handlers registered for the stored bytes (registry.h) read it here
+ * instead of a parsed tree. */
+const char *ht_job_payload_text(const ht_job_ctx_t *ctx, size_t *len);
+
+/* The result as JSON text (valid JSON, taken over: freed by the ctx), for
+ * a handler that has it as text already: the slot stores it as given
+ * instead of encoding *result. */
+void ht_job_ctx_set_result_text(ht_job_ctx_t *ctx, char *text);
 
 void ht_job_ctx_clear(ht_job_ctx_t *ctx);
 

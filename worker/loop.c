@@ -236,6 +236,12 @@ static void settle(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, ht_j
         }
         break;
     case HT_STOP_TIMEOUT:
+        /* A handler that knows more about what it was waiting for says so. */
+        if (hrc == HT_HANDLER_FAIL && ctx->failed && ctx->fail_code &&
+            strcmp(ctx->fail_code, "timeout") == 0 && ctx->fail_msg) {
+            fail_now(slot, store, job, "timeout", ctx->fail_msg, 1, nx);
+            return;
+        }
         snprintf(msg, sizeof(msg), "the attempt ran past its timeout_s of %ld s",
                  slot->held.timeout_s);
         fail_now(slot, store, job, "timeout", msg, 1, nx);
@@ -250,6 +256,10 @@ static void settle(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, ht_j
         break;
     }
     ht_job_ctx_flush_progress(ctx);
+    if (hrc == HT_HANDLER_OK && ctx->result_text) {
+        store_outcome(slot, store, job, HT_OUTCOME_SUCCEEDED, ctx->result_text, 0, nx);
+        return;
+    }
     if (hrc == HT_HANDLER_OK) {
         char *text = result ? json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
         if (result && !text) {
@@ -286,8 +296,8 @@ static void run_job(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, nex
         char msg[HT_TYPE_MAX + HT_WORKER_ID_MAX + 64];
         snprintf(msg, sizeof(msg), "no handler for type %s on worker %s", job->type, st->id);
         fail_now(slot, store, job, "unknown_type", msg, 0, nx);
-    } else if (!(payload =
-                     json_loads(job->payload ? job->payload : "{}", JSON_DECODE_ANY, &jerr))) {
+    } else if (!e->raw_payload && !(payload = json_loads(job->payload ? job->payload : "{}",
+                                                         JSON_DECODE_ANY, &jerr))) {
         fail_now(slot, store, job, "invalid_payload", "the stored payload is not JSON", 0, nx);
     } else {
         ht_job_ctx_t ctx;

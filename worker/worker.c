@@ -153,7 +153,7 @@ static int load_handlers(ht_worker_t *w)
             ht_log(HT_LOG_ERROR, "bad handler config", "error", err, NULL);
             return HT_EINVAL;
         }
-        if ((rc = ht_registry_add(h->type, ht_exec_run, h)) < 0) {
+        if ((rc = ht_registry_add_raw(h->type, ht_exec_run, h)) < 0) {
             snprintf(err, sizeof(err), "%s: handlers.%s: %s", w->handlers_path, h->type,
                      rc == HT_EEXIST ? "the type is already served by a linked-in handler"
                                      : ht_strerror(rc));
