@@ -21,9 +21,14 @@ void ht_wthread_join(ht_wthread_t *t)
     t->started = 0;
 }
 
-void ht_wthread_stop(ht_wthread_t *t)
+void ht_wthread_ask(ht_wthread_t *t)
 {
     atomic_store(&t->quit, 1);
+}
+
+void ht_wthread_stop(ht_wthread_t *t)
+{
+    ht_wthread_ask(t);
     ht_wthread_join(t);
 }
 

@@ -24,6 +24,10 @@ int ht_wthread_start(ht_wthread_t *t, void *(*main)(void *), void *arg);
  * started.  Call from one thread (the owner). */
 void ht_wthread_stop(ht_wthread_t *t);
 
+/* Asks without joining: for an owner that must wake the thread (from a
+ * poll of its own) between the request and the join. */
+void ht_wthread_ask(ht_wthread_t *t);
+
 /* Joins without asking (a thread that ends by itself, like a slot when the
  * worker drains). */
 void ht_wthread_join(ht_wthread_t *t);

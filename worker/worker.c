@@ -28,6 +28,7 @@
 #include "worker/job_ctx.h"
 #include "worker/lease.h"
 #include "worker/loop.h"
+#include "worker/persistent.h"
 #include "worker/registry.h"
 #include "worker/state.h"
 #include "worker/webhook.h"
@@ -52,6 +53,7 @@ typedef struct {
     ht_lease_t lease;
     ht_cancel_t cancel;
     ht_webhooks_t webhooks;
+    ht_pools_t *pools; /* the persistent handlers' processes */
 } ht_worker_t;
 
 static const char *const worker_synopsis = "[options]";
@@ -133,13 +135,15 @@ static int make_id(ht_worker_t *w)
     return 0;
 }
 
-/* Loads the exec handler file and registers its types. */
+/* Loads the handler file and registers its types (exec and persistent). */
 static int load_handlers(ht_worker_t *w)
 {
     if (!w->handlers_path || !*w->handlers_path)
         return 0;
     char err[512];
     int rc = ht_handlers_config_load(&w->handlers, w->handlers_path, err, sizeof(err));
+    if (rc == 0 && (rc = ht_pools_new(&w->pools, &w->handlers, w->st.concurrency)) < 0)
+        snprintf(err, sizeof(err), "%s: %s", w->handlers_path, ht_strerror(rc));
     if (rc < 0) {
         ht_log(HT_LOG_ERROR, "bad handler config", "error", err, NULL);
         return rc;
@@ -153,7 +157,16 @@ static int load_handlers(ht_worker_t *w)
             ht_log(HT_LOG_ERROR, "bad handler config", "error", err, NULL);
             return HT_EINVAL;
         }
-        if ((rc = ht_registry_add_raw(h->type, ht_exec_run, h)) < 0) {
+        for (size_t k = 0; k < h->n_env_pass; k++)
+            if (!getenv(h->env_pass[k]))
+                ht_log(HT_LOG_WARN, "env_pass names a variable the worker does not have", "type",
+                       h->type, "name", h->env_pass[k], NULL);
+        if (h->mode == HT_HANDLER_PERSISTENT)
+            rc =
+                ht_registry_add_raw(h->type, ht_persistent_run, ht_pools_handler_data(w->pools, h));
+        else
+            rc = ht_registry_add_raw(h->type, ht_exec_run, h);
+        if (rc < 0) {
             snprintf(err, sizeof(err), "%s: handlers.%s: %s", w->handlers_path, h->type,
                      rc == HT_EEXIST ? "the type is already served by a linked-in handler"
                                      : ht_strerror(rc));
@@ -268,9 +281,12 @@ static int start_threads(ht_worker_t *w)
         st->slots[i].index = (int)i;
         pthread_mutex_init(&st->slots[i].mu, NULL);
     }
-    /* The cancel listener first, so that it is usually subscribed before the
+    /* The handler processes first: they start while the rest connects.
+     * The cancel listener next, so that it is usually subscribed before the
      * first claim (a cancel it misses is still caught by the lease renewal). */
-    int rc = ht_cancel_start(&w->cancel);
+    int rc = w->pools ? ht_pools_start(w->pools) : 0;
+    if (rc == 0)
+        rc = ht_cancel_start(&w->cancel);
     if (rc == 0)
         rc = ht_lease_start(&w->lease);
     if (rc == 0)
@@ -353,6 +369,8 @@ stop:
     }
     for (long i = 0; st->slots && i < st->concurrency; i++)
         ht_wthread_join(&st->slots[i].thread);
+    /* No job runs any more: the handler processes can go. */
+    ht_pools_stop(w.pools);
     /* After the slots: the callbacks of jobs finished while draining go out. */
     ht_webhook_stop(&w.webhooks);
     ht_lease_stop(&w.lease);
@@ -364,6 +382,8 @@ out:
     free(st->slots);
     st->slots = NULL;
     ht_store_close(store);
+    ht_pools_free(w.pools);
+    w.pools = NULL;
     ht_handlers_config_clear(&w.handlers);
     ht_registry_clear();
     ht_parts_clear(&st->parts);
