@@ -1230,6 +1230,16 @@ void ht_astore_types(ht_astore_t *s, h2o_req_t *req, ht_astore_strings_cb cb, vo
     send_call(s, req, &a, &proto);
 }
 
+void ht_astore_workers(ht_astore_t *s, h2o_req_t *req, ht_astore_strings_cb cb, void *data)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "HVALS");
+    ht_argv_add(&a, HT_KEY_WORKERS);
+    op_t proto = {.finish = finish_strings, .cb.strings = cb, .data = data};
+    send_call(s, req, &a, &proto);
+}
+
 /* ---- lifecycle: cancel, retry, listing, statistics -------------------- */
 
 /* A status word; nil is "no such job". */

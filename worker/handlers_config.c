@@ -80,8 +80,7 @@ static int parse_env(ht_exec_handler_t *h, const json_t *env, const char *source
         return HT_ENOMEM;
     const char *name;
     const json_t *value;
-    json_object_foreach((json_t *)env, name, value)
-    {
+    json_object_foreach((json_t *)env, name, value) {
         if (!ht_handlers_env_name_ok(name))
             return bad_env_name(h, "env", name, source, err, errlen);
         if (!json_is_string(value) || strlen(json_string_value(value)) != json_string_length(value))
@@ -109,8 +108,7 @@ static int parse_env_pass(ht_exec_handler_t *h, const json_t *pass, const json_t
         return HT_ENOMEM;
     size_t i;
     const json_t *v;
-    json_array_foreach(pass, i, v)
-    {
+    json_array_foreach(pass, i, v) {
         const char *name = json_string_value(v);
         if (!json_is_string(v) || strlen(name) != json_string_length(v))
             return ht_errorf(err, errlen, HT_EINVAL,
@@ -238,8 +236,7 @@ int ht_handlers_config_parse(ht_handlers_config_t *cfg, const char *text, size_t
     }
     const char *type;
     json_t *spec;
-    json_object_foreach(handlers, type, spec)
-    {
+    json_object_foreach(handlers, type, spec) {
         rc = parse_handler(&cfg->handlers[cfg->n], type, spec, source, err, errlen);
         cfg->n++; /* counted even when half-filled, so clear() frees it */
         if (rc < 0)

@@ -11,11 +11,15 @@
  *   - requeues jobs whose lease ran out anywhere, about once a second;
  *   - trims expired jobs from the listing indexes, about once a second;
  *   - re-registers the worker's job types and its partition count once a
- *     minute.
+ *     minute, and drops the records of workers gone for STALE_MS;
+ *   - publishes the worker's record (HT_KEY_WORKERS: its persistent
+ *     handlers' processes, for /metrics) every PUBLISH_EVERY_MS.
  * The housekeeping covers every partition served (shared/partition.h). */
 #include "worker/lease.h"
 
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "shared/clock.h"
@@ -37,6 +41,10 @@
 #define TRIM_LIMIT        500
 #define REGISTER_EVERY_MS 60000
 #define REGISTER_BATCH    20 /* types per HSET: the argv vector has a bound */
+#define PUBLISH_EVERY_MS  5000
+/* A worker record not refreshed for this long is a dead worker's. */
+#define STALE_MS  600000
+#define POOLS_MAX 256
 /* A handler that ignores its stop request keeps its lease this long past
  * its deadline (the exec handler needs up to its kill grace); after that the
  * lease is let go so the job can run elsewhere. */
@@ -126,6 +134,97 @@ static int64_t promote(ht_wstate_t *st, ht_store_t *store)
     return wait > PROMOTE_EVERY_MS ? PROMOTE_EVERY_MS : wait;
 }
 
+/* The worker's record in HT_KEY_WORKERS: a new string or NULL. */
+static char *worker_record(const ht_lease_t *l)
+{
+    ht_pool_figures_t f[POOLS_MAX];
+    size_t n = ht_pools_figures(l->pools, f, POOLS_MAX);
+    json_t *handlers = json_object();
+    for (size_t i = 0; handlers && i < n && i < POOLS_MAX; i++)
+        json_object_set_new(
+            handlers, f[i].type,
+            json_pack("{s:I, s:I, s:I, s:I, s:b}", "processes", (json_int_t)f[i].processes,
+                      "running", (json_int_t)f[i].running, "busy", (json_int_t)f[i].busy,
+                      "restarts", (json_int_t)f[i].restarts, "failing", f[i].failing));
+    json_t *rec =
+        handlers ? json_pack("{s:s, s:I, s:I, s:o}", "id", l->st->id, "at", (json_int_t)ht_now_ms(),
+                             "concurrency", (json_int_t)l->st->concurrency, "handlers", handlers)
+                 : NULL;
+    char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    json_decref(rec);
+    return text;
+}
+
+static int publish(const ht_lease_t *l, ht_store_t *s)
+{
+    char *rec = worker_record(l);
+    if (!rec)
+        return HT_ENOMEM;
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "HSET");
+    ht_argv_add(&a, HT_KEY_WORKERS);
+    ht_argv_add(&a, l->st->id);
+    ht_argv_add(&a, rec);
+    long long ignored;
+    int rc = ht_store_cmd_int(s, &a, &ignored);
+    free(rec);
+    return rc;
+}
+
+static void unpublish(const ht_lease_t *l, ht_store_t *s)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "HDEL");
+    ht_argv_add(&a, HT_KEY_WORKERS);
+    ht_argv_add(&a, l->st->id);
+    long long ignored;
+    ht_store_cmd_int(s, &a, &ignored);
+}
+
+/* Drops the records of workers that stopped refreshing them long ago
+ * (killed, machine gone): any worker does it, nothing grows. */
+static void prune_workers(ht_store_t *s)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "HGETALL");
+    ht_argv_add(&a, HT_KEY_WORKERS);
+    char **v = NULL;
+    size_t n = 0;
+    if (ht_store_cmd_strings(s, &a, &v, &n) < 0)
+        return;
+    int64_t now = ht_now_ms();
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        json_t *rec = json_loads(v[i + 1], 0, NULL);
+        json_int_t at = json_integer_value(json_object_get(rec, "at"));
+        json_decref(rec);
+        if (now - at < STALE_MS)
+            continue;
+        ht_argv_init(&a);
+        ht_argv_add(&a, "HDEL");
+        ht_argv_add(&a, HT_KEY_WORKERS);
+        ht_argv_add(&a, v[i]);
+        long long ignored;
+        ht_store_cmd_int(s, &a, &ignored);
+    }
+    ht_store_strings_free(v);
+}
+
+int ht_lease_register(const ht_lease_t *l, ht_store_t *s)
+{
+    size_t n;
+    const char *const *types = ht_registry_names(&n);
+    for (size_t i = 0; i < n; i += REGISTER_BATCH) {
+        size_t batch = n - i < REGISTER_BATCH ? n - i : REGISTER_BATCH;
+        int rc = ht_store_register_types(s, types + i, batch, l->st->id);
+        if (rc < 0)
+            return rc;
+    }
+    return publish(l, s);
+}
+
 static void housekeeping(ht_lease_t *l, ht_store_t *store, int64_t now, int64_t *next_reap,
                          int64_t *next_trim, int64_t *next_register)
 {
@@ -159,24 +258,12 @@ static void housekeeping(ht_lease_t *l, ht_store_t *store, int64_t now, int64_t 
     }
     if (now >= *next_register) {
         ht_lease_register(l, store); /* best effort: retried next minute */
+        prune_workers(store);
         /* Our N stays recorded while we run (a Redis that lost its data, or
          * a premature `hangtight partitions --retire`, learns it again). */
         ht_parts_record(&st->parts, store);
         *next_register = now + REGISTER_EVERY_MS;
     }
-}
-
-int ht_lease_register(const ht_lease_t *l, ht_store_t *s)
-{
-    size_t n;
-    const char *const *types = ht_registry_names(&n);
-    for (size_t i = 0; i < n; i += REGISTER_BATCH) {
-        size_t batch = n - i < REGISTER_BATCH ? n - i : REGISTER_BATCH;
-        int rc = ht_store_register_types(s, types + i, batch, l->st->id);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
 }
 
 static void *lease_main(void *arg)
@@ -187,6 +274,7 @@ static void *lease_main(void *arg)
     ht_store_open(&store, &st->url, HT_WORKER_REDIS_TIMEOUT_MS);
     int64_t next_beat = 0, next_promote = 0, next_reap = 0, next_trim = 0;
     int64_t next_register = ht_mono_ms() + REGISTER_EVERY_MS;
+    int64_t next_publish = ht_mono_ms() + PUBLISH_EVERY_MS;
     while (store && !ht_wthread_quitting(&l->thread)) {
         int64_t now = ht_mono_ms();
         int force = atomic_exchange(&st->renew_all, 0);
@@ -198,6 +286,10 @@ static void *lease_main(void *arg)
         if (now >= next_promote)
             next_promote = now + promote(st, store);
         housekeeping(l, store, now, &next_reap, &next_trim, &next_register);
+        if (now >= next_publish) {
+            publish(l, store); /* best effort: again in a few seconds */
+            next_publish = now + PUBLISH_EVERY_MS;
+        }
 
         /* Sleep until the next renewal beat or promotion, whichever is first. */
         now = ht_mono_ms();
@@ -208,6 +300,8 @@ static void *lease_main(void *arg)
         struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
+    if (store)
+        unpublish(l, store);
     ht_store_close(store);
     return NULL;
 }

@@ -144,6 +144,7 @@ static int load_handlers(ht_worker_t *w)
     int rc = ht_handlers_config_load(&w->handlers, w->handlers_path, err, sizeof(err));
     if (rc == 0 && (rc = ht_pools_new(&w->pools, &w->handlers, w->st.concurrency)) < 0)
         snprintf(err, sizeof(err), "%s: %s", w->handlers_path, ht_strerror(rc));
+    w->lease.pools = w->pools;
     if (rc < 0) {
         ht_log(HT_LOG_ERROR, "bad handler config", "error", err, NULL);
         return rc;

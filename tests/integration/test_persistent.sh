@@ -180,6 +180,35 @@ states=$(grep -cF '"handler processes keep failing at start: restarting with bac
 assert_eq "$states" 1 "one log line for the state change, not one per try"
 grep -F 'keep failing at start: restarting' "$W1_LOG" | grep -qF 'boom: cannot load the model' ||
     fail "the state line does not say why"
+# /metrics shows the processes (the workers publish every 5 s).
+metrics_show_it() {
+    ht_http GET /metrics
+    python3 "$HT_CLIENTS_DIR/promtext.py" --tsv <"$HT_TMP/http.body" >"$HT_TMP/metrics.tsv" ||
+        fail "the metrics page is not valid exposition text"
+    grep -qP '^hangtight_handler_failing\{type="t.crashloop",worker="[^"]+"\}\t1$' "$HT_TMP/metrics.tsv"
+}
+wait_until 20 "/metrics shows the crash loop" metrics_show_it
+grep -qP '^hangtight_workers\t1$' "$HT_TMP/metrics.tsv" || fail "hangtight_workers: $(cat "$HT_TMP/metrics.tsv")"
+grep -qP '^hangtight_handler_processes\{type="t.proto",worker="[^"]+"\}\t2$' "$HT_TMP/metrics.tsv" ||
+    fail "t.proto's 2 processes are not on /metrics: $(grep handler "$HT_TMP/metrics.tsv")"
+restarts=$(grep -P '^hangtight_handler_restarts_total\{type="t.proto",' "$HT_TMP/metrics.tsv" | cut -f 2)
+((restarts >= 5)) || fail "t.proto restarts on /metrics: '$restarts' (crash, garbage, oversize, extra, timeout...)"
+grep -qP '^hangtight_handler_failing\{type="t.proto",worker="[^"]+"\}\t0$' "$HT_TMP/metrics.tsv" ||
+    fail "t.proto is not failing"
+
+# The dashboard's reading of the same page (its own function, run by Node).
+rows=$(node --input-type=module -e '
+    const base = process.argv[1];
+    const src = await (await fetch(base + "/dashboard/app.js")).text();
+    const fn = src.match(/function handlerRows[\s\S]*?\n}\n/);
+    if (!fn) throw new Error("no handlerRows in app.js");
+    const handlerRows = new Function(fn[0] + "; return handlerRows;")();
+    console.log(JSON.stringify(handlerRows(await (await fetch(base + "/metrics")).text())));
+' "$HT_URL") || fail "the dashboard's handler rows: $rows"
+jq -e 'any(.[]; .type == "t.proto" and .processes == 2 and .restarts_total >= 5 and .failing == 0)
+    and any(.[]; .type == "t.crashloop" and .failing == 1)' <<<"$rows" >/dev/null ||
+    fail "the dashboard reads the handler processes wrong: $rows"
+
 done_job '{"type": "t.crashloop", "max_attempts": 1}' failed
 assert_jq '.error.code == "handler_unavailable" or .error.code == "handler_exited"' "the code"
 assert_jq '.error.message | contains("boom: cannot load the model")' "the error says why"
@@ -191,6 +220,7 @@ wait_until 15 "the last job reports progress" eval '[[ -n "$(running_pid "$last"
 last_pid=$(running_pid "$last")
 ht_stop w1 TERM 40
 assert_eq "$HT_EXIT" 0 "the worker drained and exited 0"
+assert_eq "$(ht_redis HLEN ht:workers)" 0 "the stopped worker took its record away"
 ht_job_is "$last" succeeded || fail "the job running at SIGTERM did not finish: $HTTP_BODY"
 for p in "$pid_a" "$last_pid" "${pids[4]}"; do
     gone "$p" || fail "handler process $p outlived the worker"

@@ -57,26 +57,36 @@ Test(metrics, grows_past_the_first_buffer)
 
 /* Pairs as FCALL_RO ht_metrics answers them (hash order: anything). */
 static const char *const names[] = {
-    "queued:high", "queued:default", "queued:low", "scheduled", "running", "dead",
-    "jobs:submitted:echo", "jobs:started:echo", "jobs:succeeded:echo",
-    "jobs:submitted:fail.me", "webhook:delivered", "jobs:failed:fail.me",
-    "hist:wait:le:5", "hist:wait:le:250", "hist:wait:le:+Inf", "hist:wait:sum_ms",
+    "queued:high",
+    "queued:default",
+    "queued:low",
+    "scheduled",
+    "running",
+    "dead",
+    "jobs:submitted:echo",
+    "jobs:started:echo",
+    "jobs:succeeded:echo",
+    "jobs:submitted:fail.me",
+    "webhook:delivered",
+    "jobs:failed:fail.me",
+    "hist:wait:le:5",
+    "hist:wait:le:250",
+    "hist:wait:le:+Inf",
+    "hist:wait:sum_ms",
     "hist:wait:count",
-    "hist:run:le:10", "hist:run:le:+Inf", "hist:run:sum_ms", "hist:run:count",
+    "hist:run:le:10",
+    "hist:run:le:+Inf",
+    "hist:run:sum_ms",
+    "hist:run:count",
 };
 static const long long values[] = {
-    1, 2, 3, 4, 5, 6,
-    10, 9, 8,
-    2, 7, 2,
-    3, 4, 5, 1234,
-    5,
-    0, 2, 3000, 2,
+    1, 2, 3, 4, 5, 6, 10, 9, 8, 2, 7, 2, 3, 4, 5, 1234, 5, 0, 2, 3000, 2,
 };
 
 static ht_metrics_input_t input(void)
 {
-    ht_metrics_input_t in = {.redis_up = 1, .n = sizeof(names) / sizeof(names[0]),
-                             .names = names, .values = values};
+    ht_metrics_input_t in = {
+        .redis_up = 1, .n = sizeof(names) / sizeof(names[0]), .names = names, .values = values};
     in.process[HT_M_HELD_SYNC] = 2;
     in.process[HT_M_PROCESSING_SENT] = 11;
     in.process[HT_M_HTTP_2XX] = 40;
@@ -144,4 +154,39 @@ Test(metrics, redis_down_still_serves_the_process)
     cr_expect(strstr(e.buf, "hangtight_jobs_") == NULL);
     cr_expect(has_line("hangtight_redis_up 0"));
     cr_expect(has_line("hangtight_api_processing_sent_total 11"));
+}
+
+Test(metrics, workers_and_their_handler_processes)
+{
+    const char *workers[] = {
+        "{\"id\":\"h1:10:aa\",\"at\":1000000,\"concurrency\":4,\"handlers\":{"
+        "\"py.echo\":{\"processes\":4,\"running\":3,\"busy\":1,\"restarts\":7,\"failing\":false},"
+        "\"js.x\":{\"processes\":1,\"running\":0,\"busy\":0,\"restarts\":9,\"failing\":true}}}",
+        "{\"id\":\"h2:20:bb\",\"at\":995000,\"concurrency\":2,\"handlers\":{}}",
+        /* gone: its record is older than HT_METRICS_WORKER_FRESH_MS */
+        "{\"id\":\"h3:30:cc\",\"at\":900000,\"handlers\":{\"py.echo\":{\"running\":4}}}",
+        "not json",
+    };
+    ht_metrics_input_t in = input();
+    in.now_ms = 1001000;
+    in.workers = workers;
+    in.n_workers = 4;
+    ht_metrics_render(&e, &in);
+    cr_assert_eq(e.failed, 0);
+    const char *expect[] = {
+        "# TYPE hangtight_workers gauge",
+        "hangtight_workers 2",
+        "# TYPE hangtight_handler_processes gauge",
+        "hangtight_handler_processes{type=\"py.echo\",worker=\"h1:10:aa\"} 3",
+        "hangtight_handler_processes{type=\"js.x\",worker=\"h1:10:aa\"} 0",
+        "hangtight_handler_processes_busy{type=\"py.echo\",worker=\"h1:10:aa\"} 1",
+        "# TYPE hangtight_handler_restarts_total counter",
+        "hangtight_handler_restarts_total{type=\"py.echo\",worker=\"h1:10:aa\"} 7",
+        "hangtight_handler_restarts_total{type=\"js.x\",worker=\"h1:10:aa\"} 9",
+        "hangtight_handler_failing{type=\"py.echo\",worker=\"h1:10:aa\"} 0",
+        "hangtight_handler_failing{type=\"js.x\",worker=\"h1:10:aa\"} 1",
+    };
+    for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++)
+        cr_expect(has_line(expect[i]), "missing line: %s\n---\n%s", expect[i], e.buf);
+    cr_expect(strstr(e.buf, "h3:30:cc") == NULL, "a stale record is not shown");
 }
