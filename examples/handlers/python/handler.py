@@ -5,8 +5,9 @@ Handler config (HANGTIGHT_HANDLERS):
   {"handlers": {"py.echo": {"command": ["python3", "examples/handlers/python/handler.py"],
                             "mode": "persistent"}}}
 
-Replace handle() with your job code.  The protocol is docs/handlers.md:
-one JSON job per line on stdin, JSON answers on stdout.
+Replace handle() with your job code, or import serve() and JobError from
+here and pass your own function.  The protocol is docs/handlers.md: one
+JSON job per line on stdin, JSON answers on stdout.
 """
 import json
 import os
@@ -33,7 +34,8 @@ def handle(job, progress):
 
 
 # ---- the line protocol: nothing to change below ----
-def main():
+def serve(handle):
+    """Runs handle(job, progress) for each job line on stdin, one at a time."""
     out = sys.stdout
     sys.stdout = sys.stderr  # print() in job code goes to the worker's log
     for line in sys.stdin:
@@ -54,4 +56,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    serve(handle)
