@@ -5,6 +5,7 @@ function the RQ peer runs (bench/peers/flask-rq/tasks.py: echo)."""
 import os
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the tree
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 sys.path[:0] = [os.path.join(ROOT, "examples", "handlers", "python"),
                 os.path.join(ROOT, "bench", "peers", "flask-rq")]
