@@ -5,7 +5,7 @@
 
 #include "shared/store.h"
 
-#include "worker/persistent.h"
+#include "worker/pool.h"
 #include "worker/state.h"
 
 typedef struct {

@@ -29,6 +29,7 @@
 #include "worker/lease.h"
 #include "worker/loop.h"
 #include "worker/persistent.h"
+#include "worker/pool.h"
 #include "worker/registry.h"
 #include "worker/state.h"
 #include "worker/webhook.h"
@@ -163,8 +164,7 @@ static int load_handlers(ht_worker_t *w)
                 ht_log(HT_LOG_WARN, "env_pass names a variable the worker does not have", "type",
                        h->type, "name", h->env_pass[k], NULL);
         if (h->mode == HT_HANDLER_PERSISTENT)
-            rc =
-                ht_registry_add_raw(h->type, ht_persistent_run, ht_pools_handler_data(w->pools, h));
+            rc = ht_registry_add_raw(h->type, ht_persistent_run, ht_pools_pool_of(w->pools, h));
         else
             rc = ht_registry_add_raw(h->type, ht_exec_run, h);
         if (rc < 0) {
