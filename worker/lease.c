@@ -53,7 +53,8 @@
 static void renew_slot(ht_wstate_t *st, ht_slot_t *slot, ht_store_t *store, int64_t now, int force)
 {
     pthread_mutex_lock(&slot->mu);
-    int due = slot->busy && (force || now - slot->renewed_ms >= slot->held.timeout_s * 1000 / 3) &&
+    int due = slot->busy && !slot->settling &&
+              (force || now - slot->renewed_ms >= slot->held.timeout_s * 1000 / 3) &&
               now < slot->deadline_ms + OVERRUN_GRACE_MS;
     if (slot->busy && now >= slot->deadline_ms)
         ht_stop_request(&slot->stop, HT_STOP_TIMEOUT);
@@ -68,7 +69,7 @@ static void renew_slot(ht_wstate_t *st, ht_slot_t *slot, ht_store_t *store, int6
     const char *why = NULL;
     ht_log_level_t level = HT_LOG_WARN;
     pthread_mutex_lock(&slot->mu);
-    if (slot->busy && slot->held.token == held.token) {
+    if (slot->busy && !slot->settling && slot->held.token == held.token) {
         if (rc == 0 || rc == HT_ECANCELED)
             slot->renewed_ms = now; /* still ours either way */
         if (rc == HT_ECANCELED && atomic_load(&slot->stop) == HT_STOP_NONE) {

@@ -85,6 +85,17 @@ static void hold(ht_slot_t *slot, const ht_job_t *job, long timeout_s)
     slot->renewed_ms = now;
     slot->deadline_ms = now + timeout_s * 1000;
     slot->busy = 1;
+    slot->settling = 0;
+    pthread_mutex_unlock(&slot->mu);
+}
+
+/* The held job's outcome goes to Redis now: the lease thread leaves it
+ * alone (a renewal racing the outcome would find the job done and take it
+ * for a lost lease). */
+static void settling(ht_slot_t *slot)
+{
+    pthread_mutex_lock(&slot->mu);
+    slot->settling = 1;
     pthread_mutex_unlock(&slot->mu);
 }
 
@@ -151,6 +162,7 @@ static void store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *jo
     const ht_keys_t *k = ht_wstate_keys_of(slot->st, job->id, &scratch);
     if (!k)
         return;
+    settling(slot);
     long delay_ms = 0;
     if (outcome == HT_OUTCOME_FAILED && retryable && job->attempt < job->max_attempts)
         delay_ms = ht_backoff_delay_ms(slot->st->retry_base_ms, slot->st->retry_max_ms,
@@ -185,6 +197,7 @@ static void store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *jo
 
 static void hand_back(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job)
 {
+    settling(slot);
     ht_keys_t scratch;
     const ht_keys_t *k = ht_wstate_keys_of(slot->st, job->id, &scratch);
     for (int i = 0; k && i < 5; i++) {

@@ -49,8 +49,9 @@ typedef struct {
     ht_wstate_t *st;
     int index;
     ht_wthread_t thread;
-    pthread_mutex_t mu;  /* guards busy, held, renewed_ms, deadline_ms */
+    pthread_mutex_t mu;  /* guards busy, settling, held, renewed_ms, deadline_ms */
     int busy;            /* a job is held */
+    int settling;        /* its outcome is being stored: not renewed (it may be done) */
     ht_job_t held;       /* shallow copy: id, token, priority, timeout_s only */
     int64_t renewed_ms;  /* monotonic time of the last lease renewal */
     int64_t deadline_ms; /* monotonic end of the attempt's timeout_s */
