@@ -94,14 +94,14 @@ static int on_out_line(void *arg, const char *line, size_t len, int cut)
 }
 
 /* The process can take no other job: it is stopped and replaced. */
-static void kill(job_t *j)
+static void stop_process(job_t *j)
 {
     ht_pool_kill(j->p);
     j->p = NULL;
 }
 
 /* The process closed its stdout (see ht_pool_lost). */
-static void lost(job_t *j, const char *during, char *story, size_t len)
+static void process_gone(job_t *j, const char *during, char *story, size_t len)
 {
     ht_pool_lost(j->p, during, story, len);
     j->p = NULL;
@@ -201,16 +201,16 @@ static int serve(job_t *j)
             ht_pool_log(HT_LOG_WARN, "handler wrote to stdout between jobs: process replaced",
                         j->pool, pid, "output", shown ? shown : "", NULL, NULL);
             free(shown);
-            kill(j);
+            stop_process(j);
         } else {
-            lost(j, idle_phrase(j), msg, sizeof(msg));
+            process_gone(j, idle_phrase(j), msg, sizeof(msg));
         }
         return SERVE_AGAIN;
     }
     for (;;) {
         if (j->io->in_fd >= 0 && feed(j) < 0) {
             if (j->written == 0) { /* it never saw the job */
-                lost(j, idle_phrase(j), msg, sizeof(msg));
+                process_gone(j, idle_phrase(j), msg, sizeof(msg));
                 return SERVE_AGAIN;
             }
             /* Gone with the line half read: hear what it said before. */
@@ -233,12 +233,12 @@ static int serve(job_t *j)
                          j->capped ? "the handler's timeout_s" : "the attempt's timeout_s");
             ht_pool_log(HT_LOG_WARN, "handler timed out: process stopped", j->pool, pid, "id",
                         ht_job_id(j->ctx), "error", msg);
-            kill(j);
+            stop_process(j);
             ht_job_fail(j->ctx, "timeout", msg, 1);
             return HT_HANDLER_FAIL;
         }
         if (ht_job_should_stop(j->ctx)) {
-            kill(j);
+            stop_process(j);
             return HT_HANDLER_STOPPED;
         }
         struct pollfd fds[2] = {{j->io->out_fd, POLLIN, 0}, {j->io->in_fd, POLLOUT, 0}};
@@ -252,7 +252,7 @@ static int serve(job_t *j)
         if (r == READ_EOF) {
             relay_progress(j);
             char story[HT_TAIL_MAX + 256];
-            lost(j, " while running the job", story, sizeof(story));
+            process_gone(j, " while running the job", story, sizeof(story));
             snprintf(msg, sizeof(msg), "the %s handler process (pid %ld) %s", type, (long)pid,
                      story);
             ht_job_fail(j->ctx, "handler_exited", msg, 1);
@@ -276,7 +276,7 @@ static int serve(job_t *j)
                  j->h->max_line);
         ht_pool_log(HT_LOG_WARN, "handler line too long: process stopped", j->pool, pid, "id",
                     ht_job_id(j->ctx), NULL, NULL);
-        kill(j);
+        stop_process(j);
         ht_job_fail(j->ctx, "output_too_large", msg, 0);
         return HT_HANDLER_FAIL;
     case OUT_INVALID:
@@ -284,14 +284,14 @@ static int serve(job_t *j)
                  j->why);
         ht_pool_log(HT_LOG_WARN, "handler protocol error: process stopped", j->pool, pid, "id",
                     ht_job_id(j->ctx), "error", j->why);
-        kill(j);
+        stop_process(j);
         ht_job_fail(j->ctx, "protocol_error", msg, 1);
         return HT_HANDLER_FAIL;
     case OUT_NOMEM:
     case OUT_NONE:
         break;
     }
-    kill(j);
+    stop_process(j);
     ht_job_fail(j->ctx, "internal", "out of memory reading the handler's answer", 1);
     return HT_HANDLER_FAIL;
 }
