@@ -17,6 +17,8 @@ cat >"$HT_TMP/handlers.json" <<JSON
                   "processes": 2, "max_line_bytes": 65536},
   "t.recycle":   {"command": ["python3", "$FAULTS/persistent.py"], "mode": "persistent",
                   "processes": 1, "max_jobs": 2},
+  "t.single":    {"command": ["python3", "$FAULTS/persistent.py"], "mode": "persistent",
+                  "processes": 1},
   "t.deaf":      {"command": ["python3", "-c", "import time; time.sleep(3600)"],
                   "mode": "persistent", "processes": 1},
   "t.crashloop": {"command": ["python3", "-c", "import sys; sys.exit('boom: cannot load the model')"],
@@ -64,7 +66,7 @@ crashed=$(sed -n 's/.*handler process (pid \([0-9]*\)).*/\1/p' <<<"$crash_log" |
 [[ -n "$crashed" ]] || fail "no pid in: $crash_log"
 assert_ne "$(ht_json .result.pid)" "$crashed" "the retry ran on another process"
 wait_until 10 "the crashed process $crashed is reaped" gone "$crashed"
-grep -F '"handler process exited"' "$W1_LOG" | grep -qF "\"pid\":$crashed" ||
+grep -F '"handler process exited"' "$W1_LOG" | grep -cF "\"pid\":$crashed" >/dev/null ||
     fail "no log line for the crash of $crashed"
 
 # ---- garbage on stdout: protocol error, the process is replaced ----------
@@ -72,7 +74,7 @@ done_job '{"type": "t.proto", "payload": {"do": "garbage"}, "max_attempts": 1}' 
 assert_json .error.code protocol_error
 assert_jq '.error.message | contains("not an answer") and contains("just a stray print")' \
     "the error quotes the line"
-grep -F '"handler protocol error: process stopped"' "$W1_LOG" | grep -qF "$HT_JOB" ||
+grep -F '"handler protocol error: process stopped"' "$W1_LOG" | grep -cF "$HT_JOB" >/dev/null ||
     fail "no log line for the protocol error"
 
 # ---- a line over max_line_bytes: output_too_large, not retried -----------
@@ -89,14 +91,14 @@ done_job '{"type": "t.proto", "payload": {"after": "extra"}}' succeeded
 assert_ne "$(ht_json .result.pid)" "$extra_pid" "the next job's process"
 wait_until 10 "the process that said too much ($extra_pid) is gone" gone "$extra_pid"
 grep -E '"handler wrote (more than its answer|to stdout between jobs)' "$W1_LOG" |
-    grep -qF "\"pid\":$extra_pid" || fail "no log line for the extra output of $extra_pid"
+    grep -cF "\"pid\":$extra_pid" >/dev/null || fail "no log line for the extra output of $extra_pid"
 
 # ---- stderr goes to the log, tagged and rate-bounded ----------------------
 done_job '{"type": "t.proto", "payload": {"do": "stderr", "n": 1000}}' succeeded
 talker=$(ht_json .result.pid)
 logged() { grep -F '"handler stderr"' "$W1_LOG" | grep -F '"type":"t.proto"' | grep -cF "\"pid\":$talker"; }
 wait_until 10 "stderr lines of $talker in the log" test "$(logged)" -gt 0
-grep -F '"handler stderr"' "$W1_LOG" | grep -F "\"pid\":$talker" | grep -qF '"line":"log line 0"' ||
+grep -F '"handler stderr"' "$W1_LOG" | grep -F "\"pid\":$talker" | grep -cF '"line":"log line 0"' >/dev/null ||
     fail "the first stderr line is not logged as written"
 wait_until 10 "the dropped lines are counted" \
     grep -qF '"handler stderr lines dropped (rate limit)"' "$W1_LOG"
@@ -116,6 +118,26 @@ assert_eq "${pids[3]}" "${pids[2]}" "jobs 3 and 4 on one process"
 assert_ne "${pids[4]}" "${pids[3]}" "job 5 on a new process"
 wait_until 10 "the recycled processes are gone" eval "gone ${pids[0]} && gone ${pids[2]}"
 grep -qF '"handler process served max_jobs: replaced"' "$W1_LOG" || fail "no max_jobs log line"
+
+# ---- fewer processes than slots: a job waits for the process -------------
+ht_submit '{"type": "t.single", "payload": {"do": "sleep", "s": 3}}'
+first=$HT_JOB
+wait_until 15 "the first t.single job runs" ht_job_is "$first" running
+ht_submit '{"type": "t.single", "payload": {"after": "the first"}}'
+second=$HT_JOB
+ht_submit '{"type": "t.single", "timeout_s": 1, "max_attempts": 1}'
+impatient=$HT_JOB
+wait_until 15 "the impatient job gives up waiting" ht_job_is "$impatient" failed
+assert_json .error.code timeout
+assert_jq '.error.message | contains("no process of the t.single handler was free")' \
+    "the timeout says it waited for a process"
+ht_job_is "$first" running || fail "the first job should still run: $HTTP_BODY"
+wait_until 20 "the waiting job runs after the first" ht_job_is "$second" succeeded
+second_pid=$(ht_json .result.pid)
+second_done=$(ht_json .finished_at)
+ht_job_is "$first" succeeded || fail "the first job: $HTTP_BODY"
+assert_eq "$(ht_json .result.pid)" "$second_pid" "both ran on the one process"
+[[ "$second_done" < "$(ht_json .finished_at)" ]] && fail "the waiting job finished first"
 
 # ---- a handler that never answers: timeout; the other slots carry on -----
 ht_submit '{"type": "t.proto", "payload": {"do": "sleep", "s": 60}, "timeout_s": 3, "max_attempts": 1}'
@@ -178,7 +200,7 @@ for ((i = 1; i < ${#d[@]}; i++)); do
 done
 states=$(grep -cF '"handler processes keep failing at start: restarting with backoff"' "$W1_LOG")
 assert_eq "$states" 1 "one log line for the state change, not one per try"
-grep -F 'keep failing at start: restarting' "$W1_LOG" | grep -qF 'boom: cannot load the model' ||
+grep -F 'keep failing at start: restarting' "$W1_LOG" | grep -cF 'boom: cannot load the model' >/dev/null ||
     fail "the state line does not say why"
 # /metrics shows the processes (the workers publish every 5 s).
 metrics_show_it() {
