@@ -1,5 +1,6 @@
 /* The table of job types this worker serves: built-ins, handlers that a
- * C user registered, and exec handlers from HANGTIGHT_HANDLERS.  Filled on
+ * C user registered, and the exec and persistent handlers of
+ * HANGTIGHT_HANDLERS.  Filled on
  * one thread before the slot threads start, read-only afterwards. */
 #ifndef HT_WORKER_REGISTRY_H
 #define HT_WORKER_REGISTRY_H
