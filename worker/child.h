@@ -1,6 +1,6 @@
 /* Starting a handler's child process, the same way for exec handlers (a
  * child per job, exec.c) and persistent ones (children that stay,
- * persistent.c): the clean environment and the spawn.
+ * pool.c): the clean environment and the spawn.
  *
  * The environment of every child is built, never inherited:
  *   1. the base set, taken from the worker's environment when set there:

@@ -41,7 +41,7 @@
 
 typedef enum {
     HT_HANDLER_EXEC = 0,   /* a process per job (exec.c) */
-    HT_HANDLER_PERSISTENT, /* processes that stay (persistent.c) */
+    HT_HANDLER_PERSISTENT, /* processes that stay (pool.c, persistent.c) */
 } ht_handler_mode_t;
 
 typedef struct {

@@ -1,6 +1,6 @@
 /* Splitting a byte stream into lines, with a bound: the one line reader of
  * the handlers' pipes (an exec handler's stdout, exec_output.c; a
- * persistent handler's stdout and the stderr of both, persistent.c).
+ * persistent handler's stdout, persistent.c, and its stderr, pool.c).
  * Pure: no I/O.  Unit-tested in tests/unit/test_lines.c. */
 #ifndef HT_WORKER_LINES_H
 #define HT_WORKER_LINES_H

@@ -1,8 +1,8 @@
 /* What the worker's threads share: the worker's identity, its Redis and
  * partitions, the slot table and two flags.  worker.c fills it before any
- * thread starts; each part (loop.c, lease.c, cancel.c, webhook.c,
- * persistent.c) gets a pointer to it plus its own options, and none of
- * them knows worker.c.  Internal to worker/; the public API is handler.h.
+ * thread starts; each part (loop.c, lease.c, cancel.c, webhook.c) gets a
+ * pointer to it plus its own options, and none of them knows worker.c.
+ * Internal to worker/; the public API is handler.h.
  *
  * Threads and what they share:
  *   main    parses options, connects, starts the others, waits for
@@ -18,7 +18,7 @@
  *   cancel  listens for cancel requests (pub/sub, cancel.c) and sets the
  *           stop reason of the slot holding the named attempt.
  *   webhook delivers the callbacks of finished jobs (webhook.c).
- *   handlers supervises the persistent handler processes (persistent.c).
+ *   handlers supervises the persistent handler processes (pool.c).
  *
  * Partitions (shared/partition.h): every thread serves every partition in
  * `parts` (its own N's and those of every N recorded in Redis at start);
