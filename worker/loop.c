@@ -16,6 +16,7 @@
 #include "shared/error.h"
 #include "shared/log.h"
 #include "shared/store.h"
+
 #include "worker/backoff.h"
 #include "worker/job_ctx.h"
 #include "worker/registry.h"
@@ -24,8 +25,8 @@
 #define IDLE_WAIT_MS 1000
 /* With several partitions, the wait on one partition's signal list. */
 #define PARTITION_WAIT_MS 200
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 1000
+#define BACKOFF_MIN_MS    100
+#define BACKOFF_MAX_MS    1000
 /* How long a finished job's outcome is retried against an unreachable
  * Redis before the slot gives up and lets the lease run out (the job is then
  * run again: at-least-once). */
@@ -81,6 +82,7 @@ static void hold(ht_slot_t *slot, const ht_job_t *job, long timeout_s)
     slot->held.priority = job->priority;
     slot->held.timeout_s = timeout_s;
     slot->renewed_ms = now;
+    slot->lease_gone = 0;
     slot->deadline_ms = now + timeout_s * 1000;
     slot->busy = 1;
     pthread_mutex_unlock(&slot->mu);
@@ -106,16 +108,16 @@ static const char *outcome_name(ht_outcome_t outcome)
     return "?";
 }
 
-static void log_outcome(const ht_job_t *job, ht_outcome_t outcome, const char *json,
-                        int retryable, long delay_ms)
+static void log_outcome(const ht_job_t *job, ht_outcome_t outcome, const char *json, int retryable,
+                        long delay_ms)
 {
     char attempt[16], delay[24];
     snprintf(attempt, sizeof(attempt), "%d", job->attempt);
     snprintf(delay, sizeof(delay), "%ld", delay_ms);
     if (outcome == HT_OUTCOME_FAILED)
-        ht_log(HT_LOG_INFO, "attempt failed", "id", job->id, "type", job->type, "attempt",
-               attempt, "retryable", retryable ? "true" : "false", "retry_delay_ms", delay,
-               "error", json, NULL);
+        ht_log(HT_LOG_INFO, "attempt failed", "id", job->id, "type", job->type, "attempt", attempt,
+               "retryable", retryable ? "true" : "false", "retry_delay_ms", delay, "error", json,
+               NULL);
     else
         ht_log(HT_LOG_INFO, outcome == HT_OUTCOME_SUCCEEDED ? "job succeeded" : "job canceled",
                "id", job->id, "type", job->type, "attempt", attempt, NULL);
@@ -151,14 +153,14 @@ static void store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *jo
         return;
     long delay_ms = 0;
     if (outcome == HT_OUTCOME_FAILED && retryable && job->attempt < job->max_attempts)
-        delay_ms = ht_backoff_delay_ms(slot->w->retry_base_ms, slot->w->retry_max_ms,
-                                       job->attempt, NULL, NULL);
+        delay_ms = ht_backoff_delay_ms(slot->w->retry_base_ms, slot->w->retry_max_ms, job->attempt,
+                                       NULL, NULL);
     int64_t give_up = ht_mono_ms() + OUTCOME_RETRY_MS;
     trouble_t t = {0};
     for (;;) {
         int want = nx->allow && !nx->got && !atomic_load(&slot->w->draining);
         int rc = ht_store_complete_next(store, k, job, outcome, json, retryable, delay_ms,
-                                        slot->w->id, want ? &nx->job : NULL,
+                                        &slot->w->claimer, want ? &nx->job : NULL,
                                         want ? &nx->got : NULL);
         if (rc == 0 || rc == HT_ESTALE)
             nx->empty = want && !nx->got;
@@ -173,8 +175,8 @@ static void store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *jo
             return;
         }
         if (atomic_load(&slot->stop) == HT_STOP_LEASE_LOST || ht_mono_ms() >= give_up) {
-            ht_log(HT_LOG_ERROR, "outcome not stored; the job runs again when its lease ends",
-                   "id", job->id, "error", ht_store_errstr(store), NULL);
+            ht_log(HT_LOG_ERROR, "outcome not stored; the job runs again when its lease ends", "id",
+                   job->id, "error", ht_store_errstr(store), NULL);
             return;
         }
         trouble(&t, store, "complete");
@@ -188,14 +190,14 @@ static void hand_back(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job)
     for (int i = 0; k && i < 5; i++) {
         int rc = ht_store_release(store, k, job);
         if (rc == 0 || rc == HT_ESTALE) {
-            ht_log(HT_LOG_INFO, rc == 0 ? "job handed back" : "job already lost on hand-back",
-                   "id", job->id, NULL);
+            ht_log(HT_LOG_INFO, rc == 0 ? "job handed back" : "job already lost on hand-back", "id",
+                   job->id, NULL);
             return;
         }
         sleep_ms(200);
     }
-    ht_log(HT_LOG_ERROR, "job not handed back; it is requeued when its lease ends", "id",
-           job->id, "error", ht_store_errstr(store), NULL);
+    ht_log(HT_LOG_ERROR, "job not handed back; it is requeued when its lease ends", "id", job->id,
+           "error", ht_store_errstr(store), NULL);
 }
 
 static void fail_now(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, const char *code,
@@ -259,8 +261,7 @@ static void settle(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, ht_j
         return;
     }
     char *err = ht_job_ctx_error_json(ctx);
-    store_outcome(slot, store, job, HT_OUTCOME_FAILED,
-                  err ? err : "{\"code\":\"handler_failed\"}",
+    store_outcome(slot, store, job, HT_OUTCOME_FAILED, err ? err : "{\"code\":\"handler_failed\"}",
                   ctx->failed ? ctx->fail_retryable : 1, nx);
     free(err);
 }
@@ -272,8 +273,7 @@ static void run_job(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, nex
     hold(slot, job, timeout_s);
     char attempt[16];
     snprintf(attempt, sizeof(attempt), "%d", job->attempt);
-    ht_log(HT_LOG_INFO, "job started", "id", job->id, "type", job->type, "attempt", attempt,
-           NULL);
+    ht_log(HT_LOG_INFO, "job started", "id", job->id, "type", job->type, "attempt", attempt, NULL);
 
     const ht_handler_entry_t *e = ht_registry_find(job->type);
     json_error_t jerr;
@@ -286,8 +286,8 @@ static void run_job(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, nex
         char msg[HT_TYPE_MAX + HT_WORKER_ID_MAX + 64];
         snprintf(msg, sizeof(msg), "no handler for type %s on worker %s", job->type, w->id);
         fail_now(slot, store, job, "unknown_type", msg, 0, nx);
-    } else if (!(payload = json_loads(job->payload ? job->payload : "{}", JSON_DECODE_ANY,
-                                      &jerr))) {
+    } else if (!(payload =
+                     json_loads(job->payload ? job->payload : "{}", JSON_DECODE_ANY, &jerr))) {
         fail_now(slot, store, job, "invalid_payload", "the stored payload is not JSON", 0, nx);
     } else {
         ht_job_ctx_t ctx;
@@ -408,7 +408,7 @@ static void *slot_main(void *arg)
             }
             const ht_keys_t *k = &w->parts.parts[cur].keys;
             part = (cur + 1) % count;
-            rc = ht_store_claim(store, k, w->id, &job);
+            rc = ht_store_claim(store, k, &w->claimer, &job);
             if (rc < 0)
                 part_failed(&pt[cur], store, k, several, "claim");
             else

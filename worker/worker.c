@@ -22,6 +22,7 @@
 #include "shared/log.h"
 #include "shared/partition_store.h"
 #include "shared/store.h"
+
 #include "worker/builtins.h"
 #include "worker/handler.h"
 #include "worker/job_ctx.h"
@@ -30,7 +31,7 @@
 #define CONNECT_PATIENCE_MS 30000
 /* After stopping handlers at the end of a drain, how long to wait for them
  * (the exec handler's SIGKILL comes 5 s after its SIGTERM). */
-#define STOP_GRACE_MS 10000
+#define STOP_GRACE_MS  10000
 #define REGISTER_BATCH 20 /* types per HSET: the argv vector has a bound */
 
 static const char *const worker_synopsis = "[options]";
@@ -38,8 +39,8 @@ static const char *const worker_synopsis = "[options]";
 static int parse_options(ht_worker_t *w, int argc, char **argv)
 {
     const ht_option_t opts[] = {
-        {"concurrency", "HANGTIGHT_CONCURRENCY", HT_OPT_INT, "4",
-         "run up to N jobs at once", 1, 1024, &w->concurrency},
+        {"concurrency", "HANGTIGHT_CONCURRENCY", HT_OPT_INT, "4", "run up to N jobs at once", 1,
+         1024, &w->concurrency},
         {"redis-url", "HANGTIGHT_REDIS_URL", HT_OPT_STRING, "redis://127.0.0.1:6379",
          "Redis to use: URL (redis://host:port/db or unix:///path)", 0, 0, &w->redis_url},
         {"handlers", "HANGTIGHT_HANDLERS", HT_OPT_STRING, NULL,
@@ -48,16 +49,17 @@ static int parse_options(ht_worker_t *w, int argc, char **argv)
          "when draining (SIGTERM), wait up to SECONDS for running jobs, then hand them back", 0,
          86400, &w->drain_timeout_s},
         {"retry-base-ms", "HANGTIGHT_RETRY_BASE_MS", HT_OPT_INT, "1000",
-         "backoff of a failed attempt: the Nth retry waits a random 0..MS*2^(N-1) ms", 0,
-         3600000, &w->retry_base_ms},
+         "backoff of a failed attempt: the Nth retry waits a random 0..MS*2^(N-1) ms", 0, 3600000,
+         &w->retry_base_ms},
         {"retry-max-ms", "HANGTIGHT_RETRY_MAX_MS", HT_OPT_INT, "600000",
          "cap of the retry backoff in MS", 0, 86400000, &w->retry_max_ms},
         {"webhook-secret", "HANGTIGHT_WEBHOOK_SECRET", HT_OPT_STRING, NULL,
          "sign callbacks with SECRETS: whsec_<base64> items, comma- or space-separated "
-         "(one signature each, for rotation)", 0, 0, &w->webhook_secret},
+         "(one signature each, for rotation)",
+         0, 0, &w->webhook_secret},
         {"webhook-retry-base-ms", "HANGTIGHT_WEBHOOK_RETRY_BASE_MS", HT_OPT_INT, "5000",
-         "backoff of a failed callback: the Nth retry waits a random 0..MS*2^(N-1) ms", 0,
-         3600000, &w->webhook_retry_base_ms},
+         "backoff of a failed callback: the Nth retry waits a random 0..MS*2^(N-1) ms", 0, 3600000,
+         &w->webhook_retry_base_ms},
         {"webhook-max-attempts", "HANGTIGHT_WEBHOOK_MAX_ATTEMPTS", HT_OPT_INT, "8",
          "give a callback up after N attempts", 1, 100, &w->webhook_max_attempts},
         {"webhook-timeout-ms", "HANGTIGHT_WEBHOOK_TIMEOUT_MS", HT_OPT_INT, "10000",
@@ -65,10 +67,20 @@ static int parse_options(ht_worker_t *w, int argc, char **argv)
          600000, &w->webhook_timeout_ms},
         {"webhook-allow-private", "HANGTIGHT_WEBHOOK_ALLOW_PRIVATE", HT_OPT_FLAG, NULL,
          "let callbacks reach private, loopback and other non-public addresses "
-         "(development and tests only)", 0, 0, &w->webhook_allow_private},
+         "(development and tests only)",
+         0, 0, &w->webhook_allow_private},
+        {"lease-ms", "HANGTIGHT_LEASE_MS", HT_OPT_INT, "10000",
+         "a claimed job stays ours MS without a renewal (renewed every third of it): a dead "
+         "worker's job runs again about MS + 1 s later",
+         1000, 600000, &w->lease_ms},
+        {"timeout-grace-ms", "HANGTIGHT_TIMEOUT_GRACE_MS", HT_OPT_INT, "30000",
+         "an attempt still running MS past its timeout_s is ended as timed out in Redis, "
+         "whatever its worker says (keep it above the exec handler's 5 s kill grace)",
+         1000, 3600000, &w->timeout_grace_ms},
         {"partitions", "HANGTIGHT_PARTITIONS", HT_OPT_INT, "1",
          "the queue's N partitions (issue 10; the same N for api, workers and CLI, see the "
-         "README on changing it)", 1, HT_PARTITIONS_MAX, &w->partitions},
+         "README on changing it)",
+         1, HT_PARTITIONS_MAX, &w->partitions},
         {"log-level", "HANGTIGHT_LOG_LEVEL", HT_OPT_STRING, "info",
          "lowest LEVEL logged: debug, info, warn, error", 0, 0, &w->log_level},
         {"allow-eviction", "HANGTIGHT_ALLOW_EVICTION", HT_OPT_FLAG, NULL,
@@ -103,8 +115,8 @@ static int make_id(ht_worker_t *w)
     unsigned char r[3];
     if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
         return -errno;
-    snprintf(w->id, sizeof(w->id), "%s:%ld:%02x%02x%02x", host, (long)getpid(), r[0], r[1],
-             r[2]);
+    snprintf(w->id, sizeof(w->id), "%s:%ld:%02x%02x%02x", host, (long)getpid(), r[0], r[1], r[2]);
+    w->claimer = (ht_claimer_t){w->id, w->lease_ms, w->timeout_grace_ms};
     return 0;
 }
 
@@ -191,8 +203,7 @@ static int connect_redis(ht_worker_t *w, ht_store_t **out, const sigset_t *sigs)
     *out = s;
     return 0;
 fail:
-    ht_log(HT_LOG_ERROR, "cannot start", "error", s ? ht_store_errstr(s) : ht_strerror(rc),
-           NULL);
+    ht_log(HT_LOG_ERROR, "cannot start", "error", s ? ht_store_errstr(s) : ht_strerror(rc), NULL);
     ht_store_close(s);
     return rc;
 }
@@ -245,8 +256,7 @@ static int run_until_signal(ht_worker_t *w, ht_store_t *store, const sigset_t *s
     atomic_store(&w->draining, 1);
     char secs[16];
     snprintf(secs, sizeof(secs), "%ld", w->drain_timeout_s);
-    ht_log(HT_LOG_INFO, "draining: no new jobs; waiting for running ones", "timeout_s", secs,
-           NULL);
+    ht_log(HT_LOG_INFO, "draining: no new jobs; waiting for running ones", "timeout_s", secs, NULL);
     int64_t deadline = ht_mono_ms() + w->drain_timeout_s * 1000;
     while (!all_exited(w) && ht_mono_ms() < deadline) {
         if (wait_signal(sigs, 100)) {
@@ -294,16 +304,16 @@ static void log_ready(const ht_worker_t *w)
 {
     size_t n;
     const char *const *types = ht_registry_names(&n);
-    char list[2048] = "", conc[16], parts[16], served[16];
+    char list[2048] = "", conc[16], parts[16], served[16], lease[24];
     size_t used = 0;
     for (size_t i = 0; i < n && used < sizeof(list); i++)
-        used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i ? "," : "",
-                                 types[i]);
+        used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i ? "," : "", types[i]);
     snprintf(conc, sizeof(conc), "%ld", w->concurrency);
     snprintf(parts, sizeof(parts), "%u", w->parts.n);
     snprintf(served, sizeof(served), "%zu", w->parts.count);
+    snprintf(lease, sizeof(lease), "%ld", w->lease_ms);
     ht_log(HT_LOG_INFO, "worker ready", "worker", w->id, "concurrency", conc, "types", list,
-           "partitions", parts, "partitions_served", served, NULL);
+           "partitions", parts, "partitions_served", served, "lease_ms", lease, NULL);
 }
 
 int ht_worker_main(int argc, char **argv)

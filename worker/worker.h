@@ -34,6 +34,7 @@
 #include "shared/partition.h"
 #include "shared/redis_url.h"
 #include "shared/store.h"
+
 #include "worker/handlers_config.h"
 #include "worker/job_ctx.h"
 #include "worker/webhook.h"
@@ -49,13 +50,14 @@ typedef struct {
     int index;
     pthread_t thread;
     int started;
-    pthread_mutex_t mu; /* guards busy, held, renewed_ms, deadline_ms */
-    int busy;           /* a job is held */
-    ht_job_t held;      /* shallow copy: id, token, priority, timeout_s only */
-    int64_t renewed_ms; /* monotonic time of the last lease renewal */
+    pthread_mutex_t mu;  /* guards busy, held, renewed_ms, lease_gone, deadline_ms */
+    int busy;            /* a job is held */
+    ht_job_t held;       /* shallow copy: id, token, priority, timeout_s only */
+    int64_t renewed_ms;  /* monotonic time the last lease renewal (or the claim) was sent */
+    int lease_gone;      /* the lease is lost or past its deadline: renewals stop */
     int64_t deadline_ms; /* monotonic end of the attempt's timeout_s */
-    atomic_int stop;    /* ht_stop_reason_t for the job being run */
-    atomic_int exited;  /* the thread has left its loop */
+    atomic_int stop;     /* ht_stop_reason_t for the job being run */
+    atomic_int exited;   /* the thread has left its loop */
 } ht_slot_t;
 
 struct ht_worker {
@@ -66,24 +68,27 @@ struct ht_worker {
     const char *redis_url;
     const char *handlers_path;
     const char *log_level;
-    const char *webhook_secret;   /* "whsec_..." list; NULL: deliveries unsigned */
+    const char *webhook_secret; /* "whsec_..." list; NULL: deliveries unsigned */
     long webhook_retry_base_ms;
     long webhook_max_attempts;
-    long webhook_timeout_ms;      /* total per attempt; connect at most 5 s of it */
-    int webhook_allow_private;    /* skip the address check (development, tests) */
-    int allow_eviction;           /* start on a Redis that may evict keys (warn only) */
+    long webhook_timeout_ms;   /* total per attempt; connect at most 5 s of it */
+    int webhook_allow_private; /* skip the address check (development, tests) */
+    int allow_eviction;        /* start on a Redis that may evict keys (warn only) */
     ht_webhook_secrets_t webhook_secrets;
 
-    long partitions;              /* HANGTIGHT_PARTITIONS: this process' N */
+    long partitions;       /* HANGTIGHT_PARTITIONS: this process' N */
+    long lease_ms;         /* HANGTIGHT_LEASE_MS: a claimed job's lease */
+    long timeout_grace_ms; /* HANGTIGHT_TIMEOUT_GRACE_MS: see ht_claimer_t */
+    ht_claimer_t claimer;  /* the id, lease and grace of our claims */
 
     ht_redis_url_t url;
     ht_parts_t parts;          /* every partition served (read-only once started) */
     char id[HT_WORKER_ID_MAX]; /* hostname:pid:random */
     ht_handlers_config_t handlers;
 
-    atomic_int draining;   /* slots stop claiming */
-    atomic_int lease_quit; /* the lease thread exits */
-    atomic_int renew_all;  /* the lease thread renews every held job now */
+    atomic_int draining;    /* slots stop claiming */
+    atomic_int lease_quit;  /* the lease thread exits */
+    atomic_int renew_all;   /* the lease thread renews every held job now */
     atomic_int cancel_quit; /* the cancel thread exits */
     ht_slot_t *slots;
     pthread_t lease_thread;
@@ -127,7 +132,6 @@ void ht_cancel_stop(ht_worker_t *w);
 
 /* Asks the slot running attempt `token` of job `id` to stop with reason
  * `why`.  Returns 1 when this process runs that attempt, else 0. */
-int ht_worker_stop_attempt(ht_worker_t *w, const char *id, uint64_t token,
-                           ht_stop_reason_t why);
+int ht_worker_stop_attempt(ht_worker_t *w, const char *id, uint64_t token, ht_stop_reason_t why);
 
 #endif
