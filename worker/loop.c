@@ -170,8 +170,8 @@ static void store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *jo
             return;
         }
         if (rc == HT_ESTALE) {
-            ht_log(HT_LOG_WARN, "outcome dropped: another attempt owns the job", "id", job->id,
-                   "outcome", outcome_name(outcome), NULL);
+            ht_log(HT_LOG_WARN, "outcome dropped: the attempt no longer holds the job", "id",
+                   job->id, "outcome", outcome_name(outcome), NULL);
             return;
         }
         if (atomic_load(&slot->stop) == HT_STOP_LEASE_LOST || ht_mono_ms() >= give_up) {

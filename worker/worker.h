@@ -53,7 +53,7 @@ typedef struct {
     pthread_mutex_t mu;  /* guards busy, held, renewed_ms, lease_gone, deadline_ms */
     int busy;            /* a job is held */
     ht_job_t held;       /* shallow copy: id, token, priority, timeout_s only */
-    int64_t renewed_ms;  /* monotonic time the last lease renewal (or the claim) was sent */
+    int64_t renewed_ms;  /* monotonic time the last renewal that held was sent (or the job taken) */
     int lease_gone;      /* the lease is lost or past its deadline: renewals stop */
     int64_t deadline_ms; /* monotonic end of the attempt's timeout_s */
     atomic_int stop;     /* ht_stop_reason_t for the job being run */
