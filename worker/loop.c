@@ -174,7 +174,10 @@ static void store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *jo
                    job->id, "outcome", outcome_name(outcome), NULL);
             return;
         }
-        if (atomic_load(&slot->stop) == HT_STOP_LEASE_LOST || ht_mono_ms() >= give_up) {
+        /* Retried even when the lease thread presumes the lease lost (no
+         * renewal for a whole lease): until a reaper takes the job, Redis
+         * still takes the outcome, and fencing refuses it after. */
+        if (ht_mono_ms() >= give_up) {
             ht_log(HT_LOG_ERROR, "outcome not stored; the job runs again when its lease ends", "id",
                    job->id, "error", ht_store_errstr(store), NULL);
             return;
@@ -226,8 +229,13 @@ static void settle(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, ht_j
     char msg[128];
     switch ((ht_stop_reason_t)atomic_load(&slot->stop)) {
     case HT_STOP_LEASE_LOST:
-        ht_log(HT_LOG_WARN, "lease lost: outcome dropped", "id", job->id, NULL);
-        return;
+        /* A handler that finished anyway has done the work: its outcome is
+         * sent, and Redis takes it only if no later attempt owns the job. */
+        if (hrc != HT_HANDLER_OK) {
+            ht_log(HT_LOG_WARN, "lease lost: outcome dropped", "id", job->id, NULL);
+            return;
+        }
+        break;
     case HT_STOP_DRAIN:
         /* A handler that finished anyway has done the work: keep it. */
         if (hrc == HT_HANDLER_STOPPED) {
