@@ -5,18 +5,24 @@
  * for a missed cancel message, see cancel.c) or Redis ended its attempt as
  * timed out.  Every beat it also stops the handlers whose timeout_s is up
  * and those whose lease ran out without a renewal (Redis unreachable for
- * longer than the lease: the job runs elsewhere, its outcome would be
- * refused).  Renewals come from here only, never from the handlers, so a
- * busy handler keeps its lease.  It also does the queue's housekeeping that
- * no single process may own (so there is no scheduler or reaper to lose):
+ * longer than the lease: the job runs elsewhere).  Renewals come from here
+ * only, never from the handlers, so a busy handler keeps its lease; a job
+ * whose outcome is being stored (`settling`) is left alone.  It also does
+ * the queue's housekeeping that no single process may own (so there is no
+ * scheduler or reaper to lose):
  *   - promotes due scheduled jobs (delays and retry backoff) about every
  *     100 ms, sooner when the next one is due sooner, never more often
  *     than every 20 ms;
  *   - requeues jobs whose lease ran out anywhere, about once a second;
  *   - trims expired jobs from the listing indexes, about once a second;
  *   - re-registers the worker's job types and its partition count once a
- *     minute.
+ *     minute, and drops the records of workers gone for STALE_MS;
+ *   - publishes the worker's record (HT_KEY_WORKERS: its persistent
+ *     handlers' processes, for /metrics) every PUBLISH_EVERY_MS.
  * The housekeeping covers every partition served (shared/partition.h). */
+#include "worker/lease.h"
+
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +35,7 @@
 #include "shared/store.h"
 
 #include "worker/job_ctx.h"
-#include "worker/worker.h"
+#include "worker/registry.h"
 
 #define BEAT_MS           250
 #define REAP_EVERY_MS     1000
@@ -40,7 +46,11 @@
 #define TRIM_EVERY_MS     1000
 #define TRIM_LIMIT        500
 #define REGISTER_EVERY_MS 60000
-
+#define REGISTER_BATCH    20 /* types per HSET: the argv vector has a bound */
+#define PUBLISH_EVERY_MS  5000
+/* A worker record not refreshed for this long is a dead worker's. */
+#define STALE_MS  600000
+#define POOLS_MAX 256
 /* One held job of a renewal round: its slot and what is sent. */
 typedef struct {
     ht_slot_t *slot;
@@ -84,7 +94,7 @@ static void apply(const renewal_t *r, ht_lease_answer_t answer, int64_t sent_ms)
     const char *why = NULL;
     ht_log_level_t level = HT_LOG_WARN;
     pthread_mutex_lock(&slot->mu);
-    if (slot->busy && slot->held.token == r->held.token && !slot->lease_gone) {
+    if (slot->busy && !slot->settling && slot->held.token == r->held.token && !slot->lease_gone) {
         switch (answer) {
         case HT_LEASE_CANCELED:
             if (atomic_load(&slot->stop) == HT_STOP_NONE) {
@@ -117,26 +127,26 @@ static void apply(const renewal_t *r, ht_lease_answer_t answer, int64_t sent_ms)
 
 /* Renews rs[0..n) (all of one partition) in one call.  Returns 0 or the
  * store's negative code. */
-static int renew_batch(ht_worker_t *w, ht_store_t *store, renewer_t *r, const renewal_t *rs,
+static int renew_batch(ht_wstate_t *st, ht_store_t *store, renewer_t *r, const renewal_t *rs,
                        size_t n)
 {
     for (size_t i = 0; i < n; i++)
         r->held[i] = rs[i].held;
     int64_t sent = ht_mono_ms();
-    int rc = ht_store_renew_many(store, rs[0].keys, w->lease_ms, r->held, n, r->answers);
+    int rc = ht_store_renew_many(store, rs[0].keys, st->claimer.lease_ms, r->held, n, r->answers);
     for (size_t i = 0; rc == 0 && i < n; i++)
         apply(&rs[i], r->answers[i], sent);
     return rc;
 }
 
 /* The held jobs whose lease is still ours, into r->all; returns how many. */
-static size_t collect(ht_worker_t *w, renewer_t *r)
+static size_t collect(ht_wstate_t *st, renewer_t *r)
 {
     size_t n = 0;
-    for (long i = 0; i < w->concurrency; i++) {
-        ht_slot_t *slot = &w->slots[i];
+    for (long i = 0; i < st->concurrency; i++) {
+        ht_slot_t *slot = &st->slots[i];
         pthread_mutex_lock(&slot->mu);
-        if (slot->busy && !slot->lease_gone) {
+        if (slot->busy && !slot->settling && !slot->lease_gone) {
             renewal_t *e = &r->all[n++];
             e->slot = slot;
             memcpy(e->held.id, slot->held.id, sizeof(e->held.id));
@@ -145,27 +155,28 @@ static size_t collect(ht_worker_t *w, renewer_t *r)
         pthread_mutex_unlock(&slot->mu);
     }
     for (size_t i = 0; i < n; i++)
-        r->all[i].keys = ht_worker_keys_of(w, r->all[i].held.id, &r->scratch[i]);
+        r->all[i].keys = ht_wstate_keys_of(st, r->all[i].held.id, &r->scratch[i]);
     return n;
 }
 
 /* One renewal round: every held job, one call per partition (a job of a
  * partition not served, made under an N recorded after we started, in a
  * call of its own).  Returns 0, or the last Redis failure's code. */
-static int renew_all(ht_worker_t *w, ht_store_t *store, renewer_t *r)
+static int renew_all(ht_wstate_t *st, ht_store_t *store, renewer_t *r)
 {
-    size_t n = collect(w, r);
+    size_t n = collect(st, r);
     int rc = 0, got;
-    for (size_t p = 0; p < w->parts.count; p++) {
+    for (size_t p = 0; p < st->parts.count; p++) {
         size_t m = 0;
         for (size_t i = 0; i < n; i++)
-            if (r->all[i].keys == &w->parts.parts[p].keys)
+            if (r->all[i].keys == &st->parts.parts[p].keys)
                 r->part[m++] = r->all[i];
-        if (m && (got = renew_batch(w, store, r, r->part, m)) < 0)
+        if (m && (got = renew_batch(st, store, r, r->part, m)) < 0)
             rc = got;
     }
     for (size_t i = 0; i < n; i++)
-        if (r->all[i].keys == &r->scratch[i] && (got = renew_batch(w, store, r, &r->all[i], 1)) < 0)
+        if (r->all[i].keys == &r->scratch[i] &&
+            (got = renew_batch(st, store, r, &r->all[i], 1)) < 0)
             rc = got;
     return rc;
 }
@@ -183,15 +194,16 @@ static void renewed(renewer_t *r, ht_store_t *store, int rc)
 /* Every beat: stops the handlers whose timeout_s is up, and those whose
  * lease ran out without a renewal (it is surely gone in Redis: the job runs
  * again elsewhere).  Returns how many were told their lease is gone. */
-static int check_slots(ht_worker_t *w, int64_t now)
+static int check_slots(ht_wstate_t *st, int64_t now)
 {
     int gone = 0;
-    for (long i = 0; i < w->concurrency; i++) {
-        ht_slot_t *slot = &w->slots[i];
+    for (long i = 0; i < st->concurrency; i++) {
+        ht_slot_t *slot = &st->slots[i];
         pthread_mutex_lock(&slot->mu);
         if (slot->busy && now >= slot->deadline_ms)
             ht_stop_request(&slot->stop, HT_STOP_TIMEOUT);
-        if (slot->busy && !slot->lease_gone && now >= slot->renewed_ms + w->lease_ms) {
+        if (slot->busy && !slot->settling && !slot->lease_gone &&
+            now >= slot->renewed_ms + st->claimer.lease_ms) {
             slot->lease_gone = 1;
             ht_stop_request(&slot->stop, HT_STOP_LEASE_LOST);
             gone++;
@@ -204,13 +216,13 @@ static int check_slots(ht_worker_t *w, int64_t now)
 /* Promotes due scheduled jobs of every partition: n promoted (the most of
  * any one partition) and the earliest next due time.  Negative when Redis
  * failed everywhere. */
-static int promote_all(ht_worker_t *w, ht_store_t *store, long long *next_due)
+static int promote_all(ht_wstate_t *st, ht_store_t *store, long long *next_due)
 {
     int most = -1;
     *next_due = -1;
-    for (size_t i = 0; i < w->parts.count; i++) {
+    for (size_t i = 0; i < st->parts.count; i++) {
         long long due = -1;
-        int n = ht_store_promote(store, &w->parts.parts[i].keys, PROMOTE_LIMIT, &due);
+        int n = ht_store_promote(store, &st->parts.parts[i].keys, PROMOTE_LIMIT, &due);
         if (n > most)
             most = n;
         if (n >= 0 && due >= 0 && (*next_due < 0 || due < *next_due))
@@ -221,10 +233,10 @@ static int promote_all(ht_worker_t *w, ht_store_t *store, long long *next_due)
 
 /* Promotes due scheduled jobs.  Returns how long to wait before the next
  * call, in ms. */
-static int64_t promote(ht_worker_t *w, ht_store_t *store)
+static int64_t promote(ht_wstate_t *st, ht_store_t *store)
 {
     long long next_due = -1;
-    int n = promote_all(w, store, &next_due);
+    int n = promote_all(st, store, &next_due);
     if (n < 0) {
         /* Redis trouble is reported by the renewals and the slots. */
         ht_log(HT_LOG_DEBUG, "promote failed", "error", ht_store_errstr(store), NULL);
@@ -247,14 +259,106 @@ static int64_t promote(ht_worker_t *w, ht_store_t *store)
     return wait > PROMOTE_EVERY_MS ? PROMOTE_EVERY_MS : wait;
 }
 
-static void housekeeping(ht_worker_t *w, ht_store_t *store, int64_t now, int64_t *next_reap,
+/* The worker's record in HT_KEY_WORKERS: a new string or NULL. */
+static char *worker_record(const ht_lease_t *l)
+{
+    ht_pool_figures_t f[POOLS_MAX];
+    size_t n = ht_pools_figures(l->pools, f, POOLS_MAX);
+    json_t *handlers = json_object();
+    for (size_t i = 0; handlers && i < n && i < POOLS_MAX; i++)
+        json_object_set_new(
+            handlers, f[i].type,
+            json_pack("{s:I, s:I, s:I, s:I, s:b}", "processes", (json_int_t)f[i].processes,
+                      "running", (json_int_t)f[i].running, "busy", (json_int_t)f[i].busy,
+                      "restarts", (json_int_t)f[i].restarts, "failing", f[i].failing));
+    json_t *rec =
+        handlers ? json_pack("{s:s, s:I, s:I, s:o}", "id", l->st->id, "at", (json_int_t)ht_now_ms(),
+                             "concurrency", (json_int_t)l->st->concurrency, "handlers", handlers)
+                 : NULL;
+    char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    json_decref(rec);
+    return text;
+}
+
+static int publish(const ht_lease_t *l, ht_store_t *s)
+{
+    char *rec = worker_record(l);
+    if (!rec)
+        return HT_ENOMEM;
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "HSET");
+    ht_argv_add(&a, HT_KEY_WORKERS);
+    ht_argv_add(&a, l->st->id);
+    ht_argv_add(&a, rec);
+    long long ignored;
+    int rc = ht_store_cmd_int(s, &a, &ignored);
+    free(rec);
+    return rc;
+}
+
+static void unpublish(const ht_lease_t *l, ht_store_t *s)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "HDEL");
+    ht_argv_add(&a, HT_KEY_WORKERS);
+    ht_argv_add(&a, l->st->id);
+    long long ignored;
+    ht_store_cmd_int(s, &a, &ignored);
+}
+
+/* Drops the records of workers that stopped refreshing them long ago
+ * (killed, machine gone): any worker does it, nothing grows. */
+static void prune_workers(ht_store_t *s)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "HGETALL");
+    ht_argv_add(&a, HT_KEY_WORKERS);
+    char **v = NULL;
+    size_t n = 0;
+    if (ht_store_cmd_strings(s, &a, &v, &n) < 0)
+        return;
+    int64_t now = ht_now_ms();
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        json_t *rec = json_loads(v[i + 1], 0, NULL);
+        json_int_t at = json_integer_value(json_object_get(rec, "at"));
+        json_decref(rec);
+        if (now - at < STALE_MS)
+            continue;
+        ht_argv_init(&a);
+        ht_argv_add(&a, "HDEL");
+        ht_argv_add(&a, HT_KEY_WORKERS);
+        ht_argv_add(&a, v[i]);
+        long long ignored;
+        ht_store_cmd_int(s, &a, &ignored);
+    }
+    ht_store_strings_free(v);
+}
+
+int ht_lease_register(const ht_lease_t *l, ht_store_t *s)
+{
+    size_t n;
+    const char *const *types = ht_registry_names(&n);
+    for (size_t i = 0; i < n; i += REGISTER_BATCH) {
+        size_t batch = n - i < REGISTER_BATCH ? n - i : REGISTER_BATCH;
+        int rc = ht_store_register_types(s, types + i, batch, l->st->id);
+        if (rc < 0)
+            return rc;
+    }
+    return publish(l, s);
+}
+
+static void housekeeping(ht_lease_t *l, ht_store_t *store, int64_t now, int64_t *next_reap,
                          int64_t *next_trim, int64_t *next_register)
 {
+    ht_wstate_t *st = l->st;
     char count[16];
     if (now >= *next_reap) {
         int n = 0;
-        for (size_t i = 0; i < w->parts.count; i++) {
-            int got = ht_store_reap(store, &w->parts.parts[i].keys, REAP_LIMIT);
+        for (size_t i = 0; i < st->parts.count; i++) {
+            int got = ht_store_reap(store, &st->parts.parts[i].keys, REAP_LIMIT);
             n += got > 0 ? got : 0;
         }
         if (n > 0) {
@@ -265,8 +369,8 @@ static void housekeeping(ht_worker_t *w, ht_store_t *store, int64_t now, int64_t
     }
     if (now >= *next_trim) {
         int n = 0, most = 0;
-        for (size_t i = 0; i < w->parts.count; i++) {
-            int got = ht_store_trim(store, &w->parts.parts[i].keys, TRIM_LIMIT);
+        for (size_t i = 0; i < st->parts.count; i++) {
+            int got = ht_store_trim(store, &st->parts.parts[i].keys, TRIM_LIMIT);
             n += got > 0 ? got : 0;
             most = got > most ? got : most;
         }
@@ -278,37 +382,40 @@ static void housekeeping(ht_worker_t *w, ht_store_t *store, int64_t now, int64_t
         *next_trim = now + (most >= TRIM_LIMIT ? TRIM_EVERY_MS / 10 : TRIM_EVERY_MS);
     }
     if (now >= *next_register) {
-        ht_worker_register_types(w, store); /* best effort: retried next minute */
+        ht_lease_register(l, store); /* best effort: retried next minute */
+        prune_workers(store);
         /* Our N stays recorded while we run (a Redis that lost its data, or
          * a premature `hangtight partitions --retire`, learns it again). */
-        ht_parts_record(&w->parts, store);
+        ht_parts_record(&st->parts, store);
         *next_register = now + REGISTER_EVERY_MS;
     }
 }
 
 static void *lease_main(void *arg)
 {
-    ht_worker_t *w = arg;
+    ht_lease_t *l = arg;
+    ht_wstate_t *st = l->st;
     ht_store_t *store = NULL;
     renewer_t r;
-    if (renewer_init(&r, (size_t)w->concurrency) < 0) {
+    if (renewer_init(&r, (size_t)st->concurrency) < 0) {
         ht_log(HT_LOG_ERROR, "lease thread cannot start: out of memory", NULL);
         renewer_clear(&r);
         return NULL;
     }
-    ht_store_open(&store, &w->url, HT_WORKER_REDIS_TIMEOUT_MS);
+    ht_store_open(&store, &st->url, HT_WORKER_REDIS_TIMEOUT_MS);
     int64_t next_beat = 0, next_renew = 0, next_promote = 0, next_reap = 0, next_trim = 0;
     int64_t next_register = ht_mono_ms() + REGISTER_EVERY_MS;
-    while (store && !atomic_load(&w->lease_quit)) {
+    int64_t next_publish = ht_mono_ms() + PUBLISH_EVERY_MS;
+    while (store && !ht_wthread_quitting(&l->thread)) {
         int64_t now = ht_mono_ms();
-        int force = atomic_exchange(&w->renew_all, 0);
+        int force = atomic_exchange(&st->renew_all, 0);
         if (now >= next_renew || force) {
-            renewed(&r, store, renew_all(w, store, &r));
-            next_renew = now + w->lease_ms / 3;
+            renewed(&r, store, renew_all(st, store, &r));
+            next_renew = now + st->claimer.lease_ms / 3;
         }
         now = ht_mono_ms();
         if (now >= next_beat) {
-            int gone = check_slots(w, now);
+            int gone = check_slots(st, now);
             if (gone > 0) {
                 char count[16];
                 snprintf(count, sizeof(count), "%d", gone);
@@ -320,8 +427,12 @@ static void *lease_main(void *arg)
             next_beat = now + BEAT_MS;
         }
         if (now >= next_promote)
-            next_promote = now + promote(w, store);
-        housekeeping(w, store, now, &next_reap, &next_trim, &next_register);
+            next_promote = now + promote(st, store);
+        housekeeping(l, store, now, &next_reap, &next_trim, &next_register);
+        if (now >= next_publish) {
+            publish(l, store); /* best effort: again in a few seconds */
+            next_publish = now + PUBLISH_EVERY_MS;
+        }
 
         /* Sleep until the next beat, renewal or promotion, whichever is first. */
         now = ht_mono_ms();
@@ -333,23 +444,19 @@ static void *lease_main(void *arg)
         struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
+    if (store)
+        unpublish(l, store);
     ht_store_close(store);
     renewer_clear(&r);
     return NULL;
 }
 
-int ht_lease_start(ht_worker_t *w)
+int ht_lease_start(ht_lease_t *l)
 {
-    int e = pthread_create(&w->lease_thread, NULL, lease_main, w);
-    w->lease_started = e == 0;
-    return -e;
+    return ht_wthread_start(&l->thread, lease_main, l);
 }
 
-void ht_lease_stop(ht_worker_t *w)
+void ht_lease_stop(ht_lease_t *l)
 {
-    if (!w->lease_started)
-        return;
-    atomic_store(&w->lease_quit, 1);
-    pthread_join(w->lease_thread, NULL);
-    w->lease_started = 0;
+    ht_wthread_stop(&l->thread);
 }

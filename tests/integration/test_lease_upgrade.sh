@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# A rolling upgrade to the short lease (schema 9, issue 22): after `hangtight
-# migrate` loaded the new library, workers of schema 8 may still run beside
-# new ones until they are restarted.  Their calls (made here with redis-cli,
-# exactly as schema 8's shared/store.c made them) keep their meaning: a
-# claim without lease arguments leases the job for its timeout_s, ht_renew
-# extends it by timeout_s, ht_complete stores the outcome and claims the
-# next job the same way.  So a new worker's reaper (its lease 1 s here)
-# leaves their jobs alone while they renew them, and reaps one whose old
-# worker stopped renewing once its timeout_s lease runs out.
+# A rolling upgrade to the short lease (schema 10, issue 22): after
+# `hangtight migrate` loaded the new library, workers of schema 9 or older
+# may still run beside new ones until they are restarted.  Their calls (made
+# here with redis-cli, exactly as shared/store.c of schemas 8 and 9 made
+# them) keep their meaning: a claim without lease arguments leases the job
+# for its timeout_s, ht_renew extends it by timeout_s, ht_complete stores
+# the outcome and claims the next job the same way.  So a new worker's
+# reaper (its lease 1 s here) leaves their jobs alone while they renew
+# them, and reaps one whose old worker stopped renewing once its timeout_s
+# lease runs out.
 source "$(dirname "$0")/lib.sh"
 
 cat >"$HT_TMP/handlers.json" <<'JSON'
