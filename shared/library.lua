@@ -17,7 +17,7 @@ the keyspace as it is (a fix, a faster call) keeps SCHEMA: migrate loads the
 library wherever the loaded text differs.
 ]]
 
-local SCHEMA = 9
+local SCHEMA = 10
 
 local SIGNAL_CAP = 64
 -- Fields a submit leaves out of the job's hash when the caller's value is
@@ -59,7 +59,7 @@ end
 -- The fields the state machine reads: the writers off the hot paths load
 -- them all (one list is less to get wrong than a list per call).
 local FIELDS = {'status', 'token', 'tenant', 'type', 'priority', 'created_at', 'run_at',
-                'm_due_at', 'm_started', 'attempt', 'max_attempts', 'timeout_s',
+                'm_due_at', 'm_started', 'attempt', 'max_attempts', 'timeout_s', 'deadline_at',
                 'cancel_requested', 'progress_pct', 'progress_msg', 'progress_at',
                 'started_at', 'callback_url', 'cb_seq', 'ttl_s', 'failed_ttl_s', 'idem_key',
                 'version', 'error', 'cb_last_status', 'cb_last_at'}
@@ -381,13 +381,40 @@ local function submit(keys, args)
   return {version, created_at, status, id, 0}
 end
 
+-- ---- leases ------------------------------------------------------------------
+-- A claimed job is owned until its score in the active zset: now + lease_ms
+-- at the claim and at every renewal (ht_renew_many), so a job whose worker
+-- died is reaped (ht_reap) lease_ms after its last renewal, whatever its
+-- timeout_s.  The score never passes the attempt's deadline_at, started_at +
+-- timeout_s + grace_ms (stored at the claim): a worker that keeps renewing a
+-- job its handler does not stop cannot hold it longer, and the reaper then
+-- ends the attempt as timed out.  A claim without lease_ms (a worker of
+-- schema 9 or older, during a rolling upgrade) leases the job for its
+-- timeout_s, as those workers renew it (ht_renew).
+local GRACE_MS = 30000 -- the grace of a claim that names none
+
+-- The lease score of a claim at `now`, and the attempt's deadline_at.
+local function lease_of(now, timeout_s, lease_ms, grace_ms)
+  local deadline = now + timeout_s * 1000 + (grace_ms or GRACE_MS)
+  local until_ms = now + (lease_ms or timeout_s * 1000)
+  return math.min(until_ms, deadline), deadline
+end
+
+-- A positive integer argument, or nil when absent or empty.
+local function positive(arg)
+  local n = tonumber(arg)
+  if n and n > 0 then return math.floor(n) end
+  return nil
+end
+
 -- ht_claim KEYS: wait:high, wait:default, wait:low, active, fence
---          ARGV: job key prefix ("ht:{Q}:job:"), worker id, channel
+--          ARGV: job key prefix ("ht:{Q}:job:"), worker id, channel,
+--                lease_ms, grace_ms (both optional: see lease_of)
 -- Returns the claimed job as a flat HGETALL array (with its new token), or nil.
 -- take_next() is the claim itself, shared with ht_complete: w is {high,
 -- default, low, active, fence} keys, now the caller's TIME (nil: read it
 -- when a job is found).
-local function take_next(w, prefix, worker, channel, now)
+local function take_next(w, prefix, worker, channel, now, lease_ms, grace_ms)
   local active, fence = w[4], w[5]
   while true do
     -- The oldest id of the first non-empty list, high before default before
@@ -400,7 +427,7 @@ local function take_next(w, prefix, worker, channel, now)
     if j.f.status == 'queued' then
       j.now = now or now_ms()
       local token = redis.call('INCR', fence)
-      local timeout_s = tonumber(j.f.timeout_s) or 300
+      local score, deadline = lease_of(j.now, tonumber(j.f.timeout_s) or 300, lease_ms, grace_ms)
       put(j, 'attempt', int((tonumber(j.f.attempt) or 0) + 1))
       del(j, 'progress_pct')
       del(j, 'progress_msg')
@@ -408,9 +435,10 @@ local function take_next(w, prefix, worker, channel, now)
       put(j, 'token', token)
       put(j, 'worker', worker)
       put(j, 'started_at', int(j.now))
+      put(j, 'deadline_at', int(deadline))
       observe_start(j)
       set_status(j, 'running')
-      redis.call('ZADD', active, j.now + timeout_s * 1000, id)
+      redis.call('ZADD', active, score, id)
       changed(j, 'running', channel)
       return redis.call('HGETALL', job)
     end
@@ -419,23 +447,73 @@ local function take_next(w, prefix, worker, channel, now)
 end
 
 local function claim(keys, args)
-  return take_next(keys, args[1], args[2], args[3], nil)
+  return take_next(keys, args[1], args[2], args[3], nil, positive(args[4]), positive(args[5]))
 end
 
 local function holds(j, token)
   return j.f.status == 'running' and j.f.token == token
 end
 
+-- What a renewal answers for one job (see ht_renew_many).
+local RENEWED, CANCEL_REQUESTED, NOT_HELD, PAST_DEADLINE = 1, 2, 0, 3
+
+-- Renews the lease of job `key` held with `token` until now + lease_ms
+-- (never past its deadline_at).  Returns the answer and the new score (nil
+-- when not renewed).  A job claimed before deadline_at existed has none: its
+-- lease is capped by nothing but its worker.
+local function renew_held(key, token, now, lease_ms)
+  local f = redis.call('HMGET', key, 'status', 'token', 'deadline_at', 'cancel_requested',
+                       'timeout_s')
+  if not (f[1] == 'running' and f[2] == token) then return NOT_HELD end
+  local deadline = tonumber(f[3])
+  if deadline and now >= deadline then return PAST_DEADLINE end
+  local until_ms = now + (lease_ms or (tonumber(f[5]) or 300) * 1000)
+  if deadline and deadline < until_ms then until_ms = deadline end
+  if f[4] == '1' then return CANCEL_REQUESTED, until_ms end
+  return RENEWED, until_ms
+end
+
+-- ht_renew_many KEYS: active   ARGV: job key prefix, lease_ms, held jobs
+-- The lease renewal of every job a worker holds in one partition, in one
+-- call: the held jobs are one string of "<id> <token>" pairs separated by
+-- spaces ("<id> <token>" alone for one job).  Returns one integer per pair,
+-- in order: 1 renewed (owned until now + lease_ms, or its deadline_at if
+-- sooner), 2 renewed but a cancel was requested (stop the handler, end it
+-- canceled), 3 not renewed: past its deadline_at (the attempt ran past
+-- timeout_s + grace; the reaper ends it as timed out), 0 not held (it
+-- finished, its lease ran out and it was reaped, or another attempt owns
+-- it: drop its outcome).
+local ZADD_CHUNK = 2000 -- arguments per ZADD (unpack() has a limit)
+local function renew_many(keys, args)
+  local active, prefix, lease_ms = keys[1], args[1], positive(args[2])
+  if not lease_ms then return redis.error_reply('BADLEASE lease_ms must be a positive integer') end
+  local now = now_ms()
+  local out, scores = {}, {}
+  for id, token in string.gmatch(args[3] or '', '(%S+) (%S+)') do
+    local answer, until_ms = renew_held(prefix .. id, token, now, lease_ms)
+    out[#out + 1] = answer
+    if until_ms then
+      scores[#scores + 1] = until_ms
+      scores[#scores + 1] = id
+    end
+  end
+  for i = 1, #scores, ZADD_CHUNK do
+    redis.call('ZADD', active, unpack(scores, i, math.min(i + ZADD_CHUNK - 1, #scores)))
+  end
+  return out
+end
+
 -- ht_renew KEYS: job, active   ARGV: id, token
--- Returns 1 while the caller holds the job, 2 when it holds it but a cancel
--- was requested (stop the handler), 0 when its lease is lost.
+-- The per-job renewal of workers of schema 9 and older (during a rolling
+-- upgrade): the lease is the job's timeout_s, as they claimed it.  Returns
+-- 1 while the caller holds the job, 2 when it holds it but a cancel was
+-- requested (stop the handler), 0 when its lease is lost (or its
+-- deadline_at passed).
 local function renew(keys, args)
-  local job, active, id, token = keys[1], keys[2], args[1], args[2]
-  local f = redis.call('HMGET', job, 'status', 'token', 'timeout_s', 'cancel_requested')
-  if not (f[1] == 'running' and f[2] == token) then return 0 end
-  redis.call('ZADD', active, 'XX', now_ms() + (tonumber(f[3]) or 300) * 1000, id)
-  if f[4] == '1' then return 2 end
-  return 1
+  local answer, until_ms = renew_held(keys[1], args[2], now_ms(), nil)
+  if not until_ms then return NOT_HELD end
+  redis.call('ZADD', keys[2], until_ms, args[1])
+  return answer
 end
 
 -- ht_progress KEYS: job   ARGV: id, token, percent ('' = none), message, channel
@@ -477,8 +555,9 @@ end
 -- new status, or nil when the caller no longer holds it (a later attempt
 -- owns the job: the stale outcome is dropped).
 --   With KEYS job, active, wait, signal, wait:high, wait:default, wait:low,
---   fence and ARGV ..., job key prefix, worker id (8 keys, 9 arguments) it
---   then claims the next job for the same worker as ht_claim does (whether
+--   fence and ARGV ..., job key prefix, worker id, lease_ms, grace_ms (8
+--   keys, 9 to 11 arguments) it then claims the next job for the same
+--   worker as ht_claim does, with the same lease arguments (whether
 --   or not the outcome was taken: the worker is free either way) and
 --   returns {status or nil, the claimed job as ht_claim answers it or nil}.
 local function settle(keys, args, now)
@@ -522,7 +601,7 @@ local function complete(keys, args)
   local status = settle(keys, args, now)
   if #keys < 8 then return status end
   local nxt = take_next({keys[5], keys[6], keys[7], keys[2], keys[8]}, args[8], args[9],
-                        args[6], now)
+                        args[6], now, positive(args[10]), positive(args[11]))
   return {status or false, nxt or false}
 end
 
@@ -552,9 +631,12 @@ end
 
 -- ht_reap KEYS: active, wait:high, wait:default, wait:low, signal
 --         ARGV: job key prefix, channel, limit
--- Jobs whose lease ran out (their worker died or hung) go back to the head of
--- their queue with the attempt counted, or fail when none is left (or end
--- canceled when a cancel was requested).  Returns the number of jobs reaped.
+-- Jobs whose lease ran out (their worker died, hung or lost Redis, or the
+-- claim's reply was lost) go back to the head of their queue with the
+-- attempt counted, or fail when none is left (or end canceled when a cancel
+-- was requested).  The error says why: lease_expired, or timeout when the
+-- attempt's deadline_at has passed (it ran past timeout_s + grace: its
+-- renewals stopped at the deadline).  Returns the number of jobs reaped.
 local function reap(keys, args)
   local active, signal = keys[1], keys[5]
   local prefix, channel, limit = args[1], args[2], tonumber(args[3]) or 100
@@ -567,9 +649,16 @@ local function reap(keys, args)
     j.now = now
     local f = j.f
     if f.status == 'running' then
-      local err = cjson.encode({code = 'lease_expired', message =
-        'the worker holding attempt ' .. f.attempt .. ' stopped renewing its lease'})
-      put(j, 'error', err)
+      local deadline = tonumber(f.deadline_at)
+      local err
+      if deadline and now >= deadline then
+        err = {code = 'timeout', message = 'attempt ' .. f.attempt .. ' ran past its timeout_s of ' ..
+               (f.timeout_s or '300') .. ' s and the grace after it without an outcome'}
+      else
+        err = {code = 'lease_expired', message =
+               'the worker holding attempt ' .. f.attempt .. ' stopped renewing its lease'}
+      end
+      put(j, 'error', cjson.encode(err))
       local status
       if f.cancel_requested == '1' then
         status = 'canceled'
@@ -1011,6 +1100,7 @@ end
 redis.register_function('ht_submit', submit)
 redis.register_function('ht_claim', claim)
 redis.register_function('ht_renew', renew)
+redis.register_function('ht_renew_many', renew_many)
 redis.register_function('ht_progress', progress)
 redis.register_function('ht_complete', complete)
 redis.register_function('ht_release', release)

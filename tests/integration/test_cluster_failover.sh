@@ -21,7 +21,7 @@
 # 404) is one of them; the counts of both are printed.
 #
 # A job whose claim reached the replica but whose completion did not is
-# "running" on the new master: its lease (timeout_s 5 here) expires and the
+# "running" on the new master: its lease (5 s here) runs out and the
 # reaper runs it again (a duplicate: the "job started" lines of the worker
 # logs, and the document's attempt; reported, not asserted).
 #
@@ -39,6 +39,7 @@ ht_start_cluster
 export HANGTIGHT_PARTITIONS=6
 ht_migrate
 ht_start_api
+export HANGTIGHT_LEASE_MS=5000
 ht_start_worker w1
 ht_start_worker w2
 
