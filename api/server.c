@@ -14,6 +14,7 @@
 
 #include "api/events.h"
 #include "api/guard.h"
+#include "api/inflight.h"
 #include "api/router.h"
 #include "api/wait.h"
 
@@ -65,6 +66,10 @@ static void on_accept(uv_stream_t *listener, int status)
         return;
     }
     h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, (uv_close_cb)free);
+    if (ht_inflight_conn_open(t, sock) < 0) {
+        h2o_socket_close(sock); /* over --max-connections: closed at once */
+        return;
+    }
     h2o_accept(&t->accept_ctx, sock);
 }
 
@@ -224,6 +229,13 @@ void ht_server_globalconf_init(h2o_globalconf_t *gc, const ht_api_config_t *cfg)
      * than this is cut off by closing the connection (see api/guard.h). */
     if (cfg->request_timeout_ms > 0)
         gc->http1.req_timeout = (uint64_t)cfg->request_timeout_ms;
+    /* Cleartext HTTP/2, by prior knowledge ("PRI * HTTP/2.0") or by
+     * Upgrade: h2c: both hang on this one h2o switch. */
+    gc->http1.upgrade_to_http2 = cfg->h2c != 0;
+    /* Requests one HTTP/2 connection runs at once; h2o queues the rest of
+     * the (at most 100) open streams until one ends. */
+    if (cfg->max_streams_per_conn > 0)
+        gc->http2.max_concurrent_requests_per_connection = (size_t)cfg->max_streams_per_conn;
     h2o_hostconf_t *host =
         h2o_config_register_host(gc, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     ht_guard_register(host); /* h2o's own 400/413/417 answers as problem+json */

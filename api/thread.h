@@ -43,6 +43,18 @@ typedef struct {
     int host_check;              /* open mode on loopback: ht_auth_host_or_reply() */
     int access_log;              /* one JSON line per finished request (api/access_log.h) */
     const ht_parts_t *parts;     /* partitions served (api/parts.h); NULL: t->keys only */
+    /* Hostile load (api/inflight.h, api/server.c); 0: no bound. */
+    long max_connections;         /* connections open in this process */
+    long max_streams_per_conn;    /* HTTP/2 requests one connection runs at once (h2o) */
+    long max_inflight;            /* Redis calls of requests in flight in this process */
+    long max_inflight_per_tenant; /* ... of one tenant's requests */
+    long max_inflight_per_conn;   /* ... of one connection's requests */
+    long max_resets;              /* requests a connection may abandon per 10 s */
+    int h2c;                      /* serve cleartext HTTP/2 (prior knowledge, Upgrade: h2c) */
+    /* Durable submits (api/jobs.c): WAIT for this many replicas (0: no WAIT)
+     * before a submit's answer, up to wait_timeout_ms. */
+    long wait_replicas;
+    long wait_timeout_ms;
 } ht_api_config_t;
 
 typedef struct ht_server ht_server_t;

@@ -162,6 +162,8 @@ struct waiter {
     int writing;
     h2o_socket_t *sock;
     void *sock_data;
+    void (*sock_close_cb)(void *); /* the socket's on_close hook, lent to us meanwhile */
+    void *sock_close_data;
     waiter_t *prev, *next; /* this thread's list, while holding */
 };
 
@@ -362,8 +364,8 @@ static int client_gone(h2o_socket_t *sock)
 static void release_socket(waiter_t *w)
 {
     w->sock->data = w->sock_data;
-    w->sock->on_close.cb = NULL;
-    w->sock->on_close.data = NULL;
+    w->sock->on_close.cb = w->sock_close_cb;
+    w->sock->on_close.data = w->sock_close_data;
     w->sock = NULL;
     w->writing = 0;
 }
@@ -396,20 +398,25 @@ static void on_heartbeat_written(h2o_socket_t *sock, const char *err)
 
 /* h2o closed the socket while our write was in flight (it then never calls
  * the write callback).  Not expected while we hold the request; handled so
- * that the waiter is freed whatever happens. */
+ * that the waiter is freed whatever happens.  The hook we borrowed runs
+ * too (api/inflight.h counts connections with it). */
 static void on_socket_closed(void *data)
 {
     waiter_t *w = data;
+    void (*cb)(void *) = w->sock_close_cb;
+    void *cb_data = w->sock_close_data;
     w->sock = NULL;
     w->writing = 0;
     unref(w);
+    if (cb)
+        cb(cb_data);
 }
 
 static void send_heartbeat(waiter_t *w, h2o_socket_t *sock)
 {
     /* One write at a time on a socket (h2o asserts it), and the socket's
-     * on_close must be ours to borrow. */
-    if (w->writing || sock->_cb.write != NULL || sock->on_close.cb != NULL)
+     * on_close must not be borrowed already. */
+    if (w->writing || sock->_cb.write != NULL || sock->on_close.cb == on_socket_closed)
         return;
     /* The write callback gets only the socket: lend it our pointer in
      * sock->data for the duration (h2o reads sock->data only in its own
@@ -418,6 +425,8 @@ static void send_heartbeat(waiter_t *w, h2o_socket_t *sock)
     w->sock = sock;
     w->sock_data = sock->data;
     sock->data = w;
+    w->sock_close_cb = sock->on_close.cb;
+    w->sock_close_data = sock->on_close.data;
     sock->on_close.cb = on_socket_closed;
     sock->on_close.data = w;
     w->writing = 1;
