@@ -7,8 +7,9 @@
 Opens C cleartext HTTP/2 connections (prior knowledge) and on each sends
 HEADERS (END_STREAM) for PATH then at once RST_STREAM (CANCEL) for the same
 stream, in batches of 500 pairs per write, until N streams were sent in all
-or S seconds passed.  A connection the server closes is opened again (a
-flood that reconnects).  With --no-reset the streams are left to be
+or S seconds passed, pausing 20 ms after each batch unless the server
+closes the connection first.  A connection the server closes is opened
+again (a flood that reconnects).  With --no-reset the streams are left to be
 answered (up to 100 at a time per connection: the advertised limit).
 Header blocks use HPACK literals without indexing, so no decoder state is
 needed; the server's frames are read and counted, not decoded, except
@@ -134,7 +135,10 @@ def run_conn(a, block, budget, stats, lock, deadline):
                 stats["connections"] += 1
             conn.send_streams(block, n, not a.no_reset)
             stats["streams"] += n
-            if a.no_reset:
+            if not a.no_reset:
+                # Give the server the time to read them (or to close).
+                conn.closed.wait(0.02)
+            else:
                 # Wait for this batch's answers before the next one.
                 want = stats["answers"] + n
                 while stats["answers"] < want and not conn.closed.is_set() and \
