@@ -375,6 +375,7 @@ int ht_jobs_submit(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *ar
     ht_wait_prefer_of(req, &prefer);
     ht_wait_plan_t plan;
     ht_wait_plan(&plan, &prefer, t->cfg->max_wait_s, t->cfg->heartbeat_ms, req->version);
+    ht_wait_plan_client_of(&plan, &prefer, req);
     /* Refuse before submitting: an error after it would invite a duplicate. */
     if (plan.wait_ms > 0 && !ht_wait_has_room())
         return ht_http_problem(req, HT_P_UNAVAILABLE,
@@ -515,6 +516,7 @@ int ht_jobs_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
     ht_prefer_t prefer;
     ht_wait_prefer_of(req, &prefer);
     ht_wait_plan(&g->plan, &prefer, t->cfg->max_wait_s, t->cfg->heartbeat_ms, req->version);
+    ht_wait_plan_client_of(&g->plan, &prefer, req);
     ht_keys_t scratch;
     ht_astore_get(t->store, req, ht_api_keys_of(t, g->id, &scratch), g->id, on_job, g);
     return 0;

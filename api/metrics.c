@@ -229,7 +229,8 @@ static const struct {
      "HTTP/2 stream reset, a closed connection).",
      NULL, NULL, HT_M_REDIS_DROPPED_UNSENT},
     {"hangtight_api_inflight_refused_total", "counter",
-     "Requests refused at once (503, or 429 for a tenant) at a bound on Redis calls in flight.",
+     "Requests refused at once (503, or 429 for a tenant) at a bound on Redis calls in flight, "
+     "or on a connection being closed for too many resets.",
      NULL, NULL, HT_M_INFLIGHT_REFUSED},
     {"hangtight_api_connections_closed_total", "counter",
      "Connections this api process closed to protect itself: over --max-connections at "
