@@ -122,7 +122,9 @@ static void on_drain_tick(uv_timer_t *timer)
     ht_api_thread_t *t = timer->data;
     uint64_t waited = uv_now(&t->loop) - t->phase_since_;
     if (t->drain_phase_ == 0) {
-        if (ht_aclient_pending(t->store) > 0 && waited < DRAIN_REQUESTS_MS)
+        if ((ht_aclient_pending(t->store) > 0 ||
+             (t->durable && ht_aclient_pending(t->durable) > 0)) &&
+            waited < DRAIN_REQUESTS_MS)
             return;
         uv_walk(&t->loop, shut_reading, t);
         t->drain_phase_ = 1;
@@ -137,6 +139,8 @@ static void on_drain_tick(uv_timer_t *timer)
     /* Closing the store fails whatever still waits on Redis (503). */
     ht_aclient_close(t->store);
     t->store = NULL;
+    ht_aclient_close(t->durable);
+    t->durable = NULL;
     ht_types_close(t->types);
     t->types = NULL;
     /* Every request is gone by now (or the thread is left as it is), so no
@@ -178,6 +182,8 @@ int ht_api_thread_init(ht_api_thread_t *t, h2o_globalconf_t *gc,
     t->accept_ctx.ctx = &t->ctx;
     t->accept_ctx.hosts = gc->hosts;
     if ((rc = ht_aclient_new(&t->store, &t->loop, &t->cfg->redis, on_first, data)) < 0 ||
+        (t->cfg->wait_replicas > 0 &&
+         (rc = ht_aclient_new(&t->durable, &t->loop, &t->cfg->redis, NULL, NULL)) < 0) ||
         (rc = ht_types_new(&t->types, &t->loop, t->store)) < 0 ||
         (rc = ht_pubsub_new(&t->pubsub, &t->loop, &t->cfg->redis, &t->keys)) < 0)
         return rc;

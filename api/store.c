@@ -12,6 +12,7 @@
 #include "shared/argv.h"
 #include "shared/error.h"
 #include "shared/log.h"
+#include "shared/store.h" /* ht_store_error_is_unavailable */
 
 _Static_assert(HT_EVENT_ID_MAX <= HT_ACALL_ARG_MAX, "a log id fits in ht_acall_t.arg");
 
@@ -40,11 +41,21 @@ static int reply_ll(const redisReply *r, long long *out)
 static void finish_submit(const ht_acall_t *call, int err, const redisReply *r)
 {
     ht_astore_submitted_t res;
-    long long version = 0, created_at = 0, replayed = 0;
+    long long version = 0, created_at = 0, replayed = 0, replicas = -1;
     memset(&res, 0, sizeof(res));
+    if (!err && call->all_replies) {
+        /* [FCALL's reply, WAIT's reply] */
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || reply_ll(r->element[1], &replicas))
+            err = HT_EPROTO;
+        else
+            r = r->element[0];
+    }
     if (!err && r->type == REDIS_REPLY_ERROR) {
         if (strncmp(r->str, "IDEMMISMATCH", 12) == 0) {
             err = HT_EEXIST;
+        } else if (ht_store_error_is_unavailable(r->str)) {
+            ht_log(HT_LOG_WARN, "redis unavailable for now", "detail", r->str, NULL);
+            err = HT_EREDIS;
         } else {
             ht_log(HT_LOG_ERROR, "redis error reply", "detail", r->str, NULL);
             err = HT_EPROTO;
@@ -64,6 +75,7 @@ static void finish_submit(const ht_acall_t *call, int err, const redisReply *r)
         res.id = r->element[3]->str;
         res.version = (uint64_t)version;
         res.created_at = created_at;
+        res.replicas = (long)replicas;
     }
     ((ht_astore_submit_cb)call->cb)(call->data, err, err ? NULL : &res);
 }
@@ -113,7 +125,18 @@ void ht_astore_submit(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const
     }
     ht_acall_t call = {
         .finish = finish_submit, .cb = (ht_acall_cb)cb, .data = data, .own_errors = 1};
-    ht_aclient_send(s, req, &a, 1, &call);
+    if (opts->wait_replicas <= 0) {
+        ht_aclient_send(s, req, &a, 1, &call);
+        return;
+    }
+    ht_argv_t cmds[2];
+    cmds[0] = a; /* the vector's pointers are its own or borrowed: a copy is the same vector */
+    ht_argv_init(&cmds[1]);
+    ht_argv_add(&cmds[1], "WAIT");
+    ht_argv_addf(&cmds[1], "%ld", opts->wait_replicas);
+    ht_argv_addf(&cmds[1], "%ld", opts->wait_timeout_ms);
+    call.all_replies = 1;
+    ht_aclient_send(s, req, cmds, 2, &call);
 }
 
 /* Fills `job` from n strings, field and value alternating (the caller

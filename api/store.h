@@ -40,6 +40,10 @@ typedef struct {
     long failed_ttl_s;     /* how long the job is kept if it fails */
     const char *idem_key;  /* full idempotency key name (ht_keys_idem), NULL = none */
     const char *idem_hash; /* hex SHA-256 of the request body, with idem_key */
+    /* Durable submits: WAIT wait_replicas wait_timeout_ms right after the
+     * FCALL, on the same connection (0: no WAIT). */
+    long wait_replicas;
+    long wait_timeout_ms;
 } ht_astore_submit_opts_t;
 
 /* What ht_submit did.  `id` is valid only during the callback. */
@@ -49,10 +53,14 @@ typedef struct {
     uint64_t version;       /* new job only */
     int64_t created_at;     /* new job only (ms, Redis clock) */
     ht_job_status_t status; /* new job only: queued or scheduled */
+    long replicas;          /* replicas that acknowledged it (WAIT); -1: no WAIT asked */
 } ht_astore_submitted_t;
 
 /* FCALL ht_submit: stores a new job `id` from the validated request, queued
- * or (run_at in the future) scheduled.  `payload_json` and `metadata_json`
+ * or (run_at in the future) scheduled; with opts->wait_replicas, followed by
+ * WAIT on the same connection (res->replicas says how many acknowledged;
+ * Redis blocks that connection meanwhile, so durable submits go on a client
+ * of their own).  `payload_json` and `metadata_json`
  * (NULL when none) are the request's JSON as text, encoded once by the
  * caller and stored as given.  `res` is NULL unless err is 0.  HT_EEXIST:
  * the idempotency key was used with another body (nothing stored). */

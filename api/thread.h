@@ -70,6 +70,9 @@ typedef struct {
     h2o_context_t ctx;
     h2o_accept_ctx_t accept_ctx;
     ht_aclient_t *store; /* Redis commands (api/store.h) */
+    /* Submits when cfg->wait_replicas > 0 (NULL otherwise): WAIT blocks
+     * its connection, so it is not the one every other call shares. */
+    ht_aclient_t *durable;
     ht_types_t *types;
     ht_pubsub_t *pubsub;        /* job change notifications (api/pubsub.h) */
     ht_keys_t keys;             /* of the default queue, unpartitioned */
