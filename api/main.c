@@ -151,8 +151,12 @@ static void pause_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-/* Connects (retrying while Redis is not up yet) and checks the keyspace
- * version.  Returns 0, or logs why not and returns a negative code. */
+/* Connects and checks Redis: its eviction policy, the partitions (our N
+ * recorded, every N recorded served: README "Partitions"), the keyspace
+ * version.  Any step that finds Redis unreachable or not answering
+ * (HT_EREDIS: not up yet, LOADING, stopped) starts over, for up to
+ * STARTUP_RETRY_MS, with one "waiting for redis" line saying why.
+ * Returns 0, or logs why not and returns a negative code. */
 static int check_redis(const ht_redis_url_t *url)
 {
     int64_t deadline = ht_now_ms() + STARTUP_RETRY_MS;
@@ -160,7 +164,13 @@ static int check_redis(const ht_redis_url_t *url)
     ht_store_t *st = NULL;
     for (;;) {
         rc = ht_store_open(&st, url, CONNECT_TIMEOUT_MS);
-        if (rc == 0 || rc == HT_EINVAL || ht_now_ms() >= deadline)
+        if (rc == 0)
+            rc = ht_store_check_eviction(st, opt_allow_eviction);
+        if (rc == 0)
+            rc = ht_parts_sync(&parts, st, 1);
+        if (rc == 0)
+            rc = ht_store_check_schema(st);
+        if (rc != HT_EREDIS || ht_now_ms() >= deadline)
             break;
         if (!warned++)
             ht_log(HT_LOG_WARN, "waiting for redis", "detail", ht_store_errstr(st), NULL);
@@ -168,16 +178,12 @@ static int check_redis(const ht_redis_url_t *url)
         st = NULL;
         pause_ms(STARTUP_RETRY_PAUSE_MS);
     }
-    if (rc == 0)
-        rc = ht_store_check_eviction(st, opt_allow_eviction);
-    /* Record our N, serve every N recorded (README "Partitions"). */
-    if (rc == 0 && (rc = ht_parts_sync(&parts, st, 1)) < 0)
-        ht_log(HT_LOG_ERROR, "cannot record the partitions", "detail", ht_store_errstr(st), NULL);
-    if (rc == 0 && (rc = ht_store_check_schema(st)) == HT_ESCHEMA) {
+    if (rc == HT_ESCHEMA)
         ht_log(HT_LOG_ERROR, ht_store_errstr(st), NULL);
-    } else if (rc < 0) {
+    else if (rc < 0)
         ht_log(HT_LOG_ERROR, "cannot use redis", "detail", ht_store_errstr(st), NULL);
-    }
+    else if (warned)
+        ht_log(HT_LOG_INFO, "redis answers", NULL);
     ht_store_close(st);
     return rc;
 }

@@ -83,10 +83,16 @@ static redisReply *judge(ht_store_t *s, redisReply *r, int *rc)
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        set_err(s, "redis: %s", r->str);
         *rc = strstr(r->str, "Function not found")     ? HT_ESCHEMA
               : ht_store_error_is_unavailable(r->str) ? HT_EREDIS
                                                       : HT_EPROTO;
+        /* A Redis without the library is new or was emptied (replaced
+         * under a running process): say what brings it back. */
+        set_err(s,
+                *rc == HT_ESCHEMA ? "redis has no hangtight function library (%s): run "
+                                    "`hangtight migrate`"
+                                  : "redis: %s",
+                r->str);
         freeReplyObject(r);
         return NULL;
     }
