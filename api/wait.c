@@ -96,6 +96,7 @@ static const struct {
 } client_policy[] = {
     {"Python-urllib/", 0},   /* urllib.request: the first 102 is its answer */
     {"python-requests/", 0}, /* requests (urllib3 on http.client): the same */
+    {"python-urllib3/", 0},  /* urllib3 alone: the same */
     {"Go-http-client/", 4},  /* net/http: "too many 1xx informational responses" on the 5th */
 };
 

@@ -60,16 +60,19 @@ finished "$(jq -r .body <<<"$out")" || fail "urllib with heartbeat=0: $out"
 out=$(py http.client 'wait=10')
 assert_eq "$(jq -r .status <<<"$out")" 102 "http.client with heartbeats (documented limitation)"
 assert_eq "$(jq -r .body <<<"$out")" "" "http.client's body of the 102"
-# urllib and requests name themselves (Python-urllib/3.x, python-requests/x):
-# without heartbeat= they get no 102s, and the real answer.
-for client in urllib requests; do
+# urllib, requests and urllib3 name themselves (Python-urllib/3.x,
+# python-requests/x, python-urllib3/x): without heartbeat= they get no 102s,
+# and the real answer.
+for client in urllib requests urllib3; do
     out=$(py "$client" 'wait=10')
     assert_eq "$(jq -r .status <<<"$out")" 200 "$client without heartbeat=: no 102s"
     finished "$(jq -r .body <<<"$out")" || fail "$client without heartbeat=: $out"
 done
 # An explicit heartbeat wins, and they take the first 102 as the answer.
-out=$(py urllib 'wait=10, heartbeat=1')
-assert_eq "$(jq -r .status <<<"$out")" 102 "urllib with heartbeat=1 (the client's choice)"
+for client in urllib requests urllib3; do
+    out=$(py "$client" 'wait=10, heartbeat=1')
+    assert_eq "$(jq -r .status <<<"$out")" 102 "$client with heartbeat=1 (the client's choice)"
+done
 
 # ---- Go's net/http: at most four 102s ---------------------------------------
 if command -v go >/dev/null; then

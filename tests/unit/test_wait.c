@@ -120,6 +120,8 @@ Test(wait_plan, python_clients_get_no_102s_unless_they_ask)
     cr_expect_eq(p.check_ms, 10000, "still looks for a client gone");
     p = client_plan("wait=30", "python-requests/2.28.1");
     cr_expect_eq(p.heartbeat_ms, 0);
+    p = client_plan("wait=30", "python-urllib3/2.7.0");
+    cr_expect_eq(p.heartbeat_ms, 0);
     /* An explicit heartbeat wins. */
     p = client_plan("wait=30, heartbeat=2", "python-requests/2.28.1");
     cr_expect_eq(p.heartbeat_ms, 2000);
