@@ -17,6 +17,7 @@
 #include "shared/log.h"
 #include "shared/partition_store.h"
 #include "shared/redis_url.h"
+#include "shared/secretbox.h"
 #include "shared/store.h"
 
 #include "api/auth.h"
@@ -43,6 +44,11 @@ static long opt_max_connections, opt_max_streams_per_conn, opt_max_inflight; /* 
 static long opt_max_inflight_per_tenant, opt_max_inflight_per_conn, opt_max_resets;
 static const char *opt_h2c;
 static long opt_wait_replicas, opt_wait_timeout_ms; /* durable submits, api/jobs.c */
+
+/* Tenants' webhook secrets (api/webhook_secrets.c). */
+static const char *opt_secrets_key;
+static long opt_webhook_rotation_s;
+static ht_secretbox_keys_t secrets_keys;
 
 static const ht_option_t options[] = {
     {"listen", "HANGTIGHT_LISTEN", HT_OPT_STRING, "127.0.0.1:8080",
@@ -141,6 +147,14 @@ static const ht_option_t options[] = {
      "the queue's N partitions (the same N for api, workers and CLI; see the README on "
      "changing it)",
      1, HT_PARTITIONS_MAX, &opt_partitions},
+    {"secrets-key", "HANGTIGHT_SECRETS_KEY", HT_OPT_STRING, NULL,
+     "KEYS that seal tenants' webhook secrets in Redis (AES-256-GCM): 32 bytes as 64 hex digits "
+     "or base64, comma-separated, the first sealing; the workers need the same; unset: POST "
+     "/v1/webhook-secrets answers 501 (set it in the environment, not as a flag)",
+     0, 0, &opt_secrets_key},
+    {"webhook-rotation-s", "HANGTIGHT_WEBHOOK_ROTATION_S", HT_OPT_INT, "86400",
+     "SECONDS a tenant's previous webhook secrets keep signing beside a new one", 0, 30L * 86400,
+     &opt_webhook_rotation_s},
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -343,6 +357,19 @@ int main(int argc, char **argv)
         return 2;
     }
     cfg.h2c = strcmp(opt_h2c, "on") == 0;
+    cfg.webhook_rotation_s = opt_webhook_rotation_s;
+    rc = ht_secretbox_keys_parse(opt_secrets_key, &secrets_keys, err, sizeof(err));
+    /* Wiped where it lies (environment or argv: /proc/<pid>/environ shows them). */
+    if (opt_secrets_key)
+        OPENSSL_cleanse((char *)opt_secrets_key, strlen(opt_secrets_key));
+    if (rc < 0) {
+        fprintf(stderr, "hangtight-api: --secrets-key: %s\n", err);
+        return 2;
+    }
+    cfg.secrets_keys = secrets_keys.n ? &secrets_keys : NULL;
+    if (!cfg.secrets_keys)
+        ht_log(HT_LOG_INFO,
+               "no HANGTIGHT_SECRETS_KEY: tenants cannot make their own webhook secrets", NULL);
     if (parse_rate(opt_rate_limit, &cfg.rate_per_s, &cfg.rate_burst) < 0) {
         fprintf(stderr,
                 "hangtight-api: --rate-limit: '%s' is not RATE[:BURST] (positive numbers)\n",
@@ -427,6 +454,7 @@ int main(int argc, char **argv)
     ht_auth_shutdown();
     ht_tenants_shutdown();
     ht_parts_clear(&parts);
+    ht_secretbox_keys_clear(&secrets_keys);
     ht_log(HT_LOG_INFO, "stopped", NULL);
     return 0;
 }

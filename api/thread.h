@@ -15,6 +15,7 @@
 #include "shared/keys.h"
 #include "shared/partition.h"
 #include "shared/redis_url.h"
+#include "shared/secretbox.h"
 
 #include "api/aclient.h"
 #include "api/listen.h"
@@ -55,6 +56,9 @@ typedef struct {
      * before a submit's answer, up to wait_timeout_ms. */
     long wait_replicas;
     long wait_timeout_ms;
+    /* Tenant webhook secrets (api/webhook_secrets.c): */
+    const ht_secretbox_keys_t *secrets_keys; /* HANGTIGHT_SECRETS_KEY; NULL: none (POST 501) */
+    long webhook_rotation_s;                 /* how long a replaced secret keeps signing */
 } ht_api_config_t;
 
 typedef struct ht_server ht_server_t;

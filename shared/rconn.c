@@ -99,11 +99,12 @@ static void node_drop(node_t *n)
 }
 
 /* Drops a context whose command failed, with a reset instead of a FIN
- * (SO_LINGER 0): a Redis that stopped answering without closing (stopped,
- * paused, swapping) has the command in its socket buffer, and would run it
- * when it resumes if the connection were merely closed; a claim run then
- * would hold a job for an attempt that nobody runs until its lease ends.
- * The reset discards what Redis has not read yet. */
+ * (SO_LINGER 0).  A Redis that stopped answering without closing (stopped,
+ * paused, swapping) may still run the command when it resumes: the reset
+ * removes a connection it has not accepted yet (with what was sent on it),
+ * but Linux still hands Redis the unread bytes of an accepted one.  A claim
+ * run that late holds its job only until the lease runs out, like a claim
+ * whose reply was lost (the reaper requeues it). */
 static void node_abort(node_t *n)
 {
     if (n->ctx && n->ctx->fd >= 0) {
