@@ -800,17 +800,26 @@ local function trim(keys, args)
 end
 
 -- ht_list (read-only) KEYS: index (ht:{Q}:t:<tenant>:jobs or ...:status:<s>)
---         ARGV: base, limit (1..100), cursor ('' = from the newest), type ('' = any)
+--         ARGV: base, limit (1..100), cursor ('' = from the newest), type ('' = any),
+--               then the job hash fields to read (none: every field, HGETALL)
 -- Returns {next cursor or '', job, job, ...}, newest first, each job a flat
--- HGETALL array.  The cursor is "<score>:<id>" of the last entry looked at;
--- entries with the same score are ordered by id, so paging never skips or
--- repeats one.  With a type filter at most SCAN_MAX entries are looked at per
--- call: the reply may then hold fewer jobs and a cursor to go on.
+-- field, value array of the fields asked for that it has.  The cursor is
+-- "<score>:<id>" of the last entry looked at; entries with the same score
+-- are ordered by id, so paging never skips or repeats one.  The type filter
+-- reads one field of each entry before anything else, at most SCAN_MAX
+-- entries are looked at per call, and a page holds about PAGE_BYTES of
+-- results at most (a job whose result would pass it starts the next page,
+-- unless the page is empty): the reply may then hold fewer jobs and a
+-- cursor to go on.  So one call reads at most SCAN_MAX type fields and
+-- `limit` jobs whose results add up to PAGE_BYTES, or one larger one.
 local SCAN_MAX = 1000
+local PAGE_BYTES = 1048576
 local function list(keys, args)
   local index, base = keys[1], args[1]
   local limit = math.max(1, math.min(100, tonumber(args[2]) or 20))
   local cursor, want_type = args[3], args[4]
+  local fields = {}
+  for i = 5, #args do fields[#fields + 1] = args[i] end
   local max = '+inf'
   local after_score, after_id
   if cursor ~= '' then
@@ -822,7 +831,8 @@ local function list(keys, args)
   local looked = 0
   local offset = 0
   local last = nil
-  while #out - 1 < limit and looked < SCAN_MAX do
+  local bytes, full = 0, false
+  while #out - 1 < limit and looked < SCAN_MAX and not full do
     local batch = redis.call('ZREVRANGEBYSCORE', index, max, '-inf', 'WITHSCORES',
                              'LIMIT', offset, 100)
     if #batch == 0 then last = nil; break end
@@ -830,21 +840,37 @@ local function list(keys, args)
       local id, score = batch[i], batch[i + 1]
       local skip = after_score and score == after_score and id >= after_id
       if not skip then
+        local job = base .. 'job:' .. id
+        local keep = want_type == '' or redis.call('HGET', job, 'type') == want_type
+        local size = keep and redis.call('HSTRLEN', job, 'result') or 0
+        if keep and #out > 1 and bytes + size > PAGE_BYTES then
+          full = true -- this job starts the next page: the cursor stays before it
+          break
+        end
         looked = looked + 1
         last = score .. ':' .. id
-        local h = redis.call('HGETALL', base .. 'job:' .. id)
-        if #h > 0 then
-          local t = nil
-          if want_type ~= '' then t = redis.call('HGET', base .. 'job:' .. id, 'type') end
-          if want_type == '' or t == want_type then
-            out[#out + 1] = h
-            if #out - 1 >= limit or looked >= SCAN_MAX then break end
+        if keep then
+          bytes = bytes + size
+          local h
+          if #fields > 0 then
+            h = {}
+            local v = redis.call('HMGET', job, unpack(fields))
+            for k = 1, #fields do
+              if v[k] then
+                h[#h + 1] = fields[k]
+                h[#h + 1] = v[k]
+              end
+            end
+          else
+            h = redis.call('HGETALL', job)
           end
+          if #h > 0 then out[#out + 1] = h end
         end
+        if #out - 1 >= limit or looked >= SCAN_MAX then break end
       end
     end
     offset = offset + #batch / 2
-    if #batch < 200 then
+    if #batch < 200 and not full then
       -- The index ran out: no cursor unless we stopped early above.
       if #out - 1 < limit and looked < SCAN_MAX then last = nil end
       break
