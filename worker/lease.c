@@ -11,7 +11,9 @@
  *   - requeues jobs whose lease ran out anywhere, about once a second;
  *   - trims expired jobs from the listing indexes, about once a second;
  *   - re-registers the worker's job types and its partition count once a
- *     minute.
+ *     minute;
+ *   - fires the recurring schedules whose run has come (worker/schedules.c),
+ *     about every 250 ms, sooner when the next run is sooner.
  * The housekeeping covers every partition served (shared/partition.h). */
 #include <stdio.h>
 #include <time.h>
@@ -22,6 +24,7 @@
 #include "shared/partition_store.h"
 #include "shared/store.h"
 #include "worker/job_ctx.h"
+#include "worker/schedules.h"
 #include "worker/worker.h"
 
 #define BEAT_MS 250
@@ -169,7 +172,7 @@ static void *lease_main(void *arg)
     ht_worker_t *w = arg;
     ht_store_t *store = NULL;
     ht_store_open(&store, &w->url, HT_WORKER_REDIS_TIMEOUT_MS);
-    int64_t next_beat = 0, next_promote = 0, next_reap = 0, next_trim = 0;
+    int64_t next_beat = 0, next_promote = 0, next_reap = 0, next_trim = 0, next_sched = 0;
     int64_t next_register = ht_mono_ms() + REGISTER_EVERY_MS;
     while (store && !atomic_load(&w->lease_quit)) {
         int64_t now = ht_mono_ms();
@@ -182,10 +185,14 @@ static void *lease_main(void *arg)
         if (now >= next_promote)
             next_promote = now + promote(w, store);
         housekeeping(w, store, now, &next_reap, &next_trim, &next_register);
+        if (now >= next_sched)
+            next_sched = ht_mono_ms() + ht_schedules_fire(store, &w->parts);
 
-        /* Sleep until the next renewal beat or promotion, whichever is first. */
+        /* Sleep until the next renewal beat, promotion or schedule run,
+         * whichever is first. */
         now = ht_mono_ms();
         int64_t until = next_beat < next_promote ? next_beat : next_promote;
+        until = next_sched < until ? next_sched : until;
         int64_t ms = until - now;
         if (ms < 1)
             ms = 1;
