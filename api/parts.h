@@ -12,8 +12,8 @@
 #include "shared/keys.h"
 #include "shared/partition.h"
 
-#include "api/server.h"
 #include "api/store.h"
+#include "api/thread.h"
 
 /* The keys of the partition of job `id` (a valid id), borrowed: an entry
  * of the served partitions, or built into *scratch. */

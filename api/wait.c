@@ -1,7 +1,6 @@
 /* Held requests (see wait.h): the plan, the waiter's state machine, the
  * 102 heartbeats written to the socket behind h2o's back, and the list of
  * this thread's waiters (for the limit and for shutdown). */
-#include "api/parts.h"
 #include "api/wait.h"
 
 #include <errno.h>
@@ -17,7 +16,10 @@
 #include "shared/log.h"
 #include "shared/query.h"
 
-#include "api/server.h"
+#include "api/metrics_counters.h"
+#include "api/parts.h"
+#include "api/store.h"
+#include "api/thread.h"
 
 /* ---- the plan ------------------------------------------------------------ */
 
@@ -244,8 +246,8 @@ static void finish(waiter_t *w, ht_wait_end_t end, int err, const ht_job_t *job)
     }
     w->state = W_ANSWERING;
     ht_keys_t scratch;
-    ht_astore_get(w->t->store, w->req, ht_api_keys_of(w->t, w->id, &scratch), w->id,
-                  on_final_read, w);
+    ht_astore_get(w->t->store, w->req, ht_api_keys_of(w->t, w->id, &scratch), w->id, on_final_read,
+                  w);
 }
 
 static void on_timer(uv_timer_t *timer);
@@ -313,8 +315,8 @@ static void check(waiter_t *w)
     }
     w->reading = 1;
     ht_keys_t scratch;
-    ht_astore_get(w->t->store, w->req, ht_api_keys_of(w->t, w->id, &scratch), w->id,
-                  on_check_read, w);
+    ht_astore_get(w->t->store, w->req, ht_api_keys_of(w->t, w->id, &scratch), w->id, on_check_read,
+                  w);
 }
 
 static void on_watch(void *data, const ht_job_event_t *ev)
