@@ -15,8 +15,12 @@ static const char *reason_phrase(int status)
     switch (status) {
     case 200:
         return "OK";
+    case 201:
+        return "Created";
     case 202:
         return "Accepted";
+    case 204:
+        return "No Content";
     case 304:
         return "Not Modified";
     case 400:

@@ -40,6 +40,7 @@ static int opt_metrics_public, opt_insecure_open, opt_generate_key;
 static long opt_partitions;
 static ht_parts_t parts; /* shared/partition.h: read-only once the threads run */
 static int opt_access_log; /* api/access_log.h */
+static int opt_schedule_seconds; /* api/schedules.c */
 
 static const ht_option_t options[] = {
     {"listen", "HANGTIGHT_LISTEN", HT_OPT_STRING, "127.0.0.1:8080",
@@ -106,6 +107,10 @@ static const ht_option_t options[] = {
     {"allow-eviction", "HANGTIGHT_ALLOW_EVICTION", HT_OPT_FLAG, NULL,
      "start even if Redis' maxmemory-policy may evict job keys (logs a loud warning)", 0, 0,
      &opt_allow_eviction},
+    {"schedule-seconds", "HANGTIGHT_SCHEDULE_SECONDS", HT_OPT_FLAG, NULL,
+     "for tests: cron expressions of new schedules may have a leading seconds field, so a "
+     "schedule can run every second",
+     0, 0, &opt_schedule_seconds},
     {"partitions", "HANGTIGHT_PARTITIONS", HT_OPT_INT, "1",
      "the queue's N partitions (the same N for api, workers and CLI; see the README on "
      "changing it)", 1, HT_PARTITIONS_MAX, &opt_partitions},
@@ -285,6 +290,7 @@ int main(int argc, char **argv)
     cfg.max_wait_s = opt_max_wait_s;
     cfg.failed_ttl_s = opt_failed_ttl_s;
     cfg.webhook_allow_private = opt_webhook_allow_private;
+    cfg.schedule_seconds = opt_schedule_seconds;
     cfg.request_timeout_ms = opt_request_timeout_ms;
     cfg.max_url_bytes = (size_t)opt_max_url_bytes;
     cfg.max_header_bytes = (size_t)opt_max_header_bytes;

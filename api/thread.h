@@ -43,6 +43,7 @@ typedef struct {
     int host_check;              /* open mode on loopback: ht_auth_host_or_reply() */
     int access_log;              /* one JSON line per finished request (api/access_log.h) */
     const ht_parts_t *parts;     /* partitions served (api/parts.h); NULL: t->keys only */
+    int schedule_seconds;        /* cron expressions may have a seconds field (tests) */
 } ht_api_config_t;
 
 typedef struct ht_server ht_server_t;

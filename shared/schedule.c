@@ -90,6 +90,20 @@ int ht_schedule_next(const ht_schedule_when_t *w, int64_t after_ms, int64_t *nex
     return rc;
 }
 
+int ht_schedule_first(ht_schedule_when_t *w, int64_t now_ms, int64_t *first_ms, char *err,
+                      size_t errlen)
+{
+    if (!w->is_cron) {
+        int64_t second = (now_ms / 1000 + 1) * 1000;
+        if (w->every_s > (HT_CRON_MAX_MS - second) / 1000)
+            return ht_errorf(err, errlen, HT_EINVAL, "interval out of range");
+        w->anchor_ms = second + w->every_s * 1000;
+        *first_ms = w->anchor_ms;
+        return 0;
+    }
+    return ht_schedule_next(w, now_ms, first_ms, err, errlen);
+}
+
 /* The latest run at or before now_ms. */
 static int latest(const ht_schedule_when_t *w, int64_t now_ms, int64_t *tick_ms, char *err,
                   size_t errlen)
@@ -439,6 +453,10 @@ int ht_schedule_from_hash(ht_schedule_t *s, size_t n, const char *const *strs)
         } else if (parse_i64(v, 0, INT64_MAX, &x) == 0) {
             if (strcmp(f, "every_s") == 0)
                 s->every_s = x;
+            else if (strcmp(f, "anchor") == 0)
+                s->anchor_ms = x;
+            else if (strcmp(f, "seconds") == 0)
+                s->seconds = x == 1;
             else if (strcmp(f, "created_at") == 0)
                 s->created_at = x;
             else if (strcmp(f, "next_run_at") == 0)
@@ -466,6 +484,16 @@ void ht_schedule_clear(ht_schedule_t *s)
     free(s->last_error_code);
     free(s->last_error_msg);
     memset(s, 0, sizeof(*s));
+}
+
+int ht_schedule_when_of(const ht_schedule_t *s, ht_schedule_when_t *w, char *err, size_t errlen)
+{
+    char every[24], anchor[24];
+    snprintf(every, sizeof(every), "%lld", (long long)s->every_s);
+    snprintf(anchor, sizeof(anchor), "%lld", (long long)s->anchor_ms);
+    return ht_schedule_when_parse(w, s->cron ? s->cron : "", every, anchor,
+                                  s->timezone ? s->timezone : "", s->seconds ? "1" : "",
+                                  ht_catch_up_name(s->catch_up), err, errlen);
 }
 
 static json_t *time_or_null(int64_t ms)

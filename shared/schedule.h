@@ -67,6 +67,13 @@ int ht_schedule_when_parse(ht_schedule_when_t *w, const char *cron, const char *
 int ht_schedule_next(const ht_schedule_when_t *w, int64_t after_ms, int64_t *next_ms, char *err,
                      size_t errlen);
 
+/* The first run of a new schedule created at `now_ms`: for a cron, the
+ * first run after now; an interval is anchored at its first run, the first
+ * whole second after now plus every_s (w->anchor_ms is set).  Returns 0,
+ * or an error of ht_schedule_next(). */
+int ht_schedule_first(ht_schedule_when_t *w, int64_t now_ms, int64_t *first_ms, char *err,
+                      size_t errlen);
+
 /* What to do with the run due at `due_ms` (the schedule's stored next run)
  * found at `now_ms` (due_ms <= now_ms), on Redis' clock:
  *   - found at most HT_SCHEDULE_LATE_MS late: a job for due_ms, next run
@@ -124,7 +131,8 @@ typedef struct {
     char *name;     /* NULL when none */
     char *cron;     /* NULL for an interval */
     char *timezone; /* NULL when none given (cron in HT_TZ_DEFAULT) */
-    int64_t every_s;
+    int64_t every_s, anchor_ms;
+    int seconds; /* the cron has a seconds field (HT_CRON_SECONDS) */
     ht_catch_up_t catch_up;
     char *job; /* the template, JSON text */
     int paused;
@@ -140,6 +148,9 @@ typedef struct {
  * the id or the tenant is missing or bad (clear it either way). */
 int ht_schedule_from_hash(ht_schedule_t *s, size_t n, const char *const *strs);
 void ht_schedule_clear(ht_schedule_t *s);
+
+/* When stored schedule `s` runs.  Returns 0 or HT_EINVAL (with a message). */
+int ht_schedule_when_of(const ht_schedule_t *s, ht_schedule_when_t *w, char *err, size_t errlen);
 
 /* The public document of `s` (new reference, NULL when out of memory):
  *   {"id", "name", "cron", "every_s", "timezone", "catch_up", "job",
