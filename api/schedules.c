@@ -241,7 +241,8 @@ static void send_page(list_t *l)
         ht_http_store_problem(req, l->err);
         return;
     }
-    qsort(l->entries, l->n, sizeof(*l->entries), entry_cmp);
+    if (l->n > 1)
+        qsort(l->entries, l->n, sizeof(*l->entries), entry_cmp);
     size_t take = l->n < (size_t)l->limit ? l->n : (size_t)l->limit;
     char next[CURSOR_MAX + 1] = "";
     if (take > 0 && (l->more || l->n > take))
