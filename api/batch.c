@@ -369,8 +369,8 @@ static void check_types(batch_t *b)
         if (it->state != ITEM_READY || ht_types_known(b->t->types, it->jr.type))
             continue;
         size_t j = 0;
-        while (j < i && !(b->items[j].state == ITEM_READY &&
-                          strcmp(b->items[j].jr.type, it->jr.type) == 0))
+        while (j < i &&
+               !(b->items[j].state == ITEM_READY && strcmp(b->items[j].jr.type, it->jr.type) == 0))
             j++;
         if (j < i)
             continue; /* asked already */
@@ -463,11 +463,13 @@ static json_t *jobs_of(h2o_req_t *req, json_t *doc)
     ht_problem_t p = {0};
     json_t *jobs = NULL;
     if (!json_is_object(doc)) {
-        ht_problem_add_error(&p, "", "invalid_type", "the body must be an object {\"jobs\": [...]}");
+        ht_problem_add_error(&p, "", "invalid_type",
+                             "the body must be an object {\"jobs\": [...]}");
     } else {
         const char *k;
         json_t *v;
-        json_object_foreach(doc, k, v) {
+        json_object_foreach(doc, k, v)
+        {
             if (strcmp(k, "jobs") != 0)
                 ht_problem_add_error(&p, "", "unknown_field", "'%.64s' is not a field of a batch",
                                      k);
@@ -478,9 +480,8 @@ static json_t *jobs_of(h2o_req_t *req, json_t *doc)
         else if (!json_is_array(jobs))
             ht_problem_add_error(&p, "/jobs", "invalid_type", "must be an array of jobs");
         else if (json_array_size(jobs) < 1 || json_array_size(jobs) > HT_BATCH_MAX)
-            ht_problem_add_error(&p, "/jobs", "out_of_range",
-                                 "must hold 1 to %d jobs, not %zu", HT_BATCH_MAX,
-                                 json_array_size(jobs));
+            ht_problem_add_error(&p, "/jobs", "out_of_range", "must hold 1 to %d jobs, not %zu",
+                                 HT_BATCH_MAX, json_array_size(jobs));
     }
     if (p.errors) {
         size_t n = json_array_size(p.errors);

@@ -115,8 +115,8 @@ static int store_schedule(create_t *c)
         return -1;
     }
     unsigned index, n;
-    const ht_keys_t *k = ht_api_submit_keys(c->t, c->tenant, PARTITION_KEY,
-                                            sizeof(PARTITION_KEY) - 1, &index, &n);
+    const ht_keys_t *k =
+        ht_api_submit_keys(c->t, c->tenant, PARTITION_KEY, sizeof(PARTITION_KEY) - 1, &index, &n);
     if ((rc = ht_id_new_in(c->id, index, n)) < 0)
         return ht_http_problem(c->req, HT_P_INTERNAL, "cannot make an id: %s", ht_strerror(rc));
     c->payload_json = json_dumps(c->r.job.payload, JSON_COMPACT | JSON_ENCODE_ANY);

@@ -1,5 +1,5 @@
 /* `hangtight`: the command-line client of hangtight-api (submit, status,
- * wait, cancel, retry, list, stats) and its admin tool (migrate).  This file only dispatches; each
+ * wait, cancel, retry, list, stats, schedule) and its admin tool (migrate).  This file only dispatches; each
  * command lives in cmd_*.c. */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -25,6 +25,9 @@ static const command_t commands[] = {
     {"retry", ht_cli_retry, "re-queue failed or canceled job ID with fresh attempts"},
     {"list", ht_cli_list, "list jobs, newest first: [--status S] [--type T] [--limit N] [--all]"},
     {"stats", ht_cli_stats, "queue depths per priority and counts per status"},
+    {"schedule", ht_cli_schedule,
+     "recurring schedules: create (--cron EXPR | --every-s N) TYPE, list, get|pause|resume|delete "
+     "ID"},
     {"partitions", ht_cli_partitions,
      "partitioned queues: each recorded N's partitions and what they hold; --retire N"},
     {"job-key", ht_cli_job_key, "print the Redis key of job ID's hash"},

@@ -157,6 +157,28 @@ assert_json '.result | tojson' '{"i":0}' "the first job's own payload"
 ht_http GET "/v1/jobs/$LAST" "" "${acme[@]}"
 assert_json '.result | tojson' '{"i":999}' "the last job's own payload"
 
+# ---- hangtight submit --batch ----------------------------------------------------
+
+cli() { HANGTIGHT_URL=$HT_URL HANGTIGHT_API_KEY=$ACME_KEY "$HT_CLI_BIN" submit "$@"; }
+jq -nc '[range(1500) | {type: "echo", payload: {c: .}}]' >"$HT_TMP/jobs.json"
+out=$(cli --batch "$HT_TMP/jobs.json") || fail "submit --batch of an array"
+assert_eq "$(jq '[.jobs[].status] | length' <<<"$out")" 1500 "1500 jobs in two requests"
+assert_eq "$(jq '[.jobs[] | select(.error)] | length' <<<"$out")" 0 "none refused"
+printf '{"type": "echo"}\n\n{"type": "sleep", "payload": {"ms": 1}}\n' |
+    cli --batch - >"$HT_TMP/lines.out" || fail "submit --batch of lines on stdin"
+assert_eq "$(jq -c '[.jobs[].type]' "$HT_TMP/lines.out")" '["echo","sleep"]' "one job a line"
+set +e
+out=$(printf '{"jobs": [{"type": "echo"}, {"type": "Bad"}]}' | cli --batch - 2>"$HT_TMP/err")
+rc=$?
+printf 'not json\n' | cli --batch - 2>/dev/null
+rc_bad=$?
+set -e
+assert_eq "$rc" 1 "a refused item: exit 1"
+assert_eq "$(jq -c '[.jobs[0].status, .jobs[1].error.status]' <<<"$out")" '["queued",422]' \
+    "the created job and the refused one, in order"
+assert_match "$(cat "$HT_TMP/err")" 'job 1 refused' "the refusal on stderr"
+assert_eq "$rc_bad" 2 "a file that holds no jobs: usage"
+
 # ---- Redis down -----------------------------------------------------------------------
 
 ht_stop_redis

@@ -234,11 +234,11 @@ wait_until 20 "runs after the stall" past
 one=$(runs "$ONE" --every-ms 1000)
 assert_eq "$(jq -c '[.gaps, .duplicates]' <<<"$one")" '[[],[]]' \
     "a run found late (within the limit) still gets its own job: $(jq -c .gaps <<<"$one")"
-assert_eq "$(sched_field "$ONE" .runs)" "$(jq .count <<<"$one")" "runs = the jobs made"
-LAST_ID=$(sched_field "$ONE" .last_job_id)
+ht_http GET "/v1/schedules/$ONE" "" "${acme[@]}"
+LAST_ID=$(ht_json .last_job_id) LAST_RUN=$(ht_json .last_run_at)
 ht_http GET "/v1/jobs/$LAST_ID" "" "${acme[@]}"
 assert_json .schedule_id "$ONE" "the last job is the schedule's"
-assert_json .run_at "$(sched_field "$ONE" .last_run_at)" "the last job's run is last_run_at"
+assert_json .run_at "$LAST_RUN" "the last job's run is last_run_at"
 
 # ---- pause and resume ------------------------------------------------------------
 
@@ -249,6 +249,7 @@ assert_json .next_run_at null "paused: no next run"
 assert_json .links.resume "/v1/schedules/$ONE/resume"
 PAUSED_MS=$(ht_ms)
 paused_runs=$(runs_count "$ONE")
+assert_eq "$(sched_field "$ONE" .runs)" "$paused_runs" "runs = the jobs made"
 n=$(runs_count "$NONE")
 wait_until 20 "the other schedule ran twice meanwhile" at_least "$NONE" $((n + 2))
 assert_eq "$(runs_count "$ONE")" "$paused_runs" "no job while paused"
@@ -288,4 +289,39 @@ ht_http GET /v1/schedules "" "${acme[@]}"
 assert_jq "[.schedules[].id] | index(\"$NONE\") == null" "gone from the listing"
 ht_http DELETE "/v1/schedules/$GLOBEX_SCHED" "" "${globex[@]}"
 assert_status 204 "globex deletes its own"
+
+# ---- the CLI -------------------------------------------------------------------
+
+cli() { HANGTIGHT_URL=$HT_URL HANGTIGHT_API_KEY=$ACME_KEY "$HT_CLI_BIN" schedule "$@"; }
+out=$(cli create --cron '0 12 * * MON-FRI' --timezone America/New_York --name weekdays \
+    --priority low --catch-up none echo '{"from": "cli"}') || fail "schedule create: $out"
+CLI_SCHED=$(jq -r .id <<<"$out")
+assert_eq "$(jq -c '[.cron, .timezone, .name, .catch_up, .job.priority, .job.payload.from]' \
+    <<<"$out")" '["0 12 * * MON-FRI","America/New_York","weekdays","none","low","cli"]' \
+    "schedule create: the document"
+out=$(cli get "$CLI_SCHED") || fail "schedule get"
+assert_eq "$(jq -r .id <<<"$out")" "$CLI_SCHED" "schedule get"
+table=$(cli list --limit 2 --all) || fail "schedule list"
+assert_match "$table" $'^ID +NAME +WHEN' "schedule list: the header"
+assert_match "$table" "$CLI_SCHED +weekdays +0 12 \\* \\* MON-FRI \\(America/New_York\\)" \
+    "schedule list: a row"
+assert_match "$table" "$ONE +catch up one +every 1 s" "schedule list --all: the other pages"
+assert_eq "$(cli list --json | jq '.schedules | length')" 5 "schedule list --json"
+assert_eq "$(cli pause "$CLI_SCHED" | jq .paused)" true "schedule pause"
+assert_match "$(cli list)" "$CLI_SCHED .* \\(paused\\) .* yes" "paused in the table"
+assert_eq "$(cli resume "$CLI_SCHED" | jq .paused)" false "schedule resume"
+cli delete "$CLI_SCHED" || fail "schedule delete"
+set +e
+err=$(cli get "$CLI_SCHED" 2>&1 >/dev/null)
+rc=$?
+cli create --every-s 5 2>/dev/null
+rc_usage=$?
+err_cron=$(cli create --cron '61 * * * *' echo 2>&1 >/dev/null)
+rc_cron=$?
+set -e
+assert_eq "$rc" 1 "schedule get of a deleted schedule: refused by the server"
+assert_match "$err" 'No such schedule' "the problem on stderr"
+assert_eq "$rc_usage" 2 "schedule create without TYPE: usage"
+assert_eq "$rc_cron" 1 "a bad cron: refused"
+assert_match "$err_cron" '/cron.*minute: 61' "the field and its reason"
 log "ok"
