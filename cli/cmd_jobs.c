@@ -205,9 +205,8 @@ static json_t *batch_jobs(const char *path)
         fclose(f);
     json_t *jobs = NULL;
     json_error_t jerr;
-    json_t *doc = ht_buf_failed(&text)
-                      ? NULL
-                      : json_loadb(text.data ? text.data : "", text.len, 0, &jerr);
+    json_t *doc =
+        ht_buf_failed(&text) ? NULL : json_loadb(text.data ? text.data : "", text.len, 0, &jerr);
     if (json_is_array(doc)) {
         jobs = json_incref(doc);
     } else if (json_is_array(json_object_get(doc, "jobs"))) {
@@ -235,8 +234,9 @@ static json_t *batch_jobs(const char *path)
         }
     }
     if (doc && !jobs)
-        fprintf(stderr, "hangtight submit: %s holds no jobs (an array, {\"jobs\": [...]}, or one "
-                        "body per line)\n",
+        fprintf(stderr,
+                "hangtight submit: %s holds no jobs (an array, {\"jobs\": [...]}, or one "
+                "body per line)\n",
                 path);
     json_decref(doc);
     ht_buf_free(&text);

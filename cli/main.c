@@ -1,6 +1,6 @@
 /* `hangtight`: the command-line client of hangtight-api (submit, status,
- * wait, cancel, retry, list, stats, schedule) and its admin tool (migrate).  This file only dispatches; each
- * command lives in cmd_*.c. */
+ * wait, cancel, retry, list, stats, schedule) and its admin tool (migrate).  This file only
+ * dispatches; each command lives in cmd_*.c. */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
