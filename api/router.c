@@ -156,9 +156,16 @@ void ht_router_dispatch(ht_api_thread_t *t, h2o_req_t *req)
         args.tenant = who->name;
         args.who = who;
     }
+    /* A path a literal pattern names (/v1/jobs/batch) is that pattern's
+     * alone, not also a capture's ("{id}" = "batch"). */
+    int literal = 0;
+    for (size_t i = 0; i < N_ROUTES && !literal; i++)
+        literal = !strchr(routes[i].pattern, '{') &&
+                  match(routes[i].pattern, req->path_normalized, &args);
     char allow[128] = "";
     for (size_t i = 0; i < N_ROUTES; i++) {
-        if (!match(routes[i].pattern, req->path_normalized, &args))
+        if ((literal && strchr(routes[i].pattern, '{')) ||
+            !match(routes[i].pattern, req->path_normalized, &args))
             continue;
         if (method_is(req, routes[i].method)) {
             admit(t, req, routes[i].fn, &args);

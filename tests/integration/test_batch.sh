@@ -138,7 +138,8 @@ assert_problem 413 "a body over HANGTIGHT_MAX_BODY_BYTES"
 ht_http POST /v1/jobs/batch "$(jobs_of 1)"
 assert_problem 401 "no key"
 ht_http GET /v1/jobs/batch "" "${acme[@]}"
-assert_problem 404 "GET /v1/jobs/batch is no job"
+assert_problem 405 "GET /v1/jobs/batch: the batch route's, not a job id's"
+assert_eq "$(ht_header Allow)" POST "Allow of /v1/jobs/batch"
 
 # ---- 1000 jobs, then they run --------------------------------------------------------
 
