@@ -448,3 +448,51 @@ Test(schedule, a_record_without_id_or_tenant_is_refused)
     cr_expect_eq(ht_schedule_from_hash(&s, 4, h3), HT_EINVAL);
     ht_schedule_clear(&s);
 }
+
+Test(schedule, the_first_run_of_a_new_schedule)
+{
+    ht_schedule_when_t w;
+    every_when(&w, "60", "0", "");
+    int64_t first;
+    char err[256] = "";
+    cr_assert_eq(ht_schedule_first(&w, at("2024-06-03T10:00:00.250Z"), &first, err, sizeof err), 0,
+                 "%s", err);
+    cr_expect_eq(first, at("2024-06-03T10:01:01Z"), "the next whole second, plus every_s");
+    cr_expect_eq(w.anchor_ms, first, "the interval is anchored at its first run");
+    cr_assert_eq(ht_schedule_first(&w, at("2024-06-03T10:00:00Z"), &first, err, sizeof err), 0);
+    cr_expect_eq(first, at("2024-06-03T10:01:01Z"), "a whole second counts as past");
+    cron_when(&w, "0 9 * * MON", "America/New_York", HT_CATCH_UP_ONE);
+    cr_assert_eq(ht_schedule_first(&w, at("2024-06-03T13:00:00Z"), &first, err, sizeof err), 0);
+    cr_expect_eq(first, at("2024-06-10T13:00:00Z"), "09:00 EDT next Monday (not this one, passed)");
+}
+
+Test(schedule, when_of_a_stored_schedule)
+{
+    const char *const cron[] = {"id",       "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                                "tenant",   "acme",
+                                "cron",     "*/2 * * * * *",
+                                "seconds",  "1",
+                                "timezone", "Asia/Tokyo",
+                                "catch_up", "none"};
+    ht_schedule_t s;
+    ht_schedule_when_t w;
+    char err[256] = "";
+    cr_assert_eq(ht_schedule_from_hash(&s, sizeof cron / sizeof cron[0], cron), 0);
+    cr_assert_eq(ht_schedule_when_of(&s, &w, err, sizeof err), 0, "%s", err);
+    cr_expect(w.is_cron);
+    cr_expect_str_eq(w.tz, "Asia/Tokyo");
+    cr_expect_eq(w.catch_up, HT_CATCH_UP_NONE);
+    int64_t next;
+    cr_assert_eq(ht_schedule_next(&w, at("2024-01-01T00:00:01Z"), &next, err, sizeof err), 0);
+    cr_expect_eq(next, at("2024-01-01T00:00:02Z"), "its seconds field kept");
+    ht_schedule_clear(&s);
+    const char *const every[] = {"id",      "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                                 "tenant",  "acme",
+                                 "every_s", "90",
+                                 "anchor",  "1700000000000"};
+    cr_assert_eq(ht_schedule_from_hash(&s, sizeof every / sizeof every[0], every), 0);
+    cr_assert_eq(ht_schedule_when_of(&s, &w, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(ht_schedule_next(&w, 1700000000000 + 1, &next, err, sizeof err), 0);
+    cr_expect_eq(next, 1700000090000);
+    ht_schedule_clear(&s);
+}
