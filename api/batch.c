@@ -345,7 +345,7 @@ static void on_type_checked(void *data, int err, int served)
     for (size_t i = 0; !err && !served && i < b->n; i++) {
         item_t *it = &b->items[i];
         if (it->state == ITEM_READY && strcmp(it->jr.type, tc->type) == 0) {
-            char ptr[32], detail[160];
+            char ptr[40], detail[160];
             snprintf(ptr, sizeof(ptr), "/jobs/%zu/type", i);
             snprintf(detail, sizeof(detail),
                      "no worker serves type '%s' (built in: sleep, echo, fail)", tc->type);
@@ -400,7 +400,7 @@ static int idem_key_valid(const char *s, size_t len)
 static void check_item(batch_t *b, size_t i, json_t *v, const ht_job_limits_t *limits)
 {
     item_t *it = &b->items[i];
-    char prefix[24], ptr[48];
+    char prefix[32], ptr[64];
     snprintf(prefix, sizeof(prefix), "/jobs/%zu", i);
     it->b = b;
     it->index = i;
