@@ -64,6 +64,11 @@ int ht_keys_tenant_status(const ht_keys_t *k, const char *tenant, ht_job_status_
  * hash tag: tenants spread over a cluster).  Returns 0 or HT_EINVAL. */
 int ht_keys_rate(const char *tenant, char out[HT_KEY_MAX]);
 
+/* Writes the key of `tenant`'s webhook signing secrets (shared/tenant_secret.h),
+ * "ht:whsec:{<tenant>}" (its own hash tag, like the rate key).  Returns 0
+ * or HT_EINVAL. */
+int ht_keys_whsec(const char *tenant, char out[HT_KEY_MAX]);
+
 /* Writes the idempotency key of (tenant, key) into out[HT_KEY_MAX]:
  * "ht:{default}:idem:<tenant>:<sha256(key) hex>".  Hashing keeps the name
  * short and free of separators whatever the client sent.  Returns 0, or

@@ -304,23 +304,65 @@ static void run_job(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, nex
 
 /* A partition's Redis trouble, per slot: a failing master (one partition
  * of several) backs off alone, skipped by the sweeps meanwhile, while the
- * slot keeps claiming from the others; its failure and recovery are
- * logged once each, not once per sweep. */
+ * slot keeps claiming from the others.  Its failure and recovery are
+ * logged once each, not once per sweep; so is each other kind of failure
+ * met meanwhile (Redis back but refusing us, or without the function
+ * library: a new or emptied Redis that needs `hangtight migrate`), and a
+ * kind that lasts is logged again every TROUBLE_RELOG_MS: a worker that
+ * cannot claim always says why, and one that flaps between two kinds says
+ * each once a minute. */
+#define TROUBLE_RELOG_MS 60000
+#define TROUBLE_KINDS    4
 typedef struct {
     int failing;
     long backoff_ms;
     int64_t until_ms; /* skipped until then */
+    int64_t since_ms; /* failing since then */
+    struct {
+        int rc;            /* a kind of failure (0: unused) */
+        int64_t logged_ms; /* when it was logged last */
+    } kinds[TROUBLE_KINDS];
 } part_trouble_t;
 
-static void part_failed(part_trouble_t *pt, ht_store_t *store, const ht_keys_t *k, int several,
-                        const char *what)
+/* 1 when failure `rc` is to be logged now (and notes that it is). */
+static int trouble_to_log(part_trouble_t *pt, int rc, int64_t now)
 {
-    /* The "partition" pair only with several (a NULL key ends the list). */
-    if (!pt->failing)
-        ht_log(HT_LOG_WARN, "redis unavailable, retrying", "during", what, "error",
-               ht_store_errstr(store), several ? "partition" : NULL, k->base, NULL);
+    int slot = 0;
+    for (int i = 0; i < TROUBLE_KINDS; i++) {
+        if (pt->kinds[i].rc == rc) {
+            if (now - pt->kinds[i].logged_ms < TROUBLE_RELOG_MS)
+                return 0;
+            slot = i;
+            break;
+        }
+        if (pt->kinds[i].logged_ms < pt->kinds[slot].logged_ms)
+            slot = i; /* the kind logged longest ago makes room */
+    }
+    pt->kinds[slot].rc = rc;
+    pt->kinds[slot].logged_ms = now;
+    return 1;
+}
+
+static void part_failed(part_trouble_t *pt, ht_store_t *store, const ht_keys_t *k, int several,
+                        const char *what, int rc)
+{
+    int64_t now = ht_now_ms();
+    int first = !pt->failing;
+    if (first) {
+        pt->since_ms = now;
+        memset(pt->kinds, 0, sizeof(pt->kinds));
+    }
+    if (trouble_to_log(pt, rc, now)) {
+        char for_s[24];
+        snprintf(for_s, sizeof(for_s), "%lld", (long long)((now - pt->since_ms) / 1000));
+        /* The "partition" pair only with several (a NULL key ends the list). */
+        ht_log(HT_LOG_WARN,
+               first ? "redis unavailable, retrying" : "redis still unavailable, retrying",
+               "during", what, "error", ht_store_errstr(store), "for_s", for_s,
+               several ? "partition" : NULL, k->base, NULL);
+    }
     pt->failing = 1;
-    pt->until_ms = ht_now_ms() + next_backoff(&pt->backoff_ms);
+    pt->until_ms = now + next_backoff(&pt->backoff_ms);
 }
 
 static void part_ok(part_trouble_t *pt, const ht_keys_t *k, int several)
@@ -410,7 +452,7 @@ static void *slot_main(void *arg)
             part = (cur + 1) % count;
             rc = ht_store_claim(store, k, w->id, &job);
             if (rc < 0)
-                part_failed(&pt[cur], store, k, several, "claim");
+                part_failed(&pt[cur], store, k, several, "claim", rc);
             else
                 part_ok(&pt[cur], k, several);
         }
@@ -429,8 +471,9 @@ static void *slot_main(void *arg)
             if (wi < count) {
                 const ht_keys_t *k = &w->parts.parts[wi].keys;
                 waits = (wi + 1) % count;
-                if (ht_store_wait_signal(store, k, wait_ms) < 0)
-                    part_failed(&pt[wi], store, k, several, "claim");
+                int wrc = ht_store_wait_signal(store, k, wait_ms);
+                if (wrc < 0)
+                    part_failed(&pt[wi], store, k, several, "claim", wrc);
                 else
                     part_ok(&pt[wi], k, several);
             }

@@ -26,6 +26,7 @@
 #include "shared/netguard.h"
 #include "shared/store.h"
 #include "worker/backoff.h"
+#include "worker/tenant_secrets.h"
 #include "worker/worker.h"
 
 #define CLAIM_LIMIT        4
@@ -230,21 +231,37 @@ static void deliver(ht_worker_t *w, ht_store_t *store, const ht_delivery_t *d)
         rc = ht_store_delivery_done(store, k, d, "failed", "no_url", 0);
         goto out;
     }
+    /* The tenant's own secrets, or the fallback (tenant_secrets.h). */
+    const ht_webhook_secrets_t *secrets;
+    int signing = ht_tsecrets_for(store, job.tenant, &w->webhook_secrets, &secrets);
+    if (signing < 0 && signing != HT_EINVAL) {
+        ht_log(HT_LOG_WARN, "webhook: cannot read the tenant's signing secrets", "id", d->id,
+               "error", ht_store_errstr(store), NULL);
+        goto out; /* the claim runs out and it comes back */
+    }
     int64_t now = ht_now_ms();
     long long ts = now / 1000;
     ht_buf_t text = HT_BUF_INIT;
     ht_webhook_body_append(&text, &job, now);
     body = ht_buf_steal(&text, NULL);
-    sig = w->webhook_secrets.n ? ht_webhook_signature(&w->webhook_secrets, d->cb_id, ts, body,
-                                                      body ? strlen(body) : 0)
-                               : NULL;
-    if (!body || (w->webhook_secrets.n && !sig)) {
+    int sign = signing == 0 && secrets->n;
+    sig = sign ? ht_webhook_signature(secrets, d->cb_id, ts, body, body ? strlen(body) : 0) : NULL;
+    if (!body || (sign && !sig)) {
         ht_log(HT_LOG_ERROR, "webhook: cannot build the request", "id", d->id, NULL);
         goto out; /* out of memory: the claim runs out and it comes back */
     }
 
     attempt_t a;
-    post(w, job.callback_url, d->cb_id, ts, sig, body, &a);
+    if (signing == HT_EINVAL) {
+        /* The tenant's own secrets do not open here: sent neither unsigned
+         * nor under another secret, the attempt fails and is retried. */
+        memset(&a, 0, sizeof a);
+        a.curl_failed = 1;
+        a.retry_after_ms = -1;
+        snprintf(a.status_word, sizeof a.status_word, "no_signing_secret");
+    } else {
+        post(w, job.callback_url, d->cb_id, ts, sig, body, &a);
+    }
     int attempt = d->attempts + 1;
     ht_delivery_result_t res = ht_webhook_judge(a.curl_failed, a.refused, a.http_status);
     if (res == HT_DELIVERY_RETRY && attempt >= w->webhook_max_attempts)

@@ -26,6 +26,7 @@
 #include "worker/handler.h"
 #include "worker/job_ctx.h"
 #include "worker/registry.h"
+#include "worker/tenant_secrets.h"
 
 #define CONNECT_PATIENCE_MS 30000
 /* After stopping handlers at the end of a drain, how long to wait for them
@@ -74,6 +75,13 @@ static int parse_options(ht_worker_t *w, int argc, char **argv)
         {"allow-eviction", "HANGTIGHT_ALLOW_EVICTION", HT_OPT_FLAG, NULL,
          "start even if Redis' maxmemory-policy may evict job keys (logs a loud warning)", 0, 0,
          &w->allow_eviction},
+        {"secrets-key", "HANGTIGHT_SECRETS_KEY", HT_OPT_STRING, NULL,
+         "KEYS that open tenants' webhook secrets: the api's HANGTIGHT_SECRETS_KEY (set it in "
+         "the environment, not as a flag); unset: a tenant with its own secrets gets no delivery",
+         0, 0, &ht_tsecrets_settings.key_text},
+        {"webhook-secrets-cache-ms", "HANGTIGHT_WEBHOOK_SECRETS_CACHE_MS", HT_OPT_INT, "5000",
+         "MS a tenant's webhook secrets are cached (a revoked one may sign for this long)", 0,
+         300000, &ht_tsecrets_settings.cache_ms},
     };
     size_t n = sizeof(opts) / sizeof(opts[0]);
     char err[512];
@@ -89,6 +97,8 @@ static int parse_options(ht_worker_t *w, int argc, char **argv)
     }
     if (rc == 0)
         rc = ht_webhook_secrets_parse(w->webhook_secret, &w->webhook_secrets, err, sizeof(err));
+    if (rc == 0)
+        rc = ht_tsecrets_init(err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "hangtight-worker: %s\n", err);
         return rc;
@@ -373,5 +383,6 @@ out:
     ht_handlers_config_clear(&w.handlers);
     ht_registry_clear();
     ht_parts_clear(&w.parts);
+    ht_tsecrets_clear();
     return status;
 }
