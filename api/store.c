@@ -748,6 +748,36 @@ void ht_astore_sched_delete(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k,
     ht_argv_addf(&a, "%st:%s:scheds", k->base, tenant);
     ht_argv_add(&a, id);
     ht_argv_add(&a, tenant);
+    ht_acall_t call = {.finish = finish_int, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
+void ht_astore_sched_pause(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                           const char *tenant, ht_astore_sched_cb cb, void *data)
+{
+    ht_argv_t a;
+    ht_argv_fcall(&a, "ht_sched_pause", 2, 0);
+    add_sched_keys(&a, k, id);
+    ht_argv_add(&a, id);
+    ht_argv_add(&a, tenant);
+    ht_acall_t call = {.finish = finish_sched, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
+void ht_astore_sched_resume(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                            const char *tenant, int64_t next_run_ms, ht_astore_sched_cb cb,
+                            void *data)
+{
+    ht_argv_t a;
+    ht_argv_fcall(&a, "ht_sched_resume", 2, 0);
+    add_sched_keys(&a, k, id);
+    ht_argv_add(&a, id);
+    ht_argv_add(&a, tenant);
+    ht_argv_addf(&a, "%lld", (long long)next_run_ms);
+    ht_acall_t call = {.finish = finish_sched, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
 /* ---- tenant webhook signing secrets ----------------------------------- */
 
 /* The FCALL of `fn` on `tenant`'s secrets key; 0, or HT_EINVAL (the
@@ -779,29 +809,6 @@ void ht_astore_whsec_create(ht_aclient_t *s, h2o_req_t *req, const char *tenant,
     ht_aclient_send(s, req, &a, 1, &call);
 }
 
-void ht_astore_sched_pause(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
-                           const char *tenant, ht_astore_sched_cb cb, void *data)
-{
-    ht_argv_t a;
-    ht_argv_fcall(&a, "ht_sched_pause", 2, 0);
-    add_sched_keys(&a, k, id);
-    ht_argv_add(&a, id);
-    ht_argv_add(&a, tenant);
-    ht_acall_t call = {.finish = finish_sched, .cb = (ht_acall_cb)cb, .data = data};
-    ht_aclient_send(s, req, &a, 1, &call);
-}
-
-void ht_astore_sched_resume(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
-                            const char *tenant, int64_t next_run_ms, ht_astore_sched_cb cb,
-                            void *data)
-{
-    ht_argv_t a;
-    ht_argv_fcall(&a, "ht_sched_resume", 2, 0);
-    add_sched_keys(&a, k, id);
-    ht_argv_add(&a, id);
-    ht_argv_add(&a, tenant);
-    ht_argv_addf(&a, "%lld", (long long)next_run_ms);
-    ht_acall_t call = {.finish = finish_sched, .cb = (ht_acall_cb)cb, .data = data};
 void ht_astore_whsec_revoke(ht_aclient_t *s, h2o_req_t *req, const char *tenant, const char *id,
                             ht_astore_word_cb cb, void *data)
 {

@@ -220,6 +220,7 @@ void ht_astore_sched_pause(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, 
 void ht_astore_sched_resume(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
                             const char *tenant, int64_t next_run_ms, ht_astore_sched_cb cb,
                             void *data);
+
 /* ---- tenant webhook signing secrets (shared/tenant_secret.h) ----------- */
 
 /* FCALL ht_whsec_create on `tenant`'s secrets (ht_keys_whsec): secret `id`
