@@ -182,11 +182,19 @@ end
 
 -- The list holds at most SIGNAL_CAP tokens, all '1' (every writer comes
 -- here): when it is full no worker is blocked on it (BLPOP blocks only on
--- an empty list), so a full list is left alone; otherwise one LPUSH stays
--- within the cap.
-local function wake(signal)
-  if redis.call('LLEN', signal) < SIGNAL_CAP then
-    redis.call('LPUSH', signal, '1')
+-- an empty list), so a full list is left alone; otherwise one LPUSH of up
+-- to `n` tokens (default 1, one per job queued) stays within the cap.
+local function wake(signal, n)
+  local room = SIGNAL_CAP - redis.call('LLEN', signal)
+  if not n then
+    if room > 0 then redis.call('LPUSH', signal, '1') end
+    return
+  end
+  if n > room then n = room end
+  if n > 0 then
+    local tokens = {}
+    for i = 1, n do tokens[i] = '1' end
+    redis.call('LPUSH', signal, unpack(tokens))
   end
 end
 
@@ -304,7 +312,9 @@ end
 -- {0, '', '', first job's id, 1} when the idempotency key was used with the
 -- same body hash (nothing written), or an IDEMMISMATCH error when it was used
 -- with another body.  An id already taken is an EXISTS error.
-local function submit(keys, args)
+-- `many` (ht_submit_many's, nil otherwise) shares one TIME among its jobs
+-- and counts the jobs queued (many.queued), woken for in one call.
+local function submit(keys, args, many)
   local job, wait, signal = keys[1], keys[2], keys[3]
   local id, channel, run_at, idem, hash = args[1], args[2], tonumber(args[3]) or 0, args[4], args[5]
   if idem ~= '' then
@@ -320,7 +330,7 @@ local function submit(keys, args)
   if redis.call('EXISTS', job) == 1 then
     return redis.error_reply('EXISTS job id already taken')
   end
-  local now = now_ms()
+  local now = many and many.now or now_ms()
   local created_at = int(now)
   -- One HSET: the fixed fields, then the caller's (which win), then
   -- idem_key, run_at and status.  Tenant and type come from the caller's
@@ -371,7 +381,7 @@ local function submit(keys, args)
     redis.call('ZADD', base .. 'scheduled', run_at, id)
   else
     redis.call('LPUSH', wait, id)
-    wake(signal)
+    if many then many.queued = many.queued + 1 else wake(signal) end
   end
   redis.call('ZADD', tb .. 'status:' .. status, tonumber(f.created_at) or now, id)
   -- No event log entry and no notification for the first state: nobody can
@@ -1014,20 +1024,23 @@ end
 --   ARGV: channel, then per job: id, run_at ms ('' or '0' = now), idempotency
 --         key name ('' = none), body hash, n, then n field, value pairs
 -- Submits each job as ht_submit does (the same function: indexes,
--- counters, idempotency), in order; a job refused (IDEMMISMATCH, EXISTS) is
--- answered with its error and the others go on.  Returns one entry per job:
--- what ht_submit answers for it, or its error.
+-- counters, idempotency), in order, at one time (the call's TIME), with the
+-- wake-ups of them all in one LPUSH; a job refused (IDEMMISMATCH, EXISTS) is answered
+-- with its error and the others go on.  Returns one entry per job: what
+-- ht_submit answers for it, or its error.
 local function submit_many(keys, args)
   local signal, channel = keys[1], args[1]
   local out = {}
+  local many = {now = now_ms(), queued = 0}
   local a = 2
   for k = 2, #keys, 2 do
     local nf = tonumber(args[a + 4]) or 0
     local sargs = {args[a], channel, args[a + 1], args[a + 2], args[a + 3]}
     for i = 1, 2 * nf do sargs[5 + i] = args[a + 4 + i] end
     a = a + 5 + 2 * nf
-    out[#out + 1] = submit({keys[k], keys[k + 1], signal}, sargs)
+    out[#out + 1] = submit({keys[k], keys[k + 1], signal}, sargs, many)
   end
+  if many.queued > 0 then wake(signal, many.queued) end
   return out
 end
 
