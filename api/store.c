@@ -351,6 +351,16 @@ void ht_astore_types(ht_aclient_t *s, h2o_req_t *req, ht_astore_strings_cb cb, v
     ht_aclient_send(s, req, &a, 1, &call);
 }
 
+void ht_astore_workers(ht_aclient_t *s, h2o_req_t *req, ht_astore_strings_cb cb, void *data)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "HVALS");
+    ht_argv_add(&a, HT_KEY_WORKERS);
+    ht_acall_t call = {.finish = finish_strings, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
 /* ---- lifecycle: cancel, retry, listing, statistics -------------------- */
 
 /* A status word; nil is "no such job". */

@@ -97,6 +97,11 @@ void ht_astore_type_exists(ht_aclient_t *s, h2o_req_t *req, const char *type, ht
 typedef void (*ht_astore_strings_cb)(void *data, int err, size_t n, const char *const *types);
 void ht_astore_types(ht_aclient_t *s, h2o_req_t *req, ht_astore_strings_cb cb, void *data);
 
+/* Every worker's record in HT_KEY_WORKERS (JSON text each, as the workers
+ * wrote them), for GET /metrics.  Borrowed, valid only during the
+ * callback. */
+void ht_astore_workers(ht_aclient_t *s, h2o_req_t *req, ht_astore_strings_cb cb, void *data);
+
 /* Calls answering one status word.  `word` is borrowed, valid only during
  * the callback; HT_ENOTFOUND when Redis answered nil (no such job). */
 typedef void (*ht_astore_word_cb)(void *data, int err, const char *word);

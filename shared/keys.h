@@ -13,6 +13,10 @@
 #define HT_QUEUE_DEFAULT "default"
 #define HT_KEY_SCHEMA "ht:schema" /* hash: version, applied_at */
 #define HT_KEY_TYPES "ht:types"   /* hash: type -> JSON {"worker", "at"} */
+/* hash: worker id -> JSON {"id", "at", "concurrency", "handlers": {type:
+ * {"processes", "running", "busy", "restarts", "failing"}}}, refreshed by
+ * each worker every few seconds (worker/lease.c); read by /metrics. */
+#define HT_KEY_WORKERS "ht:workers"
 #define HT_KEY_MAX 256
 
 typedef struct {
