@@ -18,7 +18,8 @@ typedef struct {
 
 static const command_t commands[] = {
     {"migrate", ht_cli_migrate, "apply pending keyspace migrations to Redis"},
-    {"submit", ht_cli_submit, "submit a job: TYPE [JSON-PAYLOAD]; prints the job document"},
+    {"submit", ht_cli_submit,
+     "submit a job: TYPE [JSON-PAYLOAD], or many: --batch FILE; prints the job documents"},
     {"status", ht_cli_status, "print the job document of ID"},
     {"wait", ht_cli_wait, "wait for job ID to finish, showing progress; exit 0 if it succeeded"},
     {"cancel", ht_cli_cancel, "cancel job ID (a running one is stopped); prints the job document"},
