@@ -468,8 +468,7 @@ static json_t *jobs_of(h2o_req_t *req, json_t *doc)
     } else {
         const char *k;
         json_t *v;
-        json_object_foreach(doc, k, v)
-        {
+        json_object_foreach(doc, k, v) {
             if (strcmp(k, "jobs") != 0)
                 ht_problem_add_error(&p, "", "unknown_field", "'%.64s' is not a field of a batch",
                                      k);

@@ -204,8 +204,7 @@ static void rows(const json_t *scheds)
 {
     size_t i;
     const json_t *s;
-    json_array_foreach(scheds, i, s)
-    {
+    json_array_foreach(scheds, i, s) {
         char when[300];
         when_of(s, when, sizeof(when));
         int paused = json_is_true(json_object_get(s, "paused"));

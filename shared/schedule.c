@@ -333,8 +333,7 @@ static void check_object(ctx_t *c, json_t *body)
     }
     const char *k;
     json_t *v;
-    json_object_foreach(body, k, v)
-    {
+    json_object_foreach(body, k, v) {
         int ok = 0;
         for (size_t i = 0; i < N_FIELDS && !ok; i++)
             ok = strcmp(fields[i].name, k) == 0;
@@ -400,8 +399,7 @@ void ht_problem_prefix_pointers(ht_problem_t *p, const char *prefix)
 {
     size_t i;
     json_t *e;
-    json_array_foreach(p->errors, i, e)
-    {
+    json_array_foreach(p->errors, i, e) {
         const char *ptr = json_string_value(json_object_get(e, "pointer"));
         char buf[512];
         snprintf(buf, sizeof(buf), "%s%s", prefix, ptr ? ptr : "");

@@ -224,8 +224,7 @@ static void expect_problem(const char *body, const char *pointer, const char *co
     size_t i;
     json_t *e;
     int found = 0;
-    json_array_foreach(errors, i, e)
-    {
+    json_array_foreach(errors, i, e) {
         if (strcmp(json_string_value(json_object_get(e, "pointer")), pointer) == 0 &&
             strcmp(json_string_value(json_object_get(e, "code")), code) == 0 &&
             (!detail_part ||
