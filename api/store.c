@@ -47,10 +47,10 @@ static int submitted_of(const redisReply *r, ht_astore_submitted_t *res)
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 5 ||
         reply_ll(r->element[4], &replayed) < 0 || r->element[3]->type != REDIS_REPLY_STRING)
         return HT_EPROTO;
-    if (!replayed && (reply_ll(r->element[0], &version) < 0 ||
-                      reply_ll(r->element[1], &created_at) < 0 ||
-                      r->element[2]->type != REDIS_REPLY_STRING ||
-                      ht_job_status_parse(r->element[2]->str, &res->status) < 0))
+    if (!replayed &&
+        (reply_ll(r->element[0], &version) < 0 || reply_ll(r->element[1], &created_at) < 0 ||
+         r->element[2]->type != REDIS_REPLY_STRING ||
+         ht_job_status_parse(r->element[2]->str, &res->status) < 0))
         return HT_EPROTO;
     res->replayed = replayed != 0;
     res->id = r->element[3]->str;
@@ -83,9 +83,9 @@ static void add_name(ht_argv_t *a, const char *prefix, const char *name)
 
 /* The fields of a job ht_submit stores, name and value: of a job (prefix
  * NULL, with its queue and tenant) or of a schedule's template. */
-static void add_job_fields(ht_argv_t *a, const char *prefix, const ht_keys_t *k,
-                           const char *tenant, const ht_job_request_t *jr,
-                           const char *payload_json, const char *metadata_json, long failed_ttl_s)
+static void add_job_fields(ht_argv_t *a, const char *prefix, const ht_keys_t *k, const char *tenant,
+                           const ht_job_request_t *jr, const char *payload_json,
+                           const char *metadata_json, long failed_ttl_s)
 {
     add_name(a, prefix, "type");
     ht_argv_add(a, jr->type);
@@ -554,7 +554,7 @@ void ht_astore_submit_many(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, 
                            ht_astore_submit_many_cb cb, void *data)
 {
     /* Each job's field count, known once its fields are added. */
-    char (*counts)[24] = calloc(n ? n : 1, sizeof(*counts));
+    char(*counts)[24] = calloc(n ? n : 1, sizeof(*counts));
     ht_argv_t a;
     ht_argv_fcall(&a, "ht_submit_many", (int)(1 + 2 * n), 0);
     if (!counts)

@@ -183,8 +183,8 @@ typedef struct {
     const char *id; /* an id of partition k (ht_id_new_in) */
     const char *tenant;
     const ht_schedule_request_t *r;
-    int64_t next_run_ms; /* its first run */
-    long failed_ttl_s;   /* of the jobs it makes, as for a submit */
+    int64_t next_run_ms;                      /* its first run */
+    long failed_ttl_s;                        /* of the jobs it makes, as for a submit */
     const char *payload_json, *metadata_json; /* of the template, as for ht_astore_submit */
 } ht_astore_sched_new_t;
 

@@ -280,8 +280,7 @@ static int submit_batch(void)
             json_t *got = json_object_get(doc, "jobs");
             size_t i;
             json_t *item;
-            json_array_foreach(got, i, item)
-            {
+            json_array_foreach(got, i, item) {
                 /* A refused item is {"error": <problem>}; a job document's
                  * own "error" is null or its last failure, never a problem
                  * with a status. */
