@@ -50,7 +50,9 @@ Test(argv, grows_past_the_inline_room)
     cr_assert_eq(a.n, 5000);
     cr_expect_neq(a.v, a.v_, "more went to the heap");
     cr_expect_str_eq(a.v[0], "borrowed");
-    cr_expect_str_eq(a.v[HT_ARGV_MAX - 1], "47");
+    char last_inside[16];
+    snprintf(last_inside, sizeof(last_inside), "%d", HT_ARGV_MAX - 1); /* odd: a copy */
+    cr_expect_str_eq(a.v[HT_ARGV_MAX - 1], last_inside);
     cr_expect_str_eq(a.v[4999], "4999");
     cr_expect_eq(a.len[4999], 4);
     ht_argv_clear(&a); /* frees the heap and the 2500 copies (ASan) */
