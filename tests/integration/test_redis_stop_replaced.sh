@@ -51,12 +51,18 @@ for i in $(seq 20); do
     ht_stop_redis
     ht_start_redis --aof
 done
+# Each cycle waits for the refusal, then for the recovery logged after it:
+# a recovery logged before the refusal (from the restarts above, or the
+# previous cycle) proves nothing, and a worker that never got back between
+# two cycles is still in the outage in which it logged that refusal, so it
+# would rightly not log the same kind again within the minute.
 for i in 1 2 3; do
     at=$(log_size w1)
     ht_stop_redis
     ht_start_redis --aof --password "refuses-$i"
     wait_until 30 "the worker logs that redis refuses it (cycle $i)" \
         logged_since w1 "$at" '"msg":"redis (still )?unavailable, retrying".*(NOAUTH|unauthenticated)'
+    at=$(log_size w1)
     ht_stop_redis
     ht_start_redis --aof
     wait_until 30 "the worker logs that redis is back (cycle $i)" \
