@@ -33,6 +33,13 @@ source "$(dirname "$0")/lib.sh"
 # run again: at least once).
 export HANGTIGHT_LEASE_MS=30000
 
+# Jobs of type "gate" run until the test creates $GATE (tests/faults/gate.sh).
+GATE=$HT_TMP/gate
+cat >"$HT_TMP/handlers.json" <<JSON
+{"handlers": {"gate": {"command": ["/bin/bash", "$HT_SOURCE_DIR/tests/faults/gate.sh", "$GATE"]}}}
+JSON
+export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
+
 RECOVER_MS=10000
 NS=ht-bh-$$
 HOST_IF=htbh$$
@@ -127,19 +134,23 @@ api_ready() {
 
 ht_start_api
 ht_start_worker w1 --concurrency 1
-ht_submit '{"type": "sleep", "payload": {"ms": 3000, "steps": 1}}'
+# A job that runs until the test opens its gate, two behind it: the cut
+# comes while it runs, and it ends during the cut (as in test_redis_stop,
+# its last progress meets the cut first, on the slot's open connection).
+ht_submit '{"type": "gate"}'
 running=$HT_JOB
 queued=()
 for i in 1 2; do
     ht_submit "{\"type\": \"echo\", \"payload\": {\"n\": $i}}"
     queued+=("$HT_JOB")
 done
-wait_until 30 "the sleep job runs" ht_job_is "$running" running
+wait_until 30 "the gate job runs" ht_job_is "$running" running
 w_at=$(log_size w1)
 a_at=$(log_size api)
 ip route add blackhole "$REDIS_ADDR/32"
 CUT=route
 log "blackhole route to $REDIS_ADDR added"
+touch "$GATE"
 t0=$(ht_ms)
 ht_http GET "/v1/jobs/$running"
 assert_problem 503 "a GET while the address is black-holed"
