@@ -15,8 +15,12 @@ static const char *reason_phrase(int status)
     switch (status) {
     case 200:
         return "OK";
+    case 201:
+        return "Created";
     case 202:
         return "Accepted";
+    case 206:
+        return "Partial Content";
     case 304:
         return "Not Modified";
     case 400:
@@ -37,6 +41,8 @@ static const char *reason_phrase(int status)
         return "URI Too Long";
     case 415:
         return "Unsupported Media Type";
+    case 416:
+        return "Range Not Satisfiable";
     case 417:
         return "Expectation Failed";
     case 422:
@@ -51,6 +57,8 @@ static const char *reason_phrase(int status)
         return "Not Implemented";
     case 503:
         return "Service Unavailable";
+    case 507:
+        return "Insufficient Storage";
     default:
         return "Unknown";
     }
@@ -101,8 +109,8 @@ static void send_pooled(h2o_req_t *req, int status, const h2o_iovec_t content_ty
     req->res.status = status;
     req->res.reason = reason_phrase(status);
     req->res.content_length = len;
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                   content_type.base, content_type.len);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type.base,
+                   content_type.len);
     h2o_start_response(req, &generator);
     h2o_send(req, &buf, is_head(req) ? 0 : 1, H2O_SEND_STATE_FINAL);
 }
@@ -224,6 +232,12 @@ static int media_type_is_json(h2o_iovec_t v)
     if (sub.len == 4 && strncasecmp(sub.base, "json", 4) == 0)
         return 1;
     return sub.len > suflen && strncasecmp(sub.base + sub.len - suflen, suffix, suflen) == 0;
+}
+
+int ht_http_content_type_is_json(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    return i < 0 ? -1 : media_type_is_json(req->headers.entries[i].value);
 }
 
 int ht_http_json_content_type_or_reply(h2o_req_t *req)

@@ -66,6 +66,10 @@ int ht_http_job_problem(h2o_req_t *req, int err);
  * (parameters such as charset allowed).  Returns 0 or -1 (answered). */
 int ht_http_json_content_type_or_reply(h2o_req_t *req);
 
+/* 1 when Content-Type is JSON (as above), 0 when it is another type, -1
+ * when there is none. */
+int ht_http_content_type_is_json(h2o_req_t *req);
+
 /* 1 when the request's If-None-Match matches `etag` (a full entity tag with
  * its quotes): "*", a comma-separated list, W/ tags compared weakly. */
 int ht_http_if_none_match(h2o_req_t *req, const char *etag);

@@ -29,6 +29,8 @@ static const route_t routes[] = {
     {"DELETE", "/v1/jobs/{id}", ht_jobs_cancel},
     {"POST", "/v1/jobs/{id}/retry", ht_jobs_retry},
     {"GET", "/v1/jobs/{id}/events", ht_events_get},
+    {"GET", "/v1/jobs/{id}/input", ht_files_get},
+    {"GET", "/v1/jobs/{id}/output", ht_files_get},
     {"GET", "/v1/queues", ht_queues_get},
     {"GET", "/healthz", ht_health_live},
     {"GET", "/readyz", ht_health_ready},

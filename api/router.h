@@ -1,6 +1,6 @@
 /* Routing: a table of (method, path pattern, handler) in router.c, and the
  * resource handlers it names, one file per resource (jobs.c, jobs_list.c,
- * job_actions.c, events.c, queues.c, health.c).
+ * job_actions.c, events.c, download.c, queues.c, health.c).
  * A later resource is a line in the table and a file.
  *
  * A handler answers the request, now or from a callback, exactly once.  It
@@ -39,6 +39,9 @@ int ht_jobs_list(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args
 /* job_actions.c: DELETE /v1/jobs/{id}, POST /v1/jobs/{id}/retry */
 int ht_jobs_cancel(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
 int ht_jobs_retry(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+
+/* download.c: GET and HEAD /v1/jobs/{id}/input and /v1/jobs/{id}/output */
+int ht_files_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
 
 /* queues.c: GET /v1/queues */
 int ht_queues_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);

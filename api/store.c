@@ -1024,6 +1024,10 @@ void ht_astore_submit(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const 
         ht_argv_add(&a, "callback_url");
         ht_argv_add(&a, jr->callback_url);
     }
+    if (opts->input) {
+        ht_argv_add(&a, "input");
+        ht_argv_add(&a, opts->input);
+    }
     op_t proto = {.finish = finish_submit, .cb.submit = cb, .data = data, .own_errors = 1};
     send_call(s, req, &a, &proto);
 }

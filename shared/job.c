@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,9 +14,8 @@
 #include "shared/error.h"
 
 static const char *const status_names[] = {
-    [HT_JOB_SCHEDULED] = "scheduled", [HT_JOB_QUEUED] = "queued",
-    [HT_JOB_RUNNING] = "running",     [HT_JOB_SUCCEEDED] = "succeeded",
-    [HT_JOB_FAILED] = "failed",       [HT_JOB_CANCELED] = "canceled",
+    [HT_JOB_SCHEDULED] = "scheduled", [HT_JOB_QUEUED] = "queued", [HT_JOB_RUNNING] = "running",
+    [HT_JOB_SUCCEEDED] = "succeeded", [HT_JOB_FAILED] = "failed", [HT_JOB_CANCELED] = "canceled",
 };
 #define N_STATUS (sizeof status_names / sizeof status_names[0])
 
@@ -67,11 +67,99 @@ int ht_job_type_valid(const char *type)
         return 0;
     for (size_t i = 0; i < len; i++) {
         char c = type[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-              c == '-'))
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
             return 0;
     }
     return 1;
+}
+
+/* ---- file references ------------------------------------------------- */
+
+static int is_hex_lower(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+static int name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+}
+
+/* Printable ASCII, 1 to 255 bytes: what the blob store takes as a content
+ * type (shared/blob.h). */
+static int ctype_ok(const char *s, size_t len)
+{
+    if (len < 1 || len > 255)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] < 0x20 || s[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+int ht_file_ref_parse(ht_file_ref_t *ref, const char *s, size_t len)
+{
+    memset(ref, 0, sizeof(*ref));
+    const char *p = s, *end = s + len;
+    uint64_t bytes = 0;
+    if (p == end || *p < '0' || *p > '9')
+        return HT_EINVAL;
+    for (; p < end && *p >= '0' && *p <= '9'; p++) {
+        if (bytes > (UINT64_MAX - 9) / 10)
+            return HT_EINVAL;
+        bytes = bytes * 10 + (uint64_t)(*p - '0');
+    }
+    if (end - p < 66 || *p++ != ' ')
+        return HT_EINVAL;
+    for (int i = 0; i < 64; i++)
+        if (!is_hex_lower(p[i]))
+            return HT_EINVAL;
+    memcpy(ref->sha256, p, 64);
+    p += 64;
+    if (*p++ != ' ')
+        return HT_EINVAL;
+    size_t n = 0;
+    while (p + n < end && name_char(p[n]))
+        n++;
+    if (n < 1 || n > HT_FILE_NAME_MAX || p + n == end || p[n] != ' ')
+        return HT_EINVAL;
+    memcpy(ref->name, p, n);
+    p += n + 1;
+    if (!ctype_ok(p, (size_t)(end - p))) {
+        memset(ref, 0, sizeof(*ref));
+        return HT_EINVAL;
+    }
+    if (!(ref->content_type = strndup(p, (size_t)(end - p)))) {
+        memset(ref, 0, sizeof(*ref));
+        return HT_ENOMEM;
+    }
+    ref->bytes = bytes;
+    return 0;
+}
+
+int ht_file_ref_format(char *out, size_t outlen, uint64_t bytes, const char *sha256,
+                       const char *name, const char *content_type)
+{
+    size_t nlen = strlen(name);
+    if (strlen(sha256) != 64 || nlen < 1 || nlen > HT_FILE_NAME_MAX ||
+        !ctype_ok(content_type, strlen(content_type)))
+        return HT_EINVAL;
+    for (int i = 0; i < 64; i++)
+        if (!is_hex_lower(sha256[i]))
+            return HT_EINVAL;
+    for (size_t i = 0; i < nlen; i++)
+        if (!name_char(name[i]))
+            return HT_EINVAL;
+    int n = snprintf(out, outlen, "%llu %s %s %s", (unsigned long long)bytes, sha256, name,
+                     content_type);
+    return n < 0 || (size_t)n >= outlen ? HT_EINVAL : n;
+}
+
+void ht_file_ref_clear(ht_file_ref_t *ref)
+{
+    free(ref->content_type);
+    memset(ref, 0, sizeof(*ref));
 }
 
 /* ---- the stored form ------------------------------------------------- */
@@ -119,6 +207,7 @@ typedef enum {
     K_U64,      /* uint64_t */
     K_PCT,      /* int 0..100, "" = none (-1): ht_progress stores '' for "no percent" */
     K_FLAG,     /* int: "1" or not */
+    K_FILE,     /* ht_file_ref_t: ht_file_ref_parse() */
 } kind_t;
 
 typedef struct {
@@ -129,7 +218,10 @@ typedef struct {
     long long max; /* min is 0 for every number */
 } field_t;
 
-#define F(n, k, member, mx) {n, sizeof(n) - 1, k, offsetof(ht_job_t, member), mx}
+#define F(n, k, member, mx)                                                                        \
+    {                                                                                              \
+        n, sizeof(n) - 1, k, offsetof(ht_job_t, member), mx                                        \
+    }
 #define YEARS_100 (100LL * 365 * 86400)
 static const field_t fields[] = {
     F("id", K_ID, id, 0),
@@ -162,6 +254,8 @@ static const field_t fields[] = {
     F("cb_last_status", K_STR, cb_last_status, 0),
     F("cb_last_at", K_I64, cb_last_at, INT64_MAX),
     F("cancel_requested", K_FLAG, cancel_requested, 0),
+    F("input", K_FILE, input, 0),
+    F("output", K_FILE, output, 0),
 };
 #undef F
 
@@ -207,6 +301,9 @@ static int set_field(ht_job_t *job, const char *f, size_t flen, const char *v, i
     case K_FLAG:
         job->cancel_requested = strcmp(v, "1") == 0;
         return 0;
+    case K_FILE:
+        ht_file_ref_clear((ht_file_ref_t *)dst);
+        return ht_file_ref_parse((ht_file_ref_t *)dst, v, strlen(v));
     case K_PCT:
         if (*v == '\0') {
             job->progress_pct = -1;
@@ -286,6 +383,8 @@ void ht_job_clear(ht_job_t *job)
     free(job->worker);
     free(job->cb_state);
     free(job->cb_last_status);
+    ht_file_ref_clear(&job->input);
+    ht_file_ref_clear(&job->output);
     memset(job, 0, sizeof *job);
     job->progress_pct = -1;
 }
@@ -356,10 +455,19 @@ static json_t *callback_json(const ht_job_t *job)
     json_t *state = json_null();
     if (ht_job_status_terminal(job->status) && job->cb_state)
         state = safe_string(job->cb_state);
-    return json_pack("{s:o, s:o, s:i, s:o, s:o}", "url", safe_string(job->callback_url),
-                     "state", state ? state : json_null(), "attempts", job->cb_attempts,
-                     "last_status", last_status(job->cb_last_status), "last_attempt_at",
+    return json_pack("{s:o, s:o, s:i, s:o, s:o}", "url", safe_string(job->callback_url), "state",
+                     state ? state : json_null(), "attempts", job->cb_attempts, "last_status",
+                     last_status(job->cb_last_status), "last_attempt_at",
                      opt_time(job->cb_last_at));
+}
+
+/* A file reference: {"bytes", "sha256", "content_type", "href"}. */
+static json_t *file_json(const char *id, const char *which, const ht_file_ref_t *ref)
+{
+    char href[96];
+    snprintf(href, sizeof href, "/v1/jobs/%s/%s", id, which);
+    return json_pack("{s:I, s:s, s:o, s:s}", "bytes", (json_int_t)ref->bytes, "sha256", ref->sha256,
+                     "content_type", opt_string(ref->content_type), "href", href);
 }
 
 json_t *ht_job_to_json(const ht_job_t *job)
@@ -400,8 +508,12 @@ json_t *ht_job_to_json(const ht_job_t *job)
     json_object_set_new(doc, "finished_at", opt_time(job->finished_at));
     json_object_set_new(doc, "result", stored_json(job->result));
     json_object_set_new(doc, "error", stored_json(job->error));
-    json_object_set_new(doc, "metadata", job->metadata ? stored_json(job->metadata)
-                                                       : json_object());
+    if (job->input.name[0])
+        json_object_set_new(doc, "input", file_json(job->id, "input", &job->input));
+    if (job->output.name[0])
+        json_object_set_new(doc, "output", file_json(job->id, "output", &job->output));
+    json_object_set_new(doc, "metadata",
+                        job->metadata ? stored_json(job->metadata) : json_object());
     json_object_set_new(doc, "callback", callback_json(job));
     /* Asked for and not yet honoured: the worker stops the handler soon. */
     if (job->cancel_requested && !ht_job_status_terminal(job->status))

@@ -53,17 +53,42 @@ const char *ht_priority_name(ht_priority_t p);
 int ht_priority_parse(const char *s, ht_priority_t *out); /* 0 or HT_EINVAL */
 
 /* Limits and defaults of a submit request. */
-#define HT_TYPE_MAX 64
+#define HT_TYPE_MAX             64
 #define HT_MAX_ATTEMPTS_DEFAULT 3
-#define HT_MAX_ATTEMPTS_MAX 25
-#define HT_TIMEOUT_S_DEFAULT 300
-#define HT_TIMEOUT_S_MAX 86400
-#define HT_TTL_S_DEFAULT 86400
-#define HT_TTL_S_MAX (30L * 86400)
-#define HT_METADATA_MAX_KEYS 64
-#define HT_METADATA_VALUE_MAX 1024
-#define HT_CALLBACK_URL_MAX 2048
-#define HT_DELAY_S_MAX (30L * 86400) /* delay_s, and how far ahead run_at may be */
+#define HT_MAX_ATTEMPTS_MAX     25
+#define HT_TIMEOUT_S_DEFAULT    300
+#define HT_TIMEOUT_S_MAX        86400
+#define HT_TTL_S_DEFAULT        86400
+#define HT_TTL_S_MAX            (30L * 86400)
+#define HT_METADATA_MAX_KEYS    64
+#define HT_METADATA_VALUE_MAX   1024
+#define HT_CALLBACK_URL_MAX     2048
+#define HT_DELAY_S_MAX          (30L * 86400) /* delay_s, and how far ahead run_at may be */
+
+/* A file of a job (DESIGN.md "Files"): its input, or the output a handler
+ * left.  The bytes live in the blob store under "<tenant>/<job id>/<name>"
+ * (shared/blob.h); the job's hash keeps this reference as one field,
+ * "<bytes> <sha256> <name> <content type>" (the content type runs to the
+ * end: it may hold spaces).  No file: name[0] is '\0'. */
+#define HT_FILE_NAME_MAX 32 /* a blob name: [A-Za-z0-9_-]{1,32} */
+typedef struct {
+    uint64_t bytes;
+    char sha256[65];                 /* lowercase hex */
+    char name[HT_FILE_NAME_MAX + 1]; /* "input", "output-2": the key's last part */
+    char *content_type;              /* owned; printable ASCII */
+} ht_file_ref_t;
+
+/* Reads a stored reference s[0..len) into ref (content_type malloc'd).
+ * Returns 0, HT_EINVAL (malformed) or HT_ENOMEM. */
+int ht_file_ref_parse(ht_file_ref_t *ref, const char *s, size_t len);
+
+/* Writes the stored form of a reference into out[outlen].  Returns its
+ * length, or HT_EINVAL when it does not fit or a part breaks the rules. */
+int ht_file_ref_format(char *out, size_t outlen, uint64_t bytes, const char *sha256,
+                       const char *name, const char *content_type);
+
+/* Frees what ref owns and marks it absent. */
+void ht_file_ref_clear(ht_file_ref_t *ref);
 
 /* A job as read from Redis.  Strings are owned (malloc) and freed by
  * ht_job_clear(); JSON-valued fields are kept as the text stored. */
@@ -84,19 +109,22 @@ typedef struct {
     long timeout_s;
     long ttl_s;
     int64_t created_at, started_at, finished_at; /* ms; 0 = not yet */
-    int progress_pct;   /* 0..100, or -1 when none reported */
-    char *progress_msg; /* NULL when none */
+    int progress_pct;                            /* 0..100, or -1 when none reported */
+    char *progress_msg;                          /* NULL when none */
     int64_t progress_at;
-    uint64_t token;     /* fencing token of the current attempt */
-    uint64_t version;   /* bumped on every change: the ETag */
+    uint64_t token;   /* fencing token of the current attempt */
+    uint64_t version; /* bumped on every change: the ETag */
     char *worker;
     int64_t run_at;       /* ms when it is (or was) due to run; 0 = not scheduled */
     int cancel_requested; /* 1 once a cancel of the running job was asked for */
     /* Webhook delivery (migration 0004), when callback_url is set: */
-    char *cb_state;          /* pending | delivered | failed; NULL until terminal */
-    int cb_attempts;         /* deliveries tried so far */
-    char *cb_last_status;    /* "200", "503" or an error word; NULL when none */
-    int64_t cb_last_at;      /* ms of the last attempt; 0 = none */
+    char *cb_state;       /* pending | delivered | failed; NULL until terminal */
+    int cb_attempts;      /* deliveries tried so far */
+    char *cb_last_status; /* "200", "503" or an error word; NULL when none */
+    int64_t cb_last_at;   /* ms of the last attempt; 0 = none */
+    /* Files (the "input" and "output" fields): name[0] '\0' when none. */
+    ht_file_ref_t input;  /* the file submitted with the job */
+    ht_file_ref_t output; /* the file its successful attempt left */
 } ht_job_t;
 
 /* Fills `job` from an HGETALL answer: n strings, field and value
@@ -135,8 +163,8 @@ int ht_json_text_canonical(const char *text, size_t len);
 /* A validated POST /v1/jobs body. */
 typedef struct {
     char type[HT_TYPE_MAX + 1];
-    json_t *payload;  /* owned reference, {} by default */
-    json_t *metadata; /* owned reference or NULL */
+    json_t *payload;    /* owned reference, {} by default */
+    json_t *metadata;   /* owned reference or NULL */
     char *callback_url; /* owned, NULL when not given; checked by ht_callback_url_check() */
     ht_priority_t priority;
     int max_attempts;
@@ -162,6 +190,25 @@ typedef struct {
  * The request must be ht_job_request_clear()ed either way. */
 int ht_job_request_parse(ht_job_request_t *req, const char *body, size_t len,
                          const ht_job_limits_t *limits, ht_problem_t *problem);
+
+/* One query parameter, decoded (names and values NUL-terminated). */
+typedef struct {
+    const char *name;
+    const char *value;
+} ht_job_param_t;
+
+/* The same request from the query parameters of a file submit (POST
+ * /v1/jobs?type=T&... with the file as the body, DESIGN.md "Files"): each
+ * field of the JSON body is a parameter of the same name, the integers in
+ * decimal, payload and metadata as JSON text.  Validated by the same schema
+ * with the same problems (pointers name the parameter; a payload that is
+ * not JSON is an invalid_format).  A name given twice: the first counts.
+ * Names in `ignore` (NULL-terminated, may be NULL) are not fields but are
+ * allowed (the wait preference's "wait" and "heartbeat").  Returns 0 or -1
+ * as ht_job_request_parse(). */
+int ht_job_request_from_params(ht_job_request_t *req, const ht_job_param_t *params, size_t n,
+                               const char *const *ignore, const ht_job_limits_t *limits,
+                               ht_problem_t *problem);
 
 void ht_job_request_clear(ht_job_request_t *req);
 

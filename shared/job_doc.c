@@ -10,13 +10,12 @@
  * anything else (whitespace, reals, other escapes, a duplicate key, text
  * that does not parse...) goes through jansson as before, so the output
  * never depends on which path was taken. */
-#include "shared/job.h"
-
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "shared/error.h"
+#include "shared/job.h"
 
 /* ---- strings as jansson prints them --------------------------------------- */
 
@@ -138,7 +137,7 @@ static size_t str_bound(const char *s)
 /* Deeper texts, or objects with more keys, take jansson's path: the limits
  * bound this scanner's stack, not what a document may hold. */
 #define CANON_MAX_DEPTH 32
-#define CANON_MAX_KEYS 64
+#define CANON_MAX_KEYS  64
 
 static const char *canon_value(const char *p, const char *end, int depth);
 
@@ -163,8 +162,7 @@ static const char *canon_string(const char *p, const char *end)
             if (end - p < 2)
                 return NULL;
             char e = p[1];
-            if (e == '"' || e == '\\' || e == 'b' || e == 'f' || e == 'n' || e == 'r' ||
-                e == 't') {
+            if (e == '"' || e == '\\' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') {
                 p += 2;
                 continue;
             }
@@ -448,9 +446,39 @@ static char *put_link(char *o, const char *id, const char *tail, size_t tail_len
     return o;
 }
 
+/* A file reference as the document shows it (job.c's file_json()):
+ * ,"<which>":{"bytes":n,"sha256":"…","content_type":"…","href":"/v1/jobs/<id>/<which>"}
+ * where which is "input" or "output". */
+static char *put_file(char *o, const char *id, const char *which, const ht_file_ref_t *ref)
+{
+    size_t wn = strlen(which);
+    *o++ = ',';
+    *o++ = '"';
+    memcpy(o, which, wn);
+    o += wn;
+    o = PUT(o, "\":{\"bytes\":");
+    o = put_int(o, (long long)ref->bytes);
+    o = PUT(o, ",\"sha256\":\"");
+    memcpy(o, ref->sha256, 64);
+    o += 64;
+    o = PUT(o, "\",\"content_type\":");
+    o = put_opt_str(o, ref->content_type);
+    o = PUT(o, ",\"href\":\"/v1/jobs/");
+    size_t n = strlen(id);
+    memcpy(o, id, n);
+    o += n;
+    *o++ = '/';
+    memcpy(o, which, wn);
+    o += wn;
+    o = PUT(o, "\"}");
+    return o;
+}
+
 /* Every fixed part of the document: keys, punctuation, numbers, times
- * (about 700 bytes), with room to spare; the id comes five times. */
-#define DOC_FIXED_BOUND (1024 + 5 * HT_ID_LEN)
+ * (about 700 bytes), with room to spare; the id comes seven times. */
+#define DOC_FIXED_BOUND (1024 + 7 * HT_ID_LEN)
+/* A file reference without its content type (put_file). */
+#define FILE_FIXED_BOUND (160 + HT_ID_LEN)
 
 char *ht_job_doc(const ht_job_t *job, ht_job_doc_alloc_fn alloc, void *ctx, size_t *len)
 {
@@ -475,6 +503,10 @@ char *ht_job_doc(const ht_job_t *job, ht_job_doc_alloc_fn alloc, void *ctx, size
     size_t bound = DOC_FIXED_BOUND + str_bound(job->type) + str_bound(job->progress_msg) +
                    str_bound(job->callback_url) + str_bound(job->cb_state) +
                    str_bound(job->cb_last_status) + result.len + error.len + metadata.len;
+    if (job->input.name[0])
+        bound += FILE_FIXED_BOUND + str_bound(job->input.content_type);
+    if (job->output.name[0])
+        bound += FILE_FIXED_BOUND + str_bound(job->output.content_type);
     if (!(doc = alloc(ctx, bound)))
         goto done;
     char *o = doc;
@@ -520,6 +552,10 @@ char *ht_job_doc(const ht_job_t *job, ht_job_doc_alloc_fn alloc, void *ctx, size
     o = PUT(o, ",\"error\":");
     memcpy(o, error.text, error.len);
     o += error.len;
+    if (job->input.name[0])
+        o = put_file(o, job->id, "input", &job->input);
+    if (job->output.name[0])
+        o = put_file(o, job->id, "output", &job->output);
     o = PUT(o, ",\"metadata\":");
     memcpy(o, metadata.text, metadata.len);
     o += metadata.len;
