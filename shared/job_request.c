@@ -336,8 +336,7 @@ static int validate(ht_job_request_t *req, json_t *doc, const ht_job_limits_t *l
 {
     ctx_t c = {req, limits, problem};
     if (doc && !json_is_object(doc)) {
-        ERR(&c, "", "invalid_type", "the body must be a JSON object, not %s",
-            json_type_name(doc));
+        ERR(&c, "", "invalid_type", "the body must be a JSON object, not %s", json_type_name(doc));
     } else if (doc) {
         check_object(&c, doc);
     }
