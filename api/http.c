@@ -33,6 +33,8 @@ static const char *reason_phrase(int status)
         return "Not Found";
     case 405:
         return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
     case 409:
         return "Conflict";
     case 413:
@@ -232,6 +234,11 @@ static int media_type_is_json(h2o_iovec_t v)
     if (sub.len == 4 && strncasecmp(sub.base, "json", 4) == 0)
         return 1;
     return sub.len > suflen && strncasecmp(sub.base + sub.len - suflen, suffix, suflen) == 0;
+}
+
+int ht_http_media_type_is_json(const char *v, size_t len)
+{
+    return media_type_is_json(h2o_iovec_init(v, len));
 }
 
 int ht_http_content_type_is_json(h2o_req_t *req)

@@ -484,7 +484,7 @@ int ht_jobs_submit(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *ar
 {
     ht_upload_t *upload = NULL;
     if (ht_upload_is_file(req)) {
-        if (ht_upload_begin_or_reply(req, &upload) < 0)
+        if (ht_upload_begin_or_reply(req, args->intake, &upload) < 0)
             return -1;
     } else {
         if (req->entity.len > t->cfg->max_body_bytes)

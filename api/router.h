@@ -11,6 +11,7 @@
 
 #include <h2o.h>
 
+#include "api/intake.h"
 #include "api/server.h"
 #include "api/tenants.h"
 
@@ -21,6 +22,9 @@ typedef struct {
      * without keys; lives as long as the server (api/auth.h). */
     const char *tenant;
     ht_tenant_t *who; /* the same tenant's record (api/tenants.h); NULL on open routes */
+    /* An HTTP/1 file submit's body, withheld from h2o to be read from the
+     * socket (api/intake.h); NULL for every other request. */
+    ht_intake_t *intake;
 } ht_route_args_t;
 
 typedef int (*ht_route_fn)(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);

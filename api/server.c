@@ -15,6 +15,7 @@
 #include "api/events.h"
 #include "api/files.h"
 #include "api/guard.h"
+#include "api/intake.h"
 #include "api/router.h"
 #include "api/wait.h"
 
@@ -72,6 +73,7 @@ static void on_accept(uv_stream_t *listener, int status)
     }
     h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, (uv_close_cb)free);
     h2o_accept(&t->accept_ctx, sock);
+    ht_intake_accept(sock); /* file submits' bodies from the socket (api/intake.h) */
 }
 
 static void start_listening(ht_api_thread_t *t)
@@ -146,6 +148,7 @@ static void on_drain_tick(uv_timer_t *timer)
      * watch is left to be removed after this. */
     ht_pubsub_close(t->pubsub);
     t->pubsub = NULL;
+    ht_intake_thread_close();
     uv_close((uv_handle_t *)&t->drain_, NULL);
     uv_close((uv_handle_t *)&t->stop_, NULL);
     uv_stop(&t->loop); /* h2o_context_dispose() runs the loop itself */

@@ -1,7 +1,7 @@
 /* A file submit's body into the blob store (see upload.h). */
 #include "api/upload.h"
 
-#include <pthread.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,33 +15,42 @@
 
 #include "api/files.h"
 #include "api/http.h"
+#include "api/metrics_counters.h"
 #include "api/server.h"
 
-/* Shared by the loop (the request's side) and one pool thread (the copy).
- * malloc'd, not in the request's pool: it outlives a request that goes
- * while its copy runs.  Who frees it: the request's dispose hook when no
- * copy is in flight, else the copy's done callback. */
+/* The one store call in flight. */
+typedef enum { OP_NONE, OP_OPEN, OP_WRITE, OP_COMMIT, OP_CLOSE, OP_DELETE } op_t;
+
+/* malloc'd, not in the request's pool: a store call in flight outlives a
+ * request h2o disposes of.  Freed by the dispose hook when no call is in
+ * flight and the writer is closed, else by the call's done callback. */
 struct ht_upload {
-    /* Set on the loop before the copy starts, read-only during it. */
     uv_loop_t *loop;
-    const char *src; /* h2o's request buffer: readable only under mu, while !gone */
-    size_t len;
+    h2o_req_t *req; /* NULL once h2o disposed of the request */
+    ht_intake_t *intake;
+    const char *src; /* the whole body (req->entity) when there is no intake */
+    size_t src_len, fed;
+    int64_t announced; /* bytes the client said it sends; -1: chunked */
     uint64_t max_bytes;
     char key[HT_BLOB_KEY_MAX];
     char content_type[HT_BLOB_CTYPE_MAX];
     char digest[HT_DIGEST_SHA256_HEX + 1]; /* "" when the client sent none */
-    /* The loop's. */
-    h2o_req_t *req;
     ht_upload_cb cb;
     void *data;
-    int in_flight; /* a copy or a delete is queued or running */
-    int stored;    /* the blob exists under key */
-    int discard;   /* delete the blob once the copy is done */
-    /* Shared: mu guards gone and every read of src. */
-    pthread_mutex_t mu;
-    int gone; /* h2o disposed of the request: src is no longer ours */
-    /* Written by the pool thread, read by the loop after the done callback. */
-    int err;
+    /* the pipeline (loop) */
+    char *piece[2];
+    size_t fill[2];
+    int cur;         /* the piece being filled */
+    int waiting;     /* piece cur is full and waits for the writer */
+    int source_done; /* the body ended and every byte is in a piece */
+    int reading;     /* the intake was started (its end will be told) */
+    int aborting;    /* the intake was told to stop: its end is due */
+    int failed, err, answered, stored;
+    /* the store call in flight */
+    op_t op;
+    int op_piece;
+    ht_blob_writer_t *w; /* moves between pool threads, one call at a time */
+    int op_err;
     char words[256];
     ht_blob_info_t info;
     char ref[HT_UPLOAD_REF_MAX];
@@ -49,17 +58,17 @@ struct ht_upload {
 
 static void upload_free(ht_upload_t *u)
 {
-    pthread_mutex_destroy(&u->mu);
+    free(u->piece[0]);
+    free(u->piece[1]);
     free(u);
 }
 
-/* ---- what the request says ----------------------------------------------- */
-
-static h2o_iovec_t header_of(h2o_req_t *req, const h2o_token_t *token)
+static void set_words(char *out, size_t len, const char *words, int err)
 {
-    ssize_t i = h2o_find_header(&req->headers, token, -1);
-    return i < 0 ? h2o_iovec_init(NULL, 0) : req->headers.entries[i].value;
+    snprintf(out, len, "%s", words && words[0] ? words : ht_strerror(err));
 }
+
+/* ---- what the request says ----------------------------------------------- */
 
 int ht_upload_is_file(h2o_req_t *req)
 {
@@ -73,40 +82,46 @@ int ht_upload_is_file(h2o_req_t *req)
  * application/octet-stream; printable ASCII under HT_BLOB_CTYPE_MAX. */
 static int content_type_of(h2o_req_t *req, char out[HT_BLOB_CTYPE_MAX])
 {
-    h2o_iovec_t v = header_of(req, H2O_TOKEN_CONTENT_TYPE);
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    h2o_iovec_t v = i < 0 ? h2o_iovec_init(NULL, 0) : req->headers.entries[i].value;
     while (v.len > 0 && (v.base[0] == ' ' || v.base[0] == '\t')) {
         v.base++;
         v.len--;
     }
     while (v.len > 0 && (v.base[v.len - 1] == ' ' || v.base[v.len - 1] == '\t'))
         v.len--;
-    if (!v.base || v.len == 0) {
+    if (v.len == 0) {
         snprintf(out, HT_BLOB_CTYPE_MAX, "%s", HT_BLOB_CTYPE_DEFAULT);
         return 0;
     }
     if (v.len >= HT_BLOB_CTYPE_MAX)
         return -1;
-    for (size_t i = 0; i < v.len; i++)
-        if (v.base[i] < 0x20 || v.base[i] > 0x7e)
+    for (size_t k = 0; k < v.len; k++)
+        if (v.base[k] < 0x20 || v.base[k] > 0x7e)
             return -1;
     memcpy(out, v.base, v.len);
     out[v.len] = '\0';
     return 0;
 }
 
-/* h2o disposes of the request: from here its buffer may go at any time. */
+static void start_op(ht_upload_t *u, op_t op);
+
+/* h2o disposes of the request: nobody waits for the answer any more. */
 static void on_request_disposed(void *p)
 {
     ht_upload_t *u = *(ht_upload_t **)p;
-    pthread_mutex_lock(&u->mu);
-    u->gone = 1;
-    pthread_mutex_unlock(&u->mu);
     u->req = NULL;
-    if (!u->in_flight)
+    u->intake = NULL; /* freed with the request; its end is never told */
+    u->src = NULL;
+    if (u->op != OP_NONE)
+        return; /* the call's done callback carries on */
+    if (u->w)
+        start_op(u, OP_CLOSE);
+    else
         upload_free(u);
 }
 
-int ht_upload_begin_or_reply(h2o_req_t *req, ht_upload_t **out)
+int ht_upload_begin_or_reply(h2o_req_t *req, ht_intake_t *intake, ht_upload_t **out)
 {
     const ht_files_config_t *cfg = ht_files_config();
     if (!ht_files_enabled())
@@ -114,19 +129,22 @@ int ht_upload_begin_or_reply(h2o_req_t *req, ht_upload_t **out)
                                "a file submit (a body that is not JSON) needs a blob store, and "
                                "this server has none (HANGTIGHT_BLOB_STORE): send "
                                "application/json");
-    if (req->entity.len > cfg->max_upload_bytes)
-        return ht_http_problem(req, HT_P_TOO_LARGE, "the file is %zu bytes; the limit is %llu",
-                               req->entity.len, (unsigned long long)cfg->max_upload_bytes);
+    int64_t announced = intake ? ht_intake_length(intake) : (int64_t)req->entity.len;
+    if (announced >= 0 && (uint64_t)announced > cfg->max_upload_bytes)
+        return ht_http_problem(req, HT_P_TOO_LARGE,
+                               "the file is %lld bytes; the limit is %llu (nothing was read)",
+                               (long long)announced, (unsigned long long)cfg->max_upload_bytes);
     ht_upload_t *u = calloc(1, sizeof(*u));
     if (!u)
         return ht_http_problem(req, HT_P_INTERNAL, "out of memory");
-    pthread_mutex_init(&u->mu, NULL);
     ht_upload_t **link = h2o_mem_alloc_shared(&req->pool, sizeof(*link), on_request_disposed);
     *link = u;
     u->req = req;
     u->loop = &ht_api_thread_of(req)->loop;
-    u->src = req->entity.base ? req->entity.base : "";
-    u->len = req->entity.len;
+    u->intake = intake;
+    u->src = intake ? NULL : req->entity.base ? req->entity.base : "";
+    u->src_len = intake ? 0 : req->entity.len;
+    u->announced = announced;
     u->max_bytes = cfg->max_upload_bytes;
     if (content_type_of(req, u->content_type) < 0)
         return ht_http_problem(req, HT_P_BAD_REQUEST,
@@ -152,7 +170,7 @@ int ht_upload_begin_or_reply(h2o_req_t *req, ht_upload_t **out)
     return 0;
 }
 
-/* ---- the copy, on a pool thread ------------------------------------------ */
+/* ---- the store calls, on a pool thread ----------------------------------- */
 
 /* Gives the whole pages of [p, p + len) of a shared file mapping back to
  * its file system (a hole): the spool's copy is no longer needed.  On
@@ -167,118 +185,275 @@ static void punch(const char *p, size_t len)
         madvise((void *)from, to - from, MADV_REMOVE);
 }
 
-static void set_words(ht_upload_t *u, const char *words)
-{
-    snprintf(u->words, sizeof(u->words), "%s", words && words[0] ? words : ht_strerror(u->err));
-}
-
-static void copy_work(ht_blob_t *b, void *data)
+static void op_work(ht_blob_t *b, void *data)
 {
     ht_upload_t *u = data;
-    if (!b) {
-        u->err = HT_EUNAVAIL;
-        set_words(u, "the blob store cannot be opened");
+    int rc = 0;
+    const char *words = NULL;
+    if (!b && u->op != OP_CLOSE) {
+        u->op_err = HT_EUNAVAIL;
+        set_words(u->words, sizeof(u->words), "the blob store cannot be opened", 0);
         return;
     }
-    ht_blob_put_opts_t o = HT_BLOB_PUT_OPTS_INIT;
-    o.content_type = u->content_type;
-    o.max_bytes = u->max_bytes;
-    o.expect_bytes = (int64_t)u->len;
-    o.expect_sha256 = u->digest[0] ? u->digest : NULL;
-    ht_blob_writer_t *w = NULL;
-    int rc = ht_blob_writer_open(b, &w, u->key, &o);
-    if (rc < 0) {
-        u->err = rc;
-        set_words(u, ht_blob_error(b));
-        return;
+    switch (u->op) {
+    case OP_OPEN: {
+        ht_blob_put_opts_t o = HT_BLOB_PUT_OPTS_INIT;
+        o.content_type = u->content_type;
+        o.max_bytes = u->max_bytes;
+        o.expect_bytes = u->announced;
+        o.expect_sha256 = u->digest[0] ? u->digest : NULL;
+        if ((rc = ht_blob_writer_open(b, &u->w, u->key, &o)) < 0)
+            words = ht_blob_error(b);
+        break;
     }
-    /* s3: a write may upload a whole part; the piece is copied out first
-     * so that the lock is never held across the network. */
-    char *bounce = ht_blob_write_blocks(b) ? malloc(HT_UPLOAD_PIECE) : NULL;
-    if (ht_blob_write_blocks(b) && !bounce)
-        rc = HT_ENOMEM;
-    for (size_t off = 0; rc == 0 && off < u->len;) {
-        size_t n = u->len - off < HT_UPLOAD_PIECE ? u->len - off : HT_UPLOAD_PIECE;
-        pthread_mutex_lock(&u->mu);
-        if (u->gone || ht_files_stopping())
-            rc = HT_ECANCELED;
-        else if (bounce)
-            memcpy(bounce, u->src + off, n);
-        else
-            rc = ht_blob_write(w, u->src + off, n);
-        pthread_mutex_unlock(&u->mu);
-        if (rc == 0 && bounce)
-            rc = ht_blob_write(w, bounce, n);
-        off += n;
+    case OP_WRITE:
+        if ((rc = ht_blob_write(u->w, u->piece[u->op_piece], u->fill[u->op_piece])) < 0)
+            words = ht_blob_writer_error(u->w);
+        break;
+    case OP_COMMIT:
+        if ((rc = ht_blob_commit(u->w, &u->info)) < 0)
+            words = ht_blob_writer_error(u->w);
+        else if (ht_file_ref_format(u->ref, sizeof(u->ref), u->info.bytes, u->info.sha256, "input",
+                                    u->content_type) < 0)
+            rc = HT_EPROTO; /* cannot happen with what the store just took */
+        if (rc == 0 || rc == HT_EPROTO) {
+            ht_blob_writer_close(u->w);
+            u->w = NULL;
+            if (rc == HT_EPROTO) {
+                ht_blob_delete(b, u->key);
+                words = "the stored file's reference does not fit";
+            }
+        }
+        break;
+    case OP_CLOSE: /* aborts an uncommitted writer: nothing is left */
+        ht_blob_writer_close(u->w);
+        u->w = NULL;
+        break;
+    case OP_DELETE:
+        if ((rc = ht_blob_delete(b, u->key)) < 0)
+            words = ht_blob_error(b);
+        break;
+    case OP_NONE:
+        break;
     }
-    free(bounce);
-    if (rc == 0)
-        rc = ht_blob_commit(w, &u->info);
-    u->err = rc;
-    if (rc == HT_ECANCELED)
-        set_words(u, "the request ended before its file was stored");
-    else if (rc < 0)
-        set_words(u, ht_blob_writer_error(w));
-    ht_blob_writer_close(w); /* aborts an uncommitted one: nothing is left */
-    pthread_mutex_lock(&u->mu);
-    if (!u->gone)
-        punch(u->src, u->len);
-    pthread_mutex_unlock(&u->mu);
-    if (rc == 0 && ht_file_ref_format(u->ref, sizeof(u->ref), u->info.bytes, u->info.sha256,
-                                      "input", u->content_type) < 0) {
-        /* Cannot happen with what the store just took; kept as an error. */
-        u->err = HT_EPROTO;
-        set_words(u, "the stored file's reference does not fit");
-        ht_blob_delete(b, u->key);
-    }
-}
-
-static void delete_work(ht_blob_t *b, void *data)
-{
-    ht_upload_t *u = data;
-    int rc = b ? ht_blob_delete(b, u->key) : HT_EUNAVAIL;
-    /* Left behind, it is an orphan: the sweeper removes it later. */
+    u->op_err = rc;
     if (rc < 0)
-        ht_log(HT_LOG_WARN, "cannot delete a refused job's file (the sweeper will)", "key", u->key,
-               "detail", b ? ht_blob_error(b) : ht_strerror(rc), NULL);
+        set_words(u->words, sizeof(u->words), words, rc);
 }
 
-static void delete_done(void *data)
-{
-    ht_upload_t *u = data;
-    u->in_flight = 0;
-    u->stored = 0;
-    if (!u->req)
-        upload_free(u);
-}
+static void op_done(void *data);
 
-static void start_delete(ht_upload_t *u)
+static void start_op(ht_upload_t *u, op_t op)
 {
-    u->in_flight = 1;
-    if (ht_files_run(u->loop, delete_work, delete_done, u) < 0) {
-        ht_log(HT_LOG_WARN, "cannot delete a refused job's file (the sweeper will)", "key", u->key,
-               NULL);
-        delete_done(u);
+    u->op = op;
+    u->op_err = 0;
+    int rc = ht_files_run(u->loop, op_work, op_done, u);
+    if (rc < 0) {
+        /* The pool refused (out of memory): as a failed call. */
+        u->op_err = rc;
+        set_words(u->words, sizeof(u->words), "cannot queue a blob store call", rc);
+        op_done(u);
     }
 }
 
-static void copy_done(void *data)
+/* ---- the pipeline, on the loop ---------------------------------------------- */
+
+static void finish(ht_upload_t *u, int err)
+{
+    if (u->answered || !u->req)
+        return;
+    u->answered = 1;
+    if (err < 0 && err != HT_EDIGEST && err != HT_ETOOBIG && err != HT_EINVAL &&
+        err != HT_ECANCELED && err != HT_ETIMEDOUT)
+        ht_log(HT_LOG_WARN, "cannot store an uploaded file", "key", u->key, "detail", u->words,
+               NULL);
+    u->cb(u->data, err);
+}
+
+/* Something failed (a store call, the body, the server stopping): the
+ * writer is aborted, the source stopped, and the answer given once both
+ * are done. */
+static void fail(ht_upload_t *u, int err)
+{
+    if (!u->failed) {
+        u->failed = 1;
+        u->err = err;
+    }
+    if (u->intake && u->reading && !u->source_done && !u->aborting) {
+        u->aborting = 1;
+        ht_intake_abort(u->intake, err); /* its on_end comes back here */
+        return;
+    }
+    if (u->aborting || u->op != OP_NONE)
+        return;
+    if (u->w) {
+        start_op(u, OP_CLOSE);
+        return;
+    }
+    finish(u, u->err);
+}
+
+static void feed_source(ht_upload_t *u);
+
+/* Sends the full piece cur to the writer and fills the other one. */
+static void write_piece(ht_upload_t *u)
+{
+    u->op_piece = u->cur;
+    u->cur ^= 1;
+    u->fill[u->cur] = 0;
+    u->waiting = 0;
+    start_op(u, OP_WRITE);
+}
+
+/* The next step once no store call is in flight. */
+static void advance(ht_upload_t *u)
+{
+    if (u->failed) {
+        fail(u, u->err);
+        return;
+    }
+    if (ht_files_stopping()) {
+        set_words(u->words, sizeof(u->words), "the server is stopping", 0);
+        fail(u, -ESHUTDOWN);
+        return;
+    }
+    if (u->waiting) {
+        write_piece(u);
+        feed_source(u); /* the source may go on into the free piece */
+        return;
+    }
+    if (u->source_done) {
+        if (u->fill[u->cur] > 0)
+            write_piece(u);
+        else
+            start_op(u, OP_COMMIT);
+    }
+}
+
+/* Takes up to len bytes of the body into the pieces; fewer when both are
+ * full (the source waits). */
+static size_t take(ht_upload_t *u, const char *p, size_t len)
+{
+    size_t took = 0;
+    while (took < len && !u->waiting) {
+        size_t room = HT_UPLOAD_PIECE - u->fill[u->cur];
+        size_t n = len - took < room ? len - took : room;
+        memcpy(u->piece[u->cur] + u->fill[u->cur], p + took, n);
+        u->fill[u->cur] += n;
+        took += n;
+        if (u->fill[u->cur] == HT_UPLOAD_PIECE) {
+            if (u->op == OP_NONE)
+                write_piece(u);
+            else
+                u->waiting = 1;
+        }
+    }
+    return took;
+}
+
+static size_t on_intake_data(void *ud, const char *p, size_t len)
+{
+    ht_upload_t *u = ud;
+    if (!u->failed && ht_files_stopping()) {
+        set_words(u->words, sizeof(u->words), "the server is stopping", 0);
+        fail(u, -ESHUTDOWN);
+    }
+    if (u->failed)
+        return 0;
+    return take(u, p, len);
+}
+
+static void on_intake_end(void *ud, int err)
+{
+    ht_upload_t *u = ud;
+    u->aborting = 0;
+    u->source_done = 1; /* no more bytes either way */
+    if (err < 0) {
+        set_words(u->words, sizeof(u->words),
+                  err == HT_ETIMEDOUT   ? "no byte of the body came within the request timeout"
+                  : err == HT_EINVAL    ? "the chunked encoding of the body is broken"
+                  : err == HT_ETOOBIG   ? "the body is over the upload limit"
+                  : err == HT_ECANCELED ? "the client stopped sending the body"
+                                        : NULL,
+                  err);
+        fail(u, u->failed ? u->err : err);
+        return;
+    }
+    if (u->failed) {
+        fail(u, u->err);
+        return;
+    }
+    if (u->op == OP_NONE)
+        advance(u);
+}
+
+/* Feeds the source: the intake reads on (it pauses itself when take() is
+ * short), a whole body is copied in as far as the pieces allow. */
+static void feed_source(ht_upload_t *u)
+{
+    if (u->source_done || u->failed)
+        return;
+    if (u->intake) {
+        ht_intake_resume(u->intake);
+        return;
+    }
+    u->fed += take(u, u->src + u->fed, u->src_len - u->fed);
+    if (u->fed == u->src_len) {
+        u->source_done = 1;
+        punch(u->src, u->src_len);
+        if (u->op == OP_NONE)
+            advance(u);
+    }
+}
+
+static void op_done(void *data)
 {
     ht_upload_t *u = data;
-    u->in_flight = 0;
-    u->stored = u->err == 0;
-    if (!u->req) {
-        /* The request is gone: nobody will make its job. */
-        if (u->stored)
-            start_delete(u);
+    op_t op = u->op;
+    u->op = OP_NONE;
+    if (!u->req) { /* the request is gone: nobody makes its job */
+        if (u->w)
+            start_op(u, OP_CLOSE);
+        else if (op == OP_COMMIT && u->op_err == 0)
+            start_op(u, OP_DELETE); /* stored, and now an orphan */
         else
             upload_free(u);
         return;
     }
-    if (u->err < 0 && u->err != HT_EDIGEST && u->err != HT_ETOOBIG && u->err != HT_EINVAL)
-        ht_log(HT_LOG_WARN, "cannot store an uploaded file", "key", u->key, "detail", u->words,
-               NULL);
-    u->cb(u->data, u->err);
+    if (op == OP_DELETE) {
+        u->stored = 0;
+        return;
+    }
+    if (op == OP_CLOSE) {
+        finish(u, u->err);
+        return;
+    }
+    if (u->op_err < 0) {
+        fail(u, u->op_err);
+        return;
+    }
+    switch (op) {
+    case OP_OPEN:
+        /* Open: a full disk or a missing bucket is known now, before the
+         * client sends the body (with Expect: 100-continue). */
+        if (u->intake) {
+            u->reading = 1;
+            ht_intake_start(u->intake, u->max_bytes, on_intake_data, on_intake_end, u);
+        } else
+            feed_source(u);
+        return;
+    case OP_WRITE:
+        advance(u);
+        return;
+    case OP_COMMIT:
+        u->stored = 1;
+        ht_metrics_add(u->intake ? HT_M_UPLOAD_SOCKET : HT_M_UPLOAD_BUFFERED, 1);
+        ht_metrics_add(HT_M_UPLOAD_BYTES, (int64_t)u->info.bytes);
+        finish(u, 0);
+        return;
+    default:
+        return;
+    }
 }
 
 void ht_upload_store(ht_upload_t *u, const char *tenant, const char *id, ht_upload_cb cb,
@@ -286,21 +461,23 @@ void ht_upload_store(ht_upload_t *u, const char *tenant, const char *id, ht_uplo
 {
     u->cb = cb;
     u->data = data;
-    int rc = ht_blob_key(u->key, tenant, id, "input");
-    if (rc < 0) {
+    if (ht_blob_key(u->key, tenant, id, "input") < 0) {
         /* A tenant name the store cannot hold ("." or ".."). */
-        u->err = HT_EINVAL;
-        set_words(u, "this tenant's name cannot name files in the blob store");
-        cb(data, u->err);
+        set_words(u->words, sizeof(u->words),
+                  "this tenant's name cannot name files in the blob store", 0);
+        u->answered = 1;
+        cb(data, HT_EINVAL);
         return;
     }
-    u->in_flight = 1;
-    if ((rc = ht_files_run(u->loop, copy_work, copy_done, u)) < 0) {
-        u->in_flight = 0;
-        u->err = rc;
-        set_words(u, "cannot queue the copy");
-        cb(data, rc);
+    u->piece[0] = malloc(HT_UPLOAD_PIECE);
+    u->piece[1] = malloc(HT_UPLOAD_PIECE);
+    if (!u->piece[0] || !u->piece[1]) {
+        set_words(u->words, sizeof(u->words), "out of memory", 0);
+        u->answered = 1;
+        cb(data, HT_ENOMEM);
+        return;
     }
+    start_op(u, OP_OPEN);
 }
 
 const char *ht_upload_ref(const ht_upload_t *u)
@@ -320,8 +497,8 @@ const char *ht_upload_content_type(const ht_upload_t *u)
 
 void ht_upload_discard(ht_upload_t *u)
 {
-    if (u->stored && !u->in_flight)
-        start_delete(u);
+    if (u->stored && u->op == OP_NONE)
+        start_op(u, OP_DELETE);
 }
 
 int ht_upload_problem(h2o_req_t *req, const ht_upload_t *u, int err)
@@ -334,6 +511,9 @@ int ht_upload_problem(h2o_req_t *req, const ht_upload_t *u, int err)
         ht_http_add_header(req, "retry-after", "5");
         return ht_http_problem(req, HT_P_UNAVAILABLE,
                                "the blob store is unavailable; nothing was kept: %s", u->words);
+    case -ESHUTDOWN:
+        return ht_http_problem(req, HT_P_UNAVAILABLE,
+                               "the server is stopping; nothing was kept: send it again");
     case HT_ETOOBIG:
         return ht_http_problem(req, HT_P_TOO_LARGE, "the file is over the limit of %llu bytes",
                                (unsigned long long)u->max_bytes);
@@ -341,11 +521,11 @@ int ht_upload_problem(h2o_req_t *req, const ht_upload_t *u, int err)
         return ht_http_problem(req, HT_P_DIGEST_MISMATCH,
                                "the body's SHA-256 is not the one Content-Digest gives; nothing "
                                "was kept");
+    case HT_ETIMEDOUT:
+        return ht_http_problem(req, HT_P_REQUEST_TIMEOUT, "%s; nothing was kept", u->words);
     case HT_EINVAL:
-        return ht_http_problem(req, HT_P_BAD_REQUEST, "%s", u->words);
     case HT_ECANCELED:
-        return ht_http_problem(req, HT_P_UNAVAILABLE,
-                               "the server is stopping; nothing was kept: send it again");
+        return ht_http_problem(req, HT_P_BAD_REQUEST, "%s; nothing was kept", u->words);
     default:
         return ht_http_problem(req, HT_P_INTERNAL, "cannot store the file: %s", u->words);
     }

@@ -18,6 +18,7 @@ typedef enum {
     HT_P_NOT_FOUND,             /* 404 unknown route */
     HT_P_JOB_NOT_FOUND,         /* 404 */
     HT_P_METHOD_NOT_ALLOWED,    /* 405 */
+    HT_P_REQUEST_TIMEOUT,       /* 408 an upload's body stopped arriving */
     HT_P_CONFLICT,              /* 409 */
     HT_P_TOO_LARGE,             /* 413 */
     HT_P_URI_TOO_LONG,          /* 414 */
