@@ -1,6 +1,5 @@
 /* Formats of job change events (see event_format.h): parsing what
- * migrations/0002_events.lua and 0008_drain.lua write, and writing what SSE
- * clients read. */
+ * shared/library.lua writes, and writing what SSE clients read. */
 #include "api/event_format.h"
 
 #include <errno.h>
@@ -22,7 +21,7 @@ static int digits(const char *s, size_t len)
     return 1;
 }
 
-int ht_log_id_valid(const char *s, size_t len)
+int ht_event_id_valid(const char *s, size_t len)
 {
     const char *dash = memchr(s, '-', len);
     if (!dash)
@@ -47,7 +46,7 @@ static int cmp_num(const char *a, size_t alen, const char *b, size_t blen)
     return memcmp(a, b, alen);
 }
 
-int ht_log_id_cmp(const char *a, const char *b)
+int ht_event_id_cmp(const char *a, const char *b)
 {
     const char *da = strchr(a, '-'), *db = strchr(b, '-');
     int c = cmp_num(a, (size_t)(da - a), b, (size_t)(db - b));
@@ -80,63 +79,11 @@ static int parse_kind(const char *s, size_t len, int *progress)
     return 0;
 }
 
-/* One field of a log entry; `seen` counts kind, v and status. */
-static int set_entry_field(ht_log_entry_t *e, const char *f, const char *v, int seen[3])
-{
-    uint64_t n;
-    if (strcmp(f, "kind") == 0) {
-        seen[0] = 1;
-        return parse_kind(v, strlen(v), &e->progress);
-    }
-    if (strcmp(f, "v") == 0) {
-        seen[1] = 1;
-        return parse_u64(v, INT64_MAX, &e->version);
-    }
-    if (strcmp(f, "status") == 0) {
-        seen[2] = 1;
-        return ht_job_status_parse(v, &e->status);
-    }
-    if (strcmp(f, "attempt") == 0) {
-        if (parse_u64(v, 1000000, &n) < 0)
-            return HT_EINVAL;
-        e->attempt = (int)n;
-    } else if (strcmp(f, "pct") == 0) {
-        if (*v && parse_u64(v, 100, &n) < 0)
-            return HT_EINVAL;
-        e->progress_pct = *v ? (int)n : -1;
-    } else if (strcmp(f, "msg") == 0) {
-        e->progress_msg = *v ? v : NULL;
-    } else if (strcmp(f, "at") == 0) {
-        if (parse_u64(v, INT64_MAX, &n) < 0)
-            return HT_EINVAL;
-        e->at = (int64_t)n;
-    }
-    return 0;
-}
-
-int ht_log_entry_parse(ht_log_entry_t *e, const char *id, size_t n, const char *const *strs)
-{
-    int seen[3] = {0, 0, 0};
-    memset(e, 0, sizeof(*e));
-    e->progress_pct = -1;
-    if (!id || !ht_log_id_valid(id, strlen(id)))
-        return HT_EINVAL;
-    memcpy(e->id, id, strlen(id) + 1);
-    for (size_t i = 0; i + 1 < n; i += 2) {
-        if (set_entry_field(e, strs[i], strs[i + 1], seen) < 0)
-            return HT_EINVAL;
-    }
-    return seen[0] && seen[1] && seen[2] ? 0 : HT_EINVAL;
-}
-
-int ht_log_entry_parse_compact(ht_log_entry_t *e, const char *s)
+int ht_event_entry_parse(ht_event_entry_t *e, const char *s)
 {
     /* Six words, each ended by one space, then the message. */
-    static const char *const names[] = {"v", "kind", "status", "attempt", "pct", "at"};
     char words[6][24];
-    const char *strs[12];
     memset(e, 0, sizeof(*e));
-    e->progress_pct = -1;
     for (size_t i = 0; i < 6; i++) {
         const char *sp = strchr(s, ' ');
         size_t len = sp ? (size_t)(sp - s) : 0;
@@ -144,18 +91,24 @@ int ht_log_entry_parse_compact(ht_log_entry_t *e, const char *s)
             return HT_EINVAL;
         memcpy(words[i], s, len);
         words[i][len] = '\0';
-        if (i == 4 && strcmp(words[i], "-") == 0)
-            words[i][0] = '\0'; /* no percent */
-        strs[2 * i] = names[i];
-        strs[2 * i + 1] = words[i];
         s = sp + 1;
     }
-    char id[HT_LOG_ID_MAX];
-    if (strlen(words[0]) > 20)
+    uint64_t n;
+    if (strlen(words[0]) > 20 || parse_u64(words[0], INT64_MAX, &e->version) < 0 ||
+        parse_kind(words[1], strlen(words[1]), &e->progress) < 0 ||
+        ht_job_status_parse(words[2], &e->status) < 0 || parse_u64(words[3], 1000000, &n) < 0)
         return HT_EINVAL;
-    snprintf(id, sizeof(id), "%s-0", words[0]);
-    if (ht_log_entry_parse(e, id, 12, strs) < 0)
+    e->attempt = (int)n;
+    if (strcmp(words[4], "-") == 0)
+        e->progress_pct = -1;
+    else if (parse_u64(words[4], 100, &n) == 0)
+        e->progress_pct = (int)n;
+    else
         return HT_EINVAL;
+    if (parse_u64(words[5], INT64_MAX, &n) < 0)
+        return HT_EINVAL;
+    e->at = (int64_t)n;
+    snprintf(e->id, sizeof(e->id), "%s-0", words[0]);
     e->progress_msg = *s ? s : NULL;
     return 0;
 }
@@ -177,14 +130,14 @@ int ht_event_note_parse(ht_event_note_t *note, const char *s, size_t len)
     }
     if (n != 4 || parse_u64(words[0], INT64_MAX, &note->version) < 0 ||
         ht_job_status_parse(words[1], &note->status) < 0 ||
-        !ht_log_id_valid(words[2], strlen(words[2])) ||
+        !ht_event_id_valid(words[2], strlen(words[2])) ||
         parse_kind(words[3], strlen(words[3]), &note->progress) < 0)
         return HT_EINVAL;
-    memcpy(note->log_id, words[2], strlen(words[2]) + 1);
+    memcpy(note->event_id, words[2], strlen(words[2]) + 1);
     return 0;
 }
 
-json_t *ht_event_doc(const ht_job_t *job, const ht_log_entry_t *e)
+int ht_event_doc_append(ht_buf_t *b, const ht_job_t *job, const ht_event_entry_t *e)
 {
     /* A shallow copy whose strings stay borrowed: never ht_job_clear()ed. */
     ht_job_t at = *job;
@@ -204,48 +157,23 @@ json_t *ht_event_doc(const ht_job_t *job, const ht_log_entry_t *e)
     }
     if (e->attempt == 0)
         at.started_at = 0;
-    return ht_job_to_json(&at);
+    return ht_job_doc_append(b, &at);
 }
 
-/* Appends "<field>: <value>\n" for value[0..len). */
-static void put_field(char **p, const char *field, const char *value, size_t len)
+int ht_sse_job_event_append(ht_buf_t *b, const char *id, const char *event, const ht_job_t *job,
+                            const ht_event_entry_t *e)
 {
-    size_t flen = strlen(field);
-    memcpy(*p, field, flen);
-    *p += flen;
-    memcpy(*p, ": ", 2);
-    *p += 2;
-    memcpy(*p, value, len);
-    *p += len;
-    *(*p)++ = '\n';
-}
-
-char *ht_sse_format(const char *id, const char *event, const char *data, size_t *len)
-{
-    size_t dlen = strlen(data), lines = 1;
-    for (const char *q = data; (q = strchr(q, '\n')); q++)
-        lines++;
-    size_t idlen = id ? strlen(id) : 0;
-    size_t cap = (idlen ? idlen + 5 : 0) + strlen(event) + 8 + dlen + lines * 7 + 2;
-    char *out = malloc(cap);
-    if (!out)
-        return NULL;
-    char *p = out;
-    if (idlen)
-        put_field(&p, "id", id, idlen);
-    put_field(&p, "event", event, strlen(event));
-    for (const char *line = data;;) {
-        const char *nl = strchr(line, '\n');
-        size_t l = nl ? (size_t)(nl - line) : strlen(line);
-        if (l > 0 && line[l - 1] == '\r')
-            l--; /* a CR would end the line for the client too */
-        put_field(&p, "data", line, l);
-        if (!nl)
-            break;
-        line = nl + 1;
+    if (id && id[0]) {
+        ht_buf_puts(b, "id: ");
+        ht_buf_puts(b, id);
+        ht_buf_putc(b, '\n');
     }
-    *p++ = '\n';
-    *p = '\0';
-    *len = (size_t)(p - out);
-    return out;
+    ht_buf_puts(b, "event: ");
+    ht_buf_puts(b, event);
+    ht_buf_puts(b, "\ndata: ");
+    if (e)
+        ht_event_doc_append(b, job, e);
+    else
+        ht_job_doc_append(b, job);
+    return ht_buf_puts(b, "\n\n"); /* failure is sticky: this says for all */
 }

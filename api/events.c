@@ -1,23 +1,24 @@
 /* GET /v1/jobs/{id}/events: a job's changes as Server-Sent Events.
  *
- *   id: <log id>
+ *   id: <event id>
  *   event: status | progress
  *   data: <the job document as of that change, on one line>
  *
  * Where events come from: every change of a job appends an entry to its
- * event log in Redis and publishes a note (migrations/0002_events.lua).  A
- * stream reads the job and its log together (ht_astore_job_log), sends what
- * is new, then watches the job (api/pubsub.h); each note, and each "ready"
- * (subscribed, or subscribed again after a reconnect), makes it read the log
- * again from the last entry it sent.  Reading from the log rather than
- * trusting notes is what gives no gap and no duplicate, across Redis
- * reconnects and client reconnects (Last-Event-ID) alike.
+ * event log in Redis and publishes a note (shared/library.lua).  A
+ * stream reads the job and its event log together (ht_astore_job_log),
+ * sends what is new, then watches the job (api/pubsub.h); each note, and
+ * each "ready" (subscribed, or subscribed again after a reconnect), makes it
+ * read the event log again from the last entry it sent.  Reading the event
+ * log rather than trusting notes is what gives no gap and no duplicate,
+ * across Redis reconnects and client reconnects (Last-Event-ID) alike.
  *
  * The first events: without Last-Event-ID, one "status" event with the
- * current document, carrying the newest log id.  With it, every entry after
- * that one; but when that entry is no longer in the log (capped, so old
- * entries go) or never was, a full "status" event instead, so the client is
- * never silently missing state.  The stream ends after a terminal status.
+ * current document, carrying the newest event id.  With it, every entry
+ * after that one; but when that entry is no longer in the event log
+ * (capped, so old entries go) or never was, a full "status" event instead,
+ * so the client is never silently missing state.  The stream ends after a
+ * terminal status.
  *
  * Sending: h2o allows one h2o_send in flight; what arrives meanwhile waits
  * in `pending` and goes with the next proceed.  A client that stops reading
@@ -30,7 +31,6 @@
  * request's pool until libuv closes it) and tied to the request by a pool
  * dispose hook, which is where it ends in every case. */
 #include "api/events.h"
-#include "api/parts.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +44,7 @@
 #include "api/event_format.h"
 #include "api/http.h"
 #include "api/metrics_counters.h"
+#include "api/parts.h"
 #include "api/pubsub.h"
 #include "api/store.h"
 
@@ -51,29 +52,25 @@
 #define QUIET_CHECK_MS 10000 /* with heartbeats off (0): how often to look for hang-ups */
 
 typedef struct {
-    char *base;
-    size_t len, cap;
-} buf_t;
-
-typedef struct {
     h2o_generator_t gen; /* h2o hands it back to proceed and stop */
     ht_api_thread_t *t;
-    h2o_req_t *req; /* NULL once h2o disposed of the request */
+    h2o_req_t *req;     /* NULL once h2o disposed of the request */
     const char *tenant; /* the caller's: another tenant's job is "not found" */
     char id[HT_ID_LEN + 1];
-    /* The newest log entry sent: "" before anything was sent, "0-0" when
-     * the log was empty (every entry that comes is new). */
-    char last_id[HT_LOG_ID_MAX];
+    /* The newest event log entry sent: "" before anything was sent, "0-0"
+     * when the event log was empty (every entry that comes is new). */
+    char last_id[HT_EVENT_ID_MAX];
     /* The job's version as of what was sent (0: not known yet): notes of
-     * versions up to it are old.  Versions, unlike log ids, compare across
-     * the two log formats (0007's stream ids, 0008's "<v>-0"). */
+     * versions up to it are old.  Versions, unlike event ids, compare
+     * whatever id form a client resumes from ("<v>-0" of the event log, or
+     * a stream id "<ms>-<seq>" a stream-based keyspace gave it). */
     uint64_t last_version;
     ht_watch_t *watch;
     uv_timer_t heartbeat;
     h2o_linklist_t link; /* in the thread's streams */
-    buf_t pending, inflight;
+    ht_buf_t pending, inflight;
     int started;  /* response headers given to h2o */
-    int fetching; /* a read of the job and its log is in flight */
+    int fetching; /* a read of the job and its event log is in flight */
     int refetch;  /* a note came meanwhile: read again */
     int stale;    /* the last read failed: retry at the heartbeat */
     int sending;  /* an h2o_send is in flight */
@@ -89,24 +86,7 @@ static __thread int shutting_down;
 
 static void fetch(sse_t *s);
 
-/* ---- buffers and sending ---------------------------------------------- */
-
-static int buf_append(buf_t *b, const char *p, size_t len)
-{
-    if (b->len + len > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + len)
-            cap *= 2;
-        char *nb = realloc(b->base, cap);
-        if (!nb)
-            return HT_ENOMEM;
-        b->base = nb;
-        b->cap = cap;
-    }
-    memcpy(b->base + b->len, p, len);
-    b->len += len;
-    return 0;
-}
+/* ---- sending ---------------------------------------------------------- */
 
 static void stop_watching(sse_t *s)
 {
@@ -124,23 +104,29 @@ static void cut_off(sse_t *s, ht_log_level_t level, const char *why)
     ht_log(level, "event stream cut off", "id", s->id, "detail", why, NULL);
     s->cut = 1;
     stop_watching(s);
-    free(s->pending.base);
-    memset(&s->pending, 0, sizeof(s->pending));
+    ht_buf_free(&s->pending);
 }
 
-/* Queues bytes for the client.  One event is always accepted (it may be
- * big: a final document with its result); past that, PENDING_CAP bytes
- * waiting behind a send the client does not read is a client to drop. */
+/* Whether what was just queued after `before` bytes may stay.  One event
+ * is always accepted (it may be big: a final document with its result);
+ * past that, PENDING_CAP bytes waiting behind a send the client does not
+ * read is a client to drop. */
+static void check_queued(sse_t *s, size_t before)
+{
+    if (ht_buf_failed(&s->pending))
+        cut_off(s, HT_LOG_ERROR, "out of memory");
+    else if (s->sending && before > 0 && s->pending.len > PENDING_CAP)
+        cut_off(s, HT_LOG_WARN, "the client is not reading");
+}
+
+/* Queues bytes for the client. */
 static void enqueue(sse_t *s, const char *p, size_t len)
 {
     if (s->cut || s->done)
         return;
-    if (s->sending && s->pending.len > 0 && s->pending.len + len > PENDING_CAP) {
-        cut_off(s, HT_LOG_WARN, "the client is not reading");
-        return;
-    }
-    if (buf_append(&s->pending, p, len) < 0)
-        cut_off(s, HT_LOG_ERROR, "out of memory");
+    size_t before = s->pending.len;
+    ht_buf_append(&s->pending, p, len);
+    check_queued(s, before);
 }
 
 /* Hands what waits to h2o, unless a send is in flight (proceed calls back). */
@@ -155,11 +141,11 @@ static void flush(sse_t *s)
     }
     if (s->pending.len == 0 && !s->ending)
         return;
-    buf_t out = s->pending;
+    ht_buf_t out = s->pending;
     s->pending = s->inflight;
-    s->pending.len = 0;
+    ht_buf_reset(&s->pending);
     s->inflight = out;
-    h2o_iovec_t iov = h2o_iovec_init(out.base, out.len);
+    h2o_iovec_t iov = h2o_iovec_init(out.data, out.len);
     s->sending = 1;
     if (s->ending)
         s->done = 1;
@@ -174,8 +160,7 @@ static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
     sse_t *s = (sse_t *)gen;
     s->sending = 0;
     /* Freed rather than kept: an idle stream then holds no buffer at all. */
-    free(s->inflight.base);
-    memset(&s->inflight, 0, sizeof(s->inflight));
+    ht_buf_free(&s->inflight);
     flush(s);
 }
 
@@ -191,18 +176,16 @@ static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
 
 /* ---- events ----------------------------------------------------------- */
 
-static void send_event(sse_t *s, const char *log_id, const char *event, json_t *doc)
+/* Queues one event with the job document as of entry `e` (NULL: the
+ * current one), written straight into the pending buffer. */
+static void send_event(sse_t *s, const char *event_id, const char *event, const ht_job_t *job,
+                       const ht_event_entry_t *e)
 {
-    char *data = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    size_t len = 0;
-    char *frame = data ? ht_sse_format(log_id, event, data, &len) : NULL;
-    if (frame)
-        enqueue(s, frame, len);
-    else
-        cut_off(s, HT_LOG_ERROR, "out of memory");
-    free(frame);
-    free(data);
-    json_decref(doc);
+    if (s->cut || s->done)
+        return;
+    size_t before = s->pending.len;
+    ht_sse_job_event_append(&s->pending, event_id, event, job, e);
+    check_queued(s, before);
 }
 
 /* The server stops: a last event saying so, so that a client can tell this
@@ -218,20 +201,20 @@ static void send_shutdown(sse_t *s)
     s->ending = 1;
 }
 
-/* The current document as one "status" event, carrying the newest log id
- * (`newest`, NULL when the log is empty). */
-static void send_full(sse_t *s, const ht_job_t *job, const ht_log_entry_t *newest)
+/* The current document as one "status" event, carrying the newest event id
+ * (`newest`, NULL when the event log is empty). */
+static void send_full(sse_t *s, const ht_job_t *job, const ht_event_entry_t *newest)
 {
-    send_event(s, newest ? newest->id : NULL, "status", ht_job_to_json(job));
+    send_event(s, newest ? newest->id : NULL, "status", job, NULL);
     snprintf(s->last_id, sizeof(s->last_id), "%s", newest ? newest->id : "0-0");
     s->last_version = job->version;
     if (ht_job_status_terminal(job->status))
         s->ending = 1;
 }
 
-/* What a read of the job and its log adds to the stream.  `entries` are
- * the newest one (when last_id is ""), or those from last_id on. */
-static void send_new(sse_t *s, const ht_job_t *job, size_t n, const ht_log_entry_t *entries)
+/* What a read of the job and its event log adds to the stream.  `entries`
+ * are the newest one (when last_id is ""), or those from last_id on. */
+static void send_new(sse_t *s, const ht_job_t *job, size_t n, const ht_event_entry_t *entries)
 {
     if (!s->last_id[0]) {
         send_full(s, job, n ? &entries[n - 1] : NULL);
@@ -240,8 +223,9 @@ static void send_new(sse_t *s, const ht_job_t *job, size_t n, const ht_log_entry
     size_t first = 0;
     if (strcmp(s->last_id, "0-0") != 0) {
         if (n == 0) {
-            /* Nothing from last_id on: the client's id is not from this log
-             * (or the log is gone).  Start over from the newest entry. */
+            /* Nothing from last_id on: the client's id is not from this
+             * event log (or the event log is gone).  Start over from the
+             * newest entry. */
             s->last_id[0] = '\0';
             s->refetch = 1;
             return;
@@ -253,15 +237,16 @@ static void send_new(sse_t *s, const ht_job_t *job, size_t n, const ht_log_entry
         first = 1; /* the entry last sent */
     }
     for (size_t i = first; i < n && !s->ending; i++) {
-        const ht_log_entry_t *e = &entries[i];
-        send_event(s, e->id, e->progress ? "progress" : "status", ht_event_doc(job, e));
+        const ht_event_entry_t *e = &entries[i];
+        send_event(s, e->id, e->progress ? "progress" : "status", job, e);
         snprintf(s->last_id, sizeof(s->last_id), "%s", e->id);
         s->last_version = e->version;
         if (ht_job_status_terminal(e->status))
             s->ending = 1;
     }
-    /* The read is consistent: with the whole log sent, the job's own status
-     * is the client's too (a client resuming after the terminal event). */
+    /* The read is consistent: with the whole event log sent, the job's own
+     * status is the client's too (a client resuming after the terminal
+     * event). */
     if (ht_job_status_terminal(job->status))
         s->ending = 1;
 }
@@ -314,7 +299,7 @@ static void on_heartbeat(uv_timer_t *timer)
     flush(s);
 }
 
-/* The stream is running: watch the job (its "ready" reads the log again,
+/* The stream is running: watch the job (its "ready" reads the event log again,
  * covering the time before the subscription) and beat. */
 static void start_watching(sse_t *s)
 {
@@ -361,7 +346,7 @@ static int first_answer(sse_t *s, int err)
 }
 
 static void on_fetched(void *data, int err, const ht_job_t *job, size_t n,
-                       const ht_log_entry_t *entries)
+                       const ht_event_entry_t *entries)
 {
     sse_t *s = data;
     int first = !s->started;
@@ -407,8 +392,8 @@ static void fetch(sse_t *s)
 static void on_timer_closed(uv_handle_t *h)
 {
     sse_t *s = h->data;
-    free(s->pending.base);
-    free(s->inflight.base);
+    ht_buf_free(&s->pending);
+    ht_buf_free(&s->inflight);
     free(s);
 }
 
@@ -424,33 +409,26 @@ static void on_dispose(void *p)
 }
 
 /* Last-Event-ID: the header (EventSource sends it when it reconnects), or
- * ?last_event_id= for clients that cannot set headers.  Anything that is
- * not a log id is ignored: the stream then starts from the current state. */
-static void last_event_id(h2o_req_t *req, char out[HT_LOG_ID_MAX])
+ * ?last_event_id= (the first one) for clients that cannot set headers.
+ * Anything that is not an event id is ignored: the stream then starts from
+ * the current state. */
+static void last_event_id(h2o_req_t *req, ht_query_t *q, char out[HT_EVENT_ID_MAX])
 {
     out[0] = '\0';
     ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("last-event-id"), -1);
     if (i >= 0) {
         h2o_iovec_t v = req->headers.entries[i].value;
-        if (ht_log_id_valid(v.base, v.len))
-            snprintf(out, HT_LOG_ID_MAX, "%.*s", (int)v.len, v.base);
+        if (ht_event_id_valid(v.base, v.len))
+            snprintf(out, HT_EVENT_ID_MAX, "%.*s", (int)v.len, v.base);
         return;
     }
-    if (req->query_at == SIZE_MAX)
-        return;
-    const char *q = req->path.base + req->query_at + 1;
-    const char *end = req->path.base + req->path.len;
-    static const char key[] = "last_event_id=";
-    while (q < end) {
-        const char *amp = memchr(q, '&', (size_t)(end - q));
-        const char *stop = amp ? amp : end;
-        size_t klen = sizeof(key) - 1;
-        if ((size_t)(stop - q) > klen && memcmp(q, key, klen) == 0 &&
-            ht_log_id_valid(q + klen, (size_t)(stop - q) - klen)) {
-            snprintf(out, HT_LOG_ID_MAX, "%.*s", (int)(stop - q - klen), q + klen);
+    ht_query_param_t p;
+    while (ht_query_next(q, &p) == 1) {
+        if (strcmp(p.name, "last_event_id") == 0) {
+            if (ht_event_id_valid(p.value, p.value_len))
+                memcpy(out, p.value, p.value_len + 1);
             return;
         }
-        q = stop + 1;
     }
 }
 
@@ -458,6 +436,9 @@ int ht_events_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *arg
 {
     if (!ht_id_valid(args->id.base, args->id.len))
         return ht_http_problem(req, HT_P_JOB_NOT_FOUND, "no job with this id");
+    ht_query_t query;
+    if (ht_http_query_or_reply(req, &query) < 0)
+        return -1;
     if (ht_tenant_take_for_or_reply(args->who, req, HT_TENANT_STREAMS,
                                     t->cfg->max_streams_per_tenant, "event streams") < 0)
         return -1;
@@ -477,7 +458,7 @@ int ht_events_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *arg
         h2o_linklist_init_anchor(&streams);
     h2o_linklist_insert(&streams, &s->link);
     ht_metrics_add(HT_M_SSE_STREAMS, 1);
-    last_event_id(req, s->last_id);
+    last_event_id(req, &query, s->last_id);
     fetch(s);
     return 0;
 }

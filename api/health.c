@@ -49,7 +49,7 @@ int ht_health_ready(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *a
     (void)args;
     /* Not connected; or, on a cluster, the slot map not known or leaving
      * some slots without a master: requests would fail, so not ready. */
-    if (!ht_astore_ready(t->store)) {
+    if (!ht_aclient_ready(t->store)) {
         on_schema(req, HT_EREDIS, 0);
         return 0;
     }

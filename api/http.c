@@ -66,12 +66,6 @@ static const char *reason_phrase(int status)
     }
 }
 
-int ht_http_is_get(const h2o_req_t *req)
-{
-    return h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
-           h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
-}
-
 static int is_head(const h2o_req_t *req)
 {
     return h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
@@ -122,14 +116,27 @@ static void *pool_alloc(void *pool, size_t size)
     return h2o_mem_alloc_pool(pool, size);
 }
 
+void ht_http_buf_init(h2o_req_t *req, ht_buf_t *b)
+{
+    ht_buf_init_arena(b, pool_alloc, &req->pool);
+}
+
+int ht_http_send_json_buf(h2o_req_t *req, int status, ht_buf_t *b)
+{
+    if (ht_buf_failed(b))
+        return ht_http_problem(req, HT_P_INTERNAL, "out of memory");
+    size_t len;
+    char *body = ht_buf_steal(b, &len);
+    send_pooled(req, status, h2o_iovec_init(H2O_STRLIT("application/json")), body, len);
+    return 0;
+}
+
 int ht_http_send_job(h2o_req_t *req, int status, const ht_job_t *job)
 {
-    size_t len;
-    char *text = ht_job_doc(job, pool_alloc, &req->pool, &len);
-    if (!text)
-        return ht_http_problem(req, HT_P_INTERNAL, "out of memory");
-    send_pooled(req, status, h2o_iovec_init(H2O_STRLIT("application/json")), text, len);
-    return 0;
+    ht_buf_t b;
+    ht_http_buf_init(req, &b);
+    ht_job_doc_append(&b, job);
+    return ht_http_send_json_buf(req, status, &b);
 }
 
 void ht_http_send(h2o_req_t *req, int status, const char *content_type, const char *body,
@@ -258,6 +265,36 @@ int ht_http_json_content_type_or_reply(h2o_req_t *req)
         return ht_http_problem(req, HT_P_UNSUPPORTED_MEDIA,
                                "Content-Type %.*s is not JSON: send application/json",
                                (int)(v.len > 100 ? 100 : v.len), v.base);
+    return 0;
+}
+
+int ht_http_query_or_reply(h2o_req_t *req, ht_query_t *q)
+{
+    size_t len = 0;
+    const char *query = "";
+    if (req->query_at != SIZE_MAX && req->query_at < req->path.len) {
+        query = req->path.base + req->query_at + 1;
+        len = req->path.len - req->query_at - 1;
+    }
+    char *scratch = h2o_mem_alloc_pool(&req->pool, len + 2);
+    ht_query_param_t p;
+    int rc;
+    ht_query_init(q, query, len, scratch);
+    while ((rc = ht_query_next(q, &p)) == 1)
+        ;
+    if (rc < 0) {
+        /* Quoted as it came, shortened, non-printable bytes as '?'. */
+        char raw[65];
+        size_t n = p.raw_len < sizeof(raw) - 1 ? p.raw_len : sizeof(raw) - 1;
+        for (size_t i = 0; i < n; i++)
+            raw[i] = p.raw[i] > 0x20 && p.raw[i] < 0x7f ? p.raw[i] : '?';
+        raw[n] = '\0';
+        return ht_http_problem(req, HT_P_BAD_REQUEST,
+                               "query parameter '%s%s' is malformed: a '%%' must start an "
+                               "escape %%XX of two hex digits (not %%00)",
+                               raw, p.raw_len > n ? "..." : "");
+    }
+    ht_query_init(q, query, len, scratch);
     return 0;
 }
 

@@ -15,8 +15,10 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "shared/buf.h"
 #include "shared/job.h"
 #include "shared/problem.h"
+#include "shared/query.h"
 
 /* Adds a response header.  `name` is a lowercase string literal (h2o keeps
  * the pointer; HTTP/2 wants lowercase); `value` is copied into the pool. */
@@ -31,9 +33,18 @@ void ht_http_send(h2o_req_t *req, int status, const char *content_type, const ch
 /* Sends `doc` (borrowed) as application/json.  Returns 0. */
 int ht_http_send_json(h2o_req_t *req, int status, const json_t *doc);
 
-/* Sends the job document of `job` (shared/job.h ht_job_doc(), written
- * straight into the pool) as application/json.  Returns 0, or -1 when it
- * answered 500 (out of memory). */
+/* An empty buffer (shared/buf.h) whose memory is req->pool's: a body
+ * built in it is sent without a copy by ht_http_send_json_buf(). */
+void ht_http_buf_init(h2o_req_t *req, ht_buf_t *b);
+
+/* Sends the JSON text of `b` (from ht_http_buf_init; emptied) as
+ * application/json.  Returns 0, or -1 when it answered 500 (`b` failed:
+ * out of memory). */
+int ht_http_send_json_buf(h2o_req_t *req, int status, ht_buf_t *b);
+
+/* Sends the job document of `job` (shared/job.h ht_job_doc_append(),
+ * written straight into the pool) as application/json.  Returns 0, or -1
+ * when it answered 500 (out of memory). */
 int ht_http_send_job(h2o_req_t *req, int status, const ht_job_t *job);
 
 /* Adds a response header whose value already lives in req->pool (or is
@@ -72,12 +83,14 @@ int ht_http_media_type_is_json(const char *v, size_t len);
 /* 1 when Content-Type is JSON (as above), 0 when it is another type, -1
  * when there is none. */
 int ht_http_content_type_is_json(h2o_req_t *req);
+/* The request's query string (what follows '?'; empty when none), ready
+ * to read with the one parser (shared/query.h, scratch in req->pool).
+ * Every parameter is checked first: returns 0, or -1 having answered 400
+ * when one is malformed (a bad %-escape). */
+int ht_http_query_or_reply(h2o_req_t *req, ht_query_t *q);
 
 /* 1 when the request's If-None-Match matches `etag` (a full entity tag with
  * its quotes): "*", a comma-separated list, W/ tags compared weakly. */
 int ht_http_if_none_match(h2o_req_t *req, const char *etag);
-
-/* 1 for GET and HEAD. */
-int ht_http_is_get(const h2o_req_t *req);
 
 #endif

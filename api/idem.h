@@ -1,6 +1,6 @@
 /* Idempotency-Key (draft-ietf-httpapi-idempotency-key-header): reading the
  * header and fingerprinting the body.  No I/O; the stored side is the
- * ht_submit function (migrations/0003_lifecycle.lua), which keeps
+ * ht_submit function (shared/library.lua), which keeps
  * "<job id> <body hash>" under the key's name (shared/keys.h
  * ht_keys_idem()) until the job expires. */
 #ifndef HT_API_IDEM_H

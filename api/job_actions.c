@@ -1,6 +1,6 @@
 /* Actions on one job: DELETE /v1/jobs/{id} (cancel) and POST
  * /v1/jobs/{id}/retry (re-queue a dead letter).  The state change is one
- * Redis function each (ht_cancel, ht_retry in migrations/0007_lean.lua),
+ * Redis function each (ht_cancel, ht_retry in shared/library.lua),
  * which also checks that the job is the caller's tenant's;
  * this file maps its answer to HTTP and shows the job as it is afterwards:
  *

@@ -494,6 +494,9 @@ int ht_jobs_submit(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *ar
             return -1;
     }
 
+    ht_query_t query; /* only checked here: ht_wait_prefer_of reads ?wait= */
+    if (ht_http_query_or_reply(req, &query) < 0)
+        return -1;
     ht_prefer_t prefer;
     ht_wait_prefer_of(req, &prefer);
     ht_wait_plan_t plan;
@@ -630,6 +633,9 @@ int ht_jobs_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
     if (!ht_id_valid(args->id.base, args->id.len))
         return ht_http_problem(req, HT_P_JOB_NOT_FOUND, "no job with this id");
+    ht_query_t query; /* only checked here: ht_wait_prefer_of reads ?wait= */
+    if (ht_http_query_or_reply(req, &query) < 0)
+        return -1;
     poll_t *g = h2o_mem_alloc_pool(&req->pool, sizeof(*g));
     memset(g, 0, sizeof(*g));
     g->t = t;

@@ -6,8 +6,10 @@
  *   {"jobs": [document, ...], "next_cursor": "..." | null,
  *    "links": {"self": "/v1/jobs?...", "next": "/v1/jobs?...&cursor=..."}}
  *
- * Unknown parameters are a 400 (as unknown body fields are a 422): a typo
- * such as ?stauts=failed must not silently list every job.
+ * The query string is read by the one parser (shared/query.h); unknown
+ * parameters are a 400 (as unknown body fields are a 422): a typo such as
+ * ?stauts=failed must not silently list every job.  So is a malformed
+ * %-escape.
  *
  * With several partitions (shared/partition.h) the page is merged from
  * every partition's index (api/parts.h: ht_api_list_all), with a cursor
@@ -18,7 +20,6 @@
 #include <string.h>
 
 #include "shared/error.h"
-#include "shared/hex.h"
 #include "shared/job.h"
 
 #include "api/http.h"
@@ -29,8 +30,7 @@
 #define LIMIT_MAX     100
 /* A partitioned listing's cursor holds the position of each partition it
  * touched (about 34 characters each, api/parts.h). */
-#define CURSOR_MAX    HT_API_CURSOR_MAX
-#define VALUE_MAX     (CURSOR_MAX + 1)
+#define CURSOR_MAX HT_API_CURSOR_MAX
 
 typedef struct {
     ht_api_thread_t *t;
@@ -42,46 +42,22 @@ typedef struct {
     char cursor[CURSOR_MAX + 1]; /* "" = from the newest */
 } list_t;
 
-/* Decodes a query component (%XX, '+' for space) into out[outlen].
- * Returns 0, or HT_EINVAL when malformed, too long, or holding a NUL. */
-static int url_decode(const char *s, size_t len, char *out, size_t outlen)
+/* Appends s percent-encoded: everything but unreserved characters and ':'
+ * (legal in a query, RFC 3986 section 3.4; cursors hold it), so that
+ * shared/query.h reads back s. */
+static void url_encode(ht_buf_t *b, const char *s)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (c == '%') {
-            int hi = i + 2 < len ? ht_hex_digit(s[i + 1]) : -1;
-            int lo = i + 2 < len ? ht_hex_digit(s[i + 2]) : -1;
-            if (hi < 0 || lo < 0)
-                return HT_EINVAL;
-            c = (char)(hi * 16 + lo);
-            i += 2;
-        } else if (c == '+') {
-            c = ' ';
-        }
-        if (c == '\0' || o + 1 >= outlen)
-            return HT_EINVAL;
-        out[o++] = c;
-    }
-    out[o] = '\0';
-    return 0;
-}
-
-/* Appends s to out percent-encoded (everything but unreserved characters
- * and ':', which cursors hold). */
-static void url_encode(char *out, size_t outlen, const char *s)
-{
-    size_t o = strlen(out);
-    for (; *s && o + 4 < outlen; s++) {
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
             c == '-' || c == '.' || c == '_' || c == '~' || c == ':') {
-            out[o++] = (char)c;
+            ht_buf_putc(b, (char)c);
         } else {
-            o += (size_t)snprintf(out + o, outlen - o, "%%%02X", c);
+            char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+            ht_buf_append(b, esc, 3);
         }
     }
-    out[o] = '\0';
 }
 
 /* One parameter into l.  Returns 0 or -1 (answered 400). */
@@ -125,94 +101,86 @@ static int take_param(list_t *l, const char *name, size_t nlen, const char *valu
 /* The query string into l.  Returns 0 or -1 (answered 400). */
 static int parse_query(list_t *l)
 {
-    h2o_req_t *req = l->req;
-    if (req->query_at == SIZE_MAX || req->query_at >= req->path.len)
-        return 0;
-    const char *q = req->path.base + req->query_at + 1;
-    size_t len = req->path.len - req->query_at - 1;
-    while (len > 0) {
-        const char *amp = memchr(q, '&', len);
-        size_t n = amp ? (size_t)(amp - q) : len;
-        if (n > 0) {
-            const char *eq = memchr(q, '=', n);
-            size_t nlen = eq ? (size_t)(eq - q) : n;
-            char value[VALUE_MAX];
-            if (url_decode(eq ? eq + 1 : q + n, eq ? n - nlen - 1 : 0, value, sizeof(value)) < 0)
-                return ht_http_problem(req, HT_P_BAD_REQUEST,
-                                       "query parameter '%.*s' is malformed or too long",
-                                       (int)(nlen > 64 ? 64 : nlen), q);
-            if (take_param(l, q, nlen, value) < 0)
-                return -1;
-        }
-        if (!amp)
-            break;
-        len -= n + 1;
-        q += n + 1;
+    ht_query_t q;
+    ht_query_param_t p;
+    if (ht_http_query_or_reply(l->req, &q) < 0)
+        return -1;
+    while (ht_query_next(&q, &p) == 1) {
+        if (take_param(l, p.name, p.name_len, p.value) < 0)
+            return -1;
     }
     return 0;
 }
 
-/* "/v1/jobs?status=...&type=...&limit=N[&cursor=...]" of this listing. */
-static void page_url(const list_t *l, const char *cursor, char *out, size_t outlen)
+/* "/v1/jobs?status=...&type=...&limit=N[&cursor=...]" of this listing, in
+ * quotes: a JSON string (its characters need no escape). */
+static void put_page_url(ht_buf_t *b, const list_t *l, const char *cursor)
 {
-    snprintf(out, outlen, "/v1/jobs?");
+    ht_buf_puts(b, "\"/v1/jobs?");
     if (l->has_status)
-        snprintf(out + strlen(out), outlen - strlen(out), "status=%s&",
-                 ht_job_status_name(l->status));
+        ht_buf_printf(b, "status=%s&", ht_job_status_name(l->status));
     if (l->type[0])
-        snprintf(out + strlen(out), outlen - strlen(out), "type=%s&", l->type);
-    snprintf(out + strlen(out), outlen - strlen(out), "limit=%d", l->limit);
+        ht_buf_printf(b, "type=%s&", l->type); /* [a-z0-9_.-] */
+    ht_buf_printf(b, "limit=%d", l->limit);
     if (cursor && cursor[0]) {
-        snprintf(out + strlen(out), outlen - strlen(out), "&cursor=");
-        url_encode(out, outlen, cursor);
+        ht_buf_puts(b, "&cursor=");
+        url_encode(b, cursor);
     }
+    ht_buf_putc(b, '"');
 }
 
-/* Answers a page: `list` (taken) the jobs' documents. */
-static void send_page(list_t *l, int err, const char *next, json_t *list)
+/* Answers a page: the documents of `jobs`, or their text `docs` (a merged
+ * page), n of them.
+ *
+ *   {"jobs":[...],"next_cursor":"..."|null,"links":{"self":"...","next":"..."}} */
+static void send_page(list_t *l, int err, const char *next, size_t n, const ht_job_t *jobs,
+                      const h2o_iovec_t *docs)
 {
     h2o_req_t *req = l->req;
     if (err == HT_EINVAL) {
-        json_decref(list);
         ht_http_problem(req, HT_P_BAD_REQUEST,
                         "cursor is not one this server made (use next_cursor)");
         return;
     }
     if (err) {
-        json_decref(list);
         ht_http_store_problem(req, err);
         return;
     }
-    /* Room for the cursors percent-encoded. */
-    size_t cap = 512 + 3 * (strlen(l->cursor) > strlen(next) ? strlen(l->cursor) : strlen(next));
-    char *self = h2o_mem_alloc_pool(&req->pool, cap), *next_url = h2o_mem_alloc_pool(&req->pool, cap);
-    page_url(l, l->cursor, self, cap);
-    json_t *links = json_pack("{s:s}", "self", self);
-    if (next[0]) {
-        page_url(l, next, next_url, cap);
-        json_object_set_new(links, "next", json_string(next_url));
+    ht_buf_t b;
+    ht_http_buf_init(req, &b);
+    ht_buf_puts(&b, "{\"jobs\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            ht_buf_putc(&b, ',');
+        if (jobs)
+            ht_job_doc_append(&b, &jobs[i]);
+        else
+            ht_buf_append(&b, docs[i].base, docs[i].len);
     }
-    json_t *doc = json_pack("{s:o, s:o, s:o}", "jobs", list, "next_cursor",
-                            next[0] ? json_string(next) : json_null(), "links", links);
+    ht_buf_puts(&b, "],\"next_cursor\":");
+    if (next[0])
+        ht_json_string_append(&b, next);
+    else
+        ht_buf_puts(&b, "null");
+    ht_buf_puts(&b, ",\"links\":{\"self\":");
+    put_page_url(&b, l, l->cursor);
+    if (next[0]) {
+        ht_buf_puts(&b, ",\"next\":");
+        put_page_url(&b, l, next);
+    }
+    ht_buf_puts(&b, "}}");
     ht_http_add_header(req, "cache-control", "no-cache");
-    ht_http_send_json(req, 200, doc);
-    json_decref(doc);
+    ht_http_send_json_buf(req, 200, &b);
 }
 
 static void on_page(void *data, int err, const char *next, size_t n, const ht_job_t *jobs)
 {
-    json_t *list = json_array();
-    for (size_t i = 0; !err && i < n; i++)
-        json_array_append_new(list, ht_job_to_json(&jobs[i]));
-    send_page(data, err, next, list);
+    send_page(data, err, next, n, jobs, NULL);
 }
 
-static void on_merged_page(void *data, int err, const char *next, size_t n, json_t *const *docs)
+static void on_merged_page(void *data, int err, const char *next, size_t n, const h2o_iovec_t *docs)
 {
-    json_t *list = json_array();
-    for (size_t i = 0; !err && i < n; i++)
-        json_array_append(list, docs[i]);
-    send_page(data, err, next, list);
+    send_page(data, err, next, n, NULL, docs);
 }
 
 int ht_jobs_list(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)

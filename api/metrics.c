@@ -1,7 +1,6 @@
 /* GET /metrics (see metrics.h): the exposition writer, the page's families
  * (tables below), and the handler. */
 #include "api/metrics.h"
-#include "api/parts.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -10,81 +9,38 @@
 #include <string.h>
 
 #include "api/http.h"
+#include "api/parts.h"
 #include "api/server.h"
 #include "api/store.h"
 
 /* ---- the writer ------------------------------------------------------------ */
 
-void ht_expo_init(ht_expo_t *e)
-{
-    memset(e, 0, sizeof(*e));
-}
-
-void ht_expo_free(ht_expo_t *e)
-{
-    free(e->buf);
-    memset(e, 0, sizeof(*e));
-}
-
-static int reserve(ht_expo_t *e, size_t more)
-{
-    if (e->failed)
-        return -1;
-    if (e->len + more + 1 <= e->cap)
-        return 0;
-    size_t cap = e->cap ? e->cap : 4096;
-    while (cap < e->len + more + 1)
-        cap *= 2;
-    char *b = realloc(e->buf, cap);
-    if (!b) {
-        e->failed = 1;
-        return -1;
-    }
-    e->buf = b;
-    e->cap = cap;
-    return 0;
-}
-
-static void put(ht_expo_t *e, const char *s, size_t n)
-{
-    if (reserve(e, n) < 0)
-        return;
-    memcpy(e->buf + e->len, s, n);
-    e->len += n;
-    e->buf[e->len] = '\0';
-}
-
-static void puts_(ht_expo_t *e, const char *s)
-{
-    put(e, s, strlen(s));
-}
-
 /* HELP text escapes \ and newline; label values also escape ". */
-static void put_escaped(ht_expo_t *e, const char *s, int quote)
+static void put_escaped(ht_buf_t *e, const char *s, int quote)
 {
     for (; *s; s++) {
         if (*s == '\\')
-            put(e, "\\\\", 2);
+            ht_buf_append(e, "\\\\", 2);
         else if (*s == '\n')
-            put(e, "\\n", 2);
+            ht_buf_append(e, "\\n", 2);
         else if (*s == '"' && quote)
-            put(e, "\\\"", 2);
+            ht_buf_append(e, "\\\"", 2);
         else
-            put(e, s, 1);
+            ht_buf_append(e, s, 1);
     }
 }
 
-void ht_expo_family(ht_expo_t *e, const char *name, const char *type, const char *help)
+void ht_expo_family(ht_buf_t *e, const char *name, const char *type, const char *help)
 {
-    puts_(e, "# HELP ");
-    puts_(e, name);
-    puts_(e, " ");
+    ht_buf_puts(e, "# HELP ");
+    ht_buf_puts(e, name);
+    ht_buf_puts(e, " ");
     put_escaped(e, help, 0);
-    puts_(e, "\n# TYPE ");
-    puts_(e, name);
-    puts_(e, " ");
-    puts_(e, type);
-    puts_(e, "\n");
+    ht_buf_puts(e, "\n# TYPE ");
+    ht_buf_puts(e, name);
+    ht_buf_puts(e, " ");
+    ht_buf_puts(e, type);
+    ht_buf_puts(e, "\n");
 }
 
 const char *ht_expo_value(double v, char out[32])
@@ -100,25 +56,25 @@ const char *ht_expo_value(double v, char out[32])
     return out;
 }
 
-void ht_expo_sample(ht_expo_t *e, const char *name, const char *const *labels, double value)
+void ht_expo_sample(ht_buf_t *e, const char *name, const char *const *labels, double value)
 {
     char num[32];
-    puts_(e, name);
+    ht_buf_puts(e, name);
     if (labels && labels[0]) {
-        puts_(e, "{");
+        ht_buf_puts(e, "{");
         for (size_t i = 0; labels[i] && labels[i + 1]; i += 2) {
             if (i)
-                puts_(e, ",");
-            puts_(e, labels[i]);
-            puts_(e, "=\"");
+                ht_buf_puts(e, ",");
+            ht_buf_puts(e, labels[i]);
+            ht_buf_puts(e, "=\"");
             put_escaped(e, labels[i + 1], 1);
-            puts_(e, "\"");
+            ht_buf_puts(e, "\"");
         }
-        puts_(e, "}");
+        ht_buf_puts(e, "}");
     }
-    puts_(e, " ");
-    puts_(e, ht_expo_value(value, num));
-    puts_(e, "\n");
+    ht_buf_puts(e, " ");
+    ht_buf_puts(e, ht_expo_value(value, num));
+    ht_buf_puts(e, "\n");
 }
 
 /* ---- the families ---------------------------------------------------------- */
@@ -145,7 +101,7 @@ static const struct {
     {"canceled", "Jobs that ended canceled, by type."},
 };
 
-static void render_job_counters(ht_expo_t *e, const ht_metrics_input_t *in)
+static void render_job_counters(ht_buf_t *e, const ht_metrics_input_t *in)
 {
     for (size_t c = 0; c < sizeof(job_counters) / sizeof(job_counters[0]); c++) {
         char family[96], prefix[64];
@@ -175,7 +131,7 @@ static const struct {
     {"hangtight_jobs_dead", "Failed jobs kept (dead letters), every tenant.", NULL, NULL, "dead"},
 };
 
-static void render_queue_gauges(ht_expo_t *e, const ht_metrics_input_t *in)
+static void render_queue_gauges(ht_buf_t *e, const ht_metrics_input_t *in)
 {
     const char *family = NULL;
     for (size_t g = 0; g < sizeof(queue_gauges) / sizeof(queue_gauges[0]); g++) {
@@ -199,7 +155,7 @@ static const struct {
     {"run", "hangtight_job_run_seconds", "Run time of attempts that completed (any outcome)."},
 };
 
-static void render_histograms(ht_expo_t *e, const ht_metrics_input_t *in)
+static void render_histograms(ht_buf_t *e, const ht_metrics_input_t *in)
 {
     for (size_t h = 0; h < sizeof(histograms) / sizeof(histograms[0]); h++) {
         char prefix[32], bucket[96], name[96], le[32];
@@ -236,7 +192,7 @@ static void render_histograms(ht_expo_t *e, const ht_metrics_input_t *in)
 }
 
 /* Pairs "stored_bytes:<tenant>": each tenant's bytes in the blob store. */
-static void render_stored(ht_expo_t *e, const ht_metrics_input_t *in)
+static void render_stored(ht_buf_t *e, const ht_metrics_input_t *in)
 {
     static const char prefix[] = "stored_bytes:";
     const char *family = "hangtight_blob_stored_bytes";
@@ -250,7 +206,7 @@ static void render_stored(ht_expo_t *e, const ht_metrics_input_t *in)
     }
 }
 
-static void render_webhooks(ht_expo_t *e, const ht_metrics_input_t *in)
+static void render_webhooks(ht_buf_t *e, const ht_metrics_input_t *in)
 {
     static const char *const outcomes[] = {"delivered", "retried", "failed"};
     const char *family = "hangtight_webhook_deliveries_total";
@@ -298,7 +254,7 @@ static const struct {
      NULL, HT_M_UPLOAD_BYTES},
 };
 
-static void render_process(ht_expo_t *e, const ht_metrics_input_t *in)
+static void render_process(ht_buf_t *e, const ht_metrics_input_t *in)
 {
     const char *family = NULL;
     for (size_t i = 0; i < sizeof(process_series) / sizeof(process_series[0]); i++) {
@@ -315,7 +271,7 @@ static void render_process(ht_expo_t *e, const ht_metrics_input_t *in)
     ht_expo_sample(e, "hangtight_redis_up", NULL, in->redis_up ? 1 : 0);
 }
 
-void ht_metrics_render(ht_expo_t *e, const ht_metrics_input_t *in)
+void ht_metrics_render(ht_buf_t *e, const ht_metrics_input_t *in)
 {
     if (in->redis_up) {
         render_job_counters(e, in);
@@ -346,17 +302,16 @@ static void on_metrics(void *data, int err, size_t n, const char *const *names,
         for (int m = 0; m < HT_M_COUNT; m++)
             in.process[m] += ht_counters_get(&threads[i].counters, (ht_metric_t)m);
     }
-    ht_expo_t e;
-    ht_expo_init(&e);
+    ht_buf_t e = HT_BUF_INIT;
     ht_metrics_render(&e, &in);
-    if (e.failed) {
-        ht_expo_free(&e);
+    if (ht_buf_failed(&e)) {
+        ht_buf_free(&e);
         ht_http_problem(req, HT_P_INTERNAL, "out of memory rendering the metrics");
         return;
     }
     ht_http_add_header(req, "cache-control", "no-store");
-    ht_http_send(req, 200, HT_METRICS_CONTENT_TYPE, e.buf, e.len);
-    ht_expo_free(&e);
+    ht_http_send(req, 200, HT_METRICS_CONTENT_TYPE, e.data ? e.data : "", e.len);
+    ht_buf_free(&e);
 }
 
 int ht_metrics_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)

@@ -2,7 +2,7 @@
  *
  * Two sources, one scrape:
  *  - cluster-wide job figures, counted exactly inside the Redis function
- *    library (migrations/0007_lean.lua: the metrics and hist:* hashes),
+ *    library (shared/library.lua: the metrics and hist:* hashes),
  *    so every worker's work is counted without workers exposing anything;
  *    read with one FCALL_RO ht_metrics;
  *  - this api process's own figures, summed over its threads' counters
@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shared/buf.h"
+
 #include "api/metrics_counters.h"
 #include "api/router.h"
 
@@ -25,23 +27,17 @@
 
 /* ---- the exposition writer ----------------------------------------------- */
 
-typedef struct {
-    char *buf; /* malloc'd, NUL-terminated while not failed */
-    size_t len, cap;
-    int failed; /* out of memory: the text is incomplete */
-} ht_expo_t;
-
-void ht_expo_init(ht_expo_t *e);
-void ht_expo_free(ht_expo_t *e);
+/* The writer appends to a buffer (shared/buf.h): out of memory leaves it
+ * failed (ht_buf_failed), the text incomplete. */
 
 /* "# HELP name help" (help escaped) and "# TYPE name type" (counter, gauge,
  * histogram). */
-void ht_expo_family(ht_expo_t *e, const char *name, const char *type, const char *help);
+void ht_expo_family(ht_buf_t *e, const char *name, const char *type, const char *help);
 
 /* One sample line: name{l1="v1",...} value.  `labels` is a NULL-terminated
  * array of label name, value pairs (NULL: none); values are escaped.
  * Integral values print without a fraction, infinities as +Inf/-Inf. */
-void ht_expo_sample(ht_expo_t *e, const char *name, const char *const *labels, double value);
+void ht_expo_sample(ht_buf_t *e, const char *name, const char *const *labels, double value);
 
 /* Writes `v` as an exposition value into out[32]. */
 const char *ht_expo_value(double v, char out[32]);
@@ -57,7 +53,7 @@ typedef struct {
 } ht_metrics_input_t;
 
 /* Renders every family of `in` into `e`. */
-void ht_metrics_render(ht_expo_t *e, const ht_metrics_input_t *in);
+void ht_metrics_render(ht_buf_t *e, const ht_metrics_input_t *in);
 
 /* The route (router.c): GET /metrics. */
 int ht_metrics_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);

@@ -1,7 +1,7 @@
 /* Per-api-thread counters for GET /metrics (api/metrics.h serves them):
  * what one api process sees — held requests, SSE streams, 102s written,
  * Redis errors, responses by status class.  Job counters are not here:
- * they are counted in Redis (migrations/0007_lean.lua, ht_metrics).
+ * they are counted in Redis (shared/library.lua, ht_metrics).
  *
  * No locks: every api thread owns one ht_api_counters_t (a field of its
  * ht_api_thread_t) and is its only writer; a scrape on any thread reads

@@ -121,8 +121,7 @@ static void on_part_stats(void *data, int err, size_t n, const char *const *name
         sum_add(s, names[i], values[i]);
     if (--s->pending > 0)
         return;
-    s->cb(s->data, s->err, s->err ? 0 : s->n, s->err ? NULL : s->names,
-          s->err ? NULL : s->values);
+    s->cb(s->data, s->err, s->err ? 0 : s->n, s->err ? NULL : s->names, s->err ? NULL : s->values);
 }
 
 static sum_t *sum_new(ht_api_thread_t *t, h2o_req_t *req, ht_astore_stats_cb cb, void *data)
@@ -194,8 +193,8 @@ int ht_api_cursor_encode(const ht_api_cursor_pos_t *pos, size_t n, char *out, si
         for (size_t h = 0; h < HT_ID_LEN; h++) {
             if (pos[i].id[h] == '-')
                 continue;
-            b[len] = (unsigned char)(ht_hex_digit(pos[i].id[h]) << 4 |
-                                     ht_hex_digit(pos[i].id[h + 1]));
+            b[len] =
+                (unsigned char)(ht_hex_digit(pos[i].id[h]) << 4 | ht_hex_digit(pos[i].id[h + 1]));
             len++;
             h++;
         }
@@ -316,7 +315,8 @@ int ht_api_cursor_decode(const char *s, ht_api_cursor_pos_t *pos, size_t max, si
 
 typedef struct {
     ht_api_merge_part_t mp; /* its position, what ht_list answered, taken */
-    json_t **docs;
+    ht_buf_t docs;          /* the documents of what ht_list answered, one after another */
+    size_t *doc_end;        /* where each ends in docs */
     long long *scores;
     char (*ids)[HT_ID_LEN + 1];
     char next[HT_ID_LEN + 32]; /* "" at the index's end */
@@ -337,9 +337,8 @@ static void merge_dispose(void *p)
 {
     merge_t *m = p;
     for (size_t i = 0; m->pp && i < m->n; i++) {
-        for (size_t j = 0; j < m->pp[i].mp.got; j++)
-            json_decref(m->pp[i].docs[j]);
-        free(m->pp[i].docs);
+        ht_buf_free(&m->pp[i].docs);
+        free(m->pp[i].doc_end);
         free(m->pp[i].scores);
         free(m->pp[i].ids);
     }
@@ -426,7 +425,7 @@ static void finish_merge(merge_t *m)
         return;
     }
     size_t lim = m->limit > 0 ? (size_t)m->limit : 1;
-    json_t **out = malloc(lim * sizeof(*out));
+    h2o_iovec_t *out = malloc(lim * sizeof(*out));
     size_t *order = malloc(lim * sizeof(*order));
     size_t *taken = calloc(m->n ? m->n : 1, sizeof(*taken));
     ht_api_merge_part_t *mp = calloc(m->n ? m->n : 1, sizeof(*mp));
@@ -439,17 +438,20 @@ static void finish_merge(merge_t *m)
         for (size_t i = 0; i < m->n; i++) {
             mp[i] = m->pp[i].mp;
             mp[i].scores = m->pp[i].scores;
-            mp[i].ids = (const char(*)[HT_ID_LEN + 1])m->pp[i].ids;
+            mp[i].ids = (const char(*)[HT_ID_LEN + 1]) m->pp[i].ids;
             mp[i].next = m->pp[i].next;
         }
         size_t npos;
         int more;
         size_t emitted = ht_api_merge(mp, m->n, m->limit, order, pos, &npos, &more);
-        for (size_t k = 0; k < emitted; k++)
-            out[k] = m->pp[order[k]].docs[taken[order[k]]++];
+        for (size_t k = 0; k < emitted; k++) {
+            const part_page_t *p = &m->pp[order[k]];
+            size_t j = taken[order[k]]++, start = j ? p->doc_end[j - 1] : 0;
+            out[k] = h2o_iovec_init(p->docs.data + start, p->doc_end[j] - start);
+        }
         if (!more)
             next[0] = '\0';
-        else if (npos == 0) /* nothing taken anywhere yet: all at their start */
+        else if (npos == 0)                  /* nothing taken anywhere yet: all at their start */
             snprintf(next, cap, "%s", "AQ"); /* just the version byte */
         else if (ht_api_cursor_encode(pos, npos, next, cap) < 0)
             next[0] = '\0';
@@ -478,14 +480,18 @@ static void on_part_page(void *data, int err, const char *next, size_t n, const 
     if (err && !m->err)
         m->err = err;
     if (!err && n > 0) {
-        p->docs = calloc(n, sizeof(*p->docs));
+        p->doc_end = calloc(n, sizeof(*p->doc_end));
         p->scores = calloc(n, sizeof(*p->scores));
         p->ids = calloc(n, sizeof(*p->ids));
-        if (!p->docs || !p->scores || !p->ids) {
+        if (!p->doc_end || !p->scores || !p->ids) {
             m->err = HT_ENOMEM;
         } else {
             for (size_t j = 0; j < n; j++) {
-                p->docs[j] = ht_job_to_json(&jobs[j]);
+                if (ht_job_doc_append(&p->docs, &jobs[j]) < 0) {
+                    m->err = HT_ENOMEM;
+                    break;
+                }
+                p->doc_end[j] = p->docs.len;
                 p->scores[j] = (long long)jobs[j].created_at;
                 memcpy(p->ids[j], jobs[j].id, sizeof(p->ids[j]));
                 p->mp.got++;
@@ -493,7 +499,8 @@ static void on_part_page(void *data, int err, const char *next, size_t n, const 
         }
     }
     if (!err)
-        snprintf(p->next, sizeof(p->next), "%s", next && strlen(next) < sizeof(p->next) ? next : "");
+        snprintf(p->next, sizeof(p->next), "%s",
+                 next && strlen(next) < sizeof(p->next) ? next : "");
     if (--m->pending == 0)
         finish_merge(m);
 }

@@ -7,14 +7,13 @@
 #define HT_API_PARTS_H
 
 #include <h2o.h>
-#include <jansson.h>
 
 #include "shared/job.h"
 #include "shared/keys.h"
 #include "shared/partition.h"
 
-#include "api/server.h"
 #include "api/store.h"
+#include "api/thread.h"
 
 /* The keys of the partition of job `id` (a valid id), borrowed: an entry
  * of the served partitions, or built into *scratch. */
@@ -39,13 +38,14 @@ void ht_api_metrics_all(ht_api_thread_t *t, h2o_req_t *req, ht_astore_stats_cb c
 
 /* One page of the tenant's listing over every served partition, newest
  * first (created_at, then id, as ht_list orders one index), `docs` the
- * job documents (borrowed; n of them), `next` the cursor ("" at the end).
+ * job documents' JSON text (ht_job_doc_append; n of them, borrowed for the
+ * call), `next` the cursor ("" at the end).
  * The cursor records each partition's position (opaque: base64url of a
  * small binary record); a cursor it did not make is HT_EINVAL.  A single
  * "score:id" cursor of an unpartitioned listing is accepted as the
  * position of every partition. */
 typedef void (*ht_api_page_cb)(void *data, int err, const char *next, size_t n,
-                               json_t *const *docs);
+                               const h2o_iovec_t *docs);
 void ht_api_list_all(ht_api_thread_t *t, h2o_req_t *req, const char *tenant, int has_status,
                      ht_job_status_t status, int limit, const char *cursor, const char *type,
                      ht_api_page_cb cb, void *data);

@@ -18,22 +18,18 @@
  * Watches hear "ready" when their entry becomes active; a watch added to an
  * active entry hears it on the next loop turn (never from ht_watch_add).
  *
- * Connection: the same small state machine as api/store.c (retry every
- * TICK_MS, connect timeout, SO_ERROR check because hiredis' libuv adapter
- * ignores poll errors), plus: (un)subscribe confirmations overdue by
- * REPLY_TIMEOUT_MS mean a dead connection.  hiredis 0.14.1 calls the
- * callback given with SUBSCRIBE for that channel's confirmation, for every
- * message on it and for its unsubscribe confirmation; ours is one function
- * that finds the entry by the channel's name.
+ * Connection: api/aconn.h (login, reconnect, timeouts), with the
+ * (un)subscribes not yet confirmed as its replies owed.  hiredis 0.14.1
+ * calls the callback given with SUBSCRIBE for that channel's confirmation,
+ * for every message on it and for its unsubscribe confirmation; ours is one
+ * function that finds the entry by the channel's name.
  *
  * Cluster: classic PUBLISH reaches every node of a Redis Cluster, so one
  * connection to any node hears every job's events.  It goes to the URL's
- * seeds in turn: each lost connection or failed connect moves on to the
- * next seed, and the reconnect subscribes everything again as above. */
+ * seeds in turn (each lost connection or failed connect moves on to the
+ * next seed), and the reconnect subscribes everything again as above. */
 #include "api/pubsub.h"
-#include "api/redis_async.h"
 
-#include <errno.h>
 #include <h2o/linklist.h>
 #include <h2o/memory.h>
 #include <hiredis/async.h>
@@ -41,20 +37,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "shared/argv.h"
 #include "shared/error.h"
 #include "shared/log.h"
 
+#include "api/aconn.h"
 #include "api/event_format.h"
 
-#define TICK_MS            500
-#define CONNECT_TIMEOUT_MS 2000
-#define REPLY_TIMEOUT_MS   3000
-#define BUCKETS_MIN        64
+#define BUCKETS_MIN 64
 
-typedef enum { ST_DOWN, ST_CONNECTING, ST_READY } state_t;
 typedef enum { SUB_NONE, SUB_PENDING, SUB_ACTIVE, SUB_LEAVING } sub_t;
 
 /* One watched job. */
@@ -81,17 +73,10 @@ struct ht_pubsub {
     uv_timer_t tick;
     uv_timer_t soon; /* delivers owed "ready"s on the next loop turn */
     ht_redis_url_t url;
-    int seed; /* cluster: the seed connected or tried now */
+    ht_aconn_t conn;             /* its replies owed: (un)subscribes not yet confirmed */
     char prefix[HT_KEY_MAX + 1]; /* "ht:{default}:events:" */
     size_t prefix_len;
     const ht_parts_t *parts; /* several partitions: channels by the id's partition */
-    redisAsyncContext *ac; /* NULL while down */
-    state_t state;
-    uint64_t state_since;
-    uint64_t last_progress; /* uv_now() of the last confirmation, or of sending into an idle pipe */
-    size_t in_flight;       /* (un)subscribes sent and not yet confirmed */
-    int outage_logged;
-    int ever_ready; /* the first connect is not news; a reconnect is */
     chan_t **buckets;
     size_t n_buckets, n_chans, n_watches;
     h2o_linklist_t ready_queue; /* ht_watch_t.ready_link */
@@ -203,19 +188,19 @@ static int send_sub(ht_pubsub_t *ps, chan_t *c, const char *verb)
     /* UNSUBSCRIBE takes no callback: its confirmation goes to SUBSCRIBE's. */
     int sub = verb[0] == 'S';
     int rc = a.overflow ? HT_EINVAL
-             : redisAsyncCommandArgv(ps->ac, sub ? on_sub_reply : NULL, sub ? ps : NULL, (int)a.n,
-                                     a.v, a.len) == REDIS_OK
+             : redisAsyncCommandArgv(ps->conn.ac, sub ? on_sub_reply : NULL, sub ? ps : NULL,
+                                     (int)a.n, a.v, a.len) == REDIS_OK
                  ? 0
                  : HT_EREDIS;
     ht_argv_clear(&a);
-    if (rc == 0 && ps->in_flight++ == 0)
-        ps->last_progress = uv_now(ps->loop);
+    if (rc == 0)
+        ht_aconn_sent(&ps->conn);
     return rc;
 }
 
 static void subscribe(ht_pubsub_t *ps, chan_t *c)
 {
-    if (ps->state != ST_READY || !ps->ac || c->sub != SUB_NONE || c->n_watches == 0)
+    if (ps->conn.state != HT_ACONN_READY || !ps->conn.ac || c->sub != SUB_NONE || c->n_watches == 0)
         return;
     if (send_sub(ps, c, "SUBSCRIBE") == 0) {
         c->sub = SUB_PENDING;
@@ -229,7 +214,7 @@ static void unsubscribe(ht_pubsub_t *ps, chan_t *c)
 {
     if (c->sub != SUB_PENDING && c->sub != SUB_ACTIVE)
         return;
-    if (ps->ac && send_sub(ps, c, "UNSUBSCRIBE") == 0) {
+    if (ps->conn.ac && send_sub(ps, c, "UNSUBSCRIBE") == 0) {
         c->sub = SUB_LEAVING;
         ht_log(HT_LOG_DEBUG, "job unsubscribed", "id", c->id, NULL);
         return;
@@ -300,16 +285,14 @@ static void on_message(ht_pubsub_t *ps, chan_t *c, const redisReply *payload)
     ht_job_event_t ev = {.id = c->id,
                          .version = note.version,
                          .status = note.status,
-                         .log_id = note.log_id,
+                         .log_id = note.event_id,
                          .progress = note.progress};
     deliver(ps, c, &ev);
 }
 
 static void on_confirmed(ht_pubsub_t *ps, chan_t *c, int subscribed)
 {
-    if (ps->in_flight > 0)
-        ps->in_flight--;
-    ps->last_progress = uv_now(ps->loop);
+    ht_aconn_answered(&ps->conn);
     if (!c)
         return;
     if (subscribed) {
@@ -334,7 +317,7 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     ht_pubsub_t *ps = privdata;
     const redisReply *r = reply;
-    if (!r || ac->data != ps || ps->ac != ac)
+    if (!r || ps->conn.ac != ac)
         return;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
         r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING)
@@ -360,25 +343,12 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
 
 /* ---- connection ------------------------------------------------------- */
 
-static void set_state(ht_pubsub_t *ps, state_t st)
+/* The connection is gone: so is every subscription, and every confirmation
+ * owed. */
+static void on_conn_down(ht_aconn_t *conn)
 {
-    ps->state = st;
-    ps->state_since = uv_now(ps->loop);
-}
-
-/* The connection is gone: so is every subscription. */
-static void mark_down(ht_pubsub_t *ps, const char *why)
-{
-    ht_log(HT_LOG_DEBUG, "redis pub/sub down", "detail", why ? why : "closed", NULL);
-    if (ps->state == ST_READY || !ps->outage_logged) {
-        if (why)
-            ht_log(HT_LOG_WARN, "redis pub/sub unavailable", "detail", why, NULL);
-        ps->outage_logged = 1;
-    }
-    set_state(ps, ST_DOWN);
-    ps->in_flight = 0;
-    if (ps->url.kind == HT_REDIS_CLUSTER)
-        ps->seed = (ps->seed + 1) % ps->url.n_seeds; /* another node next time */
+    ht_pubsub_t *ps = conn->data;
+    conn->pending = 0;
     for (size_t i = 0; i < ps->n_buckets; i++) {
         for (chan_t *c = ps->buckets[i], *next; c; c = next) {
             next = c->next;
@@ -388,120 +358,30 @@ static void mark_down(ht_pubsub_t *ps, const char *why)
     }
 }
 
-/* Closes the connection from our side. */
-static void drop(ht_pubsub_t *ps, const char *why)
+static void on_conn_ready(ht_aconn_t *conn)
 {
-    redisAsyncContext *ac = ps->ac;
-    ps->ac = NULL;
-    mark_down(ps, why);
-    if (ac) {
-        ac->data = NULL; /* no callback of this context is ours any more */
-        redisAsyncFree(ac);
-    }
-}
-
-static void on_connect(const redisAsyncContext *ac, int status)
-{
-    ht_pubsub_t *ps = ac->data;
-    if (!ps)
-        return;
-    if (status != REDIS_OK) {
-        ps->ac = NULL; /* hiredis frees the context when we return */
-        mark_down(ps, ac->errstr[0] ? ac->errstr : "connect failed");
-        return;
-    }
-    set_state(ps, ST_READY);
-    if (ps->outage_logged && ps->ever_ready)
-        ht_log(HT_LOG_INFO, "redis pub/sub connected",
-               ps->url.kind == HT_REDIS_CLUSTER ? "node" : NULL, ps->url.seeds[ps->seed].host,
-               NULL);
-    ps->outage_logged = 0;
-    ps->ever_ready = 1;
+    ht_pubsub_t *ps = conn->data;
     for (size_t i = 0; i < ps->n_buckets; i++) {
         for (chan_t *c = ps->buckets[i]; c; c = c->next)
             subscribe(ps, c);
     }
 }
 
-static void on_disconnect(const redisAsyncContext *ac, int status)
-{
-    (void)status;
-    ht_pubsub_t *ps = ac->data;
-    if (!ps || ps->ac != ac)
-        return;
-    ps->ac = NULL; /* hiredis frees the context when we return */
-    mark_down(ps, ac->errstr[0] ? ac->errstr : "connection closed");
-}
-
-/* AUTH's answer: a refusal makes the connection useless. */
-static void on_login_reply(redisAsyncContext *ac, void *reply, void *privdata)
-{
-    (void)privdata;
-    redisReply *r = reply;
-    ht_pubsub_t *ps = ac->data;
-    if (!ps || ps->ac != ac || !r || r->type != REDIS_REPLY_ERROR)
-        return;
-    ht_log(HT_LOG_ERROR, "redis refused login", "detail", r->str, NULL);
-    drop(ps, NULL);
-}
-
-static void connect_now(ht_pubsub_t *ps)
-{
-    const ht_redis_url_t *url = &ps->url;
-    ht_redis_url_t node;
-    if (url->kind == HT_REDIS_CLUSTER) { /* the URL's password, this seed's address */
-        node = ps->url;
-        snprintf(node.host, sizeof(node.host), "%s", ps->url.seeds[ps->seed].host);
-        node.port = ps->url.seeds[ps->seed].port;
-        url = &node;
-    }
-    const char *err = NULL;
-    redisAsyncContext *ac = ht_redis_async_connect(url, ps->loop, ps, 0, on_login_reply, &err);
-    if (!ac) {
-        mark_down(ps, err);
-        return;
-    }
-    /* A subscriber is silent for long stretches: let TCP notice a dead peer. */
-    if (ps->url.kind != HT_REDIS_UNIX)
-        redisEnableKeepAlive(&ac->c);
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    ps->ac = ac;
-    set_state(ps, ST_CONNECTING);
-}
-
-/* The error pending on the socket, 0 when none (see api/store.c). */
-static int socket_error(const ht_pubsub_t *ps)
-{
-    int err = 0;
-    socklen_t len = sizeof(err);
-    if (!ps->ac || ps->ac->c.fd < 0)
-        return 0;
-    if (getsockopt(ps->ac->c.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-        return errno;
-    return err;
-}
+/* Pub/sub ignores the database number, so no SELECT.  A subscriber is
+ * silent for long stretches: TCP keepalive notices a dead peer.  The
+ * command client (api/aclient.h) reports a Redis unreachable at startup. */
+static const ht_aconn_opts_t conn_opts = {
+    .label = "redis pub/sub",
+    .keepalive = 1,
+    .quiet_start = 1,
+    .on_ready = on_conn_ready,
+    .on_down = on_conn_down,
+};
 
 static void on_tick(uv_timer_t *timer)
 {
     ht_pubsub_t *ps = timer->data;
-    uint64_t now = uv_now(ps->loop);
-    int err = ps->state == ST_DOWN ? 0 : socket_error(ps);
-    if (err)
-        drop(ps, strerror(err)); /* and retry at once, below */
-    switch (ps->state) {
-    case ST_DOWN:
-        connect_now(ps);
-        break;
-    case ST_CONNECTING:
-        if (now - ps->state_since >= CONNECT_TIMEOUT_MS)
-            drop(ps, "connect timed out");
-        break;
-    case ST_READY:
-        if (ps->in_flight > 0 && now - ps->last_progress >= REPLY_TIMEOUT_MS)
-            drop(ps, "subscription not confirmed: connection presumed dead");
-        break;
-    }
+    ht_aconn_tick(&ps->conn);
 }
 
 /* ---- the interface ---------------------------------------------------- */
@@ -525,10 +405,9 @@ int ht_pubsub_new(ht_pubsub_t **out, uv_loop_t *loop, const ht_redis_url_t *url,
     uv_timer_init(loop, &ps->soon);
     ps->tick.data = ps->soon.data = ps;
     ps->handles_open = 2;
-    uv_timer_start(&ps->tick, on_tick, TICK_MS, TICK_MS);
-    set_state(ps, ST_DOWN);
-    ps->outage_logged = 1; /* api/store.c reports a Redis unreachable at startup */
-    connect_now(ps);
+    ht_aconn_init(&ps->conn, loop, &ps->url, NULL, 0, &conn_opts, ps);
+    uv_timer_start(&ps->tick, on_tick, HT_ACONN_TICK_MS, HT_ACONN_TICK_MS);
+    ht_aconn_connect(&ps->conn);
     *out = ps;
     return 0;
 }
@@ -567,8 +446,7 @@ void ht_pubsub_close(ht_pubsub_t *ps)
     }
     ps->n_chans = ps->n_watches = 0;
     h2o_linklist_init_anchor(&ps->ready_queue);
-    ps->outage_logged = 1; /* a deliberate close is not an outage to report */
-    drop(ps, NULL);
+    ht_aconn_close(&ps->conn);
     uv_timer_stop(&ps->tick);
     uv_timer_stop(&ps->soon);
     uv_close((uv_handle_t *)&ps->tick, on_handle_closed);

@@ -2,13 +2,13 @@
  * per thread (not per request), a channel per watched job, fanned out to the
  * watchers of that job on this thread (sync waits, long polls, SSE streams).
  *
- * Every change of a job (migrations/0002_events.lua) bumps its version,
- * appends an entry to the job's capped event log (a stream,
- * "ht:{Q}:job:<id>:log") and publishes "<version> <status> <log id>
- * <kind>" on the channel "ht:{Q}:events:<id>", kind being "status" or
- * "progress".  The thread SUBSCRIBEs to a job's channel when its first
- * watcher arrives and UNSUBSCRIBEs when its last one leaves, so Redis sends
- * each api thread only the events of the jobs it holds requests for.
+ * Every change of a job (the function library's `changed`) bumps its
+ * version, appends an entry to the job's capped event log (the list
+ * "ht:{Q}:job:<id>:ev") and publishes "<version> <status> <log id> <kind>"
+ * on the channel "ht:{Q}:events:<id>", kind being "status" or "progress".
+ * The thread SUBSCRIBEs to a job's channel when its first watcher arrives
+ * and UNSUBSCRIBEs when its last one leaves, so Redis sends each api thread
+ * only the events of the jobs it holds requests for.
  *
  * Gaps: pub/sub loses what happens while not subscribed (before the
  * SUBSCRIBE is confirmed, or while the connection is down).  So a watcher
@@ -32,8 +32,8 @@ typedef struct ht_pubsub ht_pubsub_t;
 typedef struct ht_watch ht_watch_t;
 
 typedef struct {
-    const char *id;     /* the job's id */
-    uint64_t version;   /* the job's version after the change (its ETag) */
+    const char *id;   /* the job's id */
+    uint64_t version; /* the job's version after the change (its ETag) */
     ht_job_status_t status;
     const char *log_id; /* id of the change's entry in the job's event log */
     int progress;       /* 1 for a progress report, 0 for a status change */

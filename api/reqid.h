@@ -7,8 +7,8 @@
  * request is handled:
  *  - synchronously: it is the thread's current request id (shared/log.h)
  *    from ht_reqid_begin() until the scope ends;
- *  - in store callbacks: api/store.c records the current id with each call
- *    bound to a request and restores it around the callback.
+ *  - in store callbacks: api/aclient.c records the current id with each
+ *    call bound to a request and restores it around the callback.
  *
  * One line at the top of ht_router_dispatch (api/router.c) does it all:
  *

@@ -40,11 +40,6 @@ typedef struct {
     h2o_handler_t super;
 } catchall_handler_t;
 
-ht_api_thread_t *ht_api_thread_of(h2o_req_t *req)
-{
-    return H2O_STRUCT_FROM_MEMBER(ht_api_thread_t, ctx, req->conn->ctx);
-}
-
 ht_api_thread_t *ht_server_threads(ht_server_t *s, size_t *n)
 {
     *n = s ? s->n : 0;
@@ -92,7 +87,7 @@ static void start_listening(ht_api_thread_t *t)
         ht_log(HT_LOG_ERROR, "cannot accept connections", "detail", uv_strerror(rc), NULL);
 }
 
-/* The thread's Redis connection answered (or was found down): serve. */
+/* The thread's Redis client answered (or found Redis down): serve. */
 static void on_store_first(void *data, int ready)
 {
     (void)ready;
@@ -126,7 +121,7 @@ static void on_drain_tick(uv_timer_t *timer)
     uint64_t waited = uv_now(&t->loop) - t->phase_since_;
     if (t->drain_phase_ == 0) {
         /* File copies stop at their next piece once told (ht_files_stop). */
-        if ((ht_astore_pending(t->store) > 0 || ht_files_pending() > 0) &&
+        if ((ht_aclient_pending(t->store) > 0 || ht_files_pending() > 0) &&
             waited < DRAIN_REQUESTS_MS)
             return;
         uv_walk(&t->loop, shut_reading, t);
@@ -140,7 +135,7 @@ static void on_drain_tick(uv_timer_t *timer)
     if (!t->clean_)
         ht_log(HT_LOG_WARN, "connections still open at exit", NULL);
     /* Closing the store fails whatever still waits on Redis (503). */
-    ht_astore_close(t->store);
+    ht_aclient_close(t->store);
     t->store = NULL;
     ht_types_close(t->types);
     t->types = NULL;
@@ -184,7 +179,7 @@ int ht_api_thread_init(ht_api_thread_t *t, h2o_globalconf_t *gc,
     h2o_context_init(&t->ctx, &t->loop, gc);
     t->accept_ctx.ctx = &t->ctx;
     t->accept_ctx.hosts = gc->hosts;
-    if ((rc = ht_astore_new(&t->store, &t->loop, &t->cfg->redis, on_first, data)) < 0 ||
+    if ((rc = ht_aclient_new(&t->store, &t->loop, &t->cfg->redis, on_first, data)) < 0 ||
         (rc = ht_types_new(&t->types, &t->loop, t->store)) < 0 ||
         (rc = ht_pubsub_new(&t->pubsub, &t->loop, &t->cfg->redis, &t->keys)) < 0)
         return rc;

@@ -1,28 +1,22 @@
-/* The api's non-blocking Redis store: one hiredis async connection per api
- * thread, on that thread's libuv loop.  All Redis access of the api goes
- * through here (the blocking twin for worker and CLI is shared/store.h, over
- * the same keys and functions of migrations/0003_lifecycle.lua).
- *
- * Connection states:
- *
- *     [down] --every ~500 ms--> [connecting] --connected--> [ready]
- *       ^                            |                         |
- *       +---- refused, or no answer within ~2 s; --------------+
- *             connection lost; a reply overdue by ~3 s
- *
- * Calls are sent only while ready; in any other state they fail at once with
- * HT_EREDIS (callers answer 503), so a request never waits on a dead Redis.
+/* The Redis commands of the api: every read and write of the keyspace the
+ * api makes, as one call per command on the thread's Redis client
+ * (api/aclient.h, which connects, routes over a cluster, and answers each
+ * call exactly once).  The blocking twin for worker and CLI is
+ * shared/store.h, over the same keys and functions of the function library.
  *
  * Callbacks: every call's callback fires exactly once, possibly before the
- * call returns (a call made while not ready fails synchronously), with err 0
- * on success or a negative code: HT_EREDIS (unavailable: not connected,
- * connection lost, reply overdue), HT_EPROTO (Redis answered an error or an
- * unexpected shape; logged here), HT_ENOTFOUND, HT_EEXIST, HT_EINVAL (as
- * each call says).
+ * call returns (a call made while Redis is not ready fails synchronously),
+ * with err 0 on success or a negative code: HT_EREDIS (unavailable: not
+ * connected, connection lost, reply overdue, Redis full or failing over;
+ * callers answer 503), HT_EPROTO (Redis answered an error or an unexpected
+ * shape; logged), HT_ENOMEM, HT_ENOTFOUND, HT_EEXIST, HT_EINVAL (as each
+ * call says).  Pointers passed to a callback are borrowed, valid only
+ * during the callback; everything a call is given is copied before it
+ * returns.
  *
  * Request binding: a call given an h2o request is tied to it.  When h2o
- * disposes of the request first (an HTTP/2 client resets the stream or closes
- * the connection), the callback is dropped instead of fired, because
+ * disposes of the request first (an HTTP/2 client resets the stream or
+ * closes the connection), the callback is dropped instead of fired, because
  * everything it could touch lived in that request's pool.  Calls given NULL
  * (timers, housekeeping) always fire. */
 #ifndef HT_API_STORE_H
@@ -31,37 +25,16 @@
 #include <h2o.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <uv.h>
 
 #include "shared/job.h"
 #include "shared/keys.h"
-#include "shared/redis_url.h"
 
+#include "api/aclient.h"
 #include "api/event_format.h"
-
-typedef struct ht_astore ht_astore_t;
-
-/* Creates the store on `loop` (the calling thread's) and starts connecting.
- * `url` is copied.  `on_first` (may be NULL) fires once, on the first
- * transition out of [connecting]: ready or not, the thread may start serving.
- * Returns 0 or HT_ENOMEM / HT_EINVAL (cluster URLs are not supported). */
-int ht_astore_new(ht_astore_t **out, uv_loop_t *loop, const ht_redis_url_t *url,
-                  void (*on_first)(void *data, int ready), void *data);
-
-/* Fails every pending call with HT_EREDIS (their callbacks fire now), closes
- * the connection and the timer.  The memory is freed once libuv has closed
- * the timer, so the loop must run afterwards. */
-void ht_astore_close(ht_astore_t *s);
-
-/* 1 while connected and ready to send. */
-int ht_astore_ready(const ht_astore_t *s);
-
-/* Calls sent and not yet answered (the shutdown drain waits for 0). */
-size_t ht_astore_pending(const ht_astore_t *s);
 
 /* ---- calls ------------------------------------------------------------ */
 
-/* What a submit adds to the validated request (migration 0003). */
+/* What a submit adds to the validated request. */
 typedef struct {
     int64_t run_at_ms;     /* when the job may run (ms); 0 = now */
     long failed_ttl_s;     /* how long the job is kept if it fails */
@@ -85,7 +58,7 @@ typedef struct {
  * caller and stored as given.  `res` is NULL unless err is 0.  HT_EEXIST:
  * the idempotency key was used with another body (nothing stored). */
 typedef void (*ht_astore_submit_cb)(void *data, int err, const ht_astore_submitted_t *res);
-void ht_astore_submit(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+void ht_astore_submit(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
                       const char *tenant, const ht_job_request_t *jr, const char *payload_json,
                       const char *metadata_json, const ht_astore_submit_opts_t *opts,
                       ht_astore_submit_cb cb, void *data);
@@ -93,37 +66,36 @@ void ht_astore_submit(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const 
 /* HGETALL of one job.  `job` is borrowed, valid only during the callback
  * (NULL unless err is 0); HT_ENOTFOUND when there is no such job. */
 typedef void (*ht_astore_job_cb)(void *data, int err, const ht_job_t *job);
-void ht_astore_get(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+void ht_astore_get(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
                    ht_astore_job_cb cb, void *data);
 
 /* A job and its event log read together, consistently (MULTI/EXEC of
- * HGETALL and LRANGE of the list log of migration 0008; a job changed last
- * before 0008 reads as one with an empty log), for the event stream.  With `from` (a valid log id),
- * the log's entries from that id on, inclusive, oldest first: the caller
- * sees whether that entry is still there (the log is capped, so old entries
- * go).  With `from` NULL, only the newest entry.  `job` and `entries` are
- * borrowed, valid only during the callback (NULL unless err is 0; n may be
- * 0: a job changed last before migration 0002 has no log).  HT_ENOTFOUND
- * when there is no such job. */
+ * HGETALL of the job and LRANGE of its list log "<job key>:ev"), for the
+ * event stream.  With `from` (a valid log id), the log's entries from that
+ * id on, inclusive, oldest first: the caller sees whether that entry is
+ * still there (the log is capped, so old entries go).  With `from` NULL,
+ * only the newest entry.  `job` and `entries` are borrowed, valid only
+ * during the callback (NULL unless err is 0; n may be 0: a job with no
+ * list log).  HT_ENOTFOUND when there is no such job. */
 typedef void (*ht_astore_job_log_cb)(void *data, int err, const ht_job_t *job, size_t n,
-                                     const ht_log_entry_t *entries);
-void ht_astore_job_log(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                                     const ht_event_entry_t *entries);
+void ht_astore_job_log(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
                        const char *from, ht_astore_job_log_cb cb, void *data);
 
 /* Calls answering one integer. */
 typedef void (*ht_astore_int_cb)(void *data, int err, long long value);
 
 /* The keyspace version recorded by `hangtight migrate` (0 when none). */
-void ht_astore_schema_version(ht_astore_t *s, h2o_req_t *req, ht_astore_int_cb cb, void *data);
+void ht_astore_schema_version(ht_aclient_t *s, h2o_req_t *req, ht_astore_int_cb cb, void *data);
 
 /* 1 when some worker registered `type` in HT_KEY_TYPES, else 0. */
-void ht_astore_type_exists(ht_astore_t *s, h2o_req_t *req, const char *type, ht_astore_int_cb cb,
+void ht_astore_type_exists(ht_aclient_t *s, h2o_req_t *req, const char *type, ht_astore_int_cb cb,
                            void *data);
 
 /* Every type registered in HT_KEY_TYPES.  `types` is borrowed, valid only
  * during the callback. */
 typedef void (*ht_astore_strings_cb)(void *data, int err, size_t n, const char *const *types);
-void ht_astore_types(ht_astore_t *s, h2o_req_t *req, ht_astore_strings_cb cb, void *data);
+void ht_astore_types(ht_aclient_t *s, h2o_req_t *req, ht_astore_strings_cb cb, void *data);
 
 /* Calls answering one status word.  `word` is borrowed, valid only during
  * the callback; HT_ENOTFOUND when Redis answered nil (no such job). */
@@ -131,29 +103,28 @@ typedef void (*ht_astore_word_cb)(void *data, int err, const char *word);
 
 /* FCALL ht_cancel: 'canceled' (was queued or scheduled), 'requested' (running:
  * its worker is told), 'finished' (too late). */
-void ht_astore_cancel(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+void ht_astore_cancel(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
                       const char *tenant, ht_astore_word_cb cb, void *data);
 
 /* FCALL ht_retry: 'queued' (it was failed or canceled; back on its
  * priority's wait list), 'conflict' (any other status), HT_ENOTFOUND.
  * Cancel and retry answer HT_ENOTFOUND for a job of another tenant. */
-void ht_astore_retry(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+void ht_astore_retry(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
                      const char *tenant, ht_astore_word_cb cb, void *data);
 
 /* FCALL ht_rate on `rate_key` (ht_keys_rate): value 0 when the request is
  * allowed (and counted), else the ms until one would be. */
-void ht_astore_rate(ht_astore_t *s, h2o_req_t *req, const char *rate_key, double per_s,
-                    long burst, ht_astore_int_cb cb, void *data);
+void ht_astore_rate(ht_aclient_t *s, h2o_req_t *req, const char *rate_key, double per_s, long burst,
+                    ht_astore_int_cb cb, void *data);
 
 /* FCALL_RO ht_list over `index` (ht_keys_tenant "jobs", or
- * ht_keys_tenant_status): up to `limit`
- * jobs, newest first, from `cursor` ("" = the newest), of `type` ("" =
- * any).  `next` is "" at the end.  `jobs` and `next` are borrowed, valid
- * only during the callback; jobs that cannot be read are skipped (logged).
- * HT_EINVAL: the cursor is not one Redis made. */
+ * ht_keys_tenant_status): up to `limit` jobs, newest first, from `cursor` ("" = the newest), of
+ * `type` ("" = any).  `next` is "" at the end.  `jobs` and `next` are borrowed, valid only during
+ * the callback; jobs that cannot be read are skipped (logged). HT_EINVAL: the cursor is not one
+ * Redis made. */
 typedef void (*ht_astore_list_cb)(void *data, int err, const char *next, size_t n,
                                   const ht_job_t *jobs);
-void ht_astore_list(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const char *index,
+void ht_astore_list(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *index,
                     int limit, const char *cursor, const char *type, ht_astore_list_cb cb,
                     void *data);
 
@@ -163,13 +134,13 @@ void ht_astore_list(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k, const ch
  * counters).  Borrowed, valid only during the callback. */
 typedef void (*ht_astore_stats_cb)(void *data, int err, size_t n, const char *const *names,
                                    const long long *values);
-void ht_astore_queue_stats(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k,
-                           const char *tenant, ht_astore_stats_cb cb, void *data);
+void ht_astore_queue_stats(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *tenant,
+                           ht_astore_stats_cb cb, void *data);
 
 /* FCALL_RO ht_metrics: the queue's job counters, gauges and histograms for
- * GET /metrics, as (name, value) pairs (named in migrations/0007_lean.lua,
+ * GET /metrics, as (name, value) pairs (named by the function library's
  * ht_metrics).  Borrowed, valid only during the callback. */
-void ht_astore_metrics(ht_astore_t *s, h2o_req_t *req, const ht_keys_t *k,
-                       ht_astore_stats_cb cb, void *data);
+void ht_astore_metrics(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, ht_astore_stats_cb cb,
+                       void *data);
 
 #endif

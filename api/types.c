@@ -14,7 +14,7 @@ static const char *const builtin_types[] = {"sleep", "echo", "fail"};
 
 struct ht_types {
     uv_timer_t timer;
-    ht_astore_t *store;
+    ht_aclient_t *store;
     json_t *set; /* owned; replaced on every successful refresh */
 };
 
@@ -38,7 +38,7 @@ static void on_refresh(uv_timer_t *timer)
     ht_astore_types(t->store, NULL, on_types, t);
 }
 
-int ht_types_new(ht_types_t **out, uv_loop_t *loop, ht_astore_t *store)
+int ht_types_new(ht_types_t **out, uv_loop_t *loop, ht_aclient_t *store)
 {
     *out = NULL;
     ht_types_t *t = calloc(1, sizeof(*t));

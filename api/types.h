@@ -16,7 +16,7 @@ typedef struct ht_types ht_types_t;
 
 /* Creates the cache on `loop`, loading it now and every few seconds through
  * `store` (borrowed; must outlive the cache).  Returns 0 or HT_ENOMEM. */
-int ht_types_new(ht_types_t **out, uv_loop_t *loop, ht_astore_t *store);
+int ht_types_new(ht_types_t **out, uv_loop_t *loop, ht_aclient_t *store);
 
 /* Stops refreshing; the memory is freed once libuv closed the timer. */
 void ht_types_close(ht_types_t *t);

@@ -1,7 +1,6 @@
 /* Held requests (see wait.h): the plan, the waiter's state machine, the
  * 102 heartbeats written to the socket behind h2o's back, and the list of
  * this thread's waiters (for the limit and for shutdown). */
-#include "api/parts.h"
 #include "api/wait.h"
 
 #include <errno.h>
@@ -15,28 +14,26 @@
 
 #include "shared/error.h"
 #include "shared/log.h"
+#include "shared/query.h"
 
-#include "api/server.h"
+#include "api/metrics_counters.h"
+#include "api/parts.h"
+#include "api/store.h"
+#include "api/thread.h"
 
 /* ---- the plan ------------------------------------------------------------ */
 
-static void query_param(h2o_iovec_t query, const char *name, long *out)
+/* The first "name=" of the query counts, as in Prefer (shared/query.h
+ * decodes it; a malformed query string is the handler's 400, answered by
+ * ht_http_query_or_reply before it comes here). */
+static void query_param(h2o_req_t *req, h2o_iovec_t query, const char *name, long *out)
 {
-    size_t nlen = strlen(name);
-    while (query.len > 0) {
-        const char *amp = memchr(query.base, '&', query.len);
-        size_t n = amp ? (size_t)(amp - query.base) : query.len;
-        if (n > nlen && memcmp(query.base, name, nlen) == 0 && query.base[nlen] == '=') {
-            long v;
-            if (ht_prefer_seconds(query.base + nlen + 1, n - nlen - 1, &v) == 0)
-                *out = v;
-            return; /* the first one counts, as in Prefer */
-        }
-        if (!amp)
-            break;
-        query.base += n + 1;
-        query.len -= n + 1;
-    }
+    char *scratch = h2o_mem_alloc_pool(&req->pool, query.len + 2);
+    const char *v;
+    long secs;
+    if (ht_query_get(query.base, query.len, name, scratch, &v) == 1 &&
+        ht_prefer_seconds(v, strlen(v), &secs) == 0)
+        *out = secs;
 }
 
 void ht_wait_prefer_of(h2o_req_t *req, ht_prefer_t *out)
@@ -50,9 +47,9 @@ void ht_wait_prefer_of(h2o_req_t *req, ht_prefer_t *out)
     h2o_iovec_t query =
         h2o_iovec_init(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1);
     if (out->wait_s < 0)
-        query_param(query, "wait", &out->wait_s);
+        query_param(req, query, "wait", &out->wait_s);
     if (out->heartbeat_s < 0)
-        query_param(query, "heartbeat", &out->heartbeat_s);
+        query_param(req, query, "heartbeat", &out->heartbeat_s);
 }
 
 void ht_wait_plan(ht_wait_plan_t *out, const ht_prefer_t *prefer, long max_wait_s,
@@ -249,8 +246,8 @@ static void finish(waiter_t *w, ht_wait_end_t end, int err, const ht_job_t *job)
     }
     w->state = W_ANSWERING;
     ht_keys_t scratch;
-    ht_astore_get(w->t->store, w->req, ht_api_keys_of(w->t, w->id, &scratch), w->id,
-                  on_final_read, w);
+    ht_astore_get(w->t->store, w->req, ht_api_keys_of(w->t, w->id, &scratch), w->id, on_final_read,
+                  w);
 }
 
 static void on_timer(uv_timer_t *timer);
@@ -318,8 +315,8 @@ static void check(waiter_t *w)
     }
     w->reading = 1;
     ht_keys_t scratch;
-    ht_astore_get(w->t->store, w->req, ht_api_keys_of(w->t, w->id, &scratch), w->id,
-                  on_check_read, w);
+    ht_astore_get(w->t->store, w->req, ht_api_keys_of(w->t, w->id, &scratch), w->id, on_check_read,
+                  w);
 }
 
 static void on_watch(void *data, const ht_job_event_t *ev)

@@ -2,15 +2,16 @@
 """Redis cost per job of one function library, on its own: one client, no
 api, no workers, so the figures do not depend on the machine's load.
 
-    bench/fcall_cost.py --port 6379 --lib migrations/0008_drain.lua [--jobs 3000]
+    bench/fcall_cost.py --port 6379 --lib shared/library.lua [--jobs 3000]
 
 FLUSHALLs the given Redis (use a private one), loads the library, then:
 submits N jobs with the fields the api sends (ht_submit), and drains them
-the way the worker does: with 0008's ht_complete taking the claim's keys
-(one call per job) when the library has it (--one-trip), else ht_claim +
-ht_complete.  Prints, from INFO commandstats (Redis' own time inside the
-calls) and INFO memory: Redis usec and commands per submit and per drained
-job, bytes per queued job and per finished job.
+the way the worker does: with ht_complete taking the claim's keys (one
+call per job; --one-trip, schema 8 on), else ht_claim + ht_complete (an
+older library from git history has only those).  Prints, from INFO
+commandstats (Redis' own time inside the calls) and INFO memory: Redis usec
+and commands per submit and per drained job, bytes per queued job and per
+finished job.
 """
 import argparse
 import socket
@@ -82,7 +83,8 @@ def main():
     ap.add_argument("--lib", required=True)
     ap.add_argument("--jobs", type=int, default=3000)
     ap.add_argument("--one-trip", action="store_true",
-                    help="drain with ht_complete's claim (0008) instead of ht_claim + ht_complete")
+                    help="drain with ht_complete's claim (schema 8 on) instead of "
+                         "ht_claim + ht_complete")
     a = ap.parse_args()
     r = Redis(a.port)
     r.call("FLUSHALL")

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "shared/buf.h"
 #include "shared/config.h"
 #include "shared/webhook.h"
 
@@ -67,6 +68,7 @@ typedef struct {
     int streamed;     /* the body went to on_data */
     /* private */
     const void *opt_;
+    ht_buf_t body_; /* the body while it arrives */
 } ht_cli_response_t;
 
 /* Sends one request.  `body` may be NULL (then no Content-Type is sent),
@@ -122,8 +124,7 @@ typedef struct {
     /* private */
     char pending_id[128]; /* the id field of the event being received */
     char event[32];
-    char *line, *data;
-    size_t line_len, line_cap, data_len, data_cap;
+    ht_buf_t line, data;
     int has_data, after_cr;
 } ht_cli_sse_t;
 

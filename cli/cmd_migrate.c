@@ -1,7 +1,9 @@
 /* `hangtight migrate`: brings the Redis keyspace up to the version these
- * binaries need (the only command that talks to Redis rather than the
- * HTTP API).  Safe to run any number of times. */
+ * binaries need: the data steps above the recorded version and the
+ * function library, once (shared/store.h ht_store_migrate).  Safe to run
+ * any number of times; a run with nothing to do changes nothing. */
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "shared/clock.h"
@@ -25,13 +27,38 @@ static const ht_option_t options[] = {
      "keep retrying the connection this long (Redis may still be starting)", 0, 3600, &wait_s},
 };
 
-/* How many migration steps lie in (from, to]. */
-static int steps_between(int from, int to)
+/* Appends to out[size] the names of the steps of ht_keyspace above version
+ * `from` that run `when`, each after ", ". */
+static void steps_run(char *out, size_t size, int from, ht_step_when_t when)
 {
-    int n = 0;
-    for (size_t i = 0; i < ht_migrations_count; i++)
-        n += ht_migrations[i].version > from && ht_migrations[i].version <= to;
-    return n;
+    for (size_t i = 0; i < ht_keyspace.nsteps; i++) {
+        const ht_data_step_t *st = &ht_keyspace.steps[i];
+        size_t used = strlen(out);
+        if (st->version > from && st->when == when)
+            snprintf(out + used, size - used, ", %s", st->name);
+    }
+}
+
+/* What was done, in order, e.g. "from 5: 0008_started_marks.lua, library
+ * loaded, 0006_tenant_indexes.lua, 0008_event_lists.lua", or "up to date". */
+static void describe(const ht_migrate_result_t *res, char *out, size_t size)
+{
+    char parts[768] = "";
+    if (res->from != res->to)
+        steps_run(parts, sizeof parts, res->from, HT_STEP_BEFORE_LIBRARY);
+    size_t used = strlen(parts);
+    if (res->loaded > 0 && res->masters > 1)
+        snprintf(parts + used, sizeof parts - used, ", library loaded on %d of %d masters",
+                 res->loaded, res->masters);
+    else if (res->loaded > 0)
+        snprintf(parts + used, sizeof parts - used, ", library loaded");
+    if (res->from != res->to)
+        steps_run(parts, sizeof parts, res->from, HT_STEP_AFTER_LIBRARY);
+    const char *done = parts[0] ? parts + 2 : "";
+    if (res->from != res->to)
+        snprintf(out, size, "from %d%s%s", res->from, *done ? ": " : "", done);
+    else
+        snprintf(out, size, "%s", *done ? done : "up to date");
 }
 
 /* Connects, retrying while Redis is unreachable and wait_s lasts. */
@@ -54,7 +81,9 @@ int ht_cli_migrate(int argc, char **argv)
     ht_redis_url_t url;
     ht_store_t *store = NULL;
     char err[256];
-    int from = 0, to = 0, status = HT_CLI_FAILED;
+    ht_migrate_result_t res;
+    char done[1024];
+    int status = HT_CLI_FAILED;
 
     int rc = ht_cli_parse(options, sizeof options / sizeof options[0], argc, argv,
                           "[--redis-url URL]", &args);
@@ -74,13 +103,18 @@ int ht_cli_migrate(int argc, char **argv)
                 store ? ht_store_errstr(store) : ht_strerror(rc));
         goto out;
     }
-    rc = ht_store_migrate(store, &from, &to);
+    rc = ht_store_migrate(store, &ht_keyspace, &res);
+    if (rc == HT_ESCHEMA) {
+        fprintf(stderr, "hangtight migrate: %s\n", ht_store_errstr(store));
+        goto out;
+    }
     if (rc != 0) {
-        fprintf(stderr, "hangtight migrate: failed at version %d: %s (%s)\n", from,
+        fprintf(stderr, "hangtight migrate: failed, keyspace at version %d: %s (%s)\n", res.from,
                 ht_store_errstr(store), ht_strerror(rc));
         goto out;
     }
-    printf("keyspace at version %d (applied %d migrations)\n", to, steps_between(from, to));
+    describe(&res, done, sizeof done);
+    printf("keyspace at version %d (%s)\n", res.to, done);
     status = HT_CLI_OK;
 out:
     if (store)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "shared/buf.h"
 #include "shared/clock.h"
 #include "shared/error.h"
 #include "shared/webhook.h"
@@ -33,14 +34,16 @@ static const ht_option_t options[] = {
  * header carries more signatures, like a longer list in one header). */
 static int keep_header(char **slot, const char *value, size_t vlen)
 {
-    size_t old = *slot ? strlen(*slot) : 0;
-    char *s = realloc(*slot, old + (old ? 1 : 0) + vlen + 1);
+    ht_buf_t b = HT_BUF_INIT;
+    if (*slot) {
+        ht_buf_puts(&b, *slot);
+        ht_buf_putc(&b, ' ');
+    }
+    ht_buf_append(&b, value, vlen);
+    char *s = ht_buf_steal(&b, NULL);
     if (!s)
         return HT_ENOMEM;
-    if (old)
-        s[old++] = ' ';
-    memcpy(s + old, value, vlen);
-    s[old + vlen] = '\0';
+    free(*slot);
     *slot = s;
     return 0;
 }
@@ -172,33 +175,25 @@ int ht_cli_webhook_check(const ht_webhook_secrets_t *secrets, const ht_cli_webho
     return 0;
 }
 
-/* Reads all of stdin into a malloc'd buffer. */
+/* Reads all of stdin (at most INPUT_MAX bytes) into a malloc'd buffer. */
 static char *read_stdin(size_t *len)
 {
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
+    ht_buf_t b = HT_BUF_INIT;
     for (;;) {
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 65536;
-            char *nbuf = ncap <= (size_t)INPUT_MAX ? realloc(buf, ncap) : NULL;
-            if (!nbuf) {
-                free(buf);
-                return NULL;
-            }
-            buf = nbuf;
-            cap = ncap;
+        if (b.len >= (size_t)INPUT_MAX || ht_buf_reserve(&b, 65536) < 0) {
+            ht_buf_free(&b);
+            return NULL;
         }
-        size_t got = fread(buf + n, 1, cap - n, stdin);
-        n += got;
+        size_t got = fread(b.data + b.len, 1, b.cap - b.len - 1, stdin);
+        ht_buf_set_len(&b, b.len + got);
         if (got == 0)
             break;
     }
     if (ferror(stdin)) {
-        free(buf);
+        ht_buf_free(&b);
         return NULL;
     }
-    *len = n;
-    return buf;
+    return ht_buf_steal(&b, len);
 }
 
 /* argv[0] is "webhook", "verify" its one positional argument. */

@@ -31,13 +31,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
         }
         return n;
     }
-    char *grown = realloc(resp->body, resp->body_len + n + 1);
-    if (!grown)
+    if (ht_buf_append(&resp->body_, data, n) < 0)
         return 0; /* makes curl fail the transfer with CURLE_WRITE_ERROR */
-    memcpy(grown + resp->body_len, data, n);
-    resp->body = grown;
-    resp->body_len += n;
-    resp->body[resp->body_len] = '\0';
     return n;
 }
 
@@ -142,9 +137,9 @@ int ht_cli_request(const char *method, const char *url, const char *body,
     memset(resp, 0, sizeof *resp);
     resp->retry_after = -1;
     resp->opt_ = opt;
-    resp->body = calloc(1, 1);
+    ht_buf_init(&resp->body_);
     curl = curl_easy_init();
-    if (!resp->body || !curl) {
+    if (!curl) {
         snprintf(resp->error, sizeof resp->error, "out of memory");
         goto out;
     }
@@ -206,6 +201,11 @@ out:
     if (curl)
         curl_easy_cleanup(curl);
     resp->opt_ = NULL;
+    if (!(resp->body = ht_buf_steal(&resp->body_, &resp->body_len))) {
+        snprintf(resp->error, sizeof resp->error, "out of memory");
+        resp->status = 0;
+        rc = -1;
+    }
     return rc;
 }
 

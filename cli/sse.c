@@ -21,43 +21,26 @@ void ht_cli_sse_init(ht_cli_sse_t *p, ht_cli_sse_cb cb, void *ctx)
 
 void ht_cli_sse_clear(ht_cli_sse_t *p)
 {
-    free(p->line);
-    free(p->data);
-    p->line = p->data = NULL;
-    p->line_len = p->line_cap = p->data_len = p->data_cap = 0;
+    ht_buf_free(&p->line);
+    ht_buf_free(&p->data);
 }
 
 void ht_cli_sse_restart(ht_cli_sse_t *p)
 {
-    p->line_len = 0;
-    p->data_len = 0;
-    if (p->data)
-        p->data[0] = '\0';
+    ht_buf_reset(&p->line);
+    ht_buf_reset(&p->data);
     p->has_data = 0;
     p->after_cr = 0;
     p->event[0] = '\0';
     memcpy(p->pending_id, p->last_id, sizeof p->pending_id);
 }
 
-/* Appends `n` bytes to a growing buffer, keeping it NUL-terminated. */
-static int append(char **buf, size_t *len, size_t *cap, const char *s, size_t n, size_t max)
+/* Appends `n` bytes to a line or an event's data, up to `max` bytes. */
+static int append(ht_buf_t *b, const char *s, size_t n, size_t max)
 {
-    if (*len + n + 1 > max)
+    if (b->len + n + 1 > max)
         return -E2BIG;
-    if (*len + n + 1 > *cap) {
-        size_t want = *cap ? *cap : 256;
-        while (want < *len + n + 1)
-            want *= 2;
-        char *grown = realloc(*buf, want);
-        if (!grown)
-            return -ENOMEM;
-        *buf = grown;
-        *cap = want;
-    }
-    memcpy(*buf + *len, s, n);
-    *len += n;
-    (*buf)[*len] = '\0';
-    return 0;
+    return ht_buf_append(b, s, n) < 0 ? -ENOMEM : 0;
 }
 
 /* A blank line: hands the event over (when it has data) and starts the next. */
@@ -68,11 +51,10 @@ static int dispatch(ht_cli_sse_t *p)
      * connection that breaks inside an event resumes before that event. */
     memcpy(p->last_id, p->pending_id, sizeof p->last_id);
     if (p->has_data)
-        rc = p->cb(p->ctx, p->event[0] ? p->event : "message", p->last_id, p->data ? p->data : "");
+        rc = p->cb(p->ctx, p->event[0] ? p->event : "message", p->last_id,
+                   p->data.data ? p->data.data : "");
     p->has_data = 0;
-    p->data_len = 0;
-    if (p->data)
-        p->data[0] = '\0';
+    ht_buf_reset(&p->data);
     p->event[0] = '\0';
     return rc;
 }
@@ -103,9 +85,9 @@ static int field(ht_cli_sse_t *p, const char *line, size_t len)
     if (nlen == 4 && memcmp(line, "data", 4) == 0) {
         int rc = 0;
         if (p->has_data)
-            rc = append(&p->data, &p->data_len, &p->data_cap, "\n", 1, SSE_MAX_DATA);
+            rc = append(&p->data, "\n", 1, SSE_MAX_DATA);
         if (rc == 0)
-            rc = append(&p->data, &p->data_len, &p->data_cap, v, vlen, SSE_MAX_DATA);
+            rc = append(&p->data, v, vlen, SSE_MAX_DATA);
         p->has_data = 1;
         return rc;
     }
@@ -131,14 +113,14 @@ int ht_cli_sse_feed(ht_cli_sse_t *p, const char *buf, size_t len)
             size_t j = i;
             while (j < len && buf[j] != '\r' && buf[j] != '\n')
                 j++;
-            int rc = append(&p->line, &p->line_len, &p->line_cap, buf + i, j - i, SSE_MAX_LINE);
+            int rc = append(&p->line, buf + i, j - i, SSE_MAX_LINE);
             if (rc)
                 return rc;
             i = j - 1;
             continue;
         }
-        int rc = field(p, p->line ? p->line : "", p->line_len);
-        p->line_len = 0;
+        int rc = field(p, p->line.data ? p->line.data : "", p->line.len);
+        ht_buf_reset(&p->line);
         if (rc)
             return rc;
     }

@@ -1,7 +1,6 @@
-/* The job model: state and priority names, the stored form (a Redis hash,
- * fields listed in migrations/0001_core.lua and 0003_lifecycle.lua) and the
- * public job document.
- * The submit request's validation lives in job_request.c. */
+/* The job model: state and priority names and the stored form (a Redis
+ * hash, fields listed in docs/keyspace.md).  The public job document is
+ * written by job_doc.c, the submit request is validated by job_request.c. */
 #include "shared/job.h"
 
 #include <errno.h>
@@ -106,7 +105,7 @@ int ht_file_ref_parse(ht_file_ref_t *ref, const char *s, size_t len)
     if (p == end || *p < '0' || *p > '9')
         return HT_EINVAL;
     for (; p < end && *p >= '0' && *p <= '9'; p++) {
-        if (bytes > (UINT64_MAX - 9) / 10)
+        if (bytes > (INT64_MAX - 9) / 10) /* a JSON integer everywhere: < 2^63 */
             return HT_EINVAL;
         bytes = bytes * 10 + (uint64_t)(*p - '0');
     }
@@ -339,7 +338,8 @@ int ht_job_from_hash(ht_job_t *job, size_t n, const char *const *strs, const siz
     memset(job, 0, sizeof *job);
     job->priority = HT_PRIO_DEFAULT;
     job->progress_pct = -1;
-    /* Migration 0008 leaves fields with these values out of the hash. */
+    /* A submit leaves fields with these values out of the hash
+     * (shared/library.lua, OMIT_DEFAULT). */
     job->max_attempts = HT_MAX_ATTEMPTS_DEFAULT;
     job->timeout_s = HT_TIMEOUT_S_DEFAULT;
     job->ttl_s = HT_TTL_S_DEFAULT;
@@ -387,147 +387,6 @@ void ht_job_clear(ht_job_t *job)
     ht_file_ref_clear(&job->output);
     memset(job, 0, sizeof *job);
     job->progress_pct = -1;
-}
-
-/* ---- the public document --------------------------------------------- */
-
-/* A JSON string of s even when s is not valid UTF-8 (bad bytes become '?'):
- * a stored value must never make a job unreadable. */
-static json_t *safe_string(const char *s)
-{
-    json_t *j = json_string(s);
-    if (j)
-        return j;
-    char *copy = strdup(s);
-    if (!copy)
-        return json_null();
-    for (char *p = copy; *p; p++) {
-        if ((unsigned char)*p >= 0x80)
-            *p = '?';
-    }
-    j = json_string(copy);
-    free(copy);
-    return j ? j : json_null();
-}
-
-static json_t *opt_string(const char *s)
-{
-    return s ? safe_string(s) : json_null();
-}
-
-/* Stored JSON text as JSON; text that does not parse is shown as a string
- * rather than failing the whole document. */
-static json_t *stored_json(const char *text)
-{
-    if (!text)
-        return json_null();
-    json_t *j = json_loads(text, JSON_DECODE_ANY, NULL);
-    return j ? j : safe_string(text);
-}
-
-static json_t *opt_time(int64_t ms)
-{
-    char buf[HT_TIME_BUFSZ];
-    return ms > 0 ? json_string(ht_format_time(ms, buf)) : json_null();
-}
-
-/* An HTTP status as a number ("503" -> 503), an error word ("timeout") as
- * a string, null when nothing was tried yet. */
-static json_t *last_status(const char *s)
-{
-    long long n;
-    if (!s)
-        return json_null();
-    if (parse_ll(s, 100, 999, &n) == 0)
-        return json_integer(n);
-    return safe_string(s);
-}
-
-/* The webhook delivery: null without a callback_url.  The state is null
- * while the job is unfinished (nothing to deliver yet); finishing sets it to
- * pending, and the deliverer to delivered or failed (the cb_* hash fields of
- * migrations/0004_webhooks.lua).  A job that finished before that migration
- * has no state and shows null rather than a pending that never ends. */
-static json_t *callback_json(const ht_job_t *job)
-{
-    if (!job->callback_url)
-        return json_null();
-    json_t *state = json_null();
-    if (ht_job_status_terminal(job->status) && job->cb_state)
-        state = safe_string(job->cb_state);
-    return json_pack("{s:o, s:o, s:i, s:o, s:o}", "url", safe_string(job->callback_url), "state",
-                     state ? state : json_null(), "attempts", job->cb_attempts, "last_status",
-                     last_status(job->cb_last_status), "last_attempt_at",
-                     opt_time(job->cb_last_at));
-}
-
-/* A file reference: {"bytes", "sha256", "content_type", "href"}. */
-static json_t *file_json(const char *id, const char *which, const ht_file_ref_t *ref)
-{
-    char href[96];
-    snprintf(href, sizeof href, "/v1/jobs/%s/%s", id, which);
-    return json_pack("{s:I, s:s, s:o, s:s}", "bytes", (json_int_t)ref->bytes, "sha256", ref->sha256,
-                     "content_type", opt_string(ref->content_type), "href", href);
-}
-
-json_t *ht_job_to_json(const ht_job_t *job)
-{
-    json_t *doc = json_object();
-    json_t *progress = json_object();
-    json_t *links = json_object();
-    if (!doc || !progress || !links) {
-        json_decref(doc);
-        json_decref(progress);
-        json_decref(links);
-        return NULL;
-    }
-    char self[64], events[80], retry[80];
-    snprintf(self, sizeof self, "/v1/jobs/%s", job->id);
-    snprintf(events, sizeof events, "/v1/jobs/%s/events", job->id);
-    snprintf(retry, sizeof retry, "/v1/jobs/%s/retry", job->id);
-
-    json_object_set_new(doc, "id", json_string(job->id));
-    json_object_set_new(doc, "type", opt_string(job->type));
-    json_object_set_new(doc, "status", json_string(ht_job_status_name(job->status)));
-    json_object_set_new(doc, "priority", json_string(ht_priority_name(job->priority)));
-
-    json_object_set_new(progress, "percent",
-                        job->progress_pct >= 0 ? json_integer(job->progress_pct) : json_null());
-    json_object_set_new(progress, "message", opt_string(job->progress_msg));
-    json_object_set_new(progress, "updated_at", opt_time(job->progress_at));
-    json_object_set_new(doc, "progress", progress);
-
-    json_object_set_new(doc, "attempt", json_integer(job->attempt));
-    json_object_set_new(doc, "max_attempts", json_integer(job->max_attempts));
-    json_object_set_new(doc, "timeout_s", json_integer(job->timeout_s));
-    json_object_set_new(doc, "ttl_s", json_integer(job->ttl_s));
-    json_object_set_new(doc, "created_at", opt_time(job->created_at));
-    /* When a scheduled job is due (kept afterwards: when it was due). */
-    json_object_set_new(doc, "run_at", opt_time(job->run_at));
-    json_object_set_new(doc, "started_at", opt_time(job->started_at));
-    json_object_set_new(doc, "finished_at", opt_time(job->finished_at));
-    json_object_set_new(doc, "result", stored_json(job->result));
-    json_object_set_new(doc, "error", stored_json(job->error));
-    if (job->input.name[0])
-        json_object_set_new(doc, "input", file_json(job->id, "input", &job->input));
-    if (job->output.name[0])
-        json_object_set_new(doc, "output", file_json(job->id, "output", &job->output));
-    json_object_set_new(doc, "metadata",
-                        job->metadata ? stored_json(job->metadata) : json_object());
-    json_object_set_new(doc, "callback", callback_json(job));
-    /* Asked for and not yet honoured: the worker stops the handler soon. */
-    if (job->cancel_requested && !ht_job_status_terminal(job->status))
-        json_object_set_new(doc, "cancel_requested", json_true());
-    json_object_set_new(links, "self", json_string(self));
-    json_object_set_new(links, "events", json_string(events));
-    /* What can be done next: DELETE self while unfinished, POST retry once
-     * failed or canceled (a dead letter). */
-    if (!ht_job_status_terminal(job->status))
-        json_object_set_new(links, "cancel", json_string(self));
-    if (job->status == HT_JOB_FAILED || job->status == HT_JOB_CANCELED)
-        json_object_set_new(links, "retry", json_string(retry));
-    json_object_set_new(doc, "links", links);
-    return doc;
 }
 
 int ht_job_owned_by(const ht_job_t *job, const char *tenant)

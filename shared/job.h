@@ -1,5 +1,5 @@
 /* The job: its state machine, its stored form (a Redis hash, see
- * migrations/0001_core.lua), its public JSON document, and the validated
+ * docs/keyspace.md), its public JSON document, and the validated
  * submit request.  No I/O here: everything is unit-testable.
  *
  * State machine (the Redis functions are the only code that moves a job):
@@ -21,9 +21,9 @@
  * the future starts scheduled; a cancel of a running job only asks (the
  * worker stops the handler and ends the job canceled).
  *
- * Changing the persisted format (hash fields or their encoding) needs a new
- * numbered migration under migrations/ and a bump of the schema version the
- * binaries require. */
+ * Changing the persisted format (hash fields or their encoding) bumps SCHEMA
+ * in shared/library.lua (the version the binaries require) and, when stored
+ * jobs must change with it, adds a data step under migrations/. */
 #ifndef HT_JOB_H
 #define HT_JOB_H
 
@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shared/buf.h"
 #include "shared/id.h"
 #include "shared/problem.h"
 
@@ -117,7 +118,7 @@ typedef struct {
     char *worker;
     int64_t run_at;       /* ms when it is (or was) due to run; 0 = not scheduled */
     int cancel_requested; /* 1 once a cancel of the running job was asked for */
-    /* Webhook delivery (migration 0004), when callback_url is set: */
+    /* Webhook delivery (the cb_* hash fields), when callback_url is set: */
     char *cb_state;       /* pending | delivered | failed; NULL until terminal */
     int cb_attempts;      /* deliveries tried so far */
     char *cb_last_status; /* "200", "503" or an error word; NULL when none */
@@ -139,20 +140,15 @@ int ht_job_owned_by(const ht_job_t *job, const char *tenant);
 
 void ht_job_clear(ht_job_t *job);
 
-/* The public job document (see the README): a new reference. */
-json_t *ht_job_to_json(const ht_job_t *job);
+/* Appends the public job document of `job` (see the README) to `b`:
+ * compact JSON text on one line (control characters escaped), the one
+ * writer of it (job_doc.c).  Returns 0, or HT_ENOMEM with `b` failed
+ * (ht_buf_failed). */
+int ht_job_doc_append(ht_buf_t *b, const ht_job_t *job);
 
-/* The same document as compact JSON text (job_doc.c), byte for byte
- * json_dumps(ht_job_to_json(job), JSON_COMPACT), written without a jansson
- * tree straight into one buffer of alloc(ctx, size) bytes (the request's
- * pool in the api).  Returns the NUL-terminated text with its length in
- * *len, or NULL when out of memory. */
-typedef void *(*ht_job_doc_alloc_fn)(void *ctx, size_t size);
-char *ht_job_doc(const ht_job_t *job, ht_job_doc_alloc_fn alloc, void *ctx, size_t *len);
-
-/* The old way, ht_job_to_json + json_dumps + a copy: what ht_job_doc falls
- * back to for a job with an id not of ours, and what tests compare with. */
-char *ht_job_doc_jansson(const ht_job_t *job, ht_job_doc_alloc_fn alloc, void *ctx, size_t *len);
+/* Appends `s` as a JSON string, escaped as in the job document (its bytes
+ * that are not UTF-8 as '?').  Returns 0 or HT_ENOMEM. */
+int ht_json_string_append(ht_buf_t *b, const char *s);
 
 /* 1 when text[0..len) is one JSON value exactly as json_dumps(JSON_COMPACT
  * | JSON_ENCODE_ANY) prints what json_loads(JSON_DECODE_ANY) reads from it,

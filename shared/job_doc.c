@@ -1,20 +1,23 @@
-/* The public job document written as JSON text straight into one buffer:
- * byte for byte what json_dumps(ht_job_to_json(job), JSON_COMPACT) prints
- * (tests/unit/test_job_doc.c compares the two over many jobs), without
- * building a jansson tree, dumping it and copying the text (that was more
- * than half of the api's instructions per submit and per poll).
+/* The public job document, the one writer of it: compact JSON text
+ * appended to a buffer, for every answer and message that carries a job
+ * (polls, held and sync answers, SSE events, listing pages, webhook
+ * bodies).  The text is what jansson's json_dumps(JSON_COMPACT) prints for
+ * the document's tree (keys in the order below, jansson's escapes, "?" for
+ * bytes of a stored string that are not UTF-8); tests/unit/test_job_doc.c
+ * compares the two over many generated jobs.
  *
  * The stored JSON fields (result, error, metadata) are JSON text already.
  * When a text is in the exact form jansson prints (what hangtight's own
  * writers store: json_dumps with JSON_COMPACT), it is copied as it is;
  * anything else (whitespace, reals, other escapes, a duplicate key, text
- * that does not parse...) goes through jansson as before, so the output
- * never depends on which path was taken. */
+ * that does not parse...) goes through jansson, so the output never depends
+ * on which path was taken. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "shared/error.h"
+#include "shared/id.h"
 #include "shared/job.h"
 
 /* ---- strings as jansson prints them --------------------------------------- */
@@ -119,7 +122,8 @@ static char *put_escaped(char *o, const char *s, size_t len, int ascii_only)
     return o;
 }
 
-/* safe_string() of job.c: a string, its non-UTF-8 bytes as '?'. */
+/* A stored string: its bytes that are not UTF-8 as '?' (a stored value
+ * must never make a job unreadable). */
 static char *put_str(char *o, const char *s)
 {
     size_t len = strlen(s);
@@ -130,6 +134,15 @@ static char *put_str(char *o, const char *s)
 static size_t str_bound(const char *s)
 {
     return s ? 6 * strlen(s) + 2 : 4;
+}
+
+int ht_json_string_append(ht_buf_t *b, const char *s)
+{
+    if (ht_buf_reserve(b, str_bound(s)) < 0)
+        return HT_ENOMEM;
+    char *o = put_str(b->data + b->len, s);
+    ht_buf_set_len(b, (size_t)(o - b->data));
+    return 0;
 }
 
 /* ---- stored JSON text: copy when it is already jansson's form -------------- */
@@ -316,7 +329,8 @@ static int stored_prepare(stored_t *s, const char *text, const char *if_null)
         s->len = len;
         return 0;
     }
-    /* job.c's stored_json(): the text parsed, or shown as a string. */
+    /* Not in jansson's form: parsed and printed by jansson, or shown as a
+     * string when it does not parse. */
     json_t *j = json_loads(text, JSON_DECODE_ANY, NULL);
     if (j) {
         s->owned = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -410,9 +424,9 @@ static char *put_opt_str(char *o, const char *s)
     return s ? put_str(o, s) : PUT(o, "null");
 }
 
-/* callback_json()'s last_status: "503" as 503, an error word as a string
- * (the number rule is job.c's parse_ll: an optional '-', then strtoll of
- * the whole string, 100..999; and "" reads as 0 there, unchecked). */
+/* The last delivery's outcome: an HTTP status as a number ("503" as 503:
+ * an optional '-', then the whole string a decimal in 100..999; "" as 0),
+ * an error word ("timeout") as a string. */
 static char *put_last_status(char *o, const char *s)
 {
     if (!s)
@@ -429,29 +443,30 @@ static char *put_last_status(char *o, const char *s)
     return put_str(o, s);
 }
 
-/* "/v1/jobs/<id><tail>" in quotes; tail NULL: the bare id. */
-static char *put_link(char *o, const char *id, const char *tail, size_t tail_len)
+/* "/v1/jobs/<id><tail>" in quotes; `id` is the id as escaped JSON string
+ * content. */
+static char *put_link(char *o, const char *id, size_t id_len, const char *tail, size_t tail_len)
 {
-    *o++ = '"';
-    if (tail)
-        o = PUT(o, "/v1/jobs/");
-    size_t n = strlen(id);
-    memcpy(o, id, n);
-    o += n;
-    if (tail) {
-        memcpy(o, tail, tail_len);
-        o += tail_len;
-    }
+    o = PUT(o, "\"/v1/jobs/");
+    memcpy(o, id, id_len);
+    o += id_len;
+    memcpy(o, tail, tail_len);
+    o += tail_len;
     *o++ = '"';
     return o;
 }
 
-/* A file reference as the document shows it (job.c's file_json()):
+/* A file reference as the document shows it:
  * ,"<which>":{"bytes":n,"sha256":"…","content_type":"…","href":"/v1/jobs/<id>/<which>"}
- * where which is "input" or "output". */
-static char *put_file(char *o, const char *id, const char *which, const ht_file_ref_t *ref)
+ * where which is "input" or "output" (the sha256 is hex: ht_file_ref_parse
+ * checks it). */
+static char *put_file(char *o, const char *id, size_t id_len, const char *which,
+                      const ht_file_ref_t *ref)
 {
+    char tail[8];
     size_t wn = strlen(which);
+    tail[0] = '/';
+    memcpy(tail + 1, which, wn);
     *o++ = ',';
     *o++ = '"';
     memcpy(o, which, wn);
@@ -463,30 +478,30 @@ static char *put_file(char *o, const char *id, const char *which, const ht_file_
     o += 64;
     o = PUT(o, "\",\"content_type\":");
     o = put_opt_str(o, ref->content_type);
-    o = PUT(o, ",\"href\":\"/v1/jobs/");
-    size_t n = strlen(id);
-    memcpy(o, id, n);
-    o += n;
-    *o++ = '/';
-    memcpy(o, which, wn);
-    o += wn;
-    o = PUT(o, "\"}");
+    o = PUT(o, ",\"href\":");
+    o = put_link(o, id, id_len, tail, wn + 1);
+    *o++ = '}';
     return o;
 }
 
 /* Every fixed part of the document: keys, punctuation, numbers, times
- * (about 700 bytes), with room to spare; the id comes seven times. */
-#define DOC_FIXED_BOUND (1024 + 7 * HT_ID_LEN)
+ * (about 700 bytes), with room to spare; the id comes five times. */
+#define DOC_FIXED_BOUND 1024
 /* A file reference without its content type (put_file). */
-#define FILE_FIXED_BOUND (160 + HT_ID_LEN)
+#define FILE_FIXED_BOUND 160
 
-char *ht_job_doc(const ht_job_t *job, ht_job_doc_alloc_fn alloc, void *ctx, size_t *len)
+int ht_job_doc_append(ht_buf_t *b, const ht_job_t *job)
 {
     int terminal = ht_job_status_terminal(job->status);
-    /* The id goes raw into the links: it is one of ours (ht_id_valid) in
-     * every document; anything else takes jansson's way. */
-    if (!ht_id_valid(job->id, strlen(job->id)))
-        return ht_job_doc_jansson(job, alloc, ctx, len);
+    /* The id as string content: one of ours (ht_job_from_hash checks) is
+     * copied as it is, anything else escaped once. */
+    char id_buf[6 * HT_ID_LEN + 3];
+    const char *id = job->id;
+    size_t id_len = strnlen(job->id, HT_ID_LEN);
+    if (!ht_id_valid(id, id_len)) {
+        id_len = (size_t)(put_escaped(id_buf, id, id_len, !utf8_valid(id, id_len)) - id_buf) - 2;
+        id = id_buf + 1;
+    }
     stored_t result, error, metadata;
     int rc = stored_prepare(&result, job->result, "null");
     if (rc == 0)
@@ -497,22 +512,23 @@ char *ht_job_doc(const ht_job_t *job, ht_job_doc_alloc_fn alloc, void *ctx, size
         rc = stored_prepare(&metadata, job->metadata, "{}");
     else
         memset(&metadata, 0, sizeof(metadata));
-    char *doc = NULL;
     if (rc < 0)
         goto done;
-    size_t bound = DOC_FIXED_BOUND + str_bound(job->type) + str_bound(job->progress_msg) +
-                   str_bound(job->callback_url) + str_bound(job->cb_state) +
-                   str_bound(job->cb_last_status) + result.len + error.len + metadata.len;
+    size_t bound = DOC_FIXED_BOUND + 5 * id_len + str_bound(job->type) +
+                   str_bound(job->progress_msg) + str_bound(job->callback_url) +
+                   str_bound(job->cb_state) + str_bound(job->cb_last_status) + result.len +
+                   error.len + metadata.len;
     if (job->input.name[0])
-        bound += FILE_FIXED_BOUND + str_bound(job->input.content_type);
+        bound += FILE_FIXED_BOUND + id_len + str_bound(job->input.content_type);
     if (job->output.name[0])
-        bound += FILE_FIXED_BOUND + str_bound(job->output.content_type);
-    if (!(doc = alloc(ctx, bound)))
+        bound += FILE_FIXED_BOUND + id_len + str_bound(job->output.content_type);
+    if ((rc = ht_buf_reserve(b, bound)) < 0)
         goto done;
-    char *o = doc;
-    o = PUT(o, "{\"id\":");
-    o = put_link(o, job->id, NULL, 0);
-    o = PUT(o, ",\"type\":");
+    char *start = b->data + b->len, *o = start;
+    o = PUT(o, "{\"id\":\"");
+    memcpy(o, id, id_len);
+    o += id_len;
+    o = PUT(o, "\",\"type\":");
     o = put_opt_str(o, job->type);
     o = PUT(o, ",\"status\":\"");
     const char *name = ht_job_status_name(job->status);
@@ -540,6 +556,7 @@ char *ht_job_doc(const ht_job_t *job, ht_job_doc_alloc_fn alloc, void *ctx, size
     o = put_int(o, job->ttl_s);
     o = PUT(o, ",\"created_at\":");
     o = put_time(o, job->created_at);
+    /* When a scheduled job is due (kept afterwards: when it was due). */
     o = PUT(o, ",\"run_at\":");
     o = put_time(o, job->run_at);
     o = PUT(o, ",\"started_at\":");
@@ -553,12 +570,15 @@ char *ht_job_doc(const ht_job_t *job, ht_job_doc_alloc_fn alloc, void *ctx, size
     memcpy(o, error.text, error.len);
     o += error.len;
     if (job->input.name[0])
-        o = put_file(o, job->id, "input", &job->input);
+        o = put_file(o, id, id_len, "input", &job->input);
     if (job->output.name[0])
-        o = put_file(o, job->id, "output", &job->output);
+        o = put_file(o, id, id_len, "output", &job->output);
     o = PUT(o, ",\"metadata\":");
     memcpy(o, metadata.text, metadata.len);
     o += metadata.len;
+    /* The webhook delivery: null without a callback_url.  Its state is null
+     * while the job is unfinished (nothing to deliver yet); finishing sets
+     * it to pending, the deliverer to delivered or failed. */
     o = PUT(o, ",\"callback\":");
     if (!job->callback_url) {
         o = PUT(o, "null");
@@ -575,45 +595,32 @@ char *ht_job_doc(const ht_job_t *job, ht_job_doc_alloc_fn alloc, void *ctx, size
         o = put_time(o, job->cb_last_at);
         *o++ = '}';
     }
+    /* Asked for and not yet honoured: the worker stops the handler soon. */
     if (job->cancel_requested && !terminal)
         o = PUT(o, ",\"cancel_requested\":true");
+    /* What can be done next: DELETE self while unfinished, POST retry once
+     * failed or canceled (a dead letter). */
     o = PUT(o, ",\"links\":{\"self\":");
-    o = put_link(o, job->id, "", 0);
+    o = put_link(o, id, id_len, "", 0);
     o = PUT(o, ",\"events\":");
-    o = put_link(o, job->id, "/events", 7);
+    o = put_link(o, id, id_len, "/events", 7);
     if (!terminal) {
         o = PUT(o, ",\"cancel\":");
-        o = put_link(o, job->id, "", 0);
+        o = put_link(o, id, id_len, "", 0);
     }
     if (job->status == HT_JOB_FAILED || job->status == HT_JOB_CANCELED) {
         o = PUT(o, ",\"retry\":");
-        o = put_link(o, job->id, "/retry", 6);
+        o = put_link(o, id, id_len, "/retry", 6);
     }
     o = PUT(o, "}}");
-    *o = '\0';
-    *len = (size_t)(o - doc);
-    if (*len >= bound)
+    if ((size_t)(o - start) >= bound)
         abort(); /* the bound above is wrong: never write past a buffer */
+    ht_buf_set_len(b, b->len + (size_t)(o - start));
 done:
     free(result.owned);
     free(error.owned);
     free(metadata.owned);
-    return doc;
-}
-
-char *ht_job_doc_jansson(const ht_job_t *job, ht_job_doc_alloc_fn alloc, void *ctx, size_t *len)
-{
-    json_t *doc = ht_job_to_json(job);
-    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
-    if (!text)
-        return NULL;
-    size_t n = strlen(text);
-    char *out = alloc(ctx, n + 1);
-    if (out) {
-        memcpy(out, text, n + 1);
-        *len = n;
-    }
-    free(text);
-    return out;
+    if (rc < 0)
+        ht_buf_fail(b);
+    return rc;
 }

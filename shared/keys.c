@@ -1,4 +1,4 @@
-/* Names of the Redis keys of one queue (layout: migrations/0007_lean.lua). */
+/* Names of the Redis keys of one queue (layout: docs/keyspace.md). */
 #include "shared/keys.h"
 
 #include <openssl/sha.h>
@@ -46,7 +46,6 @@ int ht_keys_init_tag(ht_keys_t *k, const char *queue, const char *tag)
     snprintf(k->base, HT_KEY_MAX, "ht:{%s}:", tag);
     snprintf(k->scheduled, HT_KEY_MAX, "ht:{%s}:scheduled", tag);
     snprintf(k->tenants, HT_KEY_MAX, "ht:{%s}:tenants", tag);
-    snprintf(k->stats, HT_KEY_MAX, "ht:{%s}:stats", tag);
     snprintf(k->cancel_channel, HT_KEY_MAX, "ht:{%s}:cancel", tag);
     snprintf(k->deliveries, HT_KEY_MAX, "ht:{%s}:deliveries", tag);
     snprintf(k->gone, HT_KEY_MAX, "ht:{%s}:gone", tag);

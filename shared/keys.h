@@ -1,5 +1,5 @@
 /* The Redis keyspace, named in one place (its layout and rules are in
- * migrations/0007_lean.lua).  Every key of a queue carries the queue's hash
+ * docs/keyspace.md).  Every key of a queue carries the queue's hash
  * tag, "{default}", so each function call touches one Cluster slot.  A
  * partitioned queue (shared/partition.h) has one such key set per
  * partition, each under its own tag. */
@@ -26,7 +26,6 @@ typedef struct {
     char base[HT_KEY_MAX];       /* "ht:{default}:": the prefix every key below starts with */
     char scheduled[HT_KEY_MAX];  /* zset id -> due ms */
     char tenants[HT_KEY_MAX];    /* set of tenant names with jobs (their indexes: ht_keys_tenant) */
-    char stats[HT_KEY_MAX];      /* hash of totals of every tenant */
     char cancel_channel[HT_KEY_MAX]; /* pub/sub "<id> <token>": cancel a running job */
     char deliveries[HT_KEY_MAX]; /* zset id -> when its webhook delivery is due (ms) */
     char gone[HT_KEY_MAX];       /* list of blob keys of expired jobs (ht_trim -> api/sweeper.c) */

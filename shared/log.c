@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "shared/buf.h"
 #include "shared/clock.h"
 #include "shared/error.h"
 
@@ -99,23 +100,21 @@ static const char *field_name(const char *key)
     return strcmp(key, "id") == 0 ? "job_id" : key;
 }
 
+static int append_to_buf(const char *text, size_t n, void *b)
+{
+    return ht_buf_append(b, text, n) < 0 ? -1 : 0;
+}
+
 /* 15 digits: 16.76 stays "16.76", not "16.760000000000002". */
 static void line_write(json_t *line)
 {
-    char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+    ht_buf_t b = HT_BUF_INIT;
+    int rc = json_dump_callback(line, append_to_buf, &b,
+                                JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     json_decref(line);
-    if (!text)
-        return;
-    size_t len = strlen(text);
-    char *out = realloc(text, len + 2);
-    if (!out) {
-        free(text);
-        return;
-    }
-    out[len] = '\n';
-    out[len + 1] = '\0';
-    write_all(out, len + 1);
-    free(out);
+    if (rc == 0 && ht_buf_putc(&b, '\n') == 0)
+        write_all(b.data, b.len);
+    ht_buf_free(&b);
 }
 
 void ht_log(ht_log_level_t level, const char *msg, ...)

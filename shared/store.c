@@ -1,7 +1,7 @@
 /* The blocking Redis store of the worker and the CLI: one connection to a
  * Redis node or cluster (shared/rconn.h: routing, redirects, reconnects),
  * and one function per Redis function of the keyspace library
- * (migrations/0001_core.lua).  Nothing else in these processes speaks
+ * (shared/library.lua).  Nothing else in these processes speaks
  * Redis. */
 #include "shared/store.h"
 
@@ -187,25 +187,8 @@ static void name_master(ht_store_t *s, int i, int n)
     snprintf(s->err + used, sizeof(s->err) - used, " (on master %s)", name);
 }
 
-/* Runs `a` on every master (one for a single node): what every master must
- * have, such as the function library.  Returns 0 or the first failure's
- * code, with the master named in the error. */
-static int call_every_master(ht_store_t *s, ht_argv_t *a)
-{
-    int n = ht_rconn_masters(s->conn), rc = n < 0 ? n : 0;
-    if (n < 0)
-        set_err(s, "%s", ht_rconn_errstr(s->conn));
-    for (int i = 0; i < n && rc == 0; i++) {
-        redisReply *r = judge(s, ht_rconn_call_master(s->conn, i, a, &rc), &rc);
-        freeReplyObject(r);
-        if (rc < 0)
-            name_master(s, i, n);
-    }
-    return rc;
-}
-
 /* 1 when master i has the keyspace's function library, 0 when it has not
- * (a master added to a cluster after the migration), or a negative code.
+ * (a master added to a cluster since the last migrate), or a negative code.
  * A refused FUNCTION LIST (a managed Redis) counts as 1: we cannot tell. */
 static int has_library(ht_store_t *s, int i)
 {
@@ -256,92 +239,159 @@ int ht_store_check_schema(ht_store_t *s)
     return 0;
 }
 
-static int apply_migration(ht_store_t *s, const ht_migration_t *m)
+/* ---- migrate ------------------------------------------------------------ */
+
+/* Appends " (in data step NAME)" to the error. */
+static void name_step(ht_store_t *s, const ht_data_step_t *st)
+{
+    size_t used = strlen(s->err);
+    snprintf(s->err + used, sizeof(s->err) - used, " (in data step %s)", st->name);
+}
+
+/* 1 when master i holds `ks`'s library as it is (same text), 0 when it
+ * holds none or another text, or a negative code.  A refused FUNCTION LIST
+ * (a managed Redis) counts as 0: the load then says whether it may. */
+static int has_current_library(ht_store_t *s, int i, const ht_keyspace_t *ks)
 {
     ht_argv_t a;
     ht_argv_init(&a);
+    ht_argv_add(&a, "FUNCTION");
+    ht_argv_add(&a, "LIST");
+    ht_argv_add(&a, "LIBRARYNAME");
+    ht_argv_add(&a, "hangtight");
+    ht_argv_add(&a, "WITHCODE");
     int rc;
-    if (m->is_library) {
-        ht_argv_add(&a, "FUNCTION");
-        ht_argv_add(&a, "LOAD");
-        ht_argv_add(&a, "REPLACE");
-        ht_argv_addn(&a, m->source, m->len);
-        rc = call_every_master(s, &a);
-    } else {
-        /* A data step reads and writes the keys of queue "default" without
-         * declaring them; naming its base as the one key routes it to the
-         * master of that slot, where a cluster lets a script touch them. */
-        ht_keys_t k;
-        ht_keys_init(&k, HT_QUEUE_DEFAULT);
-        ht_argv_add(&a, "EVAL");
-        ht_argv_addn(&a, m->source, m->len);
-        ht_argv_add(&a, "1");
-        ht_argv_add(&a, k.base);
-        freeReplyObject(call(s, &a, &rc));
-    }
+    redisReply *r = judge(s, ht_rconn_call_master(s->conn, i, &a, &rc), &rc);
     ht_argv_clear(&a);
-    if (rc < 0) {
-        size_t used = strlen(s->err);
-        snprintf(s->err + used, sizeof(s->err) - used, " (in migration %s)", m->name);
-        return rc;
+    if (!r)
+        return rc == HT_EPROTO ? 0 : rc;
+    /* [[name, "hangtight", ..., "library_code", code, ...], ...]: the
+     * pattern "hangtight" matches that name only. */
+    int same = 0;
+    for (size_t l = 0; r->type == REDIS_REPLY_ARRAY && l < r->elements; l++) {
+        const redisReply *lib = r->element[l];
+        for (size_t k = 0; lib->type == REDIS_REPLY_ARRAY && k + 1 < lib->elements; k += 2) {
+            const redisReply *key = lib->element[k], *val = lib->element[k + 1];
+            if (key->type == REDIS_REPLY_STRING && strcmp(key->str, "library_code") == 0 &&
+                val->type == REDIS_REPLY_STRING && val->len == ks->library_len &&
+                memcmp(val->str, ks->library, val->len) == 0)
+                same = 1;
+        }
     }
+    freeReplyObject(r);
+    return same;
+}
+
+/* Loads the library on every master that does not hold it as it is;
+ * *loaded counts them. */
+static int load_library(ht_store_t *s, const ht_keyspace_t *ks, int masters, int *loaded)
+{
+    for (int i = 0; i < masters; i++) {
+        int rc = has_current_library(s, i, ks);
+        if (rc == 0) {
+            ht_argv_t a;
+            ht_argv_init(&a);
+            ht_argv_add(&a, "FUNCTION");
+            ht_argv_add(&a, "LOAD");
+            ht_argv_add(&a, "REPLACE");
+            ht_argv_addn(&a, ks->library, ks->library_len);
+            freeReplyObject(judge(s, ht_rconn_call_master(s->conn, i, &a, &rc), &rc));
+            ht_argv_clear(&a);
+            *loaded += rc == 0;
+        }
+        if (rc < 0) {
+            name_master(s, i, masters);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Runs data step `st` on every master, one batch a call, until it answers
+ * the cursor "0". */
+static int run_step(ht_store_t *s, const ht_data_step_t *st, int masters)
+{
+    for (int i = 0; i < masters; i++) {
+        char cursor[32] = "0";
+        do {
+            ht_argv_t a;
+            ht_argv_init(&a);
+            ht_argv_add(&a, "EVAL");
+            ht_argv_addn(&a, st->source, st->len);
+            ht_argv_add(&a, "0");
+            ht_argv_add(&a, cursor);
+            int rc;
+            redisReply *r = judge(s, ht_rconn_call_master(s->conn, i, &a, &rc), &rc);
+            ht_argv_clear(&a);
+            if (r && r->type == REDIS_REPLY_STRING && r->len > 0 && r->len < sizeof cursor) {
+                memcpy(cursor, r->str, r->len + 1);
+            } else if (r) {
+                set_err(s, "%s", "redis: a data step answered something else than a cursor");
+                rc = HT_EPROTO;
+            }
+            freeReplyObject(r);
+            if (rc < 0) {
+                name_master(s, i, masters);
+                name_step(s, st);
+                return rc;
+            }
+        } while (strcmp(cursor, "0") != 0);
+    }
+    return 0;
+}
+
+/* Runs the steps of `ks` above version `from` that run `when`. */
+static int run_steps(ht_store_t *s, const ht_keyspace_t *ks, int from, ht_step_when_t when,
+                     int masters)
+{
+    for (size_t i = 0; i < ks->nsteps; i++) {
+        const ht_data_step_t *st = &ks->steps[i];
+        int rc = st->version > from && st->when == when ? run_step(s, st, masters) : 0;
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int ht_store_migrate(ht_store_t *s, const ht_keyspace_t *ks, ht_migrate_result_t *res)
+{
+    memset(res, 0, sizeof *res);
+    int rc = ht_store_schema_version(s, &res->from);
+    if (rc < 0)
+        return rc;
+    res->to = res->from;
+    if (res->from > ks->schema) {
+        snprintf(s->err, sizeof(s->err),
+                 "keyspace version %d is newer than the %d of this hangtight: "
+                 "migrate with the newer release",
+                 res->from, ks->schema);
+        return HT_ESCHEMA;
+    }
+    int masters = ht_rconn_masters(s->conn);
+    if (masters < 0) {
+        set_err(s, "%s", ht_rconn_errstr(s->conn));
+        return masters;
+    }
+    res->masters = masters;
+    if ((rc = run_steps(s, ks, res->from, HT_STEP_BEFORE_LIBRARY, masters)) < 0 ||
+        (rc = load_library(s, ks, masters, &res->loaded)) < 0 ||
+        (rc = run_steps(s, ks, res->from, HT_STEP_AFTER_LIBRARY, masters)) < 0)
+        return rc;
+    if (res->from == ks->schema)
+        return 0;
 
     long long ignored;
+    ht_argv_t a;
+    ht_argv_init(&a);
     ht_argv_add(&a, "HSET");
     ht_argv_add(&a, HT_KEY_SCHEMA);
     ht_argv_add(&a, "version");
-    ht_argv_addf(&a, "%d", m->version);
+    ht_argv_addf(&a, "%d", ks->schema);
     ht_argv_add(&a, "applied_at");
     ht_argv_addf(&a, "%" PRId64, ht_now_ms());
-    return call_int(s, &a, &ignored);
-}
-
-/* Loads the library of version `version` (the newest library migration
- * at or below it) on every master that lacks it: a master added to a
- * cluster since the migration ran. */
-static int load_missing_library(ht_store_t *s, int version)
-{
-    const ht_migration_t *lib = NULL;
-    for (size_t i = 0; i < ht_migrations_count; i++)
-        if (ht_migrations[i].is_library && ht_migrations[i].version <= version)
-            lib = &ht_migrations[i];
-    int n = ht_rconn_masters(s->conn), rc = n < 0 ? n : 0;
-    if (n < 0)
-        set_err(s, "%s", ht_rconn_errstr(s->conn));
-    for (int i = 0; lib && i < n && rc == 0; i++) {
-        if ((rc = has_library(s, i)) != 0) {
-            rc = rc < 0 ? rc : 0;
-            continue;
-        }
-        ht_argv_t a;
-        ht_argv_init(&a);
-        ht_argv_add(&a, "FUNCTION");
-        ht_argv_add(&a, "LOAD");
-        ht_argv_add(&a, "REPLACE");
-        ht_argv_addn(&a, lib->source, lib->len);
-        freeReplyObject(judge(s, ht_rconn_call_master(s->conn, i, &a, &rc), &rc));
-        ht_argv_clear(&a);
-        if (rc < 0)
-            name_master(s, i, n);
-    }
-    return rc < 0 ? rc : 0;
-}
-
-int ht_store_migrate(ht_store_t *s, int *from, int *to)
-{
-    int rc = ht_store_schema_version(s, from);
-    if (rc < 0)
-        return rc;
-    *to = *from;
-    for (size_t i = 0; i < ht_migrations_count; i++) {
-        const ht_migration_t *m = &ht_migrations[i];
-        if (m->version <= *from)
-            continue;
-        if ((rc = apply_migration(s, m)) < 0)
-            return rc;
-        *to = m->version;
-    }
-    return load_missing_library(s, *to);
+    if ((rc = call_int(s, &a, &ignored)) == 0)
+        res->to = ks->schema;
+    return rc;
 }
 
 int ht_store_register_types(ht_store_t *s, const char *const *types, size_t n,
@@ -477,13 +527,6 @@ int ht_store_progress(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job, in
     return rc < 0 ? rc : held_result(v);
 }
 
-int ht_store_complete(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job, ht_outcome_t outcome,
-                      const char *json, int retryable, long retry_delay_ms)
-{
-    return ht_store_complete_next(s, k, job, outcome, json, retryable, retry_delay_ms, NULL, NULL,
-                                  NULL);
-}
-
 int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job,
                            ht_outcome_t outcome, const char *json, int retryable,
                            long retry_delay_ms, const char *worker_id, ht_job_t *next, int *got)
@@ -494,7 +537,7 @@ int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *jo
     if (got)
         *got = 0;
     /* With a next job wanted: 8 keys, the claim's after ht_complete's 4
-     * (migrations/0008_drain.lua). */
+     * (shared/library.lua). */
     ht_argv_fcall(&a, "ht_complete", next ? 8 : 4, 0);
     add_held(&a, k, job, jobkey);
     ht_argv_add(&a, k->active);
@@ -741,8 +784,7 @@ int ht_store_delivery_claim(ht_store_t *s, const ht_keys_t *k, long lease_ms, in
     ht_argv_clear(&a);
     if (!r)
         return rc;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements % 3 != 0 ||
-        r->elements / 3 > (size_t)limit) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 3 != 0 || r->elements / 3 > (size_t)limit) {
         set_err(s, "%s", "redis: unexpected reply to ht_delivery_claim");
         freeReplyObject(r);
         return HT_EPROTO;

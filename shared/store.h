@@ -15,6 +15,7 @@
 #include "shared/argv.h"
 #include "shared/job.h"
 #include "shared/keys.h"
+#include "shared/migrations.h"
 #include "shared/redis_url.h"
 
 typedef struct ht_store ht_store_t;
@@ -52,12 +53,21 @@ int ht_store_error_is_unavailable(const char *redis_error);
  * Every master of a cluster is checked. */
 int ht_store_check_eviction(ht_store_t *s, int allow);
 
-/* Applies every migration above the recorded version, in order, recording
- * each: a library on every master, a data step on the master of queue
- * "default".  Then loads the current library on any master that lacks it
- * (one added to a cluster since).  *from and *to get the versions before
- * and after. */
-int ht_store_migrate(ht_store_t *s, int *from, int *to);
+/* What ht_store_migrate() did. */
+typedef struct {
+    int from, to; /* the recorded keyspace version before and after */
+    int masters;  /* masters of the Redis (1 for one node) */
+    int loaded;   /* masters the library was loaded on */
+} ht_migrate_result_t;
+
+/* Brings the keyspace to ks->schema (ks: ht_keyspace, shared/migrations.h):
+ * runs the data steps numbered above the recorded version, in order, those
+ * marked before-library first, then loads the library on every master
+ * that does not hold it as it is (none, or another text: a master added to
+ * a cluster, a fix of the library), then runs the after-library steps and
+ * records the version.  Run again, it only compares the libraries.
+ * HT_ESCHEMA when the keyspace is newer than ks->schema (nothing done). */
+int ht_store_migrate(ht_store_t *s, const ht_keyspace_t *ks, ht_migrate_result_t *res);
 
 /* Records that this worker serves `types` (see HT_KEY_TYPES). */
 int ht_store_register_types(ht_store_t *s, const char *const *types, size_t n,
@@ -89,11 +99,9 @@ typedef enum { HT_OUTCOME_SUCCEEDED, HT_OUTCOME_FAILED, HT_OUTCOME_CANCELED } ht
  * the error object {"code", "message"} (failed), or NULL (canceled).  A
  * retryable failure with attempts left is scheduled again retry_delay_ms
  * from now (0: queued at once).  Returns 0, HT_ESTALE (the outcome was
- * dropped: a later attempt owns the job), or a negative code. */
-int ht_store_complete(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job, ht_outcome_t outcome,
-                      const char *json, int retryable, long retry_delay_ms);
-
-/* ht_store_complete, then, in the same call (one round trip per job), the
+ * dropped: a later attempt owns the job), or a negative code.
+ *
+ * Then, in the same call (one round trip per job), the
  * claim ht_store_claim would make for `worker_id` when `next` is not NULL:
  * *got is 1 with *next filled (owned by the caller, ht_job_clear()) or 0
  * when every queue is empty; the next job is claimed whether or not the

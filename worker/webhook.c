@@ -15,7 +15,6 @@
 #include "worker/webhook.h"
 
 #include <curl/curl.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,18 +195,13 @@ done:
     curl_slist_free_all(headers);
 }
 
-/* The body of the delivery: {"type", "timestamp", "data"}.  A new string
- * (free()) or NULL. */
-static char *render_body(const ht_job_t *job, int64_t now_ms)
+int ht_webhook_body_append(ht_buf_t *b, const ht_job_t *job, int64_t now_ms)
 {
-    char when[HT_TIME_BUFSZ], type[48];
-    snprintf(type, sizeof type, "job.%s", ht_job_status_name(job->status));
-    json_t *doc = ht_job_to_json(job);
-    json_t *body = json_pack("{s:s, s:s, s:o}", "type", type, "timestamp",
-                             ht_format_time(now_ms, when), "data", doc);
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    return text;
+    char when[HT_TIME_BUFSZ];
+    ht_buf_printf(b, "{\"type\":\"job.%s\",\"timestamp\":\"%s\",\"data\":",
+                  ht_job_status_name(job->status), ht_format_time(now_ms, when));
+    ht_job_doc_append(b, job);
+    return ht_buf_putc(b, '}'); /* failure is sticky: this says for all */
 }
 
 static const char *outcome_name(ht_delivery_result_t r)
@@ -238,7 +232,9 @@ static void deliver(ht_worker_t *w, ht_store_t *store, const ht_delivery_t *d)
     }
     int64_t now = ht_now_ms();
     long long ts = now / 1000;
-    body = render_body(&job, now);
+    ht_buf_t text = HT_BUF_INIT;
+    ht_webhook_body_append(&text, &job, now);
+    body = ht_buf_steal(&text, NULL);
     sig = w->webhook_secrets.n ? ht_webhook_signature(&w->webhook_secrets, d->cb_id, ts, body,
                                                       body ? strlen(body) : 0)
                                : NULL;

@@ -2,7 +2,7 @@
  * connection, that POSTs the terminal event of every job that has a
  * callback_url (Standard Webhooks: signed with shared/webhook.h), retries
  * with full-jitter backoff, and records each attempt in the job.  The
- * pending deliveries live in Redis (ht:{Q}:deliveries, migration 0004), so
+ * pending deliveries live in Redis (ht:{Q}:deliveries, docs/keyspace.md), so
  * they survive a restart and are shared by every worker; the thread never
  * holds a job slot.  Internal to worker/. */
 #ifndef HT_WORKER_WEBHOOK_H
@@ -10,6 +10,8 @@
 
 #include <stdint.h>
 
+#include "shared/buf.h"
+#include "shared/job.h"
 #include "shared/webhook.h"
 
 struct ht_worker;
@@ -36,6 +38,11 @@ long ht_webhook_retry_delay_ms(long base_ms, int attempt, long retry_after_ms,
 /* Parses a Retry-After value (delay-seconds or an HTTP date) into ms from
  * now_s.  Returns -1 when absent or unparsable. */
 long ht_webhook_retry_after_ms(const char *value, long long now_s);
+
+/* Appends the body of the delivery of `job` made at now_ms:
+ * {"type":"job.<status>","timestamp":"<RFC 3339>","data":<job document>}.
+ * Returns 0 or HT_ENOMEM. */
+int ht_webhook_body_append(ht_buf_t *b, const ht_job_t *job, int64_t now_ms);
 
 /* Starts and stops the delivery thread.  Call ht_webhook_start() from the
  * main thread before any other thread uses libcurl; ht_webhook_stop()

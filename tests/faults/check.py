@@ -11,7 +11,9 @@
 - duplicated: executions beyond the first of one job, from the exec log
   (one line "<id> <attempt>" appended by the handler per execution);
 - recovered: jobs that exist (--existing: one id a line, from Redis) but
-  were never acknowledged (the request failed or got no answer).
+  were never acknowledged (the request failed or got no answer);
+- retried: acknowledged jobs that ended in an attempt after the first (an
+  execution was interrupted, or failed and was retried).
 
 Fails (exit 1) when lost > 0, when duplicated > --max-dup (default
 --kills), when an acknowledged job ends in another status than --expect
@@ -142,6 +144,7 @@ def main():
     never_ran = [j for j, d in final.items()
                  if a.exec_log and d["status"] == "succeeded" and executions[j] == 0]
     attempts = collections.Counter(d.get("attempt") for d in final.values())
+    retried = sum(1 for d in final.values() if (d.get("attempt") or 0) > 1)
 
     summary = {
         "submitted": len(acked) + refused + unanswered + sum(other.values()),
@@ -149,13 +152,14 @@ def main():
         "other_statuses": dict(other), "lost": len(lost), "lost_missing": len(missing),
         "lost_not_final": len(not_final), "duplicated": duplicated,
         "duplicated_jobs": dup_jobs, "executions": sum(executions.values()),
-        "recovered": len(recovered), "recovered_final": recovered_final,
+        "recovered": len(recovered), "recovered_final": recovered_final, "retried": retried,
         "kills": a.kills, "final": dict(statuses),
         "attempts": {str(k): v for k, v in sorted(attempts.items(), key=lambda kv: str(kv[0]))},
     }
     print("faults: " + " ".join(
-        f"{k}={summary[k]}" for k in ("acknowledged", "lost", "duplicated", "recovered",
-                                      "executions", "kills", "refused_503", "unanswered")),
+        f"{k}={summary[k]}" for k in ("acknowledged", "lost", "duplicated", "retried",
+                                      "recovered", "executions", "kills", "refused_503",
+                                      "unanswered")),
           flush=True)
     print("faults: final states " + json.dumps(summary["final"]) +
           " attempts " + json.dumps(summary["attempts"]), flush=True)

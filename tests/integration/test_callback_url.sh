@@ -7,9 +7,7 @@
 # lifts the address rule only.  No worker runs: nothing is delivered here.
 source "$(dirname "$0")/lib.sh"
 
-ht_start_redis
-ht_migrate
-ht_start_api
+ht_start_stack --workers 0
 
 refused=(
     "http://127.0.0.1:9/hook" "http://127.1/" "http://0x7f.1/" "http://2130706433/"

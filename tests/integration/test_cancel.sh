@@ -4,9 +4,7 @@
 # 409; an unknown one a 404.  A canceled job can be retried.
 source "$(dirname "$0")/lib.sh"
 
-ht_start_redis
-ht_migrate
-ht_start_api
+ht_start_stack --workers 0
 
 # A queued job (no worker yet).
 ht_submit '{"type": "echo", "payload": {"q": 1}}'

@@ -33,10 +33,7 @@ cat >"$HT_TMP/handlers.json" <<JSON
 JSON
 export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
 
-ht_start_redis
-ht_migrate
-ht_start_api
-ht_start_worker w1 --concurrency 3
+ht_start_stack --worker-args --concurrency 3
 
 history() {
     ht_redis --raw LRANGE "$(ht_job_key "$1"):ev" 0 -1 |
@@ -87,18 +84,24 @@ ends_canceled_within "$id" 1500
 wait_until 3 "the exec child is gone" eval "! children $child_sleep"
 
 # ---- a child that ignores SIGTERM gets SIGKILL after the grace --------
+# The grace is 5 s (worker/exec.c).  The child sleeping proves its trap is
+# set (the script sets it first).  The job stays running, canceling, until
+# the child is killed; the child dies no earlier than the grace after the
+# DELETE (a child that obeyed SIGTERM would be gone at once).
 ht_submit '{"type": "test.stubborn"}'
 id=$HT_JOB
 wait_until 10 "the stubborn child sleeps" children "$stubborn_sleep"
-sleep 0.3 # let bash install its trap before the signal comes
 cancel_running "$id"
-sleep 2
-children "$stubborn_sleep" || fail "the child that ignores SIGTERM died before the grace"
+stopping() { grep -F "\"$id\"" "${HT_LOGS[w1]}" | grep -qF 'cancel requested: stopping the handler'; }
+wait_until 5 "the worker stops the handler" stopping
 ht_http GET "/v1/jobs/$id"
 assert_json .status running "status during the kill grace"
 assert_json .cancel_requested true "cancel_requested during the kill grace"
+wait_until 15 "the stubborn child is gone" eval "! children $stubborn_sleep"
+died=$(($(ht_ms) - CANCELED_AT))
+log "the child that ignores SIGTERM died $died ms after the DELETE"
+((died >= 4500)) || fail "the child that ignores SIGTERM died $died ms after the DELETE, before the 5 s grace"
 ends_canceled_within "$id" 8000
-wait_until 3 "the stubborn child is gone" eval "! children $stubborn_sleep"
 
 # ---- a cancel that pub/sub missed: the lease renewal catches it -------
 # Set the flag behind the worker's back (no message is published); with
@@ -115,16 +118,28 @@ grep -F "\"$id\"" "${HT_LOGS[w1]}" | grep -qF 'cancel requested (seen on renewal
 # ---- cancel racing completion -----------------------------------------
 # A 1 s job (long enough for the poll below to see it running on a loaded
 # machine, where a redis-cli start takes a few hundred ms), DELETEd at its
-# start time (from the job hash) + 1000 ms + an offset (the DELETE itself takes a few tens of ms to land), i.e. around
-# the moment it finishes: whatever wins, the job ends in one terminal state
+# start time (from the job hash) + 1000 ms + an offset, i.e. around the
+# moment it finishes: whatever wins, the job ends in one terminal state
 # (succeeded with its result, or canceled), the answer to the DELETE
-# agrees, and nothing changes afterwards.
+# agrees, and nothing changes after the worker's last word on the job (its
+# outcome log line).
+#
+# The offset is found by bisection between LO (a DELETE that early lands
+# while the job runs) and HI (that late, after it finished): a canceled run
+# moves LO up to its offset, a succeeded one HI down, so the runs close in
+# on the moment where either may win, from both sides.  Both outcomes must
+# have been seen, or the race was not run.
 finished() {
     ht_http GET "/v1/jobs/$id"
     [[ "$(ht_json .status)" =~ ^(succeeded|canceled|failed)$ ]]
 }
-outcomes=""
-for offset in -100 -70 -55 -45 -38 -32 -26 -20 -10 0; do
+last_word() {
+    grep -F "\"$id\"" "${HT_LOGS[w1]}" |
+        grep -qE '"msg":"(job succeeded|job canceled|outcome dropped[^"]*)"'
+}
+lo=-800 hi=600 outcomes="" won_cancel=0 won_job=0
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+    offset=$(((lo + hi) / 2))
     ht_submit '{"type": "sleep", "payload": {"ms": 1000, "steps": 1}}'
     id=$HT_JOB
     wait_until 10 "job $id runs" eval "[[ \$(ht_job_hget $id status) == running ]]"
@@ -138,18 +153,23 @@ for offset in -100 -70 -55 -45 -38 -32 -26 -20 -10 0; do
     case "$answer/$status" in
     409/succeeded | 202/succeeded)
         # 202 then succeeded: the handler was done before the stop reached it.
-        assert_jq '.result.slept_ms == 1000' "result of a job that beat its cancel" ;;
-    202/canceled) assert_json .result null "result of a canceled job" ;;
+        assert_jq '.result.slept_ms == 1000' "result of a job that beat its cancel"
+        won_job=$((won_job + 1)) hi=$offset ;;
+    202/canceled)
+        assert_json .result null "result of a canceled job"
+        won_cancel=$((won_cancel + 1)) lo=$offset ;;
     *) fail "DELETE answered $answer and the job ended $status (offset $offset ms)" ;;
     esac
     h=$(history "$id")
     assert_match "$h" '^running/1 (succeeded|canceled)/1 $' "history (offset $offset ms)"
     outcomes+="$offset:$answer/$status "
-    sleep 0.2
-    assert_eq "$(ht_job_field "$id" .status)" "$status" "status a moment later"
-    assert_eq "$(history "$id")" "$h" "history a moment later"
+    wait_until 10 "the worker's last word on job $id" last_word
+    assert_eq "$(ht_job_field "$id" .status)" "$status" "status after the worker's last word"
+    assert_eq "$(history "$id")" "$h" "history after the worker's last word"
 done
-log "race outcomes: $outcomes"
+log "race outcomes (offset:answer/status): $outcomes"
+((won_cancel > 0 && won_job > 0)) ||
+    fail "the race was not run: $won_cancel canceled, $won_job succeeded over offsets $outcomes"
 ht_alive w1 || fail "the worker died during the races"
 
 # The worker still serves.

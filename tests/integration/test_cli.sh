@@ -7,11 +7,8 @@
 # cancel, retry, list (table, --json, --all across pages, filters), stats.
 source "$(dirname "$0")/lib.sh"
 
-ht_start_redis
-ht_migrate
 export HANGTIGHT_HEARTBEAT_MS=300
-ht_start_api
-ht_start_worker w1 --concurrency 2
+ht_start_stack --worker-args --concurrency 2
 cli() { "$HT_CLI_BIN" "$@"; }
 
 # submit prints the job document; status reads it back.
@@ -89,8 +86,9 @@ for args in "" "frobnicate" "submit" "submit echo not-json" "status" "wait" \
     set -e
     assert_eq "$rc" 2 "exit status of 'hangtight $args'"
 done
+ht_closed_port
 set +e
-cli --url "http://127.0.0.1:$(ht_free_port)" status "$id" >/dev/null 2>&1
+cli --url "http://127.0.0.1:$HT_CLOSED_PORT" status "$id" >/dev/null 2>&1
 rc=$?
 set -e
 assert_eq "$rc" 2 "status against nothing"
@@ -129,9 +127,10 @@ resumable() { grep -q '^event progress id' "$HT_TMP/resume.err"; }
 wait_until 15 "wait sees progress" resumable
 ht_stop api
 assert_eq "$HT_EXIT" 0 "api exit status on SIGTERM"
-sleep 1
-ht_spawn api env HANGTIGHT_LISTEN="$(ht_hostport)" "$HT_API_BIN" --threads 2
-wait_until 30 "the api is back" ht_api_ready
+# Back only once wait saw the stream end and a reconnect fail.
+gone() { (($(grep -c '^stream ended' "$HT_TMP/resume.err") >= 2)); }
+wait_until 15 "wait finds the api gone" gone
+ht_start_api --port "${HT_URL##*:}"
 set +e
 wait "$wait_pid"
 rc=$?
@@ -142,10 +141,9 @@ grep -q '^> GET .*/events Last-Event-ID: [0-9]*-[0-9]*' "$HT_TMP/resume.err" ||
     fail "wait did not resume with Last-Event-ID: $(cat "$HT_TMP/resume.err")"
 
 # A server without the stream (an older api): wait polls instead.
-old_port=$(ht_free_port)
-ht_spawn old_api python3 "$HT_CLIENTS_DIR/old_api.py" "$old_port"
-old_up() { curl -s -o /dev/null "http://127.0.0.1:$old_port/v1/jobs/x"; }
-wait_until 10 "the stand-in old api listens" old_up
+ht_spawn old_api python3 "$HT_CLIENTS_DIR/old_api.py" "$HT_TMP/old_api.port"
+wait_until 10 "the stand-in old api listens" test -s "$HT_TMP/old_api.port"
+old_port=$(<"$HT_TMP/old_api.port")
 set +e
 cli --url "http://127.0.0.1:$old_port" wait 5b0f6a1e-3f7c-4b1e-9a39-2f8e4f0c9d11 --verbose \
     >"$HT_TMP/old.out" 2>"$HT_TMP/old.err"

@@ -5,8 +5,8 @@
 # files' headers with curl (ETag/304, CSP, nosniff, 404 for unknown files).
 #
 # playwright-core is installed with npm ci from tests/browser/package-lock.json
-# into the build dir (cached).  Skips (exit 0 with a message) only when
-# /usr/bin/chromium is missing: scripts/deps.sh --test installs it.
+# into the build dir (cached).  Skipped (ht_skip) only when /usr/bin/chromium
+# is missing: scripts/deps.sh --test installs it.
 #
 # The api runs with an API key file; the page gets the key typed in.
 # Screenshots go to $HT_BUILD_DIR/test-output/dashboard/; with
@@ -16,18 +16,14 @@ source "$(dirname "$0")/lib.sh"
 
 CHROMIUM=${HT_CHROMIUM:-/usr/bin/chromium}
 if [[ ! -x "$CHROMIUM" ]]; then
-    echo "SKIP (test_dashboard): $CHROMIUM is not installed (apt-get install chromium; scripts/deps.sh --test does)" >&2
-    exit 0
+    ht_skip "$CHROMIUM is not installed (apt-get install chromium; scripts/deps.sh --test does)"
 fi
 
 # With API keys: the page must ask for one and send it (as Bearer) on every
 # call, its fetch()-read event streams included.
 KEY=dash-$(openssl rand -hex 12)
 printf 'acme:%s\n' "$KEY" >"$HT_TMP/keys"
-ht_start_redis
-ht_migrate
-ht_start_api --api-keys-file "$HT_TMP/keys"
-ht_start_worker w1 --concurrency 6
+ht_start_stack --api-args --api-keys-file "$HT_TMP/keys" --worker-args --concurrency 6
 
 # ---- static files with curl (no key: they show no tenant's data) ---------------
 ht_http GET /

@@ -4,10 +4,7 @@
 # worker finishes it.
 source "$(dirname "$0")/lib.sh"
 
-ht_start_redis
-ht_migrate
-ht_start_api
-ht_start_worker w1 --drain-timeout-s 1
+ht_start_stack --worker-args --drain-timeout-s 1
 
 ht_submit '{"type": "sleep", "payload": {"ms": 4000, "steps": 8}, "max_attempts": 2}'
 

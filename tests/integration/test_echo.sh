@@ -2,10 +2,7 @@
 # echo returns its payload exactly: nesting, unicode, escapes, numbers.
 source "$(dirname "$0")/lib.sh"
 
-ht_start_redis
-ht_migrate
-ht_start_api
-ht_start_worker w1
+ht_start_stack
 
 payload='{"name": "Zoë 🚀 日本語", "nested": {"list": [1, 2.5, -3, true, false, null,
   {"deep": ["a\"quote", "back\\slash", "tab\there", "nl\nhere"]}], "empty": {}, "none": []},

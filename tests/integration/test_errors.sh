@@ -4,10 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 
 export HANGTIGHT_MAX_BODY_BYTES=4096
-ht_start_redis
-ht_migrate
-ht_start_api
-ht_start_worker w1
+ht_start_stack
 
 # 400: not JSON at all, and JSON cut short.
 ht_http POST /v1/jobs '{"type": "echo",'

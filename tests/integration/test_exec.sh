@@ -43,10 +43,7 @@ cat >"$HT_TMP/handlers.json" <<JSON
 JSON
 export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
 
-ht_start_redis
-ht_migrate
-ht_start_api
-ht_start_worker w1 --concurrency 3
+ht_start_stack --worker-args --concurrency 3
 
 # Progress and result, with the environment the child saw.
 ht_submit '{"type": "test.progress", "payload": {"n": 7, "s": "ß"}}'

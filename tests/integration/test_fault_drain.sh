@@ -15,9 +15,7 @@ source "$(dirname "$0")/lib.sh"
 GRACE_S=3
 API_EXIT_BOUND_S=8
 
-ht_start_redis
-ht_migrate
-ht_start_api --heartbeat-ms 500
+ht_start_stack --workers 0 --api-args --heartbeat-ms 500
 
 # ---- the worker --------------------------------------------------------
 

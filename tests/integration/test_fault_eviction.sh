@@ -13,7 +13,7 @@ ht_redis CONFIG SET maxmemory 64mb >/dev/null
 # Refused: exit status 1 at once, with the policy and the way out named.
 for bin in api worker; do
     args=()
-    [[ $bin == api ]] && args=(--listen "127.0.0.1:$(ht_free_port)")
+    [[ $bin == api ]] && args=(--listen 127.0.0.1:0)
     bin_path=$HT_API_BIN
     [[ $bin == worker ]] && bin_path=$HT_WORKER_BIN
     started=$SECONDS

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Fault suite (c): redis-server killed with -9 under submit load, restarted
-# (AOF, appendfsync always) on the same port after a few seconds.  Every job
+# (AOF, appendfsync always) on the same port after an outage of at least
+# OUTAGE_S seconds (the processes go through several reconnect attempts)
+# that was seen by the submitter (503s) and by both workers (their "redis
+# unavailable" line).  Every job
 # that got a 202 exists afterwards and finishes; requests during the outage
 # get a 503 problem+json with Retry-After quickly (no hang); the api and the
 # workers reconnect by themselves (no restart of either).
@@ -15,11 +18,7 @@ MAX_503_MS=3000 # a refusal must come this fast (generous: 2 shared cores)
 # shows the difference, which this test cannot cause.
 FSYNC=${HT_FAULT_FSYNC:-always}
 
-ht_start_redis --aof --fsync "$FSYNC"
-ht_migrate
-ht_start_api
-ht_start_worker w1 --concurrency 2
-ht_start_worker w2 --concurrency 2
+ht_start_stack --workers 2 --redis-args --aof --fsync "$FSYNC" --worker-args --concurrency 2
 
 ht_spawn submitter python3 "$FAULTS/submit.py" "$HT_URL" "$HT_TMP/submits.jsonl" \
     --until-file "$HT_TMP/stop" --timeout 15 \
@@ -29,22 +28,34 @@ acked_count() {
     n=$(grep -c '"status": 202' "$HT_TMP/submits.jsonl" 2>/dev/null) || true
     echo "${n:-0}"
 }
-some_acked() { (($(acked_count) >= 20)); }
-wait_until 30 "the submitter has 20 jobs acknowledged" some_acked
-sleep 1
+refused_count() {
+    local n
+    n=$(grep -c '"status": 503' "$HT_TMP/submits.jsonl" 2>/dev/null) || true
+    echo "${n:-0}"
+}
+acked_since() { (($(acked_count) >= $1 + $2)); }
+wait_until 30 "the submitter has 50 jobs acknowledged" acked_since 0 50
 acked_before=$(acked_count)
 
 ht_stop redis KILL
 killed_ms=$(ht_ms)
-log "redis killed with -9 after $acked_before acknowledged submits; down for ${OUTAGE_S}s"
-sleep "$OUTAGE_S"
+log "redis killed with -9 after $acked_before acknowledged submits"
+outage_seen() {
+    (($(refused_count) >= 5)) && ht_log_has w1 'redis unavailable' && ht_log_has w2 'redis unavailable'
+}
+wait_until 30 "the submitter got 503s and both workers lost Redis" outage_seen
+left_ms=$((killed_ms + OUTAGE_S * 1000 - $(ht_ms)))
+# The rest of the outage: its length is the fault, not a wait for an event.
+((left_ms <= 0)) || sleep "$((left_ms / 1000)).$(printf %03d $((left_ms % 1000)))"
+log "down for $(($(ht_ms) - killed_ms)) ms"
 ht_alive api || fail "the api died while Redis was down"
 ht_alive w1 || fail "w1 died while Redis was down"
 ht_alive w2 || fail "w2 died while Redis was down"
 restart_ms=$(ht_ms)
+acked_down=$(acked_count)
 ht_start_redis --aof --fsync "$FSYNC"
 log "redis restarted on port $HT_REDIS_PORT (AOF, appendfsync $FSYNC)"
-sleep 3
+wait_until 30 "the submitter has 50 more jobs acknowledged" acked_since "$acked_down" 50
 touch "$HT_TMP/stop"
 ht_wait_exit submitter 30
 assert_eq "$HT_EXIT" 0 "the submitter's exit status"

@@ -7,9 +7,7 @@
 # first request: no job may be created.
 source "$(dirname "$0")/lib.sh"
 
-ht_start_redis
-ht_migrate
-ht_start_api --max-body-bytes 65536
+ht_start_stack --workers 0 --api-args --max-body-bytes 65536
 
 out=$(python3 "$HT_CLIENTS_DIR/hostile.py" "$(ht_hostport)" framing) ||
     fail "framing table: $(jq -c .bad <<<"$out" 2>/dev/null || echo "$out")"

@@ -4,9 +4,7 @@
 # concurrent identical requests make one job; malformed keys are a 400.
 source "$(dirname "$0")/lib.sh"
 
-ht_start_redis
-ht_migrate
-ht_start_api
+ht_start_stack --workers 0
 
 body='{"type": "echo", "payload": {"n": 1}}'
 

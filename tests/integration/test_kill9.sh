@@ -3,11 +3,7 @@
 # lease runs out and another worker finishes the job as attempt 2.
 source "$(dirname "$0")/lib.sh"
 
-ht_start_redis
-ht_migrate
-ht_start_api
-ht_start_worker w1
-ht_start_worker w2
+ht_start_stack --workers 2
 
 # The lease (timeout_s) is 4 s; the job itself needs 3 s.
 ht_submit '{"type": "sleep", "payload": {"ms": 3000, "steps": 6}, "timeout_s": 4}'

@@ -3,9 +3,7 @@
 # and type filters, and 400 for bad parameters.
 source "$(dirname "$0")/lib.sh"
 
-ht_start_redis
-ht_migrate
-ht_start_api
+ht_start_stack --workers 0
 
 # An empty listing.
 ht_http GET /v1/jobs

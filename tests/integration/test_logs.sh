@@ -7,10 +7,7 @@
 # line per finished request, and none without the flag.
 source "$(dirname "$0")/lib.sh"
 
-ht_start_redis
-ht_migrate
-ht_start_api --access-log --log-level debug
-ht_start_worker w1
+ht_start_stack --api-args --access-log --log-level debug
 
 MADE='^[0-9a-f]{8}-[0-9]+-[0-9]+$' # "<process prefix>-<thread>-<counter>"
 
@@ -88,11 +85,8 @@ wait_until 5 "the access line of raw-bytes" has_access raw-bytes
 assert_eq "$(access_of raw-bytes | jq -r .path)" "/%FF%FEx" "non-ASCII bytes of the path"
 
 # ---- without --access-log: no access lines -------------------------------
-port=$(ht_free_port)
-ht_spawn api2 env HANGTIGHT_LISTEN="127.0.0.1:$port" "$HT_API_BIN" --threads 1
-api2_ready() { [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")" == 200 ]]; }
-wait_until 30 "the second api is ready" api2_ready
-hdrs=$(curl -s -D - -o /dev/null -H 'X-Request-Id: quiet-1' "http://127.0.0.1:$port/v1/jobs/$job")
+ht_start_api --name api2 --threads 1
+hdrs=$(curl -s -D - -o /dev/null -H 'X-Request-Id: quiet-1' "$(ht_api_url api2)/v1/jobs/$job")
 grep -qi '^x-request-id: quiet-1' <<<"$hdrs" || fail "the second api does not echo the id: $hdrs"
 ht_stop api2
 assert_eq "$HT_EXIT" 0 "the second api's exit"

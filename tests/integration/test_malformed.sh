@@ -14,9 +14,7 @@ source "$(dirname "$0")/lib.sh"
 # real growth (the default 256 MB quarantine would fill up over the run).
 export ASAN_OPTIONS="${ASAN_OPTIONS}:quarantine_size_mb=16"
 
-ht_start_redis
-ht_migrate
-ht_start_api --max-body-bytes 65536
+ht_start_stack --workers 0 --api-args --max-body-bytes 65536
 
 submitted() { ht_redis HGET 'ht:{default}:t:default:stats' submitted; }
 jobs() { ht_redis --scan --pattern 'ht:{default}:job:*' | wc -l; }

@@ -18,10 +18,7 @@ SCRIPT=$HT_TMP/script.json
 echo '{"/flaky": ["503", "200"], "/gone": ["410"]}' >"$SCRIPT"
 : >"$REQS"
 ht_spawn receiver python3 "$HT_CLIENTS_DIR/receiver.py" "$HT_TMP/port" "$REQS" "$SCRIPT"
-ht_start_redis
-ht_migrate
-ht_start_api
-ht_start_worker w1 --concurrency 4
+ht_start_stack --worker-args --concurrency 4
 wait_until 10 "the receiver listens" test -s "$HT_TMP/port"
 RECV=http://127.0.0.1:$(cat "$HT_TMP/port")
 
@@ -100,7 +97,7 @@ ht_job_is "$permanent" failed || fail "the job retried by hand did not end faile
 ht_job_is "$flaky" failed || fail "the flaky job did not end failed"
 ht_job_is "$hooked" succeeded || fail "the job with a webhook did not succeed"
 
-# Exactly (see migrations/0007_lean.lua for what counts when):
+# Exactly (see shared/library.lua for what counts when):
 #   echo:  4 submitted, 4 started, 4 succeeded
 #   fail:  3 submitted; started: permanent 1 + retried by hand 1, flaky 2,
 #          hooked_fail 1 = 5; failed: permanent twice, flaky, hooked_fail = 4;

@@ -19,16 +19,50 @@ assert_eq "$HT_EXIT" 1 "worker exit status on an unmigrated keyspace"
 grep -q 'hangtight migrate' "${HT_LOGS[worker-early]}" ||
     fail "the worker does not say to run hangtight migrate: $(cat "${HT_LOGS[worker-early]}")"
 
-# Migrate, twice: the version is the highest numbered file in migrations/.
-latest=$(find "$HT_SOURCE_DIR/migrations" -name '[0-9]*.lua' -printf '%f\n' | sort | tail -n 1)
-latest=$((10#${latest%%_*}))
-count=$(find "$HT_SOURCE_DIR/migrations" -name '[0-9]*.lua' | wc -l)
+# Migrate, twice: the version is the library's SCHEMA; the first run runs
+# every data step (those marked before-library before the library load),
+# the second changes nothing.
+need=$(sed -n 's/^local SCHEMA = \([0-9]*\)$/\1/p' "$HT_SOURCE_DIR/shared/library.lua")
+[[ -n "$need" ]] || fail "no 'local SCHEMA = N' line in shared/library.lua"
+before=() after=()
+for f in "$HT_SOURCE_DIR"/migrations/*.lua; do
+    case "$(grep -x -- '-- runs: .*' "$f")" in
+    "-- runs: before-library") before+=("$(basename "$f")") ;;
+    "-- runs: after-library") after+=("$(basename "$f")") ;;
+    *) fail "$f does not say where it runs" ;;
+    esac
+done
+done_text=$(IFS=,; echo "${before[*]:+${before[*]},}library loaded${after[*]:+,${after[*]}}")
 out=$(ht_migrate)
-assert_match "$out" "^keyspace at version $latest \\(applied $count migrations\\)\$" "first migrate"
-assert_eq "$(ht_redis HGET ht:schema version)" "$latest" "recorded version"
-out=$(ht_migrate)
-assert_match "$out" "^keyspace at version $latest \\(applied 0 migrations\\)\$" "second migrate"
+assert_eq "$out" "keyspace at version $need (from 0: ${done_text//,/, })" "first migrate"
+assert_eq "$(ht_redis HGET ht:schema version)" "$need" "recorded version"
+ht_redis CONFIG RESETSTAT >/dev/null
+assert_eq "$(ht_migrate)" "keyspace at version $need (up to date)" "second migrate"
+# A second run only reads: the version and the library's text.
+assert_eq "$(ht_redis INFO commandstats | grep -oE '^cmdstat_[a-z|]+' | sort | tr '\n' ' ')" \
+    "cmdstat_config|resetstat cmdstat_function|list cmdstat_hget " "commands of a second migrate"
 ht_redis FUNCTION LIST LIBRARYNAME hangtight | grep -q ht_submit || fail "library not loaded"
+
+# A library of the same schema but another text (a fix of shared/library.lua
+# that left the keyspace as it was) is replaced; so is a missing one.
+{ cat "$HT_SOURCE_DIR/shared/library.lua"; echo "-- an older text"; } |
+    ht_redis -x FUNCTION LOAD REPLACE >/dev/null
+assert_eq "$(ht_migrate)" "keyspace at version $need (library loaded)" "migrate over another text"
+ht_redis FUNCTION LIST LIBRARYNAME hangtight WITHCODE | grep -q -- '-- an older text' &&
+    fail "the other text is still loaded"
+ht_redis FUNCTION DELETE hangtight >/dev/null
+assert_eq "$(ht_migrate)" "keyspace at version $need (library loaded)" "migrate without a library"
+
+# A keyspace newer than these binaries is left alone, and said so.
+ht_redis HSET ht:schema version $((need + 1)) >/dev/null
+set +e
+out=$(ht_migrate 2>&1)
+rc=$?
+set -e
+assert_eq "$rc" 1 "migrate exit status on a newer keyspace"
+assert_match "$out" "keyspace version $((need + 1)) is newer than the $need of this hangtight" \
+    "migrate message on a newer keyspace"
+ht_redis HSET ht:schema version "$need" >/dev/null
 
 ht_start_api
 ht_http GET /readyz

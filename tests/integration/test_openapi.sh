@@ -34,9 +34,7 @@ fi
 log "route table and document agree: $(wc -l <"$HT_TMP/doc.routes") routes"
 
 # ---- the running server -------------------------------------------------------
-ht_start_redis
-ht_migrate
-ht_start_api
+ht_start_stack --workers 0
 
 ht_http GET /openapi.json
 assert_status 200 "GET /openapi.json"

@@ -13,9 +13,7 @@ export HT_TEST_CLUSTER=0
 source "$(dirname "$0")/lib.sh"
 
 export HANGTIGHT_PARTITIONS=6
-ht_start_redis
-ht_migrate
-ht_start_api
+ht_start_stack --workers 0
 # A worker registers the built-in types, then goes: the backlog waits.
 ht_start_worker w0 --concurrency 1
 ht_stop w0
@@ -136,8 +134,9 @@ assert_json '.jobs | length' 60 "succeeded listing"
 # ---- priorities within partitions --------------------------------------
 # With one slot, in every partition the high jobs start before the low ones
 # submitted before them.  Times are in ms, and the call that finishes a job
-# also starts the next (migration 0008), often within the same ms: the last
-# high and the first low may share a started_at, never the other way round.
+# also starts the next (ht_complete with the claim's keys), often within
+# the same ms: the last high and the first low may share a started_at,
+# never the other way round.
 ht_stop w1
 mapfile -t lows < <(submit_many 12 '{"type": "echo", "priority": "low"}')
 mapfile -t highs < <(submit_many 12 '{"type": "echo", "priority": "high"}')
@@ -198,7 +197,12 @@ for id in "${held[@]}"; do
 done
 curl -sN --max-time 8 "$HT_URL/v1/jobs/${held[5]}/events" >"$HT_TMP/sse" &
 pids+=($!)
-sleep 0.5
+held() {
+    ht_http GET /metrics
+    grep -q '^hangtight_api_held_requests{kind="long_poll"} 6$' <<<"$HTTP_BODY" &&
+        grep -q '^hangtight_api_sse_streams 1$' <<<"$HTTP_BODY"
+}
+wait_until 10 "the api holds the 6 long polls and the stream" held
 ht_start_worker w3 --concurrency 2
 wait "${pids[@]}" || true # the SSE stream ends by its timeout
 # A long poll answers the first change (the claim): heard on the channel

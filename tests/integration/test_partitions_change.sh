@@ -11,10 +11,8 @@
 export HT_TEST_CLUSTER=0
 source "$(dirname "$0")/lib.sh"
 
-ht_start_redis
-ht_migrate
 export HANGTIGHT_PARTITIONS=1
-ht_start_api
+ht_start_stack --workers 0
 ht_start_worker w0 --concurrency 1 # registers the types, then goes
 ht_stop w0
 

@@ -11,10 +11,8 @@
 export HT_TEST_CLUSTER=0
 source "$(dirname "$0")/lib.sh"
 
-ht_start_redis
-ht_migrate
 export HANGTIGHT_PARTITIONS=2
-ht_start_api
+ht_start_stack --workers 0
 ht_start_worker w0 --concurrency 1 # registers the types, then goes
 ht_stop w0
 
@@ -53,12 +51,9 @@ ht_http POST "/v1/jobs/$p1/retry"
 assert_status 202 "retry of an N=2 job in its own partition"
 
 # ---- one listing paged by an N=3 and an N=2 api in turn ---------------------
-port2=$(ht_free_port)
+ht_start_api --name api2 --partitions 2
 api3=$HT_URL
-api2=http://127.0.0.1:$port2
-ht_spawn api2 env HANGTIGHT_LISTEN="127.0.0.1:$port2" HANGTIGHT_PARTITIONS=2 "$HT_API_BIN" --threads 2
-api2_ready() { [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$api2/readyz")" == 200 ]]; }
-wait_until 30 "the N=2 api is ready" api2_ready
+api2=$(ht_api_url api2)
 declare -A seen=()
 total=0 pages=0 path="/v1/jobs?limit=2"
 while [[ -n "$path" ]]; do

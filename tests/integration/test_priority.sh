@@ -8,9 +8,7 @@
 # is the order in which they were taken.
 source "$(dirname "$0")/lib.sh"
 
-ht_start_redis
-ht_migrate
-ht_start_api
+ht_start_stack --workers 0
 
 declare -A PRIO=() # id -> priority
 submitted=()       # ids in submit order

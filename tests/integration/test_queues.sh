@@ -4,9 +4,7 @@
 # dead letter (failed, out of attempts) is retried with POST .../retry.
 source "$(dirname "$0")/lib.sh"
 
-ht_start_redis
-ht_migrate
-ht_start_api
+ht_start_stack --workers 0
 
 ht_http GET /v1/queues
 assert_status 200 "queues of an empty keyspace"

@@ -20,7 +20,7 @@ assert_status 200 "sync submit through an authenticated Redis"
 assert_json .status succeeded
 
 # A wrong password: the CLI says Redis refused it and exits non-zero.
-if out=$("$HT_CLI_BIN" migrate --redis-url "redis://:wrong@127.0.0.1:$HT_REDIS_PORT/3" 2>&1); then
+if out=$("$HT_CLI_BIN" migrate --redis-url "redis://:wrong@127.0.0.1:$HT_REDIS_PORT/3" --wait-s 1 2>&1); then
     fail "migrate with a wrong password succeeded: $out"
 fi
 assert_match "$out" "AUTH|WRONGPASS|invalid" "the refusal names the login"

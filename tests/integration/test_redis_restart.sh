@@ -4,17 +4,15 @@
 # restart, and the worker picks up new work.
 source "$(dirname "$0")/lib.sh"
 
-ht_start_redis --aof
-ht_migrate
-ht_start_api
-ht_start_worker w1
+ht_start_stack --redis-args --aof
 ht_submit '{"type": "echo", "payload": {"before": 1}}'
 before=$HT_JOB
 wait_until 15 "a job before the outage succeeds" ht_job_is "$before" succeeded
-# The AOF is written every second; give it one so the job survives.
-sleep 1.2
+# Redis writes the AOF before it answers (appendfsync everysec delays only
+# the fsync) and SHUTDOWN fsyncs it: the job survives without a pause.
 
 ht_stop_redis
+stopped_ms=$(ht_ms)
 log "redis stopped"
 
 post_is_503() {
@@ -31,7 +29,12 @@ ht_http GET /readyz
 assert_status 503 "readyz while Redis is down"
 ht_http GET /healthz
 assert_status 200 "healthz while Redis is down"
-sleep 2 # let the processes retry against a dead Redis for a while
+# Both processes lost Redis; the outage then lasts 2 s in all, so that
+# their reconnect attempts fail for a while.
+lost_redis() { ht_log_has api '"msg":"redis unavailable"' && ht_log_has w1 'redis unavailable'; }
+wait_until 15 "the api and the worker lose Redis" lost_redis
+left_ms=$((stopped_ms + 2000 - $(ht_ms)))
+((left_ms <= 0)) || sleep "$((left_ms / 1000)).$(printf %03d $((left_ms % 1000)))"
 ht_alive api || fail "the api died while Redis was down"
 ht_alive w1 || fail "the worker died while Redis was down"
 

@@ -7,10 +7,7 @@
 # about 100 ms, and the workers trim about once a second.
 source "$(dirname "$0")/lib.sh"
 
-ht_start_redis
-ht_migrate
-HANGTIGHT_FAILED_TTL_S=3 ht_start_api
-ht_start_worker w1 --concurrency 2
+ht_start_stack --api-args --failed-ttl-s 3 --worker-args --concurrency 2
 
 job_key() { printf 'ht:{default}:job:%s' "$1"; }
 in_index() { [[ -n "$(ht_redis ZSCORE "ht:{default}:t:default:$1" "$2")" ]]; }
@@ -75,10 +72,12 @@ assert_eq "$(ht_job_hget "$fid" failed_ttl_s)" 3 "failed_ttl_s of the job"
 ttl=$(ht_redis TTL "$(job_key "$fid")")
 ((ttl >= 2 && ttl <= 3)) || fail "TTL of the failed job: $ttl (want 2..3 s)"
 listed "$fid" "status=failed" || fail "the failed job is not listed as failed: $HTTP_BODY"
-# Past its ttl_s of 1 s it is still there...
-sleep 1.5
+# Past its ttl_s of 1 s it is still there: a succeeded job of ttl_s 1 that
+# finished after it has expired meanwhile...
+ht_submit '{"type": "echo", "payload": {"mark": "failed"}, "ttl_s": 1}'
+wait_until 15 "the succeeded ttl_s 1 job beside it expires" gone "$HT_JOB"
 ht_http GET "/v1/jobs/$fid"
-assert_status 200 "the failed job 1.5 s after it failed (ttl_s 1, failed_ttl 3)"
+assert_status 200 "the failed job after a ttl_s 1 job that finished later expired (failed_ttl 3)"
 # ...and gone after about 3 s.
 wait_until 6 "the failed job is gone (404)" gone "$fid"
 elapsed=$(($(ht_ms) - failed_at))
@@ -92,13 +91,9 @@ wait_until 15 "default-ttl job succeeded" ht_job_is "$HT_JOB" succeeded
 ttl=$(ht_redis TTL "$(job_key "$HT_JOB")")
 ((ttl > 86000 && ttl <= 86400)) || fail "TTL of a job with the default ttl_s: $ttl"
 
-# The failed-job default needs an api without HANGTIGHT_FAILED_TTL_S.
-port2=$(ht_free_port)
-ht_spawn api2 env -u HANGTIGHT_FAILED_TTL_S HANGTIGHT_LISTEN="127.0.0.1:$port2" \
-    "$HT_API_BIN" --threads 1
-api2_ready() { [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port2/readyz")" == 200 ]]; }
-wait_until 30 "the second api is ready" api2_ready
-fid2=$(curl -s -X POST "http://127.0.0.1:$port2/v1/jobs" -H 'Content-Type: application/json' \
+# The failed-job default needs an api without --failed-ttl-s.
+ht_start_api --name api2 --threads 1
+fid2=$(curl -s -X POST "$(ht_api_url api2)/v1/jobs" -H 'Content-Type: application/json' \
     -d '{"type": "fail", "payload": {"message": "default"}, "max_attempts": 1, "ttl_s": 60}' |
     jq -r .id)
 assert_match "$fid2" '^[0-9a-f-]{36}$' "id from the second api"
@@ -108,9 +103,17 @@ ttl=$(ht_redis TTL "$(job_key "$fid2")")
 ((ttl > 604000 && ttl <= 604800)) || fail "TTL of a failed job by default: $ttl"
 
 # ---- an unfinished job never expires ----------------------------------------
-ht_submit '{"type": "sleep", "payload": {"ms": 3000, "steps": 1}, "ttl_s": 1}'
-wait_until 15 "the sleep job runs" ht_job_is "$HT_JOB" running
-sleep 1.5
-assert_eq "$(ht_redis TTL "$(job_key "$HT_JOB")")" -1 "TTL of a running job with ttl_s 1"
-ht_http GET "/v1/jobs/$HT_JOB"
+# It runs past the expiry of a ttl_s 1 job that finished after it started.
+ht_submit '{"type": "sleep", "payload": {"ms": 5000, "steps": 1}, "ttl_s": 1}'
+sleeper=$HT_JOB
+wait_until 15 "the sleep job runs" ht_job_is "$sleeper" running
+ht_submit '{"type": "echo", "payload": {"mark": "running"}, "ttl_s": 1}'
+wait_until 15 "a ttl_s 1 job that finished while it runs expires" gone "$HT_JOB"
+assert_eq "$(ht_redis TTL "$(job_key "$sleeper")")" -1 "TTL of a running job with ttl_s 1"
+ht_http GET "/v1/jobs/$sleeper"
 assert_status 200 "a running job past its ttl_s"
+assert_json .status running "the sleep job, still running"
+# Canceled now, so the worker has nothing to drain at the end.
+ht_http DELETE "/v1/jobs/$sleeper"
+assert_status 202 "cancel of the sleep job"
+wait_until 10 "the sleep job ends canceled" ht_job_is "$sleeper" canceled

@@ -28,10 +28,7 @@ JSON
 export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
 export HANGTIGHT_RETRY_BASE_MS=200
 
-ht_start_redis
-ht_migrate
-ht_start_api
-ht_start_worker w1 --concurrency 2
+ht_start_stack --worker-args --concurrency 2
 
 # The statuses (with attempts) a job went through, from its event log:
 # "running/1 scheduled/1 ..." (progress entries left out; the log starts

@@ -9,9 +9,7 @@
 source "$(dirname "$0")/lib.sh"
 
 TIMEOUT_MS=4000
-ht_start_redis
-ht_migrate
-ht_start_api --request-timeout-ms "$TIMEOUT_MS"
+ht_start_stack --workers 0 --api-args --request-timeout-ms "$TIMEOUT_MS"
 
 ulimit -n 4096 2>/dev/null || true
 out=$(python3 "$HT_CLIENTS_DIR/slowloris.py" "$(ht_hostport)" 1000 2 20) ||

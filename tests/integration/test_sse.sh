@@ -6,15 +6,13 @@
 # event log in Redis: nothing lost, nothing twice.
 source "$(dirname "$0")/lib.sh"
 
-# The ids of job ID's event log entries, oldest first (migration 0008: a
+# The ids of job ID's event log entries, oldest first (docs/keyspace.md: a
 # list of "<version> <kind> <status> <attempt> <pct> <at ms> <msg>", each
 # entry's id "<version>-0").
 log_ids() { ht_redis --raw LRANGE "$(ht_job_key "$1"):ev" 0 -1 | awk 'NF { print $1 "-0" }'; }
 
-ht_start_redis
-ht_migrate
 export HANGTIGHT_HEARTBEAT_MS=300
-ht_start_api
+ht_start_stack --workers 0
 
 # sse ARGS...: clients/sse.py on a path of the api (JSON lines on stdout).
 sse() {
@@ -114,8 +112,11 @@ assert_eq "$(jq -r .end "$HT_TMP/r1.jsonl" | grep -v null)" max-events "first re
 r1=$(events_of "$HT_TMP/r1.jsonl")
 last_id=$(jq -r '[.[] | select(.id != null) | .id] | last' <<<"$r1")
 assert_match "$last_id" '^[0-9]+-[0-9]+$' "last event id of the first read"
-# Progress goes on (every 400 ms) while nobody listens.
-sleep 1.5
+# Progress goes on (every 400 ms) while nobody listens: two more entries in
+# the job's event log.
+entries_now() { ht_redis LLEN "$(ht_job_key "$id"):ev"; }
+more_entries() { (($(entries_now) >= $1 + 2)); }
+wait_until 10 "progress while nobody listens" more_entries "$(entries_now)"
 back_ms=$(ht_ms)
 sse "/v1/jobs/$id/events" --last-event-id "$last_id" --timeout 30 >"$HT_TMP/r2.jsonl"
 assert_eq "$(jq -r .end "$HT_TMP/r2.jsonl" | grep -v null)" eof "the resumed stream ends"

@@ -3,10 +3,7 @@
 # progress, ETag, Retry-After, 304), and see it succeed with a result.
 source "$(dirname "$0")/lib.sh"
 
-ht_start_redis
-ht_migrate
-ht_start_api
-ht_start_worker w1 --concurrency 2
+ht_start_stack --worker-args --concurrency 2
 
 ht_http POST /v1/jobs '{"type": "sleep", "payload": {"ms": 3000, "steps": 6}}'
 assert_status 202 "submit"

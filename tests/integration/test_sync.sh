@@ -7,11 +7,8 @@
 source "$(dirname "$0")/lib.sh"
 
 HB_MS=500 # the server's default heartbeat here: short, to keep the test fast
-ht_start_redis
-ht_migrate
 export HANGTIGHT_HEARTBEAT_MS=$HB_MS
-ht_start_api
-ht_start_worker w1 --concurrency 4
+ht_start_stack --worker-args --concurrency 4
 
 sleep_job() { printf '{"type": "sleep", "payload": {"ms": %d, "steps": %d}}' "$1" "$2"; }
 

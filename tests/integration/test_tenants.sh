@@ -19,10 +19,7 @@ acme:$ACME_KEY2
 globex:sha256:$GLOBEX_SHA
 EOF
 
-ht_start_redis
-ht_migrate
-ht_start_api --api-keys-file "$KEYS"
-ht_start_worker w1 --concurrency 2
+ht_start_stack --api-args --api-keys-file "$KEYS" --worker-args --concurrency 2
 
 acme=(-H "Authorization: Bearer $ACME_KEY")
 acme2=(-H "Authorization: bearer $ACME_KEY2") # the scheme is case-insensitive

@@ -1,5 +1,6 @@
 /* api/http.c: If-None-Match matching (RFC 9110 13.1.2: "*", lists, weak
- * comparison), on a bare h2o request that carries only headers. */
+ * comparison) and the query string handed to a handler, on a bare h2o
+ * request. */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -65,4 +66,28 @@ Test(http, unquoted_garbage_does_not_match)
 {
     header("3, W/3");
     cr_expect_eq(ht_http_if_none_match(&req, "\"3\""), 0);
+}
+
+/* A well-formed query string is handed over to read, decoded; none at all
+ * reads as empty.  (A malformed one answers 400: tests/integration/
+ * test_query.sh, which has a real request to answer.) */
+Test(http, query_to_read)
+{
+    static const char path[] = "/v1/jobs?st%61tus=queued&&type=a+b";
+    req.path = h2o_iovec_init(path, sizeof(path) - 1);
+    req.query_at = 8;
+    ht_query_t q;
+    ht_query_param_t p;
+    cr_assert_eq(ht_http_query_or_reply(&req, &q), 0);
+    cr_assert_eq(ht_query_next(&q, &p), 1);
+    cr_expect_str_eq(p.name, "status");
+    cr_expect_str_eq(p.value, "queued");
+    cr_assert_eq(ht_query_next(&q, &p), 1);
+    cr_expect_str_eq(p.name, "type");
+    cr_expect_str_eq(p.value, "a b");
+    cr_expect_eq(ht_query_next(&q, &p), 0);
+
+    req.query_at = SIZE_MAX;
+    cr_assert_eq(ht_http_query_or_reply(&req, &q), 0);
+    cr_expect_eq(ht_query_next(&q, &p), 0);
 }

@@ -1,5 +1,6 @@
 /* shared/job.c: names, the stored hash form and the public job document. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "shared/error.h"
@@ -19,13 +20,49 @@ static int from_pairs(ht_job_t *job, const char *const *pairs)
     return ht_job_from_hash(job, n, pairs, lens);
 }
 
-static const char *const running[] = {
-    "id", ID, "type", "video.transcode", "queue", "default", "tenant", "t1",
-    "status", "running", "priority", "high", "payload", "{\"ms\":5}",
-    "metadata", "{\"k\":\"v\"}", "attempt", "2", "max_attempts", "3", "timeout_s", "300",
-    "ttl_s", "86400", "created_at", "1795667196123", "started_at", "1795667197000",
-    "progress_pct", "42", "progress_msg", "half way", "progress_at", "1795667198000",
-    "token", "17", "version", "5", "worker", "w-1", "brand_new_field", "ignored", NULL};
+static const char *const running[] = {"id",
+                                      ID,
+                                      "type",
+                                      "video.transcode",
+                                      "queue",
+                                      "default",
+                                      "tenant",
+                                      "t1",
+                                      "status",
+                                      "running",
+                                      "priority",
+                                      "high",
+                                      "payload",
+                                      "{\"ms\":5}",
+                                      "metadata",
+                                      "{\"k\":\"v\"}",
+                                      "attempt",
+                                      "2",
+                                      "max_attempts",
+                                      "3",
+                                      "timeout_s",
+                                      "300",
+                                      "ttl_s",
+                                      "86400",
+                                      "created_at",
+                                      "1795667196123",
+                                      "started_at",
+                                      "1795667197000",
+                                      "progress_pct",
+                                      "42",
+                                      "progress_msg",
+                                      "half way",
+                                      "progress_at",
+                                      "1795667198000",
+                                      "token",
+                                      "17",
+                                      "version",
+                                      "5",
+                                      "worker",
+                                      "w-1",
+                                      "brand_new_field",
+                                      "ignored",
+                                      NULL};
 
 Test(job, names_round_trip)
 {
@@ -97,8 +134,8 @@ Test(job, from_hash_reads_every_field)
 
 Test(job, progress_pct_empty_or_absent_is_none)
 {
-    const char *const empty[] = {"id", ID, "type", "echo", "status", "running",
-                                 "progress_pct", "", "progress_msg", "", NULL};
+    const char *const empty[] = {"id",           ID, "type",         "echo", "status", "running",
+                                 "progress_pct", "", "progress_msg", "",     NULL};
     ht_job_t j;
     cr_assert_eq(from_pairs(&j, empty), 0);
     cr_expect_eq(j.progress_pct, -1);
@@ -141,13 +178,25 @@ Test(job, from_hash_refuses_embedded_nul)
     ht_job_clear(&j);
 }
 
+/* The document's text (ht_job_doc_append): free() it. */
 static char *render(const ht_job_t *j)
 {
-    json_t *doc = ht_job_to_json(j);
-    cr_assert_not_null(doc);
-    char *s = json_dumps(doc, JSON_COMPACT); /* insertion order: checks key order */
-    json_decref(doc);
+    ht_buf_t b = HT_BUF_INIT;
+    cr_assert_eq(ht_job_doc_append(&b, j), 0);
+    char *s = ht_buf_steal(&b, NULL);
+    cr_assert_not_null(s);
     return s;
+}
+
+/* The document read back as JSON: a new reference. */
+static json_t *doc_of(const ht_job_t *j)
+{
+    char *s = render(j);
+    json_error_t err;
+    json_t *doc = json_loads(s, 0, &err);
+    cr_assert_not_null(doc, "%s: %s", err.text, s);
+    free(s);
+    return doc;
 }
 
 Test(job, document_of_a_running_job)
@@ -172,12 +221,33 @@ Test(job, document_of_a_running_job)
 
 Test(job, document_of_a_finished_job)
 {
-    const char *const done[] = {
-        "id", ID, "type", "echo", "status", "failed", "attempt", "3", "max_attempts", "3",
-        "timeout_s", "10", "ttl_s", "60", "created_at", "1000", "started_at", "2000",
-        "finished_at", "3000", "result", "[1,\"two\"]",
-        "error", "{\"code\":\"handler_failed\",\"message\":\"boom\"}",
-        "callback_url", "https://example.com/hook", NULL};
+    const char *const done[] = {"id",
+                                ID,
+                                "type",
+                                "echo",
+                                "status",
+                                "failed",
+                                "attempt",
+                                "3",
+                                "max_attempts",
+                                "3",
+                                "timeout_s",
+                                "10",
+                                "ttl_s",
+                                "60",
+                                "created_at",
+                                "1000",
+                                "started_at",
+                                "2000",
+                                "finished_at",
+                                "3000",
+                                "result",
+                                "[1,\"two\"]",
+                                "error",
+                                "{\"code\":\"handler_failed\",\"message\":\"boom\"}",
+                                "callback_url",
+                                "https://example.com/hook",
+                                NULL};
     ht_job_t j;
     cr_assert_eq(from_pairs(&j, done), 0);
     char *s = render(&j);
@@ -197,13 +267,12 @@ Test(job, document_of_a_finished_job)
     ht_job_clear(&j);
 }
 
-/* The callback object of each delivery stage (migration 0004's cb_* fields). */
+/* The callback object of each delivery stage (the cb_* hash fields). */
 static json_t *callback_of(const char *const *pairs)
 {
     ht_job_t j;
     cr_assert_eq(from_pairs(&j, pairs), 0);
-    json_t *doc = ht_job_to_json(&j);
-    cr_assert_not_null(doc);
+    json_t *doc = doc_of(&j);
     json_t *cb = json_incref(json_object_get(doc, "callback"));
     json_decref(doc);
     ht_job_clear(&j);
@@ -212,18 +281,34 @@ static json_t *callback_of(const char *const *pairs)
 
 Test(job, callback_delivery_state)
 {
-    const char *const unfinished[] = {"id", ID, "type", "echo", "status", "running",
-                                   "callback_url", "https://example.com/h", NULL};
+    const char *const unfinished[] = {"id",     ID,        "type",         "echo",
+                                      "status", "running", "callback_url", "https://example.com/h",
+                                      NULL};
     json_t *cb = callback_of(unfinished);
     cr_expect_str_eq(json_string_value(json_object_get(cb, "url")), "https://example.com/h");
     cr_expect(json_is_null(json_object_get(cb, "state")), "no state before the job ends");
     cr_expect_eq(json_integer_value(json_object_get(cb, "attempts")), 0);
     json_decref(cb);
 
-    const char *const retrying[] = {
-        "id", ID, "type", "echo", "status", "succeeded", "callback_url", "https://e.com/h",
-        "cb_state", "pending", "cb_attempts", "2", "cb_last_status", "503", "cb_last_at",
-        "3000", "cb_id", "msg_x_1", NULL};
+    const char *const retrying[] = {"id",
+                                    ID,
+                                    "type",
+                                    "echo",
+                                    "status",
+                                    "succeeded",
+                                    "callback_url",
+                                    "https://e.com/h",
+                                    "cb_state",
+                                    "pending",
+                                    "cb_attempts",
+                                    "2",
+                                    "cb_last_status",
+                                    "503",
+                                    "cb_last_at",
+                                    "3000",
+                                    "cb_id",
+                                    "msg_x_1",
+                                    NULL};
     cb = callback_of(retrying);
     char *s = json_dumps(cb, JSON_COMPACT);
     cr_expect_str_eq(s, "{\"url\":\"https://e.com/h\",\"state\":\"pending\",\"attempts\":2,"
@@ -232,10 +317,23 @@ Test(job, callback_delivery_state)
     free(s);
     json_decref(cb);
 
-    const char *const timed_out[] = {
-        "id", ID, "type", "echo", "status", "failed", "callback_url", "https://e.com/h",
-        "cb_state", "failed", "cb_attempts", "8", "cb_last_status", "timeout", "cb_last_at",
-        "4000", NULL};
+    const char *const timed_out[] = {"id",
+                                     ID,
+                                     "type",
+                                     "echo",
+                                     "status",
+                                     "failed",
+                                     "callback_url",
+                                     "https://e.com/h",
+                                     "cb_state",
+                                     "failed",
+                                     "cb_attempts",
+                                     "8",
+                                     "cb_last_status",
+                                     "timeout",
+                                     "cb_last_at",
+                                     "4000",
+                                     NULL};
     cb = callback_of(timed_out);
     cr_expect_str_eq(json_string_value(json_object_get(cb, "state")), "failed");
     cr_expect_eq(json_integer_value(json_object_get(cb, "attempts")), 8);
@@ -243,14 +341,15 @@ Test(job, callback_delivery_state)
     json_decref(cb);
 
     /* cb_state left over on a job that runs again shows no state. */
-    const char *const again[] = {"id", ID, "type", "echo", "status", "queued", "callback_url",
-                                 "https://e.com/h", "cb_state", "failed", NULL};
+    const char *const again[] = {
+        "id",       ID,       "type", "echo", "status", "queued", "callback_url", "https://e.com/h",
+        "cb_state", "failed", NULL};
     cb = callback_of(again);
     cr_expect(json_is_null(json_object_get(cb, "state")));
     json_decref(cb);
 
-    const char *const none[] = {"id", ID, "type", "echo", "status", "succeeded", "cb_state",
-                                "delivered", NULL};
+    const char *const none[] = {"id",        ID,         "type",      "echo", "status",
+                                "succeeded", "cb_state", "delivered", NULL};
     cb = callback_of(none);
     cr_expect(json_is_null(cb), "no callback_url: callback is null");
     json_decref(cb);
@@ -258,12 +357,12 @@ Test(job, callback_delivery_state)
 
 Test(job, unparsable_stored_json_renders_as_string)
 {
-    const char *const odd[] = {"id", ID, "type", "echo", "status", "succeeded",
-                               "result", "{not json", "error", "plain text",
-                               "progress_msg", "bad \xff byte", NULL};
+    const char *const odd[] = {
+        "id",        ID,      "type",       "echo",         "status",        "succeeded", "result",
+        "{not json", "error", "plain text", "progress_msg", "bad \xff byte", NULL};
     ht_job_t j;
     cr_assert_eq(from_pairs(&j, odd), 0);
-    json_t *doc = ht_job_to_json(&j);
+    json_t *doc = doc_of(&j);
     cr_assert_not_null(doc);
     cr_expect_str_eq(json_string_value(json_object_get(doc, "result")), "{not json");
     cr_expect_str_eq(json_string_value(json_object_get(doc, "error")), "plain text");
@@ -273,18 +372,17 @@ Test(job, unparsable_stored_json_renders_as_string)
     ht_job_clear(&j);
 }
 
-/* Lifecycle fields (migration 0003): run_at of a scheduled job, a pending
+/* Lifecycle fields: run_at of a scheduled job, a pending
  * cancel of a running one, and the links that say what can be done next. */
 Test(job, scheduled_and_cancel_requested_documents)
 {
-    const char *const scheduled[] = {"id", ID, "type", "echo", "status", "scheduled",
+    const char *const scheduled[] = {"id",         ID,     "type",   "echo",  "status", "scheduled",
                                      "created_at", "1000", "run_at", "61000", NULL};
     ht_job_t j;
     cr_assert_eq(from_pairs(&j, scheduled), 0);
     cr_expect_eq(j.run_at, 61000);
-    json_t *doc = ht_job_to_json(&j);
-    cr_expect_str_eq(json_string_value(json_object_get(doc, "run_at")),
-                     "1970-01-01T00:01:01.000Z");
+    json_t *doc = doc_of(&j);
+    cr_expect_str_eq(json_string_value(json_object_get(doc, "run_at")), "1970-01-01T00:01:01.000Z");
     json_t *links = json_object_get(doc, "links");
     cr_expect_str_eq(json_string_value(json_object_get(links, "cancel")), "/v1/jobs/" ID);
     cr_expect_null(json_object_get(links, "retry"), "a scheduled job cannot be retried");
@@ -292,25 +390,24 @@ Test(job, scheduled_and_cancel_requested_documents)
     json_decref(doc);
     ht_job_clear(&j);
 
-    const char *const canceling[] = {"id", ID, "type", "echo", "status", "running",
-                                     "cancel_requested", "1", NULL};
+    const char *const canceling[] = {
+        "id", ID, "type", "echo", "status", "running", "cancel_requested", "1", NULL};
     cr_assert_eq(from_pairs(&j, canceling), 0);
     cr_expect_eq(j.cancel_requested, 1);
-    doc = ht_job_to_json(&j);
+    doc = doc_of(&j);
     cr_expect(json_is_true(json_object_get(doc, "cancel_requested")));
     cr_expect(json_is_null(json_object_get(doc, "run_at")));
     json_decref(doc);
     ht_job_clear(&j);
 
-    const char *const canceled[] = {"id", ID, "type", "echo", "status", "canceled",
-                                    "cancel_requested", "1", NULL};
+    const char *const canceled[] = {
+        "id", ID, "type", "echo", "status", "canceled", "cancel_requested", "1", NULL};
     cr_assert_eq(from_pairs(&j, canceled), 0);
-    doc = ht_job_to_json(&j);
+    doc = doc_of(&j);
     links = json_object_get(doc, "links");
     cr_expect_null(json_object_get(doc, "cancel_requested"), "honoured: not shown");
     cr_expect_null(json_object_get(links, "cancel"), "a finished job cannot be canceled");
-    cr_expect_str_eq(json_string_value(json_object_get(links, "retry")),
-                     "/v1/jobs/" ID "/retry");
+    cr_expect_str_eq(json_string_value(json_object_get(links, "retry")), "/v1/jobs/" ID "/retry");
     json_decref(doc);
     ht_job_clear(&j);
 }

@@ -1,4 +1,4 @@
-/* shared/keys.c: key names as documented in migrations/0001_core.lua. */
+/* shared/keys.c: key names as documented in docs/keyspace.md. */
 #include <criterion/criterion.h>
 #include <string.h>
 

@@ -6,70 +6,29 @@
  * nothing behind (ASan). */
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <uv.h>
 
 #include "shared/keys.h"
 #include "shared/redis_url.h"
 
 #include "api/pubsub.h"
+#include "tests/unit/redis_child.h"
 
-static pid_t redis_pid = -1;
-static int redis_port;
+static redis_child_t redis;
 static redisContext *rc; /* a plain client: PUBLISH, PUBSUB, CLIENT KILL */
 static uv_loop_t loop;
-static ht_pubsub_t *ps;
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    bind(fd, (struct sockaddr *)&a, sizeof(a));
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static void start_redis(void)
-{
-    if (access("/usr/bin/redis-server", X_OK) != 0)
-        cr_skip_test("no redis-server");
-    redis_port = free_port();
-    char port[16];
-    snprintf(port, sizeof(port), "%d", redis_port);
-    redis_pid = fork();
-    if (redis_pid == 0) {
-        freopen("/dev/null", "w", stdout);
-        execl("/usr/bin/redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
-              "--save", "", "--appendonly", "no", (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 100 && !rc; i++) {
-        redisContext *c = redisConnect("127.0.0.1", redis_port);
-        if (c && !c->err)
-            rc = c;
-        else {
-            redisFree(c);
-            usleep(50 * 1000);
-        }
-    }
-    cr_assert_not_null(rc, "redis-server did not start");
-}
+static ht_pubsub_t *ps, *other;
 
 static void setup(void)
 {
-    start_redis();
+    redis_child_start(&redis, NULL, NULL);
+    rc = redis.rc;
     char url_s[64], err[128];
     ht_redis_url_t url;
     ht_keys_t k;
-    snprintf(url_s, sizeof(url_s), "redis://127.0.0.1:%d", redis_port);
+    snprintf(url_s, sizeof(url_s), "redis://127.0.0.1:%d", redis.port);
     cr_assert_eq(ht_redis_url_parse(url_s, &url, err, sizeof(err)), 0);
     ht_keys_init(&k, HT_QUEUE_DEFAULT);
     uv_loop_init(&loop);
@@ -78,20 +37,16 @@ static void setup(void)
 
 static void teardown(void)
 {
+    ht_pubsub_close(other); /* a test's second subscriber, if any */
+    other = NULL;
     if (ps) {
         ht_pubsub_close(ps);
         uv_run(&loop, UV_RUN_DEFAULT);
         cr_expect_eq(uv_loop_close(&loop), 0, "every handle closed");
         ps = NULL;
     }
-    if (rc)
-        redisFree(rc);
     rc = NULL;
-    if (redis_pid > 0) {
-        kill(redis_pid, SIGTERM);
-        waitpid(redis_pid, NULL, 0);
-    }
-    redis_pid = -1;
+    redis_child_stop(&redis);
 }
 
 TestSuite(pubsub, .init = setup, .fini = teardown, .timeout = 30);
@@ -129,32 +84,6 @@ static void on_event(void *data, const ht_job_event_t *ev)
     }
 }
 
-static void on_deadline(uv_timer_t *t)
-{
-    *(int *)t->data = 1;
-}
-
-/* Runs the loop until *counter >= want or ms pass.  Returns *counter. */
-static int run_until(const int *counter, int want, int ms)
-{
-    int expired = 0;
-    uv_timer_t t;
-    uv_timer_init(&loop, &t);
-    t.data = &expired;
-    uv_timer_start(&t, on_deadline, (uint64_t)ms, 0);
-    while (*counter < want && !expired)
-        uv_run(&loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&t, NULL);
-    uv_run(&loop, UV_RUN_NOWAIT);
-    return *counter;
-}
-
-static void run_for(int ms)
-{
-    int never = 0;
-    run_until(&never, 1, ms);
-}
-
 static void publish(const char *id, const char *msg)
 {
     redisReply *r = redisCommand(rc, "PUBLISH ht:{default}:events:%s %s", id, msg);
@@ -179,14 +108,14 @@ Test(pubsub, ready_then_events)
     ht_watch_t *w = ht_watch_add(ps, "j1", on_event, &s);
     cr_assert_not_null(w);
     cr_expect_eq(s.ready, 0, "never called from within ht_watch_add");
-    cr_assert_eq(run_until(&s.ready, 1, 3000), 1, "ready once subscribed");
+    cr_assert_eq(run_until(&loop, &s.ready, 1, 3000), 1, "ready once subscribed");
     cr_expect_eq(numsub("j1"), 1);
     publish("j1", "3 running 1795669350050-0 progress");
     publish("j2", "1 queued 1-0 status"); /* another job: not ours */
     publish("j1", "garbage");             /* unreadable: ignored */
     publish("j1", "4 succeeded 1795669350051-0 status");
-    cr_assert_eq(run_until(&s.events, 2, 3000), 2);
-    run_for(100);
+    cr_assert_eq(run_until(&loop, &s.events, 2, 3000), 2);
+    run_for(&loop, 100);
     cr_expect_eq(s.events, 2, "only j1's readable events");
     cr_expect_eq(s.last.version, 4);
     cr_expect_eq(s.last.status, HT_JOB_SUCCEEDED);
@@ -195,7 +124,7 @@ Test(pubsub, ready_then_events)
     cr_expect_eq(ht_pubsub_watch_count(ps), 1);
     ht_watch_remove(w);
     cr_expect_eq(ht_pubsub_watch_count(ps), 0);
-    run_for(200);
+    run_for(&loop, 200);
     cr_expect_eq(numsub("j1"), 0, "unsubscribed with the last watch");
 }
 
@@ -203,20 +132,20 @@ Test(pubsub, second_watch_of_an_active_job)
 {
     seen_t a = {0}, b = {0};
     ht_watch_t *wa = ht_watch_add(ps, "j1", on_event, &a);
-    cr_assert_eq(run_until(&a.ready, 1, 3000), 1);
+    cr_assert_eq(run_until(&loop, &a.ready, 1, 3000), 1);
     ht_watch_t *wb = ht_watch_add(ps, "j1", on_event, &b);
     cr_expect_eq(b.ready, 0, "not from within ht_watch_add, even when active");
-    cr_assert_eq(run_until(&b.ready, 1, 3000), 1, "ready on the next loop turn");
+    cr_assert_eq(run_until(&loop, &b.ready, 1, 3000), 1, "ready on the next loop turn");
     cr_expect_eq(a.ready, 1, "the first watch is not told again");
     publish("j1", "2 running 2-0 status");
-    run_until(&b.events, 1, 3000);
-    run_until(&a.events, 1, 3000);
+    run_until(&loop, &b.events, 1, 3000);
+    run_until(&loop, &a.events, 1, 3000);
     cr_expect_eq(a.events, 1);
     cr_expect_eq(b.events, 1);
     cr_expect_eq(numsub("j1"), 1, "one subscription per thread, not per watch");
     ht_watch_remove(wa);
     publish("j1", "3 running 3-0 progress");
-    run_until(&b.events, 2, 3000);
+    run_until(&loop, &b.events, 2, 3000);
     cr_expect_eq(a.events, 1, "no callback after removal");
     cr_expect_eq(b.events, 2);
     ht_watch_remove(wb);
@@ -227,8 +156,8 @@ Test(pubsub, removal_inside_callbacks)
     seen_t a = {0}, b = {0};
     ht_watch_t *wa = ht_watch_add(ps, "j1", on_event, &a);
     ht_watch_t *wb = ht_watch_add(ps, "j1", on_event, &b);
-    run_until(&a.ready, 1, 3000);
-    run_until(&b.ready, 1, 3000);
+    run_until(&loop, &a.ready, 1, 3000);
+    run_until(&loop, &b.ready, 1, 3000);
     cr_assert_eq(a.ready + b.ready, 2);
     /* Whichever is called first removes itself and the other. */
     a.self = wa;
@@ -236,10 +165,10 @@ Test(pubsub, removal_inside_callbacks)
     b.self = wb;
     b.also_remove = wa;
     publish("j1", "2 running 2-0 status");
-    run_for(300);
+    run_for(&loop, 300);
     cr_expect_eq(a.events + b.events, 1, "the other one is not called after its removal");
     cr_expect_eq(ht_pubsub_watch_count(ps), 0);
-    run_for(200);
+    run_for(&loop, 200);
     cr_expect_eq(numsub("j1"), 0);
 }
 
@@ -247,13 +176,13 @@ Test(pubsub, watched_again_while_leaving)
 {
     seen_t a = {0}, b = {0};
     ht_watch_t *wa = ht_watch_add(ps, "j1", on_event, &a);
-    cr_assert_eq(run_until(&a.ready, 1, 3000), 1);
+    cr_assert_eq(run_until(&loop, &a.ready, 1, 3000), 1);
     ht_watch_remove(wa);                                   /* UNSUBSCRIBE goes out ... */
     ht_watch_t *wb = ht_watch_add(ps, "j1", on_event, &b); /* ... and a watch arrives */
-    cr_assert_eq(run_until(&b.ready, 1, 3000), 1, "ready once subscribed again");
+    cr_assert_eq(run_until(&loop, &b.ready, 1, 3000), 1, "ready once subscribed again");
     cr_expect_eq(numsub("j1"), 1, "subscribed after all");
     publish("j1", "2 running 2-0 status");
-    cr_expect_eq(run_until(&b.events, 1, 3000), 1, "and events arrive");
+    cr_expect_eq(run_until(&loop, &b.events, 1, 3000), 1, "and events arrive");
     cr_expect_eq(a.events, 0);
     ht_watch_remove(wb);
 
@@ -267,12 +196,12 @@ Test(pubsub, watched_again_while_leaving)
         if (i % 7 == 0)
             uv_run(&loop, UV_RUN_NOWAIT);
     }
-    run_for(300);
+    run_for(&loop, 300);
     cr_expect_eq(numsub("j2"), 1);
     publish("j2", "5 running 5-0 status");
-    cr_expect_eq(run_until(&c.events, 1, 3000), 1);
+    cr_expect_eq(run_until(&loop, &c.events, 1, 3000), 1);
     ht_watch_remove(w);
-    run_for(300);
+    run_for(&loop, 300);
     cr_expect_eq(numsub("j2"), 0);
 }
 
@@ -280,13 +209,13 @@ Test(pubsub, ready_again_after_reconnect)
 {
     seen_t s = {0};
     ht_watch_t *w = ht_watch_add(ps, "j1", on_event, &s);
-    cr_assert_eq(run_until(&s.ready, 1, 3000), 1);
+    cr_assert_eq(run_until(&loop, &s.ready, 1, 3000), 1);
     redisReply *r = redisCommand(rc, "CLIENT KILL TYPE pubsub");
     cr_assert(r && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
     freeReplyObject(r);
-    cr_assert_eq(run_until(&s.ready, 2, 5000), 2, "ready again once subscribed again");
+    cr_assert_eq(run_until(&loop, &s.ready, 2, 5000), 2, "ready again once subscribed again");
     publish("j1", "7 running 7-0 progress");
-    cr_expect_eq(run_until(&s.events, 1, 3000), 1);
+    cr_expect_eq(run_until(&loop, &s.events, 1, 3000), 1);
     cr_expect_eq(s.last.progress, 1);
     ht_watch_remove(w);
 }
@@ -299,8 +228,29 @@ Test(pubsub, close_with_live_watches)
         snprintf(id, sizeof(id), "j%d", i);
         cr_assert_not_null(ht_watch_add(ps, id, on_event, &s));
     }
-    run_until(&s.ready, 300, 5000);
+    run_until(&loop, &s.ready, 300, 5000);
     cr_expect_eq(s.ready, 300, "every watch ready (the table grew)");
     cr_expect_eq(ht_pubsub_watch_count(ps), 300);
     /* teardown closes with all of them live: ASan reports anything left */
+}
+
+Test(pubsub, cluster_url_moves_on_to_the_next_seed)
+{
+    /* A cluster URL whose first seed refuses: the subscriber tries the
+     * next seed (any node hears every PUBLISH of a cluster; this one is a
+     * single node, which pub/sub cannot tell apart). */
+    char url_s[96], err[128];
+    ht_redis_url_t url;
+    ht_keys_t k;
+    snprintf(url_s, sizeof(url_s), "redis+cluster://127.0.0.1:%d,127.0.0.1:%d",
+             redis_child_free_port(), redis.port);
+    cr_assert_eq(ht_redis_url_parse(url_s, &url, err, sizeof(err)), 0);
+    ht_keys_init(&k, HT_QUEUE_DEFAULT);
+    cr_assert_eq(ht_pubsub_new(&other, &loop, &url, &k), 0);
+    seen_t s = {0};
+    ht_watch_t *w = ht_watch_add(other, "j1", on_event, &s);
+    cr_assert_eq(run_until(&loop, &s.ready, 1, 5000), 1, "ready through the second seed");
+    publish("j1", "2 running 2-0 status");
+    cr_expect_eq(run_until(&loop, &s.events, 1, 3000), 1);
+    ht_watch_remove(w);
 }

@@ -3,10 +3,14 @@
 CLI's fallback: GET /v1/jobs/<id>/events is a 404 "not-found" route, and
 GET /v1/jobs/<id> answers a job that runs for a second, then succeeds.
 
-    old_api.py PORT       (serves until killed)
+    old_api.py PORT_FILE  (serves until SIGTERM)
+
+Listens on a free loopback port (the kernel picks it), written to PORT_FILE
+once listening.
 """
 import http.server
 import json
+import os
 import signal
 import sys
 import time
@@ -42,4 +46,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 # A clean exit on SIGTERM, as the tests expect of every process they stop.
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(server.server_address[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+server.serve_forever()

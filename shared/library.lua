@@ -1,0 +1,998 @@
+#!lua name=hangtight
+--[[
+The hangtight Redis function library: every function that reads or changes
+jobs (ht_submit, ht_claim, ht_complete, ...), loaded by `hangtight migrate`
+with FUNCTION LOAD REPLACE on every master.  Each call touches the keys of
+one hash tag only (one queue partition's, or one tenant's rate key), so it
+lands in one Redis Cluster slot.  The keys and the job hash fields are
+described in docs/keyspace.md.
+
+SCHEMA below is the keyspace version this library works on: the binaries
+require it (the build reads this line) and `hangtight migrate` records it.
+Any change to the keyspace (a key, a field, an encoding, a TTL rule) bumps
+SCHEMA, updates docs/keyspace.md and, when data already stored must change
+with it, adds a numbered data step under migrations/.  A change that leaves
+the keyspace as it is (a fix, a faster call) keeps SCHEMA: migrate loads the
+library wherever the loaded text differs.
+]]
+
+local SCHEMA = 9
+
+local SIGNAL_CAP = 64
+-- Fields a submit leaves out of the job's hash when the caller's value is
+-- this default (shared/job.h HT_*_DEFAULT; the readers, shared/job.c and
+-- this library, read an absent field as it).  queue is always left out:
+-- the key's hash tag names it and nothing reads the field.
+local MAX_ATTEMPTS = 3
+local OMIT_DEFAULT = {tenant = 'default', priority = 'default', max_attempts = '3',
+                      timeout_s = '300', ttl_s = '86400'}
+local LOG_CAP = 100
+local STATUSES = {'scheduled', 'queued', 'running', 'succeeded', 'failed', 'canceled'}
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function int(n)
+  return string.format('%d', n)
+end
+
+-- "ht:{Q}:job:<id>" -> "ht:{Q}:"
+local function base_of(job)
+  return string.match(job, '^(.*)job:[^:]*$')
+end
+
+local function wait_key(base, priority)
+  return base .. 'wait:' .. (priority or 'default')
+end
+
+-- ---- the job as one table ---------------------------------------------------
+-- A call reads the job's fields once (one HMGET of the fields it and its
+-- helpers read: a field missing from the list reads as absent, so the lists
+-- below must name every field read), every helper reads and writes that
+-- table, and the writes reach Redis once, in changed() or flush() (one HDEL
+-- of the deleted fields that exist or were not read, then one HSET, in the
+-- order the helpers made them).  j.now is the call's one TIME.
+
+-- The fields the state machine reads: the writers off the hot paths load
+-- them all (one list is less to get wrong than a list per call).
+local FIELDS = {'status', 'token', 'tenant', 'type', 'priority', 'created_at', 'run_at',
+                'm_due_at', 'm_started', 'attempt', 'max_attempts', 'timeout_s',
+                'cancel_requested', 'progress_pct', 'progress_msg', 'progress_at',
+                'started_at', 'callback_url', 'cb_seq', 'ttl_s', 'failed_ttl_s', 'idem_key',
+                'version', 'error', 'cb_last_status', 'cb_last_at'}
+
+-- The ones ht_claim reads (its HMGET is the hottest).
+local CLAIM_FIELDS = {'status', 'tenant', 'type', 'created_at', 'run_at', 'm_due_at',
+                      'm_started', 'attempt', 'timeout_s', 'progress_pct', 'progress_msg',
+                      'progress_at', 'version'}
+
+-- The ones ht_complete and the helpers it calls read.
+local COMPLETE_FIELDS = {'status', 'token', 'started_at', 'tenant', 'type', 'created_at',
+                         'attempt', 'max_attempts', 'cancel_requested', 'error',
+                         'callback_url', 'cb_seq', 'ttl_s', 'failed_ttl_s', 'idem_key',
+                         'version', 'progress_pct', 'progress_msg', 'cb_last_status',
+                         'cb_last_at'}
+
+-- Field list -> set of its names, made once (Lua work per call costs about
+-- as much as a Redis command: the tables here are kept few).
+local loaded_sets = {}
+local function loaded_set(fields)
+  local set = loaded_sets[fields]
+  if not set then
+    set = {}
+    for _, name in ipairs(fields) do set[name] = true end
+    loaded_sets[fields] = set
+  end
+  return set
+end
+
+-- HMGET answers false for a missing field: the table holds nil instead.
+-- j.has: the fields that exist in the hash now (until flush).
+local function load(key, id, fields)
+  local v = redis.call('HMGET', key, unpack(fields))
+  local f, has = {}, {}
+  for i, name in ipairs(fields) do
+    if v[i] then f[name] = v[i]; has[name] = true end
+  end
+  local base = base_of(key)
+  return {key = key, id = id, base = base, f = f, loaded = loaded_set(fields), has = has,
+          order = {}, pend = {}, dels = {}, deled = {},
+          tb = base .. 't:' .. (f.tenant or 'default') .. ':'}
+end
+
+local function put(j, k, v)
+  if j.pend[k] == nil then j.order[#j.order + 1] = k end
+  j.pend[k] = v
+  j.f[k] = v
+end
+
+-- A field not loaded may exist: it is deleted unconditionally.
+local function del(j, k)
+  if (j.has[k] or not j.loaded[k]) and not j.deled[k] then
+    j.dels[#j.dels + 1] = k
+    j.deled[k] = true
+  end
+  j.pend[k] = nil
+  j.f[k] = nil
+end
+
+local function flush(j)
+  if #j.dels > 0 then redis.call('HDEL', j.key, unpack(j.dels)) end
+  local hs, seen = {}, {}
+  for _, k in ipairs(j.order) do
+    local v = j.pend[k]
+    if v ~= nil and not seen[k] then
+      seen[k] = true
+      hs[#hs + 1] = k
+      hs[#hs + 1] = v
+    end
+  end
+  if #hs > 0 then redis.call('HSET', j.key, unpack(hs)) end
+  j.order, j.pend, j.dels, j.deled = {}, {}, {}, {}
+end
+
+-- Every change of a job ends here: version, the pending writes, log entry,
+-- notification.  kind is 'progress' for progress reports, 'status'
+-- (default) otherwise.  The log's TTL follows the job's: a job gets a TTL
+-- only when it finishes (expire_finished sets j.log_ttl) and loses it only
+-- in ht_retry (j.persist_log); every other change is of a job without a TTL
+-- whose log has none either.
+local function changed(j, status, channel, kind)
+  kind = kind or 'status'
+  local v = int((tonumber(j.f.version) or 0) + 1)
+  put(j, 'version', v)
+  flush(j)
+  local log = j.key .. ':ev'
+  local pct = j.f.progress_pct
+  if not pct or pct == '' then pct = '-' end
+  local n = redis.call('RPUSH', log, v .. ' ' .. kind .. ' ' .. status .. ' ' ..
+                       (j.f.attempt or '0') .. ' ' .. pct .. ' ' .. int(j.now) .. ' ' ..
+                       (j.f.progress_msg or ''))
+  if n > LOG_CAP then
+    redis.call('LTRIM', log, -LOG_CAP, -1)
+  elseif n == 1 and v ~= '2' then
+    -- A new list for a job changed before (its first change makes version
+    -- 2): a stream log ':log' left by schema 7 or older may hold its earlier
+    -- entries (data step 0008 turns such logs into lists, this one lost the
+    -- race): nothing reads it once the list exists, and it has no TTL, so
+    -- it goes.
+    redis.call('DEL', j.key .. ':log')
+  end
+  if j.log_ttl then
+    redis.call('EXPIRE', log, j.log_ttl)
+  elseif j.persist_log then
+    redis.call('PERSIST', log)
+  end
+  redis.call('PUBLISH', channel .. ':' .. j.id, v .. ' ' .. status .. ' ' .. v .. '-0 ' .. kind)
+  return tonumber(v)
+end
+
+-- Moves a job to `status`, keeping the status indexes in step.
+local function set_status(j, status)
+  local old = j.f.status
+  if old and old ~= status then
+    redis.call('ZREM', j.tb .. 'status:' .. old, j.id)
+  end
+  put(j, 'status', status)
+  redis.call('ZADD', j.tb .. 'status:' .. status, tonumber(j.f.created_at) or j.now, j.id)
+end
+
+-- The list holds at most SIGNAL_CAP tokens, all '1' (every writer comes
+-- here): when it is full no worker is blocked on it (BLPOP blocks only on
+-- an empty list), so a full list is left alone; otherwise one LPUSH stays
+-- within the cap.
+local function wake(signal)
+  if redis.call('LLEN', signal) < SIGNAL_CAP then
+    redis.call('LPUSH', signal, '1')
+  end
+end
+
+-- ---- metrics (served by ht_metrics; the api renders them) -----------------
+-- Counted here, inside the same atomic calls that change the jobs, so every
+-- worker's work is counted exactly, cluster-wide, with nothing exposed by
+-- the workers.  Histogram buckets are upper bounds in ms (fixed: changing
+-- them changes the keyspace, see SCHEMA); each bucket field counts its own
+-- observations, ht_metrics makes them cumulative.
+local HIST_BUCKETS = {
+  wait = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000,
+          300000, 1800000},
+  run = {10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000,
+         900000, 3600000},
+}
+
+-- "ht:{Q}:metrics" field "jobs:<event>:<type>" += 1 (types are few: the
+-- ones workers registered, so the hash stays small).
+local function count_type(base, jtype, what)
+  redis.call('HINCRBY', base .. 'metrics', 'jobs:' .. what .. ':' .. (jtype or 'unknown'), 1)
+end
+
+local function observe(base, name, ms)
+  if ms < 0 then ms = 0 end
+  local le = '+Inf'
+  for _, b in ipairs(HIST_BUCKETS[name]) do
+    if ms <= b then le = int(b); break end
+  end
+  local h = base .. 'hist:' .. name
+  redis.call('HINCRBY', h, le, 1)
+  redis.call('HINCRBY', h, 'sum_ms', ms)
+end
+
+-- At claim: one more attempt started; the first start of the job's life
+-- (submit, or a hand retry) observes how long it waited since it was due:
+-- created_at, or run_at (delayed), or m_due_at (ht_retry).
+local function observe_start(j)
+  count_type(j.base, j.f.type, 'started')
+  if j.f.m_started == nil then
+    put(j, 'm_started', '1')
+    local now = j.now
+    local due = math.max(tonumber(j.f.created_at) or now, tonumber(j.f.run_at) or 0,
+                         tonumber(j.f.m_due_at) or 0)
+    observe(j.base, 'wait', now - due)
+  end
+end
+
+-- At complete (any outcome, retries included): the attempt's run time.
+local function observe_run(j)
+  local started = tonumber(j.f.started_at)
+  if started then observe(j.base, 'run', j.now - started) end
+end
+
+-- ht_retry starts a new life: its first start is observed again, from now.
+local function mark_due(j)
+  del(j, 'm_started')
+  put(j, 'm_due_at', int(j.now))
+end
+
+local DELIVERY_OUTCOMES = {delivered = 'delivered', retry = 'retried', failed = 'failed'}
+local function count_delivery(base, outcome)
+  redis.call('HINCRBY', base .. 'metrics',
+             'webhook:' .. (DELIVERY_OUTCOMES[outcome] or 'failed'), 1)
+end
+
+local function count(j, what)
+  redis.call('HINCRBY', j.tb .. 'stats', what, 1)
+  count_type(j.base, j.f.type, what)
+end
+
+-- ---- files (the blob store holds the bytes; shared/blob.h) ----------------
+-- "<bytes> <sha256> <name> <content type>" -> bytes, name
+local function file_ref(ref)
+  local bytes, name = string.match(ref or '', '^(%d+) %x+ ([%w_-]+) ')
+  return tonumber(bytes), name
+end
+
+-- Records that job `id` of the tenant (tb, its index prefix) keeps blob
+-- `name` of `bytes` bytes: the tenant's files hash and its stored bytes.
+local function keep_file(tb, id, bytes, name)
+  local prev = redis.call('HGET', tb .. 'files', id)
+  local total, names = 0, ''
+  if prev then total, names = string.match(prev, '^(%d+)(.*)$') end
+  redis.call('HSET', tb .. 'files', id, int((tonumber(total) or 0) + bytes) .. names .. ' ' .. name)
+  redis.call('HINCRBY', tb .. 'stats', 'stored_bytes', bytes)
+end
+
+-- A job gone from Redis: its blobs are listed for deletion (the gone list
+-- that the api's sweeper drains) and its bytes leave the tenant's total.
+local function drop_files(base, tenant, tb, id)
+  local entry = redis.call('HGET', tb .. 'files', id)
+  if not entry then return end
+  redis.call('HDEL', tb .. 'files', id)
+  local total, names = string.match(entry, '^(%d+)(.*)$')
+  redis.call('HINCRBY', tb .. 'stats', 'stored_bytes', -(tonumber(total) or 0))
+  for name in string.gmatch(names or '', '%S+') do
+    redis.call('RPUSH', base .. 'gone', tenant .. '/' .. id .. '/' .. name)
+  end
+end
+
+-- A job reached a terminal status: it (and its idempotency key) expire
+-- ttl_s later, failed jobs after failed_ttl_s, and the expiry index tells
+-- ht_trim when to drop it from the listing indexes.  The log gets the same
+-- TTL: at once when `log_now`, else in changed(), after its RPUSH (which
+-- may be the one that creates it).
+local function expire_finished(j, status, log_now)
+  local ttl = tonumber(j.f.ttl_s) or 86400
+  if status == 'failed' then ttl = math.max(ttl, tonumber(j.f.failed_ttl_s) or 0) end
+  redis.call('EXPIRE', j.key, ttl)
+  if log_now then
+    redis.call('EXPIRE', j.key .. ':ev', ttl) -- a no-op when there is no log
+  else
+    j.log_ttl = ttl
+  end
+  local idem = j.f.idem_key
+  if idem and idem ~= '' then redis.call('EXPIRE', idem, ttl) end
+  redis.call('ZADD', j.tb .. 'expiry', j.now + ttl * 1000, j.id)
+end
+
+-- A job with a callback_url gets a pending delivery of this terminal event
+-- (a new webhook-id) and expires only when the delivery ends
+-- (ht_delivery_done); any other job starts expiring now.
+local function finish(j, status)
+  put(j, 'finished_at', int(j.now))
+  local url = j.f.callback_url
+  if url and url ~= '' then
+    local seq = (tonumber(j.f.cb_seq) or 0) + 1
+    put(j, 'cb_seq', int(seq))
+    put(j, 'cb_id', 'msg_' .. j.id .. '_' .. seq)
+    put(j, 'cb_state', 'pending')
+    put(j, 'cb_attempts', '0')
+    del(j, 'cb_last_status')
+    del(j, 'cb_last_at')
+    redis.call('ZADD', j.base .. 'deliveries', j.now, j.id)
+  else
+    expire_finished(j, status, false)
+  end
+  count(j, status)
+end
+
+-- ht_submit KEYS: job, wait (of the job's priority), signal
+--           ARGV: id, channel, run_at ms ('' or '0' = now), idempotency key
+--                 name ('' = none), body hash, field, value, ...
+-- Returns {version, created_at, status, id, 0} for a new job,
+-- {0, '', '', first job's id, 1} when the idempotency key was used with the
+-- same body hash (nothing written), or an IDEMMISMATCH error when it was used
+-- with another body.  An id already taken is an EXISTS error.
+local function submit(keys, args)
+  local job, wait, signal = keys[1], keys[2], keys[3]
+  local id, channel, run_at, idem, hash = args[1], args[2], tonumber(args[3]) or 0, args[4], args[5]
+  if idem ~= '' then
+    local seen = redis.call('GET', idem)
+    if seen then
+      local first, first_hash = string.match(seen, '^(%S+) (%S+)$')
+      if first_hash ~= hash then
+        return redis.error_reply('IDEMMISMATCH the Idempotency-Key was used with another body')
+      end
+      return {0, '', '', first, 1}
+    end
+  end
+  if redis.call('EXISTS', job) == 1 then
+    return redis.error_reply('EXISTS job id already taken')
+  end
+  local now = now_ms()
+  local created_at = int(now)
+  -- One HSET: the fixed fields, then the caller's (which win), then
+  -- idem_key, run_at and status.  Tenant and type come from the caller's
+  -- fields instead of being read back.  attempt and token are left out
+  -- while they are 0 (fewer bytes per queued job; readers take absent as 0).
+  local hs = {'id', id, 'version', '0', 'created_at', created_at}
+  local f = {id = id, version = '0', created_at = created_at}
+  local own_version = false
+  for i = 6, #args, 2 do
+    local name, value = args[i], args[i + 1]
+    if name ~= 'queue' and (value == nil or OMIT_DEFAULT[name] ~= value) then
+      hs[#hs + 1] = name
+      hs[#hs + 1] = value
+    end
+    if value ~= nil then f[name] = value end
+    own_version = own_version or name == 'version'
+  end
+  -- A new job is at version 1 (one more than a version the caller gave).
+  local version = (tonumber(f.version) or 0) + 1
+  if own_version then
+    hs[#hs + 1] = 'version'
+    hs[#hs + 1] = int(version)
+  else
+    hs[4] = '1'
+  end
+  local base = base_of(job)
+  local tenant = f.tenant or 'default'
+  local tb = base .. 't:' .. tenant .. ':'
+  if idem ~= '' then
+    hs[#hs + 1] = 'idem_key'
+    hs[#hs + 1] = idem
+  end
+  local status = 'queued'
+  if run_at > now then
+    status = 'scheduled'
+    hs[#hs + 1] = 'run_at'
+    hs[#hs + 1] = int(run_at)
+  end
+  hs[#hs + 1] = 'status'
+  hs[#hs + 1] = status
+  redis.call('HSET', job, unpack(hs))
+  if f.input then
+    local bytes, name = file_ref(f.input)
+    if bytes then keep_file(tb, id, bytes, name) end
+  end
+  redis.call('ZADD', tb .. 'jobs', now, id)
+  redis.call('SADD', base .. 'tenants', tenant)
+  if idem ~= '' then redis.call('SET', idem, id .. ' ' .. hash) end
+  redis.call('HINCRBY', tb .. 'stats', 'submitted', 1)
+  count_type(base, f.type, 'submitted')
+  if status == 'scheduled' then
+    redis.call('ZADD', base .. 'scheduled', run_at, id)
+  else
+    redis.call('LPUSH', wait, id)
+    wake(signal)
+  end
+  redis.call('ZADD', tb .. 'status:' .. status, tonumber(f.created_at) or now, id)
+  -- No event log entry and no notification for the first state: nobody can
+  -- be watching a job that did not exist, the hash holds that state, and a
+  -- backlog of waiting jobs must not pay a stream each (a Redis stream
+  -- allocates a whole node, about 4 KB, for its first entry).
+  return {version, created_at, status, id, 0}
+end
+
+-- ht_claim KEYS: wait:high, wait:default, wait:low, active, fence
+--          ARGV: job key prefix ("ht:{Q}:job:"), worker id, channel
+-- Returns the claimed job as a flat HGETALL array (with its new token), or nil.
+-- take_next() is the claim itself, shared with ht_complete: w is {high,
+-- default, low, active, fence} keys, now the caller's TIME (nil: read it
+-- when a job is found).
+local function take_next(w, prefix, worker, channel, now)
+  local active, fence = w[4], w[5]
+  while true do
+    -- The oldest id of the first non-empty list, high before default before
+    -- low, in one command.
+    local popped = redis.call('LMPOP', 3, w[1], w[2], w[3], 'RIGHT')
+    if not popped then return nil end
+    local id = popped[2][1]
+    local job = prefix .. id
+    local j = load(job, id, CLAIM_FIELDS)
+    if j.f.status == 'queued' then
+      j.now = now or now_ms()
+      local token = redis.call('INCR', fence)
+      local timeout_s = tonumber(j.f.timeout_s) or 300
+      put(j, 'attempt', int((tonumber(j.f.attempt) or 0) + 1))
+      del(j, 'progress_pct')
+      del(j, 'progress_msg')
+      del(j, 'progress_at')
+      put(j, 'token', token)
+      put(j, 'worker', worker)
+      put(j, 'started_at', int(j.now))
+      observe_start(j)
+      set_status(j, 'running')
+      redis.call('ZADD', active, j.now + timeout_s * 1000, id)
+      changed(j, 'running', channel)
+      return redis.call('HGETALL', job)
+    end
+    -- A canceled or expired job left its id behind: drop it and go on.
+  end
+end
+
+local function claim(keys, args)
+  return take_next(keys, args[1], args[2], args[3], nil)
+end
+
+local function holds(j, token)
+  return j.f.status == 'running' and j.f.token == token
+end
+
+-- ht_renew KEYS: job, active   ARGV: id, token
+-- Returns 1 while the caller holds the job, 2 when it holds it but a cancel
+-- was requested (stop the handler), 0 when its lease is lost.
+local function renew(keys, args)
+  local job, active, id, token = keys[1], keys[2], args[1], args[2]
+  local f = redis.call('HMGET', job, 'status', 'token', 'timeout_s', 'cancel_requested')
+  if not (f[1] == 'running' and f[2] == token) then return 0 end
+  redis.call('ZADD', active, 'XX', now_ms() + (tonumber(f[3]) or 300) * 1000, id)
+  if f[4] == '1' then return 2 end
+  return 1
+end
+
+-- ht_progress KEYS: job   ARGV: id, token, percent ('' = none), message, channel
+-- Returns 1, or 0 when the caller no longer holds the job.
+local PROGRESS_FIELDS = {'status', 'token', 'attempt', 'version'}
+local function progress(keys, args)
+  local j = load(keys[1], args[1], PROGRESS_FIELDS)
+  if not holds(j, args[2]) then return 0 end
+  j.now = now_ms()
+  put(j, 'progress_pct', args[3])
+  put(j, 'progress_msg', args[4])
+  put(j, 'progress_at', int(j.now))
+  changed(j, 'running', args[5], 'progress')
+  return 1
+end
+
+-- Puts a job back to wait: queued at once, or scheduled `delay_ms` from now.
+local function requeue(j, wait, signal, delay_ms, head)
+  del(j, 'cancel_requested')
+  if delay_ms > 0 then
+    local due = j.now + delay_ms
+    put(j, 'run_at', int(due))
+    redis.call('ZADD', j.base .. 'scheduled', due, j.id)
+    set_status(j, 'scheduled')
+    return 'scheduled'
+  end
+  if head then redis.call('RPUSH', wait, j.id) else redis.call('LPUSH', wait, j.id) end
+  wake(signal)
+  set_status(j, 'queued')
+  return 'queued'
+end
+
+-- ht_complete KEYS: job, active, wait (of the job's priority), signal
+--             ARGV: id, token, outcome ('succeeded'|'failed'|'canceled'),
+--                   result JSON, error JSON or '' (canceled), retryable
+--                   ('1'|'0'), channel, retry delay ms ('' or '0' = now)
+-- A retryable failure with attempts left waits retry_delay_ms (scheduled)
+-- or goes back to its queue at once, with the error kept.  Returns the job's
+-- new status, or nil when the caller no longer holds it (a later attempt
+-- owns the job: the stale outcome is dropped).
+--   With KEYS job, active, wait, signal, wait:high, wait:default, wait:low,
+--   fence and ARGV ..., job key prefix, worker id (8 keys, 9 arguments) it
+--   then claims the next job for the same worker as ht_claim does (whether
+--   or not the outcome was taken: the worker is free either way) and
+--   returns {status or nil, the claimed job as ht_claim answers it or nil}.
+--   One more argument after these (the 8th with 4 keys, the 10th with 8):
+--   the output file the attempt left, "<bytes> <sha256> <blob name>
+--   <content type>" ('' = none), already stored under
+--   "<tenant>/<id>/<blob name>".  It becomes the job's output only when the
+--   outcome is succeeded and the caller still holds the job; otherwise the
+--   caller deletes that blob (nothing here refers to it).
+local function settle(keys, args, now)
+  local job, active, wait, signal = keys[1], keys[2], keys[3], keys[4]
+  local id, token, outcome, body = args[1], args[2], args[3], args[4]
+  local retryable, channel = args[5] == '1', args[6]
+  local delay_ms = tonumber(args[7]) or 0
+  local output = args[#keys < 8 and 8 or 10]
+  local j = load(job, id, COMPLETE_FIELDS)
+  if not holds(j, token) then return nil end
+  j.now = now
+  redis.call('ZREM', active, id)
+  observe_run(j)
+  local status
+  if outcome == 'succeeded' then
+    status = 'succeeded'
+    put(j, 'result', body)
+    del(j, 'error')
+    local bytes, name = file_ref(output)
+    if bytes then
+      put(j, 'output', output)
+      keep_file(j.tb, id, bytes, name)
+    end
+  elseif outcome == 'canceled' then
+    status = 'canceled'
+  else
+    put(j, 'error', body)
+    if retryable and j.f.cancel_requested ~= '1' and
+       tonumber(j.f.attempt) < (tonumber(j.f.max_attempts) or MAX_ATTEMPTS) then
+      status = requeue(j, wait, signal, delay_ms, false)
+      count(j, 'retried')
+    else
+      status = 'failed'
+    end
+  end
+  if status ~= 'queued' and status ~= 'scheduled' then
+    del(j, 'cancel_requested')
+    set_status(j, status)
+    finish(j, status)
+  end
+  changed(j, status, channel)
+  return status
+end
+
+local function complete(keys, args)
+  local now = now_ms()
+  local status = settle(keys, args, now)
+  if #keys < 8 then return status end
+  local nxt = take_next({keys[5], keys[6], keys[7], keys[2], keys[8]}, args[8], args[9],
+                        args[6], now)
+  return {status or false, nxt or false}
+end
+
+-- ht_release KEYS: job, active, wait, signal   ARGV: id, token, channel
+-- A draining worker hands a job back: it is queued at the head of its queue
+-- and the attempt is not counted.  Returns 1, or 0 if not held.
+local function release(keys, args)
+  local job, active, wait, signal = keys[1], keys[2], keys[3], keys[4]
+  local id, token = args[1], args[2]
+  local j = load(job, id, FIELDS)
+  if not holds(j, token) then return 0 end
+  j.now = now_ms()
+  redis.call('ZREM', active, id)
+  put(j, 'attempt', int((tonumber(j.f.attempt) or 0) - 1))
+  if j.f.cancel_requested == '1' then
+    -- Asked to cancel while it was being handed back: cancel it now.
+    del(j, 'cancel_requested')
+    set_status(j, 'canceled')
+    finish(j, 'canceled')
+    changed(j, 'canceled', args[3])
+    return 1
+  end
+  requeue(j, wait, signal, 0, true)
+  changed(j, 'queued', args[3])
+  return 1
+end
+
+-- ht_reap KEYS: active, wait:high, wait:default, wait:low, signal
+--         ARGV: job key prefix, channel, limit
+-- Jobs whose lease ran out (their worker died or hung) go back to the head of
+-- their queue with the attempt counted, or fail when none is left (or end
+-- canceled when a cancel was requested).  Returns the number of jobs reaped.
+local function reap(keys, args)
+  local active, signal = keys[1], keys[5]
+  local prefix, channel, limit = args[1], args[2], tonumber(args[3]) or 100
+  local waits = {high = keys[2], default = keys[3], low = keys[4]}
+  local now = now_ms()
+  local ids = redis.call('ZRANGEBYSCORE', active, '-inf', now, 'LIMIT', 0, limit)
+  for _, id in ipairs(ids) do
+    redis.call('ZREM', active, id)
+    local j = load(prefix .. id, id, FIELDS)
+    j.now = now
+    local f = j.f
+    if f.status == 'running' then
+      local err = cjson.encode({code = 'lease_expired', message =
+        'the worker holding attempt ' .. f.attempt .. ' stopped renewing its lease'})
+      put(j, 'error', err)
+      local status
+      if f.cancel_requested == '1' then
+        status = 'canceled'
+      elseif tonumber(f.attempt) < (tonumber(f.max_attempts) or MAX_ATTEMPTS) then
+        status = requeue(j, waits[f.priority] or waits.default, signal, 0, true)
+      else
+        status = 'failed'
+      end
+      if status ~= 'queued' then
+        del(j, 'cancel_requested')
+        set_status(j, status)
+        finish(j, status)
+      end
+      changed(j, status, channel)
+    end
+  end
+  return #ids
+end
+
+-- ht_cancel KEYS: job   ARGV: id, channel, cancel channel, tenant
+-- Returns 'canceled' (it was queued or scheduled and never runs now),
+-- 'requested' (it is running: its worker is told on the cancel channel and
+-- by its next lease renewal), 'finished' (too late), or nil (no such job,
+-- or a job of another tenant).
+local function cancel(keys, args)
+  local job, id, channel, cancel_channel = keys[1], args[1], args[2], args[3]
+  local j = load(job, id, FIELDS)
+  local status = j.f.status
+  if not status or (j.f.tenant or 'default') ~= args[4] then return nil end
+  if status == 'queued' or status == 'scheduled' then
+    j.now = now_ms()
+    redis.call('LREM', wait_key(j.base, j.f.priority), 0, id)
+    redis.call('ZREM', j.base .. 'scheduled', id)
+    set_status(j, 'canceled')
+    finish(j, 'canceled')
+    changed(j, 'canceled', channel)
+    return 'canceled'
+  end
+  if status == 'running' then
+    redis.call('HSET', job, 'cancel_requested', '1')
+    redis.call('PUBLISH', cancel_channel, id .. ' ' .. j.f.token)
+    return 'requested'
+  end
+  return 'finished'
+end
+
+-- ht_retry KEYS: job, signal   ARGV: id, channel, tenant
+-- A failed or canceled job (a dead letter) is queued again with fresh
+-- attempts, at the end of its priority's wait list; its last error is kept
+-- until the next outcome.  Returns 'queued', 'conflict' (any other status),
+-- or nil (no such job, or a job of another tenant).
+local function retry(keys, args)
+  local job, signal, id, channel = keys[1], keys[2], args[1], args[2]
+  local j = load(job, id, FIELDS)
+  local f = j.f
+  local wait = wait_key(j.base, f.priority)
+  if not f.status or (f.tenant or 'default') ~= args[3] then return nil end
+  if f.status ~= 'failed' and f.status ~= 'canceled' then return 'conflict' end
+  j.now = now_ms()
+  redis.call('PERSIST', job)
+  if f.idem_key and f.idem_key ~= '' then redis.call('PERSIST', f.idem_key) end
+  j.persist_log = true
+  redis.call('ZREM', j.tb .. 'expiry', id)
+  redis.call('ZREM', j.base .. 'deliveries', id)
+  for _, k in ipairs({'cb_state', 'cb_id', 'cb_attempts', 'cb_last_status', 'cb_last_at'}) do
+    del(j, k)
+  end
+  put(j, 'attempt', '0')
+  for _, k in ipairs({'result', 'finished_at', 'started_at', 'run_at', 'progress_pct',
+                      'progress_msg', 'progress_at'}) do
+    del(j, k)
+  end
+  count(j, 'retried')
+  mark_due(j)
+  local status = requeue(j, wait, signal, 0, false)
+  changed(j, status, channel)
+  return status
+end
+
+-- ht_promote KEYS: scheduled, wait:high, wait:default, wait:low, signal
+--            ARGV: base ("ht:{Q}:"), channel, limit
+-- Due scheduled jobs join the end of their queue.  Every worker calls this
+-- about every 100 ms, so there is no single scheduler to lose.  Returns
+-- {number promoted, when the next one is due (ms) or -1}.
+local function promote(keys, args)
+  local scheduled, signal = keys[1], keys[5]
+  local base, channel, limit = args[1], args[2], tonumber(args[3]) or 100
+  local waits = {high = keys[2], default = keys[3], low = keys[4]}
+  local now = now_ms()
+  local ids = redis.call('ZRANGEBYSCORE', scheduled, '-inf', now, 'LIMIT', 0, limit)
+  local n = 0
+  for _, id in ipairs(ids) do
+    redis.call('ZREM', scheduled, id)
+    local j = load(base .. 'job:' .. id, id, FIELDS)
+    j.now = now
+    if j.f.status == 'scheduled' then
+      redis.call('LPUSH', waits[j.f.priority] or waits.default, id)
+      set_status(j, 'queued')
+      changed(j, 'queued', channel)
+      n = n + 1
+    end
+  end
+  if n > 0 then wake(signal) end
+  local next_due = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')
+  return {n, next_due[2] and tonumber(next_due[2]) or -1}
+end
+
+-- ht_trim KEYS: tenants   ARGV: base, limit
+-- Drops finished jobs that have expired from their tenant's listing indexes
+-- (Redis expires the hashes, logs and idempotency keys themselves), at most
+-- `limit` per tenant, and lists the blobs of those that had files on the
+-- gone list (Redis cannot delete them: the api's sweeper does).  Returns
+-- the number dropped.
+local function trim(keys, args)
+  local base, limit = args[1], tonumber(args[2]) or 1000
+  local now = now_ms()
+  local n = 0
+  for _, tenant in ipairs(redis.call('SMEMBERS', keys[1])) do
+    local tb = base .. 't:' .. tenant .. ':'
+    local expiry = tb .. 'expiry'
+    local ids = redis.call('ZRANGEBYSCORE', expiry, '-inf', now - 1, 'LIMIT', 0, limit)
+    for _, id in ipairs(ids) do
+      local ttl = redis.call('PTTL', base .. 'job:' .. id)
+      if ttl == -2 then
+        redis.call('ZREM', tb .. 'jobs', id)
+        for _, s in ipairs(STATUSES) do
+          redis.call('ZREM', tb .. 'status:' .. s, id)
+        end
+        redis.call('ZREM', expiry, id)
+        drop_files(base, tenant, tb, id)
+        n = n + 1
+      elseif ttl > 0 then
+        -- Not gone yet (inside a script Redis judges expiry by the script's
+        -- start, and clocks may disagree by a millisecond): look again later.
+        redis.call('ZADD', expiry, now + ttl, id)
+      else
+        redis.call('ZREM', expiry, id) -- no TTL any more: retried, not ours
+      end
+    end
+  end
+  return n
+end
+
+-- ht_list (read-only) KEYS: index (ht:{Q}:t:<tenant>:jobs or ...:status:<s>)
+--         ARGV: base, limit (1..100), cursor ('' = from the newest), type ('' = any)
+-- Returns {next cursor or '', job, job, ...}, newest first, each job a flat
+-- HGETALL array.  The cursor is "<score>:<id>" of the last entry looked at;
+-- entries with the same score are ordered by id, so paging never skips or
+-- repeats one.  With a type filter at most SCAN_MAX entries are looked at per
+-- call: the reply may then hold fewer jobs and a cursor to go on.
+local SCAN_MAX = 1000
+local function list(keys, args)
+  local index, base = keys[1], args[1]
+  local limit = math.max(1, math.min(100, tonumber(args[2]) or 20))
+  local cursor, want_type = args[3], args[4]
+  local max = '+inf'
+  local after_score, after_id
+  if cursor ~= '' then
+    after_score, after_id = string.match(cursor, '^(%d+):(.+)$')
+    if not after_score then return redis.error_reply('BADCURSOR malformed cursor') end
+    max = after_score
+  end
+  local out = {''}
+  local looked = 0
+  local offset = 0
+  local last = nil
+  while #out - 1 < limit and looked < SCAN_MAX do
+    local batch = redis.call('ZREVRANGEBYSCORE', index, max, '-inf', 'WITHSCORES',
+                             'LIMIT', offset, 100)
+    if #batch == 0 then last = nil; break end
+    for i = 1, #batch, 2 do
+      local id, score = batch[i], batch[i + 1]
+      local skip = after_score and score == after_score and id >= after_id
+      if not skip then
+        looked = looked + 1
+        last = score .. ':' .. id
+        local h = redis.call('HGETALL', base .. 'job:' .. id)
+        if #h > 0 then
+          local t = nil
+          if want_type ~= '' then t = redis.call('HGET', base .. 'job:' .. id, 'type') end
+          if want_type == '' or t == want_type then
+            out[#out + 1] = h
+            if #out - 1 >= limit or looked >= SCAN_MAX then break end
+          end
+        end
+      end
+    end
+    offset = offset + #batch / 2
+    if #batch < 200 then
+      -- The index ran out: no cursor unless we stopped early above.
+      if #out - 1 < limit and looked < SCAN_MAX then last = nil end
+      break
+    end
+  end
+  out[1] = last or ''
+  return out
+end
+
+-- ht_queue_stats (read-only) KEYS: wait:high, wait:default, wait:low
+--   ARGV: the tenant's index prefix "ht:{Q}:t:<tenant>:"
+-- Returns a flat name, value array: the queue's wait list lengths by
+-- priority (shared by every tenant: the load ahead of a new job), then the
+-- tenant's own jobs by status, its totals ("<name>_total") and the bytes of
+-- its files ("stored_bytes", once it had files).
+local function queue_stats(keys, args)
+  local tb = args[1]
+  local out = {
+    'high', redis.call('LLEN', keys[1]),
+    'default', redis.call('LLEN', keys[2]),
+    'low', redis.call('LLEN', keys[3]),
+  }
+  for _, s in ipairs(STATUSES) do
+    if s ~= 'queued' then -- the wait lists above tell that
+      out[#out + 1] = s
+      out[#out + 1] = redis.call('ZCARD', tb .. 'status:' .. s)
+    end
+  end
+  local totals = redis.call('HGETALL', tb .. 'stats')
+  for i = 1, #totals, 2 do
+    -- stored_bytes is a gauge, not a total: it keeps its name.
+    out[#out + 1] = totals[i] == 'stored_bytes' and totals[i] or totals[i] .. '_total'
+    out[#out + 1] = tonumber(totals[i + 1])
+  end
+  return out
+end
+
+-- ht_metrics (read-only) KEYS: wait:high, wait:default, wait:low, scheduled,
+--   active, tenants, metrics, hist:wait, hist:run   ARGV: base ("ht:{Q}:")
+-- Everything GET /metrics needs from Redis in one round trip, as a flat
+-- name, integer array: 'queued:<priority>', 'scheduled', 'running', 'dead'
+-- (failed jobs kept, every tenant), 'stored_bytes:<tenant>' (the bytes of
+-- each tenant's files, tenants that had files only), the metrics hash as stored
+-- ('jobs:<event>:<type>', 'webhook:<outcome>'), then per histogram
+-- 'hist:<name>:le:<ms>' (cumulative, ending with le:+Inf), 'hist:<name>:sum_ms'
+-- and 'hist:<name>:count'.
+local function metrics(keys, args)
+  local base = args[1]
+  local out = {
+    'queued:high', redis.call('LLEN', keys[1]),
+    'queued:default', redis.call('LLEN', keys[2]),
+    'queued:low', redis.call('LLEN', keys[3]),
+    'scheduled', redis.call('ZCARD', keys[4]),
+    'running', redis.call('ZCARD', keys[5]),
+  }
+  local dead = 0
+  local stored = {}
+  for _, tenant in ipairs(redis.call('SMEMBERS', keys[6])) do
+    dead = dead + redis.call('ZCARD', base .. 't:' .. tenant .. ':status:failed')
+    local bytes = redis.call('HGET', base .. 't:' .. tenant .. ':stats', 'stored_bytes')
+    if bytes then
+      stored[#stored + 1] = 'stored_bytes:' .. tenant
+      stored[#stored + 1] = tonumber(bytes)
+    end
+  end
+  out[#out + 1] = 'dead'
+  out[#out + 1] = dead
+  for _, v in ipairs(stored) do out[#out + 1] = v end
+  local m = redis.call('HGETALL', keys[7])
+  for i = 1, #m, 2 do
+    out[#out + 1] = m[i]
+    out[#out + 1] = tonumber(m[i + 1])
+  end
+  for i, name in ipairs({'wait', 'run'}) do
+    local h = redis.call('HGETALL', keys[7 + i])
+    local v = {}
+    for j = 1, #h, 2 do v[h[j]] = tonumber(h[j + 1]) end
+    local cum = 0
+    for _, b in ipairs(HIST_BUCKETS[name]) do
+      cum = cum + (v[int(b)] or 0)
+      out[#out + 1] = 'hist:' .. name .. ':le:' .. int(b)
+      out[#out + 1] = cum
+    end
+    out[#out + 1] = 'hist:' .. name .. ':le:+Inf'
+    out[#out + 1] = cum + (v['+Inf'] or 0)
+    out[#out + 1] = 'hist:' .. name .. ':sum_ms'
+    out[#out + 1] = v['sum_ms'] or 0
+    out[#out + 1] = 'hist:' .. name .. ':count'
+    out[#out + 1] = cum + (v['+Inf'] or 0) -- every observation is in one bucket
+  end
+  return out
+end
+
+-- ht_delivery_claim KEYS: deliveries   ARGV: base, lease_ms, limit
+-- Returns the deliveries that are due, at most `limit`, as a flat list of
+-- {job id, cb_id, cb_attempts} triples; each is pushed to now + lease_ms so
+-- that another deliverer only gets it again when this one did not settle it
+-- in time.  Ids of jobs that are gone or no longer pending are dropped.
+local function delivery_claim(keys, args)
+  local deliveries, base = keys[1], args[1]
+  local lease, limit = tonumber(args[2]) or 60000, tonumber(args[3]) or 16
+  local now = now_ms()
+  local ids = redis.call('ZRANGEBYSCORE', deliveries, '-inf', now, 'LIMIT', 0, limit)
+  local out = {}
+  for _, id in ipairs(ids) do
+    if redis.call('HGET', base .. 'job:' .. id, 'cb_state') == 'pending' then
+      local f = redis.call('HMGET', base .. 'job:' .. id, 'cb_id', 'cb_attempts')
+      redis.call('ZADD', deliveries, now + lease, id)
+      out[#out + 1] = id
+      out[#out + 1] = f[1] or ''
+      out[#out + 1] = f[2] or '0'
+    else
+      redis.call('ZREM', deliveries, id)
+    end
+  end
+  return out
+end
+
+-- ht_delivery_done KEYS: job, deliveries
+--   ARGV: id, cb_id, outcome (delivered|retry|failed), last_status,
+--         next_due_ms (retry only)
+-- Records one delivery attempt.  delivered and failed end the delivery: the
+-- job starts expiring as finish() would have made it.  Returns 1, or 0 when
+-- cb_id is no longer the job's current event (superseded or gone: drop it).
+local DELIVERY_FIELDS = {'cb_id', 'cb_state', 'status', 'cb_attempts', 'tenant', 'ttl_s',
+                         'failed_ttl_s', 'idem_key', 'version'}
+local function delivery_done(keys, args)
+  local job, deliveries = keys[1], keys[2]
+  local id, cb_id, outcome, last_status = args[1], args[2], args[3], args[4]
+  local j = load(job, id, DELIVERY_FIELDS)
+  if j.f.cb_id ~= cb_id or j.f.cb_state ~= 'pending' then return 0 end
+  j.now = now_ms()
+  put(j, 'cb_attempts', int((tonumber(j.f.cb_attempts) or 0) + 1))
+  count_delivery(j.base, outcome)
+  put(j, 'cb_last_status', last_status)
+  put(j, 'cb_last_at', int(j.now))
+  if outcome == 'retry' then
+    redis.call('ZADD', deliveries, tonumber(args[5]) or j.now, id)
+  else
+    put(j, 'cb_state', outcome == 'delivered' and 'delivered' or 'failed')
+    redis.call('ZREM', deliveries, id)
+    expire_finished(j, j.f.status, true)
+  end
+  put(j, 'version', int((tonumber(j.f.version) or 0) + 1))
+  flush(j)
+  return 1
+end
+
+-- ht_rate KEYS: ht:rate:{<tenant>}   ARGV: rate (requests/s), burst
+-- GCRA (the generic cell rate algorithm): one request is allowed when it
+-- arrives no earlier than burst intervals before the key's theoretical
+-- arrival time; the key is that time in µs and expires when the bucket is
+-- full again.  Returns 0 (allowed, counted) or the ms to wait (refused, not
+-- counted).
+local function rate(keys, args)
+  local key, per_s, burst = keys[1], tonumber(args[1]), tonumber(args[2])
+  if not per_s or per_s <= 0 or not burst or burst < 1 then
+    return redis.error_reply('BADRATE rate and burst must be positive')
+  end
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local interval = 1000000 / per_s
+  local tat = math.max(tonumber(redis.call('GET', key)) or now, now)
+  local allow_at = tat + interval - burst * interval
+  if allow_at > now then
+    return math.max(1, math.ceil((allow_at - now) / 1000))
+  end
+  local new_tat = tat + interval
+  redis.call('SET', key, string.format('%d', new_tat), 'PX',
+             math.max(1, math.ceil((new_tat - now) / 1000)))
+  return 0
+end
+
+redis.register_function('ht_submit', submit)
+redis.register_function('ht_claim', claim)
+redis.register_function('ht_renew', renew)
+redis.register_function('ht_progress', progress)
+redis.register_function('ht_complete', complete)
+redis.register_function('ht_release', release)
+redis.register_function('ht_reap', reap)
+redis.register_function('ht_cancel', cancel)
+redis.register_function('ht_retry', retry)
+redis.register_function('ht_promote', promote)
+redis.register_function('ht_trim', trim)
+redis.register_function('ht_delivery_claim', delivery_claim)
+redis.register_function('ht_delivery_done', delivery_done)
+redis.register_function{function_name = 'ht_metrics', callback = metrics,
+                        flags = {'no-writes'}}
+redis.register_function('ht_rate', rate)
+redis.register_function{function_name = 'ht_list', callback = list, flags = {'no-writes'}}
+redis.register_function{function_name = 'ht_queue_stats', callback = queue_stats,
+                        flags = {'no-writes'}}
