@@ -447,30 +447,18 @@ static const char *const not_fields[] = {"wait", "heartbeat", NULL};
 static int request_from_query(submit_t *s, const ht_job_limits_t *limits)
 {
     h2o_req_t *req = s->req;
-    const char *query = "";
-    size_t len = 0;
-    if (req->query_at != SIZE_MAX && req->query_at < req->path.len) {
-        query = req->path.base + req->query_at + 1;
-        len = req->path.len - req->query_at - 1;
-    }
-    /* At most one parameter per 2 bytes ("a&"). */
-    size_t max = len / 2 + 1, n = 0;
-    ht_job_param_t *params = h2o_mem_alloc_pool(&req->pool, max * sizeof(*params));
-    char *scratch = h2o_mem_alloc_pool(&req->pool, len + 2);
     ht_query_t q;
+    if (ht_http_query_or_reply(req, &q) < 0)
+        return -1;
+    /* At most one parameter per 2 bytes of the query ("a&"). */
+    size_t max = (req->query_at != SIZE_MAX ? req->path.len - req->query_at : 0) / 2 + 1, n = 0;
+    ht_job_param_t *params = h2o_mem_alloc_pool(&req->pool, max * sizeof(*params));
     ht_query_param_t p;
-    int rc;
-    ht_query_init(&q, query, len, scratch);
-    while ((rc = ht_query_next(&q, &p)) == 1 && n < max) {
+    while (n < max && ht_query_next(&q, &p) == 1) {
         params[n].name = h2o_strdup(&req->pool, p.name, p.name_len).base;
         params[n].value = h2o_strdup(&req->pool, p.value, p.value_len).base;
         n++;
     }
-    if (rc < 0)
-        return ht_http_problem(req, HT_P_BAD_REQUEST,
-                               "query parameter '%.*s' is malformed: a '%%' must start an escape "
-                               "%%XX of two hex digits (not %%00)",
-                               (int)(p.raw_len > 64 ? 64 : p.raw_len), p.raw);
     ht_problem_t problem = {0};
     if (ht_job_request_from_params(&s->jr, params, n, not_fields, limits, &problem) < 0) {
         ht_http_send_problem(req, &problem);
