@@ -96,6 +96,10 @@ int ht_digest_sha256_of(const char *v, size_t len, char hex[HT_DIGEST_SHA256_HEX
         if (*p != ',')
             return HT_EINVAL;
         p++;
+        while (p < end && is_ows(*p))
+            p++;
+        if (p == end) /* a trailing comma (RFC 8941 4.2.2) */
+            return HT_EINVAL;
     }
 }
 
