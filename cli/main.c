@@ -1,5 +1,5 @@
 /* `hangtight`: the command-line client of hangtight-api (submit, status,
- * wait, cancel, retry, list, stats) and its admin tool (migrate).  This file only dispatches; each
+ * wait, cancel, retry, download, list, stats) and its admin tool (migrate).  This file only dispatches; each
  * command lives in cmd_*.c. */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -18,11 +18,13 @@ typedef struct {
 
 static const command_t commands[] = {
     {"migrate", ht_cli_migrate, "apply pending keyspace migrations to Redis"},
-    {"submit", ht_cli_submit, "submit a job: TYPE [JSON-PAYLOAD]; prints the job document"},
+    {"submit", ht_cli_submit,
+     "submit a job: TYPE [JSON-PAYLOAD] [--file PATH]; prints the job document"},
     {"status", ht_cli_status, "print the job document of ID"},
     {"wait", ht_cli_wait, "wait for job ID to finish, showing progress; exit 0 if it succeeded"},
     {"cancel", ht_cli_cancel, "cancel job ID (a running one is stopped); prints the job document"},
     {"retry", ht_cli_retry, "re-queue failed or canceled job ID with fresh attempts"},
+    {"download", ht_cli_download, "write job ID's output file (--input: its input) to -o PATH"},
     {"list", ht_cli_list, "list jobs, newest first: [--status S] [--type T] [--limit N] [--all]"},
     {"stats", ht_cli_stats, "queue depths per priority and counts per status"},
     {"partitions", ht_cli_partitions,
