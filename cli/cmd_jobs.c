@@ -63,8 +63,7 @@ static const ht_option_t submit_options[] = {
      "the other options go in the query string)",
      0, 0, &file_path},
     {"content-type", NULL, HT_OPT_STRING, NULL,
-     "with --file: the file's media TYPE (default application/octet-stream)", 0, 0,
-     &content_type},
+     "with --file: the file's media TYPE (default application/octet-stream)", 0, 0, &content_type},
 };
 
 static const ht_cli_optional_t submit_optional[] = {{"wait", SUBMIT_WAIT_IMPLIED}};

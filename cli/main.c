@@ -1,6 +1,6 @@
 /* `hangtight`: the command-line client of hangtight-api (submit, status,
- * wait, cancel, retry, download, list, stats) and its admin tool (migrate).  This file only dispatches; each
- * command lives in cmd_*.c. */
+ * wait, cancel, retry, download, list, stats) and its admin tool (migrate).  This file only
+ * dispatches; each command lives in cmd_*.c. */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
