@@ -13,9 +13,9 @@
  *   416  a range that starts past the end, with Content-Range: bytes * /size
  *   503  (Retry-After) the S3 service is down
  *
- * Streaming.  The body goes out through an h2o generator, one chunk of
- * CHUNK bytes at a time, the next read when h2o asks for more (its
- * back-pressure: a slow client holds one chunk, never the file).
+ * Streaming.  The body goes out through an h2o generator, one chunk at a
+ * time, the next read when h2o asks for more (its back-pressure: a slow
+ * client holds a chunk or two, never the file).
  *   dir:  the file is opened off the loop, then each chunk is a pread(2) on
  *         the loop into the chunk buffer (what h2o's own file handler does;
  *         page-cache reads), sent from there without another copy;
@@ -42,7 +42,10 @@
 #include "api/parts.h"
 #include "api/router.h"
 
-#define CHUNK (1u << 20)
+/* dir: one pread per chunk, a buffer that stays in the CPU's cache; s3:
+ * one ranged GET per chunk, few enough requests for a large file. */
+#define CHUNK_DIR (256u << 10)
+#define CHUNK_S3  (4u << 20)
 
 /* ---- Range ----------------------------------------------------------------- */
 
@@ -174,7 +177,7 @@ static const char *which(const stream_t *st)
 static void dir_proceed(h2o_generator_t *g, h2o_req_t *req)
 {
     stream_t *st = (stream_t *)g;
-    size_t want = st->left < CHUNK ? (size_t)st->left : CHUNK;
+    size_t want = st->left < CHUNK_DIR ? (size_t)st->left : CHUNK_DIR;
     ssize_t n;
     while ((n = pread(st->fd, st->buf[0], want, (off_t)st->off)) < 0 && errno == EINTR)
         ;
@@ -265,7 +268,7 @@ static void s3_send_ready(stream_t *st)
     st->left -= n;
     /* The next chunk comes while this one goes out. */
     if (st->left > 0)
-        s3_fetch(st, st->off, st->left < CHUNK ? (size_t)st->left : CHUNK, 1 - idx);
+        s3_fetch(st, st->off, st->left < CHUNK_S3 ? (size_t)st->left : CHUNK_S3, 1 - idx);
     h2o_iovec_t v = h2o_iovec_init(st->buf[idx], n);
     h2o_send(req, &v, 1, st->left ? H2O_SEND_STATE_IN_PROGRESS : H2O_SEND_STATE_FINAL);
 }
@@ -308,7 +311,7 @@ static void start_body(stream_t *st)
         st->super.proceed = s3_proceed;
         h2o_start_response(req, &st->super);
         st->waiting = 1;
-        s3_fetch(st, st->off, st->left < CHUNK ? (size_t)st->left : CHUNK, 0);
+        s3_fetch(st, st->off, st->left < CHUNK_S3 ? (size_t)st->left : CHUNK_S3, 0);
         if (st->filling < 0) /* could not queue: answered through the usual path */
             s3_send_ready(st);
         return;
@@ -453,8 +456,8 @@ static void on_job(void *data, int err, const ht_job_t *job)
     stream_t **link = h2o_mem_alloc_shared(&req->pool, sizeof(*link), on_disposed);
     *link = st;
     if (!g->head) {
-        st->buf[0] = malloc(CHUNK);
-        st->buf[1] = st->s3 ? malloc(CHUNK) : NULL;
+        st->buf[0] = malloc(st->s3 ? CHUNK_S3 : CHUNK_DIR);
+        st->buf[1] = st->s3 ? malloc(CHUNK_S3) : NULL;
     }
     if (!st->ref.content_type || (!g->head && (!st->buf[0] || (st->s3 && !st->buf[1]))) ||
         ht_blob_key(st->key, job->tenant ? job->tenant : "default", g->id, ref->name) < 0) {

@@ -83,8 +83,9 @@ assert_eq "$(curl -s "$HT_URL/v1/jobs/$S/input" | sha256sum | cut -c1-64)" "$SMA
 part_sha() { tail -c +$(($2 + 1)) "$1" | head -c "$3" | sha256sum | cut -c1-64; }
 got=$(curl -s -H 'Range: bytes=5242870-5242899' "$HT_URL/v1/jobs/$B/input" | sha256sum | cut -c1-64)
 assert_eq "$got" "$(part_sha "$HT_TMP/big" 5242870 30)" "a range across a part boundary"
-got=$(curl -s -H 'Range: bytes=-1048577' "$HT_URL/v1/jobs/$B/input" | sha256sum | cut -c1-64)
-assert_eq "$got" "$(part_sha "$HT_TMP/big" $(((12 << 20) - 1048577)) 1048577)" "a suffix range over a chunk"
+# The api reads S3 in ranged GETs of 4 MiB: this one takes two and a bit.
+got=$(curl -s -H 'Range: bytes=-9000000' "$HT_URL/v1/jobs/$B/input" | sha256sum | cut -c1-64)
+assert_eq "$got" "$(part_sha "$HT_TMP/big" $(((12 << 20) - 9000000)) 9000000)" "a suffix range over three reads"
 code=$(curl -s -I -o /dev/null -w '%{http_code} %{size_download}' "$HT_URL/v1/jobs/$B/input")
 assert_eq "$code" "200 0" "HEAD"
 
