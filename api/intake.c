@@ -308,6 +308,8 @@ static void on_check(uv_check_t *h)
 
 static void mark(h2o_socket_t *sock)
 {
+    if (!tl.init) /* the thread's server stopped: no next request */
+        return;
     if (tl.n_marks == tl.cap_marks) {
         size_t cap = tl.cap_marks ? tl.cap_marks * 2 : 64;
         h2o_socket_t **m = realloc(tl.marks, cap * sizeof(*m));
