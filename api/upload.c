@@ -368,6 +368,9 @@ static void on_intake_end(void *ud, int err)
     ht_upload_t *u = ud;
     u->aborting = 0;
     u->source_done = 1; /* no more bytes either way */
+    /* A stopping server ends the reading of its connections itself. */
+    if (err == HT_ECANCELED && ht_files_stopping())
+        err = -ESHUTDOWN;
     if (err < 0) {
         set_words(u->words, sizeof(u->words),
                   err == HT_ETIMEDOUT   ? "no byte of the body came within the request timeout"

@@ -292,9 +292,39 @@ claim_and_complete "$(ht_redis LRANGE "$(key wait:default)" 0 0)"
 wait "$sync_pid"
 assert_eq "$(cat "$HT_TMP/sync.code")" 200 "sync without an output: 200"
 
+# ---- the api stops mid-upload: 503, nothing kept -------------------------------------------
+
+blobs0=$(blob_count)
+python3 - "$(ht_hostport)" "$ACME_KEY" >"$HT_TMP/slow.out" 2>&1 <<'PY' &
+import socket, sys, time
+h, p = sys.argv[1].split(':')
+s = socket.create_connection((h, int(p)))
+s.sendall(b"POST /v1/jobs?type=echo HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " +
+          sys.argv[2].encode() + b"\r\nContent-Type: application/octet-stream\r\n"
+          b"Content-Length: 6000000\r\n\r\n")
+s.settimeout(20)
+try:
+    for i in range(60):
+        s.sendall(b"x" * 100000)
+        time.sleep(0.05)
+except OSError:
+    pass
+try:
+    print(s.recv(4096).decode(errors="replace").split("\r\n")[0])
+except OSError as e:
+    print("no answer:", e)
+PY
+slow=$!
+writing() { [[ -n "$(find "$BLOBS/tmp" -name '*.part' -size +1k)" ]]; }
+wait_until 10 "the slow upload is under way" writing
+ht_stop api
+wait "$slow"
+assert_eq "$(cat "$HT_TMP/slow.out")" "HTTP/1.1 503 Service Unavailable" "an upload when the api stops"
+assert_eq "$(tmp_count)" 0 "the stopped upload's write is gone"
+assert_eq "$(blob_count)" "$blobs0" "no blob from the stopped upload"
+
 # ---- rate-limited tenant: refused before the body ---------------------------------------
 
-ht_stop api
 ht_start_api --api-keys-file "$HT_TMP/keys" --rate-limit 0.01:1
 blobs0=$(blob_count)
 up 'type=echo' "$HT_TMP/c.bin"
