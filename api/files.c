@@ -217,20 +217,3 @@ void ht_files_stop(void)
 {
     atomic_store(&stopping, 1);
 }
-
-int ht_files_status_of(int err)
-{
-    switch (err) {
-    case HT_ENOSPACE:
-        return 507;
-    case HT_EUNAVAIL:
-        return 503;
-    case HT_ETOOBIG:
-        return 413;
-    case HT_EDIGEST:
-    case HT_EINVAL:
-        return 400;
-    default:
-        return 500;
-    }
-}

@@ -3,12 +3,14 @@
  * thread pool that runs every blob store call off the event loops.
  *
  * Request bodies.  libh2o 2.2.5 reads a request's whole body before the
- * handler runs (req->entity).  Its socket buffers grow by doubling and, from
- * HT_FILES_SPOOL_THRESHOLD of capacity on, live in an mmap'd temporary file
- * (h2o_socket_buffer_mmap_settings) instead of the heap: ht_files_init()
- * points that file into the spool directory, so a large upload costs disk
- * and page cache (RssFile), not anonymous memory.  The upload is then
- * copied once from that mapping into the blob store (api/upload.c).
+ * handler runs (req->entity), except an HTTP/1 file submit's, which the
+ * api reads from the socket itself (api/intake.h).  h2o's buffers grow by
+ * doubling and, from HT_FILES_SPOOL_THRESHOLD of capacity on, live in an
+ * mmap'd temporary file (h2o_socket_buffer_mmap_settings) instead of the
+ * heap: ht_files_init() points that file into the spool directory, so a
+ * large body h2o reads (an HTTP/2 upload) costs disk and page cache
+ * (RssFile), not anonymous memory.  api/upload.c copies it from there into
+ * the blob store.
  *
  * Off the loop.  Blob store calls block (shared/blob.h), so they run on
  * libuv's thread pool (uv_queue_work), which the api uses for nothing
@@ -82,9 +84,5 @@ int ht_files_stopping(void);
 
 /* Called when the server starts stopping. */
 void ht_files_stop(void);
-
-/* Error codes of the store as the api answers them: 507, 503 (with
- * Retry-After), 413, 400 or 500.  See docs/blobs.md "Errors". */
-int ht_files_status_of(int err);
 
 #endif
