@@ -144,6 +144,35 @@ up 'type=echo' "$HT_TMP/a.bin" -H 'Transfer-Encoding: chunked'
 assert_status 202 "chunked file submit"
 assert_json '.input.sha256' "$A_SHA" "chunked: sha256"
 assert_json '.input.content_type' application/octet-stream "the default content type"
+# Chunked by hand: extensions, a trailer, bare LFs, and a broken size.
+chunked() {
+    python3 - "$(ht_hostport)" "$ACME_KEY" "$1" <<'PY'
+import socket, sys
+h, p = sys.argv[1].split(':')
+s = socket.create_connection((h, int(p)))
+s.settimeout(20)
+s.sendall(b"POST /v1/jobs?type=echo HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " +
+          sys.argv[2].encode() + b"\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n" +
+          sys.argv[3].encode().decode('unicode_escape').encode('latin-1'))
+data = b""
+while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < int(
+        [l for l in data.split(b"\r\n") if l.lower().startswith(b"content-length:")][0].split(b":")[1]):
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+print(data.split(b"\r\n")[0].decode(), data.split(b"\r\n\r\n", 1)[1].decode())
+PY
+}
+out=$(chunked '5;ext=1\r\nhello\r\n7\n, world\n0\r\nX-Trailer: yes\r\n\r\n')
+assert_match "$out" '^HTTP/1.1 202 ' "chunked with extensions, a trailer and bare LFs"
+cid=$(sed 's/^[^{]*//' <<<"$out" | jq -r .id)
+assert_eq "$(curl -s "${acme[@]}" "$HT_URL/v1/jobs/$cid/input")" "hello, world" "the chunks decoded"
+blobs_now=$(blob_count)
+out=$(chunked '5\r\nhello\r\nzz\r\n')
+assert_match "$out" '^HTTP/1.1 400 ' "a broken chunk size"
+assert_match "$out" 'chunked encoding' "the 400 says why"
+assert_eq "$(blob_count)" "$blobs_now" "nothing kept of a broken chunked body"
 # Two uploads and a GET on one connection: each upload's body is read from
 # the socket (the wrapper comes back after every answer).
 socket0=$(curl -s "${acme[@]}" "$HT_URL/metrics" | awk '/^hangtight_api_uploads_total\{body="socket"\}/ { print $2 }')
