@@ -121,7 +121,7 @@ static const ht_option_t options[] = {
      "DIR where request bodies over 512 KiB wait while they arrive (a disk, not tmpfs; "
      "unset: a dir: store's tmp/, else HANGTIGHT_BLOB_TMPDIR, $TMPDIR or /var/tmp)",
      0, 0, &opt_spool_dir},
-    {"file-threads", "HANGTIGHT_FILE_THREADS", HT_OPT_INT, "4",
+    {"file-threads", "HANGTIGHT_FILE_THREADS", HT_OPT_INT, "8",
      "N threads per api process for blob store calls (file copies, reads, deletes)", 1, 128,
      &opt_file_threads},
     {"blob-sweep-s", "HANGTIGHT_BLOB_SWEEP_S", HT_OPT_INT, "3600",
