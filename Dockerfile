@@ -2,6 +2,7 @@
 # does) and a slim runtime stage with the three binaries.
 #   docker build -t hangtight:local .
 #   docker compose up --scale worker=3
+# docs/containers.md: Docker, podman, and the test that runs both files.
 
 FROM debian:12-slim AS build
 WORKDIR /src
@@ -25,10 +26,12 @@ USER hangtight
 # its first start it creates /var/lib/hangtight/api-keys with one key of
 # tenant "default" and logs it once (`docker compose logs api`); mount your
 # own file there (or point HANGTIGHT_API_KEYS_FILE elsewhere) to choose.
+# Mount a volume on /var/lib/hangtight to keep the generated key (the
+# compose file does, for the api): no VOLUME here, or every container of
+# the image (migrate, each worker) would leave an anonymous volume behind.
 ENV HANGTIGHT_LISTEN=0.0.0.0:8080 \
     HANGTIGHT_API_KEYS_FILE=/var/lib/hangtight/api-keys \
     HANGTIGHT_GENERATE_API_KEY=1
-VOLUME /var/lib/hangtight
 EXPOSE 8080
 # Each service of docker-compose.yml picks its command.
 CMD ["hangtight-api"]

@@ -670,6 +670,17 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
          * Retry-After (counted in finish_op). */
         ht_log(HT_LOG_WARN, "redis unavailable for now", "detail", r->str, NULL);
         finish_op(op, HT_EREDIS, NULL);
+    } else if (ht_store_error_is_no_library(r->str)) {
+        /* Redis emptied or replaced since the migrate: unavailable (503)
+         * until an operator runs it; said at most every 10 s a thread. */
+        static _Thread_local uint64_t said_at;
+        uint64_t now = uv_now(op->conn->loop_);
+        if (!said_at || now - said_at >= 10000) {
+            said_at = now;
+            ht_log(HT_LOG_ERROR, "redis has no hangtight function library: run `hangtight migrate`",
+                   "detail", r->str, NULL);
+        }
+        finish_op(op, HT_EREDIS, NULL);
     } else if (op->call.own_errors) {
         finish_op(op, 0, r);
     } else {

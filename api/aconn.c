@@ -119,16 +119,15 @@ void ht_aconn_lost(ht_aconn_t *c, const redisAsyncContext *ac)
     mark_down(c, ac->errstr[0] ? ac->errstr : "connection lost", 1);
 }
 
-static void on_connect(const redisAsyncContext *ac, int status)
+/* The connection is [ready] once Redis answered the PING queued behind the
+ * login: a TCP connect alone proves nothing (a stopped Redis still accepts
+ * connections into its backlog). */
+static void on_first_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
+    (void)privdata;
     ht_aconn_t *c = ac->data;
-    if (!c)
+    if (!c || c->ac != ac || !reply || c->state != HT_ACONN_CONNECTING)
         return;
-    if (status != REDIS_OK) {
-        c->ac = NULL; /* hiredis frees the context when we return */
-        mark_down(c, ac->errstr[0] ? ac->errstr : "connect failed", 1);
-        return;
-    }
     set_state(c, HT_ACONN_READY);
     if (c->outage_logged_ && (c->ever_ready_ || !c->opts_->quiet_start)) {
         char buf[64];
@@ -138,6 +137,17 @@ static void on_connect(const redisAsyncContext *ac, int status)
     c->ever_ready_ = 1;
     if (c->opts_->on_ready)
         c->opts_->on_ready(c);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    ht_aconn_t *c = ac->data;
+    if (!c)
+        return;
+    if (status != REDIS_OK) {
+        c->ac = NULL; /* hiredis frees the context when we return */
+        mark_down(c, ac->errstr[0] ? ac->errstr : "connect failed", 1);
+    }
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
@@ -199,6 +209,7 @@ void ht_aconn_connect(ht_aconn_t *c)
         redisAsyncCommandArgv(ac, on_login_reply, NULL, (int)cmds[i].n, cmds[i].v, cmds[i].len);
         ht_argv_clear(&cmds[i]);
     }
+    redisAsyncCommand(ac, on_first_reply, NULL, "PING");
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     c->ac = ac;

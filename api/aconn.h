@@ -4,7 +4,7 @@
  * api/aclient.h (commands: one node, or one connection per cluster master)
  * and api/pubsub.h (the thread's subscriber).
  *
- *     [down] --tick, wanted--> [connecting] --connected--> [ready]
+ *     [down] --tick, wanted--> [connecting] --PING answered--> [ready]
  *       ^                          |                          |
  *       +-- refused, no answer within HT_ACONN_CONNECT_TIMEOUT_MS, login
  *           refused; connection lost, a socket error, a reply overdue by
@@ -22,7 +22,11 @@
  * turn, one more after each failure (a subscriber hears every node's
  * PUBLISH, so any node will do).  The login (AUTH when the URL has a
  * password, SELECT when asked and the URL names a database) is queued
- * ahead of every command; a refusal drops the connection.
+ * ahead of every command, then a PING: the connection is [ready] when Redis
+ * answers it (a stopped Redis still completes TCP connects); a refusal
+ * drops the connection.  A call failed for an overdue reply may still run
+ * when a stopped Redis resumes (it has the bytes): a submit answered 503
+ * that way may exist, which is why clients retry with an Idempotency-Key.
  *
  * Replies owed: the owner counts what it sends (ht_aconn_sent) and what is
  * answered (ht_aconn_answered) in `pending`; a connection whose oldest owed

@@ -19,6 +19,8 @@ static const char *reason_phrase(int status)
         return "Created";
     case 202:
         return "Accepted";
+    case 204:
+        return "No Content";
     case 206:
         return "Partial Content";
     case 304:

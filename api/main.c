@@ -19,6 +19,7 @@
 #include "shared/log.h"
 #include "shared/partition_store.h"
 #include "shared/redis_url.h"
+#include "shared/secretbox.h"
 #include "shared/store.h"
 
 #include "api/auth.h"
@@ -46,6 +47,11 @@ static int opt_access_log; /* api/access_log.h */
 static ht_blob_settings_t opt_blob; /* api/files.h */
 static long opt_max_upload, opt_file_threads, opt_blob_sweep_s, opt_blob_grace_s;
 static const char *opt_spool_dir;
+
+/* Tenants' webhook secrets (api/webhook_secrets.c). */
+static const char *opt_secrets_key;
+static long opt_webhook_rotation_s;
+static ht_secretbox_keys_t secrets_keys;
 
 static const ht_option_t options[] = {
     {"listen", "HANGTIGHT_LISTEN", HT_OPT_STRING, "127.0.0.1:8080",
@@ -134,6 +140,14 @@ static const ht_option_t options[] = {
     {"partitions", "HANGTIGHT_PARTITIONS", HT_OPT_INT, "1",
      "the queue's N partitions (the same N for api, workers and CLI; see the README on "
      "changing it)", 1, HT_PARTITIONS_MAX, &opt_partitions},
+    {"secrets-key", "HANGTIGHT_SECRETS_KEY", HT_OPT_STRING, NULL,
+     "KEYS that seal tenants' webhook secrets in Redis (AES-256-GCM): 32 bytes as 64 hex digits "
+     "or base64, comma-separated, the first sealing; the workers need the same; unset: POST "
+     "/v1/webhook-secrets answers 501 (set it in the environment, not as a flag)",
+     0, 0, &opt_secrets_key},
+    {"webhook-rotation-s", "HANGTIGHT_WEBHOOK_ROTATION_S", HT_OPT_INT, "86400",
+     "SECONDS a tenant's previous webhook secrets keep signing beside a new one", 0, 30L * 86400,
+     &opt_webhook_rotation_s},
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -144,8 +158,12 @@ static void pause_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-/* Connects (retrying while Redis is not up yet) and checks the keyspace
- * version.  Returns 0, or logs why not and returns a negative code. */
+/* Connects and checks Redis: its eviction policy, the partitions (our N
+ * recorded, every N recorded served: README "Partitions"), the keyspace
+ * version.  Any step that finds Redis unreachable or not answering
+ * (HT_EREDIS: not up yet, LOADING, stopped) starts over, for up to
+ * STARTUP_RETRY_MS, with one "waiting for redis" line saying why.
+ * Returns 0, or logs why not and returns a negative code. */
 static int check_redis(const ht_redis_url_t *url)
 {
     int64_t deadline = ht_now_ms() + STARTUP_RETRY_MS;
@@ -153,7 +171,13 @@ static int check_redis(const ht_redis_url_t *url)
     ht_store_t *st = NULL;
     for (;;) {
         rc = ht_store_open(&st, url, CONNECT_TIMEOUT_MS);
-        if (rc == 0 || rc == HT_EINVAL || ht_now_ms() >= deadline)
+        if (rc == 0)
+            rc = ht_store_check_eviction(st, opt_allow_eviction);
+        if (rc == 0)
+            rc = ht_parts_sync(&parts, st, 1);
+        if (rc == 0)
+            rc = ht_store_check_schema(st);
+        if (rc != HT_EREDIS || ht_now_ms() >= deadline)
             break;
         if (!warned++)
             ht_log(HT_LOG_WARN, "waiting for redis", "detail", ht_store_errstr(st), NULL);
@@ -161,16 +185,12 @@ static int check_redis(const ht_redis_url_t *url)
         st = NULL;
         pause_ms(STARTUP_RETRY_PAUSE_MS);
     }
-    if (rc == 0)
-        rc = ht_store_check_eviction(st, opt_allow_eviction);
-    /* Record our N, serve every N recorded (README "Partitions"). */
-    if (rc == 0 && (rc = ht_parts_sync(&parts, st, 1)) < 0)
-        ht_log(HT_LOG_ERROR, "cannot record the partitions", "detail", ht_store_errstr(st), NULL);
-    if (rc == 0 && (rc = ht_store_check_schema(st)) == HT_ESCHEMA) {
+    if (rc == HT_ESCHEMA)
         ht_log(HT_LOG_ERROR, ht_store_errstr(st), NULL);
-    } else if (rc < 0) {
+    else if (rc < 0)
         ht_log(HT_LOG_ERROR, "cannot use redis", "detail", ht_store_errstr(st), NULL);
-    }
+    else if (warned)
+        ht_log(HT_LOG_INFO, "redis answers", NULL);
     ht_store_close(st);
     return rc;
 }
@@ -317,6 +337,19 @@ int main(int argc, char **argv)
     cfg.max_streams_per_tenant = opt_max_streams_per_tenant;
     cfg.metrics_public = opt_metrics_public;
     cfg.access_log = opt_access_log;
+    cfg.webhook_rotation_s = opt_webhook_rotation_s;
+    rc = ht_secretbox_keys_parse(opt_secrets_key, &secrets_keys, err, sizeof(err));
+    /* Wiped where it lies (environment or argv: /proc/<pid>/environ shows them). */
+    if (opt_secrets_key)
+        OPENSSL_cleanse((char *)opt_secrets_key, strlen(opt_secrets_key));
+    if (rc < 0) {
+        fprintf(stderr, "hangtight-api: --secrets-key: %s\n", err);
+        return 2;
+    }
+    cfg.secrets_keys = secrets_keys.n ? &secrets_keys : NULL;
+    if (!cfg.secrets_keys)
+        ht_log(HT_LOG_INFO,
+               "no HANGTIGHT_SECRETS_KEY: tenants cannot make their own webhook secrets", NULL);
     if (parse_rate(opt_rate_limit, &cfg.rate_per_s, &cfg.rate_burst) < 0) {
         fprintf(stderr, "hangtight-api: --rate-limit: '%s' is not RATE[:BURST] (positive numbers)\n",
                 opt_rate_limit);
@@ -413,6 +446,7 @@ int main(int argc, char **argv)
     ht_auth_shutdown();
     ht_tenants_shutdown();
     ht_parts_clear(&parts);
+    ht_secretbox_keys_clear(&secrets_keys);
     ht_log(HT_LOG_INFO, "stopped", NULL);
     return 0;
 }

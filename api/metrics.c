@@ -2,11 +2,14 @@
  * (tables below), and the handler. */
 #include "api/metrics.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "shared/clock.h"
 
 #include "api/http.h"
 #include "api/parts.h"
@@ -220,6 +223,59 @@ static void render_webhooks(ht_buf_t *e, const ht_metrics_input_t *in)
     }
 }
 
+/* The workers' records (HT_KEY_WORKERS) that are fresh: their handler
+ * processes by worker and type.  Records that do not parse are skipped. */
+static void render_workers(ht_buf_t *e, const ht_metrics_input_t *in)
+{
+    static const struct {
+        const char *family, *type, *help, *field;
+    } series[] = {
+        {"hangtight_handler_processes", "gauge",
+         "Processes of a persistent handler alive now, by worker and type.", "running"},
+        {"hangtight_handler_processes_busy", "gauge",
+         "Processes of a persistent handler serving a job now, by worker and type.", "busy"},
+        {"hangtight_handler_restarts_total", "counter",
+         "Processes of a persistent handler started again (after a crash, a stop, max_jobs), "
+         "by worker and type, since the worker started.",
+         "restarts"},
+        {"hangtight_handler_failing", "gauge",
+         "1 while a persistent handler's processes keep failing at start (restarts back off).",
+         "failing"},
+    };
+    json_t **recs = calloc(in->n_workers + 1, sizeof(*recs));
+    size_t fresh = 0;
+    for (size_t i = 0; recs && i < in->n_workers; i++) {
+        json_t *r = json_loads(in->workers[i], 0, NULL);
+        json_int_t at = json_integer_value(json_object_get(r, "at"));
+        if (json_is_string(json_object_get(r, "id")) &&
+            json_is_object(json_object_get(r, "handlers")) &&
+            in->now_ms - at < HT_METRICS_WORKER_FRESH_MS)
+            recs[fresh++] = r;
+        else
+            json_decref(r);
+    }
+    ht_expo_family(e, "hangtight_workers", "gauge",
+                   "Workers that refreshed their record in the last 30 seconds.");
+    ht_expo_sample(e, "hangtight_workers", NULL, (double)fresh);
+    for (size_t f = 0; f < sizeof(series) / sizeof(series[0]); f++) {
+        ht_expo_family(e, series[f].family, series[f].type, series[f].help);
+        for (size_t i = 0; i < fresh; i++) {
+            const char *worker = json_string_value(json_object_get(recs[i], "id"));
+            const char *type;
+            json_t *h;
+            json_object_foreach(json_object_get(recs[i], "handlers"), type, h) {
+                json_t *v = json_object_get(h, series[f].field);
+                double d = json_is_boolean(v) ? json_is_true(v) : json_number_value(v);
+                const char *labels[] = {"type", type, "worker", worker, NULL};
+                ht_expo_sample(e, series[f].family, labels, d);
+            }
+        }
+    }
+    for (size_t i = 0; i < fresh; i++)
+        json_decref(recs[i]);
+    free(recs);
+}
+
 /* This api process's figures, summed over its threads. */
 static const struct {
     const char *family, *type, *help, *label, *label_value;
@@ -278,6 +334,7 @@ void ht_metrics_render(ht_buf_t *e, const ht_metrics_input_t *in)
         render_queue_gauges(e, in);
         render_histograms(e, in);
         render_webhooks(e, in);
+        render_workers(e, in);
         render_stored(e, in);
     }
     render_process(e, in);
@@ -285,13 +342,26 @@ void ht_metrics_render(ht_buf_t *e, const ht_metrics_input_t *in)
 
 /* ---- the handler ------------------------------------------------------------ */
 
+/* A scrape in flight: the workers' records, copied into the request's pool. */
+typedef struct {
+    h2o_req_t *req;
+    size_t n_workers;
+    const char **workers;
+} scrape_t;
+
 static void on_metrics(void *data, int err, size_t n, const char *const *names,
                        const long long *values)
 {
-    h2o_req_t *req = data;
+    scrape_t *sc = data;
+    h2o_req_t *req = sc->req;
     ht_api_thread_t *t = ht_api_thread_of(req);
-    ht_metrics_input_t in = {
-        .redis_up = err == 0, .n = err ? 0 : n, .names = names, .values = values};
+    ht_metrics_input_t in = {.redis_up = err == 0,
+                             .n = err ? 0 : n,
+                             .names = names,
+                             .values = values,
+                             .now_ms = ht_now_ms(),
+                             .n_workers = sc->n_workers,
+                             .workers = sc->workers};
     size_t nthreads = 0;
     ht_api_thread_t *threads = ht_server_threads(t->server, &nthreads);
     if (!threads) { /* a context without a server (fuzz/fuzz_http.c) */
@@ -314,9 +384,21 @@ static void on_metrics(void *data, int err, size_t n, const char *const *names,
     ht_buf_free(&e);
 }
 
+static void on_workers(void *data, int err, size_t n, const char *const *workers)
+{
+    h2o_req_t *req = data;
+    scrape_t *sc = h2o_mem_alloc_pool(&req->pool, sizeof(*sc));
+    sc->req = req;
+    sc->n_workers = err ? 0 : n; /* Redis down: ht_metrics says so next */
+    sc->workers = h2o_mem_alloc_pool(&req->pool, (n + 1) * sizeof(*sc->workers));
+    for (size_t i = 0; i < sc->n_workers; i++)
+        sc->workers[i] = h2o_strdup(&req->pool, workers[i], SIZE_MAX).base;
+    ht_api_metrics_all(ht_api_thread_of(req), req, on_metrics, sc); /* every partition */
+}
+
 int ht_metrics_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
     (void)args;
-    ht_api_metrics_all(t, req, on_metrics, req); /* every partition */
+    ht_astore_workers(t->store, req, on_workers, req);
     return 0;
 }

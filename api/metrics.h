@@ -1,10 +1,12 @@
 /* GET /metrics: Prometheus text exposition format 0.0.4.
  *
- * Two sources, one scrape:
+ * Three sources, one scrape:
  *  - cluster-wide job figures, counted exactly inside the Redis function
  *    library (shared/library.lua: the metrics and hist:* hashes),
  *    so every worker's work is counted without workers exposing anything;
  *    read with one FCALL_RO ht_metrics;
+ *  - the workers' records (HT_KEY_WORKERS: each worker's persistent
+ *    handler processes, refreshed every few seconds), read with HVALS;
  *  - this api process's own figures, summed over its threads' counters
  *    (api/metrics_counters.h).
  * When Redis does not answer, the scrape still succeeds with the process
@@ -50,7 +52,13 @@ typedef struct {
     const char *const *names;
     const long long *values;
     int64_t process[HT_M_COUNT]; /* summed over the api's threads */
+    int64_t now_ms;              /* wall clock: how old the workers' records are */
+    size_t n_workers;            /* records of HT_KEY_WORKERS (JSON text) */
+    const char *const *workers;
 } ht_metrics_input_t;
+
+/* A worker's record counts while it is younger than this. */
+#define HT_METRICS_WORKER_FRESH_MS 30000
 
 /* Renders every family of `in` into `e`. */
 void ht_metrics_render(ht_buf_t *e, const ht_metrics_input_t *in);

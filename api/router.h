@@ -1,6 +1,6 @@
 /* Routing: a table of (method, path pattern, handler) in router.c, and the
  * resource handlers it names, one file per resource (jobs.c, jobs_list.c,
- * job_actions.c, events.c, download.c, queues.c, health.c).
+ * job_actions.c, events.c, download.c, queues.c, webhook_secrets.c, health.c).
  * A later resource is a line in the table and a file.
  *
  * A handler answers the request, now or from a callback, exactly once.  It
@@ -49,6 +49,13 @@ int ht_files_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args
 
 /* queues.c: GET /v1/queues */
 int ht_queues_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+
+/* webhook_secrets.c: POST and GET /v1/webhook-secrets, GET and DELETE
+ * /v1/webhook-secrets/{id} */
+int ht_webhook_secrets_create(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+int ht_webhook_secrets_list(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+int ht_webhook_secrets_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+int ht_webhook_secrets_revoke(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
 
 /* health.c */
 int ht_health_live(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);

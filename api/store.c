@@ -321,6 +321,16 @@ void ht_astore_types(ht_aclient_t *s, h2o_req_t *req, ht_astore_strings_cb cb, v
     ht_aclient_send(s, req, &a, 1, &call);
 }
 
+void ht_astore_workers(ht_aclient_t *s, h2o_req_t *req, ht_astore_strings_cb cb, void *data)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "HVALS");
+    ht_argv_add(&a, HT_KEY_WORKERS);
+    ht_acall_t call = {.finish = finish_strings, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
 /* ---- lifecycle: cancel, retry, listing, statistics -------------------- */
 
 /* A status word; nil is "no such job". */
@@ -474,5 +484,61 @@ void ht_astore_metrics(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, ht_a
         ht_argv_addf(&a, "%s%s", k->base, own[i]);
     ht_argv_add(&a, k->base);
     ht_acall_t call = {.finish = finish_stats, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
+/* ---- tenant webhook signing secrets ----------------------------------- */
+
+/* The FCALL of `fn` on `tenant`'s secrets key; 0, or HT_EINVAL (the
+ * tenant name makes no key: never for an authenticated tenant). */
+static int whsec_fcall(ht_argv_t *a, const char *fn, int read_only, const char *tenant)
+{
+    char key[HT_KEY_MAX];
+    if (ht_keys_whsec(tenant, key) < 0)
+        return HT_EINVAL;
+    ht_argv_fcall(a, fn, 1, read_only);
+    ht_argv_addf(a, "%s", key);
+    return 0;
+}
+
+void ht_astore_whsec_create(ht_aclient_t *s, h2o_req_t *req, const char *tenant, const char *id,
+                            const char *sealed, long long rotation_ms, int most,
+                            ht_astore_int_cb cb, void *data)
+{
+    ht_argv_t a;
+    if (whsec_fcall(&a, "ht_whsec_create", 0, tenant) < 0) {
+        cb(data, HT_EINVAL, 0);
+        return;
+    }
+    ht_argv_add(&a, id);
+    ht_argv_add(&a, sealed);
+    ht_argv_addf(&a, "%lld", rotation_ms);
+    ht_argv_addf(&a, "%d", most);
+    ht_acall_t call = {.finish = finish_int, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
+void ht_astore_whsec_revoke(ht_aclient_t *s, h2o_req_t *req, const char *tenant, const char *id,
+                            ht_astore_word_cb cb, void *data)
+{
+    ht_argv_t a;
+    if (whsec_fcall(&a, "ht_whsec_revoke", 0, tenant) < 0) {
+        cb(data, HT_EINVAL, NULL);
+        return;
+    }
+    ht_argv_add(&a, id);
+    ht_acall_t call = {.finish = finish_word, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
+void ht_astore_whsec_list(ht_aclient_t *s, h2o_req_t *req, const char *tenant,
+                          ht_astore_strings_cb cb, void *data)
+{
+    ht_argv_t a;
+    if (whsec_fcall(&a, "ht_whsec_list", 1, tenant) < 0) {
+        cb(data, HT_EINVAL, 0, NULL);
+        return;
+    }
+    ht_acall_t call = {.finish = finish_strings, .cb = (ht_acall_cb)cb, .data = data};
     ht_aclient_send(s, req, &a, 1, &call);
 }

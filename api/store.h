@@ -97,6 +97,11 @@ void ht_astore_type_exists(ht_aclient_t *s, h2o_req_t *req, const char *type, ht
 typedef void (*ht_astore_strings_cb)(void *data, int err, size_t n, const char *const *types);
 void ht_astore_types(ht_aclient_t *s, h2o_req_t *req, ht_astore_strings_cb cb, void *data);
 
+/* Every worker's record in HT_KEY_WORKERS (JSON text each, as the workers
+ * wrote them), for GET /metrics.  Borrowed, valid only during the
+ * callback. */
+void ht_astore_workers(ht_aclient_t *s, h2o_req_t *req, ht_astore_strings_cb cb, void *data);
+
 /* Calls answering one status word.  `word` is borrowed, valid only during
  * the callback; HT_ENOTFOUND when Redis answered nil (no such job). */
 typedef void (*ht_astore_word_cb)(void *data, int err, const char *word);
@@ -142,5 +147,26 @@ void ht_astore_queue_stats(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, 
  * ht_metrics).  Borrowed, valid only during the callback. */
 void ht_astore_metrics(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, ht_astore_stats_cb cb,
                        void *data);
+
+/* ---- tenant webhook signing secrets (shared/tenant_secret.h) ----------- */
+
+/* FCALL ht_whsec_create on `tenant`'s secrets (ht_keys_whsec): secret `id`
+ * with its sealed key becomes the tenant's current one, and every other
+ * live one ends rotation_ms from now.  value: the new secret's created_at
+ * (ms, Redis clock), or 0 when `most` are live already (nothing stored). */
+void ht_astore_whsec_create(ht_aclient_t *s, h2o_req_t *req, const char *tenant, const char *id,
+                            const char *sealed, long long rotation_ms, int most,
+                            ht_astore_int_cb cb, void *data);
+
+/* FCALL ht_whsec_revoke: 'revoked', 'current' (refused: the current secret
+ * goes only once a newer one is made), or HT_ENOTFOUND (no live secret of
+ * that id). */
+void ht_astore_whsec_revoke(ht_aclient_t *s, h2o_req_t *req, const char *tenant, const char *id,
+                            ht_astore_word_cb cb, void *data);
+
+/* FCALL_RO ht_whsec_list: its reply's strings, to read with
+ * ht_tsecret_parse_list() (Redis' time, then each live secret). */
+void ht_astore_whsec_list(ht_aclient_t *s, h2o_req_t *req, const char *tenant,
+                          ht_astore_strings_cb cb, void *data);
 
 #endif

@@ -15,6 +15,7 @@
 #include "shared/keys.h"
 #include "shared/partition.h"
 #include "shared/redis_url.h"
+#include "shared/secretbox.h"
 
 #include "api/aclient.h"
 #include "api/listen.h"
@@ -43,6 +44,9 @@ typedef struct {
     int host_check;              /* open mode on loopback: ht_auth_host_or_reply() */
     int access_log;              /* one JSON line per finished request (api/access_log.h) */
     const ht_parts_t *parts;     /* partitions served (api/parts.h); NULL: t->keys only */
+    /* Tenant webhook secrets (api/webhook_secrets.c): */
+    const ht_secretbox_keys_t *secrets_keys; /* HANGTIGHT_SECRETS_KEY; NULL: none (POST 501) */
+    long webhook_rotation_s;                 /* how long a replaced secret keeps signing */
 } ht_api_config_t;
 
 typedef struct ht_server ht_server_t;

@@ -6,7 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "shared/clock.h"
 #include "shared/error.h"
 #include "shared/migrations.h"
 #include "shared/redis_url.h"
@@ -24,7 +23,7 @@ static const ht_option_t options[] = {
      "Redis to migrate: redis://[[user]:password@]host[:port][/db] or unix:///path", 0, 0,
      &redis_url_text},
     {"wait-s", NULL, HT_OPT_INT, "10",
-     "keep retrying the connection this long (Redis may still be starting)", 0, 3600, &wait_s},
+     "wait up to N seconds for Redis to answer (starting, loading its data)", 0, 3600, &wait_s},
 };
 
 /* Appends to out[size] the names of the steps of ht_keyspace above version
@@ -61,14 +60,48 @@ static void describe(const ht_migrate_result_t *res, char *out, size_t size)
         snprintf(out, size, "%s", *done ? done : "up to date");
 }
 
-/* Connects, retrying while Redis is unreachable and wait_s lasts. */
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Where the URL points, without its password: for the wait's log line. */
+static void redis_where(const ht_redis_url_t *url, char *out, size_t len)
+{
+    if (url->kind == HT_REDIS_UNIX)
+        snprintf(out, len, "%s", url->path);
+    else if (url->kind == HT_REDIS_CLUSTER && url->n_seeds > 1)
+        snprintf(out, len, "%s:%d (cluster, %d seeds)", url->host, url->port, url->n_seeds);
+    else
+        snprintf(out, len, "%s:%d", url->host, url->port);
+}
+
+/* Connects and reads the keyspace version, retrying while Redis is not
+ * there yet or not ready: a name that does not resolve yet (its container
+ * is starting), a refused connection, LOADING (reading its data after a
+ * restart), no answer (each try gives up after REDIS_TIMEOUT_MS).  No try
+ * starts after wait_s, so the wait ends within wait_s plus one try.  The
+ * first failure is logged with what is awaited; the last is the caller's
+ * to report. */
 static int connect_store(const ht_redis_url_t *url, ht_store_t **out)
 {
-    int64_t deadline = ht_now_ms() + wait_s * 1000;
+    int64_t deadline = mono_ms() + wait_s * 1000;
+    int logged = 0;
     for (;;) {
+        int version;
         int rc = ht_store_open(out, url, REDIS_TIMEOUT_MS);
-        if (rc == 0 || rc != HT_EREDIS || ht_now_ms() >= deadline)
+        if (rc == 0)
+            rc = ht_store_schema_version(*out, &version);
+        if (rc == 0 || rc != HT_EREDIS || mono_ms() >= deadline)
             return rc;
+        if (!logged++) {
+            char where[300];
+            redis_where(url, where, sizeof where);
+            fprintf(stderr, "hangtight migrate: waiting up to %ld s for Redis at %s: %s\n", wait_s,
+                    where, ht_store_errstr(*out));
+        }
         ht_store_close(*out);
         *out = NULL;
         nanosleep(&(struct timespec){0, 250 * 1000000L}, NULL);
@@ -99,8 +132,10 @@ int ht_cli_migrate(int argc, char **argv)
     }
     rc = connect_store(&url, &store);
     if (rc != 0) {
-        fprintf(stderr, "hangtight migrate: cannot reach Redis at %s: %s\n", redis_url_text,
-                store ? ht_store_errstr(store) : ht_strerror(rc));
+        char where[300];
+        redis_where(&url, where, sizeof where);
+        fprintf(stderr, "hangtight migrate: cannot reach Redis at %s (waited up to %ld s): %s\n",
+                where, wait_s, store ? ht_store_errstr(store) : ht_strerror(rc));
         goto out;
     }
     rc = ht_store_migrate(store, &ht_keyspace, &res);

@@ -32,6 +32,8 @@ static const command_t commands[] = {
     {"job-key", ht_cli_job_key, "print the Redis key of job ID's hash"},
     {"webhook", ht_cli_webhook,
      "verify a received webhook delivery: verify --secret whsec_... < request"},
+    {"webhook-secret", ht_cli_webhook_secret,
+     "your tenant's own webhook signing secrets: create, list, revoke ID"},
 };
 
 static void usage(FILE *out)
@@ -39,7 +41,7 @@ static void usage(FILE *out)
     fprintf(out, "usage: hangtight [--url URL] [--redis-url URL] COMMAND [ARGS] [--help]\n\n"
                  "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
     fprintf(out,
             "\n  --url URL        hangtight-api base URL (env HANGTIGHT_URL, default %s)\n"
             "  --redis-url URL  Redis for migrate and partitions (env HANGTIGHT_REDIS_URL)\n"

@@ -15,6 +15,12 @@ ht_deps_runtime=(
 # nodejs: the sync-mode tests drive Node's http and fetch (tests/integration/clients).
 # chromium, golang-go: the dashboard browser test and the Go client example (issue 9).
 ht_deps_test=(libcriterion-dev jq python3 python3-requests procps nodejs chromium golang-go clang libclang-rt-14-dev)
+# The container test (tests/container, docs/containers.md): podman with runc,
+# podman-compose, debootstrap for the base image, and what podman only
+# recommends: catatonit (the compose file's init: true), netavark and
+# aardvark-dns (the stack's network and its service names), iptables
+# (published ports).
+ht_deps_test+=(podman podman-compose runc debootstrap catatonit netavark aardvark-dns iptables)
 # time: GNU time's peak RSS in bench/blob/run.
 ht_deps_bench=(wrk jq python3 procps nginx-light nodejs gunicorn python3-rq python3-flask linux-perf valgrind
     time)

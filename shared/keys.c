@@ -88,6 +88,14 @@ int ht_keys_rate(const char *tenant, char out[HT_KEY_MAX])
     return 0;
 }
 
+int ht_keys_whsec(const char *tenant, char out[HT_KEY_MAX])
+{
+    if (!ht_tenant_valid(tenant))
+        return HT_EINVAL;
+    snprintf(out, HT_KEY_MAX, "ht:whsec:{%s}", tenant);
+    return 0;
+}
+
 void ht_keys_job(const ht_keys_t *k, const char *id, char out[HT_KEY_MAX])
 {
     /* An id is 36 bytes and the prefix at most 71, so this never truncates

@@ -13,6 +13,10 @@
 #define HT_QUEUE_DEFAULT "default"
 #define HT_KEY_SCHEMA "ht:schema" /* hash: version, applied_at */
 #define HT_KEY_TYPES "ht:types"   /* hash: type -> JSON {"worker", "at"} */
+/* hash: worker id -> JSON {"id", "at", "concurrency", "handlers": {type:
+ * {"processes", "running", "busy", "restarts", "failing"}}}, refreshed by
+ * each worker every few seconds (worker/lease.c); read by /metrics. */
+#define HT_KEY_WORKERS "ht:workers"
 #define HT_KEY_MAX 256
 
 typedef struct {
@@ -64,6 +68,11 @@ int ht_keys_tenant_status(const ht_keys_t *k, const char *tenant, ht_job_status_
 /* Writes the rate limiter key of `tenant`, "ht:rate:{<tenant>}" (its own
  * hash tag: tenants spread over a cluster).  Returns 0 or HT_EINVAL. */
 int ht_keys_rate(const char *tenant, char out[HT_KEY_MAX]);
+
+/* Writes the key of `tenant`'s webhook signing secrets (shared/tenant_secret.h),
+ * "ht:whsec:{<tenant>}" (its own hash tag, like the rate key).  Returns 0
+ * or HT_EINVAL. */
+int ht_keys_whsec(const char *tenant, char out[HT_KEY_MAX]);
 
 /* Writes the idempotency key of (tenant, key) into out[HT_KEY_MAX]:
  * "ht:{default}:idem:<tenant>:<sha256(key) hex>".  Hashing keeps the name

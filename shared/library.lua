@@ -1,10 +1,11 @@
 #!lua name=hangtight
 --[[
 The hangtight Redis function library: every function that reads or changes
-jobs (ht_submit, ht_claim, ht_complete, ...), loaded by `hangtight migrate`
-with FUNCTION LOAD REPLACE on every master.  Each call touches the keys of
-one hash tag only (one queue partition's, or one tenant's rate key), so it
-lands in one Redis Cluster slot.  The keys and the job hash fields are
+jobs (ht_submit, ht_claim, ht_complete, ...) or a tenant's webhook signing
+secrets (ht_whsec_*), loaded by `hangtight migrate` with FUNCTION LOAD
+REPLACE on every master.  Each call touches the keys of one hash tag only
+(one queue partition's, or one tenant's rate key or secrets), so it lands in
+one Redis Cluster slot.  The keys and the job hash fields are
 described in docs/keyspace.md.
 
 SCHEMA below is the keyspace version this library works on: the binaries
@@ -16,7 +17,7 @@ the keyspace as it is (a fix, a faster call) keeps SCHEMA: migrate loads the
 library wherever the loaded text differs.
 ]]
 
-local SCHEMA = 9
+local SCHEMA = 10
 
 local SIGNAL_CAP = 64
 -- Fields a submit leaves out of the job's hash when the caller's value is
@@ -977,6 +978,95 @@ local function rate(keys, args)
   return 0
 end
 
+-- ---- tenant webhook signing secrets -----------------------------------------
+-- ht:whsec:{<tenant>} is a hash: secret id -> "<created ms> <expires ms>
+-- <sealed key>".  The sealed key is opaque here (AES-256-GCM under the
+-- processes' HANGTIGHT_SECRETS_KEY, shared/secretbox.h).  expires 0 marks
+-- the tenant's current secret, the newest, which has no end; a secret is
+-- live while its expires is 0 or later than now, and dead ones are dropped
+-- by the next create or revoke.
+
+-- The live secrets of `key` at `now`, newest first, each {id, created,
+-- expires, sealed}, and the ids of the dead ones.
+local function whsec_read(key, now)
+  local flat = redis.call('HGETALL', key)
+  local live, dead = {}, {}
+  for i = 1, #flat, 2 do
+    local created, expires, sealed = string.match(flat[i + 1], '^(%d+) (%d+) (%S+)$')
+    created, expires = tonumber(created), tonumber(expires)
+    if created and (expires == 0 or expires > now) then
+      live[#live + 1] = {flat[i], created, expires, sealed}
+    else
+      dead[#dead + 1] = flat[i]
+    end
+  end
+  table.sort(live, function(a, b)
+    if a[2] ~= b[2] then return a[2] > b[2] end
+    return a[3] == 0 and b[3] ~= 0
+  end)
+  return live, dead
+end
+
+local function whsec_drop(key, dead)
+  if #dead > 0 then redis.call('HDEL', key, unpack(dead)) end
+end
+
+-- ht_whsec_create KEYS: ht:whsec:{<tenant>}
+--                 ARGV: id, sealed key, rotation (ms), most live
+-- Makes secret `id` the tenant's current one; every other live secret then
+-- ends `rotation` ms from now (or when it already ends, if sooner).
+-- Returns the new secret's created_at (ms), or 0, with nothing changed,
+-- when `most live` secrets are live already.
+local function whsec_create(keys, args)
+  local key, id, sealed = keys[1], args[1], args[2]
+  local rotation, most = tonumber(args[3]), tonumber(args[4])
+  local now = now_ms()
+  local live, dead = whsec_read(key, now)
+  whsec_drop(key, dead)
+  if #live >= most then return 0 end
+  local ends = now + rotation
+  for _, s in ipairs(live) do
+    if s[3] == 0 or s[3] > ends then
+      redis.call('HSET', key, s[1], int(s[2]) .. ' ' .. int(ends) .. ' ' .. s[4])
+    end
+  end
+  redis.call('HSET', key, id, int(now) .. ' 0 ' .. sealed)
+  return now
+end
+
+-- ht_whsec_revoke KEYS: ht:whsec:{<tenant>}   ARGV: id
+-- Returns 'revoked' (the secret is gone), 'current' (refused: the current
+-- secret goes only once a newer one is made), or nil (no live secret of
+-- that id).
+local function whsec_revoke(keys, args)
+  local key, id = keys[1], args[1]
+  local live, dead = whsec_read(key, now_ms())
+  whsec_drop(key, dead)
+  for _, s in ipairs(live) do
+    if s[1] == id then
+      if s[3] == 0 then return 'current' end
+      redis.call('HDEL', key, id)
+      return 'revoked'
+    end
+  end
+  return false
+end
+
+-- ht_whsec_list KEYS: ht:whsec:{<tenant>}   (read only)
+-- Returns Redis' time (ms), then id, created (ms), expires (ms, 0: none)
+-- and the sealed key of each live secret, newest first, all as strings.
+local function whsec_list(keys, args)
+  local now = now_ms()
+  local out = {int(now)}
+  for _, s in ipairs((whsec_read(keys[1], now))) do
+    out[#out + 1] = s[1]
+    out[#out + 1] = int(s[2])
+    out[#out + 1] = int(s[3])
+    out[#out + 1] = s[4]
+  end
+  return out
+end
+
 redis.register_function('ht_submit', submit)
 redis.register_function('ht_claim', claim)
 redis.register_function('ht_renew', renew)
@@ -995,4 +1085,8 @@ redis.register_function{function_name = 'ht_metrics', callback = metrics,
 redis.register_function('ht_rate', rate)
 redis.register_function{function_name = 'ht_list', callback = list, flags = {'no-writes'}}
 redis.register_function{function_name = 'ht_queue_stats', callback = queue_stats,
+                        flags = {'no-writes'}}
+redis.register_function('ht_whsec_create', whsec_create)
+redis.register_function('ht_whsec_revoke', whsec_revoke)
+redis.register_function{function_name = 'ht_whsec_list', callback = whsec_list,
                         flags = {'no-writes'}}

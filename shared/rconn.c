@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "shared/cluster.h"
@@ -97,6 +98,22 @@ static void node_drop(node_t *n)
     }
 }
 
+/* Drops a context whose command failed, with a reset instead of a FIN
+ * (SO_LINGER 0).  A Redis that stopped answering without closing (stopped,
+ * paused, swapping) may still run the command when it resumes: the reset
+ * removes a connection it has not accepted yet (with what was sent on it),
+ * but Linux still hands Redis the unread bytes of an accepted one.  A claim
+ * run that late holds its job only until the lease runs out, like a claim
+ * whose reply was lost (the reaper requeues it). */
+static void node_abort(node_t *n)
+{
+    if (n->ctx && n->ctx->fd >= 0) {
+        struct linger off = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(n->ctx->fd, SOL_SOCKET, SO_LINGER, &off, sizeof off);
+    }
+    node_drop(n);
+}
+
 /* The node at host:port, added when new.  NULL on ENOMEM. */
 static node_t *node_get(ht_rconn_t *c, const char *host, int port)
 {
@@ -135,6 +152,9 @@ static redisContext *connect_to(ht_rconn_t *c, const node_t *n)
         return NULL;
     }
     redisSetTimeout(ctx, tv);
+    /* A peer that vanished (its address black-holed, its host gone) is
+     * noticed on an idle connection too, the subscriber's above all. */
+    redisEnableKeepAlive(ctx);
     ht_argv_t cmds[2];
     size_t n_cmds = ht_redis_login_cmds(&c->url, !c->cluster, cmds);
     int ok = 1;
@@ -183,14 +203,19 @@ static redisReply *send_on(ht_rconn_t *c, node_t *n, const ht_argv_t *a, int rep
     void *ask_reply = NULL;
     ok = ok && (!asking || redisGetReply(n->ctx, &ask_reply) == REDIS_OK) &&
          redisGetReply(n->ctx, (void **)&r) == REDIS_OK && r;
+    int timed_out = !ok && n->ctx->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
     freeReplyObject(ask_reply);
     if (!ok) {
         char name[HT_CLUSTER_HOST_MAX + 8];
         addr_name(n->host, n->port, name, sizeof name);
-        set_err(c, "redis connection lost (%s): %s", name,
-                n->ctx->errstr[0] ? n->ctx->errstr : "no reply");
+        if (timed_out)
+            set_err(c, "redis at %s: no reply within %d ms", name,
+                    reply_ms > 0 ? reply_ms : c->timeout_ms);
+        else
+            set_err(c, "redis connection lost (%s): %s", name,
+                    n->ctx->errstr[0] ? n->ctx->errstr : "no reply");
         freeReplyObject(r);
-        node_drop(n);
+        node_abort(n);
         c->map_ok = 0;
         return NULL;
     }

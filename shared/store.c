@@ -71,6 +71,11 @@ int ht_store_error_is_unavailable(const char *redis_error)
     return 0;
 }
 
+int ht_store_error_is_no_library(const char *redis_error)
+{
+    return strstr(redis_error, "Function not found") != NULL;
+}
+
 /* Judges a reply of ht_rconn_call().  Returns it (the caller frees it), or
  * NULL with *rc set: HT_EREDIS when Redis is unreachable, the connection is
  * gone (the next call reconnects) or Redis answers that it is unavailable
@@ -83,10 +88,16 @@ static redisReply *judge(ht_store_t *s, redisReply *r, int *rc)
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        set_err(s, "redis: %s", r->str);
-        *rc = strstr(r->str, "Function not found")     ? HT_ESCHEMA
+        *rc = ht_store_error_is_no_library(r->str)      ? HT_ESCHEMA
               : ht_store_error_is_unavailable(r->str) ? HT_EREDIS
                                                       : HT_EPROTO;
+        /* A Redis without the library is new or was emptied (replaced
+         * under a running process): say what brings it back. */
+        set_err(s,
+                *rc == HT_ESCHEMA ? "redis has no hangtight function library (%s): run "
+                                    "`hangtight migrate`"
+                                  : "redis: %s",
+                r->str);
         freeReplyObject(r);
         return NULL;
     }

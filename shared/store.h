@@ -46,6 +46,11 @@ int ht_store_check_schema(ht_store_t *s);
  * these like a lost connection (HT_EREDIS: 503, retry). */
 int ht_store_error_is_unavailable(const char *redis_error);
 
+/* 1 when a Redis error reply says the function library is missing (a
+ * Redis emptied or replaced since `hangtight migrate`): callers answer
+ * unavailable and say to run migrate. */
+int ht_store_error_is_no_library(const char *redis_error);
+
 /* Refuses a Redis whose maxmemory-policy may evict keys (an evicted job
  * key is a job lost without a trace): HT_EINVAL with ht_store_errstr()
  * saying why, unless `allow`, which logs a loud warning instead.  0 under

@@ -9,34 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shared/base64.h"
 #include "shared/error.h"
 
-#define PREFIX "whsec_"
-#define MAC_LEN 32     /* SHA-256 */
+#define PREFIX      "whsec_"
+#define MAC_LEN     32 /* SHA-256 */
 #define MAC_B64_LEN 44 /* base64 of 32 bytes, with padding */
-
-/* Decodes standard base64 (with padding) of `len` chars into out[cap].
- * Returns the decoded length or -1. */
-static long b64_decode(const char *in, size_t len, unsigned char *out, size_t cap)
-{
-    if (len == 0 || len % 4 != 0 || len / 4 * 3 > cap + 2)
-        return -1;
-    unsigned char tmp[3 * 128 / 2 + 3];
-    if (len / 4 * 3 > sizeof tmp)
-        return -1;
-    int n = EVP_DecodeBlock(tmp, (const unsigned char *)in, (int)len);
-    if (n < 0)
-        return -1;
-    /* EVP_DecodeBlock counts the padding as zero bytes: take them off. */
-    if (in[len - 1] == '=')
-        n--;
-    if (in[len - 2] == '=')
-        n--;
-    if ((size_t)n > cap)
-        return -1;
-    memcpy(out, tmp, (size_t)n);
-    return n;
-}
 
 static int parse_one(const char *item, size_t len, ht_webhook_secrets_t *out, char *err,
                      size_t errlen)
@@ -47,7 +25,7 @@ static int parse_one(const char *item, size_t len, ht_webhook_secrets_t *out, ch
     if (out->n == HT_WEBHOOK_SECRETS_MAX)
         return ht_errorf(err, errlen, HT_EINVAL, "at most %d webhook secrets",
                          HT_WEBHOOK_SECRETS_MAX);
-    long n = b64_decode(item + plen, len - plen, out->key[out->n], sizeof out->key[0]);
+    long n = ht_base64_decode(item + plen, len - plen, out->key[out->n], sizeof out->key[0]);
     if (n <= 0)
         return ht_errorf(err, errlen, HT_EINVAL,
                          "a webhook secret's part after whsec_ must be base64 of "
@@ -57,8 +35,7 @@ static int parse_one(const char *item, size_t len, ht_webhook_secrets_t *out, ch
     return 0;
 }
 
-int ht_webhook_secrets_parse(const char *list, ht_webhook_secrets_t *out, char *err,
-                             size_t errlen)
+int ht_webhook_secrets_parse(const char *list, ht_webhook_secrets_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     const char *p = list ? list : "";
@@ -75,6 +52,25 @@ int ht_webhook_secrets_parse(const char *list, ht_webhook_secrets_t *out, char *
         }
         p += len;
     }
+    return 0;
+}
+
+int ht_webhook_secrets_add(ht_webhook_secrets_t *s, const unsigned char *key, size_t len)
+{
+    if (s->n == HT_WEBHOOK_SECRETS_MAX || len == 0 || len > sizeof s->key[0])
+        return HT_EINVAL;
+    memcpy(s->key[s->n], key, len);
+    s->len[s->n++] = len;
+    return 0;
+}
+
+int ht_webhook_secret_format(const unsigned char *key, size_t len, char *out, size_t cap)
+{
+    if (len == 0 || len > sizeof((ht_webhook_secrets_t *)0)->key[0] ||
+        cap < strlen(PREFIX) + HT_BASE64_LEN(len) + 1)
+        return HT_EINVAL;
+    memcpy(out, PREFIX, strlen(PREFIX));
+    ht_base64_encode(key, len, out + strlen(PREFIX));
     return 0;
 }
 
@@ -124,20 +120,19 @@ char *ht_webhook_signature(const ht_webhook_secrets_t *s, const char *id, long l
             *w++ = ' ';
         memcpy(w, "v1,", 3);
         w += 3;
-        w += EVP_EncodeBlock((unsigned char *)w, mac, MAC_LEN);
+        w += ht_base64_encode(mac, MAC_LEN, w);
     }
     *w = '\0';
     return out;
 }
 
 /* 1 when "v1,<b64>" item matches one of the secrets' MACs. */
-static int item_matches(const char *item, size_t len, const unsigned char macs[][MAC_LEN],
-                        size_t n)
+static int item_matches(const char *item, size_t len, const unsigned char macs[][MAC_LEN], size_t n)
 {
     if (len != 3 + MAC_B64_LEN || strncmp(item, "v1,", 3) != 0)
         return 0;
     unsigned char got[MAC_LEN];
-    if (b64_decode(item + 3, MAC_B64_LEN, got, sizeof got) != MAC_LEN)
+    if (ht_base64_decode(item + 3, MAC_B64_LEN, got, sizeof got) != MAC_LEN)
         return 0;
     int match = 0;
     for (size_t i = 0; i < n; i++)

@@ -13,9 +13,9 @@
 #define HT_WEBHOOK_SECRETS_MAX 4
 
 typedef struct {
-    size_t n;                                        /* secrets held */
-    unsigned char key[HT_WEBHOOK_SECRETS_MAX][128];  /* decoded keys */
-    size_t len[HT_WEBHOOK_SECRETS_MAX];              /* their lengths */
+    size_t n;                                       /* secrets held */
+    unsigned char key[HT_WEBHOOK_SECRETS_MAX][128]; /* decoded keys */
+    size_t len[HT_WEBHOOK_SECRETS_MAX];             /* their lengths */
 } ht_webhook_secrets_t;
 
 /* Parses a list of "whsec_<base64>" secrets separated by commas or spaces
@@ -23,8 +23,17 @@ typedef struct {
  * reason for a person in `err` (which may be NULL): a secret without the
  * prefix, bad base64, an empty or over-long key, or more than
  * HT_WEBHOOK_SECRETS_MAX secrets. */
-int ht_webhook_secrets_parse(const char *list, ht_webhook_secrets_t *out, char *err,
-                             size_t errlen);
+int ht_webhook_secrets_parse(const char *list, ht_webhook_secrets_t *out, char *err, size_t errlen);
+
+/* Adds one decoded key (1 to 128 bytes) to *s.  Returns 0, or HT_EINVAL
+ * when s already holds HT_WEBHOOK_SECRETS_MAX or the length is out of
+ * range. */
+int ht_webhook_secrets_add(ht_webhook_secrets_t *s, const unsigned char *key, size_t len);
+
+/* Writes "whsec_<base64 of key[0..len)>" and a NUL into out[cap] (a key
+ * of 32 bytes needs 51).  Returns 0, or HT_EINVAL when len is 0 or over
+ * 128 or it does not fit. */
+int ht_webhook_secret_format(const unsigned char *key, size_t len, char *out, size_t cap);
 
 /* The webhook-signature header value of (id, ts, body) under every secret:
  * "v1,<b64> v1,<b64>".  Returns a new malloc'd string (free() it), or NULL

@@ -1,7 +1,9 @@
 /* The exec handler: runs one child process per job, as configured in the
  * HANGTIGHT_HANDLERS file (handlers_config.h).  The child gets the payload
- * JSON on stdin, HANGTIGHT_JOB_ID, HANGTIGHT_ATTEMPT and HANGTIGHT_JOB_TYPE
- * in its environment, and speaks the stdout protocol of exec_output.h.
+ * JSON on stdin (the stored bytes, not parsed here), HANGTIGHT_JOB_ID,
+ * HANGTIGHT_ATTEMPT and HANGTIGHT_JOB_TYPE in its environment (which is
+ * otherwise the clean one of child.h), and speaks the stdout protocol of
+ * exec_output.h.
  *
  * One poll(2) loop per job on the slot thread: it feeds stdin without
  * blocking (a child that never reads it cannot block us; EPIPE is expected,
@@ -11,10 +13,8 @@
  * stopping it reaches its children too: SIGTERM, then SIGKILL after a grace
  * period.  The child is always reaped before we return. */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +23,9 @@
 
 #include "shared/error.h"
 #include "shared/log.h"
+
 #include "worker/builtins.h"
+#include "worker/child.h"
 #include "worker/exec_output.h"
 #include "worker/handlers_config.h"
 #include "worker/job_ctx.h"
@@ -31,159 +33,60 @@
 
 extern char **environ;
 
-#define TICK_MS 100
+#define TICK_MS       100
 #define KILL_GRACE_MS 5000
 /* After the child exits, how long its stray descendants may keep our pipes
  * open before we stop reading. */
 #define PIPE_LINGER_MS 1000
-#define READ_CHUNK 65536
+#define READ_CHUNK     65536
 
 typedef enum { WHY_NONE, WHY_STOP, WHY_HANDLER_TIMEOUT, WHY_TOO_LARGE } kill_why_t;
 
 typedef struct {
     const ht_exec_handler_t *h;
     ht_job_ctx_t *ctx;
-    pid_t pid;
-    int in_fd, out_fd, err_fd; /* our ends; -1 once closed */
-    char *input;               /* payload JSON and a newline */
+    ht_child_t c; /* pid and our ends of its pipes; -1 once closed */
+    char *input;  /* payload JSON and a newline */
     size_t input_len, input_off;
     ht_exec_output_t *out;
     ht_tail_t err;
     int exited, status;
     int64_t exited_at;
     kill_why_t why;
-    int64_t term_at;           /* when SIGTERM went to the group, 0 if not */
-    int killed;                /* SIGKILL sent */
-    int64_t handler_deadline;  /* monotonic; INT64_MAX when uncapped */
+    int64_t term_at;          /* when SIGTERM went to the group, 0 if not */
+    int killed;               /* SIGKILL sent */
+    int64_t handler_deadline; /* monotonic; INT64_MAX when uncapped */
 } run_t;
 
-static void close_fd(int *fd)
-{
-    if (*fd >= 0) {
-        close(*fd);
-        *fd = -1;
-    }
-}
-
-/* The worker's environment plus the job's variables (replacing any
- * inherited ones of the same names).  A NULL-terminated array whose first
- * three strings are malloc'd; free with free_env(). */
-static char **build_env(const ht_job_ctx_t *ctx)
-{
-    static const char *const ours[] = {"HANGTIGHT_JOB_ID=", "HANGTIGHT_ATTEMPT=",
-                                       "HANGTIGHT_JOB_TYPE="};
-    size_t n = 0;
-    while (environ[n])
-        n++;
-    char **env = calloc(n + 4, sizeof(*env));
-    if (!env)
-        return NULL;
-    if (asprintf(&env[0], "%s%s", ours[0], ht_job_id(ctx)) < 0)
-        env[0] = NULL;
-    if (asprintf(&env[1], "%s%d", ours[1], ht_job_attempt(ctx)) < 0)
-        env[1] = NULL;
-    if (asprintf(&env[2], "%s%s", ours[2], ht_job_type(ctx)) < 0)
-        env[2] = NULL;
-    if (!env[0] || !env[1] || !env[2]) {
-        free(env[0]);
-        free(env[1]);
-        free(env[2]);
-        free(env);
-        return NULL;
-    }
-    size_t k = 3;
-    for (size_t i = 0; i < n; i++) {
-        int shadowed = 0;
-        for (size_t j = 0; j < 3; j++)
-            shadowed |= strncmp(environ[i], ours[j], strlen(ours[j])) == 0;
-        if (!shadowed)
-            env[k++] = environ[i];
-    }
-    return env;
-}
-
-static void free_env(char **env)
-{
-    if (!env)
-        return;
-    free(env[0]);
-    free(env[1]);
-    free(env[2]);
-    free(env);
-}
-
-static int set_nonblock(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-    return fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ? -errno : 0;
-}
-
-/* Starts the child in its own process group with default signal handling
- * and an empty signal mask (the worker blocks and ignores some), and only
- * fds 0-2 open.  Returns 0 or a negative errno. */
+/* Starts the child with the clean environment (child.h) plus the job's
+ * variables.  Returns 0 or a negative errno (then r->c.pid says whether a
+ * child runs anyway). */
 static int spawn(run_t *r)
 {
-    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    char **env = build_env(r->ctx);
-    int rc = 0;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&attr);
-    if (!env) {
-        rc = -ENOMEM;
+    char *vars[4] = {NULL};
+    const char *extra[4] = {NULL};
+    int rc = -ENOMEM;
+    if (asprintf(&vars[0], "HANGTIGHT_JOB_ID=%s", ht_job_id(r->ctx)) < 0 ||
+        asprintf(&vars[1], "HANGTIGHT_ATTEMPT=%d", ht_job_attempt(r->ctx)) < 0 ||
+        asprintf(&vars[2], "HANGTIGHT_JOB_TYPE=%s", ht_job_type(r->ctx)) < 0)
         goto out;
-    }
-    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
-        rc = -errno;
+    for (int i = 0; i < 3; i++)
+        extra[i] = vars[i];
+    char **env = ht_child_env(r->h, environ, extra);
+    if (!env)
         goto out;
-    }
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-    /* Other threads' Redis sockets are not close-on-exec. */
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-
-    sigset_t none, defaults;
-    sigemptyset(&none);
-    sigemptyset(&defaults);
-    int defs[] = {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGCHLD};
-    for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++)
-        sigaddset(&defaults, defs[i]);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                        POSIX_SPAWN_SETSIGDEF);
-
-    int e = posix_spawnp(&r->pid, r->h->argv[0], &fa, &attr, r->h->argv, env);
-    if (e != 0) {
-        rc = -e;
-        goto out;
-    }
-    r->in_fd = in[1];
-    r->out_fd = out[0];
-    r->err_fd = err[0];
-    in[1] = out[0] = err[0] = -1;
-    if ((rc = set_nonblock(r->in_fd)) < 0 || (rc = set_nonblock(r->out_fd)) < 0 ||
-        (rc = set_nonblock(r->err_fd)) < 0)
-        goto out; /* the caller still owns a running child: it kills and reaps */
+    rc = ht_child_spawn(&r->c, r->h->argv, env);
+    ht_child_env_free(env);
 out:
-    for (int i = 0; i < 2; i++) {
-        close_fd(&in[i]);
-        close_fd(&out[i]);
-        close_fd(&err[i]);
-    }
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    free_env(env);
+    for (int i = 0; i < 3; i++)
+        free(vars[i]);
     return rc;
 }
 
 static void write_input(run_t *r)
 {
     while (r->input_off < r->input_len) {
-        ssize_t n = write(r->in_fd, r->input + r->input_off, r->input_len - r->input_off);
+        ssize_t n = write(r->c.in_fd, r->input + r->input_off, r->input_len - r->input_off);
         if (n > 0) {
             r->input_off += (size_t)n;
             continue;
@@ -194,7 +97,7 @@ static void write_input(run_t *r)
             return;
         break; /* EPIPE: the child does not read stdin, which is its right */
     }
-    close_fd(&r->in_fd); /* EOF tells the child the payload is complete */
+    ht_child_close(&r->c.in_fd); /* EOF tells the child the payload is complete */
 }
 
 /* Reads what is available from one pipe; closes it on EOF. */
@@ -214,17 +117,14 @@ static void drain_pipe(run_t *r, int *fd, int is_stdout)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return;
-        close_fd(fd); /* EOF or a real error: nothing more to read */
+        ht_child_close(fd); /* EOF or a real error: nothing more to read */
         return;
     }
 }
 
 static void signal_group(run_t *r, int sig)
 {
-    /* The group outlives its leader while descendants remain; ESRCH only
-     * means everyone is gone. */
-    if (kill(-r->pid, sig) < 0 && errno != ESRCH && !r->exited)
-        kill(r->pid, sig);
+    ht_child_signal(&r->c, sig, r->exited);
 }
 
 static void start_kill(run_t *r, kill_why_t why)
@@ -243,9 +143,9 @@ static void reap(run_t *r, int options)
     int status;
     pid_t p;
     do
-        p = waitpid(r->pid, &status, options);
+        p = waitpid(r->c.pid, &status, options);
     while (p < 0 && errno == EINTR);
-    if (p == r->pid) {
+    if (p == r->c.pid) {
         r->exited = 1;
         r->status = status;
         r->exited_at = ht_mono_ms();
@@ -277,42 +177,42 @@ static void check(run_t *r)
     }
     if (r->exited && ht_mono_ms() - r->exited_at >= PIPE_LINGER_MS) {
         /* Descendants still hold the pipes: they are not our job any more. */
-        close_fd(&r->out_fd);
-        close_fd(&r->err_fd);
+        ht_child_close(&r->c.out_fd);
+        ht_child_close(&r->c.err_fd);
     }
 }
 
 static void poll_loop(run_t *r)
 {
-    while (!r->exited || r->out_fd >= 0 || r->err_fd >= 0) {
+    while (!r->exited || r->c.out_fd >= 0 || r->c.err_fd >= 0) {
         struct pollfd fds[3];
         int *owners[3];
         nfds_t n = 0;
-        if (r->in_fd >= 0) {
-            fds[n] = (struct pollfd){r->in_fd, POLLOUT, 0};
-            owners[n++] = &r->in_fd;
+        if (r->c.in_fd >= 0) {
+            fds[n] = (struct pollfd){r->c.in_fd, POLLOUT, 0};
+            owners[n++] = &r->c.in_fd;
         }
-        if (r->out_fd >= 0) {
-            fds[n] = (struct pollfd){r->out_fd, POLLIN, 0};
-            owners[n++] = &r->out_fd;
+        if (r->c.out_fd >= 0) {
+            fds[n] = (struct pollfd){r->c.out_fd, POLLIN, 0};
+            owners[n++] = &r->c.out_fd;
         }
-        if (r->err_fd >= 0) {
-            fds[n] = (struct pollfd){r->err_fd, POLLIN, 0};
-            owners[n++] = &r->err_fd;
+        if (r->c.err_fd >= 0) {
+            fds[n] = (struct pollfd){r->c.err_fd, POLLIN, 0};
+            owners[n++] = &r->c.err_fd;
         }
         if (poll(fds, n, TICK_MS) > 0) {
             for (nfds_t i = 0; i < n; i++) {
                 if (!fds[i].revents)
                     continue;
-                if (owners[i] == &r->in_fd)
+                if (owners[i] == &r->c.in_fd)
                     write_input(r);
                 else
-                    drain_pipe(r, owners[i], owners[i] == &r->out_fd);
+                    drain_pipe(r, owners[i], owners[i] == &r->c.out_fd);
             }
         }
         check(r);
     }
-    close_fd(&r->in_fd);
+    ht_child_close(&r->c.in_fd);
 }
 
 /* Turns the finished child into the handler's answer. */
@@ -330,8 +230,8 @@ static int outcome(run_t *r, json_t **result)
         ht_job_fail(r->ctx, "timeout", msg, 1);
         return HT_HANDLER_FAIL;
     case WHY_TOO_LARGE:
-        snprintf(msg, sizeof(msg), "a line of the handler's stdout exceeded %d bytes",
-                 HT_EXEC_LINE_MAX);
+        snprintf(msg, sizeof(msg), "a line of the handler's stdout exceeded %zu bytes",
+                 r->h->max_line);
         ht_job_fail(r->ctx, "output_too_large", msg, 0);
         return HT_HANDLER_FAIL;
     case WHY_NONE:
@@ -365,26 +265,31 @@ static int outcome(run_t *r, json_t **result)
 
 int ht_exec_run(ht_job_ctx_t *ctx, const json_t *payload, json_t **result)
 {
-    run_t r = {.h = ht_job_handler_data(ctx), .ctx = ctx, .pid = -1,
-               .in_fd = -1, .out_fd = -1, .err_fd = -1, .handler_deadline = INT64_MAX};
+    (void)payload; /* registered for the stored bytes: NULL */
+    run_t r = {.h = ht_job_handler_data(ctx),
+               .ctx = ctx,
+               .c = {.pid = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1},
+               .handler_deadline = INT64_MAX};
     int ret = HT_HANDLER_FAIL;
-    char *text = json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY);
-    r.out = ht_exec_output_new(HT_EXEC_LINE_MAX);
-    if (!text || !r.out || asprintf(&r.input, "%s\n", text) < 0) {
-        r.input = NULL;
+    size_t len;
+    const char *text = ht_job_payload_text(ctx, &len);
+    r.out = ht_exec_output_new(r.h->max_line);
+    if (!r.out || !(r.input = malloc(len + 1))) {
         ht_job_fail(ctx, "internal", "out of memory starting the handler", 1);
         goto out;
     }
-    r.input_len = strlen(r.input);
+    memcpy(r.input, text, len);
+    r.input[len] = '\n';
+    r.input_len = len + 1;
     if (r.h->timeout_s > 0)
         r.handler_deadline = ht_mono_ms() + r.h->timeout_s * 1000;
 
     int rc = spawn(&r);
-    if (rc < 0 && r.pid <= 0) {
+    if (rc < 0 && r.c.pid <= 0) {
         char msg[512];
         snprintf(msg, sizeof(msg), "cannot run %s: %s", r.h->argv[0], strerror(-rc));
-        ht_log(HT_LOG_ERROR, "exec handler did not start", "id", ht_job_id(ctx), "type",
-               r.h->type, "error", msg, NULL);
+        ht_log(HT_LOG_ERROR, "exec handler did not start", "id", ht_job_id(ctx), "type", r.h->type,
+               "error", msg, NULL);
         ht_job_fail(ctx, "spawn_failed", msg, 1);
         goto out;
     }
@@ -403,7 +308,6 @@ int ht_exec_run(ht_job_ctx_t *ctx, const json_t *payload, json_t **result)
         ht_job_progress(ctx, pct, msg);
     ret = outcome(&r, result);
 out:
-    free(text);
     free(r.input);
     ht_exec_output_free(r.out);
     return ret;

@@ -1,6 +1,6 @@
 /* The exec handler's stdout protocol (rules in exec_output.h).  Bytes are
- * gathered into a line buffer that grows up to the line limit; each
- * complete line is decoded with jansson and classified. */
+ * split into lines by the bounded line reader (lines.h); each complete
+ * line is decoded with jansson and classified. */
 #include "worker/exec_output.h"
 
 #include <stdlib.h>
@@ -8,10 +8,10 @@
 
 #include "shared/error.h"
 
+#include "worker/lines.h"
+
 struct ht_exec_output {
-    size_t max_line;
-    char *line; /* the partial line so far */
-    size_t len, cap;
+    ht_lines_t lines;
     ht_exec_output_state_t state;
 
     int progress_new;
@@ -27,7 +27,7 @@ ht_exec_output_t *ht_exec_output_new(size_t max_line)
 {
     ht_exec_output_t *p = calloc(1, sizeof(*p));
     if (p)
-        p->max_line = max_line ? max_line : HT_EXEC_LINE_MAX;
+        ht_lines_init(&p->lines, max_line ? max_line : HT_EXEC_LINE_MAX);
     return p;
 }
 
@@ -35,7 +35,7 @@ void ht_exec_output_free(ht_exec_output_t *p)
 {
     if (!p)
         return;
-    free(p->line);
+    ht_lines_free(&p->lines);
     free(p->progress_msg);
     free(p->error_msg);
     json_decref(p->result);
@@ -74,7 +74,7 @@ static void parse_line(ht_exec_output_t *p, const char *s, size_t n)
     json_error_t jerr;
     json_t *v = json_loadb(s, n, JSON_DECODE_ANY, &jerr);
     if (!v)
-        return; /* not JSON: a log line */
+        return;                                         /* not JSON: a log line */
     const json_t *pct = json_object_get(v, "progress"); /* NULL unless an object */
     const json_t *err = json_object_get(v, "error");
     if (json_is_number(pct)) {
@@ -89,62 +89,30 @@ static void parse_line(ht_exec_output_t *p, const char *s, size_t n)
     json_decref(v);
 }
 
-static int append(ht_exec_output_t *p, const char *data, size_t n)
+static int on_line(void *arg, const char *line, size_t len, int cut)
 {
-    if (p->len + n > p->cap) {
-        size_t cap = p->cap ? p->cap : 256;
-        while (cap < p->len + n)
-            cap *= 2;
-        char *line = realloc(p->line, cap);
-        if (!line)
-            return HT_ENOMEM;
-        p->line = line;
-        p->cap = cap;
+    ht_exec_output_t *p = arg;
+    if (cut) {
+        p->state = HT_EXEC_OUTPUT_TOO_LARGE;
+        ht_lines_free(&p->lines);
+        return 1;
     }
-    memcpy(p->line + p->len, data, n);
-    p->len += n;
-    return 0;
-}
-
-static int too_large(ht_exec_output_t *p)
-{
-    p->state = HT_EXEC_OUTPUT_TOO_LARGE;
-    free(p->line);
-    p->line = NULL;
-    p->len = p->cap = 0;
+    parse_line(p, line, len);
     return 0;
 }
 
 int ht_exec_output_feed(ht_exec_output_t *p, const char *data, size_t len)
 {
-    while (len > 0 && p->state == HT_EXEC_OUTPUT_OK) {
-        const char *nl = memchr(data, '\n', len);
-        size_t n = nl ? (size_t)(nl - data) : len;
-        /* The limit counts the line without its LF (a CR is part of it). */
-        if (p->len + n > p->max_line)
-            return too_large(p);
-        if (!nl)
-            return append(p, data, n);
-        if (p->len == 0) {
-            parse_line(p, data, n); /* whole line in this chunk: no copy */
-        } else {
-            if (append(p, data, n) < 0)
-                return HT_ENOMEM;
-            parse_line(p, p->line, p->len);
-            p->len = 0;
-        }
-        data += n + 1;
-        len -= n + 1;
-    }
-    return 0;
+    if (p->state != HT_EXEC_OUTPUT_OK)
+        return 0;
+    long rc = ht_lines_feed(&p->lines, data, len, on_line, p);
+    return rc < 0 ? (int)rc : 0;
 }
 
 int ht_exec_output_finish(ht_exec_output_t *p)
 {
-    if (p->state == HT_EXEC_OUTPUT_OK && p->len > 0) {
-        parse_line(p, p->line, p->len);
-        p->len = 0;
-    }
+    if (p->state == HT_EXEC_OUTPUT_OK)
+        ht_lines_finish(&p->lines, on_line, p);
     return 0;
 }
 

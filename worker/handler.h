@@ -92,9 +92,9 @@ const char *ht_job_type(const ht_job_ctx_t *ctx);
 int ht_worker_register(const char *name, ht_handler_fn fn);
 
 /* Runs a worker: parses options (--help lists them), connects to Redis,
- * serves the built-in, registered and exec handler types until SIGTERM or
- * SIGINT, drains, and returns the process exit status (0 after a clean
- * drain, 1 on a startup error, 2 on bad usage). */
+ * serves the built-in, registered, exec and persistent handler types until
+ * SIGTERM or SIGINT, drains, and returns the process exit status (0 after
+ * a clean drain, 1 on a startup error, 2 on bad usage). */
 int ht_worker_main(int argc, char **argv);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "shared/error.h"
 #include "shared/log.h"
+
 #include "worker/text.h"
 
 #define SLEEP_SLICE_MS 50
@@ -47,7 +48,8 @@ void ht_job_ctx_clear(ht_job_ctx_t *ctx)
     free(ctx->fail_code);
     free(ctx->fail_msg);
     free(ctx->progress_msg);
-    ctx->fail_code = ctx->fail_msg = ctx->progress_msg = NULL;
+    free(ctx->result_text);
+    ctx->fail_code = ctx->fail_msg = ctx->progress_msg = ctx->result_text = NULL;
 }
 
 const void *ht_job_handler_data(const ht_job_ctx_t *ctx)
@@ -55,12 +57,25 @@ const void *ht_job_handler_data(const ht_job_ctx_t *ctx)
     return ctx->handler_data;
 }
 
+const char *ht_job_payload_text(const ht_job_ctx_t *ctx, size_t *len)
+{
+    const char *p = ctx->job->payload && *ctx->job->payload ? ctx->job->payload : "{}";
+    *len = strlen(p);
+    return p;
+}
+
+void ht_job_ctx_set_result_text(ht_job_ctx_t *ctx, char *text)
+{
+    free(ctx->result_text);
+    ctx->result_text = text;
+}
+
 void ht_job_ctx_flush_progress(ht_job_ctx_t *ctx)
 {
     if (!ctx->progress_pending)
         return;
-    int rc = ht_store_progress(ctx->store, ctx->keys, ctx->job, ctx->progress_pct,
-                               ctx->progress_msg);
+    int rc =
+        ht_store_progress(ctx->store, ctx->keys, ctx->job, ctx->progress_pct, ctx->progress_msg);
     if (rc == HT_ESTALE) {
         ht_log(HT_LOG_WARN, "lease lost while reporting progress", "id", ctx->job->id, NULL);
         ht_stop_request(ctx->stop, HT_STOP_LEASE_LOST);

@@ -11,6 +11,7 @@
 #include "shared/job.h"
 #include "shared/keys.h"
 #include "shared/store.h"
+
 #include "worker/handler.h"
 
 /* Why a handler is asked to stop.  The first reason set wins. */
@@ -30,14 +31,16 @@ struct ht_job_ctx {
     const void *handler_data; /* borrowed: the registry entry's data */
     ht_store_t *store;        /* borrowed: the slot's own connection */
     const ht_keys_t *keys;
-    atomic_int *stop;         /* the slot's ht_stop_reason_t */
-    int64_t deadline_ms;      /* monotonic; past it the attempt has timed out */
+    atomic_int *stop;    /* the slot's ht_stop_reason_t */
+    int64_t deadline_ms; /* monotonic; past it the attempt has timed out */
 
-    int failed;               /* ht_job_fail() was called */
+    int failed; /* ht_job_fail() was called */
     char *fail_code, *fail_msg;
     int fail_retryable;
 
-    int progress_pending;     /* an update not yet written to Redis */
+    char *result_text; /* set by ht_job_ctx_set_result_text(), owned */
+
+    int progress_pending; /* an update not yet written to Redis */
     int progress_pct;
     char *progress_msg;
     int64_t progress_sent_ms; /* monotonic time of the last write */
@@ -64,6 +67,17 @@ char *ht_job_ctx_error_json(const ht_job_ctx_t *ctx);
 
 /* The registry data of the handler running this job (borrowed). */
 const void *ht_job_handler_data(const ht_job_ctx_t *ctx);
+
+/* The job's payload as stored (the api's compact JSON text; "{}" when
+ * none) and its length: borrowed, valid during the handler call.  The
+ * handlers registered for the stored bytes (registry.h) read it here
+ * instead of a parsed tree. */
+const char *ht_job_payload_text(const ht_job_ctx_t *ctx, size_t *len);
+
+/* The result as JSON text (valid JSON, taken over: freed by the ctx), for
+ * a handler that has it as text already: the slot stores it as given
+ * instead of encoding *result. */
+void ht_job_ctx_set_result_text(ht_job_ctx_t *ctx, char *text);
 
 void ht_job_ctx_clear(ht_job_ctx_t *ctx);
 

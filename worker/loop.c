@@ -5,6 +5,8 @@
  * block on the submit signal for up to a second (so a drain is noticed
  * quickly).  Redis errors are logged once, backed off and retried: a worker
  * never exits because Redis went away. */
+#include "worker/loop.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,16 +18,16 @@
 #include "shared/error.h"
 #include "shared/log.h"
 #include "shared/store.h"
+
 #include "worker/backoff.h"
 #include "worker/job_ctx.h"
 #include "worker/registry.h"
-#include "worker/worker.h"
 
 #define IDLE_WAIT_MS 1000
 /* With several partitions, the wait on one partition's signal list. */
 #define PARTITION_WAIT_MS 200
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 1000
+#define BACKOFF_MIN_MS    100
+#define BACKOFF_MAX_MS    1000
 /* How long a finished job's outcome is retried against an unreachable
  * Redis before the slot gives up and lets the lease run out (the job is then
  * run again: at-least-once). */
@@ -83,6 +85,17 @@ static void hold(ht_slot_t *slot, const ht_job_t *job, long timeout_s)
     slot->renewed_ms = now;
     slot->deadline_ms = now + timeout_s * 1000;
     slot->busy = 1;
+    slot->settling = 0;
+    pthread_mutex_unlock(&slot->mu);
+}
+
+/* The held job's outcome goes to Redis now: the lease thread leaves it
+ * alone (a renewal racing the outcome would find the job done and take it
+ * for a lost lease). */
+static void settling(ht_slot_t *slot)
+{
+    pthread_mutex_lock(&slot->mu);
+    slot->settling = 1;
     pthread_mutex_unlock(&slot->mu);
 }
 
@@ -106,16 +119,16 @@ static const char *outcome_name(ht_outcome_t outcome)
     return "?";
 }
 
-static void log_outcome(const ht_job_t *job, ht_outcome_t outcome, const char *json,
-                        int retryable, long delay_ms)
+static void log_outcome(const ht_job_t *job, ht_outcome_t outcome, const char *json, int retryable,
+                        long delay_ms)
 {
     char attempt[16], delay[24];
     snprintf(attempt, sizeof(attempt), "%d", job->attempt);
     snprintf(delay, sizeof(delay), "%ld", delay_ms);
     if (outcome == HT_OUTCOME_FAILED)
-        ht_log(HT_LOG_INFO, "attempt failed", "id", job->id, "type", job->type, "attempt",
-               attempt, "retryable", retryable ? "true" : "false", "retry_delay_ms", delay,
-               "error", json, NULL);
+        ht_log(HT_LOG_INFO, "attempt failed", "id", job->id, "type", job->type, "attempt", attempt,
+               "retryable", retryable ? "true" : "false", "retry_delay_ms", delay, "error", json,
+               NULL);
     else
         ht_log(HT_LOG_INFO, outcome == HT_OUTCOME_SUCCEEDED ? "job succeeded" : "job canceled",
                "id", job->id, "type", job->type, "attempt", attempt, NULL);
@@ -146,20 +159,21 @@ static void store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *jo
                           ht_outcome_t outcome, const char *json, int retryable, next_t *nx)
 {
     ht_keys_t scratch;
-    const ht_keys_t *k = ht_worker_keys_of(slot->w, job->id, &scratch);
+    const ht_keys_t *k = ht_wstate_keys_of(slot->st, job->id, &scratch);
     if (!k)
         return;
+    settling(slot);
     long delay_ms = 0;
     if (outcome == HT_OUTCOME_FAILED && retryable && job->attempt < job->max_attempts)
-        delay_ms = ht_backoff_delay_ms(slot->w->retry_base_ms, slot->w->retry_max_ms,
+        delay_ms = ht_backoff_delay_ms(slot->st->retry_base_ms, slot->st->retry_max_ms,
                                        job->attempt, NULL, NULL);
     int64_t give_up = ht_mono_ms() + OUTCOME_RETRY_MS;
     trouble_t t = {0};
     for (;;) {
-        int want = nx->allow && !nx->got && !atomic_load(&slot->w->draining);
-        int rc = ht_store_complete_next(store, k, job, outcome, json, retryable, delay_ms,
-                                        slot->w->id, want ? &nx->job : NULL,
-                                        want ? &nx->got : NULL);
+        int want = nx->allow && !nx->got && !atomic_load(&slot->st->draining);
+        int rc =
+            ht_store_complete_next(store, k, job, outcome, json, retryable, delay_ms, slot->st->id,
+                                   want ? &nx->job : NULL, want ? &nx->got : NULL);
         if (rc == 0 || rc == HT_ESTALE)
             nx->empty = want && !nx->got;
         if (rc == 0) {
@@ -173,8 +187,8 @@ static void store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *jo
             return;
         }
         if (atomic_load(&slot->stop) == HT_STOP_LEASE_LOST || ht_mono_ms() >= give_up) {
-            ht_log(HT_LOG_ERROR, "outcome not stored; the job runs again when its lease ends",
-                   "id", job->id, "error", ht_store_errstr(store), NULL);
+            ht_log(HT_LOG_ERROR, "outcome not stored; the job runs again when its lease ends", "id",
+                   job->id, "error", ht_store_errstr(store), NULL);
             return;
         }
         trouble(&t, store, "complete");
@@ -183,19 +197,20 @@ static void store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *jo
 
 static void hand_back(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job)
 {
+    settling(slot);
     ht_keys_t scratch;
-    const ht_keys_t *k = ht_worker_keys_of(slot->w, job->id, &scratch);
+    const ht_keys_t *k = ht_wstate_keys_of(slot->st, job->id, &scratch);
     for (int i = 0; k && i < 5; i++) {
         int rc = ht_store_release(store, k, job);
         if (rc == 0 || rc == HT_ESTALE) {
-            ht_log(HT_LOG_INFO, rc == 0 ? "job handed back" : "job already lost on hand-back",
-                   "id", job->id, NULL);
+            ht_log(HT_LOG_INFO, rc == 0 ? "job handed back" : "job already lost on hand-back", "id",
+                   job->id, NULL);
             return;
         }
         sleep_ms(200);
     }
-    ht_log(HT_LOG_ERROR, "job not handed back; it is requeued when its lease ends", "id",
-           job->id, "error", ht_store_errstr(store), NULL);
+    ht_log(HT_LOG_ERROR, "job not handed back; it is requeued when its lease ends", "id", job->id,
+           "error", ht_store_errstr(store), NULL);
 }
 
 static void fail_now(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, const char *code,
@@ -234,6 +249,12 @@ static void settle(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, ht_j
         }
         break;
     case HT_STOP_TIMEOUT:
+        /* A handler that knows more about what it was waiting for says so. */
+        if (hrc == HT_HANDLER_FAIL && ctx->failed && ctx->fail_code &&
+            strcmp(ctx->fail_code, "timeout") == 0 && ctx->fail_msg) {
+            fail_now(slot, store, job, "timeout", ctx->fail_msg, 1, nx);
+            return;
+        }
         snprintf(msg, sizeof(msg), "the attempt ran past its timeout_s of %ld s",
                  slot->held.timeout_s);
         fail_now(slot, store, job, "timeout", msg, 1, nx);
@@ -248,6 +269,10 @@ static void settle(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, ht_j
         break;
     }
     ht_job_ctx_flush_progress(ctx);
+    if (hrc == HT_HANDLER_OK && ctx->result_text) {
+        store_outcome(slot, store, job, HT_OUTCOME_SUCCEEDED, ctx->result_text, 0, nx);
+        return;
+    }
     if (hrc == HT_HANDLER_OK) {
         char *text = result ? json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
         if (result && !text) {
@@ -259,35 +284,33 @@ static void settle(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, ht_j
         return;
     }
     char *err = ht_job_ctx_error_json(ctx);
-    store_outcome(slot, store, job, HT_OUTCOME_FAILED,
-                  err ? err : "{\"code\":\"handler_failed\"}",
+    store_outcome(slot, store, job, HT_OUTCOME_FAILED, err ? err : "{\"code\":\"handler_failed\"}",
                   ctx->failed ? ctx->fail_retryable : 1, nx);
     free(err);
 }
 
 static void run_job(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, next_t *nx)
 {
-    ht_worker_t *w = slot->w;
+    ht_wstate_t *st = slot->st;
     long timeout_s = job->timeout_s > 0 ? job->timeout_s : HT_TIMEOUT_S_DEFAULT;
     hold(slot, job, timeout_s);
     char attempt[16];
     snprintf(attempt, sizeof(attempt), "%d", job->attempt);
-    ht_log(HT_LOG_INFO, "job started", "id", job->id, "type", job->type, "attempt", attempt,
-           NULL);
+    ht_log(HT_LOG_INFO, "job started", "id", job->id, "type", job->type, "attempt", attempt, NULL);
 
     const ht_handler_entry_t *e = ht_registry_find(job->type);
     json_error_t jerr;
     json_t *payload = NULL;
     ht_keys_t scratch;
-    const ht_keys_t *keys = ht_worker_keys_of(w, job->id, &scratch);
+    const ht_keys_t *keys = ht_wstate_keys_of(st, job->id, &scratch);
     if (!keys) {
         /* logged; not run: no outcome can be stored for it */
     } else if (!e) {
         char msg[HT_TYPE_MAX + HT_WORKER_ID_MAX + 64];
-        snprintf(msg, sizeof(msg), "no handler for type %s on worker %s", job->type, w->id);
+        snprintf(msg, sizeof(msg), "no handler for type %s on worker %s", job->type, st->id);
         fail_now(slot, store, job, "unknown_type", msg, 0, nx);
-    } else if (!(payload = json_loads(job->payload ? job->payload : "{}", JSON_DECODE_ANY,
-                                      &jerr))) {
+    } else if (!e->raw_payload && !(payload = json_loads(job->payload ? job->payload : "{}",
+                                                         JSON_DECODE_ANY, &jerr))) {
         fail_now(slot, store, job, "invalid_payload", "the stored payload is not JSON", 0, nx);
     } else {
         ht_job_ctx_t ctx;
@@ -304,23 +327,65 @@ static void run_job(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, nex
 
 /* A partition's Redis trouble, per slot: a failing master (one partition
  * of several) backs off alone, skipped by the sweeps meanwhile, while the
- * slot keeps claiming from the others; its failure and recovery are
- * logged once each, not once per sweep. */
+ * slot keeps claiming from the others.  Its failure and recovery are
+ * logged once each, not once per sweep; so is each other kind of failure
+ * met meanwhile (Redis back but refusing us, or without the function
+ * library: a new or emptied Redis that needs `hangtight migrate`), and a
+ * kind that lasts is logged again every TROUBLE_RELOG_MS: a worker that
+ * cannot claim always says why, and one that flaps between two kinds says
+ * each once a minute. */
+#define TROUBLE_RELOG_MS 60000
+#define TROUBLE_KINDS    4
 typedef struct {
     int failing;
     long backoff_ms;
     int64_t until_ms; /* skipped until then */
+    int64_t since_ms; /* failing since then */
+    struct {
+        int rc;            /* a kind of failure (0: unused) */
+        int64_t logged_ms; /* when it was logged last */
+    } kinds[TROUBLE_KINDS];
 } part_trouble_t;
 
-static void part_failed(part_trouble_t *pt, ht_store_t *store, const ht_keys_t *k, int several,
-                        const char *what)
+/* 1 when failure `rc` is to be logged now (and notes that it is). */
+static int trouble_to_log(part_trouble_t *pt, int rc, int64_t now)
 {
-    /* The "partition" pair only with several (a NULL key ends the list). */
-    if (!pt->failing)
-        ht_log(HT_LOG_WARN, "redis unavailable, retrying", "during", what, "error",
-               ht_store_errstr(store), several ? "partition" : NULL, k->base, NULL);
+    int slot = 0;
+    for (int i = 0; i < TROUBLE_KINDS; i++) {
+        if (pt->kinds[i].rc == rc) {
+            if (now - pt->kinds[i].logged_ms < TROUBLE_RELOG_MS)
+                return 0;
+            slot = i;
+            break;
+        }
+        if (pt->kinds[i].logged_ms < pt->kinds[slot].logged_ms)
+            slot = i; /* the kind logged longest ago makes room */
+    }
+    pt->kinds[slot].rc = rc;
+    pt->kinds[slot].logged_ms = now;
+    return 1;
+}
+
+static void part_failed(part_trouble_t *pt, ht_store_t *store, const ht_keys_t *k, int several,
+                        const char *what, int rc)
+{
+    int64_t now = ht_now_ms();
+    int first = !pt->failing;
+    if (first) {
+        pt->since_ms = now;
+        memset(pt->kinds, 0, sizeof(pt->kinds));
+    }
+    if (trouble_to_log(pt, rc, now)) {
+        char for_s[24];
+        snprintf(for_s, sizeof(for_s), "%lld", (long long)((now - pt->since_ms) / 1000));
+        /* The "partition" pair only with several (a NULL key ends the list). */
+        ht_log(HT_LOG_WARN,
+               first ? "redis unavailable, retrying" : "redis still unavailable, retrying",
+               "during", what, "error", ht_store_errstr(store), "for_s", for_s,
+               several ? "partition" : NULL, k->base, NULL);
+    }
     pt->failing = 1;
-    pt->until_ms = ht_now_ms() + next_backoff(&pt->backoff_ms);
+    pt->until_ms = now + next_backoff(&pt->backoff_ms);
 }
 
 static void part_ok(part_trouble_t *pt, const ht_keys_t *k, int several)
@@ -369,9 +434,9 @@ static size_t random_start(size_t count)
 static void *slot_main(void *arg)
 {
     ht_slot_t *slot = arg;
-    ht_worker_t *w = slot->w;
+    ht_wstate_t *st = slot->st;
     ht_store_t *store = NULL;
-    size_t count = w->parts.count, part = random_start(count), empty = 0, waits = part;
+    size_t count = st->parts.count, part = random_start(count), empty = 0, waits = part;
     int several = count > 1;
     part_trouble_t *pt = calloc(count, sizeof(*pt));
     if (!pt) {
@@ -381,13 +446,13 @@ static void *slot_main(void *arg)
     }
     int wait_ms = count > 1 ? PARTITION_WAIT_MS : IDLE_WAIT_MS;
     /* A failed open still yields a store that reconnects on the next call. */
-    ht_store_open(&store, &w->url, HT_WORKER_REDIS_TIMEOUT_MS);
+    ht_store_open(&store, &st->url, HT_WORKER_REDIS_TIMEOUT_MS);
     /* nx: the job claimed along with the last outcome, run next without a
      * claim of its own. */
     next_t nx;
     memset(&nx, 0, sizeof(nx));
     int streak = 0; /* jobs in a row claimed along with an outcome */
-    while (store && !atomic_load(&w->draining)) {
+    while (store && !atomic_load(&st->draining)) {
         ht_job_t job;
         int rc = 1;
         streak = nx.got ? streak + 1 : 0;
@@ -406,11 +471,11 @@ static void *slot_main(void *arg)
                 sleep_ms((long)(soonest - now));
                 continue;
             }
-            const ht_keys_t *k = &w->parts.parts[cur].keys;
+            const ht_keys_t *k = &st->parts.parts[cur].keys;
             part = (cur + 1) % count;
-            rc = ht_store_claim(store, k, w->id, &job);
+            rc = ht_store_claim(store, k, st->id, &job);
             if (rc < 0)
-                part_failed(&pt[cur], store, k, several, "claim");
+                part_failed(&pt[cur], store, k, several, "claim", rc);
             else
                 part_ok(&pt[cur], k, several);
         }
@@ -427,10 +492,11 @@ static void *slot_main(void *arg)
             int64_t soonest;
             size_t wi = next_usable(pt, count, waits, ht_now_ms(), &soonest);
             if (wi < count) {
-                const ht_keys_t *k = &w->parts.parts[wi].keys;
+                const ht_keys_t *k = &st->parts.parts[wi].keys;
                 waits = (wi + 1) % count;
-                if (ht_store_wait_signal(store, k, wait_ms) < 0)
-                    part_failed(&pt[wi], store, k, several, "claim");
+                int wrc = ht_store_wait_signal(store, k, wait_ms);
+                if (wrc < 0)
+                    part_failed(&pt[wi], store, k, several, "claim", wrc);
                 else
                     part_ok(&pt[wi], k, several);
             }
@@ -449,7 +515,5 @@ static void *slot_main(void *arg)
 
 int ht_slot_start(ht_slot_t *slot)
 {
-    int e = pthread_create(&slot->thread, NULL, slot_main, slot);
-    slot->started = e == 0;
-    return -e;
+    return ht_wthread_start(&slot->thread, slot_main, slot);
 }

@@ -7,6 +7,7 @@
 
 #include "shared/error.h"
 #include "shared/job.h"
+
 #include "worker/builtins.h"
 
 static ht_handler_entry_t *entries;
@@ -39,7 +40,7 @@ static int grow(void)
     return 0;
 }
 
-static int add(const char *name, ht_handler_fn fn, const void *data)
+static int add(const char *name, ht_handler_fn fn, const void *data, int raw_payload)
 {
     if (!name || !fn || !ht_job_type_valid(name))
         return HT_EINVAL;
@@ -50,7 +51,7 @@ static int add(const char *name, ht_handler_fn fn, const void *data)
     char *copy = strdup(name);
     if (!copy)
         return HT_ENOMEM;
-    entries[count] = (ht_handler_entry_t){copy, fn, data};
+    entries[count] = (ht_handler_entry_t){copy, fn, data, raw_payload};
     names[count] = copy;
     count++;
     return 0;
@@ -62,7 +63,14 @@ int ht_registry_add(const char *name, ht_handler_fn fn, const void *data)
      * by "sleep", whoever registers first. */
     if (name && ht_registry_is_builtin(name))
         return HT_EEXIST;
-    return add(name, fn, data);
+    return add(name, fn, data, 0);
+}
+
+int ht_registry_add_raw(const char *name, ht_handler_fn fn, const void *data)
+{
+    if (name && ht_registry_is_builtin(name))
+        return HT_EEXIST;
+    return add(name, fn, data, 1);
 }
 
 int ht_registry_add_builtins(void)
@@ -70,9 +78,9 @@ int ht_registry_add_builtins(void)
     if (builtins_added)
         return 0;
     int rc = 0;
-    if ((rc = add("sleep", ht_builtin_sleep, NULL)) < 0 ||
-        (rc = add("echo", ht_builtin_echo, NULL)) < 0 ||
-        (rc = add("fail", ht_builtin_fail, NULL)) < 0)
+    if ((rc = add("sleep", ht_builtin_sleep, NULL, 0)) < 0 ||
+        (rc = add("echo", ht_builtin_echo, NULL, 0)) < 0 ||
+        (rc = add("fail", ht_builtin_fail, NULL, 0)) < 0)
         return rc;
     builtins_added = 1;
     return 0;

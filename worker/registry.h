@@ -1,5 +1,6 @@
 /* The table of job types this worker serves: built-ins, handlers that a
- * C user registered, and exec handlers from HANGTIGHT_HANDLERS.  Filled on
+ * C user registered, and the exec and persistent handlers of
+ * HANGTIGHT_HANDLERS.  Filled on
  * one thread before the slot threads start, read-only afterwards. */
 #ifndef HT_WORKER_REGISTRY_H
 #define HT_WORKER_REGISTRY_H
@@ -12,11 +13,17 @@ typedef struct {
     char *name;
     ht_handler_fn fn;
     const void *data; /* borrowed, handed to the handler through its ctx */
+    int raw_payload;  /* fn gets payload NULL and reads ht_job_payload_text() */
 } ht_handler_entry_t;
 
 /* Adds a type.  `data` is borrowed and must outlive the worker.  Returns 0,
  * HT_EINVAL (invalid name), HT_EEXIST or HT_ENOMEM. */
 int ht_registry_add(const char *name, ht_handler_fn fn, const void *data);
+
+/* The same for a handler that takes the stored payload bytes as they are
+ * (exec and persistent handlers hand them on to their programs): the slot
+ * does not parse them for it. */
+int ht_registry_add_raw(const char *name, ht_handler_fn fn, const void *data);
 
 /* Adds sleep, echo and fail (once; later calls do nothing). */
 int ht_registry_add_builtins(void);

@@ -26,7 +26,7 @@
 #include "shared/netguard.h"
 #include "shared/store.h"
 #include "worker/backoff.h"
-#include "worker/worker.h"
+#include "worker/tenant_secrets.h"
 
 #define CLAIM_LIMIT        4
 #define CLAIM_MARGIN_MS    5000 /* per delivery, on top of its timeout: signing, recording */
@@ -147,7 +147,7 @@ static struct curl_slist *make_headers(const char *cb_id, long long ts, const ch
 }
 
 /* POSTs `body` to `url` once. */
-static void post(const ht_worker_t *w, const char *url, const char *cb_id, long long ts,
+static void post(const ht_webhooks_t *w, const char *url, const char *cb_id, long long ts,
                  const char *sig, const char *body, attempt_t *out)
 {
     memset(out, 0, sizeof *out);
@@ -210,13 +210,13 @@ static const char *outcome_name(ht_delivery_result_t r)
 }
 
 /* One attempt at delivery `d`: render, sign, post, record. */
-static void deliver(ht_worker_t *w, ht_store_t *store, const ht_delivery_t *d)
+static void deliver(ht_webhooks_t *w, ht_store_t *store, const ht_delivery_t *d)
 {
     ht_job_t job;
     memset(&job, 0, sizeof job);
     char *body = NULL, *sig = NULL;
     ht_keys_t scratch;
-    const ht_keys_t *k = ht_worker_keys_of(w, d->id, &scratch);
+    const ht_keys_t *k = ht_wstate_keys_of(w->st, d->id, &scratch);
     int rc = k ? ht_store_get(store, k, d->id, &job) : HT_ENOTFOUND;
     if (rc < 0) {
         /* Gone (expired or deleted): nothing to deliver; a Redis error:
@@ -230,21 +230,37 @@ static void deliver(ht_worker_t *w, ht_store_t *store, const ht_delivery_t *d)
         rc = ht_store_delivery_done(store, k, d, "failed", "no_url", 0);
         goto out;
     }
+    /* The tenant's own secrets, or the fallback (tenant_secrets.h). */
+    const ht_webhook_secrets_t *secrets;
+    int signing = ht_tsecrets_for(store, job.tenant, &w->webhook_secrets, &secrets);
+    if (signing < 0 && signing != HT_EINVAL) {
+        ht_log(HT_LOG_WARN, "webhook: cannot read the tenant's signing secrets", "id", d->id,
+               "error", ht_store_errstr(store), NULL);
+        goto out; /* the claim runs out and it comes back */
+    }
     int64_t now = ht_now_ms();
     long long ts = now / 1000;
     ht_buf_t text = HT_BUF_INIT;
     ht_webhook_body_append(&text, &job, now);
     body = ht_buf_steal(&text, NULL);
-    sig = w->webhook_secrets.n ? ht_webhook_signature(&w->webhook_secrets, d->cb_id, ts, body,
-                                                      body ? strlen(body) : 0)
-                               : NULL;
-    if (!body || (w->webhook_secrets.n && !sig)) {
+    int sign = signing == 0 && secrets->n;
+    sig = sign ? ht_webhook_signature(secrets, d->cb_id, ts, body, body ? strlen(body) : 0) : NULL;
+    if (!body || (sign && !sig)) {
         ht_log(HT_LOG_ERROR, "webhook: cannot build the request", "id", d->id, NULL);
         goto out; /* out of memory: the claim runs out and it comes back */
     }
 
     attempt_t a;
-    post(w, job.callback_url, d->cb_id, ts, sig, body, &a);
+    if (signing == HT_EINVAL) {
+        /* The tenant's own secrets do not open here: sent neither unsigned
+         * nor under another secret, the attempt fails and is retried. */
+        memset(&a, 0, sizeof a);
+        a.curl_failed = 1;
+        a.retry_after_ms = -1;
+        snprintf(a.status_word, sizeof a.status_word, "no_signing_secret");
+    } else {
+        post(w, job.callback_url, d->cb_id, ts, sig, body, &a);
+    }
     int attempt = d->attempts + 1;
     ht_delivery_result_t res = ht_webhook_judge(a.curl_failed, a.refused, a.http_status);
     if (res == HT_DELIVERY_RETRY && attempt >= w->webhook_max_attempts)
@@ -274,23 +290,13 @@ out:
     ht_job_clear(&job);
 }
 
-/* Sleeps up to ms in short steps, returning early when asked to quit. */
-static void nap(ht_worker_t *w, long ms)
-{
-    while (ms > 0 && !atomic_load(&w->webhook_quit)) {
-        long step = ms < 50 ? ms : 50;
-        struct timespec ts = {0, step * 1000000L};
-        nanosleep(&ts, NULL);
-        ms -= step;
-    }
-}
-
 static void *webhook_main(void *arg)
 {
-    ht_worker_t *w = arg;
+    ht_webhooks_t *w = arg;
+    const ht_parts_t *parts = &w->st->parts;
     ht_store_t *store = NULL;
     /* A failed connect still gives a store that reconnects on its next call. */
-    ht_store_open(&store, &w->url, HT_WORKER_REDIS_TIMEOUT_MS);
+    ht_store_open(&store, &w->st->url, HT_WORKER_REDIS_TIMEOUT_MS);
     ht_delivery_t batch[CLAIM_LIMIT];
     /* The batch is delivered in turn: the last may start CLAIM_LIMIT - 1
      * timeouts after the claim (60 s with the default 10 s timeout). */
@@ -300,54 +306,48 @@ static void *webhook_main(void *arg)
      * (the partition's deliveries are claimed by id, so a batch comes from
      * one partition and its calls use that partition's keys). */
     size_t part = 0, idle = 0;
-    while (!atomic_load(&w->webhook_quit)) {
-        const ht_keys_t *pk = &w->parts.parts[part].keys;
-        part = (part + 1) % w->parts.count;
+    while (!ht_wthread_quitting(&w->thread)) {
+        const ht_keys_t *pk = &parts->parts[part].keys;
+        part = (part + 1) % parts->count;
         int n = ht_store_delivery_claim(store, pk, lease_ms, CLAIM_LIMIT, batch);
         if (n < 0) {
             if (!warned++)
                 ht_log(HT_LOG_WARN, "webhook: cannot claim deliveries", "error",
                        ht_store_errstr(store), NULL);
-            nap(w, 1000);
+            ht_wthread_nap(&w->thread, 1000);
             continue;
         }
         warned = 0;
         /* Claimed but not tried when asked to quit: left to the claim's lease. */
-        for (int i = 0; i < n && !atomic_load(&w->webhook_quit); i++)
+        for (int i = 0; i < n && !ht_wthread_quitting(&w->thread); i++)
             deliver(w, store, &batch[i]);
         idle = n == 0 ? idle + 1 : 0;
-        if (idle >= w->parts.count) {
+        if (idle >= parts->count) {
             idle = 0;
-            nap(w, POLL_MS);
+            ht_wthread_nap(&w->thread, POLL_MS);
         }
     }
     ht_store_close(store);
     return NULL;
 }
 
-int ht_webhook_start(ht_worker_t *w)
+int ht_webhook_start(ht_webhooks_t *w)
 {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return HT_ENOMEM;
     if (w->webhook_secrets.n == 0)
         ht_log(HT_LOG_WARN, "no HANGTIGHT_WEBHOOK_SECRET: webhook deliveries are not signed",
                NULL);
-    atomic_store(&w->webhook_quit, 0);
-    int rc = pthread_create(&w->webhook_thread, NULL, webhook_main, w);
-    if (rc != 0) {
+    int rc = ht_wthread_start(&w->thread, webhook_main, w);
+    if (rc < 0)
         curl_global_cleanup();
-        return -rc;
-    }
-    w->webhook_started = 1;
-    return 0;
+    return rc;
 }
 
-void ht_webhook_stop(ht_worker_t *w)
+void ht_webhook_stop(ht_webhooks_t *w)
 {
-    if (!w->webhook_started)
+    if (!w->thread.started)
         return;
-    atomic_store(&w->webhook_quit, 1);
-    pthread_join(w->webhook_thread, NULL);
-    w->webhook_started = 0;
+    ht_wthread_stop(&w->thread);
     curl_global_cleanup();
 }

@@ -14,7 +14,18 @@
 #include "shared/job.h"
 #include "shared/webhook.h"
 
-struct ht_worker;
+#include "worker/state.h"
+
+/* The deliverer: its thread and options. */
+typedef struct {
+    ht_wthread_t thread;
+    const ht_wstate_t *st;
+    ht_webhook_secrets_t webhook_secrets; /* none: deliveries unsigned */
+    long webhook_retry_base_ms;
+    long webhook_max_attempts;
+    long webhook_timeout_ms;   /* total per attempt; connect at most 5 s of it */
+    int webhook_allow_private; /* skip the address check (development, tests) */
+} ht_webhooks_t;
 
 /* How one attempt ended. */
 typedef enum {
@@ -48,7 +59,7 @@ int ht_webhook_body_append(ht_buf_t *b, const ht_job_t *job, int64_t now_ms);
  * main thread before any other thread uses libcurl; ht_webhook_stop()
  * joins it: the delivery in flight is finished (bounded by the request
  * timeout), claimed ones not yet tried come back when their claim runs out. */
-int ht_webhook_start(struct ht_worker *w);
-void ht_webhook_stop(struct ht_worker *w);
+int ht_webhook_start(ht_webhooks_t *w);
+void ht_webhook_stop(ht_webhooks_t *w);
 
 #endif

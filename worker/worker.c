@@ -1,13 +1,11 @@
 /* The worker process: options, startup (Redis, schema, handler types),
- * the slot and lease threads, and the drain on SIGTERM/SIGINT.
+ * the threads (state.h lists them), and the drain on SIGTERM/SIGINT.
  *
  * Drain: the first signal stops claiming and waits up to --drain-timeout-s
  * for running jobs to finish; then (or at once on a second signal) the
  * remaining handlers are told to stop and their jobs are handed back to the
  * queue without counting the attempt.  The webhook thread stops last: the
  * delivery in flight is finished.  Exit status 0. */
-#include "worker/worker.h"
-
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,58 +20,96 @@
 #include "shared/log.h"
 #include "shared/partition_store.h"
 #include "shared/store.h"
+
 #include "worker/builtins.h"
+#include "worker/cancel.h"
 #include "worker/handler.h"
+#include "worker/handlers_config.h"
 #include "worker/job_ctx.h"
+#include "worker/lease.h"
+#include "worker/loop.h"
+#include "worker/persistent.h"
+#include "worker/pool.h"
 #include "worker/registry.h"
+#include "worker/state.h"
+#include "worker/tenant_secrets.h"
+#include "worker/webhook.h"
 
 #define CONNECT_PATIENCE_MS 30000
 /* After stopping handlers at the end of a drain, how long to wait for them
  * (the exec handler's SIGKILL comes 5 s after its SIGTERM). */
 #define STOP_GRACE_MS 10000
-#define REGISTER_BATCH 20 /* types per HSET: the argv vector has a bound */
+
+/* The process: its options and its parts. */
+typedef struct {
+    long drain_timeout_s;
+    long partitions; /* HANGTIGHT_PARTITIONS: this process' N */
+    const char *redis_url;
+    const char *handlers_path;
+    const char *log_level;
+    const char *webhook_secret; /* "whsec_..." list; NULL: deliveries unsigned */
+    int allow_eviction;         /* start on a Redis that may evict keys (warn only) */
+
+    ht_wstate_t st;
+    ht_handlers_config_t handlers;
+    ht_lease_t lease;
+    ht_cancel_t cancel;
+    ht_webhooks_t webhooks;
+    ht_pools_t *pools; /* the persistent handlers' processes */
+} ht_worker_t;
 
 static const char *const worker_synopsis = "[options]";
 
 static int parse_options(ht_worker_t *w, int argc, char **argv)
 {
     const ht_option_t opts[] = {
-        {"concurrency", "HANGTIGHT_CONCURRENCY", HT_OPT_INT, "4",
-         "run up to N jobs at once", 1, 1024, &w->concurrency},
+        {"concurrency", "HANGTIGHT_CONCURRENCY", HT_OPT_INT, "4", "run up to N jobs at once", 1,
+         1024, &w->st.concurrency},
         {"redis-url", "HANGTIGHT_REDIS_URL", HT_OPT_STRING, "redis://127.0.0.1:6379",
          "Redis to use: URL (redis://host:port/db or unix:///path)", 0, 0, &w->redis_url},
         {"handlers", "HANGTIGHT_HANDLERS", HT_OPT_STRING, NULL,
-         "exec handler config: FILE (JSON, see the README)", 0, 0, &w->handlers_path},
+         "handlers file: FILE (JSON: exec and persistent handlers, docs/handlers.md)", 0, 0,
+         &w->handlers_path},
         {"drain-timeout-s", "HANGTIGHT_DRAIN_TIMEOUT_S", HT_OPT_INT, "30",
          "when draining (SIGTERM), wait up to SECONDS for running jobs, then hand them back", 0,
          86400, &w->drain_timeout_s},
         {"retry-base-ms", "HANGTIGHT_RETRY_BASE_MS", HT_OPT_INT, "1000",
-         "backoff of a failed attempt: the Nth retry waits a random 0..MS*2^(N-1) ms", 0,
-         3600000, &w->retry_base_ms},
+         "backoff of a failed attempt: the Nth retry waits a random 0..MS*2^(N-1) ms", 0, 3600000,
+         &w->st.retry_base_ms},
         {"retry-max-ms", "HANGTIGHT_RETRY_MAX_MS", HT_OPT_INT, "600000",
-         "cap of the retry backoff in MS", 0, 86400000, &w->retry_max_ms},
+         "cap of the retry backoff in MS", 0, 86400000, &w->st.retry_max_ms},
         {"webhook-secret", "HANGTIGHT_WEBHOOK_SECRET", HT_OPT_STRING, NULL,
          "sign callbacks with SECRETS: whsec_<base64> items, comma- or space-separated "
-         "(one signature each, for rotation)", 0, 0, &w->webhook_secret},
+         "(one signature each, for rotation)",
+         0, 0, &w->webhook_secret},
         {"webhook-retry-base-ms", "HANGTIGHT_WEBHOOK_RETRY_BASE_MS", HT_OPT_INT, "5000",
-         "backoff of a failed callback: the Nth retry waits a random 0..MS*2^(N-1) ms", 0,
-         3600000, &w->webhook_retry_base_ms},
+         "backoff of a failed callback: the Nth retry waits a random 0..MS*2^(N-1) ms", 0, 3600000,
+         &w->webhooks.webhook_retry_base_ms},
         {"webhook-max-attempts", "HANGTIGHT_WEBHOOK_MAX_ATTEMPTS", HT_OPT_INT, "8",
-         "give a callback up after N attempts", 1, 100, &w->webhook_max_attempts},
+         "give a callback up after N attempts", 1, 100, &w->webhooks.webhook_max_attempts},
         {"webhook-timeout-ms", "HANGTIGHT_WEBHOOK_TIMEOUT_MS", HT_OPT_INT, "10000",
          "a callback attempt may take up to MS in all (connecting at most 5000 of them)", 100,
-         600000, &w->webhook_timeout_ms},
+         600000, &w->webhooks.webhook_timeout_ms},
         {"webhook-allow-private", "HANGTIGHT_WEBHOOK_ALLOW_PRIVATE", HT_OPT_FLAG, NULL,
          "let callbacks reach private, loopback and other non-public addresses "
-         "(development and tests only)", 0, 0, &w->webhook_allow_private},
+         "(development and tests only)",
+         0, 0, &w->webhooks.webhook_allow_private},
         {"partitions", "HANGTIGHT_PARTITIONS", HT_OPT_INT, "1",
          "the queue's N partitions (issue 10; the same N for api, workers and CLI, see the "
-         "README on changing it)", 1, HT_PARTITIONS_MAX, &w->partitions},
+         "README on changing it)",
+         1, HT_PARTITIONS_MAX, &w->partitions},
         {"log-level", "HANGTIGHT_LOG_LEVEL", HT_OPT_STRING, "info",
          "lowest LEVEL logged: debug, info, warn, error", 0, 0, &w->log_level},
         {"allow-eviction", "HANGTIGHT_ALLOW_EVICTION", HT_OPT_FLAG, NULL,
          "start even if Redis' maxmemory-policy may evict job keys (logs a loud warning)", 0, 0,
          &w->allow_eviction},
+        {"secrets-key", "HANGTIGHT_SECRETS_KEY", HT_OPT_STRING, NULL,
+         "KEYS that open tenants' webhook secrets: the api's HANGTIGHT_SECRETS_KEY (set it in "
+         "the environment, not as a flag); unset: a tenant with its own secrets gets no delivery",
+         0, 0, &ht_tsecrets_settings.key_text},
+        {"webhook-secrets-cache-ms", "HANGTIGHT_WEBHOOK_SECRETS_CACHE_MS", HT_OPT_INT, "5000",
+         "MS a tenant's webhook secrets are cached (a revoked one may sign for this long)", 0,
+         300000, &ht_tsecrets_settings.cache_ms},
     };
     size_t n = sizeof(opts) / sizeof(opts[0]);
     char err[512];
@@ -88,7 +124,10 @@ static int parse_options(ht_worker_t *w, int argc, char **argv)
         rc = HT_EINVAL;
     }
     if (rc == 0)
-        rc = ht_webhook_secrets_parse(w->webhook_secret, &w->webhook_secrets, err, sizeof(err));
+        rc = ht_webhook_secrets_parse(w->webhook_secret, &w->webhooks.webhook_secrets, err,
+                                      sizeof(err));
+    if (rc == 0)
+        rc = ht_tsecrets_init(err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "hangtight-worker: %s\n", err);
         return rc;
@@ -103,18 +142,21 @@ static int make_id(ht_worker_t *w)
     unsigned char r[3];
     if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
         return -errno;
-    snprintf(w->id, sizeof(w->id), "%s:%ld:%02x%02x%02x", host, (long)getpid(), r[0], r[1],
+    snprintf(w->st.id, sizeof(w->st.id), "%s:%ld:%02x%02x%02x", host, (long)getpid(), r[0], r[1],
              r[2]);
     return 0;
 }
 
-/* Loads the exec handler file and registers its types. */
+/* Loads the handler file and registers its types (exec and persistent). */
 static int load_handlers(ht_worker_t *w)
 {
     if (!w->handlers_path || !*w->handlers_path)
         return 0;
     char err[512];
     int rc = ht_handlers_config_load(&w->handlers, w->handlers_path, err, sizeof(err));
+    if (rc == 0 && (rc = ht_pools_new(&w->pools, &w->handlers, w->st.concurrency)) < 0)
+        snprintf(err, sizeof(err), "%s: %s", w->handlers_path, ht_strerror(rc));
+    w->lease.pools = w->pools;
     if (rc < 0) {
         ht_log(HT_LOG_ERROR, "bad handler config", "error", err, NULL);
         return rc;
@@ -128,26 +170,21 @@ static int load_handlers(ht_worker_t *w)
             ht_log(HT_LOG_ERROR, "bad handler config", "error", err, NULL);
             return HT_EINVAL;
         }
-        if ((rc = ht_registry_add(h->type, ht_exec_run, h)) < 0) {
+        for (size_t k = 0; k < h->n_env_pass; k++)
+            if (!getenv(h->env_pass[k]))
+                ht_log(HT_LOG_WARN, "env_pass names a variable the worker does not have", "type",
+                       h->type, "name", h->env_pass[k], NULL);
+        if (h->mode == HT_HANDLER_PERSISTENT)
+            rc = ht_registry_add_raw(h->type, ht_persistent_run, ht_pools_pool_of(w->pools, h));
+        else
+            rc = ht_registry_add_raw(h->type, ht_exec_run, h);
+        if (rc < 0) {
             snprintf(err, sizeof(err), "%s: handlers.%s: %s", w->handlers_path, h->type,
                      rc == HT_EEXIST ? "the type is already served by a linked-in handler"
                                      : ht_strerror(rc));
             ht_log(HT_LOG_ERROR, "bad handler config", "error", err, NULL);
             return rc;
         }
-    }
-    return 0;
-}
-
-int ht_worker_register_types(const ht_worker_t *w, ht_store_t *s)
-{
-    size_t n;
-    const char *const *types = ht_registry_names(&n);
-    for (size_t i = 0; i < n; i += REGISTER_BATCH) {
-        size_t batch = n - i < REGISTER_BATCH ? n - i : REGISTER_BATCH;
-        int rc = ht_store_register_types(s, types + i, batch, w->id);
-        if (rc < 0)
-            return rc;
     }
     return 0;
 }
@@ -169,7 +206,7 @@ static int connect_redis(ht_worker_t *w, ht_store_t **out, const sigset_t *sigs)
     ht_store_t *s = NULL;
     for (;;) {
         ht_store_close(s);
-        rc = ht_store_open(&s, &w->url, HT_WORKER_REDIS_TIMEOUT_MS);
+        rc = ht_store_open(&s, &w->st.url, HT_WORKER_REDIS_TIMEOUT_MS);
         if (rc == 0 && (rc = ht_store_check_schema(s)) == 0 &&
             (rc = ht_store_check_eviction(s, w->allow_eviction)) == 0)
             break;
@@ -182,46 +219,26 @@ static int connect_redis(ht_worker_t *w, ht_store_t **out, const sigset_t *sigs)
             return HT_ETIMEDOUT;
         }
     }
-    if ((rc = ht_worker_register_types(w, s)) < 0)
+    if ((rc = ht_lease_register(&w->lease, s)) < 0)
         goto fail;
     /* Record our N and serve every N recorded: jobs made under an earlier
      * N still run (README "Partitions"). */
-    if ((rc = ht_parts_sync(&w->parts, s, 1)) < 0)
+    if ((rc = ht_parts_sync(&w->st.parts, s, 1)) < 0)
         goto fail;
     *out = s;
     return 0;
 fail:
-    ht_log(HT_LOG_ERROR, "cannot start", "error", s ? ht_store_errstr(s) : ht_strerror(rc),
-           NULL);
+    ht_log(HT_LOG_ERROR, "cannot start", "error", s ? ht_store_errstr(s) : ht_strerror(rc), NULL);
     ht_store_close(s);
     return rc;
-}
-
-static int all_exited(const ht_worker_t *w)
-{
-    for (long i = 0; i < w->concurrency; i++)
-        if (w->slots[i].started && !atomic_load(&w->slots[i].exited))
-            return 0;
-    return 1;
-}
-
-static void stop_busy_slots(ht_worker_t *w)
-{
-    for (long i = 0; i < w->concurrency; i++) {
-        ht_slot_t *slot = &w->slots[i];
-        pthread_mutex_lock(&slot->mu);
-        if (slot->busy)
-            ht_stop_request(&slot->stop, HT_STOP_DRAIN);
-        pthread_mutex_unlock(&slot->mu);
-    }
 }
 
 /* Last resort when a handler ignores its stop request: hand its job back
  * from here and leave without joining its thread. */
 static void abandon_stuck_slots(ht_worker_t *w, ht_store_t *store)
 {
-    for (long i = 0; i < w->concurrency; i++) {
-        ht_slot_t *slot = &w->slots[i];
+    for (long i = 0; i < w->st.concurrency; i++) {
+        ht_slot_t *slot = &w->st.slots[i];
         pthread_mutex_lock(&slot->mu);
         ht_job_t held = slot->held;
         int busy = slot->busy;
@@ -229,7 +246,7 @@ static void abandon_stuck_slots(ht_worker_t *w, ht_store_t *store)
         if (!busy)
             continue;
         ht_keys_t scratch;
-        const ht_keys_t *k = ht_worker_keys_of(w, held.id, &scratch);
+        const ht_keys_t *k = ht_wstate_keys_of(&w->st, held.id, &scratch);
         int rc = k ? ht_store_release(store, k, &held) : HT_EINVAL;
         ht_log(HT_LOG_WARN, "handler ignored its stop request; job handed back", "id", held.id,
                "result", ht_strerror(rc), NULL);
@@ -242,25 +259,24 @@ static int run_until_signal(ht_worker_t *w, ht_store_t *store, const sigset_t *s
 {
     while (!wait_signal(sigs, 1000)) {
     }
-    atomic_store(&w->draining, 1);
+    atomic_store(&w->st.draining, 1);
     char secs[16];
     snprintf(secs, sizeof(secs), "%ld", w->drain_timeout_s);
-    ht_log(HT_LOG_INFO, "draining: no new jobs; waiting for running ones", "timeout_s", secs,
-           NULL);
+    ht_log(HT_LOG_INFO, "draining: no new jobs; waiting for running ones", "timeout_s", secs, NULL);
     int64_t deadline = ht_mono_ms() + w->drain_timeout_s * 1000;
-    while (!all_exited(w) && ht_mono_ms() < deadline) {
+    while (!ht_wstate_all_exited(&w->st) && ht_mono_ms() < deadline) {
         if (wait_signal(sigs, 100)) {
             ht_log(HT_LOG_INFO, "second signal: handing running jobs back now", NULL);
             break;
         }
     }
-    if (all_exited(w))
+    if (ht_wstate_all_exited(&w->st))
         return 1;
-    stop_busy_slots(w);
+    ht_wstate_stop_busy(&w->st, HT_STOP_DRAIN);
     deadline = ht_mono_ms() + STOP_GRACE_MS;
-    while (!all_exited(w) && ht_mono_ms() < deadline)
+    while (!ht_wstate_all_exited(&w->st) && ht_mono_ms() < deadline)
         wait_signal(sigs, 100);
-    if (all_exited(w))
+    if (ht_wstate_all_exited(&w->st))
         return 1;
     abandon_stuck_slots(w, store);
     return 0;
@@ -268,23 +284,27 @@ static int run_until_signal(ht_worker_t *w, ht_store_t *store, const sigset_t *s
 
 static int start_threads(ht_worker_t *w)
 {
-    w->slots = calloc((size_t)w->concurrency, sizeof(*w->slots));
-    if (!w->slots)
+    ht_wstate_t *st = &w->st;
+    st->slots = calloc((size_t)st->concurrency, sizeof(*st->slots));
+    if (!st->slots)
         return HT_ENOMEM;
-    for (long i = 0; i < w->concurrency; i++) {
-        w->slots[i].w = w;
-        w->slots[i].index = (int)i;
-        pthread_mutex_init(&w->slots[i].mu, NULL);
+    for (long i = 0; i < st->concurrency; i++) {
+        st->slots[i].st = st;
+        st->slots[i].index = (int)i;
+        pthread_mutex_init(&st->slots[i].mu, NULL);
     }
-    /* The cancel listener first, so that it is usually subscribed before the
+    /* The handler processes first: they start while the rest connects.
+     * The cancel listener next, so that it is usually subscribed before the
      * first claim (a cancel it misses is still caught by the lease renewal). */
-    int rc = ht_cancel_start(w);
+    int rc = w->pools ? ht_pools_start(w->pools) : 0;
     if (rc == 0)
-        rc = ht_lease_start(w);
+        rc = ht_cancel_start(&w->cancel);
     if (rc == 0)
-        rc = ht_webhook_start(w);
-    for (long i = 0; rc == 0 && i < w->concurrency; i++)
-        rc = ht_slot_start(&w->slots[i]);
+        rc = ht_lease_start(&w->lease);
+    if (rc == 0)
+        rc = ht_webhook_start(&w->webhooks);
+    for (long i = 0; rc == 0 && i < st->concurrency; i++)
+        rc = ht_slot_start(&st->slots[i]);
     if (rc < 0)
         ht_log(HT_LOG_ERROR, "cannot start threads", "error", ht_strerror(rc), NULL);
     return rc;
@@ -297,22 +317,25 @@ static void log_ready(const ht_worker_t *w)
     char list[2048] = "", conc[16], parts[16], served[16];
     size_t used = 0;
     for (size_t i = 0; i < n && used < sizeof(list); i++)
-        used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i ? "," : "",
-                                 types[i]);
-    snprintf(conc, sizeof(conc), "%ld", w->concurrency);
-    snprintf(parts, sizeof(parts), "%u", w->parts.n);
-    snprintf(served, sizeof(served), "%zu", w->parts.count);
-    ht_log(HT_LOG_INFO, "worker ready", "worker", w->id, "concurrency", conc, "types", list,
+        used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i ? "," : "", types[i]);
+    snprintf(conc, sizeof(conc), "%ld", w->st.concurrency);
+    snprintf(parts, sizeof(parts), "%u", w->st.parts.n);
+    snprintf(served, sizeof(served), "%zu", w->st.parts.count);
+    ht_log(HT_LOG_INFO, "worker ready", "worker", w->st.id, "concurrency", conc, "types", list,
            "partitions", parts, "partitions_served", served, NULL);
 }
 
 int ht_worker_main(int argc, char **argv)
 {
     static ht_worker_t w; /* static: stuck threads may outlive main's frame */
+    ht_wstate_t *st = &w.st;
     ht_store_t *store = NULL;
     int status = 1, joinable = 1;
     sigset_t sigs;
 
+    w.lease.st = st;
+    w.cancel.st = st;
+    w.webhooks.st = st;
     int rc = parse_options(&w, argc, argv);
     if (rc != 0)
         return rc == 1 ? 0 : 2;
@@ -324,7 +347,7 @@ int ht_worker_main(int argc, char **argv)
     }
     ht_log_init("worker", level);
     char err[512];
-    if (ht_redis_url_parse(w.redis_url, &w.url, err, sizeof(err)) < 0) {
+    if (ht_redis_url_parse(w.redis_url, &st->url, err, sizeof(err)) < 0) {
         fprintf(stderr, "hangtight-worker: --redis-url: %s\n", err);
         return 2;
     }
@@ -338,40 +361,44 @@ int ht_worker_main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (ht_parts_init(&w.parts, HT_QUEUE_DEFAULT, (unsigned)w.partitions) < 0 || make_id(&w) < 0 ||
-        ht_registry_add_builtins() < 0 || load_handlers(&w) < 0)
+    if (ht_parts_init(&st->parts, HT_QUEUE_DEFAULT, (unsigned)w.partitions) < 0 ||
+        make_id(&w) < 0 || ht_registry_add_builtins() < 0 || load_handlers(&w) < 0)
         goto out;
     if (connect_redis(&w, &store, &sigs) < 0)
         goto out;
     if (start_threads(&w) < 0) {
-        atomic_store(&w.draining, 1);
+        atomic_store(&st->draining, 1);
         goto stop;
     }
     log_ready(&w);
     joinable = run_until_signal(&w, store, &sigs);
     status = 0;
 stop:
-    atomic_store(&w.draining, 1);
+    atomic_store(&st->draining, 1);
     if (!joinable) {
         ht_log(HT_LOG_WARN, "worker stopped (some handlers abandoned)", NULL);
         exit(status); /* cannot free what stuck threads still use */
     }
-    for (long i = 0; w.slots && i < w.concurrency; i++)
-        if (w.slots[i].started)
-            pthread_join(w.slots[i].thread, NULL);
+    for (long i = 0; st->slots && i < st->concurrency; i++)
+        ht_wthread_join(&st->slots[i].thread);
+    /* No job runs any more: the handler processes can go. */
+    ht_pools_stop(w.pools);
     /* After the slots: the callbacks of jobs finished while draining go out. */
-    ht_webhook_stop(&w);
-    ht_lease_stop(&w);
-    ht_cancel_stop(&w);
+    ht_webhook_stop(&w.webhooks);
+    ht_lease_stop(&w.lease);
+    ht_cancel_stop(&w.cancel);
     ht_log(HT_LOG_INFO, "worker stopped", NULL);
 out:
-    for (long i = 0; w.slots && i < w.concurrency; i++)
-        pthread_mutex_destroy(&w.slots[i].mu);
-    free(w.slots);
-    w.slots = NULL;
+    for (long i = 0; st->slots && i < st->concurrency; i++)
+        pthread_mutex_destroy(&st->slots[i].mu);
+    free(st->slots);
+    st->slots = NULL;
     ht_store_close(store);
+    ht_pools_free(w.pools);
+    w.pools = NULL;
     ht_handlers_config_clear(&w.handlers);
     ht_registry_clear();
-    ht_parts_clear(&w.parts);
+    ht_parts_clear(&st->parts);
+    ht_tsecrets_clear();
     return status;
 }

@@ -453,6 +453,45 @@ function closeDetail() {
   history.replaceState(null, "", location.pathname);
 }
 
+// ---- persistent handler processes (from /metrics) -----------------------------
+
+// The hangtight_handler_* samples of a Prometheus text page, as rows by
+// worker and type.
+function handlerRows(text) {
+  const rows = new Map();
+  const sample = /^hangtight_handler_(processes|processes_busy|restarts_total|failing)\{([^}]*)\} (\S+)$/;
+  for (const line of text.split("\n")) {
+    const m = sample.exec(line);
+    if (!m) continue;
+    const labels = {};
+    for (const [, k, v] of m[2].matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g))
+      labels[k] = v.replace(/\\(.)/g, (_, c) => (c === "n" ? "\n" : c));
+    const key = labels.worker + "\u0000" + labels.type;
+    if (!rows.has(key)) rows.set(key, { worker: labels.worker, type: labels.type });
+    rows.get(key)[m[1]] = Number(m[3]);
+  }
+  return [...rows.values()];
+}
+
+// Shown when /metrics answers (it may need an operator key) and some worker
+// runs persistent handlers.
+async function pollHandlers() {
+  let rows = [];
+  try {
+    const res = await fetch("/metrics", { headers: authHeaders({}), cache: "no-store" });
+    if (res.ok) rows = handlerRows(await res.text());
+  } catch (e) {
+    rows = [];
+  }
+  $("#handlers-section").hidden = rows.length === 0;
+  $("#handlers tbody").replaceChildren(...rows.map((r) => el("tr", { "data-type": r.type },
+    el("td", { text: r.worker }), el("td", { text: r.type }),
+    el("td", { class: "num", "data-col": "processes", text: String(r.processes ?? 0) }),
+    el("td", { class: "num", "data-col": "busy", text: String(r.processes_busy ?? 0) }),
+    el("td", { class: "num", "data-col": "restarts", text: String(r.restarts_total ?? 0) }),
+    el("td", { "data-col": "state", text: r.failing ? "failing at start: restarting with backoff" : "ok" }))));
+}
+
 // ---- polling ------------------------------------------------------------------
 
 let polling = false;
@@ -471,6 +510,7 @@ async function poll() {
     renderRunning(running.doc.jobs);
     renderFailed(failed.doc.jobs);
     renderRecent(recent.doc.jobs);
+    pollHandlers();
     connState(true, "live · " + new Date().toLocaleTimeString([], { hour12: false }));
     if ($("#banner").dataset.kind !== "info") banner("");
   } catch (err) {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "shared/error.h"
+
 #include "worker/handlers_config.h"
 
 static char dir[] = "/tmp/ht-handlers-XXXXXX";
@@ -139,8 +140,7 @@ Test(handlers_config, command_is_required_and_checked)
     assert_refused("{\"handlers\": {\"a\": {}}}", "handlers.a");
     assert_refused("{\"handlers\": {\"a\": {\"command\": []}}}",
                    "handlers.a.command: must be a non-empty array");
-    assert_refused("{\"handlers\": {\"a\": {\"command\": \"/bin/true\"}}}",
-                   "handlers.a.command");
+    assert_refused("{\"handlers\": {\"a\": {\"command\": \"/bin/true\"}}}", "handlers.a.command");
     assert_refused("{\"handlers\": {\"a\": {\"command\": [\"/bin/echo\", 3]}}}",
                    "handlers.a.command[1]: must be a string");
     assert_refused("{\"handlers\": {\"a\": {\"command\": [\"\"]}}}",
@@ -162,4 +162,101 @@ Test(handlers_config, timeout_range)
     cr_assert_eq(load("{\"handlers\": {\"a\": {\"command\": [\"x\"], \"timeout_s\": 86400}}}"), 0,
                  "%s", err);
     cr_assert_eq(cfg.handlers[0].timeout_s, 86400);
+}
+
+Test(handlers_config, persistent_mode_and_its_options)
+{
+    int rc = load("{\"handlers\": {"
+                  " \"py\": {\"command\": [\"python3\", \"w.py\"], \"mode\": \"persistent\","
+                  "          \"processes\": 4, \"max_jobs\": 10000, \"timeout_s\": 60,"
+                  "          \"max_line_bytes\": 4096},"
+                  " \"sh\": {\"command\": [\"/bin/sh\"], \"mode\": \"exec\"},"
+                  " \"pd\": {\"command\": [\"x\"], \"mode\": \"persistent\"}}}");
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert_eq(cfg.n, 3);
+    for (size_t i = 0; i < cfg.n; i++) {
+        const ht_exec_handler_t *h = &cfg.handlers[i];
+        if (strcmp(h->type, "py") == 0) {
+            cr_assert_eq(h->mode, HT_HANDLER_PERSISTENT);
+            cr_assert_eq(h->processes, 4);
+            cr_assert_eq(h->max_jobs, 10000);
+            cr_assert_eq(h->timeout_s, 60);
+            cr_assert_eq(h->max_line, 4096);
+        } else if (strcmp(h->type, "sh") == 0) {
+            cr_assert_eq(h->mode, HT_HANDLER_EXEC);
+            cr_assert_eq(h->max_line, 1024 * 1024, "1 MiB by default");
+        } else {
+            cr_assert_eq(h->mode, HT_HANDLER_PERSISTENT);
+            cr_assert_eq(h->processes, 0, "0: the worker's concurrency");
+            cr_assert_eq(h->max_jobs, 0, "0: unlimited");
+        }
+    }
+}
+
+Test(handlers_config, persistent_options_are_checked)
+{
+    assert_refused("{\"handlers\": {\"a\": {\"command\": [\"x\"], \"mode\": \"forever\"}}}",
+                   "handlers.a.mode: must be \"exec\" or \"persistent\"");
+    assert_refused("{\"handlers\": {\"a\": {\"command\": [\"x\"], \"mode\": 1}}}", "handlers.a");
+    assert_refused("{\"handlers\": {\"a\": {\"command\": [\"x\"], \"processes\": 2}}}",
+                   "handlers.a.processes: only with \"mode\": \"persistent\"");
+    assert_refused("{\"handlers\": {\"a\": {\"command\": [\"x\"], \"max_jobs\": 2}}}",
+                   "handlers.a.max_jobs: only with");
+    assert_refused("{\"handlers\": {\"a\": {\"command\": [\"x\"], \"mode\": \"persistent\","
+                   " \"processes\": 0}}}",
+                   "handlers.a.processes: must be between 1 and 1024");
+    assert_refused("{\"handlers\": {\"a\": {\"command\": [\"x\"], \"mode\": \"persistent\","
+                   " \"processes\": 1025}}}",
+                   "processes");
+    assert_refused("{\"handlers\": {\"a\": {\"command\": [\"x\"], \"mode\": \"persistent\","
+                   " \"max_jobs\": 0}}}",
+                   "handlers.a.max_jobs: must be between 1");
+    assert_refused("{\"handlers\": {\"a\": {\"command\": [\"x\"], \"mode\": \"persistent\","
+                   " \"max_jobs\": \"10\"}}}",
+                   "max_jobs");
+    assert_refused("{\"handlers\": {\"a\": {\"command\": [\"x\"], \"max_line_bytes\": 1023}}}",
+                   "handlers.a.max_line_bytes: must be between 1024 and 67108864");
+}
+
+Test(handlers_config, env_and_env_pass)
+{
+    int rc = load("{\"handlers\": {\"a\": {\"command\": [\"x\"],"
+                  " \"env\": {\"MODEL_DIR\": \"/m\", \"EMPTY\": \"\"},"
+                  " \"env_pass\": [\"AWS_PROFILE\", \"HOME\"]}}}");
+    cr_assert_eq(rc, 0, "%s", err);
+    const ht_exec_handler_t *h = &cfg.handlers[0];
+    cr_assert_eq(h->n_env, 2);
+    cr_assert_str_eq(h->env[0], "MODEL_DIR=/m");
+    cr_assert_str_eq(h->env[1], "EMPTY=");
+    cr_assert_null(h->env[2]);
+    cr_assert_eq(h->n_env_pass, 2);
+    cr_assert_str_eq(h->env_pass[0], "AWS_PROFILE");
+    cr_assert_str_eq(h->env_pass[1], "HOME");
+    cr_assert_null(h->env_pass[2]);
+}
+
+Test(handlers_config, env_never_carries_the_workers_settings)
+{
+    assert_refused("{\"handlers\": {\"a\": {\"command\": [\"x\"],"
+                   " \"env_pass\": [\"HANGTIGHT_REDIS_URL\"]}}}",
+                   "handlers.a.env_pass: \"HANGTIGHT_REDIS_URL\": the worker's HANGTIGHT_ "
+                   "settings never reach a handler");
+    assert_refused("{\"handlers\": {\"a\": {\"command\": [\"x\"],"
+                   " \"env\": {\"HANGTIGHT_WEBHOOK_SECRET\": \"x\"}}}}",
+                   "handlers.a.env: \"HANGTIGHT_WEBHOOK_SECRET\"");
+    assert_refused("{\"handlers\": {\"a\": {\"command\": [\"x\"], \"env\": {\"A-B\": \"x\"}}}}",
+                   "\"A-B\" is not a variable name");
+    assert_refused("{\"handlers\": {\"a\": {\"command\": [\"x\"], \"env\": {\"A\": 1}}}}",
+                   "handlers.a.env.A: must be a string");
+    assert_refused("{\"handlers\": {\"a\": {\"command\": [\"x\"], \"env\": [\"A=1\"]}}}",
+                   "handlers.a.env: must be an object");
+    assert_refused("{\"handlers\": {\"a\": {\"command\": [\"x\"], \"env_pass\": \"HOME\"}}}",
+                   "handlers.a.env_pass: must be an array");
+    assert_refused("{\"handlers\": {\"a\": {\"command\": [\"x\"], \"env_pass\": [\"H\", \"H\"]}}}",
+                   "\"H\" is named twice");
+    assert_refused("{\"handlers\": {\"a\": {\"command\": [\"x\"], \"env\": {\"H\": \"1\"},"
+                   " \"env_pass\": [\"H\"]}}}",
+                   "\"H\" is also set in env");
+    assert_refused("{\"handlers\": {\"a\": {\"command\": [\"x\"], \"env_pass\": [3]}}}",
+                   "handlers.a.env_pass[0]: must be a variable name");
 }

@@ -155,3 +155,38 @@ Test(metrics, redis_down_still_serves_the_process)
     cr_expect(has_line("hangtight_redis_up 0"));
     cr_expect(has_line("hangtight_api_processing_sent_total 11"));
 }
+
+Test(metrics, workers_and_their_handler_processes)
+{
+    const char *workers[] = {
+        "{\"id\":\"h1:10:aa\",\"at\":1000000,\"concurrency\":4,\"handlers\":{"
+        "\"py.echo\":{\"processes\":4,\"running\":3,\"busy\":1,\"restarts\":7,\"failing\":false},"
+        "\"js.x\":{\"processes\":1,\"running\":0,\"busy\":0,\"restarts\":9,\"failing\":true}}}",
+        "{\"id\":\"h2:20:bb\",\"at\":995000,\"concurrency\":2,\"handlers\":{}}",
+        /* gone: its record is older than HT_METRICS_WORKER_FRESH_MS */
+        "{\"id\":\"h3:30:cc\",\"at\":900000,\"handlers\":{\"py.echo\":{\"running\":4}}}",
+        "not json",
+    };
+    ht_metrics_input_t in = input();
+    in.now_ms = 1001000;
+    in.workers = workers;
+    in.n_workers = 4;
+    ht_metrics_render(&e, &in);
+    cr_assert_not(ht_buf_failed(&e));
+    const char *expect[] = {
+        "# TYPE hangtight_workers gauge",
+        "hangtight_workers 2",
+        "# TYPE hangtight_handler_processes gauge",
+        "hangtight_handler_processes{type=\"py.echo\",worker=\"h1:10:aa\"} 3",
+        "hangtight_handler_processes{type=\"js.x\",worker=\"h1:10:aa\"} 0",
+        "hangtight_handler_processes_busy{type=\"py.echo\",worker=\"h1:10:aa\"} 1",
+        "# TYPE hangtight_handler_restarts_total counter",
+        "hangtight_handler_restarts_total{type=\"py.echo\",worker=\"h1:10:aa\"} 7",
+        "hangtight_handler_restarts_total{type=\"js.x\",worker=\"h1:10:aa\"} 9",
+        "hangtight_handler_failing{type=\"py.echo\",worker=\"h1:10:aa\"} 0",
+        "hangtight_handler_failing{type=\"js.x\",worker=\"h1:10:aa\"} 1",
+    };
+    for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++)
+        cr_expect(has_line(expect[i]), "missing line: %s\n---\n%s", expect[i], e.data);
+    cr_expect(strstr(e.data, "h3:30:cc") == NULL, "a stale record is not shown");
+}
