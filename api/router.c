@@ -9,6 +9,7 @@
 #include "api/events.h"
 #include "api/guard.h"
 #include "api/http.h"
+#include "api/inflight.h"
 #include "api/metrics.h"
 #include "api/reqid.h"
 #include "api/static.h"
@@ -20,8 +21,8 @@ typedef struct {
 } route_t;
 
 /* Before the table, ht_router_dispatch runs the front-door guard
- * (api/guard.h), the API key check (api/auth.h) and the tenant's rate
- * limit. */
+ * (api/guard.h), the API key check (api/auth.h), the bounds on Redis calls
+ * in flight (api/inflight.h) and the tenant's rate limit. */
 static const route_t routes[] = {
     {"POST", "/v1/jobs", ht_jobs_submit},
     {"GET", "/v1/jobs", ht_jobs_list},
@@ -123,11 +124,14 @@ static void on_rate(void *data, int err, long long wait_ms)
     a->fn(a->t, a->req, &a->args);
 }
 
-/* Runs the handler; a /v1 request first passes its tenant's rate limiter
- * when one is set.  Not /metrics: a scrape must not spend a tenant's
- * budget, nor fail with 503 when Redis is down (it reports that). */
+/* Runs the handler; a /v1 request first passes the bounds on Redis calls
+ * in flight, then its tenant's rate limiter when one is set.  Not
+ * /metrics: a scrape must not spend a tenant's budget, nor fail with 503
+ * when Redis is down (it reports that). */
 static void admit(ht_api_thread_t *t, h2o_req_t *req, ht_route_fn fn, const ht_route_args_t *args)
 {
+    if (is_v1(req->path_normalized) && ht_inflight_admit_or_reply(t, req, args->who) < 0)
+        return;
     if (!args->who || t->cfg->rate_per_s <= 0 || !is_v1(req->path_normalized)) {
         fn(t, req, args);
         return;
@@ -140,7 +144,8 @@ static void admit(ht_api_thread_t *t, h2o_req_t *req, ht_route_fn fn, const ht_r
 
 void ht_router_dispatch(ht_api_thread_t *t, h2o_req_t *req)
 {
-    HT_REQID_SCOPE(t, req); /* X-Request-Id, log lines' request_id, access log (api/reqid.h) */
+    HT_REQID_SCOPE(t, req);    /* X-Request-Id, log lines' request_id, access log (api/reqid.h) */
+    ht_inflight_begin(t, req); /* abandoned requests are counted (api/inflight.h) */
     /* First: a withheld body makes the connection close after any answer
      * that does not read it (a refusal below included). */
     ht_intake_t *intake = ht_intake_claim(req);

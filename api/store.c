@@ -12,6 +12,7 @@
 #include "shared/argv.h"
 #include "shared/error.h"
 #include "shared/log.h"
+#include "shared/store.h" /* ht_store_error_is_unavailable */
 
 _Static_assert(HT_EVENT_ID_MAX <= HT_ACALL_ARG_MAX, "a log id fits in ht_acall_t.arg");
 
@@ -40,11 +41,21 @@ static int reply_ll(const redisReply *r, long long *out)
 static void finish_submit(const ht_acall_t *call, int err, const redisReply *r)
 {
     ht_astore_submitted_t res;
-    long long version = 0, created_at = 0, replayed = 0;
+    long long version = 0, created_at = 0, replayed = 0, replicas = -1;
     memset(&res, 0, sizeof(res));
+    if (!err && call->all_replies) {
+        /* [FCALL's reply, WAIT's reply] */
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || reply_ll(r->element[1], &replicas))
+            err = HT_EPROTO;
+        else
+            r = r->element[0];
+    }
     if (!err && r->type == REDIS_REPLY_ERROR) {
         if (strncmp(r->str, "IDEMMISMATCH", 12) == 0) {
             err = HT_EEXIST;
+        } else if (ht_store_error_is_unavailable(r->str)) {
+            ht_log(HT_LOG_WARN, "redis unavailable for now", "detail", r->str, NULL);
+            err = HT_EREDIS;
         } else {
             ht_log(HT_LOG_ERROR, "redis error reply", "detail", r->str, NULL);
             err = HT_EPROTO;
@@ -64,6 +75,7 @@ static void finish_submit(const ht_acall_t *call, int err, const redisReply *r)
         res.id = r->element[3]->str;
         res.version = (uint64_t)version;
         res.created_at = created_at;
+        res.replicas = (long)replicas;
     }
     ((ht_astore_submit_cb)call->cb)(call->data, err, err ? NULL : &res);
 }
@@ -117,10 +129,35 @@ void ht_astore_submit(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const
     }
     ht_acall_t call = {
         .finish = finish_submit, .cb = (ht_acall_cb)cb, .data = data, .own_errors = 1};
-    ht_aclient_send(s, req, &a, 1, &call);
+    if (opts->wait_replicas <= 0) {
+        ht_aclient_send(s, req, &a, 1, &call);
+        return;
+    }
+    ht_argv_t cmds[2];
+    cmds[0] = a; /* the vector's pointers are its own or borrowed: a copy is the same vector */
+    ht_argv_init(&cmds[1]);
+    ht_argv_add(&cmds[1], "WAIT");
+    ht_argv_addf(&cmds[1], "%ld", opts->wait_replicas);
+    ht_argv_addf(&cmds[1], "%ld", opts->wait_timeout_ms);
+    call.all_replies = 1;
+    ht_aclient_send(s, req, cmds, 2, &call);
 }
 
-/* An HGETALL reply into `job` (which the caller clears either way). */
+/* Fills `job` from n strings, field and value alternating (the caller
+ * clears it either way).  0 strings: HT_ENOTFOUND. */
+static int job_from_pairs(size_t n, const char **strs, const size_t *lens, ht_job_t *job)
+{
+    if (n == 0)
+        return HT_ENOTFOUND; /* a missing key: never stored, or expired */
+    if (ht_job_from_hash(job, n, strs, lens) < 0) {
+        ht_log(HT_LOG_ERROR, "stored job is malformed", NULL);
+        return HT_EPROTO;
+    }
+    return 0;
+}
+
+/* A flat field, value array (HGETALL, or a job of ht_list's reply) into
+ * `job` (which the caller clears either way). */
 static int job_from_reply(const redisReply *r, ht_job_t *job)
 {
     const char **strs = NULL;
@@ -130,7 +167,7 @@ static int job_from_reply(const redisReply *r, ht_job_t *job)
     if (r->type != REDIS_REPLY_ARRAY)
         return HT_EPROTO;
     if (r->elements == 0)
-        return HT_ENOTFOUND; /* HGETALL of a missing key: never stored, or expired */
+        return HT_ENOTFOUND;
     strs = calloc(r->elements, sizeof(*strs));
     lens = calloc(r->elements, sizeof(*lens));
     if (!strs || !lens)
@@ -143,13 +180,50 @@ static int job_from_reply(const redisReply *r, ht_job_t *job)
         strs[i] = r->element[i]->str;
         lens[i] = r->element[i]->len;
     }
-    if (!err && ht_job_from_hash(job, r->elements, strs, lens) < 0) {
-        ht_log(HT_LOG_ERROR, "stored job is malformed", NULL);
-        err = HT_EPROTO;
-    }
+    if (!err)
+        err = job_from_pairs(r->elements, strs, lens, job);
     free(strs);
     free(lens);
     return err;
+}
+
+/* "HMGET <job key> <document fields>": the job as its document needs it,
+ * without the payload (shared/job.h ht_job_doc_fields). */
+static void add_doc_read(ht_argv_t *a, const char *jobkey)
+{
+    const char *names[HT_JOB_DOC_FIELDS_MAX];
+    size_t n = ht_job_doc_fields(names, HT_JOB_DOC_FIELDS_MAX);
+    ht_argv_add(a, "HMGET");
+    ht_argv_add(a, jobkey);
+    for (size_t i = 0; i < n && i < HT_JOB_DOC_FIELDS_MAX; i++)
+        ht_argv_add(a, names[i]);
+}
+
+/* The reply of add_doc_read's HMGET (values in the order of the names,
+ * nil for a field not stored) into `job` (which the caller clears either
+ * way).  Every value nil: no such job. */
+static int job_from_doc_reply(const redisReply *r, ht_job_t *job)
+{
+    const char *names[HT_JOB_DOC_FIELDS_MAX];
+    size_t nf = ht_job_doc_fields(names, HT_JOB_DOC_FIELDS_MAX);
+    const char *strs[2 * HT_JOB_DOC_FIELDS_MAX];
+    size_t lens[2 * HT_JOB_DOC_FIELDS_MAX];
+    size_t n = 0;
+    memset(job, 0, sizeof(*job));
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != nf || nf > HT_JOB_DOC_FIELDS_MAX)
+        return HT_EPROTO;
+    for (size_t i = 0; i < nf; i++) {
+        const redisReply *v = r->element[i];
+        if (v->type == REDIS_REPLY_NIL)
+            continue;
+        if (v->type != REDIS_REPLY_STRING)
+            return HT_EPROTO;
+        strs[n] = names[i];
+        lens[n++] = strlen(names[i]);
+        strs[n] = v->str;
+        lens[n++] = v->len;
+    }
+    return job_from_pairs(n, strs, lens, job);
 }
 
 static void finish_job(const ht_acall_t *call, int err, const redisReply *r)
@@ -157,7 +231,7 @@ static void finish_job(const ht_acall_t *call, int err, const redisReply *r)
     ht_job_t job;
     memset(&job, 0, sizeof(job));
     if (!err)
-        err = job_from_reply(r, &job);
+        err = job_from_doc_reply(r, &job);
     ((ht_astore_job_cb)call->cb)(call->data, err, err ? NULL : &job);
     ht_job_clear(&job);
 }
@@ -169,8 +243,7 @@ void ht_astore_get(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const ch
     ht_keys_job(k, id, jobkey);
     ht_argv_t a;
     ht_argv_init(&a);
-    ht_argv_add(&a, "HGETALL");
-    ht_argv_add(&a, jobkey);
+    add_doc_read(&a, jobkey);
     ht_acall_t call = {.finish = finish_job, .cb = (ht_acall_cb)cb, .data = data};
     ht_aclient_send(s, req, &a, 1, &call);
 }
@@ -201,7 +274,7 @@ static int list_log_from_reply(const redisReply *r, const char *from, ht_event_e
     return 0;
 }
 
-/* EXEC answers [HGETALL reply, LRANGE reply]; a job with no list log has
+/* EXEC answers [HMGET reply, LRANGE reply]; a job with no list log has
  * an empty one, and its stream shows as its current document. */
 static void finish_job_log(const ht_acall_t *call, int err, const redisReply *r)
 {
@@ -213,7 +286,7 @@ static void finish_job_log(const ht_acall_t *call, int err, const redisReply *r)
                  r->element[1]->type != REDIS_REPLY_ARRAY))
         err = HT_EPROTO; /* nil: the transaction was aborted */
     if (!err)
-        err = job_from_reply(r->element[0], &job);
+        err = job_from_doc_reply(r->element[0], &job);
     if (!err)
         err = list_log_from_reply(r->element[1], call->arg[0] ? call->arg : NULL, &entries, &n);
     ((ht_astore_job_log_cb)call->cb)(call->data, err, err ? NULL : &job, err ? 0 : n,
@@ -232,8 +305,7 @@ void ht_astore_job_log(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, cons
     for (size_t i = 0; i < 4; i++)
         ht_argv_init(&a[i]);
     ht_argv_add(&a[0], "MULTI");
-    ht_argv_add(&a[1], "HGETALL");
-    ht_argv_add(&a[1], jobkey);
+    add_doc_read(&a[1], jobkey);
     /* The whole list (at most ~100 short entries, filtered on arrival) or
      * its newest entry.  No fallback read of an older stream log
      * "<job>:log" in the same transaction: on a cluster whose slot is migrating, a
@@ -375,8 +447,8 @@ void ht_astore_retry(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const 
     ht_aclient_send(s, req, &a, 1, &call);
 }
 
-/* ht_list answers {next cursor, job, job, ...}, each job a flat HGETALL
- * array, or a BADCURSOR error. */
+/* ht_list answers {next cursor, job, job, ...}, each job a flat field,
+ * value array, or a BADCURSOR error. */
 static void finish_list(const ht_acall_t *call, int err, const redisReply *r)
 {
     ht_job_t *jobs = NULL;
@@ -422,6 +494,11 @@ void ht_astore_list(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const c
     ht_argv_addf(&a, "%d", limit);
     ht_argv_add(&a, cursor ? cursor : "");
     ht_argv_add(&a, type ? type : "");
+    /* The document's fields: the function reads only these of each job. */
+    const char *names[HT_JOB_DOC_FIELDS_MAX];
+    size_t nf = ht_job_doc_fields(names, HT_JOB_DOC_FIELDS_MAX);
+    for (size_t i = 0; i < nf && i < HT_JOB_DOC_FIELDS_MAX; i++)
+        ht_argv_add(&a, names[i]);
     ht_acall_t call = {.finish = finish_list, .cb = (ht_acall_cb)cb, .data = data, .own_errors = 1};
     ht_aclient_send(s, req, &a, 1, &call);
 }

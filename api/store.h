@@ -41,6 +41,10 @@ typedef struct {
     const char *idem_key;  /* full idempotency key name (ht_keys_idem), NULL = none */
     const char *idem_hash; /* hex SHA-256 of the request body, with idem_key */
     const char *input;     /* the job's input file, stored (ht_file_ref_format); NULL = none */
+    /* Durable submits: WAIT wait_replicas wait_timeout_ms right after the
+     * FCALL, on the same connection (0: no WAIT). */
+    long wait_replicas;
+    long wait_timeout_ms;
 } ht_astore_submit_opts_t;
 
 /* What ht_submit did.  `id` is valid only during the callback. */
@@ -50,10 +54,14 @@ typedef struct {
     uint64_t version;       /* new job only */
     int64_t created_at;     /* new job only (ms, Redis clock) */
     ht_job_status_t status; /* new job only: queued or scheduled */
+    long replicas;          /* replicas that acknowledged it (WAIT); -1: no WAIT asked */
 } ht_astore_submitted_t;
 
 /* FCALL ht_submit: stores a new job `id` from the validated request, queued
- * or (run_at in the future) scheduled.  `payload_json` and `metadata_json`
+ * or (run_at in the future) scheduled; with opts->wait_replicas, followed by
+ * WAIT on the same connection (res->replicas says how many acknowledged;
+ * Redis blocks that connection meanwhile, so durable submits go on a client
+ * of their own).  `payload_json` and `metadata_json`
  * (NULL when none) are the request's JSON as text, encoded once by the
  * caller and stored as given.  `res` is NULL unless err is 0.  HT_EEXIST:
  * the idempotency key was used with another body (nothing stored). */
@@ -63,20 +71,21 @@ void ht_astore_submit(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const
                       const char *metadata_json, const ht_astore_submit_opts_t *opts,
                       ht_astore_submit_cb cb, void *data);
 
-/* HGETALL of one job.  `job` is borrowed, valid only during the callback
- * (NULL unless err is 0); HT_ENOTFOUND when there is no such job. */
+/* One job as its document needs it: HMGET of the document's fields
+ * (shared/job.h ht_job_doc_fields; job->payload stays NULL).  `job` is
+ * borrowed, valid only during the callback (NULL unless err is 0);
+ * HT_ENOTFOUND when there is no such job. */
 typedef void (*ht_astore_job_cb)(void *data, int err, const ht_job_t *job);
 void ht_astore_get(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
                    ht_astore_job_cb cb, void *data);
 
 /* A job and its event log read together, consistently (MULTI/EXEC of
- * HGETALL of the job and LRANGE of its list log "<job key>:ev"), for the
- * event stream.  With `from` (a valid log id), the log's entries from that
- * id on, inclusive, oldest first: the caller sees whether that entry is
- * still there (the log is capped, so old entries go).  With `from` NULL,
- * only the newest entry.  `job` and `entries` are borrowed, valid only
- * during the callback (NULL unless err is 0; n may be 0: a job with no
- * list log).  HT_ENOTFOUND when there is no such job. */
+ * HMGET of the job's document fields, as ht_astore_get, and LRANGE of its list log "<job key>:ev"),
+ * for the event stream.  With `from` (a valid log id), the log's entries from that id on,
+ * inclusive, oldest first: the caller sees whether that entry is still there (the log is capped, so
+ * old entries go).  With `from` NULL, only the newest entry.  `job` and `entries` are borrowed,
+ * valid only during the callback (NULL unless err is 0; n may be 0: a job with no list log).
+ * HT_ENOTFOUND when there is no such job. */
 typedef void (*ht_astore_job_log_cb)(void *data, int err, const ht_job_t *job, size_t n,
                                      const ht_event_entry_t *entries);
 void ht_astore_job_log(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
@@ -124,9 +133,9 @@ void ht_astore_rate(ht_aclient_t *s, h2o_req_t *req, const char *rate_key, doubl
 
 /* FCALL_RO ht_list over `index` (ht_keys_tenant "jobs", or
  * ht_keys_tenant_status): up to `limit` jobs, newest first, from `cursor` ("" = the newest), of
- * `type` ("" = any).  `next` is "" at the end.  `jobs` and `next` are borrowed, valid only during
- * the callback; jobs that cannot be read are skipped (logged). HT_EINVAL: the cursor is not one
- * Redis made. */
+ * `type` ("" = any), each read as ht_astore_get reads one (no payload).  `next` is "" at the end.
+ * `jobs` and `next` are borrowed, valid only during the callback; jobs that cannot be read are
+ * skipped (logged). HT_EINVAL: the cursor is not one Redis made. */
 typedef void (*ht_astore_list_cb)(void *data, int err, const char *next, size_t n,
                                   const ht_job_t *jobs);
 void ht_astore_list(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *index,

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#define HT_ARGV_MAX 48
+#define HT_ARGV_MAX 64
 
 typedef struct {
     size_t n;

@@ -258,6 +258,22 @@ static const field_t fields[] = {
 };
 #undef F
 
+_Static_assert(sizeof(fields) / sizeof(fields[0]) <= HT_JOB_DOC_FIELDS_MAX + 1,
+               "HT_JOB_DOC_FIELDS_MAX holds every field but the payload");
+
+size_t ht_job_doc_fields(const char **names, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        if (fields[i].off == offsetof(ht_job_t, payload))
+            continue;
+        if (n < max)
+            names[n] = fields[i].name;
+        n++;
+    }
+    return n;
+}
+
 /* One hash field into the job (v NUL-terminated).  Unknown fields are
  * skipped. */
 static int set_field(ht_job_t *job, const char *f, size_t flen, const char *v, int *seen)

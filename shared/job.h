@@ -134,6 +134,15 @@ typedef struct {
  * job must then still be ht_job_clear()ed). */
 int ht_job_from_hash(ht_job_t *job, size_t n, const char *const *strs, const size_t *lens);
 
+/* The hash fields a job document is made of: every field ht_job_from_hash
+ * reads except the payload, which no document shows and which may be the
+ * largest field by far.  Readers of documents (polls, long polls, event
+ * streams, listings) ask Redis for these only (HMGET).  Fills `names`
+ * (static strings) with up to `max` of them; returns how many there are
+ * (HT_JOB_DOC_FIELDS_MAX at most). */
+#define HT_JOB_DOC_FIELDS_MAX 40
+size_t ht_job_doc_fields(const char **names, size_t max);
+
 /* 1 when `job` belongs to `tenant` (a job stored without a tenant field
  * belongs to "default"). */
 int ht_job_owned_by(const ht_job_t *job, const char *tenant);

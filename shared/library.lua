@@ -17,7 +17,7 @@ the keyspace as it is (a fix, a faster call) keeps SCHEMA: migrate loads the
 library wherever the loaded text differs.
 ]]
 
-local SCHEMA = 10
+local SCHEMA = 11
 
 local SIGNAL_CAP = 64
 -- Fields a submit leaves out of the job's hash when the caller's value is
@@ -59,7 +59,7 @@ end
 -- The fields the state machine reads: the writers off the hot paths load
 -- them all (one list is less to get wrong than a list per call).
 local FIELDS = {'status', 'token', 'tenant', 'type', 'priority', 'created_at', 'run_at',
-                'm_due_at', 'm_started', 'attempt', 'max_attempts', 'timeout_s',
+                'm_due_at', 'm_started', 'attempt', 'max_attempts', 'timeout_s', 'deadline_at',
                 'cancel_requested', 'progress_pct', 'progress_msg', 'progress_at',
                 'started_at', 'callback_url', 'cb_seq', 'ttl_s', 'failed_ttl_s', 'idem_key',
                 'version', 'error', 'cb_last_status', 'cb_last_at'}
@@ -415,13 +415,40 @@ local function submit(keys, args)
   return {version, created_at, status, id, 0}
 end
 
+-- ---- leases ------------------------------------------------------------------
+-- A claimed job is owned until its score in the active zset: now + lease_ms
+-- at the claim and at every renewal (ht_renew_many), so a job whose worker
+-- died is reaped (ht_reap) lease_ms after its last renewal, whatever its
+-- timeout_s.  The score never passes the attempt's deadline_at, started_at +
+-- timeout_s + grace_ms (stored at the claim): a worker that keeps renewing a
+-- job its handler does not stop cannot hold it longer, and the reaper then
+-- ends the attempt as timed out.  A claim without lease_ms (a worker of
+-- schema 9 or older, during a rolling upgrade) leases the job for its
+-- timeout_s, as those workers renew it (ht_renew).
+local GRACE_MS = 30000 -- the grace of a claim that names none
+
+-- The lease score of a claim at `now`, and the attempt's deadline_at.
+local function lease_of(now, timeout_s, lease_ms, grace_ms)
+  local deadline = now + timeout_s * 1000 + (grace_ms or GRACE_MS)
+  local until_ms = now + (lease_ms or timeout_s * 1000)
+  return math.min(until_ms, deadline), deadline
+end
+
+-- A positive integer argument, or nil when absent or empty.
+local function positive(arg)
+  local n = tonumber(arg)
+  if n and n > 0 then return math.floor(n) end
+  return nil
+end
+
 -- ht_claim KEYS: wait:high, wait:default, wait:low, active, fence
---          ARGV: job key prefix ("ht:{Q}:job:"), worker id, channel
+--          ARGV: job key prefix ("ht:{Q}:job:"), worker id, channel,
+--                lease_ms, grace_ms (both optional: see lease_of)
 -- Returns the claimed job as a flat HGETALL array (with its new token), or nil.
 -- take_next() is the claim itself, shared with ht_complete: w is {high,
 -- default, low, active, fence} keys, now the caller's TIME (nil: read it
 -- when a job is found).
-local function take_next(w, prefix, worker, channel, now)
+local function take_next(w, prefix, worker, channel, now, lease_ms, grace_ms)
   local active, fence = w[4], w[5]
   while true do
     -- The oldest id of the first non-empty list, high before default before
@@ -434,7 +461,7 @@ local function take_next(w, prefix, worker, channel, now)
     if j.f.status == 'queued' then
       j.now = now or now_ms()
       local token = redis.call('INCR', fence)
-      local timeout_s = tonumber(j.f.timeout_s) or 300
+      local score, deadline = lease_of(j.now, tonumber(j.f.timeout_s) or 300, lease_ms, grace_ms)
       put(j, 'attempt', int((tonumber(j.f.attempt) or 0) + 1))
       del(j, 'progress_pct')
       del(j, 'progress_msg')
@@ -442,9 +469,10 @@ local function take_next(w, prefix, worker, channel, now)
       put(j, 'token', token)
       put(j, 'worker', worker)
       put(j, 'started_at', int(j.now))
+      put(j, 'deadline_at', int(deadline))
       observe_start(j)
       set_status(j, 'running')
-      redis.call('ZADD', active, j.now + timeout_s * 1000, id)
+      redis.call('ZADD', active, score, id)
       changed(j, 'running', channel)
       return redis.call('HGETALL', job)
     end
@@ -453,23 +481,73 @@ local function take_next(w, prefix, worker, channel, now)
 end
 
 local function claim(keys, args)
-  return take_next(keys, args[1], args[2], args[3], nil)
+  return take_next(keys, args[1], args[2], args[3], nil, positive(args[4]), positive(args[5]))
 end
 
 local function holds(j, token)
   return j.f.status == 'running' and j.f.token == token
 end
 
+-- What a renewal answers for one job (see ht_renew_many).
+local RENEWED, CANCEL_REQUESTED, NOT_HELD, PAST_DEADLINE = 1, 2, 0, 3
+
+-- Renews the lease of job `key` held with `token` until now + lease_ms
+-- (never past its deadline_at).  Returns the answer and the new score (nil
+-- when not renewed).  A job claimed before deadline_at existed has none: its
+-- lease is capped by nothing but its worker.
+local function renew_held(key, token, now, lease_ms)
+  local f = redis.call('HMGET', key, 'status', 'token', 'deadline_at', 'cancel_requested',
+                       'timeout_s')
+  if not (f[1] == 'running' and f[2] == token) then return NOT_HELD end
+  local deadline = tonumber(f[3])
+  if deadline and now >= deadline then return PAST_DEADLINE end
+  local until_ms = now + (lease_ms or (tonumber(f[5]) or 300) * 1000)
+  if deadline and deadline < until_ms then until_ms = deadline end
+  if f[4] == '1' then return CANCEL_REQUESTED, until_ms end
+  return RENEWED, until_ms
+end
+
+-- ht_renew_many KEYS: active   ARGV: job key prefix, lease_ms, held jobs
+-- The lease renewal of every job a worker holds in one partition, in one
+-- call: the held jobs are one string of "<id> <token>" pairs separated by
+-- spaces ("<id> <token>" alone for one job).  Returns one integer per pair,
+-- in order: 1 renewed (owned until now + lease_ms, or its deadline_at if
+-- sooner), 2 renewed but a cancel was requested (stop the handler, end it
+-- canceled), 3 not renewed: past its deadline_at (the attempt ran past
+-- timeout_s + grace; the reaper ends it as timed out), 0 not held (it
+-- finished, its lease ran out and it was reaped, or another attempt owns
+-- it: drop its outcome).
+local ZADD_CHUNK = 2000 -- arguments per ZADD (unpack() has a limit)
+local function renew_many(keys, args)
+  local active, prefix, lease_ms = keys[1], args[1], positive(args[2])
+  if not lease_ms then return redis.error_reply('BADLEASE lease_ms must be a positive integer') end
+  local now = now_ms()
+  local out, scores = {}, {}
+  for id, token in string.gmatch(args[3] or '', '(%S+) (%S+)') do
+    local answer, until_ms = renew_held(prefix .. id, token, now, lease_ms)
+    out[#out + 1] = answer
+    if until_ms then
+      scores[#scores + 1] = until_ms
+      scores[#scores + 1] = id
+    end
+  end
+  for i = 1, #scores, ZADD_CHUNK do
+    redis.call('ZADD', active, unpack(scores, i, math.min(i + ZADD_CHUNK - 1, #scores)))
+  end
+  return out
+end
+
 -- ht_renew KEYS: job, active   ARGV: id, token
--- Returns 1 while the caller holds the job, 2 when it holds it but a cancel
--- was requested (stop the handler), 0 when its lease is lost.
+-- The per-job renewal of workers of schema 9 and older (during a rolling
+-- upgrade): the lease is the job's timeout_s, as they claimed it.  Returns
+-- 1 while the caller holds the job, 2 when it holds it but a cancel was
+-- requested (stop the handler), 0 when its lease is lost (or its
+-- deadline_at passed).
 local function renew(keys, args)
-  local job, active, id, token = keys[1], keys[2], args[1], args[2]
-  local f = redis.call('HMGET', job, 'status', 'token', 'timeout_s', 'cancel_requested')
-  if not (f[1] == 'running' and f[2] == token) then return 0 end
-  redis.call('ZADD', active, 'XX', now_ms() + (tonumber(f[3]) or 300) * 1000, id)
-  if f[4] == '1' then return 2 end
-  return 1
+  local answer, until_ms = renew_held(keys[1], args[2], now_ms(), nil)
+  if not until_ms then return NOT_HELD end
+  redis.call('ZADD', keys[2], until_ms, args[1])
+  return answer
 end
 
 -- ht_progress KEYS: job   ARGV: id, token, percent ('' = none), message, channel
@@ -511,8 +589,9 @@ end
 -- new status, or nil when the caller no longer holds it (a later attempt
 -- owns the job: the stale outcome is dropped).
 --   With KEYS job, active, wait, signal, wait:high, wait:default, wait:low,
---   fence and ARGV ..., job key prefix, worker id (8 keys, 9 arguments) it
---   then claims the next job for the same worker as ht_claim does (whether
+--   fence and ARGV ..., job key prefix, worker id, lease_ms, grace_ms (8
+--   keys, 9 to 11 arguments) it then claims the next job for the same
+--   worker as ht_claim does, with the same lease arguments (whether
 --   or not the outcome was taken: the worker is free either way) and
 --   returns {status or nil, the claimed job as ht_claim answers it or nil}.
 --   One more argument after these (the 8th with 4 keys, the 10th with 8):
@@ -568,7 +647,7 @@ local function complete(keys, args)
   local status = settle(keys, args, now)
   if #keys < 8 then return status end
   local nxt = take_next({keys[5], keys[6], keys[7], keys[2], keys[8]}, args[8], args[9],
-                        args[6], now)
+                        args[6], now, positive(args[10]), positive(args[11]))
   return {status or false, nxt or false}
 end
 
@@ -598,9 +677,12 @@ end
 
 -- ht_reap KEYS: active, wait:high, wait:default, wait:low, signal
 --         ARGV: job key prefix, channel, limit
--- Jobs whose lease ran out (their worker died or hung) go back to the head of
--- their queue with the attempt counted, or fail when none is left (or end
--- canceled when a cancel was requested).  Returns the number of jobs reaped.
+-- Jobs whose lease ran out (their worker died, hung or lost Redis, or the
+-- claim's reply was lost) go back to the head of their queue with the
+-- attempt counted, or fail when none is left (or end canceled when a cancel
+-- was requested).  The error says why: lease_expired, or timeout when the
+-- attempt's deadline_at has passed (it ran past timeout_s + grace: its
+-- renewals stopped at the deadline).  Returns the number of jobs reaped.
 local function reap(keys, args)
   local active, signal = keys[1], keys[5]
   local prefix, channel, limit = args[1], args[2], tonumber(args[3]) or 100
@@ -613,9 +695,16 @@ local function reap(keys, args)
     j.now = now
     local f = j.f
     if f.status == 'running' then
-      local err = cjson.encode({code = 'lease_expired', message =
-        'the worker holding attempt ' .. f.attempt .. ' stopped renewing its lease'})
-      put(j, 'error', err)
+      local deadline = tonumber(f.deadline_at)
+      local err
+      if deadline and now >= deadline then
+        err = {code = 'timeout', message = 'attempt ' .. f.attempt .. ' ran past its timeout_s of ' ..
+               (f.timeout_s or '300') .. ' s and the grace after it without an outcome'}
+      else
+        err = {code = 'lease_expired', message =
+               'the worker holding attempt ' .. f.attempt .. ' stopped renewing its lease'}
+      end
+      put(j, 'error', cjson.encode(err))
       local status
       if f.cancel_requested == '1' then
         status = 'canceled'
@@ -760,17 +849,26 @@ local function trim(keys, args)
 end
 
 -- ht_list (read-only) KEYS: index (ht:{Q}:t:<tenant>:jobs or ...:status:<s>)
---         ARGV: base, limit (1..100), cursor ('' = from the newest), type ('' = any)
+--         ARGV: base, limit (1..100), cursor ('' = from the newest), type ('' = any),
+--               then the job hash fields to read (none: every field, HGETALL)
 -- Returns {next cursor or '', job, job, ...}, newest first, each job a flat
--- HGETALL array.  The cursor is "<score>:<id>" of the last entry looked at;
--- entries with the same score are ordered by id, so paging never skips or
--- repeats one.  With a type filter at most SCAN_MAX entries are looked at per
--- call: the reply may then hold fewer jobs and a cursor to go on.
+-- field, value array of the fields asked for that it has.  The cursor is
+-- "<score>:<id>" of the last entry looked at; entries with the same score
+-- are ordered by id, so paging never skips or repeats one.  The type filter
+-- reads one field of each entry before anything else, at most SCAN_MAX
+-- entries are looked at per call, and a page holds about PAGE_BYTES of
+-- results at most (a job whose result would pass it starts the next page,
+-- unless the page is empty): the reply may then hold fewer jobs and a
+-- cursor to go on.  So one call reads at most SCAN_MAX type fields and
+-- `limit` jobs whose results add up to PAGE_BYTES, or one larger one.
 local SCAN_MAX = 1000
+local PAGE_BYTES = 1048576
 local function list(keys, args)
   local index, base = keys[1], args[1]
   local limit = math.max(1, math.min(100, tonumber(args[2]) or 20))
   local cursor, want_type = args[3], args[4]
+  local fields = {}
+  for i = 5, #args do fields[#fields + 1] = args[i] end
   local max = '+inf'
   local after_score, after_id
   if cursor ~= '' then
@@ -782,7 +880,8 @@ local function list(keys, args)
   local looked = 0
   local offset = 0
   local last = nil
-  while #out - 1 < limit and looked < SCAN_MAX do
+  local bytes, full = 0, false
+  while #out - 1 < limit and looked < SCAN_MAX and not full do
     local batch = redis.call('ZREVRANGEBYSCORE', index, max, '-inf', 'WITHSCORES',
                              'LIMIT', offset, 100)
     if #batch == 0 then last = nil; break end
@@ -790,21 +889,37 @@ local function list(keys, args)
       local id, score = batch[i], batch[i + 1]
       local skip = after_score and score == after_score and id >= after_id
       if not skip then
+        local job = base .. 'job:' .. id
+        local keep = want_type == '' or redis.call('HGET', job, 'type') == want_type
+        local size = keep and redis.call('HSTRLEN', job, 'result') or 0
+        if keep and #out > 1 and bytes + size > PAGE_BYTES then
+          full = true -- this job starts the next page: the cursor stays before it
+          break
+        end
         looked = looked + 1
         last = score .. ':' .. id
-        local h = redis.call('HGETALL', base .. 'job:' .. id)
-        if #h > 0 then
-          local t = nil
-          if want_type ~= '' then t = redis.call('HGET', base .. 'job:' .. id, 'type') end
-          if want_type == '' or t == want_type then
-            out[#out + 1] = h
-            if #out - 1 >= limit or looked >= SCAN_MAX then break end
+        if keep then
+          bytes = bytes + size
+          local h
+          if #fields > 0 then
+            h = {}
+            local v = redis.call('HMGET', job, unpack(fields))
+            for k = 1, #fields do
+              if v[k] then
+                h[#h + 1] = fields[k]
+                h[#h + 1] = v[k]
+              end
+            end
+          else
+            h = redis.call('HGETALL', job)
           end
+          if #h > 0 then out[#out + 1] = h end
         end
+        if #out - 1 >= limit or looked >= SCAN_MAX then break end
       end
     end
     offset = offset + #batch / 2
-    if #batch < 200 then
+    if #batch < 200 and not full then
       -- The index ran out: no cursor unless we stopped early above.
       if #out - 1 < limit and looked < SCAN_MAX then last = nil end
       break
@@ -1070,6 +1185,7 @@ end
 redis.register_function('ht_submit', submit)
 redis.register_function('ht_claim', claim)
 redis.register_function('ht_renew', renew)
+redis.register_function('ht_renew_many', renew_many)
 redis.register_function('ht_progress', progress)
 redis.register_function('ht_complete', complete)
 redis.register_function('ht_release', release)

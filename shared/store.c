@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "shared/argv.h"
+#include "shared/buf.h"
 #include "shared/clock.h"
 #include "shared/error.h"
 #include "shared/log.h"
@@ -88,7 +89,7 @@ static redisReply *judge(ht_store_t *s, redisReply *r, int *rc)
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        *rc = ht_store_error_is_no_library(r->str)      ? HT_ESCHEMA
+        *rc = ht_store_error_is_no_library(r->str)    ? HT_ESCHEMA
               : ht_store_error_is_unavailable(r->str) ? HT_EREDIS
                                                       : HT_EPROTO;
         /* A Redis without the library is new or was emptied (replaced
@@ -431,7 +432,14 @@ int ht_store_register_types(ht_store_t *s, const char *const *types, size_t n,
     return rc;
 }
 
-int ht_store_claim(ht_store_t *s, const ht_keys_t *k, const char *worker_id, ht_job_t *job)
+/* The claim's terms: the last arguments of ht_claim and ht_complete. */
+static void add_terms(ht_argv_t *a, const ht_claimer_t *who)
+{
+    ht_argv_addf(a, "%ld", who->lease_ms);
+    ht_argv_addf(a, "%ld", who->grace_ms);
+}
+
+int ht_store_claim(ht_store_t *s, const ht_keys_t *k, const ht_claimer_t *who, ht_job_t *job)
 {
     ht_argv_t a;
     ht_argv_fcall(&a, "ht_claim", 5, 0);
@@ -441,8 +449,9 @@ int ht_store_claim(ht_store_t *s, const ht_keys_t *k, const char *worker_id, ht_
     ht_argv_add(&a, k->active);
     ht_argv_add(&a, k->fence);
     ht_argv_add(&a, k->job_prefix);
-    ht_argv_add(&a, worker_id);
+    ht_argv_add(&a, who->worker_id);
     ht_argv_add(&a, k->channel);
+    add_terms(&a, who);
     int rc;
     redisReply *r = call(s, &a, &rc);
     ht_argv_clear(&a);
@@ -502,20 +511,46 @@ static int held_result(long long v)
     return v == 1 ? 0 : HT_ESTALE;
 }
 
-int ht_store_renew(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job)
+int ht_store_renew_many(ht_store_t *s, const ht_keys_t *k, long lease_ms, const ht_held_t *held,
+                        size_t n, ht_lease_answer_t *answers)
 {
-    char jobkey[HT_KEY_MAX];
+    /* The held jobs travel as one argument, "<id> <token>" pairs. */
+    ht_buf_t pairs = HT_BUF_INIT;
+    for (size_t i = 0; i < n; i++)
+        ht_buf_printf(&pairs, "%s%s %" PRIu64, i ? " " : "", held[i].id, held[i].token);
+    if (n == 0 || ht_buf_failed(&pairs)) {
+        ht_buf_free(&pairs);
+        set_err(s, "%s", n ? "out of memory" : "internal error: nothing to renew");
+        return n ? HT_ENOMEM : HT_EINVAL;
+    }
     ht_argv_t a;
-    ht_argv_fcall(&a, "ht_renew", 2, 0);
-    add_held(&a, k, job, jobkey);
+    ht_argv_fcall(&a, "ht_renew_many", 1, 0);
     ht_argv_add(&a, k->active);
-    ht_argv_add(&a, job->id);
-    ht_argv_addf(&a, "%" PRIu64, job->token);
-    long long v = 0;
-    int rc = call_int(s, &a, &v);
-    if (rc < 0)
+    ht_argv_add(&a, k->job_prefix);
+    ht_argv_addf(&a, "%ld", lease_ms);
+    ht_argv_addn(&a, pairs.data, pairs.len);
+    int rc;
+    redisReply *r = call(s, &a, &rc);
+    ht_argv_clear(&a);
+    ht_buf_free(&pairs);
+    if (!r)
         return rc;
-    return v == 2 ? HT_ECANCELED : held_result(v);
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != n) {
+        set_err(s, "%s", "redis: unexpected reply to ht_renew_many");
+        rc = HT_EPROTO;
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_INTEGER || e->integer < HT_LEASE_LOST ||
+            e->integer > HT_LEASE_PAST_DEADLINE) {
+            set_err(s, "%s", "redis: unexpected answer in the reply to ht_renew_many");
+            rc = HT_EPROTO;
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        answers[i] = (ht_lease_answer_t)r->element[i]->integer;
+    freeReplyObject(r);
+    return rc;
 }
 
 int ht_store_progress(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job, int pct,
@@ -540,7 +575,7 @@ int ht_store_progress(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job, in
 
 int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job,
                            ht_outcome_t outcome, const char *json, int retryable,
-                           long retry_delay_ms, const char *worker_id, ht_job_t *next, int *got)
+                           long retry_delay_ms, const ht_claimer_t *who, ht_job_t *next, int *got)
 {
     static const char *const names[] = {"succeeded", "failed", "canceled"};
     char jobkey[HT_KEY_MAX];
@@ -569,7 +604,8 @@ int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *jo
     ht_argv_addf(&a, "%ld", retry_delay_ms > 0 ? retry_delay_ms : 0);
     if (next) {
         ht_argv_add(&a, k->job_prefix);
-        ht_argv_add(&a, worker_id);
+        ht_argv_add(&a, who->worker_id);
+        add_terms(&a, who);
     }
     int rc;
     redisReply *r = call(s, &a, &rc);

@@ -78,20 +78,44 @@ int ht_store_migrate(ht_store_t *s, const ht_keyspace_t *ks, ht_migrate_result_t
 int ht_store_register_types(ht_store_t *s, const char *const *types, size_t n,
                             const char *worker_id);
 
+/* Who claims jobs, and on what terms (ht_claim in shared/library.lua): a
+ * claimed job is owned for lease_ms without a renewal
+ * (ht_store_renew_many), and never past started_at + timeout_s + grace_ms,
+ * its deadline_at (the backstop for a handler that does not stop). */
+typedef struct {
+    const char *worker_id;
+    long lease_ms;
+    long grace_ms;
+} ht_claimer_t;
+
 /* Claims the next queued job (highest priority first, FIFO within one).
  * Returns 1 with *job filled (owned by the caller, ht_job_clear()), 0 when
  * every queue is empty, or a negative code. */
-int ht_store_claim(ht_store_t *s, const ht_keys_t *k, const char *worker_id, ht_job_t *job);
+int ht_store_claim(ht_store_t *s, const ht_keys_t *k, const ht_claimer_t *who, ht_job_t *job);
 
 /* Blocks up to timeout_ms for a wake-up token pushed on submit.  Returns 1
  * when woken, 0 on timeout, or a negative code. */
 int ht_store_wait_signal(ht_store_t *s, const ht_keys_t *k, int timeout_ms);
 
-/* Renews the lease of a held job.  Returns 0, HT_ECANCELED (still ours, but
- * a cancel was requested: stop the handler), HT_ESTALE when the job is no
- * longer ours (lease expired and reaped, or another attempt owns it), or a
- * negative code. */
-int ht_store_renew(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job);
+/* One held job to renew: its id and the token of the attempt held. */
+typedef struct {
+    char id[HT_ID_LEN + 1];
+    uint64_t token;
+} ht_held_t;
+
+/* What a renewal says of one held job. */
+typedef enum {
+    HT_LEASE_LOST = 0,          /* no longer ours: reaped, finished, or another attempt owns it */
+    HT_LEASE_RENEWED = 1,       /* owned for lease_ms more (never past its deadline_at) */
+    HT_LEASE_CANCELED = 2,      /* renewed, but a cancel was requested: stop the handler */
+    HT_LEASE_PAST_DEADLINE = 3, /* not renewed: past timeout_s + grace; the reaper ends it */
+} ht_lease_answer_t;
+
+/* Renews the leases of n held jobs of partition `k` (n >= 1) for lease_ms,
+ * in one Redis call (ht_renew_many), and fills answers[n] in order.
+ * Returns 0 or a negative code (then no answer is set). */
+int ht_store_renew_many(ht_store_t *s, const ht_keys_t *k, long lease_ms, const ht_held_t *held,
+                        size_t n, ht_lease_answer_t *answers);
 
 /* Publishes progress; pct -1 means none, msg may be NULL.  Returns 0,
  * HT_ESTALE, or a negative code. */
@@ -107,13 +131,13 @@ typedef enum { HT_OUTCOME_SUCCEEDED, HT_OUTCOME_FAILED, HT_OUTCOME_CANCELED } ht
  * dropped: a later attempt owns the job), or a negative code.
  *
  * Then, in the same call (one round trip per job), the
- * claim ht_store_claim would make for `worker_id` when `next` is not NULL:
+ * claim ht_store_claim would make for `who` when `next` is not NULL:
  * *got is 1 with *next filled (owned by the caller, ht_job_clear()) or 0
  * when every queue is empty; the next job is claimed whether or not the
  * outcome was taken (HT_ESTALE), and never when the call fails. */
 int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job,
                            ht_outcome_t outcome, const char *json, int retryable,
-                           long retry_delay_ms, const char *worker_id, ht_job_t *next, int *got);
+                           long retry_delay_ms, const ht_claimer_t *who, ht_job_t *next, int *got);
 
 /* Hands a held job back to the head of its queue without counting the
  * attempt (worker draining).  Returns 0, HT_ESTALE, or a negative code. */

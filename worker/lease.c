@@ -1,10 +1,15 @@
-/* The lease thread: one per process, with its own Redis connection.  Every
- * beat it renews the lease of each held job that was last renewed more than
- * a third of its timeout_s ago (so a lease outlives several missed beats),
- * tells a slot to stop when its lease is lost, its time is up or its job
- * was canceled (ht_renew says so: the backstop for a missed cancel
- * message, see cancel.c).  It also does the queue's housekeeping that no
- * single process may own (so there is no scheduler or reaper to lose):
+/* The lease thread: one per process, with its own Redis connection.  About
+ * every third of the lease (--lease-ms) it renews the lease of every held
+ * job, all those of one partition in one call (ht_renew_many), and tells a
+ * slot to stop when its lease is lost, its job was canceled (the backstop
+ * for a missed cancel message, see cancel.c) or Redis ended its attempt as
+ * timed out.  Every beat it also stops the handlers whose timeout_s is up
+ * and those whose lease ran out without a renewal (Redis unreachable for
+ * longer than the lease: the job runs elsewhere).  Renewals come from here
+ * only, never from the handlers, so a busy handler keeps its lease; a job
+ * whose outcome is being stored (`settling`) is left alone.  It also does
+ * the queue's housekeeping that no single process may own (so there is no
+ * scheduler or reaper to lose):
  *   - promotes due scheduled jobs (delays and retry backoff) about every
  *     100 ms, sooner when the next one is due sooner, never more often
  *     than every 20 ms;
@@ -20,6 +25,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "shared/clock.h"
@@ -45,48 +51,166 @@
 /* A worker record not refreshed for this long is a dead worker's. */
 #define STALE_MS  600000
 #define POOLS_MAX 256
-/* A handler that ignores its stop request keeps its lease this long past
- * its deadline (the exec handler needs up to its kill grace); after that the
- * lease is let go so the job can run elsewhere. */
-#define OVERRUN_GRACE_MS 30000
+/* One held job of a renewal round: its slot and what is sent. */
+typedef struct {
+    ht_slot_t *slot;
+    const ht_keys_t *keys; /* its partition's (NULL: an id that names none) */
+    ht_held_t held;
+} renewal_t;
 
-static void renew_slot(ht_wstate_t *st, ht_slot_t *slot, ht_store_t *store, int64_t now, int force)
+/* The renewal rounds' memory (concurrency entries each), made once. */
+typedef struct {
+    renewal_t *all, *part;
+    ht_keys_t *scratch; /* keys of partitions not served, per entry of all */
+    ht_held_t *held;
+    ht_lease_answer_t *answers;
+    int failing; /* the last round failed (logged once until one succeeds) */
+} renewer_t;
+
+static int renewer_init(renewer_t *r, size_t n)
 {
-    pthread_mutex_lock(&slot->mu);
-    int due = slot->busy && !slot->settling &&
-              (force || now - slot->renewed_ms >= slot->held.timeout_s * 1000 / 3) &&
-              now < slot->deadline_ms + OVERRUN_GRACE_MS;
-    if (slot->busy && now >= slot->deadline_ms)
-        ht_stop_request(&slot->stop, HT_STOP_TIMEOUT);
-    ht_job_t held = slot->held;
-    pthread_mutex_unlock(&slot->mu);
-    if (!due)
-        return;
+    memset(r, 0, sizeof(*r));
+    r->all = calloc(n, sizeof(*r->all));
+    r->part = calloc(n, sizeof(*r->part));
+    r->scratch = calloc(n, sizeof(*r->scratch));
+    r->held = calloc(n, sizeof(*r->held));
+    r->answers = calloc(n, sizeof(*r->answers));
+    return r->all && r->part && r->scratch && r->held && r->answers ? 0 : HT_ENOMEM;
+}
 
-    ht_keys_t scratch;
-    const ht_keys_t *k = ht_wstate_keys_of(st, held.id, &scratch);
-    int rc = k ? ht_store_renew(store, k, &held) : HT_EINVAL;
+static void renewer_clear(renewer_t *r)
+{
+    free(r->all);
+    free(r->part);
+    free(r->scratch);
+    free(r->held);
+    free(r->answers);
+}
+
+/* Applies a renewal's answer to the slot, if it still runs that attempt. */
+static void apply(const renewal_t *r, ht_lease_answer_t answer, int64_t sent_ms)
+{
+    ht_slot_t *slot = r->slot;
     const char *why = NULL;
     ht_log_level_t level = HT_LOG_WARN;
     pthread_mutex_lock(&slot->mu);
-    if (slot->busy && !slot->settling && slot->held.token == held.token) {
-        if (rc == 0 || rc == HT_ECANCELED)
-            slot->renewed_ms = now; /* still ours either way */
-        if (rc == HT_ECANCELED && atomic_load(&slot->stop) == HT_STOP_NONE) {
-            why = "cancel requested (seen on renewal); stopping the handler";
-            level = HT_LOG_INFO;
+    if (slot->busy && !slot->settling && slot->held.token == r->held.token && !slot->lease_gone) {
+        switch (answer) {
+        case HT_LEASE_CANCELED:
+            if (atomic_load(&slot->stop) == HT_STOP_NONE) {
+                why = "cancel requested (seen on renewal); stopping the handler";
+                level = HT_LOG_INFO;
+            }
             ht_stop_request(&slot->stop, HT_STOP_CANCELED);
-        } else if (rc == HT_ESTALE) {
+            slot->renewed_ms = sent_ms; /* renewed all the same */
+            break;
+        case HT_LEASE_RENEWED:
+            slot->renewed_ms = sent_ms;
+            break;
+        case HT_LEASE_PAST_DEADLINE:
+            why = "attempt past its timeout_s and grace: redis ends it as timed out; stopping "
+                  "the handler";
+            ht_stop_request(&slot->stop, HT_STOP_TIMEOUT);
+            slot->lease_gone = 1;
+            break;
+        case HT_LEASE_LOST:
             why = "lease lost; stopping the handler";
             ht_stop_request(&slot->stop, HT_STOP_LEASE_LOST);
+            slot->lease_gone = 1;
+            break;
         }
     }
     pthread_mutex_unlock(&slot->mu);
     if (why)
-        ht_log(level, why, "id", held.id, NULL);
-    if (rc < 0 && rc != HT_ESTALE && rc != HT_ECANCELED)
-        ht_log(HT_LOG_WARN, "lease not renewed", "id", held.id, "error", ht_store_errstr(store),
-               NULL);
+        ht_log(level, why, "id", r->held.id, NULL);
+}
+
+/* Renews rs[0..n) (all of one partition) in one call.  Returns 0 or the
+ * store's negative code. */
+static int renew_batch(ht_wstate_t *st, ht_store_t *store, renewer_t *r, const renewal_t *rs,
+                       size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        r->held[i] = rs[i].held;
+    int64_t sent = ht_mono_ms();
+    int rc = ht_store_renew_many(store, rs[0].keys, st->claimer.lease_ms, r->held, n, r->answers);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        apply(&rs[i], r->answers[i], sent);
+    return rc;
+}
+
+/* The held jobs whose lease is still ours, into r->all; returns how many. */
+static size_t collect(ht_wstate_t *st, renewer_t *r)
+{
+    size_t n = 0;
+    for (long i = 0; i < st->concurrency; i++) {
+        ht_slot_t *slot = &st->slots[i];
+        pthread_mutex_lock(&slot->mu);
+        if (slot->busy && !slot->settling && !slot->lease_gone) {
+            renewal_t *e = &r->all[n++];
+            e->slot = slot;
+            memcpy(e->held.id, slot->held.id, sizeof(e->held.id));
+            e->held.token = slot->held.token;
+        }
+        pthread_mutex_unlock(&slot->mu);
+    }
+    for (size_t i = 0; i < n; i++)
+        r->all[i].keys = ht_wstate_keys_of(st, r->all[i].held.id, &r->scratch[i]);
+    return n;
+}
+
+/* One renewal round: every held job, one call per partition (a job of a
+ * partition not served, made under an N recorded after we started, in a
+ * call of its own).  Returns 0, or the last Redis failure's code. */
+static int renew_all(ht_wstate_t *st, ht_store_t *store, renewer_t *r)
+{
+    size_t n = collect(st, r);
+    int rc = 0, got;
+    for (size_t p = 0; p < st->parts.count; p++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (r->all[i].keys == &st->parts.parts[p].keys)
+                r->part[m++] = r->all[i];
+        if (m && (got = renew_batch(st, store, r, r->part, m)) < 0)
+            rc = got;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (r->all[i].keys == &r->scratch[i] &&
+            (got = renew_batch(st, store, r, &r->all[i], 1)) < 0)
+            rc = got;
+    return rc;
+}
+
+/* Logs a round's failure once, and the first round that works again. */
+static void renewed(renewer_t *r, ht_store_t *store, int rc)
+{
+    if (rc < 0 && !r->failing)
+        ht_log(HT_LOG_WARN, "leases not renewed, retrying", "error", ht_store_errstr(store), NULL);
+    else if (rc == 0 && r->failing)
+        ht_log(HT_LOG_INFO, "leases renewed again", NULL);
+    r->failing = rc < 0;
+}
+
+/* Every beat: stops the handlers whose timeout_s is up, and those whose
+ * lease ran out without a renewal (it is surely gone in Redis: the job runs
+ * again elsewhere).  Returns how many were told their lease is gone. */
+static int check_slots(ht_wstate_t *st, int64_t now)
+{
+    int gone = 0;
+    for (long i = 0; i < st->concurrency; i++) {
+        ht_slot_t *slot = &st->slots[i];
+        pthread_mutex_lock(&slot->mu);
+        if (slot->busy && now >= slot->deadline_ms)
+            ht_stop_request(&slot->stop, HT_STOP_TIMEOUT);
+        if (slot->busy && !slot->settling && !slot->lease_gone &&
+            now >= slot->renewed_ms + st->claimer.lease_ms) {
+            slot->lease_gone = 1;
+            ht_stop_request(&slot->stop, HT_STOP_LEASE_LOST);
+            gone++;
+        }
+        pthread_mutex_unlock(&slot->mu);
+    }
+    return gone;
 }
 
 /* Promotes due scheduled jobs of every partition: n promoted (the most of
@@ -272,16 +396,34 @@ static void *lease_main(void *arg)
     ht_lease_t *l = arg;
     ht_wstate_t *st = l->st;
     ht_store_t *store = NULL;
+    renewer_t r;
+    if (renewer_init(&r, (size_t)st->concurrency) < 0) {
+        ht_log(HT_LOG_ERROR, "lease thread cannot start: out of memory", NULL);
+        renewer_clear(&r);
+        return NULL;
+    }
     ht_store_open(&store, &st->url, HT_WORKER_REDIS_TIMEOUT_MS);
-    int64_t next_beat = 0, next_promote = 0, next_reap = 0, next_trim = 0;
+    int64_t next_beat = 0, next_renew = 0, next_promote = 0, next_reap = 0, next_trim = 0;
     int64_t next_register = ht_mono_ms() + REGISTER_EVERY_MS;
     int64_t next_publish = ht_mono_ms() + PUBLISH_EVERY_MS;
     while (store && !ht_wthread_quitting(&l->thread)) {
         int64_t now = ht_mono_ms();
         int force = atomic_exchange(&st->renew_all, 0);
-        if (now >= next_beat || force) {
-            for (long i = 0; i < st->concurrency; i++)
-                renew_slot(st, &st->slots[i], store, now, force);
+        if (now >= next_renew || force) {
+            renewed(&r, store, renew_all(st, store, &r));
+            next_renew = now + st->claimer.lease_ms / 3;
+        }
+        now = ht_mono_ms();
+        if (now >= next_beat) {
+            int gone = check_slots(st, now);
+            if (gone > 0) {
+                char count[16];
+                snprintf(count, sizeof(count), "%d", gone);
+                ht_log(HT_LOG_WARN,
+                       "lease ran out without a renewal (redis unreachable?); stopping handlers: "
+                       "their jobs run again elsewhere",
+                       "count", count, NULL);
+            }
             next_beat = now + BEAT_MS;
         }
         if (now >= next_promote)
@@ -292,9 +434,10 @@ static void *lease_main(void *arg)
             next_publish = now + PUBLISH_EVERY_MS;
         }
 
-        /* Sleep until the next renewal beat or promotion, whichever is first. */
+        /* Sleep until the next beat, renewal or promotion, whichever is first. */
         now = ht_mono_ms();
         int64_t until = next_beat < next_promote ? next_beat : next_promote;
+        until = next_renew < until ? next_renew : until;
         int64_t ms = until - now;
         if (ms < 1)
             ms = 1;
@@ -304,6 +447,7 @@ static void *lease_main(void *arg)
     if (store)
         unpublish(l, store);
     ht_store_close(store);
+    renewer_clear(&r);
     return NULL;
 }
 

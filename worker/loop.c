@@ -83,6 +83,7 @@ static void hold(ht_slot_t *slot, const ht_job_t *job, long timeout_s)
     slot->held.priority = job->priority;
     slot->held.timeout_s = timeout_s;
     slot->renewed_ms = now;
+    slot->lease_gone = 0;
     slot->deadline_ms = now + timeout_s * 1000;
     slot->busy = 1;
     slot->settling = 0;
@@ -171,9 +172,9 @@ static void store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *jo
     trouble_t t = {0};
     for (;;) {
         int want = nx->allow && !nx->got && !atomic_load(&slot->st->draining);
-        int rc =
-            ht_store_complete_next(store, k, job, outcome, json, retryable, delay_ms, slot->st->id,
-                                   want ? &nx->job : NULL, want ? &nx->got : NULL);
+        int rc = ht_store_complete_next(store, k, job, outcome, json, retryable, delay_ms,
+                                        &slot->st->claimer, want ? &nx->job : NULL,
+                                        want ? &nx->got : NULL);
         if (rc == 0 || rc == HT_ESTALE)
             nx->empty = want && !nx->got;
         if (rc == 0) {
@@ -182,11 +183,14 @@ static void store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *jo
             return;
         }
         if (rc == HT_ESTALE) {
-            ht_log(HT_LOG_WARN, "outcome dropped: another attempt owns the job", "id", job->id,
-                   "outcome", outcome_name(outcome), NULL);
+            ht_log(HT_LOG_WARN, "outcome dropped: the attempt no longer holds the job", "id",
+                   job->id, "outcome", outcome_name(outcome), NULL);
             return;
         }
-        if (atomic_load(&slot->stop) == HT_STOP_LEASE_LOST || ht_mono_ms() >= give_up) {
+        /* Retried even when the lease thread presumes the lease lost (no
+         * renewal for a whole lease): until a reaper takes the job, Redis
+         * still takes the outcome, and fencing refuses it after. */
+        if (ht_mono_ms() >= give_up) {
             ht_log(HT_LOG_ERROR, "outcome not stored; the job runs again when its lease ends", "id",
                    job->id, "error", ht_store_errstr(store), NULL);
             return;
@@ -239,8 +243,13 @@ static void settle(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, ht_j
     char msg[128];
     switch ((ht_stop_reason_t)atomic_load(&slot->stop)) {
     case HT_STOP_LEASE_LOST:
-        ht_log(HT_LOG_WARN, "lease lost: outcome dropped", "id", job->id, NULL);
-        return;
+        /* A handler that finished anyway has done the work: its outcome is
+         * sent, and Redis takes it only if no later attempt owns the job. */
+        if (hrc != HT_HANDLER_OK) {
+            ht_log(HT_LOG_WARN, "lease lost: outcome dropped", "id", job->id, NULL);
+            return;
+        }
+        break;
     case HT_STOP_DRAIN:
         /* A handler that finished anyway has done the work: keep it. */
         if (hrc == HT_HANDLER_STOPPED) {
@@ -473,7 +482,7 @@ static void *slot_main(void *arg)
             }
             const ht_keys_t *k = &st->parts.parts[cur].keys;
             part = (cur + 1) % count;
-            rc = ht_store_claim(store, k, st->id, &job);
+            rc = ht_store_claim(store, k, &st->claimer, &job);
             if (rc < 0)
                 part_failed(&pt[cur], store, k, several, "claim", rc);
             else

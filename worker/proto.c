@@ -81,6 +81,7 @@ char *ht_proto_job_line(const ht_proto_job_t *job, size_t *len)
         *p++ = ' ';
     *o++ = '}';
     *o++ = '\n';
+    *o = '\0';
     *len = (size_t)(o - buf);
     return buf;
 }

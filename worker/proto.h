@@ -38,8 +38,8 @@ typedef struct {
     const char *output_path; /* NULL: no output file expected */
 } ht_proto_job_t;
 
-/* The job line, newline included: a new malloc'd buffer of *len bytes (not
- * NUL-terminated), or NULL when out of memory.  A CR or LF in the payload
+/* The job line, newline included: a new malloc'd buffer of *len bytes and a
+ * NUL, or NULL when out of memory.  A CR or LF in the payload
  * (valid JSON has them only as whitespace between tokens) becomes a space,
  * so the line stays one line; no other byte is changed. */
 char *ht_proto_job_line(const ht_proto_job_t *job, size_t *len);

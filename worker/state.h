@@ -34,6 +34,7 @@
 #include "shared/keys.h"
 #include "shared/partition.h"
 #include "shared/redis_url.h"
+#include "shared/store.h"
 
 #include "worker/job_ctx.h"
 #include "worker/thread.h"
@@ -49,11 +50,12 @@ typedef struct {
     ht_wstate_t *st;
     int index;
     ht_wthread_t thread;
-    pthread_mutex_t mu;  /* guards busy, settling, held, renewed_ms, deadline_ms */
+    pthread_mutex_t mu;  /* guards busy, settling, held, renewed_ms, lease_gone, deadline_ms */
     int busy;            /* a job is held */
     int settling;        /* its outcome is being stored: not renewed (it may be done) */
     ht_job_t held;       /* shallow copy: id, token, priority, timeout_s only */
-    int64_t renewed_ms;  /* monotonic time of the last lease renewal */
+    int64_t renewed_ms;  /* monotonic time the last renewal that held was sent (or the job taken) */
+    int lease_gone;      /* the lease is lost or past its deadline: renewals stop */
     int64_t deadline_ms; /* monotonic end of the attempt's timeout_s */
     atomic_int stop;     /* ht_stop_reason_t for the job being run */
     atomic_int exited;   /* the thread has left its loop */
@@ -64,7 +66,8 @@ struct ht_wstate {
     ht_redis_url_t url;
     ht_parts_t parts; /* every partition served (read-only once started) */
     long concurrency;
-    long retry_base_ms; /* backoff of failed attempts (backoff.h) */
+    ht_claimer_t claimer; /* our claims: id, HANGTIGHT_LEASE_MS, HANGTIGHT_TIMEOUT_GRACE_MS */
+    long retry_base_ms;   /* backoff of failed attempts (backoff.h) */
     long retry_max_ms;
     ht_slot_t *slots;     /* concurrency of them */
     atomic_int draining;  /* slots stop claiming */

@@ -94,6 +94,14 @@ static int parse_options(ht_worker_t *w, int argc, char **argv)
          "let callbacks reach private, loopback and other non-public addresses "
          "(development and tests only)",
          0, 0, &w->webhooks.webhook_allow_private},
+        {"lease-ms", "HANGTIGHT_LEASE_MS", HT_OPT_INT, "10000",
+         "a claimed job stays ours MS without a renewal (renewed every third of it): a dead "
+         "worker's job runs again about MS + 1 s later",
+         1000, 600000, &w->st.claimer.lease_ms},
+        {"timeout-grace-ms", "HANGTIGHT_TIMEOUT_GRACE_MS", HT_OPT_INT, "30000",
+         "an attempt still running MS past its timeout_s is ended as timed out in Redis, "
+         "whatever its worker says (keep it above the exec handler's 5 s kill grace)",
+         1000, 3600000, &w->st.claimer.grace_ms},
         {"partitions", "HANGTIGHT_PARTITIONS", HT_OPT_INT, "1",
          "the queue's N partitions (issue 10; the same N for api, workers and CLI, see the "
          "README on changing it)",
@@ -144,6 +152,7 @@ static int make_id(ht_worker_t *w)
         return -errno;
     snprintf(w->st.id, sizeof(w->st.id), "%s:%ld:%02x%02x%02x", host, (long)getpid(), r[0], r[1],
              r[2]);
+    w->st.claimer.worker_id = w->st.id;
     return 0;
 }
 
@@ -314,15 +323,16 @@ static void log_ready(const ht_worker_t *w)
 {
     size_t n;
     const char *const *types = ht_registry_names(&n);
-    char list[2048] = "", conc[16], parts[16], served[16];
+    char list[2048] = "", conc[16], parts[16], served[16], lease[24];
     size_t used = 0;
     for (size_t i = 0; i < n && used < sizeof(list); i++)
         used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i ? "," : "", types[i]);
     snprintf(conc, sizeof(conc), "%ld", w->st.concurrency);
     snprintf(parts, sizeof(parts), "%u", w->st.parts.n);
     snprintf(served, sizeof(served), "%zu", w->st.parts.count);
+    snprintf(lease, sizeof(lease), "%ld", w->st.claimer.lease_ms);
     ht_log(HT_LOG_INFO, "worker ready", "worker", w->st.id, "concurrency", conc, "types", list,
-           "partitions", parts, "partitions_served", served, NULL);
+           "partitions", parts, "partitions_served", served, "lease_ms", lease, NULL);
 }
 
 int ht_worker_main(int argc, char **argv)

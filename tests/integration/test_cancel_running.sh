@@ -33,6 +33,9 @@ cat >"$HT_TMP/handlers.json" <<JSON
 JSON
 export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
 
+# A lease of 3 s, renewed every second: the renewal catches a cancel that
+# pub/sub missed within about a second (below).
+export HANGTIGHT_LEASE_MS=3000
 ht_start_stack --worker-args --concurrency 3
 
 history() {
@@ -104,9 +107,9 @@ log "the child that ignores SIGTERM died $died ms after the DELETE"
 ends_canceled_within "$id" 8000
 
 # ---- a cancel that pub/sub missed: the lease renewal catches it -------
-# Set the flag behind the worker's back (no message is published); with
-# timeout_s 3 the lease is renewed every second.
-ht_submit '{"type": "sleep", "payload": {"ms": 30000, "steps": 30}, "timeout_s": 3}'
+# Set the flag behind the worker's back (no message is published); the
+# lease (3 s) is renewed every second.
+ht_submit '{"type": "sleep", "payload": {"ms": 30000, "steps": 30}}'
 id=$HT_JOB
 wait_until 10 "the sleep job runs" ht_job_is "$id" running
 ht_redis HSET "$(ht_job_key "$id")" cancel_requested 1 >/dev/null

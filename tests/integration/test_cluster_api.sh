@@ -188,7 +188,11 @@ ht_wait_slot_served "$SLOT" 10
 B2=$(ht_slot_master "$SLOT")
 log "failover: $n503 answers 503, 202 again after $outage ms (cluster-node-timeout 1500 ms); promoted $B2"
 assert_eq "$(rc "$B2" EXISTS "ht:$Q:job:$last")" 1 "the job acknowledged before the kill, on the promoted replica"
-ht_http GET "/v1/jobs/$id1"
+# Each api thread has its own connections: the one that answered 202 above
+# is back, another may take a moment more (its own map refresh, its own
+# connect to the promoted master).
+got_job() { ht_http GET "/v1/jobs/$id1" && [[ "$HTTP_STATUS" == 200 ]]; }
+wait_until 10 "every api thread serves GET after the failover" got_job
 assert_status 200 "GET after the failover"
 held_finished() { hand_finish && [[ "$FINISHED_PAYLOAD" == *held* ]]; }
 wait_until 20 "the hand worker reaches the held job" held_finished

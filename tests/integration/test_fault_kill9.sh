@@ -21,6 +21,8 @@ cat >"$HT_TMP/handlers.json" <<JSON
 JSON
 export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
 
+# A lease of 3 s: a killed worker's job is requeued about 3 s later.
+export HANGTIGHT_LEASE_MS=3000
 ht_start_stack --workers 0
 
 workers=()
@@ -36,8 +38,7 @@ for slot in 0 1 2 3; do start_worker "$slot"; done
 for w in "${workers[@]}"; do wait_until 30 "$w is ready" ht_worker_ready "$w"; done
 # The type is known once a worker registered it.
 
-# timeout_s is the lease: a killed worker's job is requeued 3 s later.
-body='{"type": "fault.record", "payload": {"n": @SEQ@}, "timeout_s": 3, "max_attempts": 10}'
+body='{"type": "fault.record", "payload": {"n": @SEQ@}, "max_attempts": 10}'
 ht_spawn submitter python3 "$FAULTS/submit.py" "$HT_URL" "$HT_TMP/submits.jsonl" \
     --count "$JOBS" --body "$body"
 

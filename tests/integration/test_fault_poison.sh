@@ -13,6 +13,8 @@ cat >"$HT_TMP/handlers.json" <<JSON
 JSON
 export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
 
+# A lease of 1 s: each death is noticed about a second later.
+export HANGTIGHT_LEASE_MS=1000
 ht_start_stack --workers 0
 n=0
 # Not waited for: the poison job may kill a worker before it says ready.
@@ -46,8 +48,7 @@ until_failed() {
 }
 runs_of() { grep -c "^$1 " "$HT_TMP/exec.log" || true; }
 
-# timeout_s (the lease) of 1 s: each death is noticed about a second later.
-ht_submit "{\"type\": \"fault.poison\", \"timeout_s\": 1, \"max_attempts\": $MAX_ATTEMPTS}"
+ht_submit "{\"type\": \"fault.poison\", \"max_attempts\": $MAX_ATTEMPTS}"
 id=$HT_JOB
 until_failed "$id" "$MAX_ATTEMPTS"
 deaths=$DEATHS
@@ -64,7 +65,7 @@ assert_eq "$(cut -d' ' -f2 "$HT_TMP/exec.log" | paste -sd,)" "1,2,3" "attempts e
 # when its lease runs out, which is after every lease of the first job ran
 # out.  Then an echo job, run by a worker that runs one job at a time, is
 # claimed after anything queued before it (the first job, had it come back).
-ht_submit '{"type": "fault.poison", "timeout_s": 1, "max_attempts": 1}'
+ht_submit '{"type": "fault.poison", "max_attempts": 1}'
 canary=$HT_JOB
 until_failed "$canary" 1
 assert_eq "$DEATHS" 1 "worker deaths of the one-attempt poison job"

@@ -18,11 +18,13 @@ MAX_503_MS=3000 # a refusal must come this fast (generous: 2 shared cores)
 # shows the difference, which this test cannot cause.
 FSYNC=${HT_FAULT_FSYNC:-always}
 
+# A lease of 3 s (see the end).
+export HANGTIGHT_LEASE_MS=3000
 ht_start_stack --workers 2 --redis-args --aof --fsync "$FSYNC" --worker-args --concurrency 2
 
 ht_spawn submitter python3 "$FAULTS/submit.py" "$HT_URL" "$HT_TMP/submits.jsonl" \
     --until-file "$HT_TMP/stop" --timeout 15 \
-    --body '{"type": "echo", "payload": {"n": @SEQ@}, "timeout_s": 3}'
+    --body '{"type": "echo", "payload": {"n": @SEQ@}}'
 acked_count() {
     local n
     n=$(grep -c '"status": 202' "$HT_TMP/submits.jsonl" 2>/dev/null) || true
@@ -66,8 +68,8 @@ python3 "$FAULTS/outage.py" "$HT_TMP/submits.jsonl" "$killed_ms" "$restart_ms" "
 
 # Every acknowledged job exists and finishes (the workers reconnected too).
 # A claim that Redis stored (AOF) but whose reply the worker never got is
-# a job "running" on nobody: its lease (timeout_s 3) runs out and it runs
-# again as attempt 2.  With the default timeout_s that takes 5 minutes.
+# a job "running" on nobody: its lease (3 s) runs out and it runs again as
+# attempt 2.
 ht_redis --scan --pattern 'ht:{default}:job:*' |
     sed -nE 's/^ht:\{default\}:job:([0-9a-f-]{36})$/\1/p' >"$HT_TMP/existing.ids"
 python3 "$FAULTS/check.py" --url "$HT_URL" --submits "$HT_TMP/submits.jsonl" \

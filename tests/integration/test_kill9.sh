@@ -3,10 +3,12 @@
 # lease runs out and another worker finishes the job as attempt 2.
 source "$(dirname "$0")/lib.sh"
 
+# A lease of 4 s; the job itself needs 3 s (its timeout_s of an hour plays
+# no part).
+export HANGTIGHT_LEASE_MS=4000
 ht_start_stack --workers 2
 
-# The lease (timeout_s) is 4 s; the job itself needs 3 s.
-ht_submit '{"type": "sleep", "payload": {"ms": 3000, "steps": 6}, "timeout_s": 4}'
+ht_submit '{"type": "sleep", "payload": {"ms": 3000, "steps": 6}, "timeout_s": 3600}'
 id=$HT_JOB
 wait_until 10 "the job runs" ht_job_is "$id" running
 

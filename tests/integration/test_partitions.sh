@@ -13,6 +13,8 @@ export HT_TEST_CLUSTER=0
 source "$(dirname "$0")/lib.sh"
 
 export HANGTIGHT_PARTITIONS=6
+# A lease of 3 s, renewed every second (the renewals are tested below).
+export HANGTIGHT_LEASE_MS=3000
 ht_start_stack --workers 0
 # A worker registers the built-in types, then goes: the backlog waits.
 ht_start_worker w0 --concurrency 1
@@ -176,9 +178,9 @@ for i in $(seq 12); do
     assert_json .id "$id" "replay of key k-$i"
 done
 ((${#idem_parts[@]} >= 3)) || fail "12 idempotency keys landed in only ${#idem_parts[@]} partitions"
-# A 2.5 s job with timeout_s 3 is renewed about every second: renewals with
-# the wrong partition's keys would lose the lease and the job.
-ht_submit '{"type": "sleep", "timeout_s": 3, "payload": {"ms": 2500}}'
+# A 2.5 s job is renewed about every second: renewals with the wrong
+# partition's keys would lose the lease and the job.
+ht_submit '{"type": "sleep", "payload": {"ms": 2500}}'
 slow=$HT_JOB
 for id in "${delayed[@]}"; do wait_until 15 "delayed $id done" ht_job_is "$id" succeeded; done
 wait_until 15 "the slow job done" ht_job_is "$slow" succeeded

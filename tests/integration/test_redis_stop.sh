@@ -9,8 +9,14 @@
 # Each time both log what they wait for, and once Redis answers again
 # (SIGCONT) they recover within RECOVER_MS: the api answers /readyz, the
 # worker claims, and no acknowledged job is lost or held by an attempt that
-# nobody runs (which would only come back when its lease of timeout_s ends).
+# nobody runs (which would only come back when its lease ends).
 source "$(dirname "$0")/lib.sh"
+
+# A lease longer than the freezes below (each lasts until a reply times
+# out, 5 s, and more): a job whose outcome waits across one is not presumed
+# lost, so it ends in attempt 1 (with a lease shorter than the freeze it may
+# run again: at least once).
+export HANGTIGHT_LEASE_MS=30000
 
 # Recovery measured here is well under a second (bench/README.md has no
 # figure: it is not a speed); the bound leaves room for a loaded machine.
@@ -38,7 +44,13 @@ api_ready() {
     ht_alive api || fail "the api exited: $(tail -n 20 "${HT_LOGS[api]}")"
     [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$HT_URL/readyz")" == 200 ]]
 }
-job_is() { ht_job_is "$@"; }
+# job_is ID STATUS: 0 when job ID is STATUS; a 503 (an api thread whose
+# connection to Redis is not back yet) is a "not yet", as for submits.
+job_is() {
+    ht_http GET "/v1/jobs/$1"
+    [[ "$HTTP_STATUS" == 200 || "$HTTP_STATUS" == 503 ]] || fail "GET job $1: $HTTP_STATUS $HTTP_BODY"
+    [[ "$HTTP_STATUS" == 200 && "$(ht_json .status)" == "$2" ]]
+}
 # Submits BODY, retrying while the api answers 503 (what a client does:
 # each api thread's connection to Redis comes back on its own); asserts a
 # 202 within RECOVER_MS and sets HT_JOB.

@@ -27,6 +27,12 @@ done
 
 source "$(dirname "$0")/lib.sh"
 
+# A lease longer than the cuts below (each lasts until a reply times
+# out, 5 s, and more): a job whose outcome waits across one is not presumed
+# lost, so it ends in attempt 1 (with a lease shorter than the freeze it may
+# run again: at least once).
+export HANGTIGHT_LEASE_MS=30000
+
 RECOVER_MS=10000
 NS=ht-bh-$$
 HOST_IF=htbh$$

@@ -27,6 +27,8 @@ cat >"$HT_TMP/handlers.json" <<JSON
 JSON
 export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
 export HANGTIGHT_RETRY_BASE_MS=200
+# A lease of 3 s: the job of a killed worker (below) runs again 3 s later.
+export HANGTIGHT_LEASE_MS=3000
 
 ht_start_stack --worker-args --concurrency 2
 
@@ -127,8 +129,7 @@ ht_start_worker w4
 # 4 s of work: finding the holder and killing it takes a while on a loaded
 # machine (a cluster's redis-cli -c, the CLI's job-key), and a job that
 # finishes first proves nothing.
-ht_submit '{"type": "sleep", "payload": {"ms": 4000, "steps": 4}, "timeout_s": 5,
-            "max_attempts": 3}'
+ht_submit '{"type": "sleep", "payload": {"ms": 4000, "steps": 4}, "max_attempts": 3}'
 id=$HT_JOB
 wait_until 10 "the sleep job runs" ht_job_is "$id" running
 holder=$(ht_job_hget "$id" worker)

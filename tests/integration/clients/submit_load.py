@@ -4,7 +4,7 @@ test (test_cluster_failover.sh).
 
     submit_load.py submit HOST:PORT OUT.jsonl CLIENTS STOP-FILE
         CLIENTS threads, each on its own keep-alive connection, POST
-        {"type": "echo", "payload": {"c": client, "n": seq}, "timeout_s": 5} one after the
+        {"type": "echo", "payload": {"c": client, "n": seq}} one after the
         other until STOP-FILE exists.  Every answer is one line of OUT:
         {"c", "n", "t0", "t1" (ms since the epoch: sent, answered),
          "status" (0 when the connection failed or timed out), "id" (of a
@@ -46,10 +46,7 @@ def submitter(hostport, client, out, lock, stop_file):
     n = 0
     while not os.path.exists(stop_file):
         n += 1
-        # timeout_s 5: the lease of a job whose completion the failover
-        # lost expires in seconds, not the default minutes, so the reaper
-        # runs it again within the audit.
-        body = json.dumps({"type": "echo", "payload": {"c": client, "n": n}, "timeout_s": 5})
+        body = json.dumps({"type": "echo", "payload": {"c": client, "n": n}})
         rec = {"c": client, "n": n, "t0": now_ms(), "status": 0, "id": None, "err": None}
         try:
             conn.request("POST", "/v1/jobs", body, {"Content-Type": "application/json"})
