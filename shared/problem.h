@@ -17,6 +17,7 @@ typedef enum {
     HT_P_FORBIDDEN,             /* 403 */
     HT_P_NOT_FOUND,             /* 404 unknown route */
     HT_P_JOB_NOT_FOUND,         /* 404 */
+    HT_P_SCHEDULE_NOT_FOUND,    /* 404 */
     HT_P_METHOD_NOT_ALLOWED,    /* 405 */
     HT_P_REQUEST_TIMEOUT,       /* 408 an upload's body stopped arriving */
     HT_P_CONFLICT,              /* 409 */

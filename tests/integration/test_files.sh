@@ -320,6 +320,25 @@ wait_until 20 "the second sync submit is held" queued_is 1
 claim_and_complete "$(ht_redis LRANGE "$(key wait:default)" 0 0)"
 wait "$sync_pid"
 assert_eq "$(cat "$HT_TMP/sync.code")" 200 "sync without an output: 200"
+# The form that claims the next job too (8 keys; lease_ms and grace_ms
+# before the output, which is the 12th argument).
+up 'type=echo' "$HT_TMP/c.bin"
+assert_status 202 "a file submit completed with the claim-next form"
+nid=$(ht_json .id)
+ht_redis FCALL ht_claim 5 "$(key wait:high)" "$(key wait:default)" "$(key wait:low)" \
+    "$(key active)" "$(key fence)" "$(key job:)" test-worker "$(key events)" 60000 1000 >/dev/null
+token=$(ht_job_hget "$nid" token)
+[[ -n "$token" ]] || fail "could not claim $nid"
+HANGTIGHT_BLOB_STORE=dir:$BLOBS "$TOOL" --ctype text/csv put "acme/$nid/output-1" <"$HT_TMP/out.csv" >"$HT_TMP/put"
+ref="$(jq -r .bytes "$HT_TMP/put") $(jq -r .sha256 "$HT_TMP/put") output-1 text/csv"
+ht_redis FCALL ht_complete 8 "$(key job:$nid)" "$(key active)" "$(key wait:default)" "$(key signal)" \
+    "$(key wait:high)" "$(key wait:default)" "$(key wait:low)" "$(key fence)" \
+    "$nid" "$token" succeeded '{"ok":true}' 0 "$(key events)" '' "$(key job:)" test-worker \
+    60000 1000 "$ref" >/dev/null
+ht_http GET "/v1/jobs/$nid" "" "${acme[@]}"
+assert_json '.output.bytes' 8 "the output of a claim-next completion"
+assert_eq "$(curl -s "${acme[@]}" "$HT_URL/v1/jobs/$nid/output")" "$(cat "$HT_TMP/out.csv")" \
+    "the output's bytes (claim-next completion)"
 
 # ---- the api stops mid-upload: 503, nothing kept -------------------------------------------
 
