@@ -35,6 +35,10 @@ export HANGTIGHT_SECRETS_KEY=$SECRETS_KEY
 export HANGTIGHT_WEBHOOK_SECRET=$FALLBACK
 export HANGTIGHT_WEBHOOK_ALLOW_PRIVATE=1
 export HANGTIGHT_WEBHOOK_RETRY_BASE_MS=200
+# The deliveries refused below are retried for as long as the test takes to
+# let them out (the default 8 attempts run out within seconds at this base
+# on a loaded machine).
+export HANGTIGHT_WEBHOOK_MAX_ATTEMPTS=100
 export HANGTIGHT_WEBHOOK_SECRETS_CACHE_MS=1000
 
 # A handler that says whether it can see the secrets key.
@@ -312,9 +316,10 @@ MOVED_JOB=$JOB
 if got_request "$MOVED_JOB"; then fail "a delivery was sent without a secret that opens: $REQ"; fi
 ht_log_has w1 "does not open with HANGTIGHT_SECRETS_KEY" || fail "the worker did not say why"
 # Put globex's own sealed key back: the delivery is retried and goes out,
-# signed with globex's secret.
+# signed with globex's secret.  Its next try follows a backoff that grew
+# with each refusal (with jitter, up to twice the time it was refused).
 ht_redis HSET 'ht:whsec:{globex}' "$G1_ID" "$g1_record" >/dev/null
-wait_until 30 "the refused delivery goes out once the record is whole" got_request "$MOVED_JOB"
+wait_until 120 "the refused delivery goes out once the record is whole" got_request "$MOVED_JOB"
 expect_signed "globex after the repair" "$G1" "$A4" "$FALLBACK"
 
 # ---- handlers never see the key -----------------------------------------------
@@ -367,6 +372,10 @@ if got_request "$STUCK"; then fail "the keyless worker sent acme's delivery: $RE
 ht_stop w-none
 
 # With the right key again, the refused delivery goes out, signed by acme's.
+# Due at once (no worker runs to hold it): its backoff grew with each
+# refusal, which is not what this part is about.
+assert_eq "$(ht_redis ZADD 'ht:{default}:deliveries' XX CH "$(ht_ms)" "$STUCK")" 1 \
+    "the refused delivery is pending"
 ht_start_worker w1 "${WORKER_ARGS[@]}"
 wait_until 30 "acme's refused delivery goes out" got_request "$STUCK"
 expect_signed "acme's refused delivery" "$A4" "$G1" "$FALLBACK"
