@@ -120,7 +120,10 @@ wait_until 10 "the recycled processes are gone" eval "gone ${pids[0]} && gone ${
 grep -qF '"handler process served max_jobs: replaced"' "$W1_LOG" || fail "no max_jobs log line"
 
 # ---- fewer processes than slots: a job waits for the process -------------
-ht_submit '{"type": "t.single", "payload": {"do": "sleep", "s": 3}}'
+# The first holds the one process until the test opens its gate, once the
+# impatient job gave up.
+SINGLE_GATE=$HT_TMP/single.gate
+ht_submit "{\"type\": \"t.single\", \"payload\": {\"do\": \"gate\", \"file\": \"$SINGLE_GATE\"}}"
 first=$HT_JOB
 wait_until 15 "the first t.single job runs" ht_job_is "$first" running
 ht_submit '{"type": "t.single", "payload": {"after": "the first"}}'
@@ -132,6 +135,7 @@ assert_json .error.code timeout
 assert_jq '.error.message | contains("no process of the t.single handler was free")' \
     "the timeout says it waited for a process"
 impatient_done=$(ht_json .finished_at)
+touch "$SINGLE_GATE"
 wait_until 20 "the waiting job runs after the first" ht_job_is "$second" succeeded
 second_pid=$(ht_json .result.pid)
 second_done=$(ht_json .finished_at)
