@@ -222,3 +222,22 @@ p=$(cat "$HT_TMP/slowout.sh.paths")
 gone_file() { [[ ! -e "$1" ]]; }
 wait_until 10 "the canceled job's output file is removed" gone_file "$p"
 assert_eq "$(tmp_files)" 0 "nothing left in tmp/"
+
+# ---- a built-in stops when asked: a canceled gzip ends canceled ------------
+# Had it not stopped, it would finish and end succeeded (a handler that
+# returns OK despite a cancel keeps its work).
+head -c $((64 << 20)) /dev/urandom >"$HT_TMP/huge.bin"
+up 'gzip&payload=%7B%22level%22%3A9%7D' "$HT_TMP/huge.bin"
+Z=$(ht_json .id)
+compressing() {
+    ht_http GET "/v1/jobs/$Z"
+    [[ "$(ht_json .status)" == running && "$(ht_json '.progress.percent // 0')" -ge 1 ]]
+}
+wait_until 60 "the gzip job reports progress" compressing
+assert_match "$(ht_json .progress.message)" "^compressed [0-9.]+ of 64.0 MiB$" "progress message by bytes"
+ht_http DELETE "/v1/jobs/$Z"
+assert_status 202 "cancel of the running gzip"
+wait_until 30 "the gzip job is canceled" finished "$Z" canceled
+assert_jq '.output == null' "no output of the canceled gzip"
+assert_eq "$(blobs_of "$Z")" "input " "no output blob of the canceled gzip"
+assert_eq "$(tmp_files)" 0 "the canceled gzip's partial output is gone"
