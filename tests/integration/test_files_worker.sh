@@ -10,7 +10,8 @@
 # wrote a partial output before failing (only the retry's output is kept,
 # attempt 1's file is gone); outputs of failed and canceled jobs neither
 # kept nor left on disk; checksum and gzip of a job without an input fail
-# at once with a clear error.
+# at once with a clear error; a gzip canceled mid-file stops and ends
+# canceled, its partial output removed.
 source "$(dirname "$0")/lib.sh"
 
 BLOBS=$HT_TMP/blobs
