@@ -4,6 +4,7 @@
  * other figure counts the caller's tenant's jobs only:
  *
  *   {"queues": [{"name": "default",
+ *                "paused": false, "paused_types": ["video.transcode"],
  *                "queued": {"high": n, "default": n, "low": n},
  *                "scheduled": n, "running": n,
  *                "failed": n, "canceled": n, "succeeded": n,
@@ -11,8 +12,10 @@
  *                           "canceled": n, "retried": n}}]}
  *
  * failed, canceled and succeeded count the jobs still kept (not expired);
- * totals count since the keyspace was made.  One queue for now; the array
- * is there for named queues. */
+ * totals count since the keyspace was made.  paused: an operator paused
+ * the queue (POST /v1/queues/{name}/pause, api/operator.c; nothing new
+ * starts); paused_types: the types paused alone.  One queue for now; the
+ * array is there for named queues. */
 #include <stdio.h>
 #include <string.h>
 
@@ -33,6 +36,8 @@ static void on_stats(void *data, int err, size_t n, const char *const *names,
     ht_api_thread_t *t = ht_api_thread_of(req);
     json_t *queued = json_pack("{s:I, s:I, s:I}", "high", (json_int_t)0, "default", (json_int_t)0,
                                "low", (json_int_t)0);
+    json_t *paused_types = json_array();
+    int paused = 0;
     /* Every total is present, 0 until counted. */
     json_t *totals = json_pack("{s:I, s:I, s:I, s:I, s:I}", "submitted", (json_int_t)0, "succeeded",
                                (json_int_t)0, "failed", (json_int_t)0, "canceled", (json_int_t)0,
@@ -48,12 +53,20 @@ static void on_stats(void *data, int err, size_t n, const char *const *names,
             char name[64];
             snprintf(name, sizeof(name), "%.*s", (int)(len - slen), names[i]);
             json_object_set_new(totals, name, v);
-        } else if (json_object_get(queued, names[i])) {
-            json_object_set_new(queued, names[i], v);
+        } else if (strncmp(names[i], "queued:", 7) == 0 && json_object_get(queued, names[i] + 7)) {
+            json_object_set_new(queued, names[i] + 7, v);
+        } else if (strcmp(names[i], "paused") == 0) {
+            paused = values[i] > 0; /* summed over the partitions */
+            json_decref(v);
+        } else if (strncmp(names[i], "paused:", 7) == 0) {
+            json_array_append_new(paused_types, json_string(names[i] + 7));
+            json_decref(v);
         } else {
             json_object_set_new(q, names[i], v);
         }
     }
+    json_object_set_new(q, "paused", json_boolean(paused));
+    json_object_set_new(q, "paused_types", paused_types);
     json_object_set_new(q, "totals", totals);
     json_t *doc = json_pack("{s:[o]}", "queues", q);
     ht_http_add_header(req, "cache-control", "no-cache");

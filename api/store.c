@@ -34,9 +34,11 @@ static int reply_ll(const redisReply *r, long long *out)
     return HT_EPROTO;
 }
 
-/* ht_submit answers {version, created_at, status, id, replayed}, or an
- * error: IDEMMISMATCH (the key was used with another body) or EXISTS (the
- * id is taken: a bug or a broken random source, never expected). */
+/* ht_submit answers {version, created_at, status, id, replayed, priority
+ * applied}, or an error: IDEMMISMATCH (the key was used with another
+ * body), OVERCAP max_queued <n> (the tenant's waiting jobs are at its cap)
+ * or EXISTS (the id is taken: a bug or a broken random source, never
+ * expected). */
 static void finish_submit(const ht_acall_t *call, int err, const redisReply *r)
 {
     ht_astore_submitted_t res;
@@ -45,18 +47,22 @@ static void finish_submit(const ht_acall_t *call, int err, const redisReply *r)
     if (!err && r->type == REDIS_REPLY_ERROR) {
         if (strncmp(r->str, "IDEMMISMATCH", 12) == 0) {
             err = HT_EEXIST;
+        } else if (sscanf(r->str, "OVERCAP max_queued %lld", &res.max_queued) == 1) {
+            err = HT_ELIMIT;
         } else {
             ht_log(HT_LOG_ERROR, "redis error reply", "detail", r->str, NULL);
             err = HT_EPROTO;
         }
     } else if (!err) {
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 5 ||
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 6 ||
             reply_ll(r->element[4], &replayed) < 0 || r->element[3]->type != REDIS_REPLY_STRING)
             err = HT_EPROTO;
         else if (!replayed && (reply_ll(r->element[0], &version) < 0 ||
                                reply_ll(r->element[1], &created_at) < 0 ||
                                r->element[2]->type != REDIS_REPLY_STRING ||
-                               ht_job_status_parse(r->element[2]->str, &res.status) < 0))
+                               ht_job_status_parse(r->element[2]->str, &res.status) < 0 ||
+                               r->element[5]->type != REDIS_REPLY_STRING ||
+                               ht_priority_parse(r->element[5]->str, &res.priority) < 0))
             err = HT_EPROTO;
     }
     if (!err) {
@@ -65,7 +71,8 @@ static void finish_submit(const ht_acall_t *call, int err, const redisReply *r)
         res.version = (uint64_t)version;
         res.created_at = created_at;
     }
-    ((ht_astore_submit_cb)call->cb)(call->data, err, err ? NULL : &res);
+    ((ht_astore_submit_cb)call->cb)(call->data, err,
+                                    err && err != HT_ELIMIT ? NULL : &res);
 }
 
 void ht_astore_submit(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,

@@ -49,13 +49,17 @@ typedef struct {
     uint64_t version;       /* new job only */
     int64_t created_at;     /* new job only (ms, Redis clock) */
     ht_job_status_t status; /* new job only: queued or scheduled */
+    ht_priority_t priority; /* new job only: the priority applied (the tenant's max_priority) */
+    long long max_queued;   /* HT_ELIMIT only: the partition's share of the tenant's cap */
 } ht_astore_submitted_t;
 
 /* FCALL ht_submit: stores a new job `id` from the validated request, queued
  * or (run_at in the future) scheduled.  `payload_json` and `metadata_json`
  * (NULL when none) are the request's JSON as text, encoded once by the
- * caller and stored as given.  `res` is NULL unless err is 0.  HT_EEXIST:
- * the idempotency key was used with another body (nothing stored). */
+ * caller and stored as given.  `res` is NULL unless err is 0 or HT_ELIMIT.
+ * HT_EEXIST: the idempotency key was used with another body (nothing
+ * stored).  HT_ELIMIT: the tenant has its max_queued jobs waiting in the
+ * partition (res->max_queued; nothing stored). */
 typedef void (*ht_astore_submit_cb)(void *data, int err, const ht_astore_submitted_t *res);
 void ht_astore_submit(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
                       const char *tenant, const ht_job_request_t *jr, const char *payload_json,
