@@ -165,6 +165,32 @@ static void finish_job(const ht_acall_t *call, int err, const redisReply *r)
     ht_job_clear(&job);
 }
 
+/* ht_claim answers the claimed job, or nil: nothing claimable. */
+static void finish_claim(const ht_acall_t *call, int err, const redisReply *r)
+{
+    if (!err && r->type == REDIS_REPLY_NIL)
+        err = HT_ENOTFOUND;
+    finish_job(call, err, r);
+}
+
+void ht_astore_claim(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *worker_id,
+                     long lease_ms, long grace_ms, const char *types, ht_astore_job_cb cb,
+                     void *data)
+{
+    ht_argv_t a;
+    ht_argv_fcall(&a, "ht_claim", 2, 0);
+    ht_argv_add(&a, k->active);
+    ht_argv_add(&a, k->fence);
+    ht_argv_add(&a, k->base);
+    ht_argv_add(&a, worker_id);
+    ht_argv_add(&a, k->channel);
+    ht_argv_addf(&a, "%ld", lease_ms);
+    ht_argv_addf(&a, "%ld", grace_ms);
+    ht_argv_add(&a, types);
+    ht_acall_t call = {.finish = finish_claim, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
 void ht_astore_get(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
                    ht_astore_job_cb cb, void *data)
 {

@@ -72,6 +72,18 @@ typedef void (*ht_astore_job_cb)(void *data, int err, const ht_job_t *job);
 void ht_astore_get(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
                    ht_astore_job_cb cb, void *data);
 
+/* FCALL ht_claim on partition `k` for a remote worker (the HTTP worker
+ * API), as hangtight-worker claims (shared/store.h ht_store_claim): the
+ * next queued job of `types` (type names separated by spaces; "" claims
+ * nothing), leased to `worker_id` for lease_ms (renew with ht_renew_many),
+ * its attempt ending at started_at + timeout_s + grace_ms at the latest.
+ * `job` is borrowed, valid only during the callback, with its new attempt
+ * and token; HT_ENOTFOUND when nothing of those types is claimable in
+ * this partition (none queued, the queue or the type paused, at a cap). */
+void ht_astore_claim(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *worker_id,
+                     long lease_ms, long grace_ms, const char *types, ht_astore_job_cb cb,
+                     void *data);
+
 /* A job and its event log read together, consistently (MULTI/EXEC of
  * HGETALL of the job and LRANGE of its list log "<job key>:ev"), for the
  * event stream.  With `from` (a valid log id), the log's entries from that
