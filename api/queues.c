@@ -11,6 +11,7 @@
  *                "totals": {"submitted": n, "succeeded": n, "failed": n,
  *                           "canceled": n, "retried": n}}]}
  *
+ * With an operator's key the counts are every tenant's (api/operator.c).
  * failed, canceled and succeeded count the jobs still kept (not expired);
  * totals count since the keyspace was made.  paused: an operator paused
  * the queue (POST /v1/queues/{name}/pause, api/operator.c; nothing new
@@ -76,6 +77,7 @@ static void on_stats(void *data, int err, size_t n, const char *const *names,
 
 int ht_queues_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
+    /* An operator's key (tenant NULL): every tenant's counts. */
     ht_api_queue_stats_all(t, req, args->tenant, on_stats, req); /* every partition */
     return 0;
 }

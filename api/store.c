@@ -483,7 +483,7 @@ void ht_astore_queue_stats(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, 
                            ht_astore_stats_cb cb, void *data)
 {
     char prefix[HT_KEY_MAX];
-    if (ht_keys_tenant(k, tenant, NULL, prefix) < 0) {
+    if (tenant && ht_keys_tenant(k, tenant, NULL, prefix) < 0) {
         cb(data, HT_EINVAL, 0, NULL, NULL);
         return;
     }
@@ -492,7 +492,12 @@ void ht_astore_queue_stats(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, 
     ht_argv_add(&a, k->wait[HT_PRIO_HIGH]);
     ht_argv_add(&a, k->wait[HT_PRIO_DEFAULT]);
     ht_argv_add(&a, k->wait[HT_PRIO_LOW]);
-    ht_argv_add(&a, prefix);
+    if (tenant) {
+        ht_argv_add(&a, prefix);
+    } else {
+        ht_argv_add(&a, k->base);
+        ht_argv_add(&a, "1");
+    }
     ht_acall_t call = {.finish = finish_stats, .cb = (ht_acall_cb)cb, .data = data};
     ht_aclient_send(s, req, &a, 1, &call);
 }
@@ -568,6 +573,54 @@ void ht_astore_whsec_list(ht_aclient_t *s, h2o_req_t *req, const char *tenant,
         cb(data, HT_EINVAL, 0, NULL);
         return;
     }
+    ht_acall_t call = {.finish = finish_strings, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
+/* ---- operator settings: pause, caps, weights (api/operator.c) ---------- */
+
+void ht_astore_limits_apply(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k,
+                            const char *const *fields, const char *const *values, size_t n,
+                            ht_astore_int_cb cb, void *data)
+{
+    ht_argv_t a;
+    ht_argv_fcall(&a, "ht_limits", 2, 0);
+    ht_argv_addf(&a, "%slimits", k->base);
+    ht_argv_add(&a, k->signal);
+    ht_argv_add(&a, k->base);
+    for (size_t i = 0; i < n; i++) {
+        ht_argv_add(&a, fields[i]);
+        ht_argv_add(&a, values[i]);
+    }
+    if (a.overflow) {
+        ht_argv_clear(&a);
+        cb(data, HT_EINVAL, 0);
+        return;
+    }
+    ht_acall_t call = {.finish = finish_int, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
+void ht_astore_limits_record(ht_aclient_t *s, h2o_req_t *req, const char *field, const char *json,
+                             ht_astore_int_cb cb, void *data)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, json ? "HSET" : "HDEL");
+    ht_argv_add(&a, HT_KEY_LIMITS);
+    ht_argv_add(&a, field);
+    if (json)
+        ht_argv_add(&a, json);
+    ht_acall_t call = {.finish = finish_int, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
+void ht_astore_limits_read(ht_aclient_t *s, h2o_req_t *req, ht_astore_strings_cb cb, void *data)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "HGETALL");
+    ht_argv_add(&a, HT_KEY_LIMITS);
     ht_acall_t call = {.finish = finish_strings, .cb = (ht_acall_cb)cb, .data = data};
     ht_aclient_send(s, req, &a, 1, &call);
 }

@@ -149,9 +149,11 @@ void ht_astore_list(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const c
                     void *data);
 
 /* FCALL_RO ht_queue_stats: n (name, value) pairs in the order Redis gives
- * them (high, default, low: the queue's wait lists; then `tenant`'s jobs:
- * scheduled, running, succeeded, failed, canceled, then its <total>_total
- * counters).  Borrowed, valid only during the callback. */
+ * them (queued:high, queued:default, queued:low: every tenant's queued
+ * jobs; paused and paused:<type>; then `tenant`'s jobs, or every tenant's
+ * when `tenant` is NULL: scheduled, running, succeeded, failed, canceled,
+ * then the <total>_total counters).  Borrowed, valid only during the
+ * callback. */
 typedef void (*ht_astore_stats_cb)(void *data, int err, size_t n, const char *const *names,
                                    const long long *values);
 void ht_astore_queue_stats(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *tenant,
@@ -162,6 +164,28 @@ void ht_astore_queue_stats(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, 
  * ht_metrics).  Borrowed, valid only during the callback. */
 void ht_astore_metrics(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, ht_astore_stats_cb cb,
                        void *data);
+
+/* ---- operator settings: pause, caps, weights (api/operator.c) ---------- */
+
+/* FCALL ht_limits on partition `k`: sets each of the n fields of its
+ * limits ("paused", "py:<type>", "tq:<tenant>", "tr:<tenant>",
+ * "tp:<tenant>", "tw:<tenant>", "yr:<type>": shared/library.lua) to its
+ * value, "" deleting it, and wakes the partition's idle workers.  value 1,
+ * or HT_EPROTO for a value the library refuses (BADLIMIT: the caller
+ * validates first), HT_EINVAL when the fields do not fit one call. */
+void ht_astore_limits_apply(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k,
+                            const char *const *fields, const char *const *values, size_t n,
+                            ht_astore_int_cb cb, void *data);
+
+/* The operator's settings as set (HT_KEY_LIMITS): field `field`
+ * ("tenant:<name>", "type:<name>") set to `json`, or deleted when `json`
+ * is NULL.  value: what HSET or HDEL answered. */
+void ht_astore_limits_record(ht_aclient_t *s, h2o_req_t *req, const char *field, const char *json,
+                             ht_astore_int_cb cb, void *data);
+
+/* HGETALL of HT_KEY_LIMITS: field, JSON text, field, ... Borrowed, valid
+ * only during the callback. */
+void ht_astore_limits_read(ht_aclient_t *s, h2o_req_t *req, ht_astore_strings_cb cb, void *data);
 
 /* ---- tenant webhook signing secrets (shared/tenant_secret.h) ----------- */
 

@@ -1182,24 +1182,41 @@ end
 
 -- ht_queue_stats (read-only) KEYS: wait:high, wait:default, wait:low (name
 --   the partition's slot)
---   ARGV: the tenant's index prefix "ht:{Q}:t:<tenant>:"
+--   ARGV: the tenant's index prefix "ht:{Q}:t:<tenant>:", or with a second
+--         argument '1' the base "ht:{Q}:" for every tenant's
 -- Returns a flat name, value array: queue_state()'s pairs, then the
--- tenant's own jobs by status (but queued: queue_state() tells the load)
--- and its totals.
+-- tenant's own jobs (or every tenant's) by status (but queued:
+-- queue_state() tells the load) and totals.
 local function queue_stats(keys, args)
-  local tb = args[1]
-  local out = {}
-  queue_state(string.match(tb, '^(.*)t:[^:]*:$'), out)
-  for _, s in ipairs(STATUSES) do
-    if s ~= 'queued' then
-      out[#out + 1] = s
-      out[#out + 1] = redis.call('ZCARD', tb .. 'status:' .. s)
+  local prefixes, base = {args[1]}, nil
+  if args[2] == '1' then
+    base, prefixes = args[1], {}
+    for _, tenant in ipairs(redis.call('SMEMBERS', base .. 'tenants')) do
+      prefixes[#prefixes + 1] = base .. 't:' .. tenant .. ':'
     end
+  else
+    base = string.match(args[1], '^(.*)t:[^:]*:$')
   end
-  local totals = redis.call('HGETALL', tb .. 'stats')
-  for i = 1, #totals, 2 do
-    out[#out + 1] = totals[i] .. '_total'
-    out[#out + 1] = tonumber(totals[i + 1])
+  local out = {}
+  queue_state(base, out)
+  local sums, order = {}, {}
+  local function add(name, v)
+    if not sums[name] then order[#order + 1] = name; sums[name] = 0 end
+    sums[name] = sums[name] + (tonumber(v) or 0)
+  end
+  for _, s in ipairs(STATUSES) do
+    if s ~= 'queued' then add(s, 0) end
+  end
+  for _, tb in ipairs(prefixes) do
+    for _, s in ipairs(STATUSES) do
+      if s ~= 'queued' then add(s, redis.call('ZCARD', tb .. 'status:' .. s)) end
+    end
+    local totals = redis.call('HGETALL', tb .. 'stats')
+    for i = 1, #totals, 2 do add(totals[i] .. '_total', totals[i + 1]) end
+  end
+  for _, name in ipairs(order) do
+    out[#out + 1] = name
+    out[#out + 1] = sums[name]
   end
   return out
 end
