@@ -1,5 +1,5 @@
 /* GET /v1/queues: the depth of each queue, from one read-only Redis
- * function call (ht_queue_stats).  "queued" is the queue's wait lists,
+ * function call (ht_queue_stats).  "queued" is the queue's depth,
  * shared by every tenant (the load ahead of a new job, no job ids); every
  * other figure counts the caller's tenant's jobs only:
  *
