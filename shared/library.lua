@@ -631,10 +631,11 @@ end
 local function take_next(c)
   local base = c.base
   local lim = base .. 'limits'
-  local g = redis.call('HMGET', lim, 'paused', 'tenant_caps', 'weights')
+  local g = redis.call('HMGET', lim, 'paused', 'tenant_caps', 'weights', 'type_limits')
   if g[1] == '1' then return nil end
   c.tcaps = g[2] ~= false and g[2] ~= '0'
   c.weights = g[3] ~= false and g[3] ~= '0'
+  local tlims = g[4] ~= false and g[4] ~= '0'
   local seen = {} -- type -> 'skip', or its cap (a number), or false: none
   for _, prio in ipairs(PRIORITIES) do
     local ready = redis.call('LRANGE', base .. 'rt:' .. prio, 0, -1)
@@ -642,7 +643,9 @@ local function take_next(c)
     for _, t in ipairs(ready) do
       if c.types == nil or c.types[t] then
         cands[#cands + 1] = t
-        if seen[t] == nil then
+        if not tlims then
+          seen[t] = false
+        elseif seen[t] == nil then
           fields[#fields + 1] = 'py:' .. t
           fields[#fields + 1] = 'yr:' .. t
         end
@@ -1361,13 +1364,14 @@ end
 -- 'py:<type>' (1: that type is paused), 'tq:<tenant>' (most jobs waiting),
 -- 'tr:<tenant>' (most running), 'tp:<tenant>' (highest priority applied),
 -- 'tw:<tenant>' (weight, 2 or more), 'yr:<type>' (most running of the
--- type), and the counts of tr: and tw: fields, 'tenant_caps' and 'weights',
--- that let a claim skip those lookups when there are none.  Caps spanning
+-- type), and the counts of tr:, tw:, and py: and yr: fields, 'tenant_caps',
+-- 'weights' and 'type_limits', that let a claim skip those lookups when
+-- there are none.  Caps spanning
 -- partitions are split by the caller (api/limits.c); each value here is
 -- this partition's share.
 local LIMIT_FIELD = {paused = true, py = true, tq = true, tr = true, tp = true, tw = true,
                      yr = true}
-local LIMIT_COUNT = {tr = 'tenant_caps', tw = 'weights'}
+local LIMIT_COUNT = {tr = 'tenant_caps', tw = 'weights', py = 'type_limits', yr = 'type_limits'}
 
 -- ht_limits KEYS: limits, signal   ARGV: base, field, value, field, value, ...
 -- Sets each field of the partition's limits (value '' deletes it), then
