@@ -214,6 +214,7 @@ int ht_cli_resume(int argc, char **argv); /* cmd_operator.c */
 int ht_cli_caps(int argc, char **argv);   /* cmd_operator.c */
 int ht_cli_partitions(int argc, char **argv); /* cmd_partitions.c */
 int ht_cli_job_key(int argc, char **argv);
+int ht_cli_schedule(int argc, char **argv); /* cmd_schedule.c */
 
 /* ---- cmd_webhook.c ----------------------------------------------------- */
 
