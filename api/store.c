@@ -162,21 +162,22 @@ void ht_astore_submit(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const
 {
     char jobkey[HT_KEY_MAX];
     ht_keys_job(k, id, jobkey);
-    ht_argv_t a;
-    ht_argv_fcall(&a, "ht_submit", 3, 0);
-    ht_argv_add(&a, jobkey);
-    ht_argv_add(&a, k->wait[jr->priority]);
-    ht_argv_add(&a, k->signal);
-    add_submit_args(&a, k, id, opts);
-    add_job_fields(&a, NULL, k, tenant, jr, payload_json, metadata_json, opts->failed_ttl_s);
+    /* The FCALL, and a WAIT after it for a durable submit: built in place
+     * (an ht_argv_t is never copied by value). */
+    ht_argv_t cmds[2];
+    ht_argv_t *a = &cmds[0];
+    ht_argv_fcall(a, "ht_submit", 3, 0);
+    ht_argv_add(a, jobkey);
+    ht_argv_add(a, k->wait[jr->priority]);
+    ht_argv_add(a, k->signal);
+    add_submit_args(a, k, id, opts);
+    add_job_fields(a, NULL, k, tenant, jr, payload_json, metadata_json, opts->failed_ttl_s);
     ht_acall_t call = {
         .finish = finish_submit, .cb = (ht_acall_cb)cb, .data = data, .own_errors = 1};
     if (opts->wait_replicas <= 0) {
-        ht_aclient_send(s, req, &a, 1, &call);
+        ht_aclient_send(s, req, a, 1, &call);
         return;
     }
-    ht_argv_t cmds[2];
-    cmds[0] = a; /* the vector's pointers are its own or borrowed: a copy is the same vector */
     ht_argv_init(&cmds[1]);
     ht_argv_add(&cmds[1], "WAIT");
     ht_argv_addf(&cmds[1], "%ld", opts->wait_replicas);
