@@ -8,11 +8,13 @@
  *                "queued": {"high": n, "default": n, "low": n},
  *                "scheduled": n, "running": n,
  *                "failed": n, "canceled": n, "succeeded": n,
+ *                "stored_bytes": n,
  *                "totals": {"submitted": n, "succeeded": n, "failed": n,
  *                           "canceled": n, "retried": n}}]}
  *
  * With an operator's key the counts are every tenant's (api/operator.c).
  * failed, canceled and succeeded count the jobs still kept (not expired);
+ * stored_bytes is the bytes of the tenant's job files in the blob store;
  * totals count since the keyspace was made.  paused: an operator paused
  * the queue (POST /v1/queues/{name}/pause, api/operator.c; nothing new
  * starts); paused_types: the types paused alone.  One queue for now; the
@@ -44,7 +46,8 @@ static void on_stats(void *data, int err, size_t n, const char *const *names,
                                (json_int_t)0, "failed", (json_int_t)0, "canceled", (json_int_t)0,
                                "retried", (json_int_t)0);
     json_t *q = json_pack("{s:s, s:o}", "name", t->keys.queue, "queued", queued);
-    static const char *const counts[] = {"scheduled", "running", "failed", "canceled", "succeeded"};
+    static const char *const counts[] = {"scheduled", "running",   "failed",
+                                         "canceled",  "succeeded", "stored_bytes"};
     for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
         json_object_set_new(q, counts[i], json_integer(0));
     for (size_t i = 0; i < n; i++) {

@@ -17,7 +17,7 @@ the keyspace as it is (a fix, a faster call) keeps SCHEMA: migrate loads the
 library wherever the loaded text differs.
 ]]
 
-local SCHEMA = 12
+local SCHEMA = 13
 
 local SIGNAL_CAP = 64
 -- Fields a submit leaves out of the job's hash when the caller's value is
@@ -359,6 +359,36 @@ local function count(j, what)
   count_type(j.base, j.f.type, what)
 end
 
+-- ---- files (the blob store holds the bytes; shared/blob.h) ----------------
+-- "<bytes> <sha256> <name> <content type>" -> bytes, name
+local function file_ref(ref)
+  local bytes, name = string.match(ref or '', '^(%d+) %x+ ([%w_-]+) ')
+  return tonumber(bytes), name
+end
+
+-- Records that job `id` of the tenant (tb, its index prefix) keeps blob
+-- `name` of `bytes` bytes: the tenant's files hash and its stored bytes.
+local function keep_file(tb, id, bytes, name)
+  local prev = redis.call('HGET', tb .. 'files', id)
+  local total, names = 0, ''
+  if prev then total, names = string.match(prev, '^(%d+)(.*)$') end
+  redis.call('HSET', tb .. 'files', id, int((tonumber(total) or 0) + bytes) .. names .. ' ' .. name)
+  redis.call('HINCRBY', tb .. 'stats', 'stored_bytes', bytes)
+end
+
+-- A job gone from Redis: its blobs are listed for deletion (the gone list
+-- that the api's sweeper drains) and its bytes leave the tenant's total.
+local function drop_files(base, tenant, tb, id)
+  local entry = redis.call('HGET', tb .. 'files', id)
+  if not entry then return end
+  redis.call('HDEL', tb .. 'files', id)
+  local total, names = string.match(entry, '^(%d+)(.*)$')
+  redis.call('HINCRBY', tb .. 'stats', 'stored_bytes', -(tonumber(total) or 0))
+  for name in string.gmatch(names or '', '%S+') do
+    redis.call('RPUSH', base .. 'gone', tenant .. '/' .. id .. '/' .. name)
+  end
+end
+
 -- A job reached a terminal status: it (and its idempotency key) expire
 -- ttl_s later, failed jobs after failed_ttl_s, and the expiry index tells
 -- ht_trim when to drop it from the listing indexes.  The log gets the same
@@ -489,6 +519,10 @@ local function submit(keys, args, many)
   hs[#hs + 1] = 'status'
   hs[#hs + 1] = status
   redis.call('HSET', job, unpack(hs))
+  if f.input then
+    local bytes, name = file_ref(f.input)
+    if bytes then keep_file(tb, id, bytes, name) end
+  end
   redis.call('ZADD', tb .. 'jobs', now, id)
   redis.call('SADD', base .. 'tenants', tenant)
   if idem ~= '' then redis.call('SET', idem, id .. ' ' .. hash) end
@@ -633,7 +667,7 @@ end
 
 -- The claim itself, shared by ht_claim and ht_complete.  c: {base, active,
 -- fence, worker, channel, lease, grace, now (nil: read when a job is
--- found), types (a set; nil: any type, for callers of schema 11 and
+-- found), types (a set; nil: any type, for callers of schema 12 and
 -- older)}.  The first priority with a claimable job wins; within it the
 -- caller's types are tried least recently served first, skipping paused
 -- types and types at their running cap; within a type, tenants take turns
@@ -712,7 +746,7 @@ end
 -- spaces ("report.build video.transcode"); an empty list claims nothing.
 -- Returns the claimed job as a flat HGETALL array (with its new token), or
 -- nil: nothing of those types is claimable (none queued, paused, capped).
---   The call of workers of schema 11 and older, KEYS wait:high,
+--   The call of workers of schema 12 and older, KEYS wait:high,
 --   wait:default, wait:low, active, fence and ARGV job key prefix
 --   ("ht:{Q}:job:"), worker id, channel, lease_ms, grace_ms, claims a job of
 --   any type, as they did.
@@ -858,15 +892,23 @@ end
 --   grace_ms, types (ht_claim's) it then claims the next job for the same
 --   worker as ht_claim does (whether or not the outcome was taken: the
 --   worker is free either way) and returns {status or nil, the claimed job
---   as ht_claim answers it or nil}.  Workers of schema 11 and older call it
+--   as ht_claim answers it or nil}.  Workers of schema 12 and older call it
 --   with KEYS job, active, wait, signal, wait:high, wait:default, wait:low,
 --   fence and ARGV ..., job key prefix, worker id, lease_ms, grace_ms: the
 --   next job is then of any type.
+--   One more argument after these (the 8th with 4 keys, the 13th with 5,
+--   after types, the 12th with 8, after lease_ms and grace_ms, which may
+--   then be ''): the output file the attempt left, "<bytes> <sha256> <blob
+--   name> <content type>" ('' = none), already stored under
+--   "<tenant>/<id>/<blob name>".  It becomes the job's output only when the
+--   outcome is succeeded and the caller still holds the job; otherwise the
+--   caller deletes that blob (nothing here refers to it).
 local function settle(keys, args, now)
   local job, active, signal = keys[1], keys[2], keys[4]
   local id, token, outcome, body = args[1], args[2], args[3], args[4]
   local retryable, channel = args[5] == '1', args[6]
   local delay_ms = tonumber(args[7]) or 0
+  local output = args[({[5] = 13, [8] = 12})[#keys] or 8]
   local j = load(job, id, COMPLETE_FIELDS)
   if not holds(j, token) then return nil end
   j.now = now
@@ -877,6 +919,11 @@ local function settle(keys, args, now)
     status = 'succeeded'
     put(j, 'result', body)
     del(j, 'error')
+    local bytes, name = file_ref(output)
+    if bytes then
+      put(j, 'output', output)
+      keep_file(j.tb, id, bytes, name)
+    end
   elseif outcome == 'canceled' then
     status = 'canceled'
   else
@@ -1084,7 +1131,9 @@ end
 -- ht_trim KEYS: tenants   ARGV: base, limit
 -- Drops finished jobs that have expired from their tenant's listing indexes
 -- (Redis expires the hashes, logs and idempotency keys themselves), at most
--- `limit` per tenant.  Returns the number dropped.
+-- `limit` per tenant, and lists the blobs of those that had files on the
+-- gone list (Redis cannot delete them: the api's sweeper does).  Returns
+-- the number dropped.
 local function trim(keys, args)
   local base, limit = args[1], tonumber(args[2]) or 1000
   local now = now_ms()
@@ -1101,6 +1150,7 @@ local function trim(keys, args)
           redis.call('ZREM', tb .. 'status:' .. s, id)
         end
         redis.call('ZREM', expiry, id)
+        drop_files(base, tenant, tb, id)
         n = n + 1
       elseif ttl > 0 then
         -- Not gone yet (inside a script Redis judges expiry by the script's
@@ -1225,7 +1275,8 @@ end
 --         argument '1' the base "ht:{Q}:" for every tenant's
 -- Returns a flat name, value array: queue_state()'s pairs, then the
 -- tenant's own jobs (or every tenant's) by status (but queued:
--- queue_state() tells the load) and totals.
+-- queue_state() tells the load), totals ("<name>_total") and the bytes of
+-- their files ("stored_bytes", once there were files).
 local function queue_stats(keys, args)
   local prefixes, base = {args[1]}, nil
   if args[2] == '1' then
@@ -1251,7 +1302,10 @@ local function queue_stats(keys, args)
       if s ~= 'queued' then add(s, redis.call('ZCARD', tb .. 'status:' .. s)) end
     end
     local totals = redis.call('HGETALL', tb .. 'stats')
-    for i = 1, #totals, 2 do add(totals[i] .. '_total', totals[i + 1]) end
+    for i = 1, #totals, 2 do
+      -- stored_bytes is a gauge, not a total: it keeps its name.
+      add(totals[i] == 'stored_bytes' and totals[i] or totals[i] .. '_total', totals[i + 1])
+    end
   end
   for _, name in ipairs(order) do
     out[#out + 1] = name
@@ -1266,8 +1320,9 @@ end
 -- Everything GET /metrics needs from Redis in one round trip, as a flat
 -- name, integer array: queue_state()'s pairs ('queued:<priority>',
 -- 'paused', 'paused:<type>'), 'scheduled', 'running', 'running:<type>'
--- (jobs running by type), 'dead' (failed jobs kept, every tenant), the
--- metrics hash as stored ('jobs:<event>:<type>', 'webhook:<outcome>'), then
+-- (jobs running by type), 'dead' (failed jobs kept, every tenant),
+-- 'stored_bytes:<tenant>' (the bytes of each tenant's files, tenants that
+-- had files only), the metrics hash as stored ('jobs:<event>:<type>', 'webhook:<outcome>'), then
 -- per histogram 'hist:<name>:le:<ms>' (cumulative, ending with le:+Inf),
 -- 'hist:<name>:sum_ms' and 'hist:<name>:count'.
 local function metrics(keys, args)
@@ -1285,11 +1340,18 @@ local function metrics(keys, args)
     out[#out + 1] = math.max(0, tonumber(running[i + 1]) or 0)
   end
   local dead = 0
+  local stored = {}
   for _, tenant in ipairs(redis.call('SMEMBERS', keys[6])) do
     dead = dead + redis.call('ZCARD', base .. 't:' .. tenant .. ':status:failed')
+    local bytes = redis.call('HGET', base .. 't:' .. tenant .. ':stats', 'stored_bytes')
+    if bytes then
+      stored[#stored + 1] = 'stored_bytes:' .. tenant
+      stored[#stored + 1] = tonumber(bytes)
+    end
   end
   out[#out + 1] = 'dead'
   out[#out + 1] = dead
+  for _, v in ipairs(stored) do out[#out + 1] = v end
   local m = redis.call('HGETALL', keys[7])
   for i = 1, #m, 2 do
     out[#out + 1] = m[i]

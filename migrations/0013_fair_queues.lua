@@ -1,10 +1,10 @@
 -- runs: after-library
 --[[
-Data step 0012: queued jobs move from the priority lists to the wait
-structure of schema 12 (shared/library.lua, "the wait structure").  Up to
-schema 11 every queued id of a partition sat in one list per priority,
+Data step 0013: queued jobs move from the priority lists to the wait
+structure of schema 13 (shared/library.lua, "the wait structure").  Up to
+schema 12 every queued id of a partition sat in one list per priority,
 ht:{Q}:wait:high|default|low, newest on the left; the library of schema
-12 keeps one list per priority, type and tenant, ht:{Q}:q:<prio>:<type>:
+13 keeps one list per priority, type and tenant, ht:{Q}:q:<prio>:<type>:
 <tenant>, the rotation of tenants ht:{Q}:rr:<prio>:<type>, the order of
 types ht:{Q}:rt:<prio> and the count ht:{Q}:depth, and never reads the
 old lists.  It runs after the library is loaded, so nothing adds to the
@@ -22,7 +22,7 @@ and the cursor, to look at the same keys once more.
 local MOVE_MAX = 5000
 local PRIO = {high = true, default = true, low = true}
 
--- The library's enqueue(..., head) and join(), for a job of schema 11.
+-- The library's enqueue(..., head) and join(), for a job of schema 12.
 local function enqueue(base, prio, jtype, tenant, id)
   local q = base .. 'q:' .. prio .. ':' .. jtype .. ':' .. tenant
   redis.call('HINCRBY', base .. 'depth', prio, 1)
