@@ -201,7 +201,7 @@ static int pause_or_resume(ht_api_thread_t *t, h2o_req_t *req, const ht_route_ar
     json_t *body = json_pack("{s:s, s:b}", "name", t->keys.queue, "paused", pause);
     if (type)
         json_object_set_new(body, "type", json_string(type));
-    ht_log(HT_LOG_INFO, pause ? "paused" : "resumed", "operator", args->operator, "type",
+    ht_log(HT_LOG_INFO, pause ? "paused" : "resumed", "operator", args->operator_name, "type",
            type ? type : "(every type)", NULL);
     apply_all(t, fan_new(req, parts, 200, body), &s);
     return 0;
@@ -266,10 +266,10 @@ static const char *name_or_reply(ht_api_thread_t *t, h2o_req_t *req, const ht_ro
     size_t len = args->id.len < sizeof(name) ? args->id.len : sizeof(name) - 1;
     memcpy(name, args->id.base, len);
     name[len] = '\0';
-    int valid = args->id.len == len &&
-                (is_tenant ? ht_tenant_valid(name) : ht_job_type_valid(name));
-    if (valid && (!known || (is_tenant ? ht_auth_tenant_known(name)
-                                       : ht_types_known(t->types, name))))
+    int valid =
+        args->id.len == len && (is_tenant ? ht_tenant_valid(name) : ht_job_type_valid(name));
+    if (valid &&
+        (!known || (is_tenant ? ht_auth_tenant_known(name) : ht_types_known(t->types, name))))
         return h2o_strdup(&req->pool, name, len).base;
     ht_problem_t p = {0};
     if (is_tenant)
@@ -319,8 +319,7 @@ static long long cap_field(json_t *body, const char *name, long long min, const 
     json_t *v = json_object_get(body, name);
     if (!v || json_is_null(v))
         return 0;
-    if (!json_is_integer(v) || json_integer_value(v) < min ||
-        json_integer_value(v) > CAP_MAX) {
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > CAP_MAX) {
         ht_problem_add_error(p, "", "invalid_value", "%s: must be an integer from %lld to %lld%s",
                              name, min, CAP_MAX, why);
         return 0;
@@ -338,8 +337,7 @@ static void unknown_fields(json_t *body, const char *const *known, size_t n, ht_
         while (i < n && strcmp(key, known[i]) != 0)
             i++;
         if (i == n)
-            ht_problem_add_error(p, "", "unknown_field", "%.64s: not a field of these limits",
-                                 key);
+            ht_problem_add_error(p, "", "unknown_field", "%.64s: not a field of these limits", key);
     }
 }
 
@@ -446,9 +444,10 @@ int ht_operator_tenant_put(ht_api_thread_t *t, h2o_req_t *req, const ht_route_ar
     spread_t s = tenant_spread(t, req, tenant, set);
     json_t *answer = json_deep_copy(set);
     json_object_set_new(answer, "tenant", json_string(tenant));
-    ht_log(HT_LOG_INFO, "tenant limits set", "operator", args->operator, "tenant", tenant, NULL);
-    record_then_apply(t, req, field_of(req, "tenant:", tenant),
-                      json_object_size(set) ? set : NULL, 200, answer, &s);
+    ht_log(HT_LOG_INFO, "tenant limits set", "operator", args->operator_name, "tenant", tenant,
+           NULL);
+    record_then_apply(t, req, field_of(req, "tenant:", tenant), json_object_size(set) ? set : NULL,
+                      200, answer, &s);
     json_decref(set);
     return 0;
 }
@@ -459,7 +458,7 @@ int ht_operator_tenant_delete(ht_api_thread_t *t, h2o_req_t *req, const ht_route
     if (!tenant)
         return -1;
     spread_t s = tenant_spread(t, req, tenant, NULL);
-    ht_log(HT_LOG_INFO, "tenant limits removed", "operator", args->operator, "tenant", tenant,
+    ht_log(HT_LOG_INFO, "tenant limits removed", "operator", args->operator_name, "tenant", tenant,
            NULL);
     record_then_apply(t, req, field_of(req, "tenant:", tenant), NULL, 204, NULL, &s);
     return 0;
@@ -502,7 +501,7 @@ int ht_operator_type_put(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args
     json_t *set = json_pack("{s:I}", "max_running", (json_int_t)max_running);
     json_t *answer = json_pack("{s:s, s:I}", "type", type, "max_running", (json_int_t)max_running);
     spread_t s = type_spread(t, req, type, max_running);
-    ht_log(HT_LOG_INFO, "type limits set", "operator", args->operator, "type", type, NULL);
+    ht_log(HT_LOG_INFO, "type limits set", "operator", args->operator_name, "type", type, NULL);
     record_then_apply(t, req, field_of(req, "type:", type), set, 200, answer, &s);
     json_decref(set);
     return 0;
@@ -514,7 +513,7 @@ int ht_operator_type_delete(ht_api_thread_t *t, h2o_req_t *req, const ht_route_a
     if (!type)
         return -1;
     spread_t s = type_spread(t, req, type, 0);
-    ht_log(HT_LOG_INFO, "type limits removed", "operator", args->operator, "type", type, NULL);
+    ht_log(HT_LOG_INFO, "type limits removed", "operator", args->operator_name, "type", type, NULL);
     record_then_apply(t, req, field_of(req, "type:", type), NULL, 204, NULL, &s);
     return 0;
 }

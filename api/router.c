@@ -182,7 +182,7 @@ void ht_router_dispatch(ht_api_thread_t *t, h2o_req_t *req)
             return;
         args.tenant = who.tenant ? who.tenant->name : NULL;
         args.who = who.tenant;
-        args.operator = who.roles & HT_ROLE_OPERATOR ? who.name : NULL;
+        args.operator_name = who.roles & HT_ROLE_OPERATOR ? who.name : NULL;
     }
     /* A path a literal pattern names (/v1/jobs/batch) is that pattern's
      * alone, not also a capture's ("{id}" = "batch"). */

@@ -29,7 +29,7 @@ typedef struct {
     ht_tenant_t *who; /* the same tenant's record (api/tenants.h); NULL on open routes */
     /* The operator's name when the caller may act as one (an operator key,
      * or open mode: "default"), else NULL. */
-    const char *operator;
+    const char *operator_name;
     /* An HTTP/1 file submit's body, withheld from h2o to be read from the
      * socket (api/intake.h); NULL for every other request. */
     ht_intake_t *intake;

@@ -91,8 +91,7 @@ static void finish_submit(const ht_acall_t *call, int err, const redisReply *r)
                    r->type == REDIS_REPLY_ERROR ? r->str : "(shape)", NULL);
         res.replicas = (long)replicas;
     }
-    ((ht_astore_submit_cb)call->cb)(call->data, err,
-                                    err && err != HT_ELIMIT ? NULL : &res);
+    ((ht_astore_submit_cb)call->cb)(call->data, err, err && err != HT_ELIMIT ? NULL : &res);
 }
 
 /* A field name, with `prefix` in front when there is one (a schedule's

@@ -44,8 +44,8 @@ static const ht_option_t caps_options[] = {
     {"max-priority", NULL, HT_OPT_STRING, NULL,
      "tenant: PRIORITY applied at most (high, default, low): a submit asking more gets it", 0, 0,
      &max_priority},
-    {"weight", NULL, HT_OPT_STRING, NULL, "tenant: N claims in a row in its turn (default 1)", 0,
-     0, &weight},
+    {"weight", NULL, HT_OPT_STRING, NULL, "tenant: N claims in a row in its turn (default 1)", 0, 0,
+     &weight},
     {"clear", NULL, HT_OPT_FLAG, NULL, "remove every limit of the tenant or type", 0, 0, &clear},
     {"json", NULL, HT_OPT_FLAG, NULL, "print the server's JSON document instead", 0, 0, &as_json},
 };
@@ -60,8 +60,8 @@ static void use_operator_key(void)
 
 /* METHOD `path` with `body` (may be NULL); 0 with *doc (NULL for 204) when
  * the server answered `want`, else the exit status after saying why. */
-static int call(const char *what, const char *method, const char *path, const char *body,
-                long want, json_t **doc)
+static int call(const char *what, const char *method, const char *path, const char *body, long want,
+                json_t **doc)
 {
     ht_cli_response_t resp = {0};
     char *url = ht_cli_join_url(base_url, path);
@@ -93,8 +93,8 @@ static int pause_or_resume(int argc, char **argv, const char *verb)
 {
     ht_cli_args_t args;
     static const char synopsis[] = "[--type TYPE] [--json]";
-    int rc = ht_cli_parse(pause_options, sizeof pause_options / sizeof pause_options[0], argc,
-                          argv, synopsis, &args);
+    int rc = ht_cli_parse(pause_options, sizeof pause_options / sizeof pause_options[0], argc, argv,
+                          synopsis, &args);
     if (rc != 0)
         return rc == 1 ? HT_CLI_OK : rc;
     if (args.npos != 0) {
@@ -174,9 +174,10 @@ static int caps_list(void)
     } else if (status == HT_CLI_OK) {
         const char *name;
         json_t *v;
-        json_object_foreach(json_object_get(doc, "tenants"), name, v) print_entry("tenant", name,
-                                                                                  v);
-        json_object_foreach(json_object_get(doc, "types"), name, v) print_entry("type", name, v);
+        json_object_foreach(json_object_get(doc, "tenants"), name, v)
+            print_entry("tenant", name, v);
+        json_object_foreach(json_object_get(doc, "types"), name, v)
+            print_entry("type", name, v);
         json_t *p = json_object_get(doc, "partitions");
         if (json_integer_value(p) > 1)
             printf("(running caps are split over %lld partitions)\n",
@@ -192,8 +193,7 @@ static int caps_set(const char *kind, const char *name)
     int tenant = strcmp(kind, "tenant") == 0;
     char *escaped = curl_easy_escape(NULL, name, 0);
     char *path = NULL;
-    if (!escaped || asprintf(&path, "/v1/limits/%s/%s", tenant ? "tenants" : "types",
-                             escaped) < 0)
+    if (!escaped || asprintf(&path, "/v1/limits/%s/%s", tenant ? "tenants" : "types", escaped) < 0)
         path = NULL;
     curl_free(escaped);
     if (!path)

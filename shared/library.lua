@@ -218,7 +218,7 @@ end
 --                               left at its running cap; it rejoins at their
 --                               head when one of its jobs ends under the cap
 --   B limits                    hash: the operator's pause flags and caps
---                               (ht_limits_set)
+--                               (ht_limits)
 --   B running                   hash "y:<type>" -> running jobs of the type
 -- Types ([a-z0-9_.-]) and tenants ([A-Za-z0-9_.-]) hold no ':'.
 
@@ -1465,7 +1465,7 @@ end
 -- type), and the counts of tr:, tw:, and py: and yr: fields, 'tenant_caps',
 -- 'weights' and 'type_limits', that let a claim skip those lookups when
 -- there are none.  Caps spanning
--- partitions are split by the caller (api/limits.c); each value here is
+-- partitions are split by the caller (api/operator.c); each value here is
 -- this partition's share.
 local LIMIT_FIELD = {paused = true, py = true, tq = true, tr = true, tp = true, tw = true,
                      yr = true}

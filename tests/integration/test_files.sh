@@ -26,7 +26,7 @@ ht_start_redis
 ht_migrate
 export HANGTIGHT_BLOB_STORE=dir:$BLOBS
 export HANGTIGHT_MAX_UPLOAD_BYTES=$((6 << 20))
-ht_start_api --api-keys-file "$HT_TMP/keys" --request-timeout-ms 2000
+ht_start_api --api-keys-file "$HT_TMP/keys" --request-timeout-ms 2000 --metrics-public
 
 head -c 3000000 /dev/urandom >"$HT_TMP/a.bin"
 A_SHA=$(sha256sum "$HT_TMP/a.bin" | cut -c1-64)
