@@ -518,13 +518,17 @@ function handlerRows(text) {
   return [...rows.values()];
 }
 
-// Shown when /metrics answers (it may need an operator key) and some worker
-// runs persistent handlers.
+// Shown when /metrics answers and some worker runs persistent handlers.
+// /metrics takes an operator key (or none with --metrics-public): once it
+// refuses this page's key (401, 403) the page stops asking.
+let metricsRefused = false;
 async function pollHandlers() {
   let rows = [];
+  if (metricsRefused) return;
   try {
     const res = await fetch("/metrics", { headers: authHeaders({}), cache: "no-store" });
     if (res.ok) rows = handlerRows(await res.text());
+    else if (res.status === 401 || res.status === 403) metricsRefused = true;
   } catch (e) {
     rows = [];
   }

@@ -28,8 +28,10 @@ OPS_KEY=ops-$(openssl rand -hex 12)
 printf 'ops:%s\n' "$OPS_KEY" >"$HT_TMP/operators"
 # A blob store: the detail view shows a job's files (docs/files.md).
 export HANGTIGHT_BLOB_STORE=dir:$HT_TMP/blobs
+# --metrics-public: the page reads /metrics (persistent handlers) with the
+# tenant's key, which /metrics refuses otherwise (403: a console error).
 ht_start_stack --api-args --api-keys-file "$HT_TMP/keys" --operator-keys-file "$HT_TMP/operators" \
-    --worker-args --concurrency 6
+    --metrics-public --worker-args --concurrency 6
 
 # ---- static files with curl (no key: they show no tenant's data) ---------------
 ht_http GET /
