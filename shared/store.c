@@ -575,7 +575,8 @@ int ht_store_progress(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job, in
 
 int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job,
                            ht_outcome_t outcome, const char *json, int retryable,
-                           long retry_delay_ms, const ht_claimer_t *who, ht_job_t *next, int *got)
+                           long retry_delay_ms, const char *output, const ht_claimer_t *who,
+                           ht_job_t *next, int *got)
 {
     static const char *const names[] = {"succeeded", "failed", "canceled"};
     char jobkey[HT_KEY_MAX];
@@ -600,6 +601,10 @@ int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *jo
     ht_argv_addf(&a, "%ld", retry_delay_ms > 0 ? retry_delay_ms : 0);
     if (next)
         add_terms(&a, k, who, 0);
+    /* The output comes last: the 8th argument with 4 keys, the 13th with 5
+     * (after the claim's terms). */
+    if (output && *output)
+        ht_argv_add(&a, output);
     int rc;
     redisReply *r = call(s, &a, &rc);
     ht_argv_clear(&a);
