@@ -23,6 +23,7 @@
 
 #include "worker/builtins.h"
 #include "worker/cancel.h"
+#include "worker/files.h"
 #include "worker/handler.h"
 #include "worker/handlers_config.h"
 #include "worker/job_ctx.h"
@@ -49,6 +50,7 @@ typedef struct {
     const char *log_level;
     const char *webhook_secret; /* "whsec_..." list; NULL: deliveries unsigned */
     int allow_eviction;         /* start on a Redis that may evict keys (warn only) */
+    ht_blob_settings_t blobs;   /* the blob store of file jobs (files.h) */
 
     ht_wstate_t st;
     ht_handlers_config_t handlers;
@@ -56,6 +58,7 @@ typedef struct {
     ht_cancel_t cancel;
     ht_webhooks_t webhooks;
     ht_pools_t *pools; /* the persistent handlers' processes */
+    char *types;       /* the registered types, space-separated: what the slots claim */
 } ht_worker_t;
 
 static const char *const worker_synopsis = "[options]";
@@ -118,6 +121,7 @@ static int parse_options(ht_worker_t *w, int argc, char **argv)
         {"webhook-secrets-cache-ms", "HANGTIGHT_WEBHOOK_SECRETS_CACHE_MS", HT_OPT_INT, "5000",
          "MS a tenant's webhook secrets are cached (a revoked one may sign for this long)", 0,
          300000, &ht_tsecrets_settings.cache_ms},
+        HT_BLOB_OPTIONS(w->blobs),
     };
     size_t n = sizeof(opts) / sizeof(opts[0]);
     char err[512];
@@ -319,6 +323,24 @@ static int start_threads(ht_worker_t *w)
     return rc;
 }
 
+/* The claim takes the registered types only (st->claimer.types), so a job
+ * of a type this worker has no handler for stays queued for one that has. */
+static int claim_types(ht_worker_t *w)
+{
+    size_t n, len = 1;
+    const char *const *types = ht_registry_names(&n);
+    for (size_t i = 0; i < n; i++)
+        len += strlen(types[i]) + 1;
+    if (!(w->types = malloc(len)))
+        return HT_ENOMEM;
+    size_t used = 0;
+    w->types[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        used += (size_t)snprintf(w->types + used, len - used, "%s%s", i ? " " : "", types[i]);
+    w->st.claimer.types = w->types;
+    return 0;
+}
+
 static void log_ready(const ht_worker_t *w)
 {
     size_t n;
@@ -361,6 +383,11 @@ int ht_worker_main(int argc, char **argv)
         fprintf(stderr, "hangtight-worker: --redis-url: %s\n", err);
         return 2;
     }
+    ht_files_configure(&w.blobs);
+    if (ht_files_check(err, sizeof(err)) < 0) {
+        fprintf(stderr, "hangtight-worker: --blob-store: %s\n", err);
+        return 2;
+    }
 
     /* Signals are taken synchronously by the main thread (sigtimedwait);
      * every thread started below inherits the mask.  SIGPIPE is ignored:
@@ -372,7 +399,8 @@ int ht_worker_main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     if (ht_parts_init(&st->parts, HT_QUEUE_DEFAULT, (unsigned)w.partitions) < 0 ||
-        make_id(&w) < 0 || ht_registry_add_builtins() < 0 || load_handlers(&w) < 0)
+        make_id(&w) < 0 || ht_registry_add_builtins() < 0 || load_handlers(&w) < 0 ||
+        claim_types(&w) < 0)
         goto out;
     if (connect_redis(&w, &store, &sigs) < 0)
         goto out;
@@ -407,6 +435,9 @@ out:
     ht_pools_free(w.pools);
     w.pools = NULL;
     ht_handlers_config_clear(&w.handlers);
+    free(w.types);
+    w.types = NULL;
+    st->claimer.types = NULL;
     ht_registry_clear();
     ht_parts_clear(&st->parts);
     ht_tsecrets_clear();

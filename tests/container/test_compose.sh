@@ -11,7 +11,8 @@
 #  3. Brings the stack up under a project name of its own, with the api
 #     published on a free host port (HANGTIGHT_PORT), and checks the closed
 #     default: the api generated a key and logged it once, a request
-#     without it gets 401, a job submitted with it succeeds.
+#     without it gets 401, a job submitted with it succeeds, and a file job
+#     (gzip) goes through the blobs volume that api and workers share.
 #  4. Scales the workers to 3 (HANGTIGHT_WORKERS: podman-compose 1.0.3 has
 #     no working --scale) and checks that 12 long jobs run at once, which 3
 #     workers of 4 slots can do only together, each holding some.
@@ -286,6 +287,17 @@ is() {
 submit '{"type": "echo", "payload": {"hello": "containers"}}'
 wait_until 60 "the echo job succeeds" is "$JOB" succeeded
 assert_eq "$(jq -c .result <<<"$BODY")" '{"hello":"containers"}' "the echo job's result"
+
+# A file job through the shared blobs volume: the api stores the upload,
+# the worker's built-in gzip reads it and leaves its output there, the api
+# serves it (102s, then 201 Created with the output's Location).
+head -c $((4 << 20)) /dev/urandom >"$TMP/file.bin"
+code=$(curl -s -o "$TMP/gz.json" -D "$TMP/gz.h" -w '%{http_code}' --max-time 120 -X POST \
+    -T "$TMP/file.bin" -H "Authorization: Bearer $KEY" -H 'Prefer: wait=60' "$API/v1/jobs?type=gzip")
+assert_eq "$code" 201 "a gzip file job through the stack ($(cat "$TMP/gz.json"))"
+loc=$(tr -d '\r' <"$TMP/gz.h" | awk -F': ' 'tolower($1) == "location" { print $2 }')
+assert_eq "$(curl -s -H "Authorization: Bearer $KEY" "$API$loc" | gunzip -c | sha256sum | cut -c1-64)" \
+    "$(sha256sum "$TMP/file.bin" | cut -c1-64)" "the gzip output gunzips to the uploaded file"
 
 # ---- 4. three workers ----------------------------------------------------
 
