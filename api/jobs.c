@@ -372,6 +372,7 @@ static void schedule_of(submit_t *s)
         s->opts.run_at_ms = ht_now_ms() + (int64_t)s->jr.delay_s * 1000;
     long keep = s->t->cfg->failed_ttl_s;
     s->opts.failed_ttl_s = s->jr.ttl_s > keep ? s->jr.ttl_s : keep;
+    s->opts.watched_always = s->t->cfg->log_every_job;
     /* Until Redis answers; the status it chose (by its clock) wins. */
     s->status = s->opts.run_at_ms > ht_now_ms() ? HT_JOB_SCHEDULED : HT_JOB_QUEUED;
 }

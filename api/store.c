@@ -123,6 +123,10 @@ void ht_astore_submit(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const
         ht_argv_add(&a, "callback_url");
         ht_argv_add(&a, jr->callback_url);
     }
+    if (opts->watched_always) {
+        ht_argv_add(&a, "watch");
+        ht_argv_add(&a, HT_WATCH_ALWAYS);
+    }
     ht_acall_t call = {
         .finish = finish_submit, .cb = (ht_acall_cb)cb, .data = data, .own_errors = 1};
     if (opts->wait_replicas <= 0) {
@@ -245,8 +249,8 @@ void ht_astore_get(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const ch
 }
 
 /* An LRANGE of the job's list log into a malloc'd array: the entries
- * from log id `from` on (inclusive; all when NULL, which LRANGE already
- * cut to the newest), unreadable ones skipped with a log line. */
+ * from log id `from` on (inclusive; all when NULL), unreadable ones
+ * skipped with a log line. */
 static int list_log_from_reply(const redisReply *r, const char *from, ht_event_entry_t **out,
                                size_t *n)
 {
@@ -270,20 +274,61 @@ static int list_log_from_reply(const redisReply *r, const char *from, ht_event_e
     return 0;
 }
 
-/* EXEC answers [HMGET reply, LRANGE reply]; a job with no list log has
- * an empty one, and its stream shows as its current document. */
-static void finish_job_log(const ht_acall_t *call, int err, const redisReply *r)
+/* "FCALL ht_watch 1 <job key> <ms> <log> <document fields>". */
+static void add_watch(ht_argv_t *a, const ht_keys_t *k, const char *id, long watch_ms,
+                      const char *log)
+{
+    char jobkey[HT_KEY_MAX];
+    ht_keys_job(k, id, jobkey);
+    ht_argv_fcall(a, "ht_watch", 1, 0);
+    ht_argv_add(a, jobkey);
+    ht_argv_addf(a, "%ld", watch_ms);
+    ht_argv_add(a, log);
+    const char *names[HT_JOB_DOC_FIELDS_MAX];
+    size_t n = ht_job_doc_fields(names, HT_JOB_DOC_FIELDS_MAX);
+    for (size_t i = 0; i < n && i < HT_JOB_DOC_FIELDS_MAX; i++)
+        ht_argv_add(a, names[i]);
+}
+
+/* ht_watch answers nil (no such job) or [HMGET reply, LRANGE reply or nil]. */
+static int watch_reply(const redisReply *r, ht_job_t *job)
+{
+    memset(job, 0, sizeof(*job));
+    if (r->type == REDIS_REPLY_NIL)
+        return HT_ENOTFOUND;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+        return HT_EPROTO;
+    return job_from_doc_reply(r->element[0], job);
+}
+
+static void finish_watch(const ht_acall_t *call, int err, const redisReply *r)
+{
+    ht_job_t job;
+    memset(&job, 0, sizeof(job));
+    if (!err)
+        err = watch_reply(r, &job);
+    ((ht_astore_job_cb)call->cb)(call->data, err, err ? NULL : &job);
+    ht_job_clear(&job);
+}
+
+void ht_astore_watch(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                     long watch_ms, ht_astore_job_cb cb, void *data)
+{
+    ht_argv_t a;
+    add_watch(&a, k, id, watch_ms, "");
+    ht_acall_t call = {.finish = finish_watch, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
+static void finish_watch_log(const ht_acall_t *call, int err, const redisReply *r)
 {
     ht_job_t job;
     ht_event_entry_t *entries = NULL;
     size_t n = 0;
     memset(&job, 0, sizeof(job));
-    if (!err && (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-                 r->element[1]->type != REDIS_REPLY_ARRAY))
-        err = HT_EPROTO; /* nil: the transaction was aborted */
     if (!err)
-        err = job_from_doc_reply(r->element[0], &job);
-    if (!err)
+        err = watch_reply(r, &job);
+    if (!err && r->element[1]->type != REDIS_REPLY_NIL)
         err = list_log_from_reply(r->element[1], call->arg[0] ? call->arg : NULL, &entries, &n);
     ((ht_astore_job_log_cb)call->cb)(call->data, err, err ? NULL : &job, err ? 0 : n,
                                      err ? NULL : entries);
@@ -291,29 +336,15 @@ static void finish_job_log(const ht_acall_t *call, int err, const redisReply *r)
     free(entries);
 }
 
-void ht_astore_job_log(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
-                       const char *from, ht_astore_job_log_cb cb, void *data)
+void ht_astore_watch_log(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                         long watch_ms, const char *from, ht_astore_job_log_cb cb, void *data)
 {
-    char jobkey[HT_KEY_MAX], listkey[HT_KEY_MAX + 8];
-    ht_keys_job(k, id, jobkey);
-    snprintf(listkey, sizeof(listkey), "%s:ev", jobkey);
-    ht_argv_t a[4];
-    for (size_t i = 0; i < 4; i++)
-        ht_argv_init(&a[i]);
-    ht_argv_add(&a[0], "MULTI");
-    add_doc_read(&a[1], jobkey);
-    /* The whole list (at most ~100 short entries, filtered on arrival) or
-     * its newest entry.  No fallback read of an older stream log
-     * "<job>:log" in the same transaction: on a cluster whose slot is migrating, a
-     * transaction naming a key that exists nowhere is refused (TRYAGAIN). */
-    ht_argv_add(&a[2], "LRANGE");
-    ht_argv_add(&a[2], listkey);
-    ht_argv_add(&a[2], from ? "0" : "-1");
-    ht_argv_add(&a[2], "-1");
-    ht_argv_add(&a[3], "EXEC");
-    ht_acall_t call = {.finish = finish_job_log, .cb = (ht_acall_cb)cb, .data = data};
+    ht_argv_t a;
+    /* The whole log: at most ~100 short entries, filtered on arrival. */
+    add_watch(&a, k, id, watch_ms, from ? "all" : "");
+    ht_acall_t call = {.finish = finish_watch_log, .cb = (ht_acall_cb)cb, .data = data};
     snprintf(call.arg, sizeof(call.arg), "%s", from ? from : "");
-    ht_aclient_send(s, req, a, 4, &call);
+    ht_aclient_send(s, req, &a, 1, &call);
 }
 
 /* Integer or numeric-string replies; nil counts as 0 (an unset version). */

@@ -17,7 +17,7 @@ the keyspace as it is (a fix, a faster call) keeps SCHEMA: migrate loads the
 library wherever the loaded text differs.
 ]]
 
-local SCHEMA = 10
+local SCHEMA = 11
 
 local SIGNAL_CAP = 64
 -- Fields a submit leaves out of the job's hash when the caller's value is
@@ -62,19 +62,19 @@ local FIELDS = {'status', 'token', 'tenant', 'type', 'priority', 'created_at', '
                 'm_due_at', 'm_started', 'attempt', 'max_attempts', 'timeout_s', 'deadline_at',
                 'cancel_requested', 'progress_pct', 'progress_msg', 'progress_at',
                 'started_at', 'callback_url', 'cb_seq', 'ttl_s', 'failed_ttl_s', 'idem_key',
-                'version', 'error', 'cb_last_status', 'cb_last_at'}
+                'version', 'error', 'cb_last_status', 'cb_last_at', 'watch'}
 
 -- The ones ht_claim reads (its HMGET is the hottest).
 local CLAIM_FIELDS = {'status', 'tenant', 'type', 'created_at', 'run_at', 'm_due_at',
                       'm_started', 'attempt', 'timeout_s', 'progress_pct', 'progress_msg',
-                      'progress_at', 'version'}
+                      'progress_at', 'version', 'watch'}
 
 -- The ones ht_complete and the helpers it calls read.
 local COMPLETE_FIELDS = {'status', 'token', 'started_at', 'tenant', 'type', 'created_at',
                          'attempt', 'max_attempts', 'cancel_requested', 'error',
                          'callback_url', 'cb_seq', 'ttl_s', 'failed_ttl_s', 'idem_key',
                          'version', 'progress_pct', 'progress_msg', 'cb_last_status',
-                         'cb_last_at'}
+                         'cb_last_at', 'watch'}
 
 -- Field list -> set of its names, made once (Lua work per call costs about
 -- as much as a Redis command: the tables here are kept few).
@@ -134,16 +134,28 @@ local function flush(j)
   j.order, j.pend, j.dels, j.deled = {}, {}, {}, {}
 end
 
--- Every change of a job ends here: version, the pending writes, log entry,
+-- Every change of a job ends here: version, the pending writes, and, while
+-- some request watches the job (its `watch` field, the time until which
+-- it is watched, is not past: ht_watch), the log entry and the
 -- notification.  kind is 'progress' for progress reports, 'status'
--- (default) otherwise.  The log's TTL follows the job's: a job gets a TTL
--- only when it finishes (expire_finished sets j.log_ttl) and loses it only
--- in ht_retry (j.persist_log); every other change is of a job without a TTL
--- whose log has none either.
+-- (default) otherwise.  A change made while nobody watches writes neither,
+-- and drops the log and the lapsed mark, if any: a log must have no hole,
+-- so the next watcher starts from the document (docs/keyspace.md).
+-- The log's TTL follows the job's: a job gets a TTL only when it finishes
+-- (expire_finished sets j.log_ttl) and loses it only in ht_retry
+-- (j.persist_log); every other change is of a job without a TTL whose log
+-- has none either.
 local function changed(j, status, channel, kind)
-  kind = kind or 'status'
   local v = int((tonumber(j.f.version) or 0) + 1)
   put(j, 'version', v)
+  local w = j.f.watch
+  if not w or tonumber(w) < j.now then
+    if w then del(j, 'watch') end
+    flush(j)
+    if w then redis.call('DEL', j.key .. ':ev') end
+    return tonumber(v)
+  end
+  kind = kind or 'status'
   flush(j)
   local log = j.key .. ':ev'
   local pct = j.f.progress_pct
@@ -267,7 +279,8 @@ local function expire_finished(j, status, log_now)
   if status == 'failed' then ttl = math.max(ttl, tonumber(j.f.failed_ttl_s) or 0) end
   redis.call('EXPIRE', j.key, ttl)
   if log_now then
-    redis.call('EXPIRE', j.key .. ':ev', ttl) -- a no-op when there is no log
+    -- Only a job watched since its last change has a log.
+    if j.f.watch then redis.call('EXPIRE', j.key .. ':ev', ttl) end
   else
     j.log_ttl = ttl
   end
@@ -518,7 +531,7 @@ end
 
 -- ht_progress KEYS: job   ARGV: id, token, percent ('' = none), message, channel
 -- Returns 1, or 0 when the caller no longer holds the job.
-local PROGRESS_FIELDS = {'status', 'token', 'attempt', 'version'}
+local PROGRESS_FIELDS = {'status', 'token', 'attempt', 'version', 'watch'}
 local function progress(keys, args)
   local j = load(keys[1], args[1], PROGRESS_FIELDS)
   if not holds(j, args[2]) then return 0 end
@@ -880,6 +893,27 @@ local function list(keys, args)
   return out
 end
 
+-- ht_watch KEYS: job   ARGV: ms, log ('' none, 'all'), field, ...
+-- A request that watches the job (a sync submit, a long poll, an event
+-- stream) reads it here, and from then on, for `ms` more milliseconds (by
+-- Redis' clock; a later time already set stays), every change of it is
+-- logged and published (changed()).  Mark and read are one atomic step:
+-- the watcher sees each change after its read through the log or a note.
+-- Returns nil when there is no such job, else {values of the fields asked
+-- for (as HMGET), the log entries (all, oldest first, or none: nil)}.
+local function watch(keys, args)
+  local job, ms, log = keys[1], tonumber(args[1]) or 0, args[2]
+  local v = redis.call('HMGET', job, 'status', 'watch', unpack(args, 3))
+  if not v[1] then return nil end
+  local until_ms = now_ms() + ms
+  if (tonumber(v[2]) or 0) < until_ms then redis.call('HSET', job, 'watch', int(until_ms)) end
+  local out = {}
+  for i = 3, #v do out[i - 2] = v[i] end
+  local entries = false
+  if log == 'all' then entries = redis.call('LRANGE', job .. ':ev', 0, -1) end
+  return {out, entries}
+end
+
 -- ht_queue_stats (read-only) KEYS: wait:high, wait:default, wait:low
 --   ARGV: the tenant's index prefix "ht:{Q}:t:<tenant>:"
 -- Returns a flat name, value array: the queue's wait list lengths by
@@ -986,7 +1020,7 @@ end
 -- job starts expiring as finish() would have made it.  Returns 1, or 0 when
 -- cb_id is no longer the job's current event (superseded or gone: drop it).
 local DELIVERY_FIELDS = {'cb_id', 'cb_state', 'status', 'cb_attempts', 'tenant', 'ttl_s',
-                         'failed_ttl_s', 'idem_key', 'version'}
+                         'failed_ttl_s', 'idem_key', 'version', 'watch'}
 local function delivery_done(keys, args)
   local job, deliveries = keys[1], keys[2]
   local id, cb_id, outcome, last_status = args[1], args[2], args[3], args[4]
@@ -1128,6 +1162,7 @@ redis.register_function('ht_claim', claim)
 redis.register_function('ht_renew', renew)
 redis.register_function('ht_renew_many', renew_many)
 redis.register_function('ht_progress', progress)
+redis.register_function('ht_watch', watch)
 redis.register_function('ht_complete', complete)
 redis.register_function('ht_release', release)
 redis.register_function('ht_reap', reap)
