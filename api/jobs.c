@@ -363,16 +363,22 @@ static int idempotency_of(submit_t *s)
     return 0;
 }
 
+void ht_jobs_submit_opts(const ht_api_thread_t *t, const ht_job_request_t *jr,
+                         ht_astore_submit_opts_t *opts)
+{
+    if (jr->run_at_ms > 0)
+        opts->run_at_ms = jr->run_at_ms;
+    else if (jr->delay_s > 0)
+        opts->run_at_ms = ht_now_ms() + (int64_t)jr->delay_s * 1000;
+    long keep = t->cfg->failed_ttl_s;
+    opts->failed_ttl_s = jr->ttl_s > keep ? jr->ttl_s : keep;
+    opts->watched_always = t->cfg->log_every_job;
+}
+
 /* When the job may run, and how long it is kept if it fails. */
 static void schedule_of(submit_t *s)
 {
-    if (s->jr.run_at_ms > 0)
-        s->opts.run_at_ms = s->jr.run_at_ms;
-    else if (s->jr.delay_s > 0)
-        s->opts.run_at_ms = ht_now_ms() + (int64_t)s->jr.delay_s * 1000;
-    long keep = s->t->cfg->failed_ttl_s;
-    s->opts.failed_ttl_s = s->jr.ttl_s > keep ? s->jr.ttl_s : keep;
-    s->opts.watched_always = s->t->cfg->log_every_job;
+    ht_jobs_submit_opts(s->t, &s->jr, &s->opts);
     /* Until Redis answers; the status it chose (by its clock) wins. */
     s->status = s->opts.run_at_ms > ht_now_ms() ? HT_JOB_SCHEDULED : HT_JOB_QUEUED;
 }

@@ -44,6 +44,7 @@ static long opt_max_connections, opt_max_streams_per_conn, opt_max_inflight; /* 
 static long opt_max_inflight_per_tenant, opt_max_inflight_per_conn, opt_max_resets;
 static const char *opt_h2c;
 static long opt_wait_replicas, opt_wait_timeout_ms; /* durable submits, api/jobs.c */
+static int opt_schedule_seconds; /* api/schedules.c */
 
 /* Tenants' webhook secrets (api/webhook_secrets.c). */
 static const char *opt_secrets_key;
@@ -148,6 +149,10 @@ static const ht_option_t options[] = {
      0, 16, &opt_wait_replicas},
     {"wait-timeout-ms", "HANGTIGHT_WAIT_TIMEOUT_MS", HT_OPT_INT, "1000",
      "MS a submit waits for --wait-replicas acknowledgements", 1, 60000, &opt_wait_timeout_ms},
+    {"schedule-seconds", "HANGTIGHT_SCHEDULE_SECONDS", HT_OPT_FLAG, NULL,
+     "for tests: cron expressions of new schedules may have a leading seconds field, so a "
+     "schedule can run every second",
+     0, 0, &opt_schedule_seconds},
     {"partitions", "HANGTIGHT_PARTITIONS", HT_OPT_INT, "1",
      "the queue's N partitions (the same N for api, workers and CLI; see the README on "
      "changing it)",
@@ -343,6 +348,7 @@ int main(int argc, char **argv)
     cfg.failed_ttl_s = opt_failed_ttl_s;
     cfg.log_every_job = opt_log_every_job;
     cfg.webhook_allow_private = opt_webhook_allow_private;
+    cfg.schedule_seconds = opt_schedule_seconds;
     cfg.request_timeout_ms = opt_request_timeout_ms;
     cfg.max_url_bytes = (size_t)opt_max_url_bytes;
     cfg.max_header_bytes = (size_t)opt_max_header_bytes;

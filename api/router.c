@@ -25,12 +25,19 @@ typedef struct {
  * in flight (api/inflight.h) and the tenant's rate limit. */
 static const route_t routes[] = {
     {"POST", "/v1/jobs", ht_jobs_submit},
+    {"POST", "/v1/jobs/batch", ht_jobs_batch},
     {"GET", "/v1/jobs", ht_jobs_list},
     {"GET", "/v1/jobs/{id}", ht_jobs_get},
     {"DELETE", "/v1/jobs/{id}", ht_jobs_cancel},
     {"POST", "/v1/jobs/{id}/retry", ht_jobs_retry},
     {"GET", "/v1/jobs/{id}/events", ht_events_get},
     {"GET", "/v1/queues", ht_queues_get},
+    {"POST", "/v1/schedules", ht_schedules_create},
+    {"GET", "/v1/schedules", ht_schedules_list},
+    {"GET", "/v1/schedules/{id}", ht_schedules_get},
+    {"DELETE", "/v1/schedules/{id}", ht_schedules_delete},
+    {"POST", "/v1/schedules/{id}/pause", ht_schedules_pause},
+    {"POST", "/v1/schedules/{id}/resume", ht_schedules_resume},
     {"POST", "/v1/webhook-secrets", ht_webhook_secrets_create},
     {"GET", "/v1/webhook-secrets", ht_webhook_secrets_list},
     {"GET", "/v1/webhook-secrets/{id}", ht_webhook_secrets_get},
@@ -158,9 +165,16 @@ void ht_router_dispatch(ht_api_thread_t *t, h2o_req_t *req)
         args.tenant = who->name;
         args.who = who;
     }
+    /* A path a literal pattern names (/v1/jobs/batch) is that pattern's
+     * alone, not also a capture's ("{id}" = "batch"). */
+    int literal = 0;
+    for (size_t i = 0; i < N_ROUTES && !literal; i++)
+        literal = !strchr(routes[i].pattern, '{') &&
+                  match(routes[i].pattern, req->path_normalized, &args);
     char allow[128] = "";
     for (size_t i = 0; i < N_ROUTES; i++) {
-        if (!match(routes[i].pattern, req->path_normalized, &args))
+        if ((literal && strchr(routes[i].pattern, '{')) ||
+            !match(routes[i].pattern, req->path_normalized, &args))
             continue;
         if (method_is(req, routes[i].method)) {
             admit(t, req, routes[i].fn, &args);

@@ -28,6 +28,7 @@
 
 #include "shared/job.h"
 #include "shared/keys.h"
+#include "shared/schedule.h"
 
 #include "api/aclient.h"
 #include "api/event_format.h"
@@ -169,6 +170,84 @@ void ht_astore_queue_stats(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, 
  * ht_metrics).  Borrowed, valid only during the callback. */
 void ht_astore_metrics(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, ht_astore_stats_cb cb,
                        void *data);
+
+/* ---- batch submit and schedules --------------------------------------- */
+
+/* One job of a batch: what ht_astore_submit takes for one job. */
+typedef struct {
+    const char *id;
+    const ht_job_request_t *jr;
+    const char *payload_json;  /* as for ht_astore_submit */
+    const char *metadata_json; /* NULL when none */
+    ht_astore_submit_opts_t opts;
+} ht_astore_submit_item_t;
+
+/* What became of one job of a batch: err 0 with `res` (as ht_astore_submit
+ * answers), HT_EEXIST (its idempotency key was used with another body), or
+ * HT_EPROTO with `refusal` the error Redis gave for it. */
+typedef struct {
+    int err;
+    ht_astore_submitted_t res;
+    const char *refusal; /* NULL unless err is HT_EPROTO */
+} ht_astore_submit_outcome_t;
+
+/* FCALL ht_submit_many: stores the n jobs of `items` (all of partition
+ * `k`, all of `tenant`) in one call, in order, as ht_submit would one by
+ * one; a job refused does not stop the others.  out[n] (valid only during
+ * the callback, NULL unless err is 0) says what became of each. */
+typedef void (*ht_astore_submit_many_cb)(void *data, int err, size_t n,
+                                         const ht_astore_submit_outcome_t *out);
+void ht_astore_submit_many(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *tenant,
+                           size_t n, const ht_astore_submit_item_t *items,
+                           ht_astore_submit_many_cb cb, void *data);
+
+/* A new schedule (ht_astore_sched_create). */
+typedef struct {
+    const char *id; /* an id of partition k (ht_id_new_in) */
+    const char *tenant;
+    const ht_schedule_request_t *r;
+    int64_t next_run_ms;                      /* its first run */
+    long failed_ttl_s;                        /* of the jobs it makes, as for a submit */
+    const char *payload_json, *metadata_json; /* of the template, as for ht_astore_submit */
+} ht_astore_sched_new_t;
+
+/* Calls answering one schedule: `sched` is borrowed, valid only during the
+ * callback (NULL unless err is 0). */
+typedef void (*ht_astore_sched_cb)(void *data, int err, const ht_schedule_t *sched);
+
+/* FCALL ht_sched_create: stores it and its first run.  HT_ELIMIT when the
+ * tenant has HT_SCHEDULES_PER_TENANT_MAX schedules in this partition. */
+void ht_astore_sched_create(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k,
+                            const ht_astore_sched_new_t *n, ht_astore_sched_cb cb, void *data);
+
+/* HGETALL of one schedule; HT_ENOTFOUND when there is none (the caller
+ * checks the tenant). */
+void ht_astore_sched_get(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                         ht_astore_sched_cb cb, void *data);
+
+/* FCALL_RO ht_sched_list: up to `limit` of `tenant`'s schedules in
+ * partition k, oldest first, after `cursor` ("" = from the oldest; else
+ * "<created_at>:<id>" of the last one seen).  `next` is "" at the end;
+ * `scheds` and `next` are borrowed, valid only during the callback.
+ * HT_EINVAL: a malformed cursor. */
+typedef void (*ht_astore_sched_list_cb)(void *data, int err, const char *next, size_t n,
+                                        const ht_schedule_t *scheds);
+void ht_astore_sched_list(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *tenant,
+                          int limit, const char *cursor, ht_astore_sched_list_cb cb, void *data);
+
+/* FCALL ht_sched_delete: value 1, or 0 when there is no such schedule of
+ * `tenant`. */
+void ht_astore_sched_delete(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                            const char *tenant, ht_astore_int_cb cb, void *data);
+
+/* FCALL ht_sched_pause, ht_sched_resume (from next_run_ms on): the
+ * schedule as it is now; HT_ENOTFOUND when there is no such schedule of
+ * `tenant`. */
+void ht_astore_sched_pause(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                           const char *tenant, ht_astore_sched_cb cb, void *data);
+void ht_astore_sched_resume(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                            const char *tenant, int64_t next_run_ms, ht_astore_sched_cb cb,
+                            void *data);
 
 /* ---- tenant webhook signing secrets (shared/tenant_secret.h) ----------- */
 

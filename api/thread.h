@@ -57,6 +57,7 @@ typedef struct {
      * before a submit's answer, up to wait_timeout_ms. */
     long wait_replicas;
     long wait_timeout_ms;
+    int schedule_seconds;        /* cron expressions may have a seconds field (tests) */
     /* Tenant webhook secrets (api/webhook_secrets.c): */
     const ht_secretbox_keys_t *secrets_keys; /* HANGTIGHT_SECRETS_KEY; NULL: none (POST 501) */
     long webhook_rotation_s;                 /* how long a replaced secret keeps signing */

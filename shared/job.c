@@ -145,6 +145,7 @@ static const field_t fields[] = {
     F("callback_url", K_STR, callback_url, 0),
     F("progress_msg", K_STR, progress_msg, 0),
     F("worker", K_STR, worker, 0),
+    F("schedule_id", K_STR, schedule_id, 0),
     F("attempt", K_INT, attempt, 1000000),
     F("max_attempts", K_INT, max_attempts, 1000000),
     F("timeout_s", K_LONG, timeout_s, YEARS_100),
@@ -301,6 +302,7 @@ void ht_job_clear(ht_job_t *job)
     free(job->callback_url);
     free(job->progress_msg);
     free(job->worker);
+    free(job->schedule_id);
     free(job->cb_state);
     free(job->cb_last_status);
     memset(job, 0, sizeof *job);

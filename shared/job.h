@@ -92,6 +92,7 @@ typedef struct {
     uint64_t version; /* bumped on every change: the ETag */
     char *worker;
     int64_t run_at;       /* ms when it is (or was) due to run; 0 = not scheduled */
+    char *schedule_id;    /* the recurring schedule that made it; NULL when none */
     int cancel_requested; /* 1 once a cancel of the running job was asked for */
     /* Webhook delivery (the cb_* hash fields), when callback_url is set: */
     char *cb_state;       /* pending | delivered | failed; NULL until terminal */

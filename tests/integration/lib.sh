@@ -685,7 +685,9 @@ ht_start_worker() {
 # (after log offset FROM).
 ht_worker_ready() {
     ht_alive "$1" || fail "$1 exited: $(tail -n 20 "${HT_LOGS[$1]}")"
-    ht__log_since "$1" "${2:-0}" | grep -q 'worker ready'
+    # grep reads to the end (no -q): under pipefail, a grep that quit early
+    # would fail the pipeline when tail, writing a long log, got SIGPIPE.
+    ht__log_since "$1" "${2:-0}" | grep 'worker ready' >/dev/null
 }
 
 # ht_start_stack [--workers N] [--redis-args A...] [--api-args A...]
