@@ -120,13 +120,13 @@ static void add_job_fields(ht_argv_t *a, const char *prefix, const ht_keys_t *k,
         ht_argv_add(a, metadata_json);
     }
     add_name(a, prefix, "max_attempts");
-    ht_argv_addf(a, "%d", jr->max_attempts);
+    ht_argv_addll(a, jr->max_attempts);
     add_name(a, prefix, "timeout_s");
-    ht_argv_addf(a, "%ld", jr->timeout_s);
+    ht_argv_addll(a, jr->timeout_s);
     add_name(a, prefix, "ttl_s");
-    ht_argv_addf(a, "%ld", jr->ttl_s);
+    ht_argv_addll(a, jr->ttl_s);
     add_name(a, prefix, "failed_ttl_s");
-    ht_argv_addf(a, "%ld", failed_ttl_s);
+    ht_argv_addll(a, failed_ttl_s);
     if (jr->callback_url) {
         add_name(a, prefix, "callback_url");
         ht_argv_add(a, jr->callback_url);
@@ -140,7 +140,7 @@ static void add_submit_args(ht_argv_t *a, const ht_keys_t *k, const char *id,
 {
     ht_argv_add(a, id);
     ht_argv_add(a, k->channel);
-    ht_argv_addf(a, "%lld", (long long)opts->run_at_ms);
+    ht_argv_addll(a, opts->run_at_ms);
     ht_argv_add(a, opts->idem_key ? opts->idem_key : "");
     ht_argv_add(a, opts->idem_key && opts->idem_hash ? opts->idem_hash : "");
 }
@@ -174,8 +174,8 @@ void ht_astore_submit(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const
     }
     ht_argv_init(&cmds[1]);
     ht_argv_add(&cmds[1], "WAIT");
-    ht_argv_addf(&cmds[1], "%ld", opts->wait_replicas);
-    ht_argv_addf(&cmds[1], "%ld", opts->wait_timeout_ms);
+    ht_argv_addll(&cmds[1], opts->wait_replicas);
+    ht_argv_addll(&cmds[1], opts->wait_timeout_ms);
     call.all_replies = 1;
     ht_aclient_send(s, req, cmds, 2, &call);
 }
@@ -319,7 +319,7 @@ static void add_watch(ht_argv_t *a, const ht_keys_t *k, const char *id, long wat
     ht_keys_job(k, id, jobkey);
     ht_argv_fcall(a, "ht_watch", 1, 0);
     ht_argv_add(a, jobkey);
-    ht_argv_addf(a, "%ld", watch_ms);
+    ht_argv_addll(a, watch_ms);
     ht_argv_add(a, log);
     const char *names[HT_JOB_DOC_FIELDS_MAX];
     size_t n = ht_job_doc_fields(names, HT_JOB_DOC_FIELDS_MAX);
@@ -411,7 +411,7 @@ void ht_astore_rate(ht_aclient_t *s, h2o_req_t *req, const char *rate_key, doubl
     ht_argv_fcall(&a, "ht_rate", 1, 0);
     ht_argv_add(&a, rate_key);
     ht_argv_addf(&a, "%.6g", per_s);
-    ht_argv_addf(&a, "%ld", burst);
+    ht_argv_addll(&a, burst);
     ht_acall_t call = {.finish = finish_int, .cb = (ht_acall_cb)cb, .data = data};
     ht_aclient_send(s, req, &a, 1, &call);
 }
@@ -555,7 +555,7 @@ void ht_astore_list(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const c
     ht_argv_fcall(&a, "ht_list", 1, 1);
     ht_argv_add(&a, index);
     ht_argv_add(&a, k->base);
-    ht_argv_addf(&a, "%d", limit);
+    ht_argv_addll(&a, limit);
     ht_argv_add(&a, cursor ? cursor : "");
     ht_argv_add(&a, type ? type : "");
     /* The document's fields: the function reads only these of each job. */
@@ -679,7 +679,7 @@ void ht_astore_submit_many(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, 
     for (size_t i = 0; counts && i < n; i++) {
         const ht_astore_submit_item_t *it = &items[i];
         ht_argv_add(&a, it->id);
-        ht_argv_addf(&a, "%lld", (long long)it->opts.run_at_ms);
+        ht_argv_addll(&a, it->opts.run_at_ms);
         ht_argv_add(&a, it->opts.idem_key ? it->opts.idem_key : "");
         ht_argv_add(&a, it->opts.idem_key && it->opts.idem_hash ? it->opts.idem_hash : "");
         size_t at = a.n;
@@ -768,8 +768,8 @@ void ht_astore_sched_create(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k,
     ht_argv_addf(&a, "%st:%s:scheds", k->base, n->tenant);
     ht_argv_add(&a, n->id);
     ht_argv_add(&a, n->tenant);
-    ht_argv_addf(&a, "%d", HT_SCHEDULES_PER_TENANT_MAX);
-    ht_argv_addf(&a, "%lld", (long long)n->next_run_ms);
+    ht_argv_addll(&a, HT_SCHEDULES_PER_TENANT_MAX);
+    ht_argv_addll(&a, n->next_run_ms);
     if (r->name[0]) {
         ht_argv_add(&a, "name");
         ht_argv_add(&a, r->name);
@@ -787,9 +787,9 @@ void ht_astore_sched_create(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k,
         }
     } else {
         ht_argv_add(&a, "every_s");
-        ht_argv_addf(&a, "%lld", (long long)r->when.every_s);
+        ht_argv_addll(&a, r->when.every_s);
         ht_argv_add(&a, "anchor");
-        ht_argv_addf(&a, "%lld", (long long)n->next_run_ms);
+        ht_argv_addll(&a, n->next_run_ms);
     }
     ht_argv_add(&a, "catch_up");
     ht_argv_add(&a, ht_catch_up_name(r->when.catch_up));
@@ -857,7 +857,7 @@ void ht_astore_sched_list(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, c
     ht_argv_fcall(&a, "ht_sched_list", 1, 1);
     ht_argv_addf(&a, "%st:%s:scheds", k->base, tenant);
     ht_argv_add(&a, k->base);
-    ht_argv_addf(&a, "%d", limit);
+    ht_argv_addll(&a, limit);
     ht_argv_add(&a, cursor ? cursor : "");
     ht_acall_t call = {
         .finish = finish_sched_list, .cb = (ht_acall_cb)cb, .data = data, .own_errors = 1};
@@ -898,7 +898,7 @@ void ht_astore_sched_resume(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k,
     add_sched_keys(&a, k, id);
     ht_argv_add(&a, id);
     ht_argv_add(&a, tenant);
-    ht_argv_addf(&a, "%lld", (long long)next_run_ms);
+    ht_argv_addll(&a, next_run_ms);
     ht_acall_t call = {.finish = finish_sched, .cb = (ht_acall_cb)cb, .data = data};
     ht_aclient_send(s, req, &a, 1, &call);
 }
@@ -928,8 +928,8 @@ void ht_astore_whsec_create(ht_aclient_t *s, h2o_req_t *req, const char *tenant,
     }
     ht_argv_add(&a, id);
     ht_argv_add(&a, sealed);
-    ht_argv_addf(&a, "%lld", rotation_ms);
-    ht_argv_addf(&a, "%d", most);
+    ht_argv_addll(&a, rotation_ms);
+    ht_argv_addll(&a, most);
     ht_acall_t call = {.finish = finish_int, .cb = (ht_acall_cb)cb, .data = data};
     ht_aclient_send(s, req, &a, 1, &call);
 }
