@@ -194,6 +194,21 @@ static void render_histograms(ht_buf_t *e, const ht_metrics_input_t *in)
     }
 }
 
+/* Pairs "stored_bytes:<tenant>": each tenant's bytes in the blob store. */
+static void render_stored(ht_buf_t *e, const ht_metrics_input_t *in)
+{
+    static const char prefix[] = "stored_bytes:";
+    const char *family = "hangtight_blob_stored_bytes";
+    ht_expo_family(e, family, "gauge",
+                   "Bytes of job files (inputs and outputs) in the blob store, by tenant.");
+    for (size_t i = 0; i < in->n; i++) {
+        if (strncmp(in->names[i], prefix, sizeof(prefix) - 1) != 0)
+            continue;
+        const char *labels[] = {"tenant", in->names[i] + sizeof(prefix) - 1, NULL};
+        ht_expo_sample(e, family, labels, (double)in->values[i]);
+    }
+}
+
 static void render_webhooks(ht_buf_t *e, const ht_metrics_input_t *in)
 {
     static const char *const outcomes[] = {"delivered", "retried", "failed"};
@@ -299,6 +314,13 @@ static const struct {
     {NULL, NULL, NULL, "class", "3xx", HT_M_HTTP_3XX},
     {NULL, NULL, NULL, "class", "4xx", HT_M_HTTP_4XX},
     {NULL, NULL, NULL, "class", "5xx", HT_M_HTTP_5XX},
+    {"hangtight_api_uploads_total", "counter",
+     "Files this api process stored for file submits, by where the body came from: read from "
+     "the socket as it arrived, or read whole by h2o first (HTTP/2, pipelined requests).",
+     "body", "socket", HT_M_UPLOAD_SOCKET},
+    {NULL, NULL, NULL, "body", "buffered", HT_M_UPLOAD_BUFFERED},
+    {"hangtight_api_upload_bytes_total", "counter", "Bytes of files this api process stored.", NULL,
+     NULL, HT_M_UPLOAD_BYTES},
 };
 
 static void render_process(ht_buf_t *e, const ht_metrics_input_t *in)
@@ -326,6 +348,7 @@ void ht_metrics_render(ht_buf_t *e, const ht_metrics_input_t *in)
         render_histograms(e, in);
         render_webhooks(e, in);
         render_workers(e, in);
+        render_stored(e, in);
     }
     render_process(e, in);
 }

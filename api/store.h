@@ -46,6 +46,7 @@ typedef struct {
     int watched_always;    /* log and publish its every change (HANGTIGHT_LOG_EVERY_JOB) */
     const char *idem_key;  /* full idempotency key name (ht_keys_idem), NULL = none */
     const char *idem_hash; /* hex SHA-256 of the request body, with idem_key */
+    const char *input;     /* the job's input file, stored (ht_file_ref_format); NULL = none */
     /* Durable submits: WAIT wait_replicas wait_timeout_ms right after the
      * FCALL, on the same connection (0: no WAIT). */
     long wait_replicas;

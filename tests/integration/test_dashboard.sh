@@ -27,6 +27,8 @@ printf 'acme:%s\n' "$KEY" >"$HT_TMP/keys"
 # keeps one (by default only the changes made while some request watches
 # the job are logged: docs/keyspace.md, "Watching").
 export HANGTIGHT_LOG_EVERY_JOB=1
+# A blob store: the detail view shows a job's files (docs/files.md).
+export HANGTIGHT_BLOB_STORE=dir:$HT_TMP/blobs
 ht_start_stack --api-args --api-keys-file "$HT_TMP/keys" --worker-args --concurrency 6
 
 # ---- static files with curl (no key: they show no tenant's data) ---------------

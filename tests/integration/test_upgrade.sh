@@ -19,7 +19,7 @@
 #     histogram counts exactly the first starts (none for a job that had
 #     started before the upgrade);
 #   - a job's event log from before the upgrade goes at its first change
-#     after it, which nobody watches (schema 12 logs only watched jobs):
+#     after it, which nobody watches (schema 13 logs only watched jobs):
 #     nothing of it is left, and an SSE stream resumed from it starts with
 #     the current document instead of a silent gap.
 # With HT_TEST_CLUSTER=1 (integration.cluster.upgrade) the same runs on a
