@@ -1,5 +1,5 @@
-/* API keys (see auth.h): the keys file parser, the constant-time lookup and
- * the table in force. */
+/* API and operator keys (see auth.h): the keys file parser, the
+ * constant-time lookup and the tables in force. */
 #include "api/auth.h"
 
 #include <errno.h>
@@ -174,10 +174,12 @@ ht_tenant_t *ht_auth_lookup(const ht_auth_t *a, const char *key, size_t keylen)
     return found;
 }
 
-/* ---- the table in force --------------------------------------------- */
+/* ---- the tables in force -------------------------------------------- */
 
-static char *keys_path;
-static _Atomic(ht_auth_t *) current;
+/* One table per role, indexed by the role's bit number. */
+static const char *const role_names[HT_ROLE__COUNT] = {"API keys", "operator keys"};
+static char *keys_paths[HT_ROLE__COUNT];
+static _Atomic(ht_auth_t *) current[HT_ROLE__COUNT];
 static ht_tenant_t *open_tenant; /* "default", when running open */
 
 static int load_file(const char *path, ht_auth_t **out, char *err, size_t errlen)
@@ -203,31 +205,93 @@ static int load_file(const char *path, ht_auth_t **out, char *err, size_t errlen
     return 0;
 }
 
-int ht_auth_install(const char *path, char *err, size_t errlen)
+/* Loads every configured file into t[]; HT_EINVAL when a key is in two
+ * files (which role would it be?).  On failure nothing is kept. */
+static int load_all(ht_auth_t *t[HT_ROLE__COUNT], char *err, size_t errlen)
+{
+    int rc = 0;
+    for (int r = 0; r < HT_ROLE__COUNT; r++)
+        t[r] = NULL;
+    for (int r = 0; rc == 0 && r < HT_ROLE__COUNT; r++)
+        if (keys_paths[r])
+            rc = load_file(keys_paths[r], &t[r], err, errlen);
+    for (int r = 0; rc == 0 && r < HT_ROLE__COUNT; r++)
+        for (int o = r + 1; rc == 0 && t[r] && o < HT_ROLE__COUNT; o++)
+            for (size_t i = 0; rc == 0 && t[o] && i < t[o]->n; i++)
+                for (size_t j = 0; j < t[r]->n; j++)
+                    if (CRYPTO_memcmp(t[o]->entries[i].digest, t[r]->entries[j].digest,
+                                      SHA256_DIGEST_LENGTH) == 0) {
+                        rc = ht_errorf(err, errlen, HT_EINVAL,
+                                       "the same key is in %s (%s) and %s (%s): a key has one role",
+                                       keys_paths[r], t[r]->entries[j].tenant->name, keys_paths[o],
+                                       t[o]->entries[i].tenant->name);
+                        break;
+                    }
+    if (rc < 0)
+        for (int r = 0; r < HT_ROLE__COUNT; r++)
+            ht_auth_free(t[r]);
+    return rc;
+}
+
+static void log_loaded(const char *what, ht_auth_t *const t[HT_ROLE__COUNT])
+{
+    for (int r = 0; r < HT_ROLE__COUNT; r++) {
+        if (!t[r])
+            continue;
+        char msg[64], n[32];
+        snprintf(msg, sizeof(msg), "%s %s", role_names[r], what);
+        snprintf(n, sizeof(n), "%zu", t[r]->n);
+        ht_log(HT_LOG_INFO, msg, "path", keys_paths[r], "keys", n, NULL);
+    }
+}
+
+int ht_auth_install(const char *path, const char *operator_path, char *err, size_t errlen)
 {
     open_tenant = ht_tenant_intern("default");
     if (!open_tenant)
         return ht_errorf(err, errlen, HT_ENOMEM, "out of memory");
-    if (!path || !path[0]) {
+    const char *paths[HT_ROLE__COUNT] = {path, operator_path};
+    int any = 0;
+    for (int r = 0; r < HT_ROLE__COUNT; r++) {
+        if (!paths[r] || !paths[r][0])
+            continue;
+        any = 1;
+        if (!(keys_paths[r] = strdup(paths[r])))
+            return ht_errorf(err, errlen, HT_ENOMEM, "out of memory");
+    }
+    if (!any) {
         ht_log(HT_LOG_WARN,
                "no API keys file (HANGTIGHT_API_KEYS_FILE): the api is open to anyone who can "
-               "reach it, as tenant 'default'",
+               "reach it, as tenant 'default' and as an operator",
                NULL);
         return 0;
     }
-    ht_auth_t *a;
-    int rc = load_file(path, &a, err, errlen);
+    ht_auth_t *t[HT_ROLE__COUNT];
+    int rc = load_all(t, err, errlen);
     if (rc < 0)
         return rc;
-    keys_path = strdup(path);
-    if (!keys_path) {
-        ht_auth_free(a);
-        return ht_errorf(err, errlen, HT_ENOMEM, "out of memory");
-    }
-    atomic_store(&current, a);
-    char n[32];
-    snprintf(n, sizeof(n), "%zu", a->n);
-    ht_log(HT_LOG_INFO, "API keys loaded", "path", path, "keys", n, NULL);
+    for (int r = 0; r < HT_ROLE__COUNT; r++)
+        atomic_store(&current[r], t[r] ? t[r] : calloc(1, sizeof(ht_auth_t)));
+    for (int r = 0; r < HT_ROLE__COUNT; r++)
+        if (!atomic_load(&current[r]))
+            return ht_errorf(err, errlen, HT_ENOMEM, "out of memory");
+    log_loaded("loaded", t);
+    return 0;
+}
+
+int ht_auth_open(void)
+{
+    return atomic_load(&current[0]) == NULL;
+}
+
+int ht_auth_tenant_known(const char *tenant)
+{
+    const ht_auth_t *a = atomic_load(&current[0]);
+    if (!a)
+        return strcmp(tenant, "default") == 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->entries[i].tenant->name, tenant) == 0)
+            return 1;
     return 0;
 }
 
@@ -269,17 +333,20 @@ int ht_auth_generate(const char *path, char key[HT_AUTH_GENERATED_KEY_LEN + 1], 
 
 int ht_auth_reload(char *err, size_t errlen)
 {
-    if (!keys_path)
+    if (ht_auth_open())
         return ht_errorf(err, errlen, HT_EINVAL, "no API keys file is configured");
-    ht_auth_t *a;
-    int rc = load_file(keys_path, &a, err, errlen);
+    ht_auth_t *t[HT_ROLE__COUNT];
+    int rc = load_all(t, err, errlen);
     if (rc < 0)
         return rc;
-    /* Only the main thread reloads; readers load `current` atomically. */
-    a->older = atomic_exchange(&current, a);
-    char n[32];
-    snprintf(n, sizeof(n), "%zu", a->n);
-    ht_log(HT_LOG_INFO, "API keys reloaded", "path", keys_path, "keys", n, NULL);
+    /* Only the main thread reloads; readers load the tables atomically. */
+    for (int r = 0; r < HT_ROLE__COUNT; r++) {
+        ht_auth_t *a = t[r] ? t[r] : calloc(1, sizeof(ht_auth_t));
+        if (!a)
+            continue; /* out of memory: this role keeps its table */
+        a->older = atomic_exchange(&current[r], a);
+    }
+    log_loaded("reloaded", t);
     return 0;
 }
 
@@ -303,19 +370,26 @@ static h2o_iovec_t bearer_of(h2o_req_t *req)
     return h2o_iovec_init(p, (size_t)(end - p));
 }
 
-int ht_auth_request_or_reply(h2o_req_t *req, ht_tenant_t **tenant)
+int ht_auth_request_or_reply(h2o_req_t *req, ht_caller_t *who)
 {
-    ht_auth_t *a = atomic_load(&current);
-    if (!a) {
-        *tenant = open_tenant;
+    memset(who, 0, sizeof(*who));
+    if (ht_auth_open()) {
+        *who = (ht_caller_t){HT_ROLE_ALL, open_tenant, open_tenant->name};
         return 0;
     }
     h2o_iovec_t key = bearer_of(req);
-    ht_tenant_t *t = key.len && key.len <= KEY_MAX ? ht_auth_lookup(a, key.base, key.len) : NULL;
-    if (t) {
-        *tenant = t;
-        return 0;
+    /* Every table is searched, found or not: the time tells nothing of
+     * which role a key has. */
+    for (int r = 0; key.len && key.len <= KEY_MAX && r < HT_ROLE__COUNT; r++) {
+        ht_tenant_t *t = ht_auth_lookup(atomic_load(&current[r]), key.base, key.len);
+        if (t && !who->roles) {
+            who->roles = 1u << r;
+            who->tenant = who->roles == HT_ROLE_TENANT ? t : NULL;
+            who->name = t->name;
+        }
     }
+    if (who->roles)
+        return 0;
     if (!key.len) {
         ht_http_add_header(req, "www-authenticate", "Bearer realm=\"hangtight\"");
         return ht_http_problem(req, HT_P_UNAUTHORIZED,
@@ -362,7 +436,9 @@ int ht_auth_host_or_reply(h2o_req_t *req)
 
 void ht_auth_shutdown(void)
 {
-    ht_auth_free(atomic_exchange(&current, NULL));
-    free(keys_path);
-    keys_path = NULL;
+    for (int r = 0; r < HT_ROLE__COUNT; r++) {
+        ht_auth_free(atomic_exchange(&current[r], NULL));
+        free(keys_paths[r]);
+        keys_paths[r] = NULL;
+    }
 }

@@ -12,7 +12,15 @@
  * (CRYPTO_memcmp over the whole table), so neither the comparison nor the
  * table's order tells an attacker how close a guess was.
  *
- * With no file the api runs open: every request is tenant "default".
+ * HANGTIGHT_OPERATOR_KEYS_FILE names a file of the same lines for operator
+ * keys ("ops:k3y..."; the name before the colon names the operator in the
+ * logs): they reach what crosses tenants (pause and resume, caps, the
+ * queue-wide views, /metrics) and nothing of a tenant's; tenant keys never
+ * reach those (api/router.c checks each route's roles).  A key may be in
+ * one file only.
+ *
+ * With no file at all the api runs open: every request is tenant "default"
+ * and an operator too.  With any file, each role needs a key of its own.
  *
  * The table in force is swapped atomically by ht_auth_reload() (SIGHUP);
  * tables are never freed before ht_auth_shutdown(), so a request thread can
@@ -28,6 +36,22 @@
 
 typedef struct ht_auth ht_auth_t;
 
+/* What a key lets its holder do: a bit each. */
+typedef enum {
+    HT_ROLE_TENANT = 1,   /* the tenant's own jobs, queues view, secrets */
+    HT_ROLE_OPERATOR = 2, /* pause and resume, caps, queue-wide views, /metrics */
+} ht_role_t;
+#define HT_ROLE__COUNT 2
+#define HT_ROLE_ALL    (HT_ROLE_TENANT | HT_ROLE_OPERATOR)
+
+/* Who sent a request: the roles of its key, and whose it is.  Records live
+ * as long as the server. */
+typedef struct {
+    unsigned roles;      /* HT_ROLE_* bits: one for a key; every role when running open */
+    ht_tenant_t *tenant; /* with HT_ROLE_TENANT: the key's tenant ("default" when open) */
+    const char *name;    /* the key holder's name from its line (the tenant's, the operator's) */
+} ht_caller_t;
+
 /* Parses a keys file's text.  Returns 0 with *out (free with
  * ht_auth_free), or HT_EINVAL with "line N: why" in err (nothing kept). */
 int ht_auth_parse(const char *text, size_t len, ht_auth_t **out, char *err, size_t errlen);
@@ -37,9 +61,18 @@ size_t ht_auth_count(const ht_auth_t *a);
 /* The tenant of `key`, or NULL.  Constant time in the key's content. */
 ht_tenant_t *ht_auth_lookup(const ht_auth_t *a, const char *key, size_t keylen);
 
-/* Process-wide: load `path` (NULL or "": run open, one warning) as the table
- * in force.  Returns 0 or HT_EINVAL or a negative errno with err filled. */
-int ht_auth_install(const char *path, char *err, size_t errlen);
+/* Process-wide: load the tenant keys file `path` and the operator keys file
+ * `operator_path` (either NULL or "": none of that role; both: run open,
+ * one warning) as the tables in force.  Returns 0 or HT_EINVAL (a bad
+ * file, or a key in both) or a negative errno with err filled. */
+int ht_auth_install(const char *path, const char *operator_path, char *err, size_t errlen);
+
+/* 1 when no keys file is configured (open mode). */
+int ht_auth_open(void);
+
+/* 1 when `tenant` has a key in the API keys file in force (open mode:
+ * only "default"), else 0: what an operator may set caps for. */
+int ht_auth_tenant_known(const char *tenant);
 
 /* "htk_" and 64 hex digits (32 random bytes). */
 #define HT_AUTH_GENERATED_KEY_LEN 68
@@ -51,13 +84,13 @@ int ht_auth_install(const char *path, char *err, size_t errlen);
 int ht_auth_generate(const char *path, char key[HT_AUTH_GENERATED_KEY_LEN + 1], char *err,
                      size_t errlen);
 
-/* Reads the file again; on any error the old table stays in force.
+/* Reads the files again; on any error the old tables stay in force.
  * Returns 0 or a negative code with err filled. */
 int ht_auth_reload(char *err, size_t errlen);
 
-/* Authenticates `req` against the table in force: 0 with *tenant set, or
- * -1 after answering 401 problem+json with WWW-Authenticate: Bearer. */
-int ht_auth_request_or_reply(h2o_req_t *req, ht_tenant_t **tenant);
+/* Authenticates `req` against the tables in force: 0 with *who set, or -1
+ * after answering 401 problem+json with WWW-Authenticate: Bearer. */
+int ht_auth_request_or_reply(h2o_req_t *req, ht_caller_t *who);
 
 /* The DNS rebinding guard of open mode on loopback (no keys file): a web
  * page on another site that rebinds its name to 127.0.0.1 sends its own

@@ -11,9 +11,9 @@ a few hundred jobs: valgrind is ~50x slower).  With --port it FLUSHALLs
 the given Redis (use a private one).  It loads the library, then submits N
 jobs with the fields the api sends (ht_submit), and drains them the way
 the worker does: ht_complete taking the claim's keys (one call per job;
---one-trip, schema 8 on, the default from schema 13), else ht_claim +
+--one-trip, schema 8 on, the default from schema 14), else ht_claim +
 ht_complete (older libraries from git history have only those).
---watched P marks P % of the jobs watched (ht_watch, schema 13 on) as
+--watched P marks P % of the jobs watched (ht_watch, schema 14 on) as
 a sync submit's request would, so that their changes are logged and
 published.
 
@@ -207,9 +207,9 @@ def main():
     ap.add_argument("--lib", required=True)
     ap.add_argument("--jobs", type=int, default=3000)
     ap.add_argument("--one-trip", action="store_true",
-                    help="drain with ht_complete's claim (schema 8 on; the default from 13)")
+                    help="drain with ht_complete's claim (schema 8 on; the default from 14)")
     ap.add_argument("--watched", type=float, default=0,
-                    help="percent of jobs marked watched before they are claimed (schema 13 on)")
+                    help="percent of jobs marked watched before they are claimed (schema 14 on)")
     ap.add_argument("--callgrind", action="store_true",
                     help="run the private redis-server under callgrind: instructions per job")
     ap.add_argument("--keep", action="store_true", help="keep the private Redis' directory")
@@ -218,7 +218,7 @@ def main():
     a = ap.parse_args()
     text = open(a.lib).read()
     schema = schema_of(text)
-    one_trip = a.one_trip or schema >= 13
+    one_trip = a.one_trip or schema >= 14
     proc = tmp = None
     cg = None
     if a.port:
@@ -246,8 +246,8 @@ def run(a, r, cg, text, schema, one_trip):
     r.call("FUNCTION", "LOAD", "REPLACE", text)
     b = "ht:{default}:"
     waits = [b + "wait:high", b + "wait:default", b + "wait:low"]
-    if a.watched and schema < 13:
-        sys.exit("--watched needs schema 13 or later (ht_watch)")
+    if a.watched and schema < 14:
+        sys.exit("--watched needs schema 14 or later (ht_watch)")
     print("library %s (schema %d), %d jobs, one client%s" % (
         a.lib, schema, a.jobs, ", %g %% watched" % a.watched if a.watched else ""))
     _, m0 = stats(r)

@@ -19,7 +19,7 @@
 #     histogram counts exactly the first starts (none for a job that had
 #     started before the upgrade);
 #   - a job's event log from before the upgrade goes at its first change
-#     after it, which nobody watches (schema 13 logs only watched jobs):
+#     after it, which nobody watches (schema 14 logs only watched jobs):
 #     nothing of it is left, and an SSE stream resumed from it starts with
 #     the current document instead of a silent gap.
 # With HT_TEST_CLUSTER=1 (integration.cluster.upgrade) the same runs on a
@@ -216,7 +216,7 @@ check_fixture() {
         assert_eq "$(ht_redis HEXISTS "$key" count)" 0 "field count of $key"
     done
 
-    ht_start_api --api-keys-file "$KEYS"
+    ht_start_api --api-keys-file "$KEYS" --metrics-public
     # Every job reads as it was stored.
     read_jobs
     expect_none '$m.jobs[] | $d[.id] as $doc |

@@ -1,7 +1,7 @@
 -- runs: after-library
 --[[
-Data step 0013: event logs belong to watched jobs.  Below schema 13 every
-change of a job was logged; from 13 on, only the changes made while some
+Data step 0014: event logs belong to watched jobs.  Below schema 14 every
+change of a job was logged; from 14 on, only the changes made while some
 request watches the job (its `watch` field, a time in ms), and a change
 made while nobody watches drops the log, if the job has a `watch` field.
 A log written before the upgrade has no such field beside it: each such
