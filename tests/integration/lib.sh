@@ -34,10 +34,14 @@
 #   ht_closed_port            sets HT_CLOSED_PORT to a loopback port held
 #                             closed for the whole test: connecting is
 #                             refused, nobody else can bind it
+#   ht_start_s3               s3rver behind a signature check, the s3:
+#                             blob store pointed at it (S3_PORT, SIGV4_PORT)
 #   ht_free_port              a port free right now; racy (another test may
 #                             take it before it is bound): only for a server
 #                             whose start retries, as ht_start_redis does
 # Talking to the api:
+#   ht_tenant_keys TENANT...  a keys file $KEYS, a key and a header array
+#                             for each tenant
 #   ht_http METHOD PATH [BODY [CURL-ARGS...]]   sets HTTP_STATUS, HTTP_BODY;
 #       ht_header NAME, ht_json EXPR read the answer; ht_submit BODY sets
 #       HT_JOB; ht_job_is ID STATUS, ht_job_field ID EXPR
@@ -726,6 +730,53 @@ ht_start_stack() {
     done
 }
 
+# ---- s3rver (the s3: blob store) ----------------------------------------
+
+# ht_start_s3: s3rver 3.7 (npm) on a loopback port with bucket $BUCKET
+# (hangtight), behind tests/blob/sigv4_check.py, which recomputes every
+# request's AWS Signature V4 independently of libcurl (s3rver checks none)
+# and refuses a wrong one.  s3rver, the AWS SDK for JavaScript and their
+# dependencies are installed with npm ci from tests/blob/package-lock.json
+# into $NPM_DIR in the build dir (cached); tests/blob/sdk.mjs runs from
+# there.  Sets S3_PORT (s3rver itself), SIGV4_PORT (the proxy), the AWS
+# keys, HANGTIGHT_BLOB_STORE=s3://$BUCKET/ht and HANGTIGHT_S3_ENDPOINT (the
+# proxy).  Processes: s3rver, sigv4.
+ht_start_s3() {
+    ht_node20 || fail "needs Node >= 20 (the AWS SDK does) and could not fetch it from npm: $(tail -n 5 "$HT_TMP/node22.log" 2>/dev/null)"
+    NPM_DIR=$HT_BUILD_DIR/npm/blob
+    mkdir -p "$NPM_DIR"
+    if ! cmp -s "$HT_SOURCE_DIR/tests/blob/package-lock.json" "$NPM_DIR/package-lock.json" ||
+        [[ ! -d "$NPM_DIR/node_modules/s3rver" || ! -d "$NPM_DIR/node_modules/@aws-sdk/client-s3" ]]; then
+        log "installing s3rver and @aws-sdk/client-s3 into $NPM_DIR (npm ci)"
+        cp "$HT_SOURCE_DIR/tests/blob/package.json" "$HT_SOURCE_DIR/tests/blob/package-lock.json" "$NPM_DIR/"
+        (cd "$NPM_DIR" && npm ci --no-audit --no-fund --loglevel=error --cache "$HT_BUILD_DIR/npm/cache") \
+            >"$HT_TMP/npm.log" 2>&1 || fail "npm ci failed: $(tail -n 20 "$HT_TMP/npm.log")"
+    fi
+    # Node resolves packages next to the script, so the scripts run from there.
+    cp "$HT_SOURCE_DIR/tests/blob/s3rver.cjs" "$HT_SOURCE_DIR/tests/blob/sdk.mjs" "$NPM_DIR/"
+    BUCKET=hangtight
+    ht_spawn s3rver node "$NPM_DIR/s3rver.cjs" "$HT_TMP/s3data" "$HT_TMP/s3.port" "$BUCKET"
+    S3_PORT=$(ht__port_file "$HT_TMP/s3.port" s3rver)
+    export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+    ht_spawn sigv4 "$HT_PY" "$HT_SOURCE_DIR/tests/blob/sigv4_check.py" "$S3_PORT" "$HT_TMP/sigv4.port" \
+        "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" us-east-1
+    SIGV4_PORT=$(ht__port_file "$HT_TMP/sigv4.port" sigv4)
+    log "s3rver on $S3_PORT, signature check in front of it on $SIGV4_PORT"
+    export HANGTIGHT_BLOB_STORE=s3://$BUCKET/ht
+    export HANGTIGHT_S3_ENDPOINT=http://127.0.0.1:$SIGV4_PORT
+}
+
+# Waits (up to 30 s) for FILE to hold a port, written by process NAME.
+ht__port_file() {
+    local file=$1 name=$2 deadline=$((SECONDS + 30))
+    while [[ ! -s "$file" ]]; do
+        ht_alive "$name" || fail "$name exited: $(tail -n 20 "${HT_LOGS[$name]}")"
+        ((SECONDS < deadline)) || fail "$name did not listen within 30 s"
+        sleep 0.05
+    done
+    cat "$file"
+}
+
 # ---- waiting -----------------------------------------------------------
 
 # wait_until SECONDS DESCRIPTION COMMAND...: retries COMMAND every 0.1 s.
@@ -740,6 +791,24 @@ wait_until() {
 }
 
 # ---- HTTP --------------------------------------------------------------
+
+# ht_tenant_keys TENANT...: an api keys file $KEYS (for --api-keys-file)
+# with one key a tenant, TENANT-key-0123456789abcdef; sets ${TENANT^^}_KEY
+# to it and the array TENANT to curl's header with it, for ht_http.
+ht_tenant_keys() {
+    KEYS=$HT_TMP/keys
+    : >"$KEYS"
+    local t key
+    for t in "$@"; do
+        key=$t-key-0123456789abcdef
+        printf '%s:%s\n' "$t" "$key" >>"$KEYS"
+        printf -v "${t^^}_KEY" '%s' "$key"
+        declare -ga "$t"
+        local -n hdr=$t
+        hdr=(-H "Authorization: Bearer $key")
+        unset -n hdr
+    done
+}
 
 # ht_http METHOD PATH [BODY [CURL-ARGS...]]: one request to the api.  Sets
 # HTTP_STATUS and HTTP_BODY; headers are read with ht_header.  A BODY is
