@@ -5,12 +5,12 @@
  * checks the job template goes through). */
 #include "shared/schedule.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "shared/clock.h"
+#include "shared/decimal.h"
 #include "shared/error.h"
 
 static const char *const catch_up_names[] = {
@@ -33,20 +33,6 @@ int ht_catch_up_parse(const char *s, ht_catch_up_t *out)
     return HT_EINVAL;
 }
 
-/* Whole-string decimal within [min, max]. */
-static int parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
-{
-    if (!s || !(*s == '-' || (*s >= '0' && *s <= '9')))
-        return HT_EINVAL;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end != '\0' || v < min || v > max)
-        return HT_EINVAL;
-    *out = v;
-    return 0;
-}
-
 /* ---- when it runs ------------------------------------------------------- */
 
 int ht_schedule_when_parse(ht_schedule_when_t *w, const char *cron, const char *every_s,
@@ -67,8 +53,8 @@ int ht_schedule_when_parse(ht_schedule_when_t *w, const char *cron, const char *
         w->is_cron = 1;
         return 0;
     }
-    if (parse_i64(every_s, HT_EVERY_MIN_S, HT_EVERY_MAX_S, &w->every_s) < 0 ||
-        parse_i64(anchor, HT_CRON_MIN_MS, HT_CRON_MAX_MS, &w->anchor_ms) < 0)
+    if (ht_decimal_i64(every_s, HT_EVERY_MIN_S, HT_EVERY_MAX_S, &w->every_s) < 0 ||
+        ht_decimal_i64(anchor, HT_CRON_MIN_MS, HT_CRON_MAX_MS, &w->anchor_ms) < 0)
         return ht_errorf(err, errlen, HT_EINVAL, "neither a cron nor a valid interval");
     return 0;
 }
@@ -448,7 +434,7 @@ int ht_schedule_from_hash(ht_schedule_t *s, size_t n, const char *const *strs)
             ht_catch_up_parse(v, &s->catch_up); /* unknown: one, the default */
         } else if (strcmp(f, "paused") == 0) {
             s->paused = strcmp(v, "1") == 0;
-        } else if (parse_i64(v, 0, INT64_MAX, &x) == 0) {
+        } else if (ht_decimal_i64(v, 0, INT64_MAX, &x) == 0) {
             if (strcmp(f, "every_s") == 0)
                 s->every_s = x;
             else if (strcmp(f, "anchor") == 0)
