@@ -133,6 +133,26 @@ int ht_http_send_json_buf(h2o_req_t *req, int status, ht_buf_t *b)
     return 0;
 }
 
+void ht_http_send_page(h2o_req_t *req, ht_buf_t *b, const char *cursor, const char *next,
+                       void (*url)(ht_buf_t *b, const void *ctx, const char *cursor),
+                       const void *ctx)
+{
+    ht_buf_puts(b, "],\"next_cursor\":");
+    if (next[0])
+        ht_json_string_append(b, next);
+    else
+        ht_buf_puts(b, "null");
+    ht_buf_puts(b, ",\"links\":{\"self\":");
+    url(b, ctx, cursor);
+    if (next[0]) {
+        ht_buf_puts(b, ",\"next\":");
+        url(b, ctx, next);
+    }
+    ht_buf_puts(b, "}}");
+    ht_http_add_header(req, "cache-control", "no-cache");
+    ht_http_send_json_buf(req, 200, b);
+}
+
 int ht_http_send_job(h2o_req_t *req, int status, const ht_job_t *job)
 {
     ht_buf_t b;

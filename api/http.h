@@ -42,6 +42,14 @@ void ht_http_buf_init(h2o_req_t *req, ht_buf_t *b);
  * out of memory). */
 int ht_http_send_json_buf(h2o_req_t *req, int status, ht_buf_t *b);
 
+/* Ends a listing begun in `b` as {"<things>":[... and sends it (200, not
+ * cached): the next cursor ("" at the end: null) and the links, self for
+ * `cursor` and next when there is one, each a quoted URL written by
+ * url(b, ctx, cursor). */
+void ht_http_send_page(h2o_req_t *req, ht_buf_t *b, const char *cursor, const char *next,
+                       void (*url)(ht_buf_t *b, const void *ctx, const char *cursor),
+                       const void *ctx);
+
 /* Sends the job document of `job` (shared/job.h ht_job_doc_append(),
  * written straight into the pool) as application/json.  Returns 0, or -1
  * when it answered 500 (out of memory). */

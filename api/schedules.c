@@ -220,8 +220,9 @@ static int entry_cmp(const void *a, const void *b)
     return strcmp(x->id, y->id);
 }
 
-static void put_page_url(ht_buf_t *b, const list_t *l, const char *cursor)
+static void put_page_url(ht_buf_t *b, const void *ctx, const char *cursor)
 {
+    const list_t *l = ctx;
     ht_buf_printf(b, "\"/v1/schedules?limit=%d", l->limit);
     if (cursor && cursor[0])
         ht_buf_printf(b, "&cursor=%s", cursor); /* digits, ':' and an id: nothing to escape */
@@ -262,20 +263,7 @@ static void send_page(list_t *l)
         ht_buf_puts(&b, text);
         free(text);
     }
-    ht_buf_puts(&b, "],\"next_cursor\":");
-    if (next[0])
-        ht_json_string_append(&b, next);
-    else
-        ht_buf_puts(&b, "null");
-    ht_buf_puts(&b, ",\"links\":{\"self\":");
-    put_page_url(&b, l, l->cursor);
-    if (next[0]) {
-        ht_buf_puts(&b, ",\"next\":");
-        put_page_url(&b, l, next);
-    }
-    ht_buf_puts(&b, "}}");
-    ht_http_add_header(req, "cache-control", "no-cache");
-    ht_http_send_json_buf(req, 200, &b);
+    ht_http_send_page(req, &b, l->cursor, next, put_page_url, l);
 }
 
 static void on_part_page(void *data, int err, const char *next, size_t n,
