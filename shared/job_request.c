@@ -6,14 +6,13 @@
  *   too_deep, unknown_field, conflict (two fields that exclude each other,
  *   such as delay_s and run_at), refused_callback_url (a callback_url naming
  *   a private, loopback or otherwise unreachable literal address). */
-#include "shared/job.h"
-
-#include "shared/clock.h"
-#include "shared/netguard.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "shared/clock.h"
+#include "shared/job.h"
+#include "shared/netguard.h"
 
 #define DEFAULT_PAYLOAD_DEPTH 32
 
@@ -45,14 +44,21 @@ static void pointer(char *out, size_t outlen, const char *prefix, const char *na
 static const char *json_type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number with a fraction";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number with a fraction";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
     }
     return "unknown";
 }
@@ -145,8 +151,7 @@ static void check_metadata(ctx_t *c, const char *name, json_t *v)
         return;
     }
     if (json_object_size(v) > HT_METADATA_MAX_KEYS) {
-        ERR(c, "/metadata", "out_of_range", "must have at most %d keys",
-            HT_METADATA_MAX_KEYS);
+        ERR(c, "/metadata", "out_of_range", "must have at most %d keys", HT_METADATA_MAX_KEYS);
         return;
     }
     int ok = 1;
@@ -224,8 +229,7 @@ static void check_run_at(ctx_t *c, const char *name, json_t *v)
         return;
     }
     if (ms > ht_now_ms() + HT_DELAY_S_MAX * 1000) {
-        ERR(c, "/run_at", "out_of_range", "must be at most %ld days ahead",
-            HT_DELAY_S_MAX / 86400);
+        ERR(c, "/run_at", "out_of_range", "must be at most %ld days ahead", HT_DELAY_S_MAX / 86400);
         return;
     }
     c->req->run_at_ms = ms > 0 ? ms : 1; /* 0 means "not given" */
@@ -366,8 +370,7 @@ int ht_job_request_parse(ht_job_request_t *req, const char *body, size_t len,
     json_error_t jerr;
     /* DECODE_ANY: a body such as `42` is valid JSON, just not an object, so
      * it earns a 422 that says so rather than a misleading 400. */
-    json_t *doc = json_loadb(body, len,
-                             JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!doc) {
         ht_problem_set(problem, HT_P_MALFORMED_JSON, "invalid JSON at line %d column %d: %s",
                        jerr.line, jerr.column, jerr.text);
@@ -445,6 +448,18 @@ int ht_job_request_from_params(ht_job_request_t *req, const ht_job_param_t *para
     int rc = validate(req, doc, limits, problem, "query parameters");
     json_decref(doc);
     return rc;
+}
+
+void ht_job_request_start_job(const ht_job_request_t *req, ht_job_t *job)
+{
+    memset(job, 0, sizeof(*job));
+    job->type = (char *)req->type;
+    job->priority = req->priority;
+    job->callback_url = req->callback_url;
+    job->max_attempts = req->max_attempts;
+    job->timeout_s = req->timeout_s;
+    job->ttl_s = req->ttl_s;
+    job->progress_pct = -1;
 }
 
 void ht_job_request_clear(ht_job_request_t *req)
