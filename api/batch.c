@@ -142,21 +142,14 @@ static void refuse_stored(item_t *it, int err, const char *refusal)
  * answered (borrowed strings: never ht_job_clear()ed). */
 static void created_job(const batch_t *b, const item_t *it, ht_job_t *job)
 {
-    memset(job, 0, sizeof(*job));
+    ht_job_request_start_job(&it->jr, job);
     memcpy(job->id, it->id, sizeof(job->id));
-    job->type = (char *)it->jr.type;
     job->queue = (char *)it->keys->queue;
     job->tenant = (char *)b->tenant;
     job->status = it->status;
     job->run_at = it->status == HT_JOB_SCHEDULED ? it->opts.run_at_ms : 0;
-    job->priority = it->jr.priority;
     job->metadata = it->metadata_json;
-    job->callback_url = it->jr.callback_url;
-    job->max_attempts = it->jr.max_attempts;
-    job->timeout_s = it->jr.timeout_s;
-    job->ttl_s = it->jr.ttl_s;
     job->created_at = it->created_at;
-    job->progress_pct = -1;
     job->version = it->version;
 }
 

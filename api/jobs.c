@@ -128,22 +128,15 @@ static void submit_dispose(void *p)
  * ht_job_clear()ed. */
 static void submitted_job(const submit_t *s, ht_job_t *job)
 {
-    memset(job, 0, sizeof(*job));
+    ht_job_request_start_job(&s->jr, job);
     memcpy(job->id, s->id, sizeof(job->id));
-    job->type = (char *)s->jr.type;
     job->queue = (char *)s->t->keys.queue;
     job->tenant = (char *)s->tenant;
     job->status = s->status;
     job->run_at = s->status == HT_JOB_SCHEDULED ? s->opts.run_at_ms : 0;
-    job->priority = s->jr.priority;
     job->payload = s->payload_json;
     job->metadata = s->metadata_json;
-    job->callback_url = s->jr.callback_url;
-    job->max_attempts = s->jr.max_attempts;
-    job->timeout_s = s->jr.timeout_s;
-    job->ttl_s = s->jr.ttl_s;
     job->created_at = s->created_at;
-    job->progress_pct = -1;
     job->version = s->version;
     if (s->upload) {
         /* The reference as stored, read back without a copy: the content
