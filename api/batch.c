@@ -340,8 +340,7 @@ static void on_type_checked(void *data, int err, int served)
         if (it->state == ITEM_READY && strcmp(it->jr.type, tc->type) == 0) {
             char ptr[40], detail[160];
             snprintf(ptr, sizeof(ptr), "/jobs/%zu/type", i);
-            snprintf(detail, sizeof(detail),
-                     "no worker serves type '%s' (built in: sleep, echo, fail)", tc->type);
+            snprintf(detail, sizeof(detail), HT_TYPES_UNSERVED, tc->type);
             refuse(it, ptr, "unknown_type", detail);
         }
     }

@@ -393,13 +393,7 @@ static void on_type_checked(void *data, int err, int served)
         return;
     }
     if (!served) {
-        ht_problem_t p = {0};
-        ht_problem_add_error(&p, "/type", "unknown_type",
-                             "no worker serves type '%s' (built in: sleep, echo, fail)",
-                             s->jr.type);
-        ht_problem_set(&p, HT_P_INVALID_FIELDS, "1 problem with the request body");
-        ht_http_send_problem(s->req, &p);
-        ht_problem_clear(&p);
+        ht_types_refuse(s->req, "/type", s->jr.type);
         return;
     }
     enqueue(s);

@@ -144,13 +144,7 @@ static void on_type_checked(void *data, int err, int served)
         return;
     }
     if (!served) {
-        ht_problem_t p = {0};
-        ht_problem_add_error(&p, "/job/type", "unknown_type",
-                             "no worker serves type '%s' (built in: sleep, echo, fail)",
-                             c->r.job.type);
-        ht_problem_set(&p, HT_P_INVALID_FIELDS, "1 problem with the request body");
-        ht_http_send_problem(c->req, &p);
-        ht_problem_clear(&p);
+        ht_types_refuse(c->req, "/job/type", c->r.job.type);
         return;
     }
     store_schedule(c);
