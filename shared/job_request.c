@@ -41,35 +41,13 @@ static void pointer(char *out, size_t outlen, const char *prefix, const char *na
 
 #define ERR(c, ptr, code, ...) ht_problem_add_error((c)->problem, (ptr), (code), __VA_ARGS__)
 
-static const char *json_type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a number with a fraction";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "unknown";
-}
-
 /* An integer field in [min, max]; JSON integers only (not 3.5, not "3"). */
 static int check_int(ctx_t *c, const char *name, json_t *v, long min, long max, long *out)
 {
     char ptr[80];
     pointer(ptr, sizeof ptr, "", name);
     if (!json_is_integer(v)) {
-        ERR(c, ptr, "invalid_type", "must be an integer, not %s", json_type_name(v));
+        ERR(c, ptr, "invalid_type", "must be an integer, not %s", ht_problem_json_kind(v));
         return -1;
     }
     json_int_t n = json_integer_value(v);
@@ -85,7 +63,7 @@ static void check_type(ctx_t *c, const char *name, json_t *v)
 {
     (void)name;
     if (!json_is_string(v)) {
-        ERR(c, "/type", "invalid_type", "must be a string, not %s", json_type_name(v));
+        ERR(c, "/type", "invalid_type", "must be a string, not %s", ht_problem_json_kind(v));
         return;
     }
     const char *t = json_string_value(v);
@@ -147,7 +125,7 @@ static void check_metadata(ctx_t *c, const char *name, json_t *v)
     (void)name;
     if (!json_is_object(v)) {
         ERR(c, "/metadata", "invalid_type", "must be an object of strings, not %s",
-            json_type_name(v));
+            ht_problem_json_kind(v));
         return;
     }
     if (json_object_size(v) > HT_METADATA_MAX_KEYS) {
@@ -166,7 +144,7 @@ static void check_metadata(ctx_t *c, const char *name, json_t *v)
             ok = 0;
         }
         if (!json_is_string(val)) {
-            ERR(c, ptr, "invalid_type", "must be a string, not %s", json_type_name(val));
+            ERR(c, ptr, "invalid_type", "must be a string, not %s", ht_problem_json_kind(val));
             ok = 0;
         } else if (json_string_length(val) > HT_METADATA_VALUE_MAX) {
             ERR(c, ptr, "out_of_range", "must be at most %d bytes", HT_METADATA_VALUE_MAX);
@@ -181,7 +159,7 @@ static void check_priority(ctx_t *c, const char *name, json_t *v)
 {
     (void)name;
     if (!json_is_string(v)) {
-        ERR(c, "/priority", "invalid_type", "must be a string, not %s", json_type_name(v));
+        ERR(c, "/priority", "invalid_type", "must be a string, not %s", ht_problem_json_kind(v));
         return;
     }
     if (ht_priority_parse(json_string_value(v), &c->req->priority) < 0)
@@ -219,7 +197,7 @@ static void check_run_at(ctx_t *c, const char *name, json_t *v)
     int64_t ms;
     if (!json_is_string(v)) {
         ERR(c, "/run_at", "invalid_type", "must be an RFC 3339 date-time string, not %s",
-            json_type_name(v));
+            ht_problem_json_kind(v));
         return;
     }
     if (strlen(json_string_value(v)) != json_string_length(v) ||
@@ -244,7 +222,8 @@ static void check_callback_url(ctx_t *c, const char *name, json_t *v)
     (void)name;
     char why[200];
     if (!json_is_string(v)) {
-        ERR(c, "/callback_url", "invalid_type", "must be a string, not %s", json_type_name(v));
+        ERR(c, "/callback_url", "invalid_type", "must be a string, not %s",
+            ht_problem_json_kind(v));
         return;
     }
     const char *url = json_string_value(v);
@@ -340,7 +319,8 @@ static int validate(ht_job_request_t *req, json_t *doc, const ht_job_limits_t *l
 {
     ctx_t c = {req, limits, problem};
     if (doc && !json_is_object(doc)) {
-        ERR(&c, "", "invalid_type", "the body must be a JSON object, not %s", json_type_name(doc));
+        ERR(&c, "", "invalid_type", "the body must be a JSON object, not %s",
+            ht_problem_json_kind(doc));
     } else if (doc) {
         check_object(&c, doc);
     }

@@ -146,33 +146,11 @@ typedef struct {
 
 #define ERR(c, ptr, code, ...) ht_problem_add_error((c)->problem, (ptr), (code), __VA_ARGS__)
 
-static const char *json_kind(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a number with a fraction";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "unknown";
-}
-
 /* A string without NUL characters, or NULL (the problem added). */
 static const char *string_of(ctx_t *c, const char *ptr, json_t *v)
 {
     if (!json_is_string(v)) {
-        ERR(c, ptr, "invalid_type", "must be a string, not %s", json_kind(v));
+        ERR(c, ptr, "invalid_type", "must be a string, not %s", ht_problem_json_kind(v));
         return NULL;
     }
     if (strlen(json_string_value(v)) != json_string_length(v)) {
@@ -236,7 +214,7 @@ static void check_every(ctx_t *c, json_t *v)
 {
     c->has_every = 1;
     if (!json_is_integer(v)) {
-        ERR(c, "/every_s", "invalid_type", "must be an integer, not %s", json_kind(v));
+        ERR(c, "/every_s", "invalid_type", "must be an integer, not %s", ht_problem_json_kind(v));
         return;
     }
     json_int_t n = json_integer_value(v);
@@ -258,7 +236,8 @@ static void check_catch_up(ctx_t *c, json_t *v)
 static void check_job(ctx_t *c, json_t *v)
 {
     if (!json_is_object(v)) {
-        ERR(c, "/job", "invalid_type", "must be a job request object, not %s", json_kind(v));
+        ERR(c, "/job", "invalid_type", "must be a job request object, not %s",
+            ht_problem_json_kind(v));
         return;
     }
     c->job = v;
@@ -359,7 +338,8 @@ int ht_schedule_request_parse(ht_schedule_request_t *r, const char *body, size_t
     }
     ctx_t c = {.r = r, .limits = limits, .problem = problem};
     if (!json_is_object(doc))
-        ERR(&c, "", "invalid_type", "the body must be a JSON object, not %s", json_kind(doc));
+        ERR(&c, "", "invalid_type", "the body must be a JSON object, not %s",
+            ht_problem_json_kind(doc));
     else
         check_object(&c, doc);
     json_decref(doc);
