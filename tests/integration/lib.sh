@@ -110,7 +110,8 @@ export HANGTIGHT_REDIS_URL=
 # Never let a proxy from the environment get between curl and the api.
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 
-log() { printf '[%s %s] %s\n' "$(date +%H:%M:%S)" "$HT_TEST_NAME" "$*" >&2; }
+# log, fail, wait_until
+source "$HT_SOURCE_DIR/tests/integration/base.sh"
 
 # Makes `node` on PATH a Node >= 20, which playwright-core and @redocly/cli
 # need: Debian 12's own nodejs is 18.  When the system's is older, the
@@ -134,11 +135,6 @@ ht_node20() {
             "node-linux-$arch@22.12.0" >"$HT_TMP/node22.log" 2>&1 || return 1
     fi
     export PATH=$dir/node_modules/node-linux-$arch/bin:$PATH
-}
-
-fail() {
-    printf '\nFAIL (%s): %s\n' "$HT_TEST_NAME" "$*" >&2
-    exit 1
 }
 
 # ---- skipping ----------------------------------------------------------
@@ -775,19 +771,6 @@ ht__port_file() {
         sleep 0.05
     done
     cat "$file"
-}
-
-# ---- waiting -----------------------------------------------------------
-
-# wait_until SECONDS DESCRIPTION COMMAND...: retries COMMAND every 0.1 s.
-wait_until() {
-    local timeout=$1 what=$2
-    shift 2
-    local deadline=$((SECONDS + timeout))
-    until "$@"; do
-        ((SECONDS < deadline)) || fail "timed out after ${timeout}s waiting until $what"
-        sleep 0.1
-    done
 }
 
 # ---- HTTP --------------------------------------------------------------
