@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "shared/error.h"
+#include "shared/id.h"
 
 static const char *reason_phrase(int status)
 {
@@ -372,4 +373,14 @@ int ht_http_store_problem(h2o_req_t *req, int err)
     if (err == HT_EREDIS)
         return ht_http_problem(req, HT_P_UNAVAILABLE, "the job store (Redis) is unavailable");
     return ht_http_problem(req, HT_P_INTERNAL, "the job store failed: %s", ht_strerror(err));
+}
+
+int ht_http_id_or_reply(h2o_req_t *req, h2o_iovec_t id, ht_problem_kind_t kind, const char *what,
+                        char out[HT_ID_LEN + 1])
+{
+    if (!ht_id_valid(id.base, id.len))
+        return ht_http_problem(req, kind, "no %s with this id", what);
+    memcpy(out, id.base, HT_ID_LEN);
+    out[HT_ID_LEN] = '\0';
+    return 0;
 }

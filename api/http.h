@@ -97,6 +97,12 @@ int ht_http_content_type_is_json(h2o_req_t *req);
  * when one is malformed (a bad %-escape). */
 int ht_http_query_or_reply(h2o_req_t *req, ht_query_t *q);
 
+/* The id of the request's path (`id`, as the router captured it) into
+ * `out`, NUL-terminated.  Returns 0, or -1 having answered 404 `kind`
+ * ("no <what> with this id") when it is not an id (shared/id.h). */
+int ht_http_id_or_reply(h2o_req_t *req, h2o_iovec_t id, ht_problem_kind_t kind, const char *what,
+                        char out[HT_ID_LEN + 1]);
+
 /* 1 when the request's If-None-Match matches `etag` (a full entity tag with
  * its quotes): "*", a comma-separated list, W/ tags compared weakly. */
 int ht_http_if_none_match(h2o_req_t *req, const char *etag);

@@ -629,19 +629,17 @@ static void on_job(void *data, int err, const ht_job_t *job)
 
 int ht_jobs_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
-    if (!ht_id_valid(args->id.base, args->id.len))
-        return ht_http_problem(req, HT_P_JOB_NOT_FOUND, "no job with this id");
+    poll_t *g = h2o_mem_alloc_pool(&req->pool, sizeof(*g));
+    memset(g, 0, sizeof(*g));
+    if (ht_http_id_or_reply(req, args->id, HT_P_JOB_NOT_FOUND, "job", g->id) < 0)
+        return -1;
     ht_query_t query; /* only checked here: ht_wait_prefer_of reads ?wait= */
     if (ht_http_query_or_reply(req, &query) < 0)
         return -1;
-    poll_t *g = h2o_mem_alloc_pool(&req->pool, sizeof(*g));
-    memset(g, 0, sizeof(*g));
     g->t = t;
     g->req = req;
     g->tenant = args->tenant;
     g->who = args->who;
-    memcpy(g->id, args->id.base, HT_ID_LEN);
-    g->id[HT_ID_LEN] = '\0';
     ht_prefer_t prefer;
     ht_wait_prefer_of(req, &prefer);
     ht_wait_plan(&g->plan, &prefer, t->cfg->max_wait_s, t->cfg->heartbeat_ms, req->version);

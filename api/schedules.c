@@ -358,16 +358,12 @@ typedef struct {
 /* The schedule of the request's path, or NULL having answered 404. */
 static one_t *one_new(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
-    if (!ht_id_valid(args->id.base, args->id.len)) {
-        ht_http_problem(req, HT_P_SCHEDULE_NOT_FOUND, "no schedule with this id");
-        return NULL;
-    }
     one_t *o = h2o_mem_alloc_pool(&req->pool, sizeof(*o));
+    if (ht_http_id_or_reply(req, args->id, HT_P_SCHEDULE_NOT_FOUND, "schedule", o->id) < 0)
+        return NULL;
     o->t = t;
     o->req = req;
     o->tenant = args->tenant;
-    memcpy(o->id, args->id.base, HT_ID_LEN);
-    o->id[HT_ID_LEN] = '\0';
     return o;
 }
 
