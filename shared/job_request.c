@@ -342,20 +342,9 @@ int ht_job_request_parse(ht_job_request_t *req, const char *body, size_t len,
                          const ht_job_limits_t *limits, ht_problem_t *problem)
 {
     request_defaults(req);
-    if (!body || len == 0) {
-        /* jansson would say "unexpected token near end of file". */
-        ht_problem_set(problem, HT_P_MALFORMED_JSON, "the request body is empty");
+    json_t *doc = ht_problem_load_json(body, len, problem);
+    if (!doc)
         return -1;
-    }
-    json_error_t jerr;
-    /* DECODE_ANY: a body such as `42` is valid JSON, just not an object, so
-     * it earns a 422 that says so rather than a misleading 400. */
-    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    if (!doc) {
-        ht_problem_set(problem, HT_P_MALFORMED_JSON, "invalid JSON at line %d column %d: %s",
-                       jerr.line, jerr.column, jerr.text);
-        return -1;
-    }
     int rc = validate(req, doc, limits, problem, "request body");
     json_decref(doc);
     return rc;

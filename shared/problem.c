@@ -112,6 +112,21 @@ json_t *ht_problem_to_json(const ht_problem_t *p)
     return doc;
 }
 
+json_t *ht_problem_load_json(const char *body, size_t len, ht_problem_t *problem)
+{
+    if (!body || len == 0) {
+        /* jansson would say "unexpected token near end of file". */
+        ht_problem_set(problem, HT_P_MALFORMED_JSON, "the request body is empty");
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (!doc)
+        ht_problem_set(problem, HT_P_MALFORMED_JSON, "invalid JSON at line %d column %d: %s",
+                       jerr.line, jerr.column, jerr.text);
+    return doc;
+}
+
 const char *ht_problem_json_kind(const json_t *v)
 {
     switch (json_typeof(v)) {

@@ -68,6 +68,13 @@ void ht_problem_set(ht_problem_t *p, ht_problem_kind_t kind, const char *fmt, ..
 void ht_problem_add_error(ht_problem_t *p, const char *pointer, const char *code, const char *fmt,
                           ...) __attribute__((format(printf, 4, 5)));
 
+/* A request body as JSON: any value (a body such as `42` is JSON, just not
+ * an object: the caller's 422 says so rather than a misleading 400), no
+ * duplicate keys.  Returns a new reference, or NULL with `problem` set to
+ * HT_P_MALFORMED_JSON (the body is empty, or where and why it is not
+ * JSON). */
+json_t *ht_problem_load_json(const char *body, size_t len, ht_problem_t *problem);
+
 /* What a field's value is, for a field problem's detail ("must be a
  * string, not an object"): "an object", "an array", "a string", "an
  * integer", "a number with a fraction", "a boolean" or "null". */

@@ -325,17 +325,9 @@ int ht_schedule_request_parse(ht_schedule_request_t *r, const char *body, size_t
                               const ht_schedule_limits_t *limits, ht_problem_t *problem)
 {
     memset(r, 0, sizeof(*r));
-    if (!body || len == 0) {
-        ht_problem_set(problem, HT_P_MALFORMED_JSON, "the request body is empty");
+    json_t *doc = ht_problem_load_json(body, len, problem);
+    if (!doc)
         return -1;
-    }
-    json_error_t jerr;
-    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    if (!doc) {
-        ht_problem_set(problem, HT_P_MALFORMED_JSON, "invalid JSON at line %d column %d: %s",
-                       jerr.line, jerr.column, jerr.text);
-        return -1;
-    }
     ctx_t c = {.r = r, .limits = limits, .problem = problem};
     if (!json_is_object(doc))
         ERR(&c, "", "invalid_type", "the body must be a JSON object, not %s",
