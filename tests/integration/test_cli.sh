@@ -10,6 +10,16 @@ source "$(dirname "$0")/lib.sh"
 export HANGTIGHT_HEARTBEAT_MS=300
 ht_start_stack --worker-args --concurrency 2
 cli() { "$HT_CLI_BIN" "$@"; }
+# usage_errors "ARGS"...: each `cli ARGS` (split on spaces) exits 2.
+usage_errors() {
+    local args rc
+    for args in "$@"; do
+        rc=0
+        # shellcheck disable=SC2086 # word splitting wanted
+        cli $args >/dev/null 2>&1 || rc=$?
+        assert_eq "$rc" 2 "exit status of 'hangtight $args'"
+    done
+}
 # cli_refuses RC REGEX WHAT ARGS...: `cli ARGS` exits RC, REGEX in its stderr.
 cli_refuses() {
     local want=$1 re=$2 what=$3 rc=0 err
@@ -70,15 +80,8 @@ cli_refuses 1 '/max_attempts' "submit with a bad field" submit echo '{"x": 1}' -
 cli_refuses 1 'HTTP 404' "status of an unknown job" status 1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b
 
 # Usage errors and network trouble exit 2; --help exits 0.
-for args in "" "frobnicate" "submit" "submit echo not-json" "status" "wait" \
-    "wait x --timeout nope" "submit echo {} --bogus"; do
-    set +e
-    # shellcheck disable=SC2086 # word splitting wanted
-    cli $args >/dev/null 2>&1
-    rc=$?
-    set -e
-    assert_eq "$rc" 2 "exit status of 'hangtight $args'"
-done
+usage_errors "" "frobnicate" "submit" "submit echo not-json" "status" "wait" \
+    "wait x --timeout nope" "submit echo {} --bogus"
 ht_closed_port
 set +e
 cli --url "http://127.0.0.1:$HT_CLOSED_PORT" status "$id" >/dev/null 2>&1
@@ -304,15 +307,8 @@ assert_eq "$(jq -r '.queues[0].failed' <<<"$out")" "$(ht_redis ZCARD 'ht:{defaul
     "stats --json failed count"
 
 # Usage errors of the new commands exit 2; each has --help.
-for args in "cancel" "cancel a b" "retry" "list extra" "list --limit 0" "list --limit 101" \
-    "stats extra" "submit echo {} --delay-s x"; do
-    set +e
-    # shellcheck disable=SC2086 # word splitting wanted
-    cli $args >/dev/null 2>&1
-    rc=$?
-    set -e
-    assert_eq "$rc" 2 "exit status of 'hangtight $args'"
-done
+usage_errors "cancel" "cancel a b" "retry" "list extra" "list --limit 0" "list --limit 101" \
+    "stats extra" "submit echo {} --delay-s x"
 for cmd in cancel retry list stats; do
     cli $cmd --help | grep -q usage || fail "hangtight $cmd --help prints no usage"
 done
