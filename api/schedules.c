@@ -372,26 +372,42 @@ static const ht_keys_t *one_keys(one_t *o, ht_keys_t *scratch)
     return ht_api_keys_of(o->t, o->id, scratch);
 }
 
-static void on_schedule(void *data, int err, const ht_schedule_t *s)
+/* A schedule read for `o`: 0 when it is there and the caller's, else -1
+ * having answered (another tenant's is as missing as an id that does not
+ * exist). */
+static int own_or_reply(one_t *o, int err, const ht_schedule_t *s)
 {
-    one_t *o = data;
     if (!err && strcmp(s->tenant, o->tenant) != 0)
-        err = HT_ENOTFOUND; /* the same answer as an id that does not exist */
+        err = HT_ENOTFOUND;
     if (err) {
         schedule_problem(o->req, err);
-        return;
+        return -1;
     }
-    send_schedule(o->req, 200, s);
+    return 0;
 }
 
-int ht_schedules_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
+/* Reads the schedule of the request's path, then cb(o, ...). */
+static int read_one(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args,
+                    ht_astore_sched_cb cb)
 {
     one_t *o = one_new(t, req, args);
     if (!o)
         return -1;
     ht_keys_t scratch;
-    ht_astore_sched_get(t->store, req, one_keys(o, &scratch), o->id, on_schedule, o);
+    ht_astore_sched_get(t->store, req, one_keys(o, &scratch), o->id, cb, o);
     return 0;
+}
+
+static void on_schedule(void *data, int err, const ht_schedule_t *s)
+{
+    one_t *o = data;
+    if (own_or_reply(o, err, s) == 0)
+        send_schedule(o->req, 200, s);
+}
+
+int ht_schedules_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
+{
+    return read_one(t, req, args, on_schedule);
 }
 
 static void on_deleted(void *data, int err, long long deleted)
@@ -432,12 +448,8 @@ int ht_schedules_pause(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t
 static void on_to_resume(void *data, int err, const ht_schedule_t *s)
 {
     one_t *o = data;
-    if (!err && strcmp(s->tenant, o->tenant) != 0)
-        err = HT_ENOTFOUND;
-    if (err) {
-        schedule_problem(o->req, err);
+    if (own_or_reply(o, err, s) < 0)
         return;
-    }
     ht_schedule_when_t w;
     char why[256] = "";
     int64_t next = 0;
@@ -456,10 +468,5 @@ static void on_to_resume(void *data, int err, const ht_schedule_t *s)
 
 int ht_schedules_resume(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
-    one_t *o = one_new(t, req, args);
-    if (!o)
-        return -1;
-    ht_keys_t scratch;
-    ht_astore_sched_get(t->store, req, one_keys(o, &scratch), o->id, on_to_resume, o);
-    return 0;
+    return read_one(t, req, args, on_to_resume);
 }
