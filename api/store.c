@@ -521,6 +521,14 @@ static int read_page(int err, const redisReply *r, size_t size,
     return err;
 }
 
+/* Frees a page of read_page (n items of `size` bytes, each cleared). */
+static void free_page(void *items, size_t n, size_t size, void (*clear)(void *))
+{
+    for (size_t i = 0; i < n; i++)
+        clear((char *)items + i * size);
+    free(items);
+}
+
 static int read_job(const redisReply *r, void *job)
 {
     return job_from_reply(r, job);
@@ -541,9 +549,7 @@ static void finish_list(const ht_acall_t *call, int err, const redisReply *r)
     ht_job_t *jobs = page;
     ((ht_astore_list_cb)call->cb)(call->data, err, err ? NULL : r->element[0]->str, err ? 0 : n,
                                   err ? NULL : jobs);
-    for (size_t i = 0; i < n; i++)
-        ht_job_clear(&jobs[i]);
-    free(jobs);
+    free_page(page, n, sizeof(ht_job_t), clear_job);
 }
 
 void ht_astore_list(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *index,
@@ -830,9 +836,7 @@ static void finish_sched_list(const ht_acall_t *call, int err, const redisReply 
     ht_schedule_t *scheds = page;
     ((ht_astore_sched_list_cb)call->cb)(call->data, err, err ? NULL : r->element[0]->str,
                                         err ? 0 : n, err ? NULL : scheds);
-    for (size_t i = 0; i < n; i++)
-        ht_schedule_clear(&scheds[i]);
-    free(scheds);
+    free_page(page, n, sizeof(ht_schedule_t), clear_sched);
 }
 
 void ht_astore_sched_list(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *tenant,
