@@ -995,6 +995,11 @@ ht__sanitizer_reports() {
     return $((found == 0 ? 1 : 0))
 }
 
+ht__term() {
+    kill -TERM "$1" 2>/dev/null
+    kill -CONT "$1" 2>/dev/null
+}
+
 ht__cleanup() {
     local rc=$? name pid status lines skipped=0
     set +e
@@ -1002,9 +1007,10 @@ ht__cleanup() {
         # Only ht_skip skips: a command that happened to exit 77 failed.
         if ((HT__SKIPPING)); then skipped=1 && rc=0; else rc=1; fi
     fi
-    # hangtight processes first (they may be draining), then Redis.
+    # hangtight processes first (they may be draining), then Redis.  A
+    # process a test froze (SIGSTOP) is thawed to take its SIGTERM.
     for name in "${!HT_PIDS[@]}"; do
-        [[ "$name" == redis* ]] || kill -TERM "${HT_PIDS[$name]}" 2>/dev/null
+        [[ "$name" == redis* ]] || ht__term "${HT_PIDS[$name]}"
     done
     for name in "${!HT_PIDS[@]}"; do
         [[ "$name" == redis* ]] && continue
@@ -1025,7 +1031,7 @@ ht__cleanup() {
     done
     # Redis last: the one node, or every node of a cluster.
     for name in "${!HT_PIDS[@]}"; do
-        [[ "$name" == redis* ]] && kill -TERM "${HT_PIDS[$name]}" 2>/dev/null
+        [[ "$name" == redis* ]] && ht__term "${HT_PIDS[$name]}"
     done
     for name in "${!HT_PIDS[@]}"; do
         [[ "$name" == redis* ]] && wait "${HT_PIDS[$name]}" 2>/dev/null
