@@ -34,6 +34,7 @@
 #   ht_closed_port            sets HT_CLOSED_PORT to a loopback port held
 #                             closed for the whole test: connecting is
 #                             refused, nobody else can bind it
+#   ht_npm_ci DIR MARK...     tests/DIR's npm packages into NPM_DIR (cached)
 #   ht_start_s3               s3rver behind a signature check, the s3:
 #                             blob store pointed at it (S3_PORT, SIGV4_PORT)
 #   ht_free_port              a port free right now; racy (another test may
@@ -726,6 +727,29 @@ ht_start_stack() {
     done
 }
 
+# ---- npm packages of the tests -----------------------------------------
+
+# ht_npm_ci DIR MARK...: the packages of tests/DIR/package-lock.json,
+# installed with npm ci into NPM_DIR=$HT_BUILD_DIR/npm/DIR (cached: again
+# only when the lock file changed or a MARK, a path under node_modules, is
+# missing), with a Node >= 20 on PATH (ht_node20).
+ht_npm_ci() {
+    local dir=$1 mark fresh=1
+    shift
+    ht_node20 || fail "needs Node >= 20 (Debian 12 has 18) and could not fetch it from npm: $(tail -n 5 "$HT_TMP/node22.log" 2>/dev/null)"
+    NPM_DIR=$HT_BUILD_DIR/npm/$dir
+    mkdir -p "$NPM_DIR"
+    cmp -s "$HT_SOURCE_DIR/tests/$dir/package-lock.json" "$NPM_DIR/package-lock.json" || fresh=0
+    for mark in "$@"; do
+        [[ -e "$NPM_DIR/node_modules/$mark" ]] || fresh=0
+    done
+    ((fresh)) && return
+    log "installing $* into $NPM_DIR (npm ci)"
+    cp "$HT_SOURCE_DIR/tests/$dir/package.json" "$HT_SOURCE_DIR/tests/$dir/package-lock.json" "$NPM_DIR/"
+    (cd "$NPM_DIR" && npm ci --no-audit --no-fund --loglevel=error --cache "$HT_BUILD_DIR/npm/cache") \
+        >"$HT_TMP/npm.log" 2>&1 || fail "npm ci of $* failed: $(tail -n 20 "$HT_TMP/npm.log")"
+}
+
 # ---- s3rver (the s3: blob store) ----------------------------------------
 
 # ht_start_s3: s3rver 3.7 (npm) on a loopback port with bucket $BUCKET
@@ -733,21 +757,12 @@ ht_start_stack() {
 # request's AWS Signature V4 independently of libcurl (s3rver checks none)
 # and refuses a wrong one.  s3rver, the AWS SDK for JavaScript and their
 # dependencies are installed with npm ci from tests/blob/package-lock.json
-# into $NPM_DIR in the build dir (cached); tests/blob/sdk.mjs runs from
+# into $NPM_DIR (ht_npm_ci); tests/blob/sdk.mjs runs from
 # there.  Sets S3_PORT (s3rver itself), SIGV4_PORT (the proxy), the AWS
 # keys, HANGTIGHT_BLOB_STORE=s3://$BUCKET/ht and HANGTIGHT_S3_ENDPOINT (the
 # proxy).  Processes: s3rver, sigv4.
 ht_start_s3() {
-    ht_node20 || fail "needs Node >= 20 (the AWS SDK does) and could not fetch it from npm: $(tail -n 5 "$HT_TMP/node22.log" 2>/dev/null)"
-    NPM_DIR=$HT_BUILD_DIR/npm/blob
-    mkdir -p "$NPM_DIR"
-    if ! cmp -s "$HT_SOURCE_DIR/tests/blob/package-lock.json" "$NPM_DIR/package-lock.json" ||
-        [[ ! -d "$NPM_DIR/node_modules/s3rver" || ! -d "$NPM_DIR/node_modules/@aws-sdk/client-s3" ]]; then
-        log "installing s3rver and @aws-sdk/client-s3 into $NPM_DIR (npm ci)"
-        cp "$HT_SOURCE_DIR/tests/blob/package.json" "$HT_SOURCE_DIR/tests/blob/package-lock.json" "$NPM_DIR/"
-        (cd "$NPM_DIR" && npm ci --no-audit --no-fund --loglevel=error --cache "$HT_BUILD_DIR/npm/cache") \
-            >"$HT_TMP/npm.log" 2>&1 || fail "npm ci failed: $(tail -n 20 "$HT_TMP/npm.log")"
-    fi
+    ht_npm_ci blob s3rver @aws-sdk/client-s3
     # Node resolves packages next to the script, so the scripts run from there.
     cp "$HT_SOURCE_DIR/tests/blob/s3rver.cjs" "$HT_SOURCE_DIR/tests/blob/sdk.mjs" "$NPM_DIR/"
     BUCKET=hangtight
