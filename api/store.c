@@ -129,13 +129,13 @@ static void add_job_fields(ht_argv_t *a, const char *prefix, const ht_keys_t *k,
         ht_argv_add(a, metadata_json);
     }
     add_name(a, prefix, "max_attempts");
-    ht_argv_addf(a, "%d", jr->max_attempts);
+    ht_argv_addll(a, jr->max_attempts);
     add_name(a, prefix, "timeout_s");
-    ht_argv_addf(a, "%ld", jr->timeout_s);
+    ht_argv_addll(a, jr->timeout_s);
     add_name(a, prefix, "ttl_s");
-    ht_argv_addf(a, "%ld", jr->ttl_s);
+    ht_argv_addll(a, jr->ttl_s);
     add_name(a, prefix, "failed_ttl_s");
-    ht_argv_addf(a, "%ld", failed_ttl_s);
+    ht_argv_addll(a, failed_ttl_s);
     if (jr->callback_url) {
         add_name(a, prefix, "callback_url");
         ht_argv_add(a, jr->callback_url);
@@ -149,7 +149,7 @@ static void add_submit_args(ht_argv_t *a, const ht_keys_t *k, const char *id,
 {
     ht_argv_add(a, id);
     ht_argv_add(a, k->channel);
-    ht_argv_addf(a, "%lld", (long long)opts->run_at_ms);
+    ht_argv_addll(a, opts->run_at_ms);
     ht_argv_add(a, opts->idem_key ? opts->idem_key : "");
     ht_argv_add(a, opts->idem_key && opts->idem_hash ? opts->idem_hash : "");
 }
@@ -175,6 +175,10 @@ void ht_astore_submit(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const
         ht_argv_add(a, "input");
         ht_argv_add(a, opts->input);
     }
+    if (opts->watched_always) {
+        ht_argv_add(a, "watch");
+        ht_argv_add(a, HT_WATCH_ALWAYS);
+    }
     ht_acall_t call = {
         .finish = finish_submit, .cb = (ht_acall_cb)cb, .data = data, .own_errors = 1};
     if (opts->wait_replicas <= 0) {
@@ -183,8 +187,8 @@ void ht_astore_submit(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const
     }
     ht_argv_init(&cmds[1]);
     ht_argv_add(&cmds[1], "WAIT");
-    ht_argv_addf(&cmds[1], "%ld", opts->wait_replicas);
-    ht_argv_addf(&cmds[1], "%ld", opts->wait_timeout_ms);
+    ht_argv_addll(&cmds[1], opts->wait_replicas);
+    ht_argv_addll(&cmds[1], opts->wait_timeout_ms);
     call.all_replies = 1;
     ht_aclient_send(s, req, cmds, 2, &call);
 }
@@ -321,8 +325,8 @@ void ht_astore_get(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const ch
 }
 
 /* An LRANGE of the job's list log into a malloc'd array: the entries
- * from log id `from` on (inclusive; all when NULL, which LRANGE already
- * cut to the newest), unreadable ones skipped with a log line. */
+ * from log id `from` on (inclusive; all when NULL), unreadable ones
+ * skipped with a log line. */
 static int list_log_from_reply(const redisReply *r, const char *from, ht_event_entry_t **out,
                                size_t *n)
 {
@@ -346,20 +350,61 @@ static int list_log_from_reply(const redisReply *r, const char *from, ht_event_e
     return 0;
 }
 
-/* EXEC answers [HMGET reply, LRANGE reply]; a job with no list log has
- * an empty one, and its stream shows as its current document. */
-static void finish_job_log(const ht_acall_t *call, int err, const redisReply *r)
+/* "FCALL ht_watch 1 <job key> <ms> <log> <document fields>". */
+static void add_watch(ht_argv_t *a, const ht_keys_t *k, const char *id, long watch_ms,
+                      const char *log)
+{
+    char jobkey[HT_KEY_MAX];
+    ht_keys_job(k, id, jobkey);
+    ht_argv_fcall(a, "ht_watch", 1, 0);
+    ht_argv_add(a, jobkey);
+    ht_argv_addll(a, watch_ms);
+    ht_argv_add(a, log);
+    const char *names[HT_JOB_DOC_FIELDS_MAX];
+    size_t n = ht_job_doc_fields(names, HT_JOB_DOC_FIELDS_MAX);
+    for (size_t i = 0; i < n && i < HT_JOB_DOC_FIELDS_MAX; i++)
+        ht_argv_add(a, names[i]);
+}
+
+/* ht_watch answers nil (no such job) or [HMGET reply, LRANGE reply or nil]. */
+static int watch_reply(const redisReply *r, ht_job_t *job)
+{
+    memset(job, 0, sizeof(*job));
+    if (r->type == REDIS_REPLY_NIL)
+        return HT_ENOTFOUND;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+        return HT_EPROTO;
+    return job_from_doc_reply(r->element[0], job);
+}
+
+static void finish_watch(const ht_acall_t *call, int err, const redisReply *r)
+{
+    ht_job_t job;
+    memset(&job, 0, sizeof(job));
+    if (!err)
+        err = watch_reply(r, &job);
+    ((ht_astore_job_cb)call->cb)(call->data, err, err ? NULL : &job);
+    ht_job_clear(&job);
+}
+
+void ht_astore_watch(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                     long watch_ms, ht_astore_job_cb cb, void *data)
+{
+    ht_argv_t a;
+    add_watch(&a, k, id, watch_ms, "");
+    ht_acall_t call = {.finish = finish_watch, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
+static void finish_watch_log(const ht_acall_t *call, int err, const redisReply *r)
 {
     ht_job_t job;
     ht_event_entry_t *entries = NULL;
     size_t n = 0;
     memset(&job, 0, sizeof(job));
-    if (!err && (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-                 r->element[1]->type != REDIS_REPLY_ARRAY))
-        err = HT_EPROTO; /* nil: the transaction was aborted */
     if (!err)
-        err = job_from_doc_reply(r->element[0], &job);
-    if (!err)
+        err = watch_reply(r, &job);
+    if (!err && r->element[1]->type != REDIS_REPLY_NIL)
         err = list_log_from_reply(r->element[1], call->arg[0] ? call->arg : NULL, &entries, &n);
     ((ht_astore_job_log_cb)call->cb)(call->data, err, err ? NULL : &job, err ? 0 : n,
                                      err ? NULL : entries);
@@ -367,29 +412,15 @@ static void finish_job_log(const ht_acall_t *call, int err, const redisReply *r)
     free(entries);
 }
 
-void ht_astore_job_log(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
-                       const char *from, ht_astore_job_log_cb cb, void *data)
+void ht_astore_watch_log(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                         long watch_ms, const char *from, ht_astore_job_log_cb cb, void *data)
 {
-    char jobkey[HT_KEY_MAX], listkey[HT_KEY_MAX + 8];
-    ht_keys_job(k, id, jobkey);
-    snprintf(listkey, sizeof(listkey), "%s:ev", jobkey);
-    ht_argv_t a[4];
-    for (size_t i = 0; i < 4; i++)
-        ht_argv_init(&a[i]);
-    ht_argv_add(&a[0], "MULTI");
-    add_doc_read(&a[1], jobkey);
-    /* The whole list (at most ~100 short entries, filtered on arrival) or
-     * its newest entry.  No fallback read of an older stream log
-     * "<job>:log" in the same transaction: on a cluster whose slot is migrating, a
-     * transaction naming a key that exists nowhere is refused (TRYAGAIN). */
-    ht_argv_add(&a[2], "LRANGE");
-    ht_argv_add(&a[2], listkey);
-    ht_argv_add(&a[2], from ? "0" : "-1");
-    ht_argv_add(&a[2], "-1");
-    ht_argv_add(&a[3], "EXEC");
-    ht_acall_t call = {.finish = finish_job_log, .cb = (ht_acall_cb)cb, .data = data};
+    ht_argv_t a;
+    /* The whole log: at most ~100 short entries, filtered on arrival. */
+    add_watch(&a, k, id, watch_ms, from ? "all" : "");
+    ht_acall_t call = {.finish = finish_watch_log, .cb = (ht_acall_cb)cb, .data = data};
     snprintf(call.arg, sizeof(call.arg), "%s", from ? from : "");
-    ht_aclient_send(s, req, a, 4, &call);
+    ht_aclient_send(s, req, &a, 1, &call);
 }
 
 /* Integer or numeric-string replies; nil counts as 0 (an unset version). */
@@ -419,7 +450,7 @@ void ht_astore_rate(ht_aclient_t *s, h2o_req_t *req, const char *rate_key, doubl
     ht_argv_fcall(&a, "ht_rate", 1, 0);
     ht_argv_add(&a, rate_key);
     ht_argv_addf(&a, "%.6g", per_s);
-    ht_argv_addf(&a, "%ld", burst);
+    ht_argv_addll(&a, burst);
     ht_acall_t call = {.finish = finish_int, .cb = (ht_acall_cb)cb, .data = data};
     ht_aclient_send(s, req, &a, 1, &call);
 }
@@ -519,12 +550,17 @@ void ht_astore_retry(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const 
     ht_aclient_send(s, req, &a, 1, &call);
 }
 
-/* ht_list answers {next cursor, job, job, ...}, each job a flat field,
- * value array, or a BADCURSOR error. */
-static void finish_list(const ht_acall_t *call, int err, const redisReply *r)
+/* A cursor page: {next cursor, record, record, ...}, each record a flat
+ * field, value array, or a BADCURSOR error. Reads the records into a new
+ * array of `size`-byte items with `parse` (an unreadable one is logged as
+ * `skipped` and left out, cleared with `clear`); returns 0 or an error code,
+ * *items (the caller frees it and what it holds) and *n. */
+static int read_page(int err, const redisReply *r, size_t size,
+                     int (*parse)(const redisReply *, void *), void (*clear)(void *),
+                     const char *skipped, void **items, size_t *n)
 {
-    ht_job_t *jobs = NULL;
-    size_t n = 0;
+    *items = NULL;
+    *n = 0;
     if (!err && r->type == REDIS_REPLY_ERROR) {
         if (strncmp(r->str, "BADCURSOR", 9) == 0) {
             err = HT_EINVAL;
@@ -536,23 +572,50 @@ static void finish_list(const ht_acall_t *call, int err, const redisReply *r)
                         r->element[0]->type != REDIS_REPLY_STRING)) {
         err = HT_EPROTO;
     }
-    if (!err && r->elements > 1 && !(jobs = calloc(r->elements - 1, sizeof(*jobs))))
+    if (!err && r->elements > 1 && !(*items = calloc(r->elements - 1, size)))
         err = HT_ENOMEM;
     for (size_t i = 1; !err && i < r->elements; i++) {
-        int rc = job_from_reply(r->element[i], &jobs[n]);
+        void *item = (char *)*items + *n * size;
+        int rc = parse(r->element[i], item);
         if (rc == 0) {
-            n++;
+            (*n)++;
         } else {
-            ht_job_clear(&jobs[n]);
-            ht_log(HT_LOG_WARN, "unreadable job skipped in a listing", "detail", ht_strerror(rc),
-                   NULL);
+            clear(item);
+            ht_log(HT_LOG_WARN, skipped, "detail", ht_strerror(rc), NULL);
         }
     }
+    return err;
+}
+
+/* Frees a page of read_page (n items of `size` bytes, each cleared). */
+static void free_page(void *items, size_t n, size_t size, void (*clear)(void *))
+{
+    for (size_t i = 0; i < n; i++)
+        clear((char *)items + i * size);
+    free(items);
+}
+
+static int read_job(const redisReply *r, void *job)
+{
+    return job_from_reply(r, job);
+}
+
+static void clear_job(void *job)
+{
+    ht_job_clear(job);
+}
+
+/* ht_list answers a cursor page of jobs. */
+static void finish_list(const ht_acall_t *call, int err, const redisReply *r)
+{
+    void *page;
+    size_t n;
+    err = read_page(err, r, sizeof(ht_job_t), read_job, clear_job,
+                    "unreadable job skipped in a listing", &page, &n);
+    ht_job_t *jobs = page;
     ((ht_astore_list_cb)call->cb)(call->data, err, err ? NULL : r->element[0]->str, err ? 0 : n,
                                   err ? NULL : jobs);
-    for (size_t i = 0; i < n; i++)
-        ht_job_clear(&jobs[i]);
-    free(jobs);
+    free_page(page, n, sizeof(ht_job_t), clear_job);
 }
 
 void ht_astore_list(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *index,
@@ -563,7 +626,7 @@ void ht_astore_list(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const c
     ht_argv_fcall(&a, "ht_list", 1, 1);
     ht_argv_add(&a, index);
     ht_argv_add(&a, k->base);
-    ht_argv_addf(&a, "%d", limit);
+    ht_argv_addll(&a, limit);
     ht_argv_add(&a, cursor ? cursor : "");
     ht_argv_add(&a, type ? type : "");
     /* The document's fields: the function reads only these of each job. */
@@ -692,13 +755,17 @@ void ht_astore_submit_many(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, 
     for (size_t i = 0; counts && i < n; i++) {
         const ht_astore_submit_item_t *it = &items[i];
         ht_argv_add(&a, it->id);
-        ht_argv_addf(&a, "%lld", (long long)it->opts.run_at_ms);
+        ht_argv_addll(&a, it->opts.run_at_ms);
         ht_argv_add(&a, it->opts.idem_key ? it->opts.idem_key : "");
         ht_argv_add(&a, it->opts.idem_key && it->opts.idem_hash ? it->opts.idem_hash : "");
         size_t at = a.n;
         ht_argv_add(&a, "");
         add_job_fields(&a, NULL, k, tenant, it->jr, it->payload_json, it->metadata_json,
                        it->opts.failed_ttl_s);
+        if (it->opts.watched_always) {
+            ht_argv_add(&a, "watch");
+            ht_argv_add(&a, HT_WATCH_ALWAYS);
+        }
         if (!a.overflow) {
             snprintf(counts[i], sizeof(counts[i]), "%zu", (a.n - at - 1) / 2);
             argv_set(&a, at, counts[i]);
@@ -777,8 +844,8 @@ void ht_astore_sched_create(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k,
     ht_argv_addf(&a, "%st:%s:scheds", k->base, n->tenant);
     ht_argv_add(&a, n->id);
     ht_argv_add(&a, n->tenant);
-    ht_argv_addf(&a, "%d", HT_SCHEDULES_PER_TENANT_MAX);
-    ht_argv_addf(&a, "%lld", (long long)n->next_run_ms);
+    ht_argv_addll(&a, HT_SCHEDULES_PER_TENANT_MAX);
+    ht_argv_addll(&a, n->next_run_ms);
     if (r->name[0]) {
         ht_argv_add(&a, "name");
         ht_argv_add(&a, r->name);
@@ -796,9 +863,9 @@ void ht_astore_sched_create(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k,
         }
     } else {
         ht_argv_add(&a, "every_s");
-        ht_argv_addf(&a, "%lld", (long long)r->when.every_s);
+        ht_argv_addll(&a, r->when.every_s);
         ht_argv_add(&a, "anchor");
-        ht_argv_addf(&a, "%lld", (long long)n->next_run_ms);
+        ht_argv_addll(&a, n->next_run_ms);
     }
     ht_argv_add(&a, "catch_up");
     ht_argv_add(&a, ht_catch_up_name(r->when.catch_up));
@@ -824,39 +891,27 @@ void ht_astore_sched_get(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, co
     ht_aclient_send(s, req, &a, 1, &call);
 }
 
-/* ht_sched_list answers {next cursor, schedule, ...}, or BADCURSOR. */
+static int read_sched(const redisReply *r, void *sched)
+{
+    return sched_from_reply(r, sched);
+}
+
+static void clear_sched(void *sched)
+{
+    ht_schedule_clear(sched);
+}
+
+/* ht_sched_list answers a cursor page of schedules. */
 static void finish_sched_list(const ht_acall_t *call, int err, const redisReply *r)
 {
-    ht_schedule_t *scheds = NULL;
-    size_t n = 0;
-    if (!err && r->type == REDIS_REPLY_ERROR) {
-        if (strncmp(r->str, "BADCURSOR", 9) == 0) {
-            err = HT_EINVAL;
-        } else {
-            ht_log(HT_LOG_ERROR, "redis error reply", "detail", r->str, NULL);
-            err = HT_EPROTO;
-        }
-    } else if (!err && (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
-                        r->element[0]->type != REDIS_REPLY_STRING)) {
-        err = HT_EPROTO;
-    }
-    if (!err && r->elements > 1 && !(scheds = calloc(r->elements - 1, sizeof(*scheds))))
-        err = HT_ENOMEM;
-    for (size_t i = 1; !err && i < r->elements; i++) {
-        int rc = sched_from_reply(r->element[i], &scheds[n]);
-        if (rc == 0) {
-            n++;
-        } else {
-            ht_schedule_clear(&scheds[n]);
-            ht_log(HT_LOG_WARN, "unreadable schedule skipped in a listing", "detail",
-                   ht_strerror(rc), NULL);
-        }
-    }
+    void *page;
+    size_t n;
+    err = read_page(err, r, sizeof(ht_schedule_t), read_sched, clear_sched,
+                    "unreadable schedule skipped in a listing", &page, &n);
+    ht_schedule_t *scheds = page;
     ((ht_astore_sched_list_cb)call->cb)(call->data, err, err ? NULL : r->element[0]->str,
                                         err ? 0 : n, err ? NULL : scheds);
-    for (size_t i = 0; i < n; i++)
-        ht_schedule_clear(&scheds[i]);
-    free(scheds);
+    free_page(page, n, sizeof(ht_schedule_t), clear_sched);
 }
 
 void ht_astore_sched_list(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *tenant,
@@ -866,7 +921,7 @@ void ht_astore_sched_list(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, c
     ht_argv_fcall(&a, "ht_sched_list", 1, 1);
     ht_argv_addf(&a, "%st:%s:scheds", k->base, tenant);
     ht_argv_add(&a, k->base);
-    ht_argv_addf(&a, "%d", limit);
+    ht_argv_addll(&a, limit);
     ht_argv_add(&a, cursor ? cursor : "");
     ht_acall_t call = {
         .finish = finish_sched_list, .cb = (ht_acall_cb)cb, .data = data, .own_errors = 1};
@@ -907,7 +962,7 @@ void ht_astore_sched_resume(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k,
     add_sched_keys(&a, k, id);
     ht_argv_add(&a, id);
     ht_argv_add(&a, tenant);
-    ht_argv_addf(&a, "%lld", (long long)next_run_ms);
+    ht_argv_addll(&a, next_run_ms);
     ht_acall_t call = {.finish = finish_sched, .cb = (ht_acall_cb)cb, .data = data};
     ht_aclient_send(s, req, &a, 1, &call);
 }
@@ -937,8 +992,8 @@ void ht_astore_whsec_create(ht_aclient_t *s, h2o_req_t *req, const char *tenant,
     }
     ht_argv_add(&a, id);
     ht_argv_add(&a, sealed);
-    ht_argv_addf(&a, "%lld", rotation_ms);
-    ht_argv_addf(&a, "%d", most);
+    ht_argv_addll(&a, rotation_ms);
+    ht_argv_addll(&a, most);
     ht_acall_t call = {.finish = finish_int, .cb = (ht_acall_cb)cb, .data = data};
     ht_aclient_send(s, req, &a, 1, &call);
 }

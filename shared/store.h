@@ -247,8 +247,9 @@ int ht_store_cancel_listen_many(ht_store_t *s, const char *const *channels, size
 
 /* Plain commands, for the few reads and writes outside the function
  * library (the partition set, the CLI's partition report).  `a` is
- * cleared.  An integer reply into *out; an array of strings into *out
- * (NULL-terminated, *n of them, each and the array to free: ht_store_strings_free). */
+ * cleared.  An integer reply into *out; an array of strings (a nil reply
+ * counts as none) into *out (NULL-terminated, *n of them, each and the
+ * array to free: ht_store_strings_free). */
 int ht_store_cmd_int(ht_store_t *s, ht_argv_t *a, long long *out);
 int ht_store_cmd_strings(ht_store_t *s, ht_argv_t *a, char ***out, size_t *n);
 void ht_store_strings_free(char **v);

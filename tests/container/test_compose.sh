@@ -31,7 +31,8 @@ set -euo pipefail
 
 HT_SOURCE_DIR=${HT_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 HERE=$HT_SOURCE_DIR/tests/container
-NAME=container.compose
+HT_TEST_NAME=container.compose
+HT_POLL_S=0.5
 SKIP_CODE=77
 BASE_IMAGE=docker.io/library/debian:12-slim
 REDIS_IMAGE=docker.io/library/redis:7
@@ -45,29 +46,14 @@ KEY=
 WORKERS=1
 T0=$SECONDS
 
-log() { printf '[%s %s] %s\n' "$(date +%H:%M:%S)" compose "$*" >&2; }
-
-fail() {
-    printf '\nFAIL (%s): %s\n' "$NAME" "$*" >&2
-    exit 1
-}
+# log, fail, wait_until (every 0.5 s)
+source "$HT_SOURCE_DIR/tests/integration/base.sh"
 
 # Not runnable here: skipped, except under CI, where it must run.
 skip() {
     [[ "${CI:-}" != true ]] || fail "$* (CI=true: the container test must run)"
-    printf '\nSKIP (%s): %s\n' "$NAME" "$*" >&2
+    printf '\nSKIP (%s): %s\n' "$HT_TEST_NAME" "$*" >&2
     exit "$SKIP_CODE"
-}
-
-# wait_until SECONDS DESCRIPTION COMMAND...: retries COMMAND every 0.5 s.
-wait_until() {
-    local timeout=$1 what=$2
-    shift 2
-    local deadline=$((SECONDS + timeout))
-    until "$@"; do
-        ((SECONDS < deadline)) || fail "timed out after ${timeout}s waiting until $what"
-        sleep 0.5
-    done
 }
 
 # podman-compose on this checkout's compose file, as project $PROJECT.
@@ -123,7 +109,7 @@ cleanup() {
             podman network rm -f "$name" >/dev/null 2>&1
         done
         if [[ -n "$(leftovers)" ]]; then
-            printf 'FAIL (%s): left behind: %s\n' "$NAME" "$(leftovers | tr '\n' ' ')" >&2
+            printf 'FAIL (%s): left behind: %s\n' "$HT_TEST_NAME" "$(leftovers | tr '\n' ' ')" >&2
             ((rc == 0 || rc == SKIP_CODE)) && rc=1
         fi
     fi
@@ -135,7 +121,7 @@ cleanup() {
         echo "test files kept in $TMP" >&2
     else
         rm -rf "$TMP"
-        ((rc == 0)) && echo "PASS ($NAME) in $((SECONDS - T0)) s" >&2
+        ((rc == 0)) && echo "PASS ($HT_TEST_NAME) in $((SECONDS - T0)) s" >&2
     fi
     exit "$rc"
 }

@@ -7,6 +7,9 @@
 # about 100 ms, and the workers trim about once a second.
 source "$(dirname "$0")/lib.sh"
 
+# Every job keeps an event log (docs/keyspace.md, "Watching"): it must expire
+# with its job.
+export HANGTIGHT_LOG_EVERY_JOB=1
 # The kept times are long enough for the checks made while a job exists
 # to run on a loaded machine (over 4 s there); each is checked by Redis's
 # clock, and waited out.
