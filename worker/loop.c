@@ -14,12 +14,12 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "shared/backoff.h"
 #include "shared/clock.h"
 #include "shared/error.h"
 #include "shared/log.h"
 #include "shared/store.h"
 
-#include "worker/backoff.h"
 #include "worker/job_ctx.h"
 #include "worker/registry.h"
 
@@ -153,7 +153,7 @@ typedef struct {
 
 /* Stores the outcome, retrying while Redis is away.  `json` is the result
  * or error text (owned by the caller; NULL when canceled).  A retryable
- * failure with attempts left waits a full-jitter backoff (backoff.h)
+ * failure with attempts left waits a full-jitter backoff (shared/backoff.h)
  * before its next attempt.  The same call claims the slot's next job into
  * `nx` unless the worker is draining. */
 static void store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job,
