@@ -1,5 +1,5 @@
-/* API keys (see auth.h): the keys file parser, the constant-time lookup and
- * the table in force. */
+/* API keys and worker keys (see auth.h): the keys file parser, the
+ * constant-time lookup and the tables in force, one per role. */
 #include "api/auth.h"
 
 #include <errno.h>
@@ -68,14 +68,14 @@ static int parse_line(ht_auth_t *a, const char *line, size_t len, char *why, siz
 {
     const char *colon = memchr(line, ':', len);
     if (!colon)
-        return ht_errorf(why, whylen, HT_EINVAL, "expected tenant:key");
+        return ht_errorf(why, whylen, HT_EINVAL, "expected name:key");
     char name[HT_TENANT_MAX + 2];
     size_t nlen = (size_t)(colon - line);
     snprintf(name, sizeof(name), "%.*s", (int)(nlen < sizeof(name) - 1 ? nlen : sizeof(name) - 1),
              line);
     if (nlen >= sizeof(name) - 1 || !ht_tenant_valid(name))
-        return ht_errorf(why, whylen, HT_EINVAL, "tenant must be 1 to %d of A-Z a-z 0-9 _ . -",
-                         HT_TENANT_MAX);
+        return ht_errorf(why, whylen, HT_EINVAL,
+                         "the name before ':' must be 1 to %d of A-Z a-z 0-9 _ . -", HT_TENANT_MAX);
     const char *key = colon + 1;
     size_t klen = len - nlen - 1;
     unsigned char digest[SHA256_DIGEST_LENGTH];
@@ -174,13 +174,32 @@ ht_tenant_t *ht_auth_lookup(const ht_auth_t *a, const char *key, size_t keylen)
     return found;
 }
 
-/* ---- the table in force --------------------------------------------- */
+/* ---- the tables in force ---------------------------------------------- */
 
-static char *keys_path;
-static _Atomic(ht_auth_t *) current;
+static const char *const role_what[HT_ROLE__COUNT] = {
+    [HT_ROLE_TENANT] = "API keys",
+    [HT_ROLE_WORKER] = "worker keys",
+};
+
+static char *keys_path[HT_ROLE__COUNT];
+static _Atomic(ht_auth_t *) current[HT_ROLE__COUNT];
 static ht_tenant_t *open_tenant; /* "default", when running open */
 
-static int load_file(const char *path, ht_auth_t **out, char *err, size_t errlen)
+/* 1 when a key of `a` is a key of the table in force of another role too
+ * (a key must say what it is for). */
+static int shares_key(ht_role_t role, const ht_auth_t *a)
+{
+    for (int r = 0; r < HT_ROLE__COUNT; r++) {
+        const ht_auth_t *o = r == (int)role ? NULL : atomic_load(&current[r]);
+        for (size_t i = 0; o && i < a->n; i++)
+            for (size_t j = 0; j < o->n; j++)
+                if (memcmp(a->entries[i].digest, o->entries[j].digest, SHA256_DIGEST_LENGTH) == 0)
+                    return 1;
+    }
+    return 0;
+}
+
+static int load_file(ht_role_t role, const char *path, ht_auth_t **out, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -200,6 +219,33 @@ static int load_file(const char *path, ht_auth_t **out, char *err, size_t errlen
     free(buf);
     if (rc < 0)
         return ht_errorf(err, errlen, rc, "%s: %s", path, why);
+    if (shares_key(role, *out)) {
+        ht_auth_free(*out);
+        *out = NULL;
+        return ht_errorf(err, errlen, HT_EINVAL,
+                         "%s: a key of this file is in the other keys file too (tenant keys and "
+                         "worker keys must differ)",
+                         path);
+    }
+    return 0;
+}
+
+static int install(ht_role_t role, const char *path, char *err, size_t errlen)
+{
+    ht_auth_t *a;
+    int rc = load_file(role, path, &a, err, errlen);
+    if (rc < 0)
+        return rc;
+    keys_path[role] = strdup(path);
+    if (!keys_path[role]) {
+        ht_auth_free(a);
+        return ht_errorf(err, errlen, HT_ENOMEM, "out of memory");
+    }
+    atomic_store(&current[role], a);
+    char n[32], msg[64];
+    snprintf(n, sizeof(n), "%zu", a->n);
+    snprintf(msg, sizeof(msg), "%s loaded", role_what[role]);
+    ht_log(HT_LOG_INFO, msg, "path", path, "keys", n, NULL);
     return 0;
 }
 
@@ -215,19 +261,18 @@ int ht_auth_install(const char *path, char *err, size_t errlen)
                NULL);
         return 0;
     }
-    ht_auth_t *a;
-    int rc = load_file(path, &a, err, errlen);
-    if (rc < 0)
-        return rc;
-    keys_path = strdup(path);
-    if (!keys_path) {
-        ht_auth_free(a);
-        return ht_errorf(err, errlen, HT_ENOMEM, "out of memory");
-    }
-    atomic_store(&current, a);
-    char n[32];
-    snprintf(n, sizeof(n), "%zu", a->n);
-    ht_log(HT_LOG_INFO, "API keys loaded", "path", path, "keys", n, NULL);
+    return install(HT_ROLE_TENANT, path, err, errlen);
+}
+
+int ht_auth_install_workers(const char *path, char *err, size_t errlen)
+{
+    if (path && path[0])
+        return install(HT_ROLE_WORKER, path, err, errlen);
+    if (!atomic_load(&current[HT_ROLE_TENANT]))
+        ht_log(HT_LOG_WARN,
+               "no keys files: the HTTP worker API (/v1/worker/...) is open to anyone who can "
+               "reach the api, as it is",
+               NULL);
     return 0;
 }
 
@@ -267,20 +312,39 @@ int ht_auth_generate(const char *path, char key[HT_AUTH_GENERATED_KEY_LEN + 1], 
     return 1;
 }
 
-int ht_auth_reload(char *err, size_t errlen)
+int ht_auth_configured(void)
 {
-    if (!keys_path)
-        return ht_errorf(err, errlen, HT_EINVAL, "no API keys file is configured");
-    ht_auth_t *a;
-    int rc = load_file(keys_path, &a, err, errlen);
-    if (rc < 0)
-        return rc;
-    /* Only the main thread reloads; readers load `current` atomically. */
-    a->older = atomic_exchange(&current, a);
-    char n[32];
-    snprintf(n, sizeof(n), "%zu", a->n);
-    ht_log(HT_LOG_INFO, "API keys reloaded", "path", keys_path, "keys", n, NULL);
+    for (int r = 0; r < HT_ROLE__COUNT; r++)
+        if (keys_path[r])
+            return 1;
     return 0;
+}
+
+int ht_auth_reload(void)
+{
+    int first = 0;
+    for (int r = 0; r < HT_ROLE__COUNT; r++) {
+        if (!keys_path[r])
+            continue;
+        ht_auth_t *a;
+        char why[512], msg[96];
+        int rc = load_file((ht_role_t)r, keys_path[r], &a, why, sizeof(why));
+        if (rc < 0) {
+            /* A bad file keeps the keys in force: a typo must not lock everyone out. */
+            snprintf(msg, sizeof(msg), "%s not reloaded; the previous keys stay in force",
+                     role_what[r]);
+            ht_log(HT_LOG_ERROR, msg, "detail", why, NULL);
+            first = first ? first : rc;
+            continue;
+        }
+        /* Only the main thread reloads; readers load `current` atomically. */
+        a->older = atomic_exchange(&current[r], a);
+        char n[32];
+        snprintf(n, sizeof(n), "%zu", a->n);
+        snprintf(msg, sizeof(msg), "%s reloaded", role_what[r]);
+        ht_log(HT_LOG_INFO, msg, "path", keys_path[r], "keys", n, NULL);
+    }
+    return first;
 }
 
 /* The token of "Authorization: Bearer <token>" (scheme case-insensitive,
@@ -303,27 +367,50 @@ static h2o_iovec_t bearer_of(h2o_req_t *req)
     return h2o_iovec_init(p, (size_t)(end - p));
 }
 
-int ht_auth_request_or_reply(h2o_req_t *req, ht_tenant_t **tenant)
+/* 1 when the routes of `role` take no key: the tenant routes without API
+ * keys, the worker API without any keys file. */
+static int open_for(ht_role_t role)
 {
-    ht_auth_t *a = atomic_load(&current);
-    if (!a) {
-        *tenant = open_tenant;
+    if (atomic_load(&current[HT_ROLE_TENANT]))
+        return 0;
+    return role == HT_ROLE_TENANT || !atomic_load(&current[HT_ROLE_WORKER]);
+}
+
+int ht_auth_request_or_reply(h2o_req_t *req, ht_role_t role, ht_tenant_t **who)
+{
+    if (open_for(role)) {
+        *who = role == HT_ROLE_TENANT ? open_tenant : NULL;
         return 0;
     }
     h2o_iovec_t key = bearer_of(req);
-    ht_tenant_t *t = key.len && key.len <= KEY_MAX ? ht_auth_lookup(a, key.base, key.len) : NULL;
+    int usable = key.len && key.len <= KEY_MAX;
+    ht_auth_t *a = atomic_load(&current[role]);
+    ht_tenant_t *t = usable && a ? ht_auth_lookup(a, key.base, key.len) : NULL;
     if (t) {
-        *tenant = t;
+        *who = t;
         return 0;
     }
+    /* A key of the other role: known, but not for this. */
+    for (int r = 0; usable && r < HT_ROLE__COUNT; r++) {
+        ht_auth_t *o = r == (int)role ? NULL : atomic_load(&current[r]);
+        if (!o || !ht_auth_lookup(o, key.base, key.len))
+            continue;
+        if (role == HT_ROLE_WORKER)
+            return ht_http_problem(req, HT_P_FORBIDDEN,
+                                   "a tenant's API key cannot use the worker API (/v1/worker/...): "
+                                   "send a worker key (HANGTIGHT_WORKER_KEYS_FILE)");
+        return ht_http_problem(req, HT_P_FORBIDDEN,
+                               "a worker key can use the worker API (/v1/worker/...) only");
+    }
+    const char *what = role == HT_ROLE_WORKER ? "worker key" : "API key";
     if (!key.len) {
         ht_http_add_header(req, "www-authenticate", "Bearer realm=\"hangtight\"");
-        return ht_http_problem(req, HT_P_UNAUTHORIZED,
-                               "send an API key: Authorization: Bearer <key>");
+        return ht_http_problem(req, HT_P_UNAUTHORIZED, "send %s %s: Authorization: Bearer <key>",
+                               role == HT_ROLE_WORKER ? "a" : "an", what);
     }
     ht_http_add_header(req, "www-authenticate",
                        "Bearer realm=\"hangtight\", error=\"invalid_token\"");
-    return ht_http_problem(req, HT_P_UNAUTHORIZED, "the API key is not valid");
+    return ht_http_problem(req, HT_P_UNAUTHORIZED, "the %s is not valid", what);
 }
 
 /* "localhost", "127.0.0.1" or "[::1]" (any case), with or without a
@@ -362,7 +449,9 @@ int ht_auth_host_or_reply(h2o_req_t *req)
 
 void ht_auth_shutdown(void)
 {
-    ht_auth_free(atomic_exchange(&current, NULL));
-    free(keys_path);
-    keys_path = NULL;
+    for (int r = 0; r < HT_ROLE__COUNT; r++) {
+        ht_auth_free(atomic_exchange(&current[r], NULL));
+        free(keys_path[r]);
+        keys_path[r] = NULL;
+    }
 }

@@ -36,6 +36,9 @@ static long opt_threads, opt_max_body, opt_heartbeat_ms, opt_max_wait_s, opt_fai
 static int opt_webhook_allow_private, opt_allow_eviction;
 static long opt_request_timeout_ms, opt_max_url_bytes, opt_max_header_bytes; /* api/guard.h */
 static const char *opt_api_keys_file, *opt_rate_limit; /* api/auth.h, router.c */
+/* The HTTP worker API (api/worker_api.h). */
+static const char *opt_worker_keys_file;
+static long opt_lease_ms, opt_grace_ms, opt_retry_base_ms, opt_retry_max_ms, opt_worker_ttl_s;
 static long opt_max_held_per_tenant, opt_max_streams_per_tenant;
 static int opt_metrics_public, opt_insecure_open, opt_generate_key;
 static long opt_partitions;
@@ -123,6 +126,30 @@ static const ht_option_t options[] = {
     {"webhook-rotation-s", "HANGTIGHT_WEBHOOK_ROTATION_S", HT_OPT_INT, "86400",
      "SECONDS a tenant's previous webhook secrets keep signing beside a new one", 0, 30L * 86400,
      &opt_webhook_rotation_s},
+    {"worker-keys-file", "HANGTIGHT_WORKER_KEYS_FILE", HT_OPT_STRING, NULL,
+     "PATH of the worker keys file of the HTTP worker API (name:key or name:sha256:<hex> lines; "
+     "reread on SIGHUP): those keys claim and settle jobs of every tenant and do nothing else; "
+     "unset: the worker API is open when the api is, closed when API keys are set",
+     0, 0, &opt_worker_keys_file},
+    {"lease-ms", "HANGTIGHT_LEASE_MS", HT_OPT_INT, "10000",
+     "the lease in MS of a claim of the HTTP worker API, renewed by its progress calls: a remote "
+     "worker's job runs again about MS + 1 s after its last renewal (as hangtight-worker's)",
+     1000, 600000, &opt_lease_ms},
+    {"timeout-grace-ms", "HANGTIGHT_TIMEOUT_GRACE_MS", HT_OPT_INT, "30000",
+     "a remote worker's attempt still running MS past its timeout_s is ended as timed out (as "
+     "hangtight-worker's)",
+     1000, 3600000, &opt_grace_ms},
+    {"retry-base-ms", "HANGTIGHT_RETRY_BASE_MS", HT_OPT_INT, "1000",
+     "backoff of an attempt a remote worker failed: the Nth retry waits a random "
+     "0..MS*2^(N-1) ms (as hangtight-worker's)",
+     0, 3600000, &opt_retry_base_ms},
+    {"retry-max-ms", "HANGTIGHT_RETRY_MAX_MS", HT_OPT_INT, "600000",
+     "cap of that backoff in MS", 0, 86400000, &opt_retry_max_ms},
+    {"worker-ttl-s", "HANGTIGHT_WORKER_TTL_S", HT_OPT_INT, "600",
+     "SECONDS a remote worker is remembered after its last claim (its record, the types only "
+     "remote workers serve); while one claimed within it, the api also requeues expired leases "
+     "and promotes due jobs",
+     1, 86400, &opt_worker_ttl_s},
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -265,7 +292,7 @@ static void block_stop_signals(sigset_t *set)
     sigemptyset(set);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGTERM);
-    sigaddset(set, SIGHUP); /* reload the API keys */
+    sigaddset(set, SIGHUP); /* reload the API and worker keys */
     pthread_sigmask(SIG_BLOCK, set, NULL);
     signal(SIGPIPE, SIG_IGN); /* a client gone mid-write is an error return */
 }
@@ -313,6 +340,11 @@ int main(int argc, char **argv)
     cfg.metrics_public = opt_metrics_public;
     cfg.access_log = opt_access_log;
     cfg.webhook_rotation_s = opt_webhook_rotation_s;
+    cfg.lease_ms = opt_lease_ms;
+    cfg.grace_ms = opt_grace_ms;
+    cfg.retry_base_ms = opt_retry_base_ms;
+    cfg.retry_max_ms = opt_retry_max_ms;
+    cfg.worker_ttl_s = opt_worker_ttl_s;
     rc = ht_secretbox_keys_parse(opt_secrets_key, &secrets_keys, err, sizeof(err));
     /* Wiped where it lies (environment or argv: /proc/<pid>/environ shows them). */
     if (opt_secrets_key)
@@ -364,6 +396,10 @@ int main(int argc, char **argv)
         ht_log(HT_LOG_ERROR, "cannot load the API keys", "detail", err, NULL);
         return 1;
     }
+    if (ht_auth_install_workers(opt_worker_keys_file, err, sizeof(err)) < 0) {
+        ht_log(HT_LOG_ERROR, "cannot load the worker keys", "detail", err, NULL);
+        return 1;
+    }
 
     if (ht_parts_init(&parts, HT_QUEUE_DEFAULT, (unsigned)opt_partitions) < 0) {
         ht_log(HT_LOG_ERROR, "cannot set up the partitions", NULL);
@@ -395,12 +431,10 @@ int main(int argc, char **argv)
         sigwait(&stop_signals, &sig);
         if (sig != SIGHUP)
             break;
-        /* A bad file keeps the keys in force: a typo must not lock everyone out. */
-        if (!opt_api_keys_file || !opt_api_keys_file[0])
-            ht_log(HT_LOG_WARN, "SIGHUP ignored: no API keys file to reload", NULL);
-        else if (ht_auth_reload(err, sizeof(err)) < 0)
-            ht_log(HT_LOG_ERROR, "API keys not reloaded; the previous keys stay in force", "detail",
-                   err, NULL);
+        if (!ht_auth_configured())
+            ht_log(HT_LOG_WARN, "SIGHUP ignored: no keys file to reload", NULL);
+        else
+            ht_auth_reload(); /* logs each file's outcome */
     }
     ht_log(HT_LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
     recorder_stop();

@@ -267,9 +267,11 @@ static const struct {
     ht_metric_t m;
 } process_series[] = {
     {"hangtight_api_held_requests", "gauge",
-     "Requests this api process holds open: sync submits and long polls.", "kind", "sync",
+     "Requests this api process holds open: sync submits, long polls, remote workers' claims.",
+     "kind", "sync",
      HT_M_HELD_SYNC},
     {NULL, NULL, NULL, "kind", "long_poll", HT_M_HELD_POLL},
+    {NULL, NULL, NULL, "kind", "worker_claim", HT_M_HELD_CLAIM},
     {"hangtight_api_sse_streams", "gauge", "Open job event streams (SSE) of this api process.",
      NULL, NULL, HT_M_SSE_STREAMS},
     {"hangtight_api_processing_sent_total", "counter",

@@ -20,8 +20,8 @@ typedef struct {
 } route_t;
 
 /* Before the table, ht_router_dispatch runs the front-door guard
- * (api/guard.h), the API key check (api/auth.h) and the tenant's rate
- * limit. */
+ * (api/guard.h), the key check (api/auth.h: a worker key for /v1/worker/,
+ * an API key for the rest) and the tenant's rate limit. */
 static const route_t routes[] = {
     {"POST", "/v1/jobs", ht_jobs_submit},
     {"GET", "/v1/jobs", ht_jobs_list},
@@ -34,6 +34,10 @@ static const route_t routes[] = {
     {"GET", "/v1/webhook-secrets", ht_webhook_secrets_list},
     {"GET", "/v1/webhook-secrets/{id}", ht_webhook_secrets_get},
     {"DELETE", "/v1/webhook-secrets/{id}", ht_webhook_secrets_revoke},
+    {"POST", "/v1/worker/claim", ht_worker_claim},
+    {"POST", "/v1/worker/jobs/{id}/progress", ht_worker_progress},
+    {"POST", "/v1/worker/jobs/{id}/complete", ht_worker_complete},
+    {"POST", "/v1/worker/jobs/{id}/fail", ht_worker_fail},
     {"GET", "/healthz", ht_health_live},
     {"GET", "/readyz", ht_health_ready},
     {"GET", "/", ht_static_index},
@@ -83,6 +87,15 @@ static int is_v1(h2o_iovec_t path)
 {
     return path.len >= 3 && memcmp(path.base, "/v1", 3) == 0 &&
            (path.len == 3 || path.base[3] == '/');
+}
+
+/* The worker API's paths: /v1/worker and below. */
+static int is_worker_api(h2o_iovec_t path)
+{
+    static const char prefix[] = "/v1/worker";
+    size_t n = sizeof(prefix) - 1;
+    return path.len >= n && memcmp(path.base, prefix, n) == 0 &&
+           (path.len == n || path.base[n] == '/');
 }
 
 /* Which key a path needs: the v1 API always (when keys are configured);
@@ -143,12 +156,17 @@ void ht_router_dispatch(ht_api_thread_t *t, h2o_req_t *req)
         return;
     if (t->cfg->host_check && ht_auth_host_or_reply(req) < 0)
         return;
-    ht_route_args_t args = {{NULL, 0}, "default", NULL};
+    ht_route_args_t args = {{NULL, 0}, "default", NULL, NULL};
     ht_tenant_t *who = NULL;
     /* Authentication comes before routing, so that without a key even the
-     * shape of the API (which paths exist) stays hidden. */
-    if (needs_key(t, req->path_normalized)) {
-        if (ht_auth_request_or_reply(req, &who) < 0)
+     * shape of the API (which paths exist) stays hidden.  Worker requests
+     * act for no tenant: no tenant record, no tenant rate limit. */
+    if (is_worker_api(req->path_normalized)) {
+        if (ht_auth_request_or_reply(req, HT_ROLE_WORKER, &who) < 0)
+            return;
+        args.worker_key = who ? who->name : NULL;
+    } else if (needs_key(t, req->path_normalized)) {
+        if (ht_auth_request_or_reply(req, HT_ROLE_TENANT, &who) < 0)
             return;
         args.tenant = who->name;
         args.who = who;

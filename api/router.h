@@ -1,6 +1,7 @@
 /* Routing: a table of (method, path pattern, handler) in router.c, and the
  * resource handlers it names, one file per resource (jobs.c, jobs_list.c,
- * job_actions.c, events.c, queues.c, webhook_secrets.c, health.c).
+ * job_actions.c, events.c, queues.c, webhook_secrets.c, health.c,
+ * worker_api.c).
  * A later resource is a line in the table and a file.
  *
  * A handler answers the request, now or from a callback, exactly once.  It
@@ -21,6 +22,10 @@ typedef struct {
      * without keys; lives as long as the server (api/auth.h). */
     const char *tenant;
     ht_tenant_t *who; /* the same tenant's record (api/tenants.h); NULL on open routes */
+    /* The worker API (/v1/worker/...): the name of the caller's worker key
+     * (api/auth.h), NULL when that API is open; tenant and who are then
+     * "default" and NULL. */
+    const char *worker_key;
 } ht_route_args_t;
 
 typedef int (*ht_route_fn)(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
@@ -49,6 +54,13 @@ int ht_webhook_secrets_create(ht_api_thread_t *t, h2o_req_t *req, const ht_route
 int ht_webhook_secrets_list(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
 int ht_webhook_secrets_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
 int ht_webhook_secrets_revoke(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+
+/* worker_api.c: the HTTP worker API, POST /v1/worker/claim and POST
+ * /v1/worker/jobs/{id}/progress|complete|fail */
+int ht_worker_claim(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+int ht_worker_progress(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+int ht_worker_complete(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+int ht_worker_fail(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
 
 /* health.c */
 int ht_health_live(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
