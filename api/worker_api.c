@@ -175,7 +175,7 @@ static void parse_types(json_t *v, const char *ptr, const char **out, size_t *n,
     json_array_foreach(v, i, t) {
         const char *s = json_string_value(t);
         if (!s || !ht_job_type_valid(s)) {
-            ht_problem_add_error(p, ptr, "invalid",
+            ht_problem_add_error(p, ptr, "invalid_value",
                                  "item %zu is not a job type ([a-z0-9_.-]{1,64})", i);
             continue;
         }
@@ -197,7 +197,7 @@ static const char *parse_worker(json_t *v, const char *ptr, const ht_route_args_
         return args->worker_key ? args->worker_key : OPEN_WORKER_NAME;
     const char *s = json_string_value(v);
     if (!s || !ht_remote_name_valid(s, json_string_length(v))) {
-        ht_problem_add_error(p, ptr, "invalid",
+        ht_problem_add_error(p, ptr, "invalid_value",
                              "must be a name of 1 to %d of A-Z a-z 0-9 _ . : @ - (such as "
                              "host:pid)",
                              HT_REMOTE_NAME_MAX);
@@ -230,7 +230,7 @@ static int parse_token(json_t *v, uint64_t *token, ht_problem_t *p)
         *token = t;
     }
     if (!ok)
-        ht_problem_add_error(p, "/token", v ? "invalid" : "required",
+        ht_problem_add_error(p, "/token", v ? "invalid_value" : "required",
                              "the token of the claim, as the claim answered it (a string of "
                              "digits)");
     return ok ? 0 : -1;
@@ -483,7 +483,8 @@ int ht_worker_progress(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t
     if (msg && !json_is_null(msg)) {
         if (!json_is_string(msg) || json_string_length(msg) > MESSAGE_MAX ||
             strlen(json_string_value(msg)) != json_string_length(msg))
-            ht_problem_add_error(&p, "/message", json_is_string(msg) ? "too_long" : "invalid_type",
+            ht_problem_add_error(&p, "/message",
+                                 json_is_string(msg) ? "out_of_range" : "invalid_type",
                                  "a string of at most %d bytes (no NUL), or null", MESSAGE_MAX);
         else
             message = json_string_value(msg);
@@ -668,7 +669,8 @@ static const char *parse_error(h2o_req_t *req, json_t *v, ht_problem_t *p)
         json_t *c = json_object_get(v, "code"), *m = json_object_get(v, "message");
         if (c && !json_is_null(c)) {
             if (!json_is_string(c) || !ht_job_type_valid(json_string_value(c)))
-                ht_problem_add_error(p, "/error/code", "invalid", "[a-z0-9_.-]{1,64}, or null");
+                ht_problem_add_error(p, "/error/code", "invalid_value",
+                                     "[a-z0-9_.-]{1,64}, or null");
             else
                 code = json_string_value(c);
         }
