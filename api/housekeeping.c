@@ -24,7 +24,7 @@
 #define PROMOTE_LIMIT    100
 #define TRIM_EVERY_MS    1000
 #define TRIM_LIMIT       500
-#define PRUNE_EVERY_MS   60000
+#define PRUNE_EVERY_MS   60000 /* or half the TTL, when shorter */
 /* While no remote worker called: how often to look again. */
 #define IDLE_CHECK_MS 500
 
@@ -53,6 +53,16 @@ struct ht_housekeeping {
 };
 
 static void schedule(ht_housekeeping_t *h);
+
+static int64_t ttl_ms(const ht_housekeeping_t *h)
+{
+    return (int64_t)h->t->cfg->worker_ttl_s * 1000;
+}
+
+static int64_t prune_every_ms(const ht_housekeeping_t *h)
+{
+    return ttl_ms(h) / 2 < PRUNE_EVERY_MS ? ttl_ms(h) / 2 : PRUNE_EVERY_MS;
+}
 
 static void maybe_free(ht_housekeeping_t *h)
 {
@@ -117,7 +127,7 @@ static void step_done(ht_housekeeping_t *h)
         if (h->count > 0)
             ht_log(HT_LOG_INFO, "forgot remote workers not seen for HANGTIGHT_WORKER_TTL_S",
                    "entries", count, NULL);
-        h->next[STEP_PRUNE] = now + PRUNE_EVERY_MS;
+        h->next[STEP_PRUNE] = now + prune_every_ms(h);
         break;
     case STEP__COUNT:
         break;
@@ -167,7 +177,7 @@ static void on_promoted(void *data, int err, long long n, long long next_due)
 static void on_records(void *data, int err, size_t n, const char *const *kv)
 {
     ht_housekeeping_t *h = data;
-    int64_t cutoff = ht_now_ms() - (int64_t)h->t->cfg->worker_ttl_s * 1000;
+    int64_t cutoff = ht_now_ms() - ttl_ms(h);
     for (size_t i = 0; !err && !h->closing && i + 1 < n; i += 2) {
         json_t *rec = json_loads(kv[i + 1], 0, NULL);
         const char *kind = json_string_value(json_object_get(rec, "kind"));
@@ -193,8 +203,7 @@ static void start(ht_housekeeping_t *h, step_t step)
     /* Counted before sending: a call may answer before it returns. */
     h->inflight = step == STEP_PRUNE ? 2 : (int)n;
     if (step == STEP_PRUNE) {
-        ht_astore_types_remote(s, "", (long long)h->t->cfg->worker_ttl_s * 1000, NULL, 0, on_count,
-                               h);
+        ht_astore_types_remote(s, "", (long long)ttl_ms(h), NULL, 0, on_count, h);
         ht_astore_workers_all(s, NULL, on_records, h);
         return;
     }
@@ -209,10 +218,12 @@ static void start(ht_housekeeping_t *h, step_t step)
     }
 }
 
+/* Twice the TTL: the remote workers' entries that the last call left are
+ * pruned once they are a TTL old. */
 static int active(const ht_housekeeping_t *h, int64_t now)
 {
     int64_t last = atomic_load_explicit(&last_touch_ms, memory_order_relaxed);
-    return last > 0 && now - last < (int64_t)h->t->cfg->worker_ttl_s * 1000;
+    return last > 0 && now - last < 2 * ttl_ms(h);
 }
 
 static void on_tick(uv_timer_t *timer)

@@ -10,13 +10,15 @@
  *   - expired jobs trimmed from the listing indexes (ht_trim, every
  *     second);
  *   - remote workers not seen for HANGTIGHT_WORKER_TTL_S forgotten: their
- *     types (ht_types_remote) and records (HT_KEY_WORKERS), every minute.
+ *     types (ht_types_remote) and records (HT_KEY_WORKERS), every minute
+ *     (every half TTL when that is shorter).
  * Webhook deliveries are not among them: hangtight-worker makes those.
  *
  * One api thread does it (the one that made it), for every partition
  * served, and only while some thread of this process answered a worker API
- * call in the last HANGTIGHT_WORKER_TTL_S: an api that no remote worker
- * uses sends Redis nothing more.  Several api processes and workers doing
+ * call in the last 2 x HANGTIGHT_WORKER_TTL_S (the second TTL forgets the
+ * workers of the first): an api that no remote worker uses sends Redis
+ * nothing more.  Several api processes and workers doing
  * it at once is harmless: each step is one atomic call that finds nothing
  * left to do when another did it first. */
 #ifndef HT_API_HOUSEKEEPING_H
