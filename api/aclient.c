@@ -17,6 +17,7 @@
 #include "shared/store.h" /* ht_store_error_is_unavailable */
 
 #include "api/aconn.h"
+#include "api/inflight.h"
 #include "api/metrics_counters.h"
 
 /* Cluster: nodes one thread may know at once (masters, seeds, redirect
@@ -25,7 +26,7 @@
  * up (a slot moving back and forth). */
 #define NODES_MAX     64
 #define REDIRECTS_MAX 5
-#define GROUP_MAX     4 /* commands of one call: MULTI HGETALL LRANGE EXEC */
+#define GROUP_MAX     4 /* commands of one call: MULTI HMGET LRANGE EXEC */
 
 struct ht_aclient {
     uv_loop_t *loop;
@@ -49,6 +50,13 @@ struct ht_aclient {
     int slots_warned;   /* one warning for a run of unreadable maps */
     int redir_warned;   /* one warning for a run of redirects not followed */
     int next_seed;
+    /* Calls bound to requests wait here until the loop is about to poll
+     * (the prepare handle), so that a request h2o disposed of meanwhile (a
+     * stream reset arriving in the same read) never reaches Redis. */
+    uv_prepare_t flush;
+    h2o_linklist_t outbox;
+    size_t n_staged;
+    int closing; /* handles closed: 2 until both close callbacks ran */
 };
 
 /* ---- calls in flight -------------------------------------------------- */
@@ -59,35 +67,55 @@ typedef struct {
     op_t *op; /* NULL once the op has finished */
 } op_link_t;
 
-/* Cluster: a call's commands as sent, for resending after a redirect. */
+/* A call's commands as formatted, kept until it is answered: sent from the
+ * outbox, and (cluster) resent after a redirect. */
 typedef struct {
     char *cmd[GROUP_MAX]; /* RESP, from redisFormatCommandArgv */
     size_t len[GROUP_MAX];
     size_t n;
+    int slot; /* cluster: the routing key's slot; -1 keyless */
     int redirects;
-    int asked;       /* an ASK was followed: a second one is not */
-    char *inner_err; /* the first error answered inside MULTI ... EXEC */
+    int asked;                        /* an ASK was followed: a second one is not */
+    char *inner_err;                  /* the first error answered inside MULTI ... EXEC */
+    redisReply *inner[GROUP_MAX - 1]; /* all_replies: copies of the replies before the last */
+    size_t n_inner;
 } resend_t;
 
 /* malloc'd by ht_aclient_send, freed by finish_op. */
 struct op {
     ht_aclient_t *cl;
-    ht_aconn_t *conn;  /* where it was sent */
-    resend_t *rs;      /* cluster only */
-    op_link_t *link;   /* NULL when not bound to a request, or after dispose */
-    int detached;      /* the request is gone: drop the callback */
-    const char *reqid; /* the request id current when sent (in the request's pool) */
+    ht_aconn_t *conn;        /* where it was sent */
+    resend_t *rs;            /* the commands */
+    op_link_t *link;         /* NULL when not bound to a request, or after dispose */
+    int detached;            /* the request is gone: drop the callback */
+    int staged;              /* in cl->outbox, not sent yet */
+    h2o_linklist_t out;      /* in cl->outbox while staged */
+    ht_inflight_hold_t hold; /* its place in the bounds (api/inflight.h) */
+    const char *reqid;       /* the request id current when sent (in the request's pool) */
     ht_acall_t call;
 };
 
-/* h2o disposes of the request's pool (response done, or client gone). */
+static void resend_free(resend_t *rs);
+
+/* h2o disposes of the request's pool (response done, or client gone).  A
+ * call still in the outbox is dropped unsent. */
 static void on_link_dispose(void *p)
 {
     op_link_t *link = p;
-    if (link->op) {
-        link->op->detached = 1;
-        link->op->link = NULL;
+    op_t *op = link->op;
+    if (!op)
+        return;
+    if (op->staged) {
+        h2o_linklist_unlink(&op->out);
+        op->cl->n_staged--;
+        ht_inflight_give(&op->hold);
+        resend_free(op->rs);
+        free(op);
+        ht_metrics_add(HT_M_REDIS_DROPPED_UNSENT, 1);
+        return;
     }
+    op->detached = 1;
+    op->link = NULL;
 }
 
 static void bind_to_request(op_t *op, h2o_req_t *req)
@@ -97,12 +125,66 @@ static void bind_to_request(op_t *op, h2o_req_t *req)
     op->link = link;
 }
 
+/* A deep copy of a reply (hiredis frees its own once the callback
+ * returns); NULL when out of memory. */
+static redisReply *reply_dup(const redisReply *r)
+{
+    redisReply *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->type = r->type;
+    c->integer = r->integer;
+    if (r->str) {
+        if (!(c->str = malloc(r->len + 1))) {
+            free(c);
+            return NULL;
+        }
+        memcpy(c->str, r->str, r->len);
+        c->str[r->len] = '\0';
+        c->len = r->len;
+    }
+    if (r->elements > 0 && r->element) {
+        if (!(c->element = calloc(r->elements, sizeof(*c->element)))) {
+            free(c->str);
+            free(c);
+            return NULL;
+        }
+        c->elements = r->elements;
+        for (size_t i = 0; i < r->elements; i++) {
+            if (r->element[i] && !(c->element[i] = reply_dup(r->element[i]))) {
+                c->elements = i;
+                break;
+            }
+        }
+    }
+    return c;
+}
+
+static void reply_free(redisReply *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->elements; i++)
+        reply_free(r->element[i]);
+    free(r->element);
+    free(r->str);
+    free(r);
+}
+
+static void inner_clear(resend_t *rs)
+{
+    for (size_t i = 0; i < rs->n_inner; i++)
+        reply_free(rs->inner[i]);
+    rs->n_inner = 0;
+}
+
 static void resend_free(resend_t *rs)
 {
     if (!rs)
         return;
     for (size_t i = 0; i < rs->n; i++)
         redisFreeCommand(rs->cmd[i]);
+    inner_clear(rs);
     free(rs->inner_err);
     free(rs);
 }
@@ -110,6 +192,7 @@ static void resend_free(resend_t *rs)
 /* Runs the call's finish (unless the request is gone) and frees the op. */
 static void finish_op(op_t *op, int err, const redisReply *r)
 {
+    ht_inflight_give(&op->hold);
     if (op->link)
         op->link->op = NULL;
     if (err == HT_EREDIS)
@@ -391,6 +474,9 @@ int ht_aclient_new(ht_aclient_t **out, uv_loop_t *loop, const ht_redis_url_t *ur
     uv_timer_init(loop, &cl->tick);
     cl->tick.data = cl;
     uv_timer_start(&cl->tick, on_tick, HT_ACONN_TICK_MS, HT_ACONN_TICK_MS);
+    uv_prepare_init(loop, &cl->flush);
+    cl->flush.data = cl;
+    h2o_linklist_init_anchor(&cl->outbox);
     *out = cl;
     if (cl->cluster)
         refresh(cl); /* connects to the first seed */
@@ -399,24 +485,39 @@ int ht_aclient_new(ht_aclient_t **out, uv_loop_t *loop, const ht_redis_url_t *ur
     return 0;
 }
 
-static void on_tick_closed(uv_handle_t *h)
+static void on_handle_closed(uv_handle_t *h)
 {
     ht_aclient_t *cl = h->data;
+    if (--cl->closing > 0)
+        return;
     for (size_t i = 0; i < cl->n_nodes; i++)
         free(cl->nodes[i]);
     free(cl);
 }
 
+static void finish_op(op_t *op, int err, const redisReply *r);
+
 void ht_aclient_close(ht_aclient_t *cl)
 {
     if (!cl)
         return;
+    /* Calls not sent yet fail as the ones in flight do. */
+    while (!h2o_linklist_is_empty(&cl->outbox)) {
+        op_t *op = H2O_STRUCT_FROM_MEMBER(op_t, out, cl->outbox.next);
+        h2o_linklist_unlink(&op->out);
+        op->staged = 0;
+        cl->n_staged--;
+        finish_op(op, HT_EREDIS, NULL);
+    }
     if (!cl->cluster)
         ht_aconn_close(&cl->one);
     for (size_t i = 0; i < cl->n_nodes; i++)
         ht_aconn_close(cl->nodes[i]);
     uv_timer_stop(&cl->tick);
-    uv_close((uv_handle_t *)&cl->tick, on_tick_closed);
+    uv_prepare_stop(&cl->flush);
+    cl->closing = 2;
+    uv_close((uv_handle_t *)&cl->tick, on_handle_closed);
+    uv_close((uv_handle_t *)&cl->flush, on_handle_closed);
 }
 
 int ht_aclient_ready(const ht_aclient_t *cl)
@@ -428,7 +529,7 @@ int ht_aclient_ready(const ht_aclient_t *cl)
 
 size_t ht_aclient_pending(const ht_aclient_t *cl)
 {
-    return cl->pending;
+    return cl->pending + cl->n_staged;
 }
 
 /* ---- sending ---------------------------------------------------------- */
@@ -444,28 +545,12 @@ static void count_sent(ht_aconn_t *c, op_t *op)
     ht_aconn_sent(c);
 }
 
-/* Single node: the n commands of `a` back to back, the last one's reply to
- * on_reply (the others' are dropped: MULTI ... EXEC). */
-static int send_argv(ht_aconn_t *c, op_t *op, ht_argv_t *a, size_t n)
-{
-    if (c->state != HT_ACONN_READY || !c->ac)
-        return HT_EREDIS;
-    for (size_t i = 0; i < n; i++) {
-        redisCallbackFn *fn = i + 1 == n ? on_reply : NULL;
-        if (redisAsyncCommandArgv(c->ac, fn, fn ? op : NULL, (int)a[i].n, a[i].v, a[i].len) !=
-            REDIS_OK)
-            return HT_EREDIS; /* only while hiredis is closing the connection */
-    }
-    count_sent(c, op);
-    return 0;
-}
-
-/* Cluster: the op's kept commands to `c` (after ASKING when `asking`).
- * The replies before the last go to on_inner_reply, which notes an error
- * (a redirect inside MULTI shows only as EXECABORT on EXEC).  A redirect
- * target still connecting (`connecting_ok`) takes them too: hiredis queues
- * them until connected, and a connect that fails or times out fails them
- * (HT_EREDIS) as a lost connection would. */
+/* The op's kept commands to `c` (after ASKING when `asking`).  The replies
+ * before the last go to on_inner_reply, which notes an error (a redirect
+ * inside MULTI shows only as EXECABORT on EXEC) and, for all_replies, keeps
+ * a copy.  A redirect target still connecting (`connecting_ok`) takes them
+ * too: hiredis queues them until connected, and a connect that fails or
+ * times out fails them (HT_EREDIS) as a lost connection would. */
 static int send_kept(ht_aconn_t *c, op_t *op, int asking, int connecting_ok)
 {
     resend_t *rs = op->rs;
@@ -477,7 +562,7 @@ static int send_kept(ht_aconn_t *c, op_t *op, int asking, int connecting_ok)
     for (size_t i = 0; i < rs->n; i++) {
         redisCallbackFn *fn = i + 1 == rs->n ? on_reply : on_inner_reply;
         if (redisAsyncFormattedCommand(c->ac, fn, op, rs->cmd[i], rs->len[i]) != REDIS_OK)
-            return HT_EREDIS;
+            return HT_EREDIS; /* only while hiredis is closing the connection */
     }
     count_sent(c, op);
     return 0;
@@ -488,21 +573,18 @@ static int arg_is(const ht_argv_t *a, size_t i, const char *word)
     return i < a->n && a->len[i] == strlen(word) && strncasecmp(a->v[i], word, a->len[i]) == 0;
 }
 
-/* The master a call goes to (ht_cluster_key_index, the blocking client's
- * rule too), MULTI ... EXEC by the first command inside; a keyless one goes
- * to any ready master.  NULL when the slot has no known master. */
-static ht_aconn_t *route(ht_aclient_t *cl, const ht_argv_t *a, size_t n)
+/* The slot a call is routed by (ht_cluster_key_index, the blocking
+ * client's rule too), MULTI ... EXEC by the first command inside; -1 for a
+ * keyless one. */
+static int route_slot(const ht_argv_t *a, size_t n)
 {
     const ht_argv_t *cmd = n > 1 && arg_is(&a[0], 0, "MULTI") ? &a[1] : &a[0];
     int k = ht_cluster_key_index(cmd->n, cmd->v, cmd->len);
-    if (k < 0)
-        return any_ready(cl);
-    int16_t i = cl->route[ht_cluster_keyslot(cmd->v[k], cmd->len[k])];
-    return i < 0 ? NULL : cl->nodes[i];
+    return k < 0 ? -1 : (int)ht_cluster_keyslot(cmd->v[k], cmd->len[k]);
 }
 
-/* Cluster: keeps the commands for resending, routes, sends. */
-static int send_routed(ht_aclient_t *cl, op_t *op, ht_argv_t *a, size_t n)
+/* Formats the commands into op->rs. */
+static int keep_commands(ht_aclient_t *cl, op_t *op, ht_argv_t *a, size_t n)
 {
     if (!(op->rs = calloc(1, sizeof(*op->rs))))
         return HT_ENOMEM;
@@ -513,11 +595,46 @@ static int send_routed(ht_aclient_t *cl, op_t *op, ht_argv_t *a, size_t n)
         op->rs->len[i] = (size_t)len;
         op->rs->n = i + 1;
     }
-    ht_aconn_t *c = route(cl, a, n);
+    op->rs->slot = cl->cluster ? route_slot(a, n) : -1;
+    return 0;
+}
+
+/* Sends a kept op: to the single node, or to the master of its slot (a
+ * keyless one to any ready master). */
+static int dispatch(ht_aclient_t *cl, op_t *op)
+{
+    if (!cl->cluster)
+        return send_kept(&cl->one, op, 0, 0);
+    int16_t i = op->rs->slot < 0 ? -1 : cl->route[op->rs->slot];
+    ht_aconn_t *c = op->rs->slot < 0 ? any_ready(cl) : i < 0 ? NULL : cl->nodes[i];
     int err = send_kept(c, op, 0, 0);
     if (err && cl->have_map)
         cl->stale = 1; /* a master we cannot reach: maybe no master now */
     return err;
+}
+
+/* The loop is about to poll: every request that h2o disposed of since its
+ * call was staged is gone from the outbox; send the rest.  Calls staged by
+ * the callbacks of calls that fail here go out in the same pass. */
+static void on_flush(uv_prepare_t *h)
+{
+    ht_aclient_t *cl = h->data;
+    for (int pass = 0; pass < 8 && !h2o_linklist_is_empty(&cl->outbox); pass++) {
+        h2o_linklist_t batch;
+        h2o_linklist_init_anchor(&batch);
+        h2o_linklist_insert_list(&batch, &cl->outbox);
+        while (!h2o_linklist_is_empty(&batch)) {
+            op_t *op = H2O_STRUCT_FROM_MEMBER(op_t, out, batch.next);
+            h2o_linklist_unlink(&op->out);
+            op->staged = 0;
+            cl->n_staged--;
+            int err = dispatch(cl, op);
+            if (err)
+                finish_op(op, err, NULL);
+        }
+    }
+    if (h2o_linklist_is_empty(&cl->outbox))
+        uv_prepare_stop(&cl->flush);
 }
 
 void ht_aclient_send(ht_aclient_t *cl, h2o_req_t *req, ht_argv_t *cmds, size_t n,
@@ -528,7 +645,7 @@ void ht_aclient_send(ht_aclient_t *cl, h2o_req_t *req, ht_argv_t *cmds, size_t n
         if (cmds[i].overflow)
             err = HT_EINVAL;
     }
-    op_t *op = malloc(sizeof(*op));
+    op_t *op = calloc(1, sizeof(*op));
     if (!op) {
         for (size_t i = 0; i < n; i++)
             ht_argv_clear(&cmds[i]);
@@ -536,24 +653,29 @@ void ht_aclient_send(ht_aclient_t *cl, h2o_req_t *req, ht_argv_t *cmds, size_t n
         return;
     }
     op->cl = cl;
-    op->conn = NULL;
-    op->rs = NULL;
-    op->link = NULL;
-    op->detached = 0;
     op->reqid = req && ht_log_request_id()
                     ? h2o_strdup(&req->pool, ht_log_request_id(), SIZE_MAX).base
                     : NULL;
     op->call = *call;
     if (!err)
-        err = cl->cluster ? send_routed(cl, op, cmds, n) : send_argv(&cl->one, op, cmds, n);
+        err = keep_commands(cl, op, cmds, n);
     for (size_t i = 0; i < n; i++)
         ht_argv_clear(&cmds[i]);
+    if (!err && !req)
+        err = dispatch(cl, op);
     if (err) {
         finish_op(op, err, NULL);
         return;
     }
-    if (req)
-        bind_to_request(op, req);
+    if (!req)
+        return;
+    /* Bound to a request: counted, and staged until the loop polls. */
+    bind_to_request(op, req);
+    ht_inflight_take(req, &op->hold);
+    op->staged = 1;
+    cl->n_staged++;
+    h2o_linklist_insert(&cl->outbox, &op->out);
+    uv_prepare_start(&cl->flush, on_flush);
 }
 
 /* ---- replies ---------------------------------------------------------- */
@@ -563,8 +685,14 @@ static void on_inner_reply(redisAsyncContext *ac, void *reply, void *privdata)
     (void)ac;
     const redisReply *r = reply;
     op_t *op = privdata;
-    if (r && r->type == REDIS_REPLY_ERROR && !op->rs->inner_err)
-        op->rs->inner_err = strdup(r->str); /* NULL when out of memory: EXECABORT then */
+    resend_t *rs = op->rs;
+    if (r && r->type == REDIS_REPLY_ERROR && !rs->inner_err && op->cl->cluster)
+        rs->inner_err = strdup(r->str); /* NULL when out of memory: EXECABORT then */
+    if (r && op->call.all_replies && rs->n_inner < GROUP_MAX - 1) {
+        redisReply *copy = reply_dup(r);
+        if (copy)
+            rs->inner[rs->n_inner++] = copy;
+    }
 }
 
 /* Follows a MOVED or ASK: resends the op to the node named.  The op is
@@ -578,6 +706,7 @@ static void follow(op_t *op, const ht_redirect_t *rd)
     int err = HT_EREDIS;
     free(rs->inner_err);
     rs->inner_err = NULL;
+    inner_clear(rs);
     if (!ask) {
         /* The slot is elsewhere for good: route there from now on. */
         cl->stale = 1;
@@ -660,9 +789,23 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         finish_op(op, HT_EREDIS, NULL);
         return;
     }
-    if (op->rs && cluster_reply(op, r))
+    if (op->cl->cluster && cluster_reply(op, r))
         return;
-    if (r->type != REDIS_REPLY_ERROR) {
+    if (op->call.all_replies && op->rs->n > 1) {
+        /* One array of every command's reply, as EXEC gives. */
+        redisReply all = {.type = REDIS_REPLY_ARRAY};
+        redisReply *el[GROUP_MAX];
+        size_t k = op->rs->n_inner;
+        if (k + 1 != op->rs->n) {
+            finish_op(op, HT_ENOMEM, NULL);
+            return;
+        }
+        memcpy(el, op->rs->inner, k * sizeof(*el));
+        el[k] = (redisReply *)r;
+        all.element = el;
+        all.elements = k + 1;
+        finish_op(op, 0, &all);
+    } else if (r->type != REDIS_REPLY_ERROR) {
         finish_op(op, 0, r);
     } else if (ht_store_error_is_unavailable(r->str)) {
         /* Redis full (noeviction), unable to persist, still loading its

@@ -29,9 +29,9 @@
  *                      seeds, redirect targets); an entry nothing needs any
  *                      more is reused.
  *
- * Calls are sent only to a ready connection; otherwise they fail at once
- * with HT_EREDIS (callers answer 503), so a request never waits on a dead
- * Redis.  A cluster call whose redirect names a node still connecting waits
+ * Calls are sent only to a ready connection; otherwise they fail (within
+ * the loop turn) with HT_EREDIS (callers answer 503), so a request never
+ * waits on a dead Redis.  A cluster call whose redirect names a node still connecting waits
  * for that connect. */
 #ifndef HT_API_ACLIENT_H
 #define HT_API_ACLIENT_H
@@ -91,21 +91,28 @@ struct ht_acall {
     ht_acall_cb cb;             /* for finish */
     void *data;                 /* for finish */
     int own_errors;             /* error replies other than "unavailable" go to finish, err 0 */
+    int all_replies;            /* n > 1 without MULTI: finish gets an array of every reply */
     char arg[HT_ACALL_ARG_MAX]; /* a short string finish needs, copied with the call */
 };
 
-/* Sends the n commands (1 to 4) of `cmds` back to back; `call` (copied)
- * gets the reply of the last one (MULTI ... EXEC: the EXEC).  The command
+/* Sends the n commands (1 to 4) of `cmds` back to back on one connection;
+ * `call` (copied) gets the reply of the last one (MULTI ... EXEC: the EXEC),
+ * or with all_replies an array of every command's reply, as EXEC's.  The command
  * vectors are cleared here, whatever happens.  On a failure to send,
- * `finish` runs before this returns.  What call->data points to must live
+ * `finish` runs before this returns (calls given no request) or from the
+ * outbox's flush.  What call->data points to must live
  * until `finish` has run (for a call bound to a request: or until the
  * request is disposed of, whichever comes first).
  *
  * Request binding: a call given an h2o request is tied to it.  When h2o
  * disposes of the request first (an HTTP/2 client resets the stream, or
  * the connection closes), `finish` is dropped instead of run, because
- * everything it could touch lived in that request's pool.  Calls given
- * NULL (timers, housekeeping) always finish.  Log lines written from
+ * everything it could touch lived in that request's pool.  Such a call is
+ * not sent at once: it waits in an outbox until the loop is about to poll
+ * (a uv_prepare handle), so that a request disposed of in the meantime
+ * (HEADERS and RST_STREAM in one read) costs Redis nothing; and it holds a
+ * place in the bounds of api/inflight.h until answered.  Calls given NULL
+ * (timers, housekeeping) are sent at once and always finish.  Log lines written from
  * `finish` carry the request id current when the call was sent. */
 void ht_aclient_send(ht_aclient_t *cl, h2o_req_t *req, ht_argv_t *cmds, size_t n,
                      const ht_acall_t *call);

@@ -262,6 +262,19 @@ static void on_submitted(void *data, int err, const ht_astore_submitted_t *res)
         ht_http_store_problem(req, err);
         return;
     }
+    if (s->opts.wait_replicas > 0 && res->replicas < s->opts.wait_replicas) {
+        /* The master has the job; a failover now could lose it.  The client
+         * must not take it as accepted, nor lose track of it. */
+        ht_log(HT_LOG_WARN, "submit not acknowledged by replicas in time", "id", res->id, NULL);
+        ht_http_problem(req, HT_P_UNAVAILABLE,
+                        "job %s is stored on the Redis master but %ld of %ld replicas "
+                        "acknowledged it within %ld ms, so a failover now could lose it; it is "
+                        "not accepted: resubmit with the same Idempotency-Key (the same job "
+                        "comes back once replicated), or GET /v1/jobs/%s to see if it is there",
+                        res->id, res->replicas, s->opts.wait_replicas, s->opts.wait_timeout_ms,
+                        res->id);
+        return;
+    }
     if (res->replayed) {
         s->replayed = 1;
         snprintf(s->id, sizeof(s->id), "%s", res->id);
@@ -290,8 +303,11 @@ static int enqueue(submit_t *s)
         s->metadata_json = json_dumps(s->jr.metadata, JSON_COMPACT);
     if (!s->payload_json || (s->jr.metadata && !s->metadata_json))
         return ht_http_problem(s->req, HT_P_INTERNAL, "out of memory");
-    ht_astore_submit(s->t->store, s->req, s->keys, s->id, s->tenant, &s->jr, s->payload_json,
-                     s->metadata_json, &s->opts, on_submitted, s);
+    /* Durable mode: the submit's answer waits for replicas (docs/scaling.md). */
+    s->opts.wait_replicas = s->t->cfg->wait_replicas;
+    s->opts.wait_timeout_ms = s->t->cfg->wait_timeout_ms;
+    ht_astore_submit(s->t->durable ? s->t->durable : s->t->store, s->req, s->keys, s->id, s->tenant,
+                     &s->jr, s->payload_json, s->metadata_json, &s->opts, on_submitted, s);
     /* Sent (hiredis formatted its own copy; the answer's document has no
      * payload): a held sync submit keeps only what its answer needs. */
     json_decref(s->jr.payload);
@@ -347,15 +363,21 @@ static int idempotency_of(submit_t *s)
     return 0;
 }
 
+void ht_jobs_submit_opts(const ht_api_thread_t *t, const ht_job_request_t *jr,
+                         ht_astore_submit_opts_t *opts)
+{
+    if (jr->run_at_ms > 0)
+        opts->run_at_ms = jr->run_at_ms;
+    else if (jr->delay_s > 0)
+        opts->run_at_ms = ht_now_ms() + (int64_t)jr->delay_s * 1000;
+    long keep = t->cfg->failed_ttl_s;
+    opts->failed_ttl_s = jr->ttl_s > keep ? jr->ttl_s : keep;
+}
+
 /* When the job may run, and how long it is kept if it fails. */
 static void schedule_of(submit_t *s)
 {
-    if (s->jr.run_at_ms > 0)
-        s->opts.run_at_ms = s->jr.run_at_ms;
-    else if (s->jr.delay_s > 0)
-        s->opts.run_at_ms = ht_now_ms() + (int64_t)s->jr.delay_s * 1000;
-    long keep = s->t->cfg->failed_ttl_s;
-    s->opts.failed_ttl_s = s->jr.ttl_s > keep ? s->jr.ttl_s : keep;
+    ht_jobs_submit_opts(s->t, &s->jr, &s->opts);
     /* Until Redis answers; the status it chose (by its clock) wins. */
     s->status = s->opts.run_at_ms > ht_now_ms() ? HT_JOB_SCHEDULED : HT_JOB_QUEUED;
 }
@@ -375,6 +397,7 @@ int ht_jobs_submit(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *ar
     ht_wait_prefer_of(req, &prefer);
     ht_wait_plan_t plan;
     ht_wait_plan(&plan, &prefer, t->cfg->max_wait_s, t->cfg->heartbeat_ms, req->version);
+    ht_wait_plan_client_of(&plan, &prefer, req);
     /* Refuse before submitting: an error after it would invite a duplicate. */
     if (plan.wait_ms > 0 && !ht_wait_has_room())
         return ht_http_problem(req, HT_P_UNAVAILABLE,
@@ -515,6 +538,7 @@ int ht_jobs_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
     ht_prefer_t prefer;
     ht_wait_prefer_of(req, &prefer);
     ht_wait_plan(&g->plan, &prefer, t->cfg->max_wait_s, t->cfg->heartbeat_ms, req->version);
+    ht_wait_plan_client_of(&g->plan, &prefer, req);
     ht_keys_t scratch;
     ht_astore_get(t->store, req, ht_api_keys_of(t, g->id, &scratch), g->id, on_job, g);
     return 0;

@@ -2,15 +2,14 @@
  * starts the server threads and waits for SIGTERM or SIGINT.  Only wiring
  * here; the server is api/server.c. */
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
-#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <openssl/crypto.h>
 
 #include "shared/clock.h"
 #include "shared/config.h"
@@ -42,8 +41,13 @@ static long opt_lease_ms, opt_grace_ms, opt_retry_base_ms, opt_retry_max_ms, opt
 static long opt_max_held_per_tenant, opt_max_streams_per_tenant;
 static int opt_metrics_public, opt_insecure_open, opt_generate_key;
 static long opt_partitions;
-static ht_parts_t parts; /* shared/partition.h: read-only once the threads run */
+static ht_parts_t parts;   /* shared/partition.h: read-only once the threads run */
 static int opt_access_log; /* api/access_log.h */
+static long opt_max_connections, opt_max_streams_per_conn, opt_max_inflight; /* api/inflight.h */
+static long opt_max_inflight_per_tenant, opt_max_inflight_per_conn, opt_max_resets;
+static const char *opt_h2c;
+static long opt_wait_replicas, opt_wait_timeout_ms; /* durable submits, api/jobs.c */
+static int opt_schedule_seconds; /* api/schedules.c */
 
 /* Tenants' webhook secrets (api/webhook_secrets.c). */
 static const char *opt_secrets_key;
@@ -67,8 +71,8 @@ static const ht_option_t options[] = {
     {"max-wait-s", "HANGTIGHT_MAX_WAIT_S", HT_OPT_INT, "600",
      "cap in SECONDS on Prefer: wait=N (sync submits and long polls)", 0, 86400, &opt_max_wait_s},
     {"failed-ttl-s", "HANGTIGHT_FAILED_TTL_S", HT_OPT_INT, "604800",
-     "SECONDS a failed job (a dead letter) is kept at least, whatever its ttl_s", 1,
-     30L * 86400, &opt_failed_ttl_s},
+     "SECONDS a failed job (a dead letter) is kept at least, whatever its ttl_s", 1, 30L * 86400,
+     &opt_failed_ttl_s},
     {"webhook-allow-private", "HANGTIGHT_WEBHOOK_ALLOW_PRIVATE", HT_OPT_FLAG, NULL,
      "accept a callback_url naming a private or loopback address (development, tests)", 0, 0,
      &opt_webhook_allow_private},
@@ -100,24 +104,57 @@ static const ht_option_t options[] = {
      "N SSE streams per tenant in this process (more: 429); 0: no cap", 0, 1000000,
      &opt_max_streams_per_tenant},
     {"metrics-public", "HANGTIGHT_METRICS_PUBLIC", HT_OPT_FLAG, NULL,
-     "serve /metrics without an API key even when keys are configured", 0, 0,
-     &opt_metrics_public},
+     "serve /metrics without an API key even when keys are configured", 0, 0, &opt_metrics_public},
     {"insecure-open", "HANGTIGHT_INSECURE_OPEN", HT_OPT_FLAG, NULL,
      "serve with no API keys file on an address beyond loopback (anyone who can reach it "
      "submits and reads jobs as tenant 'default'); without it such an api refuses to start",
      0, 0, &opt_insecure_open},
     {"access-log", "HANGTIGHT_ACCESS_LOG", HT_OPT_FLAG, NULL,
-     "log one JSON line per finished request (method, path, status, bytes, ms, request id)", 0,
-     0, &opt_access_log},
+     "log one JSON line per finished request (method, path, status, bytes, ms, request id)", 0, 0,
+     &opt_access_log},
     {"log-level", "HANGTIGHT_LOG_LEVEL", HT_OPT_STRING, "info",
      "LEVEL of the least important log line written: debug, info, warn, error", 0, 0,
      &opt_log_level},
     {"allow-eviction", "HANGTIGHT_ALLOW_EVICTION", HT_OPT_FLAG, NULL,
      "start even if Redis' maxmemory-policy may evict job keys (logs a loud warning)", 0, 0,
      &opt_allow_eviction},
+    {"max-connections", "HANGTIGHT_MAX_CONNECTIONS", HT_OPT_INT, "20000",
+     "N connections this process serves at once (more: closed at accept); 0: no cap", 0, 10000000,
+     &opt_max_connections},
+    {"max-streams-per-connection", "HANGTIGHT_MAX_STREAMS_PER_CONNECTION", HT_OPT_INT, "100",
+     "N requests one HTTP/2 connection runs at once (the rest of its streams wait)", 1, 100,
+     &opt_max_streams_per_conn},
+    {"max-inflight", "HANGTIGHT_MAX_INFLIGHT", HT_OPT_INT, "10000",
+     "N Redis calls of requests in flight in this process (more: 503 at once); 0: no cap", 0,
+     10000000, &opt_max_inflight},
+    {"max-inflight-per-tenant", "HANGTIGHT_MAX_INFLIGHT_PER_TENANT", HT_OPT_INT, "2000",
+     "N Redis calls of one tenant's requests in flight in this process (more: 429 at once); "
+     "0: no cap",
+     0, 10000000, &opt_max_inflight_per_tenant},
+    {"max-inflight-per-connection", "HANGTIGHT_MAX_INFLIGHT_PER_CONNECTION", HT_OPT_INT, "200",
+     "N Redis calls of one connection's requests in flight (more: 503 at once); 0: no cap", 0,
+     10000000, &opt_max_inflight_per_conn},
+    {"max-resets", "HANGTIGHT_MAX_RESETS", HT_OPT_INT, "100",
+     "N requests a connection may abandon (HTTP/2 stream resets) in 10 s; one more closes the "
+     "connection; 0: no limit",
+     0, 10000000, &opt_max_resets},
+    {"h2c", "HANGTIGHT_H2C", HT_OPT_STRING, "on",
+     "on|off: serve cleartext HTTP/2 (prior knowledge and Upgrade: h2c); off: HTTP/1.x only", 0, 0,
+     &opt_h2c},
+    {"wait-replicas", "HANGTIGHT_WAIT_REPLICAS", HT_OPT_INT, "0",
+     "N replicas that must acknowledge a submit (Redis WAIT) before its answer; not in time: "
+     "503; 0: answer once the master has it",
+     0, 16, &opt_wait_replicas},
+    {"wait-timeout-ms", "HANGTIGHT_WAIT_TIMEOUT_MS", HT_OPT_INT, "1000",
+     "MS a submit waits for --wait-replicas acknowledgements", 1, 60000, &opt_wait_timeout_ms},
+    {"schedule-seconds", "HANGTIGHT_SCHEDULE_SECONDS", HT_OPT_FLAG, NULL,
+     "for tests: cron expressions of new schedules may have a leading seconds field, so a "
+     "schedule can run every second",
+     0, 0, &opt_schedule_seconds},
     {"partitions", "HANGTIGHT_PARTITIONS", HT_OPT_INT, "1",
      "the queue's N partitions (the same N for api, workers and CLI; see the README on "
-     "changing it)", 1, HT_PARTITIONS_MAX, &opt_partitions},
+     "changing it)",
+     1, HT_PARTITIONS_MAX, &opt_partitions},
     {"secrets-key", "HANGTIGHT_SECRETS_KEY", HT_OPT_STRING, NULL,
      "KEYS that seal tenants' webhook secrets in Redis (AES-256-GCM): 32 bytes as 64 hex digits "
      "or base64, comma-separated, the first sealing; the workers need the same; unset: POST "
@@ -332,6 +369,7 @@ int main(int argc, char **argv)
     cfg.max_wait_s = opt_max_wait_s;
     cfg.failed_ttl_s = opt_failed_ttl_s;
     cfg.webhook_allow_private = opt_webhook_allow_private;
+    cfg.schedule_seconds = opt_schedule_seconds;
     cfg.request_timeout_ms = opt_request_timeout_ms;
     cfg.max_url_bytes = (size_t)opt_max_url_bytes;
     cfg.max_header_bytes = (size_t)opt_max_header_bytes;
@@ -339,6 +377,19 @@ int main(int argc, char **argv)
     cfg.max_streams_per_tenant = opt_max_streams_per_tenant;
     cfg.metrics_public = opt_metrics_public;
     cfg.access_log = opt_access_log;
+    cfg.max_connections = opt_max_connections;
+    cfg.max_streams_per_conn = opt_max_streams_per_conn;
+    cfg.max_inflight = opt_max_inflight;
+    cfg.max_inflight_per_tenant = opt_max_inflight_per_tenant;
+    cfg.max_inflight_per_conn = opt_max_inflight_per_conn;
+    cfg.max_resets = opt_max_resets;
+    cfg.wait_replicas = opt_wait_replicas;
+    cfg.wait_timeout_ms = opt_wait_timeout_ms;
+    if (strcmp(opt_h2c, "on") != 0 && strcmp(opt_h2c, "off") != 0) {
+        fprintf(stderr, "hangtight-api: --h2c: '%s' is not on or off\n", opt_h2c);
+        return 2;
+    }
+    cfg.h2c = strcmp(opt_h2c, "on") == 0;
     cfg.webhook_rotation_s = opt_webhook_rotation_s;
     cfg.lease_ms = opt_lease_ms;
     cfg.grace_ms = opt_grace_ms;
@@ -358,7 +409,8 @@ int main(int argc, char **argv)
         ht_log(HT_LOG_INFO,
                "no HANGTIGHT_SECRETS_KEY: tenants cannot make their own webhook secrets", NULL);
     if (parse_rate(opt_rate_limit, &cfg.rate_per_s, &cfg.rate_burst) < 0) {
-        fprintf(stderr, "hangtight-api: --rate-limit: '%s' is not RATE[:BURST] (positive numbers)\n",
+        fprintf(stderr,
+                "hangtight-api: --rate-limit: '%s' is not RATE[:BURST] (positive numbers)\n",
                 opt_rate_limit);
         return 2;
     }

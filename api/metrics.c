@@ -350,6 +350,19 @@ static const struct {
      "reply overdue), or an unexpected error reply.",
      "kind", "unavailable", HT_M_REDIS_UNAVAILABLE},
     {NULL, NULL, NULL, "kind", "error_reply", HT_M_REDIS_ERROR_REPLY},
+    {"hangtight_api_redis_calls_dropped_total", "counter",
+     "Redis calls of this api process dropped before they were sent, their request gone (an "
+     "HTTP/2 stream reset, a closed connection).",
+     NULL, NULL, HT_M_REDIS_DROPPED_UNSENT},
+    {"hangtight_api_inflight_refused_total", "counter",
+     "Requests refused at once (503, or 429 for a tenant) at a bound on Redis calls in flight, "
+     "or on a connection being closed for too many resets.",
+     NULL, NULL, HT_M_INFLIGHT_REFUSED},
+    {"hangtight_api_connections_closed_total", "counter",
+     "Connections this api process closed to protect itself: over --max-connections at "
+     "accept, or abandoning more than --max-resets requests in 10 s.",
+     "reason", "max_connections", HT_M_CONNS_REFUSED},
+    {NULL, NULL, NULL, "reason", "resets", HT_M_CONNS_CUT},
     {"hangtight_api_http_responses_total", "counter",
      "Final HTTP responses of this api process by status class.", "class", "1xx", HT_M_HTTP_1XX},
     {NULL, NULL, NULL, "class", "2xx", HT_M_HTTP_2XX},

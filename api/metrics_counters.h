@@ -22,14 +22,18 @@
 #include <stdint.h>
 
 typedef enum {
-    HT_M_HELD_SYNC,         /* gauge: sync submits held (Prefer: wait) */
-    HT_M_HELD_POLL,         /* gauge: long polls held */
-    HT_M_HELD_CLAIM,        /* gauge: worker API claims held (api/worker_claims.h) */
-    HT_M_SSE_STREAMS,       /* gauge: open event streams */
-    HT_M_PROCESSING_SENT,   /* counter: 102 Processing written */
-    HT_M_REDIS_UNAVAILABLE, /* counter: store calls failed: Redis down, lost, overdue */
-    HT_M_REDIS_ERROR_REPLY, /* counter: store calls Redis answered with an error */
-    HT_M_HTTP_1XX,          /* counter: final responses by status class, 1xx..5xx */
+    HT_M_HELD_SYNC,            /* gauge: sync submits held (Prefer: wait) */
+    HT_M_HELD_POLL,            /* gauge: long polls held */
+    HT_M_HELD_CLAIM,           /* gauge: worker API claims held (api/worker_claims.h) */
+    HT_M_SSE_STREAMS,          /* gauge: open event streams */
+    HT_M_PROCESSING_SENT,      /* counter: 102 Processing written */
+    HT_M_REDIS_UNAVAILABLE,    /* counter: store calls failed: Redis down, lost, overdue */
+    HT_M_REDIS_ERROR_REPLY,    /* counter: store calls Redis answered with an error */
+    HT_M_REDIS_DROPPED_UNSENT, /* counter: store calls dropped unsent: their request was gone */
+    HT_M_INFLIGHT_REFUSED,     /* counter: requests refused at a bound on Redis calls in flight */
+    HT_M_CONNS_REFUSED,        /* counter: connections closed at accept: over max connections */
+    HT_M_CONNS_CUT,            /* counter: connections closed for abandoning too many requests */
+    HT_M_HTTP_1XX,             /* counter: final responses by status class, 1xx..5xx */
     HT_M_HTTP_2XX,
     HT_M_HTTP_3XX,
     HT_M_HTTP_4XX,

@@ -61,14 +61,13 @@ const ht_keys_t *ht_api_submit_keys(ht_api_thread_t *t, const char *tenant, cons
     return &p->parts[*index].keys;
 }
 
-/* Served partitions: p's, or t->keys alone. */
-static size_t served(const ht_api_thread_t *t)
+size_t ht_api_served(const ht_api_thread_t *t)
 {
     const ht_parts_t *p = parts_of(t);
     return p ? p->count : 1;
 }
 
-static const ht_keys_t *served_keys(ht_api_thread_t *t, size_t i)
+const ht_keys_t *ht_api_served_keys(ht_api_thread_t *t, size_t i)
 {
     const ht_parts_t *p = parts_of(t);
     return p ? &p->parts[i].keys : &t->keys;
@@ -131,21 +130,21 @@ static sum_t *sum_new(ht_api_thread_t *t, h2o_req_t *req, ht_astore_stats_cb cb,
     s->cb = cb;
     s->data = data;
     s->req = req;
-    s->pending = served(t);
+    s->pending = ht_api_served(t);
     return s;
 }
 
 void ht_api_queue_stats_all(ht_api_thread_t *t, h2o_req_t *req, const char *tenant,
                             ht_astore_stats_cb cb, void *data)
 {
-    if (served(t) == 1) {
-        ht_astore_queue_stats(t->store, req, served_keys(t, 0), tenant, cb, data);
+    if (ht_api_served(t) == 1) {
+        ht_astore_queue_stats(t->store, req, ht_api_served_keys(t, 0), tenant, cb, data);
         return;
     }
     sum_t *s = sum_new(t, req, cb, data);
     size_t n = s->pending;
     for (size_t i = 0; i < n; i++)
-        ht_astore_queue_stats(t->store, req, served_keys(t, i), tenant, on_part_stats, s);
+        ht_astore_queue_stats(t->store, req, ht_api_served_keys(t, i), tenant, on_part_stats, s);
 }
 
 void ht_api_workers_held_all(ht_api_thread_t *t, h2o_req_t *req, const char *prefix,
@@ -163,14 +162,14 @@ void ht_api_workers_held_all(ht_api_thread_t *t, h2o_req_t *req, const char *pre
 
 void ht_api_metrics_all(ht_api_thread_t *t, h2o_req_t *req, ht_astore_stats_cb cb, void *data)
 {
-    if (served(t) == 1) {
-        ht_astore_metrics(t->store, req, served_keys(t, 0), cb, data);
+    if (ht_api_served(t) == 1) {
+        ht_astore_metrics(t->store, req, ht_api_served_keys(t, 0), cb, data);
         return;
     }
     sum_t *s = sum_new(t, req, cb, data);
     size_t n = s->pending;
     for (size_t i = 0; i < n; i++)
-        ht_astore_metrics(t->store, req, served_keys(t, i), on_part_stats, s);
+        ht_astore_metrics(t->store, req, ht_api_served_keys(t, i), on_part_stats, s);
 }
 
 /* ---- the cursor --------------------------------------------------------- */

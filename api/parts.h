@@ -23,6 +23,11 @@ const ht_keys_t *ht_api_keys_of(ht_api_thread_t *t, const char *id, ht_keys_t *s
  * serves (compared by tag: another N's (i, N) may share it). */
 int ht_api_serves(const ht_api_thread_t *t, const ht_keys_t *k);
 
+/* The partitions this api serves (shared/partition.h): how many, and the
+ * keys of the i-th (t->keys alone when the queue is not partitioned). */
+size_t ht_api_served(const ht_api_thread_t *t);
+const ht_keys_t *ht_api_served_keys(ht_api_thread_t *t, size_t i);
+
 /* The partition a new job goes to (ht_parts_pick: by (tenant, key) when
  * the request has an Idempotency-Key, else round-robin per thread), as its
  * keys; *index and *n say which, for the job's id (ht_id_new_in). */

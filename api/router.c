@@ -9,6 +9,7 @@
 #include "api/events.h"
 #include "api/guard.h"
 #include "api/http.h"
+#include "api/inflight.h"
 #include "api/metrics.h"
 #include "api/reqid.h"
 #include "api/static.h"
@@ -21,15 +22,23 @@ typedef struct {
 
 /* Before the table, ht_router_dispatch runs the front-door guard
  * (api/guard.h), the key check (api/auth.h: a worker key for /v1/worker/,
- * an API key for the rest) and the tenant's rate limit. */
+ * an API key for the rest), the bounds on Redis calls in flight
+ * (api/inflight.h) and the tenant's rate limit. */
 static const route_t routes[] = {
     {"POST", "/v1/jobs", ht_jobs_submit},
+    {"POST", "/v1/jobs/batch", ht_jobs_batch},
     {"GET", "/v1/jobs", ht_jobs_list},
     {"GET", "/v1/jobs/{id}", ht_jobs_get},
     {"DELETE", "/v1/jobs/{id}", ht_jobs_cancel},
     {"POST", "/v1/jobs/{id}/retry", ht_jobs_retry},
     {"GET", "/v1/jobs/{id}/events", ht_events_get},
     {"GET", "/v1/queues", ht_queues_get},
+    {"POST", "/v1/schedules", ht_schedules_create},
+    {"GET", "/v1/schedules", ht_schedules_list},
+    {"GET", "/v1/schedules/{id}", ht_schedules_get},
+    {"DELETE", "/v1/schedules/{id}", ht_schedules_delete},
+    {"POST", "/v1/schedules/{id}/pause", ht_schedules_pause},
+    {"POST", "/v1/schedules/{id}/resume", ht_schedules_resume},
     {"POST", "/v1/webhook-secrets", ht_webhook_secrets_create},
     {"GET", "/v1/webhook-secrets", ht_webhook_secrets_list},
     {"GET", "/v1/webhook-secrets/{id}", ht_webhook_secrets_get},
@@ -134,11 +143,14 @@ static void on_rate(void *data, int err, long long wait_ms)
     a->fn(a->t, a->req, &a->args);
 }
 
-/* Runs the handler; a /v1 request first passes its tenant's rate limiter
- * when one is set.  Not /metrics: a scrape must not spend a tenant's
- * budget, nor fail with 503 when Redis is down (it reports that). */
+/* Runs the handler; a /v1 request first passes the bounds on Redis calls
+ * in flight, then its tenant's rate limiter when one is set.  Not
+ * /metrics: a scrape must not spend a tenant's budget, nor fail with 503
+ * when Redis is down (it reports that). */
 static void admit(ht_api_thread_t *t, h2o_req_t *req, ht_route_fn fn, const ht_route_args_t *args)
 {
+    if (is_v1(req->path_normalized) && ht_inflight_admit_or_reply(t, req, args->who) < 0)
+        return;
     if (!args->who || t->cfg->rate_per_s <= 0 || !is_v1(req->path_normalized)) {
         fn(t, req, args);
         return;
@@ -151,7 +163,8 @@ static void admit(ht_api_thread_t *t, h2o_req_t *req, ht_route_fn fn, const ht_r
 
 void ht_router_dispatch(ht_api_thread_t *t, h2o_req_t *req)
 {
-    HT_REQID_SCOPE(t, req); /* X-Request-Id, log lines' request_id, access log (api/reqid.h) */
+    HT_REQID_SCOPE(t, req);    /* X-Request-Id, log lines' request_id, access log (api/reqid.h) */
+    ht_inflight_begin(t, req); /* abandoned requests are counted (api/inflight.h) */
     if (ht_guard_request_or_reply(t, req) < 0)
         return;
     if (t->cfg->host_check && ht_auth_host_or_reply(req) < 0)
@@ -171,9 +184,16 @@ void ht_router_dispatch(ht_api_thread_t *t, h2o_req_t *req)
         args.tenant = who->name;
         args.who = who;
     }
+    /* A path a literal pattern names (/v1/jobs/batch) is that pattern's
+     * alone, not also a capture's ("{id}" = "batch"). */
+    int literal = 0;
+    for (size_t i = 0; i < N_ROUTES && !literal; i++)
+        literal = !strchr(routes[i].pattern, '{') &&
+                  match(routes[i].pattern, req->path_normalized, &args);
     char allow[128] = "";
     for (size_t i = 0; i < N_ROUTES; i++) {
-        if (!match(routes[i].pattern, req->path_normalized, &args))
+        if ((literal && strchr(routes[i].pattern, '{')) ||
+            !match(routes[i].pattern, req->path_normalized, &args))
             continue;
         if (method_is(req, routes[i].method)) {
             admit(t, req, routes[i].fn, &args);

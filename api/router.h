@@ -1,7 +1,7 @@
 /* Routing: a table of (method, path pattern, handler) in router.c, and the
  * resource handlers it names, one file per resource (jobs.c, jobs_list.c,
- * job_actions.c, events.c, queues.c, webhook_secrets.c, health.c,
- * worker_api.c).
+ * job_actions.c, batch.c, events.c, queues.c, schedules.c, webhook_secrets.c,
+ * health.c, worker_api.c).
  * A later resource is a line in the table and a file.
  *
  * A handler answers the request, now or from a callback, exactly once.  It
@@ -13,6 +13,7 @@
 #include <h2o.h>
 
 #include "api/server.h"
+#include "api/store.h"
 #include "api/tenants.h"
 
 /* What the pattern captured ("{id}" in "/v1/jobs/{id}"), and who asks. */
@@ -37,6 +38,22 @@ void ht_router_dispatch(ht_api_thread_t *t, h2o_req_t *req);
 /* jobs.c */
 int ht_jobs_submit(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
 int ht_jobs_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+/* What a submit adds to a validated request (when the job may run, how long
+ * a failed one is kept); idempotency is the caller's.  Shared with batch.c. */
+void ht_jobs_submit_opts(const ht_api_thread_t *t, const ht_job_request_t *jr,
+                         ht_astore_submit_opts_t *opts);
+
+/* batch.c: POST /v1/jobs/batch */
+int ht_jobs_batch(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+
+/* schedules.c: POST and GET /v1/schedules, GET and DELETE /v1/schedules/{id},
+ * POST /v1/schedules/{id}/pause and /resume */
+int ht_schedules_create(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+int ht_schedules_list(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+int ht_schedules_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+int ht_schedules_delete(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+int ht_schedules_pause(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+int ht_schedules_resume(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
 
 /* jobs_list.c: GET /v1/jobs?status=&type=&limit=&cursor= */
 int ht_jobs_list(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);

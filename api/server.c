@@ -14,6 +14,7 @@
 
 #include "api/events.h"
 #include "api/guard.h"
+#include "api/inflight.h"
 #include "api/router.h"
 #include "api/wait.h"
 #include "api/worker_api.h"
@@ -66,6 +67,10 @@ static void on_accept(uv_stream_t *listener, int status)
         return;
     }
     h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, (uv_close_cb)free);
+    if (ht_inflight_conn_open(t, sock) < 0) {
+        h2o_socket_close(sock); /* over --max-connections: closed at once */
+        return;
+    }
     h2o_accept(&t->accept_ctx, sock);
 }
 
@@ -118,7 +123,9 @@ static void on_drain_tick(uv_timer_t *timer)
     ht_api_thread_t *t = timer->data;
     uint64_t waited = uv_now(&t->loop) - t->phase_since_;
     if (t->drain_phase_ == 0) {
-        if (ht_aclient_pending(t->store) > 0 && waited < DRAIN_REQUESTS_MS)
+        if ((ht_aclient_pending(t->store) > 0 ||
+             (t->durable && ht_aclient_pending(t->durable) > 0)) &&
+            waited < DRAIN_REQUESTS_MS)
             return;
         uv_walk(&t->loop, shut_reading, t);
         t->drain_phase_ = 1;
@@ -133,6 +140,8 @@ static void on_drain_tick(uv_timer_t *timer)
     /* Closing the store fails whatever still waits on Redis (503). */
     ht_aclient_close(t->store);
     t->store = NULL;
+    ht_aclient_close(t->durable);
+    t->durable = NULL;
     ht_wapi_close(t->wapi); /* after the store: its calls are all answered */
     t->wapi = NULL;
     ht_types_close(t->types);
@@ -177,6 +186,8 @@ int ht_api_thread_init(ht_api_thread_t *t, h2o_globalconf_t *gc,
     t->accept_ctx.ctx = &t->ctx;
     t->accept_ctx.hosts = gc->hosts;
     if ((rc = ht_aclient_new(&t->store, &t->loop, &t->cfg->redis, on_first, data)) < 0 ||
+        (t->cfg->wait_replicas > 0 &&
+         (rc = ht_aclient_new(&t->durable, &t->loop, &t->cfg->redis, NULL, NULL)) < 0) ||
         (rc = ht_types_new(&t->types, &t->loop, t->store)) < 0 ||
         (rc = ht_pubsub_new(&t->pubsub, &t->loop, &t->cfg->redis, &t->keys)) < 0 ||
         (rc = ht_wapi_new(&t->wapi, t)) < 0)
@@ -229,6 +240,13 @@ void ht_server_globalconf_init(h2o_globalconf_t *gc, const ht_api_config_t *cfg)
      * than this is cut off by closing the connection (see api/guard.h). */
     if (cfg->request_timeout_ms > 0)
         gc->http1.req_timeout = (uint64_t)cfg->request_timeout_ms;
+    /* Cleartext HTTP/2, by prior knowledge ("PRI * HTTP/2.0") or by
+     * Upgrade: h2c: both hang on this one h2o switch. */
+    gc->http1.upgrade_to_http2 = cfg->h2c != 0;
+    /* Requests one HTTP/2 connection runs at once; h2o queues the rest of
+     * the (at most 100) open streams until one ends. */
+    if (cfg->max_streams_per_conn > 0)
+        gc->http2.max_concurrent_requests_per_connection = (size_t)cfg->max_streams_per_conn;
     h2o_hostconf_t *host =
         h2o_config_register_host(gc, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     ht_guard_register(host); /* h2o's own 400/413/417 answers as problem+json */

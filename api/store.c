@@ -13,6 +13,7 @@
 #include "shared/argv.h"
 #include "shared/error.h"
 #include "shared/log.h"
+#include "shared/store.h" /* ht_store_error_is_unavailable */
 
 _Static_assert(HT_EVENT_ID_MAX <= HT_ACALL_ARG_MAX, "a log id fits in ht_acall_t.arg");
 
@@ -35,38 +36,114 @@ static int reply_ll(const redisReply *r, long long *out)
     return HT_EPROTO;
 }
 
-/* ht_submit answers {version, created_at, status, id, replayed}, or an
- * error: IDEMMISMATCH (the key was used with another body) or EXISTS (the
- * id is taken: a bug or a broken random source, never expected). */
+/* One answer of ht_submit, {version, created_at, status, id, replayed}, or
+ * its error: IDEMMISMATCH (the key was used with another body: HT_EEXIST)
+ * or another (EXISTS: the id is taken, a bug or a broken random source,
+ * never expected: HT_EPROTO).  `res` borrows from `r`. */
+static int submitted_of(const redisReply *r, ht_astore_submitted_t *res)
+{
+    long long version = 0, created_at = 0, replayed = 0;
+    memset(res, 0, sizeof(*res));
+    if (r->type == REDIS_REPLY_ERROR)
+        return strncmp(r->str, "IDEMMISMATCH", 12) == 0 ? HT_EEXIST : HT_EPROTO;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 5 ||
+        reply_ll(r->element[4], &replayed) < 0 || r->element[3]->type != REDIS_REPLY_STRING)
+        return HT_EPROTO;
+    if (!replayed &&
+        (reply_ll(r->element[0], &version) < 0 || reply_ll(r->element[1], &created_at) < 0 ||
+         r->element[2]->type != REDIS_REPLY_STRING ||
+         ht_job_status_parse(r->element[2]->str, &res->status) < 0))
+        return HT_EPROTO;
+    res->replayed = replayed != 0;
+    res->id = r->element[3]->str;
+    res->version = (uint64_t)version;
+    res->created_at = created_at;
+    return 0;
+}
+
 static void finish_submit(const ht_acall_t *call, int err, const redisReply *r)
 {
     ht_astore_submitted_t res;
-    long long version = 0, created_at = 0, replayed = 0;
+    long long replicas = -1;
     memset(&res, 0, sizeof(res));
-    if (!err && r->type == REDIS_REPLY_ERROR) {
-        if (strncmp(r->str, "IDEMMISMATCH", 12) == 0) {
-            err = HT_EEXIST;
-        } else {
-            ht_log(HT_LOG_ERROR, "redis error reply", "detail", r->str, NULL);
+    if (!err && call->all_replies) {
+        /* [FCALL's reply, WAIT's reply] */
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || reply_ll(r->element[1], &replicas))
             err = HT_EPROTO;
-        }
-    } else if (!err) {
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 5 ||
-            reply_ll(r->element[4], &replayed) < 0 || r->element[3]->type != REDIS_REPLY_STRING)
-            err = HT_EPROTO;
-        else if (!replayed && (reply_ll(r->element[0], &version) < 0 ||
-                               reply_ll(r->element[1], &created_at) < 0 ||
-                               r->element[2]->type != REDIS_REPLY_STRING ||
-                               ht_job_status_parse(r->element[2]->str, &res.status) < 0))
-            err = HT_EPROTO;
+        else
+            r = r->element[0];
     }
-    if (!err) {
-        res.replayed = replayed != 0;
-        res.id = r->element[3]->str;
-        res.version = (uint64_t)version;
-        res.created_at = created_at;
+    if (!err && r->type == REDIS_REPLY_ERROR && ht_store_error_is_unavailable(r->str)) {
+        ht_log(HT_LOG_WARN, "redis unavailable for now", "detail", r->str, NULL);
+        err = HT_EREDIS;
+    } else if (!err) {
+        err = submitted_of(r, &res);
+        if (err == HT_EPROTO)
+            ht_log(HT_LOG_ERROR, "unexpected reply to ht_submit", "detail",
+                   r->type == REDIS_REPLY_ERROR ? r->str : "(shape)", NULL);
+        res.replicas = (long)replicas;
     }
     ((ht_astore_submit_cb)call->cb)(call->data, err, err ? NULL : &res);
+}
+
+/* A field name, with `prefix` in front when there is one (a schedule's
+ * template keeps the fields of its jobs as j_<name>). */
+static void add_name(ht_argv_t *a, const char *prefix, const char *name)
+{
+    if (prefix)
+        ht_argv_addf(a, "%s%s", prefix, name);
+    else
+        ht_argv_add(a, name);
+}
+
+/* The fields of a job ht_submit stores, name and value: of a job (prefix
+ * NULL, with its queue and tenant) or of a schedule's template. */
+static void add_job_fields(ht_argv_t *a, const char *prefix, const ht_keys_t *k, const char *tenant,
+                           const ht_job_request_t *jr, const char *payload_json,
+                           const char *metadata_json, long failed_ttl_s)
+{
+    add_name(a, prefix, "type");
+    ht_argv_add(a, jr->type);
+    if (k) {
+        ht_argv_add(a, "queue");
+        ht_argv_add(a, k->queue);
+    }
+    if (tenant) {
+        ht_argv_add(a, "tenant");
+        ht_argv_add(a, tenant);
+    }
+    add_name(a, prefix, "priority");
+    ht_argv_add(a, ht_priority_name(jr->priority));
+    add_name(a, prefix, "payload");
+    ht_argv_add(a, payload_json);
+    if (metadata_json) {
+        add_name(a, prefix, "metadata");
+        ht_argv_add(a, metadata_json);
+    }
+    add_name(a, prefix, "max_attempts");
+    ht_argv_addf(a, "%d", jr->max_attempts);
+    add_name(a, prefix, "timeout_s");
+    ht_argv_addf(a, "%ld", jr->timeout_s);
+    add_name(a, prefix, "ttl_s");
+    ht_argv_addf(a, "%ld", jr->ttl_s);
+    add_name(a, prefix, "failed_ttl_s");
+    ht_argv_addf(a, "%ld", failed_ttl_s);
+    if (jr->callback_url) {
+        add_name(a, prefix, "callback_url");
+        ht_argv_add(a, jr->callback_url);
+    }
+}
+
+/* ht_submit's arguments after the keys: id, channel, run_at, idempotency
+ * key and body hash. */
+static void add_submit_args(ht_argv_t *a, const ht_keys_t *k, const char *id,
+                            const ht_astore_submit_opts_t *opts)
+{
+    ht_argv_add(a, id);
+    ht_argv_add(a, k->channel);
+    ht_argv_addf(a, "%lld", (long long)opts->run_at_ms);
+    ht_argv_add(a, opts->idem_key ? opts->idem_key : "");
+    ht_argv_add(a, opts->idem_key && opts->idem_hash ? opts->idem_hash : "");
 }
 
 void ht_astore_submit(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
@@ -76,48 +153,45 @@ void ht_astore_submit(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const
 {
     char jobkey[HT_KEY_MAX];
     ht_keys_job(k, id, jobkey);
-    ht_argv_t a;
-    ht_argv_fcall(&a, "ht_submit", 3, 0);
-    ht_argv_add(&a, jobkey);
-    ht_argv_add(&a, k->wait[jr->priority]);
-    ht_argv_add(&a, k->signal);
-    ht_argv_add(&a, id);
-    ht_argv_add(&a, k->channel);
-    ht_argv_addf(&a, "%lld", (long long)opts->run_at_ms);
-    ht_argv_add(&a, opts->idem_key ? opts->idem_key : "");
-    ht_argv_add(&a, opts->idem_key && opts->idem_hash ? opts->idem_hash : "");
-    ht_argv_add(&a, "type");
-    ht_argv_add(&a, jr->type);
-    ht_argv_add(&a, "queue");
-    ht_argv_add(&a, k->queue);
-    ht_argv_add(&a, "tenant");
-    ht_argv_add(&a, tenant);
-    ht_argv_add(&a, "priority");
-    ht_argv_add(&a, ht_priority_name(jr->priority));
-    ht_argv_add(&a, "payload");
-    ht_argv_add(&a, payload_json);
-    if (metadata_json) {
-        ht_argv_add(&a, "metadata");
-        ht_argv_add(&a, metadata_json);
-    }
-    ht_argv_add(&a, "max_attempts");
-    ht_argv_addf(&a, "%d", jr->max_attempts);
-    ht_argv_add(&a, "timeout_s");
-    ht_argv_addf(&a, "%ld", jr->timeout_s);
-    ht_argv_add(&a, "ttl_s");
-    ht_argv_addf(&a, "%ld", jr->ttl_s);
-    ht_argv_add(&a, "failed_ttl_s");
-    ht_argv_addf(&a, "%ld", opts->failed_ttl_s);
-    if (jr->callback_url) {
-        ht_argv_add(&a, "callback_url");
-        ht_argv_add(&a, jr->callback_url);
-    }
+    /* The FCALL, and a WAIT after it for a durable submit: built in place
+     * (an ht_argv_t is never copied by value). */
+    ht_argv_t cmds[2];
+    ht_argv_t *a = &cmds[0];
+    ht_argv_fcall(a, "ht_submit", 3, 0);
+    ht_argv_add(a, jobkey);
+    ht_argv_add(a, k->wait[jr->priority]);
+    ht_argv_add(a, k->signal);
+    add_submit_args(a, k, id, opts);
+    add_job_fields(a, NULL, k, tenant, jr, payload_json, metadata_json, opts->failed_ttl_s);
     ht_acall_t call = {
         .finish = finish_submit, .cb = (ht_acall_cb)cb, .data = data, .own_errors = 1};
-    ht_aclient_send(s, req, &a, 1, &call);
+    if (opts->wait_replicas <= 0) {
+        ht_aclient_send(s, req, a, 1, &call);
+        return;
+    }
+    ht_argv_init(&cmds[1]);
+    ht_argv_add(&cmds[1], "WAIT");
+    ht_argv_addf(&cmds[1], "%ld", opts->wait_replicas);
+    ht_argv_addf(&cmds[1], "%ld", opts->wait_timeout_ms);
+    call.all_replies = 1;
+    ht_aclient_send(s, req, cmds, 2, &call);
 }
 
-/* An HGETALL reply into `job` (which the caller clears either way). */
+/* Fills `job` from n strings, field and value alternating (the caller
+ * clears it either way).  0 strings: HT_ENOTFOUND. */
+static int job_from_pairs(size_t n, const char **strs, const size_t *lens, ht_job_t *job)
+{
+    if (n == 0)
+        return HT_ENOTFOUND; /* a missing key: never stored, or expired */
+    if (ht_job_from_hash(job, n, strs, lens) < 0) {
+        ht_log(HT_LOG_ERROR, "stored job is malformed", NULL);
+        return HT_EPROTO;
+    }
+    return 0;
+}
+
+/* A flat field, value array (HGETALL, or a job of ht_list's reply) into
+ * `job` (which the caller clears either way). */
 static int job_from_reply(const redisReply *r, ht_job_t *job)
 {
     const char **strs = NULL;
@@ -127,7 +201,7 @@ static int job_from_reply(const redisReply *r, ht_job_t *job)
     if (r->type != REDIS_REPLY_ARRAY)
         return HT_EPROTO;
     if (r->elements == 0)
-        return HT_ENOTFOUND; /* HGETALL of a missing key: never stored, or expired */
+        return HT_ENOTFOUND;
     strs = calloc(r->elements, sizeof(*strs));
     lens = calloc(r->elements, sizeof(*lens));
     if (!strs || !lens)
@@ -140,13 +214,50 @@ static int job_from_reply(const redisReply *r, ht_job_t *job)
         strs[i] = r->element[i]->str;
         lens[i] = r->element[i]->len;
     }
-    if (!err && ht_job_from_hash(job, r->elements, strs, lens) < 0) {
-        ht_log(HT_LOG_ERROR, "stored job is malformed", NULL);
-        err = HT_EPROTO;
-    }
+    if (!err)
+        err = job_from_pairs(r->elements, strs, lens, job);
     free(strs);
     free(lens);
     return err;
+}
+
+/* "HMGET <job key> <document fields>": the job as its document needs it,
+ * without the payload (shared/job.h ht_job_doc_fields). */
+static void add_doc_read(ht_argv_t *a, const char *jobkey)
+{
+    const char *names[HT_JOB_DOC_FIELDS_MAX];
+    size_t n = ht_job_doc_fields(names, HT_JOB_DOC_FIELDS_MAX);
+    ht_argv_add(a, "HMGET");
+    ht_argv_add(a, jobkey);
+    for (size_t i = 0; i < n && i < HT_JOB_DOC_FIELDS_MAX; i++)
+        ht_argv_add(a, names[i]);
+}
+
+/* The reply of add_doc_read's HMGET (values in the order of the names,
+ * nil for a field not stored) into `job` (which the caller clears either
+ * way).  Every value nil: no such job. */
+static int job_from_doc_reply(const redisReply *r, ht_job_t *job)
+{
+    const char *names[HT_JOB_DOC_FIELDS_MAX];
+    size_t nf = ht_job_doc_fields(names, HT_JOB_DOC_FIELDS_MAX);
+    const char *strs[2 * HT_JOB_DOC_FIELDS_MAX];
+    size_t lens[2 * HT_JOB_DOC_FIELDS_MAX];
+    size_t n = 0;
+    memset(job, 0, sizeof(*job));
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != nf || nf > HT_JOB_DOC_FIELDS_MAX)
+        return HT_EPROTO;
+    for (size_t i = 0; i < nf; i++) {
+        const redisReply *v = r->element[i];
+        if (v->type == REDIS_REPLY_NIL)
+            continue;
+        if (v->type != REDIS_REPLY_STRING)
+            return HT_EPROTO;
+        strs[n] = names[i];
+        lens[n++] = strlen(names[i]);
+        strs[n] = v->str;
+        lens[n++] = v->len;
+    }
+    return job_from_pairs(n, strs, lens, job);
 }
 
 static void finish_job(const ht_acall_t *call, int err, const redisReply *r)
@@ -154,7 +265,7 @@ static void finish_job(const ht_acall_t *call, int err, const redisReply *r)
     ht_job_t job;
     memset(&job, 0, sizeof(job));
     if (!err)
-        err = job_from_reply(r, &job);
+        err = job_from_doc_reply(r, &job);
     ((ht_astore_job_cb)call->cb)(call->data, err, err ? NULL : &job);
     ht_job_clear(&job);
 }
@@ -166,8 +277,7 @@ void ht_astore_get(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const ch
     ht_keys_job(k, id, jobkey);
     ht_argv_t a;
     ht_argv_init(&a);
-    ht_argv_add(&a, "HGETALL");
-    ht_argv_add(&a, jobkey);
+    add_doc_read(&a, jobkey);
     ht_acall_t call = {.finish = finish_job, .cb = (ht_acall_cb)cb, .data = data};
     ht_aclient_send(s, req, &a, 1, &call);
 }
@@ -198,7 +308,7 @@ static int list_log_from_reply(const redisReply *r, const char *from, ht_event_e
     return 0;
 }
 
-/* EXEC answers [HGETALL reply, LRANGE reply]; a job with no list log has
+/* EXEC answers [HMGET reply, LRANGE reply]; a job with no list log has
  * an empty one, and its stream shows as its current document. */
 static void finish_job_log(const ht_acall_t *call, int err, const redisReply *r)
 {
@@ -210,7 +320,7 @@ static void finish_job_log(const ht_acall_t *call, int err, const redisReply *r)
                  r->element[1]->type != REDIS_REPLY_ARRAY))
         err = HT_EPROTO; /* nil: the transaction was aborted */
     if (!err)
-        err = job_from_reply(r->element[0], &job);
+        err = job_from_doc_reply(r->element[0], &job);
     if (!err)
         err = list_log_from_reply(r->element[1], call->arg[0] ? call->arg : NULL, &entries, &n);
     ((ht_astore_job_log_cb)call->cb)(call->data, err, err ? NULL : &job, err ? 0 : n,
@@ -229,8 +339,7 @@ void ht_astore_job_log(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, cons
     for (size_t i = 0; i < 4; i++)
         ht_argv_init(&a[i]);
     ht_argv_add(&a[0], "MULTI");
-    ht_argv_add(&a[1], "HGETALL");
-    ht_argv_add(&a[1], jobkey);
+    add_doc_read(&a[1], jobkey);
     /* The whole list (at most ~100 short entries, filtered on arrival) or
      * its newest entry.  No fallback read of an older stream log
      * "<job>:log" in the same transaction: on a cluster whose slot is migrating, a
@@ -372,8 +481,8 @@ void ht_astore_retry(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const 
     ht_aclient_send(s, req, &a, 1, &call);
 }
 
-/* ht_list answers {next cursor, job, job, ...}, each job a flat HGETALL
- * array, or a BADCURSOR error. */
+/* ht_list answers {next cursor, job, job, ...}, each job a flat field,
+ * value array, or a BADCURSOR error. */
 static void finish_list(const ht_acall_t *call, int err, const redisReply *r)
 {
     ht_job_t *jobs = NULL;
@@ -419,6 +528,11 @@ void ht_astore_list(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const c
     ht_argv_addf(&a, "%d", limit);
     ht_argv_add(&a, cursor ? cursor : "");
     ht_argv_add(&a, type ? type : "");
+    /* The document's fields: the function reads only these of each job. */
+    const char *names[HT_JOB_DOC_FIELDS_MAX];
+    size_t nf = ht_job_doc_fields(names, HT_JOB_DOC_FIELDS_MAX);
+    for (size_t i = 0; i < nf && i < HT_JOB_DOC_FIELDS_MAX; i++)
+        ht_argv_add(&a, names[i]);
     ht_acall_t call = {.finish = finish_list, .cb = (ht_acall_cb)cb, .data = data, .own_errors = 1};
     ht_aclient_send(s, req, &a, 1, &call);
 }
@@ -481,6 +595,277 @@ void ht_astore_metrics(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, ht_a
         ht_argv_addf(&a, "%s%s", k->base, own[i]);
     ht_argv_add(&a, k->base);
     ht_acall_t call = {.finish = finish_stats, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
+/* ---- batch submit ------------------------------------------------------ */
+
+/* ht_submit_many answers one entry per job: ht_submit's answer or error. */
+static void finish_submit_many(const ht_acall_t *call, int err, const redisReply *r)
+{
+    ht_astore_submit_outcome_t *out = NULL;
+    size_t n = 0;
+    if (!err && r->type == REDIS_REPLY_ERROR) {
+        ht_log(HT_LOG_ERROR, "redis error reply", "detail", r->str, NULL);
+        err = HT_EPROTO;
+    } else if (!err && r->type != REDIS_REPLY_ARRAY) {
+        err = HT_EPROTO;
+    }
+    if (!err && r->elements > 0 && !(out = calloc(r->elements, sizeof(*out))))
+        err = HT_ENOMEM;
+    for (size_t i = 0; !err && i < r->elements; i++, n++) {
+        const redisReply *e = r->element[i];
+        out[i].err = submitted_of(e, &out[i].res);
+        if (out[i].err == HT_EPROTO)
+            out[i].refusal = e->type == REDIS_REPLY_ERROR ? e->str : "unexpected reply";
+    }
+    ((ht_astore_submit_many_cb)call->cb)(call->data, err, err ? 0 : n, err ? NULL : out);
+    free(out);
+}
+
+/* Sets argument i of `a`, added as a placeholder, to `s` (borrowed). */
+static void argv_set(ht_argv_t *a, size_t i, const char *s)
+{
+    a->v[i] = s;
+    a->len[i] = strlen(s);
+}
+
+void ht_astore_submit_many(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *tenant,
+                           size_t n, const ht_astore_submit_item_t *items,
+                           ht_astore_submit_many_cb cb, void *data)
+{
+    /* Each job's field count, known once its fields are added. */
+    char(*counts)[24] = calloc(n ? n : 1, sizeof(*counts));
+    ht_argv_t a;
+    ht_argv_fcall(&a, "ht_submit_many", (int)(1 + 2 * n), 0);
+    if (!counts)
+        a.overflow = 1; /* the send fails (HT_EINVAL) */
+    ht_argv_add(&a, k->signal);
+    for (size_t i = 0; i < n; i++) {
+        ht_argv_addf(&a, "%s%s", k->job_prefix, items[i].id);
+        ht_argv_add(&a, k->wait[items[i].jr->priority]);
+    }
+    ht_argv_add(&a, k->channel);
+    for (size_t i = 0; counts && i < n; i++) {
+        const ht_astore_submit_item_t *it = &items[i];
+        ht_argv_add(&a, it->id);
+        ht_argv_addf(&a, "%lld", (long long)it->opts.run_at_ms);
+        ht_argv_add(&a, it->opts.idem_key ? it->opts.idem_key : "");
+        ht_argv_add(&a, it->opts.idem_key && it->opts.idem_hash ? it->opts.idem_hash : "");
+        size_t at = a.n;
+        ht_argv_add(&a, "");
+        add_job_fields(&a, NULL, k, tenant, it->jr, it->payload_json, it->metadata_json,
+                       it->opts.failed_ttl_s);
+        if (!a.overflow) {
+            snprintf(counts[i], sizeof(counts[i]), "%zu", (a.n - at - 1) / 2);
+            argv_set(&a, at, counts[i]);
+        }
+    }
+    ht_acall_t call = {
+        .finish = finish_submit_many, .cb = (ht_acall_cb)cb, .data = data, .own_errors = 1};
+    ht_aclient_send(s, req, &a, 1, &call); /* formats its own copy */
+    free(counts);
+}
+
+/* ---- schedules --------------------------------------------------------- */
+
+/* A flat HGETALL array into `sched` (which the caller clears either way);
+ * HT_ENOTFOUND when empty. */
+static int sched_from_reply(const redisReply *r, ht_schedule_t *sched)
+{
+    memset(sched, 0, sizeof(*sched));
+    if (r->type == REDIS_REPLY_NIL || (r->type == REDIS_REPLY_ARRAY && r->elements == 0))
+        return HT_ENOTFOUND;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2)
+        return HT_EPROTO;
+    const char **strs = calloc(r->elements, sizeof(*strs));
+    if (!strs)
+        return HT_ENOMEM;
+    int err = 0;
+    for (size_t i = 0; !err && i < r->elements; i++) {
+        if (r->element[i]->type != REDIS_REPLY_STRING)
+            err = HT_EPROTO;
+        else
+            strs[i] = r->element[i]->str;
+    }
+    if (!err && ht_schedule_from_hash(sched, r->elements, strs) < 0) {
+        ht_log(HT_LOG_ERROR, "stored schedule is malformed", NULL);
+        err = HT_EPROTO;
+    }
+    free(strs);
+    return err;
+}
+
+/* One schedule, or TOOMANY (create: the tenant's quota is full), or nil. */
+static void finish_sched(const ht_acall_t *call, int err, const redisReply *r)
+{
+    ht_schedule_t sched;
+    memset(&sched, 0, sizeof(sched));
+    if (!err && r->type == REDIS_REPLY_ERROR) {
+        if (strncmp(r->str, "TOOMANY", 7) == 0) {
+            err = HT_ELIMIT;
+        } else {
+            ht_log(HT_LOG_ERROR, "redis error reply", "detail", r->str, NULL);
+            err = HT_EPROTO;
+        }
+    }
+    if (!err)
+        err = sched_from_reply(r, &sched);
+    ((ht_astore_sched_cb)call->cb)(call->data, err, err ? NULL : &sched);
+    ht_schedule_clear(&sched);
+}
+
+/* The keys every schedule call names first: its hash and the due set. */
+static void add_sched_keys(ht_argv_t *a, const ht_keys_t *k, const char *id)
+{
+    char key[HT_KEY_MAX];
+    ht_keys_sched(k, id, key);
+    ht_argv_add_owned(a, strdup(key));
+    ht_argv_add(a, k->sched_due);
+}
+
+void ht_astore_sched_create(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k,
+                            const ht_astore_sched_new_t *n, ht_astore_sched_cb cb, void *data)
+{
+    const ht_schedule_request_t *r = n->r;
+    ht_argv_t a;
+    ht_argv_fcall(&a, "ht_sched_create", 3, 0);
+    add_sched_keys(&a, k, n->id);
+    ht_argv_addf(&a, "%st:%s:scheds", k->base, n->tenant);
+    ht_argv_add(&a, n->id);
+    ht_argv_add(&a, n->tenant);
+    ht_argv_addf(&a, "%d", HT_SCHEDULES_PER_TENANT_MAX);
+    ht_argv_addf(&a, "%lld", (long long)n->next_run_ms);
+    if (r->name[0]) {
+        ht_argv_add(&a, "name");
+        ht_argv_add(&a, r->name);
+    }
+    if (r->when.is_cron) {
+        ht_argv_add(&a, "cron");
+        ht_argv_add(&a, r->cron_text);
+        if (r->when.tz[0]) {
+            ht_argv_add(&a, "timezone");
+            ht_argv_add(&a, r->when.tz);
+        }
+        if (r->seconds) {
+            ht_argv_add(&a, "seconds");
+            ht_argv_add(&a, "1");
+        }
+    } else {
+        ht_argv_add(&a, "every_s");
+        ht_argv_addf(&a, "%lld", (long long)r->when.every_s);
+        ht_argv_add(&a, "anchor");
+        ht_argv_addf(&a, "%lld", (long long)n->next_run_ms);
+    }
+    ht_argv_add(&a, "catch_up");
+    ht_argv_add(&a, ht_catch_up_name(r->when.catch_up));
+    ht_argv_add(&a, "job");
+    ht_argv_add(&a, r->job_json);
+    add_job_fields(&a, "j_", NULL, NULL, &r->job, n->payload_json, n->metadata_json,
+                   n->failed_ttl_s);
+    ht_acall_t call = {
+        .finish = finish_sched, .cb = (ht_acall_cb)cb, .data = data, .own_errors = 1};
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
+void ht_astore_sched_get(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                         ht_astore_sched_cb cb, void *data)
+{
+    char key[HT_KEY_MAX];
+    ht_keys_sched(k, id, key);
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "HGETALL");
+    ht_argv_add(&a, key);
+    ht_acall_t call = {.finish = finish_sched, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
+/* ht_sched_list answers {next cursor, schedule, ...}, or BADCURSOR. */
+static void finish_sched_list(const ht_acall_t *call, int err, const redisReply *r)
+{
+    ht_schedule_t *scheds = NULL;
+    size_t n = 0;
+    if (!err && r->type == REDIS_REPLY_ERROR) {
+        if (strncmp(r->str, "BADCURSOR", 9) == 0) {
+            err = HT_EINVAL;
+        } else {
+            ht_log(HT_LOG_ERROR, "redis error reply", "detail", r->str, NULL);
+            err = HT_EPROTO;
+        }
+    } else if (!err && (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+                        r->element[0]->type != REDIS_REPLY_STRING)) {
+        err = HT_EPROTO;
+    }
+    if (!err && r->elements > 1 && !(scheds = calloc(r->elements - 1, sizeof(*scheds))))
+        err = HT_ENOMEM;
+    for (size_t i = 1; !err && i < r->elements; i++) {
+        int rc = sched_from_reply(r->element[i], &scheds[n]);
+        if (rc == 0) {
+            n++;
+        } else {
+            ht_schedule_clear(&scheds[n]);
+            ht_log(HT_LOG_WARN, "unreadable schedule skipped in a listing", "detail",
+                   ht_strerror(rc), NULL);
+        }
+    }
+    ((ht_astore_sched_list_cb)call->cb)(call->data, err, err ? NULL : r->element[0]->str,
+                                        err ? 0 : n, err ? NULL : scheds);
+    for (size_t i = 0; i < n; i++)
+        ht_schedule_clear(&scheds[i]);
+    free(scheds);
+}
+
+void ht_astore_sched_list(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *tenant,
+                          int limit, const char *cursor, ht_astore_sched_list_cb cb, void *data)
+{
+    ht_argv_t a;
+    ht_argv_fcall(&a, "ht_sched_list", 1, 1);
+    ht_argv_addf(&a, "%st:%s:scheds", k->base, tenant);
+    ht_argv_add(&a, k->base);
+    ht_argv_addf(&a, "%d", limit);
+    ht_argv_add(&a, cursor ? cursor : "");
+    ht_acall_t call = {
+        .finish = finish_sched_list, .cb = (ht_acall_cb)cb, .data = data, .own_errors = 1};
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
+void ht_astore_sched_delete(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                            const char *tenant, ht_astore_int_cb cb, void *data)
+{
+    ht_argv_t a;
+    ht_argv_fcall(&a, "ht_sched_delete", 3, 0);
+    add_sched_keys(&a, k, id);
+    ht_argv_addf(&a, "%st:%s:scheds", k->base, tenant);
+    ht_argv_add(&a, id);
+    ht_argv_add(&a, tenant);
+    ht_acall_t call = {.finish = finish_int, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
+void ht_astore_sched_pause(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                           const char *tenant, ht_astore_sched_cb cb, void *data)
+{
+    ht_argv_t a;
+    ht_argv_fcall(&a, "ht_sched_pause", 2, 0);
+    add_sched_keys(&a, k, id);
+    ht_argv_add(&a, id);
+    ht_argv_add(&a, tenant);
+    ht_acall_t call = {.finish = finish_sched, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
+void ht_astore_sched_resume(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                            const char *tenant, int64_t next_run_ms, ht_astore_sched_cb cb,
+                            void *data)
+{
+    ht_argv_t a;
+    ht_argv_fcall(&a, "ht_sched_resume", 2, 0);
+    add_sched_keys(&a, k, id);
+    ht_argv_add(&a, id);
+    ht_argv_add(&a, tenant);
+    ht_argv_addf(&a, "%lld", (long long)next_run_ms);
+    ht_acall_t call = {.finish = finish_sched, .cb = (ht_acall_cb)cb, .data = data};
     ht_aclient_send(s, req, &a, 1, &call);
 }
 

@@ -28,6 +28,7 @@
 
 #include "shared/job.h"
 #include "shared/keys.h"
+#include "shared/schedule.h"
 
 #include "api/aclient.h"
 #include "api/event_format.h"
@@ -40,6 +41,10 @@ typedef struct {
     long failed_ttl_s;     /* how long the job is kept if it fails */
     const char *idem_key;  /* full idempotency key name (ht_keys_idem), NULL = none */
     const char *idem_hash; /* hex SHA-256 of the request body, with idem_key */
+    /* Durable submits: WAIT wait_replicas wait_timeout_ms right after the
+     * FCALL, on the same connection (0: no WAIT). */
+    long wait_replicas;
+    long wait_timeout_ms;
 } ht_astore_submit_opts_t;
 
 /* What ht_submit did.  `id` is valid only during the callback. */
@@ -49,10 +54,14 @@ typedef struct {
     uint64_t version;       /* new job only */
     int64_t created_at;     /* new job only (ms, Redis clock) */
     ht_job_status_t status; /* new job only: queued or scheduled */
+    long replicas;          /* replicas that acknowledged it (WAIT); -1: no WAIT asked */
 } ht_astore_submitted_t;
 
 /* FCALL ht_submit: stores a new job `id` from the validated request, queued
- * or (run_at in the future) scheduled.  `payload_json` and `metadata_json`
+ * or (run_at in the future) scheduled; with opts->wait_replicas, followed by
+ * WAIT on the same connection (res->replicas says how many acknowledged;
+ * Redis blocks that connection meanwhile, so durable submits go on a client
+ * of their own).  `payload_json` and `metadata_json`
  * (NULL when none) are the request's JSON as text, encoded once by the
  * caller and stored as given.  `res` is NULL unless err is 0.  HT_EEXIST:
  * the idempotency key was used with another body (nothing stored). */
@@ -62,20 +71,21 @@ void ht_astore_submit(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const
                       const char *metadata_json, const ht_astore_submit_opts_t *opts,
                       ht_astore_submit_cb cb, void *data);
 
-/* HGETALL of one job.  `job` is borrowed, valid only during the callback
- * (NULL unless err is 0); HT_ENOTFOUND when there is no such job. */
+/* One job as its document needs it: HMGET of the document's fields
+ * (shared/job.h ht_job_doc_fields; job->payload stays NULL).  `job` is
+ * borrowed, valid only during the callback (NULL unless err is 0);
+ * HT_ENOTFOUND when there is no such job. */
 typedef void (*ht_astore_job_cb)(void *data, int err, const ht_job_t *job);
 void ht_astore_get(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
                    ht_astore_job_cb cb, void *data);
 
 /* A job and its event log read together, consistently (MULTI/EXEC of
- * HGETALL of the job and LRANGE of its list log "<job key>:ev"), for the
- * event stream.  With `from` (a valid log id), the log's entries from that
- * id on, inclusive, oldest first: the caller sees whether that entry is
- * still there (the log is capped, so old entries go).  With `from` NULL,
- * only the newest entry.  `job` and `entries` are borrowed, valid only
- * during the callback (NULL unless err is 0; n may be 0: a job with no
- * list log).  HT_ENOTFOUND when there is no such job. */
+ * HMGET of the job's document fields, as ht_astore_get, and LRANGE of its list log "<job key>:ev"),
+ * for the event stream.  With `from` (a valid log id), the log's entries from that id on,
+ * inclusive, oldest first: the caller sees whether that entry is still there (the log is capped, so
+ * old entries go).  With `from` NULL, only the newest entry.  `job` and `entries` are borrowed,
+ * valid only during the callback (NULL unless err is 0; n may be 0: a job with no list log).
+ * HT_ENOTFOUND when there is no such job. */
 typedef void (*ht_astore_job_log_cb)(void *data, int err, const ht_job_t *job, size_t n,
                                      const ht_event_entry_t *entries);
 void ht_astore_job_log(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
@@ -123,9 +133,9 @@ void ht_astore_rate(ht_aclient_t *s, h2o_req_t *req, const char *rate_key, doubl
 
 /* FCALL_RO ht_list over `index` (ht_keys_tenant "jobs", or
  * ht_keys_tenant_status): up to `limit` jobs, newest first, from `cursor` ("" = the newest), of
- * `type` ("" = any).  `next` is "" at the end.  `jobs` and `next` are borrowed, valid only during
- * the callback; jobs that cannot be read are skipped (logged). HT_EINVAL: the cursor is not one
- * Redis made. */
+ * `type` ("" = any), each read as ht_astore_get reads one (no payload).  `next` is "" at the end.
+ * `jobs` and `next` are borrowed, valid only during the callback; jobs that cannot be read are
+ * skipped (logged). HT_EINVAL: the cursor is not one Redis made. */
 typedef void (*ht_astore_list_cb)(void *data, int err, const char *next, size_t n,
                                   const ht_job_t *jobs);
 void ht_astore_list(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *index,
@@ -146,6 +156,84 @@ void ht_astore_queue_stats(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, 
  * ht_metrics).  Borrowed, valid only during the callback. */
 void ht_astore_metrics(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, ht_astore_stats_cb cb,
                        void *data);
+
+/* ---- batch submit and schedules --------------------------------------- */
+
+/* One job of a batch: what ht_astore_submit takes for one job. */
+typedef struct {
+    const char *id;
+    const ht_job_request_t *jr;
+    const char *payload_json;  /* as for ht_astore_submit */
+    const char *metadata_json; /* NULL when none */
+    ht_astore_submit_opts_t opts;
+} ht_astore_submit_item_t;
+
+/* What became of one job of a batch: err 0 with `res` (as ht_astore_submit
+ * answers), HT_EEXIST (its idempotency key was used with another body), or
+ * HT_EPROTO with `refusal` the error Redis gave for it. */
+typedef struct {
+    int err;
+    ht_astore_submitted_t res;
+    const char *refusal; /* NULL unless err is HT_EPROTO */
+} ht_astore_submit_outcome_t;
+
+/* FCALL ht_submit_many: stores the n jobs of `items` (all of partition
+ * `k`, all of `tenant`) in one call, in order, as ht_submit would one by
+ * one; a job refused does not stop the others.  out[n] (valid only during
+ * the callback, NULL unless err is 0) says what became of each. */
+typedef void (*ht_astore_submit_many_cb)(void *data, int err, size_t n,
+                                         const ht_astore_submit_outcome_t *out);
+void ht_astore_submit_many(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *tenant,
+                           size_t n, const ht_astore_submit_item_t *items,
+                           ht_astore_submit_many_cb cb, void *data);
+
+/* A new schedule (ht_astore_sched_create). */
+typedef struct {
+    const char *id; /* an id of partition k (ht_id_new_in) */
+    const char *tenant;
+    const ht_schedule_request_t *r;
+    int64_t next_run_ms;                      /* its first run */
+    long failed_ttl_s;                        /* of the jobs it makes, as for a submit */
+    const char *payload_json, *metadata_json; /* of the template, as for ht_astore_submit */
+} ht_astore_sched_new_t;
+
+/* Calls answering one schedule: `sched` is borrowed, valid only during the
+ * callback (NULL unless err is 0). */
+typedef void (*ht_astore_sched_cb)(void *data, int err, const ht_schedule_t *sched);
+
+/* FCALL ht_sched_create: stores it and its first run.  HT_ELIMIT when the
+ * tenant has HT_SCHEDULES_PER_TENANT_MAX schedules in this partition. */
+void ht_astore_sched_create(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k,
+                            const ht_astore_sched_new_t *n, ht_astore_sched_cb cb, void *data);
+
+/* HGETALL of one schedule; HT_ENOTFOUND when there is none (the caller
+ * checks the tenant). */
+void ht_astore_sched_get(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                         ht_astore_sched_cb cb, void *data);
+
+/* FCALL_RO ht_sched_list: up to `limit` of `tenant`'s schedules in
+ * partition k, oldest first, after `cursor` ("" = from the oldest; else
+ * "<created_at>:<id>" of the last one seen).  `next` is "" at the end;
+ * `scheds` and `next` are borrowed, valid only during the callback.
+ * HT_EINVAL: a malformed cursor. */
+typedef void (*ht_astore_sched_list_cb)(void *data, int err, const char *next, size_t n,
+                                        const ht_schedule_t *scheds);
+void ht_astore_sched_list(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *tenant,
+                          int limit, const char *cursor, ht_astore_sched_list_cb cb, void *data);
+
+/* FCALL ht_sched_delete: value 1, or 0 when there is no such schedule of
+ * `tenant`. */
+void ht_astore_sched_delete(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                            const char *tenant, ht_astore_int_cb cb, void *data);
+
+/* FCALL ht_sched_pause, ht_sched_resume (from next_run_ms on): the
+ * schedule as it is now; HT_ENOTFOUND when there is no such schedule of
+ * `tenant`. */
+void ht_astore_sched_pause(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                           const char *tenant, ht_astore_sched_cb cb, void *data);
+void ht_astore_sched_resume(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                            const char *tenant, int64_t next_run_ms, ht_astore_sched_cb cb,
+                            void *data);
 
 /* ---- tenant webhook signing secrets (shared/tenant_secret.h) ----------- */
 

@@ -1,6 +1,6 @@
 /* Tenants as the api process sees them: an interned record per tenant name
  * that lives until exit, carrying what this process counts per tenant (held
- * sync requests and SSE streams, for their caps).  Records are made on first
+ * sync requests, SSE streams and Redis calls in flight, for their caps).  Records are made on first
  * use (under a lock: rare) and then shared by every thread; the counters are
  * atomics, so taking a slot is lock-free. */
 #ifndef HT_API_TENANTS_H
@@ -11,7 +11,15 @@
 
 #include "shared/keys.h"
 
-typedef enum { HT_TENANT_HELD, HT_TENANT_STREAMS, HT_TENANT__SLOTS } ht_tenant_slot_t;
+/* HELD and STREAMS: slots taken for a request's life (caps on held
+ * requests and SSE streams); INFLIGHT: Redis calls of the tenant's requests
+ * in flight (api/inflight.h). */
+typedef enum {
+    HT_TENANT_HELD,
+    HT_TENANT_STREAMS,
+    HT_TENANT_INFLIGHT,
+    HT_TENANT__SLOTS
+} ht_tenant_slot_t;
 
 typedef struct ht_tenant {
     char name[HT_TENANT_MAX + 1];

@@ -44,6 +44,19 @@ typedef struct {
     int host_check;              /* open mode on loopback: ht_auth_host_or_reply() */
     int access_log;              /* one JSON line per finished request (api/access_log.h) */
     const ht_parts_t *parts;     /* partitions served (api/parts.h); NULL: t->keys only */
+    /* Hostile load (api/inflight.h, api/server.c); 0: no bound. */
+    long max_connections;         /* connections open in this process */
+    long max_streams_per_conn;    /* HTTP/2 requests one connection runs at once (h2o) */
+    long max_inflight;            /* Redis calls of requests in flight in this process */
+    long max_inflight_per_tenant; /* ... of one tenant's requests */
+    long max_inflight_per_conn;   /* ... of one connection's requests */
+    long max_resets;              /* requests a connection may abandon per 10 s */
+    int h2c;                      /* serve cleartext HTTP/2 (prior knowledge, Upgrade: h2c) */
+    /* Durable submits (api/jobs.c): WAIT for this many replicas (0: no WAIT)
+     * before a submit's answer, up to wait_timeout_ms. */
+    long wait_replicas;
+    long wait_timeout_ms;
+    int schedule_seconds;        /* cron expressions may have a seconds field (tests) */
     /* Tenant webhook secrets (api/webhook_secrets.c): */
     const ht_secretbox_keys_t *secrets_keys; /* HANGTIGHT_SECRETS_KEY; NULL: none (POST 501) */
     long webhook_rotation_s;                 /* how long a replaced secret keeps signing */
@@ -72,6 +85,9 @@ typedef struct {
     h2o_context_t ctx;
     h2o_accept_ctx_t accept_ctx;
     ht_aclient_t *store; /* Redis commands (api/store.h) */
+    /* Submits when cfg->wait_replicas > 0 (NULL otherwise): WAIT blocks
+     * its connection, so it is not the one every other call shares. */
+    ht_aclient_t *durable;
     ht_types_t *types;
     ht_pubsub_t *pubsub;        /* job change notifications (api/pubsub.h) */
     ht_wapi_t *wapi;            /* the HTTP worker API's state (api/worker_api.h) */

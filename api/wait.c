@@ -58,6 +58,7 @@ void ht_wait_plan(ht_wait_plan_t *out, const ht_prefer_t *prefer, long max_wait_
     memset(out, 0, sizeof(*out));
     out->respond_async = prefer->respond_async;
     out->heartbeat_s = -1;
+    out->max_beats = -1;
     long wait_s = prefer->wait_s > max_wait_s ? max_wait_s : prefer->wait_s;
     if (wait_s <= 0)
         return; /* not asked, wait=0, or holding disabled by the cap */
@@ -83,6 +84,46 @@ void ht_wait_plan(ht_wait_plan_t *out, const ht_prefer_t *prefer, long max_wait_
      * default pace; HTTP/2 needs nothing (h2o keeps reading there). */
     if (http1)
         out->check_ms = out->heartbeat_ms > 0 ? out->heartbeat_ms : default_heartbeat_ms;
+}
+
+/* Clients that mistake a 102 for the final answer, by User-Agent prefix
+ * (case-sensitive, as the clients send it), and the 102s each may get when
+ * it asked for no heartbeat itself.  Only clients tried here belong in it
+ * (tests/integration/test_clients.sh, docs/http-api.md's client table). */
+static const struct {
+    const char *prefix;
+    int max_beats;
+} client_policy[] = {
+    {"Python-urllib/", 0},   /* urllib.request: the first 102 is its answer */
+    {"python-requests/", 0}, /* requests (urllib3 on http.client): the same */
+    {"python-urllib3/", 0},  /* urllib3 alone: the same */
+    {"Go-http-client/", 4},  /* net/http: "too many 1xx informational responses" on the 5th */
+};
+
+void ht_wait_plan_client(ht_wait_plan_t *plan, const ht_prefer_t *prefer, const char *ua,
+                         size_t len)
+{
+    if (!ua || prefer->heartbeat_s >= 0)
+        return; /* no name to go by, or the client chose its heartbeat */
+    for (size_t i = 0; i < sizeof(client_policy) / sizeof(client_policy[0]); i++) {
+        size_t plen = strlen(client_policy[i].prefix);
+        if (len < plen || memcmp(ua, client_policy[i].prefix, plen) != 0)
+            continue;
+        plan->max_beats = client_policy[i].max_beats;
+        if (plan->max_beats == 0)
+            plan->heartbeat_ms = 0; /* check_ms keeps looking for a client gone */
+        return;
+    }
+}
+
+void ht_wait_plan_client_of(ht_wait_plan_t *plan, const ht_prefer_t *prefer, h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_USER_AGENT, -1);
+    if (i < 0)
+        ht_wait_plan_client(plan, prefer, NULL, 0);
+    else
+        ht_wait_plan_client(plan, prefer, req->headers.entries[i].value.base,
+                            req->headers.entries[i].value.len);
 }
 
 size_t ht_wait_applied(const ht_wait_plan_t *plan, int held, int async_answer, char *buf,
@@ -149,6 +190,7 @@ struct waiter {
     ht_wait_mode_t mode;
     uint64_t version;
     long heartbeat_ms, check_ms;
+    int max_beats, beats; /* the plan's cap on 102s (-1: none), 102s written */
     ht_wait_answer_cb cb;
     void *data;
     wstate_t state;
@@ -162,6 +204,8 @@ struct waiter {
     int writing;
     h2o_socket_t *sock;
     void *sock_data;
+    void (*sock_close_cb)(void *); /* the socket's on_close hook, lent to us meanwhile */
+    void *sock_close_data;
     waiter_t *prev, *next; /* this thread's list, while holding */
 };
 
@@ -370,8 +414,8 @@ int ht_wait_client_gone(h2o_req_t *req)
 static void release_socket(waiter_t *w)
 {
     w->sock->data = w->sock_data;
-    w->sock->on_close.cb = NULL;
-    w->sock->on_close.data = NULL;
+    w->sock->on_close.cb = w->sock_close_cb;
+    w->sock->on_close.data = w->sock_close_data;
     w->sock = NULL;
     w->writing = 0;
 }
@@ -404,20 +448,25 @@ static void on_heartbeat_written(h2o_socket_t *sock, const char *err)
 
 /* h2o closed the socket while our write was in flight (it then never calls
  * the write callback).  Not expected while we hold the request; handled so
- * that the waiter is freed whatever happens. */
+ * that the waiter is freed whatever happens.  The hook we borrowed runs
+ * too (api/inflight.h counts connections with it). */
 static void on_socket_closed(void *data)
 {
     waiter_t *w = data;
+    void (*cb)(void *) = w->sock_close_cb;
+    void *cb_data = w->sock_close_data;
     w->sock = NULL;
     w->writing = 0;
     unref(w);
+    if (cb)
+        cb(cb_data);
 }
 
 static void send_heartbeat(waiter_t *w, h2o_socket_t *sock)
 {
     /* One write at a time on a socket (h2o asserts it), and the socket's
-     * on_close must be ours to borrow. */
-    if (w->writing || sock->_cb.write != NULL || sock->on_close.cb != NULL)
+     * on_close must not be borrowed already. */
+    if (w->writing || sock->_cb.write != NULL || sock->on_close.cb == on_socket_closed)
         return;
     /* The write callback gets only the socket: lend it our pointer in
      * sock->data for the duration (h2o reads sock->data only in its own
@@ -426,9 +475,12 @@ static void send_heartbeat(waiter_t *w, h2o_socket_t *sock)
     w->sock = sock;
     w->sock_data = sock->data;
     sock->data = w;
+    w->sock_close_cb = sock->on_close.cb;
+    w->sock_close_data = sock->on_close.data;
     sock->on_close.cb = on_socket_closed;
     sock->on_close.data = w;
     w->writing = 1;
+    w->beats++;
     w->refs++;
     h2o_iovec_t buf = h2o_iovec_init(heartbeat_text, sizeof(heartbeat_text) - 1);
     h2o_socket_write(sock, &buf, 1, on_heartbeat_written);
@@ -443,7 +495,8 @@ static void beat(waiter_t *w)
         client_left(w, "connection closed");
         return;
     }
-    if (w->heartbeat_ms > 0 && w->req->version == 0x101)
+    if (w->heartbeat_ms > 0 && w->req->version == 0x101 &&
+        (w->max_beats < 0 || w->beats < w->max_beats))
         send_heartbeat(w, sock);
 }
 
@@ -564,6 +617,7 @@ int ht_wait_hold(h2o_req_t *req, const char *id, ht_wait_mode_t mode, uint64_t v
     w->mode = mode;
     w->version = version;
     w->heartbeat_ms = plan->heartbeat_ms;
+    w->max_beats = plan->max_beats;
     w->check_ms = plan->check_ms;
     w->cb = cb;
     w->data = data;

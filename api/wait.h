@@ -78,6 +78,7 @@ typedef struct {
     int respond_async; /* the client sent respond-async */
     long wait_s;       /* the wait applied (after the cap), when > 0 */
     long heartbeat_s;  /* the heartbeat applied, or -1 when not applied */
+    int max_beats;     /* 102s sent at most; -1: no limit (ht_wait_plan_client) */
 } ht_wait_plan_t;
 
 /* Reads every Prefer header of `req` and, for clients that cannot set
@@ -91,6 +92,22 @@ void ht_wait_prefer_of(h2o_req_t *req, ht_prefer_t *out);
  * http_version is 0x101 (h2o's req->version). */
 void ht_wait_plan(ht_wait_plan_t *out, const ht_prefer_t *prefer, long max_wait_s,
                   long default_heartbeat_ms, int http_version);
+
+/* Clients known by their User-Agent to mistake a 102 for the final answer
+ * (one table in wait.c, each row tried with the real client by
+ * tests/integration/test_clients.sh): when the request asked for no
+ * heartbeat itself (no heartbeat= in Prefer or the query), the plan gets no
+ * 102s (Python's urllib and requests take the first one as the answer) or
+ * at most a few (Go's net/http fails on its fifth 1xx).  An explicit
+ * heartbeat=S always wins.  `ua` is the User-Agent value (`len` bytes, no
+ * NUL needed; NULL: none sent, which tells nothing: Python's bare
+ * http.client sends none, and neither does Node's http, which reads 102s
+ * well).  Pure. */
+void ht_wait_plan_client(ht_wait_plan_t *plan, const ht_prefer_t *prefer, const char *ua,
+                         size_t len);
+
+/* ht_wait_plan_client with the User-Agent header of `req`. */
+void ht_wait_plan_client_of(ht_wait_plan_t *plan, const ht_prefer_t *prefer, h2o_req_t *req);
 
 /* Writes the Preference-Applied value for an answer into buf: "wait=120,
  * heartbeat=30", "respond-async" ...  `held` is 1 when the request was held,

@@ -211,6 +211,7 @@ int ht_cli_webhook(int argc, char **argv);
 int ht_cli_webhook_secret(int argc, char **argv);
 int ht_cli_partitions(int argc, char **argv); /* cmd_partitions.c */
 int ht_cli_job_key(int argc, char **argv);
+int ht_cli_schedule(int argc, char **argv); /* cmd_schedule.c */
 
 /* ---- cmd_webhook.c ----------------------------------------------------- */
 

@@ -3,7 +3,8 @@
  * `submit --wait` uses sync mode: the POST carries `Prefer: wait=N`, the
  * server holds it (libcurl reads the 102 Processing heartbeats and goes on)
  * and answers 200 with the finished job, or 202 when N ran out; then the
- * job is followed like `wait` does. */
+ * job is followed like `wait` does.  `submit --batch FILE` sends many jobs
+ * through POST /v1/jobs/batch. */
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -21,10 +22,13 @@
 #define SUBMIT_WAIT_IMPLIED "10"
 /* How long past N a held POST may take before libcurl gives up. */
 #define HOLD_SLACK_MS 30000L
+/* The most jobs POST /v1/jobs/batch takes at once. */
+#define BATCH_MAX      1000
+#define BATCH_MAX_TEXT "1000"
 
 static const char *base_url;
 static long max_attempts, timeout_s, ttl_s, wait_timeout_s, submit_wait_s, delay_s;
-static const char *priority, *metadata, *run_at, *idempotency_key;
+static const char *priority, *metadata, *run_at, *idempotency_key, *batch_file;
 static int verbose;
 
 #define URL_HELP "base URL of hangtight-api"
@@ -57,6 +61,11 @@ static const ht_option_t submit_options[] = {
      LONG_MAX, &wait_timeout_s},
     {"verbose", NULL, HT_OPT_FLAG, NULL, "show the HTTP status lines (102s too) and events", 0, 0,
      &verbose},
+    {"batch", NULL, HT_OPT_STRING, NULL,
+     "submit the jobs of FILE instead (- for stdin): a JSON array of submit bodies, "
+     "{\"jobs\": [...]}, or one body per line; sent " BATCH_MAX_TEXT
+     " per request to POST /v1/jobs/batch",
+     0, 0, &batch_file},
 };
 
 static const ht_cli_optional_t submit_optional[] = {{"wait", SUBMIT_WAIT_IMPLIED}};
@@ -175,6 +184,138 @@ static int after_sync_submit(const ht_cli_response_t *resp, int64_t deadline)
     return status;
 }
 
+/* ---- submit --batch ------------------------------------------------------- */
+
+/* The jobs of the batch file: an array of bodies (new reference), or NULL
+ * (message printed).  The file holds an array, {"jobs": [...]}, or one
+ * JSON object per line. */
+static json_t *batch_jobs(const char *path)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "hangtight submit: cannot open %s\n", path);
+        return NULL;
+    }
+    ht_buf_t text = HT_BUF_INIT;
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        ht_buf_append(&text, chunk, n);
+    if (f != stdin)
+        fclose(f);
+    json_t *jobs = NULL;
+    json_error_t jerr;
+    json_t *doc =
+        ht_buf_failed(&text) ? NULL : json_loadb(text.data ? text.data : "", text.len, 0, &jerr);
+    if (json_is_array(doc)) {
+        jobs = json_incref(doc);
+    } else if (json_is_array(json_object_get(doc, "jobs"))) {
+        jobs = json_incref(json_object_get(doc, "jobs"));
+    } else if (!doc) {
+        /* One body per line. */
+        jobs = json_array();
+        size_t at = 0;
+        int line = 1;
+        while (jobs && at < text.len) {
+            size_t end = at;
+            while (end < text.len && text.data[end] != '\n')
+                end++;
+            json_t *one = json_loadb(text.data + at, end - at, 0, &jerr);
+            if (one) {
+                json_array_append_new(jobs, one);
+            } else if (strspn(text.data + at, " \t\r") < end - at) {
+                fprintf(stderr, "hangtight submit: %s line %d is not a JSON object: %s\n", path,
+                        line, jerr.text);
+                json_decref(jobs);
+                jobs = NULL;
+            }
+            at = end + 1;
+            line++;
+        }
+    }
+    if (doc && !jobs)
+        fprintf(stderr,
+                "hangtight submit: %s holds no jobs (an array, {\"jobs\": [...]}, or one "
+                "body per line)\n",
+                path);
+    json_decref(doc);
+    ht_buf_free(&text);
+    if (jobs && json_array_size(jobs) == 0) {
+        fprintf(stderr, "hangtight submit: %s holds no jobs\n", path);
+        json_decref(jobs);
+        jobs = NULL;
+    }
+    return jobs;
+}
+
+/* Sends the jobs BATCH_MAX at a time and prints one {"jobs": [...]}
+ * answer, in order; each refused item's problem also on stderr.  Exit 0
+ * when every job was created, 1 when the server refused one or a request. */
+static int submit_batch(void)
+{
+    json_t *jobs = batch_jobs(batch_file);
+    json_t *answers = json_array();
+    char *url = ht_cli_join_url(base_url, "/v1/jobs/batch");
+    int status = jobs && url ? HT_CLI_OK : HT_CLI_USAGE;
+    size_t total = jobs ? json_array_size(jobs) : 0, refused = 0;
+    for (size_t from = 0; status == HT_CLI_OK && from < total; from += BATCH_MAX) {
+        json_t *part = json_array();
+        for (size_t i = from; i < total && i < from + BATCH_MAX; i++)
+            json_array_append(part, json_array_get(jobs, i));
+        json_t *body = json_pack("{s:o}", "jobs", part);
+        char *text = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        ht_cli_response_t resp = {0};
+        ht_cli_request_t opt = {.verbose = verbose};
+        if (!text) {
+            status = HT_CLI_USAGE;
+        } else if (ht_cli_request("POST", url, text, &opt, &resp) != 0) {
+            fprintf(stderr, "hangtight submit: %s\n", resp.error);
+            status = HT_CLI_USAGE;
+        } else if (resp.status != 200) {
+            ht_cli_print_problem("hangtight submit --batch", &resp);
+            status = HT_CLI_FAILED;
+        } else {
+            json_t *doc = json_loadb(resp.body, resp.body_len, 0, NULL);
+            json_t *got = json_object_get(doc, "jobs");
+            size_t i;
+            json_t *item;
+            json_array_foreach(got, i, item) {
+                /* A refused item is {"error": <problem>}; a job document's
+                 * own "error" is null or its last failure, never a problem
+                 * with a status. */
+                json_t *err = json_object_get(item, "error");
+                if (!json_is_integer(json_object_get(err, "status")))
+                    err = NULL;
+                const char *detail = json_string_value(json_object_get(err, "detail"));
+                if (err)
+                    fprintf(stderr, "hangtight submit: job %zu refused: %s\n", from + i,
+                            detail ? detail : "(no detail)");
+                refused += err != NULL;
+            }
+            if (!json_is_array(got)) {
+                fprintf(stderr, "hangtight submit: the answer has no \"jobs\" list\n");
+                status = HT_CLI_FAILED;
+            }
+            json_array_extend(answers, got);
+            json_decref(doc);
+        }
+        ht_cli_response_clear(&resp);
+        free(text);
+    }
+    if (json_array_size(answers) > 0) {
+        json_t *doc = json_pack("{s:O}", "jobs", answers);
+        ht_cli_print_json(doc);
+        json_decref(doc);
+    }
+    if (status == HT_CLI_OK && refused)
+        status = HT_CLI_FAILED;
+    json_decref(answers);
+    json_decref(jobs);
+    free(url);
+    return status;
+}
+
 int ht_cli_submit(int argc, char **argv)
 {
     ht_cli_args_t args;
@@ -189,8 +330,11 @@ int ht_cli_submit(int argc, char **argv)
                         submit_optional, 1, argc, argv, "TYPE [JSON-PAYLOAD] [options]", &args);
     if (rc != 0)
         return rc == 1 ? HT_CLI_OK : rc;
+    if (batch_file && args.npos == 0)
+        return submit_batch();
     if (args.npos < 1 || args.npos > 2) {
-        fprintf(stderr, "usage: hangtight submit TYPE [JSON-PAYLOAD] [options] (see --help)\n");
+        fprintf(stderr, "usage: hangtight submit TYPE [JSON-PAYLOAD] [options], or "
+                        "hangtight submit --batch FILE (see --help)\n");
         return HT_CLI_USAGE;
     }
     body = submit_body(&args);

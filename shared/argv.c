@@ -1,5 +1,6 @@
-/* Argument vectors for Redis commands.  Adds past HT_ARGV_MAX set `overflow`
- * instead of writing out of bounds; callers check it once before sending. */
+/* Argument vectors for Redis commands.  Adds past HT_ARGV_LIMIT, or past
+ * what memory allows, set `overflow` instead of writing out of bounds;
+ * callers check it once before sending. */
 #include "shared/argv.h"
 
 #include <stdarg.h>
@@ -9,12 +10,59 @@
 
 void ht_argv_init(ht_argv_t *a)
 {
-    memset(a, 0, sizeof *a);
+    a->n = 0;
+    a->v = a->v_;
+    a->len = a->len_;
+    a->overflow = 0;
+    a->cap_ = HT_ARGV_MAX;
+    a->owned_ = a->owned_in_;
+    a->n_owned_ = 0;
+    a->cap_owned_ = HT_ARGV_MAX;
+}
+
+/* Room for one more argument (and, with `owned`, one more copy).  0 or -1. */
+static int grow(ht_argv_t *a, int owned)
+{
+    if (a->n >= HT_ARGV_LIMIT)
+        return -1;
+    if (a->n < a->cap_ && (!owned || a->n_owned_ < a->cap_owned_))
+        return 0;
+    if (a->n >= a->cap_) {
+        size_t cap = a->cap_ * 2;
+        const char **v = malloc(cap * sizeof(*v));
+        size_t *len = malloc(cap * sizeof(*len));
+        if (!v || !len) {
+            free(v);
+            free(len);
+            return -1;
+        }
+        memcpy(v, a->v, a->n * sizeof(*v));
+        memcpy(len, a->len, a->n * sizeof(*len));
+        if (a->v != a->v_) {
+            free(a->v);
+            free(a->len);
+        }
+        a->v = v;
+        a->len = len;
+        a->cap_ = cap;
+    }
+    if (owned && a->n_owned_ >= a->cap_owned_) {
+        size_t cap = a->cap_owned_ * 2;
+        char **o = malloc(cap * sizeof(*o));
+        if (!o)
+            return -1;
+        memcpy(o, a->owned_, a->n_owned_ * sizeof(*o));
+        if (a->owned_ != a->owned_in_)
+            free(a->owned_);
+        a->owned_ = o;
+        a->cap_owned_ = cap;
+    }
+    return 0;
 }
 
 void ht_argv_addn(ht_argv_t *a, const char *s, size_t len)
 {
-    if (a->n >= HT_ARGV_MAX || !s) {
+    if (!s || grow(a, 0) < 0) {
         a->overflow = 1;
         return;
     }
@@ -30,8 +78,7 @@ void ht_argv_add(ht_argv_t *a, const char *s)
 
 void ht_argv_add_owned(ht_argv_t *a, char *s)
 {
-    /* Owned slots never outnumber argument slots, so one check covers both. */
-    if (a->n >= HT_ARGV_MAX || !s) {
+    if (!s || grow(a, 1) < 0) {
         free(s);
         a->overflow = 1;
         return;
@@ -56,6 +103,12 @@ void ht_argv_clear(ht_argv_t *a)
 {
     for (size_t i = 0; i < a->n_owned_; i++)
         free(a->owned_[i]);
+    if (a->v != a->v_) {
+        free(a->v);
+        free(a->len);
+    }
+    if (a->owned_ != a->owned_in_)
+        free(a->owned_);
     ht_argv_init(a);
 }
 

@@ -1,21 +1,32 @@
 /* A small argument vector for Redis commands (redisCommandArgv and
  * redisAsyncCommandArgv), so callers build FCALL arguments without format
  * strings.  Strings are either borrowed (must outlive the command call) or
- * copied into the vector with ht_argv_addf(). */
+ * copied into the vector with ht_argv_addf().
+ *
+ * The first HT_ARGV_MAX arguments live inside the vector; more (a batch of
+ * jobs in one call) go to the heap, up to HT_ARGV_LIMIT.  `v` and `len`
+ * point at whichever holds them, so an ht_argv_t is used in place and never
+ * copied by value. */
 #ifndef HT_ARGV_H
 #define HT_ARGV_H
 
 #include <stddef.h>
 
-#define HT_ARGV_MAX 48
+#define HT_ARGV_MAX   64
+#define HT_ARGV_LIMIT (1u << 20)
 
 typedef struct {
     size_t n;
-    const char *v[HT_ARGV_MAX];
-    size_t len[HT_ARGV_MAX];
-    char *owned_[HT_ARGV_MAX]; /* private: copies to free */
-    size_t n_owned_;
+    const char **v; /* the arguments: v_ inside, or the heap */
+    size_t *len;
     int overflow; /* set when an add did not fit; the vector must not be sent */
+    /* private */
+    size_t cap_;
+    char **owned_; /* copies to free: owned_in_ inside, or the heap */
+    size_t n_owned_, cap_owned_;
+    const char *v_[HT_ARGV_MAX];
+    size_t len_[HT_ARGV_MAX];
+    char *owned_in_[HT_ARGV_MAX];
 } ht_argv_t;
 
 void ht_argv_init(ht_argv_t *a);
@@ -27,6 +38,7 @@ void ht_argv_addn(ht_argv_t *a, const char *s, size_t len);
 void ht_argv_addf(ht_argv_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Takes ownership of a malloc'd string. */
 void ht_argv_add_owned(ht_argv_t *a, char *s);
+/* Frees what the vector owns and leaves it empty, ready for reuse. */
 void ht_argv_clear(ht_argv_t *a);
 
 /* Starts a fresh vector with "FCALL name numkeys" (or "FCALL_RO ..." when

@@ -23,6 +23,7 @@ const char *ht_strerror(int err)
     case HT_EUNAVAIL: return "blob store unavailable";
     case HT_ETOOBIG: return "larger than allowed";
     case HT_EDIGEST: return "digest mismatch";
+    case HT_ELIMIT: return "quota full";
     default: break;
     }
     if (err < 0 && err > -4096)

@@ -145,6 +145,7 @@ static const field_t fields[] = {
     F("callback_url", K_STR, callback_url, 0),
     F("progress_msg", K_STR, progress_msg, 0),
     F("worker", K_STR, worker, 0),
+    F("schedule_id", K_STR, schedule_id, 0),
     F("attempt", K_INT, attempt, 1000000),
     F("max_attempts", K_INT, max_attempts, 1000000),
     F("timeout_s", K_LONG, timeout_s, YEARS_100),
@@ -164,6 +165,22 @@ static const field_t fields[] = {
     F("cancel_requested", K_FLAG, cancel_requested, 0),
 };
 #undef F
+
+_Static_assert(sizeof(fields) / sizeof(fields[0]) <= HT_JOB_DOC_FIELDS_MAX + 1,
+               "HT_JOB_DOC_FIELDS_MAX holds every field but the payload");
+
+size_t ht_job_doc_fields(const char **names, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        if (fields[i].off == offsetof(ht_job_t, payload))
+            continue;
+        if (n < max)
+            names[n] = fields[i].name;
+        n++;
+    }
+    return n;
+}
 
 /* One hash field into the job (v NUL-terminated).  Unknown fields are
  * skipped. */
@@ -285,6 +302,7 @@ void ht_job_clear(ht_job_t *job)
     free(job->callback_url);
     free(job->progress_msg);
     free(job->worker);
+    free(job->schedule_id);
     free(job->cb_state);
     free(job->cb_last_status);
     memset(job, 0, sizeof *job);

@@ -92,6 +92,7 @@ typedef struct {
     uint64_t version; /* bumped on every change: the ETag */
     char *worker;
     int64_t run_at;       /* ms when it is (or was) due to run; 0 = not scheduled */
+    char *schedule_id;    /* the recurring schedule that made it; NULL when none */
     int cancel_requested; /* 1 once a cancel of the running job was asked for */
     /* Webhook delivery (the cb_* hash fields), when callback_url is set: */
     char *cb_state;       /* pending | delivered | failed; NULL until terminal */
@@ -105,6 +106,15 @@ typedef struct {
  * Returns 0, or HT_EINVAL when id, type or status is missing or bad (the
  * job must then still be ht_job_clear()ed). */
 int ht_job_from_hash(ht_job_t *job, size_t n, const char *const *strs, const size_t *lens);
+
+/* The hash fields a job document is made of: every field ht_job_from_hash
+ * reads except the payload, which no document shows and which may be the
+ * largest field by far.  Readers of documents (polls, long polls, event
+ * streams, listings) ask Redis for these only (HMGET).  Fills `names`
+ * (static strings) with up to `max` of them; returns how many there are
+ * (HT_JOB_DOC_FIELDS_MAX at most). */
+#define HT_JOB_DOC_FIELDS_MAX 40
+size_t ht_job_doc_fields(const char **names, size_t max);
 
 /* 1 when `job` belongs to `tenant` (a job stored without a tenant field
  * belongs to "default"). */

@@ -486,8 +486,8 @@ int ht_job_doc_append(ht_buf_t *b, const ht_job_t *job)
         goto done;
     size_t bound = DOC_FIXED_BOUND + 5 * id_len + str_bound(job->type) +
                    str_bound(job->progress_msg) + str_bound(job->callback_url) +
-                   str_bound(job->cb_state) + str_bound(job->cb_last_status) + result.len +
-                   error.len + metadata.len;
+                   str_bound(job->cb_state) + str_bound(job->cb_last_status) +
+                   str_bound(job->schedule_id) + result.len + error.len + metadata.len;
     if ((rc = ht_buf_reserve(b, bound)) < 0)
         goto done;
     char *start = b->data + b->len, *o = start;
@@ -538,6 +538,9 @@ int ht_job_doc_append(ht_buf_t *b, const ht_job_t *job)
     o = PUT(o, ",\"metadata\":");
     memcpy(o, metadata.text, metadata.len);
     o += metadata.len;
+    /* The recurring schedule that made it (its run is run_at). */
+    o = PUT(o, ",\"schedule_id\":");
+    o = put_opt_str(o, job->schedule_id);
     /* The webhook delivery: null without a callback_url.  Its state is null
      * while the job is unfinished (nothing to deliver yet); finishing sets
      * it to pending, the deliverer to delivered or failed. */

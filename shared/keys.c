@@ -48,6 +48,7 @@ int ht_keys_init_tag(ht_keys_t *k, const char *queue, const char *tag)
     snprintf(k->tenants, HT_KEY_MAX, "ht:{%s}:tenants", tag);
     snprintf(k->cancel_channel, HT_KEY_MAX, "ht:{%s}:cancel", tag);
     snprintf(k->deliveries, HT_KEY_MAX, "ht:{%s}:deliveries", tag);
+    snprintf(k->sched_due, HT_KEY_MAX, "ht:{%s}:sched:due", tag);
     return 0;
 }
 
@@ -100,6 +101,12 @@ void ht_keys_job(const ht_keys_t *k, const char *id, char out[HT_KEY_MAX])
     /* An id is 36 bytes and the prefix at most 71, so this never truncates
      * for a real id; a longer string is cut rather than overflowing. */
     snprintf(out, HT_KEY_MAX, "%s%s", k->job_prefix, id);
+}
+
+void ht_keys_sched(const ht_keys_t *k, const char *id, char out[HT_KEY_MAX])
+{
+    /* As ht_keys_job: never truncated for a real id and base. */
+    snprintf(out, HT_KEY_MAX, "%.200ssched:%.36s", k->base, id);
 }
 
 int ht_keys_idem(const ht_keys_t *k, const char *tenant, const char *key, size_t keylen,

@@ -32,6 +32,7 @@ typedef struct {
     char tenants[HT_KEY_MAX];    /* set of tenant names with jobs (their indexes: ht_keys_tenant) */
     char cancel_channel[HT_KEY_MAX]; /* pub/sub "<id> <token>": cancel a running job */
     char deliveries[HT_KEY_MAX]; /* zset id -> when its webhook delivery is due (ms) */
+    char sched_due[HT_KEY_MAX];  /* zset schedule id -> its next run (ms), unpaused ones */
 } ht_keys_t;
 
 /* Names the keys of `queue` ([a-z0-9_.-]{1,63}).  Returns 0 or HT_EINVAL. */
@@ -48,14 +49,17 @@ int ht_keys_init_tag(ht_keys_t *k, const char *queue, const char *tag);
 /* Writes "ht:{default}:job:<id>" into out[HT_KEY_MAX]. */
 void ht_keys_job(const ht_keys_t *k, const char *id, char out[HT_KEY_MAX]);
 
+/* Writes "ht:{default}:sched:<id>", a schedule's hash, into out[HT_KEY_MAX]. */
+void ht_keys_sched(const ht_keys_t *k, const char *id, char out[HT_KEY_MAX]);
+
 /* A tenant name: 1 to HT_TENANT_MAX of [A-Za-z0-9_.-].  1 or 0. */
 #define HT_TENANT_MAX 64
 int ht_tenant_valid(const char *tenant);
 
 /* Writes the prefix of `tenant`'s listing indexes, "ht:{default}:t:<tenant>:",
  * into out[HT_KEY_MAX]; `what` (may be NULL) is appended: "jobs",
- * "status:<s>" (ht_keys_tenant_status), "expiry", "stats".  Returns 0, or
- * HT_EINVAL for an invalid tenant name. */
+ * "status:<s>" (ht_keys_tenant_status), "expiry", "stats", "scheds" (its
+ * schedules).  Returns 0, or HT_EINVAL for an invalid tenant name. */
 int ht_keys_tenant(const ht_keys_t *k, const char *tenant, const char *what, char out[HT_KEY_MAX]);
 int ht_keys_tenant_status(const ht_keys_t *k, const char *tenant, ht_job_status_t status,
                           char out[HT_KEY_MAX]);

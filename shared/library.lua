@@ -17,7 +17,7 @@ the keyspace as it is (a fix, a faster call) keeps SCHEMA: migrate loads the
 library wherever the loaded text differs.
 ]]
 
-local SCHEMA = 11
+local SCHEMA = 12
 
 local SIGNAL_CAP = 64
 -- Fields a submit leaves out of the job's hash when the caller's value is
@@ -182,11 +182,19 @@ end
 
 -- The list holds at most SIGNAL_CAP tokens, all '1' (every writer comes
 -- here): when it is full no worker is blocked on it (BLPOP blocks only on
--- an empty list), so a full list is left alone; otherwise one LPUSH stays
--- within the cap.
-local function wake(signal)
-  if redis.call('LLEN', signal) < SIGNAL_CAP then
-    redis.call('LPUSH', signal, '1')
+-- an empty list), so a full list is left alone; otherwise one LPUSH of up
+-- to `n` tokens (default 1, one per job queued) stays within the cap.
+local function wake(signal, n)
+  local room = SIGNAL_CAP - redis.call('LLEN', signal)
+  if not n then
+    if room > 0 then redis.call('LPUSH', signal, '1') end
+    return
+  end
+  if n > room then n = room end
+  if n > 0 then
+    local tokens = {}
+    for i = 1, n do tokens[i] = '1' end
+    redis.call('LPUSH', signal, unpack(tokens))
   end
 end
 
@@ -304,7 +312,9 @@ end
 -- {0, '', '', first job's id, 1} when the idempotency key was used with the
 -- same body hash (nothing written), or an IDEMMISMATCH error when it was used
 -- with another body.  An id already taken is an EXISTS error.
-local function submit(keys, args)
+-- `many` (ht_submit_many's, nil otherwise) shares one TIME among its jobs
+-- and counts the jobs queued (many.queued), woken for in one call.
+local function submit(keys, args, many)
   local job, wait, signal = keys[1], keys[2], keys[3]
   local id, channel, run_at, idem, hash = args[1], args[2], tonumber(args[3]) or 0, args[4], args[5]
   if idem ~= '' then
@@ -320,7 +330,7 @@ local function submit(keys, args)
   if redis.call('EXISTS', job) == 1 then
     return redis.error_reply('EXISTS job id already taken')
   end
-  local now = now_ms()
+  local now = many and many.now or now_ms()
   local created_at = int(now)
   -- One HSET: the fixed fields, then the caller's (which win), then
   -- idem_key, run_at and status.  Tenant and type come from the caller's
@@ -371,7 +381,7 @@ local function submit(keys, args)
     redis.call('ZADD', base .. 'scheduled', run_at, id)
   else
     redis.call('LPUSH', wait, id)
-    wake(signal)
+    if many then many.queued = many.queued + 1 else wake(signal) end
   end
   redis.call('ZADD', tb .. 'status:' .. status, tonumber(f.created_at) or now, id)
   -- No event log entry and no notification for the first state: nobody can
@@ -800,17 +810,26 @@ local function trim(keys, args)
 end
 
 -- ht_list (read-only) KEYS: index (ht:{Q}:t:<tenant>:jobs or ...:status:<s>)
---         ARGV: base, limit (1..100), cursor ('' = from the newest), type ('' = any)
+--         ARGV: base, limit (1..100), cursor ('' = from the newest), type ('' = any),
+--               then the job hash fields to read (none: every field, HGETALL)
 -- Returns {next cursor or '', job, job, ...}, newest first, each job a flat
--- HGETALL array.  The cursor is "<score>:<id>" of the last entry looked at;
--- entries with the same score are ordered by id, so paging never skips or
--- repeats one.  With a type filter at most SCAN_MAX entries are looked at per
--- call: the reply may then hold fewer jobs and a cursor to go on.
+-- field, value array of the fields asked for that it has.  The cursor is
+-- "<score>:<id>" of the last entry looked at; entries with the same score
+-- are ordered by id, so paging never skips or repeats one.  The type filter
+-- reads one field of each entry before anything else, at most SCAN_MAX
+-- entries are looked at per call, and a page holds about PAGE_BYTES of
+-- results at most (a job whose result would pass it starts the next page,
+-- unless the page is empty): the reply may then hold fewer jobs and a
+-- cursor to go on.  So one call reads at most SCAN_MAX type fields and
+-- `limit` jobs whose results add up to PAGE_BYTES, or one larger one.
 local SCAN_MAX = 1000
+local PAGE_BYTES = 1048576
 local function list(keys, args)
   local index, base = keys[1], args[1]
   local limit = math.max(1, math.min(100, tonumber(args[2]) or 20))
   local cursor, want_type = args[3], args[4]
+  local fields = {}
+  for i = 5, #args do fields[#fields + 1] = args[i] end
   local max = '+inf'
   local after_score, after_id
   if cursor ~= '' then
@@ -822,7 +841,8 @@ local function list(keys, args)
   local looked = 0
   local offset = 0
   local last = nil
-  while #out - 1 < limit and looked < SCAN_MAX do
+  local bytes, full = 0, false
+  while #out - 1 < limit and looked < SCAN_MAX and not full do
     local batch = redis.call('ZREVRANGEBYSCORE', index, max, '-inf', 'WITHSCORES',
                              'LIMIT', offset, 100)
     if #batch == 0 then last = nil; break end
@@ -830,21 +850,37 @@ local function list(keys, args)
       local id, score = batch[i], batch[i + 1]
       local skip = after_score and score == after_score and id >= after_id
       if not skip then
+        local job = base .. 'job:' .. id
+        local keep = want_type == '' or redis.call('HGET', job, 'type') == want_type
+        local size = keep and redis.call('HSTRLEN', job, 'result') or 0
+        if keep and #out > 1 and bytes + size > PAGE_BYTES then
+          full = true -- this job starts the next page: the cursor stays before it
+          break
+        end
         looked = looked + 1
         last = score .. ':' .. id
-        local h = redis.call('HGETALL', base .. 'job:' .. id)
-        if #h > 0 then
-          local t = nil
-          if want_type ~= '' then t = redis.call('HGET', base .. 'job:' .. id, 'type') end
-          if want_type == '' or t == want_type then
-            out[#out + 1] = h
-            if #out - 1 >= limit or looked >= SCAN_MAX then break end
+        if keep then
+          bytes = bytes + size
+          local h
+          if #fields > 0 then
+            h = {}
+            local v = redis.call('HMGET', job, unpack(fields))
+            for k = 1, #fields do
+              if v[k] then
+                h[#h + 1] = fields[k]
+                h[#h + 1] = v[k]
+              end
+            end
+          else
+            h = redis.call('HGETALL', job)
           end
+          if #h > 0 then out[#out + 1] = h end
         end
+        if #out - 1 >= limit or looked >= SCAN_MAX then break end
       end
     end
     offset = offset + #batch / 2
-    if #batch < 200 then
+    if #batch < 200 and not full then
       -- The index ran out: no cursor unless we stopped early above.
       if #out - 1 < limit and looked < SCAN_MAX then last = nil end
       break
@@ -1097,6 +1133,248 @@ local function whsec_list(keys, args)
   return out
 end
 
+-- ---- batch submit ----------------------------------------------------------
+
+-- ht_submit_many KEYS: signal, then per job: job, wait (of its priority)
+--   ARGV: channel, then per job: id, run_at ms ('' or '0' = now), idempotency
+--         key name ('' = none), body hash, n, then n field, value pairs
+-- Submits each job as ht_submit does (the same function: indexes,
+-- counters, idempotency), in order, at one time (the call's TIME), with the
+-- wake-ups of them all in one LPUSH; a job refused (IDEMMISMATCH, EXISTS) is answered
+-- with its error and the others go on.  Returns one entry per job: what
+-- ht_submit answers for it, or its error.
+local function submit_many(keys, args)
+  local signal, channel = keys[1], args[1]
+  local out = {}
+  local many = {now = now_ms(), queued = 0}
+  local a = 2
+  for k = 2, #keys, 2 do
+    local nf = tonumber(args[a + 4]) or 0
+    local sargs = {args[a], channel, args[a + 1], args[a + 2], args[a + 3]}
+    for i = 1, 2 * nf do sargs[5 + i] = args[a + 4 + i] end
+    a = a + 5 + 2 * nf
+    out[#out + 1] = submit({keys[k], keys[k + 1], signal}, sargs, many)
+  end
+  if many.queued > 0 then wake(signal, many.queued) end
+  return out
+end
+
+-- ---- recurring schedules (docs/schedules.md) -------------------------------
+-- A schedule lives in the partition its jobs go to: its hash
+-- ht:{Q}:sched:<id>, its entry in ht:{Q}:sched:due scored by its next run
+-- (ms; absent while paused) and one in its tenant's ht:{Q}:t:<tenant>:scheds
+-- scored by created_at.  When a schedule runs is computed in C (cron
+-- expressions in time zones, shared/schedule.c); these functions store it
+-- and, in ht_sched_fire, submit the job of each run exactly once whatever
+-- the number of workers calling.  The job template is kept as the submit
+-- fields ht_submit takes, each under 'j_' (j_type, j_payload, ...).
+
+local function sched_base(sched)
+  return string.match(sched, '^(.*)sched:[^:]*$')
+end
+
+-- ht_sched_create KEYS: sched, due, the tenant's scheds index
+--   ARGV: id, tenant, most schedules a tenant may have here, next run (ms),
+--         field, value, ...
+-- Returns the new schedule (flat HGETALL), or a TOOMANY error when the
+-- tenant has `most` already (EXISTS: the id is taken).
+local function sched_create(keys, args)
+  local sched, due, index = keys[1], keys[2], keys[3]
+  local id, tenant, most, next_run = args[1], args[2], tonumber(args[3]) or 0, args[4]
+  if redis.call('ZCARD', index) >= most then
+    return redis.error_reply('TOOMANY the tenant has ' .. int(most) .. ' schedules already')
+  end
+  if redis.call('EXISTS', sched) == 1 then
+    return redis.error_reply('EXISTS schedule id already taken')
+  end
+  local now = now_ms()
+  local hs = {'id', id, 'tenant', tenant, 'created_at', int(now), 'next_run_at', next_run,
+              'runs', '0'}
+  for i = 5, #args, 2 do
+    hs[#hs + 1] = args[i]
+    hs[#hs + 1] = args[i + 1]
+  end
+  redis.call('HSET', sched, unpack(hs))
+  redis.call('ZADD', due, next_run, id)
+  redis.call('ZADD', index, now, id)
+  return redis.call('HGETALL', sched)
+end
+
+-- ht_sched_list (read-only) KEYS: the tenant's scheds index
+--   ARGV: base, limit (1..100), cursor ('' = from the oldest, else
+--         "<created_at>:<id>" of the last schedule seen)
+-- Returns {next cursor or '', schedule, schedule, ...}, oldest first
+-- (created_at, then id), each a flat HGETALL array.
+local function sched_list(keys, args)
+  local index, base = keys[1], args[1]
+  local limit = math.max(1, math.min(100, tonumber(args[2]) or 20))
+  local cursor = args[3]
+  local min, after_score, after_id = '-inf', nil, nil
+  if cursor ~= '' then
+    after_score, after_id = string.match(cursor, '^(%d+):(.+)$')
+    if not after_score then return redis.error_reply('BADCURSOR malformed cursor') end
+    min = after_score
+    after_score = tonumber(after_score)
+  end
+  local out = {''}
+  local offset = 0
+  while true do
+    local batch = redis.call('ZRANGEBYSCORE', index, min, '+inf', 'WITHSCORES', 'LIMIT',
+                             offset, 100)
+    for i = 1, #batch, 2 do
+      local id, score = batch[i], tonumber(batch[i + 1])
+      if not (after_score and score == after_score and id <= after_id) then
+        local h = redis.call('HGETALL', base .. 'sched:' .. id)
+        if #h > 0 then
+          out[#out + 1] = h
+          if #out - 1 >= limit then
+            out[1] = int(score) .. ':' .. id
+            return out
+          end
+        end
+      end
+    end
+    if #batch < 200 then return out end
+    offset = offset + 100
+  end
+end
+
+-- ht_sched_delete KEYS: sched, due, the tenant's scheds index   ARGV: id, tenant
+-- Returns 1, or 0 (no such schedule, or another tenant's).  The jobs it
+-- made stay.
+local function sched_delete(keys, args)
+  if redis.call('HGET', keys[1], 'tenant') ~= args[2] then return 0 end
+  redis.call('DEL', keys[1])
+  redis.call('ZREM', keys[2], args[1])
+  redis.call('ZREM', keys[3], args[1])
+  return 1
+end
+
+-- ht_sched_pause KEYS: sched, due   ARGV: id, tenant
+-- No run comes while it is paused.  Returns the schedule (flat HGETALL), or
+-- nil (no such schedule, or another tenant's).
+local function sched_pause(keys, args)
+  local sched, due, id = keys[1], keys[2], args[1]
+  if redis.call('HGET', sched, 'tenant') ~= args[2] then return nil end
+  redis.call('HSET', sched, 'paused', '1')
+  redis.call('HDEL', sched, 'next_run_at')
+  redis.call('ZREM', due, id)
+  return redis.call('HGETALL', sched)
+end
+
+-- ht_sched_resume KEYS: sched, due   ARGV: id, tenant, next run (ms)
+-- A paused schedule runs again from `next run` (the caller computes it
+-- from now: the runs it missed while paused are not made up); a schedule
+-- that is not paused is left as it is.  Returns the schedule or nil.
+local function sched_resume(keys, args)
+  local sched, due, id = keys[1], keys[2], args[1]
+  local f = redis.call('HMGET', sched, 'tenant', 'paused')
+  if f[1] ~= args[2] then return nil end
+  if f[2] == '1' then
+    redis.call('HDEL', sched, 'paused')
+    redis.call('HSET', sched, 'next_run_at', args[3])
+    redis.call('ZADD', due, args[3], id)
+  end
+  return redis.call('HGETALL', sched)
+end
+
+-- ht_sched_due KEYS: due   ARGV: base, limit
+-- The schedules whose next run has come, for a worker to fire: returns
+-- {now (ms), when the next one after them is due (ms) or -1, entry, ...},
+-- each entry {id, next_run_at, cron, every_s, anchor, timezone, seconds,
+-- catch_up} ('' for what the schedule does not have).  An entry whose
+-- schedule is gone is dropped.
+local SCHED_DUE_FIELDS = {'next_run_at', 'cron', 'every_s', 'anchor', 'timezone', 'seconds',
+                          'catch_up'}
+local function sched_due(keys, args)
+  local due, base, limit = keys[1], args[1], tonumber(args[2]) or 50
+  local now = now_ms()
+  local ids = redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, limit)
+  local out = {now, -1}
+  for _, id in ipairs(ids) do
+    local f = redis.call('HMGET', base .. 'sched:' .. id, unpack(SCHED_DUE_FIELDS))
+    if f[1] then
+      local e = {id}
+      for i = 1, #SCHED_DUE_FIELDS do e[#e + 1] = f[i] or '' end
+      out[#out + 1] = e
+    else
+      redis.call('ZREM', due, id)
+    end
+  end
+  local later = redis.call('ZRANGEBYSCORE', due, '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  if later[2] then out[2] = tonumber(later[2]) end
+  return out
+end
+
+-- ht_sched_fire KEYS: sched, due, job, signal
+--   ARGV: id, due (the next_run_at the caller read), tick (ms: the run the
+--         job is for, stored as its run_at; '' = no job this time), next run
+--         (ms; '' = no more runs: the schedule stops), job id, channel,
+--         problem ('' or why the schedule cannot run: recorded, it stops)
+-- Compare-and-set: it fires only while the schedule's next_run_at is still
+-- `due` (and it is not paused), so of the workers that read the same run
+-- one fires it and the others get 0.  The job is submitted by ht_submit
+-- itself (the tenant's indexes and counters, the wake-up); when ht_submit
+-- refuses it, the run makes no job and the refusal is recorded
+-- (last_error_*).  Returns {1, job id or '', error or ''} or {0}.
+local function sched_fire(keys, args)
+  local sched, due, job, signal = keys[1], keys[2], keys[3], keys[4]
+  local id, expect, tick, next_run = args[1], args[2], args[3], args[4]
+  local job_id, channel, problem = args[5], args[6], args[7] or ''
+  local cur = redis.call('HMGET', sched, 'next_run_at', 'paused')
+  if not cur[1] or cur[1] ~= expect or cur[2] == '1' then return {0} end
+  local made, err = '', ''
+  local hs = {}
+  if tick ~= '' then
+    local h = redis.call('HGETALL', sched)
+    local sargs = {job_id, channel, '', '', ''}
+    local priority, tenant = nil, nil
+    for i = 1, #h, 2 do
+      local name = h[i]
+      if string.sub(name, 1, 2) == 'j_' then
+        name = string.sub(name, 3)
+        sargs[#sargs + 1] = name
+        sargs[#sargs + 1] = h[i + 1]
+        if name == 'priority' then priority = h[i + 1] end
+      elseif name == 'tenant' then
+        tenant = h[i + 1]
+      end
+    end
+    for _, kv in ipairs({{'tenant', tenant or 'default'}, {'schedule_id', id}, {'run_at', tick}}) do
+      sargs[#sargs + 1] = kv[1]
+      sargs[#sargs + 1] = kv[2]
+    end
+    local r = submit({job, wait_key(sched_base(sched), priority), signal}, sargs)
+    if type(r) == 'table' and r.err then
+      err = r.err
+      local code, msg = string.match(err, '^(%S+) (.*)$')
+      hs = {'last_error_code', string.lower(code or 'refused'), 'last_error_msg', msg or err,
+            'last_error_at', tick}
+    else
+      made = job_id
+      hs = {'last_run_at', tick, 'last_job_id', job_id}
+      redis.call('HDEL', sched, 'last_error_code', 'last_error_msg', 'last_error_at')
+      redis.call('HINCRBY', sched, 'runs', 1)
+    end
+  end
+  if problem ~= '' then
+    for _, v in ipairs({'last_error_code', 'schedule_invalid', 'last_error_msg', problem,
+                        'last_error_at', expect}) do
+      hs[#hs + 1] = v
+    end
+  end
+  if next_run ~= '' then
+    hs[#hs + 1] = 'next_run_at'
+    hs[#hs + 1] = next_run
+    redis.call('ZADD', due, next_run, id)
+  else
+    redis.call('HDEL', sched, 'next_run_at')
+    redis.call('ZREM', due, id)
+  end
+  if #hs > 0 then redis.call('HSET', sched, unpack(hs)) end
+  return {1, made, err}
+end
+
 -- ---- remote workers (the HTTP worker API, api/worker_api.c) ----------------
 
 -- ht_types_remote KEYS: types ("ht:types")   ARGV: worker id, ttl_ms, type, ...
@@ -1186,6 +1464,15 @@ redis.register_function('ht_whsec_create', whsec_create)
 redis.register_function('ht_whsec_revoke', whsec_revoke)
 redis.register_function{function_name = 'ht_whsec_list', callback = whsec_list,
                         flags = {'no-writes'}}
+redis.register_function('ht_submit_many', submit_many)
+redis.register_function('ht_sched_create', sched_create)
+redis.register_function{function_name = 'ht_sched_list', callback = sched_list,
+                        flags = {'no-writes'}}
+redis.register_function('ht_sched_delete', sched_delete)
+redis.register_function('ht_sched_pause', sched_pause)
+redis.register_function('ht_sched_resume', sched_resume)
+redis.register_function('ht_sched_due', sched_due)
+redis.register_function('ht_sched_fire', sched_fire)
 redis.register_function('ht_types_remote', types_remote)
 redis.register_function{function_name = 'ht_workers_held', callback = workers_held,
                         flags = {'no-writes'}}

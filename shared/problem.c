@@ -13,6 +13,7 @@ static const ht_problem_type_t table[HT_P__COUNT] = {
     [HT_P_FORBIDDEN] = {403, "forbidden", "Not allowed"},
     [HT_P_NOT_FOUND] = {404, "not-found", "No such resource"},
     [HT_P_JOB_NOT_FOUND] = {404, "job-not-found", "No such job"},
+    [HT_P_SCHEDULE_NOT_FOUND] = {404, "schedule-not-found", "No such schedule"},
     [HT_P_METHOD_NOT_ALLOWED] = {405, "method-not-allowed", "Method not allowed"},
     [HT_P_CONFLICT] = {409, "conflict", "Conflict with the current state"},
     [HT_P_STALE_TOKEN] = {409, "stale-token", "The lease token no longer holds the job"},

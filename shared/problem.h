@@ -16,6 +16,7 @@ typedef enum {
     HT_P_FORBIDDEN,          /* 403 */
     HT_P_NOT_FOUND,          /* 404 unknown route */
     HT_P_JOB_NOT_FOUND,      /* 404 */
+    HT_P_SCHEDULE_NOT_FOUND, /* 404 */
     HT_P_METHOD_NOT_ALLOWED, /* 405 */
     HT_P_CONFLICT,           /* 409 */
     HT_P_STALE_TOKEN,        /* 409 worker API: the lease token no longer holds the job */

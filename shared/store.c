@@ -730,6 +730,119 @@ int ht_store_cancel_next(ht_store_t *s, int timeout_ms, char id[HT_ID_LEN + 1], 
     return rc;
 }
 
+/* ---- recurring schedules --------------------------------------------------- */
+
+static void copy_str(char *dst, size_t cap, const redisReply *r)
+{
+    if (r->type == REDIS_REPLY_STRING)
+        snprintf(dst, cap, "%.*s", (int)r->len, r->str);
+    else
+        dst[0] = '\0';
+}
+
+int ht_store_sched_due(ht_store_t *s, const ht_keys_t *k, int limit, ht_sched_due_t *out,
+                       long long *now_ms, long long *next_due_ms)
+{
+    ht_argv_t a;
+    ht_argv_fcall(&a, "ht_sched_due", 1, 0);
+    ht_argv_add(&a, k->sched_due);
+    ht_argv_add(&a, k->base);
+    ht_argv_addf(&a, "%d", limit);
+    int rc;
+    redisReply *r = call(s, &a, &rc);
+    ht_argv_clear(&a);
+    if (!r)
+        return rc;
+    int n = 0;
+    rc = HT_EPROTO;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2 && r->elements - 2 <= (size_t)limit &&
+        r->element[0]->type == REDIS_REPLY_INTEGER && r->element[1]->type == REDIS_REPLY_INTEGER) {
+        rc = 0;
+        *now_ms = r->element[0]->integer;
+        *next_due_ms = r->element[1]->integer;
+        for (size_t i = 2; i < r->elements && rc == 0; i++) {
+            const redisReply *e = r->element[i];
+            ht_sched_due_t *d = &out[n];
+            char due[24];
+            char *end;
+            if (e->type != REDIS_REPLY_ARRAY || e->elements != 8 ||
+                e->element[0]->type != REDIS_REPLY_STRING || e->element[0]->len != HT_ID_LEN) {
+                rc = HT_EPROTO;
+                break;
+            }
+            copy_str(d->id, sizeof(d->id), e->element[0]);
+            copy_str(due, sizeof(due), e->element[1]);
+            d->due_ms = strtoll(due, &end, 10);
+            if (!due[0] || *end) {
+                rc = HT_EPROTO;
+                break;
+            }
+            copy_str(d->cron, sizeof(d->cron), e->element[2]);
+            copy_str(d->every_s, sizeof(d->every_s), e->element[3]);
+            copy_str(d->anchor, sizeof(d->anchor), e->element[4]);
+            copy_str(d->tz, sizeof(d->tz), e->element[5]);
+            copy_str(d->seconds, sizeof(d->seconds), e->element[6]);
+            copy_str(d->catch_up, sizeof(d->catch_up), e->element[7]);
+            n++;
+        }
+    }
+    if (rc < 0)
+        set_err(s, "%s", "redis: unexpected reply to ht_sched_due");
+    freeReplyObject(r);
+    return rc < 0 ? rc : n;
+}
+
+int ht_store_sched_fire(ht_store_t *s, const ht_keys_t *k, const char *id, long long due_ms,
+                        long long tick_ms, long long next_ms, const char *job_id,
+                        const char *problem, int *made, char refusal[256])
+{
+    char sched[HT_KEY_MAX], jobkey[HT_KEY_MAX];
+    ht_keys_sched(k, id, sched);
+    ht_keys_job(k, job_id, jobkey);
+    *made = 0;
+    refusal[0] = '\0';
+    ht_argv_t a;
+    ht_argv_fcall(&a, "ht_sched_fire", 4, 0);
+    ht_argv_add(&a, sched);
+    ht_argv_add(&a, k->sched_due);
+    ht_argv_add(&a, jobkey);
+    ht_argv_add(&a, k->signal);
+    ht_argv_add(&a, id);
+    ht_argv_addf(&a, "%lld", due_ms);
+    if (tick_ms > 0)
+        ht_argv_addf(&a, "%lld", tick_ms);
+    else
+        ht_argv_add(&a, "");
+    if (next_ms > 0)
+        ht_argv_addf(&a, "%lld", next_ms);
+    else
+        ht_argv_add(&a, "");
+    ht_argv_add(&a, job_id);
+    ht_argv_add(&a, k->channel);
+    ht_argv_add(&a, problem ? problem : "");
+    int rc;
+    redisReply *r = call(s, &a, &rc);
+    ht_argv_clear(&a);
+    if (!r)
+        return rc;
+    rc = HT_EPROTO;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+        r->element[0]->type == REDIS_REPLY_INTEGER) {
+        rc = r->element[0]->integer == 1;
+        if (rc == 1 && r->elements == 3 && r->element[1]->type == REDIS_REPLY_STRING &&
+            r->element[2]->type == REDIS_REPLY_STRING) {
+            *made = r->element[1]->len > 0;
+            copy_str(refusal, 256, r->element[2]);
+        } else if (rc == 1) {
+            rc = HT_EPROTO;
+        }
+    }
+    if (rc < 0)
+        set_err(s, "%s", "redis: unexpected reply to ht_sched_fire");
+    freeReplyObject(r);
+    return rc;
+}
+
 int ht_store_get(ht_store_t *s, const ht_keys_t *k, const char *id, ht_job_t *job)
 {
     char jobkey[HT_KEY_MAX];

@@ -182,6 +182,37 @@ int ht_store_delivery_claim(ht_store_t *s, const ht_keys_t *k, long lease_ms, in
 int ht_store_delivery_done(ht_store_t *s, const ht_keys_t *k, const ht_delivery_t *d,
                            const char *outcome, const char *last_status, long long next_due_ms);
 
+/* One schedule whose next run has come (ht_store_sched_due): its id, that
+ * run, and how it runs as stored ("" for what it does not have; see
+ * ht_schedule_when_parse, shared/schedule.h). */
+typedef struct {
+    char id[HT_ID_LEN + 1];
+    long long due_ms;
+    char cron[260];
+    char every_s[24], anchor[24];
+    char tz[72];
+    char seconds[4], catch_up[8];
+} ht_sched_due_t;
+
+/* Reads up to `limit` schedules of partition `k` whose next run has come
+ * into out[limit].  Returns how many (0..limit) with *now_ms (Redis'
+ * clock) and *next_due_ms (when the next of the others comes, -1 when
+ * none), or a negative code. */
+int ht_store_sched_due(ht_store_t *s, const ht_keys_t *k, int limit, ht_sched_due_t *out,
+                       long long *now_ms, long long *next_due_ms);
+
+/* Fires the run of schedule `id` due at `due_ms`, if no one else did: a
+ * job `job_id` (an id of partition `k`) for run tick_ms (0: no job this
+ * time), then the schedule's next run next_ms (0: none, it stops).
+ * `problem` (NULL or a message) records why the schedule cannot run on.
+ * Returns 1 when this call fired it (*made 1 when a job was made; when the
+ * submit was refused, *made 0 and refusal[256] says why), 0 when the run
+ * was no longer due (another worker fired it, or it was paused, deleted),
+ * or a negative code. */
+int ht_store_sched_fire(ht_store_t *s, const ht_keys_t *k, const char *id, long long due_ms,
+                        long long tick_ms, long long next_ms, const char *job_id,
+                        const char *problem, int *made, char refusal[256]);
+
 /* Reads one job.  Returns 0, HT_ENOTFOUND, or a negative code. */
 int ht_store_get(ht_store_t *s, const ht_keys_t *k, const char *id, ht_job_t *job);
 

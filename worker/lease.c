@@ -18,7 +18,9 @@
  *   - re-registers the worker's job types and its partition count once a
  *     minute, and drops the records of workers gone for STALE_MS;
  *   - publishes the worker's record (HT_KEY_WORKERS: its persistent
- *     handlers' processes, for /metrics) every PUBLISH_EVERY_MS.
+ *     handlers' processes, for /metrics) every PUBLISH_EVERY_MS;
+ *   - fires the recurring schedules whose run has come (worker/schedules.c),
+ *     about every 250 ms, sooner when the next run is sooner.
  * The housekeeping covers every partition served (shared/partition.h). */
 #include "worker/lease.h"
 
@@ -36,6 +38,7 @@
 
 #include "worker/job_ctx.h"
 #include "worker/registry.h"
+#include "worker/schedules.h"
 
 #define BEAT_MS           250
 #define REAP_EVERY_MS     1000
@@ -403,7 +406,8 @@ static void *lease_main(void *arg)
         return NULL;
     }
     ht_store_open(&store, &st->url, HT_WORKER_REDIS_TIMEOUT_MS);
-    int64_t next_beat = 0, next_renew = 0, next_promote = 0, next_reap = 0, next_trim = 0;
+    int64_t next_beat = 0, next_renew = 0, next_promote = 0, next_reap = 0, next_trim = 0,
+            next_sched = 0;
     int64_t next_register = ht_mono_ms() + REGISTER_EVERY_MS;
     int64_t next_publish = ht_mono_ms() + PUBLISH_EVERY_MS;
     while (store && !ht_wthread_quitting(&l->thread)) {
@@ -433,11 +437,15 @@ static void *lease_main(void *arg)
             publish(l, store); /* best effort: again in a few seconds */
             next_publish = now + PUBLISH_EVERY_MS;
         }
+        if (now >= next_sched)
+            next_sched = ht_mono_ms() + ht_schedules_fire(store, &st->parts);
 
-        /* Sleep until the next beat, renewal or promotion, whichever is first. */
+        /* Sleep until the next beat, renewal, promotion or schedule run,
+         * whichever is first. */
         now = ht_mono_ms();
         int64_t until = next_beat < next_promote ? next_beat : next_promote;
         until = next_renew < until ? next_renew : until;
+        until = next_sched < until ? next_sched : until;
         int64_t ms = until - now;
         if (ms < 1)
             ms = 1;

@@ -1,7 +1,8 @@
 // The hangtight dashboard (index.html): plain JavaScript over the public
-// JSON API, nothing else.  It polls GET /v1/queues and GET /v1/jobs every
-// POLL_MS, follows running jobs' progress over their SSE streams, and
-// offers cancel and retry.  The API key (when the api has them) is entered
+// JSON API, nothing else.  It polls GET /v1/queues, GET /v1/jobs and GET
+// /v1/schedules every POLL_MS, follows running jobs' progress over their
+// SSE streams, and offers cancel and retry of jobs, pause and resume of
+// schedules.  The API key (when the api has them) is entered
 // once and kept in sessionStorage, and sent as "Authorization: Bearer".
 //
 // Why fetch() and not EventSource for the streams: EventSource cannot send
@@ -354,6 +355,45 @@ function renderRecent(jobs) {
     el("td", {}, FINAL.has(j.status) ? (j.status === "succeeded" ? null : retryButton(j.id)) : cancelButton(j.id)))));
 }
 
+// ---- recurring schedules ------------------------------------------------------
+
+async function scheduleAction(what, id) {
+  try {
+    const { status, doc } = await api("POST", `/v1/schedules/${id}/${what}`);
+    banner(`${what} schedule ${doc.id.slice(0, 8)}: ${status} (${doc.paused ? "paused" : "active"})`, "info");
+  } catch (err) {
+    reportError(err);
+  }
+  poll();
+}
+
+// A schedule's next run may be days away: the date too, in local time.
+function dateTime(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return d.toLocaleDateString([], { year: "numeric", month: "2-digit", day: "2-digit" }) + " " +
+    d.toLocaleTimeString([], { hour12: false });
+}
+
+function scheduleWhen(s) {
+  return s.cron ? `${s.cron} (${s.timezone})` : `every ${s.every_s} s`;
+}
+
+function renderSchedules(scheds) {
+  $("#schedules tbody").replaceChildren(...scheds.map((s) => el("tr", { "data-schedule-id": s.id, "data-paused": String(s.paused) },
+    el("td", { title: s.id, text: s.name || s.id.slice(0, 8) }),
+    el("td", { class: "when", text: scheduleWhen(s) }),
+    el("td", { class: "next", text: s.paused ? "" : dateTime(s.next_run_at) }),
+    el("td", { class: "last" }, s.last_job_id ? jobLink(s.last_job_id) : null,
+       s.last_error ? el("span", { class: "err", title: s.last_error.message, text: " " + s.last_error.code }) : null),
+    el("td", { class: "num", text: String(s.runs) }),
+    el("td", {}, el("span", { class: "status status-" + (s.paused ? "canceled" : "running"), text: s.paused ? "paused" : "active" })),
+    el("td", {}, el("button", { type: "button", "data-action": s.paused ? "resume" : "pause", "data-schedule-id": s.id,
+                                text: s.paused ? "Resume" : "Pause",
+                                onclick: () => scheduleAction(s.paused ? "resume" : "pause", s.id) })))));
+  $("#schedules-empty").hidden = scheds.length > 0;
+}
+
 // ---- the detail view ----------------------------------------------------------
 
 let detailStream = null;
@@ -478,16 +518,18 @@ async function poll() {
   polling = true;
   const filter = $("#recent-filter").value;
   try {
-    const [queues, running, failed, recent] = await Promise.all([
+    const [queues, running, failed, recent, schedules] = await Promise.all([
       api("GET", "/v1/queues"),
       api("GET", "/v1/jobs?status=running&limit=50"),
       api("GET", "/v1/jobs?status=failed&limit=20"),
       api("GET", "/v1/jobs?limit=25" + (filter ? "&status=" + filter : "")),
+      api("GET", "/v1/schedules?limit=100"),
     ]);
     renderQueues(queues.doc);
     renderRunning(running.doc.jobs);
     renderFailed(failed.doc.jobs);
     renderRecent(recent.doc.jobs);
+    renderSchedules(schedules.doc.schedules);
     pollHandlers();
     connState(true, "live · " + new Date().toLocaleTimeString([], { hour12: false }));
     if ($("#banner").dataset.kind !== "info") banner("");

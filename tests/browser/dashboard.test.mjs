@@ -10,7 +10,8 @@
 // Submits jobs through the public API (like any client) and checks what the
 // page shows: a progress bar that moves to 100% over the SSE stream, cancel
 // of a running job, retry of a failed one, the detail view with the event
-// log, the throughput chart, the API key kept in sessionStorage and sent as
+// log, the schedules table (next run, last job, pause and resume), the
+// throughput chart, the API key kept in sessionStorage and sent as
 // Bearer.  Fails on any page error, console error or CSP violation.  Saves
 // screenshots into the output dir.
 import assert from "node:assert/strict";
@@ -36,7 +37,7 @@ async function api(method, path, body) {
     headers: { ...(body ? { "Content-Type": "application/json" } : {}), ...(KEY ? { Authorization: `Bearer ${KEY}` } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
-  const doc = await res.json();
+  const doc = res.status === 204 ? null : await res.json();
   return { status: res.status, doc };
 }
 
@@ -165,6 +166,31 @@ try {
   assert.equal(events[events.length - 1], "status");
   assert.match(await page.textContent("#detail-doc"), /"status": "succeeded"/);
   log(`detail view: ${events.length} events in the log`);
+
+  // ---- recurring schedules: listed with their next run, last job, pause state -------
+  const sched = async (body) => {
+    const { status, doc } = await api("POST", "/v1/schedules", body);
+    assert.equal(status, 201, `create schedule ${JSON.stringify(body)}: ${JSON.stringify(doc)}`);
+    return doc.id;
+  };
+  const nightly = await sched({ name: "nightly report", cron: "0 3 * * *", timezone: "Europe/Paris", job: { type: "echo" } });
+  const beat = await sched({ name: "heartbeat", every_s: 1, job: { type: "echo", payload: { beat: true } } });
+  const nightlyRow = `#schedules tr[data-schedule-id="${nightly}"]`;
+  await page.waitForSelector(nightlyRow, { timeout: 10000 });
+  assert.equal(await page.textContent(`${nightlyRow} .when`), "0 3 * * * (Europe/Paris)");
+  assert.ok((await page.textContent(`${nightlyRow} .next`)).length > 0, "the next run is shown");
+  await page.waitForSelector(`#schedules tr[data-schedule-id="${beat}"] .last a.job`, { timeout: 15000 });
+  const [pauseRes] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith(`/v1/schedules/${nightly}/pause`)),
+    page.click(`${nightlyRow} button[data-action=pause]`),
+  ]);
+  assert.equal(pauseRes.status(), 200, "pause from the dashboard");
+  await page.waitForSelector(`${nightlyRow}[data-paused=true] button[data-action=resume]`, { timeout: 10000 });
+  assert.equal(await page.textContent(`${nightlyRow} .next`), "", "no next run while paused");
+  await page.click(`${nightlyRow} button[data-action=resume]`);
+  await page.waitForSelector(`${nightlyRow}[data-paused=false]`, { timeout: 10000 });
+  assert.equal((await api("DELETE", "/v1/schedules/" + beat)).status, 204);
+  log("schedules: listed, last job linked, paused and resumed from the dashboard");
 
   // ---- throughput chart ----------------------------------------------------------
   await page.waitForFunction(() => {

@@ -435,18 +435,20 @@ ht_start_cluster() {
         read -r -a HT_CLUSTER_PORTS <<<"$(ht_free_cluster_ports "$n")"
     fi
     if [[ -n "$password" ]]; then export REDISCLI_AUTH=$password; else unset REDISCLI_AUTH; fi
+    # No diskless-sync delay: a replica attaches at once (the default waits
+    # 5 s for more replicas to share one transfer).
+    HT_CLUSTER_NODE_ARGS=(--bind 127.0.0.1 --save '' --appendonly "$persist"
+        --appendfsync "$fsync" --daemonize no --protected-mode yes
+        --cluster-enabled yes --cluster-config-file nodes.conf
+        --cluster-node-timeout "$timeout" --cluster-replica-validity-factor 0
+        --repl-diskless-sync yes --repl-diskless-sync-delay 0
+        ${password:+--requirepass "$password" --masterauth "$password"})
     for i in "${!HT_CLUSTER_PORTS[@]}"; do
         mkdir -p "$HT_TMP/redis-n$((i + 1))"
-        # No diskless-sync delay: a replica attaches at once (the default
-        # waits 5 s for more replicas to share one transfer).  A port (or
-        # its bus port) taken meanwhile: another pair (ht__start_redis_server).
+        # A port (or its bus port) taken meanwhile: another pair
+        # (ht__start_redis_server).
         ht__start_redis_server "redis-n$((i + 1))" "${HT_CLUSTER_PORTS[i]}" "$pick" \
-            --bind 127.0.0.1 --dir "$HT_TMP/redis-n$((i + 1))" --save '' \
-            --appendonly "$persist" --appendfsync "$fsync" --daemonize no --protected-mode yes \
-            --cluster-enabled yes --cluster-config-file nodes.conf \
-            --cluster-node-timeout "$timeout" --cluster-replica-validity-factor 0 \
-            --repl-diskless-sync yes --repl-diskless-sync-delay 0 \
-            ${password:+--requirepass "$password" --masterauth "$password"}
+            --dir "$HT_TMP/redis-n$((i + 1))" "${HT_CLUSTER_NODE_ARGS[@]}"
         HT_CLUSTER_PORTS[i]=$HT__PORT
         seeds+=("127.0.0.1:$HT__PORT")
     done
@@ -592,6 +594,14 @@ ht_kill_node() {
     ht_stop "$HT_KILLED_NODE" "$sig" 10
 }
 
+# ht_restart_node NAME PORT: starts the stopped cluster node NAME again on
+# PORT with the settings it had; it finds the cluster from its nodes.conf
+# (a master failed over meanwhile comes back as a replica of its successor).
+HT_CLUSTER_NODE_ARGS=()
+ht_restart_node() {
+    ht__start_redis_server "$1" "$2" - --dir "$HT_TMP/$1" "${HT_CLUSTER_NODE_ARGS[@]}"
+}
+
 # ht_wait_slot_served SLOT [TIMEOUT]: waits until a live master other
 # than HT_KILLED_PORT serves SLOT and the cluster is ok again.
 ht_slot_served_elsewhere() {
@@ -675,7 +685,9 @@ ht_start_worker() {
 # (after log offset FROM).
 ht_worker_ready() {
     ht_alive "$1" || fail "$1 exited: $(tail -n 20 "${HT_LOGS[$1]}")"
-    ht__log_since "$1" "${2:-0}" | grep -q 'worker ready'
+    # grep reads to the end (no -q): under pipefail, a grep that quit early
+    # would fail the pipeline when tail, writing a long log, got SIGPIPE.
+    ht__log_since "$1" "${2:-0}" | grep 'worker ready' >/dev/null
 }
 
 # ht_start_stack [--workers N] [--redis-args A...] [--api-args A...]

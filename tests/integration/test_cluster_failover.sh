@@ -29,7 +29,16 @@
 # again within 30 s of the kill, jobs of the killed master's partitions
 # among them; every acknowledged job that still exists reaches a terminal
 # state within 30 s of the end of the load, and succeeded.
+#
+# Durable mode (HT_FAILOVER_DURABLE=1: test_cluster_failover_durable.sh):
+# the api runs with --wait-replicas 1, so a 202 comes only after the
+# master's replica acknowledged the job (WAIT 1).  Asserted: not one
+# acknowledged job is lost.  The promoted replica has no replica of its own
+# until the killed node comes back (restarted here, it rejoins as the new
+# master's replica); meanwhile durable submits of its partitions are
+# refused (503 naming the job), as they must be.
 source "$(dirname "$0")/lib.sh"
+DURABLE=${HT_FAILOVER_DURABLE:-0}
 
 CLIENTS=4
 ACKED_BEFORE=300 # acknowledged submits before the kill
@@ -38,7 +47,11 @@ ACKED_AFTER=300  # and after the promotion
 ht_start_cluster
 export HANGTIGHT_PARTITIONS=6
 ht_migrate
-ht_start_api
+if ((DURABLE)); then
+    ht_start_api --wait-replicas 1 --wait-timeout-ms 1000
+else
+    ht_start_api
+fi
 export HANGTIGHT_LEASE_MS=5000
 ht_start_worker w1
 ht_start_worker w2
@@ -121,6 +134,11 @@ NEW_MASTER=$(ht_cluster_node_name "$(ht_slot_master 0)")
 won=$(grep -m1 'Failover election won' "${HT_LOGS[$NEW_MASTER]}" | awk '{ print $2, $3, $4, $5 }')
 PROMOTED_MS=$(date -d "$won" +%s%3N 2>/dev/null || ht_ms)
 log "slot 0 (partitions $KILLED_PARTS) served by $NEW_MASTER: election won $((PROMOTED_MS - KILL_MS)) ms after the kill"
+if ((DURABLE)); then
+    # The new master needs a replica before its durable submits pass.
+    ht_restart_node "$HT_KILLED_NODE" "$HT_KILLED_PORT"
+    wait_until 30 "the restarted node replicates the new master" ht_cluster_replicas_up 3
+fi
 
 # The load goes on until the new master acknowledged jobs of its own.
 wait_until 60 "$ACKED_AFTER submits are acknowledged after the promotion" \
@@ -195,6 +213,9 @@ log "stuck (exist, never finished): $stuck; audit errors: $(jq -r .errors <<<"$a
 log "duplicates (started more than once): $dups of $started starts; documents with attempt > 1: $retried_docs"
 log "terminal: $(jq -c .terminal <<<"$audit")"
 ((lost == 0)) || log "lost ids: $(jq -c '.missing[0:10]' <<<"$audit")"
+if ((DURABLE)); then
+    ((lost == 0)) || fail "durable mode: $lost acknowledged jobs lost over the failover"
+fi
 ((stuck == 0)) || fail "acknowledged jobs never finished: $(jq -c '.stuck' <<<"$audit" | head -c 600)"
 ((unexposed == 0)) || fail "$unexposed lost jobs were safe on the replica or on another master: $(head -n 5 "$HT_TMP/lost-unexposed.ids" | tr '\n' ' ')"
 # Every job that finished went through a worker at least once.

@@ -53,6 +53,7 @@ assert_status 200 "HEAD /openapi.json"
 # exactly the documented methods: OPTIONS is in no path's methods, so the
 # router answers 405 with Allow.
 sample() { sed -e 's#/jobs/{[^}]*}#/jobs/5b0f6a1e-3f7c-4b1e-9a39-2f8e4f0c9d11#' \
+               -e 's#/v1/schedules/{[^}]*}#/v1/schedules/7c9e6679-7425-40de-944b-e07fc1f90ae7#' \
                -e 's#/v1/webhook-secrets/{[^}]*}#/v1/webhook-secrets/ws_0123456789abcdef01234567#' \
                -e 's#/dashboard/{[^}]*}#/dashboard/app.js#'; }
 n=0

@@ -131,13 +131,17 @@ wait_until 15 "the impatient job gives up waiting" ht_job_is "$impatient" failed
 assert_json .error.code timeout
 assert_jq '.error.message | contains("no process of the t.single handler was free")' \
     "the timeout says it waited for a process"
-ht_job_is "$first" running || fail "the first job should still run: $HTTP_BODY"
+impatient_done=$(ht_json .finished_at)
 wait_until 20 "the waiting job runs after the first" ht_job_is "$second" succeeded
 second_pid=$(ht_json .result.pid)
 second_done=$(ht_json .finished_at)
 ht_job_is "$first" succeeded || fail "the first job: $HTTP_BODY"
 assert_eq "$(ht_json .result.pid)" "$second_pid" "both ran on the one process"
 [[ "$second_done" < "$(ht_json .finished_at)" ]] && fail "the waiting job finished first"
+# The impatient job gave up while the first held the one process (RFC 3339
+# times of one clock compare as strings).
+[[ "$impatient_done" < "$(ht_json .finished_at)" ]] ||
+    fail "the impatient job ended at $impatient_done, not before the first ($(ht_json .finished_at))"
 
 # ---- a handler that never answers: timeout; the other slots carry on -----
 ht_submit '{"type": "t.proto", "payload": {"do": "sleep", "s": 60}, "timeout_s": 3, "max_attempts": 1}'

@@ -211,7 +211,7 @@ Test(job, document_of_a_running_job)
            "\"timeout_s\":300,\"ttl_s\":86400,\"created_at\":\"2026-11-26T04:26:36.123Z\","
            "\"run_at\":null,\"started_at\":\"2026-11-26T04:26:37.000Z\",\"finished_at\":null,"
            "\"result\":null,"
-           "\"error\":null,\"metadata\":{\"k\":\"v\"},\"callback\":null,"
+           "\"error\":null,\"metadata\":{\"k\":\"v\"},\"schedule_id\":null,\"callback\":null,"
            "\"links\":{\"self\":\"/v1/jobs/" ID "\",\"events\":\"/v1/jobs/" ID "/events\","
            "\"cancel\":\"/v1/jobs/" ID "\"}}");
     cr_expect_null(strstr(s, "payload"), "the payload is not part of the document");
@@ -247,6 +247,10 @@ Test(job, document_of_a_finished_job)
                                 "{\"code\":\"handler_failed\",\"message\":\"boom\"}",
                                 "callback_url",
                                 "https://example.com/hook",
+                                "schedule_id",
+                                "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                                "run_at",
+                                "1000",
                                 NULL};
     ht_job_t j;
     cr_assert_eq(from_pairs(&j, done), 0);
@@ -256,9 +260,10 @@ Test(job, document_of_a_finished_job)
            "\"priority\":\"default\",\"progress\":{\"percent\":null,\"message\":null,"
            "\"updated_at\":null},\"attempt\":3,\"max_attempts\":3,"
            "\"timeout_s\":10,\"ttl_s\":60,\"created_at\":\"1970-01-01T00:00:01.000Z\","
-           "\"run_at\":null,\"started_at\":\"1970-01-01T00:00:02.000Z\","
+           "\"run_at\":\"1970-01-01T00:00:01.000Z\",\"started_at\":\"1970-01-01T00:00:02.000Z\","
            "\"finished_at\":\"1970-01-01T00:00:03.000Z\",\"result\":[1,\"two\"],"
            "\"error\":{\"code\":\"handler_failed\",\"message\":\"boom\"},\"metadata\":{},"
+           "\"schedule_id\":\"7c9e6679-7425-40de-944b-e07fc1f90ae7\","
            "\"callback\":{\"url\":\"https://example.com/hook\",\"state\":null,"
            "\"attempts\":0,\"last_status\":null,\"last_attempt_at\":null},"
            "\"links\":{\"self\":\"/v1/jobs/" ID "\",\"events\":\"/v1/jobs/" ID "/events\","

@@ -132,6 +132,8 @@ static json_t *reference_doc(const ht_job_t *job)
     json_object_set_new(doc, "error", stored_json(job->error));
     json_object_set_new(doc, "metadata",
                         job->metadata ? stored_json(job->metadata) : json_object());
+    /* The recurring schedule that made it (its run is run_at). */
+    json_object_set_new(doc, "schedule_id", opt_string(job->schedule_id));
     json_object_set_new(doc, "callback", callback_json(job));
     /* Asked for and not yet honoured: the worker stops the handler soon. */
     if (job->cancel_requested && !ht_job_status_terminal(job->status))
@@ -357,6 +359,7 @@ static void gen_job(ht_job_t *j)
     j->result = maybe(gen_stored());
     j->error = maybe(gen_stored());
     j->metadata = maybe(gen_stored());
+    j->schedule_id = maybe(gen_string(0));
     j->payload = maybe(gen_stored());
     j->attempt = (int)pick(30) - 2;
     j->max_attempts = (int)pick(26);

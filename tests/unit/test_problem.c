@@ -17,6 +17,7 @@ Test(problem, table_has_every_kind)
         {HT_P_FORBIDDEN, 403, "forbidden"},
         {HT_P_NOT_FOUND, 404, "not-found"},
         {HT_P_JOB_NOT_FOUND, 404, "job-not-found"},
+        {HT_P_SCHEDULE_NOT_FOUND, 404, "schedule-not-found"},
         {HT_P_METHOD_NOT_ALLOWED, 405, "method-not-allowed"},
         {HT_P_CONFLICT, 409, "conflict"},
         {HT_P_STALE_TOKEN, 409, "stale-token"},

@@ -102,6 +102,53 @@ Test(wait_plan, no_102_and_no_socket_checks_on_http2)
     cr_expect_eq(p.heartbeat_s, -1);
 }
 
+/* The plan of `value` for a client sending User-Agent `ua` (NULL: none). */
+static ht_wait_plan_t client_plan(const char *value, const char *ua)
+{
+    ht_prefer_t p = prefer(value);
+    ht_wait_plan_t plan;
+    ht_wait_plan(&plan, &p, 600, 10000, 0x101);
+    ht_wait_plan_client(&plan, &p, ua, ua ? strlen(ua) : 0);
+    return plan;
+}
+
+Test(wait_plan, python_clients_get_no_102s_unless_they_ask)
+{
+    ht_wait_plan_t p = client_plan("wait=30", "Python-urllib/3.11");
+    cr_expect_eq(p.heartbeat_ms, 0);
+    cr_expect_eq(p.max_beats, 0);
+    cr_expect_eq(p.check_ms, 10000, "still looks for a client gone");
+    p = client_plan("wait=30", "python-requests/2.28.1");
+    cr_expect_eq(p.heartbeat_ms, 0);
+    p = client_plan("wait=30", "python-urllib3/2.7.0");
+    cr_expect_eq(p.heartbeat_ms, 0);
+    /* An explicit heartbeat wins. */
+    p = client_plan("wait=30, heartbeat=2", "python-requests/2.28.1");
+    cr_expect_eq(p.heartbeat_ms, 2000);
+    cr_expect_eq(p.max_beats, -1);
+}
+
+Test(wait_plan, go_gets_at_most_four_102s)
+{
+    ht_wait_plan_t p = client_plan("wait=60", "Go-http-client/1.1");
+    cr_expect_eq(p.heartbeat_ms, 10000);
+    cr_expect_eq(p.max_beats, 4);
+    p = client_plan("wait=60, heartbeat=1", "Go-http-client/1.1");
+    cr_expect_eq(p.heartbeat_ms, 1000);
+    cr_expect_eq(p.max_beats, -1);
+}
+
+Test(wait_plan, other_or_no_user_agent_keeps_the_default)
+{
+    const char *uas[] = {
+        NULL, "curl/7.88.1", "node", "python-requests", "Go-http-client", "xPython-urllib/3.11"};
+    for (size_t i = 0; i < sizeof(uas) / sizeof(uas[0]); i++) {
+        ht_wait_plan_t p = client_plan("wait=30", uas[i]);
+        cr_expect_eq(p.heartbeat_ms, 10000, "%s", uas[i] ? uas[i] : "(none)");
+        cr_expect_eq(p.max_beats, -1, "%s", uas[i] ? uas[i] : "(none)");
+    }
+}
+
 Test(wait_applied, what_was_applied)
 {
     ht_wait_plan_t p = plan_of("wait=120, heartbeat=30", 600, 0x101);

@@ -2,10 +2,10 @@
 """Sync mode through Python's standard clients, written as a Python user
 would.  http.client only skips "100 Continue" among interim responses, so
 with 102 heartbeats it returns the first 102 as if it were the final answer;
-with `heartbeat=0` it gets the real one.  urllib and requests sit on
-http.client and inherit that.
+with `heartbeat=0` it gets the real one.  urllib, urllib3 and requests sit
+on http.client and inherit that.
 
-    py_clients.py http.client|urllib|requests URL JSON-BODY PREFER
+    py_clients.py http.client|urllib|requests|urllib3 URL JSON-BODY PREFER
 
 Prints {"client", "status", "body"} or {"client", "error"}; exits 0 either
 way (the test judges).
@@ -48,10 +48,19 @@ def with_requests(url, body, prefer):
     return {"status": resp.status_code, "body": resp.text}
 
 
+def with_urllib3(url, body, prefer):
+    import urllib3  # requests' own transport, also used alone
+
+    resp = urllib3.PoolManager().request(
+        "POST", url, body=body, timeout=60,
+        headers={"Content-Type": "application/json", "Prefer": prefer})
+    return {"status": resp.status, "body": resp.data.decode("utf-8", "replace")}
+
+
 def main():
     client, url, body, prefer = sys.argv[1:5]
     run = {"http.client": with_http_client, "urllib": with_urllib,
-           "requests": with_requests}[client]
+           "requests": with_requests, "urllib3": with_urllib3}[client]
     try:
         out = run(url, body, prefer)
     except Exception as e:  # the test wants to see any failure, not a traceback
