@@ -40,9 +40,10 @@ def handle(job, progress):
 
 # ---- the HTTP worker API: nothing to change below ----
 class Worker:
-    def __init__(self, url, handlers, key=None, name=None, wait_s=20):
+    def __init__(self, url, handlers, key=None, name=None, wait_s=20, claim_next=True):
         u = urllib.parse.urlsplit(url)
         self.addr, self.handlers, self.wait_s = (u.hostname, u.port or 80), handlers, wait_s
+        self.claim_next = claim_next  # the next job claimed by complete/fail: 1 round trip a job
         self.claim_body = {"types": sorted(handlers), "wait_s": wait_s,
                            "worker": name or f"{socket.gethostname()}:{os.getpid()}"}
         self.headers = {"Content-Type": "application/json"}
@@ -109,7 +110,7 @@ class Worker:
             del self.held[job["id"]]
         if lease.get("lost"):
             return None  # its outcome would be refused: drop it
-        if not self.stopping.is_set():
+        if self.claim_next and not self.stopping.is_set():
             body["claim_next"] = {"types": self.claim_body["types"], "worker": self.claim_body["worker"]}
         status, answer = self.call(f"/v1/worker/jobs/{job['id']}/{outcome}", body)
         return answer.get("next") if status == 200 else None  # the next job, claimed along
