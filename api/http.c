@@ -21,6 +21,8 @@ static const char *reason_phrase(int status)
         return "Accepted";
     case 204:
         return "No Content";
+    case 206:
+        return "Partial Content";
     case 304:
         return "Not Modified";
     case 400:
@@ -33,6 +35,8 @@ static const char *reason_phrase(int status)
         return "Not Found";
     case 405:
         return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
     case 409:
         return "Conflict";
     case 413:
@@ -41,6 +45,8 @@ static const char *reason_phrase(int status)
         return "URI Too Long";
     case 415:
         return "Unsupported Media Type";
+    case 416:
+        return "Range Not Satisfiable";
     case 417:
         return "Expectation Failed";
     case 422:
@@ -55,6 +61,8 @@ static const char *reason_phrase(int status)
         return "Not Implemented";
     case 503:
         return "Service Unavailable";
+    case 507:
+        return "Insufficient Storage";
     default:
         return "Unknown";
     }
@@ -235,6 +243,17 @@ static int media_type_is_json(h2o_iovec_t v)
     if (sub.len == 4 && strncasecmp(sub.base, "json", 4) == 0)
         return 1;
     return sub.len > suflen && strncasecmp(sub.base + sub.len - suflen, suffix, suflen) == 0;
+}
+
+int ht_http_media_type_is_json(const char *v, size_t len)
+{
+    return media_type_is_json(h2o_iovec_init(v, len));
+}
+
+int ht_http_content_type_is_json(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    return i < 0 ? -1 : media_type_is_json(req->headers.entries[i].value);
 }
 
 int ht_http_json_content_type_or_reply(h2o_req_t *req)

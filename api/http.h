@@ -77,6 +77,12 @@ int ht_http_job_problem(h2o_req_t *req, int err);
  * (parameters such as charset allowed).  Returns 0 or -1 (answered). */
 int ht_http_json_content_type_or_reply(h2o_req_t *req);
 
+/* 1 when the media type v[0..len) is JSON as above (parameters allowed). */
+int ht_http_media_type_is_json(const char *v, size_t len);
+
+/* 1 when Content-Type is JSON (as above), 0 when it is another type, -1
+ * when there is none. */
+int ht_http_content_type_is_json(h2o_req_t *req);
 /* The request's query string (what follows '?'; empty when none), ready
  * to read with the one parser (shared/query.h, scratch in req->pool).
  * Every parameter is checked first: returns 0, or -1 having answered 400

@@ -3,7 +3,13 @@
  * GET /v1/jobs/{id} (poll, or long poll with If-None-Match and Prefer:
  * wait=N).  Validation is shared/job_request.c's; the store call is
  * api/store.c's; holding is api/wait.c's; this file decides statuses and
- * headers.  Listing is jobs_list.c, cancel and retry job_actions.c. */
+ * headers.  Listing is jobs_list.c, cancel and retry job_actions.c.
+ *
+ * A file submit (a body that is not JSON, DESIGN.md "Files") takes the same
+ * path with two differences: its fields come from the query string, and
+ * between the type check and the store call its body goes into the blob
+ * store (api/upload.c); the job is created only once the file is stored,
+ * and a job refused after that takes its file with it. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,11 +20,13 @@
 #include "shared/id.h"
 #include "shared/job.h"
 #include "shared/log.h"
+#include "shared/query.h"
 
 #include "api/http.h"
 #include "api/idem.h"
 #include "api/parts.h"
 #include "api/router.h"
+#include "api/upload.h"
 #include "api/wait.h"
 
 #define MAX_PAYLOAD_DEPTH 32
@@ -104,6 +112,7 @@ typedef struct {
     uint64_t version; /* of the stored job, once stored */
     int64_t created_at;
     ht_job_status_t status; /* as stored: queued or scheduled */
+    ht_upload_t *upload;    /* a file submit's file (api/upload.h); NULL for JSON */
 } submit_t;
 
 static void submit_dispose(void *p)
@@ -136,6 +145,14 @@ static void submitted_job(const submit_t *s, ht_job_t *job)
     job->created_at = s->created_at;
     job->progress_pct = -1;
     job->version = s->version;
+    if (s->upload) {
+        /* The reference as stored, read back without a copy: the content
+         * type is borrowed like every string here. */
+        job->input.bytes = strtoull(ht_upload_ref(s->upload), NULL, 10);
+        memcpy(job->input.sha256, ht_upload_sha256(s->upload), sizeof(job->input.sha256));
+        memcpy(job->input.name, "input", sizeof("input"));
+        job->input.content_type = (char *)ht_upload_content_type(s->upload);
+    }
 }
 
 /* Preference-Applied (when something was) and Vary: Prefer, which every
@@ -172,7 +189,9 @@ static void send_accepted(submit_t *s, const ht_job_t *job, int held)
     ht_http_send_job(req, 202, job);
 }
 
-/* The sync answer: the job finished while the request was held. */
+/* The sync answer: the job finished while the request was held.  A job
+ * that left an output file is a 201 whose Location is that file (WebDAV's
+ * PUT ... 102 Processing ... 201 Created, as a job); else a 200. */
 static void send_finished(submit_t *s, const ht_job_t *job)
 {
     h2o_req_t *req = s->req;
@@ -181,9 +200,17 @@ static void send_finished(submit_t *s, const ht_job_t *job)
         ht_http_add_header(req, "idempotent-replayed", "true");
     h2o_iovec_t path = job_path(req, s->id);
     ht_http_add_header_pooled(req, H2O_TOKEN_CONTENT_LOCATION, path.base, path.len);
+    int created = job->status == HT_JOB_SUCCEEDED && job->output.name[0];
+    if (created) {
+        static const char tail[] = "/output";
+        char *loc = h2o_mem_alloc_pool(&req->pool, path.len + sizeof(tail) - 1);
+        memcpy(loc, path.base, path.len);
+        memcpy(loc + path.len, tail, sizeof(tail) - 1);
+        ht_http_add_header_pooled(req, H2O_TOKEN_LOCATION, loc, path.len + sizeof(tail) - 1);
+    }
     add_etag(req, job->version, etag);
     add_prefer_headers(req, &s->plan, 1, 0);
-    ht_http_send_job(req, 200, job);
+    ht_http_send_job(req, created ? 201 : 200, job);
 }
 
 static void on_sync_answer(void *data, h2o_req_t *req, ht_wait_end_t end, int err,
@@ -254,6 +281,12 @@ static void on_submitted(void *data, int err, const ht_astore_submitted_t *res)
 {
     submit_t *s = data;
     h2o_req_t *req = s->req;
+    /* A file the job will not keep goes: refused (Redis answered), or a
+     * replay (the first request's job has its own).  After a lost
+     * connection the job may exist: its file stays, and the sweeper takes
+     * it if no job does. */
+    if (s->upload && ((err && err != HT_EREDIS) || (!err && res->replayed)))
+        ht_upload_discard(s->upload);
     if (err == HT_EEXIST) {
         idempotency_mismatch(s);
         return;
@@ -293,11 +326,8 @@ static void on_submitted(void *data, int err, const ht_astore_submitted_t *res)
     send_accepted(s, NULL, 0);
 }
 
-static int enqueue(submit_t *s)
+static int submit_now(submit_t *s)
 {
-    int rc = ht_id_new_in(s->id, s->part_index, s->part_n);
-    if (rc < 0)
-        return ht_http_problem(s->req, HT_P_INTERNAL, "cannot make a job id: %s", ht_strerror(rc));
     s->payload_json = json_dumps(s->jr.payload, JSON_COMPACT | JSON_ENCODE_ANY);
     if (s->jr.metadata)
         s->metadata_json = json_dumps(s->jr.metadata, JSON_COMPACT);
@@ -316,6 +346,50 @@ static int enqueue(submit_t *s)
     free(s->payload_json);
     s->payload_json = NULL;
     return 0;
+}
+
+/* A file submit's fingerprint for its Idempotency-Key: the query string
+ * (the job's fields), the content type and the file's SHA-256, known only
+ * once it is stored. */
+static int file_fingerprint(submit_t *s)
+{
+    h2o_req_t *req = s->req;
+    h2o_iovec_t q = h2o_iovec_init("", 0);
+    if (req->query_at != SIZE_MAX && req->query_at < req->path.len)
+        q = h2o_iovec_init(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1);
+    const char *ct = ht_upload_content_type(s->upload), *sha = ht_upload_sha256(s->upload);
+    size_t n = sizeof("file\n\n\n") + q.len + strlen(ct) + strlen(sha);
+    char *text = h2o_mem_alloc_pool(&req->pool, n);
+    int len = snprintf(text, n, "file\n%.*s\n%s\n%s", (int)q.len, q.base, ct, sha);
+    return ht_idem_body_hash(text, (size_t)len, s->idem_hash);
+}
+
+static void on_stored(void *data, int err)
+{
+    submit_t *s = data;
+    if (err) {
+        ht_upload_problem(s->req, s->upload, err);
+        return;
+    }
+    if (s->opts.idem_key && file_fingerprint(s) < 0) {
+        ht_upload_discard(s->upload);
+        ht_http_problem(s->req, HT_P_INTERNAL, "cannot fingerprint the request");
+        return;
+    }
+    s->opts.input = ht_upload_ref(s->upload);
+    submit_now(s);
+}
+
+static int enqueue(submit_t *s)
+{
+    int rc = ht_id_new_in(s->id, s->part_index, s->part_n);
+    if (rc < 0)
+        return ht_http_problem(s->req, HT_P_INTERNAL, "cannot make a job id: %s", ht_strerror(rc));
+    if (s->upload) {
+        ht_upload_store(s->upload, s->tenant, s->id, on_stored, s);
+        return 0;
+    }
+    return submit_now(s);
 }
 
 static void on_type_checked(void *data, int err, int served)
@@ -355,11 +429,15 @@ static int idempotency_of(submit_t *s)
     if (!key)
         return 0;
     s->idem_key = h2o_mem_alloc_pool(&s->req->pool, HT_KEY_MAX);
-    if (ht_keys_idem(s->keys, s->tenant, key, keylen, s->idem_key) < 0 ||
-        ht_idem_body_hash(s->req->entity.base, s->req->entity.len, s->idem_hash) < 0)
+    if (ht_keys_idem(s->keys, s->tenant, key, keylen, s->idem_key) < 0)
         return ht_http_problem(s->req, HT_P_INTERNAL, "cannot fingerprint the request");
     s->opts.idem_key = s->idem_key;
     s->opts.idem_hash = s->idem_hash;
+    /* A file's fingerprint waits for its SHA-256 (file_fingerprint). */
+    if (s->upload)
+        return 0;
+    if (ht_idem_body_hash(s->req->entity.base, s->req->entity.len, s->idem_hash) < 0)
+        return ht_http_problem(s->req, HT_P_INTERNAL, "cannot fingerprint the request");
     return 0;
 }
 
@@ -382,13 +460,49 @@ static void schedule_of(submit_t *s)
     s->status = s->opts.run_at_ms > ht_now_ms() ? HT_JOB_SCHEDULED : HT_JOB_QUEUED;
 }
 
+/* Query parameters that are not job fields: the wait preference's, for
+ * clients that cannot set a Prefer header (api/wait.h). */
+static const char *const not_fields[] = {"wait", "heartbeat", NULL};
+
+/* A file submit's fields, from its query string.  Returns 0 or -1
+ * (answered: 400 for a malformed query, 422 for bad fields). */
+static int request_from_query(submit_t *s, const ht_job_limits_t *limits)
+{
+    h2o_req_t *req = s->req;
+    ht_query_t q;
+    if (ht_http_query_or_reply(req, &q) < 0)
+        return -1;
+    /* At most one parameter per 2 bytes of the query ("a&"). */
+    size_t max = (req->query_at != SIZE_MAX ? req->path.len - req->query_at : 0) / 2 + 1, n = 0;
+    ht_job_param_t *params = h2o_mem_alloc_pool(&req->pool, max * sizeof(*params));
+    ht_query_param_t p;
+    while (n < max && ht_query_next(&q, &p) == 1) {
+        params[n].name = h2o_strdup(&req->pool, p.name, p.name_len).base;
+        params[n].value = h2o_strdup(&req->pool, p.value, p.value_len).base;
+        n++;
+    }
+    ht_problem_t problem = {0};
+    if (ht_job_request_from_params(&s->jr, params, n, not_fields, limits, &problem) < 0) {
+        ht_http_send_problem(req, &problem);
+        ht_problem_clear(&problem);
+        return -1;
+    }
+    return 0;
+}
+
 int ht_jobs_submit(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
-    if (req->entity.len > t->cfg->max_body_bytes)
-        return ht_http_problem(req, HT_P_TOO_LARGE, "the body is %zu bytes; the limit is %zu",
-                               req->entity.len, t->cfg->max_body_bytes);
-    if (ht_http_json_content_type_or_reply(req) < 0)
-        return -1;
+    ht_upload_t *upload = NULL;
+    if (ht_upload_is_file(req)) {
+        if (ht_upload_begin_or_reply(req, args->intake, &upload) < 0)
+            return -1;
+    } else {
+        if (req->entity.len > t->cfg->max_body_bytes)
+            return ht_http_problem(req, HT_P_TOO_LARGE, "the body is %zu bytes; the limit is %zu",
+                                   req->entity.len, t->cfg->max_body_bytes);
+        if (ht_http_json_content_type_or_reply(req) < 0)
+            return -1;
+    }
 
     ht_query_t query; /* only checked here: ht_wait_prefer_of reads ?wait= */
     if (ht_http_query_or_reply(req, &query) < 0)
@@ -414,15 +528,21 @@ int ht_jobs_submit(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *ar
     s->req = req;
     s->tenant = args->tenant;
     s->plan = plan;
+    s->upload = upload;
     if (idempotency_of(s) < 0)
         return -1;
     ht_job_limits_t limits = {.max_payload_depth = MAX_PAYLOAD_DEPTH,
                               .allow_private_callbacks = t->cfg->webhook_allow_private};
-    ht_problem_t p = {0};
-    if (ht_job_request_parse(&s->jr, req->entity.base, req->entity.len, &limits, &p) < 0) {
-        ht_http_send_problem(req, &p);
-        ht_problem_clear(&p);
-        return -1;
+    if (upload) {
+        if (request_from_query(s, &limits) < 0)
+            return -1;
+    } else {
+        ht_problem_t p = {0};
+        if (ht_job_request_parse(&s->jr, req->entity.base, req->entity.len, &limits, &p) < 0) {
+            ht_http_send_problem(req, &p);
+            ht_problem_clear(&p);
+            return -1;
+        }
     }
     schedule_of(s);
     if (ht_types_known(t->types, s->jr.type))

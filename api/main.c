@@ -11,6 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
+#include "shared/blob.h"
 #include "shared/clock.h"
 #include "shared/config.h"
 #include "shared/error.h"
@@ -21,8 +24,10 @@
 #include "shared/store.h"
 
 #include "api/auth.h"
+#include "api/files.h"
 #include "api/listen.h"
 #include "api/server.h"
+#include "api/sweeper.h"
 #include "api/tenants.h"
 
 /* Redis may start after us (compose, the run script): keep trying this long. */
@@ -43,6 +48,9 @@ static int opt_metrics_public, opt_insecure_open, opt_generate_key;
 static long opt_partitions;
 static ht_parts_t parts;   /* shared/partition.h: read-only once the threads run */
 static int opt_access_log; /* api/access_log.h */
+static ht_blob_settings_t opt_blob; /* api/files.h */
+static long opt_max_upload, opt_file_threads, opt_blob_sweep_s, opt_blob_grace_s;
+static const char *opt_spool_dir;
 static long opt_max_connections, opt_max_streams_per_conn, opt_max_inflight; /* api/inflight.h */
 static long opt_max_inflight_per_tenant, opt_max_inflight_per_conn, opt_max_resets;
 static const char *opt_h2c;
@@ -118,6 +126,25 @@ static const ht_option_t options[] = {
     {"allow-eviction", "HANGTIGHT_ALLOW_EVICTION", HT_OPT_FLAG, NULL,
      "start even if Redis' maxmemory-policy may evict job keys (logs a loud warning)", 0, 0,
      &opt_allow_eviction},
+    HT_BLOB_OPTIONS(opt_blob),
+    {"max-upload-bytes", "HANGTIGHT_MAX_UPLOAD_BYTES", HT_OPT_INT, "5368709120",
+     "the largest file a job may take in BYTES (larger: 413 problem+json, before the body is "
+     "read when Content-Length says so)",
+     1, 1L << 40, &opt_max_upload},
+    {"upload-spool-dir", "HANGTIGHT_UPLOAD_SPOOL_DIR", HT_OPT_STRING, NULL,
+     "DIR where request bodies over 512 KiB wait while they arrive (a disk, not tmpfs; "
+     "unset: a dir: store's tmp/, else HANGTIGHT_BLOB_TMPDIR, $TMPDIR or /var/tmp)",
+     0, 0, &opt_spool_dir},
+    {"file-threads", "HANGTIGHT_FILE_THREADS", HT_OPT_INT, "8",
+     "N threads per api process for blob store calls (file copies, reads, deletes)", 1, 128,
+     &opt_file_threads},
+    {"blob-sweep-s", "HANGTIGHT_BLOB_SWEEP_S", HT_OPT_INT, "3600",
+     "SECONDS between two sweeps of the blob store for files no job names (one api sweeps "
+     "at a time)",
+     1, 30L * 86400, &opt_blob_sweep_s},
+    {"blob-grace-s", "HANGTIGHT_BLOB_GRACE_S", HT_OPT_INT, "3600",
+     "SECONDS a file no job names is kept before the sweep removes it", 1, 30L * 86400,
+     &opt_blob_grace_s},
     {"max-connections", "HANGTIGHT_MAX_CONNECTIONS", HT_OPT_INT, "20000",
      "N connections this process serves at once (more: closed at accept); 0: no cap", 0, 10000000,
      &opt_max_connections},
@@ -460,6 +487,16 @@ int main(int argc, char **argv)
     cfg.parts = &parts;
     if (check_redis(&cfg.redis) < 0)
         return 1;
+    ht_files_config_t files = {.blob = opt_blob,
+                               .max_upload_bytes = (uint64_t)opt_max_upload,
+                               .spool_dir = opt_spool_dir,
+                               .threads = opt_file_threads,
+                               .sweep_s = opt_blob_sweep_s,
+                               .grace_s = opt_blob_grace_s};
+    if (ht_files_init(&files, err, sizeof(err)) < 0) {
+        ht_log(HT_LOG_ERROR, "cannot use the blob store", "detail", err, NULL);
+        return 1;
+    }
 
     sigset_t stop_signals;
     block_stop_signals(&stop_signals);
@@ -478,6 +515,7 @@ int main(int argc, char **argv)
            "partitions_served", served, NULL);
 
     recorder_start(&cfg.redis);
+    ht_sweeper_start(&cfg.redis, &parts);
     int sig = 0;
     for (;;) {
         sigwait(&stop_signals, &sig);
@@ -490,7 +528,9 @@ int main(int argc, char **argv)
     }
     ht_log(HT_LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
     recorder_stop();
+    ht_sweeper_stop();
     ht_server_stop(server);
+    ht_files_shutdown();
     ht_auth_shutdown();
     ht_tenants_shutdown();
     ht_parts_clear(&parts);

@@ -195,6 +195,21 @@ static void render_histograms(ht_buf_t *e, const ht_metrics_input_t *in)
     }
 }
 
+/* Pairs "stored_bytes:<tenant>": each tenant's bytes in the blob store. */
+static void render_stored(ht_buf_t *e, const ht_metrics_input_t *in)
+{
+    static const char prefix[] = "stored_bytes:";
+    const char *family = "hangtight_blob_stored_bytes";
+    ht_expo_family(e, family, "gauge",
+                   "Bytes of job files (inputs and outputs) in the blob store, by tenant.");
+    for (size_t i = 0; i < in->n; i++) {
+        if (strncmp(in->names[i], prefix, sizeof(prefix) - 1) != 0)
+            continue;
+        const char *labels[] = {"tenant", in->names[i] + sizeof(prefix) - 1, NULL};
+        ht_expo_sample(e, family, labels, (double)in->values[i]);
+    }
+}
+
 static void render_webhooks(ht_buf_t *e, const ht_metrics_input_t *in)
 {
     static const char *const outcomes[] = {"delivered", "retried", "failed"};
@@ -284,8 +299,7 @@ static void render_remote(ht_buf_t *e, const ht_metrics_input_t *in)
         const char *kind = json_string_value(json_object_get(r, "kind"));
         const char *id = json_string_value(json_object_get(r, "id"));
         json_int_t at = json_integer_value(json_object_get(r, "at"));
-        if (kind && strcmp(kind, "http") == 0 && id &&
-            json_is_string(json_object_get(r, "name")) &&
+        if (kind && strcmp(kind, "http") == 0 && id && json_is_string(json_object_get(r, "name")) &&
             (in->now_ms - at < HT_METRICS_REMOTE_FRESH_MS || held_by(in, id) > 0))
             recs[shown++] = r;
         else
@@ -336,8 +350,7 @@ static const struct {
 } process_series[] = {
     {"hangtight_api_held_requests", "gauge",
      "Requests this api process holds open: sync submits, long polls, remote workers' claims.",
-     "kind", "sync",
-     HT_M_HELD_SYNC},
+     "kind", "sync", HT_M_HELD_SYNC},
     {NULL, NULL, NULL, "kind", "long_poll", HT_M_HELD_POLL},
     {NULL, NULL, NULL, "kind", "worker_claim", HT_M_HELD_CLAIM},
     {"hangtight_api_sse_streams", "gauge", "Open job event streams (SSE) of this api process.",
@@ -369,6 +382,13 @@ static const struct {
     {NULL, NULL, NULL, "class", "3xx", HT_M_HTTP_3XX},
     {NULL, NULL, NULL, "class", "4xx", HT_M_HTTP_4XX},
     {NULL, NULL, NULL, "class", "5xx", HT_M_HTTP_5XX},
+    {"hangtight_api_uploads_total", "counter",
+     "Files this api process stored for file submits, by where the body came from: read from "
+     "the socket as it arrived, or read whole by h2o first (HTTP/2, pipelined requests).",
+     "body", "socket", HT_M_UPLOAD_SOCKET},
+    {NULL, NULL, NULL, "body", "buffered", HT_M_UPLOAD_BUFFERED},
+    {"hangtight_api_upload_bytes_total", "counter", "Bytes of files this api process stored.", NULL,
+     NULL, HT_M_UPLOAD_BYTES},
 };
 
 static void render_process(ht_buf_t *e, const ht_metrics_input_t *in)
@@ -397,6 +417,7 @@ void ht_metrics_render(ht_buf_t *e, const ht_metrics_input_t *in)
         render_webhooks(e, in);
         render_workers(e, in);
         render_remote(e, in);
+        render_stored(e, in);
     }
     render_process(e, in);
 }
@@ -452,8 +473,7 @@ static void on_metrics(void *data, int err, size_t n, const char *const *names,
     ht_buf_free(&e);
 }
 
-static void on_held(void *data, int err, size_t n, const char *const *ids,
-                    const long long *counts)
+static void on_held(void *data, int err, size_t n, const char *const *ids, const long long *counts)
 {
     scrape_t *sc = data;
     h2o_req_t *req = sc->req;

@@ -38,6 +38,9 @@ typedef enum {
     HT_M_HTTP_3XX,
     HT_M_HTTP_4XX,
     HT_M_HTTP_5XX,
+    HT_M_UPLOAD_SOCKET,     /* counter: file submits whose body was read from the socket */
+    HT_M_UPLOAD_BUFFERED,   /* counter: file submits whose body h2o had read (api/upload.h) */
+    HT_M_UPLOAD_BYTES,      /* counter: bytes of files stored */
     HT_M_COUNT
 } ht_metric_t;
 

@@ -7,10 +7,12 @@
  *                "queued": {"high": n, "default": n, "low": n},
  *                "scheduled": n, "running": n,
  *                "failed": n, "canceled": n, "succeeded": n,
+ *                "stored_bytes": n,
  *                "totals": {"submitted": n, "succeeded": n, "failed": n,
  *                           "canceled": n, "retried": n}}]}
  *
  * failed, canceled and succeeded count the jobs still kept (not expired);
+ * stored_bytes is the bytes of the tenant's job files in the blob store;
  * totals count since the keyspace was made.  One queue for now; the array
  * is there for named queues. */
 #include <stdio.h>
@@ -38,7 +40,8 @@ static void on_stats(void *data, int err, size_t n, const char *const *names,
                                (json_int_t)0, "failed", (json_int_t)0, "canceled", (json_int_t)0,
                                "retried", (json_int_t)0);
     json_t *q = json_pack("{s:s, s:o}", "name", t->keys.queue, "queued", queued);
-    static const char *const counts[] = {"scheduled", "running", "failed", "canceled", "succeeded"};
+    static const char *const counts[] = {"scheduled", "running",   "failed",
+                                         "canceled",  "succeeded", "stored_bytes"};
     for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
         json_object_set_new(q, counts[i], json_integer(0));
     for (size_t i = 0; i < n; i++) {

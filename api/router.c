@@ -32,6 +32,8 @@ static const route_t routes[] = {
     {"DELETE", "/v1/jobs/{id}", ht_jobs_cancel},
     {"POST", "/v1/jobs/{id}/retry", ht_jobs_retry},
     {"GET", "/v1/jobs/{id}/events", ht_events_get},
+    {"GET", "/v1/jobs/{id}/input", ht_files_get},
+    {"GET", "/v1/jobs/{id}/output", ht_files_get},
     {"GET", "/v1/queues", ht_queues_get},
     {"POST", "/v1/schedules", ht_schedules_create},
     {"GET", "/v1/schedules", ht_schedules_list},
@@ -165,11 +167,14 @@ void ht_router_dispatch(ht_api_thread_t *t, h2o_req_t *req)
 {
     HT_REQID_SCOPE(t, req);    /* X-Request-Id, log lines' request_id, access log (api/reqid.h) */
     ht_inflight_begin(t, req); /* abandoned requests are counted (api/inflight.h) */
+    /* First: a withheld body makes the connection close after any answer
+     * that does not read it (a refusal below included). */
+    ht_intake_t *intake = ht_intake_claim(req);
     if (ht_guard_request_or_reply(t, req) < 0)
         return;
     if (t->cfg->host_check && ht_auth_host_or_reply(req) < 0)
         return;
-    ht_route_args_t args = {{NULL, 0}, "default", NULL, NULL};
+    ht_route_args_t args = {{NULL, 0}, "default", NULL, intake, NULL};
     ht_tenant_t *who = NULL;
     /* Authentication comes before routing, so that without a key even the
      * shape of the API (which paths exist) stays hidden.  Worker requests

@@ -1,7 +1,7 @@
 /* Routing: a table of (method, path pattern, handler) in router.c, and the
  * resource handlers it names, one file per resource (jobs.c, jobs_list.c,
- * job_actions.c, batch.c, events.c, queues.c, schedules.c, webhook_secrets.c,
- * health.c, worker_api.c).
+ * job_actions.c, batch.c, events.c, download.c, queues.c, schedules.c,
+ * webhook_secrets.c, health.c, worker_api.c).
  * A later resource is a line in the table and a file.
  *
  * A handler answers the request, now or from a callback, exactly once.  It
@@ -12,6 +12,7 @@
 
 #include <h2o.h>
 
+#include "api/intake.h"
 #include "api/server.h"
 #include "api/store.h"
 #include "api/tenants.h"
@@ -23,6 +24,9 @@ typedef struct {
      * without keys; lives as long as the server (api/auth.h). */
     const char *tenant;
     ht_tenant_t *who; /* the same tenant's record (api/tenants.h); NULL on open routes */
+    /* An HTTP/1 file submit's body, withheld from h2o to be read from the
+     * socket (api/intake.h); NULL for every other request. */
+    ht_intake_t *intake;
     /* The worker API (/v1/worker/...): the name of the caller's worker key
      * (api/auth.h), NULL when that API is open; tenant and who are then
      * "default" and NULL. */
@@ -61,6 +65,9 @@ int ht_jobs_list(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args
 /* job_actions.c: DELETE /v1/jobs/{id}, POST /v1/jobs/{id}/retry */
 int ht_jobs_cancel(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
 int ht_jobs_retry(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+
+/* download.c: GET and HEAD /v1/jobs/{id}/input and /v1/jobs/{id}/output */
+int ht_files_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
 
 /* queues.c: GET /v1/queues */
 int ht_queues_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);

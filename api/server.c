@@ -13,8 +13,10 @@
 #include "shared/log.h"
 
 #include "api/events.h"
+#include "api/files.h"
 #include "api/guard.h"
 #include "api/inflight.h"
+#include "api/intake.h"
 #include "api/router.h"
 #include "api/wait.h"
 #include "api/worker_api.h"
@@ -72,6 +74,7 @@ static void on_accept(uv_stream_t *listener, int status)
         return;
     }
     h2o_accept(&t->accept_ctx, sock);
+    ht_intake_accept(sock); /* file submits' bodies from the socket (api/intake.h) */
 }
 
 static void start_listening(ht_api_thread_t *t)
@@ -123,8 +126,9 @@ static void on_drain_tick(uv_timer_t *timer)
     ht_api_thread_t *t = timer->data;
     uint64_t waited = uv_now(&t->loop) - t->phase_since_;
     if (t->drain_phase_ == 0) {
+        /* File copies stop at their next piece once told (ht_files_stop). */
         if ((ht_aclient_pending(t->store) > 0 ||
-             (t->durable && ht_aclient_pending(t->durable) > 0)) &&
+             (t->durable && ht_aclient_pending(t->durable) > 0) || ht_files_pending() > 0) &&
             waited < DRAIN_REQUESTS_MS)
             return;
         uv_walk(&t->loop, shut_reading, t);
@@ -150,6 +154,7 @@ static void on_drain_tick(uv_timer_t *timer)
      * watch is left to be removed after this. */
     ht_pubsub_close(t->pubsub);
     t->pubsub = NULL;
+    ht_intake_thread_close();
     uv_close((uv_handle_t *)&t->drain_, NULL);
     uv_close((uv_handle_t *)&t->stop_, NULL);
     uv_stop(&t->loop); /* h2o_context_dispose() runs the loop itself */
@@ -165,6 +170,7 @@ static void on_stop(uv_async_t *async)
         uv_close((uv_handle_t *)&t->listener_, NULL);
     /* HTTP/2 gets GOAWAY; HTTP/1 answers carry Connection: close. */
     h2o_context_request_shutdown(&t->ctx);
+    ht_files_stop();
     /* Held requests and event streams never end on their own: answer and
      * end them now, so their connections can close. */
     ht_wait_release_all();
@@ -234,6 +240,12 @@ void ht_server_globalconf_init(h2o_globalconf_t *gc, const ht_api_config_t *cfg)
      * problem+json; h2o's answer only meets bodies over this bound. */
     size_t ours = cfg->max_body_bytes;
     size_t bound = ours * 4 > ours + (1u << 20) ? ours * 4 : ours + (1u << 20);
+    /* With a blob store, a file of up to HANGTIGHT_MAX_UPLOAD_BYTES must get
+     * through (h2o has one limit for every body): a JSON body over its own
+     * limit is then read (into a spool file, api/files.h) before jobs.c
+     * refuses it. */
+    if (ht_files_enabled() && ht_files_config()->max_upload_bytes > bound)
+        bound = (size_t)ht_files_config()->max_upload_bytes;
     gc->max_request_entity_size = bound;
     /* The slowloris deadline: h2o arms it when it starts reading a request
      * (and never re-arms it per byte), so a head plus body dribbled slower

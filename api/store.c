@@ -163,6 +163,10 @@ void ht_astore_submit(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const
     ht_argv_add(a, k->signal);
     add_submit_args(a, k, id, opts);
     add_job_fields(a, NULL, k, tenant, jr, payload_json, metadata_json, opts->failed_ttl_s);
+    if (opts->input) {
+        ht_argv_add(a, "input");
+        ht_argv_add(a, opts->input);
+    }
     ht_acall_t call = {
         .finish = finish_submit, .cb = (ht_acall_cb)cb, .data = data, .own_errors = 1};
     if (opts->wait_replicas <= 0) {

@@ -41,6 +41,7 @@ typedef struct {
     long failed_ttl_s;     /* how long the job is kept if it fails */
     const char *idem_key;  /* full idempotency key name (ht_keys_idem), NULL = none */
     const char *idem_hash; /* hex SHA-256 of the request body, with idem_key */
+    const char *input;     /* the job's input file, stored (ht_file_ref_format); NULL = none */
     /* Durable submits: WAIT wait_replicas wait_timeout_ms right after the
      * FCALL, on the same connection (0: no WAIT). */
     long wait_replicas;

@@ -95,6 +95,16 @@ typedef struct {
      * ht_cli_request() returns 0 with resp->stopped set). */
     int (*on_data)(void *ctx, const char *data, size_t len);
     void *ctx;
+    /* A file as the body, instead of `body`: read from upload_fd as libcurl
+     * sends it (never whole in memory), upload_size bytes, Content-Type
+     * upload_type; on_read sees each piece read (a running digest). */
+    int upload_fd;
+    int64_t upload_size;
+    const char *upload_type;
+    void (*on_read)(void *ctx, const char *data, size_t len);
+    /* Called now and then while bytes move: the body's bytes sent so far,
+     * and the answer's received so far of total (0: unknown). */
+    void (*on_transfer)(void *ctx, int64_t sent, int64_t received, int64_t total);
 } ht_cli_request_t;
 
 /* ht_cli_http() with the options of `opt` (may be NULL). */
@@ -176,6 +186,29 @@ void ht_cli_jobs_rows(FILE *out, const json_t *jobs);
  * its depth per priority and its counts, then each queue's totals. */
 void ht_cli_queues_table(FILE *out, const json_t *doc);
 
+/* ---- cmd_files.c: job files --------------------------------------------- */
+
+/* What `submit --file` needs of the submit command's options. */
+typedef struct {
+    const char *base_url;
+    const char *type, *payload; /* payload: JSON text or NULL */
+    const char *path, *content_type;
+    const char *metadata, *priority, *run_at, *idempotency_key;
+    long max_attempts, timeout_s, ttl_s, delay_s; /* 0: not given */
+    const char *prefer;                           /* "wait=N" or NULL */
+    long timeout_ms;
+    int verbose;
+    void (*on_interim)(void *ctx, long status);
+    void *ctx;
+} ht_cli_file_submit_t;
+
+/* POST /v1/jobs?type=T&... with the file at s->path as the body, streamed,
+ * with a progress bar on a terminal; the SHA-256 computed on the way is
+ * compared with the one the server stored (a mismatch cancels the job and
+ * fails).  Fills *resp as ht_cli_request() does.  Returns 0, or -1 (the
+ * reason printed) before anything was sent or when no answer came. */
+int ht_cli_submit_file(const ht_cli_file_submit_t *s, ht_cli_response_t *resp);
+
 /* ---- follow.c: waiting for a job to finish ------------------------------ */
 
 typedef struct {
@@ -210,6 +243,7 @@ int ht_cli_stats(int argc, char **argv);
 int ht_cli_webhook(int argc, char **argv);
 int ht_cli_webhook_secret(int argc, char **argv);
 int ht_cli_partitions(int argc, char **argv); /* cmd_partitions.c */
+int ht_cli_download(int argc, char **argv);   /* cmd_files.c */
 int ht_cli_job_key(int argc, char **argv);
 int ht_cli_schedule(int argc, char **argv); /* cmd_schedule.c */
 

@@ -1,5 +1,6 @@
 /* `hangtight submit`, `status` and `wait`: clients of the HTTP API
- * (POST /v1/jobs, GET /v1/jobs/{id}; following a job is follow.c's).
+ * (POST /v1/jobs, GET /v1/jobs/{id}; following a job is follow.c's, a
+ * file as the job's input cmd_files.c's).
  * `submit --wait` uses sync mode: the POST carries `Prefer: wait=N`, the
  * server holds it (libcurl reads the 102 Processing heartbeats and goes on)
  * and answers 200 with the finished job, or 202 when N ran out; then the
@@ -29,6 +30,7 @@
 static const char *base_url;
 static long max_attempts, timeout_s, ttl_s, wait_timeout_s, submit_wait_s, delay_s;
 static const char *priority, *metadata, *run_at, *idempotency_key, *batch_file;
+static const char *file_path, *content_type;
 static int verbose;
 
 #define URL_HELP "base URL of hangtight-api"
@@ -66,6 +68,12 @@ static const ht_option_t submit_options[] = {
      "{\"jobs\": [...]}, or one body per line; sent " BATCH_MAX_TEXT
      " per request to POST /v1/jobs/batch",
      0, 0, &batch_file},
+    {"file", NULL, HT_OPT_STRING, NULL,
+     "the job's input: the file at PATH, streamed as the body (a blob store on the server; "
+     "the other options go in the query string)",
+     0, 0, &file_path},
+    {"content-type", NULL, HT_OPT_STRING, NULL,
+     "with --file: the file's media TYPE (default application/octet-stream)", 0, 0, &content_type},
 };
 
 static const ht_cli_optional_t submit_optional[] = {{"wait", SUBMIT_WAIT_IMPLIED}};
@@ -157,8 +165,9 @@ static void on_interim(void *ctx, long status)
     h->drawn = 1;
 }
 
-/* The answer of a sync submit: 200 is the finished job, 202 a job still
- * going that `wait` follows.  Returns the exit status. */
+/* The answer of a sync submit: 200 is the finished job (201 one that left
+ * an output file), 202 a job still going that `wait` follows.  Returns the
+ * exit status. */
 static int after_sync_submit(const ht_cli_response_t *resp, int64_t deadline)
 {
     json_t *doc = json_loadb(resp->body, resp->body_len, 0, NULL);
@@ -168,7 +177,7 @@ static int after_sync_submit(const ht_cli_response_t *resp, int64_t deadline)
     if (!doc || !id) {
         fprintf(stderr, "hangtight submit: the server answered %ld without a job document\n",
                 resp->status);
-    } else if (resp->status == 200) {
+    } else if (resp->status == 200 || resp->status == 201) { /* 201: it left an output file */
         status = ht_cli_exit_for(json_string_value(json_object_get(doc, "status")));
         ht_cli_print_json(doc);
         if (status < 0) /* a 200 must be a finished job; say so if not */
@@ -330,6 +339,10 @@ int ht_cli_submit(int argc, char **argv)
                         submit_optional, 1, argc, argv, "TYPE [JSON-PAYLOAD] [options]", &args);
     if (rc != 0)
         return rc == 1 ? HT_CLI_OK : rc;
+    if (batch_file && file_path) {
+        fprintf(stderr, "hangtight submit: --batch and --file do not go together\n");
+        return HT_CLI_USAGE;
+    }
     if (batch_file && args.npos == 0)
         return submit_batch();
     if (args.npos < 1 || args.npos > 2) {
@@ -337,11 +350,20 @@ int ht_cli_submit(int argc, char **argv)
                         "hangtight submit --batch FILE (see --help)\n");
         return HT_CLI_USAGE;
     }
-    body = submit_body(&args);
-    text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    url = ht_cli_join_url(base_url, "/v1/jobs");
-    if (!text || !url)
-        goto out;
+    if (file_path) {
+        if (args.npos > 1) { /* the payload goes as a query parameter: checked here first */
+            json_t *payload = json_arg("the payload", args.pos[1]);
+            if (!payload)
+                goto out;
+            json_decref(payload);
+        }
+    } else {
+        body = submit_body(&args);
+        text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        url = ht_cli_join_url(base_url, "/v1/jobs");
+        if (!text || !url)
+            goto out;
+    }
 
     int sync = submit_wait_s > 0;
     int64_t started = ht_now_ms();
@@ -359,14 +381,41 @@ int ht_cli_submit(int argc, char **argv)
         opt.prefer = prefer;
         opt.timeout_ms = hold_s * 1000 + HOLD_SLACK_MS;
     }
-    rc = ht_cli_request("POST", url, text, &opt, &resp);
+    if (file_path) {
+        ht_cli_file_submit_t fs = {.base_url = base_url,
+                                   .type = args.pos[0],
+                                   .payload = args.npos > 1 ? args.pos[1] : NULL,
+                                   .path = file_path,
+                                   .content_type = content_type,
+                                   .metadata = metadata,
+                                   .priority = priority,
+                                   .run_at = run_at,
+                                   .idempotency_key = idempotency_key,
+                                   .max_attempts = max_attempts,
+                                   .timeout_s = timeout_s,
+                                   .ttl_s = ttl_s,
+                                   .delay_s = delay_s,
+                                   .prefer = opt.prefer,
+                                   /* the upload takes what it takes: no deadline on it */
+                                   .timeout_ms = -1,
+                                   .verbose = verbose,
+                                   .on_interim = on_interim,
+                                   .ctx = &hold};
+        rc = ht_cli_submit_file(&fs, &resp);
+        if (rc != 0)
+            goto out; /* said why */
+    } else {
+        rc = ht_cli_request("POST", url, text, &opt, &resp);
+    }
     if (hold.drawn)
         fprintf(stderr, "\r\033[K");
     if (rc != 0) {
         fprintf(stderr, "hangtight submit: %s\n", resp.error);
         goto out;
     }
-    if (resp.status != 202 && resp.status != 200 && resp.status != 201) {
+    if (resp.status == 0) { /* refused here after the answer (submit --file) */
+        status = HT_CLI_FAILED;
+    } else if (resp.status != 202 && resp.status != 200 && resp.status != 201) {
         ht_cli_print_problem("hangtight submit", &resp);
         status = HT_CLI_FAILED;
     } else if (sync) {

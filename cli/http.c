@@ -1,15 +1,18 @@
 /* The CLI's HTTP client: one libcurl easy request at a time, collecting the
  * body (or streaming it to a callback: SSE) and the few headers the
- * commands look at (Content-Type, ETag, Location, Retry-After).  Every
+ * commands look at (Content-Type, ETag, Location, Retry-After).  A body
+ * is a JSON text or a file read as it is sent.  Every
  * request carries Authorization: Bearer $HANGTIGHT_API_KEY when that is set.  libcurl
  * reads interim responses (102 Processing) itself and goes on to the final
  * one; the header callback sees their status lines. */
 #include <ctype.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -102,6 +105,29 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata)
     return len;
 }
 
+/* Reads the next piece of an upload body from its file. */
+static size_t on_upload_read(char *buf, size_t size, size_t nitems, void *userdata)
+{
+    const ht_cli_request_t *opt = userdata;
+    ssize_t n;
+    while ((n = read(opt->upload_fd, buf, size * nitems)) < 0 && errno == EINTR)
+        ;
+    if (n < 0)
+        return CURL_READFUNC_ABORT;
+    if (opt->on_read && n > 0)
+        opt->on_read(opt->ctx, buf, (size_t)n);
+    return (size_t)n;
+}
+
+static int on_xfer(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                   curl_off_t ulnow)
+{
+    const ht_cli_request_t *opt = clientp;
+    (void)ultotal;
+    opt->on_transfer(opt->ctx, (int64_t)ulnow, (int64_t)dlnow, (int64_t)dltotal);
+    return 0;
+}
+
 /* Appends "Name: value" to the header list when value is set. */
 static struct curl_slist *add_header(struct curl_slist *list, const char *name, const char *value)
 {
@@ -146,6 +172,8 @@ int ht_cli_request(const char *method, const char *url, const char *body,
     headers = add_header(headers, "Accept", opt->accept ? opt->accept : "application/json");
     if (body)
         headers = add_header(headers, "Content-Type", "application/json");
+    if (opt->upload_type)
+        headers = add_header(headers, "Content-Type", opt->upload_type);
     headers = add_header(headers, "If-None-Match", opt->if_none_match);
     headers = add_header(headers, "Prefer", opt->prefer);
     headers = add_header(headers, "Last-Event-ID", opt->last_event_id);
@@ -165,6 +193,19 @@ int ht_cli_request(const char *method, const char *url, const char *body,
     if (body) {
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    } else if (opt->upload_type) {
+        /* A POST whose body libcurl reads as it sends, with its length up
+         * front (Content-Length, and Expect: 100-continue when large: the
+         * server may refuse before a byte of it is sent). */
+        curl_easy_setopt(curl, CURLOPT_POST, 1L);
+        curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_upload_read);
+        curl_easy_setopt(curl, CURLOPT_READDATA, (void *)opt);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)opt->upload_size);
+    }
+    if (opt->on_transfer) {
+        curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_xfer);
+        curl_easy_setopt(curl, CURLOPT_XFERINFODATA, (void *)opt);
+        curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     }
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "hangtight-cli/" HT_VERSION);

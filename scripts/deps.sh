@@ -21,9 +21,10 @@ ht_deps_test=(libcriterion-dev jq python3 python3-requests procps nodejs chromiu
 # aardvark-dns (the stack's network and its service names), iptables
 # (published ports).
 ht_deps_test+=(podman podman-compose runc debootstrap catatonit netavark aardvark-dns iptables)
-# time: GNU time's peak RSS in bench/blob/run.
+# time: GNU time's peak RSS in bench/blob/run.  h2o (the server, 2.2.5: its
+# file.dir handler) and bc: bench/files/run.
 ht_deps_bench=(wrk jq python3 procps nginx-light nodejs gunicorn python3-rq python3-flask linux-perf valgrind
-    time)
+    time h2o bc)
 
 ht_deps_missing() {
     local pkg

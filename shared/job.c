@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,6 +72,95 @@ int ht_job_type_valid(const char *type)
     return 1;
 }
 
+/* ---- file references ------------------------------------------------- */
+
+static int is_hex_lower(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+static int name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+}
+
+/* Printable ASCII, 1 to 255 bytes: what the blob store takes as a content
+ * type (shared/blob.h). */
+static int ctype_ok(const char *s, size_t len)
+{
+    if (len < 1 || len > 255)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] < 0x20 || s[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+int ht_file_ref_parse(ht_file_ref_t *ref, const char *s, size_t len)
+{
+    memset(ref, 0, sizeof(*ref));
+    const char *p = s, *end = s + len;
+    uint64_t bytes = 0;
+    if (p == end || *p < '0' || *p > '9')
+        return HT_EINVAL;
+    for (; p < end && *p >= '0' && *p <= '9'; p++) {
+        if (bytes > (INT64_MAX - 9) / 10) /* a JSON integer everywhere: < 2^63 */
+            return HT_EINVAL;
+        bytes = bytes * 10 + (uint64_t)(*p - '0');
+    }
+    if (end - p < 66 || *p++ != ' ')
+        return HT_EINVAL;
+    for (int i = 0; i < 64; i++)
+        if (!is_hex_lower(p[i]))
+            return HT_EINVAL;
+    memcpy(ref->sha256, p, 64);
+    p += 64;
+    if (*p++ != ' ')
+        return HT_EINVAL;
+    size_t n = 0;
+    while (p + n < end && name_char(p[n]))
+        n++;
+    if (n < 1 || n > HT_FILE_NAME_MAX || p + n == end || p[n] != ' ')
+        return HT_EINVAL;
+    memcpy(ref->name, p, n);
+    p += n + 1;
+    if (!ctype_ok(p, (size_t)(end - p))) {
+        memset(ref, 0, sizeof(*ref));
+        return HT_EINVAL;
+    }
+    if (!(ref->content_type = strndup(p, (size_t)(end - p)))) {
+        memset(ref, 0, sizeof(*ref));
+        return HT_ENOMEM;
+    }
+    ref->bytes = bytes;
+    return 0;
+}
+
+int ht_file_ref_format(char *out, size_t outlen, uint64_t bytes, const char *sha256,
+                       const char *name, const char *content_type)
+{
+    size_t nlen = strlen(name);
+    if (strlen(sha256) != 64 || nlen < 1 || nlen > HT_FILE_NAME_MAX ||
+        !ctype_ok(content_type, strlen(content_type)))
+        return HT_EINVAL;
+    for (int i = 0; i < 64; i++)
+        if (!is_hex_lower(sha256[i]))
+            return HT_EINVAL;
+    for (size_t i = 0; i < nlen; i++)
+        if (!name_char(name[i]))
+            return HT_EINVAL;
+    int n = snprintf(out, outlen, "%llu %s %s %s", (unsigned long long)bytes, sha256, name,
+                     content_type);
+    return n < 0 || (size_t)n >= outlen ? HT_EINVAL : n;
+}
+
+void ht_file_ref_clear(ht_file_ref_t *ref)
+{
+    free(ref->content_type);
+    memset(ref, 0, sizeof(*ref));
+}
+
 /* ---- the stored form ------------------------------------------------- */
 
 /* Whole-string decimal within [min, max]; "" (never written) counts as 0. */
@@ -116,6 +206,7 @@ typedef enum {
     K_U64,      /* uint64_t */
     K_PCT,      /* int 0..100, "" = none (-1): ht_progress stores '' for "no percent" */
     K_FLAG,     /* int: "1" or not */
+    K_FILE,     /* ht_file_ref_t: ht_file_ref_parse() */
 } kind_t;
 
 typedef struct {
@@ -163,6 +254,8 @@ static const field_t fields[] = {
     F("cb_last_status", K_STR, cb_last_status, 0),
     F("cb_last_at", K_I64, cb_last_at, INT64_MAX),
     F("cancel_requested", K_FLAG, cancel_requested, 0),
+    F("input", K_FILE, input, 0),
+    F("output", K_FILE, output, 0),
 };
 #undef F
 
@@ -224,6 +317,9 @@ static int set_field(ht_job_t *job, const char *f, size_t flen, const char *v, i
     case K_FLAG:
         job->cancel_requested = strcmp(v, "1") == 0;
         return 0;
+    case K_FILE:
+        ht_file_ref_clear((ht_file_ref_t *)dst);
+        return ht_file_ref_parse((ht_file_ref_t *)dst, v, strlen(v));
     case K_PCT:
         if (*v == '\0') {
             job->progress_pct = -1;
@@ -305,6 +401,8 @@ void ht_job_clear(ht_job_t *job)
     free(job->schedule_id);
     free(job->cb_state);
     free(job->cb_last_status);
+    ht_file_ref_clear(&job->input);
+    ht_file_ref_clear(&job->output);
     memset(job, 0, sizeof *job);
     job->progress_pct = -1;
 }

@@ -66,6 +66,31 @@ int ht_priority_parse(const char *s, ht_priority_t *out); /* 0 or HT_EINVAL */
 #define HT_CALLBACK_URL_MAX     2048
 #define HT_DELAY_S_MAX          (30L * 86400) /* delay_s, and how far ahead run_at may be */
 
+/* A file of a job (DESIGN.md "Files"): its input, or the output a handler
+ * left.  The bytes live in the blob store under "<tenant>/<job id>/<name>"
+ * (shared/blob.h); the job's hash keeps this reference as one field,
+ * "<bytes> <sha256> <name> <content type>" (the content type runs to the
+ * end: it may hold spaces).  No file: name[0] is '\0'. */
+#define HT_FILE_NAME_MAX 32 /* a blob name: [A-Za-z0-9_-]{1,32} */
+typedef struct {
+    uint64_t bytes;
+    char sha256[65];                 /* lowercase hex */
+    char name[HT_FILE_NAME_MAX + 1]; /* "input", "output-2": the key's last part */
+    char *content_type;              /* owned; printable ASCII */
+} ht_file_ref_t;
+
+/* Reads a stored reference s[0..len) into ref (content_type malloc'd).
+ * Returns 0, HT_EINVAL (malformed) or HT_ENOMEM. */
+int ht_file_ref_parse(ht_file_ref_t *ref, const char *s, size_t len);
+
+/* Writes the stored form of a reference into out[outlen].  Returns its
+ * length, or HT_EINVAL when it does not fit or a part breaks the rules. */
+int ht_file_ref_format(char *out, size_t outlen, uint64_t bytes, const char *sha256,
+                       const char *name, const char *content_type);
+
+/* Frees what ref owns and marks it absent. */
+void ht_file_ref_clear(ht_file_ref_t *ref);
+
 /* A job as read from Redis.  Strings are owned (malloc) and freed by
  * ht_job_clear(); JSON-valued fields are kept as the text stored. */
 typedef struct {
@@ -99,6 +124,9 @@ typedef struct {
     int cb_attempts;      /* deliveries tried so far */
     char *cb_last_status; /* "200", "503" or an error word; NULL when none */
     int64_t cb_last_at;   /* ms of the last attempt; 0 = none */
+    /* Files (the "input" and "output" fields): name[0] '\0' when none. */
+    ht_file_ref_t input;  /* the file submitted with the job */
+    ht_file_ref_t output; /* the file its successful attempt left */
 } ht_job_t;
 
 /* Fills `job` from an HGETALL answer: n strings, field and value
@@ -168,6 +196,25 @@ typedef struct {
  * The request must be ht_job_request_clear()ed either way. */
 int ht_job_request_parse(ht_job_request_t *req, const char *body, size_t len,
                          const ht_job_limits_t *limits, ht_problem_t *problem);
+
+/* One query parameter, decoded (names and values NUL-terminated). */
+typedef struct {
+    const char *name;
+    const char *value;
+} ht_job_param_t;
+
+/* The same request from the query parameters of a file submit (POST
+ * /v1/jobs?type=T&... with the file as the body, DESIGN.md "Files"): each
+ * field of the JSON body is a parameter of the same name, the integers in
+ * decimal, payload and metadata as JSON text.  Validated by the same schema
+ * with the same problems (pointers name the parameter; a payload that is
+ * not JSON is an invalid_format).  A name given twice: the first counts.
+ * Names in `ignore` (NULL-terminated, may be NULL) are not fields but are
+ * allowed (the wait preference's "wait" and "heartbeat").  Returns 0 or -1
+ * as ht_job_request_parse(). */
+int ht_job_request_from_params(ht_job_request_t *req, const ht_job_param_t *params, size_t n,
+                               const char *const *ignore, const ht_job_limits_t *limits,
+                               ht_problem_t *problem);
 
 void ht_job_request_clear(ht_job_request_t *req);
 

@@ -456,9 +456,39 @@ static char *put_link(char *o, const char *id, size_t id_len, const char *tail, 
     return o;
 }
 
+/* A file reference as the document shows it:
+ * ,"<which>":{"bytes":n,"sha256":"…","content_type":"…","href":"/v1/jobs/<id>/<which>"}
+ * where which is "input" or "output" (the sha256 is hex: ht_file_ref_parse
+ * checks it). */
+static char *put_file(char *o, const char *id, size_t id_len, const char *which,
+                      const ht_file_ref_t *ref)
+{
+    char tail[8];
+    size_t wn = strlen(which);
+    tail[0] = '/';
+    memcpy(tail + 1, which, wn);
+    *o++ = ',';
+    *o++ = '"';
+    memcpy(o, which, wn);
+    o += wn;
+    o = PUT(o, "\":{\"bytes\":");
+    o = put_int(o, (long long)ref->bytes);
+    o = PUT(o, ",\"sha256\":\"");
+    memcpy(o, ref->sha256, 64);
+    o += 64;
+    o = PUT(o, "\",\"content_type\":");
+    o = put_opt_str(o, ref->content_type);
+    o = PUT(o, ",\"href\":");
+    o = put_link(o, id, id_len, tail, wn + 1);
+    *o++ = '}';
+    return o;
+}
+
 /* Every fixed part of the document: keys, punctuation, numbers, times
  * (about 700 bytes), with room to spare; the id comes five times. */
 #define DOC_FIXED_BOUND 1024
+/* A file reference without its content type (put_file). */
+#define FILE_FIXED_BOUND 160
 
 int ht_job_doc_append(ht_buf_t *b, const ht_job_t *job)
 {
@@ -488,6 +518,10 @@ int ht_job_doc_append(ht_buf_t *b, const ht_job_t *job)
                    str_bound(job->progress_msg) + str_bound(job->callback_url) +
                    str_bound(job->cb_state) + str_bound(job->cb_last_status) +
                    str_bound(job->schedule_id) + result.len + error.len + metadata.len;
+    if (job->input.name[0])
+        bound += FILE_FIXED_BOUND + id_len + str_bound(job->input.content_type);
+    if (job->output.name[0])
+        bound += FILE_FIXED_BOUND + id_len + str_bound(job->output.content_type);
     if ((rc = ht_buf_reserve(b, bound)) < 0)
         goto done;
     char *start = b->data + b->len, *o = start;
@@ -535,6 +569,10 @@ int ht_job_doc_append(ht_buf_t *b, const ht_job_t *job)
     o = PUT(o, ",\"error\":");
     memcpy(o, error.text, error.len);
     o += error.len;
+    if (job->input.name[0])
+        o = put_file(o, id, id_len, "input", &job->input);
+    if (job->output.name[0])
+        o = put_file(o, id, id_len, "output", &job->output);
     o = PUT(o, ",\"metadata\":");
     memcpy(o, metadata.text, metadata.len);
     o += metadata.len;

@@ -319,15 +319,45 @@ static void check_object(ctx_t *c, json_t *body)
     }
 }
 
-int ht_job_request_parse(ht_job_request_t *req, const char *body, size_t len,
-                         const ht_job_limits_t *limits, ht_problem_t *problem)
+static void request_defaults(ht_job_request_t *req)
 {
     memset(req, 0, sizeof *req);
     req->priority = HT_PRIO_DEFAULT;
     req->max_attempts = HT_MAX_ATTEMPTS_DEFAULT;
     req->timeout_s = HT_TIMEOUT_S_DEFAULT;
     req->ttl_s = HT_TTL_S_DEFAULT;
+}
 
+/* The schema's checks on a parsed document (doc NULL: nothing to check but
+ * the problems already collected).  `what` names the request's part in the
+ * problem's detail. */
+static int validate(ht_job_request_t *req, json_t *doc, const ht_job_limits_t *limits,
+                    ht_problem_t *problem, const char *what)
+{
+    ctx_t c = {req, limits, problem};
+    if (doc && !json_is_object(doc)) {
+        ERR(&c, "", "invalid_type", "the body must be a JSON object, not %s", json_type_name(doc));
+    } else if (doc) {
+        check_object(&c, doc);
+    }
+    size_t n = problem->errors ? json_array_size(problem->errors) : 0;
+    if (n > 0) {
+        ht_problem_set(problem, HT_P_INVALID_FIELDS, "%zu problem%s with the %s", n,
+                       n == 1 ? "" : "s", what);
+        ht_job_request_clear(req);
+        return -1;
+    }
+    if (!req->payload && !(req->payload = json_object())) {
+        ht_problem_set(problem, HT_P_INTERNAL, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int ht_job_request_parse(ht_job_request_t *req, const char *body, size_t len,
+                         const ht_job_limits_t *limits, ht_problem_t *problem)
+{
+    request_defaults(req);
     if (!body || len == 0) {
         /* jansson would say "unexpected token near end of file". */
         ht_problem_set(problem, HT_P_MALFORMED_JSON, "the request body is empty");
@@ -343,27 +373,78 @@ int ht_job_request_parse(ht_job_request_t *req, const char *body, size_t len,
                        jerr.line, jerr.column, jerr.text);
         return -1;
     }
-    ctx_t c = {req, limits, problem};
-    if (!json_is_object(doc)) {
-        ERR(&c, "", "invalid_type", "the body must be a JSON object, not %s",
-            json_type_name(doc));
-    } else {
-        check_object(&c, doc);
-    }
+    int rc = validate(req, doc, limits, problem, "request body");
     json_decref(doc);
+    return rc;
+}
 
-    size_t n = problem->errors ? json_array_size(problem->errors) : 0;
-    if (n > 0) {
-        ht_problem_set(problem, HT_P_INVALID_FIELDS, "%zu problem%s with the request body",
-                       n, n == 1 ? "" : "s");
-        ht_job_request_clear(req);
-        return -1;
+/* How a query parameter becomes the JSON value of its field. */
+static json_t *param_value(ctx_t *c, const char *name, const char *value)
+{
+    static const char *const integers[] = {"max_attempts", "timeout_s", "ttl_s", "delay_s"};
+    for (size_t i = 0; i < sizeof integers / sizeof integers[0]; i++) {
+        if (strcmp(name, integers[i]) != 0)
+            continue;
+        /* Decimal digits (an optional '-'): an integer, whose range the
+         * schema checks; anything else stays a string, which the schema
+         * refuses as not an integer. */
+        const char *p = value + (*value == '-');
+        size_t digits = strspn(p, "0123456789");
+        if (digits > 0 && digits <= 18 && p[digits] == '\0')
+            return json_integer(strtoll(value, NULL, 10));
+        return json_string(value);
     }
-    if (!req->payload && !(req->payload = json_object())) {
+    if (strcmp(name, "payload") == 0 || strcmp(name, "metadata") == 0) {
+        json_error_t jerr;
+        json_t *v = json_loads(value, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+        if (!v) {
+            char ptr[80];
+            pointer(ptr, sizeof ptr, "", name);
+            ERR(c, ptr, "invalid_format", "must be URL-encoded JSON: %s at column %d", jerr.text,
+                jerr.column);
+        }
+        return v;
+    }
+    return json_string(value); /* NULL when not UTF-8: then an invalid_format below */
+}
+
+int ht_job_request_from_params(ht_job_request_t *req, const ht_job_param_t *params, size_t n,
+                               const char *const *ignore, const ht_job_limits_t *limits,
+                               ht_problem_t *problem)
+{
+    request_defaults(req);
+    json_t *doc = json_object();
+    if (!doc) {
         ht_problem_set(problem, HT_P_INTERNAL, "out of memory");
         return -1;
     }
-    return 0;
+    ctx_t c = {req, limits, problem};
+    for (size_t i = 0; i < n; i++) {
+        const char *name = params[i].name;
+        json_t *probe = json_string(name);
+        if (!probe) { /* not UTF-8: no field has such a name */
+            ERR(&c, "", "unknown_field", "a parameter name is not valid UTF-8");
+            continue;
+        }
+        json_decref(probe);
+        int skip = json_object_get(doc, name) != NULL; /* the first one counts */
+        for (size_t k = 0; ignore && ignore[k] && !skip; k++)
+            skip = strcmp(ignore[k], name) == 0;
+        if (skip)
+            continue;
+        json_t *v = param_value(&c, name, params[i].value);
+        if (!v && strcmp(name, "payload") != 0 && strcmp(name, "metadata") != 0) {
+            char ptr[300];
+            pointer(ptr, sizeof ptr, "", name);
+            ERR(&c, ptr, "invalid_format", "is not valid UTF-8");
+        }
+        /* A value that could not be read counts as given (null), so that a
+         * later parameter of the same name does not take its place. */
+        json_object_set_new(doc, name, v ? v : json_null());
+    }
+    int rc = validate(req, doc, limits, problem, "query parameters");
+    json_decref(doc);
+    return rc;
 }
 
 void ht_job_request_clear(ht_job_request_t *req)

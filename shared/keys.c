@@ -49,6 +49,7 @@ int ht_keys_init_tag(ht_keys_t *k, const char *queue, const char *tag)
     snprintf(k->cancel_channel, HT_KEY_MAX, "ht:{%s}:cancel", tag);
     snprintf(k->deliveries, HT_KEY_MAX, "ht:{%s}:deliveries", tag);
     snprintf(k->sched_due, HT_KEY_MAX, "ht:{%s}:sched:due", tag);
+    snprintf(k->gone, HT_KEY_MAX, "ht:{%s}:gone", tag);
     return 0;
 }
 

@@ -33,7 +33,12 @@ typedef struct {
     char cancel_channel[HT_KEY_MAX]; /* pub/sub "<id> <token>": cancel a running job */
     char deliveries[HT_KEY_MAX]; /* zset id -> when its webhook delivery is due (ms) */
     char sched_due[HT_KEY_MAX];  /* zset schedule id -> its next run (ms), unpaused ones */
+    char gone[HT_KEY_MAX];       /* list of blob keys of expired jobs (ht_trim -> api/sweeper.c) */
 } ht_keys_t;
+
+/* The lease of the blob store's orphan sweep (api/sweeper.h): one api
+ * process sweeps at a time. */
+#define HT_KEY_BLOB_SWEEP "ht:blobsweep"
 
 /* Names the keys of `queue` ([a-z0-9_.-]{1,63}).  Returns 0 or HT_EINVAL. */
 int ht_keys_init(ht_keys_t *k, const char *queue);

@@ -17,7 +17,7 @@ the keyspace as it is (a fix, a faster call) keeps SCHEMA: migrate loads the
 library wherever the loaded text differs.
 ]]
 
-local SCHEMA = 12
+local SCHEMA = 13
 
 local SIGNAL_CAP = 64
 -- Fields a submit leaves out of the job's hash when the caller's value is
@@ -265,6 +265,36 @@ local function count(j, what)
   count_type(j.base, j.f.type, what)
 end
 
+-- ---- files (the blob store holds the bytes; shared/blob.h) ----------------
+-- "<bytes> <sha256> <name> <content type>" -> bytes, name
+local function file_ref(ref)
+  local bytes, name = string.match(ref or '', '^(%d+) %x+ ([%w_-]+) ')
+  return tonumber(bytes), name
+end
+
+-- Records that job `id` of the tenant (tb, its index prefix) keeps blob
+-- `name` of `bytes` bytes: the tenant's files hash and its stored bytes.
+local function keep_file(tb, id, bytes, name)
+  local prev = redis.call('HGET', tb .. 'files', id)
+  local total, names = 0, ''
+  if prev then total, names = string.match(prev, '^(%d+)(.*)$') end
+  redis.call('HSET', tb .. 'files', id, int((tonumber(total) or 0) + bytes) .. names .. ' ' .. name)
+  redis.call('HINCRBY', tb .. 'stats', 'stored_bytes', bytes)
+end
+
+-- A job gone from Redis: its blobs are listed for deletion (the gone list
+-- that the api's sweeper drains) and its bytes leave the tenant's total.
+local function drop_files(base, tenant, tb, id)
+  local entry = redis.call('HGET', tb .. 'files', id)
+  if not entry then return end
+  redis.call('HDEL', tb .. 'files', id)
+  local total, names = string.match(entry, '^(%d+)(.*)$')
+  redis.call('HINCRBY', tb .. 'stats', 'stored_bytes', -(tonumber(total) or 0))
+  for name in string.gmatch(names or '', '%S+') do
+    redis.call('RPUSH', base .. 'gone', tenant .. '/' .. id .. '/' .. name)
+  end
+end
+
 -- A job reached a terminal status: it (and its idempotency key) expire
 -- ttl_s later, failed jobs after failed_ttl_s, and the expiry index tells
 -- ht_trim when to drop it from the listing indexes.  The log gets the same
@@ -372,6 +402,10 @@ local function submit(keys, args, many)
   hs[#hs + 1] = 'status'
   hs[#hs + 1] = status
   redis.call('HSET', job, unpack(hs))
+  if f.input then
+    local bytes, name = file_ref(f.input)
+    if bytes then keep_file(tb, id, bytes, name) end
+  end
   redis.call('ZADD', tb .. 'jobs', now, id)
   redis.call('SADD', base .. 'tenants', tenant)
   if idem ~= '' then redis.call('SET', idem, id .. ' ' .. hash) end
@@ -570,11 +604,19 @@ end
 --   worker as ht_claim does, with the same lease arguments (whether
 --   or not the outcome was taken: the worker is free either way) and
 --   returns {status or nil, the claimed job as ht_claim answers it or nil}.
+--   One more argument after these (the 8th with 4 keys, the 12th with 8,
+--   after lease_ms and grace_ms, which may then be ''):
+--   the output file the attempt left, "<bytes> <sha256> <blob name>
+--   <content type>" ('' = none), already stored under
+--   "<tenant>/<id>/<blob name>".  It becomes the job's output only when the
+--   outcome is succeeded and the caller still holds the job; otherwise the
+--   caller deletes that blob (nothing here refers to it).
 local function settle(keys, args, now)
   local job, active, wait, signal = keys[1], keys[2], keys[3], keys[4]
   local id, token, outcome, body = args[1], args[2], args[3], args[4]
   local retryable, channel = args[5] == '1', args[6]
   local delay_ms = tonumber(args[7]) or 0
+  local output = args[#keys < 8 and 8 or 12]
   local j = load(job, id, COMPLETE_FIELDS)
   if not holds(j, token) then return nil end
   j.now = now
@@ -585,6 +627,11 @@ local function settle(keys, args, now)
     status = 'succeeded'
     put(j, 'result', body)
     del(j, 'error')
+    local bytes, name = file_ref(output)
+    if bytes then
+      put(j, 'output', output)
+      keep_file(j.tb, id, bytes, name)
+    end
   elseif outcome == 'canceled' then
     status = 'canceled'
   else
@@ -779,7 +826,9 @@ end
 -- ht_trim KEYS: tenants   ARGV: base, limit
 -- Drops finished jobs that have expired from their tenant's listing indexes
 -- (Redis expires the hashes, logs and idempotency keys themselves), at most
--- `limit` per tenant.  Returns the number dropped.
+-- `limit` per tenant, and lists the blobs of those that had files on the
+-- gone list (Redis cannot delete them: the api's sweeper does).  Returns
+-- the number dropped.
 local function trim(keys, args)
   local base, limit = args[1], tonumber(args[2]) or 1000
   local now = now_ms()
@@ -796,6 +845,7 @@ local function trim(keys, args)
           redis.call('ZREM', tb .. 'status:' .. s, id)
         end
         redis.call('ZREM', expiry, id)
+        drop_files(base, tenant, tb, id)
         n = n + 1
       elseif ttl > 0 then
         -- Not gone yet (inside a script Redis judges expiry by the script's
@@ -894,7 +944,8 @@ end
 --   ARGV: the tenant's index prefix "ht:{Q}:t:<tenant>:"
 -- Returns a flat name, value array: the queue's wait list lengths by
 -- priority (shared by every tenant: the load ahead of a new job), then the
--- tenant's own jobs by status and its totals.
+-- tenant's own jobs by status, its totals ("<name>_total") and the bytes of
+-- its files ("stored_bytes", once it had files).
 local function queue_stats(keys, args)
   local tb = args[1]
   local out = {
@@ -910,7 +961,8 @@ local function queue_stats(keys, args)
   end
   local totals = redis.call('HGETALL', tb .. 'stats')
   for i = 1, #totals, 2 do
-    out[#out + 1] = totals[i] .. '_total'
+    -- stored_bytes is a gauge, not a total: it keeps its name.
+    out[#out + 1] = totals[i] == 'stored_bytes' and totals[i] or totals[i] .. '_total'
     out[#out + 1] = tonumber(totals[i + 1])
   end
   return out
@@ -920,7 +972,8 @@ end
 --   active, tenants, metrics, hist:wait, hist:run   ARGV: base ("ht:{Q}:")
 -- Everything GET /metrics needs from Redis in one round trip, as a flat
 -- name, integer array: 'queued:<priority>', 'scheduled', 'running', 'dead'
--- (failed jobs kept, every tenant), the metrics hash as stored
+-- (failed jobs kept, every tenant), 'stored_bytes:<tenant>' (the bytes of
+-- each tenant's files, tenants that had files only), the metrics hash as stored
 -- ('jobs:<event>:<type>', 'webhook:<outcome>'), then per histogram
 -- 'hist:<name>:le:<ms>' (cumulative, ending with le:+Inf), 'hist:<name>:sum_ms'
 -- and 'hist:<name>:count'.
@@ -934,11 +987,18 @@ local function metrics(keys, args)
     'running', redis.call('ZCARD', keys[5]),
   }
   local dead = 0
+  local stored = {}
   for _, tenant in ipairs(redis.call('SMEMBERS', keys[6])) do
     dead = dead + redis.call('ZCARD', base .. 't:' .. tenant .. ':status:failed')
+    local bytes = redis.call('HGET', base .. 't:' .. tenant .. ':stats', 'stored_bytes')
+    if bytes then
+      stored[#stored + 1] = 'stored_bytes:' .. tenant
+      stored[#stored + 1] = tonumber(bytes)
+    end
   end
   out[#out + 1] = 'dead'
   out[#out + 1] = dead
+  for _, v in ipairs(stored) do out[#out + 1] = v end
   local m = redis.call('HGETALL', keys[7])
   for i = 1, #m, 2 do
     out[#out + 1] = m[i]

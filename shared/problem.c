@@ -9,18 +9,21 @@
 static const ht_problem_type_t table[HT_P__COUNT] = {
     [HT_P_MALFORMED_JSON] = {400, "malformed-json", "The request body is not valid JSON"},
     [HT_P_BAD_REQUEST] = {400, "bad-request", "Bad request"},
+    [HT_P_DIGEST_MISMATCH] = {400, "digest-mismatch", "The body does not match its Content-Digest"},
     [HT_P_UNAUTHORIZED] = {401, "unauthorized", "Authentication required"},
     [HT_P_FORBIDDEN] = {403, "forbidden", "Not allowed"},
     [HT_P_NOT_FOUND] = {404, "not-found", "No such resource"},
     [HT_P_JOB_NOT_FOUND] = {404, "job-not-found", "No such job"},
     [HT_P_SCHEDULE_NOT_FOUND] = {404, "schedule-not-found", "No such schedule"},
     [HT_P_METHOD_NOT_ALLOWED] = {405, "method-not-allowed", "Method not allowed"},
+    [HT_P_REQUEST_TIMEOUT] = {408, "request-timeout", "The request body stopped arriving"},
     [HT_P_CONFLICT] = {409, "conflict", "Conflict with the current state"},
     [HT_P_STALE_TOKEN] = {409, "stale-token", "The lease token no longer holds the job"},
     [HT_P_JOB_CANCELED] = {409, "job-canceled", "The job was canceled"},
     [HT_P_TOO_LARGE] = {413, "payload-too-large", "Request body too large"},
     [HT_P_URI_TOO_LONG] = {414, "uri-too-long", "Request target too long"},
     [HT_P_UNSUPPORTED_MEDIA] = {415, "unsupported-media-type", "Unsupported media type"},
+    [HT_P_RANGE_NOT_SATISFIABLE] = {416, "range-not-satisfiable", "The range is outside the file"},
     [HT_P_EXPECTATION_FAILED] = {417, "expectation-failed", "Expectation not supported"},
     [HT_P_INVALID_FIELDS] = {422, "invalid-fields", "The request has invalid fields"},
     [HT_P_RATE_LIMITED] = {429, "rate-limited", "Too many requests"},
@@ -28,6 +31,7 @@ static const ht_problem_type_t table[HT_P__COUNT] = {
     [HT_P_INTERNAL] = {500, "internal", "Internal server error"},
     [HT_P_NOT_IMPLEMENTED] = {501, "not-implemented", "Not implemented"},
     [HT_P_UNAVAILABLE] = {503, "unavailable", "Service temporarily unavailable"},
+    [HT_P_INSUFFICIENT_STORAGE] = {507, "insufficient-storage", "The file store is full"},
 };
 
 const ht_problem_type_t *ht_problem_type(ht_problem_kind_t kind)

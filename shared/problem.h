@@ -10,27 +10,31 @@
 #include <jansson.h>
 
 typedef enum {
-    HT_P_MALFORMED_JSON,     /* 400 */
-    HT_P_BAD_REQUEST,        /* 400 */
-    HT_P_UNAUTHORIZED,       /* 401 */
-    HT_P_FORBIDDEN,          /* 403 */
-    HT_P_NOT_FOUND,          /* 404 unknown route */
-    HT_P_JOB_NOT_FOUND,      /* 404 */
-    HT_P_SCHEDULE_NOT_FOUND, /* 404 */
-    HT_P_METHOD_NOT_ALLOWED, /* 405 */
-    HT_P_CONFLICT,           /* 409 */
-    HT_P_STALE_TOKEN,        /* 409 worker API: the lease token no longer holds the job */
-    HT_P_JOB_CANCELED,       /* 409 worker API: a cancel of the running job was requested */
-    HT_P_TOO_LARGE,          /* 413 */
-    HT_P_URI_TOO_LONG,       /* 414 */
-    HT_P_UNSUPPORTED_MEDIA,  /* 415 */
-    HT_P_EXPECTATION_FAILED, /* 417 */
-    HT_P_INVALID_FIELDS,     /* 422 */
-    HT_P_RATE_LIMITED,       /* 429 */
-    HT_P_HEADERS_TOO_LARGE,  /* 431 */
-    HT_P_INTERNAL,           /* 500 */
-    HT_P_NOT_IMPLEMENTED,    /* 501 */
-    HT_P_UNAVAILABLE,        /* 503 */
+    HT_P_MALFORMED_JSON,        /* 400 */
+    HT_P_BAD_REQUEST,           /* 400 */
+    HT_P_DIGEST_MISMATCH,       /* 400 an upload's bytes against its Content-Digest */
+    HT_P_UNAUTHORIZED,          /* 401 */
+    HT_P_FORBIDDEN,             /* 403 */
+    HT_P_NOT_FOUND,             /* 404 unknown route */
+    HT_P_JOB_NOT_FOUND,         /* 404 */
+    HT_P_SCHEDULE_NOT_FOUND,    /* 404 */
+    HT_P_METHOD_NOT_ALLOWED,    /* 405 */
+    HT_P_REQUEST_TIMEOUT,       /* 408 an upload's body stopped arriving */
+    HT_P_CONFLICT,              /* 409 */
+    HT_P_STALE_TOKEN,           /* 409 worker API: the lease token no longer holds the job */
+    HT_P_JOB_CANCELED,          /* 409 worker API: a cancel of the running job was requested */
+    HT_P_TOO_LARGE,             /* 413 */
+    HT_P_URI_TOO_LONG,          /* 414 */
+    HT_P_UNSUPPORTED_MEDIA,     /* 415 */
+    HT_P_RANGE_NOT_SATISFIABLE, /* 416 */
+    HT_P_EXPECTATION_FAILED,    /* 417 */
+    HT_P_INVALID_FIELDS,        /* 422 */
+    HT_P_RATE_LIMITED,          /* 429 */
+    HT_P_HEADERS_TOO_LARGE,     /* 431 */
+    HT_P_INTERNAL,              /* 500 */
+    HT_P_NOT_IMPLEMENTED,       /* 501 */
+    HT_P_UNAVAILABLE,           /* 503 */
+    HT_P_INSUFFICIENT_STORAGE,  /* 507 */
     HT_P__COUNT
 } ht_problem_kind_t;
 

@@ -704,6 +704,72 @@ int ht_store_trim(ht_store_t *s, const ht_keys_t *k, int limit)
     return rc < 0 ? rc : (int)v;
 }
 
+int ht_store_blobs_gone(ht_store_t *s, const ht_keys_t *k, int limit, char ***keys, size_t *n)
+{
+    *keys = NULL;
+    *n = 0;
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "LPOP");
+    ht_argv_add(&a, k->gone);
+    ht_argv_addf(&a, "%d", limit);
+    int rc;
+    redisReply *r = call(s, &a, &rc);
+    ht_argv_clear(&a);
+    if (!r)
+        return rc;
+    if (r->type == REDIS_REPLY_NIL) { /* an empty list */
+        freeReplyObject(r);
+        *keys = calloc(1, sizeof(**keys));
+        return *keys ? 0 : HT_ENOMEM;
+    }
+    if (r->type != REDIS_REPLY_ARRAY) {
+        set_err(s, "%s", "redis: unexpected reply type (wanted an array)");
+        freeReplyObject(r);
+        return HT_EPROTO;
+    }
+    char **v = calloc(r->elements + 1, sizeof(*v));
+    for (size_t i = 0; v && i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type == REDIS_REPLY_STRING && (v[*n] = strdup(e->str)))
+            (*n)++;
+    }
+    freeReplyObject(r);
+    *keys = v;
+    return v ? 0 : HT_ENOMEM;
+}
+
+int ht_store_exists(ht_store_t *s, const char *key)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "EXISTS");
+    ht_argv_add(&a, key);
+    long long v = 0;
+    int rc = call_int(s, &a, &v);
+    return rc < 0 ? rc : v > 0;
+}
+
+int ht_store_take_lease(ht_store_t *s, const char *key, const char *owner, long ttl_s)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "SET");
+    ht_argv_add(&a, key);
+    ht_argv_add(&a, owner);
+    ht_argv_add(&a, "NX");
+    ht_argv_add(&a, "EX");
+    ht_argv_addf(&a, "%ld", ttl_s);
+    int rc;
+    redisReply *r = call(s, &a, &rc);
+    ht_argv_clear(&a);
+    if (!r)
+        return rc;
+    int taken = r->type == REDIS_REPLY_STATUS;
+    freeReplyObject(r);
+    return taken;
+}
+
 int ht_store_cancel_next(ht_store_t *s, int timeout_ms, char id[HT_ID_LEN + 1], uint64_t *token)
 {
     redisReply *r;

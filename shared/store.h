@@ -156,6 +156,18 @@ int ht_store_promote(ht_store_t *s, const ht_keys_t *k, int limit, long long *ne
  * number removed or a negative code. */
 int ht_store_trim(ht_store_t *s, const ht_keys_t *k, int limit);
 
+/* Pops up to `limit` blob keys of expired jobs off the queue's gone list
+ * (ht_trim fills it; the api's sweeper deletes them): *keys (NULL-ended,
+ * ht_store_strings_free) holds *n of them.  Returns 0 or a negative code. */
+int ht_store_blobs_gone(ht_store_t *s, const ht_keys_t *k, int limit, char ***keys, size_t *n);
+
+/* 1 when the key `key` exists, 0 when not, or a negative code. */
+int ht_store_exists(ht_store_t *s, const char *key);
+
+/* Takes the lease `key` for ttl_s seconds unless another holder has it
+ * (SET NX EX): 1 when taken, 0 when held, or a negative code. */
+int ht_store_take_lease(ht_store_t *s, const char *key, const char *owner, long ttl_s);
+
 /* Waits up to timeout_ms for the next cancel request.  Returns 1 with the
  * job's id and the token of the attempt to stop, 0 on timeout, or a
  * negative code (the subscription is then gone: reopen). */

@@ -398,17 +398,68 @@ function renderSchedules(scheds) {
 
 let detailStream = null;
 
+function humanBytes(n) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let u = 0;
+  while (n >= 1024 && u < units.length - 1) { n /= 1024; u++; }
+  return (u ? n.toFixed(1) : String(n)) + " " + units[u];
+}
+
+// Saves a job file.  Without an API key a plain link does it (the browser
+// streams it to disk); with one, the request must carry it, so the file is
+// fetched and handed over as a blob (in the browser's memory: for large
+// files with keys, use `hangtight download` or curl).
+async function downloadFile(href, name) {
+  const res = await fetch(href, { headers: authHeaders() });
+  if (!res.ok) {
+    let doc = null;
+    try { doc = await res.json(); } catch (e) { doc = null; }
+    throw new ApiError(res.status, doc);
+  }
+  const url = URL.createObjectURL(await res.blob());
+  const a = el("a", { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+// The job's files: size, type, SHA-256 and a download link each.
+function renderFiles(doc) {
+  const list = $("#detail-files");
+  const rows = [];
+  for (const which of ["input", "output"]) {
+    const f = doc && doc[which];
+    if (!f) continue;
+    const name = `${doc.id}-${which}`;
+    const link = apiKey()
+      ? el("a", { href: f.href, class: "download", "data-file": which,
+                  onclick: (ev) => { ev.preventDefault(); downloadFile(f.href, name).catch(reportError); },
+                  text: "download" })
+      : el("a", { href: f.href, class: "download", "data-file": which, download: name, text: "download" });
+    rows.push(el("li", { "data-file": which },
+      el("strong", { text: which + ": " }),
+      el("span", { class: "size", text: humanBytes(f.bytes) }), " ",
+      el("span", { text: f.content_type + ", sha256 " }),
+      el("code", { title: f.sha256, text: f.sha256.slice(0, 16) + "…" }), " ", link));
+  }
+  list.replaceChildren(...rows);
+  list.hidden = rows.length === 0;
+}
+
 async function showDetail(id) {
   if (detailStream) detailStream.abort();
   detailStream = null;
   $("#detail").hidden = false;
   $("#detail-id").textContent = id;
   $("#detail-doc").textContent = "loading…";
+  $("#detail-files").hidden = true;
   const log = $("#detail-events");
   log.replaceChildren();
   try {
     const { doc } = await api("GET", "/v1/jobs/" + id);
     $("#detail-doc").textContent = JSON.stringify(doc, null, 2);
+    renderFiles(doc);
   } catch (err) {
     $("#detail-doc").textContent = String(err.message || err);
     return;
@@ -424,7 +475,10 @@ async function showDetail(id) {
     const pct = doc && doc.progress && doc.progress.percent != null ? ` ${doc.progress.percent}%` : "";
     const msg = doc && doc.progress && doc.progress.message ? ` ${doc.progress.message}` : "";
     log.append(el("li", { "data-event": ev.event, text: `${ev.id}  ${ev.event}  ${doc ? doc.status : ""}${pct}${msg}` }));
-    if (doc) $("#detail-doc").textContent = JSON.stringify(doc, null, 2);
+    if (doc) {
+      $("#detail-doc").textContent = JSON.stringify(doc, null, 2);
+      renderFiles(doc);
+    }
   }).catch((err) => {
     if (err.name !== "AbortError") log.append(el("li", { text: "stream: " + (err.message || err) }));
   }).finally(() => {

@@ -10,12 +10,14 @@
 // Submits jobs through the public API (like any client) and checks what the
 // page shows: a progress bar that moves to 100% over the SSE stream, cancel
 // of a running job, retry of a failed one, the detail view with the event
-// log, the schedules table (next run, last job, pause and resume), the
-// throughput chart, the API key kept in sessionStorage and sent as
-// Bearer.  Fails on any page error, console error or CSP violation.  Saves
+// log, a job's input file (its size, and its download with the key), the
+// schedules table (next run, last job, pause and resume), the throughput
+// chart, the API key kept in sessionStorage and sent as Bearer.  Fails on
+// any page error, console error or CSP violation.  Saves
 // screenshots into the output dir.
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
@@ -67,7 +69,7 @@ const browser = await chromium.launch({
 });
 const problems = [];
 let expect401 = false; // while the page runs without its key on purpose
-const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+const page = await browser.newPage({ viewport: { width: 1280, height: 1000 }, acceptDownloads: true });
 try {
   page.on("pageerror", (err) => problems.push("page error: " + err.message));
   page.on("console", (msg) => {
@@ -191,6 +193,28 @@ try {
   await page.waitForSelector(`${nightlyRow}[data-paused=false]`, { timeout: 10000 });
   assert.equal((await api("DELETE", "/v1/schedules/" + beat)).status, 204);
   log("schedules: listed, last job linked, paused and resumed from the dashboard");
+
+  // ---- a job's files in the detail view -------------------------------------------
+  const file = randomBytes(3000000);
+  const up = await fetch(base + "/v1/jobs?type=echo", {
+    method: "POST",
+    headers: { "Content-Type": "application/x-test", ...(KEY ? { Authorization: `Bearer ${KEY}` } : {}) },
+    body: file,
+  });
+  const upDoc = await up.json();
+  assert.equal(up.status, 202, `file submit: ${JSON.stringify(upDoc)}`);
+  await until("the file job ends", 15000, async () => (await jobStatus(upDoc.id)) === "succeeded");
+  await page.evaluate((id) => { location.hash = id; }, upDoc.id);
+  await page.click(`#recent tr[data-job-id="${upDoc.id}"] a.job`);
+  await page.waitForSelector('#detail-files li[data-file="input"]');
+  assert.equal(await page.textContent('#detail-files li[data-file="input"] .size'), "2.9 MiB");
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.click('#detail-files a.download[data-file="input"]'),
+  ]);
+  const saved = readFileSync(await download.path());
+  assert.equal(createHash("sha256").update(saved).digest("hex"), upDoc.input.sha256, "the downloaded input");
+  log("detail view: the input's size, and its download");
 
   // ---- throughput chart ----------------------------------------------------------
   await page.waitForFunction(() => {

@@ -23,6 +23,8 @@ fi
 # call, its fetch()-read event streams included.
 KEY=dash-$(openssl rand -hex 12)
 printf 'acme:%s\n' "$KEY" >"$HT_TMP/keys"
+# A blob store: the detail view shows a job's files (docs/files.md).
+export HANGTIGHT_BLOB_STORE=dir:$HT_TMP/blobs
 ht_start_stack --api-args --api-keys-file "$HT_TMP/keys" --worker-args --concurrency 6
 
 # ---- static files with curl (no key: they show no tenant's data) ---------------

@@ -70,22 +70,21 @@ ht_submit '{"type": "fail", "payload": {"message": "kept for a while"}, "max_att
             "ttl_s": 1}'
 fid=$HT_JOB
 wait_until 15 "the failing job failed" ht_job_is "$fid" failed
-failed_at=$(ht_ms)
 assert_eq "$(ht_job_hget "$fid" failed_ttl_s)" 3 "failed_ttl_s of the job"
-ttl=$(ht_redis TTL "$(job_key "$fid")")
-((ttl >= 2 && ttl <= 3)) || fail "TTL of the failed job: $ttl (want 2..3 s)"
+# The expiry is set at the finish: 3 s after it (its ttl_s of 1 s does not
+# count), by Redis's clock (the test may read it seconds later on a loaded
+# machine).
+expire_at=$(ht_redis PEXPIRETIME "$(job_key "$fid")")
+finished_ms=$(ht_job_hget "$fid" finished_at)
+((expire_at - finished_ms >= 2900 && expire_at - finished_ms <= 3100)) ||
+    fail "the failed job expires $((expire_at - finished_ms)) ms after its finish (want 3000)"
 listed "$fid" "status=failed" || fail "the failed job is not listed as failed: $HTTP_BODY"
-# Past its ttl_s of 1 s it is still there: a succeeded job of ttl_s 1 that
-# finished after it has expired meanwhile...
-ht_submit '{"type": "echo", "payload": {"mark": "failed"}, "ttl_s": 1}'
-wait_until 15 "the succeeded ttl_s 1 job beside it expires" gone "$HT_JOB"
-ht_http GET "/v1/jobs/$fid"
-assert_status 200 "the failed job after a ttl_s 1 job that finished later expired (failed_ttl 3)"
-# ...and gone after about 3 s.
+# It is gone after about 3 s.
 wait_until 6 "the failed job is gone (404)" gone "$fid"
-elapsed=$(($(ht_ms) - failed_at))
-((elapsed >= 2000)) || fail "the failed job went after ${elapsed} ms, before its 3 s"
-log "failed job 404 ${elapsed} ms after it was seen failed"
+# (Redis runs on this machine: its clock is the test's.)
+elapsed=$(($(ht_ms) - finished_ms))
+((elapsed >= 2900)) || fail "the failed job went ${elapsed} ms after its finish, before its 3 s"
+log "failed job 404 ${elapsed} ms after its finish"
 wait_until 5 "the failed job is trimmed from the indexes" trimmed "$fid"
 
 # ---- defaults: a day for succeeded, seven days for failed -------------------

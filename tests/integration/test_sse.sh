@@ -102,7 +102,9 @@ assert_eq "$(events_of "$HT_TMP/done2.jsonl" | jq '[.[] | select(.event == "prog
     "progress events replayed after the terminal one"
 
 # ---- resume with Last-Event-ID -------------------------------------------
-ht_submit '{"type": "sleep", "payload": {"ms": 4000, "steps": 10}}'
+# 10 s in 25 steps: the first read, the pause and the resume all fall inside
+# the run on a loaded machine.
+ht_submit '{"type": "sleep", "payload": {"ms": 10000, "steps": 25}}'
 id=$HT_JOB
 wait_until 10 "the resume job runs" ht_job_is "$id" running
 # Read the document and two more events, then hang up.

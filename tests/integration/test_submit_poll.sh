@@ -5,7 +5,9 @@ source "$(dirname "$0")/lib.sh"
 
 ht_start_stack --worker-args --concurrency 2
 
-ht_http POST /v1/jobs '{"type": "sleep", "payload": {"ms": 3000, "steps": 6}}'
+# 12 s in 12 steps: a window that a loaded machine's polls (a curl and a jq
+# each) do not miss.
+ht_http POST /v1/jobs '{"type": "sleep", "payload": {"ms": 12000, "steps": 12}}'
 assert_status 202 "submit"
 assert_match "$(ht_header Content-Type)" '^application/json' "submit Content-Type"
 id=$(ht_json .id)
@@ -29,7 +31,7 @@ saw_progress() {
            and (.progress.message | type == "string" and length > 0)' \
         <<<"$HTTP_BODY" >/dev/null
 }
-wait_until 10 "the job runs and reports progress" saw_progress
+wait_until 15 "the job runs and reports progress" saw_progress
 assert_json .attempt 1
 assert_match "$(ht_json .started_at)" '^[0-9]{4}-.*Z$' "started_at while running"
 assert_json .finished_at null
@@ -57,7 +59,7 @@ wait_until 10 "progress moves on" progress_moved
 assert_ne "$(ht_header ETag)" "$etag1" "ETag after progress"
 
 # And it finishes with a result.
-wait_until 15 "the job succeeds" ht_job_is "$id" succeeded
+wait_until 30 "the job succeeds" ht_job_is "$id" succeeded
 assert_jq '.result != null' "result present"
 assert_jq ".progress.percent >= $pct1" "final progress"
 assert_json .error null

@@ -416,3 +416,93 @@ Test(job, scheduled_and_cancel_requested_documents)
     json_decref(doc);
     ht_job_clear(&j);
 }
+
+/* ---- file references (the input and output fields) ---------------------- */
+
+#define SHA_A "7362eaa039e306c78a9413949737c37c4d991e4d61ce539bed148bfafbd82153"
+
+Test(job, file_ref_round_trip)
+{
+    char text[512];
+    int n = ht_file_ref_format(text, sizeof text, 5368709120ULL, SHA_A, "output-2",
+                               "text/csv; charset=utf-8");
+    cr_assert_gt(n, 0);
+    cr_expect_str_eq(text, "5368709120 " SHA_A " output-2 text/csv; charset=utf-8");
+    ht_file_ref_t r;
+    cr_assert_eq(ht_file_ref_parse(&r, text, (size_t)n), 0);
+    cr_expect_eq(r.bytes, 5368709120ULL);
+    cr_expect_str_eq(r.sha256, SHA_A);
+    cr_expect_str_eq(r.name, "output-2");
+    cr_expect_str_eq(r.content_type, "text/csv; charset=utf-8");
+    ht_file_ref_clear(&r);
+    cr_expect_null(r.content_type);
+    cr_expect_eq(r.name[0], '\0');
+}
+
+Test(job, file_ref_refuses_what_it_did_not_write)
+{
+    static const char *const bad[] = {
+        "",
+        "12",
+        "-1 " SHA_A " input a/b",
+        "x " SHA_A " input a/b",
+        "9223372036854775808 " SHA_A " input a/b", /* 2^63: not a JSON integer here */
+        "12 " SHA_A " input",                      /* no content type */
+        "12 " SHA_A " input ",                     /* an empty one */
+        "12 7362EAA039E306C78A9413949737C37C4D991E4D61CE539BED148BFAFBD82153 input a/b",
+        "12 7362eaa0 input a/b",
+        "12 " SHA_A " in.put a/b",
+        "12 " SHA_A " in/put a/b",
+        "12 " SHA_A " 012345678901234567890123456789012 a/b", /* a name of 33 */
+        "12 " SHA_A " input a/b\x01",
+        "12  " SHA_A " input a/b",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ht_file_ref_t r;
+        cr_expect_eq(ht_file_ref_parse(&r, bad[i], strlen(bad[i])), HT_EINVAL, "'%s'", bad[i]);
+        cr_expect_null(r.content_type, "'%s' left nothing owned", bad[i]);
+    }
+    char small[32];
+    cr_expect_eq(ht_file_ref_format(small, sizeof small, 1, SHA_A, "input", "a/b"), HT_EINVAL,
+                 "does not fit");
+    char out[512];
+    cr_expect_eq(ht_file_ref_format(out, sizeof out, 1, "abc", "input", "a/b"), HT_EINVAL);
+    cr_expect_eq(ht_file_ref_format(out, sizeof out, 1, SHA_A, "in put", "a/b"), HT_EINVAL);
+    cr_expect_eq(ht_file_ref_format(out, sizeof out, 1, SHA_A, "input", ""), HT_EINVAL);
+    cr_expect_eq(ht_file_ref_format(out, sizeof out, 1, SHA_A, "input", "a\nb"), HT_EINVAL);
+}
+
+Test(job, from_hash_reads_files)
+{
+    static const char *const pairs[] = {"id",     "0f8fad5b-d9cb-469f-a165-70867728950e",
+                                        "type",   "gzip",
+                                        "status", "succeeded",
+                                        "input",  "3000000 " SHA_A " input video/mp4",
+                                        "output", "12 " SHA_A " output-1 application/gzip",
+                                        NULL};
+    ht_job_t j;
+    cr_assert_eq(from_pairs(&j, pairs), 0);
+    cr_expect_eq(j.input.bytes, 3000000);
+    cr_expect_str_eq(j.input.content_type, "video/mp4");
+    cr_expect_str_eq(j.output.name, "output-1");
+    cr_expect_str_eq(j.output.content_type, "application/gzip");
+    ht_buf_t b = HT_BUF_INIT;
+    cr_assert_eq(ht_job_doc_append(&b, &j), 0);
+    json_t *doc = json_loadb(b.data, b.len, 0, NULL);
+    cr_assert_not_null(doc);
+    json_t *want = json_pack("{s:I, s:s, s:s, s:s}", "bytes", (json_int_t)12, "sha256", SHA_A,
+                             "content_type", "application/gzip", "href",
+                             "/v1/jobs/0f8fad5b-d9cb-469f-a165-70867728950e/output");
+    cr_expect(json_equal(json_object_get(doc, "output"), want), "output: %s", b.data);
+    json_decref(want);
+    json_decref(doc);
+    ht_buf_free(&b);
+    ht_job_clear(&j);
+    static const char *const broken[] = {"id",     "0f8fad5b-d9cb-469f-a165-70867728950e",
+                                         "type",   "gzip",
+                                         "status", "queued",
+                                         "input",  "nonsense",
+                                         NULL};
+    cr_expect_eq(from_pairs(&j, broken), HT_EINVAL, "a broken reference is a broken job");
+    ht_job_clear(&j);
+}

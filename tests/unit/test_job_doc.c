@@ -92,6 +92,15 @@ static json_t *callback_json(const ht_job_t *job)
                      opt_time(job->cb_last_at));
 }
 
+/* A file reference: {"bytes", "sha256", "content_type", "href"}. */
+static json_t *file_json(const char *id, const char *which, const ht_file_ref_t *ref)
+{
+    char href[96];
+    snprintf(href, sizeof href, "/v1/jobs/%s/%s", id, which);
+    return json_pack("{s:I, s:s, s:o, s:s}", "bytes", (json_int_t)ref->bytes, "sha256",
+                     ref->sha256, "content_type", opt_string(ref->content_type), "href", href);
+}
+
 static json_t *reference_doc(const ht_job_t *job)
 {
     json_t *doc = json_object();
@@ -130,6 +139,10 @@ static json_t *reference_doc(const ht_job_t *job)
     json_object_set_new(doc, "finished_at", opt_time(job->finished_at));
     json_object_set_new(doc, "result", stored_json(job->result));
     json_object_set_new(doc, "error", stored_json(job->error));
+    if (job->input.name[0])
+        json_object_set_new(doc, "input", file_json(job->id, "input", &job->input));
+    if (job->output.name[0])
+        json_object_set_new(doc, "output", file_json(job->id, "output", &job->output));
     json_object_set_new(doc, "metadata",
                         job->metadata ? stored_json(job->metadata) : json_object());
     /* The recurring schedule that made it (its run is run_at). */
@@ -375,6 +388,23 @@ static void gen_job(ht_job_t *j)
     j->progress_pct = (int)pick(102) - 1;
     j->cancel_requested = (int)pick(2);
     j->version = next();
+    /* Files, as a stored reference reads them (ht_file_ref_parse): sizes up
+     * to the largest, content types with the characters that need escaping. */
+    static const char *const ct[] = {"application/octet-stream", "text/csv; charset=\"utf-8\"",
+                                     "a\\b", "video/mp4"};
+    static const uint64_t sizes[] = {0, 1, 5368709120ULL, 922337203685477579ULL};
+    for (int k = 0; k < 2; k++) {
+        ht_file_ref_t *f = k ? &j->output : &j->input;
+        if (!pick(2))
+            continue;
+        char ref[512], sha[65];
+        for (int i = 0; i < 64; i++)
+            sha[i] = "0123456789abcdef"[pick(16)];
+        sha[64] = '\0';
+        snprintf(ref, sizeof ref, "%llu %s %s %s", (unsigned long long)sizes[pick(4)], sha,
+                 k ? "output-3" : "input", ct[pick(4)]);
+        cr_assert_eq(ht_file_ref_parse(f, ref, strlen(ref)), 0, "%s", ref);
+    }
 }
 
 static void expect_same(const ht_job_t *j)

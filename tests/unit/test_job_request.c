@@ -154,3 +154,110 @@ Test(job_request, callback_url_allow_private)
     ht_job_request_clear(&req);
     ht_problem_clear(&problem);
 }
+
+/* ---- the same schema from a file submit's query parameters --------------- */
+
+static int from_params(ht_job_request_t *req, ht_problem_t *p, const ht_job_param_t *params,
+                       size_t n)
+{
+    static const char *const ignore[] = {"wait", "heartbeat", NULL};
+    ht_job_limits_t limits = {.max_payload_depth = 4};
+    return ht_job_request_from_params(req, params, n, ignore, &limits, p);
+}
+
+/* The pointers of the problem's errors, sorted, joined by spaces. */
+static char *pointers(const ht_problem_t *p)
+{
+    json_t *list = json_array();
+    size_t i;
+    json_t *e;
+    json_array_foreach(p->errors, i, e) json_array_append(list, json_object_get(e, "pointer"));
+    char *s = json_dumps(list, JSON_COMPACT);
+    json_decref(list);
+    return s;
+}
+
+Test(job_request, params_valid)
+{
+    const ht_job_param_t params[] = {
+        {"type", "video.transcode"},
+        {"priority", "low"},
+        {"max_attempts", "7"},
+        {"timeout_s", "60"},
+        {"ttl_s", "3600"},
+        {"delay_s", "0"},
+        {"payload", "{\"a\":[1,2]}"},
+        {"metadata", "{\"k\":\"v\"}"},
+        {"wait", "30"},
+        {"type", "ignored: the first one counts"},
+    };
+    ht_job_request_t req;
+    ht_problem_t p = {0};
+    cr_assert_eq(from_params(&req, &p, params, sizeof params / sizeof params[0]), 0);
+    cr_expect_str_eq(req.type, "video.transcode");
+    cr_expect_eq(req.priority, HT_PRIO_LOW);
+    cr_expect_eq(req.max_attempts, 7);
+    cr_expect_eq(req.timeout_s, 60);
+    cr_expect_eq(req.ttl_s, 3600);
+    char *payload = json_dumps(req.payload, JSON_COMPACT);
+    cr_expect_str_eq(payload, "{\"a\":[1,2]}");
+    free(payload);
+    cr_expect_str_eq(json_string_value(json_object_get(req.metadata, "k")), "v");
+    ht_job_request_clear(&req);
+    ht_problem_clear(&p);
+}
+
+Test(job_request, params_defaults)
+{
+    const ht_job_param_t params[] = {{"type", "echo"}};
+    ht_job_request_t req;
+    ht_problem_t p = {0};
+    cr_assert_eq(from_params(&req, &p, params, 1), 0);
+    cr_expect_eq(req.max_attempts, HT_MAX_ATTEMPTS_DEFAULT);
+    cr_expect(json_is_object(req.payload) && json_object_size(req.payload) == 0);
+    ht_job_request_clear(&req);
+}
+
+/* Every bad parameter is listed, with the codes of the JSON body's. */
+Test(job_request, params_problems)
+{
+    /* run_at: two problems, out of range (years ahead) and given with delay_s. */
+    const ht_job_param_t params[] = {
+        {"type", "Bad Type"},
+        {"max_attempts", "0"},
+        {"timeout_s", "3.5"},
+        {"ttl_s", "soon"},
+        {"priority", "urgent"},
+        {"payload", "{\"a\":"},
+        {"metadata", "[1]"},
+        {"callback_url", "ftp://x"},
+        {"colour", "blue"},
+        {"delay_s", "5"},
+        {"run_at", "2030-01-01T00:00:10Z"},
+    };
+    ht_job_request_t req;
+    ht_problem_t p = {0};
+    cr_assert_eq(from_params(&req, &p, params, sizeof params / sizeof params[0]), -1);
+    cr_expect_eq(p.kind, HT_P_INVALID_FIELDS);
+    char *got = pointers(&p);
+    cr_expect_str_eq(got, "[\"/payload\",\"/type\",\"/metadata\",\"/priority\",\"/max_attempts\","
+                          "\"/timeout_s\",\"/ttl_s\",\"/callback_url\",\"/run_at\",\"/run_at\","
+                          "\"/colour\"]");
+    free(got);
+    cr_expect(strstr(p.detail, "query parameters") != NULL, "detail: %s", p.detail);
+    json_t *first = json_array_get(p.errors, 0);
+    cr_expect_str_eq(json_string_value(json_object_get(first, "code")), "invalid_format");
+    ht_problem_clear(&p);
+}
+
+Test(job_request, params_type_required_and_too_deep_payload)
+{
+    const ht_job_param_t params[] = {{"payload", "[[[[[1]]]]]"}};
+    ht_job_request_t req;
+    ht_problem_t p = {0};
+    cr_assert_eq(from_params(&req, &p, params, 1), -1);
+    char *got = pointers(&p);
+    cr_expect_str_eq(got, "[\"/type\",\"/payload\"]");
+    free(got);
+    ht_problem_clear(&p);
+}

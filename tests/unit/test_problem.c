@@ -13,18 +13,21 @@ Test(problem, table_has_every_kind)
     } want[] = {
         {HT_P_MALFORMED_JSON, 400, "malformed-json"},
         {HT_P_BAD_REQUEST, 400, "bad-request"},
+        {HT_P_DIGEST_MISMATCH, 400, "digest-mismatch"},
         {HT_P_UNAUTHORIZED, 401, "unauthorized"},
         {HT_P_FORBIDDEN, 403, "forbidden"},
         {HT_P_NOT_FOUND, 404, "not-found"},
         {HT_P_JOB_NOT_FOUND, 404, "job-not-found"},
         {HT_P_SCHEDULE_NOT_FOUND, 404, "schedule-not-found"},
         {HT_P_METHOD_NOT_ALLOWED, 405, "method-not-allowed"},
+        {HT_P_REQUEST_TIMEOUT, 408, "request-timeout"},
         {HT_P_CONFLICT, 409, "conflict"},
         {HT_P_STALE_TOKEN, 409, "stale-token"},
         {HT_P_JOB_CANCELED, 409, "job-canceled"},
         {HT_P_TOO_LARGE, 413, "payload-too-large"},
         {HT_P_URI_TOO_LONG, 414, "uri-too-long"},
         {HT_P_UNSUPPORTED_MEDIA, 415, "unsupported-media-type"},
+        {HT_P_RANGE_NOT_SATISFIABLE, 416, "range-not-satisfiable"},
         {HT_P_EXPECTATION_FAILED, 417, "expectation-failed"},
         {HT_P_INVALID_FIELDS, 422, "invalid-fields"},
         {HT_P_RATE_LIMITED, 429, "rate-limited"},
@@ -32,6 +35,7 @@ Test(problem, table_has_every_kind)
         {HT_P_INTERNAL, 500, "internal"},
         {HT_P_NOT_IMPLEMENTED, 501, "not-implemented"},
         {HT_P_UNAVAILABLE, 503, "unavailable"},
+        {HT_P_INSUFFICIENT_STORAGE, 507, "insufficient-storage"},
     };
     cr_assert_eq(sizeof want / sizeof want[0], HT_P__COUNT);
     for (size_t i = 0; i < HT_P__COUNT; i++) {
