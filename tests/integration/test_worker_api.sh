@@ -18,6 +18,7 @@
 #    409 stale-token for progress and complete, and the next claim is
 #    attempt 2;
 #  - a held claim whose client hung up takes no job;
+#  - /metrics and the dashboard's reading of it show the remote worker;
 #  - bad requests: 400, 404, 415, 422 problems.
 source "$(dirname "$0")/lib.sh"
 
@@ -233,6 +234,24 @@ grep -qE '^hangtight_remote_worker_types\{type="wt.a",worker="t1"\} 1$' <<<"$met
     fail "/metrics: t1 serves wt.a"
 grep -qE '^hangtight_remote_worker_last_seen_seconds\{worker="t1"\} [0-9.e+]+$' <<<"$metrics" ||
     fail "/metrics: t1 last seen"
+# The dashboard's reading of the same page (its own functions, run by Node).
+if command -v node >/dev/null; then
+    rows=$(node --input-type=module -e '
+        const base = process.argv[1];
+        const src = await (await fetch(base + "/dashboard/app.js")).text();
+        const fns = ["metricSamples", "remoteRows"].map((n) => {
+            const m = src.match(new RegExp("function " + n + "[\\s\\S]*?\\n}\\n"));
+            if (!m) throw new Error("no " + n + " in app.js");
+            return m[0];
+        });
+        const remoteRows = new Function(fns.join("\n") + "; return remoteRows;")();
+        console.log(JSON.stringify(remoteRows(await (await fetch(base + "/metrics")).text())));
+    ' "$HT_URL") || fail "the dashboard's remote worker rows: $rows"
+    jq -e 'any(.[]; .worker == "t1" and .jobs_held == 1 and (.types | index("wt.a")) and .last_seen_seconds > 0)' \
+        <<<"$rows" >/dev/null || fail "the dashboard reads the remote workers wrong: $rows"
+else
+    ht_skip_part dashboard-rows "node is not installed"
+fi
 wcall "$J" complete "{\"token\": \"$jtok\"}"
 assert_status 200
 
