@@ -22,8 +22,12 @@
 #  - bad requests: 400, 404, 415, 422 problems.
 source "$(dirname "$0")/lib.sh"
 
-export HANGTIGHT_LEASE_MS=3000 HANGTIGHT_RETRY_BASE_MS=100
+# A lease long enough for the steps between a claim and its calls on a
+# busy machine; the lost lease below uses an api of a short lease.
+export HANGTIGHT_LEASE_MS=20000 HANGTIGHT_RETRY_BASE_MS=100
 ht_start_stack --workers 0
+ht_start_api --name short --lease-ms 2000
+SHORT_URL=$(ht_api_url short)
 
 claim() { ht_http POST /v1/worker/claim "$1"; }
 wcall() { ht_http POST "/v1/worker/jobs/$1/$2" "$3"; }
@@ -41,7 +45,7 @@ assert_json '.errors[0].code' unknown_type
 t0=$(ht_ms)
 claim '{"types": ["wt.a", "wt.b", "wt.a"], "worker": "t1"}'
 assert_status 204 "a claim with nothing queued, wait_s 0"
-(($(ht_ms) - t0 < 3000)) || fail "a claim without wait_s took $(($(ht_ms) - t0)) ms"
+(($(ht_ms) - t0 < 10000)) || fail "a claim without wait_s took $(($(ht_ms) - t0)) ms"
 assert_eq "$(ht_header Cache-Control)" no-store "claim Cache-Control"
 ht_submit '{"type": "wt.a", "payload": {"n": 1.50, "s": "ß<&>", "deep": [{"x": null}]}, "metadata": {"k": "v"}}'
 A=$HT_JOB
@@ -58,7 +62,7 @@ assert_json .job.attempt 1
 assert_json .job.max_attempts 3
 assert_json .job.tenant default
 assert_json .job.metadata.k v
-assert_json .lease_ms 3000
+assert_json .lease_ms 20000
 assert_jq '.job.payload == {"n": 1.5, "s": "ß<&>", "deep": [{"x": null}]}' "the payload came back"
 assert_jq '(.token | test("^[0-9]+$")) and (.job.deadline_ms > 0) and (.lease_expires_at | test("Z$"))'
 # The payload is the stored text, byte for byte.
@@ -74,7 +78,7 @@ sleep 0.05
 wcall "$A" progress "{\"token\": \"$tok\"}"
 assert_status 200 "a heartbeat"
 assert_json .cancel_requested false
-assert_json .lease_ms 3000
+assert_json .lease_ms 20000
 renewed=$(ht_redis ZSCORE "$(ht_job_tag_key "$A" active)" "$A")
 ((renewed > score)) || fail "the heartbeat did not renew the lease ($score -> $renewed)"
 wcall "$A" progress "{\"token\": \"$tok\", \"percent\": 49.6, \"message\": \"half way\"}"
@@ -142,10 +146,13 @@ assert_json .status canceled
 # ---- a lease that runs out -------------------------------------------------------------------
 ht_submit '{"type": "wt.a"}'
 E=$HT_JOB
-claim '{"types": ["wt.a"], "worker": "lost"}'
+HT_URL=$SHORT_URL claim '{"types": ["wt.a"], "worker": "lost"}'
+assert_json .lease_ms 2000 "the short api's lease"
+assert_json .job.id "$E"
 tok=$(ht_json .token)
-wait_until 15 "the lost lease is requeued by the api" ht_job_is "$E" queued
-ht_log_has api 'requeued jobs whose lease ran out' || fail "the api did not say it requeued"
+wait_until 30 "the lost lease is requeued by the api" ht_job_is "$E" queued
+{ ht_log_has api 'requeued jobs whose lease ran out' || ht_log_has short 'requeued jobs whose lease ran out'; } ||
+    fail "no api said it requeued"
 wcall "$E" progress "{\"token\": \"$tok\"}"
 assert_problem 409 "progress with a lost lease's token"
 assert_json .type urn:hangtight:problem:stale-token
@@ -179,7 +186,7 @@ took=$(($(ht_ms) - t0))
 assert_eq "$(cat "$HT_TMP/held.status")" 200 "the held claim's answer"
 assert_eq "$(jq -r .job.id "$HT_TMP/held.body")" "$F" "the held claim got the job"
 log "a held claim answered $took ms after the submit"
-((took < 5000)) || fail "the held claim took $took ms to wake"
+((took < 10000)) || fail "the held claim took $took ms to wake"
 wcall "$F" complete "{\"token\": \"$(jq -r .token "$HT_TMP/held.body")\"}"
 assert_json .status succeeded
 assert_json .result null

@@ -19,7 +19,7 @@ source "$(dirname "$0")/lib.sh"
 
 EX=$HT_SOURCE_DIR/examples/http_worker
 export PYTHONDONTWRITEBYTECODE=1
-LEASE_MS=2000
+LEASE_MS=3000
 export HANGTIGHT_LEASE_MS=$LEASE_MS HANGTIGHT_RETRY_BASE_MS=100
 export HANGTIGHT_WORKER_KEY=etl-$(openssl rand -hex 12)
 printf 'etl:%s\n' "$HANGTIGHT_WORKER_KEY" >"$HT_TMP/worker-keys"
