@@ -1,5 +1,5 @@
-/* API keys and worker keys (see auth.h): the keys file parser, the
- * constant-time lookup and the tables in force, one per role. */
+/* API, operator and worker keys (see auth.h): the keys file parser, the
+ * constant-time lookup and the tables in force. */
 #include "api/auth.h"
 
 #include <errno.h>
@@ -68,14 +68,14 @@ static int parse_line(ht_auth_t *a, const char *line, size_t len, char *why, siz
 {
     const char *colon = memchr(line, ':', len);
     if (!colon)
-        return ht_errorf(why, whylen, HT_EINVAL, "expected name:key");
+        return ht_errorf(why, whylen, HT_EINVAL, "expected tenant:key");
     char name[HT_TENANT_MAX + 2];
     size_t nlen = (size_t)(colon - line);
     snprintf(name, sizeof(name), "%.*s", (int)(nlen < sizeof(name) - 1 ? nlen : sizeof(name) - 1),
              line);
     if (nlen >= sizeof(name) - 1 || !ht_tenant_valid(name))
-        return ht_errorf(why, whylen, HT_EINVAL,
-                         "the name before ':' must be 1 to %d of A-Z a-z 0-9 _ . -", HT_TENANT_MAX);
+        return ht_errorf(why, whylen, HT_EINVAL, "tenant must be 1 to %d of A-Z a-z 0-9 _ . -",
+                         HT_TENANT_MAX);
     const char *key = colon + 1;
     size_t klen = len - nlen - 1;
     unsigned char digest[SHA256_DIGEST_LENGTH];
@@ -174,32 +174,15 @@ ht_tenant_t *ht_auth_lookup(const ht_auth_t *a, const char *key, size_t keylen)
     return found;
 }
 
-/* ---- the tables in force ---------------------------------------------- */
+/* ---- the tables in force -------------------------------------------- */
 
-static const char *const role_what[HT_ROLE__COUNT] = {
-    [HT_ROLE_TENANT] = "API keys",
-    [HT_ROLE_WORKER] = "worker keys",
-};
-
-static char *keys_path[HT_ROLE__COUNT];
+/* One table per role, indexed by the role's bit number. */
+static const char *const role_names[HT_ROLE__COUNT] = {"API keys", "operator keys", "worker keys"};
+static char *keys_paths[HT_ROLE__COUNT];
 static _Atomic(ht_auth_t *) current[HT_ROLE__COUNT];
 static ht_tenant_t *open_tenant; /* "default", when running open */
 
-/* 1 when a key of `a` is a key of the table in force of another role too
- * (a key must say what it is for). */
-static int shares_key(ht_role_t role, const ht_auth_t *a)
-{
-    for (int r = 0; r < HT_ROLE__COUNT; r++) {
-        const ht_auth_t *o = r == (int)role ? NULL : atomic_load(&current[r]);
-        for (size_t i = 0; o && i < a->n; i++)
-            for (size_t j = 0; j < o->n; j++)
-                if (memcmp(a->entries[i].digest, o->entries[j].digest, SHA256_DIGEST_LENGTH) == 0)
-                    return 1;
-    }
-    return 0;
-}
-
-static int load_file(ht_role_t role, const char *path, ht_auth_t **out, char *err, size_t errlen)
+static int load_file(const char *path, ht_auth_t **out, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -219,60 +202,97 @@ static int load_file(ht_role_t role, const char *path, ht_auth_t **out, char *er
     free(buf);
     if (rc < 0)
         return ht_errorf(err, errlen, rc, "%s: %s", path, why);
-    if (shares_key(role, *out)) {
-        ht_auth_free(*out);
-        *out = NULL;
-        return ht_errorf(err, errlen, HT_EINVAL,
-                         "%s: a key of this file is in the other keys file too (tenant keys and "
-                         "worker keys must differ)",
-                         path);
-    }
     return 0;
 }
 
-static int install(ht_role_t role, const char *path, char *err, size_t errlen)
+/* Loads every configured file into t[]; HT_EINVAL when a key is in two
+ * files (which role would it be?).  On failure nothing is kept. */
+static int load_all(ht_auth_t *t[HT_ROLE__COUNT], char *err, size_t errlen)
 {
-    ht_auth_t *a;
-    int rc = load_file(role, path, &a, err, errlen);
+    int rc = 0;
+    for (int r = 0; r < HT_ROLE__COUNT; r++)
+        t[r] = NULL;
+    for (int r = 0; rc == 0 && r < HT_ROLE__COUNT; r++)
+        if (keys_paths[r])
+            rc = load_file(keys_paths[r], &t[r], err, errlen);
+    for (int r = 0; rc == 0 && r < HT_ROLE__COUNT; r++)
+        for (int o = r + 1; rc == 0 && t[r] && o < HT_ROLE__COUNT; o++)
+            for (size_t i = 0; rc == 0 && t[o] && i < t[o]->n; i++)
+                for (size_t j = 0; j < t[r]->n; j++)
+                    if (CRYPTO_memcmp(t[o]->entries[i].digest, t[r]->entries[j].digest,
+                                      SHA256_DIGEST_LENGTH) == 0) {
+                        rc = ht_errorf(err, errlen, HT_EINVAL,
+                                       "the same key is in %s (%s) and %s (%s): a key has one role",
+                                       keys_paths[r], t[r]->entries[j].tenant->name, keys_paths[o],
+                                       t[o]->entries[i].tenant->name);
+                        break;
+                    }
     if (rc < 0)
-        return rc;
-    keys_path[role] = strdup(path);
-    if (!keys_path[role]) {
-        ht_auth_free(a);
-        return ht_errorf(err, errlen, HT_ENOMEM, "out of memory");
-    }
-    atomic_store(&current[role], a);
-    char n[32], msg[64];
-    snprintf(n, sizeof(n), "%zu", a->n);
-    snprintf(msg, sizeof(msg), "%s loaded", role_what[role]);
-    ht_log(HT_LOG_INFO, msg, "path", path, "keys", n, NULL);
-    return 0;
+        for (int r = 0; r < HT_ROLE__COUNT; r++)
+            ht_auth_free(t[r]);
+    return rc;
 }
 
-int ht_auth_install(const char *path, char *err, size_t errlen)
+static void log_loaded(const char *what, ht_auth_t *const t[HT_ROLE__COUNT])
+{
+    for (int r = 0; r < HT_ROLE__COUNT; r++) {
+        if (!t[r])
+            continue;
+        char msg[64], n[32];
+        snprintf(msg, sizeof(msg), "%s %s", role_names[r], what);
+        snprintf(n, sizeof(n), "%zu", t[r]->n);
+        ht_log(HT_LOG_INFO, msg, "path", keys_paths[r], "keys", n, NULL);
+    }
+}
+
+int ht_auth_install(const char *path, const char *operator_path, const char *worker_path, char *err,
+                    size_t errlen)
 {
     open_tenant = ht_tenant_intern("default");
     if (!open_tenant)
         return ht_errorf(err, errlen, HT_ENOMEM, "out of memory");
-    if (!path || !path[0]) {
+    const char *paths[HT_ROLE__COUNT] = {path, operator_path, worker_path};
+    int any = 0;
+    for (int r = 0; r < HT_ROLE__COUNT; r++) {
+        if (!paths[r] || !paths[r][0])
+            continue;
+        any = 1;
+        if (!(keys_paths[r] = strdup(paths[r])))
+            return ht_errorf(err, errlen, HT_ENOMEM, "out of memory");
+    }
+    if (!any) {
         ht_log(HT_LOG_WARN,
                "no API keys file (HANGTIGHT_API_KEYS_FILE): the api is open to anyone who can "
-               "reach it, as tenant 'default'",
+               "reach it, as tenant 'default', as an operator and as a remote worker",
                NULL);
         return 0;
     }
-    return install(HT_ROLE_TENANT, path, err, errlen);
+    ht_auth_t *t[HT_ROLE__COUNT];
+    int rc = load_all(t, err, errlen);
+    if (rc < 0)
+        return rc;
+    for (int r = 0; r < HT_ROLE__COUNT; r++)
+        atomic_store(&current[r], t[r] ? t[r] : calloc(1, sizeof(ht_auth_t)));
+    for (int r = 0; r < HT_ROLE__COUNT; r++)
+        if (!atomic_load(&current[r]))
+            return ht_errorf(err, errlen, HT_ENOMEM, "out of memory");
+    log_loaded("loaded", t);
+    return 0;
 }
 
-int ht_auth_install_workers(const char *path, char *err, size_t errlen)
+int ht_auth_open(void)
 {
-    if (path && path[0])
-        return install(HT_ROLE_WORKER, path, err, errlen);
-    if (!atomic_load(&current[HT_ROLE_TENANT]))
-        ht_log(HT_LOG_WARN,
-               "no keys files: the HTTP worker API (/v1/worker/...) is open to anyone who can "
-               "reach the api, as it is",
-               NULL);
+    return atomic_load(&current[0]) == NULL;
+}
+
+int ht_auth_tenant_known(const char *tenant)
+{
+    const ht_auth_t *a = atomic_load(&current[0]);
+    if (!a)
+        return strcmp(tenant, "default") == 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->entries[i].tenant->name, tenant) == 0)
+            return 1;
     return 0;
 }
 
@@ -312,39 +332,23 @@ int ht_auth_generate(const char *path, char key[HT_AUTH_GENERATED_KEY_LEN + 1], 
     return 1;
 }
 
-int ht_auth_configured(void)
+int ht_auth_reload(char *err, size_t errlen)
 {
-    for (int r = 0; r < HT_ROLE__COUNT; r++)
-        if (keys_path[r])
-            return 1;
-    return 0;
-}
-
-int ht_auth_reload(void)
-{
-    int first = 0;
+    if (ht_auth_open())
+        return ht_errorf(err, errlen, HT_EINVAL, "no API keys file is configured");
+    ht_auth_t *t[HT_ROLE__COUNT];
+    int rc = load_all(t, err, errlen);
+    if (rc < 0)
+        return rc;
+    /* Only the main thread reloads; readers load the tables atomically. */
     for (int r = 0; r < HT_ROLE__COUNT; r++) {
-        if (!keys_path[r])
-            continue;
-        ht_auth_t *a;
-        char why[512], msg[96];
-        int rc = load_file((ht_role_t)r, keys_path[r], &a, why, sizeof(why));
-        if (rc < 0) {
-            /* A bad file keeps the keys in force: a typo must not lock everyone out. */
-            snprintf(msg, sizeof(msg), "%s not reloaded; the previous keys stay in force",
-                     role_what[r]);
-            ht_log(HT_LOG_ERROR, msg, "detail", why, NULL);
-            first = first ? first : rc;
-            continue;
-        }
-        /* Only the main thread reloads; readers load `current` atomically. */
+        ht_auth_t *a = t[r] ? t[r] : calloc(1, sizeof(ht_auth_t));
+        if (!a)
+            continue; /* out of memory: this role keeps its table */
         a->older = atomic_exchange(&current[r], a);
-        char n[32];
-        snprintf(n, sizeof(n), "%zu", a->n);
-        snprintf(msg, sizeof(msg), "%s reloaded", role_what[r]);
-        ht_log(HT_LOG_INFO, msg, "path", keys_path[r], "keys", n, NULL);
     }
-    return first;
+    log_loaded("reloaded", t);
+    return 0;
 }
 
 /* The token of "Authorization: Bearer <token>" (scheme case-insensitive,
@@ -367,50 +371,34 @@ static h2o_iovec_t bearer_of(h2o_req_t *req)
     return h2o_iovec_init(p, (size_t)(end - p));
 }
 
-/* 1 when the routes of `role` take no key: the tenant routes without API
- * keys, the worker API without any keys file. */
-static int open_for(ht_role_t role)
+int ht_auth_request_or_reply(h2o_req_t *req, ht_caller_t *who)
 {
-    if (atomic_load(&current[HT_ROLE_TENANT]))
-        return 0;
-    return role == HT_ROLE_TENANT || !atomic_load(&current[HT_ROLE_WORKER]);
-}
-
-int ht_auth_request_or_reply(h2o_req_t *req, ht_role_t role, ht_tenant_t **who)
-{
-    if (open_for(role)) {
-        *who = role == HT_ROLE_TENANT ? open_tenant : NULL;
+    memset(who, 0, sizeof(*who));
+    if (ht_auth_open()) {
+        *who = (ht_caller_t){HT_ROLE_ALL, open_tenant, open_tenant->name};
         return 0;
     }
     h2o_iovec_t key = bearer_of(req);
-    int usable = key.len && key.len <= KEY_MAX;
-    ht_auth_t *a = atomic_load(&current[role]);
-    ht_tenant_t *t = usable && a ? ht_auth_lookup(a, key.base, key.len) : NULL;
-    if (t) {
-        *who = t;
+    /* Every table is searched, found or not: the time tells nothing of
+     * which role a key has. */
+    for (int r = 0; key.len && key.len <= KEY_MAX && r < HT_ROLE__COUNT; r++) {
+        ht_tenant_t *t = ht_auth_lookup(atomic_load(&current[r]), key.base, key.len);
+        if (t && !who->roles) {
+            who->roles = 1u << r;
+            who->tenant = who->roles == HT_ROLE_TENANT ? t : NULL;
+            who->name = t->name;
+        }
+    }
+    if (who->roles)
         return 0;
-    }
-    /* A key of the other role: known, but not for this. */
-    for (int r = 0; usable && r < HT_ROLE__COUNT; r++) {
-        ht_auth_t *o = r == (int)role ? NULL : atomic_load(&current[r]);
-        if (!o || !ht_auth_lookup(o, key.base, key.len))
-            continue;
-        if (role == HT_ROLE_WORKER)
-            return ht_http_problem(req, HT_P_FORBIDDEN,
-                                   "a tenant's API key cannot use the worker API (/v1/worker/...): "
-                                   "send a worker key (HANGTIGHT_WORKER_KEYS_FILE)");
-        return ht_http_problem(req, HT_P_FORBIDDEN,
-                               "a worker key can use the worker API (/v1/worker/...) only");
-    }
-    const char *what = role == HT_ROLE_WORKER ? "worker key" : "API key";
     if (!key.len) {
         ht_http_add_header(req, "www-authenticate", "Bearer realm=\"hangtight\"");
-        return ht_http_problem(req, HT_P_UNAUTHORIZED, "send %s %s: Authorization: Bearer <key>",
-                               role == HT_ROLE_WORKER ? "a" : "an", what);
+        return ht_http_problem(req, HT_P_UNAUTHORIZED,
+                               "send an API key: Authorization: Bearer <key>");
     }
     ht_http_add_header(req, "www-authenticate",
                        "Bearer realm=\"hangtight\", error=\"invalid_token\"");
-    return ht_http_problem(req, HT_P_UNAUTHORIZED, "the %s is not valid", what);
+    return ht_http_problem(req, HT_P_UNAUTHORIZED, "the API key is not valid");
 }
 
 /* "localhost", "127.0.0.1" or "[::1]" (any case), with or without a
@@ -451,7 +439,7 @@ void ht_auth_shutdown(void)
 {
     for (int r = 0; r < HT_ROLE__COUNT; r++) {
         ht_auth_free(atomic_exchange(&current[r], NULL));
-        free(keys_path[r]);
-        keys_path[r] = NULL;
+        free(keys_paths[r]);
+        keys_paths[r] = NULL;
     }
 }

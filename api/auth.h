@@ -1,31 +1,30 @@
-/* API keys and worker keys: who is asking, and for what.
+/* API keys: who is asking, and for which tenant.
  *
- * Two files of the same format, each a table of keys:
- *   - HANGTIGHT_API_KEYS_FILE: tenant keys; a request with one acts as that
- *     tenant (submit, read, cancel its own jobs);
- *   - HANGTIGHT_WORKER_KEYS_FILE: worker keys, for remote workers of the
- *     HTTP worker API (/v1/worker/...: claim, progress, complete, fail jobs
- *     of every tenant) and nothing else.
- * A tenant key never reaches the worker API and a worker key never reaches
- * anything else (403); the same key in both files is refused at load.
- * Each file holds lines
+ * HANGTIGHT_API_KEYS_FILE names a file of lines
  *
  *     # comment
  *     acme:k3y-of-acme                   a key in clear text
  *     acme:sha256:<64 hex digits>        a key stored as its SHA-256
  *
- * (the name a tenant's or a worker's; blank lines and surrounding spaces
- * ignored; a name may have several keys, which is how keys are rotated).
- * Every key is kept as its SHA-256; a presented key is hashed and compared
- * with every entry of a table in constant time (CRYPTO_memcmp over the
- * whole table), so neither the comparison nor the table's order tells an
- * attacker how close a guess was.
+ * (blank lines and surrounding spaces ignored; a tenant may have several
+ * keys, which is how keys are rotated).  Every key is kept as its SHA-256;
+ * a presented key is hashed and compared with every entry in constant time
+ * (CRYPTO_memcmp over the whole table), so neither the comparison nor the
+ * table's order tells an attacker how close a guess was.
  *
- * Open mode: with no API keys file every tenant request is tenant
- * "default"; with no keys file at all the worker API is open too.  With
- * API keys but no worker keys, the worker API takes no key (401/403).
+ * HANGTIGHT_OPERATOR_KEYS_FILE names a file of the same lines for operator
+ * keys ("ops:k3y..."; the name before the colon names the operator in the
+ * logs): they reach what crosses tenants (pause and resume, caps, the
+ * queue-wide views, /metrics) and nothing of a tenant's; tenant keys never
+ * reach those (api/router.c checks each route's roles).
+ * HANGTIGHT_WORKER_KEYS_FILE, the same lines again, names the keys of the
+ * HTTP worker API (/v1/worker/...): they claim and settle the jobs of
+ * every tenant and reach nothing else.  A key may be in one file only.
  *
- * The tables in force are swapped atomically by ht_auth_reload() (SIGHUP);
+ * With no file at all the api runs open: every request is tenant "default"
+ * and an operator too.  With any file, each role needs a key of its own.
+ *
+ * The table in force is swapped atomically by ht_auth_reload() (SIGHUP);
  * tables are never freed before ht_auth_shutdown(), so a request thread can
  * keep using the one it loaded without locks or reference counts (reloads
  * are rare and a table is small). */
@@ -39,12 +38,22 @@
 
 typedef struct ht_auth ht_auth_t;
 
-/* What a key is for: its table. */
+/* What a key lets its holder do: a bit each. */
 typedef enum {
-    HT_ROLE_TENANT, /* HANGTIGHT_API_KEYS_FILE */
-    HT_ROLE_WORKER, /* HANGTIGHT_WORKER_KEYS_FILE */
-    HT_ROLE__COUNT
+    HT_ROLE_TENANT = 1,   /* the tenant's own jobs, queues view, secrets */
+    HT_ROLE_OPERATOR = 2, /* pause and resume, caps, queue-wide views, /metrics */
+    HT_ROLE_WORKER = 4,   /* the HTTP worker API: claim and settle jobs of every tenant */
 } ht_role_t;
+#define HT_ROLE__COUNT 3
+#define HT_ROLE_ALL    (HT_ROLE_TENANT | HT_ROLE_OPERATOR | HT_ROLE_WORKER)
+
+/* Who sent a request: the roles of its key, and whose it is.  Records live
+ * as long as the server. */
+typedef struct {
+    unsigned roles;      /* HT_ROLE_* bits: one for a key; every role when running open */
+    ht_tenant_t *tenant; /* with HT_ROLE_TENANT: the key's tenant ("default" when open) */
+    const char *name;    /* the key holder's name from its line (tenant, operator, worker) */
+} ht_caller_t;
 
 /* Parses a keys file's text.  Returns 0 with *out (free with
  * ht_auth_free), or HT_EINVAL with "line N: why" in err (nothing kept). */
@@ -52,18 +61,23 @@ int ht_auth_parse(const char *text, size_t len, ht_auth_t **out, char *err, size
 void ht_auth_free(ht_auth_t *a);
 size_t ht_auth_count(const ht_auth_t *a);
 
-/* The name of `key` (a tenant's record; for a worker key, the record of
- * the worker key's name), or NULL.  Constant time in the key's content. */
+/* The tenant of `key`, or NULL.  Constant time in the key's content. */
 ht_tenant_t *ht_auth_lookup(const ht_auth_t *a, const char *key, size_t keylen);
 
-/* Process-wide: load `path` (NULL or "": run open, one warning) as the table
- * of tenant keys in force.  Returns 0 or HT_EINVAL or a negative errno with
- * err filled. */
-int ht_auth_install(const char *path, char *err, size_t errlen);
+/* Process-wide: load the tenant keys file `path`, the operator keys file
+ * `operator_path` and the worker keys file `worker_path` (each NULL or "":
+ * none of that role; all three: run open, one warning) as the tables in
+ * force.  Returns 0 or HT_EINVAL (a bad file, or a key in two) or a
+ * negative errno with err filled. */
+int ht_auth_install(const char *path, const char *operator_path, const char *worker_path, char *err,
+                    size_t errlen);
 
-/* The same for worker keys (NULL or "": none); call after
- * ht_auth_install().  HT_EINVAL also when a key is a tenant key too. */
-int ht_auth_install_workers(const char *path, char *err, size_t errlen);
+/* 1 when no keys file is configured (open mode). */
+int ht_auth_open(void);
+
+/* 1 when `tenant` has a key in the API keys file in force (open mode:
+ * only "default"), else 0: what an operator may set caps for. */
+int ht_auth_tenant_known(const char *tenant);
 
 /* "htk_" and 64 hex digits (32 random bytes). */
 #define HT_AUTH_GENERATED_KEY_LEN 68
@@ -75,20 +89,13 @@ int ht_auth_install_workers(const char *path, char *err, size_t errlen);
 int ht_auth_generate(const char *path, char key[HT_AUTH_GENERATED_KEY_LEN + 1], char *err,
                      size_t errlen);
 
-/* 1 when a keys file of some role is configured (SIGHUP has work). */
-int ht_auth_configured(void);
+/* Reads the files again; on any error the old tables stay in force.
+ * Returns 0 or a negative code with err filled. */
+int ht_auth_reload(char *err, size_t errlen);
 
-/* Reads every configured file again; a file with an error (or a key that
- * the other file lists too) keeps its old table in force, the others are
- * reloaded all the same.  Each outcome is logged.  Returns 0 or the first
- * negative code. */
-int ht_auth_reload(void);
-
-/* Authenticates `req` for a route of `role`: 0 with *who set (the tenant;
- * for a worker, its key's name record, or NULL when the worker API is
- * open), or -1 after answering 401 problem+json with WWW-Authenticate:
- * Bearer (no key, or an unknown one), or 403 (a key of another role). */
-int ht_auth_request_or_reply(h2o_req_t *req, ht_role_t role, ht_tenant_t **who);
+/* Authenticates `req` against the tables in force: 0 with *who set, or -1
+ * after answering 401 problem+json with WWW-Authenticate: Bearer. */
+int ht_auth_request_or_reply(h2o_req_t *req, ht_caller_t *who);
 
 /* The DNS rebinding guard of open mode on loopback (no keys file): a web
  * page on another site that rebinds its name to 127.0.0.1 sends its own

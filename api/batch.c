@@ -131,6 +131,12 @@ static void refuse_stored(item_t *it, int err, const char *refusal)
         refuse_kind(it, HT_P_UNAVAILABLE, "the store is unavailable; this item was not stored");
         return;
     }
+    if (err == HT_ELIMIT) {
+        refuse_kind(it, HT_P_OVER_CAP,
+                    "max_queued: the tenant has its share of the cap of jobs waiting in this "
+                    "item's partition; this item was not stored");
+        return;
+    }
     ht_log(HT_LOG_ERROR, "batch item refused by the store", "detail",
            refusal ? refusal : ht_strerror(err), NULL);
     refuse_kind(it, HT_P_INTERNAL, "the store refused this item");
@@ -267,6 +273,7 @@ static void on_group_stored(void *data, int err, size_t n, const ht_astore_submi
             it->version = out[i].res.version;
             it->created_at = out[i].res.created_at;
             it->status = out[i].res.status;
+            it->jr.priority = out[i].res.priority; /* the tenant's max_priority applied */
         }
     }
     settle(b);

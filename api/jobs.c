@@ -291,6 +291,14 @@ static void on_submitted(void *data, int err, const ht_astore_submitted_t *res)
         idempotency_mismatch(s);
         return;
     }
+    if (err == HT_ELIMIT) {
+        ht_http_add_header(req, "retry-after", "1");
+        ht_http_problem(req, HT_P_OVER_CAP,
+                        "max_queued: tenant %s has %lld jobs waiting (queued or scheduled) in the "
+                        "partition this job went to, its share of the cap; retry once some start",
+                        s->tenant, res->max_queued);
+        return;
+    }
     if (err) {
         ht_http_store_problem(req, err);
         return;
@@ -320,6 +328,7 @@ static void on_submitted(void *data, int err, const ht_astore_submitted_t *res)
     s->version = res->version;
     s->created_at = res->created_at;
     s->status = res->status;
+    s->jr.priority = res->priority; /* lowered to the tenant's max_priority */
     ht_log(HT_LOG_DEBUG, "job submitted", "id", s->id, "type", s->jr.type, NULL);
     if (hold_if_asked(s))
         return;

@@ -40,6 +40,7 @@ static long opt_threads, opt_max_body, opt_heartbeat_ms, opt_max_wait_s, opt_fai
 static int opt_webhook_allow_private, opt_allow_eviction;
 static long opt_request_timeout_ms, opt_max_url_bytes, opt_max_header_bytes; /* api/guard.h */
 static const char *opt_api_keys_file, *opt_rate_limit; /* api/auth.h, router.c */
+static const char *opt_operator_keys_file;             /* api/auth.h */
 /* The HTTP worker API (api/worker_api.h). */
 static const char *opt_worker_keys_file;
 static long opt_lease_ms, opt_grace_ms, opt_retry_base_ms, opt_retry_max_ms, opt_worker_ttl_s;
@@ -97,6 +98,11 @@ static const ht_option_t options[] = {
      "PATH of the API keys file (tenant:key or tenant:sha256:<hex> lines; reread on SIGHUP); "
      "unset: the api is open, every request is tenant 'default'",
      0, 0, &opt_api_keys_file},
+    {"operator-keys-file", "HANGTIGHT_OPERATOR_KEYS_FILE", HT_OPT_STRING, NULL,
+     "PATH of the operator keys file (name:key or name:sha256:<hex> lines, reread on SIGHUP): "
+     "the keys that pause and resume, set caps, see every tenant and read /metrics; no tenant "
+     "key reaches those, and with keys but no operator keys nobody does",
+     0, 0, &opt_operator_keys_file},
     {"generate-api-key", "HANGTIGHT_GENERATE_API_KEY", HT_OPT_FLAG, NULL,
      "when the API keys file does not exist, create it with one new key of tenant 'default' "
      "and log that key once (the container image's default)",
@@ -112,7 +118,9 @@ static const ht_option_t options[] = {
      "N SSE streams per tenant in this process (more: 429); 0: no cap", 0, 1000000,
      &opt_max_streams_per_tenant},
     {"metrics-public", "HANGTIGHT_METRICS_PUBLIC", HT_OPT_FLAG, NULL,
-     "serve /metrics without an API key even when keys are configured", 0, 0, &opt_metrics_public},
+     "serve /metrics without a key even when keys are configured (else it takes an operator "
+     "key)",
+     0, 0, &opt_metrics_public},
     {"insecure-open", "HANGTIGHT_INSECURE_OPEN", HT_OPT_FLAG, NULL,
      "serve with no API keys file on an address beyond loopback (anyone who can reach it "
      "submits and reads jobs as tenant 'default'); without it such an api refuses to start",
@@ -193,7 +201,7 @@ static const ht_option_t options[] = {
     {"worker-keys-file", "HANGTIGHT_WORKER_KEYS_FILE", HT_OPT_STRING, NULL,
      "PATH of the worker keys file of the HTTP worker API (name:key or name:sha256:<hex> lines; "
      "reread on SIGHUP): those keys claim and settle jobs of every tenant and do nothing else; "
-     "unset: the worker API is open when the api is, closed when API keys are set",
+     "unset: the worker API is open when the api is, closed when other keys are set",
      0, 0, &opt_worker_keys_file},
     {"lease-ms", "HANGTIGHT_LEASE_MS", HT_OPT_INT, "10000",
      "the lease in MS of a claim of the HTTP worker API, renewed by its progress calls: a remote "
@@ -356,7 +364,7 @@ static void block_stop_signals(sigset_t *set)
     sigemptyset(set);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGTERM);
-    sigaddset(set, SIGHUP); /* reload the API and worker keys */
+    sigaddset(set, SIGHUP); /* reload the keys files */
     pthread_sigmask(SIG_BLOCK, set, NULL);
     signal(SIGPIPE, SIG_IGN); /* a client gone mid-write is an error return */
 }
@@ -441,10 +449,12 @@ int main(int argc, char **argv)
                 opt_rate_limit);
         return 2;
     }
-    int open_mode = !opt_api_keys_file || !opt_api_keys_file[0];
+    int open_mode = (!opt_api_keys_file || !opt_api_keys_file[0]) &&
+                    (!opt_operator_keys_file || !opt_operator_keys_file[0]) &&
+                    (!opt_worker_keys_file || !opt_worker_keys_file[0]);
     if (opt_generate_key) {
         char key[HT_AUTH_GENERATED_KEY_LEN + 1];
-        if (open_mode) {
+        if (!opt_api_keys_file || !opt_api_keys_file[0]) {
             ht_log(HT_LOG_ERROR, "--generate-api-key needs HANGTIGHT_API_KEYS_FILE", NULL);
             return 1;
         }
@@ -471,12 +481,9 @@ int main(int argc, char **argv)
         return 1;
     }
     cfg.host_check = open_mode && ht_listen_is_loopback(&cfg.listen);
-    if (ht_auth_install(opt_api_keys_file, err, sizeof(err)) < 0) {
+    if (ht_auth_install(opt_api_keys_file, opt_operator_keys_file, opt_worker_keys_file, err,
+                        sizeof(err)) < 0) {
         ht_log(HT_LOG_ERROR, "cannot load the API keys", "detail", err, NULL);
-        return 1;
-    }
-    if (ht_auth_install_workers(opt_worker_keys_file, err, sizeof(err)) < 0) {
-        ht_log(HT_LOG_ERROR, "cannot load the worker keys", "detail", err, NULL);
         return 1;
     }
 
@@ -521,10 +528,12 @@ int main(int argc, char **argv)
         sigwait(&stop_signals, &sig);
         if (sig != SIGHUP)
             break;
-        if (!ht_auth_configured())
-            ht_log(HT_LOG_WARN, "SIGHUP ignored: no keys file to reload", NULL);
-        else
-            ht_auth_reload(); /* logs each file's outcome */
+        /* A bad file keeps the keys in force: a typo must not lock everyone out. */
+        if (open_mode)
+            ht_log(HT_LOG_WARN, "SIGHUP ignored: no API keys file to reload", NULL);
+        else if (ht_auth_reload(err, sizeof(err)) < 0)
+            ht_log(HT_LOG_ERROR, "API keys not reloaded; the previous keys stay in force", "detail",
+                   err, NULL);
     }
     ht_log(HT_LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
     recorder_stop();

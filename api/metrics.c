@@ -149,6 +149,35 @@ static void render_queue_gauges(ht_buf_t *e, const ht_metrics_input_t *in)
     }
 }
 
+/* Pause flags and running jobs by type (api/operator.c sets the flags):
+ * pairs "paused" (partitions paused, summed), "paused:<type>" and
+ * "running:<type>". */
+static void render_pause_and_types(ht_buf_t *e, const ht_metrics_input_t *in)
+{
+    ht_expo_family(e, "hangtight_queue_paused", "gauge",
+                   "1 while an operator has paused the queue (nothing new starts), else 0.");
+    ht_expo_sample(e, "hangtight_queue_paused", NULL, pair(in, "paused") > 0 ? 1.0 : 0.0);
+    static const struct {
+        const char *prefix, *family, *help;
+    } by_type[] = {
+        {"paused:", "hangtight_type_paused",
+         "1 for each job type an operator has paused on its own."},
+        {"running:", "hangtight_jobs_running_by_type",
+         "Jobs held by a worker right now, by type (what a type's max_running caps)."},
+    };
+    for (size_t f = 0; f < sizeof(by_type) / sizeof(by_type[0]); f++) {
+        size_t plen = strlen(by_type[f].prefix);
+        ht_expo_family(e, by_type[f].family, "gauge", by_type[f].help);
+        for (size_t i = 0; i < in->n; i++) {
+            if (strncmp(in->names[i], by_type[f].prefix, plen) != 0)
+                continue;
+            const char *labels[] = {"type", in->names[i] + plen, NULL};
+            double v = (double)in->values[i];
+            ht_expo_sample(e, by_type[f].family, labels, f == 0 ? (v > 0) : v);
+        }
+    }
+}
+
 /* Histograms: pairs "hist:<name>:le:<ms>" (cumulative, ending with +Inf),
  * "hist:<name>:sum_ms", "hist:<name>:count". */
 static const struct {
@@ -413,6 +442,7 @@ void ht_metrics_render(ht_buf_t *e, const ht_metrics_input_t *in)
     if (in->redis_up) {
         render_job_counters(e, in);
         render_queue_gauges(e, in);
+        render_pause_and_types(e, in);
         render_histograms(e, in);
         render_webhooks(e, in);
         render_workers(e, in);

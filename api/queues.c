@@ -1,9 +1,10 @@
 /* GET /v1/queues: the depth of each queue, from one read-only Redis
- * function call (ht_queue_stats).  "queued" is the queue's wait lists,
+ * function call (ht_queue_stats).  "queued" is the queue's depth,
  * shared by every tenant (the load ahead of a new job, no job ids); every
  * other figure counts the caller's tenant's jobs only:
  *
  *   {"queues": [{"name": "default",
+ *                "paused": false, "paused_types": ["video.transcode"],
  *                "queued": {"high": n, "default": n, "low": n},
  *                "scheduled": n, "running": n,
  *                "failed": n, "canceled": n, "succeeded": n,
@@ -11,10 +12,13 @@
  *                "totals": {"submitted": n, "succeeded": n, "failed": n,
  *                           "canceled": n, "retried": n}}]}
  *
+ * With an operator's key the counts are every tenant's (api/operator.c).
  * failed, canceled and succeeded count the jobs still kept (not expired);
  * stored_bytes is the bytes of the tenant's job files in the blob store;
- * totals count since the keyspace was made.  One queue for now; the array
- * is there for named queues. */
+ * totals count since the keyspace was made.  paused: an operator paused
+ * the queue (POST /v1/queues/{name}/pause, api/operator.c; nothing new
+ * starts); paused_types: the types paused alone.  One queue for now; the
+ * array is there for named queues. */
 #include <stdio.h>
 #include <string.h>
 
@@ -35,6 +39,8 @@ static void on_stats(void *data, int err, size_t n, const char *const *names,
     ht_api_thread_t *t = ht_api_thread_of(req);
     json_t *queued = json_pack("{s:I, s:I, s:I}", "high", (json_int_t)0, "default", (json_int_t)0,
                                "low", (json_int_t)0);
+    json_t *paused_types = json_array();
+    int paused = 0;
     /* Every total is present, 0 until counted. */
     json_t *totals = json_pack("{s:I, s:I, s:I, s:I, s:I}", "submitted", (json_int_t)0, "succeeded",
                                (json_int_t)0, "failed", (json_int_t)0, "canceled", (json_int_t)0,
@@ -51,12 +57,20 @@ static void on_stats(void *data, int err, size_t n, const char *const *names,
             char name[64];
             snprintf(name, sizeof(name), "%.*s", (int)(len - slen), names[i]);
             json_object_set_new(totals, name, v);
-        } else if (json_object_get(queued, names[i])) {
-            json_object_set_new(queued, names[i], v);
+        } else if (strncmp(names[i], "queued:", 7) == 0 && json_object_get(queued, names[i] + 7)) {
+            json_object_set_new(queued, names[i] + 7, v);
+        } else if (strcmp(names[i], "paused") == 0) {
+            paused = values[i] > 0; /* summed over the partitions */
+            json_decref(v);
+        } else if (strncmp(names[i], "paused:", 7) == 0) {
+            json_array_append_new(paused_types, json_string(names[i] + 7));
+            json_decref(v);
         } else {
             json_object_set_new(q, names[i], v);
         }
     }
+    json_object_set_new(q, "paused", json_boolean(paused));
+    json_object_set_new(q, "paused_types", paused_types);
     json_object_set_new(q, "totals", totals);
     json_t *doc = json_pack("{s:[o]}", "queues", q);
     ht_http_add_header(req, "cache-control", "no-cache");
@@ -66,6 +80,7 @@ static void on_stats(void *data, int err, size_t n, const char *const *names,
 
 int ht_queues_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
+    /* An operator's key (tenant NULL): every tenant's counts. */
     ht_api_queue_stats_all(t, req, args->tenant, on_stats, req); /* every partition */
     return 0;
 }

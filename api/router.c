@@ -17,44 +17,56 @@
 typedef struct {
     const char *method;
     const char *pattern;
+    unsigned roles; /* HT_ROLE_* bits: who may call it (api/auth.h) */
     ht_route_fn fn;
 } route_t;
 
+#define TENANT   HT_ROLE_TENANT
+#define OPERATOR HT_ROLE_OPERATOR
+#define WORKER   HT_ROLE_WORKER
+
 /* Before the table, ht_router_dispatch runs the front-door guard
- * (api/guard.h), the key check (api/auth.h: a worker key for /v1/worker/,
- * an API key for the rest), the bounds on Redis calls in flight
- * (api/inflight.h) and the tenant's rate limit. */
+ * (api/guard.h), the API key check (api/auth.h), the bounds on Redis calls
+ * in flight (api/inflight.h) and the tenant's rate limit.  A key of a role
+ * the route does not take is a 403. */
 static const route_t routes[] = {
-    {"POST", "/v1/jobs", ht_jobs_submit},
-    {"POST", "/v1/jobs/batch", ht_jobs_batch},
-    {"GET", "/v1/jobs", ht_jobs_list},
-    {"GET", "/v1/jobs/{id}", ht_jobs_get},
-    {"DELETE", "/v1/jobs/{id}", ht_jobs_cancel},
-    {"POST", "/v1/jobs/{id}/retry", ht_jobs_retry},
-    {"GET", "/v1/jobs/{id}/events", ht_events_get},
-    {"GET", "/v1/jobs/{id}/input", ht_files_get},
-    {"GET", "/v1/jobs/{id}/output", ht_files_get},
-    {"GET", "/v1/queues", ht_queues_get},
-    {"POST", "/v1/schedules", ht_schedules_create},
-    {"GET", "/v1/schedules", ht_schedules_list},
-    {"GET", "/v1/schedules/{id}", ht_schedules_get},
-    {"DELETE", "/v1/schedules/{id}", ht_schedules_delete},
-    {"POST", "/v1/schedules/{id}/pause", ht_schedules_pause},
-    {"POST", "/v1/schedules/{id}/resume", ht_schedules_resume},
-    {"POST", "/v1/webhook-secrets", ht_webhook_secrets_create},
-    {"GET", "/v1/webhook-secrets", ht_webhook_secrets_list},
-    {"GET", "/v1/webhook-secrets/{id}", ht_webhook_secrets_get},
-    {"DELETE", "/v1/webhook-secrets/{id}", ht_webhook_secrets_revoke},
-    {"POST", "/v1/worker/claim", ht_worker_claim},
-    {"POST", "/v1/worker/jobs/{id}/progress", ht_worker_progress},
-    {"POST", "/v1/worker/jobs/{id}/complete", ht_worker_complete},
-    {"POST", "/v1/worker/jobs/{id}/fail", ht_worker_fail},
-    {"GET", "/healthz", ht_health_live},
-    {"GET", "/readyz", ht_health_ready},
-    {"GET", "/", ht_static_index},
-    {"GET", "/dashboard/{id}", ht_static_file},
-    {"GET", "/openapi.json", ht_static_openapi},
-    {"GET", "/metrics", ht_metrics_get},
+    {"POST", "/v1/jobs", TENANT, ht_jobs_submit},
+    {"POST", "/v1/jobs/batch", TENANT, ht_jobs_batch},
+    {"GET", "/v1/jobs", TENANT, ht_jobs_list},
+    {"GET", "/v1/jobs/{id}", TENANT, ht_jobs_get},
+    {"DELETE", "/v1/jobs/{id}", TENANT, ht_jobs_cancel},
+    {"POST", "/v1/jobs/{id}/retry", TENANT, ht_jobs_retry},
+    {"GET", "/v1/jobs/{id}/events", TENANT, ht_events_get},
+    {"GET", "/v1/jobs/{id}/input", TENANT, ht_files_get},
+    {"GET", "/v1/jobs/{id}/output", TENANT, ht_files_get},
+    {"GET", "/v1/queues", TENANT | OPERATOR, ht_queues_get},
+    {"POST", "/v1/queues/{id}/pause", OPERATOR, ht_operator_pause},
+    {"POST", "/v1/queues/{id}/resume", OPERATOR, ht_operator_resume},
+    {"GET", "/v1/limits", OPERATOR, ht_operator_limits_get},
+    {"PUT", "/v1/limits/tenants/{id}", OPERATOR, ht_operator_tenant_put},
+    {"DELETE", "/v1/limits/tenants/{id}", OPERATOR, ht_operator_tenant_delete},
+    {"PUT", "/v1/limits/types/{id}", OPERATOR, ht_operator_type_put},
+    {"DELETE", "/v1/limits/types/{id}", OPERATOR, ht_operator_type_delete},
+    {"POST", "/v1/schedules", TENANT, ht_schedules_create},
+    {"GET", "/v1/schedules", TENANT, ht_schedules_list},
+    {"GET", "/v1/schedules/{id}", TENANT, ht_schedules_get},
+    {"DELETE", "/v1/schedules/{id}", TENANT, ht_schedules_delete},
+    {"POST", "/v1/schedules/{id}/pause", TENANT, ht_schedules_pause},
+    {"POST", "/v1/schedules/{id}/resume", TENANT, ht_schedules_resume},
+    {"POST", "/v1/webhook-secrets", TENANT, ht_webhook_secrets_create},
+    {"GET", "/v1/webhook-secrets", TENANT, ht_webhook_secrets_list},
+    {"GET", "/v1/webhook-secrets/{id}", TENANT, ht_webhook_secrets_get},
+    {"DELETE", "/v1/webhook-secrets/{id}", TENANT, ht_webhook_secrets_revoke},
+    {"POST", "/v1/worker/claim", WORKER, ht_worker_claim},
+    {"POST", "/v1/worker/jobs/{id}/progress", WORKER, ht_worker_progress},
+    {"POST", "/v1/worker/jobs/{id}/complete", WORKER, ht_worker_complete},
+    {"POST", "/v1/worker/jobs/{id}/fail", WORKER, ht_worker_fail},
+    {"GET", "/healthz", HT_ROLE_ALL, ht_health_live},
+    {"GET", "/readyz", HT_ROLE_ALL, ht_health_ready},
+    {"GET", "/", HT_ROLE_ALL, ht_static_index},
+    {"GET", "/dashboard/{id}", HT_ROLE_ALL, ht_static_file},
+    {"GET", "/openapi.json", HT_ROLE_ALL, ht_static_openapi},
+    {"GET", "/metrics", OPERATOR, ht_metrics_get},
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -100,18 +112,10 @@ static int is_v1(h2o_iovec_t path)
            (path.len == 3 || path.base[3] == '/');
 }
 
-/* The worker API's paths: /v1/worker and below. */
-static int is_worker_api(h2o_iovec_t path)
-{
-    static const char prefix[] = "/v1/worker";
-    size_t n = sizeof(prefix) - 1;
-    return path.len >= n && memcmp(path.base, prefix, n) == 0 &&
-           (path.len == n || path.base[n] == '/');
-}
-
-/* Which key a path needs: the v1 API always (when keys are configured);
+/* Which paths need a key: the v1 API always (when keys are configured);
  * /metrics unless --metrics-public; the rest (health, dashboard page,
- * OpenAPI document) never: they show no tenant's data. */
+ * OpenAPI document) never: they show no tenant's data.  A path that needs
+ * none is open to every role. */
 static int needs_key(const ht_api_thread_t *t, h2o_iovec_t path)
 {
     return is_v1(path) ||
@@ -174,20 +178,18 @@ void ht_router_dispatch(ht_api_thread_t *t, h2o_req_t *req)
         return;
     if (t->cfg->host_check && ht_auth_host_or_reply(req) < 0)
         return;
-    ht_route_args_t args = {{NULL, 0}, "default", NULL, intake, NULL};
-    ht_tenant_t *who = NULL;
+    ht_route_args_t args = {{NULL, 0}, "default", NULL, "default", intake, NULL};
+    ht_caller_t who = {HT_ROLE_ALL, NULL, NULL};
     /* Authentication comes before routing, so that without a key even the
-     * shape of the API (which paths exist) stays hidden.  Worker requests
-     * act for no tenant: no tenant record, no tenant rate limit. */
-    if (is_worker_api(req->path_normalized)) {
-        if (ht_auth_request_or_reply(req, HT_ROLE_WORKER, &who) < 0)
+     * shape of the API (which paths exist) stays hidden. */
+    if (needs_key(t, req->path_normalized)) {
+        if (ht_auth_request_or_reply(req, &who) < 0)
             return;
-        args.worker_key = who ? who->name : NULL;
-    } else if (needs_key(t, req->path_normalized)) {
-        if (ht_auth_request_or_reply(req, HT_ROLE_TENANT, &who) < 0)
-            return;
-        args.tenant = who->name;
-        args.who = who;
+        args.tenant = who.tenant ? who.tenant->name : NULL;
+        args.who = who.tenant;
+        args.operator_name = who.roles & HT_ROLE_OPERATOR ? who.name : NULL;
+        /* A worker key names its worker; open, the worker API has no key. */
+        args.worker_key = who.roles == HT_ROLE_WORKER ? who.name : NULL;
     }
     /* A path a literal pattern names (/v1/jobs/batch) is that pattern's
      * alone, not also a capture's ("{id}" = "batch"). */
@@ -201,6 +203,20 @@ void ht_router_dispatch(ht_api_thread_t *t, h2o_req_t *req)
             !match(routes[i].pattern, req->path_normalized, &args))
             continue;
         if (method_is(req, routes[i].method)) {
+            if (!(routes[i].roles & who.roles)) {
+                ht_http_problem(req, HT_P_FORBIDDEN, "%s",
+                                routes[i].roles == HT_ROLE_WORKER
+                                    ? "this needs a worker key (HANGTIGHT_WORKER_KEYS_FILE): "
+                                      "only remote workers claim and settle jobs"
+                                : who.roles == HT_ROLE_WORKER
+                                    ? "a worker key can use the worker API (/v1/worker/...) only"
+                                : routes[i].roles & HT_ROLE_OPERATOR
+                                    ? "this needs an operator key (HANGTIGHT_OPERATOR_KEYS_FILE): "
+                                      "it acts across tenants"
+                                    : "an operator key is not a tenant's key: send the API key "
+                                      "of the tenant whose jobs these are");
+                return;
+            }
             admit(t, req, routes[i].fn, &args);
             return;
         }

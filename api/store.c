@@ -5,7 +5,6 @@
 #include "api/store.h"
 
 #include <hiredis/hiredis.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,23 +35,32 @@ static int reply_ll(const redisReply *r, long long *out)
     return HT_EPROTO;
 }
 
-/* One answer of ht_submit, {version, created_at, status, id, replayed}, or
- * its error: IDEMMISMATCH (the key was used with another body: HT_EEXIST)
- * or another (EXISTS: the id is taken, a bug or a broken random source,
- * never expected: HT_EPROTO).  `res` borrows from `r`. */
+/* One answer of ht_submit, {version, created_at, status, id, replayed,
+ * priority applied}, or its error: IDEMMISMATCH (the key was used with
+ * another body: HT_EEXIST), OVERCAP max_queued <n> (the tenant's waiting
+ * jobs are at its share of the cap: HT_ELIMIT, with res->max_queued) or
+ * another (EXISTS: the id is taken, a bug or a broken random source, never
+ * expected: HT_EPROTO).  `res` borrows from `r`. */
 static int submitted_of(const redisReply *r, ht_astore_submitted_t *res)
 {
     long long version = 0, created_at = 0, replayed = 0;
     memset(res, 0, sizeof(*res));
-    if (r->type == REDIS_REPLY_ERROR)
-        return strncmp(r->str, "IDEMMISMATCH", 12) == 0 ? HT_EEXIST : HT_EPROTO;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 5 ||
+    if (r->type == REDIS_REPLY_ERROR) {
+        if (strncmp(r->str, "IDEMMISMATCH", 12) == 0)
+            return HT_EEXIST;
+        if (sscanf(r->str, "OVERCAP max_queued %lld", &res->max_queued) == 1)
+            return HT_ELIMIT;
+        return HT_EPROTO;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 6 ||
         reply_ll(r->element[4], &replayed) < 0 || r->element[3]->type != REDIS_REPLY_STRING)
         return HT_EPROTO;
     if (!replayed &&
         (reply_ll(r->element[0], &version) < 0 || reply_ll(r->element[1], &created_at) < 0 ||
          r->element[2]->type != REDIS_REPLY_STRING ||
-         ht_job_status_parse(r->element[2]->str, &res->status) < 0))
+         ht_job_status_parse(r->element[2]->str, &res->status) < 0 ||
+         r->element[5]->type != REDIS_REPLY_STRING ||
+         ht_priority_parse(r->element[5]->str, &res->priority) < 0))
         return HT_EPROTO;
     res->replayed = replayed != 0;
     res->id = r->element[3]->str;
@@ -83,7 +91,7 @@ static void finish_submit(const ht_acall_t *call, int err, const redisReply *r)
                    r->type == REDIS_REPLY_ERROR ? r->str : "(shape)", NULL);
         res.replicas = (long)replicas;
     }
-    ((ht_astore_submit_cb)call->cb)(call->data, err, err ? NULL : &res);
+    ((ht_astore_submit_cb)call->cb)(call->data, err, err && err != HT_ELIMIT ? NULL : &res);
 }
 
 /* A field name, with `prefix` in front when there is one (a schedule's
@@ -569,7 +577,7 @@ void ht_astore_queue_stats(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, 
                            ht_astore_stats_cb cb, void *data)
 {
     char prefix[HT_KEY_MAX];
-    if (ht_keys_tenant(k, tenant, NULL, prefix) < 0) {
+    if (tenant && ht_keys_tenant(k, tenant, NULL, prefix) < 0) {
         cb(data, HT_EINVAL, 0, NULL, NULL);
         return;
     }
@@ -578,7 +586,12 @@ void ht_astore_queue_stats(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, 
     ht_argv_add(&a, k->wait[HT_PRIO_HIGH]);
     ht_argv_add(&a, k->wait[HT_PRIO_DEFAULT]);
     ht_argv_add(&a, k->wait[HT_PRIO_LOW]);
-    ht_argv_add(&a, prefix);
+    if (tenant) {
+        ht_argv_add(&a, prefix);
+    } else {
+        ht_argv_add(&a, k->base);
+        ht_argv_add(&a, "1");
+    }
     ht_acall_t call = {.finish = finish_stats, .cb = (ht_acall_cb)cb, .data = data};
     ht_aclient_send(s, req, &a, 1, &call);
 }
@@ -929,6 +942,54 @@ void ht_astore_whsec_list(ht_aclient_t *s, h2o_req_t *req, const char *tenant,
     ht_aclient_send(s, req, &a, 1, &call);
 }
 
+/* ---- operator settings: pause, caps, weights (api/operator.c) ---------- */
+
+void ht_astore_limits_apply(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k,
+                            const char *const *fields, const char *const *values, size_t n,
+                            ht_astore_int_cb cb, void *data)
+{
+    ht_argv_t a;
+    ht_argv_fcall(&a, "ht_limits", 2, 0);
+    ht_argv_addf(&a, "%slimits", k->base);
+    ht_argv_add(&a, k->signal);
+    ht_argv_add(&a, k->base);
+    for (size_t i = 0; i < n; i++) {
+        ht_argv_add(&a, fields[i]);
+        ht_argv_add(&a, values[i]);
+    }
+    if (a.overflow) {
+        ht_argv_clear(&a);
+        cb(data, HT_EINVAL, 0);
+        return;
+    }
+    ht_acall_t call = {.finish = finish_int, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
+void ht_astore_limits_record(ht_aclient_t *s, h2o_req_t *req, const char *field, const char *json,
+                             ht_astore_int_cb cb, void *data)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, json ? "HSET" : "HDEL");
+    ht_argv_add(&a, HT_KEY_LIMITS);
+    ht_argv_add(&a, field);
+    if (json)
+        ht_argv_add(&a, json);
+    ht_acall_t call = {.finish = finish_int, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
+void ht_astore_limits_read(ht_aclient_t *s, h2o_req_t *req, ht_astore_strings_cb cb, void *data)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "HGETALL");
+    ht_argv_add(&a, HT_KEY_LIMITS);
+    ht_acall_t call = {.finish = finish_strings, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
 /* ---- the HTTP worker API ---------------------------------------------- */
 
 /* A flat HGETALL answer of ht_claim into `c` (which the caller clears). */
@@ -960,20 +1021,19 @@ static void finish_claim(const ht_acall_t *call, int err, const redisReply *r)
 }
 
 void ht_astore_claim(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *worker_id,
-                     long lease_ms, long grace_ms, ht_astore_claim_cb cb, void *data)
+                     long lease_ms, long grace_ms, const char *types, ht_astore_claim_cb cb,
+                     void *data)
 {
     ht_argv_t a;
-    ht_argv_fcall(&a, "ht_claim", 5, 0);
-    ht_argv_add(&a, k->wait[HT_PRIO_HIGH]);
-    ht_argv_add(&a, k->wait[HT_PRIO_DEFAULT]);
-    ht_argv_add(&a, k->wait[HT_PRIO_LOW]);
+    ht_argv_fcall(&a, "ht_claim", 2, 0);
     ht_argv_add(&a, k->active);
     ht_argv_add(&a, k->fence);
-    ht_argv_add(&a, k->job_prefix);
+    ht_argv_add(&a, k->base);
     ht_argv_add(&a, worker_id);
     ht_argv_add(&a, k->channel);
     ht_argv_addf(&a, "%ld", lease_ms);
     ht_argv_addf(&a, "%ld", grace_ms);
+    ht_argv_add(&a, types);
     ht_acall_t call = {.finish = finish_claim, .cb = (ht_acall_cb)cb, .data = data};
     ht_aclient_send(s, req, &a, 1, &call);
 }
@@ -1152,19 +1212,15 @@ void ht_astore_outcome(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k,
     ht_argv_t a[4];
     ht_argv_init(&a[0]);
     ht_argv_add(&a[0], "MULTI");
-    /* With a next claim: the claim's keys after ht_complete's 4
-     * (shared/library.lua). */
-    ht_argv_fcall(&a[1], "ht_complete", o->next_worker ? 8 : 4, 0);
+    /* With a next claim: fence after ht_complete's 4 keys, and the claim's
+     * arguments after its own (shared/library.lua). */
+    ht_argv_fcall(&a[1], "ht_complete", o->next_worker ? 5 : 4, 0);
     ht_argv_add(&a[1], jobkey);
     ht_argv_add(&a[1], k->active);
     ht_argv_add(&a[1], k->wait[o->priority]);
     ht_argv_add(&a[1], k->signal);
-    if (o->next_worker) {
-        ht_argv_add(&a[1], k->wait[HT_PRIO_HIGH]);
-        ht_argv_add(&a[1], k->wait[HT_PRIO_DEFAULT]);
-        ht_argv_add(&a[1], k->wait[HT_PRIO_LOW]);
+    if (o->next_worker)
         ht_argv_add(&a[1], k->fence);
-    }
     ht_argv_add(&a[1], o->id);
     ht_argv_addf(&a[1], "%" PRIu64, o->token);
     ht_argv_add(&a[1], o->outcome);
@@ -1173,10 +1229,11 @@ void ht_astore_outcome(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k,
     ht_argv_add(&a[1], k->channel);
     ht_argv_addf(&a[1], "%ld", o->retry_delay_ms > 0 ? o->retry_delay_ms : 0);
     if (o->next_worker) {
-        ht_argv_add(&a[1], k->job_prefix);
+        ht_argv_add(&a[1], k->base);
         ht_argv_add(&a[1], o->next_worker);
         ht_argv_addf(&a[1], "%ld", o->lease_ms);
         ht_argv_addf(&a[1], "%ld", o->grace_ms);
+        ht_argv_add(&a[1], o->next_types);
     }
     ht_argv_init(&a[2]);
     ht_argv_add(&a[2], "HGETALL");

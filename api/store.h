@@ -55,6 +55,8 @@ typedef struct {
     uint64_t version;       /* new job only */
     int64_t created_at;     /* new job only (ms, Redis clock) */
     ht_job_status_t status; /* new job only: queued or scheduled */
+    ht_priority_t priority; /* new job only: the priority applied (the tenant's max_priority) */
+    long long max_queued;   /* HT_ELIMIT only: the partition's share of the tenant's cap */
     long replicas;          /* replicas that acknowledged it (WAIT); -1: no WAIT asked */
 } ht_astore_submitted_t;
 
@@ -64,8 +66,10 @@ typedef struct {
  * Redis blocks that connection meanwhile, so durable submits go on a client
  * of their own).  `payload_json` and `metadata_json`
  * (NULL when none) are the request's JSON as text, encoded once by the
- * caller and stored as given.  `res` is NULL unless err is 0.  HT_EEXIST:
- * the idempotency key was used with another body (nothing stored). */
+ * caller and stored as given.  `res` is NULL unless err is 0 or HT_ELIMIT.
+ * HT_EEXIST: the idempotency key was used with another body (nothing
+ * stored).  HT_ELIMIT: the tenant has its max_queued jobs waiting in the
+ * partition (res->max_queued; nothing stored). */
 typedef void (*ht_astore_submit_cb)(void *data, int err, const ht_astore_submitted_t *res);
 void ht_astore_submit(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
                       const char *tenant, const ht_job_request_t *jr, const char *payload_json,
@@ -144,9 +148,11 @@ void ht_astore_list(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const c
                     void *data);
 
 /* FCALL_RO ht_queue_stats: n (name, value) pairs in the order Redis gives
- * them (high, default, low: the queue's wait lists; then `tenant`'s jobs:
- * scheduled, running, succeeded, failed, canceled, then its <total>_total
- * counters).  Borrowed, valid only during the callback. */
+ * them (queued:high, queued:default, queued:low: every tenant's queued
+ * jobs; paused and paused:<type>; then `tenant`'s jobs, or every tenant's
+ * when `tenant` is NULL: scheduled, running, succeeded, failed, canceled,
+ * then the <total>_total counters).  Borrowed, valid only during the
+ * callback. */
 typedef void (*ht_astore_stats_cb)(void *data, int err, size_t n, const char *const *names,
                                    const long long *values);
 void ht_astore_queue_stats(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *tenant,
@@ -236,6 +242,28 @@ void ht_astore_sched_resume(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k,
                             const char *tenant, int64_t next_run_ms, ht_astore_sched_cb cb,
                             void *data);
 
+/* ---- operator settings: pause, caps, weights (api/operator.c) ---------- */
+
+/* FCALL ht_limits on partition `k`: sets each of the n fields of its
+ * limits ("paused", "py:<type>", "tq:<tenant>", "tr:<tenant>",
+ * "tp:<tenant>", "tw:<tenant>", "yr:<type>": shared/library.lua) to its
+ * value, "" deleting it, and wakes the partition's idle workers.  value 1,
+ * or HT_EPROTO for a value the library refuses (BADLIMIT: the caller
+ * validates first), HT_EINVAL when the fields do not fit one call. */
+void ht_astore_limits_apply(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k,
+                            const char *const *fields, const char *const *values, size_t n,
+                            ht_astore_int_cb cb, void *data);
+
+/* The operator's settings as set (HT_KEY_LIMITS): field `field`
+ * ("tenant:<name>", "type:<name>") set to `json`, or deleted when `json`
+ * is NULL.  value: what HSET or HDEL answered. */
+void ht_astore_limits_record(ht_aclient_t *s, h2o_req_t *req, const char *field, const char *json,
+                             ht_astore_int_cb cb, void *data);
+
+/* HGETALL of HT_KEY_LIMITS: field, JSON text, field, ... Borrowed, valid
+ * only during the callback. */
+void ht_astore_limits_read(ht_aclient_t *s, h2o_req_t *req, ht_astore_strings_cb cb, void *data);
+
 /* ---- tenant webhook signing secrets (shared/tenant_secret.h) ----------- */
 
 /* FCALL ht_whsec_create on `tenant`'s secrets (ht_keys_whsec): secret `id`
@@ -272,7 +300,8 @@ typedef struct {
  * callback. */
 typedef void (*ht_astore_claim_cb)(void *data, int err, const ht_astore_claimed_t *claimed);
 void ht_astore_claim(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *worker_id,
-                     long lease_ms, long grace_ms, ht_astore_claim_cb cb, void *data);
+                     long lease_ms, long grace_ms, const char *types, ht_astore_claim_cb cb,
+                     void *data);
 
 /* BLPOP of partition k's submit signal list for up to timeout_ms: value 1
  * (a token taken: a job may be waiting), 0 (none came).  Blocks the
@@ -315,6 +344,7 @@ typedef struct {
     /* Claim the next job of the same partition in the same call for this
      * worker (NULL: no), with these lease terms. */
     const char *next_worker;
+    const char *next_types; /* the types it takes, separated by spaces */
     long lease_ms, grace_ms;
 } ht_astore_outcome_t;
 

@@ -371,7 +371,8 @@ typedef struct {
     int retry;               /* fail: retry while attempts are left */
     const char **next_types; /* claim_next: sorted (borrowed from the body) */
     size_t n_next;
-    const char *next_worker; /* claim_next: the worker's id; NULL: no claim_next */
+    const char *next_worker;    /* claim_next: the worker's id; NULL: no claim_next */
+    const char *next_type_list; /* claim_next: the types as ht_claim takes them */
 } held_t;
 
 /* The job's id from the path, the body's token: a held_t, or NULL after
@@ -568,11 +569,14 @@ static void parse_claim_next(held_t *h, json_t *v, const ht_route_args_t *args, 
     h->next_types = h2o_mem_alloc_pool(&h->req->pool, TYPES_MAX * sizeof(*h->next_types));
     parse_types(json_object_get(v, "types"), "/claim_next/types", h->next_types, &h->n_next, p);
     const char *name = parse_worker(json_object_get(v, "worker"), "/claim_next/worker", args, p);
-    if (name && h->n_next > 0) {
+    char *list = name && h->n_next > 0 ? ht_claims_type_list(h->next_types, h->n_next) : NULL;
+    if (list) { /* else no claim_next (out of memory: the outcome still counts) */
+        h->next_type_list = h2o_strdup(&h->req->pool, list, SIZE_MAX).base;
         h->next_worker = worker_id_of(h->req, name);
         ht_remotes_seen(h->t->wapi->remotes, h->next_worker, args->worker_key, h->next_types,
                         h->n_next);
     }
+    free(list);
 }
 
 static void send_outcome_call(held_t *h, const char *outcome, const char *body, int retryable,
@@ -586,6 +590,7 @@ static void send_outcome_call(held_t *h, const char *outcome, const char *body, 
                              .retry_delay_ms = delay_ms,
                              .priority = priority,
                              .next_worker = h->next_worker,
+                             .next_types = h->next_type_list,
                              .lease_ms = h->t->cfg->lease_ms,
                              .grace_ms = h->t->cfg->grace_ms};
     ht_astore_outcome(h->t->store, h->req, h->keys, &o, on_outcome, h);

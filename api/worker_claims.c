@@ -40,7 +40,8 @@ struct claim {
     char *key; /* the worker key's name, NULL when open */
     char **types;
     size_t n_types;
-    uint64_t sig; /* the types' hash: who a sweep's empty answer spares */
+    char *type_list; /* the types as ht_claim takes them */
+    uint64_t sig;    /* the types' hash: who a sweep's empty answer spares */
     long wait_ms;
     uv_timer_t timer; /* the deadline */
     int refs;
@@ -80,6 +81,24 @@ static void sweep_next(ht_claims_t *c);
 size_t ht_claims_held(const ht_claims_t *c)
 {
     return c ? c->n_listed : 0;
+}
+
+char *ht_claims_type_list(const char *const *types, size_t n)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(types[i]) + 1;
+    char *out = malloc(len), *p = out;
+    for (size_t i = 0; out && i < n; i++) {
+        size_t l = strlen(types[i]);
+        if (i)
+            *p++ = ' ';
+        memcpy(p, types[i], l);
+        p += l;
+    }
+    if (out)
+        *p = '\0';
+    return out;
 }
 
 int ht_claims_type_in(const char *type, const char *const *types, size_t n)
@@ -126,6 +145,7 @@ static void unref(claim_t *cl)
     for (size_t i = 0; i < cl->n_types; i++)
         free(cl->types[i]);
     free(cl->types);
+    free(cl->type_list);
     free(cl->worker_id);
     free(cl->key);
     free(cl);
@@ -219,12 +239,14 @@ void ht_claims_hand_back(ht_claims_t *c, const ht_astore_claimed_t *claimed)
 
 static void try_part(claim_t *cl);
 
-/* One claim call: the claim of ht_claim, whatever the types asked (the
- * caller checks them).  The one place that asks Redis for a job. */
+/* One claim call: ht_claim of the types asked (the caller checks the type
+ * of what comes back all the same).  The one place that asks Redis for a
+ * job. */
 static void claim_call(claim_t *cl, const ht_keys_t *k, ht_astore_claim_cb cb)
 {
     ht_api_thread_t *t = cl->c->t;
-    ht_astore_claim(t->store, NULL, k, cl->worker_id, t->cfg->lease_ms, t->cfg->grace_ms, cb, cl);
+    ht_astore_claim(t->store, NULL, k, cl->worker_id, t->cfg->lease_ms, t->cfg->grace_ms,
+                    cl->type_list, cb, cl);
 }
 
 /* The sweep of `cl` ends: with a job (answered), nothing, or an error. */
@@ -475,10 +497,13 @@ int ht_claims_start(ht_claims_t *c, h2o_req_t *req, const ht_claim_ask_t *ask, h
     }
     if (ok && ask->key)
         ok = (cl->key = strdup(ask->key)) != NULL;
+    if (ok)
+        ok = (cl->type_list = ht_claims_type_list(ask->types, ask->n_types)) != NULL;
     if (!ok) {
         for (size_t i = 0; i < cl->n_types; i++)
             free(cl->types[i]);
         free(cl->types);
+        free(cl->type_list);
         free(cl->worker_id);
         free(cl->key);
         free(cl);

@@ -26,10 +26,11 @@
  * HTTP/1 clients that hang up while held are looked for before every sweep
  * (their TCP state, api/wait.h) and dropped; HTTP/2 ones h2o drops itself.
  *
- * The types: a claimed job of a type the worker did not ask for (a job of
- * another worker's type at the head of the queue) is handed back the same
- * way and the sweep goes on; the waker then rests WAKE_MS before the next
- * sweep instead of waking on the token the hand-back made. */
+ * The types: ht_claim takes only jobs of the types asked for.  A claimed
+ * job of another type all the same (a library that claims any type, during
+ * a rolling upgrade) is handed back the same way and the sweep goes on;
+ * the waker then rests WAKE_MS before the next sweep instead of waking on
+ * the token the hand-back made. */
 #ifndef HT_API_WORKER_CLAIMS_H
 #define HT_API_WORKER_CLAIMS_H
 
@@ -85,6 +86,10 @@ int ht_claims_start(ht_claims_t *c, h2o_req_t *req, const ht_claim_ask_t *ask, h
 
 /* 1 when `type` is one of the sorted types[n]. */
 int ht_claims_type_in(const char *type, const char *const *types, size_t n);
+
+/* types[n] as ht_claim takes them: one string, the names separated by
+ * spaces, malloc'ed (NULL: out of memory). */
+char *ht_claims_type_list(const char *const *types, size_t n);
 
 /* Hands a claimed job no request will take back to the head of its queue,
  * its attempt not counted (ht_release). */

@@ -242,6 +242,9 @@ int ht_cli_list(int argc, char **argv);
 int ht_cli_stats(int argc, char **argv);
 int ht_cli_webhook(int argc, char **argv);
 int ht_cli_webhook_secret(int argc, char **argv);
+int ht_cli_pause(int argc, char **argv);      /* cmd_operator.c */
+int ht_cli_resume(int argc, char **argv);     /* cmd_operator.c */
+int ht_cli_caps(int argc, char **argv);       /* cmd_operator.c */
 int ht_cli_partitions(int argc, char **argv); /* cmd_partitions.c */
 int ht_cli_download(int argc, char **argv);   /* cmd_files.c */
 int ht_cli_job_key(int argc, char **argv);

@@ -38,6 +38,9 @@ static const command_t commands[] = {
      "verify a received webhook delivery: verify --secret whsec_... < request"},
     {"webhook-secret", ht_cli_webhook_secret,
      "your tenant's own webhook signing secrets: create, list, revoke ID"},
+    {"pause", ht_cli_pause, "operator: nothing new starts (of --type T); running jobs finish"},
+    {"resume", ht_cli_resume, "operator: claims start again (of --type T)"},
+    {"caps", ht_cli_caps, "operator: list caps, or set a tenant's or a type's (--clear removes)"},
 };
 
 static void usage(FILE *out)
@@ -50,7 +53,9 @@ static void usage(FILE *out)
             "\n  --url URL        hangtight-api base URL (env HANGTIGHT_URL, default %s)\n"
             "  --redis-url URL  Redis for migrate and partitions (env HANGTIGHT_REDIS_URL)\n"
             "  env HANGTIGHT_API_KEY  the API key sent as Authorization: Bearer (when the api\n"
-            "                   has keys; never a flag, so it stays out of process lists)\n\n"
+            "                   has keys; never a flag, so it stays out of process lists)\n"
+            "  env HANGTIGHT_OPERATOR_KEY  the operator key pause, resume and caps send\n"
+            "                   instead, when set\n\n"
             "exit status: 0 done (wait: job succeeded), 1 refused by the server (wait: job\n"
             "failed or canceled; cancel: job finished or unknown), 2 usage, network trouble\n"
             "or wait timeout.\n"

@@ -23,7 +23,7 @@ const char *ht_strerror(int err)
     case HT_EUNAVAIL: return "blob store unavailable";
     case HT_ETOOBIG: return "larger than allowed";
     case HT_EDIGEST: return "digest mismatch";
-    case HT_ELIMIT: return "quota full";
+    case HT_ELIMIT: return "over a limit";
     default: break;
     }
     if (err < 0 && err > -4096)

@@ -21,7 +21,7 @@ enum {
     HT_EUNAVAIL,       /* the blob store's service is unreachable or failing (HTTP 503) */
     HT_ETOOBIG,        /* a blob larger than its limit (HTTP 413) */
     HT_EDIGEST,        /* the bytes do not match the digest given for them */
-    HT_ELIMIT,         /* a tenant's quota is full (its schedules) */
+    HT_ELIMIT,         /* over a limit: an operator's cap, a tenant's quota (HTTP 429) */
 };
 
 /* A static string describing `err` (an HT_E* code or a negative errno). */

@@ -17,6 +17,11 @@
  * {"processes", "running", "busy", "restarts", "failing"}}}, refreshed by
  * each worker every few seconds (worker/lease.c); read by /metrics. */
 #define HT_KEY_WORKERS "ht:workers"
+/* hash: the operator's caps as set, "tenant:<name>" -> JSON {"max_queued",
+ * "max_running", "max_priority", "weight"}, "type:<name>" -> JSON
+ * {"max_running"} (api/operator.c); each partition holds its share of
+ * them in its own "ht:{<tag>}:limits", which the claim reads. */
+#define HT_KEY_LIMITS "ht:limits:{" HT_QUEUE_DEFAULT "}"
 #define HT_KEY_MAX 256
 
 typedef struct {

@@ -17,7 +17,7 @@ the keyspace as it is (a fix, a faster call) keeps SCHEMA: migrate loads the
 library wherever the loaded text differs.
 ]]
 
-local SCHEMA = 13
+local SCHEMA = 14
 
 local SIGNAL_CAP = 64
 -- Fields a submit leaves out of the job's hash when the caller's value is
@@ -44,9 +44,9 @@ local function base_of(job)
   return string.match(job, '^(.*)job:[^:]*$')
 end
 
-local function wait_key(base, priority)
-  return base .. 'wait:' .. (priority or 'default')
-end
+-- Priorities, first served first, and their rank (1 = served first).
+local PRIORITIES = {'high', 'default', 'low'}
+local PRIO_RANK = {high = 1, default = 2, low = 3}
 
 -- ---- the job as one table ---------------------------------------------------
 -- A call reads the job's fields once (one HMGET of the fields it and its
@@ -62,7 +62,7 @@ local FIELDS = {'status', 'token', 'tenant', 'type', 'priority', 'created_at', '
                 'm_due_at', 'm_started', 'attempt', 'max_attempts', 'timeout_s', 'deadline_at',
                 'cancel_requested', 'progress_pct', 'progress_msg', 'progress_at',
                 'started_at', 'callback_url', 'cb_seq', 'ttl_s', 'failed_ttl_s', 'idem_key',
-                'version', 'error', 'cb_last_status', 'cb_last_at'}
+                'version', 'error', 'cb_last_status', 'cb_last_at', 'counted', 'capped'}
 
 -- The ones ht_claim reads (its HMGET is the hottest).
 local CLAIM_FIELDS = {'status', 'tenant', 'type', 'created_at', 'run_at', 'm_due_at',
@@ -70,11 +70,11 @@ local CLAIM_FIELDS = {'status', 'tenant', 'type', 'created_at', 'run_at', 'm_due
                       'progress_at', 'version'}
 
 -- The ones ht_complete and the helpers it calls read.
-local COMPLETE_FIELDS = {'status', 'token', 'started_at', 'tenant', 'type', 'created_at',
-                         'attempt', 'max_attempts', 'cancel_requested', 'error',
+local COMPLETE_FIELDS = {'status', 'token', 'started_at', 'tenant', 'type', 'priority',
+                         'created_at', 'attempt', 'max_attempts', 'cancel_requested', 'error',
                          'callback_url', 'cb_seq', 'ttl_s', 'failed_ttl_s', 'idem_key',
                          'version', 'progress_pct', 'progress_msg', 'cb_last_status',
-                         'cb_last_at'}
+                         'cb_last_at', 'counted', 'capped'}
 
 -- Field list -> set of its names, made once (Lua work per call costs about
 -- as much as a Redis command: the tables here are kept few).
@@ -196,6 +196,100 @@ local function wake(signal, n)
     for i = 1, n do tokens[i] = '1' end
     redis.call('LPUSH', signal, unpack(tokens))
   end
+end
+
+-- ---- the wait structure: priorities x types x tenants ------------------------
+-- (docs/fairness.md has the rule; docs/keyspace.md the keys.)  Under the
+-- partition's base B = "ht:{Q}:":
+--   B q:<prio>:<type>:<tenant>  list: the tenant's queued ids of that type and
+--                               priority, newest on the left (FIFO: a claim
+--                               pops the right end, a job handed back is
+--                               pushed there)
+--   B rr:<prio>:<type>          list: the rotation, tenants whose list above is
+--                               not empty (parked ones aside), head first; a
+--                               tenant joins at the tail and, after its turn,
+--                               goes back to it
+--   B rt:<prio>                 list: the types whose rotation is not empty,
+--                               least recently served first
+--   B turn                      hash "<prio>:<type>" -> "<tenant> <n>": claims
+--                               the head had in its current turn (weights > 1)
+--   B depth                     hash "<prio>" -> queued jobs
+--   B parked:<tenant>           set of "<prio>:<type>": rotations the tenant
+--                               left at its running cap; it rejoins at their
+--                               head when one of its jobs ends under the cap
+--   B limits                    hash: the operator's pause flags and caps
+--                               (ht_limits)
+--   B running                   hash "y:<type>" -> running jobs of the type
+-- Types ([a-z0-9_.-]) and tenants ([A-Za-z0-9_.-]) hold no ':'.
+
+local function qkey(base, prio, jtype, tenant)
+  return base .. 'q:' .. prio .. ':' .. jtype .. ':' .. tenant
+end
+
+local function prio_of(p)
+  return PRIO_RANK[p] and p or 'default'
+end
+
+-- The tenant's list of (prio, type) became non-empty: it joins the rotation
+-- (at the tail, or at the head when `front`: a parked tenant coming back
+-- to its place), unless it is parked there; a rotation that was empty puts
+-- its type at the head of the type order (it waited longest).
+local function join(base, prio, jtype, tenant, front)
+  if redis.call('SISMEMBER', base .. 'parked:' .. tenant, prio .. ':' .. jtype) == 1 then return end
+  local rr = base .. 'rr:' .. prio .. ':' .. jtype
+  local n
+  if front then n = redis.call('LPUSH', rr, tenant) else n = redis.call('RPUSH', rr, tenant) end
+  if n == 1 then redis.call('LPUSH', base .. 'rt:' .. prio, jtype) end
+end
+
+-- Queues job `id` of the table `f` (its priority, type and tenant fields):
+-- at the tail of its tenant's list, or at the head (`head`: handed back or
+-- reaped, it runs next).
+local function enqueue(base, f, id, head)
+  local prio, jtype, tenant = prio_of(f.priority), f.type or '', f.tenant or 'default'
+  local q = qkey(base, prio, jtype, tenant)
+  local n
+  if head then n = redis.call('RPUSH', q, id) else n = redis.call('LPUSH', q, id) end
+  redis.call('HINCRBY', base .. 'depth', prio, 1)
+  if n == 1 then join(base, prio, jtype, tenant, false) end
+end
+
+-- Takes a queued job out of its list (canceled): a tenant whose list
+-- empties leaves the rotation (and its parked mark), a type whose
+-- rotation empties leaves the type order.
+local function unqueue(base, f, id)
+  local prio, jtype, tenant = prio_of(f.priority), f.type or '', f.tenant or 'default'
+  local q = qkey(base, prio, jtype, tenant)
+  if redis.call('LREM', q, 0, id) > 0 then redis.call('HINCRBY', base .. 'depth', prio, -1) end
+  if redis.call('EXISTS', q) == 1 then return end
+  local rr = base .. 'rr:' .. prio .. ':' .. jtype
+  redis.call('LREM', rr, 0, tenant)
+  redis.call('SREM', base .. 'parked:' .. tenant, prio .. ':' .. jtype)
+  if redis.call('EXISTS', rr) == 0 then
+    redis.call('LREM', base .. 'rt:' .. prio, 0, jtype)
+    redis.call('HDEL', base .. 'turn', prio .. ':' .. jtype)
+  end
+end
+
+-- Brings a parked tenant back to the head of the rotations it left, when
+-- it is under its running cap (or has none any more).  Returns 1 when it
+-- came back somewhere.
+local function unpark(base, tenant)
+  local parked = base .. 'parked:' .. tenant
+  local cap = tonumber(redis.call('HGET', base .. 'limits', 'tr:' .. tenant))
+  if cap and redis.call('ZCARD', base .. 't:' .. tenant .. ':status:running') >= cap then
+    return 0
+  end
+  local back = 0
+  for _, m in ipairs(redis.call('SMEMBERS', parked)) do
+    local prio, jtype = string.match(m, '^([^:]+):(.*)$')
+    redis.call('SREM', parked, m)
+    if prio and redis.call('EXISTS', qkey(base, prio, jtype, tenant)) == 1 then
+      join(base, prio, jtype, tenant, true)
+      back = 1
+    end
+  end
+  return back
 end
 
 -- ---- metrics (served by ht_metrics; the api renders them) -----------------
@@ -335,17 +429,22 @@ local function finish(j, status)
   count(j, status)
 end
 
--- ht_submit KEYS: job, wait (of the job's priority), signal
+-- ht_submit KEYS: job, wait (ht:{Q}:wait:<priority>: names the partition's
+--                 slot; the job goes to its tenant's list, see enqueue),
+--                 signal
 --           ARGV: id, channel, run_at ms ('' or '0' = now), idempotency key
 --                 name ('' = none), body hash, field, value, ...
--- Returns {version, created_at, status, id, 0} for a new job,
--- {0, '', '', first job's id, 1} when the idempotency key was used with the
--- same body hash (nothing written), or an IDEMMISMATCH error when it was used
--- with another body.  An id already taken is an EXISTS error.
+-- Returns {version, created_at, status, id, 0, priority} for a new job
+-- (priority: the one applied, lowered to the tenant's max_priority),
+-- {0, '', '', first job's id, 1, ''} when the idempotency key was used with
+-- the same body hash (nothing written), an IDEMMISMATCH error when it was
+-- used with another body, or an OVERCAP error "OVERCAP max_queued <n>" when
+-- the tenant has its max_queued jobs waiting (queued or scheduled) in this
+-- partition.  An id already taken is an EXISTS error.
 -- `many` (ht_submit_many's, nil otherwise) shares one TIME among its jobs
 -- and counts the jobs queued (many.queued), woken for in one call.
 local function submit(keys, args, many)
-  local job, wait, signal = keys[1], keys[2], keys[3]
+  local job, signal = keys[1], keys[3]
   local id, channel, run_at, idem, hash = args[1], args[2], tonumber(args[3]) or 0, args[4], args[5]
   if idem ~= '' then
     local seen = redis.call('GET', idem)
@@ -354,11 +453,26 @@ local function submit(keys, args, many)
       if first_hash ~= hash then
         return redis.error_reply('IDEMMISMATCH the Idempotency-Key was used with another body')
       end
-      return {0, '', '', first, 1}
+      return {0, '', '', first, 1, ''}
     end
   end
   if redis.call('EXISTS', job) == 1 then
     return redis.error_reply('EXISTS job id already taken')
+  end
+  local base = base_of(job)
+  local tenant, priority = 'default', 'default'
+  for i = 6, #args, 2 do
+    if args[i] == 'tenant' then tenant = args[i + 1] or tenant end
+    if args[i] == 'priority' then priority = prio_of(args[i + 1]) end
+  end
+  local tb = base .. 't:' .. tenant .. ':'
+  local cap = redis.call('HMGET', base .. 'limits', 'tq:' .. tenant, 'tp:' .. tenant)
+  if cap[1] and redis.call('ZCARD', tb .. 'status:queued') +
+                redis.call('ZCARD', tb .. 'status:scheduled') >= tonumber(cap[1]) then
+    return redis.error_reply('OVERCAP max_queued ' .. cap[1])
+  end
+  if cap[2] and PRIO_RANK[cap[2]] and PRIO_RANK[priority] < PRIO_RANK[cap[2]] then
+    priority = cap[2]
   end
   local now = many and many.now or now_ms()
   local created_at = int(now)
@@ -371,6 +485,7 @@ local function submit(keys, args, many)
   local own_version = false
   for i = 6, #args, 2 do
     local name, value = args[i], args[i + 1]
+    if name == 'priority' then value = priority end
     if name ~= 'queue' and (value == nil or OMIT_DEFAULT[name] ~= value) then
       hs[#hs + 1] = name
       hs[#hs + 1] = value
@@ -386,9 +501,11 @@ local function submit(keys, args, many)
   else
     hs[4] = '1'
   end
-  local base = base_of(job)
-  local tenant = f.tenant or 'default'
-  local tb = base .. 't:' .. tenant .. ':'
+  if priority ~= 'default' and not f.priority then
+    hs[#hs + 1] = 'priority'
+    hs[#hs + 1] = priority
+  end
+  f.priority = priority
   if idem ~= '' then
     hs[#hs + 1] = 'idem_key'
     hs[#hs + 1] = idem
@@ -414,7 +531,7 @@ local function submit(keys, args, many)
   if status == 'scheduled' then
     redis.call('ZADD', base .. 'scheduled', run_at, id)
   else
-    redis.call('LPUSH', wait, id)
+    enqueue(base, f, id, false)
     if many then many.queued = many.queued + 1 else wake(signal) end
   end
   redis.call('ZADD', tb .. 'status:' .. status, tonumber(f.created_at) or now, id)
@@ -422,7 +539,7 @@ local function submit(keys, args, many)
   -- be watching a job that did not exist, the hash holds that state, and a
   -- backlog of waiting jobs must not pay a stream each (a Redis stream
   -- allocates a whole node, about 4 KB, for its first entry).
-  return {version, created_at, status, id, 0}
+  return {version, created_at, status, id, 0, priority}
 end
 
 -- ---- leases ------------------------------------------------------------------
@@ -451,47 +568,199 @@ local function positive(arg)
   return nil
 end
 
--- ht_claim KEYS: wait:high, wait:default, wait:low, active, fence
---          ARGV: job key prefix ("ht:{Q}:job:"), worker id, channel,
---                lease_ms, grace_ms (both optional: see lease_of)
--- Returns the claimed job as a flat HGETALL array (with its new token), or nil.
--- take_next() is the claim itself, shared with ht_complete: w is {high,
--- default, low, active, fence} keys, now the caller's TIME (nil: read it
--- when a job is found).
-local function take_next(w, prefix, worker, channel, now, lease_ms, grace_ms)
-  local active, fence = w[4], w[5]
-  while true do
-    -- The oldest id of the first non-empty list, high before default before
-    -- low, in one command.
-    local popped = redis.call('LMPOP', 3, w[1], w[2], w[3], 'RIGHT')
-    if not popped then return nil end
-    local id = popped[2][1]
-    local job = prefix .. id
-    local j = load(job, id, CLAIM_FIELDS)
-    if j.f.status == 'queued' then
-      j.now = now or now_ms()
-      local token = redis.call('INCR', fence)
-      local score, deadline = lease_of(j.now, tonumber(j.f.timeout_s) or 300, lease_ms, grace_ms)
-      put(j, 'attempt', int((tonumber(j.f.attempt) or 0) + 1))
-      del(j, 'progress_pct')
-      del(j, 'progress_msg')
-      del(j, 'progress_at')
-      put(j, 'token', token)
-      put(j, 'worker', worker)
-      put(j, 'started_at', int(j.now))
-      put(j, 'deadline_at', int(deadline))
-      observe_start(j)
-      set_status(j, 'running')
-      redis.call('ZADD', active, score, id)
-      changed(j, 'running', channel)
-      return redis.call('HGETALL', job)
-    end
-    -- A canceled or expired job left its id behind: drop it and go on.
+-- Starts job `id`, just popped from its list, for claimer `c` (see
+-- take_next): its new attempt, token and lease; it counts in its type's
+-- running count, and `capped` (claimed under a type cap) marks it so that
+-- its end wakes idle workers.  Returns the job as ht_claim answers it, or
+-- nil when the id is not a queued job's (a stale entry: dropped).
+local function start(c, id, capped)
+  local job = c.base .. 'job:' .. id
+  local j = load(job, id, CLAIM_FIELDS)
+  if j.f.status ~= 'queued' then return nil end
+  j.now = c.now or now_ms()
+  local token = redis.call('INCR', c.fence)
+  local score, deadline = lease_of(j.now, tonumber(j.f.timeout_s) or 300, c.lease, c.grace)
+  put(j, 'attempt', int((tonumber(j.f.attempt) or 0) + 1))
+  del(j, 'progress_pct')
+  del(j, 'progress_msg')
+  del(j, 'progress_at')
+  put(j, 'token', token)
+  put(j, 'worker', c.worker)
+  put(j, 'started_at', int(j.now))
+  put(j, 'deadline_at', int(deadline))
+  redis.call('HINCRBY', c.base .. 'running', 'y:' .. (j.f.type or ''), 1)
+  put(j, 'counted', '1')
+  if capped then put(j, 'capped', '1') end
+  observe_start(j)
+  set_status(j, 'running')
+  redis.call('ZADD', c.active, score, id)
+  changed(j, 'running', c.channel)
+  return redis.call('HGETALL', job)
+end
+
+-- After a claim from the head tenant of a rotation that still has jobs
+-- there: its turn goes on (a weight w gives it w claims in a row, counted
+-- in B turn) or it goes to the tail.
+local function next_turn(base, rr, field, tenant, weights)
+  local w = weights and tonumber(redis.call('HGET', base .. 'limits', 'tw:' .. tenant)) or 1
+  if w <= 1 then
+    redis.call('LMOVE', rr, rr, 'LEFT', 'RIGHT')
+    return
+  end
+  local cur = redis.call('HGET', base .. 'turn', field)
+  local who, n = nil, 0
+  if cur then who, n = string.match(cur, '^(%S+) (%d+)$') end
+  n = who == tenant and (tonumber(n) or 0) + 1 or 1
+  if n >= w then
+    redis.call('LMOVE', rr, rr, 'LEFT', 'RIGHT')
+    redis.call('HDEL', base .. 'turn', field)
+  else
+    redis.call('HSET', base .. 'turn', field, tenant .. ' ' .. int(n))
   end
 end
 
+-- Claims from the rotation of (prio, jtype): the head tenant's oldest job,
+-- skipping (parking) tenants at their running cap.  nready: the length of
+-- the priority's type order (1: no reordering to do).  Returns the job or
+-- nil when the rotation has nothing claimable.
+local function from_type(c, prio, jtype, nready, capped)
+  local base = c.base
+  local rr, rt, field = base .. 'rr:' .. prio .. ':' .. jtype, base .. 'rt:' .. prio,
+                        prio .. ':' .. jtype
+  while true do
+    local tenant = redis.call('LINDEX', rr, 0)
+    if not tenant then
+      redis.call('LREM', rt, 0, jtype)
+      return nil
+    end
+    local tcap = c.tcaps and tonumber(redis.call('HGET', base .. 'limits', 'tr:' .. tenant))
+    if tcap and redis.call('ZCARD', base .. 't:' .. tenant .. ':status:running') >= tcap then
+      redis.call('LPOP', rr)
+      redis.call('SADD', base .. 'parked:' .. tenant, field)
+      if c.weights then redis.call('HDEL', base .. 'turn', field) end
+    else
+      local q = qkey(base, prio, jtype, tenant)
+      local id = redis.call('RPOP', q)
+      if id and redis.call('EXISTS', q) == 1 then
+        next_turn(base, rr, field, tenant, c.weights)
+      else
+        redis.call('LPOP', rr)
+        if c.weights then redis.call('HDEL', base .. 'turn', field) end
+      end
+      if id then
+        redis.call('HINCRBY', base .. 'depth', prio, -1)
+        local job = start(c, id, capped)
+        if job then
+          -- The type was served: it goes to the end of the type order.
+          if redis.call('EXISTS', rr) == 0 then
+            redis.call('LREM', rt, 0, jtype)
+          elseif nready > 1 then
+            redis.call('LREM', rt, 1, jtype)
+            redis.call('RPUSH', rt, jtype)
+          end
+          return job
+        end
+      end
+    end
+  end
+end
+
+-- The claim itself, shared by ht_claim and ht_complete.  c: {base, active,
+-- fence, worker, channel, lease, grace, now (nil: read when a job is
+-- found), types (a set; nil: any type, for callers of schema 12 and
+-- older)}.  The first priority with a claimable job wins; within it the
+-- caller's types are tried least recently served first, skipping paused
+-- types and types at their running cap; within a type, tenants take turns
+-- (from_type).  Nothing is claimed while the partition is paused.
+local function take_next(c)
+  local base = c.base
+  local lim = base .. 'limits'
+  local g = redis.call('HMGET', lim, 'paused', 'tenant_caps', 'weights', 'type_limits')
+  if g[1] == '1' then return nil end
+  c.tcaps = g[2] ~= false and g[2] ~= '0'
+  c.weights = g[3] ~= false and g[3] ~= '0'
+  local tlims = g[4] ~= false and g[4] ~= '0'
+  local seen = {} -- type -> 'skip', or its cap (a number), or false: none
+  for _, prio in ipairs(PRIORITIES) do
+    local ready = redis.call('LRANGE', base .. 'rt:' .. prio, 0, -1)
+    local cands, fields = {}, {}
+    for _, t in ipairs(ready) do
+      if c.types == nil or c.types[t] then
+        cands[#cands + 1] = t
+        if not tlims then
+          seen[t] = false
+        elseif seen[t] == nil then
+          fields[#fields + 1] = 'py:' .. t
+          fields[#fields + 1] = 'yr:' .. t
+        end
+      end
+    end
+    if #fields > 0 then
+      -- Pause flags and caps of the types not looked at yet, then the
+      -- running counts of the capped ones.
+      local v = redis.call('HMGET', lim, unpack(fields))
+      local capped, counts = {}, {}
+      for i = 1, #fields, 2 do
+        local t = string.sub(fields[i], 4)
+        if v[i] == '1' then
+          seen[t] = 'skip'
+        elseif v[i + 1] then
+          seen[t] = tonumber(v[i + 1]) or 0
+          capped[#capped + 1] = t
+          counts[#counts + 1] = 'y:' .. t
+        else
+          seen[t] = false
+        end
+      end
+      if #capped > 0 then
+        local r = redis.call('HMGET', base .. 'running', unpack(counts))
+        for i, t in ipairs(capped) do
+          if (tonumber(r[i]) or 0) >= seen[t] then seen[t] = 'skip' end
+        end
+      end
+    end
+    for _, t in ipairs(cands) do
+      if seen[t] ~= 'skip' then
+        local job = from_type(c, prio, t, #ready, seen[t] ~= false)
+        if job then return job end
+      end
+    end
+  end
+  return nil
+end
+
+-- "t1 t2 ..." -> a set of the types, and how many.
+local function type_set(list)
+  local set, n = {}, 0
+  for t in string.gmatch(list or '', '%S+') do
+    if not set[t] then n = n + 1 end
+    set[t] = true
+  end
+  return set, n
+end
+
+-- ht_claim KEYS: active, fence
+--          ARGV: base ("ht:{Q}:"), worker id, channel, lease_ms, grace_ms
+--                (both optional: see lease_of), types
+-- types: the job types the caller takes, one string of names separated by
+-- spaces ("report.build video.transcode"); an empty list claims nothing.
+-- Returns the claimed job as a flat HGETALL array (with its new token), or
+-- nil: nothing of those types is claimable (none queued, paused, capped).
+--   The call of workers of schema 12 and older, KEYS wait:high,
+--   wait:default, wait:low, active, fence and ARGV job key prefix
+--   ("ht:{Q}:job:"), worker id, channel, lease_ms, grace_ms, claims a job of
+--   any type, as they did.
 local function claim(keys, args)
-  return take_next(keys, args[1], args[2], args[3], nil, positive(args[4]), positive(args[5]))
+  local c
+  if #keys == 5 then
+    c = {base = string.match(args[1], '^(.*)job:$'), active = keys[4], fence = keys[5]}
+  else
+    local types, n = type_set(args[6])
+    if n == 0 then return nil end
+    c = {base = args[1], active = keys[1], fence = keys[2], types = types}
+  end
+  c.worker, c.channel, c.lease, c.grace = args[2], args[3], positive(args[4]), positive(args[5])
+  return take_next(c)
 end
 
 local function holds(j, token)
@@ -574,8 +843,9 @@ local function progress(keys, args)
   return 1
 end
 
--- Puts a job back to wait: queued at once, or scheduled `delay_ms` from now.
-local function requeue(j, wait, signal, delay_ms, head)
+-- Puts a job back to wait: queued at once (at the head of its tenant's
+-- list when `head`), or scheduled `delay_ms` from now.
+local function requeue(j, signal, delay_ms, head)
   del(j, 'cancel_requested')
   if delay_ms > 0 then
     local due = j.now + delay_ms
@@ -584,13 +854,33 @@ local function requeue(j, wait, signal, delay_ms, head)
     set_status(j, 'scheduled')
     return 'scheduled'
   end
-  if head then redis.call('RPUSH', wait, j.id) else redis.call('LPUSH', wait, j.id) end
+  enqueue(j.base, j.f, j.id, head)
   wake(signal)
   set_status(j, 'queued')
   return 'queued'
 end
 
--- ht_complete KEYS: job, active, wait (of the job's priority), signal
+-- A running attempt ended (its outcome stored, reaped, or handed back; call
+-- it once the job's status changed): its type's running count drops, its
+-- tenant, if parked at its running cap, comes back, and idle workers are
+-- woken when that or a capped type made room.
+local function ended(j, signal)
+  local f = j.f
+  local woke = f.capped == '1'
+  if f.counted == '1' then
+    redis.call('HINCRBY', j.base .. 'running', 'y:' .. (f.type or ''), -1)
+    del(j, 'counted')
+  end
+  del(j, 'capped')
+  local tenant = f.tenant or 'default'
+  if redis.call('EXISTS', j.base .. 'parked:' .. tenant) == 1 and unpark(j.base, tenant) == 1 then
+    woke = true
+  end
+  if woke then wake(signal) end
+end
+
+-- ht_complete KEYS: job, active, wait (ht:{Q}:wait:<priority>: unused, kept
+--                   in the call's shape), signal
 --             ARGV: id, token, outcome ('succeeded'|'failed'|'canceled'),
 --                   result JSON, error JSON or '' (canceled), retryable
 --                   ('1'|'0'), channel, retry delay ms ('' or '0' = now)
@@ -598,25 +888,27 @@ end
 -- or goes back to its queue at once, with the error kept.  Returns the job's
 -- new status, or nil when the caller no longer holds it (a later attempt
 -- owns the job: the stale outcome is dropped).
---   With KEYS job, active, wait, signal, wait:high, wait:default, wait:low,
---   fence and ARGV ..., job key prefix, worker id, lease_ms, grace_ms (8
---   keys, 9 to 11 arguments) it then claims the next job for the same
---   worker as ht_claim does, with the same lease arguments (whether
---   or not the outcome was taken: the worker is free either way) and
---   returns {status or nil, the claimed job as ht_claim answers it or nil}.
---   One more argument after these (the 8th with 4 keys, the 12th with 8,
---   after lease_ms and grace_ms, which may then be ''):
---   the output file the attempt left, "<bytes> <sha256> <blob name>
---   <content type>" ('' = none), already stored under
+--   With a fifth key, fence, and ARGV ..., base, worker id, lease_ms,
+--   grace_ms, types (ht_claim's) it then claims the next job for the same
+--   worker as ht_claim does (whether or not the outcome was taken: the
+--   worker is free either way) and returns {status or nil, the claimed job
+--   as ht_claim answers it or nil}.  Workers of schema 12 and older call it
+--   with KEYS job, active, wait, signal, wait:high, wait:default, wait:low,
+--   fence and ARGV ..., job key prefix, worker id, lease_ms, grace_ms: the
+--   next job is then of any type.
+--   One more argument after these (the 8th with 4 keys, the 13th with 5,
+--   after types, the 12th with 8, after lease_ms and grace_ms, which may
+--   then be ''): the output file the attempt left, "<bytes> <sha256> <blob
+--   name> <content type>" ('' = none), already stored under
 --   "<tenant>/<id>/<blob name>".  It becomes the job's output only when the
 --   outcome is succeeded and the caller still holds the job; otherwise the
 --   caller deletes that blob (nothing here refers to it).
 local function settle(keys, args, now)
-  local job, active, wait, signal = keys[1], keys[2], keys[3], keys[4]
+  local job, active, signal = keys[1], keys[2], keys[4]
   local id, token, outcome, body = args[1], args[2], args[3], args[4]
   local retryable, channel = args[5] == '1', args[6]
   local delay_ms = tonumber(args[7]) or 0
-  local output = args[#keys < 8 and 8 or 12]
+  local output = args[({[5] = 13, [8] = 12})[#keys] or 8]
   local j = load(job, id, COMPLETE_FIELDS)
   if not holds(j, token) then return nil end
   j.now = now
@@ -638,7 +930,7 @@ local function settle(keys, args, now)
     put(j, 'error', body)
     if retryable and j.f.cancel_requested ~= '1' and
        tonumber(j.f.attempt) < (tonumber(j.f.max_attempts) or MAX_ATTEMPTS) then
-      status = requeue(j, wait, signal, delay_ms, false)
+      status = requeue(j, signal, delay_ms, false)
       count(j, 'retried')
     else
       status = 'failed'
@@ -649,6 +941,7 @@ local function settle(keys, args, now)
     set_status(j, status)
     finish(j, status)
   end
+  ended(j, signal)
   changed(j, status, channel)
   return status
 end
@@ -656,17 +949,27 @@ end
 local function complete(keys, args)
   local now = now_ms()
   local status = settle(keys, args, now)
-  if #keys < 8 then return status end
-  local nxt = take_next({keys[5], keys[6], keys[7], keys[2], keys[8]}, args[8], args[9],
-                        args[6], now, positive(args[10]), positive(args[11]))
-  return {status or false, nxt or false}
+  local c
+  if #keys == 8 then
+    c = {base = string.match(args[8], '^(.*)job:$'), fence = keys[8]}
+  elseif #keys == 5 then
+    local types, n = type_set(args[12])
+    if n == 0 then return {status or false, false} end
+    c = {base = args[8], fence = keys[5], types = types}
+  else
+    return status
+  end
+  c.active, c.worker, c.channel, c.now = keys[2], args[9], args[6], now
+  c.lease, c.grace = positive(args[10]), positive(args[11])
+  return {status or false, take_next(c) or false}
 end
 
--- ht_release KEYS: job, active, wait, signal   ARGV: id, token, channel
+-- ht_release KEYS: job, active, wait (unused, as in ht_complete), signal
+--            ARGV: id, token, channel
 -- A draining worker hands a job back: it is queued at the head of its queue
 -- and the attempt is not counted.  Returns 1, or 0 if not held.
 local function release(keys, args)
-  local job, active, wait, signal = keys[1], keys[2], keys[3], keys[4]
+  local job, active, signal = keys[1], keys[2], keys[4]
   local id, token = args[1], args[2]
   local j = load(job, id, FIELDS)
   if not holds(j, token) then return 0 end
@@ -678,15 +981,18 @@ local function release(keys, args)
     del(j, 'cancel_requested')
     set_status(j, 'canceled')
     finish(j, 'canceled')
+    ended(j, signal)
     changed(j, 'canceled', args[3])
     return 1
   end
-  requeue(j, wait, signal, 0, true)
+  requeue(j, signal, 0, true)
+  ended(j, signal)
   changed(j, 'queued', args[3])
   return 1
 end
 
--- ht_reap KEYS: active, wait:high, wait:default, wait:low, signal
+-- ht_reap KEYS: active, wait:high, wait:default, wait:low (unused, kept in
+--               the call's shape), signal
 --         ARGV: job key prefix, channel, limit
 -- Jobs whose lease ran out (their worker died, hung or lost Redis, or the
 -- claim's reply was lost) go back to the head of their queue with the
@@ -697,7 +1003,6 @@ end
 local function reap(keys, args)
   local active, signal = keys[1], keys[5]
   local prefix, channel, limit = args[1], args[2], tonumber(args[3]) or 100
-  local waits = {high = keys[2], default = keys[3], low = keys[4]}
   local now = now_ms()
   local ids = redis.call('ZRANGEBYSCORE', active, '-inf', now, 'LIMIT', 0, limit)
   for _, id in ipairs(ids) do
@@ -720,7 +1025,7 @@ local function reap(keys, args)
       if f.cancel_requested == '1' then
         status = 'canceled'
       elseif tonumber(f.attempt) < (tonumber(f.max_attempts) or MAX_ATTEMPTS) then
-        status = requeue(j, waits[f.priority] or waits.default, signal, 0, true)
+        status = requeue(j, signal, 0, true)
       else
         status = 'failed'
       end
@@ -729,6 +1034,7 @@ local function reap(keys, args)
         set_status(j, status)
         finish(j, status)
       end
+      ended(j, signal)
       changed(j, status, channel)
     end
   end
@@ -747,7 +1053,7 @@ local function cancel(keys, args)
   if not status or (j.f.tenant or 'default') ~= args[4] then return nil end
   if status == 'queued' or status == 'scheduled' then
     j.now = now_ms()
-    redis.call('LREM', wait_key(j.base, j.f.priority), 0, id)
+    if status == 'queued' then unqueue(j.base, j.f, id) end
     redis.call('ZREM', j.base .. 'scheduled', id)
     set_status(j, 'canceled')
     finish(j, 'canceled')
@@ -771,7 +1077,6 @@ local function retry(keys, args)
   local job, signal, id, channel = keys[1], keys[2], args[1], args[2]
   local j = load(job, id, FIELDS)
   local f = j.f
-  local wait = wait_key(j.base, f.priority)
   if not f.status or (f.tenant or 'default') ~= args[3] then return nil end
   if f.status ~= 'failed' and f.status ~= 'canceled' then return 'conflict' end
   j.now = now_ms()
@@ -790,12 +1095,13 @@ local function retry(keys, args)
   end
   count(j, 'retried')
   mark_due(j)
-  local status = requeue(j, wait, signal, 0, false)
+  local status = requeue(j, signal, 0, false)
   changed(j, status, channel)
   return status
 end
 
--- ht_promote KEYS: scheduled, wait:high, wait:default, wait:low, signal
+-- ht_promote KEYS: scheduled, wait:high, wait:default, wait:low (unused,
+--                  kept in the call's shape), signal
 --            ARGV: base ("ht:{Q}:"), channel, limit
 -- Due scheduled jobs join the end of their queue.  Every worker calls this
 -- about every 100 ms, so there is no single scheduler to lose.  Returns
@@ -803,7 +1109,6 @@ end
 local function promote(keys, args)
   local scheduled, signal = keys[1], keys[5]
   local base, channel, limit = args[1], args[2], tonumber(args[3]) or 100
-  local waits = {high = keys[2], default = keys[3], low = keys[4]}
   local now = now_ms()
   local ids = redis.call('ZRANGEBYSCORE', scheduled, '-inf', now, 'LIMIT', 0, limit)
   local n = 0
@@ -812,7 +1117,7 @@ local function promote(keys, args)
     local j = load(base .. 'job:' .. id, id, FIELDS)
     j.now = now
     if j.f.status == 'scheduled' then
-      redis.call('LPUSH', waits[j.f.priority] or waits.default, id)
+      enqueue(base, j.f, id, false)
       set_status(j, 'queued')
       changed(j, 'queued', channel)
       n = n + 1
@@ -940,52 +1245,100 @@ local function list(keys, args)
   return out
 end
 
--- ht_queue_stats (read-only) KEYS: wait:high, wait:default, wait:low
---   ARGV: the tenant's index prefix "ht:{Q}:t:<tenant>:"
--- Returns a flat name, value array: the queue's wait list lengths by
--- priority (shared by every tenant: the load ahead of a new job), then the
--- tenant's own jobs by status, its totals ("<name>_total") and the bytes of
--- its files ("stored_bytes", once it had files).
-local function queue_stats(keys, args)
-  local tb = args[1]
-  local out = {
-    'high', redis.call('LLEN', keys[1]),
-    'default', redis.call('LLEN', keys[2]),
-    'low', redis.call('LLEN', keys[3]),
-  }
-  for _, s in ipairs(STATUSES) do
-    if s ~= 'queued' then -- the wait lists above tell that
-      out[#out + 1] = s
-      out[#out + 1] = redis.call('ZCARD', tb .. 'status:' .. s)
+-- The partition's queued jobs by priority (every tenant's: the load ahead
+-- of a new job) and its pause flags, as name, value pairs appended to
+-- `out`: 'queued:<priority>', 'paused' (0|1), 'paused:<type>' (1) per
+-- paused type.
+local function queue_state(base, out)
+  local depth = redis.call('HMGET', base .. 'depth', unpack(PRIORITIES))
+  for i, prio in ipairs(PRIORITIES) do
+    out[#out + 1] = 'queued:' .. prio
+    out[#out + 1] = math.max(0, tonumber(depth[i]) or 0)
+  end
+  local lim = redis.call('HGETALL', base .. 'limits')
+  local paused = 0
+  for i = 1, #lim, 2 do
+    if lim[i] == 'paused' and lim[i + 1] == '1' then
+      paused = 1
+    elseif string.sub(lim[i], 1, 3) == 'py:' and lim[i + 1] == '1' then
+      out[#out + 1] = 'paused:' .. string.sub(lim[i], 4)
+      out[#out + 1] = 1
     end
   end
-  local totals = redis.call('HGETALL', tb .. 'stats')
-  for i = 1, #totals, 2 do
-    -- stored_bytes is a gauge, not a total: it keeps its name.
-    out[#out + 1] = totals[i] == 'stored_bytes' and totals[i] or totals[i] .. '_total'
-    out[#out + 1] = tonumber(totals[i + 1])
+  out[#out + 1] = 'paused'
+  out[#out + 1] = paused
+end
+
+-- ht_queue_stats (read-only) KEYS: wait:high, wait:default, wait:low (name
+--   the partition's slot)
+--   ARGV: the tenant's index prefix "ht:{Q}:t:<tenant>:", or with a second
+--         argument '1' the base "ht:{Q}:" for every tenant's
+-- Returns a flat name, value array: queue_state()'s pairs, then the
+-- tenant's own jobs (or every tenant's) by status (but queued:
+-- queue_state() tells the load), totals ("<name>_total") and the bytes of
+-- their files ("stored_bytes", once there were files).
+local function queue_stats(keys, args)
+  local prefixes, base = {args[1]}, nil
+  if args[2] == '1' then
+    base, prefixes = args[1], {}
+    for _, tenant in ipairs(redis.call('SMEMBERS', base .. 'tenants')) do
+      prefixes[#prefixes + 1] = base .. 't:' .. tenant .. ':'
+    end
+  else
+    base = string.match(args[1], '^(.*)t:[^:]*:$')
+  end
+  local out = {}
+  queue_state(base, out)
+  local sums, order = {}, {}
+  local function add(name, v)
+    if not sums[name] then order[#order + 1] = name; sums[name] = 0 end
+    sums[name] = sums[name] + (tonumber(v) or 0)
+  end
+  for _, s in ipairs(STATUSES) do
+    if s ~= 'queued' then add(s, 0) end
+  end
+  for _, tb in ipairs(prefixes) do
+    for _, s in ipairs(STATUSES) do
+      if s ~= 'queued' then add(s, redis.call('ZCARD', tb .. 'status:' .. s)) end
+    end
+    local totals = redis.call('HGETALL', tb .. 'stats')
+    for i = 1, #totals, 2 do
+      -- stored_bytes is a gauge, not a total: it keeps its name.
+      add(totals[i] == 'stored_bytes' and totals[i] or totals[i] .. '_total', totals[i + 1])
+    end
+  end
+  for _, name in ipairs(order) do
+    out[#out + 1] = name
+    out[#out + 1] = sums[name]
   end
   return out
 end
 
--- ht_metrics (read-only) KEYS: wait:high, wait:default, wait:low, scheduled,
---   active, tenants, metrics, hist:wait, hist:run   ARGV: base ("ht:{Q}:")
+-- ht_metrics (read-only) KEYS: wait:high, wait:default, wait:low (name the
+--   slot), scheduled, active, tenants, metrics, hist:wait, hist:run
+--   ARGV: base ("ht:{Q}:")
 -- Everything GET /metrics needs from Redis in one round trip, as a flat
--- name, integer array: 'queued:<priority>', 'scheduled', 'running', 'dead'
--- (failed jobs kept, every tenant), 'stored_bytes:<tenant>' (the bytes of
--- each tenant's files, tenants that had files only), the metrics hash as stored
--- ('jobs:<event>:<type>', 'webhook:<outcome>'), then per histogram
--- 'hist:<name>:le:<ms>' (cumulative, ending with le:+Inf), 'hist:<name>:sum_ms'
--- and 'hist:<name>:count'.
+-- name, integer array: queue_state()'s pairs ('queued:<priority>',
+-- 'paused', 'paused:<type>'), 'scheduled', 'running', 'running:<type>'
+-- (jobs running by type), 'dead' (failed jobs kept, every tenant),
+-- 'stored_bytes:<tenant>' (the bytes of each tenant's files, tenants that
+-- had files only), the metrics hash as stored ('jobs:<event>:<type>', 'webhook:<outcome>'), then
+-- per histogram 'hist:<name>:le:<ms>' (cumulative, ending with le:+Inf),
+-- 'hist:<name>:sum_ms' and 'hist:<name>:count'.
 local function metrics(keys, args)
   local base = args[1]
-  local out = {
-    'queued:high', redis.call('LLEN', keys[1]),
-    'queued:default', redis.call('LLEN', keys[2]),
-    'queued:low', redis.call('LLEN', keys[3]),
-    'scheduled', redis.call('ZCARD', keys[4]),
-    'running', redis.call('ZCARD', keys[5]),
-  }
+  local out = {}
+  queue_state(base, out)
+  for _, kv in ipairs({{'scheduled', redis.call('ZCARD', keys[4])},
+                       {'running', redis.call('ZCARD', keys[5])}}) do
+    out[#out + 1] = kv[1]
+    out[#out + 1] = kv[2]
+  end
+  local running = redis.call('HGETALL', base .. 'running')
+  for i = 1, #running, 2 do
+    out[#out + 1] = 'running:' .. string.sub(running[i], 3)
+    out[#out + 1] = math.max(0, tonumber(running[i + 1]) or 0)
+  end
   local dead = 0
   local stored = {}
   for _, tenant in ipairs(redis.call('SMEMBERS', keys[6])) do
@@ -1102,6 +1455,67 @@ local function rate(keys, args)
   redis.call('SET', key, string.format('%d', new_tat), 'PX',
              math.max(1, math.ceil((new_tat - now) / 1000)))
   return 0
+end
+
+-- ---- operator settings: pause, caps, weights (docs/fairness.md) ------------
+-- B limits holds, for this partition: 'paused' (1: nothing is claimed),
+-- 'py:<type>' (1: that type is paused), 'tq:<tenant>' (most jobs waiting),
+-- 'tr:<tenant>' (most running), 'tp:<tenant>' (highest priority applied),
+-- 'tw:<tenant>' (weight, 2 or more), 'yr:<type>' (most running of the
+-- type), and the counts of tr:, tw:, and py: and yr: fields, 'tenant_caps',
+-- 'weights' and 'type_limits', that let a claim skip those lookups when
+-- there are none.  Caps spanning
+-- partitions are split by the caller (api/operator.c); each value here is
+-- this partition's share.
+local LIMIT_FIELD = {paused = true, py = true, tq = true, tr = true, tp = true, tw = true,
+                     yr = true}
+local LIMIT_COUNT = {tr = 'tenant_caps', tw = 'weights', py = 'type_limits', yr = 'type_limits'}
+
+-- ht_limits KEYS: limits, signal   ARGV: base, field, value, field, value, ...
+-- Sets each field of the partition's limits (value '' deletes it), then
+-- brings back the tenants whose running cap or weight changed if they were
+-- parked, and wakes idle workers (a resume, or a cap raised, may have made
+-- work claimable).  Returns 1, or a BADLIMIT error (nothing changed) for a
+-- field it does not know or a value that is not a positive integer (a
+-- priority for tp:, 1 for paused and py:).
+local function limits(keys, args)
+  local lim, signal, base = keys[1], keys[2], args[1]
+  for i = 2, #args, 2 do
+    local field, value = args[i], args[i + 1] or ''
+    local kind = string.match(field, '^(%a+)') or ''
+    local ok = LIMIT_FIELD[kind] and (kind == 'paused') == (field == 'paused')
+    if ok and value ~= '' then
+      if kind == 'paused' or kind == 'py' then
+        ok = value == '1'
+      elseif kind == 'tp' then
+        ok = PRIO_RANK[value] ~= nil
+      else
+        ok = string.match(value, '^[1-9]%d*$') ~= nil
+      end
+    end
+    if not ok then return redis.error_reply('BADLIMIT ' .. field .. ' ' .. value) end
+  end
+  local touched = {}
+  for i = 2, #args, 2 do
+    local field, value = args[i], args[i + 1] or ''
+    local kind = string.match(field, '^(%a+)')
+    local changed_n
+    if value == '' then
+      changed_n = -redis.call('HDEL', lim, field)
+    else
+      changed_n = redis.call('HSET', lim, field, value)
+    end
+    if LIMIT_COUNT[kind] and changed_n ~= 0 then
+      redis.call('HINCRBY', lim, LIMIT_COUNT[kind], changed_n)
+    end
+    local tenant = string.match(field, '^t[rw]:(.*)$')
+    if tenant then touched[tenant] = true end
+  end
+  for tenant in pairs(touched) do
+    if redis.call('EXISTS', base .. 'parked:' .. tenant) == 1 then unpark(base, tenant) end
+  end
+  wake(signal, SIGNAL_CAP)
+  return 1
 end
 
 -- ---- tenant webhook signing secrets -----------------------------------------
@@ -1404,7 +1818,7 @@ local function sched_fire(keys, args)
       sargs[#sargs + 1] = kv[1]
       sargs[#sargs + 1] = kv[2]
     end
-    local r = submit({job, wait_key(sched_base(sched), priority), signal}, sargs)
+    local r = submit({job, sched_base(sched) .. 'wait:' .. prio_of(priority), signal}, sargs)
     if type(r) == 'table' and r.err then
       err = r.err
       local code, msg = string.match(err, '^(%S+) (.*)$')
@@ -1520,6 +1934,7 @@ redis.register_function('ht_rate', rate)
 redis.register_function{function_name = 'ht_list', callback = list, flags = {'no-writes'}}
 redis.register_function{function_name = 'ht_queue_stats', callback = queue_stats,
                         flags = {'no-writes'}}
+redis.register_function('ht_limits', limits)
 redis.register_function('ht_whsec_create', whsec_create)
 redis.register_function('ht_whsec_revoke', whsec_revoke)
 redis.register_function{function_name = 'ht_whsec_list', callback = whsec_list,

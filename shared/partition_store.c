@@ -2,6 +2,7 @@
  * SMEMBERS at start, a partition's counts (one script) for the CLI report. */
 #include "shared/partition_store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "shared/error.h"
@@ -61,24 +62,34 @@ int ht_parts_sync(ht_parts_t *p, ht_store_t *s, int record)
     return rc;
 }
 
-/* The six counts in one script: read by separate commands, a job moving
- * between two lists in between (a claim: wait -> active; a promote:
- * scheduled -> wait) would be counted in neither, and a retire could drop a
- * partition that holds it.  A script runs atomically; its keys share the
- * partition's hash tag (one slot), and EVAL is routed by its first key. */
+/* The counts in one script: read by separate commands, a job moving
+ * between two sets in between (a claim: queued -> active; a promote:
+ * scheduled -> queued) would be counted in neither, and a retire could drop
+ * a partition that holds it.  Queued jobs are the depth hash's sum (the
+ * wait structure, docs/keyspace.md), plus any ids left in the priority
+ * lists of a keyspace not migrated yet.  A script runs atomically; its keys
+ * share the partition's hash tag (one slot), and EVAL is routed by its
+ * first key. */
 static const char load_script[] =
-    "local r = {}\n"
-    "for i = 1, 3 do r[i] = tostring(redis.call('LLEN', KEYS[i])) end\n"
-    "for i = 4, 6 do r[i] = tostring(redis.call('ZCARD', KEYS[i])) end\n"
+    "local q = 0\n"
+    "for _, v in ipairs(redis.call('HVALS', KEYS[1])) do\n"
+    "  q = q + math.max(0, tonumber(v) or 0)\n"
+    "end\n"
+    "for i = 2, 4 do q = q + redis.call('LLEN', KEYS[i]) end\n"
+    "local r = {tostring(q)}\n"
+    "for i = 5, 7 do r[#r + 1] = tostring(redis.call('ZCARD', KEYS[i])) end\n"
     "return r\n";
 
 int ht_parts_load(ht_store_t *s, const ht_keys_t *k, ht_part_load_t *out)
 {
     ht_argv_t a;
     ht_argv_init(&a);
+    char depth[sizeof(k->base) + sizeof("depth")];
+    snprintf(depth, sizeof(depth), "%sdepth", k->base);
     ht_argv_add(&a, "EVAL");
     ht_argv_add(&a, load_script);
-    ht_argv_add(&a, "6");
+    ht_argv_add(&a, "7");
+    ht_argv_add(&a, depth);
     for (int i = 0; i < 3; i++)
         ht_argv_add(&a, k->wait[i]);
     ht_argv_add(&a, k->scheduled);
@@ -89,8 +100,8 @@ int ht_parts_load(ht_store_t *s, const ht_keys_t *k, ht_part_load_t *out)
     int rc = ht_store_cmd_strings(s, &a, &v, &n);
     if (rc < 0)
         return rc;
-    long long c[6];
-    for (size_t i = 0; rc == 0 && i < 6; i++) {
+    long long c[4];
+    for (size_t i = 0; rc == 0 && i < 4; i++) {
         char *end;
         c[i] = i < n ? strtoll(v[i], &end, 10) : -1;
         if (i >= n || *end != '\0' || c[i] < 0)
@@ -99,10 +110,10 @@ int ht_parts_load(ht_store_t *s, const ht_keys_t *k, ht_part_load_t *out)
     ht_store_strings_free(v);
     if (rc < 0)
         return rc;
-    out->queued = c[0] + c[1] + c[2];
-    out->scheduled = c[3];
-    out->running = c[4];
-    out->deliveries = c[5];
+    out->queued = c[0];
+    out->scheduled = c[1];
+    out->running = c[2];
+    out->deliveries = c[3];
     return 0;
 }
 

@@ -27,6 +27,7 @@ static const ht_problem_type_t table[HT_P__COUNT] = {
     [HT_P_EXPECTATION_FAILED] = {417, "expectation-failed", "Expectation not supported"},
     [HT_P_INVALID_FIELDS] = {422, "invalid-fields", "The request has invalid fields"},
     [HT_P_RATE_LIMITED] = {429, "rate-limited", "Too many requests"},
+    [HT_P_OVER_CAP] = {429, "over-cap", "Over a cap the operator set"},
     [HT_P_HEADERS_TOO_LARGE] = {431, "headers-too-large", "Request header fields too large"},
     [HT_P_INTERNAL] = {500, "internal", "Internal server error"},
     [HT_P_NOT_IMPLEMENTED] = {501, "not-implemented", "Not implemented"},

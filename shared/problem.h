@@ -30,6 +30,7 @@ typedef enum {
     HT_P_EXPECTATION_FAILED,    /* 417 */
     HT_P_INVALID_FIELDS,        /* 422 */
     HT_P_RATE_LIMITED,          /* 429 */
+    HT_P_OVER_CAP,              /* 429 */
     HT_P_HEADERS_TOO_LARGE,     /* 431 */
     HT_P_INTERNAL,              /* 500 */
     HT_P_NOT_IMPLEMENTED,       /* 501 */

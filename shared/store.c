@@ -432,26 +432,26 @@ int ht_store_register_types(ht_store_t *s, const char *const *types, size_t n,
     return rc;
 }
 
-/* The claim's terms: the last arguments of ht_claim and ht_complete. */
-static void add_terms(ht_argv_t *a, const ht_claimer_t *who)
+/* The claim's terms: the last arguments of ht_claim and ht_complete
+ * (base, worker id, [channel,] lease_ms, grace_ms, types). */
+static void add_terms(ht_argv_t *a, const ht_keys_t *k, const ht_claimer_t *who, int channel)
 {
+    ht_argv_add(a, k->base);
+    ht_argv_add(a, who->worker_id);
+    if (channel)
+        ht_argv_add(a, k->channel);
     ht_argv_addf(a, "%ld", who->lease_ms);
     ht_argv_addf(a, "%ld", who->grace_ms);
+    ht_argv_add(a, who->types ? who->types : "");
 }
 
 int ht_store_claim(ht_store_t *s, const ht_keys_t *k, const ht_claimer_t *who, ht_job_t *job)
 {
     ht_argv_t a;
-    ht_argv_fcall(&a, "ht_claim", 5, 0);
-    ht_argv_add(&a, k->wait[HT_PRIO_HIGH]);
-    ht_argv_add(&a, k->wait[HT_PRIO_DEFAULT]);
-    ht_argv_add(&a, k->wait[HT_PRIO_LOW]);
+    ht_argv_fcall(&a, "ht_claim", 2, 0);
     ht_argv_add(&a, k->active);
     ht_argv_add(&a, k->fence);
-    ht_argv_add(&a, k->job_prefix);
-    ht_argv_add(&a, who->worker_id);
-    ht_argv_add(&a, k->channel);
-    add_terms(&a, who);
+    add_terms(&a, k, who, 1);
     int rc;
     redisReply *r = call(s, &a, &rc);
     ht_argv_clear(&a);
@@ -582,19 +582,15 @@ int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *jo
     ht_argv_t a;
     if (got)
         *got = 0;
-    /* With a next job wanted: 8 keys, the claim's after ht_complete's 4
+    /* With a next job wanted: 5 keys, the fence after ht_complete's 4
      * (shared/library.lua). */
-    ht_argv_fcall(&a, "ht_complete", next ? 8 : 4, 0);
+    ht_argv_fcall(&a, "ht_complete", next ? 5 : 4, 0);
     add_held(&a, k, job, jobkey);
     ht_argv_add(&a, k->active);
     ht_argv_add(&a, k->wait[job->priority]);
     ht_argv_add(&a, k->signal);
-    if (next) {
-        ht_argv_add(&a, k->wait[HT_PRIO_HIGH]);
-        ht_argv_add(&a, k->wait[HT_PRIO_DEFAULT]);
-        ht_argv_add(&a, k->wait[HT_PRIO_LOW]);
+    if (next)
         ht_argv_add(&a, k->fence);
-    }
     ht_argv_add(&a, job->id);
     ht_argv_addf(&a, "%" PRIu64, job->token);
     ht_argv_add(&a, names[outcome]);
@@ -602,11 +598,8 @@ int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *jo
     ht_argv_add(&a, retryable ? "1" : "0");
     ht_argv_add(&a, k->channel);
     ht_argv_addf(&a, "%ld", retry_delay_ms > 0 ? retry_delay_ms : 0);
-    if (next) {
-        ht_argv_add(&a, k->job_prefix);
-        ht_argv_add(&a, who->worker_id);
-        add_terms(&a, who);
-    }
+    if (next)
+        add_terms(&a, k, who, 0);
     int rc;
     redisReply *r = call(s, &a, &rc);
     ht_argv_clear(&a);

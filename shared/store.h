@@ -81,16 +81,22 @@ int ht_store_register_types(ht_store_t *s, const char *const *types, size_t n,
 /* Who claims jobs, and on what terms (ht_claim in shared/library.lua): a
  * claimed job is owned for lease_ms without a renewal
  * (ht_store_renew_many), and never past started_at + timeout_s + grace_ms,
- * its deadline_at (the backstop for a handler that does not stop). */
+ * its deadline_at (the backstop for a handler that does not stop).  Only
+ * jobs of `types` are claimed: the type names separated by spaces
+ * ("echo sleep video.transcode"); "" claims nothing. */
 typedef struct {
     const char *worker_id;
     long lease_ms;
     long grace_ms;
+    const char *types;
 } ht_claimer_t;
 
-/* Claims the next queued job (highest priority first, FIFO within one).
- * Returns 1 with *job filled (owned by the caller, ht_job_clear()), 0 when
- * every queue is empty, or a negative code. */
+/* Claims the next queued job of who->types: highest priority first, then
+ * the types least recently served, tenants in turn within a type, FIFO
+ * within a tenant (docs/fairness.md); nothing while the queue is paused,
+ * nothing of a paused type or of one at its running cap.  Returns 1 with
+ * *job filled (owned by the caller, ht_job_clear()), 0 when nothing is
+ * claimable, or a negative code. */
 int ht_store_claim(ht_store_t *s, const ht_keys_t *k, const ht_claimer_t *who, ht_job_t *job);
 
 /* Blocks up to timeout_ms for a wake-up token pushed on submit.  Returns 1
@@ -133,7 +139,7 @@ typedef enum { HT_OUTCOME_SUCCEEDED, HT_OUTCOME_FAILED, HT_OUTCOME_CANCELED } ht
  * Then, in the same call (one round trip per job), the
  * claim ht_store_claim would make for `who` when `next` is not NULL:
  * *got is 1 with *next filled (owned by the caller, ht_job_clear()) or 0
- * when every queue is empty; the next job is claimed whether or not the
+ * when nothing is claimable; the next job is claimed whether or not the
  * outcome was taken (HT_ESTALE), and never when the call fails. */
 int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job,
                            ht_outcome_t outcome, const char *json, int retryable,

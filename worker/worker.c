@@ -56,6 +56,7 @@ typedef struct {
     ht_cancel_t cancel;
     ht_webhooks_t webhooks;
     ht_pools_t *pools; /* the persistent handlers' processes */
+    char *types;       /* the registered types, space-separated: what the slots claim */
 } ht_worker_t;
 
 static const char *const worker_synopsis = "[options]";
@@ -319,6 +320,24 @@ static int start_threads(ht_worker_t *w)
     return rc;
 }
 
+/* The claim takes the registered types only (st->claimer.types), so a job
+ * of a type this worker has no handler for stays queued for one that has. */
+static int claim_types(ht_worker_t *w)
+{
+    size_t n, len = 1;
+    const char *const *types = ht_registry_names(&n);
+    for (size_t i = 0; i < n; i++)
+        len += strlen(types[i]) + 1;
+    if (!(w->types = malloc(len)))
+        return HT_ENOMEM;
+    size_t used = 0;
+    w->types[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        used += (size_t)snprintf(w->types + used, len - used, "%s%s", i ? " " : "", types[i]);
+    w->st.claimer.types = w->types;
+    return 0;
+}
+
 static void log_ready(const ht_worker_t *w)
 {
     size_t n;
@@ -372,7 +391,8 @@ int ht_worker_main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     if (ht_parts_init(&st->parts, HT_QUEUE_DEFAULT, (unsigned)w.partitions) < 0 ||
-        make_id(&w) < 0 || ht_registry_add_builtins() < 0 || load_handlers(&w) < 0)
+        make_id(&w) < 0 || ht_registry_add_builtins() < 0 || load_handlers(&w) < 0 ||
+        claim_types(&w) < 0)
         goto out;
     if (connect_redis(&w, &store, &sigs) < 0)
         goto out;
@@ -407,6 +427,9 @@ out:
     ht_pools_free(w.pools);
     w.pools = NULL;
     ht_handlers_config_clear(&w.handlers);
+    free(w.types);
+    w.types = NULL;
+    st->claimer.types = NULL;
     ht_registry_clear();
     ht_parts_clear(&st->parts);
     ht_tsecrets_clear();

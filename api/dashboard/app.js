@@ -202,8 +202,13 @@ const samples = []; // {t (ms), done, submitted}: the totals at each poll
 
 function renderQueues(doc) {
   const body = $("#queues tbody");
-  body.replaceChildren(...doc.queues.map((q) => el("tr", { "data-queue": q.name },
-    el("td", { text: q.name }),
+  body.replaceChildren(...doc.queues.map((q) => el("tr", { "data-queue": q.name, "data-paused": String(!!q.paused),
+                                                         "data-paused-types": (q.paused_types || []).join(" ") },
+    // An operator's pause (docs/fairness.md): nothing new starts, submits go on.
+    el("td", {}, q.name,
+       q.paused ? el("span", { class: "status status-canceled paused", title: "paused by an operator: nothing new starts", text: " paused" }) : null,
+       (q.paused_types || []).length ? el("span", { class: "paused-types", title: "job types paused by an operator",
+                                                    text: " paused: " + q.paused_types.join(", ") }) : null),
     ...[q.queued.high, q.queued.default, q.queued.low, q.scheduled, q.running, q.failed, q.canceled, q.succeeded]
       .map((n, i) => el("td", { class: "num", "data-col": ["high", "default", "low", "scheduled", "running", "failed", "canceled", "succeeded"][i], text: String(n) })))));
   const t = Date.now();
@@ -539,12 +544,17 @@ function secondsAgo(unixSeconds) {
   return s < 60 ? s + " s ago" : Math.round(s / 60) + " min ago";
 }
 
-// Each table is shown when /metrics answers (it may need a key) and has rows.
+// Each table is shown when /metrics answers and has rows.  /metrics takes
+// an operator key (or none with --metrics-public): once it refuses this
+// page's key (401, 403) the page stops asking.
+let metricsRefused = false;
 async function pollHandlers() {
   let text = "";
+  if (metricsRefused) return;
   try {
     const res = await fetch("/metrics", { headers: authHeaders({}), cache: "no-store" });
     if (res.ok) text = await res.text();
+    else if (res.status === 401 || res.status === 403) metricsRefused = true;
   } catch (e) {
     text = "";
   }

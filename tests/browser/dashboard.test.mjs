@@ -110,6 +110,23 @@ try {
   await page.waitForSelector("#conn.ok");
   log("dashboard loaded; queues shown");
 
+  // An operator's pause shows in the queues table (the page itself has a
+  // tenant's key: it shows the pause, an operator key makes it).
+  if (process.env.HT_OPERATOR_KEY) {
+    const operator = async (path) => {
+      const res = await fetch(base + path, { method: "POST", headers: { Authorization: `Bearer ${process.env.HT_OPERATOR_KEY}` } });
+      assert.equal(res.status, 200, `POST ${path}: ${await res.text()}`);
+    };
+    await operator("/v1/queues/default/pause");
+    await operator("/v1/queues/default/pause?type=echo");
+    await page.waitForSelector('#queues tbody tr[data-queue=default][data-paused=true][data-paused-types~="echo"]', { timeout: 15000 });
+    assert.match(await page.textContent("#queues tbody tr[data-queue=default] td"), /paused.*paused: echo/);
+    await operator("/v1/queues/default/resume");
+    await operator("/v1/queues/default/resume?type=echo");
+    await page.waitForSelector('#queues tbody tr[data-queue=default][data-paused=false][data-paused-types=""]', { timeout: 15000 });
+    log("an operator's pause of the queue and of type echo shown, and their resume");
+  }
+
   // ---- progress bar to 100% over SSE -----------------------------------------
   const sleeper = await submit({ type: "sleep", payload: { ms: 4000, steps: 8 } });
   const bar = `#running li[data-job-id="${sleeper}"] .bar`;

@@ -17,7 +17,8 @@ assert_json .id "$queued"
 assert_match "$(ht_json .finished_at)" '^[0-9]{4}-.*Z$' "finished_at of a canceled job"
 assert_json .links.cancel null "no cancel link once canceled"
 assert_json .links.retry "/v1/jobs/$queued/retry"
-assert_eq "$(ht_sum_keys LLEN wait:default)" 0 "wait list after the cancel"
+assert_eq "$(ht_sum_keys HGET depth default)" 0 "queued after the cancel"
+assert_eq "$(ht_keys q:default:echo:default)" "" "wait list after the cancel"
 
 # A scheduled job (delay_s), with its run_at in the document.
 ht_submit '{"type": "echo", "delay_s": 3600, "priority": "high"}'

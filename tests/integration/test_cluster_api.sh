@@ -45,12 +45,12 @@ assert_json .status queued
 assert_eq "$(rc "$A" EXISTS "ht:$Q:job:$id1")" 1 "job key on master $A"
 
 # ---- sync wait, the job finished by hand --------------------------------
-# A hand worker: claims the oldest queued job of {default} and completes it
+# A hand worker: claims the oldest queued echo job of {default} and completes it
 # (FINISHED: its id, FINISHED_PAYLOAD: its payload).
 hand_finish() {
     local claimed jid token
-    claimed=$(redis-cli -c -p "$A" FCALL ht_claim 5 "ht:$Q:wait:high" "ht:$Q:wait:default" \
-        "ht:$Q:wait:low" "ht:$Q:active" "ht:$Q:fence" "ht:$Q:job:" hand "ht:$Q:events")
+    claimed=$(redis-cli -c -p "$A" FCALL ht_claim 2 "ht:$Q:active" "ht:$Q:fence" "ht:$Q:" hand \
+        "ht:$Q:events" 10000 1000 echo)
     [[ -n "$claimed" ]] || return 1
     jid=$(awk 'p == "id" { print; exit } { p = $0 }' <<<"$claimed")
     token=$(awk 'p == "token" { print; exit } { p = $0 }' <<<"$claimed")
@@ -150,12 +150,17 @@ assert_status 202 "a submit once B accepts writes again"
 # ---- kill -9 of B: 503 while the cluster fails over, then 202 -----------
 # A sync request held across the kill: its watch is on B, the api's
 # subscriber node; pub/sub moves to another node and subscribes again.
-queued=$(rc "$B" LLEN "ht:$Q:wait:default")
+queued=$(rc "$B" HGET "ht:$Q:depth" default)
+queued=${queued:-0}
 curl -s --max-time 40 -o "$HT_TMP/held.body" -w '%{http_code}' -X POST "$HT_URL/v1/jobs" \
     -H 'Content-Type: application/json' -H 'Prefer: wait=35' \
     --data-binary '{"type": "echo", "payload": {"held": "over the failover"}}' >"$HT_TMP/held.code" &
 held_pid=$!
-held_queued() { (($(rc "$B" LLEN "ht:$Q:wait:default") > queued)); }
+held_queued() {
+    local n
+    n=$(rc "$B" HGET "ht:$Q:depth" default)
+    ((${n:-0} > queued))
+}
 wait_until 10 "the held job is queued on B" held_queued
 rc "$B" WAIT 1 2000 >/dev/null # the replica has every write
 ht_kill_slot_master "$SLOT"

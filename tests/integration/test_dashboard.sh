@@ -23,9 +23,15 @@ fi
 # call, its fetch()-read event streams included.
 KEY=dash-$(openssl rand -hex 12)
 printf 'acme:%s\n' "$KEY" >"$HT_TMP/keys"
+# An operator key, to pause and resume while the page shows it.
+OPS_KEY=ops-$(openssl rand -hex 12)
+printf 'ops:%s\n' "$OPS_KEY" >"$HT_TMP/operators"
 # A blob store: the detail view shows a job's files (docs/files.md).
 export HANGTIGHT_BLOB_STORE=dir:$HT_TMP/blobs
-ht_start_stack --api-args --api-keys-file "$HT_TMP/keys" --worker-args --concurrency 6
+# --metrics-public: the page reads /metrics (persistent handlers) with the
+# tenant's key, which /metrics refuses otherwise (403: a console error).
+ht_start_stack --api-args --api-keys-file "$HT_TMP/keys" --operator-keys-file "$HT_TMP/operators" \
+    --metrics-public --worker-args --concurrency 6
 
 # ---- static files with curl (no key: they show no tenant's data) ---------------
 ht_http GET /
@@ -72,7 +78,7 @@ cp "$HT_SOURCE_DIR/tests/browser/dashboard.test.mjs" "$NPM_DIR/"
 OUT=$HT_BUILD_DIR/test-output/dashboard
 rm -rf "$OUT"
 log "driving $CHROMIUM ($("$CHROMIUM" --version 2>/dev/null || echo '?'))"
-HT_API_KEY=$KEY HT_CHROMIUM=$CHROMIUM timeout 150 node "$NPM_DIR/dashboard.test.mjs" "$HT_URL" "$OUT" ||
+HT_API_KEY=$KEY HT_OPERATOR_KEY=$OPS_KEY HT_CHROMIUM=$CHROMIUM timeout 150 node "$NPM_DIR/dashboard.test.mjs" "$HT_URL" "$OUT" ||
     fail "the browser test failed (screenshots, if any, in $OUT)"
 [[ -s "$OUT/dashboard.png" ]] || fail "no screenshot"
 if [[ "${HT_UPDATE_DOCS:-0}" == 1 || ! -f "$HT_SOURCE_DIR/docs/img/dashboard.png" ]]; then

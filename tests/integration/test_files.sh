@@ -26,7 +26,7 @@ ht_start_redis
 ht_migrate
 export HANGTIGHT_BLOB_STORE=dir:$BLOBS
 export HANGTIGHT_MAX_UPLOAD_BYTES=$((6 << 20))
-ht_start_api --api-keys-file "$HT_TMP/keys" --request-timeout-ms 2000
+ht_start_api --api-keys-file "$HT_TMP/keys" --request-timeout-ms 2000 --metrics-public
 
 head -c 3000000 /dev/urandom >"$HT_TMP/a.bin"
 A_SHA=$(sha256sum "$HT_TMP/a.bin" | cut -c1-64)
@@ -296,15 +296,19 @@ claim_and_complete() {
         "$id" "$token" succeeded '{"ok":true}' 0 "$(key events)" '' "$ref" >/dev/null
 }
 # No worker runs here: the jobs submitted above wait in the queue.  Empty
-# it, so that the claims below take the held jobs.
-ht_redis DEL "$(key wait:high)" "$(key wait:default)" "$(key wait:low)" >/dev/null
+# it (every tenant's lists, the rotations, docs/keyspace.md "The wait
+# structure"), so that the claims below take the held jobs.
+ht_redis EVAL "for _, p in ipairs({'q:*', 'rr:*', 'rt:*'}) do
+    for _, k in ipairs(redis.call('KEYS', ARGV[1] .. p)) do redis.call('DEL', k) end
+  end
+  redis.call('DEL', ARGV[1] .. 'depth', ARGV[1] .. 'turn')" 0 "$(key '')" >/dev/null
 printf 'a,b\n1,2\n' >"$HT_TMP/out.csv"
 curl -s -v "${acme[@]}" -H 'Prefer: wait=30, heartbeat=1' -T "$HT_TMP/a.bin" -X POST \
     "$HT_URL/v1/jobs?type=echo" -o "$HT_TMP/sync.body" 2>"$HT_TMP/sync.v" &
 sync_pid=$!
-queued_is() { [[ "$(ht_redis LLEN "$(key wait:default)")" == "$1" ]]; }
+queued_is() { [[ "$(ht_redis LLEN "$(key q:default:echo:acme)")" == "$1" ]]; }
 wait_until 20 "the sync submit is held" queued_is 1
-held=$(ht_redis LRANGE "$(key wait:default)" 0 0)
+held=$(ht_redis LRANGE "$(key q:default:echo:acme)" 0 0)
 wait_until 10 "a 102 Processing" grep -q '^< HTTP/1.1 102' "$HT_TMP/sync.v"
 claim_and_complete "$held" "$HT_TMP/out.csv"
 wait "$sync_pid"
@@ -317,7 +321,7 @@ curl -s "${acme[@]}" -H 'Prefer: wait=30' -T "$HT_TMP/c.bin" -X POST "$HT_URL/v1
     -o "$HT_TMP/sync.body" -w '%{http_code}' >"$HT_TMP/sync.code" &
 sync_pid=$!
 wait_until 20 "the second sync submit is held" queued_is 1
-claim_and_complete "$(ht_redis LRANGE "$(key wait:default)" 0 0)"
+claim_and_complete "$(ht_redis LRANGE "$(key q:default:echo:acme)" 0 0)"
 wait "$sync_pid"
 assert_eq "$(cat "$HT_TMP/sync.code")" 200 "sync without an output: 200"
 # The form that claims the next job too (8 keys; lease_ms and grace_ms
@@ -339,6 +343,22 @@ ht_http GET "/v1/jobs/$nid" "" "${acme[@]}"
 assert_json '.output.bytes' 8 "the output of a claim-next completion"
 assert_eq "$(curl -s "${acme[@]}" "$HT_URL/v1/jobs/$nid/output")" "$(cat "$HT_TMP/out.csv")" \
     "the output's bytes (claim-next completion)"
+# The claim-next form of the typed claim (5 keys; the types are the 12th
+# argument, the output the 13th).
+up 'type=echo' "$HT_TMP/c.bin"
+assert_status 202 "a file submit completed with the typed claim-next form"
+nid=$(ht_json .id)
+ht_redis FCALL ht_claim 2 "$(key active)" "$(key fence)" "$(key '')" test-worker "$(key events)" \
+    60000 1000 echo >/dev/null
+token=$(ht_job_hget "$nid" token)
+[[ -n "$token" ]] || fail "could not claim $nid (typed)"
+HANGTIGHT_BLOB_STORE=dir:$BLOBS "$TOOL" --ctype text/csv put "acme/$nid/output-1" <"$HT_TMP/out.csv" >"$HT_TMP/put"
+ref="$(jq -r .bytes "$HT_TMP/put") $(jq -r .sha256 "$HT_TMP/put") output-1 text/csv"
+ht_redis FCALL ht_complete 5 "$(key job:$nid)" "$(key active)" "$(key wait:default)" "$(key signal)" \
+    "$(key fence)" "$nid" "$token" succeeded '{"ok":true}' 0 "$(key events)" '' "$(key '')" \
+    test-worker 60000 1000 echo "$ref" >/dev/null
+ht_http GET "/v1/jobs/$nid" "" "${acme[@]}"
+assert_json '.output.bytes' 8 "the output of a typed claim-next completion"
 
 # ---- the api stops mid-upload: 503, nothing kept -------------------------------------------
 

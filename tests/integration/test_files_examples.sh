@@ -15,7 +15,7 @@ export PYTHONDONTWRITEBYTECODE=1
 export HANGTIGHT_API_KEY=examples-$(openssl rand -hex 12)
 printf 'acme:%s\n' "$HANGTIGHT_API_KEY" >"$HT_TMP/keys"
 export HANGTIGHT_BLOB_STORE=dir:$HT_TMP/blobs
-ht_start_stack --api-args --api-keys-file "$HT_TMP/keys"
+ht_start_stack --api-args --api-keys-file "$HT_TMP/keys" --metrics-public
 export HANGTIGHT_URL=$HT_URL
 head -c 5000000 /dev/urandom >"$HT_TMP/src.bin"
 SHA=$(sha256sum "$HT_TMP/src.bin" | cut -c1-64)

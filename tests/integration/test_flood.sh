@@ -39,7 +39,7 @@ cmd_calls() { # cmd_calls CMD: calls of CMD since CONFIG RESETSTAT
 
 ht_start_redis
 ht_migrate
-ht_start_api --api-keys-file "$KEYS"
+ht_start_api --api-keys-file "$KEYS" --metrics-public
 ht_redis HSET ht:types echo '{"worker":"test","at":0}' >/dev/null
 
 # Tenant a: 200 jobs of 10 KB payloads, so that each listing of 100 is real
@@ -163,7 +163,7 @@ assert_status 200
 
 # ---- 3. --max-connections ----------------------------------------------------
 ht_stop api
-ht_start_api --api-keys-file "$KEYS" --max-connections 4
+ht_start_api --api-keys-file "$KEYS" --max-connections 4 --metrics-public
 python3 - "${HT_URL##*:}" <<'PY'
 import socket, sys, time
 port = int(sys.argv[1])

@@ -55,7 +55,9 @@ assert_status 200 "HEAD /openapi.json"
 sample() { sed -e 's#/jobs/{[^}]*}#/jobs/5b0f6a1e-3f7c-4b1e-9a39-2f8e4f0c9d11#' \
                -e 's#/v1/schedules/{[^}]*}#/v1/schedules/7c9e6679-7425-40de-944b-e07fc1f90ae7#' \
                -e 's#/v1/webhook-secrets/{[^}]*}#/v1/webhook-secrets/ws_0123456789abcdef01234567#' \
-               -e 's#/dashboard/{[^}]*}#/dashboard/app.js#'; }
+               -e 's#/dashboard/{[^}]*}#/dashboard/app.js#' -e 's#/v1/queues/{[^}]*}#/v1/queues/default#' \
+               -e 's#/v1/limits/tenants/{[^}]*}#/v1/limits/tenants/default#' \
+               -e 's#/v1/limits/types/{[^}]*}#/v1/limits/types/echo#'; }
 n=0
 while IFS=$'\t' read -r path want; do
     concrete=$(sample <<<"$path")

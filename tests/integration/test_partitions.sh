@@ -55,9 +55,9 @@ assert_eq "${#per_tag[@]}" 6 "partitions holding jobs"
 for t in "${!per_tag[@]}"; do
     assert_match "$t" '^default\.p[0-5](-[0-9]+)?$' "partition tag"
     ((per_tag[$t] >= 5)) || fail "partition $t got only ${per_tag[$t]} of 60 jobs"
-    assert_eq "$(ht_redis LLEN "ht:{$t}:wait:default")" "${per_tag[$t]}" "wait list of $t"
+    assert_eq "$(ht_redis HGET "ht:{$t}:depth" default)" "${per_tag[$t]}" "queued in $t"
 done
-assert_eq "$(ht_redis EXISTS 'ht:{default}:wait:default')" 0 "nothing in the unpartitioned keys"
+assert_eq "$(ht_redis EXISTS 'ht:{default}:depth')" 0 "nothing in the unpartitioned keys"
 assert_eq "$(ht_redis SMEMBERS 'ht:partitions:{default}')" 6 "recorded N"
 
 # GET of a job of every partition.

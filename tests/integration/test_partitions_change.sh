@@ -26,7 +26,7 @@ for id in "${old[@]}"; do
     assert_match "$id" '^[0-9a-f]{8}-[0-9a-f]{4}-4' "a v4 id under N=1"
     assert_eq "$("$HT_CLI_BIN" job-key "$id")" "ht:{default}:job:$id" "today's key" 2>/dev/null
 done
-assert_eq "$(ht_redis LLEN 'ht:{default}:wait:default')" 8 "today's wait list"
+assert_eq "$(ht_redis LLEN 'ht:{default}:q:default:echo:default')" 8 "today's wait list"
 
 # ---- every process restarted with N=6 (the api first here: nothing runs
 # until the worker comes, so the refusal below is certain) ---------------

@@ -109,7 +109,7 @@ assert_eq "$HT_EXIT" 0 "api exit status"
 
 # ---- held requests and SSE streams per tenant --------------------------------
 
-ht_start_api --api-keys-file "$KEYS" --max-held-per-tenant 2 --max-streams-per-tenant 1
+ht_start_api --api-keys-file "$KEYS" --max-held-per-tenant 2 --max-streams-per-tenant 1 --metrics-public
 ht_start_worker w1 --concurrency 4
 
 held() { # held NAME KEY: a sync submit of a 20 s job, in the background

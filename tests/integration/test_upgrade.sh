@@ -213,7 +213,7 @@ check_fixture() {
         assert_eq "$(ht_redis HEXISTS "$key" count)" 0 "field count of $key"
     done
 
-    ht_start_api --api-keys-file "$KEYS"
+    ht_start_api --api-keys-file "$KEYS" --metrics-public
     # Every job reads as it was stored.
     read_jobs
     expect_none '$m.jobs[] | $d[.id] as $doc |

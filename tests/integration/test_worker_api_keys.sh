@@ -3,7 +3,7 @@
 # claims and settles the jobs of every tenant and reaches nothing else; a
 # tenant's API key never reaches the worker API; no key is 401.  Reloaded on
 # SIGHUP beside the API keys (a bad file keeps the keys in force); a key in
-# both files stops the api at start.  With API keys but no worker keys file
+# two files stops the api at start.  With API keys but no worker keys file
 # the worker API is closed: no key opens it.
 source "$(dirname "$0")/lib.sh"
 
@@ -23,7 +23,7 @@ rc=0
 timeout 60 "$HT_API_BIN" --listen 127.0.0.1:0 --api-keys-file "$HT_TMP/api-keys" \
     --worker-keys-file "$HT_TMP/both-keys" >"$HT_TMP/both.log" 2>&1 || rc=$?
 assert_eq "$rc" 1 "exit status of an api whose tenant and worker keys share a key"
-grep -q 'cannot load the worker keys.*in the other keys file too' "$HT_TMP/both.log" ||
+grep -q 'cannot load the API keys.*a key has one role' "$HT_TMP/both.log" ||
     fail "no message about the shared key: $(cat "$HT_TMP/both.log")"
 
 ht_start_api --api-keys-file "$HT_TMP/api-keys" --worker-keys-file "$HT_TMP/worker-keys"
@@ -102,16 +102,15 @@ assert_status 204 "the spare key after the reload"
 # A broken file (and a tenant's key in it) keeps the keys in force.
 printf 'etl %s\n' "$ETL" >"$HT_TMP/worker-keys"
 kill -HUP "${HT_PIDS[api]}"
-wait_until 30 "the failed reload is logged" ht_log_has api '"worker keys not reloaded'
+wait_until 30 "the failed reload is logged" ht_log_has api '"API keys not reloaded.*worker-keys'
 claim "$SPARE" '{"types": ["k.a"]}'
 assert_status 204 "the spare key after a failed reload"
 printf 'spare:%s\nsneaky:%s\n' "$SPARE" "$GLOBEX" >"$HT_TMP/worker-keys"
 kill -HUP "${HT_PIDS[api]}"
 wait_until 30 "the refused reload is logged" \
-    ht_log_has api '"worker keys not reloaded.*in the other keys file too'
+    ht_log_has api '"API keys not reloaded.*a key has one role'
 claim "$GLOBEX" '{"types": ["k.a"]}'
 assert_problem 403 "a tenant key slipped into the worker keys file stays a tenant key"
-ht_log_has api '"API keys reloaded"' || fail "the API keys were not reloaded beside"
 
 # ---- API keys and no worker keys file: the worker API takes no key -------------------------
 ht_start_api --name closed --api-keys-file "$HT_TMP/api-keys"

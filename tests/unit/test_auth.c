@@ -74,8 +74,8 @@ Test(auth, refuses_bad_lines_with_their_number)
     parse_fails("acme:acme-key-0123456789abcdef\nno colon here\n", "line 2");
     parse_fails("acme:short\n", "16 to 256");
     parse_fails("acme:has a space in the key 0123\n", "visible ASCII");
-    parse_fails(":acme-key-0123456789abcdef\n", "name before ':' must be");
-    parse_fails("ac/me:acme-key-0123456789abcdef\n", "name before ':' must be");
+    parse_fails(":acme-key-0123456789abcdef\n", "tenant must be");
+    parse_fails("ac/me:acme-key-0123456789abcdef\n", "tenant must be");
     parse_fails("acme:sha256:abcd\n", "64 hex digits");
     parse_fails("acme:sha256:zz00000000000000000000000000000000000000000000000000000000000000\n",
                 "64 hex digits");

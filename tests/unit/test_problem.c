@@ -31,6 +31,7 @@ Test(problem, table_has_every_kind)
         {HT_P_EXPECTATION_FAILED, 417, "expectation-failed"},
         {HT_P_INVALID_FIELDS, 422, "invalid-fields"},
         {HT_P_RATE_LIMITED, 429, "rate-limited"},
+        {HT_P_OVER_CAP, 429, "over-cap"},
         {HT_P_HEADERS_TOO_LARGE, 431, "headers-too-large"},
         {HT_P_INTERNAL, 500, "internal"},
         {HT_P_NOT_IMPLEMENTED, 501, "not-implemented"},
