@@ -23,7 +23,14 @@ LEASE_MS=3000
 export HANGTIGHT_LEASE_MS=$LEASE_MS HANGTIGHT_RETRY_BASE_MS=100
 export HANGTIGHT_WORKER_KEY=etl-$(openssl rand -hex 12)
 printf 'etl:%s\n' "$HANGTIGHT_WORKER_KEY" >"$HT_TMP/worker-keys"
-ht_start_stack --workers 0 --api-args --worker-keys-file "$HT_TMP/worker-keys"
+# With any keys file every role needs its own key: the test's own curl
+# calls (submits, reads, cancels) send a tenant's API key (.curlrc).
+API_KEY=acme-$(openssl rand -hex 12)
+printf 'acme:%s\n' "$API_KEY" >"$HT_TMP/api-keys"
+printf 'header = "Authorization: Bearer %s"\n' "$API_KEY" >"$HT_TMP/.curlrc"
+export CURL_HOME=$HT_TMP
+ht_start_stack --workers 0 --api-args --worker-keys-file "$HT_TMP/worker-keys" \
+    --api-keys-file "$HT_TMP/api-keys"
 export HANGTIGHT_URL=$HT_URL
 
 ht_node20 || true
