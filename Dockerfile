@@ -15,10 +15,10 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DHT_TESTS=OFF \
 FROM debian:12-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-       libh2o0.13 libuv1 libhiredis0.14 libjansson4 libssl3 libcurl4 libicu72 ca-certificates curl \
+       libh2o0.13 libuv1 libhiredis0.14 libjansson4 libssl3 libcurl4 libicu72 zlib1g ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --no-create-home --shell /usr/sbin/nologin hangtight \
-    && install -d -o hangtight -g hangtight -m 0700 /var/lib/hangtight
+    && install -d -o hangtight -g hangtight -m 0700 /var/lib/hangtight /var/lib/hangtight-blobs
 COPY --from=build /src/build/hangtight /src/build/hangtight-api /src/build/hangtight-worker \
      /usr/local/bin/
 USER hangtight

@@ -148,21 +148,14 @@ static void refuse_stored(item_t *it, int err, const char *refusal)
  * answered (borrowed strings: never ht_job_clear()ed). */
 static void created_job(const batch_t *b, const item_t *it, ht_job_t *job)
 {
-    memset(job, 0, sizeof(*job));
+    ht_job_request_start_job(&it->jr, job);
     memcpy(job->id, it->id, sizeof(job->id));
-    job->type = (char *)it->jr.type;
     job->queue = (char *)it->keys->queue;
     job->tenant = (char *)b->tenant;
     job->status = it->status;
     job->run_at = it->status == HT_JOB_SCHEDULED ? it->opts.run_at_ms : 0;
-    job->priority = it->jr.priority;
     job->metadata = it->metadata_json;
-    job->callback_url = it->jr.callback_url;
-    job->max_attempts = it->jr.max_attempts;
-    job->timeout_s = it->jr.timeout_s;
-    job->ttl_s = it->jr.ttl_s;
     job->created_at = it->created_at;
-    job->progress_pct = -1;
     job->version = it->version;
 }
 
@@ -354,8 +347,7 @@ static void on_type_checked(void *data, int err, int served)
         if (it->state == ITEM_READY && strcmp(it->jr.type, tc->type) == 0) {
             char ptr[40], detail[160];
             snprintf(ptr, sizeof(ptr), "/jobs/%zu/type", i);
-            snprintf(detail, sizeof(detail),
-                     "no worker serves type '%s' (built in: sleep, echo, fail)", tc->type);
+            snprintf(detail, sizeof(detail), HT_TYPES_UNSERVED, tc->type);
             refuse(it, ptr, "unknown_type", detail);
         }
     }

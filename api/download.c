@@ -473,15 +473,13 @@ static void on_job(void *data, int err, const ht_job_t *job)
 
 int ht_files_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
-    if (!ht_id_valid(args->id.base, args->id.len))
-        return ht_http_problem(req, HT_P_JOB_NOT_FOUND, "no job with this id");
     get_t *g = h2o_mem_alloc_pool(&req->pool, sizeof(*g));
     memset(g, 0, sizeof(*g));
+    if (ht_http_id_or_reply(req, args->id, HT_P_JOB_NOT_FOUND, "job", g->id) < 0)
+        return -1;
     g->t = t;
     g->req = req;
     g->tenant = args->tenant;
-    memcpy(g->id, args->id.base, HT_ID_LEN);
-    g->id[HT_ID_LEN] = '\0';
     h2o_iovec_t path = req->path_normalized;
     g->output = path.len >= 7 && memcmp(path.base + path.len - 7, "/output", 7) == 0;
     g->head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));

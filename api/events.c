@@ -434,8 +434,9 @@ static void last_event_id(h2o_req_t *req, ht_query_t *q, char out[HT_EVENT_ID_MA
 
 int ht_events_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
-    if (!ht_id_valid(args->id.base, args->id.len))
-        return ht_http_problem(req, HT_P_JOB_NOT_FOUND, "no job with this id");
+    char id[HT_ID_LEN + 1];
+    if (ht_http_id_or_reply(req, args->id, HT_P_JOB_NOT_FOUND, "job", id) < 0)
+        return -1;
     ht_query_t query;
     if (ht_http_query_or_reply(req, &query) < 0)
         return -1;
@@ -450,8 +451,7 @@ int ht_events_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *arg
     s->t = t;
     s->req = req;
     s->tenant = args->tenant;
-    memcpy(s->id, args->id.base, HT_ID_LEN);
-    s->id[HT_ID_LEN] = '\0';
+    memcpy(s->id, id, sizeof(s->id));
     uv_timer_init(&t->loop, &s->heartbeat);
     s->heartbeat.data = s;
     if (!streams.next)

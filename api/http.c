@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "shared/error.h"
+#include "shared/id.h"
 
 static const char *reason_phrase(int status)
 {
@@ -131,6 +132,26 @@ int ht_http_send_json_buf(h2o_req_t *req, int status, ht_buf_t *b)
     char *body = ht_buf_steal(b, &len);
     send_pooled(req, status, h2o_iovec_init(H2O_STRLIT("application/json")), body, len);
     return 0;
+}
+
+void ht_http_send_page(h2o_req_t *req, ht_buf_t *b, const char *cursor, const char *next,
+                       void (*url)(ht_buf_t *b, const void *ctx, const char *cursor),
+                       const void *ctx)
+{
+    ht_buf_puts(b, "],\"next_cursor\":");
+    if (next[0])
+        ht_json_string_append(b, next);
+    else
+        ht_buf_puts(b, "null");
+    ht_buf_puts(b, ",\"links\":{\"self\":");
+    url(b, ctx, cursor);
+    if (next[0]) {
+        ht_buf_puts(b, ",\"next\":");
+        url(b, ctx, next);
+    }
+    ht_buf_puts(b, "}}");
+    ht_http_add_header(req, "cache-control", "no-cache");
+    ht_http_send_json_buf(req, 200, b);
 }
 
 int ht_http_send_job(h2o_req_t *req, int status, const ht_job_t *job)
@@ -352,4 +373,14 @@ int ht_http_store_problem(h2o_req_t *req, int err)
     if (err == HT_EREDIS)
         return ht_http_problem(req, HT_P_UNAVAILABLE, "the job store (Redis) is unavailable");
     return ht_http_problem(req, HT_P_INTERNAL, "the job store failed: %s", ht_strerror(err));
+}
+
+int ht_http_id_or_reply(h2o_req_t *req, h2o_iovec_t id, ht_problem_kind_t kind, const char *what,
+                        char out[HT_ID_LEN + 1])
+{
+    if (!ht_id_valid(id.base, id.len))
+        return ht_http_problem(req, kind, "no %s with this id", what);
+    memcpy(out, id.base, HT_ID_LEN);
+    out[HT_ID_LEN] = '\0';
+    return 0;
 }

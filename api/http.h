@@ -42,6 +42,14 @@ void ht_http_buf_init(h2o_req_t *req, ht_buf_t *b);
  * out of memory). */
 int ht_http_send_json_buf(h2o_req_t *req, int status, ht_buf_t *b);
 
+/* Ends a listing begun in `b` as {"<things>":[... and sends it (200, not
+ * cached): the next cursor ("" at the end: null) and the links, self for
+ * `cursor` and next when there is one, each a quoted URL written by
+ * url(b, ctx, cursor). */
+void ht_http_send_page(h2o_req_t *req, ht_buf_t *b, const char *cursor, const char *next,
+                       void (*url)(ht_buf_t *b, const void *ctx, const char *cursor),
+                       const void *ctx);
+
 /* Sends the job document of `job` (shared/job.h ht_job_doc_append(),
  * written straight into the pool) as application/json.  Returns 0, or -1
  * when it answered 500 (out of memory). */
@@ -88,6 +96,12 @@ int ht_http_content_type_is_json(h2o_req_t *req);
  * Every parameter is checked first: returns 0, or -1 having answered 400
  * when one is malformed (a bad %-escape). */
 int ht_http_query_or_reply(h2o_req_t *req, ht_query_t *q);
+
+/* The id of the request's path (`id`, as the router captured it) into
+ * `out`, NUL-terminated.  Returns 0, or -1 having answered 404 `kind`
+ * ("no <what> with this id") when it is not an id (shared/id.h). */
+int ht_http_id_or_reply(h2o_req_t *req, h2o_iovec_t id, ht_problem_kind_t kind, const char *what,
+                        char out[HT_ID_LEN + 1]);
 
 /* 1 when the request's If-None-Match matches `etag` (a full entity tag with
  * its quotes): "*", a comma-separated list, W/ tags compared weakly. */

@@ -33,17 +33,13 @@ typedef struct {
 
 static action_t *action_new(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
-    if (!ht_id_valid(args->id.base, args->id.len)) {
-        ht_http_problem(req, HT_P_JOB_NOT_FOUND, "no job with this id");
-        return NULL;
-    }
     action_t *a = h2o_mem_alloc_pool(&req->pool, sizeof(*a));
     memset(a, 0, sizeof(*a));
+    if (ht_http_id_or_reply(req, args->id, HT_P_JOB_NOT_FOUND, "job", a->id) < 0)
+        return NULL;
     a->t = t;
     a->req = req;
     a->tenant = args->tenant;
-    memcpy(a->id, args->id.base, HT_ID_LEN);
-    a->id[HT_ID_LEN] = '\0';
     return a;
 }
 
@@ -97,8 +93,7 @@ static void on_canceled(void *data, int err, const char *word)
     }
     ht_log(HT_LOG_DEBUG, "job cancel", "id", a->id, "outcome", word, NULL);
     ht_keys_t scratch;
-    ht_astore_get(a->t->store, req, ht_api_keys_of(a->t, a->id, &scratch), a->id, on_job_after,
-                  a);
+    ht_astore_get(a->t->store, req, ht_api_keys_of(a->t, a->id, &scratch), a->id, on_job_after, a);
 }
 
 int ht_jobs_cancel(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
@@ -133,8 +128,7 @@ static void on_retried(void *data, int err, const char *word)
     a->status = 202;
     ht_log(HT_LOG_DEBUG, "job retried", "id", a->id, NULL);
     ht_keys_t scratch;
-    ht_astore_get(a->t->store, req, ht_api_keys_of(a->t, a->id, &scratch), a->id, on_job_after,
-                  a);
+    ht_astore_get(a->t->store, req, ht_api_keys_of(a->t, a->id, &scratch), a->id, on_job_after, a);
 }
 
 /* The job of a partition no worker serves: 409 when it exists (and is the

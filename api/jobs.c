@@ -128,22 +128,15 @@ static void submit_dispose(void *p)
  * ht_job_clear()ed. */
 static void submitted_job(const submit_t *s, ht_job_t *job)
 {
-    memset(job, 0, sizeof(*job));
+    ht_job_request_start_job(&s->jr, job);
     memcpy(job->id, s->id, sizeof(job->id));
-    job->type = (char *)s->jr.type;
     job->queue = (char *)s->t->keys.queue;
     job->tenant = (char *)s->tenant;
     job->status = s->status;
     job->run_at = s->status == HT_JOB_SCHEDULED ? s->opts.run_at_ms : 0;
-    job->priority = s->jr.priority;
     job->payload = s->payload_json;
     job->metadata = s->metadata_json;
-    job->callback_url = s->jr.callback_url;
-    job->max_attempts = s->jr.max_attempts;
-    job->timeout_s = s->jr.timeout_s;
-    job->ttl_s = s->jr.ttl_s;
     job->created_at = s->created_at;
-    job->progress_pct = -1;
     job->version = s->version;
     if (s->upload) {
         /* The reference as stored, read back without a copy: the content
@@ -409,13 +402,7 @@ static void on_type_checked(void *data, int err, int served)
         return;
     }
     if (!served) {
-        ht_problem_t p = {0};
-        ht_problem_add_error(&p, "/type", "unknown_type",
-                             "no worker serves type '%s' (built in: sleep, echo, fail)",
-                             s->jr.type);
-        ht_problem_set(&p, HT_P_INVALID_FIELDS, "1 problem with the request body");
-        ht_http_send_problem(s->req, &p);
-        ht_problem_clear(&p);
+        ht_types_refuse(s->req, "/type", s->jr.type);
         return;
     }
     enqueue(s);
@@ -651,19 +638,17 @@ static void on_job(void *data, int err, const ht_job_t *job)
 
 int ht_jobs_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
-    if (!ht_id_valid(args->id.base, args->id.len))
-        return ht_http_problem(req, HT_P_JOB_NOT_FOUND, "no job with this id");
+    poll_t *g = h2o_mem_alloc_pool(&req->pool, sizeof(*g));
+    memset(g, 0, sizeof(*g));
+    if (ht_http_id_or_reply(req, args->id, HT_P_JOB_NOT_FOUND, "job", g->id) < 0)
+        return -1;
     ht_query_t query; /* only checked here: ht_wait_prefer_of reads ?wait= */
     if (ht_http_query_or_reply(req, &query) < 0)
         return -1;
-    poll_t *g = h2o_mem_alloc_pool(&req->pool, sizeof(*g));
-    memset(g, 0, sizeof(*g));
     g->t = t;
     g->req = req;
     g->tenant = args->tenant;
     g->who = args->who;
-    memcpy(g->id, args->id.base, HT_ID_LEN);
-    g->id[HT_ID_LEN] = '\0';
     ht_prefer_t prefer;
     ht_wait_prefer_of(req, &prefer);
     ht_wait_plan(&g->plan, &prefer, t->cfg->max_wait_s, t->cfg->heartbeat_ms, req->version);

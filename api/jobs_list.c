@@ -114,8 +114,9 @@ static int parse_query(list_t *l)
 
 /* "/v1/jobs?status=...&type=...&limit=N[&cursor=...]" of this listing, in
  * quotes: a JSON string (its characters need no escape). */
-static void put_page_url(ht_buf_t *b, const list_t *l, const char *cursor)
+static void put_page_url(ht_buf_t *b, const void *ctx, const char *cursor)
 {
+    const list_t *l = ctx;
     ht_buf_puts(b, "\"/v1/jobs?");
     if (l->has_status)
         ht_buf_printf(b, "status=%s&", ht_job_status_name(l->status));
@@ -157,20 +158,7 @@ static void send_page(list_t *l, int err, const char *next, size_t n, const ht_j
         else
             ht_buf_append(&b, docs[i].base, docs[i].len);
     }
-    ht_buf_puts(&b, "],\"next_cursor\":");
-    if (next[0])
-        ht_json_string_append(&b, next);
-    else
-        ht_buf_puts(&b, "null");
-    ht_buf_puts(&b, ",\"links\":{\"self\":");
-    put_page_url(&b, l, l->cursor);
-    if (next[0]) {
-        ht_buf_puts(&b, ",\"next\":");
-        put_page_url(&b, l, next);
-    }
-    ht_buf_puts(&b, "}}");
-    ht_http_add_header(req, "cache-control", "no-cache");
-    ht_http_send_json_buf(req, 200, &b);
+    ht_http_send_page(req, &b, l->cursor, next, put_page_url, l);
 }
 
 static void on_page(void *data, int err, const char *next, size_t n, const ht_job_t *jobs)

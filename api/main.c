@@ -11,8 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-
+#include "shared/bgthread.h"
 #include "shared/blob.h"
 #include "shared/clock.h"
 #include "shared/config.h"
@@ -47,8 +46,8 @@ static long opt_lease_ms, opt_grace_ms, opt_retry_base_ms, opt_retry_max_ms, opt
 static long opt_max_held_per_tenant, opt_max_streams_per_tenant;
 static int opt_metrics_public, opt_insecure_open, opt_generate_key;
 static long opt_partitions;
-static ht_parts_t parts;   /* shared/partition.h: read-only once the threads run */
-static int opt_access_log; /* api/access_log.h */
+static ht_parts_t parts;            /* shared/partition.h: read-only once the threads run */
+static int opt_access_log;          /* api/access_log.h */
 static ht_blob_settings_t opt_blob; /* api/files.h */
 static long opt_max_upload, opt_file_threads, opt_blob_sweep_s, opt_blob_grace_s;
 static const char *opt_spool_dir;
@@ -56,7 +55,7 @@ static long opt_max_connections, opt_max_streams_per_conn, opt_max_inflight; /* 
 static long opt_max_inflight_per_tenant, opt_max_inflight_per_conn, opt_max_resets;
 static const char *opt_h2c;
 static long opt_wait_replicas, opt_wait_timeout_ms; /* durable submits, api/jobs.c */
-static int opt_schedule_seconds; /* api/schedules.c */
+static int opt_schedule_seconds;                    /* api/schedules.c */
 
 /* Tenants' webhook secrets (api/webhook_secrets.c). */
 static const char *opt_secrets_key;
@@ -274,30 +273,14 @@ static int check_redis(const ht_redis_url_t *url)
  * that an api of this N is running.  Its own blocking connection, away
  * from the event loops. */
 #define RECORD_EVERY_MS 60000
-static struct {
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int stop, started;
-    const ht_redis_url_t *url;
-} recorder = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+static ht_bgthread_t recorder = HT_BGTHREAD_INIT;
 
 static void *recorder_main(void *arg)
 {
-    (void)arg;
+    const ht_redis_url_t *url = arg;
     ht_store_t *st = NULL;
-    pthread_mutex_lock(&recorder.mu);
-    while (!recorder.stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += RECORD_EVERY_MS / 1000;
-        while (!recorder.stop &&
-               pthread_cond_timedwait(&recorder.cv, &recorder.mu, &until) != ETIMEDOUT)
-            ;
-        if (recorder.stop)
-            break;
-        pthread_mutex_unlock(&recorder.mu);
-        int rc = st ? 0 : ht_store_open(&st, recorder.url, CONNECT_TIMEOUT_MS);
+    while (!ht_bgthread_nap(&recorder, RECORD_EVERY_MS)) {
+        int rc = st ? 0 : ht_store_open(&st, url, CONNECT_TIMEOUT_MS);
         if (rc == 0)
             rc = ht_parts_record(&parts, st);
         if (rc < 0) { /* tried again next minute, on a new connection */
@@ -306,30 +289,15 @@ static void *recorder_main(void *arg)
             ht_store_close(st);
             st = NULL;
         }
-        pthread_mutex_lock(&recorder.mu);
     }
-    pthread_mutex_unlock(&recorder.mu);
     ht_store_close(st);
     return NULL;
 }
 
 static void recorder_start(const ht_redis_url_t *url)
 {
-    recorder.url = url;
-    recorder.started = pthread_create(&recorder.thread, NULL, recorder_main, NULL) == 0;
-    if (!recorder.started)
+    if (ht_bgthread_start(&recorder, recorder_main, (void *)url) < 0)
         ht_log(HT_LOG_WARN, "partitions are recorded only at start (no thread)", NULL);
-}
-
-static void recorder_stop(void)
-{
-    if (!recorder.started)
-        return;
-    pthread_mutex_lock(&recorder.mu);
-    recorder.stop = 1;
-    pthread_cond_signal(&recorder.cv);
-    pthread_mutex_unlock(&recorder.mu);
-    pthread_join(recorder.thread, NULL);
 }
 
 /* "RATE[:BURST]" of --rate-limit (NULL or "": no limit). */
@@ -536,7 +504,7 @@ int main(int argc, char **argv)
                    err, NULL);
     }
     ht_log(HT_LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
-    recorder_stop();
+    ht_bgthread_stop(&recorder);
     ht_sweeper_stop();
     ht_server_stop(server);
     ht_files_shutdown();

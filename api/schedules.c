@@ -144,13 +144,7 @@ static void on_type_checked(void *data, int err, int served)
         return;
     }
     if (!served) {
-        ht_problem_t p = {0};
-        ht_problem_add_error(&p, "/job/type", "unknown_type",
-                             "no worker serves type '%s' (built in: sleep, echo, fail)",
-                             c->r.job.type);
-        ht_problem_set(&p, HT_P_INVALID_FIELDS, "1 problem with the request body");
-        ht_http_send_problem(c->req, &p);
-        ht_problem_clear(&p);
+        ht_types_refuse(c->req, "/job/type", c->r.job.type);
         return;
     }
     store_schedule(c);
@@ -220,8 +214,9 @@ static int entry_cmp(const void *a, const void *b)
     return strcmp(x->id, y->id);
 }
 
-static void put_page_url(ht_buf_t *b, const list_t *l, const char *cursor)
+static void put_page_url(ht_buf_t *b, const void *ctx, const char *cursor)
 {
+    const list_t *l = ctx;
     ht_buf_printf(b, "\"/v1/schedules?limit=%d", l->limit);
     if (cursor && cursor[0])
         ht_buf_printf(b, "&cursor=%s", cursor); /* digits, ':' and an id: nothing to escape */
@@ -262,20 +257,7 @@ static void send_page(list_t *l)
         ht_buf_puts(&b, text);
         free(text);
     }
-    ht_buf_puts(&b, "],\"next_cursor\":");
-    if (next[0])
-        ht_json_string_append(&b, next);
-    else
-        ht_buf_puts(&b, "null");
-    ht_buf_puts(&b, ",\"links\":{\"self\":");
-    put_page_url(&b, l, l->cursor);
-    if (next[0]) {
-        ht_buf_puts(&b, ",\"next\":");
-        put_page_url(&b, l, next);
-    }
-    ht_buf_puts(&b, "}}");
-    ht_http_add_header(req, "cache-control", "no-cache");
-    ht_http_send_json_buf(req, 200, &b);
+    ht_http_send_page(req, &b, l->cursor, next, put_page_url, l);
 }
 
 static void on_part_page(void *data, int err, const char *next, size_t n,
@@ -376,16 +358,12 @@ typedef struct {
 /* The schedule of the request's path, or NULL having answered 404. */
 static one_t *one_new(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
-    if (!ht_id_valid(args->id.base, args->id.len)) {
-        ht_http_problem(req, HT_P_SCHEDULE_NOT_FOUND, "no schedule with this id");
-        return NULL;
-    }
     one_t *o = h2o_mem_alloc_pool(&req->pool, sizeof(*o));
+    if (ht_http_id_or_reply(req, args->id, HT_P_SCHEDULE_NOT_FOUND, "schedule", o->id) < 0)
+        return NULL;
     o->t = t;
     o->req = req;
     o->tenant = args->tenant;
-    memcpy(o->id, args->id.base, HT_ID_LEN);
-    o->id[HT_ID_LEN] = '\0';
     return o;
 }
 
@@ -394,26 +372,42 @@ static const ht_keys_t *one_keys(one_t *o, ht_keys_t *scratch)
     return ht_api_keys_of(o->t, o->id, scratch);
 }
 
-static void on_schedule(void *data, int err, const ht_schedule_t *s)
+/* A schedule read for `o`: 0 when it is there and the caller's, else -1
+ * having answered (another tenant's is as missing as an id that does not
+ * exist). */
+static int own_or_reply(one_t *o, int err, const ht_schedule_t *s)
 {
-    one_t *o = data;
     if (!err && strcmp(s->tenant, o->tenant) != 0)
-        err = HT_ENOTFOUND; /* the same answer as an id that does not exist */
+        err = HT_ENOTFOUND;
     if (err) {
         schedule_problem(o->req, err);
-        return;
+        return -1;
     }
-    send_schedule(o->req, 200, s);
+    return 0;
 }
 
-int ht_schedules_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
+/* Reads the schedule of the request's path, then cb(o, ...). */
+static int read_one(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args,
+                    ht_astore_sched_cb cb)
 {
     one_t *o = one_new(t, req, args);
     if (!o)
         return -1;
     ht_keys_t scratch;
-    ht_astore_sched_get(t->store, req, one_keys(o, &scratch), o->id, on_schedule, o);
+    ht_astore_sched_get(t->store, req, one_keys(o, &scratch), o->id, cb, o);
     return 0;
+}
+
+static void on_schedule(void *data, int err, const ht_schedule_t *s)
+{
+    one_t *o = data;
+    if (own_or_reply(o, err, s) == 0)
+        send_schedule(o->req, 200, s);
+}
+
+int ht_schedules_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
+{
+    return read_one(t, req, args, on_schedule);
 }
 
 static void on_deleted(void *data, int err, long long deleted)
@@ -454,12 +448,8 @@ int ht_schedules_pause(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t
 static void on_to_resume(void *data, int err, const ht_schedule_t *s)
 {
     one_t *o = data;
-    if (!err && strcmp(s->tenant, o->tenant) != 0)
-        err = HT_ENOTFOUND;
-    if (err) {
-        schedule_problem(o->req, err);
+    if (own_or_reply(o, err, s) < 0)
         return;
-    }
     ht_schedule_when_t w;
     char why[256] = "";
     int64_t next = 0;
@@ -478,10 +468,5 @@ static void on_to_resume(void *data, int err, const ht_schedule_t *s)
 
 int ht_schedules_resume(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
-    one_t *o = one_new(t, req, args);
-    if (!o)
-        return -1;
-    ht_keys_t scratch;
-    ht_astore_sched_get(t->store, req, one_keys(o, &scratch), o->id, on_to_resume, o);
-    return 0;
+    return read_one(t, req, args, on_to_resume);
 }

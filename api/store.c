@@ -493,12 +493,17 @@ void ht_astore_retry(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const 
     ht_aclient_send(s, req, &a, 1, &call);
 }
 
-/* ht_list answers {next cursor, job, job, ...}, each job a flat field,
- * value array, or a BADCURSOR error. */
-static void finish_list(const ht_acall_t *call, int err, const redisReply *r)
+/* A cursor page: {next cursor, record, record, ...}, each record a flat
+ * field, value array, or a BADCURSOR error. Reads the records into a new
+ * array of `size`-byte items with `parse` (an unreadable one is logged as
+ * `skipped` and left out, cleared with `clear`); returns 0 or an error code,
+ * *items (the caller frees it and what it holds) and *n. */
+static int read_page(int err, const redisReply *r, size_t size,
+                     int (*parse)(const redisReply *, void *), void (*clear)(void *),
+                     const char *skipped, void **items, size_t *n)
 {
-    ht_job_t *jobs = NULL;
-    size_t n = 0;
+    *items = NULL;
+    *n = 0;
     if (!err && r->type == REDIS_REPLY_ERROR) {
         if (strncmp(r->str, "BADCURSOR", 9) == 0) {
             err = HT_EINVAL;
@@ -510,23 +515,50 @@ static void finish_list(const ht_acall_t *call, int err, const redisReply *r)
                         r->element[0]->type != REDIS_REPLY_STRING)) {
         err = HT_EPROTO;
     }
-    if (!err && r->elements > 1 && !(jobs = calloc(r->elements - 1, sizeof(*jobs))))
+    if (!err && r->elements > 1 && !(*items = calloc(r->elements - 1, size)))
         err = HT_ENOMEM;
     for (size_t i = 1; !err && i < r->elements; i++) {
-        int rc = job_from_reply(r->element[i], &jobs[n]);
+        void *item = (char *)*items + *n * size;
+        int rc = parse(r->element[i], item);
         if (rc == 0) {
-            n++;
+            (*n)++;
         } else {
-            ht_job_clear(&jobs[n]);
-            ht_log(HT_LOG_WARN, "unreadable job skipped in a listing", "detail", ht_strerror(rc),
-                   NULL);
+            clear(item);
+            ht_log(HT_LOG_WARN, skipped, "detail", ht_strerror(rc), NULL);
         }
     }
+    return err;
+}
+
+/* Frees a page of read_page (n items of `size` bytes, each cleared). */
+static void free_page(void *items, size_t n, size_t size, void (*clear)(void *))
+{
+    for (size_t i = 0; i < n; i++)
+        clear((char *)items + i * size);
+    free(items);
+}
+
+static int read_job(const redisReply *r, void *job)
+{
+    return job_from_reply(r, job);
+}
+
+static void clear_job(void *job)
+{
+    ht_job_clear(job);
+}
+
+/* ht_list answers a cursor page of jobs. */
+static void finish_list(const ht_acall_t *call, int err, const redisReply *r)
+{
+    void *page;
+    size_t n;
+    err = read_page(err, r, sizeof(ht_job_t), read_job, clear_job,
+                    "unreadable job skipped in a listing", &page, &n);
+    ht_job_t *jobs = page;
     ((ht_astore_list_cb)call->cb)(call->data, err, err ? NULL : r->element[0]->str, err ? 0 : n,
                                   err ? NULL : jobs);
-    for (size_t i = 0; i < n; i++)
-        ht_job_clear(&jobs[i]);
-    free(jobs);
+    free_page(page, n, sizeof(ht_job_t), clear_job);
 }
 
 void ht_astore_list(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *index,
@@ -798,39 +830,27 @@ void ht_astore_sched_get(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, co
     ht_aclient_send(s, req, &a, 1, &call);
 }
 
-/* ht_sched_list answers {next cursor, schedule, ...}, or BADCURSOR. */
+static int read_sched(const redisReply *r, void *sched)
+{
+    return sched_from_reply(r, sched);
+}
+
+static void clear_sched(void *sched)
+{
+    ht_schedule_clear(sched);
+}
+
+/* ht_sched_list answers a cursor page of schedules. */
 static void finish_sched_list(const ht_acall_t *call, int err, const redisReply *r)
 {
-    ht_schedule_t *scheds = NULL;
-    size_t n = 0;
-    if (!err && r->type == REDIS_REPLY_ERROR) {
-        if (strncmp(r->str, "BADCURSOR", 9) == 0) {
-            err = HT_EINVAL;
-        } else {
-            ht_log(HT_LOG_ERROR, "redis error reply", "detail", r->str, NULL);
-            err = HT_EPROTO;
-        }
-    } else if (!err && (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
-                        r->element[0]->type != REDIS_REPLY_STRING)) {
-        err = HT_EPROTO;
-    }
-    if (!err && r->elements > 1 && !(scheds = calloc(r->elements - 1, sizeof(*scheds))))
-        err = HT_ENOMEM;
-    for (size_t i = 1; !err && i < r->elements; i++) {
-        int rc = sched_from_reply(r->element[i], &scheds[n]);
-        if (rc == 0) {
-            n++;
-        } else {
-            ht_schedule_clear(&scheds[n]);
-            ht_log(HT_LOG_WARN, "unreadable schedule skipped in a listing", "detail",
-                   ht_strerror(rc), NULL);
-        }
-    }
+    void *page;
+    size_t n;
+    err = read_page(err, r, sizeof(ht_schedule_t), read_sched, clear_sched,
+                    "unreadable schedule skipped in a listing", &page, &n);
+    ht_schedule_t *scheds = page;
     ((ht_astore_sched_list_cb)call->cb)(call->data, err, err ? NULL : r->element[0]->str,
                                         err ? 0 : n, err ? NULL : scheds);
-    for (size_t i = 0; i < n; i++)
-        ht_schedule_clear(&scheds[i]);
-    free(scheds);
+    free_page(page, n, sizeof(ht_schedule_t), clear_sched);
 }
 
 void ht_astore_sched_list(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *tenant,

@@ -1,14 +1,13 @@
 /* The blob sweeper thread (see sweeper.h). */
 #include "api/sweeper.h"
 
-#include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "shared/bgthread.h"
 #include "shared/blob.h"
 #include "shared/clock.h"
 #include "shared/error.h"
@@ -25,20 +24,14 @@
 #define REDIS_TIMEOUT_MS 2000
 
 static struct {
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int stop, started;
+    ht_bgthread_t thread;
     const ht_redis_url_t *url;
     const ht_parts_t *parts;
-} sw = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+} sw = {.thread = HT_BGTHREAD_INIT};
 
 static int stopping(void)
 {
-    pthread_mutex_lock(&sw.mu);
-    int s = sw.stop;
-    pthread_mutex_unlock(&sw.mu);
-    return s;
+    return ht_bgthread_stopping(&sw.thread);
 }
 
 /* ---- the gone lists -------------------------------------------------------- */
@@ -173,25 +166,6 @@ static void sweep(ht_store_t *st, ht_blob_t *lister, ht_blob_t *b)
 
 /* ---- the thread ------------------------------------------------------------ */
 
-/* Waits up to ms unless told to stop; 1 when stopping. */
-static int nap(long ms)
-{
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&sw.mu);
-    while (!sw.stop && pthread_cond_timedwait(&sw.cv, &sw.mu, &until) != ETIMEDOUT)
-        ;
-    int s = sw.stop;
-    pthread_mutex_unlock(&sw.mu);
-    return s;
-}
-
 static void *sweeper_main(void *arg)
 {
     (void)arg;
@@ -207,7 +181,7 @@ static void *sweeper_main(void *arg)
         return NULL;
     }
     int64_t next_sweep = ht_now_ms() + cfg->sweep_s * 1000L;
-    while (!nap(DRAIN_EVERY_MS)) {
+    while (!ht_bgthread_nap(&sw.thread, DRAIN_EVERY_MS)) {
         int rc = st ? 0 : ht_store_open(&st, sw.url, REDIS_TIMEOUT_MS);
         if (rc == 0 && (rc = drain(st, b)) >= 0 && ht_now_ms() >= next_sweep) {
             sweep(st, lister, b);
@@ -232,20 +206,11 @@ void ht_sweeper_start(const ht_redis_url_t *url, const ht_parts_t *parts)
         return;
     sw.url = url;
     sw.parts = parts;
-    sw.stop = 0;
-    sw.started = pthread_create(&sw.thread, NULL, sweeper_main, NULL) == 0;
-    if (!sw.started)
+    if (ht_bgthread_start(&sw.thread, sweeper_main, NULL) < 0)
         ht_log(HT_LOG_WARN, "no blob sweeper (no thread): expired jobs' files stay", NULL);
 }
 
 void ht_sweeper_stop(void)
 {
-    if (!sw.started)
-        return;
-    pthread_mutex_lock(&sw.mu);
-    sw.stop = 1;
-    pthread_cond_signal(&sw.cv);
-    pthread_mutex_unlock(&sw.mu);
-    pthread_join(sw.thread, NULL);
-    sw.started = 0;
+    ht_bgthread_stop(&sw.thread);
 }

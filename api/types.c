@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "shared/error.h"
+#include "shared/problem.h"
+
+#include "api/http.h"
 
 #define REFRESH_MS 5000
 
@@ -107,4 +110,13 @@ void ht_types_check(ht_types_t *t, h2o_req_t *req, const char *type, ht_types_cb
     c->data = data;
     memcpy(c->type, type, len + 1);
     ht_astore_type_exists(t->store, req, type, on_exists, c);
+}
+
+void ht_types_refuse(h2o_req_t *req, const char *pointer, const char *type)
+{
+    ht_problem_t p = {0};
+    ht_problem_add_error(&p, pointer, "unknown_type", HT_TYPES_UNSERVED, type);
+    ht_problem_set(&p, HT_P_INVALID_FIELDS, "1 problem with the request body");
+    ht_http_send_problem(req, &p);
+    ht_problem_clear(&p);
 }

@@ -31,4 +31,12 @@ int ht_types_known(const ht_types_t *t, const char *type);
 typedef void (*ht_types_cb)(void *data, int err, int served);
 void ht_types_check(ht_types_t *t, h2o_req_t *req, const char *type, ht_types_cb cb, void *data);
 
+/* The field error's detail for a type no worker serves (a printf format
+ * taking the type). */
+#define HT_TYPES_UNSERVED "no worker serves type '%s' (built in: sleep, echo, fail)"
+
+/* Answers 422 for a type no worker serves: one field error, unknown_type,
+ * at `pointer` (where the type stands in the body). */
+void ht_types_refuse(h2o_req_t *req, const char *pointer, const char *type);
+
 #endif

@@ -24,6 +24,14 @@ enum {
 #define HT_CLI_URL_DEFAULT    "http://127.0.0.1:8080"
 #define HT_CLI_MAX_POSITIONAL 8
 
+/* The option table row of --url, which every command that talks to the
+ * api takes: the base URL into *var (a const char *). */
+// clang-format off
+#define HT_CLI_URL_OPTION(var)                                                                  \
+    {"url", "HANGTIGHT_URL", HT_OPT_STRING, HT_CLI_URL_DEFAULT, "base URL of hangtight-api",     \
+     0, 0, (var)}
+// clang-format on
+
 /* ---- args.c ------------------------------------------------------------ */
 
 /* The parsed command line of one command. */

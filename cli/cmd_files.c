@@ -240,8 +240,7 @@ static const char *base_url, *out_path;
 static int want_input, verbose;
 
 static const ht_option_t download_options[] = {
-    {"url", "HANGTIGHT_URL", HT_OPT_STRING, HT_CLI_URL_DEFAULT, "base URL of hangtight-api", 0, 0,
-     &base_url},
+    HT_CLI_URL_OPTION(&base_url),
     {"output", NULL, HT_OPT_STRING, NULL,
      "(-o) write the file to PATH (written as PATH.part, renamed when whole and checked; '-': "
      "stdout, the default when it is not a terminal)",

@@ -33,10 +33,8 @@ static const char *priority, *metadata, *run_at, *idempotency_key, *batch_file;
 static const char *file_path, *content_type;
 static int verbose;
 
-#define URL_HELP "base URL of hangtight-api"
-
 static const ht_option_t submit_options[] = {
-    {"url", "HANGTIGHT_URL", HT_OPT_STRING, HT_CLI_URL_DEFAULT, URL_HELP, 0, 0, &base_url},
+    HT_CLI_URL_OPTION(&base_url),
     {"max-attempts", NULL, HT_OPT_INT, NULL, "attempts before the job fails (server default 3)", 1,
      INT_MAX, &max_attempts},
     {"timeout-s", NULL, HT_OPT_INT, NULL, "seconds per attempt: the lease (server default 300)", 1,
@@ -79,11 +77,11 @@ static const ht_option_t submit_options[] = {
 static const ht_cli_optional_t submit_optional[] = {{"wait", SUBMIT_WAIT_IMPLIED}};
 
 static const ht_option_t status_options[] = {
-    {"url", "HANGTIGHT_URL", HT_OPT_STRING, HT_CLI_URL_DEFAULT, URL_HELP, 0, 0, &base_url},
+    HT_CLI_URL_OPTION(&base_url),
 };
 
 static const ht_option_t wait_options[] = {
-    {"url", "HANGTIGHT_URL", HT_OPT_STRING, HT_CLI_URL_DEFAULT, URL_HELP, 0, 0, &base_url},
+    HT_CLI_URL_OPTION(&base_url),
     {"timeout", NULL, HT_OPT_INT, "0", "give up after this many seconds (0: never)", 0, LONG_MAX,
      &wait_timeout_s},
     {"verbose", NULL, HT_OPT_FLAG, NULL, "show the requests, status lines and events", 0, 0,

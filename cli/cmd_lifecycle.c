@@ -19,13 +19,10 @@ static const char *base_url, *status_filter, *type_filter, *cursor;
 static long limit;
 static int all, as_json;
 
-#define URL_HELP "base URL of hangtight-api"
-
-static const ht_option_t id_options[] = {
-    {"url", "HANGTIGHT_URL", HT_OPT_STRING, HT_CLI_URL_DEFAULT, URL_HELP, 0, 0, &base_url}};
+static const ht_option_t id_options[] = {HT_CLI_URL_OPTION(&base_url)};
 
 static const ht_option_t list_options[] = {
-    {"url", "HANGTIGHT_URL", HT_OPT_STRING, HT_CLI_URL_DEFAULT, URL_HELP, 0, 0, &base_url},
+    HT_CLI_URL_OPTION(&base_url),
     {"status", NULL, HT_OPT_STRING, NULL,
      "only jobs in STATUS: queued, scheduled, running, succeeded, failed or canceled", 0, 0,
      &status_filter},
@@ -40,7 +37,7 @@ static const ht_option_t list_options[] = {
 };
 
 static const ht_option_t stats_options[] = {
-    {"url", "HANGTIGHT_URL", HT_OPT_STRING, HT_CLI_URL_DEFAULT, URL_HELP, 0, 0, &base_url},
+    HT_CLI_URL_OPTION(&base_url),
     {"json", NULL, HT_OPT_FLAG, NULL, "print the JSON document instead of a table", 0, 0, &as_json},
 };
 

@@ -19,8 +19,7 @@ static long every_s, max_attempts, timeout_s, ttl_s, limit;
 static int all, as_json;
 
 static const ht_option_t options[] = {
-    {"url", "HANGTIGHT_URL", HT_OPT_STRING, HT_CLI_URL_DEFAULT, "base URL of hangtight-api", 0, 0,
-     &base_url},
+    HT_CLI_URL_OPTION(&base_url),
     {"cron", NULL, HT_OPT_STRING, NULL,
      "create: run at the times of the cron EXPR (5 fields: minute hour day-of-month month "
      "day-of-week)",

@@ -25,8 +25,7 @@ static const char *base_url;
 static int as_json;
 
 static const ht_option_t options[] = {
-    {"url", "HANGTIGHT_URL", HT_OPT_STRING, HT_CLI_URL_DEFAULT, "base URL of hangtight-api", 0, 0,
-     &base_url},
+    HT_CLI_URL_OPTION(&base_url),
     {"json", NULL, HT_OPT_FLAG, NULL, "print the server's JSON document instead", 0, 0, &as_json},
 };
 
@@ -112,8 +111,7 @@ static int list(void)
         printf(ROW, "ID", "CREATED", "EXPIRES", "CURRENT");
         size_t i;
         json_t *s;
-        json_array_foreach(secrets, i, s)
-        {
+        json_array_foreach(secrets, i, s) {
             printf(ROW, str_of(s, "id"), str_of(s, "created_at"), str_of(s, "expires_at"),
                    json_is_true(json_object_get(s, "current")) ? "yes" : "no");
         }

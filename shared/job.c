@@ -3,13 +3,13 @@
  * written by job_doc.c, the submit request is validated by job_request.c. */
 #include "shared/job.h"
 
-#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "shared/clock.h"
+#include "shared/decimal.h"
 #include "shared/error.h"
 
 static const char *const status_names[] = {
@@ -163,24 +163,6 @@ void ht_file_ref_clear(ht_file_ref_t *ref)
 
 /* ---- the stored form ------------------------------------------------- */
 
-/* Whole-string decimal within [min, max]; "" (never written) counts as 0. */
-static int parse_ll(const char *s, long long min, long long max, long long *out)
-{
-    if (*s == '\0') {
-        *out = 0;
-        return 0;
-    }
-    if (!(*s == '-' || (*s >= '0' && *s <= '9')))
-        return HT_EINVAL; /* strtoll would skip spaces and accept '+' */
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end != '\0' || v < min || v > max)
-        return HT_EINVAL;
-    *out = v;
-    return 0;
-}
-
 /* Replaces *dst with a copy of the value; empty values mean "none". */
 static int set_str(char **dst, const char *s)
 {
@@ -289,7 +271,7 @@ static int set_field(ht_job_t *job, const char *f, size_t flen, const char *v, i
     if (!fd)
         return 0;
     char *dst = (char *)job + fd->off;
-    long long n;
+    int64_t n;
     int rc;
     switch ((kind_t)fd->kind) {
     case K_ID:
@@ -329,7 +311,9 @@ static int set_field(ht_job_t *job, const char *f, size_t flen, const char *v, i
     default:
         break;
     }
-    if ((rc = parse_ll(v, 0, fd->max, &n)) < 0)
+    if (*v == '\0') /* never written */
+        n = 0;
+    else if ((rc = ht_decimal_i64(v, 0, fd->max, &n)) < 0)
         return rc;
     switch ((kind_t)fd->kind) {
     case K_LONG:

@@ -218,6 +218,12 @@ int ht_job_request_from_params(ht_job_request_t *req, const ht_job_param_t *para
 
 void ht_job_request_clear(ht_job_request_t *req);
 
+/* Starts `job` (zeroed first) as the document of a job just made from
+ * `req`: type, priority, callback, attempts, timeout and ttl borrowed from
+ * `req` (never ht_job_clear() this job), no progress yet.  The caller sets
+ * the rest (id, queue, tenant, status, times, version, payload). */
+void ht_job_request_start_job(const ht_job_request_t *req, ht_job_t *job);
+
 /* 1 when `type` matches [a-z0-9_.-]{1,64}. */
 int ht_job_type_valid(const char *type);
 

@@ -6,14 +6,13 @@
  *   too_deep, unknown_field, conflict (two fields that exclude each other,
  *   such as delay_s and run_at), refused_callback_url (a callback_url naming
  *   a private, loopback or otherwise unreachable literal address). */
-#include "shared/job.h"
-
-#include "shared/clock.h"
-#include "shared/netguard.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "shared/clock.h"
+#include "shared/job.h"
+#include "shared/netguard.h"
 
 #define DEFAULT_PAYLOAD_DEPTH 32
 
@@ -42,28 +41,13 @@ static void pointer(char *out, size_t outlen, const char *prefix, const char *na
 
 #define ERR(c, ptr, code, ...) ht_problem_add_error((c)->problem, (ptr), (code), __VA_ARGS__)
 
-static const char *json_type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number with a fraction";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
-    }
-    return "unknown";
-}
-
 /* An integer field in [min, max]; JSON integers only (not 3.5, not "3"). */
 static int check_int(ctx_t *c, const char *name, json_t *v, long min, long max, long *out)
 {
     char ptr[80];
     pointer(ptr, sizeof ptr, "", name);
     if (!json_is_integer(v)) {
-        ERR(c, ptr, "invalid_type", "must be an integer, not %s", json_type_name(v));
+        ERR(c, ptr, "invalid_type", "must be an integer, not %s", ht_problem_json_kind(v));
         return -1;
     }
     json_int_t n = json_integer_value(v);
@@ -79,7 +63,7 @@ static void check_type(ctx_t *c, const char *name, json_t *v)
 {
     (void)name;
     if (!json_is_string(v)) {
-        ERR(c, "/type", "invalid_type", "must be a string, not %s", json_type_name(v));
+        ERR(c, "/type", "invalid_type", "must be a string, not %s", ht_problem_json_kind(v));
         return;
     }
     const char *t = json_string_value(v);
@@ -141,12 +125,11 @@ static void check_metadata(ctx_t *c, const char *name, json_t *v)
     (void)name;
     if (!json_is_object(v)) {
         ERR(c, "/metadata", "invalid_type", "must be an object of strings, not %s",
-            json_type_name(v));
+            ht_problem_json_kind(v));
         return;
     }
     if (json_object_size(v) > HT_METADATA_MAX_KEYS) {
-        ERR(c, "/metadata", "out_of_range", "must have at most %d keys",
-            HT_METADATA_MAX_KEYS);
+        ERR(c, "/metadata", "out_of_range", "must have at most %d keys", HT_METADATA_MAX_KEYS);
         return;
     }
     int ok = 1;
@@ -161,7 +144,7 @@ static void check_metadata(ctx_t *c, const char *name, json_t *v)
             ok = 0;
         }
         if (!json_is_string(val)) {
-            ERR(c, ptr, "invalid_type", "must be a string, not %s", json_type_name(val));
+            ERR(c, ptr, "invalid_type", "must be a string, not %s", ht_problem_json_kind(val));
             ok = 0;
         } else if (json_string_length(val) > HT_METADATA_VALUE_MAX) {
             ERR(c, ptr, "out_of_range", "must be at most %d bytes", HT_METADATA_VALUE_MAX);
@@ -176,7 +159,7 @@ static void check_priority(ctx_t *c, const char *name, json_t *v)
 {
     (void)name;
     if (!json_is_string(v)) {
-        ERR(c, "/priority", "invalid_type", "must be a string, not %s", json_type_name(v));
+        ERR(c, "/priority", "invalid_type", "must be a string, not %s", ht_problem_json_kind(v));
         return;
     }
     if (ht_priority_parse(json_string_value(v), &c->req->priority) < 0)
@@ -214,7 +197,7 @@ static void check_run_at(ctx_t *c, const char *name, json_t *v)
     int64_t ms;
     if (!json_is_string(v)) {
         ERR(c, "/run_at", "invalid_type", "must be an RFC 3339 date-time string, not %s",
-            json_type_name(v));
+            ht_problem_json_kind(v));
         return;
     }
     if (strlen(json_string_value(v)) != json_string_length(v) ||
@@ -224,8 +207,7 @@ static void check_run_at(ctx_t *c, const char *name, json_t *v)
         return;
     }
     if (ms > ht_now_ms() + HT_DELAY_S_MAX * 1000) {
-        ERR(c, "/run_at", "out_of_range", "must be at most %ld days ahead",
-            HT_DELAY_S_MAX / 86400);
+        ERR(c, "/run_at", "out_of_range", "must be at most %ld days ahead", HT_DELAY_S_MAX / 86400);
         return;
     }
     c->req->run_at_ms = ms > 0 ? ms : 1; /* 0 means "not given" */
@@ -240,7 +222,8 @@ static void check_callback_url(ctx_t *c, const char *name, json_t *v)
     (void)name;
     char why[200];
     if (!json_is_string(v)) {
-        ERR(c, "/callback_url", "invalid_type", "must be a string, not %s", json_type_name(v));
+        ERR(c, "/callback_url", "invalid_type", "must be a string, not %s",
+            ht_problem_json_kind(v));
         return;
     }
     const char *url = json_string_value(v);
@@ -336,7 +319,8 @@ static int validate(ht_job_request_t *req, json_t *doc, const ht_job_limits_t *l
 {
     ctx_t c = {req, limits, problem};
     if (doc && !json_is_object(doc)) {
-        ERR(&c, "", "invalid_type", "the body must be a JSON object, not %s", json_type_name(doc));
+        ERR(&c, "", "invalid_type", "the body must be a JSON object, not %s",
+            ht_problem_json_kind(doc));
     } else if (doc) {
         check_object(&c, doc);
     }
@@ -358,21 +342,9 @@ int ht_job_request_parse(ht_job_request_t *req, const char *body, size_t len,
                          const ht_job_limits_t *limits, ht_problem_t *problem)
 {
     request_defaults(req);
-    if (!body || len == 0) {
-        /* jansson would say "unexpected token near end of file". */
-        ht_problem_set(problem, HT_P_MALFORMED_JSON, "the request body is empty");
+    json_t *doc = ht_problem_load_json(body, len, problem);
+    if (!doc)
         return -1;
-    }
-    json_error_t jerr;
-    /* DECODE_ANY: a body such as `42` is valid JSON, just not an object, so
-     * it earns a 422 that says so rather than a misleading 400. */
-    json_t *doc = json_loadb(body, len,
-                             JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    if (!doc) {
-        ht_problem_set(problem, HT_P_MALFORMED_JSON, "invalid JSON at line %d column %d: %s",
-                       jerr.line, jerr.column, jerr.text);
-        return -1;
-    }
     int rc = validate(req, doc, limits, problem, "request body");
     json_decref(doc);
     return rc;
@@ -445,6 +417,18 @@ int ht_job_request_from_params(ht_job_request_t *req, const ht_job_param_t *para
     int rc = validate(req, doc, limits, problem, "query parameters");
     json_decref(doc);
     return rc;
+}
+
+void ht_job_request_start_job(const ht_job_request_t *req, ht_job_t *job)
+{
+    memset(job, 0, sizeof(*job));
+    job->type = (char *)req->type;
+    job->priority = req->priority;
+    job->callback_url = req->callback_url;
+    job->max_attempts = req->max_attempts;
+    job->timeout_s = req->timeout_s;
+    job->ttl_s = req->ttl_s;
+    job->progress_pct = -1;
 }
 
 void ht_job_request_clear(ht_job_request_t *req)

@@ -69,8 +69,8 @@ void ht_problem_set(ht_problem_t *p, ht_problem_kind_t kind, const char *fmt, ..
     }
 }
 
-void ht_problem_add_error(ht_problem_t *p, const char *pointer, const char *code,
-                          const char *fmt, ...)
+void ht_problem_add_error(ht_problem_t *p, const char *pointer, const char *code, const char *fmt,
+                          ...)
 {
     p->kind = HT_P_INVALID_FIELDS;
     if (p->errors && json_array_size(p->errors) >= HT_PROBLEM_ERRORS_MAX) {
@@ -113,6 +113,43 @@ json_t *ht_problem_to_json(const ht_problem_t *p)
     if (p->errors_omitted > 0)
         json_object_set_new(doc, "errors_omitted", json_integer((json_int_t)p->errors_omitted));
     return doc;
+}
+
+json_t *ht_problem_load_json(const char *body, size_t len, ht_problem_t *problem)
+{
+    if (!body || len == 0) {
+        /* jansson would say "unexpected token near end of file". */
+        ht_problem_set(problem, HT_P_MALFORMED_JSON, "the request body is empty");
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (!doc)
+        ht_problem_set(problem, HT_P_MALFORMED_JSON, "invalid JSON at line %d column %d: %s",
+                       jerr.line, jerr.column, jerr.text);
+    return doc;
+}
+
+const char *ht_problem_json_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number with a fraction";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
+    }
+    return "unknown";
 }
 
 void ht_problem_clear(ht_problem_t *p)

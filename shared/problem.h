@@ -56,7 +56,7 @@ typedef struct {
 typedef struct {
     ht_problem_kind_t kind;
     char detail[512];
-    json_t *errors; /* owned; NULL until the first ht_problem_add_error() */
+    json_t *errors;        /* owned; NULL until the first ht_problem_add_error() */
     size_t errors_omitted; /* field problems past HT_PROBLEM_ERRORS_MAX */
 } ht_problem_t;
 
@@ -68,8 +68,20 @@ void ht_problem_set(ht_problem_t *p, ht_problem_kind_t kind, const char *fmt, ..
 /* Adds a field problem; `pointer` is a JSON Pointer into the request body
  * ("" for the whole body).  Sets kind to HT_P_INVALID_FIELDS.  Past
  * HT_PROBLEM_ERRORS_MAX problems only counts them. */
-void ht_problem_add_error(ht_problem_t *p, const char *pointer, const char *code,
-                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void ht_problem_add_error(ht_problem_t *p, const char *pointer, const char *code, const char *fmt,
+                          ...) __attribute__((format(printf, 4, 5)));
+
+/* A request body as JSON: any value (a body such as `42` is JSON, just not
+ * an object: the caller's 422 says so rather than a misleading 400), no
+ * duplicate keys.  Returns a new reference, or NULL with `problem` set to
+ * HT_P_MALFORMED_JSON (the body is empty, or where and why it is not
+ * JSON). */
+json_t *ht_problem_load_json(const char *body, size_t len, ht_problem_t *problem);
+
+/* What a field's value is, for a field problem's detail ("must be a
+ * string, not an object"): "an object", "an array", "a string", "an
+ * integer", "a number with a fraction", "a boolean" or "null". */
+const char *ht_problem_json_kind(const json_t *v);
 
 /* The problem+json document: a new reference. */
 json_t *ht_problem_to_json(const ht_problem_t *p);

@@ -5,12 +5,12 @@
  * checks the job template goes through). */
 #include "shared/schedule.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "shared/clock.h"
+#include "shared/decimal.h"
 #include "shared/error.h"
 
 static const char *const catch_up_names[] = {
@@ -33,20 +33,6 @@ int ht_catch_up_parse(const char *s, ht_catch_up_t *out)
     return HT_EINVAL;
 }
 
-/* Whole-string decimal within [min, max]. */
-static int parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
-{
-    if (!s || !(*s == '-' || (*s >= '0' && *s <= '9')))
-        return HT_EINVAL;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end != '\0' || v < min || v > max)
-        return HT_EINVAL;
-    *out = v;
-    return 0;
-}
-
 /* ---- when it runs ------------------------------------------------------- */
 
 int ht_schedule_when_parse(ht_schedule_when_t *w, const char *cron, const char *every_s,
@@ -67,8 +53,8 @@ int ht_schedule_when_parse(ht_schedule_when_t *w, const char *cron, const char *
         w->is_cron = 1;
         return 0;
     }
-    if (parse_i64(every_s, HT_EVERY_MIN_S, HT_EVERY_MAX_S, &w->every_s) < 0 ||
-        parse_i64(anchor, HT_CRON_MIN_MS, HT_CRON_MAX_MS, &w->anchor_ms) < 0)
+    if (ht_decimal_i64(every_s, HT_EVERY_MIN_S, HT_EVERY_MAX_S, &w->every_s) < 0 ||
+        ht_decimal_i64(anchor, HT_CRON_MIN_MS, HT_CRON_MAX_MS, &w->anchor_ms) < 0)
         return ht_errorf(err, errlen, HT_EINVAL, "neither a cron nor a valid interval");
     return 0;
 }
@@ -160,33 +146,11 @@ typedef struct {
 
 #define ERR(c, ptr, code, ...) ht_problem_add_error((c)->problem, (ptr), (code), __VA_ARGS__)
 
-static const char *json_kind(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a number with a fraction";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "unknown";
-}
-
 /* A string without NUL characters, or NULL (the problem added). */
 static const char *string_of(ctx_t *c, const char *ptr, json_t *v)
 {
     if (!json_is_string(v)) {
-        ERR(c, ptr, "invalid_type", "must be a string, not %s", json_kind(v));
+        ERR(c, ptr, "invalid_type", "must be a string, not %s", ht_problem_json_kind(v));
         return NULL;
     }
     if (strlen(json_string_value(v)) != json_string_length(v)) {
@@ -250,7 +214,7 @@ static void check_every(ctx_t *c, json_t *v)
 {
     c->has_every = 1;
     if (!json_is_integer(v)) {
-        ERR(c, "/every_s", "invalid_type", "must be an integer, not %s", json_kind(v));
+        ERR(c, "/every_s", "invalid_type", "must be an integer, not %s", ht_problem_json_kind(v));
         return;
     }
     json_int_t n = json_integer_value(v);
@@ -272,7 +236,8 @@ static void check_catch_up(ctx_t *c, json_t *v)
 static void check_job(ctx_t *c, json_t *v)
 {
     if (!json_is_object(v)) {
-        ERR(c, "/job", "invalid_type", "must be a job request object, not %s", json_kind(v));
+        ERR(c, "/job", "invalid_type", "must be a job request object, not %s",
+            ht_problem_json_kind(v));
         return;
     }
     c->job = v;
@@ -360,20 +325,13 @@ int ht_schedule_request_parse(ht_schedule_request_t *r, const char *body, size_t
                               const ht_schedule_limits_t *limits, ht_problem_t *problem)
 {
     memset(r, 0, sizeof(*r));
-    if (!body || len == 0) {
-        ht_problem_set(problem, HT_P_MALFORMED_JSON, "the request body is empty");
+    json_t *doc = ht_problem_load_json(body, len, problem);
+    if (!doc)
         return -1;
-    }
-    json_error_t jerr;
-    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    if (!doc) {
-        ht_problem_set(problem, HT_P_MALFORMED_JSON, "invalid JSON at line %d column %d: %s",
-                       jerr.line, jerr.column, jerr.text);
-        return -1;
-    }
     ctx_t c = {.r = r, .limits = limits, .problem = problem};
     if (!json_is_object(doc))
-        ERR(&c, "", "invalid_type", "the body must be a JSON object, not %s", json_kind(doc));
+        ERR(&c, "", "invalid_type", "the body must be a JSON object, not %s",
+            ht_problem_json_kind(doc));
     else
         check_object(&c, doc);
     json_decref(doc);
@@ -448,7 +406,7 @@ int ht_schedule_from_hash(ht_schedule_t *s, size_t n, const char *const *strs)
             ht_catch_up_parse(v, &s->catch_up); /* unknown: one, the default */
         } else if (strcmp(f, "paused") == 0) {
             s->paused = strcmp(v, "1") == 0;
-        } else if (parse_i64(v, 0, INT64_MAX, &x) == 0) {
+        } else if (ht_decimal_i64(v, 0, INT64_MAX, &x) == 0) {
             if (strcmp(f, "every_s") == 0)
                 s->every_s = x;
             else if (strcmp(f, "anchor") == 0)

@@ -107,10 +107,13 @@ static redisReply *judge(ht_store_t *s, redisReply *r, int *rc)
 }
 
 /* Runs one command on the node of its key, waiting reply_ms for the
- * answer (0: the store's timeout); see judge() for the result. */
+ * answer (0: the store's timeout), and clears `a`; see judge() for the
+ * result. */
 static redisReply *call_ms(ht_store_t *s, ht_argv_t *a, int reply_ms, int *rc)
 {
-    return judge(s, ht_rconn_call(s->conn, a, reply_ms, rc), rc);
+    redisReply *r = judge(s, ht_rconn_call(s->conn, a, reply_ms, rc), rc);
+    ht_argv_clear(a);
+    return r;
 }
 
 static redisReply *call(ht_store_t *s, ht_argv_t *a, int *rc)
@@ -118,12 +121,11 @@ static redisReply *call(ht_store_t *s, ht_argv_t *a, int *rc)
     return call_ms(s, a, 0, rc);
 }
 
-/* Runs a command whose answer is an integer. */
+/* Runs a command whose answer is an integer, and clears `a`. */
 static int call_int(ht_store_t *s, ht_argv_t *a, long long *out)
 {
     int rc;
     redisReply *r = call(s, a, &rc);
-    ht_argv_clear(a);
     if (!r)
         return rc;
     if (r->type == REDIS_REPLY_INTEGER) {
@@ -178,7 +180,6 @@ int ht_store_schema_version(ht_store_t *s, int *version)
     ht_argv_add(&a, "version");
     int rc;
     redisReply *r = call(s, &a, &rc);
-    ht_argv_clear(&a);
     if (!r)
         return rc;
     *version = 0;
@@ -199,10 +200,9 @@ static void name_master(ht_store_t *s, int i, int n)
     snprintf(s->err + used, sizeof(s->err) - used, " (on master %s)", name);
 }
 
-/* 1 when master i has the keyspace's function library, 0 when it has not
- * (a master added to a cluster since the last migrate), or a negative code.
- * A refused FUNCTION LIST (a managed Redis) counts as 1: we cannot tell. */
-static int has_library(ht_store_t *s, int i)
+/* FUNCTION LIST of the hangtight library on master i, with its code when
+ * `with_code`; see judge() for the result. */
+static redisReply *function_list(ht_store_t *s, int i, int with_code, int *rc)
 {
     ht_argv_t a;
     ht_argv_init(&a);
@@ -210,8 +210,20 @@ static int has_library(ht_store_t *s, int i)
     ht_argv_add(&a, "LIST");
     ht_argv_add(&a, "LIBRARYNAME");
     ht_argv_add(&a, "hangtight");
+    if (with_code)
+        ht_argv_add(&a, "WITHCODE");
+    redisReply *r = judge(s, ht_rconn_call_master(s->conn, i, &a, rc), rc);
+    ht_argv_clear(&a);
+    return r;
+}
+
+/* 1 when master i has the keyspace's function library, 0 when it has not
+ * (a master added to a cluster since the last migrate), or a negative code.
+ * A refused FUNCTION LIST (a managed Redis) counts as 1: we cannot tell. */
+static int has_library(ht_store_t *s, int i)
+{
     int rc;
-    redisReply *r = judge(s, ht_rconn_call_master(s->conn, i, &a, &rc), &rc);
+    redisReply *r = function_list(s, i, 0, &rc);
     if (!r)
         return rc == HT_EPROTO ? 1 : rc;
     rc = r->type != REDIS_REPLY_ARRAY || r->elements > 0;
@@ -265,16 +277,8 @@ static void name_step(ht_store_t *s, const ht_data_step_t *st)
  * (a managed Redis) counts as 0: the load then says whether it may. */
 static int has_current_library(ht_store_t *s, int i, const ht_keyspace_t *ks)
 {
-    ht_argv_t a;
-    ht_argv_init(&a);
-    ht_argv_add(&a, "FUNCTION");
-    ht_argv_add(&a, "LIST");
-    ht_argv_add(&a, "LIBRARYNAME");
-    ht_argv_add(&a, "hangtight");
-    ht_argv_add(&a, "WITHCODE");
     int rc;
-    redisReply *r = judge(s, ht_rconn_call_master(s->conn, i, &a, &rc), &rc);
-    ht_argv_clear(&a);
+    redisReply *r = function_list(s, i, 1, &rc);
     if (!r)
         return rc == HT_EPROTO ? 0 : rc;
     /* [[name, "hangtight", ..., "library_code", code, ...], ...]: the
@@ -454,7 +458,6 @@ int ht_store_claim(ht_store_t *s, const ht_keys_t *k, const ht_claimer_t *who, h
     add_terms(&a, k, who, 1);
     int rc;
     redisReply *r = call(s, &a, &rc);
-    ht_argv_clear(&a);
     if (!r)
         return rc;
     if (r->type == REDIS_REPLY_NIL) {
@@ -477,7 +480,6 @@ int ht_store_wait_signal(ht_store_t *s, const ht_keys_t *k, int timeout_ms)
     /* The socket must outwait the server-side block. */
     int rc;
     redisReply *r = call_ms(s, &a, timeout_ms + s->timeout_ms, &rc);
-    ht_argv_clear(&a);
     if (!r)
         return rc;
     rc = r->type == REDIS_REPLY_ARRAY ? 1 : 0;
@@ -531,7 +533,6 @@ int ht_store_renew_many(ht_store_t *s, const ht_keys_t *k, long lease_ms, const 
     ht_argv_addn(&a, pairs.data, pairs.len);
     int rc;
     redisReply *r = call(s, &a, &rc);
-    ht_argv_clear(&a);
     ht_buf_free(&pairs);
     if (!r)
         return rc;
@@ -575,7 +576,8 @@ int ht_store_progress(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job, in
 
 int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job,
                            ht_outcome_t outcome, const char *json, int retryable,
-                           long retry_delay_ms, const ht_claimer_t *who, ht_job_t *next, int *got)
+                           long retry_delay_ms, const char *output, const ht_claimer_t *who,
+                           ht_job_t *next, int *got)
 {
     static const char *const names[] = {"succeeded", "failed", "canceled"};
     char jobkey[HT_KEY_MAX];
@@ -600,9 +602,12 @@ int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *jo
     ht_argv_addf(&a, "%ld", retry_delay_ms > 0 ? retry_delay_ms : 0);
     if (next)
         add_terms(&a, k, who, 0);
+    /* The output comes last: the 8th argument with 4 keys, the 13th with 5
+     * (after the claim's terms). */
+    if (output && *output)
+        ht_argv_add(&a, output);
     int rc;
     redisReply *r = call(s, &a, &rc);
-    ht_argv_clear(&a);
     if (!r)
         return rc;
     const redisReply *status = r;
@@ -639,15 +644,22 @@ int ht_store_release(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job)
     return rc < 0 ? rc : held_result(v);
 }
 
+/* The wait lists, highest priority first, and the signal list: the keys
+ * of every function that moves jobs back to waiting. */
+static void add_waits(ht_argv_t *a, const ht_keys_t *k)
+{
+    ht_argv_add(a, k->wait[HT_PRIO_HIGH]);
+    ht_argv_add(a, k->wait[HT_PRIO_DEFAULT]);
+    ht_argv_add(a, k->wait[HT_PRIO_LOW]);
+    ht_argv_add(a, k->signal);
+}
+
 int ht_store_reap(ht_store_t *s, const ht_keys_t *k, int limit)
 {
     ht_argv_t a;
     ht_argv_fcall(&a, "ht_reap", 5, 0);
     ht_argv_add(&a, k->active);
-    ht_argv_add(&a, k->wait[HT_PRIO_HIGH]);
-    ht_argv_add(&a, k->wait[HT_PRIO_DEFAULT]);
-    ht_argv_add(&a, k->wait[HT_PRIO_LOW]);
-    ht_argv_add(&a, k->signal);
+    add_waits(&a, k);
     ht_argv_add(&a, k->job_prefix);
     ht_argv_add(&a, k->channel);
     ht_argv_addf(&a, "%d", limit);
@@ -661,16 +673,12 @@ int ht_store_promote(ht_store_t *s, const ht_keys_t *k, int limit, long long *ne
     ht_argv_t a;
     ht_argv_fcall(&a, "ht_promote", 5, 0);
     ht_argv_add(&a, k->scheduled);
-    ht_argv_add(&a, k->wait[HT_PRIO_HIGH]);
-    ht_argv_add(&a, k->wait[HT_PRIO_DEFAULT]);
-    ht_argv_add(&a, k->wait[HT_PRIO_LOW]);
-    ht_argv_add(&a, k->signal);
+    add_waits(&a, k);
     ht_argv_add(&a, k->base);
     ht_argv_add(&a, k->channel);
     ht_argv_addf(&a, "%d", limit);
     int rc;
     redisReply *r = call(s, &a, &rc);
-    ht_argv_clear(&a);
     if (!r)
         return rc;
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
@@ -699,37 +707,12 @@ int ht_store_trim(ht_store_t *s, const ht_keys_t *k, int limit)
 
 int ht_store_blobs_gone(ht_store_t *s, const ht_keys_t *k, int limit, char ***keys, size_t *n)
 {
-    *keys = NULL;
-    *n = 0;
     ht_argv_t a;
     ht_argv_init(&a);
     ht_argv_add(&a, "LPOP");
     ht_argv_add(&a, k->gone);
     ht_argv_addf(&a, "%d", limit);
-    int rc;
-    redisReply *r = call(s, &a, &rc);
-    ht_argv_clear(&a);
-    if (!r)
-        return rc;
-    if (r->type == REDIS_REPLY_NIL) { /* an empty list */
-        freeReplyObject(r);
-        *keys = calloc(1, sizeof(**keys));
-        return *keys ? 0 : HT_ENOMEM;
-    }
-    if (r->type != REDIS_REPLY_ARRAY) {
-        set_err(s, "%s", "redis: unexpected reply type (wanted an array)");
-        freeReplyObject(r);
-        return HT_EPROTO;
-    }
-    char **v = calloc(r->elements + 1, sizeof(*v));
-    for (size_t i = 0; v && i < r->elements; i++) {
-        const redisReply *e = r->element[i];
-        if (e->type == REDIS_REPLY_STRING && (v[*n] = strdup(e->str)))
-            (*n)++;
-    }
-    freeReplyObject(r);
-    *keys = v;
-    return v ? 0 : HT_ENOMEM;
+    return ht_store_cmd_strings(s, &a, keys, n);
 }
 
 int ht_store_exists(ht_store_t *s, const char *key)
@@ -755,7 +738,6 @@ int ht_store_take_lease(ht_store_t *s, const char *key, const char *owner, long 
     ht_argv_addf(&a, "%ld", ttl_s);
     int rc;
     redisReply *r = call(s, &a, &rc);
-    ht_argv_clear(&a);
     if (!r)
         return rc;
     int taken = r->type == REDIS_REPLY_STATUS;
@@ -809,7 +791,6 @@ int ht_store_sched_due(ht_store_t *s, const ht_keys_t *k, int limit, ht_sched_du
     ht_argv_addf(&a, "%d", limit);
     int rc;
     redisReply *r = call(s, &a, &rc);
-    ht_argv_clear(&a);
     if (!r)
         return rc;
     int n = 0;
@@ -881,7 +862,6 @@ int ht_store_sched_fire(ht_store_t *s, const ht_keys_t *k, const char *id, long 
     ht_argv_add(&a, problem ? problem : "");
     int rc;
     redisReply *r = call(s, &a, &rc);
-    ht_argv_clear(&a);
     if (!r)
         return rc;
     rc = HT_EPROTO;
@@ -912,7 +892,6 @@ int ht_store_get(ht_store_t *s, const ht_keys_t *k, const char *id, ht_job_t *jo
     ht_argv_add(&a, jobkey);
     int rc;
     redisReply *r = call(s, &a, &rc);
-    ht_argv_clear(&a);
     if (!r)
         return rc;
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 0)
@@ -934,7 +913,6 @@ int ht_store_delivery_claim(ht_store_t *s, const ht_keys_t *k, long lease_ms, in
     ht_argv_addf(&a, "%d", limit);
     int rc;
     redisReply *r = call(s, &a, &rc);
-    ht_argv_clear(&a);
     if (!r)
         return rc;
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 3 != 0 || r->elements / 3 > (size_t)limit) {
@@ -1060,9 +1038,13 @@ int ht_store_cmd_strings(ht_store_t *s, ht_argv_t *a, char ***out, size_t *n)
     *n = 0;
     int rc;
     redisReply *r = call(s, a, &rc);
-    ht_argv_clear(a);
     if (!r)
         return rc;
+    if (r->type == REDIS_REPLY_NIL) { /* an empty list popped */
+        freeReplyObject(r);
+        *out = calloc(1, sizeof(**out));
+        return *out ? 0 : HT_ENOMEM;
+    }
     if (r->type != REDIS_REPLY_ARRAY) {
         set_err(s, "%s", "redis: unexpected reply type (wanted an array)");
         freeReplyObject(r);

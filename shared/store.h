@@ -133,8 +133,12 @@ typedef enum { HT_OUTCOME_SUCCEEDED, HT_OUTCOME_FAILED, HT_OUTCOME_CANCELED } ht
 /* Stores the outcome of the held attempt: `json` is the result (succeeded),
  * the error object {"code", "message"} (failed), or NULL (canceled).  A
  * retryable failure with attempts left is scheduled again retry_delay_ms
- * from now (0: queued at once).  Returns 0, HT_ESTALE (the outcome was
- * dropped: a later attempt owns the job), or a negative code.
+ * from now (0: queued at once).  `output` is NULL, or the stored reference
+ * (ht_file_ref_format) of the output file the attempt left, already in the
+ * blob store under "<tenant>/<id>/<name>": it becomes the job's output when
+ * the outcome is succeeded and taken.  Returns 0, HT_ESTALE (the outcome was
+ * dropped: a later attempt owns the job; the caller deletes that output),
+ * or a negative code.
  *
  * Then, in the same call (one round trip per job), the
  * claim ht_store_claim would make for `who` when `next` is not NULL:
@@ -143,7 +147,8 @@ typedef enum { HT_OUTCOME_SUCCEEDED, HT_OUTCOME_FAILED, HT_OUTCOME_CANCELED } ht
  * outcome was taken (HT_ESTALE), and never when the call fails. */
 int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job,
                            ht_outcome_t outcome, const char *json, int retryable,
-                           long retry_delay_ms, const ht_claimer_t *who, ht_job_t *next, int *got);
+                           long retry_delay_ms, const char *output, const ht_claimer_t *who,
+                           ht_job_t *next, int *got);
 
 /* Hands a held job back to the head of its queue without counting the
  * attempt (worker draining).  Returns 0, HT_ESTALE, or a negative code. */
@@ -242,8 +247,9 @@ int ht_store_cancel_listen_many(ht_store_t *s, const char *const *channels, size
 
 /* Plain commands, for the few reads and writes outside the function
  * library (the partition set, the CLI's partition report).  `a` is
- * cleared.  An integer reply into *out; an array of strings into *out
- * (NULL-terminated, *n of them, each and the array to free: ht_store_strings_free). */
+ * cleared.  An integer reply into *out; an array of strings (a nil reply
+ * counts as none) into *out (NULL-terminated, *n of them, each and the
+ * array to free: ht_store_strings_free). */
 int ht_store_cmd_int(ht_store_t *s, ht_argv_t *a, long long *out);
 int ht_store_cmd_strings(ht_store_t *s, ht_argv_t *a, char ***out, size_t *n);
 void ht_store_strings_free(char **v);

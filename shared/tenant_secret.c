@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "shared/decimal.h"
 #include "shared/error.h"
 #include "shared/hex.h"
 
@@ -91,17 +92,10 @@ int ht_tsecret_open(const ht_secretbox_keys_t *k, const char *tenant, const char
     return 0;
 }
 
+/* A stored time in ms since the epoch. */
 static int parse_ms(const char *s, int64_t *out)
 {
-    if (!s || *s < '0' || *s > '9')
-        return -1;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end)
-        return -1;
-    *out = v;
-    return 0;
+    return ht_decimal_i64(s, 0, INT64_MAX, out);
 }
 
 int ht_tsecret_parse_list(const char *const *strs, size_t n, int64_t *now_ms,

@@ -1,7 +1,6 @@
 /* Standard Webhooks signing and verification (see webhook.h). */
 #include "shared/webhook.h"
 
-#include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
@@ -10,6 +9,7 @@
 #include <string.h>
 
 #include "shared/base64.h"
+#include "shared/decimal.h"
 #include "shared/error.h"
 
 #define PREFIX      "whsec_"
@@ -140,25 +140,12 @@ static int item_matches(const char *item, size_t len, const unsigned char macs[]
     return match;
 }
 
-static int parse_ts(const char *ts, long long *out)
-{
-    if (!ts || *ts < '0' || *ts > '9')
-        return -1;
-    char *end;
-    errno = 0;
-    long long v = strtoll(ts, &end, 10);
-    if (errno || *end)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int ht_webhook_verify(const ht_webhook_secrets_t *s, const char *id, const char *ts,
                       const char *sig_header, const char *body, size_t len, long long now_s,
                       long tolerance_s)
 {
-    long long t;
-    if (!s || s->n == 0 || !id || !sig_header || parse_ts(ts, &t) < 0)
+    int64_t t;
+    if (!s || s->n == 0 || !id || !sig_header || ht_decimal_i64(ts, 0, INT64_MAX, &t) < 0)
         return HT_EINVAL;
     long long diff = now_s > t ? now_s - t : t - now_s;
     if (diff > tolerance_s)

@@ -9,7 +9,8 @@
  *   2. the handler's "env_pass" names that the worker's environment has;
  *   3. the handler's "env" values;
  *   4. what the worker sets itself (an exec child's HANGTIGHT_JOB_ID,
- *      HANGTIGHT_ATTEMPT and HANGTIGHT_JOB_TYPE);
+ *      HANGTIGHT_ATTEMPT and HANGTIGHT_JOB_TYPE, and its HT_INPUT_PATH and
+ *      HT_OUTPUT_PATH for a job's files: worker/files.h);
  * a later entry replacing an earlier one of the same name.  Nothing else
  * reaches a child: not HANGTIGHT_REDIS_URL, webhook secrets, API keys, nor
  * any other variable of the worker (the config refuses HANGTIGHT_* names

@@ -1,8 +1,9 @@
 /* The exec handler: runs one child process per job, as configured in the
  * HANGTIGHT_HANDLERS file (handlers_config.h).  The child gets the payload
  * JSON on stdin (the stored bytes, not parsed here), HANGTIGHT_JOB_ID,
- * HANGTIGHT_ATTEMPT and HANGTIGHT_JOB_TYPE in its environment (which is
- * otherwise the clean one of child.h), and speaks the stdout protocol of
+ * HANGTIGHT_ATTEMPT and HANGTIGHT_JOB_TYPE in its environment, with
+ * HT_INPUT_PATH and HT_OUTPUT_PATH for the job's files (which is otherwise
+ * the clean one of child.h), and speaks the stdout protocol of
  * exec_output.h.
  *
  * One poll(2) loop per job on the slot thread: it feeds stdin without
@@ -59,18 +60,22 @@ typedef struct {
 } run_t;
 
 /* Starts the child with the clean environment (child.h) plus the job's
- * variables.  Returns 0 or a negative errno (then r->c.pid says whether a
- * child runs anyway). */
-static int spawn(run_t *r)
+ * variables: HT_INPUT_PATH when the job has an input file, HT_OUTPUT_PATH
+ * when the worker has a blob store (files.h).  `input` and `output` are
+ * those paths or NULL.  Returns 0 or a negative errno (then r->c.pid says
+ * whether a child runs anyway). */
+static int spawn(run_t *r, const char *input, const char *output)
 {
-    char *vars[4] = {NULL};
-    const char *extra[4] = {NULL};
-    int rc = -ENOMEM;
+    char *vars[6] = {NULL};
+    const char *extra[6] = {NULL};
+    int rc = -ENOMEM, n = 3;
     if (asprintf(&vars[0], "HANGTIGHT_JOB_ID=%s", ht_job_id(r->ctx)) < 0 ||
         asprintf(&vars[1], "HANGTIGHT_ATTEMPT=%d", ht_job_attempt(r->ctx)) < 0 ||
-        asprintf(&vars[2], "HANGTIGHT_JOB_TYPE=%s", ht_job_type(r->ctx)) < 0)
+        asprintf(&vars[2], "HANGTIGHT_JOB_TYPE=%s", ht_job_type(r->ctx)) < 0 ||
+        (input && asprintf(&vars[n++], "HT_INPUT_PATH=%s", input) < 0) ||
+        (output && asprintf(&vars[n++], "HT_OUTPUT_PATH=%s", output) < 0))
         goto out;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < n; i++)
         extra[i] = vars[i];
     char **env = ht_child_env(r->h, environ, extra);
     if (!env)
@@ -78,7 +83,7 @@ static int spawn(run_t *r)
     rc = ht_child_spawn(&r->c, r->h->argv, env);
     ht_child_env_free(env);
 out:
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 6; i++)
         free(vars[i]);
     return rc;
 }
@@ -244,6 +249,9 @@ static int outcome(run_t *r, json_t **result)
         return HT_HANDLER_FAIL;
     }
     if (WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0) {
+        const char *type = ht_exec_output_content_type(r->out);
+        if (type && ht_job_output_type(r->ctx, type) < 0)
+            return HT_HANDLER_FAIL;
         json_t *res = ht_exec_output_result(r->out);
         *result = res ? json_incref(res) : NULL;
         return HT_HANDLER_OK;
@@ -284,7 +292,10 @@ int ht_exec_run(ht_job_ctx_t *ctx, const json_t *payload, json_t **result)
     if (r.h->timeout_s > 0)
         r.handler_deadline = ht_mono_ms() + r.h->timeout_s * 1000;
 
-    int rc = spawn(&r);
+    const char *input, *output;
+    if (ht_job_ctx_input_path(ctx, &input) < 0 || ht_job_ctx_output_path(ctx, &output) < 0)
+        goto out;
+    int rc = spawn(&r, input, output);
     if (rc < 0 && r.c.pid <= 0) {
         char msg[512];
         snprintf(msg, sizeof(msg), "cannot run %s: %s", r.h->argv[0], strerror(-rc));

@@ -21,6 +21,8 @@ struct ht_exec_output {
     json_t *result;
     char *error_msg;
     int error_retry;
+
+    char *content_type;
 };
 
 ht_exec_output_t *ht_exec_output_new(size_t max_line)
@@ -38,6 +40,7 @@ void ht_exec_output_free(ht_exec_output_t *p)
     ht_lines_free(&p->lines);
     free(p->progress_msg);
     free(p->error_msg);
+    free(p->content_type);
     json_decref(p->result);
     free(p);
 }
@@ -77,10 +80,17 @@ static void parse_line(ht_exec_output_t *p, const char *s, size_t n)
         return;                                         /* not JSON: a log line */
     const json_t *pct = json_object_get(v, "progress"); /* NULL unless an object */
     const json_t *err = json_object_get(v, "error");
+    const json_t *ctype = json_object_get(v, "output_content_type");
+    char *t;
     if (json_is_number(pct)) {
         take_progress_line(p, v, pct);
     } else if (json_is_string(err)) {
         take_error_line(p, v, err);
+    } else if (json_is_string(ctype)) {
+        if ((t = strdup(json_string_value(ctype)))) {
+            free(p->content_type);
+            p->content_type = t;
+        }
     } else {
         json_decref(p->result);
         p->result = v;
@@ -134,6 +144,11 @@ int ht_exec_output_take_progress(ht_exec_output_t *p, int *percent, const char *
 json_t *ht_exec_output_result(const ht_exec_output_t *p)
 {
     return p->result;
+}
+
+const char *ht_exec_output_content_type(const ht_exec_output_t *p)
+{
+    return p->content_type;
 }
 
 const char *ht_exec_output_error(const ht_exec_output_t *p, int *retryable)

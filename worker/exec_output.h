@@ -11,6 +11,10 @@
  *     exits 0, and is retried only when "retry" is true (the default when
  *     "retry" is absent) — {"error": "bad input", "retry": false} fails the
  *     job at once without using its remaining attempts;
+ *   - an object whose "output_content_type" member is a string (and which
+ *     is neither of the above) sets the content type of the output file the
+ *     child writes to HT_OUTPUT_PATH (the last one wins; other members are
+ *     ignored);
  *   - any other JSON value is a result candidate: the last one wins;
  *   - lines that are not JSON (logs, blank lines) are ignored.
  * A line longer than HT_EXEC_LINE_MAX bytes puts the parser into an error
@@ -53,6 +57,10 @@ int ht_exec_output_take_progress(ht_exec_output_t *p, int *percent, const char *
 
 /* The last result candidate: borrowed, NULL when none. */
 json_t *ht_exec_output_result(const ht_exec_output_t *p);
+
+/* The content type of the last {"output_content_type": ...} line
+ * (borrowed, NULL when none). */
+const char *ht_exec_output_content_type(const ht_exec_output_t *p);
 
 /* The message of the last {"error": ...} line (borrowed, NULL when none) and
  * its retryability. */

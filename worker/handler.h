@@ -39,6 +39,8 @@
 #define HT_HANDLER_H
 
 #include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "shared/error.h" /* HT_E* codes returned below */
 
@@ -64,6 +66,12 @@ typedef int (*ht_handler_fn)(ht_job_ctx_t *ctx, const json_t *payload, json_t **
  * should stop (as ht_job_should_stop()). */
 int ht_job_progress(ht_job_ctx_t *ctx, int percent, const char *message);
 
+/* Progress by bytes: `done` of `total` bytes (total 0: unknown), as a
+ * percent and a message "<verb> <n> of <m> MiB".  Publishes at most every
+ * HT_PROGRESS_BYTES_MS (always when done reaches total), so it may be
+ * called for every piece.  Returns nonzero when the handler should stop. */
+int ht_job_progress_bytes(ht_job_ctx_t *ctx, uint64_t done, uint64_t total, const char *verb);
+
 /* Nonzero when the handler should stop and return (timeout, lease lost,
  * canceled or drain). */
 int ht_job_should_stop(ht_job_ctx_t *ctx);
@@ -85,10 +93,63 @@ const char *ht_job_id(const ht_job_ctx_t *ctx);
 int ht_job_attempt(const ht_job_ctx_t *ctx);
 const char *ht_job_type(const ht_job_ctx_t *ctx);
 
+/* ---- files (DESIGN.md "Files", docs/files.md) ------------------------
+ * A job may come with an input file and its handler may leave an output
+ * file.  The bytes live in the blob store (HANGTIGHT_BLOB_STORE), never in
+ * memory: read the input from its path or as a stream, write the output
+ * to its path or through the writer.  The output is kept only when the
+ * handler returns HT_HANDLER_OK (the job document's "output" then names
+ * it); whatever a failed, stopped or retried attempt wrote is removed.  On
+ * a failure these calls have already recorded it (ht_job_fail(): code
+ * "no_input" or "input_unavailable" for the input, "output_failed" for the
+ * output): the handler just returns HT_HANDLER_FAIL. */
+
+/* 1 when the job has an input file, with its size in *bytes (may be NULL);
+ * 0 when it has none. */
+int ht_job_has_input(const ht_job_ctx_t *ctx, uint64_t *bytes);
+
+/* The input's content type as the client gave it (borrowed), or NULL. */
+const char *ht_job_input_content_type(const ht_job_ctx_t *ctx);
+
+/* The input's SHA-256 as stored when it came in (lowercase hex, borrowed),
+ * or NULL. */
+const char *ht_job_input_sha256(const ht_job_ctx_t *ctx);
+
+/* A readable local path of the input (borrowed, valid during the call; not
+ * to be written to), or NULL after a recorded failure (no input, no store,
+ * the store unavailable).  An s3: store fetches a local copy first: a
+ * handler that reads the input once from start to end does better with
+ * ht_job_input_read(). */
+const char *ht_job_input_path(ht_job_ctx_t *ctx);
+
+/* Receives the input's bytes in order, in pieces of up to 256 KiB (buf
+ * valid during the call).  Returns 0 to go on, nonzero to stop. */
+typedef int (*ht_job_sink_fn)(void *ud, const void *buf, size_t len);
+
+/* Streams the whole input to sink, with no local copy.  Returns 0 once
+ * every byte went to sink, HT_ECANCELED when sink stopped it (nothing is
+ * recorded), or another negative code after a recorded failure. */
+int ht_job_input_read(ht_job_ctx_t *ctx, ht_job_sink_fn sink, void *ud);
+
+/* Sets the output's content type (printable ASCII with a '/'; default
+ * application/octet-stream).  Before the first ht_job_output_write().
+ * Returns 0, or HT_EINVAL (recorded). */
+int ht_job_output_type(ht_job_ctx_t *ctx, const char *content_type);
+
+/* A path to write the output file to (borrowed; nothing is there yet; on
+ * the store's file system, so keeping it is a rename), or NULL after a
+ * recorded failure (no store, or the writer is in use). */
+const char *ht_job_output_path(ht_job_ctx_t *ctx);
+
+/* Appends len bytes to the output, streamed into the store as they come.
+ * Returns 0, or a negative code after a recorded failure (the path is in
+ * use, the store is full or unavailable, over 5 GiB). */
+int ht_job_output_write(ht_job_ctx_t *ctx, const void *buf, size_t len);
+
 /* Registers a handler for job type `name` ([a-z0-9_.-]{1,64}).  Call before
  * ht_worker_main(), from one thread.  `name` is copied.  Returns 0,
  * HT_EINVAL (bad name or NULL fn), HT_EEXIST (the type is already taken,
- * including by the built-ins sleep, echo and fail) or HT_ENOMEM. */
+ * including by the built-ins sleep, echo, fail, checksum and gzip) or HT_ENOMEM. */
 int ht_worker_register(const char *name, ht_handler_fn fn);
 
 /* Runs a worker: parses options (--help lists them), connects to Redis,

@@ -41,6 +41,7 @@ void ht_job_ctx_init(ht_job_ctx_t *ctx, const ht_job_t *job, const void *handler
     ctx->deadline_ms = deadline_ms;
     ctx->fail_retryable = 1;
     ctx->progress_pct = -1;
+    ht_job_files_init(&ctx->files, job);
 }
 
 void ht_job_ctx_clear(ht_job_ctx_t *ctx)
@@ -50,6 +51,7 @@ void ht_job_ctx_clear(ht_job_ctx_t *ctx)
     free(ctx->progress_msg);
     free(ctx->result_text);
     ctx->fail_code = ctx->fail_msg = ctx->progress_msg = ctx->result_text = NULL;
+    ht_job_files_clear(&ctx->files);
 }
 
 const void *ht_job_handler_data(const ht_job_ctx_t *ctx)
@@ -118,6 +120,26 @@ int ht_job_progress(ht_job_ctx_t *ctx, int percent, const char *message)
     return ht_job_should_stop(ctx);
 }
 
+int ht_job_progress_bytes(ht_job_ctx_t *ctx, uint64_t done, uint64_t total, const char *verb)
+{
+    int64_t now = ht_mono_ms();
+    if ((total == 0 || done < total) && ctx->bytes_shown_ms &&
+        now - ctx->bytes_shown_ms < HT_PROGRESS_BYTES_MS)
+        return ht_job_should_stop(ctx);
+    ctx->bytes_shown_ms = now;
+    char msg[128];
+    const double mib = 1024.0 * 1024.0;
+    int pct = -1;
+    if (total > 0) {
+        pct = (int)(done >= total ? 100 : done * 100 / total);
+        snprintf(msg, sizeof(msg), "%s %.1f of %.1f MiB", verb ? verb : "read", done / mib,
+                 total / mib);
+    } else {
+        snprintf(msg, sizeof(msg), "%s %.1f MiB", verb ? verb : "read", done / mib);
+    }
+    return ht_job_progress(ctx, pct, msg);
+}
+
 int ht_job_sleep_ms(ht_job_ctx_t *ctx, long ms)
 {
     int64_t end = ht_mono_ms() + (ms > 0 ? ms : 0);
@@ -176,4 +198,102 @@ char *ht_job_ctx_error_json(const ht_job_ctx_t *ctx)
     if (!ctx->failed || !ctx->fail_code)
         return ht_error_json("handler_failed", "the handler failed without saying why");
     return ht_error_json(ctx->fail_code, ctx->fail_msg ? ctx->fail_msg : ctx->fail_code);
+}
+
+/* ---- files ---------------------------------------------------------------- */
+
+/* Records the files' last failure under `code` and passes rc on. */
+static int files_failed(ht_job_ctx_t *ctx, const char *code, int rc)
+{
+    ht_job_fail(ctx, code, ctx->files.err, ht_job_files_retryable(&ctx->files));
+    return rc;
+}
+
+int ht_job_has_input(const ht_job_ctx_t *ctx, uint64_t *bytes)
+{
+    const ht_file_ref_t *in = &ctx->job->input;
+    if (bytes)
+        *bytes = in->name[0] ? in->bytes : 0;
+    return in->name[0] != '\0';
+}
+
+const char *ht_job_input_content_type(const ht_job_ctx_t *ctx)
+{
+    return ctx->job->input.name[0] ? ctx->job->input.content_type : NULL;
+}
+
+const char *ht_job_input_sha256(const ht_job_ctx_t *ctx)
+{
+    return ctx->job->input.name[0] ? ctx->job->input.sha256 : NULL;
+}
+
+int ht_job_ctx_input_path(ht_job_ctx_t *ctx, const char **path)
+{
+    int rc = ht_job_files_input_path(&ctx->files, path);
+    return rc < 0 ? files_failed(ctx, "input_unavailable", rc) : 0;
+}
+
+const char *ht_job_input_path(ht_job_ctx_t *ctx)
+{
+    const char *path;
+    if (!ht_job_has_input(ctx, NULL)) {
+        ht_job_fail(ctx, "no_input", "the job has no input file", 0);
+        return NULL;
+    }
+    return ht_job_ctx_input_path(ctx, &path) < 0 ? NULL : path;
+}
+
+int ht_job_input_read(ht_job_ctx_t *ctx, ht_job_sink_fn sink, void *ud)
+{
+    if (!ht_job_has_input(ctx, NULL)) {
+        ht_job_fail(ctx, "no_input", "the job has no input file", 0);
+        return HT_ENOTFOUND;
+    }
+    int rc = ht_job_files_read(&ctx->files, sink, ud);
+    if (rc < 0 && rc != HT_ECANCELED)
+        return files_failed(ctx, "input_unavailable", rc);
+    return rc;
+}
+
+int ht_job_output_type(ht_job_ctx_t *ctx, const char *content_type)
+{
+    int rc = ht_job_files_set_type(&ctx->files, content_type);
+    return rc < 0 ? files_failed(ctx, "output_failed", rc) : 0;
+}
+
+int ht_job_ctx_output_path(ht_job_ctx_t *ctx, const char **path)
+{
+    *path = NULL;
+    if (!ht_files_enabled())
+        return 0;
+    int rc = ht_job_files_output_path(&ctx->files, path);
+    return rc < 0 ? files_failed(ctx, "output_failed", rc) : 0;
+}
+
+const char *ht_job_output_path(ht_job_ctx_t *ctx)
+{
+    const char *path;
+    int rc = ht_job_files_output_path(&ctx->files, &path);
+    return rc < 0 ? (files_failed(ctx, "output_failed", rc), NULL) : path;
+}
+
+int ht_job_output_write(ht_job_ctx_t *ctx, const void *buf, size_t len)
+{
+    int rc = ht_job_files_write(&ctx->files, buf, len);
+    return rc < 0 ? files_failed(ctx, "output_failed", rc) : 0;
+}
+
+int ht_job_ctx_keep_output(ht_job_ctx_t *ctx, char *ref, size_t reflen)
+{
+    int rc = ht_job_files_keep(&ctx->files, ref, reflen);
+    if (rc < 0) {
+        ht_log(HT_LOG_WARN, "output not stored", "id", ctx->job->id, "error", ctx->files.err, NULL);
+        return files_failed(ctx, "output_failed", rc);
+    }
+    return 0;
+}
+
+void ht_job_ctx_drop_output(ht_job_ctx_t *ctx)
+{
+    ht_job_files_drop(&ctx->files);
 }

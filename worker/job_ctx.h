@@ -12,6 +12,7 @@
 #include "shared/keys.h"
 #include "shared/store.h"
 
+#include "worker/files.h"
 #include "worker/handler.h"
 
 /* Why a handler is asked to stop.  The first reason set wins. */
@@ -25,6 +26,8 @@ typedef enum {
 
 /* Progress reaches Redis at most this often; see ht_job_progress(). */
 #define HT_PROGRESS_INTERVAL_MS 100
+/* ht_job_progress_bytes() reports at most this often. */
+#define HT_PROGRESS_BYTES_MS 250
 
 struct ht_job_ctx {
     const ht_job_t *job;      /* borrowed: the claimed job */
@@ -44,6 +47,9 @@ struct ht_job_ctx {
     int progress_pct;
     char *progress_msg;
     int64_t progress_sent_ms; /* monotonic time of the last write */
+    int64_t bytes_shown_ms;   /* monotonic time of the last ht_job_progress_bytes() report */
+
+    ht_job_files_t files; /* the input handed over, the output left */
 };
 
 /* Monotonic milliseconds, for deadlines and intervals (never the wall
@@ -79,7 +85,24 @@ const char *ht_job_payload_text(const ht_job_ctx_t *ctx, size_t *len);
  * instead of encoding *result. */
 void ht_job_ctx_set_result_text(ht_job_ctx_t *ctx, char *text);
 
+/* Removes the attempt's temporary files and frees what the ctx owns. */
 void ht_job_ctx_clear(ht_job_ctx_t *ctx);
+
+/* After the handler returned HT_HANDLER_OK: stores the output it left, if
+ * any, and writes its reference into ref[reflen] ("" for none).  Returns
+ * 0, or a negative code with the failure recorded (ht_job_fail: code
+ * "output_failed"): the attempt then fails. */
+int ht_job_ctx_keep_output(ht_job_ctx_t *ctx, char *ref, size_t reflen);
+
+/* The stored output's outcome was not taken (a later attempt owns the
+ * job): its blob is deleted. */
+void ht_job_ctx_drop_output(ht_job_ctx_t *ctx);
+
+/* The local path of the input for a handler's child process: 0 with *path
+ * (NULL when the job has none), or a negative code with the failure
+ * recorded.  The output path likewise (NULL when no store is configured). */
+int ht_job_ctx_input_path(ht_job_ctx_t *ctx, const char **path);
+int ht_job_ctx_output_path(ht_job_ctx_t *ctx, const char **path);
 
 /* Builds an error object's JSON text {"code": code, "message": message}
  * (message made valid UTF-8): a new malloc'd string or NULL. */

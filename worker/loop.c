@@ -152,17 +152,22 @@ typedef struct {
 #define SAME_PARTITION_MAX 8
 
 /* Stores the outcome, retrying while Redis is away.  `json` is the result
- * or error text (owned by the caller; NULL when canceled).  A retryable
- * failure with attempts left waits a full-jitter backoff (shared/backoff.h)
- * before its next attempt.  The same call claims the slot's next job into
- * `nx` unless the worker is draining. */
-static void store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job,
-                          ht_outcome_t outcome, const char *json, int retryable, next_t *nx)
+ * or error text (owned by the caller; NULL when canceled), `output` the
+ * reference of the output file the attempt left (NULL or "": none).  A
+ * retryable failure with attempts left waits a full-jitter backoff
+ * (shared/backoff.h) before its next attempt.  The same call claims the slot's
+ * next job into `nx` unless the worker is draining.  Returns 0 when stored,
+ * HT_ESTALE when the first answer said the attempt no longer holds the job
+ * (nothing of it was taken), or -1 when it is not known (a try whose answer
+ * was lost may have been taken). */
+static int store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job,
+                         ht_outcome_t outcome, const char *json, int retryable, const char *output,
+                         next_t *nx)
 {
     ht_keys_t scratch;
     const ht_keys_t *k = ht_wstate_keys_of(slot->st, job->id, &scratch);
     if (!k)
-        return;
+        return -1;
     settling(slot);
     long delay_ms = 0;
     if (outcome == HT_OUTCOME_FAILED && retryable && job->attempt < job->max_attempts)
@@ -172,7 +177,7 @@ static void store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *jo
     trouble_t t = {0};
     for (;;) {
         int want = nx->allow && !nx->got && !atomic_load(&slot->st->draining);
-        int rc = ht_store_complete_next(store, k, job, outcome, json, retryable, delay_ms,
+        int rc = ht_store_complete_next(store, k, job, outcome, json, retryable, delay_ms, output,
                                         &slot->st->claimer, want ? &nx->job : NULL,
                                         want ? &nx->got : NULL);
         if (rc == 0 || rc == HT_ESTALE)
@@ -180,12 +185,12 @@ static void store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *jo
         if (rc == 0) {
             recovered(&t);
             log_outcome(job, outcome, json, retryable, delay_ms);
-            return;
+            return 0;
         }
         if (rc == HT_ESTALE) {
             ht_log(HT_LOG_WARN, "outcome dropped: the attempt no longer holds the job", "id",
                    job->id, "outcome", outcome_name(outcome), NULL);
-            return;
+            return t.failing ? -1 : HT_ESTALE;
         }
         /* Retried even when the lease thread presumes the lease lost (no
          * renewal for a whole lease): until a reaper takes the job, Redis
@@ -193,7 +198,7 @@ static void store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *jo
         if (ht_mono_ms() >= give_up) {
             ht_log(HT_LOG_ERROR, "outcome not stored; the job runs again when its lease ends", "id",
                    job->id, "error", ht_store_errstr(store), NULL);
-            return;
+            return -1;
         }
         trouble(&t, store, "complete");
     }
@@ -221,7 +226,7 @@ static void fail_now(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, co
                      const char *message, int retryable, next_t *nx)
 {
     char *json = ht_error_json(code, message);
-    store_outcome(slot, store, job, HT_OUTCOME_FAILED, json, retryable, nx);
+    store_outcome(slot, store, job, HT_OUTCOME_FAILED, json, retryable, NULL, nx);
     free(json);
 }
 
@@ -270,7 +275,7 @@ static void settle(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, ht_j
         return;
     case HT_STOP_CANCELED:
         if (hrc != HT_HANDLER_OK) {
-            store_outcome(slot, store, job, HT_OUTCOME_CANCELED, NULL, 0, nx);
+            store_outcome(slot, store, job, HT_OUTCOME_CANCELED, NULL, 0, NULL, nx);
             return;
         }
         break;
@@ -278,23 +283,28 @@ static void settle(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job, ht_j
         break;
     }
     ht_job_ctx_flush_progress(ctx);
-    if (hrc == HT_HANDLER_OK && ctx->result_text) {
-        store_outcome(slot, store, job, HT_OUTCOME_SUCCEEDED, ctx->result_text, 0, nx);
-        return;
-    }
+    /* The output file goes into the store before the outcome names it;
+     * one that cannot be stored fails the attempt (files.h). */
+    char output[HT_JOB_FILES_REF_MAX];
+    if (hrc == HT_HANDLER_OK && ht_job_ctx_keep_output(ctx, output, sizeof(output)) < 0)
+        hrc = HT_HANDLER_FAIL;
     if (hrc == HT_HANDLER_OK) {
-        char *text = result ? json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-        if (result && !text) {
+        char *text = NULL;
+        if (!ctx->result_text && result &&
+            !(text = json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY))) {
+            ht_job_ctx_drop_output(ctx);
             fail_now(slot, store, job, "internal", "the result could not be encoded", 1, nx);
             return;
         }
-        store_outcome(slot, store, job, HT_OUTCOME_SUCCEEDED, text ? text : "null", 0, nx);
+        const char *body = ctx->result_text ? ctx->result_text : text ? text : "null";
+        if (store_outcome(slot, store, job, HT_OUTCOME_SUCCEEDED, body, 0, output, nx) == HT_ESTALE)
+            ht_job_ctx_drop_output(ctx);
         free(text);
         return;
     }
     char *err = ht_job_ctx_error_json(ctx);
     store_outcome(slot, store, job, HT_OUTCOME_FAILED, err ? err : "{\"code\":\"handler_failed\"}",
-                  ctx->failed ? ctx->fail_retryable : 1, nx);
+                  ctx->failed ? ctx->fail_retryable : 1, NULL, nx);
     free(err);
 }
 

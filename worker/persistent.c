@@ -265,6 +265,8 @@ static int serve(job_t *j)
         ht_pool_release(j->p, extra, ht_job_id(j->ctx));
         j->p = NULL;
         if (j->answer.kind == HT_PROTO_RESULT) {
+            if (j->answer.output_type && ht_job_output_type(j->ctx, j->answer.output_type) < 0)
+                return HT_HANDLER_FAIL;
             ht_job_ctx_set_result_text(j->ctx, j->answer.result);
             j->answer.result = NULL;
             return HT_HANDLER_OK;
@@ -313,6 +315,9 @@ int ht_persistent_run(ht_job_ctx_t *ctx, const json_t *payload, json_t **result)
                          .attempt = ht_job_attempt(ctx),
                          .deadline_ms = ht_now_ms() + (j.deadline - now)};
     pj.payload = ht_job_payload_text(ctx, &pj.payload_len);
+    if (ht_job_ctx_input_path(ctx, &pj.input_path) < 0 ||
+        ht_job_ctx_output_path(ctx, &pj.output_path) < 0)
+        return HT_HANDLER_FAIL;
     char *line = ht_proto_job_line(&pj, &j.len);
     if (!line) {
         ht_job_fail(ctx, "internal", "out of memory writing the job line", 1);

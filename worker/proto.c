@@ -248,8 +248,16 @@ int ht_proto_parse(const char *line, size_t len, const char *id, ht_proto_answer
         a->kind = HT_PROTO_INVALID;
     } else if (res && err) {
         rc = invalid(a, "both \"result\" and \"error\"");
+    } else if (res && json_object_get(v, "output_content_type") &&
+               !json_is_string(json_object_get(v, "output_content_type"))) {
+        rc = invalid(a, "\"output_content_type\" is not a string");
     } else if (res) {
+        const json_t *ctype = json_object_get(v, "output_content_type");
         a->kind = HT_PROTO_RESULT;
+        if (ctype && !(a->output_type = strdup(json_string_value(ctype)))) {
+            json_decref(v);
+            return HT_ENOMEM;
+        }
         a->result = result_text(line, len);
         if (!a->result)
             a->result = json_dumps(res, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -270,5 +278,6 @@ void ht_proto_answer_clear(ht_proto_answer_t *a)
     free(a->message);
     free(a->result);
     free(a->error);
+    free(a->output_type);
     memset(a, 0, sizeof(*a));
 }

@@ -6,13 +6,17 @@
  *   {"id":"…","type":"…","attempt":1,"deadline_ms":<unix ms>,"payload":<JSON>}
  * The payload is the stored JSON text, copied byte for byte (never parsed
  * and encoded again); it comes last so that the fixed fields are written
- * around it.  File jobs add "input_path" and "output_path" before it.
+ * around it.  "input_path" (the job's input file, when it has one) and
+ * "output_path" (where to write an output file, when the worker has a
+ * blob store) come before it.
  *
  * Handler -> worker, one JSON object a line (LF or CRLF), each naming the
  * job's "id":
  *   {"id":"…","progress":42,"message":"…"}   any number of times: percent
  *        0..100 (clamped, rounded; null for none), message optional;
  *   {"id":"…","result":<any JSON>}           the final line of a success;
+ *        an "output_content_type" string beside "result" is the content
+ *        type of the output file written to output_path;
  *   {"id":"…","error":"…","retry":false,"code":"…"}  the final line of a
  *        failure: "retry" (default true) says whether attempts left may be
  *        used, "code" (optional, [a-z0-9_.-]{1,64}, default
@@ -57,9 +61,10 @@ typedef enum {
 typedef struct {
     ht_proto_kind_t kind;
     int percent;
-    char *message; /* owned */
-    char *result;  /* owned, NUL-terminated */
-    char *error;   /* owned */
+    char *message;     /* owned */
+    char *result;      /* owned, NUL-terminated */
+    char *error;       /* owned */
+    char *output_type; /* owned: a result's "output_content_type", or NULL */
     int retry;
     char code[HT_PROTO_CODE_MAX + 1];
     char why[192];

@@ -15,7 +15,7 @@ static const char **names;
 static size_t count, cap;
 static int builtins_added;
 
-static const char *const builtin_names[] = {"sleep", "echo", "fail"};
+static const char *const builtin_names[] = {"sleep", "echo", "fail", "checksum", "gzip"};
 
 int ht_registry_is_builtin(const char *name)
 {
@@ -80,7 +80,9 @@ int ht_registry_add_builtins(void)
     int rc = 0;
     if ((rc = add("sleep", ht_builtin_sleep, NULL, 0)) < 0 ||
         (rc = add("echo", ht_builtin_echo, NULL, 0)) < 0 ||
-        (rc = add("fail", ht_builtin_fail, NULL, 0)) < 0)
+        (rc = add("fail", ht_builtin_fail, NULL, 0)) < 0 ||
+        (rc = add("checksum", ht_builtin_checksum, NULL, 0)) < 0 ||
+        (rc = add("gzip", ht_builtin_gzip, NULL, 0)) < 0)
         return rc;
     builtins_added = 1;
     return 0;

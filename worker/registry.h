@@ -25,7 +25,7 @@ int ht_registry_add(const char *name, ht_handler_fn fn, const void *data);
  * does not parse them for it. */
 int ht_registry_add_raw(const char *name, ht_handler_fn fn, const void *data);
 
-/* Adds sleep, echo and fail (once; later calls do nothing). */
+/* Adds sleep, echo, fail, checksum and gzip (once; later calls do nothing). */
 int ht_registry_add_builtins(void);
 
 /* 1 when `name` is a built-in type (reserved even before they are added). */

@@ -23,6 +23,7 @@
 
 #include "worker/builtins.h"
 #include "worker/cancel.h"
+#include "worker/files.h"
 #include "worker/handler.h"
 #include "worker/handlers_config.h"
 #include "worker/job_ctx.h"
@@ -49,6 +50,7 @@ typedef struct {
     const char *log_level;
     const char *webhook_secret; /* "whsec_..." list; NULL: deliveries unsigned */
     int allow_eviction;         /* start on a Redis that may evict keys (warn only) */
+    ht_blob_settings_t blobs;   /* the blob store of file jobs (files.h) */
 
     ht_wstate_t st;
     ht_handlers_config_t handlers;
@@ -119,6 +121,7 @@ static int parse_options(ht_worker_t *w, int argc, char **argv)
         {"webhook-secrets-cache-ms", "HANGTIGHT_WEBHOOK_SECRETS_CACHE_MS", HT_OPT_INT, "5000",
          "MS a tenant's webhook secrets are cached (a revoked one may sign for this long)", 0,
          300000, &ht_tsecrets_settings.cache_ms},
+        HT_BLOB_OPTIONS(w->blobs),
     };
     size_t n = sizeof(opts) / sizeof(opts[0]);
     char err[512];
@@ -378,6 +381,11 @@ int ht_worker_main(int argc, char **argv)
     char err[512];
     if (ht_redis_url_parse(w.redis_url, &st->url, err, sizeof(err)) < 0) {
         fprintf(stderr, "hangtight-worker: --redis-url: %s\n", err);
+        return 2;
+    }
+    ht_files_configure(&w.blobs);
+    if (ht_files_check(err, sizeof(err)) < 0) {
+        fprintf(stderr, "hangtight-worker: --blob-store: %s\n", err);
         return 2;
     }
 

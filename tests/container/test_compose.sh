@@ -11,7 +11,8 @@
 #  3. Brings the stack up under a project name of its own, with the api
 #     published on a free host port (HANGTIGHT_PORT), and checks the closed
 #     default: the api generated a key and logged it once, a request
-#     without it gets 401, a job submitted with it succeeds.
+#     without it gets 401, a job submitted with it succeeds, and a file job
+#     (gzip) goes through the blobs volume that api and workers share.
 #  4. Scales the workers to 3 (HANGTIGHT_WORKERS: podman-compose 1.0.3 has
 #     no working --scale) and checks that 12 long jobs run at once, which 3
 #     workers of 4 slots can do only together, each holding some.
@@ -30,7 +31,8 @@ set -euo pipefail
 
 HT_SOURCE_DIR=${HT_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 HERE=$HT_SOURCE_DIR/tests/container
-NAME=container.compose
+HT_TEST_NAME=container.compose
+HT_POLL_S=0.5
 SKIP_CODE=77
 BASE_IMAGE=docker.io/library/debian:12-slim
 REDIS_IMAGE=docker.io/library/redis:7
@@ -44,29 +46,14 @@ KEY=
 WORKERS=1
 T0=$SECONDS
 
-log() { printf '[%s %s] %s\n' "$(date +%H:%M:%S)" compose "$*" >&2; }
-
-fail() {
-    printf '\nFAIL (%s): %s\n' "$NAME" "$*" >&2
-    exit 1
-}
+# log, fail, wait_until (every 0.5 s)
+source "$HT_SOURCE_DIR/tests/integration/base.sh"
 
 # Not runnable here: skipped, except under CI, where it must run.
 skip() {
     [[ "${CI:-}" != true ]] || fail "$* (CI=true: the container test must run)"
-    printf '\nSKIP (%s): %s\n' "$NAME" "$*" >&2
+    printf '\nSKIP (%s): %s\n' "$HT_TEST_NAME" "$*" >&2
     exit "$SKIP_CODE"
-}
-
-# wait_until SECONDS DESCRIPTION COMMAND...: retries COMMAND every 0.5 s.
-wait_until() {
-    local timeout=$1 what=$2
-    shift 2
-    local deadline=$((SECONDS + timeout))
-    until "$@"; do
-        ((SECONDS < deadline)) || fail "timed out after ${timeout}s waiting until $what"
-        sleep 0.5
-    done
 }
 
 # podman-compose on this checkout's compose file, as project $PROJECT.
@@ -122,7 +109,7 @@ cleanup() {
             podman network rm -f "$name" >/dev/null 2>&1
         done
         if [[ -n "$(leftovers)" ]]; then
-            printf 'FAIL (%s): left behind: %s\n' "$NAME" "$(leftovers | tr '\n' ' ')" >&2
+            printf 'FAIL (%s): left behind: %s\n' "$HT_TEST_NAME" "$(leftovers | tr '\n' ' ')" >&2
             ((rc == 0 || rc == SKIP_CODE)) && rc=1
         fi
     fi
@@ -134,7 +121,7 @@ cleanup() {
         echo "test files kept in $TMP" >&2
     else
         rm -rf "$TMP"
-        ((rc == 0)) && echo "PASS ($NAME) in $((SECONDS - T0)) s" >&2
+        ((rc == 0)) && echo "PASS ($HT_TEST_NAME) in $((SECONDS - T0)) s" >&2
     fi
     exit "$rc"
 }
@@ -286,6 +273,17 @@ is() {
 submit '{"type": "echo", "payload": {"hello": "containers"}}'
 wait_until 60 "the echo job succeeds" is "$JOB" succeeded
 assert_eq "$(jq -c .result <<<"$BODY")" '{"hello":"containers"}' "the echo job's result"
+
+# A file job through the shared blobs volume: the api stores the upload,
+# the worker's built-in gzip reads it and leaves its output there, the api
+# serves it (102s, then 201 Created with the output's Location).
+head -c $((4 << 20)) /dev/urandom >"$TMP/file.bin"
+code=$(curl -s -o "$TMP/gz.json" -D "$TMP/gz.h" -w '%{http_code}' --max-time 120 -X POST \
+    -T "$TMP/file.bin" -H "Authorization: Bearer $KEY" -H 'Prefer: wait=60' "$API/v1/jobs?type=gzip")
+assert_eq "$code" 201 "a gzip file job through the stack ($(cat "$TMP/gz.json"))"
+loc=$(tr -d '\r' <"$TMP/gz.h" | awk -F': ' 'tolower($1) == "location" { print $2 }')
+assert_eq "$(curl -s -H "Authorization: Bearer $KEY" "$API$loc" | gunzip -c | sha256sum | cut -c1-64)" \
+    "$(sha256sum "$TMP/file.bin" | cut -c1-64)" "the gzip output gunzips to the uploaded file"
 
 # ---- 4. three workers ----------------------------------------------------
 

@@ -88,9 +88,9 @@ def read(path):
         return f.read()
 
 
-def prose_lines(text):
-    """(line number, line) outside fenced code blocks, with inline code
-    spans blanked so that links and names inside them are not taken."""
+def marked_lines(text):
+    """(line number, line, in code) of a markdown text: in code is True for
+    the lines of fenced code blocks, their fence lines included."""
     fence = None
     for n, line in enumerate(text.split("\n"), 1):
         m = FENCE_RE.match(line)
@@ -98,30 +98,25 @@ def prose_lines(text):
             mark = m.group(1)
             if fence is None:
                 fence = mark[0] * len(mark)
-                continue
-            if mark[0] == fence[0] and len(mark) >= len(fence):
+            elif mark[0] == fence[0] and len(mark) >= len(fence):
                 fence = None
-                continue
-        if fence is not None:
+            yield n, line, True
             continue
-        yield n, re.sub(r"(`+)(.+?)\1", lambda m: " " * len(m.group(0)), line)
+        yield n, line, fence is not None
+
+
+def prose_lines(text):
+    """(line number, line) outside fenced code blocks, with inline code
+    spans blanked so that links and names inside them are not taken."""
+    for n, line, code in marked_lines(text):
+        if not code:
+            yield n, re.sub(r"(`+)(.+?)\1", lambda m: " " * len(m.group(0)), line)
 
 
 def headings(text):
     """(level, raw heading text) of every ATX heading outside code blocks."""
-    fence = None
-    for line in text.split("\n"):
-        m = FENCE_RE.match(line)
-        if m:
-            mark = m.group(1)
-            if fence is None:
-                fence = mark[0] * len(mark)
-            elif mark[0] == fence[0] and len(mark) >= len(fence):
-                fence = None
-            continue
-        if fence is not None:
-            continue
-        h = HEADING_RE.match(line)
+    for _, line, code in marked_lines(text):
+        h = None if code else HEADING_RE.match(line)
         if h:
             yield len(h.group(1)), h.group(2)
 
@@ -257,16 +252,8 @@ def check_env(source, helps, problems):
 def sections(text):
     """[(level, plain heading, body text)] of a markdown text."""
     out, cur = [], None
-    fence = None
-    for line in text.split("\n"):
-        m = FENCE_RE.match(line)
-        if m:
-            mark = m.group(1)
-            if fence is None:
-                fence = mark[0] * len(mark)
-            elif mark[0] == fence[0] and len(mark) >= len(fence):
-                fence = None
-        h = HEADING_RE.match(line) if fence is None and not m else None
+    for _, line, code in marked_lines(text):
+        h = None if code else HEADING_RE.match(line)
         if h:
             cur = [len(h.group(1)), heading_plain(h.group(2)), ""]
             out.append(cur)

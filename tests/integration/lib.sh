@@ -34,10 +34,15 @@
 #   ht_closed_port            sets HT_CLOSED_PORT to a loopback port held
 #                             closed for the whole test: connecting is
 #                             refused, nobody else can bind it
+#   ht_npm_ci DIR MARK...     tests/DIR's npm packages into NPM_DIR (cached)
+#   ht_start_s3               s3rver behind a signature check, the s3:
+#                             blob store pointed at it (S3_PORT, SIGV4_PORT)
 #   ht_free_port              a port free right now; racy (another test may
 #                             take it before it is bound): only for a server
 #                             whose start retries, as ht_start_redis does
 # Talking to the api:
+#   ht_tenant_keys TENANT...  a keys file $KEYS, a key and a header array
+#                             for each tenant
 #   ht_http METHOD PATH [BODY [CURL-ARGS...]]   sets HTTP_STATUS, HTTP_BODY;
 #       ht_header NAME, ht_json EXPR read the answer; ht_submit BODY sets
 #       HT_JOB; ht_job_is ID STATUS, ht_job_field ID EXPR
@@ -106,7 +111,8 @@ export HANGTIGHT_REDIS_URL=
 # Never let a proxy from the environment get between curl and the api.
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 
-log() { printf '[%s %s] %s\n' "$(date +%H:%M:%S)" "$HT_TEST_NAME" "$*" >&2; }
+# log, fail, wait_until
+source "$HT_SOURCE_DIR/tests/integration/base.sh"
 
 # Makes `node` on PATH a Node >= 20, which playwright-core and @redocly/cli
 # need: Debian 12's own nodejs is 18.  When the system's is older, the
@@ -130,11 +136,6 @@ ht_node20() {
             "node-linux-$arch@22.12.0" >"$HT_TMP/node22.log" 2>&1 || return 1
     fi
     export PATH=$dir/node_modules/node-linux-$arch/bin:$PATH
-}
-
-fail() {
-    printf '\nFAIL (%s): %s\n' "$HT_TEST_NAME" "$*" >&2
-    exit 1
 }
 
 # ---- skipping ----------------------------------------------------------
@@ -726,20 +727,86 @@ ht_start_stack() {
     done
 }
 
-# ---- waiting -----------------------------------------------------------
+# ---- npm packages of the tests -----------------------------------------
 
-# wait_until SECONDS DESCRIPTION COMMAND...: retries COMMAND every 0.1 s.
-wait_until() {
-    local timeout=$1 what=$2
-    shift 2
-    local deadline=$((SECONDS + timeout))
-    until "$@"; do
-        ((SECONDS < deadline)) || fail "timed out after ${timeout}s waiting until $what"
-        sleep 0.1
+# ht_npm_ci DIR MARK...: the packages of tests/DIR/package-lock.json,
+# installed with npm ci into NPM_DIR=$HT_BUILD_DIR/npm/DIR (cached: again
+# only when the lock file changed or a MARK, a path under node_modules, is
+# missing), with a Node >= 20 on PATH (ht_node20).
+ht_npm_ci() {
+    local dir=$1 mark fresh=1
+    shift
+    ht_node20 || fail "needs Node >= 20 (Debian 12 has 18) and could not fetch it from npm: $(tail -n 5 "$HT_TMP/node22.log" 2>/dev/null)"
+    NPM_DIR=$HT_BUILD_DIR/npm/$dir
+    mkdir -p "$NPM_DIR"
+    cmp -s "$HT_SOURCE_DIR/tests/$dir/package-lock.json" "$NPM_DIR/package-lock.json" || fresh=0
+    for mark in "$@"; do
+        [[ -e "$NPM_DIR/node_modules/$mark" ]] || fresh=0
     done
+    ((fresh)) && return
+    log "installing $* into $NPM_DIR (npm ci)"
+    cp "$HT_SOURCE_DIR/tests/$dir/package.json" "$HT_SOURCE_DIR/tests/$dir/package-lock.json" "$NPM_DIR/"
+    (cd "$NPM_DIR" && npm ci --no-audit --no-fund --loglevel=error --cache "$HT_BUILD_DIR/npm/cache") \
+        >"$HT_TMP/npm.log" 2>&1 || fail "npm ci of $* failed: $(tail -n 20 "$HT_TMP/npm.log")"
+}
+
+# ---- s3rver (the s3: blob store) ----------------------------------------
+
+# ht_start_s3: s3rver 3.7 (npm) on a loopback port with bucket $BUCKET
+# (hangtight), behind tests/blob/sigv4_check.py, which recomputes every
+# request's AWS Signature V4 independently of libcurl (s3rver checks none)
+# and refuses a wrong one.  s3rver, the AWS SDK for JavaScript and their
+# dependencies are installed with npm ci from tests/blob/package-lock.json
+# into $NPM_DIR (ht_npm_ci); tests/blob/sdk.mjs runs from
+# there.  Sets S3_PORT (s3rver itself), SIGV4_PORT (the proxy), the AWS
+# keys, HANGTIGHT_BLOB_STORE=s3://$BUCKET/ht and HANGTIGHT_S3_ENDPOINT (the
+# proxy).  Processes: s3rver, sigv4.
+ht_start_s3() {
+    ht_npm_ci blob s3rver @aws-sdk/client-s3
+    # Node resolves packages next to the script, so the scripts run from there.
+    cp "$HT_SOURCE_DIR/tests/blob/s3rver.cjs" "$HT_SOURCE_DIR/tests/blob/sdk.mjs" "$NPM_DIR/"
+    BUCKET=hangtight
+    ht_spawn s3rver node "$NPM_DIR/s3rver.cjs" "$HT_TMP/s3data" "$HT_TMP/s3.port" "$BUCKET"
+    S3_PORT=$(ht__port_file "$HT_TMP/s3.port" s3rver)
+    export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+    ht_spawn sigv4 "$HT_PY" "$HT_SOURCE_DIR/tests/blob/sigv4_check.py" "$S3_PORT" "$HT_TMP/sigv4.port" \
+        "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" us-east-1
+    SIGV4_PORT=$(ht__port_file "$HT_TMP/sigv4.port" sigv4)
+    log "s3rver on $S3_PORT, signature check in front of it on $SIGV4_PORT"
+    export HANGTIGHT_BLOB_STORE=s3://$BUCKET/ht
+    export HANGTIGHT_S3_ENDPOINT=http://127.0.0.1:$SIGV4_PORT
+}
+
+# Waits (up to 30 s) for FILE to hold a port, written by process NAME.
+ht__port_file() {
+    local file=$1 name=$2 deadline=$((SECONDS + 30))
+    while [[ ! -s "$file" ]]; do
+        ht_alive "$name" || fail "$name exited: $(tail -n 20 "${HT_LOGS[$name]}")"
+        ((SECONDS < deadline)) || fail "$name did not listen within 30 s"
+        sleep 0.05
+    done
+    cat "$file"
 }
 
 # ---- HTTP --------------------------------------------------------------
+
+# ht_tenant_keys TENANT...: an api keys file $KEYS (for --api-keys-file)
+# with one key a tenant, TENANT-key-0123456789abcdef; sets ${TENANT^^}_KEY
+# to it and the array TENANT to curl's header with it, for ht_http.
+ht_tenant_keys() {
+    KEYS=$HT_TMP/keys
+    : >"$KEYS"
+    local t key
+    for t in "$@"; do
+        key=$t-key-0123456789abcdef
+        printf '%s:%s\n' "$t" "$key" >>"$KEYS"
+        printf -v "${t^^}_KEY" '%s' "$key"
+        declare -ga "$t"
+        local -n hdr=$t
+        hdr=(-H "Authorization: Bearer $key")
+        unset -n hdr
+    done
+}
 
 # ht_http METHOD PATH [BODY [CURL-ARGS...]]: one request to the api.  Sets
 # HTTP_STATUS and HTTP_BODY; headers are read with ht_header.  A BODY is
@@ -943,6 +1010,11 @@ ht__sanitizer_reports() {
     return $((found == 0 ? 1 : 0))
 }
 
+ht__term() {
+    kill -TERM "$1" 2>/dev/null
+    kill -CONT "$1" 2>/dev/null
+}
+
 ht__cleanup() {
     local rc=$? name pid status lines skipped=0
     set +e
@@ -950,9 +1022,10 @@ ht__cleanup() {
         # Only ht_skip skips: a command that happened to exit 77 failed.
         if ((HT__SKIPPING)); then skipped=1 && rc=0; else rc=1; fi
     fi
-    # hangtight processes first (they may be draining), then Redis.
+    # hangtight processes first (they may be draining), then Redis.  A
+    # process a test froze (SIGSTOP) is thawed to take its SIGTERM.
     for name in "${!HT_PIDS[@]}"; do
-        [[ "$name" == redis* ]] || kill -TERM "${HT_PIDS[$name]}" 2>/dev/null
+        [[ "$name" == redis* ]] || ht__term "${HT_PIDS[$name]}"
     done
     for name in "${!HT_PIDS[@]}"; do
         [[ "$name" == redis* ]] && continue
@@ -973,7 +1046,7 @@ ht__cleanup() {
     done
     # Redis last: the one node, or every node of a cluster.
     for name in "${!HT_PIDS[@]}"; do
-        [[ "$name" == redis* ]] && kill -TERM "${HT_PIDS[$name]}" 2>/dev/null
+        [[ "$name" == redis* ]] && ht__term "${HT_PIDS[$name]}"
     done
     for name in "${!HT_PIDS[@]}"; do
         [[ "$name" == redis* ]] && wait "${HT_PIDS[$name]}" 2>/dev/null

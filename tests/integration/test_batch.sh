@@ -11,12 +11,7 @@
 # stored.
 source "$(dirname "$0")/lib.sh"
 
-ACME_KEY=acme-key-0123456789abcdef
-GLOBEX_KEY=globex-key-0123456789abcdef
-KEYS=$HT_TMP/keys
-printf 'acme:%s\nglobex:%s\n' "$ACME_KEY" "$GLOBEX_KEY" >"$KEYS"
-acme=(-H "Authorization: Bearer $ACME_KEY")
-globex=(-H "Authorization: Bearer $GLOBEX_KEY")
+ht_tenant_keys acme globex
 
 # No worker at first: the only function calls Redis sees are the api's.
 ht_start_stack --workers 0 --api-args --api-keys-file "$KEYS"

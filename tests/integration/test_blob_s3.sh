@@ -13,47 +13,12 @@
 # another client, and the service stopped (stall timeout) or killed
 # (refused) giving HT_EUNAVAIL quickly.
 #
-# s3rver, the SDK and their dependencies are installed with npm ci from
-# tests/blob/package-lock.json into the build dir (cached).
+# s3rver, the SDK and their dependencies: ht_start_s3 (lib.sh).
 source "$(dirname "$0")/lib.sh"
 
 TOOL=$HT_BUILD_DIR/ht-blob-tool
 [[ -x "$TOOL" ]] || fail "$TOOL is missing: build first"
-ht_node20 || fail "needs Node >= 20 (the AWS SDK does) and could not fetch it from npm: $(tail -n 5 "$HT_TMP/node22.log" 2>/dev/null)"
-NPM_DIR=$HT_BUILD_DIR/npm/blob
-mkdir -p "$NPM_DIR"
-if ! cmp -s "$HT_SOURCE_DIR/tests/blob/package-lock.json" "$NPM_DIR/package-lock.json" ||
-    [[ ! -d "$NPM_DIR/node_modules/s3rver" || ! -d "$NPM_DIR/node_modules/@aws-sdk/client-s3" ]]; then
-    log "installing s3rver and @aws-sdk/client-s3 into $NPM_DIR (npm ci)"
-    cp "$HT_SOURCE_DIR/tests/blob/package.json" "$HT_SOURCE_DIR/tests/blob/package-lock.json" "$NPM_DIR/"
-    (cd "$NPM_DIR" && npm ci --no-audit --no-fund --loglevel=error --cache "$HT_BUILD_DIR/npm/cache") \
-        >"$HT_TMP/npm.log" 2>&1 || fail "npm ci failed: $(tail -n 20 "$HT_TMP/npm.log")"
-fi
-# Node resolves packages next to the script, so the scripts run from there.
-cp "$HT_SOURCE_DIR/tests/blob/s3rver.cjs" "$HT_SOURCE_DIR/tests/blob/sdk.mjs" "$NPM_DIR/"
-
-# Waits (up to 30 s) for FILE to hold a port, written by process NAME.
-wait_port_file() {
-    local file=$1 name=$2 deadline=$((SECONDS + 30))
-    while [[ ! -s "$file" ]]; do
-        ht_alive "$name" || fail "$name exited: $(tail -n 20 "${HT_LOGS[$name]}")"
-        ((SECONDS < deadline)) || fail "$name did not listen within 30 s"
-        sleep 0.05
-    done
-    cat "$file"
-}
-
-BUCKET=hangtight
-ht_spawn s3rver node "$NPM_DIR/s3rver.cjs" "$HT_TMP/s3data" "$HT_TMP/s3.port" "$BUCKET"
-S3_PORT=$(wait_port_file "$HT_TMP/s3.port" s3rver)
-export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
-ht_spawn sigv4 "$HT_PY" "$HT_SOURCE_DIR/tests/blob/sigv4_check.py" "$S3_PORT" "$HT_TMP/sigv4.port" \
-    "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" us-east-1
-SIGV4_PORT=$(wait_port_file "$HT_TMP/sigv4.port" sigv4)
-log "s3rver on $S3_PORT, signature check in front of it on $SIGV4_PORT"
-
-export HANGTIGHT_BLOB_STORE=s3://$BUCKET/ht
-export HANGTIGHT_S3_ENDPOINT=http://127.0.0.1:$SIGV4_PORT
+ht_start_s3
 export HANGTIGHT_S3_PART_MB=5
 export HANGTIGHT_BLOB_TMPDIR=$HT_TMP
 PREFIX=ht/

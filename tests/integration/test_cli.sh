@@ -10,6 +10,24 @@ source "$(dirname "$0")/lib.sh"
 export HANGTIGHT_HEARTBEAT_MS=300
 ht_start_stack --worker-args --concurrency 2
 cli() { "$HT_CLI_BIN" "$@"; }
+# usage_errors "ARGS"...: each `cli ARGS` (split on spaces) exits 2.
+usage_errors() {
+    local args rc
+    for args in "$@"; do
+        rc=0
+        # shellcheck disable=SC2086 # word splitting wanted
+        cli $args >/dev/null 2>&1 || rc=$?
+        assert_eq "$rc" 2 "exit status of 'hangtight $args'"
+    done
+}
+# cli_refuses RC REGEX WHAT ARGS...: `cli ARGS` exits RC, REGEX in its stderr.
+cli_refuses() {
+    local want=$1 re=$2 what=$3 rc=0 err
+    shift 3
+    err=$(cli "$@" 2>&1 >/dev/null) || rc=$?
+    assert_eq "$rc" "$want" "$what"
+    assert_match "$err" "$re" "$what: message"
+}
 
 # submit prints the job document; status reads it back.
 out=$(cli submit sleep '{"ms": 4000, "steps": 4}' --max-attempts 2 --ttl-s 600)
@@ -57,35 +75,13 @@ assert_eq "$rc" 2 "wait exit status on timeout"
 grep -q 'gave up' "$HT_TMP/timeout.err" || fail "timeout message: $(cat "$HT_TMP/timeout.err")"
 
 # Problems are explained on stderr with exit 1.
-set +e
-err=$(cli submit no.such.type '{}' 2>&1 >/dev/null)
-rc=$?
-set -e
-assert_eq "$rc" 1 "submit of an unknown type"
-assert_match "$err" 'HTTP 422' "submit problem message"
-set +e
-err=$(cli submit echo '{"x": 1}' --max-attempts 99 2>&1 >/dev/null)
-rc=$?
-set -e
-assert_eq "$rc" 1 "submit with a bad field"
-assert_match "$err" '/max_attempts' "field error names the field"
-set +e
-err=$(cli status 1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b 2>&1 >/dev/null)
-rc=$?
-set -e
-assert_eq "$rc" 1 "status of an unknown job"
-assert_match "$err" 'HTTP 404' "status problem message"
+cli_refuses 1 'HTTP 422' "submit of an unknown type" submit no.such.type '{}'
+cli_refuses 1 '/max_attempts' "submit with a bad field" submit echo '{"x": 1}' --max-attempts 99
+cli_refuses 1 'HTTP 404' "status of an unknown job" status 1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b
 
 # Usage errors and network trouble exit 2; --help exits 0.
-for args in "" "frobnicate" "submit" "submit echo not-json" "status" "wait" \
-    "wait x --timeout nope" "submit echo {} --bogus"; do
-    set +e
-    # shellcheck disable=SC2086 # word splitting wanted
-    cli $args >/dev/null 2>&1
-    rc=$?
-    set -e
-    assert_eq "$rc" 2 "exit status of 'hangtight $args'"
-done
+usage_errors "" "frobnicate" "submit" "submit echo not-json" "status" "wait" \
+    "wait x --timeout nope" "submit echo {} --bogus"
 ht_closed_port
 set +e
 cli --url "http://127.0.0.1:$HT_CLOSED_PORT" status "$id" >/dev/null 2>&1
@@ -111,12 +107,7 @@ grep -q '^event progress id [0-9]*-[0-9]*' "$HT_TMP/sse.err" || fail "no progres
 if grep -q 'polling instead' "$HT_TMP/sse.err"; then fail "wait polled: $(cat "$HT_TMP/sse.err")"; fi
 
 # An unknown job: the problem, exit 1.
-set +e
-err=$(cli wait 1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b --timeout 10 2>&1 >/dev/null)
-rc=$?
-set -e
-assert_eq "$rc" 1 "wait for an unknown job"
-assert_match "$err" 'HTTP 404' "wait problem message"
+cli_refuses 1 'HTTP 404' "wait for an unknown job" wait 1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b --timeout 10
 
 # The api goes away mid-stream and comes back on the same address: wait
 # resumes with Last-Event-ID and still ends with the finished document.
@@ -226,12 +217,7 @@ first=$(cli submit echo '{"n": 1}' --idempotency-key "$key" | jq -r .id)
 again=$(cli submit echo '{"n": 1}' --idempotency-key "$key" | jq -r .id)
 assert_match "$first" '^[0-9a-f-]{36}$' "idempotent submit id"
 assert_eq "$again" "$first" "the same Idempotency-Key and body"
-set +e
-err=$(cli submit echo '{"n": 2}' --idempotency-key "$key" 2>&1 >/dev/null)
-rc=$?
-set -e
-assert_eq "$rc" 1 "the same Idempotency-Key with another body"
-assert_match "$err" 'HTTP 422' "idempotency mismatch message"
+cli_refuses 1 'HTTP 422' "the same Idempotency-Key with another body" submit echo '{"n": 2}' --idempotency-key "$key"
 
 # cancel: a scheduled job is canceled at once (exit 0, its document); again,
 # or an unknown id, is refused (exit 1, the problem on stderr).
@@ -239,18 +225,8 @@ id=$(cli submit echo '{}' --delay-s 600 | jq -r .id)
 out=$(cli cancel "$id")
 assert_eq "$(jq -r .status <<<"$out")" canceled "cancel of a scheduled job"
 assert_eq "$(jq -r .id <<<"$out")" "$id" "cancel prints the job"
-set +e
-err=$(cli cancel "$id" 2>&1 >/dev/null)
-rc=$?
-set -e
-assert_eq "$rc" 1 "cancel of a canceled job"
-assert_match "$err" 'HTTP 409' "cancel of a finished job: message"
-set +e
-err=$(cli cancel 1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b 2>&1 >/dev/null)
-rc=$?
-set -e
-assert_eq "$rc" 1 "cancel of an unknown job"
-assert_match "$err" 'HTTP 404' "cancel of an unknown job: message"
+cli_refuses 1 'HTTP 409' "cancel of a canceled job" cancel "$id"
+cli_refuses 1 'HTTP 404' "cancel of an unknown job" cancel 1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b
 canceled=$id
 
 # cancel of a running job: 202 with the document; the job ends canceled and
@@ -289,12 +265,7 @@ wait_until 20 "the retried job ran again and failed again" retried_ran
 out=$(cli retry "$canceled")
 assert_match "$(jq -r .status <<<"$out")" '^(queued|running|succeeded)$' "retry of a canceled job"
 wait_until 20 "the retried canceled job succeeded" ht_job_is "$canceled" succeeded
-set +e
-err=$(cli retry "$first" 2>&1 >/dev/null)
-rc=$?
-set -e
-assert_eq "$rc" 1 "retry of a succeeded job"
-assert_match "$err" 'HTTP 409' "retry of a succeeded job: message"
+cli_refuses 1 'HTTP 409' "retry of a succeeded job" retry "$first"
 
 # list: a table, newest first; --status and --type filter; --limit pages and
 # says how to go on; --all follows the cursor; --json gives the documents.
@@ -323,12 +294,7 @@ assert_eq "$(jq '[.jobs[].type] | unique' -c <<<"$out")" '["fail"]' "list --type
 out=$(cli list --json --limit 2)
 assert_eq "$(jq '.jobs | length' <<<"$out")" 2 "list --json --limit 2"
 assert_eq "$(jq -r '.next_cursor | type' <<<"$out")" string "list --json keeps the cursor"
-set +e
-cli list --status bogus >/dev/null 2>"$HT_TMP/bogus.err"
-rc=$?
-set -e
-assert_eq "$rc" 1 "list with an unknown status"
-grep -q 'HTTP 4' "$HT_TMP/bogus.err" || fail "list --status bogus: $(cat "$HT_TMP/bogus.err")"
+cli_refuses 1 'HTTP 4' "list with an unknown status" list --status bogus
 
 # stats: a table of the queue, or its JSON.
 out=$(cli stats)
@@ -341,15 +307,8 @@ assert_eq "$(jq -r '.queues[0].failed' <<<"$out")" "$(ht_redis ZCARD 'ht:{defaul
     "stats --json failed count"
 
 # Usage errors of the new commands exit 2; each has --help.
-for args in "cancel" "cancel a b" "retry" "list extra" "list --limit 0" "list --limit 101" \
-    "stats extra" "submit echo {} --delay-s x"; do
-    set +e
-    # shellcheck disable=SC2086 # word splitting wanted
-    cli $args >/dev/null 2>&1
-    rc=$?
-    set -e
-    assert_eq "$rc" 2 "exit status of 'hangtight $args'"
-done
+usage_errors "cancel" "cancel a b" "retry" "list extra" "list --limit 0" "list --limit 101" \
+    "stats extra" "submit echo {} --delay-s x"
 for cmd in cancel retry list stats; do
     cli $cmd --help | grep -q usage || fail "hangtight $cmd --help prints no usage"
 done

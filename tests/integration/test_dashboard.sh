@@ -62,16 +62,7 @@ ht_http POST / '{}'
 assert_problem 405 "POST /"
 
 # ---- the browser -----------------------------------------------------------------
-ht_node20 || fail "needs Node >= 20 (Debian 12 has 18) and could not fetch it from npm: $(tail -n 5 "$HT_TMP/node22.log" 2>/dev/null)"
-NPM_DIR=$HT_BUILD_DIR/npm/browser
-mkdir -p "$NPM_DIR"
-if ! cmp -s "$HT_SOURCE_DIR/tests/browser/package-lock.json" "$NPM_DIR/package-lock.json" ||
-    [[ ! -d "$NPM_DIR/node_modules/playwright-core" ]]; then
-    log "installing playwright-core into $NPM_DIR (npm ci)"
-    cp "$HT_SOURCE_DIR/tests/browser/package.json" "$HT_SOURCE_DIR/tests/browser/package-lock.json" "$NPM_DIR/"
-    (cd "$NPM_DIR" && npm ci --no-audit --no-fund --loglevel=error --cache "$HT_BUILD_DIR/npm/cache") \
-        >"$HT_TMP/npm.log" 2>&1 || fail "npm ci of playwright-core failed: $(tail -n 20 "$HT_TMP/npm.log")"
-fi
+ht_npm_ci browser playwright-core
 # The script lives in the source tree; node resolves playwright-core from
 # NODE_PATH... which ES modules ignore, so run a copy next to node_modules.
 cp "$HT_SOURCE_DIR/tests/browser/dashboard.test.mjs" "$NPM_DIR/"

@@ -14,11 +14,7 @@
 # /v1/queues and /metrics.  Without a blob store a file submit is a 415.
 source "$(dirname "$0")/lib.sh"
 
-ACME_KEY=acme-key-0123456789abcdef
-GLOBEX_KEY=globex-key-0123456789abcdef
-printf 'acme:%s\nglobex:%s\n' "$ACME_KEY" "$GLOBEX_KEY" >"$HT_TMP/keys"
-acme=(-H "Authorization: Bearer $ACME_KEY")
-globex=(-H "Authorization: Bearer $GLOBEX_KEY")
+ht_tenant_keys acme globex
 BLOBS=$HT_TMP/blobs
 TOOL=$HT_BUILD_DIR/ht-blob-tool
 

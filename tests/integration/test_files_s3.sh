@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Files in jobs on the s3: blob store, against s3rver 3.7 (npm) behind the
-# signature-checking proxy of test_blob_s3.sh (tests/blob/sigv4_check.py):
+# signature-checking proxy of ht_start_s3 (tests/integration/lib.sh):
 # a file submit stored in one PUT and one in parts (with and without
 # Content-Digest), read back whole and by ranges through the api's stream
 # of ranged GETs, and with the AWS SDK for JavaScript as a second client;
@@ -9,38 +9,7 @@
 # for a download.
 source "$(dirname "$0")/lib.sh"
 
-ht_node20 || fail "needs Node >= 20 (the AWS SDK does) and could not fetch it from npm: $(tail -n 5 "$HT_TMP/node22.log" 2>/dev/null)"
-NPM_DIR=$HT_BUILD_DIR/npm/blob
-mkdir -p "$NPM_DIR"
-if ! cmp -s "$HT_SOURCE_DIR/tests/blob/package-lock.json" "$NPM_DIR/package-lock.json" ||
-    [[ ! -d "$NPM_DIR/node_modules/s3rver" || ! -d "$NPM_DIR/node_modules/@aws-sdk/client-s3" ]]; then
-    log "installing s3rver and @aws-sdk/client-s3 into $NPM_DIR (npm ci)"
-    cp "$HT_SOURCE_DIR/tests/blob/package.json" "$HT_SOURCE_DIR/tests/blob/package-lock.json" "$NPM_DIR/"
-    (cd "$NPM_DIR" && npm ci --no-audit --no-fund --loglevel=error --cache "$HT_BUILD_DIR/npm/cache") \
-        >"$HT_TMP/npm.log" 2>&1 || fail "npm ci failed: $(tail -n 20 "$HT_TMP/npm.log")"
-fi
-cp "$HT_SOURCE_DIR/tests/blob/s3rver.cjs" "$HT_SOURCE_DIR/tests/blob/sdk.mjs" "$NPM_DIR/"
-
-wait_port_file() {
-    local file=$1 name=$2 deadline=$((SECONDS + 30))
-    while [[ ! -s "$file" ]]; do
-        ht_alive "$name" || fail "$name exited: $(tail -n 20 "${HT_LOGS[$name]}")"
-        ((SECONDS < deadline)) || fail "$name did not listen within 30 s"
-        sleep 0.05
-    done
-    cat "$file"
-}
-
-BUCKET=hangtight
-ht_spawn s3rver node "$NPM_DIR/s3rver.cjs" "$HT_TMP/s3data" "$HT_TMP/s3.port" "$BUCKET"
-S3_PORT=$(wait_port_file "$HT_TMP/s3.port" s3rver)
-export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
-ht_spawn sigv4 "$HT_PY" "$HT_SOURCE_DIR/tests/blob/sigv4_check.py" "$S3_PORT" "$HT_TMP/sigv4.port" \
-    "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" us-east-1
-SIGV4_PORT=$(wait_port_file "$HT_TMP/sigv4.port" sigv4)
-
-export HANGTIGHT_BLOB_STORE=s3://$BUCKET/ht
-export HANGTIGHT_S3_ENDPOINT=http://127.0.0.1:$SIGV4_PORT
+ht_start_s3
 export HANGTIGHT_S3_PART_MB=5
 export HANGTIGHT_S3_CONNECT_TIMEOUT_MS=500
 export HANGTIGHT_BLOB_TMPDIR=$HT_TMP

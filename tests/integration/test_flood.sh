@@ -20,12 +20,7 @@ source "$(dirname "$0")/lib.sh"
 
 command -v python3 >/dev/null || ht_skip "python3 is missing"
 
-A_KEY=flood-tenant-a-0123456789abcdef
-B_KEY=flood-tenant-b-0123456789abcdef
-KEYS=$HT_TMP/keys
-printf 'a:%s\nb:%s\n' "$A_KEY" "$B_KEY" >"$KEYS"
-a=(-H "Authorization: Bearer $A_KEY")
-b=(-H "Authorization: Bearer $B_KEY")
+ht_tenant_keys a b
 # AddressSanitizer's quarantine (256 MiB by default) would read as growth.
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4
 

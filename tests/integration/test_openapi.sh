@@ -131,16 +131,7 @@ extra=$(jq -r --argjson job "$HTTP_BODY" '.components.schemas.Job.properties as 
 [[ -z "$extra" ]] || fail "the job document has fields the schema does not describe: $extra"
 
 # ---- redocly lint -------------------------------------------------------------------
-ht_node20 || fail "needs Node >= 20 (Debian 12 has 18) and could not fetch it from npm: $(tail -n 5 "$HT_TMP/node22.log" 2>/dev/null)"
-NPM_DIR=$HT_BUILD_DIR/npm/openapi
-mkdir -p "$NPM_DIR"
-if ! cmp -s "$HT_SOURCE_DIR/tests/openapi/package-lock.json" "$NPM_DIR/package-lock.json" ||
-    [[ ! -x "$NPM_DIR/node_modules/.bin/redocly" ]]; then
-    log "installing @redocly/cli into $NPM_DIR (npm ci)"
-    cp "$HT_SOURCE_DIR/tests/openapi/package.json" "$HT_SOURCE_DIR/tests/openapi/package-lock.json" "$NPM_DIR/"
-    (cd "$NPM_DIR" && npm ci --no-audit --no-fund --loglevel=error --cache "$HT_BUILD_DIR/npm/cache") \
-        >"$HT_TMP/npm.log" 2>&1 || fail "npm ci of @redocly/cli failed: $(tail -n 20 "$HT_TMP/npm.log")"
-fi
+ht_npm_ci openapi .bin/redocly
 # No telemetry, no update check: the test talks to nobody.
 if ! REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
     "$NPM_DIR/node_modules/.bin/redocly" lint "$DOC" --config "$HT_SOURCE_DIR/tests/openapi/redocly.yaml" \

@@ -10,12 +10,7 @@
 # Schedules tick every second (HANGTIGHT_SCHEDULE_SECONDS, the test mode).
 source "$(dirname "$0")/lib.sh"
 
-ACME_KEY=acme-key-0123456789abcdef
-GLOBEX_KEY=globex-key-0123456789abcdef
-KEYS=$HT_TMP/keys
-printf 'acme:%s\nglobex:%s\n' "$ACME_KEY" "$GLOBEX_KEY" >"$KEYS"
-acme=(-H "Authorization: Bearer $ACME_KEY")
-globex=(-H "Authorization: Bearer $GLOBEX_KEY")
+ht_tenant_keys acme globex
 RUNS=$HT_SOURCE_DIR/tests/integration/clients/schedule_runs.py
 LATE_MS=10000 # HT_SCHEDULE_LATE_MS (shared/schedule.h)
 

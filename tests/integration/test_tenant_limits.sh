@@ -6,12 +6,7 @@
 # tenant answer 429 while another tenant still gets its own.
 source "$(dirname "$0")/lib.sh"
 
-A_KEY=tenant-a-key-0123456789abcdef
-B_KEY=tenant-b-key-0123456789abcdef
-KEYS=$HT_TMP/keys
-printf 'a:%s\nb:%s\n' "$A_KEY" "$B_KEY" >"$KEYS"
-a=(-H "Authorization: Bearer $A_KEY")
-b=(-H "Authorization: Bearer $B_KEY")
+ht_tenant_keys a b
 
 # ---- rate: 5/s with a burst of 10 -----------------------------------------
 

@@ -229,3 +229,18 @@ Test(exec_output, invalid_utf8_line_is_ignored)
     feed("{\"a\": 1}\n\"\xff\xfe\"\n");
     assert_result("{\"a\":1}");
 }
+
+Test(exec_output, output_content_type_line)
+{
+    cr_assert_null(ht_exec_output_content_type(p));
+    feed("{\"output_content_type\": \"text/csv\"}\n{\"rows\": 3}\n");
+    cr_assert_str_eq(ht_exec_output_content_type(p), "text/csv");
+    assert_result("{\"rows\":3}");
+    feed("{\"output_content_type\": \"application/gzip\", \"other\": 1}\n");
+    cr_assert_str_eq(ht_exec_output_content_type(p), "application/gzip", "the last one wins");
+    assert_result("{\"rows\":3}");
+    feed("{\"output_content_type\": 5}\n");
+    assert_result("{\"output_content_type\":5}");
+    cr_assert_str_eq(ht_exec_output_content_type(p), "application/gzip",
+                     "a non-string one is a result");
+}

@@ -105,6 +105,19 @@ Test(proto, result_is_cut_out_as_written)
     cr_assert_str_eq(a.result, "true");
 }
 
+Test(proto, result_with_output_content_type)
+{
+    parse("{\"id\":\"" ID "\",\"result\":{\"n\":1},\"output_content_type\":\"image/png\"}");
+    cr_assert_eq(a.kind, HT_PROTO_RESULT);
+    cr_assert_str_eq(a.result, "{\"n\":1}");
+    cr_assert_str_eq(a.output_type, "image/png");
+    parse("{\"id\":\"" ID "\",\"result\":1}");
+    cr_assert_null(a.output_type, "no output_content_type: none");
+    parse("{\"id\":\"" ID "\",\"result\":1,\"output_content_type\":7}");
+    cr_assert_eq(a.kind, HT_PROTO_INVALID);
+    cr_assert(strstr(a.why, "output_content_type"));
+}
+
 Test(proto, result_named_with_escapes_is_encoded)
 {
     parse("{\"id\":\"" ID "\",\"res\\u0075lt\":[1, 2]}");
