@@ -70,7 +70,7 @@ typedef struct {
 /* A call's commands as formatted, kept until it is answered: sent from the
  * outbox, and (cluster) resent after a redirect. */
 typedef struct {
-    char *cmd[GROUP_MAX]; /* RESP, from redisFormatCommandArgv */
+    char *cmd[GROUP_MAX]; /* RESP, from ht_argv_resp (malloc'd) */
     size_t len[GROUP_MAX];
     size_t n;
     int slot; /* cluster: the routing key's slot; -1 keyless */
@@ -183,7 +183,7 @@ static void resend_free(resend_t *rs)
     if (!rs)
         return;
     for (size_t i = 0; i < rs->n; i++)
-        redisFreeCommand(rs->cmd[i]);
+        free(rs->cmd[i]);
     inner_clear(rs);
     free(rs->inner_err);
     free(rs);
@@ -589,7 +589,7 @@ static int keep_commands(ht_aclient_t *cl, op_t *op, ht_argv_t *a, size_t n)
     if (!(op->rs = calloc(1, sizeof(*op->rs))))
         return HT_ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        int len = redisFormatCommandArgv(&op->rs->cmd[i], (int)a[i].n, a[i].v, a[i].len);
+        long len = ht_argv_resp(&a[i], &op->rs->cmd[i]);
         if (len < 0)
             return HT_ENOMEM;
         op->rs->len[i] = (size_t)len;

@@ -4,20 +4,26 @@
  *   event: status | progress
  *   data: <the job document as of that change, on one line>
  *
- * Where events come from: every change of a job appends an entry to its
- * event log in Redis and publishes a note (shared/library.lua).  A
- * stream reads the job and its event log together (ht_astore_job_log),
- * sends what is new, then watches the job (api/pubsub.h); each note, and
- * each "ready" (subscribed, or subscribed again after a reconnect), makes it
- * read the event log again from the last entry it sent.  Reading the event
- * log rather than trusting notes is what gives no gap and no duplicate,
- * across Redis reconnects and client reconnects (Last-Event-ID) alike.
+ * Where events come from: every change of a job that some request watches
+ * appends an entry to its event log in Redis and publishes a note
+ * (shared/library.lua).  A stream reads the job and its event log together
+ * and marks the job watched in the same step (ht_astore_watch_log), sends
+ * what is new, then watches the job (api/pubsub.h); each note, and each
+ * "ready" (subscribed, or subscribed again after a reconnect), makes it
+ * read the event log again from the last entry it sent, and so does each
+ * heartbeat, which renews the mark (WATCH_MS).  Reading the event log
+ * rather than trusting notes is what gives no gap and no duplicate, across
+ * Redis reconnects and client reconnects (Last-Event-ID) alike.  The mark
+ * outlives the stream by about two heartbeats: a client that reconnects
+ * within that resumes exactly; after a change made while nobody watched,
+ * the log is gone and the stream starts over from the current document.
  *
  * The first events: without Last-Event-ID, one "status" event with the
- * current document, carrying the newest event id.  With it, every entry
- * after that one; but when that entry is no longer in the event log
- * (capped, so old entries go) or never was, a full "status" event instead,
- * so the client is never silently missing state.  The stream ends after a
+ * current document, whose id "<version>-0" names the job's version.  With
+ * it, every entry after that one; but when the log cannot tell what came
+ * after it (capped, so old entries go; dropped after a change nobody
+ * watched; or an id that never was), a full "status" event instead, so the
+ * client is never silently missing state.  The stream ends after a
  * terminal status.
  *
  * Sending: h2o allows one h2o_send in flight; what arrives meanwhile waits
@@ -50,6 +56,9 @@
 
 #define PENDING_CAP    (1u << 20)
 #define QUIET_CHECK_MS 10000 /* with heartbeats off (0): how often to look for hang-ups */
+/* How long each read marks the job watched: two beats (one may be late),
+ * and some slack for the read's own way to Redis. */
+#define WATCH_MS(beat_ms) (2 * (beat_ms) + 5000)
 
 typedef struct {
     h2o_generator_t gen; /* h2o hands it back to proceed and stop */
@@ -57,8 +66,8 @@ typedef struct {
     h2o_req_t *req;     /* NULL once h2o disposed of the request */
     const char *tenant; /* the caller's: another tenant's job is "not found" */
     char id[HT_ID_LEN + 1];
-    /* The newest event log entry sent: "" before anything was sent, "0-0"
-     * when the event log was empty (every entry that comes is new). */
+    /* The id of the last event sent ("<version>-0"), or before that the
+     * client's Last-Event-ID; "" when neither. */
     char last_id[HT_EVENT_ID_MAX];
     /* The job's version as of what was sent (0: not known yet): notes of
      * versions up to it are old.  Versions, unlike event ids, compare
@@ -72,7 +81,6 @@ typedef struct {
     int started;  /* response headers given to h2o */
     int fetching; /* a read of the job and its event log is in flight */
     int refetch;  /* a note came meanwhile: read again */
-    int stale;    /* the last read failed: retry at the heartbeat */
     int sending;  /* an h2o_send is in flight */
     int ending;   /* the last event is queued: finish after it */
     int cut;      /* cut off (client not reading, or gone): no more events */
@@ -85,6 +93,12 @@ static __thread h2o_linklist_t streams;
 static __thread int shutting_down;
 
 static void fetch(sse_t *s);
+
+/* The heartbeat timer's period. */
+static long beat_ms(const sse_t *s)
+{
+    return s->t->cfg->heartbeat_ms > 0 ? s->t->cfg->heartbeat_ms : QUIET_CHECK_MS;
+}
 
 /* ---- sending ---------------------------------------------------------- */
 
@@ -201,40 +215,50 @@ static void send_shutdown(sse_t *s)
     s->ending = 1;
 }
 
-/* The current document as one "status" event, carrying the newest event id
- * (`newest`, NULL when the event log is empty). */
-static void send_full(sse_t *s, const ht_job_t *job, const ht_event_entry_t *newest)
+/* The current document as one "status" event, with the id "<version>-0":
+ * the client has seen every change up to that version. */
+static void send_full(sse_t *s, const ht_job_t *job)
 {
-    send_event(s, newest ? newest->id : NULL, "status", job, NULL);
-    snprintf(s->last_id, sizeof(s->last_id), "%s", newest ? newest->id : "0-0");
+    snprintf(s->last_id, sizeof(s->last_id), "%llu-0", (unsigned long long)job->version);
+    send_event(s, s->last_id, "status", job, NULL);
     s->last_version = job->version;
     if (ht_job_status_terminal(job->status))
         s->ending = 1;
 }
 
+/* The version of an event id "<v>-0" (1), or 0 for another id. */
+static int id_version(const char *id, uint64_t *v)
+{
+    const char *dash = strchr(id, '-');
+    if (!dash || strcmp(dash, "-0") != 0)
+        return 0;
+    *v = strtoull(id, NULL, 10);
+    return 1;
+}
+
 /* What a read of the job and its event log adds to the stream.  `entries`
- * are the newest one (when last_id is ""), or those from last_id on. */
+ * are those from last_id on (none when last_id is "").  The
+ * log has no hole (shared/library.lua drops it after a change nobody
+ * watched), so the client, who has seen version L, misses nothing when the
+ * log holds L or starts at L + 1, or when the job is still at L; otherwise
+ * it gets the current document, never a silent gap.  "0-0" asks for the
+ * whole log, however far back it goes (the dashboard's replay). */
 static void send_new(sse_t *s, const ht_job_t *job, size_t n, const ht_event_entry_t *entries)
 {
-    if (!s->last_id[0]) {
-        send_full(s, job, n ? &entries[n - 1] : NULL);
+    uint64_t seen;
+    if (!s->last_id[0] || !id_version(s->last_id, &seen)) {
+        send_full(s, job);
         return;
     }
     size_t first = 0;
-    if (strcmp(s->last_id, "0-0") != 0) {
-        if (n == 0) {
-            /* Nothing from last_id on: the client's id is not from this
-             * event log (or the event log is gone).  Start over from the
-             * newest entry. */
-            s->last_id[0] = '\0';
-            s->refetch = 1;
-            return;
-        }
-        if (strcmp(entries[0].id, s->last_id) != 0) {
-            send_full(s, job, &entries[n - 1]); /* trimmed past it: a gap */
-            return;
-        }
+    if (n > 0 && entries[0].version == seen)
         first = 1; /* the entry last sent */
+    else if (n == 0 || (seen > 0 && entries[0].version != seen + 1)) {
+        if (job->version != seen)
+            send_full(s, job); /* trimmed past it, or a change nobody watched */
+        else
+            s->last_version = seen;
+        n = 0;
     }
     for (size_t i = first; i < n && !s->ending; i++) {
         const ht_event_entry_t *e = &entries[i];
@@ -290,7 +314,9 @@ static void on_heartbeat(uv_timer_t *timer)
         flush(s);
         return;
     }
-    if (s->stale && !s->fetching)
+    /* Each beat reads again: it renews the watch mark, and retries a read
+     * that failed. */
+    if (!s->fetching)
         fetch(s);
     if (s->t->cfg->heartbeat_ms > 0 && !s->sending && s->pending.len == 0) {
         static const char beat[] = ": keep-alive\n\n";
@@ -308,8 +334,9 @@ static void start_watching(sse_t *s)
         cut_off(s, HT_LOG_ERROR, "out of memory");
         return;
     }
-    /* Without heartbeats the timer still runs, to notice clients gone. */
-    long ms = s->t->cfg->heartbeat_ms > 0 ? s->t->cfg->heartbeat_ms : QUIET_CHECK_MS;
+    /* Without heartbeats the timer still runs, to notice clients gone and
+     * to renew the watch mark. */
+    long ms = beat_ms(s);
     uv_timer_start(&s->heartbeat, on_heartbeat, (uint64_t)ms, (uint64_t)ms);
 }
 
@@ -355,15 +382,11 @@ static void on_fetched(void *data, int err, const ht_job_t *job, size_t n,
         err = HT_ENOTFOUND; /* the same answer as an id that does not exist */
     if (first && first_answer(s, err) < 0)
         return;
-    if (err == HT_ENOTFOUND) {
-        /* Expired while streaming (ttl_s after it finished): nothing more. */
-        s->ending = 1;
-    } else if (err) {
-        s->stale = 1; /* Redis trouble: the next heartbeat or note retries */
-    } else {
-        s->stale = 0;
+    /* Redis trouble (another err): the next heartbeat or note reads again. */
+    if (err == HT_ENOTFOUND)
+        s->ending = 1; /* expired while streaming (ttl_s after it finished): nothing more */
+    else if (!err)
         send_new(s, job, n, entries);
-    }
     if (shutting_down)
         send_shutdown(s);
     if (s->ending || s->cut) {
@@ -383,8 +406,8 @@ static void fetch(sse_t *s)
 {
     s->fetching = 1;
     ht_keys_t scratch;
-    ht_astore_job_log(s->t->store, s->req, ht_api_keys_of(s->t, s->id, &scratch), s->id,
-                      s->last_id[0] ? s->last_id : NULL, on_fetched, s);
+    ht_astore_watch_log(s->t->store, s->req, ht_api_keys_of(s->t, s->id, &scratch), s->id,
+                        WATCH_MS(beat_ms(s)), s->last_id[0] ? s->last_id : NULL, on_fetched, s);
 }
 
 /* ---- life ------------------------------------------------------------- */

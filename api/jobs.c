@@ -446,6 +446,7 @@ void ht_jobs_submit_opts(const ht_api_thread_t *t, const ht_job_request_t *jr,
         opts->run_at_ms = ht_now_ms() + (int64_t)jr->delay_s * 1000;
     long keep = t->cfg->failed_ttl_s;
     opts->failed_ttl_s = jr->ttl_s > keep ? jr->ttl_s : keep;
+    opts->watched_always = t->cfg->log_every_job;
 }
 
 /* When the job may run, and how long it is kept if it fails. */

@@ -36,7 +36,7 @@
 
 static const char *opt_listen, *opt_redis_url, *opt_log_level;
 static long opt_threads, opt_max_body, opt_heartbeat_ms, opt_max_wait_s, opt_failed_ttl_s;
-static int opt_webhook_allow_private, opt_allow_eviction;
+static int opt_webhook_allow_private, opt_allow_eviction, opt_log_every_job;
 static long opt_request_timeout_ms, opt_max_url_bytes, opt_max_header_bytes; /* api/guard.h */
 static const char *opt_api_keys_file, *opt_rate_limit; /* api/auth.h, router.c */
 static const char *opt_operator_keys_file;             /* api/auth.h */
@@ -81,6 +81,11 @@ static const ht_option_t options[] = {
     {"failed-ttl-s", "HANGTIGHT_FAILED_TTL_S", HT_OPT_INT, "604800",
      "SECONDS a failed job (a dead letter) is kept at least, whatever its ttl_s", 1, 30L * 86400,
      &opt_failed_ttl_s},
+    {"log-every-job", "HANGTIGHT_LOG_EVERY_JOB", HT_OPT_FLAG, NULL,
+     "keep the event log and publish the changes of every job submitted here, not only of the "
+     "jobs some request watches (a full history and exact SSE resumes at any time, for more "
+     "Redis work and memory per job)",
+     0, 0, &opt_log_every_job},
     {"webhook-allow-private", "HANGTIGHT_WEBHOOK_ALLOW_PRIVATE", HT_OPT_FLAG, NULL,
      "accept a callback_url naming a private or loopback address (development, tests)", 0, 0,
      &opt_webhook_allow_private},
@@ -371,6 +376,7 @@ int main(int argc, char **argv)
     cfg.heartbeat_ms = opt_heartbeat_ms;
     cfg.max_wait_s = opt_max_wait_s;
     cfg.failed_ttl_s = opt_failed_ttl_s;
+    cfg.log_every_job = opt_log_every_job;
     cfg.webhook_allow_private = opt_webhook_allow_private;
     cfg.schedule_seconds = opt_schedule_seconds;
     cfg.request_timeout_ms = opt_request_timeout_ms;

@@ -129,13 +129,13 @@ static void add_job_fields(ht_argv_t *a, const char *prefix, const ht_keys_t *k,
         ht_argv_add(a, metadata_json);
     }
     add_name(a, prefix, "max_attempts");
-    ht_argv_addf(a, "%d", jr->max_attempts);
+    ht_argv_addll(a, jr->max_attempts);
     add_name(a, prefix, "timeout_s");
-    ht_argv_addf(a, "%ld", jr->timeout_s);
+    ht_argv_addll(a, jr->timeout_s);
     add_name(a, prefix, "ttl_s");
-    ht_argv_addf(a, "%ld", jr->ttl_s);
+    ht_argv_addll(a, jr->ttl_s);
     add_name(a, prefix, "failed_ttl_s");
-    ht_argv_addf(a, "%ld", failed_ttl_s);
+    ht_argv_addll(a, failed_ttl_s);
     if (jr->callback_url) {
         add_name(a, prefix, "callback_url");
         ht_argv_add(a, jr->callback_url);
@@ -149,7 +149,7 @@ static void add_submit_args(ht_argv_t *a, const ht_keys_t *k, const char *id,
 {
     ht_argv_add(a, id);
     ht_argv_add(a, k->channel);
-    ht_argv_addf(a, "%lld", (long long)opts->run_at_ms);
+    ht_argv_addll(a, opts->run_at_ms);
     ht_argv_add(a, opts->idem_key ? opts->idem_key : "");
     ht_argv_add(a, opts->idem_key && opts->idem_hash ? opts->idem_hash : "");
 }
@@ -175,6 +175,10 @@ void ht_astore_submit(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const
         ht_argv_add(a, "input");
         ht_argv_add(a, opts->input);
     }
+    if (opts->watched_always) {
+        ht_argv_add(a, "watch");
+        ht_argv_add(a, HT_WATCH_ALWAYS);
+    }
     ht_acall_t call = {
         .finish = finish_submit, .cb = (ht_acall_cb)cb, .data = data, .own_errors = 1};
     if (opts->wait_replicas <= 0) {
@@ -183,8 +187,8 @@ void ht_astore_submit(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const
     }
     ht_argv_init(&cmds[1]);
     ht_argv_add(&cmds[1], "WAIT");
-    ht_argv_addf(&cmds[1], "%ld", opts->wait_replicas);
-    ht_argv_addf(&cmds[1], "%ld", opts->wait_timeout_ms);
+    ht_argv_addll(&cmds[1], opts->wait_replicas);
+    ht_argv_addll(&cmds[1], opts->wait_timeout_ms);
     call.all_replies = 1;
     ht_aclient_send(s, req, cmds, 2, &call);
 }
@@ -295,8 +299,8 @@ void ht_astore_get(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const ch
 }
 
 /* An LRANGE of the job's list log into a malloc'd array: the entries
- * from log id `from` on (inclusive; all when NULL, which LRANGE already
- * cut to the newest), unreadable ones skipped with a log line. */
+ * from log id `from` on (inclusive; all when NULL), unreadable ones
+ * skipped with a log line. */
 static int list_log_from_reply(const redisReply *r, const char *from, ht_event_entry_t **out,
                                size_t *n)
 {
@@ -320,20 +324,61 @@ static int list_log_from_reply(const redisReply *r, const char *from, ht_event_e
     return 0;
 }
 
-/* EXEC answers [HMGET reply, LRANGE reply]; a job with no list log has
- * an empty one, and its stream shows as its current document. */
-static void finish_job_log(const ht_acall_t *call, int err, const redisReply *r)
+/* "FCALL ht_watch 1 <job key> <ms> <log> <document fields>". */
+static void add_watch(ht_argv_t *a, const ht_keys_t *k, const char *id, long watch_ms,
+                      const char *log)
+{
+    char jobkey[HT_KEY_MAX];
+    ht_keys_job(k, id, jobkey);
+    ht_argv_fcall(a, "ht_watch", 1, 0);
+    ht_argv_add(a, jobkey);
+    ht_argv_addll(a, watch_ms);
+    ht_argv_add(a, log);
+    const char *names[HT_JOB_DOC_FIELDS_MAX];
+    size_t n = ht_job_doc_fields(names, HT_JOB_DOC_FIELDS_MAX);
+    for (size_t i = 0; i < n && i < HT_JOB_DOC_FIELDS_MAX; i++)
+        ht_argv_add(a, names[i]);
+}
+
+/* ht_watch answers nil (no such job) or [HMGET reply, LRANGE reply or nil]. */
+static int watch_reply(const redisReply *r, ht_job_t *job)
+{
+    memset(job, 0, sizeof(*job));
+    if (r->type == REDIS_REPLY_NIL)
+        return HT_ENOTFOUND;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+        return HT_EPROTO;
+    return job_from_doc_reply(r->element[0], job);
+}
+
+static void finish_watch(const ht_acall_t *call, int err, const redisReply *r)
+{
+    ht_job_t job;
+    memset(&job, 0, sizeof(job));
+    if (!err)
+        err = watch_reply(r, &job);
+    ((ht_astore_job_cb)call->cb)(call->data, err, err ? NULL : &job);
+    ht_job_clear(&job);
+}
+
+void ht_astore_watch(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                     long watch_ms, ht_astore_job_cb cb, void *data)
+{
+    ht_argv_t a;
+    add_watch(&a, k, id, watch_ms, "");
+    ht_acall_t call = {.finish = finish_watch, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
+static void finish_watch_log(const ht_acall_t *call, int err, const redisReply *r)
 {
     ht_job_t job;
     ht_event_entry_t *entries = NULL;
     size_t n = 0;
     memset(&job, 0, sizeof(job));
-    if (!err && (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-                 r->element[1]->type != REDIS_REPLY_ARRAY))
-        err = HT_EPROTO; /* nil: the transaction was aborted */
     if (!err)
-        err = job_from_doc_reply(r->element[0], &job);
-    if (!err)
+        err = watch_reply(r, &job);
+    if (!err && r->element[1]->type != REDIS_REPLY_NIL)
         err = list_log_from_reply(r->element[1], call->arg[0] ? call->arg : NULL, &entries, &n);
     ((ht_astore_job_log_cb)call->cb)(call->data, err, err ? NULL : &job, err ? 0 : n,
                                      err ? NULL : entries);
@@ -341,29 +386,15 @@ static void finish_job_log(const ht_acall_t *call, int err, const redisReply *r)
     free(entries);
 }
 
-void ht_astore_job_log(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
-                       const char *from, ht_astore_job_log_cb cb, void *data)
+void ht_astore_watch_log(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                         long watch_ms, const char *from, ht_astore_job_log_cb cb, void *data)
 {
-    char jobkey[HT_KEY_MAX], listkey[HT_KEY_MAX + 8];
-    ht_keys_job(k, id, jobkey);
-    snprintf(listkey, sizeof(listkey), "%s:ev", jobkey);
-    ht_argv_t a[4];
-    for (size_t i = 0; i < 4; i++)
-        ht_argv_init(&a[i]);
-    ht_argv_add(&a[0], "MULTI");
-    add_doc_read(&a[1], jobkey);
-    /* The whole list (at most ~100 short entries, filtered on arrival) or
-     * its newest entry.  No fallback read of an older stream log
-     * "<job>:log" in the same transaction: on a cluster whose slot is migrating, a
-     * transaction naming a key that exists nowhere is refused (TRYAGAIN). */
-    ht_argv_add(&a[2], "LRANGE");
-    ht_argv_add(&a[2], listkey);
-    ht_argv_add(&a[2], from ? "0" : "-1");
-    ht_argv_add(&a[2], "-1");
-    ht_argv_add(&a[3], "EXEC");
-    ht_acall_t call = {.finish = finish_job_log, .cb = (ht_acall_cb)cb, .data = data};
+    ht_argv_t a;
+    /* The whole log: at most ~100 short entries, filtered on arrival. */
+    add_watch(&a, k, id, watch_ms, from ? "all" : "");
+    ht_acall_t call = {.finish = finish_watch_log, .cb = (ht_acall_cb)cb, .data = data};
     snprintf(call.arg, sizeof(call.arg), "%s", from ? from : "");
-    ht_aclient_send(s, req, a, 4, &call);
+    ht_aclient_send(s, req, &a, 1, &call);
 }
 
 /* Integer or numeric-string replies; nil counts as 0 (an unset version). */
@@ -393,7 +424,7 @@ void ht_astore_rate(ht_aclient_t *s, h2o_req_t *req, const char *rate_key, doubl
     ht_argv_fcall(&a, "ht_rate", 1, 0);
     ht_argv_add(&a, rate_key);
     ht_argv_addf(&a, "%.6g", per_s);
-    ht_argv_addf(&a, "%ld", burst);
+    ht_argv_addll(&a, burst);
     ht_acall_t call = {.finish = finish_int, .cb = (ht_acall_cb)cb, .data = data};
     ht_aclient_send(s, req, &a, 1, &call);
 }
@@ -569,7 +600,7 @@ void ht_astore_list(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const c
     ht_argv_fcall(&a, "ht_list", 1, 1);
     ht_argv_add(&a, index);
     ht_argv_add(&a, k->base);
-    ht_argv_addf(&a, "%d", limit);
+    ht_argv_addll(&a, limit);
     ht_argv_add(&a, cursor ? cursor : "");
     ht_argv_add(&a, type ? type : "");
     /* The document's fields: the function reads only these of each job. */
@@ -698,13 +729,17 @@ void ht_astore_submit_many(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, 
     for (size_t i = 0; counts && i < n; i++) {
         const ht_astore_submit_item_t *it = &items[i];
         ht_argv_add(&a, it->id);
-        ht_argv_addf(&a, "%lld", (long long)it->opts.run_at_ms);
+        ht_argv_addll(&a, it->opts.run_at_ms);
         ht_argv_add(&a, it->opts.idem_key ? it->opts.idem_key : "");
         ht_argv_add(&a, it->opts.idem_key && it->opts.idem_hash ? it->opts.idem_hash : "");
         size_t at = a.n;
         ht_argv_add(&a, "");
         add_job_fields(&a, NULL, k, tenant, it->jr, it->payload_json, it->metadata_json,
                        it->opts.failed_ttl_s);
+        if (it->opts.watched_always) {
+            ht_argv_add(&a, "watch");
+            ht_argv_add(&a, HT_WATCH_ALWAYS);
+        }
         if (!a.overflow) {
             snprintf(counts[i], sizeof(counts[i]), "%zu", (a.n - at - 1) / 2);
             argv_set(&a, at, counts[i]);
@@ -783,8 +818,8 @@ void ht_astore_sched_create(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k,
     ht_argv_addf(&a, "%st:%s:scheds", k->base, n->tenant);
     ht_argv_add(&a, n->id);
     ht_argv_add(&a, n->tenant);
-    ht_argv_addf(&a, "%d", HT_SCHEDULES_PER_TENANT_MAX);
-    ht_argv_addf(&a, "%lld", (long long)n->next_run_ms);
+    ht_argv_addll(&a, HT_SCHEDULES_PER_TENANT_MAX);
+    ht_argv_addll(&a, n->next_run_ms);
     if (r->name[0]) {
         ht_argv_add(&a, "name");
         ht_argv_add(&a, r->name);
@@ -802,9 +837,9 @@ void ht_astore_sched_create(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k,
         }
     } else {
         ht_argv_add(&a, "every_s");
-        ht_argv_addf(&a, "%lld", (long long)r->when.every_s);
+        ht_argv_addll(&a, r->when.every_s);
         ht_argv_add(&a, "anchor");
-        ht_argv_addf(&a, "%lld", (long long)n->next_run_ms);
+        ht_argv_addll(&a, n->next_run_ms);
     }
     ht_argv_add(&a, "catch_up");
     ht_argv_add(&a, ht_catch_up_name(r->when.catch_up));
@@ -860,7 +895,7 @@ void ht_astore_sched_list(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, c
     ht_argv_fcall(&a, "ht_sched_list", 1, 1);
     ht_argv_addf(&a, "%st:%s:scheds", k->base, tenant);
     ht_argv_add(&a, k->base);
-    ht_argv_addf(&a, "%d", limit);
+    ht_argv_addll(&a, limit);
     ht_argv_add(&a, cursor ? cursor : "");
     ht_acall_t call = {
         .finish = finish_sched_list, .cb = (ht_acall_cb)cb, .data = data, .own_errors = 1};
@@ -901,7 +936,7 @@ void ht_astore_sched_resume(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k,
     add_sched_keys(&a, k, id);
     ht_argv_add(&a, id);
     ht_argv_add(&a, tenant);
-    ht_argv_addf(&a, "%lld", (long long)next_run_ms);
+    ht_argv_addll(&a, next_run_ms);
     ht_acall_t call = {.finish = finish_sched, .cb = (ht_acall_cb)cb, .data = data};
     ht_aclient_send(s, req, &a, 1, &call);
 }
@@ -931,8 +966,8 @@ void ht_astore_whsec_create(ht_aclient_t *s, h2o_req_t *req, const char *tenant,
     }
     ht_argv_add(&a, id);
     ht_argv_add(&a, sealed);
-    ht_argv_addf(&a, "%lld", rotation_ms);
-    ht_argv_addf(&a, "%d", most);
+    ht_argv_addll(&a, rotation_ms);
+    ht_argv_addll(&a, most);
     ht_acall_t call = {.finish = finish_int, .cb = (ht_acall_cb)cb, .data = data};
     ht_aclient_send(s, req, &a, 1, &call);
 }

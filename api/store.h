@@ -35,10 +35,15 @@
 
 /* ---- calls ------------------------------------------------------------ */
 
+/* A job's `watch` mark (docs/keyspace.md) that never lapses: the last
+ * millisecond of the year 9999. */
+#define HT_WATCH_ALWAYS "253402300799999"
+
 /* What a submit adds to the validated request. */
 typedef struct {
     int64_t run_at_ms;     /* when the job may run (ms); 0 = now */
     long failed_ttl_s;     /* how long the job is kept if it fails */
+    int watched_always;    /* log and publish its every change (HANGTIGHT_LOG_EVERY_JOB) */
     const char *idem_key;  /* full idempotency key name (ht_keys_idem), NULL = none */
     const char *idem_hash; /* hex SHA-256 of the request body, with idem_key */
     const char *input;     /* the job's input file, stored (ht_file_ref_format); NULL = none */
@@ -84,17 +89,26 @@ typedef void (*ht_astore_job_cb)(void *data, int err, const ht_job_t *job);
 void ht_astore_get(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
                    ht_astore_job_cb cb, void *data);
 
-/* A job and its event log read together, consistently (MULTI/EXEC of
- * HMGET of the job's document fields, as ht_astore_get, and LRANGE of its list log "<job key>:ev"),
- * for the event stream.  With `from` (a valid log id), the log's entries from that id on,
- * inclusive, oldest first: the caller sees whether that entry is still there (the log is capped, so
- * old entries go).  With `from` NULL, only the newest entry.  `job` and `entries` are borrowed,
- * valid only during the callback (NULL unless err is 0; n may be 0: a job with no list log).
+/* A watcher's read (FCALL ht_watch): the job as ht_astore_get reads it,
+ * and, in the same atomic step, the job marked watched for `watch_ms` more
+ * milliseconds, so that its changes from then on are logged and published
+ * (api/pubsub.h).  Sync waits, long polls and event streams read this way
+ * while they hold their request; a plain poll does not (docs/keyspace.md,
+ * "Watching").  HT_ENOTFOUND when there is no such job. */
+void ht_astore_watch(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                     long watch_ms, ht_astore_job_cb cb, void *data);
+
+/* ht_astore_watch that also reads the job's event log (the list "<job
+ * key>:ev"), for the event stream.  With `from` (a valid log id), the log's
+ * entries from that id on, inclusive, oldest first: the caller sees whether
+ * that entry is still there (the log is capped, so old entries go, and a
+ * change made while nobody watched drops it).  With `from` NULL, none.  `job` and `entries` are
+ * borrowed, valid only during the callback (NULL unless err is 0; n may be 0: a job with no log).
  * HT_ENOTFOUND when there is no such job. */
 typedef void (*ht_astore_job_log_cb)(void *data, int err, const ht_job_t *job, size_t n,
                                      const ht_event_entry_t *entries);
-void ht_astore_job_log(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
-                       const char *from, ht_astore_job_log_cb cb, void *data);
+void ht_astore_watch_log(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                         long watch_ms, const char *from, ht_astore_job_log_cb cb, void *data);
 
 /* Calls answering one integer. */
 typedef void (*ht_astore_int_cb)(void *data, int err, long long value);

@@ -31,6 +31,7 @@ typedef struct {
     long heartbeat_ms; /* default heartbeat of held requests and SSE streams */
     long max_wait_s;   /* cap on Prefer: wait=N */
     long failed_ttl_s; /* a failed job is kept at least this long (HANGTIGHT_FAILED_TTL_S) */
+    int log_every_job; /* every change logged and published, watched or not */
     int webhook_allow_private; /* callback_url may name private addresses (dev, tests) */
     long request_timeout_ms;   /* h2o's HTTP/1 req_timeout: head+body deadline, idle keep-alive */
     size_t max_url_bytes;      /* longer request target: 414 (api/guard.h); 0 = no limit */

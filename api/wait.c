@@ -351,6 +351,13 @@ static void on_check_read(void *data, int err, const ht_job_t *job)
     }
 }
 
+/* Each read while holding marks the job watched until the deadline (and
+ * WATCH_SLACK_MS after: a note then still finds the request, or the last
+ * read answers), so that its changes are published (api/store.h
+ * ht_astore_watch): the "ready" of the watch reads first, so no change
+ * after that read goes unnoticed. */
+#define WATCH_SLACK_MS 2000
+
 static void check(waiter_t *w)
 {
     if (w->reading) {
@@ -358,9 +365,11 @@ static void check(waiter_t *w)
         return;
     }
     w->reading = 1;
+    uint64_t now = uv_now(w->timer.loop);
+    long left_ms = w->deadline > now ? (long)(w->deadline - now) : 0;
     ht_keys_t scratch;
-    ht_astore_get(w->t->store, w->req, ht_api_keys_of(w->t, w->id, &scratch), w->id, on_check_read,
-                  w);
+    ht_astore_watch(w->t->store, w->req, ht_api_keys_of(w->t, w->id, &scratch), w->id,
+                    left_ms + WATCH_SLACK_MS, on_check_read, w);
 }
 
 static void on_watch(void *data, const ht_job_event_t *ev)

@@ -2,19 +2,38 @@
 """Redis cost per job of one function library, on its own: one client, no
 api, no workers, so the figures do not depend on the machine's load.
 
-    bench/fcall_cost.py --port 6379 --lib shared/library.lua [--jobs 3000]
+    bench/fcall_cost.py --lib shared/library.lua [--jobs 3000] [--callgrind]
+    bench/fcall_cost.py --port 6379 --lib shared/library.lua   # a Redis of yours
 
-FLUSHALLs the given Redis (use a private one), loads the library, then:
-submits N jobs with the fields the api sends (ht_submit), and drains them
-the way the worker does: with ht_complete taking the claim's keys (one
-call per job; --one-trip, schema 8 on), else ht_claim + ht_complete (an
-older library from git history has only those).  Prints, from INFO
-commandstats (Redis' own time inside the calls) and INFO memory: Redis usec
-and commands per submit and per drained job, bytes per queued job and per
-finished job.
+Without --port it starts a private redis-server (no persistence) on a free
+loopback port, under `valgrind --tool=callgrind` with --callgrind (then use
+a few hundred jobs: valgrind is ~50x slower).  With --port it FLUSHALLs
+the given Redis (use a private one).  It loads the library, then submits N
+jobs with the fields the api sends (ht_submit), and drains them the way
+the worker does: ht_complete taking the claim's keys (one call per job;
+--one-trip, schema 8 on, the default from schema 14), else ht_claim +
+ht_complete (older libraries from git history have only those).
+--watched P marks P % of the jobs watched (ht_watch, schema 14 on) as
+a sync submit's request would, so that their changes are logged and
+published.
+
+Prints, per phase (submit, drain): Redis' own µs inside the calls (INFO
+commandstats), calls and µs per job of each command the functions ran,
+callgrind's instructions per job (--callgrind: counts zeroed before and
+dumped after each phase, the client's INFO/CONFIG calls included, which are
+few), and bytes: used_memory per queued and per finished job, and MEMORY
+USAGE of the keys a job owns and of the indexes per entry.
 """
 import argparse
+import glob
+import os
+import re
+import shutil
 import socket
+import subprocess
+import sys
+import tempfile
+import time
 import uuid
 
 
@@ -54,6 +73,9 @@ class Redis:
         raise RuntimeError("bad reply %r" % line)
 
 
+OWN = ("info", "config|resetstat", "memory|usage", "scan", "exists", "dbsize", "lrange", "ttl")
+
+
 def stats(r):
     """{command: (calls, usec)} and used_memory."""
     cmds = {}
@@ -67,41 +89,201 @@ def stats(r):
     return cmds, used
 
 
-def report(what, n, cmds):
-    calls = sum(c for name, (c, _) in cmds.items() if name not in ("info", "config|resetstat"))
+def report(what, n, cmds, instr):
+    calls = sum(c for name, (c, _) in cmds.items() if name not in OWN)
     fc = cmds.get("fcall", (0, 0))
-    busiest = sorted(((c, name) for name, (c, _) in cmds.items()
-                      if name not in ("info", "config|resetstat")), reverse=True)[:8]
-    print("%-12s Redis usec/job %6.1f   FCALLs/job %.2f   commands/job %5.2f   (%s)" % (
+    print("%-7s Redis usec/job %6.1f   FCALLs/job %.2f   commands/job %5.2f%s" % (
         what, fc[1] / n, fc[0] / n, calls / n,
-        ", ".join("%s %.2f" % (name, c / n) for c, name in busiest)))
+        "   instructions/job %d" % (instr / n) if instr is not None else ""))
+    rows = sorted(((c, u, name) for name, (c, u) in cmds.items()
+                   if name not in OWN and name != "fcall"), key=lambda x: (-x[1], -x[0]))
+    print("        " + ", ".join("%s %.2f (%.1f us)" % (name, c / n, u / n) for c, u, name in rows))
+
+
+class Callgrind:
+    """Zeroes and dumps the counts of a redis-server run under callgrind."""
+
+    def __init__(self, pid, outdir):
+        self.pid, self.outdir = pid, outdir
+
+    def zero(self):
+        subprocess.run(["callgrind_control", "-z", str(self.pid)], check=True,
+                       stdout=subprocess.DEVNULL)
+
+    def dump(self, label):
+        before = set(glob.glob(os.path.join(self.outdir, "callgrind.out.*")))
+        subprocess.run(["callgrind_control", "-d", label, str(self.pid)], check=True,
+                       stdout=subprocess.DEVNULL)
+        for _ in range(100):
+            new = set(glob.glob(os.path.join(self.outdir, "callgrind.out.*"))) - before
+            if new:
+                path = new.pop()
+                time.sleep(0.2)  # written in one go, but give it a moment
+                with open(path) as f:
+                    for line in f:
+                        if line.startswith("summary:") or line.startswith("totals:"):
+                            return int(line.split()[1]), path
+            time.sleep(0.1)
+        raise RuntimeError("no callgrind dump")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def start_redis(callgrind, server):
+    d = tempfile.mkdtemp(prefix="fcall_cost.")
+    port = free_port()
+    cmd = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+           "--appendonly", "no", "--dir", d]
+    if callgrind:
+        cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + d + "/callgrind.out.%p",
+               "--dump-instr=no", "--collect-jumps=no"] + cmd
+    p = subprocess.Popen(cmd, stdout=open(d + "/redis.log", "w"), stderr=subprocess.STDOUT)
+    for _ in range(600):
+        try:
+            r = Redis(port)
+            r.call("PING")
+            return p, port, d, r
+        except (OSError, RuntimeError):
+            time.sleep(0.1)
+    p.kill()
+    raise RuntimeError("redis-server did not start (%s/redis.log)" % d)
+
+
+def schema_of(text):
+    m = re.search(r"^local SCHEMA = (\d+)", text, re.M)
+    return int(m.group(1)) if m else 0
+
+
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2] if xs else 0
+
+
+def usage(r, keys):
+    """Median MEMORY USAGE of the keys that exist (SAMPLES 0: exact)."""
+    got = [r.call("MEMORY", "USAGE", k, "SAMPLES", "0") for k in keys]
+    return median([g for g in got if g])
+
+
+def per_entry(r, key, count):
+    if not count:
+        return 0
+    return (r.call("MEMORY", "USAGE", key, "SAMPLES", "0") or 0) / count
+
+
+def memory_report(r, what, b, ids):
+    """What a job owns and what it costs the indexes, per job."""
+    sample = ids[:: max(1, len(ids) // 50)]
+    job = usage(r, [b + "job:" + i for i in sample])
+    log = usage(r, [b + "job:" + i + ":ev" for i in sample])
+    logs = sum(r.call("EXISTS", b + "job:" + i + ":ev") for i in sample)
+    parts = ["job hash %d B" % job]
+    if logs:
+        parts.append("event log %d B (%d of %d sampled jobs have one)" % (log, logs, len(sample)))
+    else:
+        parts.append("no event log")
+    n = len(ids)
+    for key in sorted(r.call("KEYS", b + "*")):
+        if ":job:" in key:
+            continue
+        t = r.call("TYPE", key)
+        size = {"zset": "ZCARD", "list": "LLEN", "hash": "HLEN", "set": "SCARD",
+                "stream": "XLEN"}.get(t)
+        count = r.call(size, key) if size else 0
+        if count >= n // 2:
+            parts.append("%s %d B/entry (%s)" % (key[len(b):], per_entry(r, key, count), t))
+    print("        %s: %s" % (what, ", ".join(parts)))
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--port", type=int, help="a Redis of yours (FLUSHALLed); default: start one")
     ap.add_argument("--lib", required=True)
     ap.add_argument("--jobs", type=int, default=3000)
     ap.add_argument("--one-trip", action="store_true",
-                    help="drain with ht_complete's claim (schema 8 on) instead of "
-                         "ht_claim + ht_complete")
+                    help="drain with ht_complete's claim (schema 8 on; the default from 14)")
+    ap.add_argument("--watched", type=float, default=0,
+                    help="percent of jobs marked watched before they are claimed (schema 14 on)")
+    ap.add_argument("--callgrind", action="store_true",
+                    help="run the private redis-server under callgrind: instructions per job")
+    ap.add_argument("--keep", action="store_true", help="keep the private Redis' directory")
+    ap.add_argument("--redis-server", default="redis-server",
+                    help="the private Redis' binary (e.g. one built with -g, for callgrind_annotate)")
     a = ap.parse_args()
-    r = Redis(a.port)
+    text = open(a.lib).read()
+    schema = schema_of(text)
+    one_trip = a.one_trip or schema >= 14
+    proc = tmp = None
+    cg = None
+    if a.port:
+        if a.callgrind:
+            sys.exit("--callgrind starts its own Redis: leave out --port")
+        r = Redis(a.port)
+    else:
+        proc, port, tmp, r = start_redis(a.callgrind, a.redis_server)
+        if a.callgrind:
+            cg = Callgrind(proc.pid, tmp)
+    try:
+        run(a, r, cg, text, schema, one_trip)
+    finally:
+        if proc:
+            proc.terminate()
+            proc.wait()
+            if a.keep:
+                print("kept %s" % tmp)
+            else:
+                shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(a, r, cg, text, schema, one_trip):
     r.call("FLUSHALL")
-    r.call("FUNCTION", "LOAD", "REPLACE", open(a.lib).read())
+    r.call("FUNCTION", "LOAD", "REPLACE", text)
     b = "ht:{default}:"
     waits = [b + "wait:high", b + "wait:default", b + "wait:low"]
+    if a.watched and schema < 14:
+        sys.exit("--watched needs schema 14 or later (ht_watch)")
+    print("library %s (schema %d), %d jobs, one client%s" % (
+        a.lib, schema, a.jobs, ", %g %% watched" % a.watched if a.watched else ""))
     _, m0 = stats(r)
-    r.call("CONFIG", "RESETSTAT")
-    for _ in range(a.jobs):
-        i = str(uuid.uuid4())
+
+    def phase_start():
+        r.call("CONFIG", "RESETSTAT")
+        if cg:
+            cg.zero()
+
+    def phase_end(label):
+        instr = None
+        if cg:
+            instr, _ = cg.dump(label)
+        cmds, mem = stats(r)
+        return cmds, mem, instr
+
+    ids = [str(uuid.uuid4()) for _ in range(a.jobs)]
+    phase_start()
+    for i in ids:
         r.call("FCALL", "ht_submit", 3, b + "job:" + i, b + "wait:default", b + "signal", i,
                b + "events", "0", "", "", "type", "echo", "queue", "default", "tenant",
                "default", "priority", "default", "payload", '{"n": 1}', "max_attempts", "3",
                "timeout_s", "300", "ttl_s", "86400", "failed_ttl_s", "604800")
-    cmds, m1 = stats(r)
-    report("submit", a.jobs, cmds)
-    r.call("CONFIG", "RESETSTAT")
+    cmds, m1, instr = phase_end("submit")
+    report("submit", a.jobs, cmds, instr)
+    memory_report(r, "queued", b, ids)
+
+    watched = 0
+    if a.watched:
+        step = 100.0 / a.watched
+        marks = [ids[int(k * step)] for k in range(int(a.jobs * a.watched / 100))]
+        for i in marks:
+            r.call("FCALL", "ht_watch", 1, b + "job:" + i, "60000")
+        watched = len(marks)
+
+    phase_start()
     claim = ["FCALL", "ht_claim", 5] + waits + [b + "active", b + "fence", b + "job:", "w1",
                                               b + "events"]
 
@@ -114,7 +296,7 @@ def main():
         i = job["id"]
         keys = [b + "job:" + i, b + "active", b + "wait:default", b + "signal"]
         argv = [i, job["token"], "succeeded", '{"n": 1}', "0", b + "events", "0"]
-        if a.one_trip:
+        if one_trip:
             out = r.call("FCALL", "ht_complete", 8, *(keys + waits + [b + "fence"] + argv +
                                                        [b + "job:", "w1"]))
             assert out[0] == "succeeded", out
@@ -123,11 +305,13 @@ def main():
             assert r.call("FCALL", "ht_complete", 4, *(keys + argv)) == "succeeded"
             job = as_job(r.call(*claim))
         done += 1
-    cmds, m2 = stats(r)
+    cmds, m2, instr = phase_end("drain")
     assert done == a.jobs, done
-    report("drain", a.jobs, cmds)
-    print("bytes per queued job %d, per finished job %d" % ((m1 - m0) / a.jobs,
-                                                            (m2 - m0) / a.jobs))
+    report("drain", a.jobs, cmds, instr)
+    memory_report(r, "finished", b, ids)
+    print("bytes   used_memory per queued job %d, per finished job %d%s" % (
+        (m1 - m0) / a.jobs, (m2 - m0) / a.jobs,
+        " (%d jobs watched)" % watched if watched else ""))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,31 @@ void ht_argv_init(ht_argv_t *a)
     a->owned_ = a->owned_in_;
     a->n_owned_ = 0;
     a->cap_owned_ = HT_ARGV_MAX;
+    a->n_nums_ = 0;
+}
+
+/* Writes the decimal digits of v at p; returns how many. */
+static size_t put_u64(char *p, unsigned long long v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        p[i] = tmp[n - 1 - i];
+    return n;
+}
+
+static size_t digits_u64(unsigned long long v)
+{
+    size_t n = 1;
+    while (v >= 10) {
+        v /= 10;
+        n++;
+    }
+    return n;
 }
 
 /* Room for one more argument (and, with `owned`, one more copy).  0 or -1. */
@@ -99,6 +124,55 @@ void ht_argv_addf(ht_argv_t *a, const char *fmt, ...)
     ht_argv_add_owned(a, s);
 }
 
+void ht_argv_addll(ht_argv_t *a, long long v)
+{
+    if (a->n_nums_ >= HT_ARGV_NUMS) {
+        ht_argv_addf(a, "%lld", v);
+        return;
+    }
+    char *p = a->nums_[a->n_nums_++];
+    size_t n = 0;
+    unsigned long long u = (unsigned long long)v;
+    if (v < 0) {
+        p[n++] = '-';
+        u = 0ULL - u;
+    }
+    n += put_u64(p + n, u);
+    p[n] = '\0';
+    ht_argv_addn(a, p, n);
+}
+
+long ht_argv_resp(const ht_argv_t *a, char **out)
+{
+    *out = NULL;
+    if (a->overflow)
+        return -1;
+    size_t total = 1 + digits_u64(a->n) + 2;
+    for (size_t i = 0; i < a->n; i++)
+        total += 1 + digits_u64(a->len[i]) + 2 + a->len[i] + 2;
+    char *buf = malloc(total + 1);
+    if (!buf)
+        return -1;
+    char *p = buf;
+    *p++ = '*';
+    p += put_u64(p, a->n);
+    *p++ = '\r';
+    *p++ = '\n';
+    for (size_t i = 0; i < a->n; i++) {
+        *p++ = '$';
+        p += put_u64(p, a->len[i]);
+        *p++ = '\r';
+        *p++ = '\n';
+        memcpy(p, a->v[i], a->len[i]);
+        p += a->len[i];
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    *p = '\0';
+    *out = buf;
+    return (long)total;
+}
+
 void ht_argv_clear(ht_argv_t *a)
 {
     for (size_t i = 0; i < a->n_owned_; i++)
@@ -117,5 +191,5 @@ void ht_argv_fcall(ht_argv_t *a, const char *name, int numkeys, int read_only)
     ht_argv_init(a);
     ht_argv_add(a, read_only ? "FCALL_RO" : "FCALL");
     ht_argv_add(a, name);
-    ht_argv_addf(a, "%d", numkeys);
+    ht_argv_addll(a, numkeys);
 }

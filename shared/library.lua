@@ -17,7 +17,7 @@ the keyspace as it is (a fix, a faster call) keeps SCHEMA: migrate loads the
 library wherever the loaded text differs.
 ]]
 
-local SCHEMA = 14
+local SCHEMA = 15
 
 local SIGNAL_CAP = 64
 -- Fields a submit leaves out of the job's hash when the caller's value is
@@ -28,6 +28,7 @@ local MAX_ATTEMPTS = 3
 local OMIT_DEFAULT = {tenant = 'default', priority = 'default', max_attempts = '3',
                       timeout_s = '300', ttl_s = '86400'}
 local LOG_CAP = 100
+local LOG_KEEP = '-' .. LOG_CAP -- LTRIM's start: keeps the newest LOG_CAP entries
 local STATUSES = {'scheduled', 'queued', 'running', 'succeeded', 'failed', 'canceled'}
 
 local function now_ms()
@@ -35,13 +36,18 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- A number as the decimal text of an integer.  Numbers reach commands as
+-- this text: a Lua number given to redis.call, or joined to a string, is
+-- printed as a double ("%.17g"), which costs several times more.
+local last_n, last_s -- the last one made: a call's time is made text more than once
 local function int(n)
-  return string.format('%d', n)
+  if n ~= last_n then last_n, last_s = n, string.format('%d', n) end
+  return last_s
 end
 
--- "ht:{Q}:job:<id>" -> "ht:{Q}:"
+-- "ht:{Q}:job:<id>" -> "ht:{Q}:" (every key has its hash tag after "ht:").
 local function base_of(job)
-  return string.match(job, '^(.*)job:[^:]*$')
+  return string.sub(job, 1, string.find(job, '}:', 4, true) + 1)
 end
 
 -- Priorities, first served first, and their rank (1 = served first).
@@ -62,19 +68,28 @@ local FIELDS = {'status', 'token', 'tenant', 'type', 'priority', 'created_at', '
                 'm_due_at', 'm_started', 'attempt', 'max_attempts', 'timeout_s', 'deadline_at',
                 'cancel_requested', 'progress_pct', 'progress_msg', 'progress_at',
                 'started_at', 'callback_url', 'cb_seq', 'ttl_s', 'failed_ttl_s', 'idem_key',
-                'version', 'error', 'cb_last_status', 'cb_last_at', 'counted', 'capped'}
+                'version', 'error', 'cb_last_status', 'cb_last_at', 'watch', 'counted', 'capped'}
 
 -- The ones ht_claim reads (its HMGET is the hottest).
 local CLAIM_FIELDS = {'status', 'tenant', 'type', 'created_at', 'run_at', 'm_due_at',
                       'm_started', 'attempt', 'timeout_s', 'progress_pct', 'progress_msg',
-                      'progress_at', 'version'}
+                      'progress_at', 'version', 'watch', 'payload', 'max_attempts', 'priority',
+                      'input', 'metadata'}
+
+-- What a claim answers of the job it took (with `id` first): what a worker
+-- runs it with, from the fields ht_claim read and wrote (no second read).
+-- A field a worker needs from its claim is named here and in CLAIM_FIELDS.
+local CLAIM_REPLY = {'type', 'status', 'tenant', 'priority', 'payload', 'attempt',
+                     'max_attempts', 'timeout_s', 'token', 'worker', 'created_at', 'run_at',
+                     'started_at', 'deadline_at', 'version', 'input', 'metadata'}
 
 -- The ones ht_complete and the helpers it calls read.
+-- (cb_seq is read by finish() when the job has a callback, the progress by
+-- changed() when the job is watched: not on every completion.)
 local COMPLETE_FIELDS = {'status', 'token', 'started_at', 'tenant', 'type', 'priority',
                          'created_at', 'attempt', 'max_attempts', 'cancel_requested', 'error',
-                         'callback_url', 'cb_seq', 'ttl_s', 'failed_ttl_s', 'idem_key',
-                         'version', 'progress_pct', 'progress_msg', 'cb_last_status',
-                         'cb_last_at', 'counted', 'capped'}
+                         'callback_url', 'ttl_s', 'failed_ttl_s', 'idem_key', 'version', 'watch',
+                         'counted', 'capped'}
 
 -- Field list -> set of its names, made once (Lua work per call costs about
 -- as much as a Redis command: the tables here are kept few).
@@ -90,61 +105,75 @@ local function loaded_set(fields)
 end
 
 -- HMGET answers false for a missing field: the table holds nil instead.
--- j.has: the fields that exist in the hash now (until flush).
+-- j.hs: the pending HSET's arguments (field, value, ...) in the order of
+-- put() (a field put twice is set twice: the last value wins, as in one
+-- HSET); j.dels: the pending HDEL's fields.
 local function load(key, id, fields)
   local v = redis.call('HMGET', key, unpack(fields))
-  local f, has = {}, {}
-  for i, name in ipairs(fields) do
-    if v[i] then f[name] = v[i]; has[name] = true end
+  local f = {}
+  for i = 1, #fields do
+    local x = v[i]
+    if x then f[fields[i]] = x end
   end
   local base = base_of(key)
-  return {key = key, id = id, base = base, f = f, loaded = loaded_set(fields), has = has,
-          order = {}, pend = {}, dels = {}, deled = {},
+  return {key = key, id = id, base = base, f = f, loaded = loaded_set(fields), hs = {}, dels = {},
           tb = base .. 't:' .. (f.tenant or 'default') .. ':'}
 end
 
 local function put(j, k, v)
-  if j.pend[k] == nil then j.order[#j.order + 1] = k end
-  j.pend[k] = v
+  local hs = j.hs
+  hs[#hs + 1] = k
+  hs[#hs + 1] = v
   j.f[k] = v
 end
 
--- A field not loaded may exist: it is deleted unconditionally.
+-- A field not loaded may exist: it is deleted unconditionally (an HDEL of
+-- a field that is not there costs nothing).
 local function del(j, k)
-  if (j.has[k] or not j.loaded[k]) and not j.deled[k] then
-    j.dels[#j.dels + 1] = k
-    j.deled[k] = true
+  local hs = j.hs
+  for i = #hs - 1, 1, -2 do
+    if hs[i] == k then -- put before: not set after all
+      table.remove(hs, i + 1)
+      table.remove(hs, i)
+    end
   end
-  j.pend[k] = nil
+  if j.f[k] ~= nil or not j.loaded[k] then j.dels[#j.dels + 1] = k end
   j.f[k] = nil
 end
 
 local function flush(j)
   if #j.dels > 0 then redis.call('HDEL', j.key, unpack(j.dels)) end
-  local hs, seen = {}, {}
-  for _, k in ipairs(j.order) do
-    local v = j.pend[k]
-    if v ~= nil and not seen[k] then
-      seen[k] = true
-      hs[#hs + 1] = k
-      hs[#hs + 1] = v
-    end
-  end
-  if #hs > 0 then redis.call('HSET', j.key, unpack(hs)) end
-  j.order, j.pend, j.dels, j.deled = {}, {}, {}, {}
+  if #j.hs > 0 then redis.call('HSET', j.key, unpack(j.hs)) end
+  j.hs, j.dels = {}, {}
 end
 
--- Every change of a job ends here: version, the pending writes, log entry,
+-- Every change of a job ends here: version, the pending writes, and, while
+-- some request watches the job (its `watch` field, the time until which
+-- it is watched, is not past: ht_watch), the log entry and the
 -- notification.  kind is 'progress' for progress reports, 'status'
--- (default) otherwise.  The log's TTL follows the job's: a job gets a TTL
--- only when it finishes (expire_finished sets j.log_ttl) and loses it only
--- in ht_retry (j.persist_log); every other change is of a job without a TTL
--- whose log has none either.
+-- (default) otherwise.  A change made while nobody watches writes neither,
+-- and drops the log and the lapsed mark, if any: a log must have no hole,
+-- so the next watcher starts from the document (docs/keyspace.md).
+-- The log's TTL follows the job's: a job gets a TTL only when it finishes
+-- (expire_finished sets j.log_ttl) and loses it only in ht_retry
+-- (j.persist_log); every other change is of a job without a TTL whose log
+-- has none either.
 local function changed(j, status, channel, kind)
-  kind = kind or 'status'
   local v = int((tonumber(j.f.version) or 0) + 1)
   put(j, 'version', v)
+  local w = j.f.watch
+  if not w or tonumber(w) < j.now then
+    if w then del(j, 'watch') end
+    flush(j)
+    if w then redis.call('DEL', j.key .. ':ev') end
+    return tonumber(v)
+  end
+  kind = kind or 'status'
   flush(j)
+  if not j.loaded.progress_pct and j.f.progress_pct == nil then
+    local p = redis.call('HMGET', j.key, 'progress_pct', 'progress_msg')
+    j.f.progress_pct, j.f.progress_msg = p[1] or nil, p[2] or nil
+  end
   local log = j.key .. ':ev'
   local pct = j.f.progress_pct
   if not pct or pct == '' then pct = '-' end
@@ -152,7 +181,7 @@ local function changed(j, status, channel, kind)
                        (j.f.attempt or '0') .. ' ' .. pct .. ' ' .. int(j.now) .. ' ' ..
                        (j.f.progress_msg or ''))
   if n > LOG_CAP then
-    redis.call('LTRIM', log, -LOG_CAP, -1)
+    redis.call('LTRIM', log, LOG_KEEP, '-1')
   elseif n == 1 and v ~= '2' then
     -- A new list for a job changed before (its first change makes version
     -- 2): a stream log ':log' left by schema 7 or older may hold its earlier
@@ -162,7 +191,7 @@ local function changed(j, status, channel, kind)
     redis.call('DEL', j.key .. ':log')
   end
   if j.log_ttl then
-    redis.call('EXPIRE', log, j.log_ttl)
+    redis.call('EXPIRE', log, int(j.log_ttl))
   elseif j.persist_log then
     redis.call('PERSIST', log)
   end
@@ -177,7 +206,7 @@ local function set_status(j, status)
     redis.call('ZREM', j.tb .. 'status:' .. old, j.id)
   end
   put(j, 'status', status)
-  redis.call('ZADD', j.tb .. 'status:' .. status, tonumber(j.f.created_at) or j.now, j.id)
+  redis.call('ZADD', j.tb .. 'status:' .. status, j.f.created_at or int(j.now), j.id)
 end
 
 -- The list holds at most SIGNAL_CAP tokens, all '1' (every writer comes
@@ -308,18 +337,28 @@ local HIST_BUCKETS = {
 -- "ht:{Q}:metrics" field "jobs:<event>:<type>" += 1 (types are few: the
 -- ones workers registered, so the hash stays small).
 local function count_type(base, jtype, what)
-  redis.call('HINCRBY', base .. 'metrics', 'jobs:' .. what .. ':' .. (jtype or 'unknown'), 1)
+  redis.call('HINCRBY', base .. 'metrics', 'jobs:' .. what .. ':' .. (jtype or 'unknown'), '1')
 end
+
+-- The bucket bounds as field names, made at the first use (the string
+-- library is not there while the library loads).
+local HIST_FIELDS = {}
 
 local function observe(base, name, ms)
   if ms < 0 then ms = 0 end
+  local names = HIST_FIELDS[name]
+  if not names then
+    names = {}
+    for i, b in ipairs(HIST_BUCKETS[name]) do names[i] = string.format('%d', b) end
+    HIST_FIELDS[name] = names
+  end
   local le = '+Inf'
-  for _, b in ipairs(HIST_BUCKETS[name]) do
-    if ms <= b then le = int(b); break end
+  for i, b in ipairs(HIST_BUCKETS[name]) do
+    if ms <= b then le = names[i]; break end
   end
   local h = base .. 'hist:' .. name
-  redis.call('HINCRBY', h, le, 1)
-  redis.call('HINCRBY', h, 'sum_ms', ms)
+  redis.call('HINCRBY', h, le, '1')
+  redis.call('HINCRBY', h, 'sum_ms', int(ms))
 end
 
 -- At claim: one more attempt started; the first start of the job's life
@@ -355,7 +394,7 @@ local function count_delivery(base, outcome)
 end
 
 local function count(j, what)
-  redis.call('HINCRBY', j.tb .. 'stats', what, 1)
+  redis.call('HINCRBY', j.tb .. 'stats', what, '1')
   count_type(j.base, j.f.type, what)
 end
 
@@ -397,15 +436,17 @@ end
 local function expire_finished(j, status, log_now)
   local ttl = tonumber(j.f.ttl_s) or 86400
   if status == 'failed' then ttl = math.max(ttl, tonumber(j.f.failed_ttl_s) or 0) end
-  redis.call('EXPIRE', j.key, ttl)
+  local ttl_s = int(ttl)
+  redis.call('EXPIRE', j.key, ttl_s)
   if log_now then
-    redis.call('EXPIRE', j.key .. ':ev', ttl) -- a no-op when there is no log
+    -- Only a job watched since its last change has a log.
+    if j.f.watch then redis.call('EXPIRE', j.key .. ':ev', ttl_s) end
   else
     j.log_ttl = ttl
   end
   local idem = j.f.idem_key
-  if idem and idem ~= '' then redis.call('EXPIRE', idem, ttl) end
-  redis.call('ZADD', j.tb .. 'expiry', j.now + ttl * 1000, j.id)
+  if idem and idem ~= '' then redis.call('EXPIRE', idem, ttl_s) end
+  redis.call('ZADD', j.tb .. 'expiry', int(j.now + ttl * 1000), j.id)
 end
 
 -- A job with a callback_url gets a pending delivery of this terminal event
@@ -415,14 +456,15 @@ local function finish(j, status)
   put(j, 'finished_at', int(j.now))
   local url = j.f.callback_url
   if url and url ~= '' then
+    if not j.loaded.cb_seq then j.f.cb_seq = redis.call('HGET', j.key, 'cb_seq') or nil end
     local seq = (tonumber(j.f.cb_seq) or 0) + 1
     put(j, 'cb_seq', int(seq))
-    put(j, 'cb_id', 'msg_' .. j.id .. '_' .. seq)
+    put(j, 'cb_id', 'msg_' .. j.id .. '_' .. int(seq))
     put(j, 'cb_state', 'pending')
     put(j, 'cb_attempts', '0')
     del(j, 'cb_last_status')
     del(j, 'cb_last_at')
-    redis.call('ZADD', j.base .. 'deliveries', j.now, j.id)
+    redis.call('ZADD', j.base .. 'deliveries', int(j.now), j.id)
   else
     expire_finished(j, status, false)
   end
@@ -526,7 +568,7 @@ local function submit(keys, args, many)
   redis.call('ZADD', tb .. 'jobs', now, id)
   redis.call('SADD', base .. 'tenants', tenant)
   if idem ~= '' then redis.call('SET', idem, id .. ' ' .. hash) end
-  redis.call('HINCRBY', tb .. 'stats', 'submitted', 1)
+  redis.call('HINCRBY', tb .. 'stats', 'submitted', '1')
   count_type(base, f.type, 'submitted')
   if status == 'scheduled' then
     redis.call('ZADD', base .. 'scheduled', run_at, id)
@@ -571,8 +613,9 @@ end
 -- Starts job `id`, just popped from its list, for claimer `c` (see
 -- take_next): its new attempt, token and lease; it counts in its type's
 -- running count, and `capped` (claimed under a type cap) marks it so that
--- its end wakes idle workers.  Returns the job as ht_claim answers it, or
--- nil when the id is not a queued job's (a stale entry: dropped).
+-- its end wakes idle workers.  Returns the job as ht_claim answers it (the
+-- CLAIM_REPLY fields it has, from what it read and wrote: no second read),
+-- or nil when the id is not a queued job's (a stale entry: dropped).
 local function start(c, id, capped)
   local job = c.base .. 'job:' .. id
   local j = load(job, id, CLAIM_FIELDS)
@@ -584,7 +627,7 @@ local function start(c, id, capped)
   del(j, 'progress_pct')
   del(j, 'progress_msg')
   del(j, 'progress_at')
-  put(j, 'token', token)
+  put(j, 'token', int(token))
   put(j, 'worker', c.worker)
   put(j, 'started_at', int(j.now))
   put(j, 'deadline_at', int(deadline))
@@ -593,9 +636,17 @@ local function start(c, id, capped)
   if capped then put(j, 'capped', '1') end
   observe_start(j)
   set_status(j, 'running')
-  redis.call('ZADD', c.active, score, id)
+  redis.call('ZADD', c.active, int(score), id)
   changed(j, 'running', c.channel)
-  return redis.call('HGETALL', job)
+  local out = {'id', id}
+  for _, name in ipairs(CLAIM_REPLY) do
+    local v = j.f[name]
+    if v then
+      out[#out + 1] = name
+      out[#out + 1] = v
+    end
+  end
+  return out
 end
 
 -- After a claim from the head tenant of a rotation that still has jobs
@@ -744,8 +795,9 @@ end
 --                (both optional: see lease_of), types
 -- types: the job types the caller takes, one string of names separated by
 -- spaces ("report.build video.transcode"); an empty list claims nothing.
--- Returns the claimed job as a flat HGETALL array (with its new token), or
--- nil: nothing of those types is claimable (none queued, paused, capped).
+-- Returns the claimed job as a flat field, value array (the CLAIM_REPLY
+-- fields it has, with its new token), or nil: nothing of those types is
+-- claimable (none queued, paused, capped).
 --   The call of workers of schema 12 and older, KEYS wait:high,
 --   wait:default, wait:low, active, fence and ARGV job key prefix
 --   ("ht:{Q}:job:"), worker id, channel, lease_ms, grace_ms, claims a job of
@@ -831,7 +883,7 @@ end
 
 -- ht_progress KEYS: job   ARGV: id, token, percent ('' = none), message, channel
 -- Returns 1, or 0 when the caller no longer holds the job.
-local PROGRESS_FIELDS = {'status', 'token', 'attempt', 'version'}
+local PROGRESS_FIELDS = {'status', 'token', 'attempt', 'version', 'watch'}
 local function progress(keys, args)
   local j = load(keys[1], args[1], PROGRESS_FIELDS)
   if not holds(j, args[2]) then return 0 end
@@ -1245,6 +1297,27 @@ local function list(keys, args)
   return out
 end
 
+-- ht_watch KEYS: job   ARGV: ms, log ('' none, 'all'), field, ...
+-- A request that watches the job (a sync submit, a long poll, an event
+-- stream) reads it here, and from then on, for `ms` more milliseconds (by
+-- Redis' clock; a later time already set stays), every change of it is
+-- logged and published (changed()).  Mark and read are one atomic step:
+-- the watcher sees each change after its read through the log or a note.
+-- Returns nil when there is no such job, else {values of the fields asked
+-- for (as HMGET), the log entries (all, oldest first, or none: nil)}.
+local function watch(keys, args)
+  local job, ms, log = keys[1], tonumber(args[1]) or 0, args[2]
+  local v = redis.call('HMGET', job, 'status', 'watch', unpack(args, 3))
+  if not v[1] then return nil end
+  local until_ms = now_ms() + ms
+  if (tonumber(v[2]) or 0) < until_ms then redis.call('HSET', job, 'watch', int(until_ms)) end
+  local out = {}
+  for i = 3, #v do out[i - 2] = v[i] end
+  local entries = false
+  if log == 'all' then entries = redis.call('LRANGE', job .. ':ev', 0, -1) end
+  return {out, entries}
+end
+
 -- The partition's queued jobs by priority (every tenant's: the load ahead
 -- of a new job) and its pause flags, as name, value pairs appended to
 -- `out`: 'queued:<priority>', 'paused' (0|1), 'paused:<type>' (1) per
@@ -1409,7 +1482,7 @@ end
 -- job starts expiring as finish() would have made it.  Returns 1, or 0 when
 -- cb_id is no longer the job's current event (superseded or gone: drop it).
 local DELIVERY_FIELDS = {'cb_id', 'cb_state', 'status', 'cb_attempts', 'tenant', 'ttl_s',
-                         'failed_ttl_s', 'idem_key', 'version'}
+                         'failed_ttl_s', 'idem_key', 'version', 'watch'}
 local function delivery_done(keys, args)
   local job, deliveries = keys[1], keys[2]
   local id, cb_id, outcome, last_status = args[1], args[2], args[3], args[4]
@@ -1919,6 +1992,7 @@ redis.register_function('ht_claim', claim)
 redis.register_function('ht_renew', renew)
 redis.register_function('ht_renew_many', renew_many)
 redis.register_function('ht_progress', progress)
+redis.register_function('ht_watch', watch)
 redis.register_function('ht_complete', complete)
 redis.register_function('ht_release', release)
 redis.register_function('ht_reap', reap)

@@ -36,6 +36,9 @@ export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
 # A lease of 3 s, renewed every second: the renewal catches a cancel that
 # pub/sub missed within about a second (below).
 export HANGTIGHT_LEASE_MS=3000
+# Each job's status history is read from its event log: kept for every job
+# (docs/keyspace.md, "Watching"), not only for the watched ones.
+export HANGTIGHT_LOG_EVERY_JOB=1
 ht_start_stack --worker-args --concurrency 3
 
 history() {

@@ -23,6 +23,10 @@ fi
 # call, its fetch()-read event streams included.
 KEY=dash-$(openssl rand -hex 12)
 printf 'acme:%s\n' "$KEY" >"$HT_TMP/keys"
+# The detail view replays a job's event log from its start: here every job
+# keeps one (by default only the changes made while some request watches
+# the job are logged: docs/keyspace.md, "Watching").
+export HANGTIGHT_LOG_EVERY_JOB=1
 # An operator key, to pause and resume while the page shows it.
 OPS_KEY=ops-$(openssl rand -hex 12)
 printf 'ops:%s\n' "$OPS_KEY" >"$HT_TMP/operators"

@@ -7,6 +7,9 @@
 # not how fast it is.
 source "$(dirname "$0")/lib.sh"
 
+# Each job's status history is read from its event log: kept for every job
+# (docs/keyspace.md, "Watching"), not only for the watched ones.
+export HANGTIGHT_LOG_EVERY_JOB=1
 ht_start_stack --workers 2
 LAG_MAX_MS=1000
 

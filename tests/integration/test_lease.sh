@@ -30,6 +30,9 @@ export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
 export HANGTIGHT_LEASE_MS=$LEASE_MS
 export HANGTIGHT_PARTITIONS=$PARTS
 
+# Each job's status history is read from its event log: kept for every job
+# (docs/keyspace.md, "Watching"), not only for the watched ones.
+export HANGTIGHT_LOG_EVERY_JOB=1
 ht_start_stack --workers 0
 ht_start_worker w1 --concurrency 4
 

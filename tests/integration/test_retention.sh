@@ -7,6 +7,9 @@
 # about 100 ms, and the workers trim about once a second.
 source "$(dirname "$0")/lib.sh"
 
+# Every job keeps an event log (docs/keyspace.md, "Watching"): it must expire
+# with its job.
+export HANGTIGHT_LOG_EVERY_JOB=1
 ht_start_stack --api-args --failed-ttl-s 3 --worker-args --concurrency 2
 
 job_key() { printf 'ht:{default}:job:%s' "$1"; }

@@ -30,6 +30,9 @@ export HANGTIGHT_RETRY_BASE_MS=200
 # A lease of 3 s: the job of a killed worker (below) runs again 3 s later.
 export HANGTIGHT_LEASE_MS=3000
 
+# Each job's status history is read from its event log: kept for every job
+# (docs/keyspace.md, "Watching"), not only for the watched ones.
+export HANGTIGHT_LOG_EVERY_JOB=1
 ht_start_stack --worker-args --concurrency 2
 
 # The statuses (with attempts) a job went through, from its event log:

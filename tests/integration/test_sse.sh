@@ -3,7 +3,11 @@
 # the current document first, then progress and status events with
 # increasing ids, comment heartbeats while nothing happens, and the end of
 # the stream after the terminal event.  Last-Event-ID resumes from the job's
-# event log in Redis: nothing lost, nothing twice.
+# event log in Redis: nothing lost, nothing twice.  The log is kept while
+# some request watches the job (a stream marks it for two heartbeats and
+# renews the mark at each): a job nobody watches has none, and a change
+# made while nobody watched makes a resumed stream start over from the
+# current document.
 source "$(dirname "$0")/lib.sh"
 
 # The ids of job ID's event log entries, oldest first (docs/keyspace.md: a
@@ -107,6 +111,7 @@ assert_eq "$(events_of "$HT_TMP/done2.jsonl" | jq '[.[] | select(.event == "prog
 ht_submit '{"type": "sleep", "payload": {"ms": 10000, "steps": 25}}'
 id=$HT_JOB
 wait_until 10 "the resume job runs" ht_job_is "$id" running
+assert_eq "$(ht_redis EXISTS "$(ht_job_key "$id"):ev")" 0 "event log of a job nobody watched"
 # Read the document and two more events, then hang up.
 sse "/v1/jobs/$id/events" --max-events 3 --timeout 20 >"$HT_TMP/r1.jsonl"
 gone_ms=$(ht_ms)
@@ -126,12 +131,16 @@ r2=$(events_of "$HT_TMP/r2.jsonl")
 # The log entries each read delivered (a resumed stream may start with the
 # current document again; entries are the progress and status events).
 entries() { jq -r '.[] | select(.event == "progress" or .event == "status") | .id'; }
-union=$( (entries <<<"$r1"; entries <<<"$r2"))
+# The first event is the document as of the first read, with the id of its
+# version; the log starts with the next version (the read marked the job
+# watched) and holds every change since, each delivered once.
+doc_id=$(jq -r '.[0].id' <<<"$r1")
+assert_match "$doc_id" '^[0-9]+-0$' "the first event's id names the document's version"
+union=$( (entries <<<"$(jq '.[1:]' <<<"$r1")"; entries <<<"$r2"))
 assert_eq "$(sort <<<"$union" | uniq -d)" "" "events delivered twice"
 mapfile -t log_ids < <(log_ids "$id")
-first_sent=$(head -n 1 <<<"$union")
-expected=$(printf '%s\n' "${log_ids[@]}" | sed -n "/^$first_sent\$/,\$p")
-assert_eq "$union" "$expected" "events of both reads vs the job's event log"
+assert_eq "${log_ids[0]}" "$((${doc_id%-0} + 1))-0" "the log starts right after the first read"
+assert_eq "$union" "$(printf '%s\n' "${log_ids[@]}")" "events of both reads vs the job's event log"
 # The resumed read did carry events that happened while disconnected.
 log=$(ht_redis --raw LRANGE "$(ht_job_key "$id"):ev" 0 -1)
 missed=$(entries <<<"$r2" | while read -r e; do
@@ -140,6 +149,33 @@ done | wc -l)
 ((missed >= 1)) || fail "no event happened while disconnected (${gone_ms}..${back_ms}): $r2"
 assert_eq "$(jq -r '[.[] | select(.event == "status")] | last | .data | fromjson | .status' <<<"$r2")" \
     succeeded "the resumed stream's last status"
+
+# ---- resume after a change nobody watched -------------------------------
+# The stream's mark lasts two heartbeats and 5 s (5.6 s here) after it
+# hangs up; the first change after that is not logged and drops the log, so
+# a stream resumed from before it starts with the current document (never a
+# silent gap), then goes on live.
+ht_submit '{"type": "sleep", "payload": {"ms": 12000, "steps": 12}}'
+id=$HT_JOB
+wait_until 10 "the lapse job runs" ht_job_is "$id" running
+sse "/v1/jobs/$id/events" --max-events 2 --timeout 20 >"$HT_TMP/l1.jsonl"
+l1=$(events_of "$HT_TMP/l1.jsonl")
+last_id=$(jq -r '[.[] | select(.id != null) | .id] | last' <<<"$l1")
+wait_until 5 "progress is logged while the mark lasts" \
+    test "$(ht_redis EXISTS "$(ht_job_key "$id"):ev")" = 1
+no_log() { [[ $(ht_redis EXISTS "$(ht_job_key "$id"):ev") == 0 ]]; }
+wait_until 12 "a change nobody watched drops the log" no_log
+sse "/v1/jobs/$id/events" --last-event-id "$last_id" --timeout 30 >"$HT_TMP/l2.jsonl"
+l2=$(events_of "$HT_TMP/l2.jsonl")
+assert_eq "$(jq -r '.[0].event' <<<"$l2")" status "a resume after a gap starts with a status event"
+resumed_v=$(jq -r '.[0].id' <<<"$l2")
+((${resumed_v%-0} > ${last_id%-0} + 1)) ||
+    fail "the resumed document ($resumed_v) is not newer than the gap after $last_id"
+jq -e '.[0].data | fromjson | .progress.percent != null' <<<"$l2" >/dev/null ||
+    fail "the resumed document has no progress: $(jq -c '.[0]' <<<"$l2")"
+assert_eq "$(jq -r '.[-1].data | fromjson | .status' <<<"$l2")" succeeded \
+    "the resumed stream goes on to the end"
+jq '[.[].id]' <<<"$l2" | ids_increasing || fail "event ids do not increase: $l2"
 
 # ---- curl -N, as a user would --------------------------------------------
 ht_submit '{"type": "sleep", "payload": {"ms": 1000, "steps": 2}}'

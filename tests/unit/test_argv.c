@@ -1,5 +1,7 @@
-/* shared/argv.c: borrowed and owned arguments, overflow. */
+/* shared/argv.c: borrowed, owned and integer arguments, overflow, RESP. */
 #include <criterion/criterion.h>
+#include <hiredis/hiredis.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -87,5 +89,58 @@ Test(argv, null_string_is_an_error)
     ht_argv_add(&a, NULL);
     cr_expect_eq(a.overflow, 1);
     cr_expect_eq(a.n, 0);
+    ht_argv_clear(&a);
+}
+
+Test(argv, addll_digits_without_allocation)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    const long long vals[] = {0, 7, -1, 1234567890123LL, LLONG_MAX, LLONG_MIN, 42, -42, 9, 10};
+    char want[32];
+    for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
+        ht_argv_addll(&a, vals[i]); /* past HT_ARGV_NUMS: copies, freed by clear (ASan) */
+    cr_assert_eq(a.n, sizeof(vals) / sizeof(vals[0]));
+    for (size_t i = 0; i < a.n; i++) {
+        snprintf(want, sizeof(want), "%lld", vals[i]);
+        cr_expect_eq(a.len[i], strlen(want), "length of %s", want);
+        cr_expect_eq(memcmp(a.v[i], want, a.len[i]), 0, "digits of %s", want);
+    }
+    ht_argv_clear(&a);
+}
+
+/* ht_argv_resp writes what hiredis' own formatter writes, byte for byte. */
+Test(argv, resp_as_hiredis_formats_it)
+{
+    ht_argv_t a;
+    ht_argv_fcall(&a, "ht_submit", 3, 0);
+    ht_argv_add(&a, "ht:{default}:job:1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b");
+    ht_argv_addn(&a, "a\0b\r\n", 5);
+    ht_argv_add(&a, "");
+    ht_argv_addll(&a, -1234567);
+    char big[300];
+    memset(big, 'x', sizeof(big));
+    ht_argv_addn(&a, big, sizeof(big));
+    char *mine = NULL, *theirs = NULL;
+    long n = ht_argv_resp(&a, &mine);
+    int m = redisFormatCommandArgv(&theirs, (int)a.n, a.v, a.len);
+    cr_assert_gt(n, 0);
+    cr_assert_eq(n, m);
+    cr_expect_eq(memcmp(mine, theirs, (size_t)n), 0);
+    free(mine);
+    redisFreeCommand(theirs);
+    ht_argv_clear(&a);
+}
+
+Test(argv, resp_of_an_overflowed_vector_is_refused)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "x");
+    ht_argv_add(&a, NULL); /* a failed add: the vector must not be sent */
+    cr_assert(a.overflow);
+    char *out = (char *)1;
+    cr_expect_eq(ht_argv_resp(&a, &out), -1);
+    cr_expect_null(out);
     ht_argv_clear(&a);
 }
