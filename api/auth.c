@@ -1,4 +1,4 @@
-/* API and operator keys (see auth.h): the keys file parser, the
+/* API, operator and worker keys (see auth.h): the keys file parser, the
  * constant-time lookup and the tables in force. */
 #include "api/auth.h"
 
@@ -177,7 +177,7 @@ ht_tenant_t *ht_auth_lookup(const ht_auth_t *a, const char *key, size_t keylen)
 /* ---- the tables in force -------------------------------------------- */
 
 /* One table per role, indexed by the role's bit number. */
-static const char *const role_names[HT_ROLE__COUNT] = {"API keys", "operator keys"};
+static const char *const role_names[HT_ROLE__COUNT] = {"API keys", "operator keys", "worker keys"};
 static char *keys_paths[HT_ROLE__COUNT];
 static _Atomic(ht_auth_t *) current[HT_ROLE__COUNT];
 static ht_tenant_t *open_tenant; /* "default", when running open */
@@ -245,12 +245,13 @@ static void log_loaded(const char *what, ht_auth_t *const t[HT_ROLE__COUNT])
     }
 }
 
-int ht_auth_install(const char *path, const char *operator_path, char *err, size_t errlen)
+int ht_auth_install(const char *path, const char *operator_path, const char *worker_path, char *err,
+                    size_t errlen)
 {
     open_tenant = ht_tenant_intern("default");
     if (!open_tenant)
         return ht_errorf(err, errlen, HT_ENOMEM, "out of memory");
-    const char *paths[HT_ROLE__COUNT] = {path, operator_path};
+    const char *paths[HT_ROLE__COUNT] = {path, operator_path, worker_path};
     int any = 0;
     for (int r = 0; r < HT_ROLE__COUNT; r++) {
         if (!paths[r] || !paths[r][0])
@@ -262,7 +263,7 @@ int ht_auth_install(const char *path, const char *operator_path, char *err, size
     if (!any) {
         ht_log(HT_LOG_WARN,
                "no API keys file (HANGTIGHT_API_KEYS_FILE): the api is open to anyone who can "
-               "reach it, as tenant 'default' and as an operator",
+               "reach it, as tenant 'default', as an operator and as a remote worker",
                NULL);
         return 0;
     }

@@ -16,8 +16,10 @@
  * keys ("ops:k3y..."; the name before the colon names the operator in the
  * logs): they reach what crosses tenants (pause and resume, caps, the
  * queue-wide views, /metrics) and nothing of a tenant's; tenant keys never
- * reach those (api/router.c checks each route's roles).  A key may be in
- * one file only.
+ * reach those (api/router.c checks each route's roles).
+ * HANGTIGHT_WORKER_KEYS_FILE, the same lines again, names the keys of the
+ * HTTP worker API (/v1/worker/...): they claim and settle the jobs of
+ * every tenant and reach nothing else.  A key may be in one file only.
  *
  * With no file at all the api runs open: every request is tenant "default"
  * and an operator too.  With any file, each role needs a key of its own.
@@ -40,16 +42,17 @@ typedef struct ht_auth ht_auth_t;
 typedef enum {
     HT_ROLE_TENANT = 1,   /* the tenant's own jobs, queues view, secrets */
     HT_ROLE_OPERATOR = 2, /* pause and resume, caps, queue-wide views, /metrics */
+    HT_ROLE_WORKER = 4,   /* the HTTP worker API: claim and settle jobs of every tenant */
 } ht_role_t;
-#define HT_ROLE__COUNT 2
-#define HT_ROLE_ALL    (HT_ROLE_TENANT | HT_ROLE_OPERATOR)
+#define HT_ROLE__COUNT 3
+#define HT_ROLE_ALL    (HT_ROLE_TENANT | HT_ROLE_OPERATOR | HT_ROLE_WORKER)
 
 /* Who sent a request: the roles of its key, and whose it is.  Records live
  * as long as the server. */
 typedef struct {
     unsigned roles;      /* HT_ROLE_* bits: one for a key; every role when running open */
     ht_tenant_t *tenant; /* with HT_ROLE_TENANT: the key's tenant ("default" when open) */
-    const char *name;    /* the key holder's name from its line (the tenant's, the operator's) */
+    const char *name;    /* the key holder's name from its line (tenant, operator, worker) */
 } ht_caller_t;
 
 /* Parses a keys file's text.  Returns 0 with *out (free with
@@ -61,11 +64,13 @@ size_t ht_auth_count(const ht_auth_t *a);
 /* The tenant of `key`, or NULL.  Constant time in the key's content. */
 ht_tenant_t *ht_auth_lookup(const ht_auth_t *a, const char *key, size_t keylen);
 
-/* Process-wide: load the tenant keys file `path` and the operator keys file
- * `operator_path` (either NULL or "": none of that role; both: run open,
- * one warning) as the tables in force.  Returns 0 or HT_EINVAL (a bad
- * file, or a key in both) or a negative errno with err filled. */
-int ht_auth_install(const char *path, const char *operator_path, char *err, size_t errlen);
+/* Process-wide: load the tenant keys file `path`, the operator keys file
+ * `operator_path` and the worker keys file `worker_path` (each NULL or "":
+ * none of that role; all three: run open, one warning) as the tables in
+ * force.  Returns 0 or HT_EINVAL (a bad file, or a key in two) or a
+ * negative errno with err filled. */
+int ht_auth_install(const char *path, const char *operator_path, const char *worker_path, char *err,
+                    size_t errlen);
 
 /* 1 when no keys file is configured (open mode). */
 int ht_auth_open(void);

@@ -40,6 +40,9 @@ static int opt_webhook_allow_private, opt_allow_eviction, opt_log_every_job;
 static long opt_request_timeout_ms, opt_max_url_bytes, opt_max_header_bytes; /* api/guard.h */
 static const char *opt_api_keys_file, *opt_rate_limit; /* api/auth.h, router.c */
 static const char *opt_operator_keys_file;             /* api/auth.h */
+/* The HTTP worker API (api/worker_api.h). */
+static const char *opt_worker_keys_file;
+static long opt_lease_ms, opt_grace_ms, opt_retry_base_ms, opt_retry_max_ms, opt_worker_ttl_s;
 static long opt_max_held_per_tenant, opt_max_streams_per_tenant;
 static int opt_metrics_public, opt_insecure_open, opt_generate_key;
 static long opt_partitions;
@@ -199,6 +202,30 @@ static const ht_option_t options[] = {
     {"webhook-rotation-s", "HANGTIGHT_WEBHOOK_ROTATION_S", HT_OPT_INT, "86400",
      "SECONDS a tenant's previous webhook secrets keep signing beside a new one", 0, 30L * 86400,
      &opt_webhook_rotation_s},
+    {"worker-keys-file", "HANGTIGHT_WORKER_KEYS_FILE", HT_OPT_STRING, NULL,
+     "PATH of the worker keys file of the HTTP worker API (name:key or name:sha256:<hex> lines; "
+     "reread on SIGHUP): those keys claim and settle jobs of every tenant and do nothing else; "
+     "unset: the worker API is open when the api is, closed when other keys are set",
+     0, 0, &opt_worker_keys_file},
+    {"lease-ms", "HANGTIGHT_LEASE_MS", HT_OPT_INT, "10000",
+     "the lease in MS of a claim of the HTTP worker API, renewed by its progress calls: a remote "
+     "worker's job runs again about MS + 1 s after its last renewal (as hangtight-worker's)",
+     1000, 600000, &opt_lease_ms},
+    {"timeout-grace-ms", "HANGTIGHT_TIMEOUT_GRACE_MS", HT_OPT_INT, "30000",
+     "a remote worker's attempt still running MS past its timeout_s is ended as timed out (as "
+     "hangtight-worker's)",
+     1000, 3600000, &opt_grace_ms},
+    {"retry-base-ms", "HANGTIGHT_RETRY_BASE_MS", HT_OPT_INT, "1000",
+     "backoff of an attempt a remote worker failed: the Nth retry waits a random "
+     "0..MS*2^(N-1) ms (as hangtight-worker's)",
+     0, 3600000, &opt_retry_base_ms},
+    {"retry-max-ms", "HANGTIGHT_RETRY_MAX_MS", HT_OPT_INT, "600000",
+     "cap of that backoff in MS", 0, 86400000, &opt_retry_max_ms},
+    {"worker-ttl-s", "HANGTIGHT_WORKER_TTL_S", HT_OPT_INT, "600",
+     "SECONDS a remote worker is remembered after its last claim (its record, the types only "
+     "remote workers serve); while one claimed within it, the api also requeues expired leases "
+     "and promotes due jobs",
+     1, 86400, &opt_worker_ttl_s},
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -310,7 +337,7 @@ static void block_stop_signals(sigset_t *set)
     sigemptyset(set);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGTERM);
-    sigaddset(set, SIGHUP); /* reload the API keys */
+    sigaddset(set, SIGHUP); /* reload the keys files */
     pthread_sigmask(SIG_BLOCK, set, NULL);
     signal(SIGPIPE, SIG_IGN); /* a client gone mid-write is an error return */
 }
@@ -373,6 +400,11 @@ int main(int argc, char **argv)
     }
     cfg.h2c = strcmp(opt_h2c, "on") == 0;
     cfg.webhook_rotation_s = opt_webhook_rotation_s;
+    cfg.lease_ms = opt_lease_ms;
+    cfg.grace_ms = opt_grace_ms;
+    cfg.retry_base_ms = opt_retry_base_ms;
+    cfg.retry_max_ms = opt_retry_max_ms;
+    cfg.worker_ttl_s = opt_worker_ttl_s;
     rc = ht_secretbox_keys_parse(opt_secrets_key, &secrets_keys, err, sizeof(err));
     /* Wiped where it lies (environment or argv: /proc/<pid>/environ shows them). */
     if (opt_secrets_key)
@@ -392,7 +424,8 @@ int main(int argc, char **argv)
         return 2;
     }
     int open_mode = (!opt_api_keys_file || !opt_api_keys_file[0]) &&
-                    (!opt_operator_keys_file || !opt_operator_keys_file[0]);
+                    (!opt_operator_keys_file || !opt_operator_keys_file[0]) &&
+                    (!opt_worker_keys_file || !opt_worker_keys_file[0]);
     if (opt_generate_key) {
         char key[HT_AUTH_GENERATED_KEY_LEN + 1];
         if (!opt_api_keys_file || !opt_api_keys_file[0]) {
@@ -422,7 +455,8 @@ int main(int argc, char **argv)
         return 1;
     }
     cfg.host_check = open_mode && ht_listen_is_loopback(&cfg.listen);
-    if (ht_auth_install(opt_api_keys_file, opt_operator_keys_file, err, sizeof(err)) < 0) {
+    if (ht_auth_install(opt_api_keys_file, opt_operator_keys_file, opt_worker_keys_file, err,
+                        sizeof(err)) < 0) {
         ht_log(HT_LOG_ERROR, "cannot load the API keys", "detail", err, NULL);
         return 1;
     }

@@ -13,6 +13,7 @@
 
 #include "api/http.h"
 #include "api/parts.h"
+#include "api/remote_workers.h"
 #include "api/server.h"
 #include "api/store.h"
 
@@ -305,15 +306,82 @@ static void render_workers(ht_buf_t *e, const ht_metrics_input_t *in)
     free(recs);
 }
 
+/* How many jobs remote worker `id` holds (the ht_workers_held pairs). */
+static long long held_by(const ht_metrics_input_t *in, const char *id)
+{
+    long long n = 0;
+    for (size_t i = 0; i < in->n_held; i++)
+        if (strcmp(in->held_ids[i], id) == 0)
+            n += in->held_counts[i];
+    return n;
+}
+
+/* The remote workers of the HTTP worker API (records of kind "http"):
+ * those seen lately or holding jobs, with when they last claimed, what
+ * they hold and the types they serve. */
+static void render_remote(ht_buf_t *e, const ht_metrics_input_t *in)
+{
+    json_t **recs = calloc(in->n_workers + 1, sizeof(*recs));
+    size_t shown = 0;
+    for (size_t i = 0; recs && i < in->n_workers; i++) {
+        json_t *r = json_loads(in->workers[i], 0, NULL);
+        const char *kind = json_string_value(json_object_get(r, "kind"));
+        const char *id = json_string_value(json_object_get(r, "id"));
+        json_int_t at = json_integer_value(json_object_get(r, "at"));
+        if (kind && strcmp(kind, "http") == 0 && id && json_is_string(json_object_get(r, "name")) &&
+            (in->now_ms - at < HT_METRICS_REMOTE_FRESH_MS || held_by(in, id) > 0))
+            recs[shown++] = r;
+        else
+            json_decref(r);
+    }
+    ht_expo_family(e, "hangtight_remote_workers", "gauge",
+                   "Remote workers of the HTTP worker API that claimed in the last 60 seconds or "
+                   "hold jobs.");
+    ht_expo_sample(e, "hangtight_remote_workers", NULL, (double)shown);
+    ht_expo_family(e, "hangtight_remote_worker_last_seen_seconds", "gauge",
+                   "When a remote worker last claimed (Unix time), by worker name.");
+    for (size_t i = 0; i < shown; i++) {
+        const char *labels[] = {"worker", json_string_value(json_object_get(recs[i], "name")),
+                                NULL};
+        ht_expo_sample(e, "hangtight_remote_worker_last_seen_seconds", labels,
+                       (double)json_integer_value(json_object_get(recs[i], "at")) / 1000.0);
+    }
+    ht_expo_family(e, "hangtight_remote_worker_jobs_held", "gauge",
+                   "Jobs a remote worker holds now (claimed, lease not run out), by worker name.");
+    for (size_t i = 0; i < shown; i++) {
+        const char *labels[] = {"worker", json_string_value(json_object_get(recs[i], "name")),
+                                NULL};
+        ht_expo_sample(e, "hangtight_remote_worker_jobs_held", labels,
+                       (double)held_by(in, json_string_value(json_object_get(recs[i], "id"))));
+    }
+    ht_expo_family(e, "hangtight_remote_worker_types", "gauge",
+                   "The job types a remote worker claims (1 per type), by worker name and type.");
+    for (size_t i = 0; i < shown; i++) {
+        size_t k;
+        json_t *type;
+        json_array_foreach(json_object_get(recs[i], "types"), k, type) {
+            if (!json_is_string(type))
+                continue;
+            const char *labels[] = {"type", json_string_value(type), "worker",
+                                    json_string_value(json_object_get(recs[i], "name")), NULL};
+            ht_expo_sample(e, "hangtight_remote_worker_types", labels, 1);
+        }
+    }
+    for (size_t i = 0; i < shown; i++)
+        json_decref(recs[i]);
+    free(recs);
+}
+
 /* This api process's figures, summed over its threads. */
 static const struct {
     const char *family, *type, *help, *label, *label_value;
     ht_metric_t m;
 } process_series[] = {
     {"hangtight_api_held_requests", "gauge",
-     "Requests this api process holds open: sync submits and long polls.", "kind", "sync",
-     HT_M_HELD_SYNC},
+     "Requests this api process holds open: sync submits, long polls, remote workers' claims.",
+     "kind", "sync", HT_M_HELD_SYNC},
     {NULL, NULL, NULL, "kind", "long_poll", HT_M_HELD_POLL},
+    {NULL, NULL, NULL, "kind", "worker_claim", HT_M_HELD_CLAIM},
     {"hangtight_api_sse_streams", "gauge", "Open job event streams (SSE) of this api process.",
      NULL, NULL, HT_M_SSE_STREAMS},
     {"hangtight_api_processing_sent_total", "counter",
@@ -378,6 +446,7 @@ void ht_metrics_render(ht_buf_t *e, const ht_metrics_input_t *in)
         render_histograms(e, in);
         render_webhooks(e, in);
         render_workers(e, in);
+        render_remote(e, in);
         render_stored(e, in);
     }
     render_process(e, in);
@@ -385,11 +454,15 @@ void ht_metrics_render(ht_buf_t *e, const ht_metrics_input_t *in)
 
 /* ---- the handler ------------------------------------------------------------ */
 
-/* A scrape in flight: the workers' records, copied into the request's pool. */
+/* A scrape in flight: the workers' records and the jobs remote workers
+ * hold, copied into the request's pool. */
 typedef struct {
     h2o_req_t *req;
     size_t n_workers;
     const char **workers;
+    size_t n_held;
+    const char **held_ids;
+    long long *held_counts;
 } scrape_t;
 
 static void on_metrics(void *data, int err, size_t n, const char *const *names,
@@ -404,7 +477,10 @@ static void on_metrics(void *data, int err, size_t n, const char *const *names,
                              .values = values,
                              .now_ms = ht_now_ms(),
                              .n_workers = sc->n_workers,
-                             .workers = sc->workers};
+                             .workers = sc->workers,
+                             .n_held = sc->n_held,
+                             .held_ids = sc->held_ids,
+                             .held_counts = sc->held_counts};
     size_t nthreads = 0;
     ht_api_thread_t *threads = ht_server_threads(t->server, &nthreads);
     if (!threads) { /* a context without a server (fuzz/fuzz_http.c) */
@@ -427,16 +503,38 @@ static void on_metrics(void *data, int err, size_t n, const char *const *names,
     ht_buf_free(&e);
 }
 
+static void on_held(void *data, int err, size_t n, const char *const *ids, const long long *counts)
+{
+    scrape_t *sc = data;
+    h2o_req_t *req = sc->req;
+    sc->n_held = err ? 0 : n; /* an older library without ht_workers_held: none shown */
+    sc->held_ids = h2o_mem_alloc_pool(&req->pool, (n + 1) * sizeof(*sc->held_ids));
+    sc->held_counts = h2o_mem_alloc_pool(&req->pool, (n + 1) * sizeof(*sc->held_counts));
+    for (size_t i = 0; i < sc->n_held; i++) {
+        sc->held_ids[i] = h2o_strdup(&req->pool, ids[i], SIZE_MAX).base;
+        sc->held_counts[i] = counts[i];
+    }
+    ht_api_metrics_all(ht_api_thread_of(req), req, on_metrics, sc); /* every partition */
+}
+
 static void on_workers(void *data, int err, size_t n, const char *const *workers)
 {
     h2o_req_t *req = data;
     scrape_t *sc = h2o_mem_alloc_pool(&req->pool, sizeof(*sc));
+    memset(sc, 0, sizeof(*sc));
     sc->req = req;
     sc->n_workers = err ? 0 : n; /* Redis down: ht_metrics says so next */
     sc->workers = h2o_mem_alloc_pool(&req->pool, (n + 1) * sizeof(*sc->workers));
-    for (size_t i = 0; i < sc->n_workers; i++)
+    int remote = 0;
+    for (size_t i = 0; i < sc->n_workers; i++) {
         sc->workers[i] = h2o_strdup(&req->pool, workers[i], SIZE_MAX).base;
-    ht_api_metrics_all(ht_api_thread_of(req), req, on_metrics, sc); /* every partition */
+        remote |= strstr(workers[i], "\"kind\":\"http\"") != NULL;
+    }
+    if (!remote) { /* no remote worker: nobody to count jobs for */
+        ht_api_metrics_all(ht_api_thread_of(req), req, on_metrics, sc);
+        return;
+    }
+    ht_api_workers_held_all(ht_api_thread_of(req), req, HT_REMOTE_ID_PREFIX, on_held, sc);
 }
 
 int ht_metrics_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)

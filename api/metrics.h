@@ -6,7 +6,10 @@
  *    so every worker's work is counted without workers exposing anything;
  *    read with one FCALL_RO ht_metrics;
  *  - the workers' records (HT_KEY_WORKERS: each worker's persistent
- *    handler processes, refreshed every few seconds), read with HVALS;
+ *    handler processes, refreshed every few seconds; each remote worker of
+ *    the HTTP worker API, api/remote_workers.h), read with HVALS, and the
+ *    jobs the remote workers hold (FCALL_RO ht_workers_held per
+ *    partition);
  *  - this api process's own figures, summed over its threads' counters
  *    (api/metrics_counters.h).
  * When Redis does not answer, the scrape still succeeds with the process
@@ -55,10 +58,15 @@ typedef struct {
     int64_t now_ms;              /* wall clock: how old the workers' records are */
     size_t n_workers;            /* records of HT_KEY_WORKERS (JSON text) */
     const char *const *workers;
+    size_t n_held;                 /* remote workers holding jobs: */
+    const char *const *held_ids;   /* their ids ("http:<name>") */
+    const long long *held_counts;  /* and how many each */
 } ht_metrics_input_t;
 
 /* A worker's record counts while it is younger than this. */
 #define HT_METRICS_WORKER_FRESH_MS 30000
+/* A remote worker is shown while it claimed within this, or holds jobs. */
+#define HT_METRICS_REMOTE_FRESH_MS 60000
 
 /* Renders every family of `in` into `e`. */
 void ht_metrics_render(ht_buf_t *e, const ht_metrics_input_t *in);

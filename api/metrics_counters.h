@@ -24,6 +24,7 @@
 typedef enum {
     HT_M_HELD_SYNC,            /* gauge: sync submits held (Prefer: wait) */
     HT_M_HELD_POLL,            /* gauge: long polls held */
+    HT_M_HELD_CLAIM,           /* gauge: worker API claims held (api/worker_claims.h) */
     HT_M_SSE_STREAMS,          /* gauge: open event streams */
     HT_M_PROCESSING_SENT,      /* counter: 102 Processing written */
     HT_M_REDIS_UNAVAILABLE,    /* counter: store calls failed: Redis down, lost, overdue */

@@ -147,6 +147,19 @@ void ht_api_queue_stats_all(ht_api_thread_t *t, h2o_req_t *req, const char *tena
         ht_astore_queue_stats(t->store, req, ht_api_served_keys(t, i), tenant, on_part_stats, s);
 }
 
+void ht_api_workers_held_all(ht_api_thread_t *t, h2o_req_t *req, const char *prefix,
+                             ht_astore_stats_cb cb, void *data)
+{
+    if (ht_api_served(t) == 1) {
+        ht_astore_workers_held(t->store, req, ht_api_served_keys(t, 0), prefix, cb, data);
+        return;
+    }
+    sum_t *s = sum_new(t, req, cb, data);
+    size_t n = s->pending;
+    for (size_t i = 0; i < n; i++)
+        ht_astore_workers_held(t->store, req, ht_api_served_keys(t, i), prefix, on_part_stats, s);
+}
+
 void ht_api_metrics_all(ht_api_thread_t *t, h2o_req_t *req, ht_astore_stats_cb cb, void *data)
 {
     if (ht_api_served(t) == 1) {

@@ -40,6 +40,10 @@ const ht_keys_t *ht_api_submit_keys(ht_api_thread_t *t, const char *tenant, cons
 void ht_api_queue_stats_all(ht_api_thread_t *t, h2o_req_t *req, const char *tenant,
                             ht_astore_stats_cb cb, void *data);
 void ht_api_metrics_all(ht_api_thread_t *t, h2o_req_t *req, ht_astore_stats_cb cb, void *data);
+/* The jobs held by each worker whose id starts with `prefix` (FCALL_RO
+ * ht_workers_held), added worker by worker over the partitions. */
+void ht_api_workers_held_all(ht_api_thread_t *t, h2o_req_t *req, const char *prefix,
+                             ht_astore_stats_cb cb, void *data);
 
 /* One page of the tenant's listing over every served partition, newest
  * first (created_at, then id, as ht_list orders one index), `docs` the

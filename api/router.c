@@ -23,6 +23,7 @@ typedef struct {
 
 #define TENANT   HT_ROLE_TENANT
 #define OPERATOR HT_ROLE_OPERATOR
+#define WORKER   HT_ROLE_WORKER
 
 /* Before the table, ht_router_dispatch runs the front-door guard
  * (api/guard.h), the API key check (api/auth.h), the bounds on Redis calls
@@ -56,6 +57,10 @@ static const route_t routes[] = {
     {"GET", "/v1/webhook-secrets", TENANT, ht_webhook_secrets_list},
     {"GET", "/v1/webhook-secrets/{id}", TENANT, ht_webhook_secrets_get},
     {"DELETE", "/v1/webhook-secrets/{id}", TENANT, ht_webhook_secrets_revoke},
+    {"POST", "/v1/worker/claim", WORKER, ht_worker_claim},
+    {"POST", "/v1/worker/jobs/{id}/progress", WORKER, ht_worker_progress},
+    {"POST", "/v1/worker/jobs/{id}/complete", WORKER, ht_worker_complete},
+    {"POST", "/v1/worker/jobs/{id}/fail", WORKER, ht_worker_fail},
     {"GET", "/healthz", HT_ROLE_ALL, ht_health_live},
     {"GET", "/readyz", HT_ROLE_ALL, ht_health_ready},
     {"GET", "/", HT_ROLE_ALL, ht_static_index},
@@ -173,7 +178,7 @@ void ht_router_dispatch(ht_api_thread_t *t, h2o_req_t *req)
         return;
     if (t->cfg->host_check && ht_auth_host_or_reply(req) < 0)
         return;
-    ht_route_args_t args = {{NULL, 0}, "default", NULL, "default", intake};
+    ht_route_args_t args = {{NULL, 0}, "default", NULL, "default", intake, NULL};
     ht_caller_t who = {HT_ROLE_ALL, NULL, NULL};
     /* Authentication comes before routing, so that without a key even the
      * shape of the API (which paths exist) stays hidden. */
@@ -183,6 +188,8 @@ void ht_router_dispatch(ht_api_thread_t *t, h2o_req_t *req)
         args.tenant = who.tenant ? who.tenant->name : NULL;
         args.who = who.tenant;
         args.operator_name = who.roles & HT_ROLE_OPERATOR ? who.name : NULL;
+        /* A worker key names its worker; open, the worker API has no key. */
+        args.worker_key = who.roles == HT_ROLE_WORKER ? who.name : NULL;
     }
     /* A path a literal pattern names (/v1/jobs/batch) is that pattern's
      * alone, not also a capture's ("{id}" = "batch"). */
@@ -198,7 +205,12 @@ void ht_router_dispatch(ht_api_thread_t *t, h2o_req_t *req)
         if (method_is(req, routes[i].method)) {
             if (!(routes[i].roles & who.roles)) {
                 ht_http_problem(req, HT_P_FORBIDDEN, "%s",
-                                routes[i].roles & HT_ROLE_OPERATOR
+                                routes[i].roles == HT_ROLE_WORKER
+                                    ? "this needs a worker key (HANGTIGHT_WORKER_KEYS_FILE): "
+                                      "only remote workers claim and settle jobs"
+                                : who.roles == HT_ROLE_WORKER
+                                    ? "a worker key can use the worker API (/v1/worker/...) only"
+                                : routes[i].roles & HT_ROLE_OPERATOR
                                     ? "this needs an operator key (HANGTIGHT_OPERATOR_KEYS_FILE): "
                                       "it acts across tenants"
                                     : "an operator key is not a tenant's key: send the API key "

@@ -1,7 +1,7 @@
 /* Routing: a table of (method, path pattern, roles, handler) in router.c,
  * and the resource handlers it names, one file per resource (jobs.c,
  * jobs_list.c, job_actions.c, batch.c, events.c, download.c, queues.c,
- * operator.c, schedules.c, webhook_secrets.c, health.c).
+ * operator.c, schedules.c, webhook_secrets.c, health.c, worker_api.c).
  * A later resource is a line in the table and a file.
  *
  * A handler answers the request, now or from a callback, exactly once.  It
@@ -33,6 +33,9 @@ typedef struct {
     /* An HTTP/1 file submit's body, withheld from h2o to be read from the
      * socket (api/intake.h); NULL for every other request. */
     ht_intake_t *intake;
+    /* The worker API (/v1/worker/...): the name of the caller's worker key
+     * (api/auth.h), NULL when that API is open. */
+    const char *worker_key;
 } ht_route_args_t;
 
 typedef int (*ht_route_fn)(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
@@ -96,5 +99,12 @@ int ht_webhook_secrets_revoke(ht_api_thread_t *t, h2o_req_t *req, const ht_route
 /* health.c */
 int ht_health_live(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
 int ht_health_ready(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+
+/* worker_api.c: the HTTP worker API, POST /v1/worker/claim and POST
+ * /v1/worker/jobs/{id}/progress|complete|fail */
+int ht_worker_claim(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+int ht_worker_progress(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+int ht_worker_complete(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+int ht_worker_fail(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
 
 #endif

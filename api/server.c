@@ -19,6 +19,7 @@
 #include "api/intake.h"
 #include "api/router.h"
 #include "api/wait.h"
+#include "api/worker_api.h"
 
 /* Shutdown: requests waiting on Redis get DRAIN_REQUESTS_MS to finish, then
  * idle keep-alive connections are closed and get DRAIN_CONNS_MS to go. */
@@ -145,6 +146,8 @@ static void on_drain_tick(uv_timer_t *timer)
     t->store = NULL;
     ht_aclient_close(t->durable);
     t->durable = NULL;
+    ht_wapi_close(t->wapi); /* after the store: its calls are all answered */
+    t->wapi = NULL;
     ht_types_close(t->types);
     t->types = NULL;
     /* Every request is gone by now (or the thread is left as it is), so no
@@ -171,6 +174,7 @@ static void on_stop(uv_async_t *async)
     /* Held requests and event streams never end on their own: answer and
      * end them now, so their connections can close. */
     ht_wait_release_all();
+    ht_wapi_release_all(t->wapi);
     ht_events_shutdown();
     t->drain_phase_ = 0;
     t->phase_since_ = uv_now(&t->loop);
@@ -191,7 +195,8 @@ int ht_api_thread_init(ht_api_thread_t *t, h2o_globalconf_t *gc,
         (t->cfg->wait_replicas > 0 &&
          (rc = ht_aclient_new(&t->durable, &t->loop, &t->cfg->redis, NULL, NULL)) < 0) ||
         (rc = ht_types_new(&t->types, &t->loop, t->store)) < 0 ||
-        (rc = ht_pubsub_new(&t->pubsub, &t->loop, &t->cfg->redis, &t->keys)) < 0)
+        (rc = ht_pubsub_new(&t->pubsub, &t->loop, &t->cfg->redis, &t->keys)) < 0 ||
+        (rc = ht_wapi_new(&t->wapi, t)) < 0)
         return rc;
     ht_pubsub_set_parts(t->pubsub, t->cfg->parts);
     return 0;

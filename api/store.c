@@ -286,32 +286,6 @@ static void finish_job(const ht_acall_t *call, int err, const redisReply *r)
     ht_job_clear(&job);
 }
 
-/* ht_claim answers the claimed job, or nil: nothing claimable. */
-static void finish_claim(const ht_acall_t *call, int err, const redisReply *r)
-{
-    if (!err && r->type == REDIS_REPLY_NIL)
-        err = HT_ENOTFOUND;
-    finish_job(call, err, r);
-}
-
-void ht_astore_claim(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *worker_id,
-                     long lease_ms, long grace_ms, const char *types, ht_astore_job_cb cb,
-                     void *data)
-{
-    ht_argv_t a;
-    ht_argv_fcall(&a, "ht_claim", 2, 0);
-    ht_argv_add(&a, k->active);
-    ht_argv_add(&a, k->fence);
-    ht_argv_add(&a, k->base);
-    ht_argv_add(&a, worker_id);
-    ht_argv_add(&a, k->channel);
-    ht_argv_addf(&a, "%ld", lease_ms);
-    ht_argv_addf(&a, "%ld", grace_ms);
-    ht_argv_add(&a, types);
-    ht_acall_t call = {.finish = finish_claim, .cb = (ht_acall_cb)cb, .data = data};
-    ht_aclient_send(s, req, &a, 1, &call);
-}
-
 void ht_astore_get(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
                    ht_astore_job_cb cb, void *data)
 {
@@ -1069,4 +1043,392 @@ void ht_astore_limits_read(ht_aclient_t *s, h2o_req_t *req, ht_astore_strings_cb
     ht_argv_add(&a, HT_KEY_LIMITS);
     ht_acall_t call = {.finish = finish_strings, .cb = (ht_acall_cb)cb, .data = data};
     ht_aclient_send(s, req, &a, 1, &call);
+}
+
+/* ---- the HTTP worker API ---------------------------------------------- */
+
+/* A flat HGETALL answer of ht_claim into `c` (which the caller clears). */
+static int claimed_from_reply(const redisReply *r, ht_astore_claimed_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    int err = job_from_reply(r, &c->job);
+    for (size_t i = 0; !err && i + 1 < r->elements; i += 2) {
+        if (strcmp(r->element[i]->str, "deadline_at") == 0) {
+            long long v;
+            if (reply_ll(r->element[i + 1], &v) == 0)
+                c->deadline_at = v;
+        }
+    }
+    return err;
+}
+
+static void finish_claim(const ht_acall_t *call, int err, const redisReply *r)
+{
+    ht_astore_claimed_t c;
+    memset(&c, 0, sizeof(c));
+    int got = 0;
+    if (!err && r->type != REDIS_REPLY_NIL) {
+        err = claimed_from_reply(r, &c);
+        got = !err;
+    }
+    ((ht_astore_claim_cb)call->cb)(call->data, err, got ? &c : NULL);
+    ht_job_clear(&c.job);
+}
+
+void ht_astore_claim(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *worker_id,
+                     long lease_ms, long grace_ms, const char *types, ht_astore_claim_cb cb,
+                     void *data)
+{
+    ht_argv_t a;
+    ht_argv_fcall(&a, "ht_claim", 2, 0);
+    ht_argv_add(&a, k->active);
+    ht_argv_add(&a, k->fence);
+    ht_argv_add(&a, k->base);
+    ht_argv_add(&a, worker_id);
+    ht_argv_add(&a, k->channel);
+    ht_argv_addf(&a, "%ld", lease_ms);
+    ht_argv_addf(&a, "%ld", grace_ms);
+    ht_argv_add(&a, types);
+    ht_acall_t call = {.finish = finish_claim, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
+/* BLPOP answers [key, token] or nil (timed out). */
+static void finish_popped(const ht_acall_t *call, int err, const redisReply *r)
+{
+    if (!err && r->type != REDIS_REPLY_NIL && r->type != REDIS_REPLY_ARRAY)
+        err = HT_EPROTO;
+    ((ht_astore_int_cb)call->cb)(call->data, err, !err && r->type == REDIS_REPLY_ARRAY);
+}
+
+void ht_astore_wait_signal(ht_aclient_t *s, const ht_keys_t *k, long timeout_ms,
+                           ht_astore_int_cb cb, void *data)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "BLPOP");
+    ht_argv_add(&a, k->signal);
+    ht_argv_addf(&a, "%ld.%03ld", timeout_ms / 1000, timeout_ms % 1000);
+    ht_acall_t call = {.finish = finish_popped, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, NULL, &a, 1, &call);
+}
+
+/* ht_renew_many answers one integer per pair: here [answer]; after
+ * ht_progress in a transaction, EXEC answers [1 or 0, [answer]]. */
+static void finish_renew(const ht_acall_t *call, int err, const redisReply *r)
+{
+    long long v = 0;
+    if (!err && call->arg[0] == 'p') {
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+            err = HT_EPROTO;
+        else
+            r = r->element[1];
+    }
+    if (!err && (r->type != REDIS_REPLY_ARRAY || r->elements != 1 ||
+                 reply_ll(r->element[0], &v) < 0 || v < 0 || v > 3))
+        err = HT_EPROTO;
+    ((ht_astore_int_cb)call->cb)(call->data, err, err ? 0 : v);
+}
+
+void ht_astore_renew(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                     uint64_t token, long lease_ms, int progress, int percent, const char *message,
+                     ht_astore_int_cb cb, void *data)
+{
+    char jobkey[HT_KEY_MAX];
+    ht_keys_job(k, id, jobkey);
+    ht_argv_t a[4];
+    size_t n = 0;
+    ht_acall_t call = {.finish = finish_renew, .cb = (ht_acall_cb)cb, .data = data};
+    if (progress) {
+        call.arg[0] = 'p';
+        ht_argv_init(&a[n]);
+        ht_argv_add(&a[n++], "MULTI");
+        ht_argv_fcall(&a[n], "ht_progress", 1, 0);
+        ht_argv_add(&a[n], jobkey);
+        ht_argv_add(&a[n], id);
+        ht_argv_addf(&a[n], "%" PRIu64, token);
+        if (percent >= 0)
+            ht_argv_addf(&a[n], "%d", percent);
+        else
+            ht_argv_add(&a[n], "");
+        ht_argv_add(&a[n], message ? message : "");
+        ht_argv_add(&a[n++], k->channel);
+    }
+    ht_argv_fcall(&a[n], "ht_renew_many", 1, 0);
+    ht_argv_add(&a[n], k->active);
+    ht_argv_add(&a[n], k->job_prefix);
+    ht_argv_addf(&a[n], "%ld", lease_ms);
+    ht_argv_addf(&a[n++], "%s %" PRIu64, id, token);
+    if (progress) {
+        ht_argv_init(&a[n]);
+        ht_argv_add(&a[n++], "EXEC");
+    }
+    ht_aclient_send(s, req, a, n, &call);
+}
+
+/* HMGET status token priority attempt max_attempts cancel_requested. */
+static void finish_hold(const ht_acall_t *call, int err, const redisReply *r)
+{
+    ht_astore_hold_t h;
+    memset(&h, 0, sizeof(h));
+    if (!err && (r->type != REDIS_REPLY_ARRAY || r->elements != 6))
+        err = HT_EPROTO;
+    for (size_t i = 0; !err && i < 6; i++)
+        if (r->element[i]->type != REDIS_REPLY_NIL && r->element[i]->type != REDIS_REPLY_STRING)
+            err = HT_EPROTO;
+    if (!err && r->element[0]->type == REDIS_REPLY_STRING) {
+        const redisReply *const *e = (const redisReply *const *)r->element;
+        long long v;
+        h.exists = 1;
+        h.held = strcmp(e[0]->str, "running") == 0 && e[1]->type == REDIS_REPLY_STRING &&
+                 strcmp(e[1]->str, call->arg) == 0;
+        h.priority = HT_PRIO_DEFAULT;
+        if (e[2]->type == REDIS_REPLY_STRING)
+            ht_priority_parse(e[2]->str, &h.priority);
+        h.attempt = e[3]->type == REDIS_REPLY_STRING && reply_ll(e[3], &v) == 0 ? (int)v : 0;
+        h.max_attempts = e[4]->type == REDIS_REPLY_STRING && reply_ll(e[4], &v) == 0
+                             ? (int)v
+                             : HT_MAX_ATTEMPTS_DEFAULT;
+        h.cancel_requested = e[5]->type == REDIS_REPLY_STRING && strcmp(e[5]->str, "1") == 0;
+    }
+    ((ht_astore_hold_cb)call->cb)(call->data, err, err ? NULL : &h);
+}
+
+void ht_astore_hold_state(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                          uint64_t token, ht_astore_hold_cb cb, void *data)
+{
+    char jobkey[HT_KEY_MAX];
+    ht_keys_job(k, id, jobkey);
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "HMGET");
+    ht_argv_add(&a, jobkey);
+    static const char *const fields[] = {"status",  "token",        "priority",
+                                         "attempt", "max_attempts", "cancel_requested"};
+    for (size_t i = 0; i < 6; i++)
+        ht_argv_add(&a, fields[i]);
+    ht_acall_t call = {.finish = finish_hold, .cb = (ht_acall_cb)cb, .data = data};
+    snprintf(call.arg, sizeof(call.arg), "%" PRIu64, token);
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
+/* EXEC answers [ht_complete's answer, the job's HGETALL]; ht_complete's is
+ * the status or nil, or with a next claim [status or nil, job or nil]. */
+static void finish_outcome(const ht_acall_t *call, int err, const redisReply *r)
+{
+    const char *status = NULL;
+    ht_job_t job;
+    ht_astore_claimed_t next;
+    memset(&job, 0, sizeof(job));
+    memset(&next, 0, sizeof(next));
+    int have_job = 0, have_next = 0;
+    if (!err && (r->type != REDIS_REPLY_ARRAY || r->elements != 2))
+        err = HT_EPROTO; /* nil: the transaction was aborted */
+    const redisReply *done = err ? NULL : r->element[0];
+    if (done && done->type == REDIS_REPLY_ERROR) {
+        ht_log(HT_LOG_ERROR, "redis error reply", "detail", done->str, NULL);
+        err = HT_EPROTO;
+    }
+    if (!err && call->arg[0] == 'n') {
+        if (done->type != REDIS_REPLY_ARRAY || done->elements != 2) {
+            err = HT_EPROTO;
+        } else {
+            if (done->element[1]->type != REDIS_REPLY_NIL) {
+                err = claimed_from_reply(done->element[1], &next);
+                have_next = !err;
+            }
+            done = done->element[0];
+        }
+    }
+    if (!err && done->type != REDIS_REPLY_NIL && done->type != REDIS_REPLY_STRING &&
+        done->type != REDIS_REPLY_STATUS)
+        err = HT_EPROTO;
+    if (!err && done->type != REDIS_REPLY_NIL)
+        status = done->str;
+    if (!err) {
+        int rc = job_from_reply(r->element[1], &job);
+        if (rc == 0)
+            have_job = 1;
+        else if (rc != HT_ENOTFOUND)
+            err = rc;
+    }
+    ((ht_astore_outcome_cb)call->cb)(call->data, err, err ? NULL : status,
+                                     have_job && !err ? &job : NULL,
+                                     have_next && !err ? &next : NULL);
+    ht_job_clear(&job);
+    ht_job_clear(&next.job);
+}
+
+void ht_astore_outcome(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k,
+                       const ht_astore_outcome_t *o, ht_astore_outcome_cb cb, void *data)
+{
+    char jobkey[HT_KEY_MAX];
+    ht_keys_job(k, o->id, jobkey);
+    ht_argv_t a[4];
+    ht_argv_init(&a[0]);
+    ht_argv_add(&a[0], "MULTI");
+    /* With a next claim: fence after ht_complete's 4 keys, and the claim's
+     * arguments after its own (shared/library.lua). */
+    ht_argv_fcall(&a[1], "ht_complete", o->next_worker ? 5 : 4, 0);
+    ht_argv_add(&a[1], jobkey);
+    ht_argv_add(&a[1], k->active);
+    ht_argv_add(&a[1], k->wait[o->priority]);
+    ht_argv_add(&a[1], k->signal);
+    if (o->next_worker)
+        ht_argv_add(&a[1], k->fence);
+    ht_argv_add(&a[1], o->id);
+    ht_argv_addf(&a[1], "%" PRIu64, o->token);
+    ht_argv_add(&a[1], o->outcome);
+    ht_argv_add(&a[1], o->body ? o->body : "");
+    ht_argv_add(&a[1], o->retryable ? "1" : "0");
+    ht_argv_add(&a[1], k->channel);
+    ht_argv_addf(&a[1], "%ld", o->retry_delay_ms > 0 ? o->retry_delay_ms : 0);
+    if (o->next_worker) {
+        ht_argv_add(&a[1], k->base);
+        ht_argv_add(&a[1], o->next_worker);
+        ht_argv_addf(&a[1], "%ld", o->lease_ms);
+        ht_argv_addf(&a[1], "%ld", o->grace_ms);
+        ht_argv_add(&a[1], o->next_types);
+    }
+    ht_argv_init(&a[2]);
+    ht_argv_add(&a[2], "HGETALL");
+    ht_argv_add(&a[2], jobkey);
+    ht_argv_init(&a[3]);
+    ht_argv_add(&a[3], "EXEC");
+    ht_acall_t call = {.finish = finish_outcome, .cb = (ht_acall_cb)cb, .data = data};
+    call.arg[0] = o->next_worker ? 'n' : '\0';
+    ht_aclient_send(s, req, a, 4, &call);
+}
+
+void ht_astore_release(ht_aclient_t *s, const ht_keys_t *k, const char *id, uint64_t token,
+                       ht_priority_t priority, ht_astore_int_cb cb, void *data)
+{
+    char jobkey[HT_KEY_MAX];
+    ht_keys_job(k, id, jobkey);
+    ht_argv_t a;
+    ht_argv_fcall(&a, "ht_release", 4, 0);
+    ht_argv_add(&a, jobkey);
+    ht_argv_add(&a, k->active);
+    ht_argv_add(&a, k->wait[priority]);
+    ht_argv_add(&a, k->signal);
+    ht_argv_add(&a, id);
+    ht_argv_addf(&a, "%" PRIu64, token);
+    ht_argv_add(&a, k->channel);
+    ht_acall_t call = {.finish = finish_int, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, NULL, &a, 1, &call);
+}
+
+void ht_astore_types_remote(ht_aclient_t *s, const char *worker_id, long long ttl_ms,
+                            const char *const *types, size_t n, ht_astore_int_cb cb, void *data)
+{
+    ht_argv_t a;
+    ht_argv_fcall(&a, "ht_types_remote", 1, 0);
+    ht_argv_add(&a, HT_KEY_TYPES);
+    ht_argv_add(&a, worker_id);
+    ht_argv_addf(&a, "%lld", ttl_ms);
+    for (size_t i = 0; i < n; i++)
+        ht_argv_add(&a, types[i]);
+    ht_acall_t call = {.finish = finish_int, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, NULL, &a, 1, &call);
+}
+
+void ht_astore_worker_record(ht_aclient_t *s, const char *id, const char *record,
+                             ht_astore_int_cb cb, void *data)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "HSET");
+    ht_argv_add(&a, HT_KEY_WORKERS);
+    ht_argv_add(&a, id);
+    ht_argv_add(&a, record);
+    ht_acall_t call = {.finish = finish_int, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, NULL, &a, 1, &call);
+}
+
+void ht_astore_worker_forget(ht_aclient_t *s, const char *id, ht_astore_int_cb cb, void *data)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "HDEL");
+    ht_argv_add(&a, HT_KEY_WORKERS);
+    ht_argv_add(&a, id);
+    ht_acall_t call = {.finish = finish_int, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, NULL, &a, 1, &call);
+}
+
+void ht_astore_workers_all(ht_aclient_t *s, h2o_req_t *req, ht_astore_strings_cb cb, void *data)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "HGETALL");
+    ht_argv_add(&a, HT_KEY_WORKERS);
+    ht_acall_t call = {.finish = finish_strings, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
+void ht_astore_workers_held(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *prefix,
+                            ht_astore_stats_cb cb, void *data)
+{
+    ht_argv_t a;
+    ht_argv_fcall(&a, "ht_workers_held", 1, 1);
+    ht_argv_add(&a, k->active);
+    ht_argv_add(&a, k->job_prefix);
+    ht_argv_add(&a, prefix);
+    ht_argv_add(&a, "10000");
+    ht_acall_t call = {.finish = finish_stats, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, req, &a, 1, &call);
+}
+
+void ht_astore_reap(ht_aclient_t *s, const ht_keys_t *k, int limit, ht_astore_int_cb cb, void *data)
+{
+    ht_argv_t a;
+    ht_argv_fcall(&a, "ht_reap", 5, 0);
+    ht_argv_add(&a, k->active);
+    ht_argv_add(&a, k->wait[HT_PRIO_HIGH]);
+    ht_argv_add(&a, k->wait[HT_PRIO_DEFAULT]);
+    ht_argv_add(&a, k->wait[HT_PRIO_LOW]);
+    ht_argv_add(&a, k->signal);
+    ht_argv_add(&a, k->job_prefix);
+    ht_argv_add(&a, k->channel);
+    ht_argv_addf(&a, "%d", limit);
+    ht_acall_t call = {.finish = finish_int, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, NULL, &a, 1, &call);
+}
+
+void ht_astore_trim(ht_aclient_t *s, const ht_keys_t *k, int limit, ht_astore_int_cb cb, void *data)
+{
+    ht_argv_t a;
+    ht_argv_fcall(&a, "ht_trim", 1, 0);
+    ht_argv_add(&a, k->tenants);
+    ht_argv_add(&a, k->base);
+    ht_argv_addf(&a, "%d", limit);
+    ht_acall_t call = {.finish = finish_int, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, NULL, &a, 1, &call);
+}
+
+/* ht_promote answers {n, next due or -1}. */
+static void finish_promote(const ht_acall_t *call, int err, const redisReply *r)
+{
+    long long n = 0, next = -1;
+    if (!err && (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+                 reply_ll(r->element[0], &n) < 0 || reply_ll(r->element[1], &next) < 0))
+        err = HT_EPROTO;
+    ((ht_astore_promote_cb)call->cb)(call->data, err, err ? 0 : n, err ? -1 : next);
+}
+
+void ht_astore_promote(ht_aclient_t *s, const ht_keys_t *k, int limit, ht_astore_promote_cb cb,
+                       void *data)
+{
+    ht_argv_t a;
+    ht_argv_fcall(&a, "ht_promote", 5, 0);
+    ht_argv_add(&a, k->scheduled);
+    ht_argv_add(&a, k->wait[HT_PRIO_HIGH]);
+    ht_argv_add(&a, k->wait[HT_PRIO_DEFAULT]);
+    ht_argv_add(&a, k->wait[HT_PRIO_LOW]);
+    ht_argv_add(&a, k->signal);
+    ht_argv_add(&a, k->base);
+    ht_argv_add(&a, k->channel);
+    ht_argv_addf(&a, "%d", limit);
+    ht_acall_t call = {.finish = finish_promote, .cb = (ht_acall_cb)cb, .data = data};
+    ht_aclient_send(s, NULL, &a, 1, &call);
 }

@@ -98,18 +98,6 @@ void ht_astore_get(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const ch
 void ht_astore_watch(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
                      long watch_ms, ht_astore_job_cb cb, void *data);
 
-/* FCALL ht_claim on partition `k` for a remote worker (the HTTP worker
- * API), as hangtight-worker claims (shared/store.h ht_store_claim): the
- * next queued job of `types` (type names separated by spaces; "" claims
- * nothing), leased to `worker_id` for lease_ms (renew with ht_renew_many),
- * its attempt ending at started_at + timeout_s + grace_ms at the latest.
- * `job` is borrowed, valid only during the callback, with its new attempt
- * and token; HT_ENOTFOUND when nothing of those types is claimable in
- * this partition (none queued, the queue or the type paused, at a cap). */
-void ht_astore_claim(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *worker_id,
-                     long lease_ms, long grace_ms, const char *types, ht_astore_job_cb cb,
-                     void *data);
-
 /* ht_astore_watch that also reads the job's event log (the list "<job
  * key>:ev"), for the event stream.  With `from` (a valid log id), the log's
  * entries from that id on, inclusive, oldest first: the caller sees whether
@@ -310,5 +298,115 @@ void ht_astore_whsec_revoke(ht_aclient_t *s, h2o_req_t *req, const char *tenant,
  * ht_tsecret_parse_list() (Redis' time, then each live secret). */
 void ht_astore_whsec_list(ht_aclient_t *s, h2o_req_t *req, const char *tenant,
                           ht_astore_strings_cb cb, void *data);
+
+/* ---- the HTTP worker API (api/worker_api.c) ---------------------------- */
+
+/* A job as ht_claim answers it (with its token and started_at), and its
+ * attempt's deadline_at (ms; 0 for a job stored without one). */
+typedef struct {
+    ht_job_t job;
+    int64_t deadline_at;
+} ht_astore_claimed_t;
+
+/* FCALL ht_claim on partition `k` for remote worker `worker_id`, with the
+ * lease terms of ht_claim (lease_ms, grace_ms).  `claimed` is NULL when the
+ * partition's queues were empty (err 0); borrowed, valid only during the
+ * callback. */
+typedef void (*ht_astore_claim_cb)(void *data, int err, const ht_astore_claimed_t *claimed);
+void ht_astore_claim(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *worker_id,
+                     long lease_ms, long grace_ms, const char *types, ht_astore_claim_cb cb,
+                     void *data);
+
+/* BLPOP of partition k's submit signal list for up to timeout_ms: value 1
+ * (a token taken: a job may be waiting), 0 (none came).  Blocks the
+ * connection: only for a client of its own. */
+void ht_astore_wait_signal(ht_aclient_t *s, const ht_keys_t *k, long timeout_ms,
+                           ht_astore_int_cb cb, void *data);
+
+/* The lease of held job `id` renewed for lease_ms (FCALL ht_renew_many of
+ * one pair), after its progress (FCALL ht_progress, in the same
+ * transaction) when `progress` is 1: percent (-1: none) and message (NULL:
+ * none).  value: the renewal's answer (shared/store.h ht_lease_answer_t:
+ * 1 renewed, 2 renewed but a cancel was requested, 3 past its deadline_at,
+ * 0 not held). */
+void ht_astore_renew(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                     uint64_t token, long lease_ms, int progress, int percent, const char *message,
+                     ht_astore_int_cb cb, void *data);
+
+/* What a held job's outcome needs to know first (HMGET). */
+typedef struct {
+    int exists; /* 0: no such job (the rest is unset) */
+    int held;   /* running, with this token */
+    ht_priority_t priority;
+    int attempt, max_attempts;
+    int cancel_requested;
+} ht_astore_hold_t;
+typedef void (*ht_astore_hold_cb)(void *data, int err, const ht_astore_hold_t *hold);
+void ht_astore_hold_state(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *id,
+                          uint64_t token, ht_astore_hold_cb cb, void *data);
+
+/* An outcome of a held job for FCALL ht_complete.  Strings are borrowed
+ * until the call returns. */
+typedef struct {
+    const char *id;
+    uint64_t token;
+    const char *outcome;    /* "succeeded", "failed", "canceled" */
+    const char *body;       /* the result or the error, JSON text; NULL when canceled */
+    int retryable;          /* failed: retried while attempts are left */
+    long retry_delay_ms;    /* failed and retried: scheduled this much later */
+    ht_priority_t priority; /* the job's: a retry joins its wait list */
+    /* Claim the next job of the same partition in the same call for this
+     * worker (NULL: no), with these lease terms. */
+    const char *next_worker;
+    const char *next_types; /* the types it takes, separated by spaces */
+    long lease_ms, grace_ms;
+} ht_astore_outcome_t;
+
+/* FCALL ht_complete and HGETALL of the job after it, in one transaction.
+ * `status` is the job's new status, or NULL when the token no longer held
+ * it (nothing stored); `job` is the job after (NULL: there is no such job);
+ * `next` the job claimed along (NULL: none, or not asked).  All borrowed,
+ * valid only during the callback. */
+typedef void (*ht_astore_outcome_cb)(void *data, int err, const char *status, const ht_job_t *job,
+                                     const ht_astore_claimed_t *next);
+void ht_astore_outcome(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k,
+                       const ht_astore_outcome_t *o, ht_astore_outcome_cb cb, void *data);
+
+/* FCALL ht_release: a claimed job nobody took goes back to the head of its
+ * wait list, the attempt not counted.  value: 1, or 0 (not held). */
+void ht_astore_release(ht_aclient_t *s, const ht_keys_t *k, const char *id, uint64_t token,
+                       ht_priority_t priority, ht_astore_int_cb cb, void *data);
+
+/* FCALL ht_types_remote: remote worker `worker_id` serves types[n] (n may
+ * be 0: only drop the remote entries not written for ttl_ms).  value: how
+ * many were dropped. */
+void ht_astore_types_remote(ht_aclient_t *s, const char *worker_id, long long ttl_ms,
+                            const char *const *types, size_t n, ht_astore_int_cb cb, void *data);
+
+/* HSET of worker `id`'s record (JSON text) in HT_KEY_WORKERS; HDEL of it. */
+void ht_astore_worker_record(ht_aclient_t *s, const char *id, const char *record,
+                             ht_astore_int_cb cb, void *data);
+void ht_astore_worker_forget(ht_aclient_t *s, const char *id, ht_astore_int_cb cb, void *data);
+
+/* HGETALL of HT_KEY_WORKERS: id, record, id, record, ...  Borrowed, valid
+ * only during the callback. */
+void ht_astore_workers_all(ht_aclient_t *s, h2o_req_t *req, ht_astore_strings_cb cb, void *data);
+
+/* FCALL_RO ht_workers_held on partition `k`: the jobs held now by each
+ * worker whose id starts with `prefix`, as (worker id, count) pairs. */
+void ht_astore_workers_held(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *prefix,
+                            ht_astore_stats_cb cb, void *data);
+
+/* The queue's housekeeping on partition `k` (what every hangtight-worker
+ * does too): FCALL ht_reap (value: jobs requeued or ended), ht_trim (value:
+ * ids dropped from the indexes) and ht_promote (n promoted, and when the
+ * next scheduled job is due, ms on Redis' clock, or -1). */
+void ht_astore_reap(ht_aclient_t *s, const ht_keys_t *k, int limit, ht_astore_int_cb cb,
+                    void *data);
+void ht_astore_trim(ht_aclient_t *s, const ht_keys_t *k, int limit, ht_astore_int_cb cb,
+                    void *data);
+typedef void (*ht_astore_promote_cb)(void *data, int err, long long n, long long next_due);
+void ht_astore_promote(ht_aclient_t *s, const ht_keys_t *k, int limit, ht_astore_promote_cb cb,
+                       void *data);
 
 #endif

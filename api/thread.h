@@ -61,7 +61,17 @@ typedef struct {
     /* Tenant webhook secrets (api/webhook_secrets.c): */
     const ht_secretbox_keys_t *secrets_keys; /* HANGTIGHT_SECRETS_KEY; NULL: none (POST 501) */
     long webhook_rotation_s;                 /* how long a replaced secret keeps signing */
+    /* The HTTP worker API (api/worker_api.h): the lease of its claims and
+     * the backoff of its failed attempts, as hangtight-worker's settings of
+     * the same names say; how long a remote worker is remembered. */
+    long lease_ms;      /* HANGTIGHT_LEASE_MS */
+    long grace_ms;      /* HANGTIGHT_TIMEOUT_GRACE_MS */
+    long retry_base_ms; /* HANGTIGHT_RETRY_BASE_MS */
+    long retry_max_ms;  /* HANGTIGHT_RETRY_MAX_MS */
+    long worker_ttl_s;  /* HANGTIGHT_WORKER_TTL_S */
 } ht_api_config_t;
+
+typedef struct ht_wapi ht_wapi_t;
 
 typedef struct ht_server ht_server_t;
 
@@ -81,6 +91,7 @@ typedef struct {
     ht_aclient_t *durable;
     ht_types_t *types;
     ht_pubsub_t *pubsub;        /* job change notifications (api/pubsub.h) */
+    ht_wapi_t *wapi;            /* the HTTP worker API's state (api/worker_api.h) */
     ht_keys_t keys;             /* of the default queue, unpartitioned */
     ht_api_counters_t counters; /* this thread's figures for GET /metrics (api/metrics.h) */
     unsigned part_rr;           /* round-robin state of submits over partitions */

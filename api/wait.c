@@ -429,6 +429,14 @@ static int client_gone(h2o_socket_t *sock)
     return 1;
 }
 
+int ht_wait_client_gone(h2o_req_t *req)
+{
+    if (req->version < 0x100 || req->version >= 0x200)
+        return 0;
+    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    return sock && client_gone(sock);
+}
+
 /* Gives the socket back to h2o as it was. */
 static void release_socket(waiter_t *w)
 {

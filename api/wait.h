@@ -162,6 +162,11 @@ int ht_wait_has_room(void);
 int ht_wait_hold(h2o_req_t *req, const char *id, ht_wait_mode_t mode, uint64_t version,
                  const ht_wait_plan_t *plan, ht_wait_answer_cb cb, void *data);
 
+/* 1 when `req` is an HTTP/1 request whose client closed or reset the
+ * connection while the request is held (h2o is not reading then: its TCP
+ * state tells); 0 otherwise (HTTP/2: h2o notices by itself). */
+int ht_wait_client_gone(h2o_req_t *req);
+
 /* Answers every request held by the calling thread now (HT_WAIT_ABORTED):
  * for the server's shutdown, before it waits for connections to close. */
 void ht_wait_release_all(void);

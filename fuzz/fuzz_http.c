@@ -82,7 +82,7 @@ static void setup(void)
     ht_keys_init(&t->keys, HT_QUEUE_DEFAULT);
     /* As api/main.c: the process-wide key table (none: the api runs open,
      * every request is tenant "default"), then the thread. */
-    if (ht_auth_install(getenv("HT_FUZZ_API_KEYS_FILE"), NULL, err, sizeof(err)) < 0)
+    if (ht_auth_install(getenv("HT_FUZZ_API_KEYS_FILE"), NULL, NULL, err, sizeof(err)) < 0)
         die(err);
     ht_server_globalconf_init(&F.gc, cfg);
     if (ht_api_thread_init(t, &F.gc, on_store_first, NULL) < 0)

@@ -4,8 +4,8 @@ The hangtight Redis function library: every function that reads or changes
 jobs (ht_submit, ht_claim, ht_complete, ...) or a tenant's webhook signing
 secrets (ht_whsec_*), loaded by `hangtight migrate` with FUNCTION LOAD
 REPLACE on every master.  Each call touches the keys of one hash tag only
-(one queue partition's, or one tenant's rate key or secrets), so it lands in
-one Redis Cluster slot.  The keys and the job hash fields are
+(one queue partition's, or one tenant's rate key or secrets, or the types
+hash ht:types), so it lands in one Redis Cluster slot.  The keys and the job hash fields are
 described in docs/keyspace.md.
 
 SCHEMA below is the keyspace version this library works on: the binaries
@@ -17,7 +17,7 @@ the keyspace as it is (a fix, a faster call) keeps SCHEMA: migrate loads the
 library wherever the loaded text differs.
 ]]
 
-local SCHEMA = 14
+local SCHEMA = 15
 
 local SIGNAL_CAP = 64
 -- Fields a submit leaves out of the job's hash when the caller's value is
@@ -74,14 +74,14 @@ local FIELDS = {'status', 'token', 'tenant', 'type', 'priority', 'created_at', '
 local CLAIM_FIELDS = {'status', 'tenant', 'type', 'created_at', 'run_at', 'm_due_at',
                       'm_started', 'attempt', 'timeout_s', 'progress_pct', 'progress_msg',
                       'progress_at', 'version', 'watch', 'payload', 'max_attempts', 'priority',
-                      'input'}
+                      'input', 'metadata'}
 
 -- What a claim answers of the job it took (with `id` first): what a worker
 -- runs it with, from the fields ht_claim read and wrote (no second read).
 -- A field a worker needs from its claim is named here and in CLAIM_FIELDS.
 local CLAIM_REPLY = {'type', 'status', 'tenant', 'priority', 'payload', 'attempt',
                      'max_attempts', 'timeout_s', 'token', 'worker', 'created_at', 'run_at',
-                     'started_at', 'deadline_at', 'version', 'input'}
+                     'started_at', 'deadline_at', 'version', 'input', 'metadata'}
 
 -- The ones ht_complete and the helpers it calls read.
 -- (cb_seq is read by finish() when the job has a callback, the progress by
@@ -1922,6 +1922,71 @@ local function sched_fire(keys, args)
   return {1, made, err}
 end
 
+-- ---- remote workers (the HTTP worker API, api/worker_api.c) ----------------
+
+-- ht_types_remote KEYS: types ("ht:types")   ARGV: worker id, ttl_ms, type, ...
+-- Records that remote worker `worker id` serves the types: each type's entry
+-- becomes {"worker", "at", "remote": true}, except an entry a
+-- hangtight-worker wrote (one without "remote"): those stay as they are and
+-- never expire here (their workers write them again every minute).  Then
+-- the remote entries not written for ttl_ms are dropped, so a type that
+-- only remote workers serve stops being accepted ttl_ms after the last of
+-- them was seen (no types: only that).  Returns the number dropped.
+local function remote_entry(text)
+  local ok, v = pcall(cjson.decode, text)
+  if ok and type(v) == 'table' and v.remote == true then return v end
+  return nil
+end
+
+local function types_remote(keys, args)
+  local key, worker, ttl = keys[1], args[1], positive(args[2])
+  if not ttl then return redis.error_reply('BADTTL ttl_ms must be a positive integer') end
+  local now = now_ms()
+  local entry = cjson.encode({worker = worker, at = now, remote = true})
+  for i = 3, #args do
+    local old = redis.call('HGET', key, args[i])
+    if not old or remote_entry(old) then redis.call('HSET', key, args[i], entry) end
+  end
+  local dropped = 0
+  local all = redis.call('HGETALL', key)
+  for i = 1, #all, 2 do
+    local v = remote_entry(all[i + 1])
+    if v and (tonumber(v.at) or 0) < now - ttl then
+      redis.call('HDEL', key, all[i])
+      dropped = dropped + 1
+    end
+  end
+  return dropped
+end
+
+-- ht_workers_held (read-only) KEYS: active   ARGV: job key prefix,
+--                 worker id prefix, limit
+-- The jobs each worker whose id starts with the prefix holds now: the
+-- partition's running jobs whose lease has not run out, counted by their
+-- `worker` field, looking at up to `limit` of them.  Returns a flat
+-- worker id, count array.
+local function workers_held(keys, args)
+  local prefix, want, limit = args[1], args[2] or '', positive(args[3]) or 10000
+  local ids = redis.call('ZRANGEBYSCORE', keys[1], now_ms(), '+inf', 'LIMIT', 0, limit)
+  local counts, order = {}, {}
+  for _, id in ipairs(ids) do
+    local w = redis.call('HGET', prefix .. id, 'worker')
+    if w and string.sub(w, 1, #want) == want then
+      if not counts[w] then
+        counts[w] = 0
+        order[#order + 1] = w
+      end
+      counts[w] = counts[w] + 1
+    end
+  end
+  local out = {}
+  for _, w in ipairs(order) do
+    out[#out + 1] = w
+    out[#out + 1] = counts[w]
+  end
+  return out
+end
+
 redis.register_function('ht_submit', submit)
 redis.register_function('ht_claim', claim)
 redis.register_function('ht_renew', renew)
@@ -1957,3 +2022,6 @@ redis.register_function('ht_sched_pause', sched_pause)
 redis.register_function('ht_sched_resume', sched_resume)
 redis.register_function('ht_sched_due', sched_due)
 redis.register_function('ht_sched_fire', sched_fire)
+redis.register_function('ht_types_remote', types_remote)
+redis.register_function{function_name = 'ht_workers_held', callback = workers_held,
+                        flags = {'no-writes'}}

@@ -21,6 +21,8 @@ typedef enum {
     HT_P_METHOD_NOT_ALLOWED,    /* 405 */
     HT_P_REQUEST_TIMEOUT,       /* 408 an upload's body stopped arriving */
     HT_P_CONFLICT,              /* 409 */
+    HT_P_STALE_TOKEN,           /* 409 worker API: the lease token no longer holds the job */
+    HT_P_JOB_CANCELED,          /* 409 worker API: a cancel of the running job was requested */
     HT_P_TOO_LARGE,             /* 413 */
     HT_P_URI_TOO_LONG,          /* 414 */
     HT_P_UNSUPPORTED_MEDIA,     /* 415 */

@@ -14,12 +14,12 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "shared/backoff.h"
 #include "shared/clock.h"
 #include "shared/error.h"
 #include "shared/log.h"
 #include "shared/store.h"
 
-#include "worker/backoff.h"
 #include "worker/job_ctx.h"
 #include "worker/registry.h"
 
@@ -155,7 +155,7 @@ typedef struct {
  * or error text (owned by the caller; NULL when canceled), `output` the
  * reference of the output file the attempt left (NULL or "": none).  A
  * retryable failure with attempts left waits a full-jitter backoff
- * (backoff.h) before its next attempt.  The same call claims the slot's
+ * (shared/backoff.h) before its next attempt.  The same call claims the slot's
  * next job into `nx` unless the worker is draining.  Returns 0 when stored,
  * HT_ESTALE when the first answer said the attempt no longer holds the job
  * (nothing of it was taken), or -1 when it is not known (a try whose answer

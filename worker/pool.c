@@ -37,11 +37,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shared/backoff.h"
 #include "shared/clock.h"
 #include "shared/error.h"
 #include "shared/log.h"
 
-#include "worker/backoff.h"
 #include "worker/child.h"
 #include "worker/job_ctx.h"
 #include "worker/lines.h"

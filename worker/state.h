@@ -67,7 +67,7 @@ struct ht_wstate {
     ht_parts_t parts; /* every partition served (read-only once started) */
     long concurrency;
     ht_claimer_t claimer; /* our claims: id, HANGTIGHT_LEASE_MS, HANGTIGHT_TIMEOUT_GRACE_MS */
-    long retry_base_ms;   /* backoff of failed attempts (backoff.h) */
+    long retry_base_ms;   /* backoff of failed attempts (shared/backoff.h) */
     long retry_max_ms;
     ht_slot_t *slots;     /* concurrency of them */
     atomic_int draining;  /* slots stop claiming */

@@ -20,12 +20,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "shared/backoff.h"
 #include "shared/clock.h"
 #include "shared/error.h"
 #include "shared/log.h"
 #include "shared/netguard.h"
 #include "shared/store.h"
-#include "worker/backoff.h"
 #include "worker/tenant_secrets.h"
 
 #define CLAIM_LIMIT        4

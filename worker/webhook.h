@@ -40,7 +40,7 @@ typedef enum {
 ht_delivery_result_t ht_webhook_judge(int curl_failed, int refused, long http_status);
 
 /* The delay before the next attempt after attempt `attempt` (1 for the
- * first) failed: full jitter from base_ms (worker/backoff.h), but at least
+ * first) failed: full jitter from base_ms (shared/backoff.h), but at least
  * retry_after_ms (the receiver's Retry-After, -1 when none), at most an
  * hour.  `rnd` as in ht_backoff_delay_ms (NULL: the default source). */
 long ht_webhook_retry_delay_ms(long base_ms, int attempt, long retry_after_ms,

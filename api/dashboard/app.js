@@ -498,40 +498,73 @@ function closeDetail() {
   history.replaceState(null, "", location.pathname);
 }
 
-// ---- persistent handler processes (from /metrics) -----------------------------
+// ---- workers: persistent handler processes, remote workers (from /metrics) ---
 
-// The hangtight_handler_* samples of a Prometheus text page, as rows by
-// worker and type.
-function handlerRows(text) {
-  const rows = new Map();
-  const sample = /^hangtight_handler_(processes|processes_busy|restarts_total|failing)\{([^}]*)\} (\S+)$/;
+// The samples of family prefix `prefix` of a Prometheus text page: [name
+// suffix, labels, value] each.
+function metricSamples(text, prefix) {
+  const out = [];
+  const sample = /^(\w+)\{([^}]*)\} (\S+)$/;
   for (const line of text.split("\n")) {
     const m = sample.exec(line);
-    if (!m) continue;
+    if (!m || !m[1].startsWith(prefix)) continue;
     const labels = {};
     for (const [, k, v] of m[2].matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g))
       labels[k] = v.replace(/\\(.)/g, (_, c) => (c === "n" ? "\n" : c));
+    out.push([m[1].slice(prefix.length), labels, Number(m[3])]);
+  }
+  return out;
+}
+
+// The hangtight_handler_* samples as rows by worker and type.
+function handlerRows(text) {
+  const rows = new Map();
+  for (const [what, labels, value] of metricSamples(text, "hangtight_handler_")) {
     const key = labels.worker + "\u0000" + labels.type;
     if (!rows.has(key)) rows.set(key, { worker: labels.worker, type: labels.type });
-    rows.get(key)[m[1]] = Number(m[3]);
+    rows.get(key)[what] = value;
   }
   return [...rows.values()];
 }
 
-// Shown when /metrics answers and some worker runs persistent handlers.
-// /metrics takes an operator key (or none with --metrics-public): once it
-// refuses this page's key (401, 403) the page stops asking.
+// The hangtight_remote_worker_* samples as rows by worker name.
+function remoteRows(text) {
+  const rows = new Map();
+  for (const [what, labels, value] of metricSamples(text, "hangtight_remote_worker_")) {
+    if (!rows.has(labels.worker)) rows.set(labels.worker, { worker: labels.worker, types: [] });
+    const row = rows.get(labels.worker);
+    if (what === "types") row.types.push(labels.type);
+    else row[what] = value;
+  }
+  return [...rows.values()];
+}
+
+function secondsAgo(unixSeconds) {
+  const s = Math.max(0, Math.round(Date.now() / 1000 - unixSeconds));
+  return s < 60 ? s + " s ago" : Math.round(s / 60) + " min ago";
+}
+
+// Each table is shown when /metrics answers and has rows.  /metrics takes
+// an operator key (or none with --metrics-public): once it refuses this
+// page's key (401, 403) the page stops asking.
 let metricsRefused = false;
 async function pollHandlers() {
-  let rows = [];
+  let text = "";
   if (metricsRefused) return;
   try {
     const res = await fetch("/metrics", { headers: authHeaders({}), cache: "no-store" });
-    if (res.ok) rows = handlerRows(await res.text());
+    if (res.ok) text = await res.text();
     else if (res.status === 401 || res.status === 403) metricsRefused = true;
   } catch (e) {
-    rows = [];
+    text = "";
   }
+  const remote = remoteRows(text);
+  $("#remote-section").hidden = remote.length === 0;
+  $("#remote tbody").replaceChildren(...remote.map((r) => el("tr", { "data-worker": r.worker },
+    el("td", { text: r.worker }), el("td", { text: r.types.join(", ") }),
+    el("td", { class: "num", "data-col": "held", text: String(r.jobs_held ?? 0) }),
+    el("td", { "data-col": "seen", text: r.last_seen_seconds ? secondsAgo(r.last_seen_seconds) : "" }))));
+  const rows = handlerRows(text);
   $("#handlers-section").hidden = rows.length === 0;
   $("#handlers tbody").replaceChildren(...rows.map((r) => el("tr", { "data-type": r.type },
     el("td", { text: r.worker }), el("td", { text: r.type }),

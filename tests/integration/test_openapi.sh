@@ -8,8 +8,9 @@
 #    405 and an Allow header listing exactly the documented methods, and a
 #    path that is not documented answers 404;
 #  - every problem type of shared/problem.c is in the document, every /v1
-#    operation lists 401 and 429 (API keys and rate limits) and a 4xx, and the
-#    headers the README promises are described;
+#    operation lists 401 and a 4xx, every tenant one (not the worker API's:
+#    worker keys have no rate limit) 429, and the headers the README
+#    promises are described;
 #  - `redocly lint` (npm @redocly/cli, pinned in tests/openapi/package-lock.json,
 #    installed into the build dir) passes with tests/openapi/redocly.yaml.
 source "$(dirname "$0")/lib.sh"
@@ -51,7 +52,7 @@ assert_status 200 "HEAD /openapi.json"
 # Each documented path, made concrete, must be known to the server with
 # exactly the documented methods: OPTIONS is in no path's methods, so the
 # router answers 405 with Allow.
-sample() { sed -e 's#/v1/jobs/{[^}]*}#/v1/jobs/5b0f6a1e-3f7c-4b1e-9a39-2f8e4f0c9d11#' \
+sample() { sed -e 's#/jobs/{[^}]*}#/jobs/5b0f6a1e-3f7c-4b1e-9a39-2f8e4f0c9d11#' \
                -e 's#/v1/schedules/{[^}]*}#/v1/schedules/7c9e6679-7425-40de-944b-e07fc1f90ae7#' \
                -e 's#/v1/webhook-secrets/{[^}]*}#/v1/webhook-secrets/ws_0123456789abcdef01234567#' \
                -e 's#/dashboard/{[^}]*}#/dashboard/app.js#' -e 's#/v1/queues/{[^}]*}#/v1/queues/default#' \
@@ -89,10 +90,12 @@ while read -r status code; do
 done <<<"$codes"
 log "all $(wc -l <<<"$codes") problem types are described"
 
-# Every /v1 operation: 401 and 429 (keys, rate limits), at least one 4xx besides.
+# Every /v1 operation: 401 (keys), and 429 (rate limits) unless it is the
+# worker API's, at least one 4xx besides.
 bad=$(jq -r '.paths | to_entries[] | select(.key | startswith("/v1/")) | .key as $p | .value | to_entries[]
              | select(.key | IN("get","post","put","patch","delete"))
-             | select((.value.responses | has("401") and has("429")) | not) | "\(.key) \($p)"' "$DOC")
+             | select((.value.responses | has("401") and (has("429") or ($p | startswith("/v1/worker/")))) | not)
+             | "\(.key) \($p)"' "$DOC")
 [[ -z "$bad" ]] || fail "operations without 401/429: $bad"
 
 # The headers the README names.
@@ -106,6 +109,11 @@ for h in Location Operation-Location Retry-After ETag Preference-Applied Vary Co
         fail "response header $h is not described"
 done
 jq -e '.components.securitySchemes.bearerAuth.scheme == "bearer"' "$DOC" >/dev/null || fail "no bearer scheme"
+jq -e '.components.securitySchemes.workerKey.scheme == "bearer"' "$DOC" >/dev/null || fail "no worker key scheme"
+bad=$(jq -r '.paths | to_entries[] | select(.key | startswith("/v1/worker/")) | .key as $p | .value
+             | to_entries[] | select(.key | IN("get","post","put","patch","delete"))
+             | select([.value.security[] | keys[]] != ["workerKey"]) | "\(.key) \($p)"' "$DOC")
+[[ -z "$bad" ]] || fail "worker API operations not secured by workerKey alone: $bad"
 jq -e '.webhooks.jobFinished.post.requestBody.content["application/json"].schema' "$DOC" >/dev/null ||
     fail "the webhook payload is not under webhooks:"
 for h in webhook-id webhook-timestamp webhook-signature; do

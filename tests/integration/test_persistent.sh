@@ -236,9 +236,12 @@ grep -qP '^hangtight_handler_failing\{type="t.proto",worker="[^"]+"\}\t0$' "$HT_
 rows=$(node --input-type=module -e '
     const base = process.argv[1];
     const src = await (await fetch(base + "/dashboard/app.js")).text();
-    const fn = src.match(/function handlerRows[\s\S]*?\n}\n/);
-    if (!fn) throw new Error("no handlerRows in app.js");
-    const handlerRows = new Function(fn[0] + "; return handlerRows;")();
+    const fns = ["metricSamples", "handlerRows"].map((n) => {
+        const m = src.match(new RegExp("function " + n + "[\\s\\S]*?\\n}\\n"));
+        if (!m) throw new Error("no " + n + " in app.js");
+        return m[0];
+    });
+    const handlerRows = new Function(fns.join("\n") + "; return handlerRows;")();
     console.log(JSON.stringify(handlerRows(await (await fetch(base + "/metrics")).text())));
 ' "$HT_URL") || fail "the dashboard's handler rows: $rows"
 jq -e 'any(.[]; .type == "t.proto" and .processes == 2 and .restarts_total >= 5 and .failing == 0)

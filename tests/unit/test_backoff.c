@@ -1,8 +1,8 @@
-/* worker/backoff.c: the exponential cap and the full-jitter draw. */
+/* shared/backoff.c: the exponential cap and the full-jitter draw. */
 #include <criterion/criterion.h>
 #include <limits.h>
 
-#include "worker/backoff.h"
+#include "shared/backoff.h"
 
 static uint64_t fixed(void *state)
 {

@@ -190,3 +190,44 @@ Test(metrics, workers_and_their_handler_processes)
         cr_expect(has_line(expect[i]), "missing line: %s\n---\n%s", expect[i], e.data);
     cr_expect(strstr(e.data, "h3:30:cc") == NULL, "a stale record is not shown");
 }
+
+Test(metrics, remote_workers)
+{
+    const char *workers[] = {
+        "{\"id\":\"http:box:1\",\"kind\":\"http\",\"name\":\"box:1\",\"key\":\"etl\","
+        "\"types\":[\"report.build\",\"img.tag\"],\"at\":1000000}",
+        /* quiet for long, but holding a job: shown */
+        "{\"id\":\"http:slow\",\"kind\":\"http\",\"name\":\"slow\",\"types\":[\"video\"],"
+        "\"at\":500000}",
+        /* quiet for long and holding nothing: not shown */
+        "{\"id\":\"http:gone\",\"kind\":\"http\",\"name\":\"gone\",\"types\":[\"x\"],\"at\":1}",
+        /* a hangtight-worker's record: not a remote worker */
+        "{\"id\":\"h1:10:aa\",\"at\":1000000,\"concurrency\":4,\"handlers\":{}}",
+    };
+    const char *held_ids[] = {"http:box:1", "http:slow", "http:box:1"};
+    const long long held_counts[] = {2, 1, 1};
+    ht_metrics_input_t in = input();
+    in.now_ms = 1001000;
+    in.workers = workers;
+    in.n_workers = 4;
+    in.held_ids = held_ids;
+    in.held_counts = held_counts;
+    in.n_held = 3;
+    ht_metrics_render(&e, &in);
+    cr_assert_not(ht_buf_failed(&e));
+    const char *expect[] = {
+        "hangtight_workers 1",
+        "# TYPE hangtight_remote_workers gauge",
+        "hangtight_remote_workers 2",
+        "hangtight_remote_worker_last_seen_seconds{worker=\"box:1\"} 1000",
+        "hangtight_remote_worker_last_seen_seconds{worker=\"slow\"} 500",
+        "hangtight_remote_worker_jobs_held{worker=\"box:1\"} 3",
+        "hangtight_remote_worker_jobs_held{worker=\"slow\"} 1",
+        "hangtight_remote_worker_types{type=\"report.build\",worker=\"box:1\"} 1",
+        "hangtight_remote_worker_types{type=\"img.tag\",worker=\"box:1\"} 1",
+        "hangtight_remote_worker_types{type=\"video\",worker=\"slow\"} 1",
+    };
+    for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++)
+        cr_expect(has_line(expect[i]), "missing line: %s\n---\n%s", expect[i], e.data);
+    cr_expect(strstr(e.data, "worker=\"gone\"") == NULL, "a remote worker long gone is not shown");
+}

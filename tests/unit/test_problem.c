@@ -22,6 +22,8 @@ Test(problem, table_has_every_kind)
         {HT_P_METHOD_NOT_ALLOWED, 405, "method-not-allowed"},
         {HT_P_REQUEST_TIMEOUT, 408, "request-timeout"},
         {HT_P_CONFLICT, 409, "conflict"},
+        {HT_P_STALE_TOKEN, 409, "stale-token"},
+        {HT_P_JOB_CANCELED, 409, "job-canceled"},
         {HT_P_TOO_LARGE, 413, "payload-too-large"},
         {HT_P_URI_TOO_LONG, 414, "uri-too-long"},
         {HT_P_UNSUPPORTED_MEDIA, 415, "unsupported-media-type"},

@@ -3,8 +3,8 @@
  * of many jobs that failed together spread out instead of arriving in
  * waves).  Pure: the random source is a parameter, so tests can pin it.
  * Unit-tested in tests/unit/test_backoff.c. */
-#ifndef HT_WORKER_BACKOFF_H
-#define HT_WORKER_BACKOFF_H
+#ifndef HT_BACKOFF_H
+#define HT_BACKOFF_H
 
 #include <stdint.h>
 

@@ -1,5 +1,5 @@
 /* Full-jitter exponential backoff (see backoff.h). */
-#include "worker/backoff.h"
+#include "shared/backoff.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
