@@ -200,6 +200,8 @@ struct waiter {
     uv_timer_t timer;
     uint64_t deadline, next_beat, stall_at; /* uv_now() ms */
     int reading, reread;
+    uint64_t retry_at; /* uv_now() ms of the next read after Redis trouble; 0: none */
+    long retry_ms;     /* the wait before the read after the next failed one */
     /* a 102 in flight: the socket and what h2o had in sock->data */
     int writing;
     h2o_socket_t *sock;
@@ -305,6 +307,8 @@ static void schedule(waiter_t *w)
         at = w->deadline;
         if (w->check_ms > 0 && w->next_beat < at)
             at = w->next_beat;
+        if (w->retry_at && w->retry_at < at)
+            at = w->retry_at;
     }
     uv_timer_start(&w->timer, on_timer, at > now ? at - now : 0, 0);
 }
@@ -343,12 +347,26 @@ static void on_check_read(void *data, int err, const ht_job_t *job)
         deliver(w, HT_WAIT_DONE, err, NULL); /* expired while we waited */
         return;
     }
-    /* Redis trouble: the next "ready" (after pub/sub reconnects) or the
-     * deadline reads again. */
     if (w->reread) {
         w->reread = 0;
         check(w);
+        return;
     }
+    if (err == 0) {
+        w->retry_at = 0;
+        w->retry_ms = 0;
+        return;
+    }
+    /* Redis trouble: the notification that asked for this read may be the
+     * last (a job that changed while the thread's command connection was
+     * away, told by a subscriber that came back first), so read again
+     * later, sooner than the deadline, backing off while the trouble
+     * lasts. */
+    w->retry_ms = w->retry_ms ? w->retry_ms * 2 : HT_WAIT_RETRY_MIN_MS;
+    if (w->retry_ms > HT_WAIT_RETRY_MAX_MS)
+        w->retry_ms = HT_WAIT_RETRY_MAX_MS;
+    w->retry_at = uv_now(w->timer.loop) + (uint64_t)w->retry_ms;
+    schedule(w);
 }
 
 /* Each read while holding marks the job watched until the deadline (and
@@ -527,6 +545,12 @@ static void on_timer(uv_timer_t *timer)
     if (now >= w->deadline) {
         deliver(w, HT_WAIT_TIMEOUT, 0, NULL);
         return;
+    }
+    if (w->retry_at && now >= w->retry_at) {
+        w->retry_at = 0;
+        check(w);
+        if (w->state != W_HOLDING)
+            return;
     }
     if (w->check_ms > 0 && now >= w->next_beat) {
         /* Steady pace from the start, not from when this tick ran. */

@@ -6,7 +6,9 @@
  * Life of a held request:
  *
  *   hold --"ready" / a relevant event--> re-read the job --done?--> answer
- *    |                                                       (DONE)
+ *    |                                         |             (DONE)
+ *    |                                         +--Redis trouble--> read
+ *    |                                            again later (backing off)
  *    +--every heartbeat (HTTP/1.1 only)--> "HTTP/1.1 102 Processing"
  *    +--deadline--> one last read --> answer (TIMEOUT, or DONE if it is)
  *    +--client gone (write error, EOF), server stopping--> answer (ABORTED)
@@ -67,6 +69,11 @@
 /* How long a due answer waits for a stuck 102 write before the socket is
  * shut down (a client that stopped reading). */
 #define HT_WAIT_STALL_MS 10000
+/* A read of the job that failed for Redis trouble is tried again after
+ * HT_WAIT_RETRY_MIN_MS (the pace at which a lost connection is retried,
+ * api/aconn.h), doubling up to HT_WAIT_RETRY_MAX_MS while it keeps failing. */
+#define HT_WAIT_RETRY_MIN_MS 500
+#define HT_WAIT_RETRY_MAX_MS 8000
 
 /* ---- the plan: what the request asked for, what the server grants ------- */
 

@@ -576,10 +576,19 @@ async function pollHandlers() {
 
 // ---- polling ------------------------------------------------------------------
 
+// One poll at a time.  A poll asked for while one runs (after an action, a
+// key entered or cleared, a filter changed) runs once that one ends, so what
+// the user did shows at once; the timer's polls are skipped instead.  A poll
+// during which the key changed shows nothing: its answers are the old key's.
 let polling = false;
-async function poll() {
-  if (polling) return;
+let pollAgain = false;
+async function poll(fromTimer) {
+  if (polling) {
+    if (fromTimer !== true) pollAgain = true;
+    return;
+  }
   polling = true;
+  const key = apiKey();
   const filter = $("#recent-filter").value;
   try {
     const [queues, running, failed, recent, schedules] = await Promise.all([
@@ -589,6 +598,7 @@ async function poll() {
       api("GET", "/v1/jobs?limit=25" + (filter ? "&status=" + filter : "")),
       api("GET", "/v1/schedules?limit=100"),
     ]);
+    if (apiKey() !== key) return;
     renderQueues(queues.doc);
     renderRunning(running.doc.jobs);
     renderFailed(failed.doc.jobs);
@@ -598,10 +608,15 @@ async function poll() {
     connState(true, "live · " + new Date().toLocaleTimeString([], { hour12: false }));
     if ($("#banner").dataset.kind !== "info") banner("");
   } catch (err) {
+    if (apiKey() !== key) return;
     connState(false, err instanceof ApiError ? "HTTP " + err.status : "offline");
     reportError(err);
   } finally {
     polling = false;
+    if (pollAgain) {
+      pollAgain = false;
+      poll();
+    }
   }
 }
 
@@ -627,7 +642,7 @@ function init() {
   const hashId = location.hash.slice(1);
   if (JOB_ID.test(hashId)) showDetail(hashId);
   poll();
-  setInterval(poll, POLL_MS);
+  setInterval(() => poll(true), POLL_MS);
 }
 
 document.addEventListener("DOMContentLoaded", init);

@@ -68,14 +68,42 @@ const browser = await chromium.launch({
   args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
 });
 const problems = [];
-let expect401 = false; // while the page runs without its key on purpose
+// While the page runs without its key on purpose: from the start when the
+// api has keys (the page's first poll may be answered before goto returns).
+let expect401 = Boolean(KEY);
 const page = await browser.newPage({ viewport: { width: 1280, height: 1000 }, acceptDownloads: true });
+// The Authorization header of every GET /v1/queues (the page's poll), in the
+// order the page sent them (null: none).
+const queuesAuth = [];
+// Enters (or clears, with "#key-clear") the key and checks the page's polls
+// from then on: every one carries `expected` (undefined: no header).  A poll
+// the page's timer sent just before, with the previous key, may be the
+// first seen (a poll runs alone, so at most one): the key is checked from
+// the first poll that has it.
+async function switchKey(action, expected) {
+  const from = queuesAuth.length;
+  const want = expected ?? null;
+  await Promise.all([
+    page.waitForRequest((r) => r.url().includes("/v1/queues") && (r.headers().authorization ?? null) === want),
+    action(),
+  ]);
+  const sent = queuesAuth.slice(from);
+  const first = sent.indexOf(want);
+  assert.ok(first === 0 || first === 1, `the polls after the key changed: ${JSON.stringify(sent)}`);
+  return () => {
+    const later = queuesAuth.slice(from + first);
+    assert.ok(later.every((a) => a === want), `a poll without the expected key: ${JSON.stringify(later)}`);
+  };
+}
 try {
   page.on("pageerror", (err) => problems.push("page error: " + err.message));
   page.on("console", (msg) => {
     if (msg.type() !== "error") return;
     if (expect401 && /status of 401/.test(msg.text())) return;
     problems.push("console error: " + msg.text());
+  });
+  page.on("request", (r) => {
+    if (r.url().includes("/v1/queues")) queuesAuth.push(r.headers().authorization ?? null);
   });
 
   // ---- the page and its headers --------------------------------------------
@@ -89,16 +117,12 @@ try {
   assert.match(h.etag, /^"[0-9a-f]{16}"$/);
   if (KEY) {
     // No key yet: the API says 401 and the page asks for one.
-    expect401 = true;
     await page.waitForSelector("#conn.bad");
     assert.match(await page.textContent("#banner"), /needs an API key/);
     await page.fill("#api-key", KEY);
-    const [first] = await Promise.all([
-      page.waitForRequest((r) => r.url().includes("/v1/queues")),
-      page.click("#key-form button[type=submit]"),
-    ]);
-    assert.equal(first.headers().authorization, `Bearer ${KEY}`);
+    const keyKept = await switchKey(() => page.click("#key-form button[type=submit]"), `Bearer ${KEY}`);
     await page.waitForSelector("#conn.ok");
+    keyKept();
     expect401 = false;
     assert.equal(await page.evaluate(() => sessionStorage.getItem("hangtight.apiKey")), KEY);
     // Entered once: a reload keeps it (sessionStorage lives as long as the tab).
@@ -243,18 +267,12 @@ try {
   // ---- the API key: sessionStorage, sent as Bearer (open api) ---------------------
   if (!KEY) {
     await page.fill("#api-key", "test-key-123");
-    const [withKey] = await Promise.all([
-      page.waitForRequest((r) => r.url().includes("/v1/queues")),
-      page.click("#key-form button[type=submit]"),
-    ]);
-    assert.equal(withKey.headers().authorization, "Bearer test-key-123");
+    const keyKept = await switchKey(() => page.click("#key-form button[type=submit]"), "Bearer test-key-123");
     assert.equal(await page.evaluate(() => sessionStorage.getItem("hangtight.apiKey")), "test-key-123");
-    const [withoutKey] = await Promise.all([
-      page.waitForRequest((r) => r.url().includes("/v1/queues")),
-      page.click("#key-clear"),
-    ]);
-    assert.equal(withoutKey.headers().authorization, undefined);
+    keyKept();
+    const noKeyKept = await switchKey(() => page.click("#key-clear"), undefined);
     assert.equal(await page.evaluate(() => sessionStorage.getItem("hangtight.apiKey")), null);
+    noKeyKept();
     log("API key kept in sessionStorage and sent as Bearer");
   }
 
@@ -276,8 +294,9 @@ try {
   if (KEY) {
     // Forgetting the key: the API refuses again, and the page says so.
     expect401 = true;
-    await page.click("#key-clear");
+    const noKeyKept = await switchKey(() => page.click("#key-clear"), undefined);
     await page.waitForSelector("#conn.bad");
+    noKeyKept();
     assert.match(await page.textContent("#banner"), /needs an API key/);
     assert.equal(await page.evaluate(() => sessionStorage.getItem("hangtight.apiKey")), null);
     log("forgotten key: 401 and the page asks again");

@@ -7,6 +7,8 @@ protocol (docs/handlers.md) and misbehaves on request, by payload["do"]:
   garbage  writes a line that is not an answer
   huge     answers a result of "bytes" bytes
   sleep    sleeps "s" seconds, reporting progress, then answers
+  gate     waits until the file "file" exists (the test creates it), then
+           answers {"pid"}
   env      answers its environment
   extra    answers, then writes another line
   stderr   writes "n" lines to stderr, then answers
@@ -41,6 +43,10 @@ for line in sys.stdin:
             if i % 5 == 0:
                 send(progress=i * 10 // p["s"], message=f"pid {os.getpid()} slept {i / 10:.1f} s")
         send(result={"slept": p["s"], "pid": os.getpid()})
+    elif do == "gate":
+        while not os.path.exists(p["file"]):
+            time.sleep(0.05)
+        send(result={"pid": os.getpid()})
     elif do == "env":
         send(result=dict(os.environ))
     elif do == "extra":

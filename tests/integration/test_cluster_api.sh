@@ -17,7 +17,7 @@ Q='{default}'
 
 # With a password: every connection the api opens (each master, the
 # subscriber) logs in first.  redis-cli reads it from REDISCLI_AUTH.
-ht_start_cluster --password cluster-secret
+ht_start_cluster --password cluster-secret --node-timeout 1500
 ht_migrate
 rc() { redis-cli -p "$@"; }
 SLOT=$(ht_key_slot "$Q")

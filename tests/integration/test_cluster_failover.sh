@@ -44,7 +44,7 @@ CLIENTS=4
 ACKED_BEFORE=300 # acknowledged submits before the kill
 ACKED_AFTER=300  # and after the promotion
 
-ht_start_cluster
+ht_start_cluster --node-timeout 1500
 export HANGTIGHT_PARTITIONS=6
 ht_migrate
 if ((DURABLE)); then

@@ -95,7 +95,7 @@ all_succeeded() {
 
 # ---- the cluster --------------------------------------------------------
 started=$SECONDS
-ht_start_cluster
+ht_start_cluster --node-timeout 1500
 SLOT=$(ht_key_slot '{default}')
 # Three masters: OWNER holds {default}, SEED is the first live seed (it gets
 # {default} later, then is killed), CLI is never touched.

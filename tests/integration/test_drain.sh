@@ -4,9 +4,16 @@
 # worker finishes it.
 source "$(dirname "$0")/lib.sh"
 
+# Jobs of type "gate" run until the test creates $GATE (tests/faults/gate.sh):
+# the job outlasts w1's drain whatever the load, and ends on w2.
+GATE=$HT_TMP/gate
+cat >"$HT_TMP/handlers.json" <<JSON
+{"handlers": {"gate": {"command": ["/bin/bash", "$HT_SOURCE_DIR/tests/faults/gate.sh", "$GATE"]}}}
+JSON
+export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
 ht_start_stack --worker-args --drain-timeout-s 1
 
-ht_submit '{"type": "sleep", "payload": {"ms": 4000, "steps": 8}, "max_attempts": 2}'
+ht_submit '{"type": "gate", "max_attempts": 2}'
 
 id=$HT_JOB
 wait_until 10 "the job runs on w1" ht_job_is "$id" running
@@ -18,6 +25,7 @@ ht_http GET "/v1/jobs/$id"
 assert_json .status queued "status after the hand-back"
 assert_json .attempt 0 "attempt after the hand-back (not counted)"
 
+touch "$GATE"
 ht_start_worker w2
 wait_until 20 "w2 finishes the job" ht_job_is "$id" succeeded
 assert_json .attempt 1 "attempt of the finishing run"

@@ -2,7 +2,8 @@
 # Graceful drain, with real clients.
 #
 # Worker, SIGTERM: it stops claiming (a job submitted meanwhile stays
-# queued), lets a running job that ends within --drain-timeout-s finish,
+# queued), lets a running job that ends within --drain-timeout-s finish
+# (one that ends after the drain began),
 # hands the rest back at once after that grace (queued, attempt not
 # counted, long before its lease would run out) and exits 0.
 #
@@ -12,23 +13,40 @@
 # (curl -N) with a last "shutdown" event, and exits 0 within a bound.
 source "$(dirname "$0")/lib.sh"
 
-GRACE_S=3
+# The short job ends after the test sees the drain begin: the grace leaves
+# room for the test's reaction on a loaded machine.
+GRACE_S=5
 API_EXIT_BOUND_S=8
+
+# Jobs of type "gate" run until the test creates $GATE, jobs of type "hold"
+# until it creates $HOLD (tests/faults/gate.sh), which it never does: they
+# outlast any grace.
+GATE=$HT_TMP/gate
+HOLD=$HT_TMP/hold
+cat >"$HT_TMP/handlers.json" <<JSON
+{"handlers": {
+  "gate": {"command": ["/bin/bash", "$HT_SOURCE_DIR/tests/faults/gate.sh", "$GATE"]},
+  "hold": {"command": ["/bin/bash", "$HT_SOURCE_DIR/tests/faults/gate.sh", "$HOLD"]}}}
+JSON
+export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
 
 ht_start_stack --workers 0 --api-args --heartbeat-ms 500
 
 # ---- the worker --------------------------------------------------------
 
 ht_start_worker wd --concurrency 2 --drain-timeout-s "$GRACE_S"
-ht_submit '{"type": "sleep", "payload": {"ms": 2000, "steps": 4}}'
+# The short job ends when the test opens its gate: once wd drains.
+ht_submit '{"type": "gate"}'
 short=$HT_JOB
 # A lease of 300 s: handing it back by lease expiry would take that long.
-ht_submit '{"type": "sleep", "payload": {"ms": 15000, "steps": 15}, "timeout_s": 300}'
+ht_submit '{"type": "hold", "timeout_s": 300}'
 long=$HT_JOB
 wait_until 15 "both jobs run on wd" eval 'ht_job_is "$short" running && ht_job_is "$long" running'
 
 term_ms=$(ht_ms)
 kill -TERM "${HT_PIDS[wd]}"
+wait_until 15 "wd drains" ht_log_has wd '"draining: '
+touch "$GATE"
 ht_submit '{"type": "echo", "payload": {"submitted": "while draining"}}'
 late=$HT_JOB
 ht_wait_exit wd $((GRACE_S + 15))

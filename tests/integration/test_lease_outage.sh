@@ -9,11 +9,18 @@ source "$(dirname "$0")/lib.sh"
 LEASE_MS=2000
 OUTAGE_S=5
 export HANGTIGHT_LEASE_MS=$LEASE_MS
+# The jobs run until the test opens their gate (tests/faults/gate.sh), after
+# the outage: they are running whenever Redis goes, whatever the load.
+GATE=$HT_TMP/gate
+cat >"$HT_TMP/handlers.json" <<JSON
+{"handlers": {"gate": {"command": ["/bin/bash", "$HT_SOURCE_DIR/tests/faults/gate.sh", "$GATE"]}}}
+JSON
+export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
 ht_start_stack --redis-args --aof --fsync always --worker-args --concurrency 2
 
 ids=()
 for i in 1 2; do
-    ht_submit '{"type": "sleep", "payload": {"ms": 6000, "steps": 6}, "timeout_s": 3600}'
+    ht_submit '{"type": "gate", "timeout_s": 3600}'
     ids+=("$HT_JOB")
 done
 both_running() { ht_job_is "${ids[0]}" running && ht_job_is "${ids[1]}" running; }
@@ -46,6 +53,7 @@ assert_match "$(ht__log_since w1 "$from" | grep '"lease ran out without a renewa
 left_ms=$((killed + OUTAGE_S * 1000 - $(ht_ms)))
 # The rest of the outage: its length is the fault, not a wait for an event.
 ((left_ms <= 0)) || sleep "$((left_ms / 1000)).$(printf %03d $((left_ms % 1000)))"
+touch "$GATE"
 ht_start_redis --aof --fsync always
 log "redis back after $(($(ht_ms) - killed)) ms"
 # succeeded ID: 0 once job ID succeeded (the api may still answer 503 while

@@ -4,6 +4,12 @@
 # dead letter (failed, out of attempts) is retried with POST .../retry.
 source "$(dirname "$0")/lib.sh"
 
+# Jobs of type "hold" run until the test cancels them (tests/faults/gate.sh
+# with a gate nobody opens).
+cat >"$HT_TMP/handlers.json" <<JSON
+{"handlers": {"hold": {"command": ["/bin/bash", "$HT_SOURCE_DIR/tests/faults/gate.sh", "$HT_TMP/never"]}}}
+JSON
+export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
 ht_start_stack --workers 0
 
 ht_http GET /v1/queues
@@ -38,19 +44,19 @@ assert_match "$(ht_header Cache-Control)" 'no-cache' "Cache-Control"
 ht_start_worker w1 --concurrency 2
 ht_submit '{"type": "fail", "max_attempts": 1, "payload": {"message": "nope"}}'
 dead=$HT_JOB
-ht_submit '{"type": "sleep", "payload": {"ms": 20000, "steps": 20}}'
-sleeper=$HT_JOB
+ht_submit '{"type": "hold"}'
+held=$HT_JOB
 wait_until 15 "the fail job is a dead letter" ht_job_is "$dead" failed
 assert_json .links.retry "/v1/jobs/$dead/retry"
 assert_json .error.code handler_failed
-wait_until 15 "the sleep job runs" ht_job_is "$sleeper" running
+wait_until 15 "the held job runs" ht_job_is "$held" running
 drained() {
     ht_http GET /v1/queues
     jq -e '.queues[0] | .queued.high + .queued.default + .queued.low == 0
            and .succeeded == 6' <<<"$HTTP_BODY" >/dev/null
 }
 wait_until 15 "the queue drains" drained
-assert_json '.queues[0].running' 1 "running while the sleep job runs"
+assert_json '.queues[0].running' 1 "running while the held job runs"
 assert_json '.queues[0].failed' 1
 assert_json '.queues[0].scheduled' 1
 assert_json '.queues[0].totals.failed' 1
@@ -75,11 +81,11 @@ assert_json '.queues[0].totals.failed' 2 "failed total after the second failure"
 assert_json '.queues[0].failed' 1 "one failed job kept"
 
 # Retry of anything but a dead letter: 409; unknown: 404.
-ht_http POST "/v1/jobs/$sleeper/retry"
+ht_http POST "/v1/jobs/$held/retry"
 assert_problem 409 "retry of a running job"
 # An id of this layout nobody was given: a real one with other leading
 # digits (the last digits name the partition when there are several).
-ht_http POST "/v1/jobs/00000000${sleeper:8}/retry"
+ht_http POST "/v1/jobs/00000000${held:8}/retry"
 assert_problem 404 "retry of an unknown job"
 ht_http GET "/v1/jobs/$dead/retry"
 assert_problem 405 "GET on retry"
@@ -92,10 +98,10 @@ ttl=$(ht_redis TTL "$(ht_job_key "$dead")")
 ((ttl > 86400 && ttl <= 604800)) || fail "TTL of a failed job: $ttl"
 assert_eq "$(ht_job_hget "$dead" failed_ttl_s)" 604800 "failed_ttl_s"
 
-# Cancel the sleeper so the worker stops promptly at the end.
-ht_http DELETE "/v1/jobs/$sleeper"
-assert_status 202 "cancel of the running sleep job"
-wait_until 15 "the sleep job ends canceled" ht_job_is "$sleeper" canceled
+# Cancel the held job so the worker stops promptly at the end.
+ht_http DELETE "/v1/jobs/$held"
+assert_status 202 "cancel of the running held job"
+wait_until 15 "the held job ends canceled" ht_job_is "$held" canceled
 ht_http GET /v1/queues
 assert_json '.queues[0].running' 0 "running after the cancel"
 assert_json '.queues[0].canceled' 2

@@ -18,6 +18,13 @@ source "$(dirname "$0")/lib.sh"
 # run again: at least once).
 export HANGTIGHT_LEASE_MS=30000
 
+# Jobs of type "gate" run until the test creates $GATE (tests/faults/gate.sh).
+GATE=$HT_TMP/gate
+cat >"$HT_TMP/handlers.json" <<JSON
+{"handlers": {"gate": {"command": ["/bin/bash", "$HT_SOURCE_DIR/tests/faults/gate.sh", "$GATE"]}}}
+JSON
+export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
+
 # Recovery measured here is well under a second (bench/README.md has no
 # figure: it is not a speed); the bound leaves room for a loaded machine.
 RECOVER_MS=10000
@@ -137,19 +144,26 @@ assert_recovered "the long poll held across the stop woken by a cancel"
 
 # ---- 3. mid-job ----------------------------------------------------------
 
-# One slot: a 2 s job runs, three wait behind it.  Redis stops while it
-# runs; its outcome, and the claim of the next job that goes with it, are
-# sent to a Redis that does not answer, given up, and sent again.
-ht_submit '{"type": "sleep", "payload": {"ms": 2000, "steps": 1}}'
+# One slot: a job runs, three wait behind it.  Redis stops while it runs,
+# then the job ends (the test opens its gate); its outcome, and the claim of
+# the next job that goes with it, are sent to a Redis that does not answer,
+# given up, and sent again.  The handler reports progress as it ends (as the
+# sleep handler does after its last step): that update meets the stopped
+# Redis first, on the slot's open connection, and runs when Redis resumes
+# (harmless); the outcome's tries go out on new connections, which the
+# worker resets unrun when it gives up (shared/rconn.c), so none of them
+# claims a job that nobody runs.
+ht_submit '{"type": "gate"}'
 running=$HT_JOB
 queued=()
 for i in 1 2 3; do
     ht_submit "{\"type\": \"echo\", \"payload\": {\"phase\": 3, \"n\": $i}}"
     queued+=("$HT_JOB")
 done
-wait_until 30 "the sleep job runs" job_is "$running" running
+wait_until 30 "the gate job runs" job_is "$running" running
 w_at=$(log_size w1)
 redis_stop
+touch "$GATE"
 wait_until 60 "the worker retries the outcome of the finished job" \
     logged_since w1 "$w_at" '"msg":"redis unavailable, retrying","during":"complete"'
 redis_cont

@@ -10,7 +10,18 @@ source "$(dirname "$0")/lib.sh"
 # Every job keeps an event log (docs/keyspace.md, "Watching"): it must expire
 # with its job.
 export HANGTIGHT_LOG_EVERY_JOB=1
-ht_start_stack --api-args --failed-ttl-s 3 --worker-args --concurrency 2
+# The kept times are long enough for the checks made while a job exists
+# to run on a loaded machine (over 4 s there); each is checked by Redis's
+# clock, and waited out.
+TTL=10
+FAILED_TTL=8
+# Jobs of type "hold" run until the test cancels them (tests/faults/gate.sh
+# with a gate nobody opens).
+cat >"$HT_TMP/handlers.json" <<JSON
+{"handlers": {"hold": {"command": ["/bin/bash", "$HT_SOURCE_DIR/tests/faults/gate.sh", "$HT_TMP/never"]}}}
+JSON
+export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
+ht_start_stack --api-args --failed-ttl-s "$FAILED_TTL" --worker-args --concurrency 2
 
 job_key() { printf 'ht:{default}:job:%s' "$1"; }
 in_index() { [[ -n "$(ht_redis ZSCORE "ht:{default}:t:default:$1" "$2")" ]]; }
@@ -31,9 +42,6 @@ listed() { # listed ID [QUERY]: the id is on the first page of GET /v1/jobs?QUER
 }
 
 # ---- a succeeded job with a short ttl_s -------------------------------------
-# 4 s: long enough for the checks below to run while it exists on a loaded
-# machine (a redis-cli start alone can take a second there).
-TTL=4
 ht_http POST /v1/jobs '{"type": "echo", "payload": {"keep": "briefly"}, "ttl_s": '"$TTL"'}' \
     -H 'Idempotency-Key: retention-1'
 assert_status 202 "submit with ttl_s $TTL"
@@ -68,25 +76,27 @@ ht_http POST /v1/jobs '{"type": "echo", "payload": {"keep": "briefly"}, "ttl_s":
 assert_status 202 "the same Idempotency-Key after expiry"
 assert_ne "$(ht_json .id)" "$id" "job id for a reused, expired Idempotency-Key"
 
-# ---- a failed job: kept max(ttl_s, HANGTIGHT_FAILED_TTL_S = 3) -------------
+# ---- a failed job: kept max(ttl_s, HANGTIGHT_FAILED_TTL_S) -----------------
 ht_submit '{"type": "fail", "payload": {"message": "kept for a while"}, "max_attempts": 1,
             "ttl_s": 1}'
 fid=$HT_JOB
 wait_until 15 "the failing job failed" ht_job_is "$fid" failed
-assert_eq "$(ht_job_hget "$fid" failed_ttl_s)" 3 "failed_ttl_s of the job"
-# The expiry is set at the finish: 3 s after it (its ttl_s of 1 s does not
-# count), by Redis's clock (the test may read it seconds later on a loaded
-# machine).
+assert_eq "$(ht_job_hget "$fid" failed_ttl_s)" "$FAILED_TTL" "failed_ttl_s of the job"
+# The expiry is set at the finish: FAILED_TTL after it (its ttl_s of 1 s
+# does not count), by Redis's clock (the test may read it seconds later on a
+# loaded machine).
+want_ms=$((FAILED_TTL * 1000))
 expire_at=$(ht_redis PEXPIRETIME "$(job_key "$fid")")
 finished_ms=$(ht_job_hget "$fid" finished_at)
-((expire_at - finished_ms >= 2900 && expire_at - finished_ms <= 3100)) ||
-    fail "the failed job expires $((expire_at - finished_ms)) ms after its finish (want 3000)"
+((expire_at - finished_ms >= want_ms - 100 && expire_at - finished_ms <= want_ms + 100)) ||
+    fail "the failed job expires $((expire_at - finished_ms)) ms after its finish (want $want_ms)"
 listed "$fid" "status=failed" || fail "the failed job is not listed as failed: $HTTP_BODY"
-# It is gone after about 3 s.
-wait_until 6 "the failed job is gone (404)" gone "$fid"
+# It is gone after about FAILED_TTL.
+wait_until $((FAILED_TTL + 5)) "the failed job is gone (404)" gone "$fid"
 # (Redis runs on this machine: its clock is the test's.)
 elapsed=$(($(ht_ms) - finished_ms))
-((elapsed >= 2900)) || fail "the failed job went ${elapsed} ms after its finish, before its 3 s"
+((elapsed >= want_ms - 100)) ||
+    fail "the failed job went ${elapsed} ms after its finish, before its ${FAILED_TTL} s"
 log "failed job 404 ${elapsed} ms after its finish"
 wait_until 5 "the failed job is trimmed from the indexes" trimmed "$fid"
 
@@ -108,17 +118,18 @@ ttl=$(ht_redis TTL "$(job_key "$fid2")")
 ((ttl > 604000 && ttl <= 604800)) || fail "TTL of a failed job by default: $ttl"
 
 # ---- an unfinished job never expires ----------------------------------------
-# It runs past the expiry of a ttl_s 1 job that finished after it started.
-ht_submit '{"type": "sleep", "payload": {"ms": 5000, "steps": 1}, "ttl_s": 1}'
-sleeper=$HT_JOB
-wait_until 15 "the sleep job runs" ht_job_is "$sleeper" running
+# It runs (until canceled) past the expiry of a ttl_s 1 job that finished
+# after it started.
+ht_submit '{"type": "hold", "ttl_s": 1}'
+held=$HT_JOB
+wait_until 15 "the held job runs" ht_job_is "$held" running
 ht_submit '{"type": "echo", "payload": {"mark": "running"}, "ttl_s": 1}'
 wait_until 15 "a ttl_s 1 job that finished while it runs expires" gone "$HT_JOB"
-assert_eq "$(ht_redis TTL "$(job_key "$sleeper")")" -1 "TTL of a running job with ttl_s 1"
-ht_http GET "/v1/jobs/$sleeper"
+assert_eq "$(ht_redis TTL "$(job_key "$held")")" -1 "TTL of a running job with ttl_s 1"
+ht_http GET "/v1/jobs/$held"
 assert_status 200 "a running job past its ttl_s"
-assert_json .status running "the sleep job, still running"
+assert_json .status running "the held job, still running"
 # Canceled now, so the worker has nothing to drain at the end.
-ht_http DELETE "/v1/jobs/$sleeper"
-assert_status 202 "cancel of the sleep job"
-wait_until 10 "the sleep job ends canceled" ht_job_is "$sleeper" canceled
+ht_http DELETE "/v1/jobs/$held"
+assert_status 202 "cancel of the held job"
+wait_until 10 "the held job ends canceled" ht_job_is "$held" canceled

@@ -16,7 +16,24 @@ source "$(dirname "$0")/lib.sh"
 log_ids() { ht_redis --raw LRANGE "$(ht_job_key "$1"):ev" 0 -1 | awk 'NF { print $1 "-0" }'; }
 
 export HANGTIGHT_HEARTBEAT_MS=300
+# Jobs of type "steps" change only when the test says (tests/faults/steps.sh):
+# progress N once it creates DIR/N, success once it creates DIR/done.
+cat >"$HT_TMP/handlers.json" <<JSON
+{"handlers": {"steps": {"command": ["/bin/bash", "$HT_SOURCE_DIR/tests/faults/steps.sh"]}}}
+JSON
+export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
 ht_start_stack --workers 0
+
+# submit_steps NAME: a "steps" job stepped through $HT_TMP/NAME; its id in
+# HT_JOB, its directory in STEPS.
+submit_steps() {
+    STEPS=$HT_TMP/$1
+    mkdir -p "$STEPS"
+    ht_submit "{\"type\": \"steps\", \"payload\": {\"dir\": \"$STEPS\"}}"
+}
+# count_events FILE [EVENT]: the events (of that name) in an sse.py output.
+count_events() { jq -s --arg e "${2-}" '[.[] | select(has("event") and ($e == "" or .event == $e))] | length' "$1"; }
+has_events() { (($(count_events "$1" "${3-}") >= $2)); }
 
 # sse ARGS...: clients/sse.py on a path of the api (JSON lines on stdout).
 sse() {
@@ -63,13 +80,23 @@ ncomments=$(jq -s '[.[] | select(has("comment"))] | length' "$HT_TMP/hb.jsonl")
 # ---- the whole life of a job, live ---------------------------------------
 ht_start_worker w1 --concurrency 2
 wait_until 10 "the first job succeeds" ht_job_is "$id" succeeded
-ht_submit '{"type": "sleep", "payload": {"ms": 3000, "steps": 6}}'
+# The job makes three steps, each once the stream has shown the one before,
+# then ends.
+submit_steps live
 id=$HT_JOB
-sse "/v1/jobs/$id/events" --timeout 30 >"$HT_TMP/live.jsonl"
+sse "/v1/jobs/$id/events" --timeout 60 >"$HT_TMP/live.jsonl" &
+sse_pid=$!
+wait_until 15 "the live stream's first event" has_events "$HT_TMP/live.jsonl" 1
+for n in 1 2 3; do
+    touch "$STEPS/$n"
+    wait_until 15 "progress $n on the live stream" has_events "$HT_TMP/live.jsonl" "$n" progress
+done
+touch "$STEPS/done"
+wait "$sse_pid"
 end=$(end_of "$HT_TMP/live.jsonl")
 assert_eq "$(jq -r .end <<<"$end")" eof "the stream ends by itself after the terminal event"
 assert_eq "$(jq -r '.error // ""' <<<"$end")" "" "the stream ends cleanly"
-jq -e '.t < 20' <<<"$end" >/dev/null || fail "the stream took $(jq .t <<<"$end") s"
+jq -e '.t < 60' <<<"$end" >/dev/null || fail "the stream took $(jq .t <<<"$end") s"
 ev=$(events_of "$HT_TMP/live.jsonl")
 assert_eq "$(jq -r '.[0].data | fromjson | .id' <<<"$ev")" "$id" "first event is the document"
 rest=$(jq '.[1:]' <<<"$ev")
@@ -106,26 +133,40 @@ assert_eq "$(events_of "$HT_TMP/done2.jsonl" | jq '[.[] | select(.event == "prog
     "progress events replayed after the terminal one"
 
 # ---- resume with Last-Event-ID -------------------------------------------
-# 10 s in 25 steps: the first read, the pause and the resume all fall inside
-# the run on a loaded machine.
-ht_submit '{"type": "sleep", "payload": {"ms": 10000, "steps": 25}}'
+submit_steps resume
 id=$HT_JOB
-wait_until 10 "the resume job runs" ht_job_is "$id" running
+wait_until 15 "the resume job runs" ht_job_is "$id" running
 assert_eq "$(ht_redis EXISTS "$(ht_job_key "$id"):ev")" 0 "event log of a job nobody watched"
-# Read the document and two more events, then hang up.
-sse "/v1/jobs/$id/events" --max-events 3 --timeout 20 >"$HT_TMP/r1.jsonl"
+# Read the document and two more events (steps 1 and 2), then hang up.
+sse "/v1/jobs/$id/events" --max-events 3 --timeout 60 >"$HT_TMP/r1.jsonl" &
+sse_pid=$!
+wait_until 15 "the first read's first event" has_events "$HT_TMP/r1.jsonl" 1
+touch "$STEPS/1"
+wait_until 15 "progress 1 on the first read" has_events "$HT_TMP/r1.jsonl" 1 progress
+touch "$STEPS/2"
+wait "$sse_pid"
 gone_ms=$(ht_ms)
 assert_eq "$(jq -r .end "$HT_TMP/r1.jsonl" | grep -v null)" max-events "first read"
 r1=$(events_of "$HT_TMP/r1.jsonl")
 last_id=$(jq -r '[.[] | select(.id != null) | .id] | last' <<<"$r1")
 assert_match "$last_id" '^[0-9]+-[0-9]+$' "last event id of the first read"
-# Progress goes on (every 400 ms) while nobody listens: two more entries in
-# the job's event log.
+# Progress goes on while nobody listens: step 3, an entry in the job's
+# event log (logged while the first read's mark lasts, some 5 s after it
+# hung up: the step comes at once).
 entries_now() { ht_redis LLEN "$(ht_job_key "$id"):ev"; }
-more_entries() { (($(entries_now) >= $1 + 2)); }
-wait_until 10 "progress while nobody listens" more_entries "$(entries_now)"
+more_entries() { (($(entries_now) >= $1 + 1)); }
+before=$(entries_now)
+touch "$STEPS/3"
+wait_until 15 "progress 3 while nobody listens" more_entries "$before"
 back_ms=$(ht_ms)
-sse "/v1/jobs/$id/events" --last-event-id "$last_id" --timeout 30 >"$HT_TMP/r2.jsonl"
+# The resumed read gets step 3 from the log, then step 4 and the end live.
+sse "/v1/jobs/$id/events" --last-event-id "$last_id" --timeout 60 >"$HT_TMP/r2.jsonl" &
+sse_pid=$!
+wait_until 15 "the missed step on the resumed read" has_events "$HT_TMP/r2.jsonl" 1 progress
+touch "$STEPS/4"
+wait_until 15 "progress 4 on the resumed read" has_events "$HT_TMP/r2.jsonl" 2 progress
+touch "$STEPS/done"
+wait "$sse_pid"
 assert_eq "$(jq -r .end "$HT_TMP/r2.jsonl" | grep -v null)" eof "the resumed stream ends"
 r2=$(events_of "$HT_TMP/r2.jsonl")
 # The log entries each read delivered (a resumed stream may start with the
