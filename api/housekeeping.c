@@ -11,20 +11,13 @@
 
 #include "shared/clock.h"
 #include "shared/error.h"
+#include "shared/housekeeping.h"
 #include "shared/log.h"
 
 #include "api/remote_workers.h"
 #include "api/store.h"
 
-/* The paces of worker/lease.c. */
-#define REAP_EVERY_MS    1000
-#define REAP_LIMIT       100
-#define PROMOTE_EVERY_MS 100
-#define PROMOTE_MIN_MS   20
-#define PROMOTE_LIMIT    100
-#define TRIM_EVERY_MS    1000
-#define TRIM_LIMIT       500
-#define PRUNE_EVERY_MS   60000 /* or half the TTL, when shorter */
+#define PRUNE_EVERY_MS 60000 /* or half the TTL, when shorter */
 /* While no remote worker called: how often to look again. */
 #define IDLE_CHECK_MS 500
 
@@ -107,21 +100,21 @@ static void step_done(ht_housekeeping_t *h)
     }
     switch (h->running) {
     case STEP_PROMOTE: {
-        int64_t wait = PROMOTE_EVERY_MS;
+        int64_t wait = HT_PROMOTE_EVERY_MS;
         if (h->full)
-            wait = PROMOTE_MIN_MS; /* more are due already */
+            wait = HT_PROMOTE_MIN_MS; /* more are due already */
         else if (h->due >= 0 && h->due - now < wait)
-            wait = h->due - now < PROMOTE_MIN_MS ? PROMOTE_MIN_MS : h->due - now;
+            wait = h->due - now < HT_PROMOTE_MIN_MS ? HT_PROMOTE_MIN_MS : h->due - now;
         h->next[STEP_PROMOTE] = now + wait;
         break;
     }
     case STEP_REAP:
         if (h->count > 0)
             ht_log(HT_LOG_INFO, "requeued jobs whose lease ran out", "count", count, NULL);
-        h->next[STEP_REAP] = now + REAP_EVERY_MS;
+        h->next[STEP_REAP] = now + HT_REAP_EVERY_MS;
         break;
     case STEP_TRIM:
-        h->next[STEP_TRIM] = now + (h->full ? TRIM_EVERY_MS / 10 : TRIM_EVERY_MS);
+        h->next[STEP_TRIM] = now + (h->full ? HT_TRIM_EVERY_MS / 10 : HT_TRIM_EVERY_MS);
         break;
     case STEP_PRUNE:
         if (h->count > 0)
@@ -154,8 +147,8 @@ static void on_count(void *data, int err, long long value)
     ht_housekeeping_t *h = data;
     if (!err) {
         h->count += value;
-        if ((h->running == STEP_REAP && value >= REAP_LIMIT) ||
-            (h->running == STEP_TRIM && value >= TRIM_LIMIT))
+        if ((h->running == STEP_REAP && value >= HT_REAP_LIMIT) ||
+            (h->running == STEP_TRIM && value >= HT_TRIM_LIMIT))
             h->full = 1;
     }
     answered(h, err);
@@ -166,7 +159,7 @@ static void on_promoted(void *data, int err, long long n, long long next_due)
     ht_housekeeping_t *h = data;
     if (!err) {
         h->count += n;
-        h->full |= n >= PROMOTE_LIMIT;
+        h->full |= n >= HT_PROMOTE_LIMIT;
         if (next_due >= 0 && (h->due < 0 || next_due < h->due))
             h->due = next_due;
     }
@@ -210,11 +203,11 @@ static void start(ht_housekeeping_t *h, step_t step)
     for (size_t i = 0; i < n; i++) {
         const ht_keys_t *k = part_keys(h, i);
         if (step == STEP_PROMOTE)
-            ht_astore_promote(s, k, PROMOTE_LIMIT, on_promoted, h);
+            ht_astore_promote(s, k, HT_PROMOTE_LIMIT, on_promoted, h);
         else if (step == STEP_REAP)
-            ht_astore_reap(s, k, REAP_LIMIT, on_count, h);
+            ht_astore_reap(s, k, HT_REAP_LIMIT, on_count, h);
         else
-            ht_astore_trim(s, k, TRIM_LIMIT, on_count, h);
+            ht_astore_trim(s, k, HT_TRIM_LIMIT, on_count, h);
     }
 }
 

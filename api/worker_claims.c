@@ -137,11 +137,9 @@ static void maybe_free_claims(ht_claims_t *c)
     }
 }
 
-static void unref(claim_t *cl)
+/* Frees a claim and what it owns (its types, names and key). */
+static void claim_free(claim_t *cl)
 {
-    if (--cl->refs > 0)
-        return;
-    ht_claims_t *c = cl->c;
     for (size_t i = 0; i < cl->n_types; i++)
         free(cl->types[i]);
     free(cl->types);
@@ -149,6 +147,14 @@ static void unref(claim_t *cl)
     free(cl->worker_id);
     free(cl->key);
     free(cl);
+}
+
+static void unref(claim_t *cl)
+{
+    if (--cl->refs > 0)
+        return;
+    ht_claims_t *c = cl->c;
+    claim_free(cl);
     c->n_alive--;
     maybe_free_claims(c);
 }
@@ -500,13 +506,7 @@ int ht_claims_start(ht_claims_t *c, h2o_req_t *req, const ht_claim_ask_t *ask, h
     if (ok)
         ok = (cl->type_list = ht_claims_type_list(ask->types, ask->n_types)) != NULL;
     if (!ok) {
-        for (size_t i = 0; i < cl->n_types; i++)
-            free(cl->types[i]);
-        free(cl->types);
-        free(cl->type_list);
-        free(cl->worker_id);
-        free(cl->key);
-        free(cl);
+        claim_free(cl);
         return HT_ENOMEM;
     }
     uint64_t h = 1469598103934665603ULL;

@@ -32,6 +32,7 @@
 
 #include "shared/clock.h"
 #include "shared/error.h"
+#include "shared/housekeeping.h"
 #include "shared/log.h"
 #include "shared/partition_store.h"
 #include "shared/store.h"
@@ -41,13 +42,6 @@
 #include "worker/schedules.h"
 
 #define BEAT_MS           250
-#define REAP_EVERY_MS     1000
-#define REAP_LIMIT        100
-#define PROMOTE_EVERY_MS  100
-#define PROMOTE_MIN_MS    20
-#define PROMOTE_LIMIT     100
-#define TRIM_EVERY_MS     1000
-#define TRIM_LIMIT        500
 #define REGISTER_EVERY_MS 60000
 #define REGISTER_BATCH    20 /* types per HSET: the argv vector has a bound */
 #define PUBLISH_EVERY_MS  5000
@@ -225,7 +219,7 @@ static int promote_all(ht_wstate_t *st, ht_store_t *store, long long *next_due)
     *next_due = -1;
     for (size_t i = 0; i < st->parts.count; i++) {
         long long due = -1;
-        int n = ht_store_promote(store, &st->parts.parts[i].keys, PROMOTE_LIMIT, &due);
+        int n = ht_store_promote(store, &st->parts.parts[i].keys, HT_PROMOTE_LIMIT, &due);
         if (n > most)
             most = n;
         if (n >= 0 && due >= 0 && (*next_due < 0 || due < *next_due))
@@ -243,23 +237,23 @@ static int64_t promote(ht_wstate_t *st, ht_store_t *store)
     if (n < 0) {
         /* Redis trouble is reported by the renewals and the slots. */
         ht_log(HT_LOG_DEBUG, "promote failed", "error", ht_store_errstr(store), NULL);
-        return PROMOTE_EVERY_MS;
+        return HT_PROMOTE_EVERY_MS;
     }
     if (n > 0) {
         char count[16];
         snprintf(count, sizeof(count), "%d", n);
         ht_log(HT_LOG_DEBUG, "promoted scheduled jobs", "count", count, NULL);
     }
-    if (n >= PROMOTE_LIMIT)
-        return PROMOTE_MIN_MS; /* more are due already */
+    if (n >= HT_PROMOTE_LIMIT)
+        return HT_PROMOTE_MIN_MS; /* more are due already */
     if (next_due < 0)
-        return PROMOTE_EVERY_MS;
+        return HT_PROMOTE_EVERY_MS;
     /* next_due is on Redis' clock; ours is close enough to aim at it, and
      * the bounds keep a skewed clock from costing more than 100 ms. */
     int64_t wait = (int64_t)next_due - ht_now_ms();
-    if (wait < PROMOTE_MIN_MS)
-        return PROMOTE_MIN_MS;
-    return wait > PROMOTE_EVERY_MS ? PROMOTE_EVERY_MS : wait;
+    if (wait < HT_PROMOTE_MIN_MS)
+        return HT_PROMOTE_MIN_MS;
+    return wait > HT_PROMOTE_EVERY_MS ? HT_PROMOTE_EVERY_MS : wait;
 }
 
 /* The worker's record in HT_KEY_WORKERS: a new string or NULL. */
@@ -361,19 +355,19 @@ static void housekeeping(ht_lease_t *l, ht_store_t *store, int64_t now, int64_t 
     if (now >= *next_reap) {
         int n = 0;
         for (size_t i = 0; i < st->parts.count; i++) {
-            int got = ht_store_reap(store, &st->parts.parts[i].keys, REAP_LIMIT);
+            int got = ht_store_reap(store, &st->parts.parts[i].keys, HT_REAP_LIMIT);
             n += got > 0 ? got : 0;
         }
         if (n > 0) {
             snprintf(count, sizeof(count), "%d", n);
             ht_log(HT_LOG_INFO, "requeued jobs whose lease ran out", "count", count, NULL);
         }
-        *next_reap = now + REAP_EVERY_MS;
+        *next_reap = now + HT_REAP_EVERY_MS;
     }
     if (now >= *next_trim) {
         int n = 0, most = 0;
         for (size_t i = 0; i < st->parts.count; i++) {
-            int got = ht_store_trim(store, &st->parts.parts[i].keys, TRIM_LIMIT);
+            int got = ht_store_trim(store, &st->parts.parts[i].keys, HT_TRIM_LIMIT);
             n += got > 0 ? got : 0;
             most = got > most ? got : most;
         }
@@ -382,7 +376,7 @@ static void housekeeping(ht_lease_t *l, ht_store_t *store, int64_t now, int64_t 
             ht_log(HT_LOG_DEBUG, "trimmed expired jobs from the indexes", "count", count, NULL);
         }
         /* A full batch means a backlog: come back sooner. */
-        *next_trim = now + (most >= TRIM_LIMIT ? TRIM_EVERY_MS / 10 : TRIM_EVERY_MS);
+        *next_trim = now + (most >= HT_TRIM_LIMIT ? HT_TRIM_EVERY_MS / 10 : HT_TRIM_EVERY_MS);
     }
     if (now >= *next_register) {
         ht_lease_register(l, store); /* best effort: retried next minute */
