@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Persistent handler of the persistent-handler tests: speaks the line
 protocol (docs/handlers.md) and misbehaves on request, by payload["do"]:
-  echo     answers {"payload", "pid", "line" (the job line as received)}
+  echo     answers {"payload", "pid", "served", "line" (the job line as
+           received)}
+("served": how many job lines this process has read, this one included.)
   crash    writes a last word to stderr and exits 3 (on attempt 1 only
            unless "always")
   garbage  writes a line that is not an answer
   huge     answers a result of "bytes" bytes
   sleep    sleeps "s" seconds, reporting progress, then answers
   gate     waits until the file "file" exists (the test creates it), then
-           answers {"pid"}
+           answers {"pid", "served"}
   env      answers its environment
   extra    answers, then writes another line
   stderr   writes "n" lines to stderr, then answers
@@ -19,7 +21,9 @@ import sys
 import time
 
 out = sys.stdout
+served = 0
 for line in sys.stdin:
+    served += 1
     job = json.loads(line)
     p = job["payload"]
     do = p.get("do", "echo") if isinstance(p, dict) else "echo"
@@ -46,7 +50,7 @@ for line in sys.stdin:
     elif do == "gate":
         while not os.path.exists(p["file"]):
             time.sleep(0.05)
-        send(result={"pid": os.getpid()})
+        send(result={"pid": os.getpid(), "served": served})
     elif do == "env":
         send(result=dict(os.environ))
     elif do == "extra":
@@ -59,5 +63,5 @@ for line in sys.stdin:
         sys.stderr.flush()
         send(result={"pid": os.getpid()})
     else:
-        send(result={"payload": p, "pid": os.getpid(), "attempt": job["attempt"],
-                     "line": line.rstrip("\n")})
+        send(result={"payload": p, "pid": os.getpid(), "served": served,
+                     "attempt": job["attempt"], "line": line.rstrip("\n")})
