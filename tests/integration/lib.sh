@@ -791,6 +791,23 @@ ht__port_file() {
     cat "$file"
 }
 
+# ht_gate_handlers TYPE=FILE...: HANGTIGHT_HANDLERS naming exec handlers of
+# those types that run until the test creates FILE (tests/faults/gate.sh);
+# with a FILE nobody creates, until the job is canceled.
+ht_gate_handlers() {
+    local arg sep=''
+    {
+        printf '{"handlers": {'
+        for arg in "$@"; do
+            printf '%s"%s": {"command": ["/bin/bash", "%s", "%s"]}' "$sep" "${arg%%=*}" \
+                "$HT_SOURCE_DIR/tests/faults/gate.sh" "${arg#*=}"
+            sep=', '
+        done
+        printf '}}\n'
+    } >"$HT_TMP/handlers.json"
+    export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
+}
+
 # ---- HTTP --------------------------------------------------------------
 
 # ht_tenant_keys TENANT...: an api keys file $KEYS (for --api-keys-file)

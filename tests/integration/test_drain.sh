@@ -7,10 +7,7 @@ source "$(dirname "$0")/lib.sh"
 # Jobs of type "gate" run until the test creates $GATE (tests/faults/gate.sh):
 # the job outlasts w1's drain whatever the load, and ends on w2.
 GATE=$HT_TMP/gate
-cat >"$HT_TMP/handlers.json" <<JSON
-{"handlers": {"gate": {"command": ["/bin/bash", "$HT_SOURCE_DIR/tests/faults/gate.sh", "$GATE"]}}}
-JSON
-export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
+ht_gate_handlers gate="$GATE"
 ht_start_stack --worker-args --drain-timeout-s 1
 
 ht_submit '{"type": "gate", "max_attempts": 2}'

@@ -23,12 +23,7 @@ API_EXIT_BOUND_S=8
 # outlast any grace.
 GATE=$HT_TMP/gate
 HOLD=$HT_TMP/hold
-cat >"$HT_TMP/handlers.json" <<JSON
-{"handlers": {
-  "gate": {"command": ["/bin/bash", "$HT_SOURCE_DIR/tests/faults/gate.sh", "$GATE"]},
-  "hold": {"command": ["/bin/bash", "$HT_SOURCE_DIR/tests/faults/gate.sh", "$HOLD"]}}}
-JSON
-export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
+ht_gate_handlers gate="$GATE" hold="$HOLD"
 
 ht_start_stack --workers 0 --api-args --heartbeat-ms 500
 

@@ -8,10 +8,7 @@ source "$(dirname "$0")/lib.sh"
 # worker is killed: a job that finished first would prove nothing.
 export HANGTIGHT_LEASE_MS=4000
 GATE=$HT_TMP/gate
-cat >"$HT_TMP/handlers.json" <<JSON
-{"handlers": {"gate": {"command": ["/bin/bash", "$HT_SOURCE_DIR/tests/faults/gate.sh", "$GATE"]}}}
-JSON
-export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
+ht_gate_handlers gate="$GATE"
 ht_start_stack --workers 2
 
 ht_submit '{"type": "gate", "timeout_s": 3600}'

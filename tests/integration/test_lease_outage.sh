@@ -12,10 +12,7 @@ export HANGTIGHT_LEASE_MS=$LEASE_MS
 # The jobs run until the test opens their gate (tests/faults/gate.sh), after
 # the outage: they are running whenever Redis goes, whatever the load.
 GATE=$HT_TMP/gate
-cat >"$HT_TMP/handlers.json" <<JSON
-{"handlers": {"gate": {"command": ["/bin/bash", "$HT_SOURCE_DIR/tests/faults/gate.sh", "$GATE"]}}}
-JSON
-export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
+ht_gate_handlers gate="$GATE"
 ht_start_stack --redis-args --aof --fsync always --worker-args --concurrency 2
 
 ids=()

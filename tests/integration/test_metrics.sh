@@ -20,10 +20,7 @@ echo '{"/flaky": ["503", "200"], "/gone": ["410"]}' >"$SCRIPT"
 ht_spawn receiver python3 "$HT_CLIENTS_DIR/receiver.py" "$HT_TMP/port" "$REQS" "$SCRIPT"
 # Jobs of type "gate" run until the test creates $GATE (tests/faults/gate.sh).
 GATE=$HT_TMP/gate
-cat >"$HT_TMP/handlers.json" <<JSON
-{"handlers": {"gate": {"command": ["/bin/bash", "$HT_SOURCE_DIR/tests/faults/gate.sh", "$GATE"]}}}
-JSON
-export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
+ht_gate_handlers gate="$GATE"
 ht_start_stack --worker-args --concurrency 4
 wait_until 10 "the receiver listens" test -s "$HT_TMP/port"
 RECV=http://127.0.0.1:$(cat "$HT_TMP/port")

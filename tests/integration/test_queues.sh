@@ -6,10 +6,7 @@ source "$(dirname "$0")/lib.sh"
 
 # Jobs of type "hold" run until the test cancels them (tests/faults/gate.sh
 # with a gate nobody opens).
-cat >"$HT_TMP/handlers.json" <<JSON
-{"handlers": {"hold": {"command": ["/bin/bash", "$HT_SOURCE_DIR/tests/faults/gate.sh", "$HT_TMP/never"]}}}
-JSON
-export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
+ht_gate_handlers hold="$HT_TMP/never"
 ht_start_stack --workers 0
 
 ht_http GET /v1/queues

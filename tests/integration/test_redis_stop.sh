@@ -20,10 +20,7 @@ export HANGTIGHT_LEASE_MS=30000
 
 # Jobs of type "gate" run until the test creates $GATE (tests/faults/gate.sh).
 GATE=$HT_TMP/gate
-cat >"$HT_TMP/handlers.json" <<JSON
-{"handlers": {"gate": {"command": ["/bin/bash", "$HT_SOURCE_DIR/tests/faults/gate.sh", "$GATE"]}}}
-JSON
-export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
+ht_gate_handlers gate="$GATE"
 
 # Recovery measured here is well under a second (bench/README.md has no
 # figure: it is not a speed); the bound leaves room for a loaded machine.

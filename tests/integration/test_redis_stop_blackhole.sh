@@ -35,10 +35,7 @@ export HANGTIGHT_LEASE_MS=30000
 
 # Jobs of type "gate" run until the test creates $GATE (tests/faults/gate.sh).
 GATE=$HT_TMP/gate
-cat >"$HT_TMP/handlers.json" <<JSON
-{"handlers": {"gate": {"command": ["/bin/bash", "$HT_SOURCE_DIR/tests/faults/gate.sh", "$GATE"]}}}
-JSON
-export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
+ht_gate_handlers gate="$GATE"
 
 RECOVER_MS=10000
 NS=ht-bh-$$

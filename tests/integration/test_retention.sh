@@ -17,10 +17,7 @@ TTL=10
 FAILED_TTL=8
 # Jobs of type "hold" run until the test cancels them (tests/faults/gate.sh
 # with a gate nobody opens).
-cat >"$HT_TMP/handlers.json" <<JSON
-{"handlers": {"hold": {"command": ["/bin/bash", "$HT_SOURCE_DIR/tests/faults/gate.sh", "$HT_TMP/never"]}}}
-JSON
-export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
+ht_gate_handlers hold="$HT_TMP/never"
 ht_start_stack --api-args --failed-ttl-s "$FAILED_TTL" --worker-args --concurrency 2
 
 job_key() { printf 'ht:{default}:job:%s' "$1"; }

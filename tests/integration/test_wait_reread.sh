@@ -15,10 +15,7 @@ source "$(dirname "$0")/lib.sh"
 
 # Jobs of type "gate" run until the test creates $GATE (tests/faults/gate.sh).
 GATE=$HT_TMP/gate
-cat >"$HT_TMP/handlers.json" <<JSON
-{"handlers": {"gate": {"command": ["/bin/bash", "$HT_SOURCE_DIR/tests/faults/gate.sh", "$GATE"]}}}
-JSON
-export HANGTIGHT_HANDLERS=$HT_TMP/handlers.json
+ht_gate_handlers gate="$GATE"
 
 # Far beyond the bound below: a request answered within that bound was
 # answered by a read after a notification, not by its deadline's.
