@@ -177,7 +177,7 @@ int ht_worker_output(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *
         return ht_http_problem(req, HT_P_UNSUPPORTED_MEDIA,
                                "an output file needs a blob store, and this server has none "
                                "(HANGTIGHT_BLOB_STORE): return the result as JSON");
-    if (ht_upload_begin_or_reply(req, NULL, &w->upload) < 0)
+    if (ht_upload_begin_or_reply(req, args->intake, &w->upload) < 0)
         return -1;
     ht_astore_get(t->store, req, w->keys, w->id, on_output_job, w);
     return 0;

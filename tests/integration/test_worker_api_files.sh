@@ -6,13 +6,17 @@
 #    sha256 and content type; GET of input_url with the claim's token gives
 #    the same SHA-256, HEAD its length, Range the right bytes; no token is
 #    400, a wrong token 409, a tenant's key 403;
-#  - PUT of the output: a Content-Digest mismatch is 400 and keeps nothing;
-#    a good one is 201 {bytes, sha256, content_type}; complete with
+#  - PUT of the output: a stale token is 409 and keeps nothing (with Expect:
+#    100-continue, before the body is sent); a Content-Digest mismatch is
+#    400 and keeps nothing; a good one is 201 {bytes, sha256, content_type},
+#    by Content-Length, chunked or over HTTP/2, each replacing the last;
+#    complete with
 #    "output": true makes it the job's output, downloadable by the tenant
 #    with its content type; a PUT with the token after complete is 409 and
 #    stores nothing;
 #  - complete with "output": true and no PUT is 422; fail after a PUT
-#    leaves the job without an output;
+#    leaves the job without an output; a lease that runs out while the
+#    output is sent is 409 and the stored file is deleted;
 #  - the Python example worker reads the input and writes a gzip of it as
 #    the output.
 source "$(dirname "$0")/lib.sh"
@@ -90,6 +94,13 @@ assert_problem 403 "GET input_url with a tenant's key"
 wfile PUT "$ID" output $((TOKEN + 1)) -T "$HT_TMP/out.bin"
 assert_problem 409 "PUT output with another token"
 assert_eq "$(blobs_of "$ID")" 1 "blobs after a stale PUT (the input only)"
+# With Expect: 100-continue the stale token is refused before the body is
+# sent: the api's answer comes instead of "100 Continue".
+curl -s -o /dev/null -D "$HT_TMP/expect.headers" "${worker[@]}" -H "Hangtight-Token: $((TOKEN + 1))" \
+    -H 'Expect: 100-continue' --expect100-timeout 60 -T "$HT_TMP/out.bin" \
+    "$HT_URL/v1/worker/jobs/$ID/output" || true
+grep -q '^HTTP/1.1 100' "$HT_TMP/expect.headers" && fail "100 Continue sent for a stale token"
+grep -q '^HTTP/1.1 409' "$HT_TMP/expect.headers" || fail "a stale PUT with Expect: $(cat "$HT_TMP/expect.headers")"
 wfile PUT "$ID" output "$TOKEN" -T "$HT_TMP/out.bin" -H "Content-Digest: $IN_DIGEST"
 assert_problem 400 "PUT output with a Content-Digest of other bytes"
 assert_eq "$(blobs_of "$ID")" 1 "blobs after a digest mismatch"
@@ -100,6 +111,18 @@ assert_json '[.bytes, .sha256, .content_type] | join(" ")' "2000000 $OUT_SHA app
     "the stored output"
 ht_http GET "/v1/jobs/$ID/output" "" "${acme[@]}"
 assert_problem 404 "no output before complete"
+# The same PUT chunked (read from the socket by the api), then over HTTP/2
+# (read by h2o first): each replaces the attempt's output.
+wfile PUT "$ID" output "$TOKEN" -T "$HT_TMP/in.bin" -H 'Transfer-Encoding: chunked'
+assert_status 201 "a chunked PUT"
+assert_json '[.bytes, .sha256] | join(" ")' "3000000 $IN_SHA" "the chunked output"
+code=$(curl -s --http2-prior-knowledge -o "$HT_TMP/h2.json" -w '%{http_code}' "${worker[@]}" \
+    -H "Hangtight-Token: $TOKEN" -H 'Content-Type: application/x-thing' -T "$HT_TMP/out.bin" \
+    "$HT_URL/v1/worker/jobs/$ID/output")
+assert_eq "$code" 201 "an HTTP/2 PUT"
+assert_eq "$(jq -r '[.bytes, .sha256, .content_type] | join(" ")' "$HT_TMP/h2.json")" \
+    "2000000 $OUT_SHA application/x-thing" "the HTTP/2 output"
+assert_eq "$(blobs_of "$ID")" 2 "blobs: the input and one output"
 ht_http POST "/v1/worker/jobs/$ID/complete" "{\"token\": \"$TOKEN\", \"result\": {\"ok\": 1}, \"output\": true}" \
     "${worker[@]}"
 assert_status 200 "complete with the output"
@@ -133,6 +156,25 @@ assert_status 200 "fail after a PUT"
 assert_jq '.status == "failed" and .output == null' "a failed job has no output"
 ht_http GET "/v1/jobs/$ID2/output" "" "${acme[@]}"
 assert_problem 404 "no output of a failed job"
+
+# ---- a lease lost while the output is sent ----------------------------------------------
+# An api of a 1 s lease; the PUT takes about 10 s (curl --limit-rate), so
+# the lease runs out mid-way and the job is requeued: the stored file is
+# deleted and the answer is 409.
+ht_start_api --name short --lease-ms 1000 --api-keys-file "$HT_TMP/keys" \
+    --worker-keys-file "$HT_TMP/worker-keys"
+SHORT=$(ht_api_url short)
+ID4=$(submit_file wf.conv)
+T4=$(curl -s "${worker[@]}" -H 'Content-Type: application/json' -d '{"types": ["wf.conv"]}' \
+    "$SHORT/v1/worker/claim" | jq -r .token)
+[[ "$T4" =~ ^[0-9]+$ ]] || fail "the claim on the short-lease api: $T4"
+code=$(curl -s -o "$HT_TMP/lost.json" -w '%{http_code}' --limit-rate 200k "${worker[@]}" \
+    -H "Hangtight-Token: $T4" -T "$HT_TMP/out.bin" "$SHORT/v1/worker/jobs/$ID4/output")
+assert_eq "$code" 409 "a PUT whose lease ran out while it was sent: $(cat "$HT_TMP/lost.json")"
+assert_match "$(jq -r .detail "$HT_TMP/lost.json")" 'while the file was sent' \
+    "refused once stored, not before"
+gone() { (($(blobs_of "$ID4") == 1)); }
+wait_until 30 "the lost attempt's output is deleted" gone
 
 # ---- the Python example worker ---------------------------------------------------------
 command -v python3 >/dev/null || ht_skip "python3 is not installed"
