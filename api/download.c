@@ -23,6 +23,8 @@
  *         next one fetched while the current one is sent; the stream's
  *         state is malloc'd, since a read in flight outlives a request h2o
  *         disposes of (a client gone). */
+#include "api/download.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -373,7 +375,7 @@ typedef struct {
     h2o_req_t *req;
     const char *tenant;
     char id[HT_ID_LEN + 1];
-    int output, head;
+    int output;
 } get_t;
 
 /* The headers of every answer with the file, and of the 304. */
@@ -383,28 +385,21 @@ static void add_validators(h2o_req_t *req, const char *etag)
     ht_http_add_header_pooled(req, H2O_TOKEN_CACHE_CONTROL, H2O_STRLIT("private"));
 }
 
-static void on_job(void *data, int err, const ht_job_t *job)
+void ht_download_send(ht_api_thread_t *t, h2o_req_t *req, const ht_job_t *job, int output)
 {
-    get_t *g = data;
-    h2o_req_t *req = g->req;
-    const char *name = g->output ? "output" : "input";
-    if (!err && !ht_job_owned_by(job, g->tenant))
-        err = HT_ENOTFOUND; /* the same answer as an id that does not exist */
-    if (err) {
-        ht_http_job_problem(req, err);
-        return;
-    }
-    const ht_file_ref_t *ref = g->output ? &job->output : &job->input;
+    const char *name = output ? "output" : "input";
+    int head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+    const ht_file_ref_t *ref = output ? &job->output : &job->input;
     if (!ref->name[0]) {
-        ht_http_problem(req, HT_P_NOT_FOUND, "job %s has no %s file%s", g->id, name,
-                        g->output && !ht_job_status_terminal(job->status) ? " yet" : "");
+        ht_http_problem(req, HT_P_NOT_FOUND, "job %s has no %s file%s", job->id, name,
+                        output && !ht_job_status_terminal(job->status) ? " yet" : "");
         return;
     }
     if (!ht_files_enabled()) {
         ht_http_problem(req, HT_P_NOT_FOUND,
                         "job %s has a %s file, but this server has no blob store to read it "
                         "from (HANGTIGHT_BLOB_STORE)",
-                        g->id, name);
+                        job->id, name);
         return;
     }
     char etag[HT_BLOB_SHA256_LEN + 3];
@@ -442,10 +437,10 @@ static void on_job(void *data, int err, const ht_job_t *job)
     st->fd = -1;
     st->filling = st->ready = -1;
     st->req = req;
-    st->loop = &g->t->loop;
+    st->loop = &t->loop;
     st->s3 = strncmp(ht_files_config()->blob.store, "s3:", 3) == 0;
-    st->head = g->head;
-    st->output = g->output;
+    st->head = head;
+    st->output = output;
     st->off = off;
     st->left = len;
     st->partial = partial;
@@ -455,12 +450,12 @@ static void on_job(void *data, int err, const ht_job_t *job)
     st->ref.content_type = strdup(ref->content_type);
     stream_t **link = h2o_mem_alloc_shared(&req->pool, sizeof(*link), on_disposed);
     *link = st;
-    if (!g->head) {
+    if (!head) {
         st->buf[0] = malloc(st->s3 ? CHUNK_S3 : CHUNK_DIR);
         st->buf[1] = st->s3 ? malloc(CHUNK_S3) : NULL;
     }
-    if (!st->ref.content_type || (!g->head && (!st->buf[0] || (st->s3 && !st->buf[1]))) ||
-        ht_blob_key(st->key, job->tenant ? job->tenant : "default", g->id, ref->name) < 0) {
+    if (!st->ref.content_type || (!head && (!st->buf[0] || (st->s3 && !st->buf[1]))) ||
+        ht_blob_key(st->key, job->tenant ? job->tenant : "default", job->id, ref->name) < 0) {
         ht_http_problem(req, HT_P_INTERNAL, "cannot read the job's %s file", name);
         return;
     }
@@ -469,6 +464,18 @@ static void on_job(void *data, int err, const ht_job_t *job)
         st->busy = 0;
         ht_http_problem(req, HT_P_INTERNAL, "cannot queue the read");
     }
+}
+
+static void on_job(void *data, int err, const ht_job_t *job)
+{
+    get_t *g = data;
+    if (!err && !ht_job_owned_by(job, g->tenant))
+        err = HT_ENOTFOUND; /* the same answer as an id that does not exist */
+    if (err) {
+        ht_http_job_problem(g->req, err);
+        return;
+    }
+    ht_download_send(g->t, g->req, job, g->output);
 }
 
 int ht_files_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
@@ -482,7 +489,6 @@ int ht_files_get(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args
     g->tenant = args->tenant;
     h2o_iovec_t path = req->path_normalized;
     g->output = path.len >= 7 && memcmp(path.base + path.len - 7, "/output", 7) == 0;
-    g->head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
     ht_keys_t scratch;
     ht_astore_get(t->store, req, ht_api_keys_of(t, g->id, &scratch), g->id, on_job, g);
     return 0;

@@ -32,6 +32,7 @@
 #include <uv.h>
 
 #include "shared/error.h"
+#include "shared/id.h"
 #include "shared/log.h"
 
 #include "api/http.h"
@@ -205,13 +206,30 @@ static int all_digits(h2o_iovec_t v)
     return 1;
 }
 
-/* A file submit this module can take the body of (see intake.h). */
+#define WORKER_OUTPUT_PREFIX "/v1/worker/jobs/"
+#define WORKER_OUTPUT_SUFFIX "/output"
+
+/* PUT /v1/worker/jobs/{id}/output: a remote worker's output file, whatever
+ * its Content-Type. */
+static int is_worker_output(const head_t *h)
+{
+    size_t pre = sizeof(WORKER_OUTPUT_PREFIX) - 1, suf = sizeof(WORKER_OUTPUT_SUFFIX) - 1;
+    h2o_iovec_t t = h->target;
+    return h2o_memis(h->method.base, h->method.len, H2O_STRLIT("PUT")) &&
+           t.len == pre + HT_ID_LEN + suf && memcmp(t.base, WORKER_OUTPUT_PREFIX, pre) == 0 &&
+           memcmp(t.base + pre + HT_ID_LEN, WORKER_OUTPUT_SUFFIX, suf) == 0;
+}
+
+/* A file submit or a worker's output file this module can take the body
+ * of (see intake.h). */
 static int is_upload(const head_t *h)
 {
-    if (h->odd || h->n_upgrade || !h2o_memis(h->method.base, h->method.len, H2O_STRLIT("POST")))
+    if (h->odd || h->n_upgrade)
         return 0;
+    int output = is_worker_output(h);
     h2o_iovec_t t = h->target;
-    if (t.len < 8 || memcmp(t.base, "/v1/jobs", 8) != 0 || (t.len > 8 && t.base[8] != '?'))
+    if (!output && (!h2o_memis(h->method.base, h->method.len, H2O_STRLIT("POST")) || t.len < 8 ||
+                    memcmp(t.base, "/v1/jobs", 8) != 0 || (t.len > 8 && t.base[8] != '?')))
         return 0;
     int query = t.len > 9;
     if (h->n_expect > 1 || (h->n_expect == 1 && !h2o_lcstris(h->expect.base, h->expect.len,
@@ -222,6 +240,8 @@ static int is_upload(const head_t *h)
         h->n_te == 1 && h->n_cl == 0 && h2o_lcstris(h->te.base, h->te.len, H2O_STRLIT("chunked"));
     if (!by_length && !by_chunks)
         return 0;
+    if (output)
+        return 1;
     if (h->n_ct > 0)
         return !ht_http_media_type_is_json(h->ct.base, h->ct.len);
     return query;

@@ -1,5 +1,5 @@
-/* Upload bodies straight from the socket, for HTTP/1 file submits
- * (docs/files.md "How an upload travels").
+/* Upload bodies straight from the socket, for HTTP/1 file submits and
+ * remote workers' output files (docs/files.md "How an upload travels").
  *
  * libh2o 2.2.5 reads a request's whole body before any handler runs, under
  * one deadline for head and body (HANGTIGHT_REQUEST_TIMEOUT_MS), with
@@ -13,8 +13,10 @@
  *  1. Every HTTP/1 connection's read callback is wrapped (ht_intake_accept
  *     at accept, and again after each response: see intake.c).  When a
  *     read completes a request head, and that head is a file submit
- *     (POST /v1/jobs, raw target, a body that is not JSON framed by exactly
- *     one Content-Length or one Transfer-Encoding: chunked, no Upgrade), the
+ *     (POST /v1/jobs, raw target, a body that is not JSON) or a remote
+ *     worker's output (PUT /v1/worker/jobs/{id}/output, any body), framed
+ *     by exactly one Content-Length or one Transfer-Encoding: chunked, no
+ *     Upgrade, the
  *     framing field's name is overwritten in the socket buffer, length for
  *     length ("x-ht-body-size", "x-ht-body-framing"), before h2o parses
  *     it.  h2o then sees a request without a body and runs the handler at

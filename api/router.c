@@ -61,6 +61,8 @@ static const route_t routes[] = {
     {"POST", "/v1/worker/jobs/{id}/progress", WORKER, ht_worker_progress},
     {"POST", "/v1/worker/jobs/{id}/complete", WORKER, ht_worker_complete},
     {"POST", "/v1/worker/jobs/{id}/fail", WORKER, ht_worker_fail},
+    {"GET", "/v1/worker/jobs/{id}/input", WORKER, ht_worker_input},
+    {"PUT", "/v1/worker/jobs/{id}/output", WORKER, ht_worker_output},
     {"GET", "/healthz", HT_ROLE_ALL, ht_health_live},
     {"GET", "/readyz", HT_ROLE_ALL, ht_health_ready},
     {"GET", "/", HT_ROLE_ALL, ht_static_index},

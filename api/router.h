@@ -1,7 +1,8 @@
 /* Routing: a table of (method, path pattern, roles, handler) in router.c,
  * and the resource handlers it names, one file per resource (jobs.c,
  * jobs_list.c, job_actions.c, batch.c, events.c, download.c, queues.c,
- * operator.c, schedules.c, webhook_secrets.c, health.c, worker_api.c).
+ * operator.c, schedules.c, webhook_secrets.c, health.c, worker_api.c,
+ * worker_files.c).
  * A later resource is a line in the table and a file.
  *
  * A handler answers the request, now or from a callback, exactly once.  It
@@ -106,5 +107,10 @@ int ht_worker_claim(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *a
 int ht_worker_progress(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
 int ht_worker_complete(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
 int ht_worker_fail(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+
+/* worker_files.c: GET (HEAD) /v1/worker/jobs/{id}/input, PUT
+ * /v1/worker/jobs/{id}/output */
+int ht_worker_input(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
+int ht_worker_output(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args);
 
 #endif

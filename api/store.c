@@ -1290,6 +1290,8 @@ void ht_astore_outcome(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k,
         ht_argv_addf(&a[1], "%ld", o->grace_ms);
         ht_argv_add(&a[1], o->next_types);
     }
+    if (o->output) /* the 8th argument, or the 13th after the claim's */
+        ht_argv_add(&a[1], o->output);
     ht_argv_init(&a[2]);
     ht_argv_add(&a[2], "HGETALL");
     ht_argv_add(&a[2], jobkey);

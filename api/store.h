@@ -360,6 +360,9 @@ typedef struct {
     const char *next_worker;
     const char *next_types; /* the types it takes, separated by spaces */
     long lease_ms, grace_ms;
+    /* The output file the attempt left, already stored (ht_file_ref_format
+     * text; NULL: none): kept only when the outcome is succeeded. */
+    const char *output;
 } ht_astore_outcome_t;
 
 /* FCALL ht_complete and HGETALL of the job after it, in one transaction.

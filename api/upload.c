@@ -33,6 +33,7 @@ struct ht_upload {
     int64_t announced; /* bytes the client said it sends; -1: chunked */
     uint64_t max_bytes;
     char key[HT_BLOB_KEY_MAX];
+    char name[HT_FILE_NAME_MAX + 1]; /* the key's last part: "input", "output-2" */
     char content_type[HT_BLOB_CTYPE_MAX];
     char digest[HT_DIGEST_SHA256_HEX + 1]; /* "" when the client sent none */
     ht_upload_cb cb;
@@ -213,7 +214,7 @@ static void op_work(ht_blob_t *b, void *data)
     case OP_COMMIT:
         if ((rc = ht_blob_commit(u->w, &u->info)) < 0)
             words = ht_blob_writer_error(u->w);
-        else if (ht_file_ref_format(u->ref, sizeof(u->ref), u->info.bytes, u->info.sha256, "input",
+        else if (ht_file_ref_format(u->ref, sizeof(u->ref), u->info.bytes, u->info.sha256, u->name,
                                     u->content_type) < 0)
             rc = HT_EPROTO; /* cannot happen with what the store just took */
         if (rc == 0 || rc == HT_EPROTO) {
@@ -462,9 +463,16 @@ static void op_done(void *data)
 void ht_upload_store(ht_upload_t *u, const char *tenant, const char *id, ht_upload_cb cb,
                      void *data)
 {
+    ht_upload_store_as(u, tenant, id, "input", cb, data);
+}
+
+void ht_upload_store_as(ht_upload_t *u, const char *tenant, const char *id, const char *name,
+                        ht_upload_cb cb, void *data)
+{
     u->cb = cb;
     u->data = data;
-    if (ht_blob_key(u->key, tenant, id, "input") < 0) {
+    snprintf(u->name, sizeof(u->name), "%s", name);
+    if (ht_blob_key(u->key, tenant, id, u->name) < 0) {
         /* A tenant name the store cannot hold ("." or ".."). */
         set_words(u->words, sizeof(u->words),
                   "this tenant's name cannot name files in the blob store", 0);

@@ -62,7 +62,13 @@ typedef void (*ht_upload_cb)(void *data, int err);
 void ht_upload_store(ht_upload_t *u, const char *tenant, const char *id, ht_upload_cb cb,
                      void *data);
 
-/* The stored input: "<bytes> <sha256> input <content type>". */
+/* The same under "<tenant>/<id>/<name>" (a handler's output sent over the
+ * HTTP worker API: "output-<attempt>"); a commit replaces a blob of that
+ * key.  `name` is copied. */
+void ht_upload_store_as(ht_upload_t *u, const char *tenant, const char *id, const char *name,
+                        ht_upload_cb cb, void *data);
+
+/* The stored file: "<bytes> <sha256> <name> <content type>". */
 const char *ht_upload_ref(const ht_upload_t *u);
 
 /* Its SHA-256 (hex) once stored. */

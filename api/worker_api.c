@@ -24,6 +24,7 @@
 #include "api/remote_workers.h"
 #include "api/router.h"
 #include "api/worker_claims.h"
+#include "api/worker_files.h"
 
 #define TYPES_MAX         64 /* types one claim may name */
 #define WAIT_S_MAX        86400
@@ -269,6 +270,7 @@ static void put_claim(ht_buf_t *b, const ht_astore_claimed_t *c, long lease_ms)
         ht_buf_puts(b, ",\"metadata\":");
         ht_buf_puts(b, j->metadata);
     }
+    ht_wfiles_put_input(b, j);
     ht_buf_puts(b, ",\"payload\":");
     ht_buf_puts(b, j->payload ? j->payload : "{}");
     ht_buf_printf(b, "},\"token\":\"%" PRIu64 "\",\"lease_ms\":%ld,\"lease_expires_at\":", j->token,
@@ -373,6 +375,8 @@ typedef struct {
     size_t n_next;
     const char *next_worker;    /* claim_next: the worker's id; NULL: no claim_next */
     const char *next_type_list; /* claim_next: the types as ht_claim takes them */
+    int output;                 /* complete: keep the attempt's PUT output */
+    const char *output_ref;     /* its reference once found (pool) */
 } held_t;
 
 /* The job's id from the path, the body's token: a held_t, or NULL after
@@ -592,7 +596,8 @@ static void send_outcome_call(held_t *h, const char *outcome, const char *body, 
                              .next_worker = h->next_worker,
                              .next_types = h->next_type_list,
                              .lease_ms = h->t->cfg->lease_ms,
-                             .grace_ms = h->t->cfg->grace_ms};
+                             .grace_ms = h->t->cfg->grace_ms,
+                             .output = h->output_ref};
     ht_astore_outcome(h->t->store, h->req, h->keys, &o, on_outcome, h);
 }
 
@@ -607,6 +612,55 @@ static const char *pooled_json(h2o_req_t *req, const json_t *v)
     return out;
 }
 
+/* The attempt's output, found in the blob store: now the outcome. */
+static void on_output_found(void *data, int err, const char *ref)
+{
+    held_t *h = data;
+    h2o_req_t *req = h->req;
+    if (err == HT_ENOTFOUND) {
+        no_store(req);
+        ht_problem_t p = {0};
+        ht_problem_add_error(&p, "/output", "invalid_value",
+                             "no output file was stored for this attempt: PUT it to "
+                             "/v1/worker/jobs/%s/output first, or leave \"output\" out",
+                             h->id);
+        problems_or_reply(req, &p);
+        return;
+    }
+    if (err) {
+        no_store(req);
+        if (err == HT_EUNAVAIL)
+            ht_http_add_header(req, "retry-after", "5");
+        ht_http_problem(req, err == HT_EUNAVAIL ? HT_P_UNAVAILABLE : HT_P_INTERNAL,
+                        "cannot find the attempt's output file: %s", ht_strerror(err));
+        return;
+    }
+    h->output_ref = h2o_strdup(&req->pool, ref, SIZE_MAX).base;
+    send_outcome_call(h, "succeeded", h->result, 0, 0, HT_PRIO_DEFAULT);
+}
+
+/* complete with "output": the job as it is names the output's key (its
+ * tenant and attempt). */
+static void on_complete_job(void *data, int err, const ht_job_t *job)
+{
+    held_t *h = data;
+    h2o_req_t *req = h->req;
+    if (err) {
+        no_store(req);
+        ht_http_job_problem(req, err);
+        return;
+    }
+    if (job->status != HT_JOB_RUNNING || job->token != h->token) {
+        no_store(req);
+        stale(h, job->status == HT_JOB_RUNNING         ? "another attempt holds it"
+                 : ht_job_status_terminal(job->status) ? "it has finished"
+                                                       : "its lease ran out and it was requeued");
+        return;
+    }
+    if (ht_wfiles_output(h->t, req, job, on_output_found, h) < 0)
+        no_store(req);
+}
+
 int ht_worker_complete(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
     ht_housekeeping_touch();
@@ -617,16 +671,26 @@ int ht_worker_complete(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t
     if (!doc)
         return -1;
     ht_problem_t p = {0};
-    static const char *const known[] = {"token", "result", "claim_next", NULL};
+    static const char *const known[] = {"token", "result", "output", "claim_next", NULL};
     check_known(doc, "", known, &p);
     parse_token(json_object_get(doc, "token"), &h->token, &p);
     parse_claim_next(h, json_object_get(doc, "claim_next"), args, &p);
+    json_t *output = json_object_get(doc, "output");
+    if (output && !json_is_null(output) && !json_is_boolean(output))
+        ht_problem_add_error(&p, "/output", "invalid_type",
+                             "true: keep the output file PUT for this attempt as the job's "
+                             "output; false or null: none");
+    h->output = json_is_true(output);
     if (problems_or_reply(req, &p) < 0)
         return -1;
     json_t *result = json_object_get(doc, "result");
     h->result = result ? pooled_json(req, result) : "null";
     if (!h->result)
         return ht_http_problem(req, HT_P_INTERNAL, "out of memory");
+    if (h->output) {
+        ht_astore_get(t->store, req, h->keys, h->id, on_complete_job, h);
+        return 0;
+    }
     /* The priority is used only by a retry: not by a success. */
     send_outcome_call(h, "succeeded", h->result, 0, 0, HT_PRIO_DEFAULT);
     return 0;

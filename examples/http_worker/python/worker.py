@@ -9,9 +9,12 @@ and pass your own functions.  The API is docs/handlers.md ("HTTP worker
 API"): claim (a long poll), progress (renews the lease), complete or fail.
 A thread renews the lease of a job that runs longer than a third of it;
 progress() raises Canceled once the job's cancel was requested; SIGTERM
-ends the claims, lets the jobs in hand finish, and exits.
+ends the claims, lets the jobs in hand finish, and exits.  A job with an
+input file (docs/files.md): progress.fetch_input(path) streams it to a local
+file (SHA-256 checked); progress.put_output(path, content_type) streams a
+local file up as the job's output, kept when the job completes.
 """
-import argparse, http.client, json, os, signal, socket, sys, threading, time, urllib.parse
+import argparse, hashlib, http.client, json, os, signal, socket, sys, threading, time, urllib.parse
 
 
 class JobError(Exception):
@@ -71,6 +74,12 @@ class Worker:
                 raise
             return self.call(path, body, False)  # the server closed an idle connection
 
+    def transfer(self, method, path, token, body=None, headers=()):
+        """A file's bytes on a connection of its own: the response, to be read."""
+        conn = http.client.HTTPConnection(*self.addr)
+        conn.request(method, path, body, {**self.headers, **dict(headers), "Hangtight-Token": token})
+        return conn.getresponse()
+
     def renew(self, job_id, lease, body):
         status, answer = self.call(f"/v1/worker/jobs/{job_id}/progress", body)
         lease["at"] = time.monotonic()
@@ -100,8 +109,32 @@ class Worker:
                     job["id"], lease, {"token": token, "percent": percent, "message": message}) == 409:
                 raise Canceled(job["id"])
 
+        def fetch_input(path):
+            res = self.transfer("GET", job["input_url"], token)
+            sha = hashlib.sha256()
+            with open(path, "wb") as f:
+                while block := res.read(1 << 16):
+                    sha.update(block)
+                    f.write(block)
+            if res.status != 200 or sha.hexdigest() != job["input"]["sha256"]:
+                raise JobError(f"cannot read the input: {res.status}")
+            return path
+
+        def put_output(path, content_type="application/octet-stream"):
+            with open(path, "rb") as f:
+                res = self.transfer("PUT", f"/v1/worker/jobs/{job['id']}/output", token, f,
+                                    {"Content-Type": content_type, "Content-Length": str(os.path.getsize(path))})
+                answer = json.loads(res.read() or b"null")
+            if res.status != 201:
+                raise JobError(f"cannot store the output: {res.status} {answer}")
+            lease["output"] = True
+            return answer
+
+        progress.fetch_input, progress.put_output = fetch_input, put_output
         try:
             outcome, body = "complete", {"token": token, "result": self.handlers[job["type"]](job, progress)}
+            if lease.get("output"):
+                body["output"] = True
         except Exception as e:  # a JobError, Canceled, or a bug in the job code (retried)
             message = str(e) if isinstance(e, JobError) else f"{type(e).__name__}: {e}"
             outcome, body = "fail", {"token": token, "retry": getattr(e, "retry", not isinstance(e, Canceled)),
