@@ -494,19 +494,9 @@ static json_t *jobs_of(h2o_req_t *req, json_t *doc)
 
 int ht_jobs_batch(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
-    if (req->entity.len > t->cfg->max_body_bytes)
-        return ht_http_problem(req, HT_P_TOO_LARGE, "the body is %zu bytes; the limit is %zu",
-                               req->entity.len, t->cfg->max_body_bytes);
-    if (ht_http_json_content_type_or_reply(req) < 0)
-        return -1;
-    if (req->entity.len == 0)
-        return ht_http_problem(req, HT_P_MALFORMED_JSON, "the request body is empty");
-    json_error_t jerr;
-    json_t *doc = json_loadb(req->entity.base, req->entity.len,
-                             JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    json_t *doc = ht_http_json_body_or_reply(req, t->cfg->max_body_bytes);
     if (!doc)
-        return ht_http_problem(req, HT_P_MALFORMED_JSON, "invalid JSON at line %d column %d: %s",
-                               jerr.line, jerr.column, jerr.text);
+        return -1;
     json_t *jobs = jobs_of(req, doc);
     if (!jobs) {
         json_decref(doc);

@@ -291,6 +291,23 @@ int ht_http_json_content_type_or_reply(h2o_req_t *req)
     return 0;
 }
 
+json_t *ht_http_json_body_or_reply(h2o_req_t *req, size_t max_bytes)
+{
+    if (req->entity.len > max_bytes) {
+        ht_http_problem(req, HT_P_TOO_LARGE, "the body is %zu bytes; the limit is %zu",
+                        req->entity.len, max_bytes);
+        return NULL;
+    }
+    if (ht_http_json_content_type_or_reply(req) < 0)
+        return NULL;
+    ht_problem_t p = {0};
+    json_t *doc = ht_problem_load_json(req->entity.base, req->entity.len, &p);
+    if (!doc)
+        ht_http_send_problem(req, &p);
+    ht_problem_clear(&p);
+    return doc;
+}
+
 int ht_http_query_or_reply(h2o_req_t *req, ht_query_t *q)
 {
     size_t len = 0;

@@ -85,6 +85,11 @@ int ht_http_job_problem(h2o_req_t *req, int err);
  * (parameters such as charset allowed).  Returns 0 or -1 (answered). */
 int ht_http_json_content_type_or_reply(h2o_req_t *req);
 
+/* The request body as JSON, any value (ht_problem_load_json's rules):
+ * 413 over max_bytes, 415 unless JSON (as above), 400 empty or not JSON.
+ * Returns a new reference, or NULL having answered. */
+json_t *ht_http_json_body_or_reply(h2o_req_t *req, size_t max_bytes);
+
 /* 1 when the media type v[0..len) is JSON as above (parameters allowed). */
 int ht_http_media_type_is_json(const char *v, size_t len);
 

@@ -287,19 +287,9 @@ static const char *name_or_reply(ht_api_thread_t *t, h2o_req_t *req, const ht_ro
  * answered (415, 413, 400, 422). */
 static json_t *body_or_reply(h2o_req_t *req)
 {
-    if (ht_http_json_content_type_or_reply(req) < 0)
+    json_t *body = ht_http_json_body_or_reply(req, BODY_MAX);
+    if (!body)
         return NULL;
-    if (req->entity.len > BODY_MAX) {
-        ht_http_problem(req, HT_P_TOO_LARGE, "the body is %zu bytes; the limit is %d",
-                        req->entity.len, BODY_MAX);
-        return NULL;
-    }
-    json_error_t jerr;
-    json_t *body = json_loadb(req->entity.base, req->entity.len, 0, &jerr);
-    if (!body) {
-        ht_http_problem(req, HT_P_MALFORMED_JSON, "%s (at byte %d)", jerr.text, jerr.position);
-        return NULL;
-    }
     if (!json_is_object(body)) {
         json_decref(body);
         ht_problem_t p = {0};

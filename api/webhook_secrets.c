@@ -104,16 +104,9 @@ static int empty_body_or_reply(h2o_req_t *req)
 {
     if (req->entity.len == 0)
         return 0;
-    if (req->entity.len > BODY_MAX)
-        return ht_http_problem(req, HT_P_TOO_LARGE, "the body is %zu bytes; the limit is %d",
-                               req->entity.len, BODY_MAX);
-    if (ht_http_json_content_type_or_reply(req) < 0)
-        return -1;
-    json_error_t jerr;
-    json_t *body = json_loadb(req->entity.base, req->entity.len, 0, &jerr);
+    json_t *body = ht_http_json_body_or_reply(req, BODY_MAX);
     if (!body)
-        return ht_http_problem(req, HT_P_MALFORMED_JSON, "%s (at byte %d)", jerr.text,
-                               jerr.position);
+        return -1;
     int empty = json_is_object(body) && json_object_size(body) == 0;
     json_decref(body);
     if (empty)

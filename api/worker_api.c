@@ -90,25 +90,9 @@ static void decref_doc(void *p)
  * 400 or 422. */
 static json_t *body_or_reply(ht_api_thread_t *t, h2o_req_t *req)
 {
-    if (req->entity.len > t->cfg->max_body_bytes) {
-        ht_http_problem(req, HT_P_TOO_LARGE, "the body is %zu bytes; the limit is %zu",
-                        req->entity.len, t->cfg->max_body_bytes);
+    json_t *doc = ht_http_json_body_or_reply(req, t->cfg->max_body_bytes);
+    if (!doc)
         return NULL;
-    }
-    if (ht_http_json_content_type_or_reply(req) < 0)
-        return NULL;
-    if (req->entity.len == 0) {
-        ht_http_problem(req, HT_P_MALFORMED_JSON, "the request body is empty");
-        return NULL;
-    }
-    json_error_t jerr;
-    json_t *doc = json_loadb(req->entity.base, req->entity.len,
-                             JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    if (!doc) {
-        ht_http_problem(req, HT_P_MALFORMED_JSON, "invalid JSON at line %d column %d: %s",
-                        jerr.line, jerr.column, jerr.text);
-        return NULL;
-    }
     json_t **keep = h2o_mem_alloc_shared(&req->pool, sizeof(*keep), decref_doc);
     *keep = doc;
     if (!json_is_object(doc)) {
