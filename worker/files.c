@@ -116,14 +116,15 @@ static const char *tenant_of(const ht_job_t *job)
     return job->tenant && *job->tenant ? job->tenant : "default";
 }
 
-static int input_key(ht_job_files_t *f, char key[HT_BLOB_KEY_MAX])
+/* The input's blob key, and its store. */
+static int input_key(ht_job_files_t *f, char key[HT_BLOB_KEY_MAX], ht_blob_t **b)
 {
     const ht_job_t *job = f->job;
     if (!job->input.name[0])
         return fail(f, HT_ENOTFOUND, "the job has no input file");
     if (ht_blob_key(key, tenant_of(job), job->id, job->input.name) < 0)
         return fail(f, HT_EINVAL, "the job's input has no valid blob key");
-    return 0;
+    return blob_of(f, b);
 }
 
 int ht_job_files_input_path(ht_job_files_t *f, const char **path)
@@ -137,9 +138,7 @@ int ht_job_files_input_path(ht_job_files_t *f, const char **path)
         return 0;
     char key[HT_BLOB_KEY_MAX], p[PATH_MAX];
     ht_blob_t *b;
-    int rc = input_key(f, key);
-    if (rc == 0)
-        rc = blob_of(f, &b);
+    int rc = input_key(f, key, &b);
     if (rc < 0)
         return rc;
     if (ht_blob_write_blocks(b)) {
@@ -164,9 +163,7 @@ int ht_job_files_read(ht_job_files_t *f, ht_blob_sink_fn sink, void *ud)
 {
     char key[HT_BLOB_KEY_MAX];
     ht_blob_t *b;
-    int rc = input_key(f, key);
-    if (rc == 0)
-        rc = blob_of(f, &b);
+    int rc = input_key(f, key, &b);
     if (rc < 0)
         return rc;
     rc = ht_blob_read(b, key, 0, UINT64_MAX, sink, ud);
@@ -218,13 +215,14 @@ int ht_job_files_set_type(ht_job_files_t *f, const char *content_type)
     return 0;
 }
 
-static int output_key(ht_job_files_t *f, char key[HT_BLOB_KEY_MAX])
+/* This attempt's output blob key, and (b not NULL) its store. */
+static int output_key(ht_job_files_t *f, char key[HT_BLOB_KEY_MAX], ht_blob_t **b)
 {
     char name[HT_FILE_NAME_MAX + 1];
     snprintf(name, sizeof(name), "output-%d", f->job->attempt);
     if (ht_blob_key(key, tenant_of(f->job), f->job->id, name) < 0)
         return fail(f, HT_EINVAL, "the job's output has no valid blob key");
-    return 0;
+    return b ? blob_of(f, b) : 0;
 }
 
 int ht_job_files_write(ht_job_files_t *f, const void *buf, size_t len)
@@ -234,9 +232,7 @@ int ht_job_files_write(ht_job_files_t *f, const void *buf, size_t len)
     if (!f->writer) {
         char key[HT_BLOB_KEY_MAX];
         ht_blob_t *b;
-        int rc = output_key(f, key);
-        if (rc == 0)
-            rc = blob_of(f, &b);
+        int rc = output_key(f, key, &b);
         if (rc < 0)
             return rc;
         ht_blob_put_opts_t opts = HT_BLOB_PUT_OPTS_INIT;
@@ -262,7 +258,7 @@ int ht_job_files_keep(ht_job_files_t *f, char *ref, size_t reflen)
             return fail(f, rc, "the output was not stored: %s", ht_blob_writer_error(f->writer));
         ht_blob_writer_close(f->writer);
         f->writer = NULL;
-        if ((rc = output_key(f, key)) < 0)
+        if ((rc = output_key(f, key, NULL)) < 0)
             return rc;
     } else {
         struct stat st;
@@ -270,7 +266,7 @@ int ht_job_files_keep(ht_job_files_t *f, char *ref, size_t reflen)
             return 0; /* the handler left no output */
         if (!S_ISREG(st.st_mode))
             return fail(f, HT_EINVAL, "the handler's output is not a regular file");
-        if ((rc = output_key(f, key)) < 0 || (rc = blob_of(f, &b)) < 0)
+        if ((rc = output_key(f, key, &b)) < 0)
             return rc;
         ht_blob_put_opts_t opts = HT_BLOB_PUT_OPTS_INIT;
         opts.content_type = f->output_type;

@@ -810,6 +810,26 @@ ht_gate_handlers() {
 
 # ---- HTTP --------------------------------------------------------------
 
+# ht_http_retrying METHOD PATH [BODY...]: ht_http, again every 100 ms while
+# it answers 503 (what a client does while the api's connections to Redis
+# come back), for up to $RECOVER_MS ms.
+ht_http_retrying() {
+    local deadline=$(($(ht_ms) + RECOVER_MS))
+    while :; do
+        ht_http "$@"
+        [[ "$HTTP_STATUS" == 503 && $(ht_ms) -lt $deadline ]] || break
+        sleep 0.1
+    done
+}
+
+# ht_submit_retrying BODY: submits as ht_http_retrying, asserts a 202 and
+# sets HT_JOB.
+ht_submit_retrying() {
+    ht_http_retrying POST /v1/jobs "$1"
+    assert_status 202 "submit $1"
+    HT_JOB=$(ht_json .id)
+}
+
 # ht_tenant_keys TENANT...: an api keys file $KEYS (for --api-keys-file)
 # with one key a tenant, TENANT-key-0123456789abcdef; sets ${TENANT^^}_KEY
 # to it and the array TENANT to curl's header with it, for ht_http.

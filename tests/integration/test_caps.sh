@@ -11,15 +11,11 @@
 #     and the job document says so.
 source "$(dirname "$0")/lib.sh"
 
-ACME_KEY=acme-key-0123456789abcdef
-GLOBEX_KEY=globex-key-0123456789abcdef
+ht_tenant_keys acme globex
 OPS_KEY=ops-key-0123456789abcdef0123
-printf 'acme:%s\nglobex:%s\n' "$ACME_KEY" "$GLOBEX_KEY" >"$HT_TMP/keys"
 printf 'ops:%s\n' "$OPS_KEY" >"$HT_TMP/operators"
-ht_start_stack --workers 0 --api-args --api-keys-file "$HT_TMP/keys" \
+ht_start_stack --workers 0 --api-args --api-keys-file "$KEYS" \
     --operator-keys-file "$HT_TMP/operators"
-acme=(-H "Authorization: Bearer $ACME_KEY")
-globex=(-H "Authorization: Bearer $GLOBEX_KEY")
 ops=(-H "Authorization: Bearer $OPS_KEY")
 json=(-H 'Content-Type: application/json')
 job_is() { # ID STATUS KEY-ARRAY-NAME

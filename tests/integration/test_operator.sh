@@ -8,17 +8,13 @@
 # problems naming the field.
 source "$(dirname "$0")/lib.sh"
 
-ACME_KEY=acme-key-0123456789abcdef
-GLOBEX_KEY=globex-key-0123456789abcdef
+ht_tenant_keys acme globex
 OPS_KEY=ops-key-0123456789abcdef0123
 OPS_SHA=$(printf '%s' "$OPS_KEY" | sha256sum | cut -d' ' -f1)
-printf 'acme:%s\nglobex:%s\n' "$ACME_KEY" "$GLOBEX_KEY" >"$HT_TMP/keys"
 printf '# operators\nops:sha256:%s\n' "$OPS_SHA" >"$HT_TMP/operators"
 
-ht_start_stack --workers 0 --api-args --api-keys-file "$HT_TMP/keys" \
+ht_start_stack --workers 0 --api-args --api-keys-file "$KEYS" \
     --operator-keys-file "$HT_TMP/operators"
-acme=(-H "Authorization: Bearer $ACME_KEY")
-globex=(-H "Authorization: Bearer $GLOBEX_KEY")
 ops=(-H "Authorization: Bearer $OPS_KEY")
 json=(-H 'Content-Type: application/json')
 grep -q '"operator keys loaded"' "${HT_LOGS[api]}" || fail "no 'operator keys loaded' log line"

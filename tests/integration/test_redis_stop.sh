@@ -55,24 +55,6 @@ job_is() {
     [[ "$HTTP_STATUS" == 200 || "$HTTP_STATUS" == 503 ]] || fail "GET job $1: $HTTP_STATUS $HTTP_BODY"
     [[ "$HTTP_STATUS" == 200 && "$(ht_json .status)" == "$2" ]]
 }
-# Submits BODY, retrying while the api answers 503 (what a client does:
-# each api thread's connection to Redis comes back on its own); asserts a
-# 202 within RECOVER_MS and sets HT_JOB.
-submit_retrying() {
-    http_retrying POST /v1/jobs "$1"
-    assert_status 202 "submit $1"
-    HT_JOB=$(ht_json .id)
-}
-# http_retrying METHOD PATH [BODY]: ht_http, again while it answers 503, for
-# up to RECOVER_MS.
-http_retrying() {
-    local deadline=$(($(ht_ms) + RECOVER_MS))
-    while :; do
-        ht_http "$@"
-        [[ "$HTTP_STATUS" == 503 && $(ht_ms) -lt $deadline ]] || break
-        sleep 0.1
-    done
-}
 
 ht_start_redis --aof --fsync always
 ht_migrate >/dev/null
@@ -94,7 +76,7 @@ wait_until 30 "the api is ready" api_ready
 assert_recovered "api ready after a start against a stopped redis"
 wait_until 30 "the worker is ready" logged_since w1 0 '"msg":"worker ready"'
 assert_recovered "worker ready after a start against a stopped redis"
-submit_retrying '{"type": "echo", "payload": {"phase": 1}}'
+ht_submit_retrying '{"type": "echo", "payload": {"phase": 1}}'
 wait_until 30 "the first job succeeds" job_is "$HT_JOB" succeeded
 
 # ---- 2. mid-claim --------------------------------------------------------
@@ -124,13 +106,13 @@ wait_until 30 "the worker logs that redis is unavailable" \
 wait_until 30 "the api logs that redis is unavailable" \
     logged_since api "$a_at" '"msg":"redis unavailable"'
 redis_cont
-submit_retrying '{"type": "echo", "payload": {"phase": 2}}'
+ht_submit_retrying '{"type": "echo", "payload": {"phase": 2}}'
 wait_until 30 "a job submitted after SIGCONT succeeds" job_is "$HT_JOB" succeeded
 assert_recovered "a job claimed and run after a stop mid-claim"
 wait_until 30 "the worker logs that redis is back" \
     logged_since w1 "$w_at" '"msg":"redis available again"'
 # The long poll held across the stop is woken by a change made after it.
-http_retrying DELETE "/v1/jobs/$parked"
+ht_http_retrying DELETE "/v1/jobs/$parked"
 # 409 (finished): a try answered 503 was run by Redis all the same.
 [[ "$HTTP_STATUS" == 200 || "$HTTP_STATUS" == 409 ]] ||
     fail "cancel of the parked job: $HTTP_STATUS $HTTP_BODY"

@@ -117,14 +117,6 @@ assert_recovered() {
     ((took <= RECOVER_MS)) || fail "$what took $took ms (bound $RECOVER_MS ms)"
     log "$what: $took ms"
 }
-http_retrying() {
-    local deadline=$(($(ht_ms) + RECOVER_MS))
-    while :; do
-        ht_http "$@"
-        [[ "$HTTP_STATUS" == 503 && $(ht_ms) -lt $deadline ]] || break
-        sleep 0.1
-    done
-}
 # job_is ID STATUS: like ht_job_is, a 503 (that api thread's connection
 # not back yet) counting as "not yet".
 job_is() {
@@ -180,7 +172,7 @@ if logged_since w1 "$w_at" '"msg":"outcome dropped'; then
 fi
 assert_eq "$(rcli ZCARD 'ht:{default}:active')" 0 "jobs still held after all finished"
 t_submit=$(ht_ms)
-http_retrying POST /v1/jobs '{"type": "echo", "payload": {"after": "route"}}'
+ht_http_retrying POST /v1/jobs '{"type": "echo", "payload": {"after": "route"}}'
 assert_status 202 "a submit after the route came back"
 after=$(ht_json .id)
 wait_until 30 "a job after the route came back succeeds" job_is "$after" succeeded
@@ -215,6 +207,6 @@ took=$(($(date -d "$ready_ts" +%s%3N) - T_BACK))
 ((took <= RECOVER_MS)) ||
     fail "worker ready after a start against a cut-off address took $took ms (bound $RECOVER_MS ms)"
 log "worker ready after a start against a cut-off address: $took ms"
-http_retrying POST /v1/jobs '{"type": "echo", "payload": {"after": "drop"}}'
+ht_http_retrying POST /v1/jobs '{"type": "echo", "payload": {"after": "drop"}}'
 assert_status 202 "a submit after the packets came through again"
 wait_until 30 "a job after the drop succeeds" job_is "$(ht_json .id)" succeeded

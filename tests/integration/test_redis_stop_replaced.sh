@@ -21,24 +21,6 @@ slot_states() {
     jq -r 'select(.msg | test("^redis (still )?unavailable|^redis available again")) | .msg' \
         "${HT_LOGS[w1]}" 2>/dev/null
 }
-# Submits BODY, retrying while the api answers 503 (what a client does:
-# each api thread's connection to Redis comes back on its own); asserts a
-# 202 within RECOVER_MS and sets HT_JOB.
-submit_retrying() {
-    http_retrying POST /v1/jobs "$1"
-    assert_status 202 "submit $1"
-    HT_JOB=$(ht_json .id)
-}
-# http_retrying METHOD PATH [BODY]: ht_http, again while it answers 503, for
-# up to RECOVER_MS.
-http_retrying() {
-    local deadline=$(($(ht_ms) + RECOVER_MS))
-    while :; do
-        ht_http "$@"
-        [[ "$HTTP_STATUS" == 503 && $(ht_ms) -lt $deadline ]] || break
-        sleep 0.1
-    done
-}
 
 ht_start_redis --aof
 ht_migrate >/dev/null
@@ -69,7 +51,7 @@ for i in 1 2 3; do
         logged_since w1 "$at" '"msg":"redis available again"'
 done
 t0=$(ht_ms)
-submit_retrying '{"type": "echo", "payload": {"after": "restarts"}}'
+ht_submit_retrying '{"type": "echo", "payload": {"after": "restarts"}}'
 wait_until 30 "a job after the restarts succeeds" ht_job_is "$HT_JOB" succeeded
 took=$(($(ht_ms) - t0))
 ((took <= RECOVER_MS)) || fail "the job after the restarts took $took ms"
@@ -101,7 +83,7 @@ assert_problem 503 "/readyz against an empty redis"
 ht_migrate >/dev/null
 t0=$(ht_ms)
 wait_until 30 "the api is ready after the migrate" api_ready
-submit_retrying '{"type": "echo", "payload": {"after": "replaced"}}'
+ht_submit_retrying '{"type": "echo", "payload": {"after": "replaced"}}'
 wait_until 30 "a job after the migrate succeeds" ht_job_is "$HT_JOB" succeeded
 took=$(($(ht_ms) - t0))
 ((took <= RECOVER_MS)) || fail "api ready and a job done took $took ms after the migrate"
