@@ -129,12 +129,15 @@ ht_node20() {
     *) return 1 ;;
     esac
     dir=$HT_BUILD_DIR/npm/node22
-    if [[ ! -x "$dir/node_modules/node-linux-$arch/bin/node" ]]; then
+    mkdir -p "$dir"
+    # One test fetches it while the others started beside it wait.
+    (
+        flock 9
+        [[ -x "$dir/node_modules/node-linux-$arch/bin/node" ]] && exit 0
         log "node $(node --version 2>/dev/null || echo '(none)') is older than 20: fetching node-linux-$arch@22.12.0 from npm"
-        mkdir -p "$dir"
         npm install --no-audit --no-fund --loglevel=error --prefix "$dir" \
-            "node-linux-$arch@22.12.0" >"$HT_TMP/node22.log" 2>&1 || return 1
-    fi
+            "node-linux-$arch@22.12.0" >"$HT_TMP/node22.log" 2>&1
+    ) 9>"$dir.lock" || return 1
     export PATH=$dir/node_modules/node-linux-$arch/bin:$PATH
 }
 
@@ -737,11 +740,22 @@ ht_start_stack() {
 # only when the lock file changed or a MARK, a path under node_modules, is
 # missing), with a Node >= 20 on PATH (ht_node20).
 ht_npm_ci() {
-    local dir=$1 mark fresh=1
-    shift
+    local dir=$1 lock rc
     ht_node20 || fail "needs Node >= 20 (Debian 12 has 18) and could not fetch it from npm: $(tail -n 5 "$HT_TMP/node22.log" 2>/dev/null)"
     NPM_DIR=$HT_BUILD_DIR/npm/$dir
     mkdir -p "$NPM_DIR"
+    # Tests run in parallel share NPM_DIR: one installs while the others
+    # wait (npm ci first deletes node_modules, under a running s3rver).
+    exec {lock}>"$NPM_DIR.lock"
+    flock "$lock"
+    ht__npm_ci_locked "$@"
+    rc=$?
+    exec {lock}>&-
+    return $rc
+}
+ht__npm_ci_locked() {
+    local dir=$1 mark fresh=1
+    shift
     cmp -s "$HT_SOURCE_DIR/tests/$dir/package-lock.json" "$NPM_DIR/package-lock.json" || fresh=0
     for mark in "$@"; do
         [[ -e "$NPM_DIR/node_modules/$mark" ]] || fresh=0
