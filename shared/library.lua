@@ -17,7 +17,7 @@ the keyspace as it is (a fix, a faster call) keeps SCHEMA: migrate loads the
 library wherever the loaded text differs.
 ]]
 
-local SCHEMA = 15
+local SCHEMA = 17
 
 local SIGNAL_CAP = 64
 -- Fields a submit leaves out of the job's hash when the caller's value is
@@ -25,8 +25,9 @@ local SIGNAL_CAP = 64
 -- this library, read an absent field as it).  queue is always left out:
 -- the key's hash tag names it and nothing reads the field.
 local MAX_ATTEMPTS = 3
+local FAILED_TTL_S = 604800 -- the api's HANGTIGHT_FAILED_TTL_S default
 local OMIT_DEFAULT = {tenant = 'default', priority = 'default', max_attempts = '3',
-                      timeout_s = '300', ttl_s = '86400'}
+                      timeout_s = '300', ttl_s = '86400', failed_ttl_s = '604800'}
 local LOG_CAP = 100
 local LOG_KEEP = '-' .. LOG_CAP -- LTRIM's start: keeps the newest LOG_CAP entries
 local STATUSES = {'scheduled', 'queued', 'running', 'succeeded', 'failed', 'canceled'}
@@ -435,7 +436,7 @@ end
 -- may be the one that creates it).
 local function expire_finished(j, status, log_now)
   local ttl = tonumber(j.f.ttl_s) or 86400
-  if status == 'failed' then ttl = math.max(ttl, tonumber(j.f.failed_ttl_s) or 0) end
+  if status == 'failed' then ttl = math.max(ttl, tonumber(j.f.failed_ttl_s) or FAILED_TTL_S) end
   local ttl_s = int(ttl)
   redis.call('EXPIRE', j.key, ttl_s)
   if log_now then
@@ -454,6 +455,16 @@ end
 -- (ht_delivery_done); any other job starts expiring now.
 local function finish(j, status)
   put(j, 'finished_at', int(j.now))
+  -- What only a running attempt needs goes with it (fewer bytes per
+  -- finished job): its fencing token and deadline (a stale worker's call
+  -- finds the job not running either way; a retry's claim draws a new
+  -- token) and the wait histogram's mark (ht_retry starts a new life
+  -- without it).  A succeeded job, which cannot be retried, needs no
+  -- failed_ttl_s.
+  del(j, 'token')
+  del(j, 'deadline_at')
+  del(j, 'm_started')
+  if status == 'succeeded' then del(j, 'failed_ttl_s') end
   local url = j.f.callback_url
   if url and url ~= '' then
     if not j.loaded.cb_seq then j.f.cb_seq = redis.call('HGET', j.key, 'cb_seq') or nil end
@@ -565,7 +576,6 @@ local function submit(keys, args, many)
     local bytes, name = file_ref(f.input)
     if bytes then keep_file(tb, id, bytes, name) end
   end
-  redis.call('ZADD', tb .. 'jobs', now, id)
   redis.call('SADD', base .. 'tenants', tenant)
   if idem ~= '' then redis.call('SET', idem, id .. ' ' .. hash) end
   redis.call('HINCRBY', tb .. 'stats', 'submitted', '1')
@@ -1197,7 +1207,6 @@ local function trim(keys, args)
     for _, id in ipairs(ids) do
       local ttl = redis.call('PTTL', base .. 'job:' .. id)
       if ttl == -2 then
-        redis.call('ZREM', tb .. 'jobs', id)
         for _, s in ipairs(STATUSES) do
           redis.call('ZREM', tb .. 'status:' .. s, id)
         end
@@ -1216,13 +1225,20 @@ local function trim(keys, args)
   return n
 end
 
--- ht_list (read-only) KEYS: index (ht:{Q}:t:<tenant>:jobs or ...:status:<s>)
+-- ht_list (read-only) KEYS: index (ht:{Q}:t:<tenant>:jobs: every job of the
+--                          tenant; or ht:{Q}:t:<tenant>:status:<s>)
 --         ARGV: base, limit (1..100), cursor ('' = from the newest), type ('' = any),
 --               then the job hash fields to read (none: every field, HGETALL)
 -- Returns {next cursor or '', job, job, ...}, newest first, each job a flat
--- field, value array of the fields asked for that it has.  The cursor is
--- "<score>:<id>" of the last entry looked at; entries with the same score
--- are ordered by id, so paging never skips or repeats one.  The type filter
+-- field, value array of the fields asked for that it has.  Every job is in
+-- the index of its status, scored by created_at; there is no index of
+-- every job (it would cost each job a second sorted-set entry): the
+-- tenant's jobs are the merge of its status indexes, walked together in
+-- one order, (score, id) descending.  The cursor is "<score>:<id>" of the
+-- last entry looked at; entries with the same score are ordered by id, so
+-- paging never skips or repeats one (a job whose status changes between
+-- two pages moves between indexes at the same score: it is listed once,
+-- or not at all if it moved to a status not walked).  The type filter
 -- reads one field of each entry before anything else, at most SCAN_MAX
 -- entries are looked at per call, and a page holds about PAGE_BYTES of
 -- results at most (a job whose result would pass it starts the next page,
@@ -1231,68 +1247,98 @@ end
 -- `limit` jobs whose results add up to PAGE_BYTES, or one larger one.
 local SCAN_MAX = 1000
 local PAGE_BYTES = 1048576
+local LIST_BATCH = 100
+
+-- One index of a listing, read newest first in batches from `max` down;
+-- entries at the cursor's score with an id not below the cursor's are
+-- skipped (the previous pages had them).  Returns the next entry
+-- {score text, score number, id} without taking it, or nil at the end.
+local function list_peek(src)
+  while src.pos > #src.buf and not src.done do
+    local batch = redis.call('ZREVRANGEBYSCORE', src.key, src.max, '-inf', 'WITHSCORES',
+                             'LIMIT', src.offset, LIST_BATCH)
+    src.offset = src.offset + #batch / 2
+    src.done = #batch < 2 * LIST_BATCH
+    src.buf, src.pos = {}, 1
+    for i = 1, #batch, 2 do
+      local id, score = batch[i], batch[i + 1]
+      if not (src.after_id and score == src.max and id >= src.after_id) then
+        src.buf[#src.buf + 1] = {score, tonumber(score), id}
+      end
+    end
+  end
+  return src.buf[src.pos]
+end
+
 local function list(keys, args)
   local index, base = keys[1], args[1]
   local limit = math.max(1, math.min(100, tonumber(args[2]) or 20))
   local cursor, want_type = args[3], args[4]
   local fields = {}
   for i = 5, #args do fields[#fields + 1] = args[i] end
-  local max = '+inf'
-  local after_score, after_id
+  local max, after_id = '+inf', nil
   if cursor ~= '' then
+    local after_score
     after_score, after_id = string.match(cursor, '^(%d+):(.+)$')
     if not after_score then return redis.error_reply('BADCURSOR malformed cursor') end
     max = after_score
   end
-  local out = {''}
-  local looked = 0
-  local offset = 0
-  local last = nil
-  local bytes, full = 0, false
-  while #out - 1 < limit and looked < SCAN_MAX and not full do
-    local batch = redis.call('ZREVRANGEBYSCORE', index, max, '-inf', 'WITHSCORES',
-                             'LIMIT', offset, 100)
-    if #batch == 0 then last = nil; break end
-    for i = 1, #batch, 2 do
-      local id, score = batch[i], batch[i + 1]
-      local skip = after_score and score == after_score and id >= after_id
-      if not skip then
-        local job = base .. 'job:' .. id
-        local keep = want_type == '' or redis.call('HGET', job, 'type') == want_type
-        local size = keep and redis.call('HSTRLEN', job, 'result') or 0
-        if keep and #out > 1 and bytes + size > PAGE_BYTES then
-          full = true -- this job starts the next page: the cursor stays before it
-          break
-        end
-        looked = looked + 1
-        last = score .. ':' .. id
-        if keep then
-          bytes = bytes + size
-          local h
-          if #fields > 0 then
-            h = {}
-            local v = redis.call('HMGET', job, unpack(fields))
-            for k = 1, #fields do
-              if v[k] then
-                h[#h + 1] = fields[k]
-                h[#h + 1] = v[k]
-              end
-            end
-          else
-            h = redis.call('HGETALL', job)
-          end
-          if #h > 0 then out[#out + 1] = h end
-        end
-        if #out - 1 >= limit or looked >= SCAN_MAX then break end
+  local srcs = {}
+  local tb = string.match(index, '^(.*:)jobs$')
+  local indexes = {index}
+  if tb then
+    indexes = {}
+    for _, s in ipairs(STATUSES) do indexes[#indexes + 1] = tb .. 'status:' .. s end
+  end
+  for _, key in ipairs(indexes) do
+    srcs[#srcs + 1] = {key = key, max = max, after_id = after_id, offset = 0, buf = {}, pos = 1,
+                       done = false}
+  end
+  -- The next entry of the merge: the greatest (score, id) of the indexes'.
+  local function next_entry()
+    local best, from
+    for _, src in ipairs(srcs) do
+      local e = list_peek(src)
+      if e and (not best or e[2] > best[2] or (e[2] == best[2] and e[3] > best[3])) then
+        best, from = e, src
       end
     end
-    offset = offset + #batch / 2
-    if #batch < 200 and not full then
-      -- The index ran out: no cursor unless we stopped early above.
-      if #out - 1 < limit and looked < SCAN_MAX then last = nil end
-      break
+    return best, from
+  end
+  local out = {''}
+  local looked, bytes, last = 0, 0, nil
+  while #out - 1 < limit and looked < SCAN_MAX do
+    local e, from = next_entry()
+    if not e then break end
+    local id = e[3]
+    local job = base .. 'job:' .. id
+    local keep = want_type == '' or redis.call('HGET', job, 'type') == want_type
+    local size = keep and redis.call('HSTRLEN', job, 'result') or 0
+    -- This job starts the next page: the cursor stays before it.
+    if keep and #out > 1 and bytes + size > PAGE_BYTES then break end
+    from.pos = from.pos + 1
+    looked = looked + 1
+    last = e[1] .. ':' .. id
+    if keep then
+      bytes = bytes + size
+      local h
+      if #fields > 0 then
+        h = {}
+        local v = redis.call('HMGET', job, unpack(fields))
+        for k = 1, #fields do
+          if v[k] then
+            h[#h + 1] = fields[k]
+            h[#h + 1] = v[k]
+          end
+        end
+      else
+        h = redis.call('HGETALL', job)
+      end
+      if #h > 0 then out[#out + 1] = h end
     end
   end
+  -- No cursor once every index ran out.
+  if not next_entry() then last = nil end
   out[1] = last or ''
   return out
 end

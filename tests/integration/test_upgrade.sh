@@ -209,6 +209,7 @@ check_fixture() {
     assert_eq "$(scan_keys 'ht:{*}:job:*:log' | head -n 3)" "" "event log streams left"
     assert_eq "$(scan_keys 'ht:{*' | grep -E '^ht:\{[^}]*\}:(jobs|expiry|stats|status:[a-z]+)$' |
         head -n 3)" "" "queue-wide indexes or totals left"
+    assert_eq "$(scan_keys 'ht:{*}:t:*:jobs' | head -n 3)" "" "all-jobs indexes left"
     # Processes of any partition count serve the unpartitioned queue's jobs.
     assert_eq "$(ht_redis SISMEMBER 'ht:partitions:{default}' 1)" 1 "partition count 1 recorded"
     local key
