@@ -260,6 +260,27 @@ local function prio_of(p)
   return PRIO_RANK[p] and p or 'default'
 end
 
+-- The tenant's lists that exist, as {key, type}: each is in its rotation
+-- (whose type is then in the priority's type order) or parked.
+local function tenant_queues(base, tenant)
+  local out, seen = {}, {}
+  local function add(prio, jtype)
+    local q = qkey(base, prio, jtype, tenant)
+    if not seen[q] then
+      seen[q] = true
+      if redis.call('EXISTS', q) == 1 then out[#out + 1] = {q, jtype} end
+    end
+  end
+  for _, prio in ipairs(PRIORITIES) do
+    for _, jtype in ipairs(redis.call('LRANGE', base .. 'rt:' .. prio, 0, -1)) do add(prio, jtype) end
+  end
+  for _, m in ipairs(redis.call('SMEMBERS', base .. 'parked:' .. tenant)) do
+    local prio, jtype = string.match(m, '^([^:]+):(.*)$')
+    if prio then add(prio, jtype) end
+  end
+  return out
+end
+
 -- The tenant's list of (prio, type) became non-empty: it joins the rotation
 -- (at the tail, or at the head when `front`: a parked tenant coming back
 -- to its place), unless it is parked there; a rotation that was empty puts
@@ -520,9 +541,11 @@ local function submit(keys, args, many)
   end
   local tb = base .. 't:' .. tenant .. ':'
   local cap = redis.call('HMGET', base .. 'limits', 'tq:' .. tenant, 'tp:' .. tenant)
-  if cap[1] and redis.call('ZCARD', tb .. 'status:queued') +
-                redis.call('ZCARD', tb .. 'status:scheduled') >= tonumber(cap[1]) then
-    return redis.error_reply('OVERCAP max_queued ' .. cap[1])
+  if cap[1] then
+    -- Every queued job is in one of its tenant's lists.
+    local n = redis.call('ZCARD', tb .. 'status:scheduled')
+    for _, q in ipairs(tenant_queues(base, tenant)) do n = n + redis.call('LLEN', q[1]) end
+    if n >= tonumber(cap[1]) then return redis.error_reply('OVERCAP max_queued ' .. cap[1]) end
   end
   if cap[2] and PRIO_RANK[cap[2]] and PRIO_RANK[priority] < PRIO_RANK[cap[2]] then
     priority = cap[2]
@@ -582,11 +605,13 @@ local function submit(keys, args, many)
   count_type(base, f.type, 'submitted')
   if status == 'scheduled' then
     redis.call('ZADD', base .. 'scheduled', run_at, id)
+    redis.call('ZADD', tb .. 'status:scheduled', tonumber(f.created_at) or now, id)
   else
+    -- Its list is its only index while it waits there (ht_list reads it):
+    -- status:queued holds the jobs queued again after they left.
     enqueue(base, f, id, false)
     if many then many.queued = many.queued + 1 else wake(signal) end
   end
-  redis.call('ZADD', tb .. 'status:' .. status, tonumber(f.created_at) or now, id)
   -- No event log entry and no notification for the first state: nobody can
   -- be watching a job that did not exist, the hash holds that state, and a
   -- backlog of waiting jobs must not pay a stream each (a Redis stream
@@ -1230,42 +1255,121 @@ end
 --         ARGV: base, limit (1..100), cursor ('' = from the newest), type ('' = any),
 --               then the job hash fields to read (none: every field, HGETALL)
 -- Returns {next cursor or '', job, job, ...}, newest first, each job a flat
--- field, value array of the fields asked for that it has.  Every job is in
--- the index of its status, scored by created_at; there is no index of
--- every job (it would cost each job a second sorted-set entry): the
--- tenant's jobs are the merge of its status indexes, walked together in
--- one order, (score, id) descending.  The cursor is "<score>:<id>" of the
--- last entry looked at; entries with the same score are ordered by id, so
--- paging never skips or repeats one (a job whose status changes between
--- two pages moves between indexes at the same score: it is listed once,
--- or not at all if it moved to a status not walked).  The type filter
--- reads one field of each entry before anything else, at most SCAN_MAX
--- entries are looked at per call, and a page holds about PAGE_BYTES of
--- results at most (a job whose result would pass it starts the next page,
--- unless the page is empty): the reply may then hold fewer jobs and a
--- cursor to go on.  So one call reads at most SCAN_MAX type fields and
--- `limit` jobs whose results add up to PAGE_BYTES, or one larger one.
+-- field, value array of the fields asked for that it has.  A job is found
+-- where its status keeps it: a job that a submit queued is in its tenant's
+-- wait list only (q:<prio>:<type>:<tenant>, newest on the left); every
+-- other job is in the index of its status (status:<s>, a sorted set scored
+-- by created_at; status:queued holds the jobs queued again after they
+-- left their list).  There is no index of every job: a listing merges the
+-- indexes and wait lists of the statuses asked for, walked together in
+-- one order, (created_at, id) descending.  The cursor is
+-- "<created_at>:<id>" of the last entry looked at, so paging never skips
+-- or repeats a job while others arrive (a job whose status changes between
+-- two pages keeps its created_at: it is listed once, or not at all when
+-- it moved to a status not walked).  A wait list is in that order because
+-- only a submit pushes to it at its newest end a job it has not held
+-- before (jobs queued again are in status:queued and skipped in the list);
+-- a page finds its place in it by bisection.  So the order holds as long
+-- as Redis' clock does not step back.  The type filter reads one field of
+-- each entry before anything else, at most SCAN_MAX entries are looked at
+-- per call, and a page holds about PAGE_BYTES of results at most (a job
+-- whose result would pass it starts the next page, unless the page is
+-- empty): the reply may then hold fewer jobs and a cursor to go on.  So one
+-- call reads at most SCAN_MAX type fields and `limit` jobs whose results
+-- add up to PAGE_BYTES, or one larger one.
 local SCAN_MAX = 1000
 local PAGE_BYTES = 1048576
 local LIST_BATCH = 100
+local WAIT_BATCH = 32
 
--- One index of a listing, read newest first in batches from `max` down;
--- entries at the cursor's score with an id not below the cursor's are
--- skipped (the previous pages had them).  Returns the next entry
--- {score text, score number, id} without taking it, or nil at the end.
-local function list_peek(src)
-  while src.pos > #src.buf and not src.done do
-    local batch = redis.call('ZREVRANGEBYSCORE', src.key, src.max, '-inf', 'WITHSCORES',
-                             'LIMIT', src.offset, LIST_BATCH)
-    src.offset = src.offset + #batch / 2
-    src.done = #batch < 2 * LIST_BATCH
-    src.buf, src.pos = {}, 1
-    for i = 1, #batch, 2 do
-      local id, score = batch[i], batch[i + 1]
-      if not (src.after_id and score == src.max and id >= src.after_id) then
-        src.buf[#src.buf + 1] = {score, tonumber(score), id}
+-- A listing index: src.max ('+inf' or the cursor's created_at text),
+-- src.maxn (nil or its number), src.after_id (nil or the cursor's id);
+-- entries at or above the cursor are skipped (earlier pages had them).
+local function past_cursor(src, n, id)
+  return src.maxn and (n > src.maxn or (n == src.maxn and id >= src.after_id))
+end
+
+-- A status index: ZREVRANGEBYSCORE batches from the cursor's score down.
+local function zset_fill(src)
+  local batch = redis.call('ZREVRANGEBYSCORE', src.key, src.max, '-inf', 'WITHSCORES',
+                           'LIMIT', src.offset, LIST_BATCH)
+  src.offset = src.offset + #batch / 2
+  src.done = #batch < 2 * LIST_BATCH
+  for i = 1, #batch, 2 do
+    local id, score = batch[i], batch[i + 1]
+    local n = tonumber(score)
+    if not past_cursor(src, n, id) then src.buf[#src.buf + 1] = {score, n, id} end
+  end
+end
+
+-- The wait list's entry `id` as a listing entry, or nil when it is not a
+-- job that a submit queued there (queued again: in status:queued; or a
+-- stale id).
+local function wait_entry(src, id)
+  local v = redis.call('HMGET', src.jobs .. id, 'status', 'created_at')
+  if v[1] ~= 'queued' or not v[2] or redis.call('ZSCORE', src.zq, id) then return nil end
+  return {v[2], tonumber(v[2]), id}
+end
+
+-- The position of the first entry of the list at or after p (below
+-- `stop`) that wait_entry takes, and that entry; nil when none.
+local function wait_next(src, p, stop)
+  while p < stop do
+    local ids = redis.call('LRANGE', src.key, p, math.min(p + 7, stop - 1))
+    if #ids == 0 then return nil end
+    for i, id in ipairs(ids) do
+      local e = wait_entry(src, id)
+      if e then return p + i - 1, e end
+    end
+    p = p + #ids
+  end
+  return nil
+end
+
+-- A wait list: its entries are read from the newest end, from the first
+-- at or below the cursor's created_at (bisection: the entries wait_entry
+-- takes are in created_at order), and a run of entries of one created_at
+-- is passed on whole, sorted by id.
+local function wait_fill(src)
+  if not src.lpos then
+    local lo, hi = 0, redis.call('LLEN', src.key)
+    if src.maxn then
+      while lo < hi do
+        local mid = math.floor((lo + hi) / 2)
+        local at, e = wait_next(src, mid, hi)
+        if not e or e[2] <= src.maxn then hi = mid else lo = at + 1 end
       end
     end
+    src.lpos = lo
+  end
+  local ids = redis.call('LRANGE', src.key, src.lpos, src.lpos + WAIT_BATCH - 1)
+  src.lpos = src.lpos + #ids
+  src.done = #ids < WAIT_BATCH
+  local pend = src.pending
+  for _, id in ipairs(ids) do
+    local e = wait_entry(src, id)
+    if e and not past_cursor(src, e[2], id) then pend[#pend + 1] = e end
+  end
+  -- The run of the smallest created_at may go on in the next batch.
+  local low
+  if not src.done then
+    for _, e in ipairs(pend) do
+      if not low or e[2] < low then low = e[2] end
+    end
+  end
+  local keep = {}
+  for _, e in ipairs(pend) do
+    if low and e[2] == low then keep[#keep + 1] = e else src.buf[#src.buf + 1] = e end
+  end
+  src.pending = keep
+  table.sort(src.buf, function(a, b) return a[2] > b[2] or (a[2] == b[2] and a[3] > b[3]) end)
+end
+
+-- The next entry of an index without taking it, or nil at its end.
+local function list_peek(src)
+  while src.pos > #src.buf and not src.done do
+    src.buf, src.pos = {}, 1
+    src.fill(src)
   end
   return src.buf[src.pos]
 end
@@ -1283,16 +1387,27 @@ local function list(keys, args)
     if not after_score then return redis.error_reply('BADCURSOR malformed cursor') end
     max = after_score
   end
+  local maxn = cursor ~= '' and tonumber(max) or nil
   local srcs = {}
-  local tb = string.match(index, '^(.*:)jobs$')
-  local indexes = {index}
-  if tb then
-    indexes = {}
-    for _, s in ipairs(STATUSES) do indexes[#indexes + 1] = tb .. 'status:' .. s end
+  local function add(key, fill)
+    srcs[#srcs + 1] = {key = key, fill = fill, max = max, maxn = maxn, after_id = after_id,
+                       offset = 0, buf = {}, pos = 1, done = false, pending = {}}
+    return srcs[#srcs]
   end
-  for _, key in ipairs(indexes) do
-    srcs[#srcs + 1] = {key = key, max = max, after_id = after_id, offset = 0, buf = {}, pos = 1,
-                       done = false}
+  local tb, tenant = string.match(index, '^(.*:t:([^:]*):)jobs$')
+  if tb then
+    for _, s in ipairs(STATUSES) do add(tb .. 'status:' .. s, zset_fill) end
+  else
+    add(index, zset_fill)
+    tb, tenant = string.match(index, '^(.*:t:([^:]*):)status:queued$')
+  end
+  if tenant then
+    for _, q in ipairs(tenant_queues(base, tenant)) do
+      if want_type == '' or q[2] == want_type then
+        local src = add(q[1], wait_fill)
+        src.jobs, src.zq = base .. 'job:', tb .. 'status:queued'
+      end
+    end
   end
   -- The next entry of the merge: the greatest (score, id) of the indexes'.
   local function next_entry()
