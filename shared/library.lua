@@ -22,8 +22,9 @@ local SCHEMA = 17
 local SIGNAL_CAP = 64
 -- Fields a submit leaves out of the job's hash when the caller's value is
 -- this default (shared/job.h HT_*_DEFAULT; the readers, shared/job.c and
--- this library, read an absent field as it).  queue is always left out:
--- the key's hash tag names it and nothing reads the field.
+-- this library, read an absent field as it).  queue and id are always left
+-- out: the key names them (ht_list, ht_watch and the claim add `id` to the
+-- fields they answer; shared/job.c's reader is given it).
 local MAX_ATTEMPTS = 3
 local FAILED_TTL_S = 604800 -- the api's HANGTIGHT_FAILED_TTL_S default
 local OMIT_DEFAULT = {tenant = 'default', priority = 'default', max_attempts = '3',
@@ -477,12 +478,10 @@ end
 local function finish(j, status)
   put(j, 'finished_at', int(j.now))
   -- What only a running attempt needs goes with it (fewer bytes per
-  -- finished job): its fencing token and deadline (a stale worker's call
-  -- finds the job not running either way; a retry's claim draws a new
-  -- token) and the wait histogram's mark (ht_retry starts a new life
-  -- without it).  A succeeded job, which cannot be retried, needs no
-  -- failed_ttl_s.
-  del(j, 'token')
+  -- finished job): its deadline and the wait histogram's mark (ht_retry
+  -- starts a new life without it).  The token stays: it orders the
+  -- attempts of a queue.  A succeeded job, which cannot be retried, needs
+  -- no failed_ttl_s.
   del(j, 'deadline_at')
   del(j, 'm_started')
   if status == 'succeeded' then del(j, 'failed_ttl_s') end
@@ -555,14 +554,15 @@ local function submit(keys, args, many)
   -- One HSET: the fixed fields, then the caller's (which win), then
   -- idem_key, run_at and status.  Tenant and type come from the caller's
   -- fields instead of being read back.  attempt and token are left out
-  -- while they are 0 (fewer bytes per queued job; readers take absent as 0).
-  local hs = {'id', id, 'version', '0', 'created_at', created_at}
+  -- while they are 0 (fewer bytes per queued job; readers take absent as 0),
+  -- and so is the id: the key holds it.
+  local hs = {'version', '0', 'created_at', created_at}
   local f = {id = id, version = '0', created_at = created_at}
   local own_version = false
   for i = 6, #args, 2 do
     local name, value = args[i], args[i + 1]
     if name == 'priority' then value = priority end
-    if name ~= 'queue' and (value == nil or OMIT_DEFAULT[name] ~= value) then
+    if name ~= 'queue' and name ~= 'id' and (value == nil or OMIT_DEFAULT[name] ~= value) then
       hs[#hs + 1] = name
       hs[#hs + 1] = value
     end
@@ -575,7 +575,7 @@ local function submit(keys, args, many)
     hs[#hs + 1] = 'version'
     hs[#hs + 1] = int(version)
   else
-    hs[4] = '1'
+    hs[2] = '1'
   end
   if priority ~= 'default' and not f.priority then
     hs[#hs + 1] = 'priority'
@@ -1437,6 +1437,7 @@ local function list(keys, args)
     if keep then
       bytes = bytes + size
       local h
+      local want_id = #fields == 0
       if #fields > 0 then
         h = {}
         local v = redis.call('HMGET', job, unpack(fields))
@@ -1444,12 +1445,24 @@ local function list(keys, args)
           if v[k] then
             h[#h + 1] = fields[k]
             h[#h + 1] = v[k]
+          elseif fields[k] == 'id' then
+            want_id = true
           end
         end
       else
         h = redis.call('HGETALL', job)
+        for k = 1, #h, 2 do
+          if h[k] == 'id' then want_id = false end
+        end
       end
-      if #h > 0 then out[#out + 1] = h end
+      -- The id is the key's (a job hash has none since schema 17).
+      if #h > 0 then
+        if want_id then
+          h[#h + 1] = 'id'
+          h[#h + 1] = id
+        end
+        out[#out + 1] = h
+      end
     end
   end
   -- No cursor once every index ran out.
@@ -1474,6 +1487,10 @@ local function watch(keys, args)
   if (tonumber(v[2]) or 0) < until_ms then redis.call('HSET', job, 'watch', int(until_ms)) end
   local out = {}
   for i = 3, #v do out[i - 2] = v[i] end
+  -- The id is the key's (a job hash has none since schema 17).
+  for i = 3, #args do
+    if args[i] == 'id' and not out[i - 2] then out[i - 2] = string.match(job, ':job:(.+)$') end
+  end
   local entries = false
   if log == 'all' then entries = redis.call('LRANGE', job .. ':ev', 0, -1) end
   return {out, entries}

@@ -5,8 +5,8 @@
 source "$(dirname "$0")/lib.sh"
 
 ht_start_stack --workers 0
-# The jobs in Redis: their hashes (not their event logs).
-job_count() { ht_redis_each --masters --raw KEYS 'ht:{*}:job:*' | grep -c -v ':ev$' || true; }
+# The jobs in Redis: their hashes (not their event logs), on every master.
+job_count() { ht_redis_each --masters --raw KEYS 'ht:{*}:job:*' | grep -c -E ':job:[^:]+$' || true; }
 
 body='{"type": "echo", "payload": {"n": 1}}'
 

@@ -48,7 +48,7 @@ while read -r key; do
     id=${key##*:}
     printf '%s %s %s %s\n' "$(ht_redis HGET "$key" created_at)" "$id" \
         "$(ht_redis HGET "$key" status)" "$(ht_redis HGET "$key" type)"
-done < <(ht_redis_each --masters --raw KEYS 'ht:{*}:job:*' | grep -v ':ev$') |
+done < <(ht_redis_each --masters --raw KEYS 'ht:{*}:job:*' | grep -E ':job:[^:]+$') |
     LC_ALL=C sort -r >"$HT_TMP/all.txt"
 assert_eq "$(wc -l <"$HT_TMP/all.txt")" 20 "jobs in Redis"
 assert_eq "$(awk '$3 == "queued"' "$HT_TMP/all.txt" | wc -l)" 17 "queued jobs"
