@@ -22,9 +22,11 @@ local SCHEMA = 17
 local SIGNAL_CAP = 64
 -- Fields a submit leaves out of the job's hash when the caller's value is
 -- this default (shared/job.h HT_*_DEFAULT; the readers, shared/job.c and
--- this library, read an absent field as it).  queue and id are always left
--- out: the key names them (ht_list, ht_watch and the claim add `id` to the
--- fields they answer; shared/job.c's reader is given it).
+-- this library, read an absent field as it).  queue is always left out:
+-- the key's hash tag names it and nothing reads the field.  The id is
+-- kept: the readers of schema 16 and older require it (those of 17 take
+-- the key's id when the field is absent, and ht_list and ht_watch add
+-- it), and they run beside the new library during a rolling upgrade.
 local MAX_ATTEMPTS = 3
 local FAILED_TTL_S = 604800 -- the api's HANGTIGHT_FAILED_TTL_S default
 local OMIT_DEFAULT = {tenant = 'default', priority = 'default', max_attempts = '3',
@@ -201,7 +203,8 @@ local function changed(j, status, channel, kind)
   return tonumber(v)
 end
 
--- Moves a job to `status`, keeping the status indexes in step.
+-- Moves a job to `status`, keeping the status indexes in step (a job that
+-- a submit queued is in none: its list is its index, see ht_list).
 local function set_status(j, status)
   local old = j.f.status
   if old and old ~= status then
@@ -554,9 +557,8 @@ local function submit(keys, args, many)
   -- One HSET: the fixed fields, then the caller's (which win), then
   -- idem_key, run_at and status.  Tenant and type come from the caller's
   -- fields instead of being read back.  attempt and token are left out
-  -- while they are 0 (fewer bytes per queued job; readers take absent as 0),
-  -- and so is the id: the key holds it.
-  local hs = {'version', '0', 'created_at', created_at}
+  -- while they are 0 (fewer bytes per queued job; readers take absent as 0).
+  local hs = {'id', id, 'version', '0', 'created_at', created_at}
   local f = {id = id, version = '0', created_at = created_at}
   local own_version = false
   for i = 6, #args, 2 do
@@ -575,7 +577,7 @@ local function submit(keys, args, many)
     hs[#hs + 1] = 'version'
     hs[#hs + 1] = int(version)
   else
-    hs[2] = '1'
+    hs[4] = '1'
   end
   if priority ~= 'default' and not f.priority then
     hs[#hs + 1] = 'priority'
@@ -1280,7 +1282,7 @@ end
 local SCAN_MAX = 1000
 local PAGE_BYTES = 1048576
 local LIST_BATCH = 100
-local WAIT_BATCH = 32
+local WAIT_BATCH_MAX = 64 -- a wait list is read 8, 16, 32, then 64 entries at a time
 
 -- A listing index: src.max ('+inf' or the cursor's created_at text),
 -- src.maxn (nil or its number), src.after_id (nil or the cursor's id);
@@ -1303,11 +1305,13 @@ local function zset_fill(src)
 end
 
 -- The wait list's entry `id` as a listing entry, or nil when it is not a
--- job that a submit queued there (queued again: in status:queued; or a
--- stale id).
+-- job that a submit queued there (queued again: in status:queued, src.zq,
+-- nil when that is empty; or a stale id).
 local function wait_entry(src, id)
   local v = redis.call('HMGET', src.jobs .. id, 'status', 'created_at')
-  if v[1] ~= 'queued' or not v[2] or redis.call('ZSCORE', src.zq, id) then return nil end
+  if v[1] ~= 'queued' or not v[2] or (src.zq and redis.call('ZSCORE', src.zq, id)) then
+    return nil
+  end
   return {v[2], tonumber(v[2]), id}
 end
 
@@ -1342,9 +1346,10 @@ local function wait_fill(src)
     end
     src.lpos = lo
   end
-  local ids = redis.call('LRANGE', src.key, src.lpos, src.lpos + WAIT_BATCH - 1)
+  local ids = redis.call('LRANGE', src.key, src.lpos, src.lpos + src.batch - 1)
   src.lpos = src.lpos + #ids
-  src.done = #ids < WAIT_BATCH
+  src.done = #ids < src.batch
+  src.batch = math.min(src.batch * 2, WAIT_BATCH_MAX)
   local pend = src.pending
   for _, id in ipairs(ids) do
     local e = wait_entry(src, id)
@@ -1402,10 +1407,12 @@ local function list(keys, args)
     tb, tenant = string.match(index, '^(.*:t:([^:]*):)status:queued$')
   end
   if tenant then
+    local zq = tb .. 'status:queued'
+    if redis.call('EXISTS', zq) == 0 then zq = nil end
     for _, q in ipairs(tenant_queues(base, tenant)) do
       if want_type == '' or q[2] == want_type then
         local src = add(q[1], wait_fill)
-        src.jobs, src.zq = base .. 'job:', tb .. 'status:queued'
+        src.jobs, src.zq, src.batch = base .. 'job:', zq, 8
       end
     end
   end
@@ -1455,7 +1462,7 @@ local function list(keys, args)
           if h[k] == 'id' then want_id = false end
         end
       end
-      -- The id is the key's (a job hash has none since schema 17).
+      -- The id is the key's (for a hash without the field).
       if #h > 0 then
         if want_id then
           h[#h + 1] = 'id'
@@ -1487,7 +1494,7 @@ local function watch(keys, args)
   if (tonumber(v[2]) or 0) < until_ms then redis.call('HSET', job, 'watch', int(until_ms)) end
   local out = {}
   for i = 3, #v do out[i - 2] = v[i] end
-  -- The id is the key's (a job hash has none since schema 17).
+  -- The id is the key's (for a hash without the field).
   for i = 3, #args do
     if args[i] == 'id' and not out[i - 2] then out[i - 2] = string.match(job, ':job:(.+)$') end
   end
