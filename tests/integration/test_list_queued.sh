@@ -43,6 +43,15 @@ canceled=$(ht_json '.jobs[0].id')
 ht_http DELETE "/v1/jobs/$canceled"
 assert_status 200 "cancel of a queued job"
 
+# A job hash without its id field (a later schema may leave it out: the
+# key names the job) reads and lists as any other.
+ht_http GET '/v1/jobs?status=queued&type=lq.b&limit=1'
+bare=$(ht_json '.jobs[0].id')
+assert_eq "$(ht_redis HDEL "$(ht_job_key "$bare")" id)" 1 "id field of $bare dropped"
+ht_http GET "/v1/jobs/$bare"
+assert_status 200 "GET of a job hash without id"
+assert_json .id "$bare" "the id of a job hash without one"
+
 # The expected order, from Redis: every job's status, type, created_at.
 while read -r key; do
     id=${key##*:}
