@@ -72,13 +72,14 @@ local FIELDS = {'status', 'token', 'tenant', 'type', 'priority', 'created_at', '
                 'm_due_at', 'm_started', 'attempt', 'max_attempts', 'timeout_s', 'deadline_at',
                 'cancel_requested', 'progress_pct', 'progress_msg', 'progress_at',
                 'started_at', 'callback_url', 'cb_seq', 'ttl_s', 'failed_ttl_s', 'idem_key',
-                'version', 'error', 'cb_last_status', 'cb_last_at', 'watch', 'counted', 'capped'}
+                'version', 'error', 'cb_last_status', 'cb_last_at', 'watch', 'counted', 'capped',
+                'qz'}
 
 -- The ones ht_claim reads (its HMGET is the hottest).
 local CLAIM_FIELDS = {'status', 'tenant', 'type', 'created_at', 'run_at', 'm_due_at',
                       'm_started', 'attempt', 'timeout_s', 'progress_pct', 'progress_msg',
                       'progress_at', 'version', 'watch', 'payload', 'max_attempts', 'priority',
-                      'input', 'metadata'}
+                      'input', 'metadata', 'qz'}
 
 -- What a claim answers of the job it took (with `id` first): what a worker
 -- runs it with, from the fields ht_claim read and wrote (no second read).
@@ -203,14 +204,19 @@ local function changed(j, status, channel, kind)
   return tonumber(v)
 end
 
--- Moves a job to `status`, keeping the status indexes in step (a job that
--- a submit queued is in none: its list is its index, see ht_list).
+-- Moves a job to `status`, keeping the status indexes in step.  A job that
+-- a submit queued is in no index (its list is its index, see ht_list);
+-- one queued here is in status:queued, and its `qz` mark says so, so that
+-- leaving `queued` costs a ZREM only then (the callers whose job may be
+-- queued load `qz`: FIELDS, CLAIM_FIELDS).
 local function set_status(j, status)
   local old = j.f.status
   if old and old ~= status then
-    redis.call('ZREM', j.tb .. 'status:' .. old, j.id)
+    if old ~= 'queued' or j.f.qz then redis.call('ZREM', j.tb .. 'status:' .. old, j.id) end
+    if j.f.qz then del(j, 'qz') end
   end
   put(j, 'status', status)
+  if status == 'queued' then put(j, 'qz', '1') end
   redis.call('ZADD', j.tb .. 'status:' .. status, j.f.created_at or int(j.now), j.id)
 end
 
@@ -1406,6 +1412,12 @@ local function list(keys, args)
     add(index, zset_fill)
     tb, tenant = string.match(index, '^(.*:t:([^:]*):)status:queued$')
   end
+  -- status:queued may hold, for a while, a job claimed without its `qz`
+  -- mark (queued under schema 16 or older, claimed before data step 0017
+  -- marked it): such an entry is skipped.
+  for _, src in ipairs(srcs) do
+    if string.sub(src.key, -14) == ':status:queued' then src.check = 'queued' end
+  end
   if tenant then
     local zq = tb .. 'status:queued'
     if redis.call('EXISTS', zq) == 0 then zq = nil end
@@ -1435,6 +1447,7 @@ local function list(keys, args)
     local id = e[3]
     local job = base .. 'job:' .. id
     local keep = want_type == '' or redis.call('HGET', job, 'type') == want_type
+    if keep and from.check then keep = redis.call('HGET', job, 'status') == from.check end
     local size = keep and redis.call('HSTRLEN', job, 'result') or 0
     -- This job starts the next page: the cursor stays before it.
     if keep and #out > 1 and bytes + size > PAGE_BYTES then break end
