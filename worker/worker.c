@@ -399,8 +399,8 @@ int ht_worker_main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     if (ht_parts_init(&st->parts, HT_QUEUE_DEFAULT, (unsigned)w.partitions) < 0 ||
-        make_id(&w) < 0 || ht_registry_add_builtins() < 0 || load_handlers(&w) < 0 ||
-        claim_types(&w) < 0)
+        make_id(&w) < 0 || ht_counts_new(&st->counts, st->id) < 0 ||
+        ht_registry_add_builtins() < 0 || load_handlers(&w) < 0 || claim_types(&w) < 0)
         goto out;
     if (connect_redis(&w, &store, &sigs) < 0)
         goto out;
@@ -414,6 +414,7 @@ int ht_worker_main(int argc, char **argv)
 stop:
     atomic_store(&st->draining, 1);
     if (!joinable) {
+        ht_lease_stop(&w.lease); /* sends the last counters */
         ht_log(HT_LOG_WARN, "worker stopped (some handlers abandoned)", NULL);
         exit(status); /* cannot free what stuck threads still use */
     }
@@ -441,5 +442,7 @@ out:
     ht_registry_clear();
     ht_parts_clear(&st->parts);
     ht_tsecrets_clear();
+    ht_counts_free(st->counts);
+    st->counts = NULL;
     return status;
 }
