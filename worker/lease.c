@@ -22,7 +22,7 @@
  *   - fires the recurring schedules whose run has come (worker/schedules.c),
  *     about every 250 ms, sooner when the next run is sooner.
  * It sends the counters the slots counted (worker/counts.h) every
- * COUNTS_EVERY_MS, and once more on its way out, after the slots stopped
+ * --counts-every-ms, and once more on its way out, after the slots stopped
  * (retried for up to COUNTS_LAST_MS while Redis is away).
  * The housekeeping covers every partition served (shared/partition.h). */
 #include "worker/lease.h"
@@ -49,10 +49,10 @@
 #define REGISTER_BATCH    20 /* types per HSET: the argv vector has a bound */
 #define PUBLISH_EVERY_MS  5000
 /* A worker record not refreshed for this long is a dead worker's. */
-#define STALE_MS        600000
-#define POOLS_MAX       256
-#define COUNTS_EVERY_MS 1000
-#define COUNTS_LAST_MS  10000
+#define STALE_MS  600000
+#define POOLS_MAX 256
+/* How long the last counts are retried on the way out while Redis is away. */
+#define COUNTS_LAST_MS 10000
 /* One held job of a renewal round: its slot and what is sent. */
 typedef struct {
     ht_slot_t *slot;
@@ -406,7 +406,7 @@ static void *lease_main(void *arg)
     }
     ht_store_open(&store, &st->url, HT_WORKER_REDIS_TIMEOUT_MS);
     int64_t next_beat = 0, next_renew = 0, next_promote = 0, next_reap = 0, next_trim = 0,
-            next_sched = 0, next_counts = ht_mono_ms() + COUNTS_EVERY_MS;
+            next_sched = 0, next_counts = ht_mono_ms() + st->counts_every_ms;
     int64_t next_register = ht_mono_ms() + REGISTER_EVERY_MS;
     int64_t next_publish = ht_mono_ms() + PUBLISH_EVERY_MS;
     while (store && !ht_wthread_quitting(&l->thread)) {
@@ -440,7 +440,7 @@ static void *lease_main(void *arg)
             next_sched = ht_mono_ms() + ht_schedules_fire(store, &st->parts);
         if (now >= next_counts) {
             ht_counts_flush(st->counts, store);
-            next_counts = ht_mono_ms() + COUNTS_EVERY_MS;
+            next_counts = ht_mono_ms() + st->counts_every_ms;
         }
 
         /* Sleep until the next beat, renewal, promotion or schedule run,

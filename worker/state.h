@@ -74,8 +74,10 @@ struct ht_wstate {
     ht_slot_t *slots;     /* concurrency of them */
     atomic_int draining;  /* slots stop claiming */
     atomic_int renew_all; /* the lease thread renews every held job now */
-    ht_counts_t
-        *counts; /* the slots count their claims and outcomes; the lease thread sends them */
+    /* The slots count their claims and outcomes; the lease thread sends
+     * the counts every counts_every_ms (HANGTIGHT_COUNTS_EVERY_MS). */
+    ht_counts_t *counts;
+    long counts_every_ms;
 };
 
 /* The keys of the partition holding job `id` (shared/partition.h);

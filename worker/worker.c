@@ -105,6 +105,10 @@ static int parse_options(ht_worker_t *w, int argc, char **argv)
          "an attempt still running MS past its timeout_s is ended as timed out in Redis, "
          "whatever its worker says (keep it above the exec handler's 5 s kill grace)",
          1000, 3600000, &w->st.claimer.grace_ms},
+        {"counts-every-ms", "HANGTIGHT_COUNTS_EVERY_MS", HT_OPT_INT, "1000",
+         "send the counts of the jobs this worker ran (started, outcomes, wait and run times) "
+         "to Redis every MS, and when it stops: /metrics and the totals trail by up to MS",
+         100, 600000, &w->st.counts_every_ms},
         {"partitions", "HANGTIGHT_PARTITIONS", HT_OPT_INT, "1",
          "the queue's N partitions (issue 10; the same N for api, workers and CLI, see the "
          "README on changing it)",

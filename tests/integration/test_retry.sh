@@ -153,6 +153,9 @@ assert_ne "$(ht_job_hget "$id" worker)" "$holder" "the worker that finished it"
 assert_match "$(history "$id")" '^running/1 queued/1 running/2 succeeded/2 $' \
     "history of the job whose worker died"
 
-# Totals: every retry was counted.
+# Totals: every retry was counted (the workers send their counts within
+# about a second).
+retried_at_least() { (($(ht_sum_keys HGET t:default:stats retried) >= $1)); }
+wait_until 10 "every retry is counted" retried_at_least 4
 retried=$(ht_sum_keys HGET t:default:stats retried)
 ((retried >= 2 + 1 + 1)) || fail "stats retried is $retried, expected at least 4"
