@@ -10,6 +10,8 @@
 #  - SIGTERM: each sends its last counts on its way out, so /metrics and
 #    GET /v1/queues are exact right after they exited, the two workers and
 #    the HTTP worker API added up;
+#  - Redis away as a worker stops: its last counts are kept and sent again
+#    until Redis is back (within the 10 s it tries on its way out);
 #  - ht_count_add applies a batch once: the same seq again (a batch resent
 #    after a lost reply) changes nothing, and anything but a counter of the
 #    partition is refused.
@@ -19,7 +21,7 @@ export HANGTIGHT_RETRY_BASE_MS=1 # retries at once
 export HANGTIGHT_LEASE_MS=20000  # the remote worker's steps on a busy machine
 GATE=$HT_TMP/gate
 ht_gate_handlers gate="$GATE"
-ht_start_stack --workers 0
+ht_start_stack --workers 0 --redis-args --aof # Redis stops and comes back below
 ht_start_worker w1 --concurrency 2 --counts-every-ms 600000
 ht_start_worker w2 --concurrency 2 --counts-every-ms 600000
 
@@ -128,12 +130,32 @@ for k in $(ht_redis --raw KEYS 'ht:{default}:counted:*'); do
     assert_eq "$(ht_redis --raw GET "$k")" 1 "the seq of $k"
 done
 
+# ---- Redis away as a worker stops: its counts wait for it -----------------
+ht_start_worker w3 --concurrency 1 --counts-every-ms 600000
+for i in 1 2; do
+    ht_submit '{"type": "echo"}'
+    wait_until 30 "an echo job of w3 succeeds" ht_job_is "$HT_JOB" succeeded
+done
+ht_stop_redis
+kill -TERM "${HT_PIDS[w3]}"
+wait_until 20 "w3 could not send its counts" ht_log_has w3 'counters not sent: kept'
+ht_alive w3 || fail "w3 exited without its counts sent: $(tail -n 5 "${HT_LOGS[w3]}")"
+ht_start_redis --aof
+ht_wait_exit w3
+assert_eq "$HT_EXIT" 0 "w3's exit status"
+ht_log_has w3 'counters sent again' || fail "w3 did not say its counts went out"
+api_reads_redis() { [[ "$(metric hangtight_redis_up)" == 1 ]]; }
+wait_until 20 "the api reads Redis again" api_reads_redis
+assert_metric 'hangtight_jobs_started_total{type="echo"}' 8
+assert_metric 'hangtight_jobs_succeeded_total{type="echo"}' 8
+assert_metric hangtight_job_run_seconds_count 19
+
 # ---- ht_count_add: a batch counts once ----------------------------------------
 add() { ht_redis --raw FCALL ht_count_add 1 'ht:{default}:metrics' 'ht:{default}:' probe "$@"; }
 assert_eq "$(add 1 metrics jobs:started:probe 5 t:default:stats succeeded 2)" 1 "batch 1 applied"
 assert_eq "$(add 1 metrics jobs:started:probe 5 t:default:stats succeeded 2)" 0 "batch 1 again"
 assert_metric 'hangtight_jobs_started_total{type="probe"}' 5
-assert_eq "$(ht_redis --raw HGET 'ht:{default}:t:default:stats' succeeded)" 14 "the tenant's total"
+assert_eq "$(ht_redis --raw HGET 'ht:{default}:t:default:stats' succeeded)" 16 "the tenant's total"
 assert_eq "$(add 2 metrics jobs:started:probe 1)" 1 "batch 2 applied"
 assert_metric 'hangtight_jobs_started_total{type="probe"}' 6
 assert_eq "$(add 2 metrics jobs:started:probe 1)" 0 "batch 2 again"
