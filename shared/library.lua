@@ -738,10 +738,11 @@ end
 -- The claim itself, shared by ht_claim and ht_complete.  c: {base, active,
 -- fence, worker, channel, lease, grace, now (nil: read when a job is
 -- found), types (a set; nil: any type, for callers of schema 12 and
--- older), tally (true: the caller counts, see start)}.  The first priority with a claimable job wins; within it the
--- caller's types are tried least recently served first, skipping paused
--- types and types at their running cap; within a type, tenants take turns
--- (from_type).  Nothing is claimed while the partition is paused.
+-- older), tally (true: the caller counts, see start)}.  The first priority
+-- with a claimable job wins; within it the caller's types are tried least
+-- recently served first, skipping paused types and types at their running
+-- cap; within a type, tenants take turns (from_type).  Nothing is claimed
+-- while the partition is paused.
 local function take_next(c)
   local base = c.base
   local lim = base .. 'limits'
@@ -1040,7 +1041,7 @@ local function complete(keys, args)
     c = {base = string.match(args[8], '^(.*)job:$'), fence = keys[8]}
   elseif #keys == 5 then
     local types, n = type_set(args[12])
-    if n == 0 then return {status or false, false, tally and run or nil} end
+    if n == 0 then return {status or false, false, run or nil} end
     c = {base = args[8], fence = keys[5], types = types}
   elseif tally then
     return {status or false, false, run}
@@ -1049,7 +1050,7 @@ local function complete(keys, args)
   end
   c.active, c.worker, c.channel, c.now = keys[2], args[9], args[6], now
   c.lease, c.grace, c.tally = positive(args[10]), positive(args[11]), tally ~= nil
-  return {status or false, take_next(c) or false, tally and run or nil}
+  return {status or false, take_next(c) or false, run or nil}
 end
 
 -- ht_release KEYS: job, active, wait (unused, as in ht_complete), signal
@@ -1504,10 +1505,11 @@ local function count_add(keys, args)
   if not seq or seq < 1 or seq ~= math.floor(seq) or (#args - 3) % 3 ~= 0 then
     return redis.error_reply('BADCOUNT seq must be a positive integer, then key, field, n triples')
   end
+  -- All checked before any is applied: a batch counts whole or not at all.
   for i = 4, #args, 3 do
-    local key, n = args[i], tonumber(args[i + 2])
-    if not (COUNT_KEYS[key] or string.match(key, '^t:[%w_.%-]+:stats$')) or not n or
-       n ~= math.floor(n) then
+    local key, n = args[i], args[i + 2]
+    if not (COUNT_KEYS[key] or string.match(key, '^t:[%w_.%-]+:stats$')) or
+       not string.match(n, '^%-?%d+$') or #n > 15 then
       return redis.error_reply('BADCOUNT not a counter or not an integer: ' .. key)
     end
   end

@@ -4,7 +4,9 @@
  * Redis round trip per job while there is work); when every queue is empty,
  * block on the submit signal for up to a second (so a drain is noticed
  * quickly).  Redis errors are logged once, backed off and retried: a worker
- * never exits because Redis went away. */
+ * never exits because Redis went away.  The claims and outcomes are made
+ * with "the caller counts": the slot counts what they answer in the
+ * process (counts.h), and the lease thread sends the sums. */
 #include "worker/loop.h"
 
 #include <stdint.h>

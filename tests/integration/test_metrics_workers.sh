@@ -161,7 +161,7 @@ assert_metric 'hangtight_jobs_started_total{type="probe"}' 6
 assert_eq "$(add 2 metrics jobs:started:probe 1)" 0 "batch 2 again"
 assert_eq "$(add 1 metrics jobs:started:probe 1)" 0 "an older batch"
 assert_metric 'hangtight_jobs_started_total{type="probe"}' 6
-for bad in "3 job:x status 1" "3 metrics f 1.5" "3 metrics f" "0 metrics f 1" "x metrics f 1"; do
+for bad in "3 job:x status 1" "3 metrics f 1.5" "3 metrics f 1e3" "3 metrics f" "0 metrics f 1" "x metrics f 1"; do
     # shellcheck disable=SC2086 # the words are the arguments
     out=$(add $bad 2>&1) || true
     [[ "$out" == *BADCOUNT* ]] || fail "ht_count_add $bad: $out"
