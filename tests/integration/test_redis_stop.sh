@@ -83,9 +83,9 @@ wait_until 30 "the first job succeeds" job_is "$HT_JOB" succeeded
 
 # The worker idles in BLPOP; a long poll waits on the api for a change of
 # a job due in an hour.
-ht_submit '{"type": "echo", "payload": {"phase": 2}, "delay_s": 3600}'
+ht_submit_retrying '{"type": "echo", "payload": {"phase": 2}, "delay_s": 3600}'
 parked=$HT_JOB
-ht_http GET "/v1/jobs/$parked"
+ht_http_retrying GET "/v1/jobs/$parked"
 etag=$(ht_header ETag)
 ht_spawn poll curl -s -o "$HT_TMP/poll.body" -w '%{http_code}' --max-time 60 \
     -H "If-None-Match: $etag" -H 'Prefer: wait=45, heartbeat=0' "$HT_URL/v1/jobs/$parked"
@@ -132,11 +132,13 @@ assert_recovered "the long poll held across the stop woken by a cancel"
 # (harmless); the outcome's tries go out on new connections, which the
 # worker resets unrun when it gives up (shared/rconn.c), so none of them
 # claims a job that nobody runs.
-ht_submit '{"type": "gate"}'
+# Retrying: an api thread whose connection was presumed dead in phase 2
+# may still be connecting again this soon after the SIGCONT (503).
+ht_submit_retrying '{"type": "gate"}'
 running=$HT_JOB
 queued=()
 for i in 1 2 3; do
-    ht_submit "{\"type\": \"echo\", \"payload\": {\"phase\": 3, \"n\": $i}}"
+    ht_submit_retrying "{\"type\": \"echo\", \"payload\": {\"phase\": 3, \"n\": $i}}"
     queued+=("$HT_JOB")
 done
 wait_until 30 "the gate job runs" job_is "$running" running
