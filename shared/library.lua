@@ -327,8 +327,9 @@ end
 -- counts (the C worker: a claim or a completion made with its flag, see
 -- ht_count_add), by the caller, who adds up what the calls answer and
 -- sends the sums once a second.  A call made with the flag sets j.tally,
--- and the helpers below note there what they would have counted instead of
--- counting it: the histograms' observations (the bucket and the ms); the
+-- and the helpers below note on j what they would have counted instead of
+-- counting it: the histograms' observations (j.tally_wait, j.tally_run:
+-- "<bucket> <ms>"); the
 -- events are the caller's to infer (a claim is a start, a completion's
 -- status its outcome).  Histogram buckets are upper bounds in ms (fixed:
 -- changing them changes the keyspace, see SCHEMA); each bucket field
@@ -363,7 +364,8 @@ local function observe(j, name, ms)
     if ms <= b then le = names[i]; break end
   end
   if j.tally then
-    j.tally[name] = le .. ' ' .. int(ms)
+    local obs = le .. ' ' .. int(ms)
+    if name == 'wait' then j.tally_wait = obs else j.tally_run = obs end
     return
   end
   local h = j.base .. 'hist:' .. name
@@ -634,7 +636,7 @@ local function start(c, id, capped)
   local job = c.base .. 'job:' .. id
   local j = load(job, id, CLAIM_FIELDS)
   if j.f.status ~= 'queued' then return nil end
-  if c.tally then j.tally = {} end
+  j.tally = c.tally
   j.now = c.now or now_ms()
   local token = redis.call('INCR', c.fence)
   local score, deadline = lease_of(j.now, tonumber(j.f.timeout_s) or 300, c.lease, c.grace)
@@ -661,9 +663,9 @@ local function start(c, id, capped)
       out[#out + 1] = v
     end
   end
-  if j.tally and j.tally.wait then
+  if j.tally_wait then
     out[#out + 1] = 'count_wait'
-    out[#out + 1] = j.tally.wait
+    out[#out + 1] = j.tally_wait
   end
   return out
 end
@@ -1028,14 +1030,14 @@ local function settle(keys, args, now, tally)
   end
   ended(j, signal)
   changed(j, status, channel)
-  return status
+  return status, j.tally_run
 end
 
 local function complete(keys, args)
   local now = now_ms()
-  local tally = #keys ~= 8 and args[({[5] = 14})[#keys] or 9] == '1' and {} or nil
-  local status = settle(keys, args, now, tally)
-  local run = tally and tally.run or false
+  local tally = #keys ~= 8 and args[({[5] = 14})[#keys] or 9] == '1'
+  local status, run = settle(keys, args, now, tally)
+  run = run or false
   local c
   if #keys == 8 then
     c = {base = string.match(args[8], '^(.*)job:$'), fence = keys[8]}
@@ -1049,7 +1051,7 @@ local function complete(keys, args)
     return status
   end
   c.active, c.worker, c.channel, c.now = keys[2], args[9], args[6], now
-  c.lease, c.grace, c.tally = positive(args[10]), positive(args[11]), tally ~= nil
+  c.lease, c.grace, c.tally = positive(args[10]), positive(args[11]), tally
   return {status or false, take_next(c) or false, run or nil}
 end
 
