@@ -988,7 +988,12 @@ end
 --   job or nil (always nil with 4 keys), the attempt's run observation
 --   "<bucket> <ms>" or nil}: the caller counts the outcome (the status;
 --   queued or scheduled: retried) and its run, and the claim as ht_claim's
---   caller does.  A stale outcome (status nil) counts nothing.
+--   caller does.  A stale outcome (status nil) counts nothing.  An outcome
+--   this very attempt stored already, succeeded or failed, by a call whose
+--   reply the caller lost, is answered again (its status and run) so that
+--   it is counted once: the job is no longer running but still has the
+--   attempt's token, and, succeeded (only the holder's outcome makes it) or
+--   failed with the same error (the reaper would have written its own).
 local function settle(keys, args, now, tally)
   local job, active, signal = keys[1], keys[2], keys[4]
   local id, token, outcome, body = args[1], args[2], args[3], args[4]
@@ -996,7 +1001,18 @@ local function settle(keys, args, now, tally)
   local delay_ms = tonumber(args[7]) or 0
   local output = args[({[5] = 13, [8] = 12})[#keys] or 8]
   local j = load(job, id, COMPLETE_FIELDS)
-  if not holds(j, token) then return nil end
+  if not holds(j, token) then
+    local f = j.f
+    if tally and f.token == token and f.status == outcome and
+       (outcome == 'succeeded' or outcome == 'failed' and f.error == body) then
+      j.tally = true
+      local finished = tonumber(redis.call('HGET', job, 'finished_at'))
+      local started = tonumber(f.started_at)
+      if finished and started then observe(j, 'run', finished - started) end
+      return outcome, j.tally_run
+    end
+    return nil
+  end
   j.tally = tally
   j.now = now
   redis.call('ZREM', active, id)

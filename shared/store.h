@@ -163,7 +163,9 @@ typedef enum { HT_OUTCOME_SUCCEEDED, HT_OUTCOME_FAILED, HT_OUTCOME_CANCELED } ht
  * `counted` NULL: Redis counts the outcome and the claim; otherwise the
  * caller counts them: counted->run is set when the call returns 0 (the
  * outcome was taken: *status_out says which status it made), and
- * counted->wait when *got is 1.  A stale outcome counts nothing. */
+ * counted->wait when *got is 1.  A stale outcome counts nothing; a success
+ * or final failure this attempt stored already, by a call whose reply was
+ * lost, is answered again as taken (0, with its run). */
 int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job,
                            ht_outcome_t outcome, const char *json, int retryable,
                            long retry_delay_ms, const char *output, const ht_claimer_t *who,

@@ -2,13 +2,15 @@
  * the counts are summed per partition and sent in one ht_count_add each;
  * a batch whose reply was lost after Redis applied it (the store's timeout
  * while Redis sleeps) is sent again with its seq and counted once; a batch
- * a Redis without the library could not take is kept and sent later. */
+ * a Redis without the library could not take is kept and sent later.  And
+ * the outcome whose reply was lost the same way: answered again, once. */
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "shared/error.h"
+#include "shared/keys.h"
 #include "shared/migrations.h"
 #include "shared/redis_url.h"
 #include "shared/store.h"
@@ -163,4 +165,75 @@ Test(counts, kept_while_redis_cannot_take_them)
     cr_assert_eq(hget(P1 "t:default:stats", "canceled"), 2);
     cr_assert_eq(hget(P1 "hist:run", "50"), 1);
     cr_assert_eq(seq_of(P1), 2, "the kept batch, then the one counted meanwhile");
+}
+
+/* The outcome's own call: a completion whose reply was lost after Redis
+ * stored it is answered again when the same attempt sends it again (the
+ * caller counts it once), and stays stale for anything else. */
+Test(counts, a_lost_outcome_reply_is_answered_again)
+{
+    ht_keys_t k;
+    cr_assert_eq(ht_keys_init(&k, "default"), 0);
+    const char *id = "0b6f3a2e-8c4d-4f5e-9a1b-2c3d4e5f6a7b";
+    char jobkey[HT_KEY_MAX];
+    ht_keys_job(&k, id, jobkey);
+    redisReply *r =
+        redisCommand(redis.rc, "FCALL ht_submit 3 %s %s %s %s %s 0 %s %s type echo payload {}",
+                     jobkey, k.wait[HT_PRIO_DEFAULT], k.signal, id, k.channel, "", "");
+    cr_assert(r && r->type == REDIS_REPLY_ARRAY, "ht_submit: %s", r ? r->str : "no reply");
+    freeReplyObject(r);
+    ht_claimer_t who = {"host:1:abcdef", 10000, 30000, "echo"};
+    ht_job_t job;
+    ht_counted_t counted;
+    cr_assert_eq(ht_store_claim(store, &k, &who, &job, &counted), 1, "%s", ht_store_errstr(store));
+    cr_assert_neq(counted.wait[0], '\0', "the first start's wait");
+
+    /* Stored while the reply is lost: Redis sleeps past the store's timeout. */
+    redisAppendCommand(redis.rc, "DEBUG SLEEP 1");
+    int done = 0;
+    while (!done)
+        cr_assert_eq(redisBufferWrite(redis.rc, &done), REDIS_OK);
+    ht_job_status_t status;
+    cr_assert_lt(ht_store_complete_next(store, &k, &job, HT_OUTCOME_SUCCEEDED, "{\"ok\":1}", 0, 0,
+                                        NULL, &who, NULL, NULL, &counted, &status),
+                 0);
+    cr_assert_eq(redisGetReply(redis.rc, (void **)&r), REDIS_OK);
+    freeReplyObject(r);
+    int stored = 0;
+    for (int i = 0; i < 100 && !stored; i++) {
+        r = redisCommand(redis.rc, "HGET %s status", jobkey);
+        stored = r && r->type == REDIS_REPLY_STRING && strcmp(r->str, "succeeded") == 0;
+        freeReplyObject(r);
+        if (!stored)
+            usleep(20 * 1000);
+    }
+    cr_assert(stored, "Redis stored the outcome whose reply was lost");
+
+    /* The same outcome again: answered as stored, with the attempt's run. */
+    cr_assert_eq(ht_store_complete_next(store, &k, &job, HT_OUTCOME_SUCCEEDED, "{\"ok\":1}", 0, 0,
+                                        NULL, &who, NULL, NULL, &counted, &status),
+                 0, "%s", ht_store_errstr(store));
+    cr_assert_eq(status, HT_JOB_SUCCEEDED);
+    /* Its bucket: the run histogram's first bound (ms) at or above it
+     * (shared/library.lua); Redis may have run the call before or after its
+     * sleep. */
+    static const long long bounds[] = {10, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
+    long long ms = hget(jobkey, "finished_at") - hget(jobkey, "started_at"), le = 0;
+    for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]) && !le; i++)
+        le = ms <= bounds[i] ? bounds[i] : 0;
+    cr_assert(le > 0, "a run of %lld ms", ms);
+    char want[HT_COUNTED_MAX];
+    snprintf(want, sizeof(want), "%lld %lld", le, ms);
+    cr_assert_str_eq(counted.run, want);
+    cr_assert_eq(hget(P1 "metrics", "jobs:succeeded:echo"), 0, "counted by the caller");
+
+    /* Another outcome of the attempt, or one Redis is to count: stale. */
+    cr_assert_eq(ht_store_complete_next(store, &k, &job, HT_OUTCOME_FAILED, "{\"code\":\"x\"}", 0,
+                                        0, NULL, &who, NULL, NULL, &counted, &status),
+                 HT_ESTALE);
+    cr_assert_eq(ht_store_complete_next(store, &k, &job, HT_OUTCOME_SUCCEEDED, "{\"ok\":1}", 0, 0,
+                                        NULL, &who, NULL, NULL, NULL, NULL),
+                 HT_ESTALE);
+    cr_assert_eq(hget(P1 "metrics", "jobs:succeeded:echo"), 0);
+    ht_job_clear(&job);
 }
