@@ -15,7 +15,14 @@ the worker does: ht_complete taking the claim's keys (one call per job;
 ht_complete (older libraries from git history have only those).
 --watched P marks P % of the jobs watched (ht_watch, schema 14 on) as
 a sync submit's request would, so that their changes are logged and
-published.
+published.  --types makes the claims of a worker of schema 13 on (the
+call shapes that name the types taken: what hangtight-worker sends today)
+instead of the older shapes that take any type.  --caller-counts N (schema
+16 on, implies --types) drains as hangtight-worker does from schema 16:
+the claims and completions carry "the caller counts", the client sums what
+they answer, and sends the sums with one ht_count_add every N jobs (the
+worker sends once a second per partition: N models the jobs of that
+second); the drain's figures include those calls.
 
 Prints, per phase (submit, drain): Redis' own µs inside the calls (INFO
 commandstats), calls and µs per job of each command the functions ran,
@@ -210,6 +217,10 @@ def main():
                     help="drain with ht_complete's claim (schema 8 on; the default from 14)")
     ap.add_argument("--watched", type=float, default=0,
                     help="percent of jobs marked watched before they are claimed (schema 14 on)")
+    ap.add_argument("--types", action="store_true",
+                    help="claim with the types named (the calls of a worker of schema 13 on)")
+    ap.add_argument("--caller-counts", type=int, default=0, metavar="N",
+                    help="the caller counts (schema 16 on): one ht_count_add per N jobs")
     ap.add_argument("--callgrind", action="store_true",
                     help="run the private redis-server under callgrind: instructions per job")
     ap.add_argument("--keep", action="store_true", help="keep the private Redis' directory")
@@ -283,12 +294,50 @@ def run(a, r, cg, text, schema, one_trip):
             r.call("FCALL", "ht_watch", 1, b + "job:" + i, "60000")
         watched = len(marks)
 
+    counts = a.caller_counts
+    typed = a.types or counts > 0
+    if typed and schema < 13:
+        sys.exit("--types needs schema 13 or later")
+    if counts and schema < 16:
+        sys.exit("--caller-counts needs schema 16 or later")
     phase_start()
-    claim = ["FCALL", "ht_claim", 5] + waits + [b + "active", b + "fence", b + "job:", "w1",
-                                              b + "events"]
+    # The claim's terms of a worker (lease_ms, grace_ms, types).
+    terms = ["w1", b + "events", "10000", "30000", "echo"]
+    if typed:
+        claim = ["FCALL", "ht_claim", 2, b + "active", b + "fence", b] + terms
+        if counts:
+            claim.append("1")
+    else:
+        claim = ["FCALL", "ht_claim", 5] + waits + [b + "active", b + "fence", b + "job:", "w1",
+                                                  b + "events"]
+    sums = {}
+    batches = [0]
+
+    def tally(key, field, n=1):
+        sums[(key, field)] = sums.get((key, field), 0) + n
+
+    def observed(hist, text):
+        if text:
+            le, ms = text.split(" ")
+            tally(hist, le)
+            tally(hist, "sum_ms", int(ms))
 
     def as_job(flat):
-        return dict(zip(flat[::2], flat[1::2])) if flat else None
+        job = dict(zip(flat[::2], flat[1::2])) if flat else None
+        if job and counts:
+            tally("metrics", "jobs:started:" + job["type"])
+            observed("hist:wait", job.get("count_wait"))
+        return job
+
+    def send():
+        if sums:
+            batches[0] += 1
+            args = []
+            for (key, field), n in sums.items():
+                args += [key, field, str(n)]
+            assert r.call("FCALL", "ht_count_add", 1, b + "metrics", b, "w1",
+                          str(batches[0]), *args) == 1
+            sums.clear()
 
     job = as_job(r.call(*claim))
     done = 0
@@ -296,7 +345,19 @@ def run(a, r, cg, text, schema, one_trip):
         i = job["id"]
         keys = [b + "job:" + i, b + "active", b + "wait:default", b + "signal"]
         argv = [i, job["token"], "succeeded", '{"n": 1}', "0", b + "events", "0"]
-        if one_trip:
+        if typed:
+            out = r.call("FCALL", "ht_complete", 5, *(keys + [b + "fence"] + argv + [b] +
+                                                       terms[:1] + terms[2:] +
+                                                       (["", "1"] if counts else [])))
+            assert out[0] == "succeeded", out
+            if counts:
+                tally("t:default:stats", "succeeded")
+                tally("metrics", "jobs:succeeded:echo")
+                observed("hist:run", out[2] if len(out) > 2 else None)
+            job = as_job(out[1])
+            if counts and (done + 1) % counts == 0:
+                send()
+        elif one_trip:
             out = r.call("FCALL", "ht_complete", 8, *(keys + waits + [b + "fence"] + argv +
                                                        [b + "job:", "w1"]))
             assert out[0] == "succeeded", out
@@ -305,9 +366,13 @@ def run(a, r, cg, text, schema, one_trip):
             assert r.call("FCALL", "ht_complete", 4, *(keys + argv)) == "succeeded"
             job = as_job(r.call(*claim))
         done += 1
+    if counts:
+        send()
     cmds, m2, instr = phase_end("drain")
     assert done == a.jobs, done
     report("drain", a.jobs, cmds, instr)
+    if counts:
+        print("        %d ht_count_add calls (one per %d jobs)" % (batches[0], counts))
     memory_report(r, "finished", b, ids)
     print("bytes   used_memory per queued job %d, per finished job %d%s" % (
         (m1 - m0) / a.jobs, (m2 - m0) / a.jobs,

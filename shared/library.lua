@@ -354,11 +354,18 @@ local function unpark(base, tenant)
 end
 
 -- ---- metrics (served by ht_metrics; the api renders them) -----------------
--- Counted here, inside the same atomic calls that change the jobs, so every
--- worker's work is counted exactly, cluster-wide, with nothing exposed by
--- the workers.  Histogram buckets are upper bounds in ms (fixed: changing
--- them changes the keyspace, see SCHEMA); each bucket field counts its own
--- observations, ht_metrics makes them cumulative.
+-- Counted in Redis, cluster-wide, with nothing exposed by the workers:
+-- inside the same atomic calls that change the jobs, or, when the caller
+-- counts (the C worker: a claim or a completion made with its flag, see
+-- ht_count_add), by the caller, who adds up what the calls answer and
+-- sends the sums once a second.  A call made with the flag sets j.tally,
+-- and the helpers below note on j what they would have counted instead of
+-- counting it: the histograms' observations (j.tally_wait, j.tally_run:
+-- "<bucket> <ms>"); the
+-- events are the caller's to infer (a claim is a start, a completion's
+-- status its outcome).  Histogram buckets are upper bounds in ms (fixed:
+-- changing them changes the keyspace, see SCHEMA); each bucket field
+-- counts its own observations, ht_metrics makes them cumulative.
 local HIST_BUCKETS = {
   wait = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000,
           300000, 1800000},
@@ -376,7 +383,7 @@ end
 -- library is not there while the library loads).
 local HIST_FIELDS = {}
 
-local function observe(base, name, ms)
+local function observe(j, name, ms)
   if ms < 0 then ms = 0 end
   local names = HIST_FIELDS[name]
   if not names then
@@ -388,7 +395,12 @@ local function observe(base, name, ms)
   for i, b in ipairs(HIST_BUCKETS[name]) do
     if ms <= b then le = names[i]; break end
   end
-  local h = base .. 'hist:' .. name
+  if j.tally then
+    local obs = le .. ' ' .. int(ms)
+    if name == 'wait' then j.tally_wait = obs else j.tally_run = obs end
+    return
+  end
+  local h = j.base .. 'hist:' .. name
   redis.call('HINCRBY', h, le, '1')
   redis.call('HINCRBY', h, 'sum_ms', int(ms))
 end
@@ -397,20 +409,20 @@ end
 -- (submit, or a hand retry) observes how long it waited since it was due:
 -- created_at, or run_at (delayed), or m_due_at (ht_retry).
 local function observe_start(j)
-  count_type(j.base, j.f.type, 'started')
+  if not j.tally then count_type(j.base, j.f.type, 'started') end
   if j.f.m_started == nil then
     put(j, 'm_started', '1')
     local now = j.now
     local due = math.max(tonumber(j.f.created_at) or now, tonumber(j.f.run_at) or 0,
                          tonumber(j.f.m_due_at) or 0)
-    observe(j.base, 'wait', now - due)
+    observe(j, 'wait', now - due)
   end
 end
 
 -- At complete (any outcome, retries included): the attempt's run time.
 local function observe_run(j)
   local started = tonumber(j.f.started_at)
-  if started then observe(j.base, 'run', j.now - started) end
+  if started then observe(j, 'run', j.now - started) end
 end
 
 -- ht_retry starts a new life: its first start is observed again, from now.
@@ -426,6 +438,7 @@ local function count_delivery(base, outcome)
 end
 
 local function count(j, what)
+  if j.tally then return end
   redis.call('HINCRBY', j.tb .. 'stats', what, '1')
   count_type(j.base, j.f.type, what)
 end
@@ -658,11 +671,15 @@ end
 -- running count, and `capped` (claimed under a type cap) marks it so that
 -- its end wakes idle workers.  Returns the job as ht_claim answers it (the
 -- CLAIM_REPLY fields it has, from what it read and wrote: no second read),
--- or nil when the id is not a queued job's (a stale entry: dropped).
+-- or nil when the id is not a queued job's (a stale entry: dropped).  When
+-- the caller counts (c.tally), the start is not counted here and the reply
+-- ends with the pair 'count_wait', "<bucket> <ms>", when this start is the
+-- first of the job's life (the wait observation).
 local function start(c, id, capped)
   local job = c.base .. 'job:' .. id
   local j = load(job, id, CLAIM_FIELDS)
   if j.f.status ~= 'queued' then return nil end
+  j.tally = c.tally
   j.now = c.now or now_ms()
   local token = redis.call('INCR', c.fence)
   local score, deadline = lease_of(j.now, tonumber(j.f.timeout_s) or 300, c.lease, c.grace)
@@ -688,6 +705,10 @@ local function start(c, id, capped)
       out[#out + 1] = name
       out[#out + 1] = v
     end
+  end
+  if j.tally_wait then
+    out[#out + 1] = 'count_wait'
+    out[#out + 1] = j.tally_wait
   end
   return out
 end
@@ -762,10 +783,11 @@ end
 -- The claim itself, shared by ht_claim and ht_complete.  c: {base, active,
 -- fence, worker, channel, lease, grace, now (nil: read when a job is
 -- found), types (a set; nil: any type, for callers of schema 12 and
--- older)}.  The first priority with a claimable job wins; within it the
--- caller's types are tried least recently served first, skipping paused
--- types and types at their running cap; within a type, tenants take turns
--- (from_type).  Nothing is claimed while the partition is paused.
+-- older), tally (true: the caller counts, see start)}.  The first priority
+-- with a claimable job wins; within it the caller's types are tried least
+-- recently served first, skipping paused types and types at their running
+-- cap; within a type, tenants take turns (from_type).  Nothing is claimed
+-- while the partition is paused.
 local function take_next(c)
   local base = c.base
   local lim = base .. 'limits'
@@ -841,6 +863,9 @@ end
 -- Returns the claimed job as a flat field, value array (the CLAIM_REPLY
 -- fields it has, with its new token), or nil: nothing of those types is
 -- claimable (none queued, paused, capped).
+--   A 7th argument '1' (workers of schema 16 and newer): the caller counts
+--   (see ht_count_add): the claim counts nothing and its reply ends with
+--   the wait observation, if any (see start).
 --   The call of workers of schema 12 and older, KEYS wait:high,
 --   wait:default, wait:low, active, fence and ARGV job key prefix
 --   ("ht:{Q}:job:"), worker id, channel, lease_ms, grace_ms, claims a job of
@@ -855,6 +880,7 @@ local function claim(keys, args)
     c = {base = args[1], active = keys[1], fence = keys[2], types = types}
   end
   c.worker, c.channel, c.lease, c.grace = args[2], args[3], positive(args[4]), positive(args[5])
+  c.tally = #keys == 2 and args[7] == '1'
   return take_next(c)
 end
 
@@ -998,14 +1024,39 @@ end
 --   "<tenant>/<id>/<blob name>".  It becomes the job's output only when the
 --   outcome is succeeded and the caller still holds the job; otherwise the
 --   caller deletes that blob (nothing here refers to it).
-local function settle(keys, args, now)
+--   One more after the output (the 9th with 4 keys, the 14th with 5; the
+--   output is then '' when there is none), '1' (workers of schema 16 and
+--   newer): the caller counts (see ht_count_add).  The outcome and the
+--   claim count nothing, and the call returns {status or nil, the claimed
+--   job or nil (always nil with 4 keys), the attempt's run observation
+--   "<bucket> <ms>" or nil}: the caller counts the outcome (the status;
+--   queued or scheduled: retried) and its run, and the claim as ht_claim's
+--   caller does.  A stale outcome (status nil) counts nothing.  An outcome
+--   this very attempt stored already, succeeded or failed, by a call whose
+--   reply the caller lost, is answered again (its status and run) so that
+--   it is counted once: the job is no longer running but still has the
+--   attempt's token, and, succeeded (only the holder's outcome makes it) or
+--   failed with the same error (the reaper would have written its own).
+local function settle(keys, args, now, tally)
   local job, active, signal = keys[1], keys[2], keys[4]
   local id, token, outcome, body = args[1], args[2], args[3], args[4]
   local retryable, channel = args[5] == '1', args[6]
   local delay_ms = tonumber(args[7]) or 0
   local output = args[({[5] = 13, [8] = 12})[#keys] or 8]
   local j = load(job, id, COMPLETE_FIELDS)
-  if not holds(j, token) then return nil end
+  if not holds(j, token) then
+    local f = j.f
+    if tally and f.token == token and f.status == outcome and
+       (outcome == 'succeeded' or outcome == 'failed' and f.error == body) then
+      j.tally = true
+      local finished = tonumber(redis.call('HGET', job, 'finished_at'))
+      local started = tonumber(f.started_at)
+      if finished and started then observe(j, 'run', finished - started) end
+      return outcome, j.tally_run
+    end
+    return nil
+  end
+  j.tally = tally
   j.now = now
   redis.call('ZREM', active, id)
   observe_run(j)
@@ -1038,25 +1089,29 @@ local function settle(keys, args, now)
   end
   ended(j, signal)
   changed(j, status, channel)
-  return status
+  return status, j.tally_run
 end
 
 local function complete(keys, args)
   local now = now_ms()
-  local status = settle(keys, args, now)
+  local tally = #keys ~= 8 and args[({[5] = 14})[#keys] or 9] == '1'
+  local status, run = settle(keys, args, now, tally)
+  run = run or false
   local c
   if #keys == 8 then
     c = {base = string.match(args[8], '^(.*)job:$'), fence = keys[8]}
   elseif #keys == 5 then
     local types, n = type_set(args[12])
-    if n == 0 then return {status or false, false} end
+    if n == 0 then return {status or false, false, run or nil} end
     c = {base = args[8], fence = keys[5], types = types}
+  elseif tally then
+    return {status or false, false, run}
   else
     return status
   end
   c.active, c.worker, c.channel, c.now = keys[2], args[9], args[6], now
-  c.lease, c.grace = positive(args[10]), positive(args[11])
-  return {status or false, take_next(c) or false}
+  c.lease, c.grace, c.tally = positive(args[10]), positive(args[11]), tally
+  return {status or false, take_next(c) or false, run or nil}
 end
 
 -- ht_release KEYS: job, active, wait (unused, as in ht_complete), signal
@@ -1648,6 +1703,41 @@ local function metrics(keys, args)
   return out
 end
 
+-- ht_count_add KEYS: metrics (names the partition's slot)
+--   ARGV: base ("ht:{Q}:"), worker id, seq, then (key, field, n) triples
+-- What a worker counted of the claims and completions it made with "the
+-- caller counts" (ht_claim, ht_complete) since its last call, summed: one
+-- HINCRBY of `n` per triple, on the key base .. key (metrics, hist:wait,
+-- hist:run or t:<tenant>:stats only).  seq (a positive integer) grows with
+-- each batch a worker sends to this partition; the last one applied is kept
+-- under counted:<worker id> for a day, and a batch whose seq is not above
+-- it is not applied again: a worker that lost the reply of a call Redis
+-- applied sends the same batch with the same seq, so a batch counts once.
+-- Returns 1 when applied, 0 when it was already.
+local COUNT_KEYS = {metrics = true, ['hist:wait'] = true, ['hist:run'] = true}
+local COUNTED_TTL_S = '86400'
+local function count_add(keys, args)
+  local base, seq = args[1], tonumber(args[3])
+  if not seq or seq < 1 or seq ~= math.floor(seq) or (#args - 3) % 3 ~= 0 then
+    return redis.error_reply('BADCOUNT seq must be a positive integer, then key, field, n triples')
+  end
+  -- All checked before any is applied: a batch counts whole or not at all.
+  for i = 4, #args, 3 do
+    local key, n = args[i], args[i + 2]
+    if not (COUNT_KEYS[key] or string.match(key, '^t:[%w_.%-]+:stats$')) or
+       not string.match(n, '^%-?%d+$') or #n > 15 then
+      return redis.error_reply('BADCOUNT not a counter or not an integer: ' .. key)
+    end
+  end
+  local done = base .. 'counted:' .. args[2]
+  if (tonumber(redis.call('GET', done)) or 0) >= seq then return 0 end
+  for i = 4, #args, 3 do
+    redis.call('HINCRBY', base .. args[i], args[i + 1], args[i + 2])
+  end
+  redis.call('SET', done, args[3], 'EX', COUNTED_TTL_S)
+  return 1
+end
+
 -- ht_delivery_claim KEYS: deliveries   ARGV: base, lease_ms, limit
 -- Returns the deliveries that are due, at most `limit`, as a flat list of
 -- {job id, cb_id, cb_attempts} triples; each is pushed to now + lease_ms so
@@ -2203,6 +2293,7 @@ redis.register_function('ht_delivery_done', delivery_done)
 redis.register_function{function_name = 'ht_metrics', callback = metrics,
                         flags = {'no-writes'}}
 redis.register_function('ht_rate', rate)
+redis.register_function('ht_count_add', count_add)
 redis.register_function{function_name = 'ht_list', callback = list, flags = {'no-writes'}}
 redis.register_function{function_name = 'ht_queue_stats', callback = queue_stats,
                         flags = {'no-writes'}}

@@ -172,6 +172,29 @@ out:
     return rc;
 }
 
+/* Copies a reply string into out[HT_COUNTED_MAX] ("" for anything else, or
+ * a string that does not fit). */
+static void counted_copy(const redisReply *e, char out[HT_COUNTED_MAX])
+{
+    out[0] = '\0';
+    if (e->type == REDIS_REPLY_STRING && e->len < HT_COUNTED_MAX) {
+        memcpy(out, e->str, e->len);
+        out[e->len] = '\0';
+    }
+}
+
+/* The wait observation a claim's reply ends with when the caller counts
+ * (the pair 'count_wait', "<bucket> <ms>"; ht_claim). */
+static void counted_wait(const redisReply *r, ht_counted_t *counted)
+{
+    counted->wait[0] = '\0';
+    if (r->elements >= 2) {
+        const redisReply *name = r->element[r->elements - 2];
+        if (name->type == REDIS_REPLY_STRING && strcmp(name->str, "count_wait") == 0)
+            counted_copy(r->element[r->elements - 1], counted->wait);
+    }
+}
+
 int ht_store_schema_version(ht_store_t *s, int *version)
 {
     ht_argv_t a;
@@ -450,13 +473,16 @@ static void add_terms(ht_argv_t *a, const ht_keys_t *k, const ht_claimer_t *who,
     ht_argv_add(a, who->types ? who->types : "");
 }
 
-int ht_store_claim(ht_store_t *s, const ht_keys_t *k, const ht_claimer_t *who, ht_job_t *job)
+int ht_store_claim(ht_store_t *s, const ht_keys_t *k, const ht_claimer_t *who, ht_job_t *job,
+                   ht_counted_t *counted)
 {
     ht_argv_t a;
     ht_argv_fcall(&a, "ht_claim", 2, 0);
     ht_argv_add(&a, k->active);
     ht_argv_add(&a, k->fence);
     add_terms(&a, k, who, 1);
+    if (counted)
+        ht_argv_add(&a, "1");
     int rc;
     redisReply *r = call(s, &a, &rc);
     if (!r)
@@ -466,6 +492,8 @@ int ht_store_claim(ht_store_t *s, const ht_keys_t *k, const ht_claimer_t *who, h
     } else {
         rc = job_from_reply(s, r, NULL, job);
         rc = rc < 0 ? rc : 1;
+        if (rc == 1 && counted)
+            counted_wait(r, counted);
     }
     freeReplyObject(r);
     return rc;
@@ -578,13 +606,16 @@ int ht_store_progress(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job, in
 int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job,
                            ht_outcome_t outcome, const char *json, int retryable,
                            long retry_delay_ms, const char *output, const ht_claimer_t *who,
-                           ht_job_t *next, int *got)
+                           ht_job_t *next, int *got, ht_counted_t *counted,
+                           ht_job_status_t *status_out)
 {
     static const char *const names[] = {"succeeded", "failed", "canceled"};
     char jobkey[HT_KEY_MAX];
     ht_argv_t a;
     if (got)
         *got = 0;
+    if (counted)
+        counted->wait[0] = counted->run[0] = '\0';
     /* With a next job wanted: 5 keys, the fence after ht_complete's 4
      * (shared/library.lua). */
     ht_argv_fcall(&a, "ht_complete", next ? 5 : 4, 0);
@@ -604,34 +635,72 @@ int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *jo
     if (next)
         add_terms(&a, k, who, 0);
     /* The output comes last: the 8th argument with 4 keys, the 13th with 5
-     * (after the claim's terms). */
-    if (output && *output)
-        ht_argv_add(&a, output);
+     * (after the claim's terms); then the flag of the caller that counts. */
+    if ((output && *output) || counted)
+        ht_argv_add(&a, output ? output : "");
+    if (counted)
+        ht_argv_add(&a, "1");
     int rc;
     redisReply *r = call(s, &a, &rc);
     if (!r)
         return rc;
     const redisReply *status = r;
-    if (next) {
-        /* {status or nil, the claimed job or nil} */
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+    if (next || counted) {
+        /* {status or nil, the claimed job or nil[, the run observation or
+         * nil when the caller counts]} */
+        if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 || r->elements > 3) {
             set_err(s, "%s", "redis: unexpected reply type (wanted an outcome and a job)");
             freeReplyObject(r);
             return HT_EPROTO;
         }
         status = r->element[0];
-        if (r->element[1]->type != REDIS_REPLY_NIL) {
+        if (next && r->element[1]->type != REDIS_REPLY_NIL) {
             int jrc = job_from_reply(s, r->element[1], NULL, next);
             if (jrc < 0) {
                 freeReplyObject(r);
                 return jrc;
             }
             *got = 1;
+            if (counted)
+                counted_wait(r->element[1], counted);
         }
+        if (counted && r->elements == 3)
+            counted_copy(r->element[2], counted->run);
     }
     rc = status->type == REDIS_REPLY_NIL ? HT_ESTALE : 0;
+    if (rc == 0 && status_out &&
+        (status->type != REDIS_REPLY_STRING || ht_job_status_parse(status->str, status_out) < 0)) {
+        set_err(s, "%s", "redis: unexpected status in the reply to ht_complete");
+        rc = HT_EPROTO;
+    }
     freeReplyObject(r);
     return rc;
+}
+
+int ht_store_count_add(ht_store_t *s, const char *base, const char *worker_id, uint64_t seq,
+                       const ht_count_t *counts, size_t n)
+{
+    char metrics[HT_KEY_MAX];
+    snprintf(metrics, sizeof(metrics), "%smetrics", base);
+    ht_argv_t a;
+    ht_argv_fcall(&a, "ht_count_add", 1, 0);
+    ht_argv_add(&a, metrics);
+    ht_argv_add(&a, base);
+    ht_argv_add(&a, worker_id);
+    ht_argv_addf(&a, "%" PRIu64, seq);
+    for (size_t i = 0; i < n; i++) {
+        ht_argv_add(&a, counts[i].key);
+        ht_argv_add(&a, counts[i].field);
+        ht_argv_addf(&a, "%lld", counts[i].n);
+    }
+    if (a.overflow) {
+        ht_argv_clear(&a);
+        set_err(s, "%s", "too many counters for one call");
+        return HT_EINVAL;
+    }
+    long long v = 0;
+    int rc = call_int(s, &a, &v);
+    return rc < 0 ? rc : v == 1;
 }
 
 int ht_store_release(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job)

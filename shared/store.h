@@ -91,13 +91,27 @@ typedef struct {
     const char *types;
 } ht_claimer_t;
 
+/* The observations a claim or a completion made with "the caller counts"
+ * leaves to its caller (shared/library.lua, ht_count_add): each is
+ * "<bucket> <ms>" (the histogram's bucket field and the milliseconds), or
+ * "" when there is none.  The events are the caller's to infer: a claimed
+ * job is one start, a stored outcome its status's event. */
+#define HT_COUNTED_MAX 48
+typedef struct {
+    char wait[HT_COUNTED_MAX]; /* the claimed job's first start of its life: its wait */
+    char run[HT_COUNTED_MAX];  /* the stored outcome's attempt: its run time */
+} ht_counted_t;
+
 /* Claims the next queued job of who->types: highest priority first, then
  * the types least recently served, tenants in turn within a type, FIFO
  * within a tenant (docs/fairness.md); nothing while the queue is paused,
  * nothing of a paused type or of one at its running cap.  Returns 1 with
  * *job filled (owned by the caller, ht_job_clear()), 0 when nothing is
- * claimable, or a negative code. */
-int ht_store_claim(ht_store_t *s, const ht_keys_t *k, const ht_claimer_t *who, ht_job_t *job);
+ * claimable, or a negative code.  `counted` NULL: Redis counts the start;
+ * otherwise the caller counts it, and counted->wait is set when the call
+ * returns 1. */
+int ht_store_claim(ht_store_t *s, const ht_keys_t *k, const ht_claimer_t *who, ht_job_t *job,
+                   ht_counted_t *counted);
 
 /* Blocks up to timeout_ms for a wake-up token pushed on submit.  Returns 1
  * when woken, 0 on timeout, or a negative code. */
@@ -144,11 +158,38 @@ typedef enum { HT_OUTCOME_SUCCEEDED, HT_OUTCOME_FAILED, HT_OUTCOME_CANCELED } ht
  * claim ht_store_claim would make for `who` when `next` is not NULL:
  * *got is 1 with *next filled (owned by the caller, ht_job_clear()) or 0
  * when nothing is claimable; the next job is claimed whether or not the
- * outcome was taken (HT_ESTALE), and never when the call fails. */
+ * outcome was taken (HT_ESTALE), and never when the call fails.
+ *
+ * `counted` NULL: Redis counts the outcome and the claim; otherwise the
+ * caller counts them: counted->run is set when the call returns 0 (the
+ * outcome was taken: *status_out says which status it made), and
+ * counted->wait when *got is 1.  A stale outcome counts nothing; a success
+ * or final failure this attempt stored already, by a call whose reply was
+ * lost, is answered again as taken (0, with its run). */
 int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *job,
                            ht_outcome_t outcome, const char *json, int retryable,
                            long retry_delay_ms, const char *output, const ht_claimer_t *who,
-                           ht_job_t *next, int *got);
+                           ht_job_t *next, int *got, ht_counted_t *counted,
+                           ht_job_status_t *status_out);
+
+/* One counter of a batch for ht_store_count_add: `n` more on field `field`
+ * of the partition's key `key` (the part after the partition's base:
+ * "metrics", "hist:wait", "hist:run" or "t:<tenant>:stats").  Both strings
+ * are borrowed for the call. */
+typedef struct {
+    const char *key;
+    const char *field;
+    long long n;
+} ht_count_t;
+
+/* Adds n counters of the partition whose keys start with `base`
+ * ("ht:{Q}:", ht_keys_t's base) in one call (ht_count_add), as batch `seq`
+ * of worker `worker_id` (seq > 0 grows with each new batch to this
+ * partition; a batch sent again after a failure keeps its seq and its
+ * counters, and Redis applies it once).  Returns 1 when applied, 0 when
+ * Redis had applied it already, or a negative code. */
+int ht_store_count_add(ht_store_t *s, const char *base, const char *worker_id, uint64_t seq,
+                       const ht_count_t *counts, size_t n);
 
 /* Hands a held job back to the head of its queue without counting the
  * attempt (worker draining).  Returns 0, HT_ESTALE, or a negative code. */

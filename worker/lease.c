@@ -21,6 +21,9 @@
  *     handlers' processes, for /metrics) every PUBLISH_EVERY_MS;
  *   - fires the recurring schedules whose run has come (worker/schedules.c),
  *     about every 250 ms, sooner when the next run is sooner.
+ * It sends the counters the slots counted (worker/counts.h) every
+ * --counts-every-ms, and once more on its way out, after the slots stopped
+ * (retried for up to COUNTS_LAST_MS while Redis is away).
  * The housekeeping covers every partition served (shared/partition.h). */
 #include "worker/lease.h"
 
@@ -48,6 +51,8 @@
 /* A worker record not refreshed for this long is a dead worker's. */
 #define STALE_MS  600000
 #define POOLS_MAX 256
+/* How long the last counts are retried on the way out while Redis is away. */
+#define COUNTS_LAST_MS 10000
 /* One held job of a renewal round: its slot and what is sent. */
 typedef struct {
     ht_slot_t *slot;
@@ -401,7 +406,7 @@ static void *lease_main(void *arg)
     }
     ht_store_open(&store, &st->url, HT_WORKER_REDIS_TIMEOUT_MS);
     int64_t next_beat = 0, next_renew = 0, next_promote = 0, next_reap = 0, next_trim = 0,
-            next_sched = 0;
+            next_sched = 0, next_counts = ht_mono_ms() + st->counts_every_ms;
     int64_t next_register = ht_mono_ms() + REGISTER_EVERY_MS;
     int64_t next_publish = ht_mono_ms() + PUBLISH_EVERY_MS;
     while (store && !ht_wthread_quitting(&l->thread)) {
@@ -433,6 +438,10 @@ static void *lease_main(void *arg)
         }
         if (now >= next_sched)
             next_sched = ht_mono_ms() + ht_schedules_fire(store, &st->parts);
+        if (now >= next_counts) {
+            ht_counts_flush(st->counts, store);
+            next_counts = ht_mono_ms() + st->counts_every_ms;
+        }
 
         /* Sleep until the next beat, renewal, promotion or schedule run,
          * whichever is first. */
@@ -440,14 +449,23 @@ static void *lease_main(void *arg)
         int64_t until = next_beat < next_promote ? next_beat : next_promote;
         until = next_renew < until ? next_renew : until;
         until = next_sched < until ? next_sched : until;
+        until = next_counts < until ? next_counts : until;
         int64_t ms = until - now;
         if (ms < 1)
             ms = 1;
         struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
-    if (store)
+    if (store) {
+        int64_t give_up = ht_mono_ms() + COUNTS_LAST_MS;
+        int crc;
+        while ((crc = ht_counts_flush(st->counts, store)) < 0 && ht_mono_ms() < give_up)
+            nanosleep(&(struct timespec){0, 200 * 1000000L}, NULL);
+        if (crc < 0)
+            ht_log(HT_LOG_ERROR, "counters not sent before exit: lost", "error",
+                   ht_store_errstr(store), NULL);
         unpublish(l, store);
+    }
     ht_store_close(store);
     renewer_clear(&r);
     return NULL;

@@ -4,7 +4,9 @@
  * Redis round trip per job while there is work); when every queue is empty,
  * block on the submit signal for up to a second (so a drain is noticed
  * quickly).  Redis errors are logged once, backed off and retried: a worker
- * never exits because Redis went away. */
+ * never exits because Redis went away.  The claims and outcomes are made
+ * with "the caller counts": the slot counts what they answer in the
+ * process (counts.h), and the lease thread sends the sums. */
 #include "worker/loop.h"
 
 #include <stdint.h>
@@ -177,11 +179,17 @@ static int store_outcome(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job
     trouble_t t = {0};
     for (;;) {
         int want = nx->allow && !nx->got && !atomic_load(&slot->st->draining);
+        ht_counted_t counted;
+        ht_job_status_t status;
         int rc = ht_store_complete_next(store, k, job, outcome, json, retryable, delay_ms, output,
                                         &slot->st->claimer, want ? &nx->job : NULL,
-                                        want ? &nx->got : NULL);
+                                        want ? &nx->got : NULL, &counted, &status);
         if (rc == 0 || rc == HT_ESTALE)
             nx->empty = want && !nx->got;
+        if (rc == 0)
+            ht_counts_ended(slot->st->counts, k->base, job, status, counted.run);
+        if ((rc == 0 || rc == HT_ESTALE) && want && nx->got)
+            ht_counts_started(slot->st->counts, k->base, &nx->job, counted.wait);
         if (rc == 0) {
             recovered(&t);
             log_outcome(job, outcome, json, retryable, delay_ms);
@@ -492,7 +500,10 @@ static void *slot_main(void *arg)
             }
             const ht_keys_t *k = &st->parts.parts[cur].keys;
             part = (cur + 1) % count;
-            rc = ht_store_claim(store, k, &st->claimer, &job);
+            ht_counted_t counted;
+            rc = ht_store_claim(store, k, &st->claimer, &job, &counted);
+            if (rc == 1)
+                ht_counts_started(st->counts, k->base, &job, counted.wait);
             if (rc < 0)
                 part_failed(&pt[cur], store, k, several, "claim", rc);
             else

@@ -13,8 +13,9 @@
  *           `mu`) for the lease thread and the drain (loop.c).
  *   lease   renews the leases of `held` jobs, reaps expired ones, promotes
  *           due scheduled jobs, trims expired ones from the indexes,
- *           registers the worker, and sets a slot's stop reason when its
- *           lease is lost, its time is up or its job was canceled.
+ *           registers the worker, sends the slots' `counts`, and sets a
+ *           slot's stop reason when its lease is lost, its time is up or
+ *           its job was canceled.
  *   cancel  listens for cancel requests (pub/sub, cancel.c) and sets the
  *           stop reason of the slot holding the named attempt.
  *   webhook delivers the callbacks of finished jobs (webhook.c).
@@ -36,6 +37,7 @@
 #include "shared/redis_url.h"
 #include "shared/store.h"
 
+#include "worker/counts.h"
 #include "worker/job_ctx.h"
 #include "worker/thread.h"
 
@@ -72,6 +74,10 @@ struct ht_wstate {
     ht_slot_t *slots;     /* concurrency of them */
     atomic_int draining;  /* slots stop claiming */
     atomic_int renew_all; /* the lease thread renews every held job now */
+    /* The slots count their claims and outcomes; the lease thread sends
+     * the counts every counts_every_ms (HANGTIGHT_COUNTS_EVERY_MS). */
+    ht_counts_t *counts;
+    long counts_every_ms;
 };
 
 /* The keys of the partition holding job `id` (shared/partition.h);

@@ -105,6 +105,10 @@ static int parse_options(ht_worker_t *w, int argc, char **argv)
          "an attempt still running MS past its timeout_s is ended as timed out in Redis, "
          "whatever its worker says (keep it above the exec handler's 5 s kill grace)",
          1000, 3600000, &w->st.claimer.grace_ms},
+        {"counts-every-ms", "HANGTIGHT_COUNTS_EVERY_MS", HT_OPT_INT, "1000",
+         "send the counts of the jobs this worker ran (started, outcomes, wait and run times) "
+         "to Redis every MS, and when it stops: /metrics and the totals trail by up to MS",
+         100, 600000, &w->st.counts_every_ms},
         {"partitions", "HANGTIGHT_PARTITIONS", HT_OPT_INT, "1",
          "the queue's N partitions (issue 10; the same N for api, workers and CLI, see the "
          "README on changing it)",
@@ -399,8 +403,8 @@ int ht_worker_main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     if (ht_parts_init(&st->parts, HT_QUEUE_DEFAULT, (unsigned)w.partitions) < 0 ||
-        make_id(&w) < 0 || ht_registry_add_builtins() < 0 || load_handlers(&w) < 0 ||
-        claim_types(&w) < 0)
+        make_id(&w) < 0 || ht_counts_new(&st->counts, st->id) < 0 ||
+        ht_registry_add_builtins() < 0 || load_handlers(&w) < 0 || claim_types(&w) < 0)
         goto out;
     if (connect_redis(&w, &store, &sigs) < 0)
         goto out;
@@ -414,6 +418,7 @@ int ht_worker_main(int argc, char **argv)
 stop:
     atomic_store(&st->draining, 1);
     if (!joinable) {
+        ht_lease_stop(&w.lease); /* sends the last counters */
         ht_log(HT_LOG_WARN, "worker stopped (some handlers abandoned)", NULL);
         exit(status); /* cannot free what stuck threads still use */
     }
@@ -441,5 +446,7 @@ out:
     ht_registry_clear();
     ht_parts_clear(&st->parts);
     ht_tsecrets_clear();
+    ht_counts_free(st->counts);
+    st->counts = NULL;
     return status;
 }

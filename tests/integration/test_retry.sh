@@ -127,6 +127,11 @@ id=$HT_JOB
 wait_until 10 "the exec handler's retryable error uses both attempts" ht_job_is "$id" failed
 assert_json .attempt 2
 assert_json .error.message "try again later"
+# The retries so far (2 + 1 + 1) reach the totals within about a second
+# (the workers send their counts once a second): before a worker is killed
+# below, which would lose what it had not sent.
+retried_at_least() { (($(ht_sum_keys HGET t:default:stats retried) >= $1)); }
+wait_until 10 "every retry so far is counted" retried_at_least 4
 
 # ---- a worker killed -9 mid-job: the job is retried and succeeds ------
 ht_start_worker w4

@@ -324,9 +324,14 @@ check_fixture() {
             fail "the resumed stream's document is not the finished job: $sse"
     fi
 
-    # Counters: the first starts, and nothing left running or dead.
-    assert_eq "$(($(metric hangtight_job_wait_seconds_count) - waits))" \
-        "$(jq '[.jobs[] | select(.first_start)] | length' "$MANIFEST")" "first starts observed"
+    # Counters: the first starts (the worker sends its counts within about
+    # a second), and nothing left running or dead.
+    local first
+    first=$(jq '[.jobs[] | select(.first_start)] | length' "$MANIFEST")
+    waits_are() { (($(metric hangtight_job_wait_seconds_count) - waits == first)); }
+    wait_until 10 "the first starts are counted" waits_are
+    assert_eq "$(($(metric hangtight_job_wait_seconds_count) - waits))" "$first" \
+        "first starts observed"
     assert_eq "$(metric hangtight_jobs_running)" 0 "running at the end"
     assert_eq "$(metric hangtight_jobs_dead)" 0 "dead letters at the end"
     assert_eq "$(metric hangtight_jobs_scheduled)" 0 "scheduled at the end"
