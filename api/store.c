@@ -194,21 +194,24 @@ void ht_astore_submit(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const
 }
 
 /* Fills `job` from n strings, field and value alternating (the caller
- * clears it either way).  0 strings: HT_ENOTFOUND. */
-static int job_from_pairs(size_t n, const char **strs, const size_t *lens, ht_job_t *job)
+ * clears it either way); `id`: the id of the key read, NULL when the
+ * strings carry it (shared/job.h).  0 strings: HT_ENOTFOUND. */
+static int job_from_pairs(size_t n, const char **strs, const size_t *lens, const char *id,
+                          ht_job_t *job)
 {
     if (n == 0)
         return HT_ENOTFOUND; /* a missing key: never stored, or expired */
-    if (ht_job_from_hash(job, n, strs, lens) < 0) {
+    if (ht_job_from_hash(job, id, n, strs, lens) < 0) {
         ht_log(HT_LOG_ERROR, "stored job is malformed", NULL);
         return HT_EPROTO;
     }
     return 0;
 }
 
-/* A flat field, value array (HGETALL, or a job of ht_list's reply) into
- * `job` (which the caller clears either way). */
-static int job_from_reply(const redisReply *r, ht_job_t *job)
+/* A flat field, value array (HGETALL of the job `id`, or with id NULL a
+ * job of ht_list's or a claim's reply, which carry it) into `job` (which
+ * the caller clears either way). */
+static int job_from_reply(const redisReply *r, const char *id, ht_job_t *job)
 {
     const char **strs = NULL;
     size_t *lens = NULL;
@@ -231,7 +234,7 @@ static int job_from_reply(const redisReply *r, ht_job_t *job)
         lens[i] = r->element[i]->len;
     }
     if (!err)
-        err = job_from_pairs(r->elements, strs, lens, job);
+        err = job_from_pairs(r->elements, strs, lens, id, job);
     free(strs);
     free(lens);
     return err;
@@ -249,10 +252,11 @@ static void add_doc_read(ht_argv_t *a, const char *jobkey)
         ht_argv_add(a, names[i]);
 }
 
-/* The reply of add_doc_read's HMGET (values in the order of the names,
- * nil for a field not stored) into `job` (which the caller clears either
- * way).  Every value nil: no such job. */
-static int job_from_doc_reply(const redisReply *r, ht_job_t *job)
+/* The reply of add_doc_read's HMGET of the job `id` (values in the order
+ * of the names, nil for a field not stored; NULL: ht_watch's answer, which
+ * carries the id) into `job` (which the caller clears either way).  Every
+ * value nil: no such job. */
+static int job_from_doc_reply(const redisReply *r, const char *id, ht_job_t *job)
 {
     const char *names[HT_JOB_DOC_FIELDS_MAX];
     size_t nf = ht_job_doc_fields(names, HT_JOB_DOC_FIELDS_MAX);
@@ -273,7 +277,7 @@ static int job_from_doc_reply(const redisReply *r, ht_job_t *job)
         strs[n] = v->str;
         lens[n++] = v->len;
     }
-    return job_from_pairs(n, strs, lens, job);
+    return job_from_pairs(n, strs, lens, id, job);
 }
 
 static void finish_job(const ht_acall_t *call, int err, const redisReply *r)
@@ -281,7 +285,7 @@ static void finish_job(const ht_acall_t *call, int err, const redisReply *r)
     ht_job_t job;
     memset(&job, 0, sizeof(job));
     if (!err)
-        err = job_from_doc_reply(r, &job);
+        err = job_from_doc_reply(r, call->arg, &job);
     ((ht_astore_job_cb)call->cb)(call->data, err, err ? NULL : &job);
     ht_job_clear(&job);
 }
@@ -295,6 +299,7 @@ void ht_astore_get(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const ch
     ht_argv_init(&a);
     add_doc_read(&a, jobkey);
     ht_acall_t call = {.finish = finish_job, .cb = (ht_acall_cb)cb, .data = data};
+    snprintf(call.arg, sizeof(call.arg), "%s", id); /* the hash holds no id */
     ht_aclient_send(s, req, &a, 1, &call);
 }
 
@@ -348,7 +353,7 @@ static int watch_reply(const redisReply *r, ht_job_t *job)
         return HT_ENOTFOUND;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2)
         return HT_EPROTO;
-    return job_from_doc_reply(r->element[0], job);
+    return job_from_doc_reply(r->element[0], NULL, job);
 }
 
 static void finish_watch(const ht_acall_t *call, int err, const redisReply *r)
@@ -571,7 +576,7 @@ static void free_page(void *items, size_t n, size_t size, void (*clear)(void *))
 
 static int read_job(const redisReply *r, void *job)
 {
-    return job_from_reply(r, job);
+    return job_from_reply(r, NULL, job);
 }
 
 static void clear_job(void *job)
@@ -1051,7 +1056,7 @@ void ht_astore_limits_read(ht_aclient_t *s, h2o_req_t *req, ht_astore_strings_cb
 static int claimed_from_reply(const redisReply *r, ht_astore_claimed_t *c)
 {
     memset(c, 0, sizeof(*c));
-    int err = job_from_reply(r, &c->job);
+    int err = job_from_reply(r, NULL, &c->job);
     for (size_t i = 0; !err && i + 1 < r->elements; i += 2) {
         if (strcmp(r->element[i]->str, "deadline_at") == 0) {
             long long v;
@@ -1246,7 +1251,7 @@ static void finish_outcome(const ht_acall_t *call, int err, const redisReply *r)
     if (!err && done->type != REDIS_REPLY_NIL)
         status = done->str;
     if (!err) {
-        int rc = job_from_reply(r->element[1], &job);
+        int rc = job_from_reply(r->element[1], call->arg + 1, &job);
         if (rc == 0)
             have_job = 1;
         else if (rc != HT_ENOTFOUND)
@@ -1298,7 +1303,8 @@ void ht_astore_outcome(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k,
     ht_argv_init(&a[3]);
     ht_argv_add(&a[3], "EXEC");
     ht_acall_t call = {.finish = finish_outcome, .cb = (ht_acall_cb)cb, .data = data};
-    call.arg[0] = o->next_worker ? 'n' : '\0';
+    /* arg: 'n' (a next claim) or '-', then the id (the HGETALL's job). */
+    snprintf(call.arg, sizeof(call.arg), "%c%s", o->next_worker ? 'n' : '-', o->id);
     ht_aclient_send(s, req, a, 4, &call);
 }
 

@@ -332,7 +332,8 @@ static int set_field(ht_job_t *job, const char *f, size_t flen, const char *v, i
     return 0;
 }
 
-int ht_job_from_hash(ht_job_t *job, size_t n, const char *const *strs, const size_t *lens)
+int ht_job_from_hash(ht_job_t *job, const char *id, size_t n, const char *const *strs,
+                     const size_t *lens)
 {
     int seen[3] = {0, 0, 0}; /* id, type, status */
     int rc = 0;
@@ -364,6 +365,12 @@ int ht_job_from_hash(ht_job_t *job, size_t n, const char *const *strs, const siz
         rc = set_field(job, strs[i], strnlen(strs[i], lens[i]), copy, seen);
         if (copy != small)
             free(copy);
+    }
+    if (rc == 0 && !seen[0] && id) {
+        if (ht_id_valid(id, strlen(id))) {
+            memcpy(job->id, id, HT_ID_LEN + 1);
+            seen[0] = 1;
+        }
     }
     if (rc == 0 && !(seen[0] && seen[1] && seen[2]))
         rc = HT_EINVAL;

@@ -131,9 +131,14 @@ typedef struct {
 
 /* Fills `job` from an HGETALL answer: n strings, field and value
  * alternating.  Unknown fields are ignored (a newer writer may add some).
- * Returns 0, or HT_EINVAL when id, type or status is missing or bad (the
- * job must then still be ht_job_clear()ed). */
-int ht_job_from_hash(ht_job_t *job, size_t n, const char *const *strs, const size_t *lens);
+ * `id` is the id of the job whose key was read: a job hash holds no id
+ * field (since schema 17), so a raw read gives it here; NULL when the
+ * answer carries one (the library's functions add it to what they
+ * answer).  Returns 0, or HT_EINVAL when the id (field or argument), type
+ * or status is missing or bad (the job must then still be
+ * ht_job_clear()ed). */
+int ht_job_from_hash(ht_job_t *job, const char *id, size_t n, const char *const *strs,
+                     const size_t *lens);
 
 /* The hash fields a job document is made of: every field ht_job_from_hash
  * reads except the payload, which no document shows and which may be the

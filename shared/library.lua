@@ -17,16 +17,20 @@ the keyspace as it is (a fix, a faster call) keeps SCHEMA: migrate loads the
 library wherever the loaded text differs.
 ]]
 
-local SCHEMA = 16
+local SCHEMA = 17
 
 local SIGNAL_CAP = 64
 -- Fields a submit leaves out of the job's hash when the caller's value is
 -- this default (shared/job.h HT_*_DEFAULT; the readers, shared/job.c and
 -- this library, read an absent field as it).  queue is always left out:
--- the key's hash tag names it and nothing reads the field.
+-- the key's hash tag names it and nothing reads the field.  The id is
+-- kept: the readers of schema 16 and older require it (those of 17 take
+-- the key's id when the field is absent, and ht_list and ht_watch add
+-- it), and they run beside the new library during a rolling upgrade.
 local MAX_ATTEMPTS = 3
+local FAILED_TTL_S = 604800 -- the api's HANGTIGHT_FAILED_TTL_S default
 local OMIT_DEFAULT = {tenant = 'default', priority = 'default', max_attempts = '3',
-                      timeout_s = '300', ttl_s = '86400'}
+                      timeout_s = '300', ttl_s = '86400', failed_ttl_s = '604800'}
 local LOG_CAP = 100
 local LOG_KEEP = '-' .. LOG_CAP -- LTRIM's start: keeps the newest LOG_CAP entries
 local STATUSES = {'scheduled', 'queued', 'running', 'succeeded', 'failed', 'canceled'}
@@ -68,13 +72,14 @@ local FIELDS = {'status', 'token', 'tenant', 'type', 'priority', 'created_at', '
                 'm_due_at', 'm_started', 'attempt', 'max_attempts', 'timeout_s', 'deadline_at',
                 'cancel_requested', 'progress_pct', 'progress_msg', 'progress_at',
                 'started_at', 'callback_url', 'cb_seq', 'ttl_s', 'failed_ttl_s', 'idem_key',
-                'version', 'error', 'cb_last_status', 'cb_last_at', 'watch', 'counted', 'capped'}
+                'version', 'error', 'cb_last_status', 'cb_last_at', 'watch', 'counted', 'capped',
+                'qz'}
 
 -- The ones ht_claim reads (its HMGET is the hottest).
 local CLAIM_FIELDS = {'status', 'tenant', 'type', 'created_at', 'run_at', 'm_due_at',
                       'm_started', 'attempt', 'timeout_s', 'progress_pct', 'progress_msg',
                       'progress_at', 'version', 'watch', 'payload', 'max_attempts', 'priority',
-                      'input', 'metadata'}
+                      'input', 'metadata', 'qz'}
 
 -- What a claim answers of the job it took (with `id` first): what a worker
 -- runs it with, from the fields ht_claim read and wrote (no second read).
@@ -199,13 +204,19 @@ local function changed(j, status, channel, kind)
   return tonumber(v)
 end
 
--- Moves a job to `status`, keeping the status indexes in step.
+-- Moves a job to `status`, keeping the status indexes in step.  A job that
+-- a submit queued is in no index (its list is its index, see ht_list);
+-- one queued here is in status:queued, and its `qz` mark says so, so that
+-- leaving `queued` costs a ZREM only then (the callers whose job may be
+-- queued load `qz`: FIELDS, CLAIM_FIELDS).
 local function set_status(j, status)
   local old = j.f.status
   if old and old ~= status then
-    redis.call('ZREM', j.tb .. 'status:' .. old, j.id)
+    if old ~= 'queued' or j.f.qz then redis.call('ZREM', j.tb .. 'status:' .. old, j.id) end
+    if j.f.qz then del(j, 'qz') end
   end
   put(j, 'status', status)
+  if status == 'queued' then put(j, 'qz', '1') end
   redis.call('ZADD', j.tb .. 'status:' .. status, j.f.created_at or int(j.now), j.id)
 end
 
@@ -257,6 +268,27 @@ end
 
 local function prio_of(p)
   return PRIO_RANK[p] and p or 'default'
+end
+
+-- The tenant's lists that exist, as {key, type}: each is in its rotation
+-- (whose type is then in the priority's type order) or parked.
+local function tenant_queues(base, tenant)
+  local out, seen = {}, {}
+  local function add(prio, jtype)
+    local q = qkey(base, prio, jtype, tenant)
+    if not seen[q] then
+      seen[q] = true
+      if redis.call('EXISTS', q) == 1 then out[#out + 1] = {q, jtype} end
+    end
+  end
+  for _, prio in ipairs(PRIORITIES) do
+    for _, jtype in ipairs(redis.call('LRANGE', base .. 'rt:' .. prio, 0, -1)) do add(prio, jtype) end
+  end
+  for _, m in ipairs(redis.call('SMEMBERS', base .. 'parked:' .. tenant)) do
+    local prio, jtype = string.match(m, '^([^:]+):(.*)$')
+    if prio then add(prio, jtype) end
+  end
+  return out
 end
 
 -- The tenant's list of (prio, type) became non-empty: it joins the rotation
@@ -448,7 +480,7 @@ end
 -- may be the one that creates it).
 local function expire_finished(j, status, log_now)
   local ttl = tonumber(j.f.ttl_s) or 86400
-  if status == 'failed' then ttl = math.max(ttl, tonumber(j.f.failed_ttl_s) or 0) end
+  if status == 'failed' then ttl = math.max(ttl, tonumber(j.f.failed_ttl_s) or FAILED_TTL_S) end
   local ttl_s = int(ttl)
   redis.call('EXPIRE', j.key, ttl_s)
   if log_now then
@@ -467,6 +499,14 @@ end
 -- (ht_delivery_done); any other job starts expiring now.
 local function finish(j, status)
   put(j, 'finished_at', int(j.now))
+  -- What only a running attempt needs goes with it (fewer bytes per
+  -- finished job): its deadline and the wait histogram's mark (ht_retry
+  -- starts a new life without it).  The token stays: it orders the
+  -- attempts of a queue.  A succeeded job, which cannot be retried, needs
+  -- no failed_ttl_s.
+  del(j, 'deadline_at')
+  del(j, 'm_started')
+  if status == 'succeeded' then del(j, 'failed_ttl_s') end
   local url = j.f.callback_url
   if url and url ~= '' then
     if not j.loaded.cb_seq then j.f.cb_seq = redis.call('HGET', j.key, 'cb_seq') or nil end
@@ -522,9 +562,11 @@ local function submit(keys, args, many)
   end
   local tb = base .. 't:' .. tenant .. ':'
   local cap = redis.call('HMGET', base .. 'limits', 'tq:' .. tenant, 'tp:' .. tenant)
-  if cap[1] and redis.call('ZCARD', tb .. 'status:queued') +
-                redis.call('ZCARD', tb .. 'status:scheduled') >= tonumber(cap[1]) then
-    return redis.error_reply('OVERCAP max_queued ' .. cap[1])
+  if cap[1] then
+    -- Every queued job is in one of its tenant's lists.
+    local n = redis.call('ZCARD', tb .. 'status:scheduled')
+    for _, q in ipairs(tenant_queues(base, tenant)) do n = n + redis.call('LLEN', q[1]) end
+    if n >= tonumber(cap[1]) then return redis.error_reply('OVERCAP max_queued ' .. cap[1]) end
   end
   if cap[2] and PRIO_RANK[cap[2]] and PRIO_RANK[priority] < PRIO_RANK[cap[2]] then
     priority = cap[2]
@@ -541,7 +583,7 @@ local function submit(keys, args, many)
   for i = 6, #args, 2 do
     local name, value = args[i], args[i + 1]
     if name == 'priority' then value = priority end
-    if name ~= 'queue' and (value == nil or OMIT_DEFAULT[name] ~= value) then
+    if name ~= 'queue' and name ~= 'id' and (value == nil or OMIT_DEFAULT[name] ~= value) then
       hs[#hs + 1] = name
       hs[#hs + 1] = value
     end
@@ -578,18 +620,19 @@ local function submit(keys, args, many)
     local bytes, name = file_ref(f.input)
     if bytes then keep_file(tb, id, bytes, name) end
   end
-  redis.call('ZADD', tb .. 'jobs', now, id)
   redis.call('SADD', base .. 'tenants', tenant)
   if idem ~= '' then redis.call('SET', idem, id .. ' ' .. hash) end
   redis.call('HINCRBY', tb .. 'stats', 'submitted', '1')
   count_type(base, f.type, 'submitted')
   if status == 'scheduled' then
     redis.call('ZADD', base .. 'scheduled', run_at, id)
+    redis.call('ZADD', tb .. 'status:scheduled', tonumber(f.created_at) or now, id)
   else
+    -- Its list is its only index while it waits there (ht_list reads it):
+    -- status:queued holds the jobs queued again after they left.
     enqueue(base, f, id, false)
     if many then many.queued = many.queued + 1 else wake(signal) end
   end
-  redis.call('ZADD', tb .. 'status:' .. status, tonumber(f.created_at) or now, id)
   -- No event log entry and no notification for the first state: nobody can
   -- be watching a job that did not exist, the hash holds that state, and a
   -- backlog of waiting jobs must not pay a stream each (a Redis stream
@@ -1252,7 +1295,6 @@ local function trim(keys, args)
     for _, id in ipairs(ids) do
       local ttl = redis.call('PTTL', base .. 'job:' .. id)
       if ttl == -2 then
-        redis.call('ZREM', tb .. 'jobs', id)
         for _, s in ipairs(STATUSES) do
           redis.call('ZREM', tb .. 'status:' .. s, id)
         end
@@ -1271,83 +1313,235 @@ local function trim(keys, args)
   return n
 end
 
--- ht_list (read-only) KEYS: index (ht:{Q}:t:<tenant>:jobs or ...:status:<s>)
+-- ht_list (read-only) KEYS: index (ht:{Q}:t:<tenant>:jobs: every job of the
+--                          tenant; or ht:{Q}:t:<tenant>:status:<s>)
 --         ARGV: base, limit (1..100), cursor ('' = from the newest), type ('' = any),
 --               then the job hash fields to read (none: every field, HGETALL)
 -- Returns {next cursor or '', job, job, ...}, newest first, each job a flat
--- field, value array of the fields asked for that it has.  The cursor is
--- "<score>:<id>" of the last entry looked at; entries with the same score
--- are ordered by id, so paging never skips or repeats one.  The type filter
--- reads one field of each entry before anything else, at most SCAN_MAX
--- entries are looked at per call, and a page holds about PAGE_BYTES of
--- results at most (a job whose result would pass it starts the next page,
--- unless the page is empty): the reply may then hold fewer jobs and a
--- cursor to go on.  So one call reads at most SCAN_MAX type fields and
--- `limit` jobs whose results add up to PAGE_BYTES, or one larger one.
+-- field, value array of the fields asked for that it has.  A job is found
+-- where its status keeps it: a job that a submit queued is in its tenant's
+-- wait list only (q:<prio>:<type>:<tenant>, newest on the left); every
+-- other job is in the index of its status (status:<s>, a sorted set scored
+-- by created_at; status:queued holds the jobs queued again after they
+-- left their list).  There is no index of every job: a listing merges the
+-- indexes and wait lists of the statuses asked for, walked together in
+-- one order, (created_at, id) descending.  The cursor is
+-- "<created_at>:<id>" of the last entry looked at, so paging never skips
+-- or repeats a job while others arrive (a job whose status changes between
+-- two pages keeps its created_at: it is listed once, or not at all when
+-- it moved to a status not walked).  A wait list is in that order because
+-- only a submit pushes to it at its newest end a job it has not held
+-- before (jobs queued again are in status:queued and skipped in the list);
+-- a page finds its place in it by bisection.  So the order holds as long
+-- as Redis' clock does not step back.  The type filter reads one field of
+-- each entry before anything else, at most SCAN_MAX entries are looked at
+-- per call, and a page holds about PAGE_BYTES of results at most (a job
+-- whose result would pass it starts the next page, unless the page is
+-- empty): the reply may then hold fewer jobs and a cursor to go on.  So one
+-- call reads at most SCAN_MAX type fields and `limit` jobs whose results
+-- add up to PAGE_BYTES, or one larger one.
 local SCAN_MAX = 1000
 local PAGE_BYTES = 1048576
+local LIST_BATCH = 100
+local WAIT_BATCH_MAX = 64 -- a wait list is read 8, 16, 32, then 64 entries at a time
+
+-- A listing index: src.max ('+inf' or the cursor's created_at text),
+-- src.maxn (nil or its number), src.after_id (nil or the cursor's id);
+-- entries at or above the cursor are skipped (earlier pages had them).
+local function past_cursor(src, n, id)
+  return src.maxn and (n > src.maxn or (n == src.maxn and id >= src.after_id))
+end
+
+-- A status index: ZREVRANGEBYSCORE batches from the cursor's score down.
+local function zset_fill(src)
+  local batch = redis.call('ZREVRANGEBYSCORE', src.key, src.max, '-inf', 'WITHSCORES',
+                           'LIMIT', src.offset, LIST_BATCH)
+  src.offset = src.offset + #batch / 2
+  src.done = #batch < 2 * LIST_BATCH
+  for i = 1, #batch, 2 do
+    local id, score = batch[i], batch[i + 1]
+    local n = tonumber(score)
+    if not past_cursor(src, n, id) then src.buf[#src.buf + 1] = {score, n, id} end
+  end
+end
+
+-- The wait list's entry `id` as a listing entry, or nil when it is not a
+-- job that a submit queued there (queued again: in status:queued, src.zq,
+-- nil when that is empty; or a stale id).
+local function wait_entry(src, id)
+  local v = redis.call('HMGET', src.jobs .. id, 'status', 'created_at')
+  if v[1] ~= 'queued' or not v[2] or (src.zq and redis.call('ZSCORE', src.zq, id)) then
+    return nil
+  end
+  return {v[2], tonumber(v[2]), id}
+end
+
+-- The position of the first entry of the list at or after p (below
+-- `stop`) that wait_entry takes, and that entry; nil when none.
+local function wait_next(src, p, stop)
+  while p < stop do
+    local ids = redis.call('LRANGE', src.key, p, math.min(p + 7, stop - 1))
+    if #ids == 0 then return nil end
+    for i, id in ipairs(ids) do
+      local e = wait_entry(src, id)
+      if e then return p + i - 1, e end
+    end
+    p = p + #ids
+  end
+  return nil
+end
+
+-- A wait list: its entries are read from the newest end, from the first
+-- at or below the cursor's created_at (bisection: the entries wait_entry
+-- takes are in created_at order), and a run of entries of one created_at
+-- is passed on whole, sorted by id.
+local function wait_fill(src)
+  if not src.lpos then
+    local lo, hi = 0, redis.call('LLEN', src.key)
+    if src.maxn then
+      while lo < hi do
+        local mid = math.floor((lo + hi) / 2)
+        local at, e = wait_next(src, mid, hi)
+        if not e or e[2] <= src.maxn then hi = mid else lo = at + 1 end
+      end
+    end
+    src.lpos = lo
+  end
+  local ids = redis.call('LRANGE', src.key, src.lpos, src.lpos + src.batch - 1)
+  src.lpos = src.lpos + #ids
+  src.done = #ids < src.batch
+  src.batch = math.min(src.batch * 2, WAIT_BATCH_MAX)
+  local pend = src.pending
+  for _, id in ipairs(ids) do
+    local e = wait_entry(src, id)
+    if e and not past_cursor(src, e[2], id) then pend[#pend + 1] = e end
+  end
+  -- The run of the smallest created_at may go on in the next batch.
+  local low
+  if not src.done then
+    for _, e in ipairs(pend) do
+      if not low or e[2] < low then low = e[2] end
+    end
+  end
+  local keep = {}
+  for _, e in ipairs(pend) do
+    if low and e[2] == low then keep[#keep + 1] = e else src.buf[#src.buf + 1] = e end
+  end
+  src.pending = keep
+  table.sort(src.buf, function(a, b) return a[2] > b[2] or (a[2] == b[2] and a[3] > b[3]) end)
+end
+
+-- The next entry of an index without taking it, or nil at its end.
+local function list_peek(src)
+  while src.pos > #src.buf and not src.done do
+    src.buf, src.pos = {}, 1
+    src.fill(src)
+  end
+  return src.buf[src.pos]
+end
+
 local function list(keys, args)
   local index, base = keys[1], args[1]
   local limit = math.max(1, math.min(100, tonumber(args[2]) or 20))
   local cursor, want_type = args[3], args[4]
   local fields = {}
   for i = 5, #args do fields[#fields + 1] = args[i] end
-  local max = '+inf'
-  local after_score, after_id
+  local max, after_id = '+inf', nil
   if cursor ~= '' then
+    local after_score
     after_score, after_id = string.match(cursor, '^(%d+):(.+)$')
     if not after_score then return redis.error_reply('BADCURSOR malformed cursor') end
     max = after_score
   end
-  local out = {''}
-  local looked = 0
-  local offset = 0
-  local last = nil
-  local bytes, full = 0, false
-  while #out - 1 < limit and looked < SCAN_MAX and not full do
-    local batch = redis.call('ZREVRANGEBYSCORE', index, max, '-inf', 'WITHSCORES',
-                             'LIMIT', offset, 100)
-    if #batch == 0 then last = nil; break end
-    for i = 1, #batch, 2 do
-      local id, score = batch[i], batch[i + 1]
-      local skip = after_score and score == after_score and id >= after_id
-      if not skip then
-        local job = base .. 'job:' .. id
-        local keep = want_type == '' or redis.call('HGET', job, 'type') == want_type
-        local size = keep and redis.call('HSTRLEN', job, 'result') or 0
-        if keep and #out > 1 and bytes + size > PAGE_BYTES then
-          full = true -- this job starts the next page: the cursor stays before it
-          break
-        end
-        looked = looked + 1
-        last = score .. ':' .. id
-        if keep then
-          bytes = bytes + size
-          local h
-          if #fields > 0 then
-            h = {}
-            local v = redis.call('HMGET', job, unpack(fields))
-            for k = 1, #fields do
-              if v[k] then
-                h[#h + 1] = fields[k]
-                h[#h + 1] = v[k]
-              end
-            end
-          else
-            h = redis.call('HGETALL', job)
-          end
-          if #h > 0 then out[#out + 1] = h end
-        end
-        if #out - 1 >= limit or looked >= SCAN_MAX then break end
+  local maxn = cursor ~= '' and tonumber(max) or nil
+  local srcs = {}
+  local function add(key, fill)
+    srcs[#srcs + 1] = {key = key, fill = fill, max = max, maxn = maxn, after_id = after_id,
+                       offset = 0, buf = {}, pos = 1, done = false, pending = {}}
+    return srcs[#srcs]
+  end
+  local tb, tenant = string.match(index, '^(.*:t:([^:]*):)jobs$')
+  if tb then
+    for _, s in ipairs(STATUSES) do add(tb .. 'status:' .. s, zset_fill) end
+  else
+    add(index, zset_fill)
+    tb, tenant = string.match(index, '^(.*:t:([^:]*):)status:queued$')
+  end
+  -- status:queued may hold, for a while, a job claimed without its `qz`
+  -- mark (queued under schema 16 or older, claimed before data step 0017
+  -- marked it): such an entry is skipped.
+  for _, src in ipairs(srcs) do
+    if string.sub(src.key, -14) == ':status:queued' then src.check = 'queued' end
+  end
+  if tenant then
+    local zq = tb .. 'status:queued'
+    if redis.call('EXISTS', zq) == 0 then zq = nil end
+    for _, q in ipairs(tenant_queues(base, tenant)) do
+      if want_type == '' or q[2] == want_type then
+        local src = add(q[1], wait_fill)
+        src.jobs, src.zq, src.batch = base .. 'job:', zq, 8
       end
     end
-    offset = offset + #batch / 2
-    if #batch < 200 and not full then
-      -- The index ran out: no cursor unless we stopped early above.
-      if #out - 1 < limit and looked < SCAN_MAX then last = nil end
-      break
+  end
+  -- The next entry of the merge: the greatest (score, id) of the indexes'.
+  local function next_entry()
+    local best, from
+    for _, src in ipairs(srcs) do
+      local e = list_peek(src)
+      if e and (not best or e[2] > best[2] or (e[2] == best[2] and e[3] > best[3])) then
+        best, from = e, src
+      end
+    end
+    return best, from
+  end
+  local out = {''}
+  local looked, bytes, last = 0, 0, nil
+  while #out - 1 < limit and looked < SCAN_MAX do
+    local e, from = next_entry()
+    if not e then break end
+    local id = e[3]
+    local job = base .. 'job:' .. id
+    local keep = want_type == '' or redis.call('HGET', job, 'type') == want_type
+    if keep and from.check then keep = redis.call('HGET', job, 'status') == from.check end
+    local size = keep and redis.call('HSTRLEN', job, 'result') or 0
+    -- This job starts the next page: the cursor stays before it.
+    if keep and #out > 1 and bytes + size > PAGE_BYTES then break end
+    from.pos = from.pos + 1
+    looked = looked + 1
+    last = e[1] .. ':' .. id
+    if keep then
+      bytes = bytes + size
+      local h
+      local want_id = #fields == 0
+      if #fields > 0 then
+        h = {}
+        local v = redis.call('HMGET', job, unpack(fields))
+        for k = 1, #fields do
+          if v[k] then
+            h[#h + 1] = fields[k]
+            h[#h + 1] = v[k]
+          elseif fields[k] == 'id' then
+            want_id = true
+          end
+        end
+      else
+        h = redis.call('HGETALL', job)
+        for k = 1, #h, 2 do
+          if h[k] == 'id' then want_id = false end
+        end
+      end
+      -- The id is the key's (for a hash without the field).
+      if #h > 0 then
+        if want_id then
+          h[#h + 1] = 'id'
+          h[#h + 1] = id
+        end
+        out[#out + 1] = h
+      end
     end
   end
+  -- No cursor once every index ran out.
+  if not next_entry() then last = nil end
   out[1] = last or ''
   return out
 end
@@ -1368,6 +1562,10 @@ local function watch(keys, args)
   if (tonumber(v[2]) or 0) < until_ms then redis.call('HSET', job, 'watch', int(until_ms)) end
   local out = {}
   for i = 3, #v do out[i - 2] = v[i] end
+  -- The id is the key's (for a hash without the field).
+  for i = 3, #args do
+    if args[i] == 'id' and not out[i - 2] then out[i - 2] = string.match(job, ':job:(.+)$') end
+  end
   local entries = false
   if log == 'all' then entries = redis.call('LRANGE', job .. ':ev', 0, -1) end
   return {out, entries}

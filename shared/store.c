@@ -138,8 +138,9 @@ static int call_int(ht_store_t *s, ht_argv_t *a, long long *out)
     return rc;
 }
 
-/* Fills `job` from a flat field/value array reply. */
-static int job_from_reply(ht_store_t *s, const redisReply *r, ht_job_t *job)
+/* Fills `job` from a flat field/value array reply: the HGETALL of the job
+ * `id`, or with id NULL a claim's answer, which carries it. */
+static int job_from_reply(ht_store_t *s, const redisReply *r, const char *id, ht_job_t *job)
 {
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
         set_err(s, "%s", "redis: unexpected reply type (wanted a job hash)");
@@ -162,7 +163,7 @@ static int job_from_reply(ht_store_t *s, const redisReply *r, ht_job_t *job)
         strs[i] = e->str;
         lens[i] = e->len;
     }
-    rc = ht_job_from_hash(job, r->elements, strs, lens);
+    rc = ht_job_from_hash(job, id, r->elements, strs, lens);
     if (rc < 0)
         set_err(s, "%s", "stored job is malformed (missing id, type or status)");
 out:
@@ -489,7 +490,7 @@ int ht_store_claim(ht_store_t *s, const ht_keys_t *k, const ht_claimer_t *who, h
     if (r->type == REDIS_REPLY_NIL) {
         rc = 0;
     } else {
-        rc = job_from_reply(s, r, job);
+        rc = job_from_reply(s, r, NULL, job);
         rc = rc < 0 ? rc : 1;
         if (rc == 1 && counted)
             counted_wait(r, counted);
@@ -654,7 +655,7 @@ int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *jo
         }
         status = r->element[0];
         if (next && r->element[1]->type != REDIS_REPLY_NIL) {
-            int jrc = job_from_reply(s, r->element[1], next);
+            int jrc = job_from_reply(s, r->element[1], NULL, next);
             if (jrc < 0) {
                 freeReplyObject(r);
                 return jrc;
@@ -966,7 +967,7 @@ int ht_store_get(ht_store_t *s, const ht_keys_t *k, const char *id, ht_job_t *jo
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 0)
         rc = HT_ENOTFOUND;
     else
-        rc = job_from_reply(s, r, job);
+        rc = job_from_reply(s, r, id, job);
     freeReplyObject(r);
     return rc;
 }

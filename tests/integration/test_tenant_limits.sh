@@ -116,24 +116,28 @@ held() { # held NAME KEY: a sync submit of a 20 s job, in the background
 held h1 "$A_KEY"
 held h2 "$A_KEY"
 a_jobs() { ht_redis ZCARD "ht:{default}:t:a:$1"; }
+a_listed() { # the ids of a's jobs, oldest first (GET /v1/jobs)
+    ht_http GET '/v1/jobs?limit=100' "" "${a[@]}" >/dev/null
+    ht_json '.jobs | reverse | .[].id'
+}
 # Held by the api (its gauge), not only written to Redis.
 held_two() {
     ht_http GET /metrics "" "${b[@]}"
     grep -q '^hangtight_api_held_requests{kind="sync"} 2$' <<<"$HTTP_BODY"
 }
 wait_until 10 "a's two sync submits are held" held_two
-assert_eq "$(a_jobs jobs)" 2 "a's held jobs"
+assert_eq "$(a_listed | wc -l)" 2 "a's held jobs"
 ht_http POST /v1/jobs '{"type": "echo"}' "${a[@]}" -H 'Prefer: wait=5'
 assert_problem 429 "a's third held request"
 assert_eq "$(ht_header Retry-After)" 1 "held cap: Retry-After"
-assert_eq "$(ht_redis ZCARD 'ht:{default}:t:a:jobs')" 2 "the refused sync submit made no job"
+assert_eq "$(a_listed | wc -l)" 2 "the refused sync submit made no job"
 ht_http POST /v1/jobs '{"type": "echo"}' "${a[@]}"
 assert_status 202 "a can still submit without waiting"
 ht_http POST /v1/jobs '{"type": "echo", "payload": {"n": 1}}' "${b[@]}" -H 'Prefer: wait=10'
 assert_status 200 "b's sync submit is held and answered while a is at its cap"
 B_JOB=$(ht_json .id)
 
-JOB_A=$(ht_redis ZRANGE 'ht:{default}:t:a:jobs' 0 0)
+JOB_A=$(a_listed | head -n 1)
 curl -s -N -o "$HT_TMP/sse1.out" "${a[@]}" "$HT_URL/v1/jobs/$JOB_A/events" &
 wait_until 10 "a's first stream is open" test -s "$HT_TMP/sse1.out"
 ht_http GET "/v1/jobs/$JOB_A/events" "" "${a[@]}" --max-time 3

@@ -106,6 +106,16 @@ masters() {
 
 # Every key of the cluster's masters (or the one node) matching $1.
 scan_keys() { ht_redis_each --masters --scan --pattern "$1" "${@:2}"; }
+# "<id> <status> <qz>" of every member of every tenant's status:queued.
+queued_index_entries() {
+    local key id base
+    for key in $(scan_keys 'ht:{*}:t:*:status:queued'); do
+        base=${key%%\}:*}}:
+        for id in $(ht_redis ZRANGE "$key" 0 -1); do
+            echo "$id $(ht_redis HGET "${base}job:$id" status) $(ht_redis HGET "${base}job:$id" qz)"
+        done
+    done
+}
 
 # ht_as TENANT METHOD PATH [BODY [CURL ARGS...]]: ht_http with the tenant's key.
 ht_as() {
@@ -209,6 +219,11 @@ check_fixture() {
     assert_eq "$(scan_keys 'ht:{*}:job:*:log' | head -n 3)" "" "event log streams left"
     assert_eq "$(scan_keys 'ht:{*' | grep -E '^ht:\{[^}]*\}:(jobs|expiry|stats|status:[a-z]+)$' |
         head -n 3)" "" "queue-wide indexes or totals left"
+    assert_eq "$(scan_keys 'ht:{*}:t:*:jobs' | head -n 3)" "" "all-jobs indexes left"
+    # The jobs queued before are in status:queued, marked so that their
+    # claim takes them out of it.
+    assert_eq "$(queued_index_entries | awk '$2 != "queued" || $3 != 1' | head -n 3)" "" \
+        "status:queued entries that are not marked queued jobs"
     # Processes of any partition count serve the unpartitioned queue's jobs.
     assert_eq "$(ht_redis SISMEMBER 'ht:partitions:{default}' 1)" 1 "partition count 1 recorded"
     local key
@@ -320,6 +335,7 @@ check_fixture() {
     assert_eq "$(metric hangtight_jobs_running)" 0 "running at the end"
     assert_eq "$(metric hangtight_jobs_dead)" 0 "dead letters at the end"
     assert_eq "$(metric hangtight_jobs_scheduled)" 0 "scheduled at the end"
+    assert_eq "$(queued_index_entries | head -n 3)" "" "status:queued entries at the end"
 
     ht_stop "w$n"
     assert_eq "$HT_EXIT" 0 "worker exit status"
