@@ -64,18 +64,21 @@ done < <(ht_redis_each --masters --raw KEYS 'ht:{*}:job:*' | grep -E ':job:[^:]+
 assert_eq "$(wc -l <"$HT_TMP/all.txt")" 20 "jobs in Redis"
 assert_eq "$(awk '$3 == "queued"' "$HT_TMP/all.txt" | wc -l)" 17 "queued jobs"
 
-# walk QUERY LIMIT: the ids of every page of GET /v1/jobs?QUERY, in order.
-walk() {
-    local url="/v1/jobs?limit=$2${1:+&$1}" pages=0
+# walk_url URL: the ids of the page at URL and of every page after it, in
+# order.
+walk_url() {
+    local url=$1 pages=0
     while [[ -n "$url" ]]; do
         ht_http GET "$url"
         assert_status 200 "GET $url"
         ht_json '.jobs[].id'
         url=$(ht_json '.links.next // empty')
         pages=$((pages + 1))
-        ((pages <= 40)) || fail "more than 40 pages for $1"
+        ((pages <= 40)) || fail "more than 40 pages from $1"
     done
 }
+# walk QUERY LIMIT: the ids of every page of GET /v1/jobs?QUERY, in order.
+walk() { walk_url "/v1/jobs?limit=$2${1:+&$1}"; }
 for q in "" status=queued status=running status=succeeded type=lq.a "status=queued&type=lq.b"; do
     st=$(sed -n 's/.*status=\([a-z]*\).*/\1/p' <<<"$q")
     ty=$(sed -n 's/.*type=\([a-z.]*\).*/\1/p' <<<"$q")
@@ -98,12 +101,7 @@ new_a=$HT_JOB
 ht_submit '{"type": "lq.b", "priority": "high"}'
 {
     tr ' ' '\n' <<<"$first"
-    url=$next
-    while [[ -n "$url" ]]; do
-        ht_http GET "$url"
-        ht_json '.jobs[].id'
-        url=$(ht_json '.links.next // empty')
-    done
+    walk_url "$next"
 } >"$HT_TMP/got.txt"
 awk '$3 == "queued" { print $2 }' "$HT_TMP/all.txt" >"$HT_TMP/want.txt"
 diff "$HT_TMP/want.txt" "$HT_TMP/got.txt" >"$HT_TMP/diff.txt" ||
@@ -119,12 +117,7 @@ assert_status 200 "a claim between two pages"
 took=$(ht_json .job.id)
 {
     tr ' ' '\n' <<<"$first"
-    url=$next
-    while [[ -n "$url" ]]; do
-        ht_http GET "$url"
-        ht_json '.jobs[].id'
-        url=$(ht_json '.links.next // empty')
-    done
+    walk_url "$next"
 } >"$HT_TMP/got.txt"
 {
     echo "$new_a" # the newest
