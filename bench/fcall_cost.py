@@ -22,7 +22,11 @@ instead of the older shapes that take any type.  --caller-counts N (schema
 the claims and completions carry "the caller counts", the client sums what
 they answer, and sends the sums with one ht_count_add every N jobs (the
 worker sends once a second per partition: N models the jobs of that
-second); the drain's figures include those calls.
+second); the drain's figures include those calls.  --batch N (schema 18
+on, implies --caller-counts, 1000 unless given) drains with
+ht_complete_many: each call carries the outcomes of the jobs the client
+holds (up to N) and claims up to N more, as one worker's N slots would
+hand them to one dispatcher.
 
 Prints, per phase (submit, drain): Redis' own µs inside the calls (INFO
 commandstats), calls and µs per job of each command the functions ran,
@@ -221,6 +225,8 @@ def main():
                     help="claim with the types named (the calls of a worker of schema 13 on)")
     ap.add_argument("--caller-counts", type=int, default=0, metavar="N",
                     help="the caller counts (schema 16 on): one ht_count_add per N jobs")
+    ap.add_argument("--batch", type=int, default=0, metavar="N",
+                    help="drain with ht_complete_many, N outcomes + N claims per call (schema 18 on)")
     ap.add_argument("--callgrind", action="store_true",
                     help="run the private redis-server under callgrind: instructions per job")
     ap.add_argument("--keep", action="store_true", help="keep the private Redis' directory")
@@ -294,7 +300,9 @@ def run(a, r, cg, text, schema, one_trip):
             r.call("FCALL", "ht_watch", 1, b + "job:" + i, "60000")
         watched = len(marks)
 
-    counts = a.caller_counts
+    if a.batch and schema < 18:
+        sys.exit("--batch needs schema 18 or later (ht_complete_many)")
+    counts = a.caller_counts or (1000 if a.batch else 0)
     typed = a.types or counts > 0
     if typed and schema < 13:
         sys.exit("--types needs schema 13 or later")
@@ -339,8 +347,31 @@ def run(a, r, cg, text, schema, one_trip):
                           str(batches[0]), *args) == 1
             sums.clear()
 
-    job = as_job(r.call(*claim))
     done = 0
+    if a.batch:
+        # One worker's slots through one dispatcher: the outcomes of the
+        # jobs held, and as many claims, in each call.
+        many = ["FCALL", "ht_complete_many", 3, b + "active", b + "fence", b + "signal", b,
+                "w1", b + "events", "10000", "30000", "echo", str(a.batch)]
+        held = []
+        while True:
+            argv = []
+            for job in held:
+                argv += [job["id"], job["token"], "succeeded", '{"n": 1}', "0", "0", ""]
+            out = r.call(*(many + argv))
+            statuses, claimed = out
+            for k in range(len(held)):
+                assert statuses[2 * k] == "succeeded", out
+                tally("t:default:stats", "succeeded")
+                tally("metrics", "jobs:succeeded:echo")
+                observed("hist:run", statuses[2 * k + 1])
+                done += 1
+                if done % counts == 0:
+                    send()
+            held = [as_job(flat) for flat in claimed]
+            if not held:
+                break
+    job = None if a.batch else as_job(r.call(*claim))
     while job:
         i = job["id"]
         keys = [b + "job:" + i, b + "active", b + "wait:default", b + "signal"]
@@ -371,6 +402,8 @@ def run(a, r, cg, text, schema, one_trip):
     cmds, m2, instr = phase_end("drain")
     assert done == a.jobs, done
     report("drain", a.jobs, cmds, instr)
+    if a.batch:
+        print("        batches of %d outcomes + %d claims per ht_complete_many" % (a.batch, a.batch))
     if counts:
         print("        %d ht_count_add calls (one per %d jobs)" % (batches[0], counts))
     memory_report(r, "finished", b, ids)
