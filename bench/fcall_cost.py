@@ -29,7 +29,8 @@ holds (up to N) and claims up to N more, as one worker's N slots would
 hand them to one dispatcher.
 
 Prints, per phase (submit, drain): Redis' own µs inside the calls (INFO
-commandstats), calls and µs per job of each command the functions ran,
+commandstats) and its main thread's CPU time with the calls' I/O (INFO
+cpu; the client's few INFO calls included), calls and µs per job of each command the functions ran,
 callgrind's instructions per job (--callgrind: counts zeroed before and
 dumped after each phase, the client's INFO/CONFIG calls included, which are
 few), and bytes: used_memory per queued and per finished job, and MEMORY
@@ -100,11 +101,18 @@ def stats(r):
     return cmds, used
 
 
-def report(what, n, cmds, instr):
+def cpu_us(r):
+    """The main thread's CPU time, user + system, in µs: the calls and their I/O."""
+    info = dict(x.split(":", 1) for x in r.call("INFO", "cpu").splitlines() if ":" in x)
+    return (float(info["used_cpu_user_main_thread"]) + float(info["used_cpu_sys_main_thread"])) * 1e6
+
+
+def report(what, n, cmds, instr, cpu=None):
     calls = sum(c for name, (c, _) in cmds.items() if name not in OWN)
     fc = cmds.get("fcall", (0, 0))
-    print("%-7s Redis usec/job %6.1f   FCALLs/job %.2f   commands/job %5.2f%s" % (
-        what, fc[1] / n, fc[0] / n, calls / n,
+    print("%-7s Redis usec/job %6.1f%s   FCALLs/job %.2f   commands/job %5.2f%s" % (
+        what, fc[1] / n, " (CPU with I/O %.1f)" % (cpu / n) if cpu is not None else "",
+        fc[0] / n, calls / n,
         "   instructions/job %d" % (instr / n) if instr is not None else ""))
     rows = sorted(((c, u, name) for name, (c, u) in cmds.items()
                    if name not in OWN and name != "fcall"), key=lambda x: (-x[1], -x[0]))
@@ -269,8 +277,11 @@ def run(a, r, cg, text, schema, one_trip):
         a.lib, schema, a.jobs, ", %g %% watched" % a.watched if a.watched else ""))
     _, m0 = stats(r)
 
+    cpu0 = [0.0]
+
     def phase_start():
         r.call("CONFIG", "RESETSTAT")
+        cpu0[0] = cpu_us(r)
         if cg:
             cg.zero()
 
@@ -278,8 +289,9 @@ def run(a, r, cg, text, schema, one_trip):
         instr = None
         if cg:
             instr, _ = cg.dump(label)
+        cpu = cpu_us(r) - cpu0[0]
         cmds, mem = stats(r)
-        return cmds, mem, instr
+        return cmds, mem, instr, cpu
 
     ids = [str(uuid.uuid4()) for _ in range(a.jobs)]
     phase_start()
@@ -288,8 +300,8 @@ def run(a, r, cg, text, schema, one_trip):
                b + "events", "0", "", "", "type", "echo", "queue", "default", "tenant",
                "default", "priority", "default", "payload", '{"n": 1}', "max_attempts", "3",
                "timeout_s", "300", "ttl_s", "86400", "failed_ttl_s", "604800")
-    cmds, m1, instr = phase_end("submit")
-    report("submit", a.jobs, cmds, instr)
+    cmds, m1, instr, cpu = phase_end("submit")
+    report("submit", a.jobs, cmds, instr, cpu)
     memory_report(r, "queued", b, ids)
 
     watched = 0
@@ -399,9 +411,9 @@ def run(a, r, cg, text, schema, one_trip):
         done += 1
     if counts:
         send()
-    cmds, m2, instr = phase_end("drain")
+    cmds, m2, instr, cpu = phase_end("drain")
     assert done == a.jobs, done
-    report("drain", a.jobs, cmds, instr)
+    report("drain", a.jobs, cmds, instr, cpu)
     if a.batch:
         print("        batches of %d outcomes + %d claims per ht_complete_many" % (a.batch, a.batch))
     if counts:
