@@ -666,6 +666,33 @@ local function positive(arg)
   return nil
 end
 
+-- HINCRBY key field n now, or, with `sums` (a call that settles or claims
+-- several jobs, see ht_complete_many), added to sums and sent by
+-- send_sums, one HINCRBY per key and field whose sum is not 0: what a
+-- batch adds up to, as one command.
+local function add(sums, key, field, n)
+  if not sums then
+    redis.call('HINCRBY', key, field, n)
+    return
+  end
+  local name = key .. '\0' .. field
+  local e = sums[name]
+  if not e then
+    e = {key, field, 0}
+    sums[name] = e
+    sums[#sums + 1] = e
+  end
+  e[3] = e[3] + n
+end
+
+local function send_sums(sums)
+  for i, e in ipairs(sums) do
+    if e[3] ~= 0 then redis.call('HINCRBY', e[1], e[2], e[3]) end
+    sums[e[1] .. '\0' .. e[2]] = nil
+    sums[i] = nil
+  end
+end
+
 -- Starts job `id`, just popped from its list, for claimer `c` (see
 -- take_next): its new attempt, token and lease; it counts in its type's
 -- running count, and `capped` (claimed under a type cap) marks it so that
@@ -674,14 +701,24 @@ end
 -- or nil when the id is not a queued job's (a stale entry: dropped).  When
 -- the caller counts (c.tally), the start is not counted here and the reply
 -- ends with the pair 'count_wait', "<bucket> <ms>", when this start is the
--- first of the job's life (the wait observation).
+-- first of the job's life (the wait observation).  With c.sums (see add)
+-- the running count's increment is summed, and the fencing tokens after
+-- the call's first are counted in c.unfenced and taken from the counter at
+-- the end of the call (send_claims): nothing else runs in between.
 local function start(c, id, capped)
   local job = c.base .. 'job:' .. id
   local j = load(job, id, CLAIM_FIELDS)
   if j.f.status ~= 'queued' then return nil end
   j.tally = c.tally
   j.now = c.now or now_ms()
-  local token = redis.call('INCR', c.fence)
+  local token
+  if c.fenced then
+    c.fenced, c.unfenced = c.fenced + 1, c.unfenced + 1
+    token = c.fenced
+  else
+    token = redis.call('INCR', c.fence)
+    if c.sums then c.fenced, c.unfenced = token, 0 end
+  end
   local score, deadline = lease_of(j.now, tonumber(j.f.timeout_s) or 300, c.lease, c.grace)
   put(j, 'attempt', int((tonumber(j.f.attempt) or 0) + 1))
   del(j, 'progress_pct')
@@ -691,7 +728,7 @@ local function start(c, id, capped)
   put(j, 'worker', c.worker)
   put(j, 'started_at', int(j.now))
   put(j, 'deadline_at', int(deadline))
-  redis.call('HINCRBY', c.base .. 'running', 'y:' .. (j.f.type or ''), 1)
+  add(c.sums, c.base .. 'running', 'y:' .. (j.f.type or ''), 1)
   put(j, 'counted', '1')
   if capped then put(j, 'capped', '1') end
   observe_start(j)
@@ -777,7 +814,7 @@ local function from_type(c, prio, jtype, ready, capped)
         if c.weights then redis.call('HDEL', base .. 'turn', field) end
       end
       if id then
-        redis.call('HINCRBY', base .. 'depth', prio, -1)
+        add(c.sums, base .. 'depth', prio, -1)
         local job = start(c, id, capped)
         if job then
           -- The type was served: it goes to the end of the type order.
@@ -1018,12 +1055,12 @@ end
 -- A running attempt ended (its outcome stored, reaped, or handed back; call
 -- it once the job's status changed): its type's running count drops, its
 -- tenant, if parked at its running cap, comes back, and idle workers are
--- woken when that or a capped type made room.
+-- woken when that or a capped type made room.  j.sums: see add.
 local function ended(j, signal)
   local f = j.f
   local woke = f.capped == '1'
   if f.counted == '1' then
-    redis.call('HINCRBY', j.base .. 'running', 'y:' .. (f.type or ''), -1)
+    add(j.sums, j.base .. 'running', 'y:' .. (f.type or ''), -1)
     del(j, 'counted')
   end
   del(j, 'capped')
@@ -1073,7 +1110,8 @@ end
 --   failed with the same error (the reaper would have written its own).
 --   settle stores one outcome o: {job (its key), active, signal, id, token,
 -- outcome, body (result or error JSON), retryable (true|false), channel,
--- delay_ms, output}, shared by ht_complete and ht_complete_many.  Returns
+-- delay_ms, output, sums (see add)}, shared by ht_complete and
+-- ht_complete_many.  Returns
 -- the job's new status or nil, and the run observation when tally.
 local function settle(o, now, tally)
   local job, active, signal = o.job, o.active, o.signal
@@ -1094,6 +1132,7 @@ local function settle(o, now, tally)
   end
   j.tally = tally
   j.now = now
+  j.sums = o.sums
   redis.call('ZREM', active, id)
   observe_run(j)
   local status
@@ -1167,7 +1206,9 @@ end
 -- order, and then up to k jobs are claimed one after another exactly as
 -- that many ht_claim calls would claim them (priorities, types, caps,
 -- tenants' turns, pause), with one clock reading and one read of the
--- limits for the whole call.  Returns {statuses, jobs}: statuses holds two
+-- limits for the whole call; the counters the call moves (each type's
+-- running count, each priority's depth, the fencing counter) are summed
+-- and moved once.  Returns {statuses, jobs}: statuses holds two
 -- entries per outcome, in order, the job's new status or nil (stale) and
 -- the run observation or nil, as ht_complete answers them with the caller
 -- counting; jobs holds the claimed jobs (0 to k), each as ht_claim answers
@@ -1184,29 +1225,34 @@ local function complete_many(keys, args)
   end
   local now = now_ms()
   local base, active, signal, channel = args[1], keys[1], keys[3], args[3]
-  local statuses = {}
+  local statuses, sums = {}, {}
   for i = 0, n - 1 do
     local a = 7 + i * 7
     local status, run = settle({job = base .. 'job:' .. args[a + 1], active = active,
                                 signal = signal, id = args[a + 1], token = args[a + 2],
                                 outcome = args[a + 3], body = args[a + 4],
                                 retryable = args[a + 5] == '1', channel = channel,
-                                delay_ms = tonumber(args[a + 6]) or 0, output = args[a + 7]},
-                               now, true)
+                                delay_ms = tonumber(args[a + 6]) or 0, output = args[a + 7],
+                                sums = sums}, now, true)
     statuses[#statuses + 1] = status or false
     statuses[#statuses + 1] = run or false
   end
+  -- The running counts the outcomes lowered are sent before the claims
+  -- read them (take_next's caps).
+  send_sums(sums)
   local jobs = {}
   local types, ntypes = type_set(args[6])
   if ntypes > 0 and k > 0 then
     local c = {base = base, active = active, fence = keys[2], types = types, worker = args[2],
                channel = channel, lease = positive(args[4]), grace = positive(args[5]),
-               now = now, tally = true}
+               now = now, tally = true, sums = sums}
     for _ = 1, k do
       local job = take_next(c)
       if not job then break end
       jobs[#jobs + 1] = job
     end
+    send_sums(sums)
+    if c.unfenced and c.unfenced > 0 then redis.call('INCRBY', c.fence, c.unfenced) end
   end
   return {statuses, jobs}
 end

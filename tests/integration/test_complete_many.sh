@@ -60,7 +60,11 @@ for n in 0 1 2 3; do
     assert_eq "$(ht_job_hget "$id" worker)" wt "job $id held by the caller"
     [[ -n "$(ht_redis ZSCORE "${B}active" "$id")" ]] || fail "job $id has no lease"
 done
-assert_eq "$(ht_redis GET "${B}fence")" 4 "one fencing token per claim"
+assert_eq "$(claimed 0 token) $(claimed 1 token) $(claimed 2 token) $(claimed 3 token)" \
+    "1 2 3 4" "the claims' fencing tokens, in claim order"
+assert_eq "$(ht_redis GET "${B}fence")" 4 "the fencing counter past the call's tokens"
+assert_eq "$(ht_redis HGET "${B}running" y:echo)" 4 "echo's running count"
+assert_eq "$(ht_redis HGET "${B}depth" default)" 2 "queued"
 
 # ---- one batch: succeeded, stale, retry, canceled ------------------------
 a1=${a_ids[0]} b1=${b_ids[0]} a2=${a_ids[1]} b2=${b_ids[1]}
