@@ -5,7 +5,9 @@
 # ht_complete settles it: a stale token is refused for its job alone while
 # the others of the batch are stored, a canceled job ends canceled, a
 # retryable failure goes back to its queue with its error.  The claims of
-# one call take turns across tenants as that many ht_claim calls do, stop
+# one call take turns across tenants as that many ht_claim calls do (a mix
+# of tenants, a weight, types and priorities, claimed in calls of 3, comes
+# out in the order single ht_claim calls take the same mix), stop
 # at a type's running cap (an outcome of the same call that frees room is
 # settled first), and stop early when the queue is empty.
 source "$(dirname "$0")/lib.sh"
@@ -22,12 +24,14 @@ ht_start_worker w0 --concurrency 1
 ht_stop w0
 
 B='ht:{default}:'
+TYPES=echo
 # many K [ID TOKEN OUTCOME BODY RETRYABLE DELAY_MS OUTPUT]...: one
-# ht_complete_many of worker wt (lease 10 s, grace 30 s, type echo), its
+# ht_complete_many of worker wt (lease 10 s, grace 30 s, the types in
+# $TYPES), its
 # answer as JSON in MANY: [[status, run, ...], [[field, value, ...], ...]].
 many() {
     MANY=$(ht_redis --json FCALL ht_complete_many 3 "${B}active" "${B}fence" "${B}signal" \
-        "$B" wt "${B}events" 10000 30000 echo "$@")
+        "$B" wt "${B}events" 10000 30000 "$TYPES" "$@")
     jq -e . <<<"$MANY" >/dev/null || fail "ht_complete_many answered: $MANY"
 }
 claimed_count() { jq '.[1] | length' <<<"$MANY"; }
@@ -130,6 +134,61 @@ assert_eq "$(claimed 0 id) $(claimed 1 id)" "$c1 $c2" "the last two, one per ten
 c1t=$(claimed 0 token)
 assert_eq "$(ht_redis HGET "${B}running" y:echo)" 2 "echo's running count"
 assert_eq "$(ht_redis HGET "${B}depth" default)" 0 "nothing queued"
+
+# ---- the same claims as single ht_claim calls: priorities, types, weights
+# A mix of two tenants (a of weight 2), two types and two priorities is
+# claimed to the end in calls of 3 claims, then submitted again and
+# claimed by single ht_claim calls: the same (tenant, type, priority) in
+# the same order.  c1 and c2 (above) stay held.
+ht_http PUT /v1/limits/tenants/a '{"weight": 2}' "${ops[@]}"
+assert_status 200 "a's weight"
+submit_mix() {
+    local t
+    for t in echo sleep echo echo sleep; do
+        ht_submit "{\"type\": \"$t\", \"payload\": {}}" "${a[@]}"
+        ht_submit "{\"type\": \"$t\", \"payload\": {}}" "${b[@]}"
+    done
+    ht_submit '{"type": "sleep", "priority": "high", "payload": {}}' "${b[@]}"
+    ht_submit '{"type": "echo", "priority": "high", "payload": {}}' "${a[@]}"
+}
+# "tenant/type/priority" of each job of a claim reply (flat pairs) on stdin.
+claim_key='[range(0; length; 2) as $i | {(.[$i]): .[$i + 1]}] | add
+    | "\(.tenant)/\(.type)/\(.priority // "default")"'
+TYPES="echo sleep"
+submit_mix
+batched=() held=()
+while :; do
+    many 3
+    n=$(claimed_count)
+    ((n > 0)) || break
+    mapfile -t got < <(jq -r ".[1][] | $claim_key" <<<"$MANY")
+    batched+=("${got[@]}")
+    for ((i = 0; i < n; i++)); do held+=("$(claimed "$i" id) $(claimed "$i" token)"); done
+done
+assert_eq "${#batched[@]}" 12 "the mix claimed in calls of 3"
+submit_mix
+single=()
+while :; do
+    one=$(ht_redis --json FCALL ht_claim 2 "${B}active" "${B}fence" "$B" ws "${B}events" \
+        10000 30000 "echo sleep" 1)
+    [[ "$one" == null ]] && break
+    single+=("$(jq -r "$claim_key" <<<"$one")")
+    held+=("$(jq -r '.[1]' <<<"$one") $(jq -r '[range(0; length; 2) as $i | {(.[$i]): .[$i + 1]}] | add | .token' <<<"$one")")
+done
+assert_eq "${#single[@]}" 12 "the mix claimed by single calls"
+assert_eq "${batched[*]}" "${single[*]}" "claims in calls of 3 against single claims"
+assert_eq "${batched[0]} ${batched[1]}" "a/echo/high b/sleep/high" "high first, types in turn"
+# Done with them (k = 0: settles only); the weight goes.
+args=()
+for h in "${held[@]}"; do args+=(${h% *} ${h#* } succeeded '{}' 0 0 ''); done
+many 0 "${args[@]}"
+assert_eq "$(jq '.[0] as $s | [range(0; $s | length; 2) | $s[.] | select(. == "succeeded")] | length' <<<"$MANY")" \
+    24 "the mix's outcomes"
+TYPES=echo
+ht_http DELETE /v1/limits/tenants/a "" "${ops[@]}"
+assert_status 204 "a's weight removed"
+assert_eq "$(ht_redis HGET "${B}running" y:echo) $(ht_redis HGET "${B}running" y:sleep)" \
+    "2 0" "running counts: c1 and c2 only"
 
 # ---- a paused queue claims nothing; malformed calls are refused ---------
 ht_http POST /v1/queues/default/pause "" "${ops[@]}"
