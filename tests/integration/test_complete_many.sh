@@ -24,7 +24,7 @@ ht_start_worker w0 --concurrency 1
 ht_stop w0
 
 B='ht:{default}:'
-TYPES=echo
+TYPES="echo"
 # many K [ID TOKEN OUTCOME BODY RETRYABLE DELAY_MS OUTPUT]...: one
 # ht_complete_many of worker wt (lease 10 s, grace 30 s, the types in
 # $TYPES), its
@@ -180,11 +180,11 @@ assert_eq "${batched[*]}" "${single[*]}" "claims in calls of 3 against single cl
 assert_eq "${batched[0]} ${batched[1]}" "a/echo/high b/sleep/high" "high first, types in turn"
 # Done with them (k = 0: settles only); the weight goes.
 args=()
-for h in "${held[@]}"; do args+=(${h% *} ${h#* } succeeded '{}' 0 0 ''); done
+for h in "${held[@]}"; do args+=("${h% *}" "${h#* }" succeeded '{}' 0 0 ''); done
 many 0 "${args[@]}"
 assert_eq "$(jq '.[0] as $s | [range(0; $s | length; 2) | $s[.] | select(. == "succeeded")] | length' <<<"$MANY")" \
     24 "the mix's outcomes"
-TYPES=echo
+TYPES="echo"
 ht_http DELETE /v1/limits/tenants/a "" "${ops[@]}"
 assert_status 204 "a's weight removed"
 assert_eq "$(ht_redis HGET "${B}running" y:echo) $(ht_redis HGET "${B}running" y:sleep)" \
