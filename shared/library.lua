@@ -705,7 +705,7 @@ end
 -- first of the job's life (the wait observation).  With c.sums (see add)
 -- the running count's increment is summed, and the fencing tokens after
 -- the call's first are counted in c.unfenced and taken from the counter at
--- the end of the call (send_claims): nothing else runs in between.
+-- the end of the call (ht_complete_many): nothing else runs in between.
 local function start(c, id, capped)
   local job = c.base .. 'job:' .. id
   local j = load(job, id, CLAIM_FIELDS)
@@ -1111,9 +1111,8 @@ end
 --   failed with the same error (the reaper would have written its own).
 --   settle stores one outcome o: {job (its key), active, signal, id, token,
 -- outcome, body (result or error JSON), retryable (true|false), channel,
--- delay_ms, output, sums (see add)}, shared by ht_complete and
--- ht_complete_many.  Returns
--- the job's new status or nil, and the run observation when tally.
+-- delay_ms, output, sums (see add)}, for ht_complete and ht_complete_many.
+-- Returns the job's new status or nil, and the run observation when tally.
 local function settle(o, now, tally)
   local job, active, signal = o.job, o.active, o.signal
   local id, token, outcome, body = o.id, o.token, o.outcome, o.body
