@@ -22,10 +22,15 @@ instead of the older shapes that take any type.  --caller-counts N (schema
 the claims and completions carry "the caller counts", the client sums what
 they answer, and sends the sums with one ht_count_add every N jobs (the
 worker sends once a second per partition: N models the jobs of that
-second); the drain's figures include those calls.
+second); the drain's figures include those calls.  --batch N (schema 18
+on, implies --caller-counts, 1000 unless given) drains with
+ht_complete_many: each call carries the outcomes of the jobs the client
+holds (up to N) and claims up to N more, as one worker's N slots would
+hand them to one dispatcher.
 
 Prints, per phase (submit, drain): Redis' own µs inside the calls (INFO
-commandstats), calls and µs per job of each command the functions ran,
+commandstats) and its main thread's CPU time with the calls' I/O (INFO
+cpu; the client's few INFO calls included), calls and µs per job of each command the functions ran,
 callgrind's instructions per job (--callgrind: counts zeroed before and
 dumped after each phase, the client's INFO/CONFIG calls included, which are
 few), and bytes: used_memory per queued and per finished job, and MEMORY
@@ -80,7 +85,10 @@ class Redis:
         raise RuntimeError("bad reply %r" % line)
 
 
-OWN = ("info", "config|resetstat", "memory|usage", "scan", "exists", "dbsize", "lrange", "ttl")
+# The client's own calls inside a phase (between CONFIG RESETSTAT and the
+# INFO that reads the stats); every other command is the library's, EXISTS
+# and LRANGE included.
+OWN = ("info", "config|resetstat")
 
 
 def stats(r):
@@ -96,11 +104,18 @@ def stats(r):
     return cmds, used
 
 
-def report(what, n, cmds, instr):
+def cpu_us(r):
+    """The main thread's CPU time, user + system, in µs: the calls and their I/O."""
+    info = dict(x.split(":", 1) for x in r.call("INFO", "cpu").splitlines() if ":" in x)
+    return (float(info["used_cpu_user_main_thread"]) + float(info["used_cpu_sys_main_thread"])) * 1e6
+
+
+def report(what, n, cmds, instr, cpu=None):
     calls = sum(c for name, (c, _) in cmds.items() if name not in OWN)
     fc = cmds.get("fcall", (0, 0))
-    print("%-7s Redis usec/job %6.1f   FCALLs/job %.2f   commands/job %5.2f%s" % (
-        what, fc[1] / n, fc[0] / n, calls / n,
+    print("%-7s Redis usec/job %6.1f%s   FCALLs/job %.2f   commands/job %5.2f%s" % (
+        what, fc[1] / n, " (CPU with I/O %.1f)" % (cpu / n) if cpu is not None else "",
+        fc[0] / n, calls / n,
         "   instructions/job %d" % (instr / n) if instr is not None else ""))
     rows = sorted(((c, u, name) for name, (c, u) in cmds.items()
                    if name not in OWN and name != "fcall"), key=lambda x: (-x[1], -x[0]))
@@ -221,6 +236,8 @@ def main():
                     help="claim with the types named (the calls of a worker of schema 13 on)")
     ap.add_argument("--caller-counts", type=int, default=0, metavar="N",
                     help="the caller counts (schema 16 on): one ht_count_add per N jobs")
+    ap.add_argument("--batch", type=int, default=0, metavar="N",
+                    help="drain with ht_complete_many, N outcomes + N claims per call (schema 18 on)")
     ap.add_argument("--callgrind", action="store_true",
                     help="run the private redis-server under callgrind: instructions per job")
     ap.add_argument("--keep", action="store_true", help="keep the private Redis' directory")
@@ -263,8 +280,11 @@ def run(a, r, cg, text, schema, one_trip):
         a.lib, schema, a.jobs, ", %g %% watched" % a.watched if a.watched else ""))
     _, m0 = stats(r)
 
+    cpu0 = [0.0]
+
     def phase_start():
         r.call("CONFIG", "RESETSTAT")
+        cpu0[0] = cpu_us(r)
         if cg:
             cg.zero()
 
@@ -272,8 +292,9 @@ def run(a, r, cg, text, schema, one_trip):
         instr = None
         if cg:
             instr, _ = cg.dump(label)
+        cpu = cpu_us(r) - cpu0[0]
         cmds, mem = stats(r)
-        return cmds, mem, instr
+        return cmds, mem, instr, cpu
 
     ids = [str(uuid.uuid4()) for _ in range(a.jobs)]
     phase_start()
@@ -282,8 +303,8 @@ def run(a, r, cg, text, schema, one_trip):
                b + "events", "0", "", "", "type", "echo", "queue", "default", "tenant",
                "default", "priority", "default", "payload", '{"n": 1}', "max_attempts", "3",
                "timeout_s", "300", "ttl_s", "86400", "failed_ttl_s", "604800")
-    cmds, m1, instr = phase_end("submit")
-    report("submit", a.jobs, cmds, instr)
+    cmds, m1, instr, cpu = phase_end("submit")
+    report("submit", a.jobs, cmds, instr, cpu)
     memory_report(r, "queued", b, ids)
 
     watched = 0
@@ -294,7 +315,9 @@ def run(a, r, cg, text, schema, one_trip):
             r.call("FCALL", "ht_watch", 1, b + "job:" + i, "60000")
         watched = len(marks)
 
-    counts = a.caller_counts
+    if a.batch and schema < 18:
+        sys.exit("--batch needs schema 18 or later (ht_complete_many)")
+    counts = a.caller_counts or (1000 if a.batch else 0)
     typed = a.types or counts > 0
     if typed and schema < 13:
         sys.exit("--types needs schema 13 or later")
@@ -339,8 +362,31 @@ def run(a, r, cg, text, schema, one_trip):
                           str(batches[0]), *args) == 1
             sums.clear()
 
-    job = as_job(r.call(*claim))
     done = 0
+    if a.batch:
+        # One worker's slots through one dispatcher: the outcomes of the
+        # jobs held, and as many claims, in each call.
+        many = ["FCALL", "ht_complete_many", 3, b + "active", b + "fence", b + "signal", b,
+                "w1", b + "events", "10000", "30000", "echo", str(a.batch)]
+        held = []
+        while True:
+            argv = []
+            for job in held:
+                argv += [job["id"], job["token"], "succeeded", '{"n": 1}', "0", "0", ""]
+            out = r.call(*(many + argv))
+            statuses, claimed = out
+            for k in range(len(held)):
+                assert statuses[2 * k] == "succeeded", out
+                tally("t:default:stats", "succeeded")
+                tally("metrics", "jobs:succeeded:echo")
+                observed("hist:run", statuses[2 * k + 1])
+                done += 1
+                if done % counts == 0:
+                    send()
+            held = [as_job(flat) for flat in claimed]
+            if not held:
+                break
+    job = None if a.batch else as_job(r.call(*claim))
     while job:
         i = job["id"]
         keys = [b + "job:" + i, b + "active", b + "wait:default", b + "signal"]
@@ -368,9 +414,11 @@ def run(a, r, cg, text, schema, one_trip):
         done += 1
     if counts:
         send()
-    cmds, m2, instr = phase_end("drain")
+    cmds, m2, instr, cpu = phase_end("drain")
     assert done == a.jobs, done
-    report("drain", a.jobs, cmds, instr)
+    report("drain", a.jobs, cmds, instr, cpu)
+    if a.batch:
+        print("        batches of %d outcomes + %d claims per ht_complete_many" % (a.batch, a.batch))
     if counts:
         print("        %d ht_count_add calls (one per %d jobs)" % (batches[0], counts))
     memory_report(r, "finished", b, ids)

@@ -17,7 +17,7 @@ the keyspace as it is (a fix, a faster call) keeps SCHEMA: migrate loads the
 library wherever the loaded text differs.
 ]]
 
-local SCHEMA = 17
+local SCHEMA = 18
 
 local SIGNAL_CAP = 64
 -- Fields a submit leaves out of the job's hash when the caller's value is
@@ -666,6 +666,34 @@ local function positive(arg)
   return nil
 end
 
+-- HINCRBY key field n now, or, with `sums` (a call that settles or claims
+-- several jobs, see ht_complete_many), added to sums and sent by
+-- send_sums, one HINCRBY per key and field whose sum is not 0: what a
+-- batch adds up to, as one command.
+local function add(sums, key, field, n)
+  if not sums then
+    redis.call('HINCRBY', key, field, n)
+    return
+  end
+  local name = key .. '\0' .. field
+  local e = sums[name]
+  if not e then
+    e = {key, field, 0}
+    sums[name] = e
+    sums[#sums + 1] = e
+  end
+  e[3] = e[3] + n
+end
+
+local function send_sums(sums)
+  if not sums then return end
+  for i, e in ipairs(sums) do
+    if e[3] ~= 0 then redis.call('HINCRBY', e[1], e[2], e[3]) end
+    sums[e[1] .. '\0' .. e[2]] = nil
+    sums[i] = nil
+  end
+end
+
 -- Starts job `id`, just popped from its list, for claimer `c` (see
 -- take_next): its new attempt, token and lease; it counts in its type's
 -- running count, and `capped` (claimed under a type cap) marks it so that
@@ -674,14 +702,24 @@ end
 -- or nil when the id is not a queued job's (a stale entry: dropped).  When
 -- the caller counts (c.tally), the start is not counted here and the reply
 -- ends with the pair 'count_wait', "<bucket> <ms>", when this start is the
--- first of the job's life (the wait observation).
+-- first of the job's life (the wait observation).  With c.sums (see add)
+-- the running count's increment is summed, and the fencing tokens after
+-- the call's first are counted in c.unfenced and taken from the counter at
+-- the end of the call (ht_complete_many): nothing else runs in between.
 local function start(c, id, capped)
   local job = c.base .. 'job:' .. id
   local j = load(job, id, CLAIM_FIELDS)
   if j.f.status ~= 'queued' then return nil end
   j.tally = c.tally
   j.now = c.now or now_ms()
-  local token = redis.call('INCR', c.fence)
+  local token
+  if c.fenced then
+    c.fenced, c.unfenced = c.fenced + 1, c.unfenced + 1
+    token = c.fenced
+  else
+    token = redis.call('INCR', c.fence)
+    if c.sums then c.fenced, c.unfenced = token, 0 end
+  end
   local score, deadline = lease_of(j.now, tonumber(j.f.timeout_s) or 300, c.lease, c.grace)
   put(j, 'attempt', int((tonumber(j.f.attempt) or 0) + 1))
   del(j, 'progress_pct')
@@ -691,7 +729,7 @@ local function start(c, id, capped)
   put(j, 'worker', c.worker)
   put(j, 'started_at', int(j.now))
   put(j, 'deadline_at', int(deadline))
-  redis.call('HINCRBY', c.base .. 'running', 'y:' .. (j.f.type or ''), 1)
+  add(c.sums, c.base .. 'running', 'y:' .. (j.f.type or ''), 1)
   put(j, 'counted', '1')
   if capped then put(j, 'capped', '1') end
   observe_start(j)
@@ -734,11 +772,24 @@ local function next_turn(base, rr, field, tenant, weights)
   end
 end
 
+-- Drops type `jtype` from the claimer's copy of a type order (see
+-- take_next): every entry, or, with `again`, the first one, which then goes
+-- to the end, as the LREM and RPUSH on the list itself do.
+local function reorder(list, jtype, again)
+  for i = #list, 1, -1 do
+    if list[i] == jtype then
+      table.remove(list, i)
+      if again then break end
+    end
+  end
+  if again then list[#list + 1] = jtype end
+end
+
 -- Claims from the rotation of (prio, jtype): the head tenant's oldest job,
--- skipping (parking) tenants at their running cap.  nready: the length of
--- the priority's type order (1: no reordering to do).  Returns the job or
--- nil when the rotation has nothing claimable.
-local function from_type(c, prio, jtype, nready, capped)
+-- skipping (parking) tenants at their running cap.  ready: the claimer's
+-- copy of the priority's type order, kept as the list itself changes.
+-- Returns the job or nil when the rotation has nothing claimable.
+local function from_type(c, prio, jtype, ready, capped)
   local base = c.base
   local rr, rt, field = base .. 'rr:' .. prio .. ':' .. jtype, base .. 'rt:' .. prio,
                         prio .. ':' .. jtype
@@ -746,6 +797,7 @@ local function from_type(c, prio, jtype, nready, capped)
     local tenant = redis.call('LINDEX', rr, 0)
     if not tenant then
       redis.call('LREM', rt, 0, jtype)
+      reorder(ready, jtype, false)
       return nil
     end
     local tcap = c.tcaps and tonumber(redis.call('HGET', base .. 'limits', 'tr:' .. tenant))
@@ -763,15 +815,17 @@ local function from_type(c, prio, jtype, nready, capped)
         if c.weights then redis.call('HDEL', base .. 'turn', field) end
       end
       if id then
-        redis.call('HINCRBY', base .. 'depth', prio, -1)
+        add(c.sums, base .. 'depth', prio, -1)
         local job = start(c, id, capped)
         if job then
           -- The type was served: it goes to the end of the type order.
           if redis.call('EXISTS', rr) == 0 then
             redis.call('LREM', rt, 0, jtype)
-          elseif nready > 1 then
+            reorder(ready, jtype, false)
+          elseif #ready > 1 then
             redis.call('LREM', rt, 1, jtype)
             redis.call('RPUSH', rt, jtype)
+            reorder(ready, jtype, true)
           end
           return job
         end
@@ -780,30 +834,46 @@ local function from_type(c, prio, jtype, nready, capped)
   end
 end
 
--- The claim itself, shared by ht_claim and ht_complete.  c: {base, active,
--- fence, worker, channel, lease, grace, now (nil: read when a job is
--- found), types (a set; nil: any type, for callers of schema 12 and
--- older), tally (true: the caller counts, see start)}.  The first priority
--- with a claimable job wins; within it the caller's types are tried least
--- recently served first, skipping paused types and types at their running
--- cap; within a type, tenants take turns (from_type).  Nothing is claimed
--- while the partition is paused.
+-- The claim itself, shared by ht_claim, ht_complete and ht_complete_many.
+-- c: {base, active, fence, worker, channel, lease, grace, now (nil: read
+-- when a job is found), types (a set; nil: any type, for callers of schema
+-- 12 and older), tally (true: the caller counts, see start)}.  The first
+-- priority with a claimable job wins; within it the caller's types are
+-- tried least recently served first, skipping paused types and types at
+-- their running cap; within a type, tenants take turns (from_type).
+-- Nothing is claimed while the partition is paused.
+--   What a claim reads besides the jobs (the partition's limits, each
+-- priority's type order, the types' pause flags, caps and running counts)
+-- is read once per c and then kept in c as this call's own writes change
+-- it, so that several claims in one call (ht_complete_many) read it once:
+-- nothing else runs inside a function call.  Outcomes settled after a
+-- claim would change it: a caller settles first, then claims.
 local function take_next(c)
   local base = c.base
   local lim = base .. 'limits'
-  local g = redis.call('HMGET', lim, 'paused', 'tenant_caps', 'weights', 'type_limits')
-  if g[1] == '1' then return nil end
-  c.tcaps = g[2] ~= false and g[2] ~= '0'
-  c.weights = g[3] ~= false and g[3] ~= '0'
-  local tlims = g[4] ~= false and g[4] ~= '0'
-  local seen = {} -- type -> 'skip', or its cap (a number), or false: none
+  if c.paused == nil then
+    local g = redis.call('HMGET', lim, 'paused', 'tenant_caps', 'weights', 'type_limits')
+    c.paused = g[1] == '1'
+    c.tcaps = g[2] ~= false and g[2] ~= '0'
+    c.weights = g[3] ~= false and g[3] ~= '0'
+    c.tlims = g[4] ~= false and g[4] ~= '0'
+    c.ready = {} -- prio -> the type order
+    c.seen = {} -- type -> 'skip' (paused), or its cap (a number), or false: none
+    c.running = {} -- capped type -> its running count
+  end
+  if c.paused then return nil end
+  local seen, running = c.seen, c.running
   for _, prio in ipairs(PRIORITIES) do
-    local ready = redis.call('LRANGE', base .. 'rt:' .. prio, 0, -1)
+    local ready = c.ready[prio]
+    if not ready then
+      ready = redis.call('LRANGE', base .. 'rt:' .. prio, 0, -1)
+      c.ready[prio] = ready
+    end
     local cands, fields = {}, {}
     for _, t in ipairs(ready) do
       if c.types == nil or c.types[t] then
         cands[#cands + 1] = t
-        if not tlims then
+        if not c.tlims then
           seen[t] = false
         elseif seen[t] == nil then
           fields[#fields + 1] = 'py:' .. t
@@ -830,15 +900,17 @@ local function take_next(c)
       end
       if #capped > 0 then
         local r = redis.call('HMGET', base .. 'running', unpack(counts))
-        for i, t in ipairs(capped) do
-          if (tonumber(r[i]) or 0) >= seen[t] then seen[t] = 'skip' end
-        end
+        for i, t in ipairs(capped) do running[t] = tonumber(r[i]) or 0 end
       end
     end
     for _, t in ipairs(cands) do
-      if seen[t] ~= 'skip' then
-        local job = from_type(c, prio, t, #ready, seen[t] ~= false)
-        if job then return job end
+      local cap = seen[t]
+      if cap ~= 'skip' and not (cap and running[t] >= cap) then
+        local job = from_type(c, prio, t, ready, cap ~= false)
+        if job then
+          if cap then running[t] = running[t] + 1 end
+          return job
+        end
       end
     end
   end
@@ -984,12 +1056,12 @@ end
 -- A running attempt ended (its outcome stored, reaped, or handed back; call
 -- it once the job's status changed): its type's running count drops, its
 -- tenant, if parked at its running cap, comes back, and idle workers are
--- woken when that or a capped type made room.
+-- woken when that or a capped type made room.  j.sums: see add.
 local function ended(j, signal)
   local f = j.f
   local woke = f.capped == '1'
   if f.counted == '1' then
-    redis.call('HINCRBY', j.base .. 'running', 'y:' .. (f.type or ''), -1)
+    add(j.sums, j.base .. 'running', 'y:' .. (f.type or ''), -1)
     del(j, 'counted')
   end
   del(j, 'capped')
@@ -1037,12 +1109,14 @@ end
 --   it is counted once: the job is no longer running but still has the
 --   attempt's token, and, succeeded (only the holder's outcome makes it) or
 --   failed with the same error (the reaper would have written its own).
-local function settle(keys, args, now, tally)
-  local job, active, signal = keys[1], keys[2], keys[4]
-  local id, token, outcome, body = args[1], args[2], args[3], args[4]
-  local retryable, channel = args[5] == '1', args[6]
-  local delay_ms = tonumber(args[7]) or 0
-  local output = args[({[5] = 13, [8] = 12})[#keys] or 8]
+--   settle stores one outcome o: {job (its key), active, signal, id, token,
+-- outcome, body (result or error JSON), retryable (true|false), channel,
+-- delay_ms, output, sums (see add)}, for ht_complete and ht_complete_many.
+-- Returns the job's new status or nil, and the run observation when tally.
+local function settle(o, now, tally)
+  local job, active, signal = o.job, o.active, o.signal
+  local id, token, outcome, body = o.id, o.token, o.outcome, o.body
+  local retryable, channel, delay_ms, output = o.retryable, o.channel, o.delay_ms, o.output
   local j = load(job, id, COMPLETE_FIELDS)
   if not holds(j, token) then
     local f = j.f
@@ -1058,6 +1132,7 @@ local function settle(keys, args, now, tally)
   end
   j.tally = tally
   j.now = now
+  j.sums = o.sums
   redis.call('ZREM', active, id)
   observe_run(j)
   local status
@@ -1095,7 +1170,11 @@ end
 local function complete(keys, args)
   local now = now_ms()
   local tally = #keys ~= 8 and args[({[5] = 14})[#keys] or 9] == '1'
-  local status, run = settle(keys, args, now, tally)
+  local status, run = settle({job = keys[1], active = keys[2], signal = keys[4], id = args[1],
+                              token = args[2], outcome = args[3], body = args[4],
+                              retryable = args[5] == '1', channel = args[6],
+                              delay_ms = tonumber(args[7]) or 0,
+                              output = args[({[5] = 13, [8] = 12})[#keys] or 8]}, now, tally)
   run = run or false
   local c
   if #keys == 8 then
@@ -1112,6 +1191,71 @@ local function complete(keys, args)
   c.active, c.worker, c.channel, c.now = keys[2], args[9], args[6], now
   c.lease, c.grace, c.tally = positive(args[10]), positive(args[11]), tally
   return {status or false, take_next(c) or false, run or nil}
+end
+
+-- ht_complete_many KEYS: active, fence, signal
+--                  ARGV: base ("ht:{Q}:"), worker id, channel, lease_ms,
+--                        grace_ms, types (ht_claim's), k, then 7 per
+--                        outcome: id, token, outcome, result or error JSON,
+--                        retryable, retry delay ms, output (ht_complete's,
+--                        '' where absent)
+-- The outcomes of several of one worker's attempts and up to k claims for
+-- that worker in one call, the caller counting (workers of schema 18 and
+-- newer; see ht_count_add): each outcome is settled exactly as ht_complete
+-- settles it (a stale one is refused alone, the others are stored), in
+-- order, and then up to k jobs are claimed one after another exactly as
+-- that many ht_claim calls would claim them (priorities, types, caps,
+-- tenants' turns, pause), with one clock reading and one read of the
+-- limits for the whole call; the counters the call moves (each type's
+-- running count, each priority's depth, the fencing counter) are summed
+-- and moved once.  Returns {statuses, jobs}: statuses holds two
+-- entries per outcome, in order, the job's new status or nil (stale) and
+-- the run observation or nil, as ht_complete answers them with the caller
+-- counting; jobs holds the claimed jobs (0 to k), each as ht_claim answers
+-- it.  A call with no outcomes claims only; k = 0 settles only.
+local BATCH_MAX = 256 -- outcomes, and claims, per ht_complete_many
+local function complete_many(keys, args)
+  local n = (#args - 7) / 7
+  local k = tonumber(args[7])
+  if #keys ~= 3 or n < 0 or n ~= math.floor(n) or n > BATCH_MAX then
+    return redis.error_reply('ERR ht_complete_many: 3 keys and 7 + 7 per outcome arguments')
+  end
+  if not k or k < 0 or k ~= math.floor(k) or k > BATCH_MAX then
+    return redis.error_reply('ERR ht_complete_many: k must be 0..' .. BATCH_MAX)
+  end
+  local now = now_ms()
+  local base, active, signal, channel = args[1], keys[1], keys[3], args[3]
+  -- Sums pay for themselves from two jobs a call on.
+  local statuses, sums = {}, n + k > 2 and {} or nil
+  for i = 0, n - 1 do
+    local a = 7 + i * 7
+    local status, run = settle({job = base .. 'job:' .. args[a + 1], active = active,
+                                signal = signal, id = args[a + 1], token = args[a + 2],
+                                outcome = args[a + 3], body = args[a + 4],
+                                retryable = args[a + 5] == '1', channel = channel,
+                                delay_ms = tonumber(args[a + 6]) or 0, output = args[a + 7],
+                                sums = sums}, now, true)
+    statuses[#statuses + 1] = status or false
+    statuses[#statuses + 1] = run or false
+  end
+  -- The running counts the outcomes lowered are sent before the claims
+  -- read them (take_next's caps).
+  send_sums(sums)
+  local jobs = {}
+  local types, ntypes = type_set(args[6])
+  if ntypes > 0 and k > 0 then
+    local c = {base = base, active = active, fence = keys[2], types = types, worker = args[2],
+               channel = channel, lease = positive(args[4]), grace = positive(args[5]),
+               now = now, tally = true, sums = sums}
+    for _ = 1, k do
+      local job = take_next(c)
+      if not job then break end
+      jobs[#jobs + 1] = job
+    end
+    send_sums(sums)
+    if c.unfenced and c.unfenced > 0 then redis.call('INCRBY', c.fence, c.unfenced) end
+  end
+  return {statuses, jobs}
 end
 
 -- ht_release KEYS: job, active, wait (unused, as in ht_complete), signal
@@ -2282,6 +2426,7 @@ redis.register_function('ht_renew_many', renew_many)
 redis.register_function('ht_progress', progress)
 redis.register_function('ht_watch', watch)
 redis.register_function('ht_complete', complete)
+redis.register_function('ht_complete_many', complete_many)
 redis.register_function('ht_release', release)
 redis.register_function('ht_reap', reap)
 redis.register_function('ht_cancel', cancel)
