@@ -381,6 +381,23 @@ static held_t *held_new(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_
     return h;
 }
 
+/* The opening of a call on one held job (progress, complete, fail):
+ * housekeeping noted, the job id of the path, the JSON object body (kept by
+ * the request's pool) into *doc, its members checked against `known` and
+ * its token parsed into h->token, problems gathered in *p for the caller
+ * to add to.  Returns NULL once it has answered. */
+static held_t *open_job_call(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args,
+                             const char *const *known, json_t **doc, ht_problem_t *p)
+{
+    ht_housekeeping_touch();
+    held_t *h = held_new(t, req, args);
+    if (!h || !(*doc = body_or_reply(t, req)))
+        return NULL;
+    check_known(*doc, "", known, p);
+    parse_token(json_object_get(*doc, "token"), &h->token, p);
+    return h;
+}
+
 static void stale(held_t *h, const char *why)
 {
     ht_http_problem(h->req, HT_P_STALE_TOKEN,
@@ -446,17 +463,12 @@ static void on_renewed(void *data, int err, long long answer)
 
 int ht_worker_progress(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
-    ht_housekeeping_touch();
-    held_t *h = held_new(t, req, args);
+    static const char *const known[] = {"token", "percent", "message", NULL};
+    ht_problem_t p = {0};
+    json_t *doc = NULL;
+    held_t *h = open_job_call(t, req, args, known, &doc, &p);
     if (!h)
         return -1;
-    json_t *doc = body_or_reply(t, req);
-    if (!doc)
-        return -1;
-    ht_problem_t p = {0};
-    static const char *const known[] = {"token", "percent", "message", NULL};
-    check_known(doc, "", known, &p);
-    parse_token(json_object_get(doc, "token"), &h->token, &p);
     json_t *pct = json_object_get(doc, "percent"), *msg = json_object_get(doc, "message");
     int percent = -1;
     if (pct && !json_is_null(pct)) {
@@ -647,17 +659,12 @@ static void on_complete_job(void *data, int err, const ht_job_t *job)
 
 int ht_worker_complete(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
-    ht_housekeeping_touch();
-    held_t *h = held_new(t, req, args);
+    static const char *const known[] = {"token", "result", "output", "claim_next", NULL};
+    ht_problem_t p = {0};
+    json_t *doc = NULL;
+    held_t *h = open_job_call(t, req, args, known, &doc, &p);
     if (!h)
         return -1;
-    json_t *doc = body_or_reply(t, req);
-    if (!doc)
-        return -1;
-    ht_problem_t p = {0};
-    static const char *const known[] = {"token", "result", "output", "claim_next", NULL};
-    check_known(doc, "", known, &p);
-    parse_token(json_object_get(doc, "token"), &h->token, &p);
     parse_claim_next(h, json_object_get(doc, "claim_next"), args, &p);
     json_t *output = json_object_get(doc, "output");
     if (output && !json_is_null(output) && !json_is_boolean(output))
@@ -753,17 +760,12 @@ static const char *parse_error(h2o_req_t *req, json_t *v, ht_problem_t *p)
 
 int ht_worker_fail(ht_api_thread_t *t, h2o_req_t *req, const ht_route_args_t *args)
 {
-    ht_housekeeping_touch();
-    held_t *h = held_new(t, req, args);
+    static const char *const known[] = {"token", "error", "retry", "claim_next", NULL};
+    ht_problem_t p = {0};
+    json_t *doc = NULL;
+    held_t *h = open_job_call(t, req, args, known, &doc, &p);
     if (!h)
         return -1;
-    json_t *doc = body_or_reply(t, req);
-    if (!doc)
-        return -1;
-    ht_problem_t p = {0};
-    static const char *const known[] = {"token", "error", "retry", "claim_next", NULL};
-    check_known(doc, "", known, &p);
-    parse_token(json_object_get(doc, "token"), &h->token, &p);
     h->error = parse_error(req, json_object_get(doc, "error"), &p);
     json_t *retry = json_object_get(doc, "retry");
     h->retry = 1;
