@@ -134,30 +134,33 @@ static sum_t *sum_new(ht_api_thread_t *t, h2o_req_t *req, ht_astore_stats_cb cb,
     return s;
 }
 
-void ht_api_queue_stats_all(ht_api_thread_t *t, h2o_req_t *req, const char *tenant,
-                            ht_astore_stats_cb cb, void *data)
+/* A read of flat counters from every served partition, summed. */
+typedef void (*stats_read_fn)(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const char *arg,
+                              ht_astore_stats_cb cb, void *data);
+
+static void stats_all(ht_api_thread_t *t, h2o_req_t *req, stats_read_fn read, const char *arg,
+                      ht_astore_stats_cb cb, void *data)
 {
     if (ht_api_served(t) == 1) {
-        ht_astore_queue_stats(t->store, req, ht_api_served_keys(t, 0), tenant, cb, data);
+        read(t->store, req, ht_api_served_keys(t, 0), arg, cb, data);
         return;
     }
     sum_t *s = sum_new(t, req, cb, data);
     size_t n = s->pending;
     for (size_t i = 0; i < n; i++)
-        ht_astore_queue_stats(t->store, req, ht_api_served_keys(t, i), tenant, on_part_stats, s);
+        read(t->store, req, ht_api_served_keys(t, i), arg, on_part_stats, s);
+}
+
+void ht_api_queue_stats_all(ht_api_thread_t *t, h2o_req_t *req, const char *tenant,
+                            ht_astore_stats_cb cb, void *data)
+{
+    stats_all(t, req, ht_astore_queue_stats, tenant, cb, data);
 }
 
 void ht_api_workers_held_all(ht_api_thread_t *t, h2o_req_t *req, const char *prefix,
                              ht_astore_stats_cb cb, void *data)
 {
-    if (ht_api_served(t) == 1) {
-        ht_astore_workers_held(t->store, req, ht_api_served_keys(t, 0), prefix, cb, data);
-        return;
-    }
-    sum_t *s = sum_new(t, req, cb, data);
-    size_t n = s->pending;
-    for (size_t i = 0; i < n; i++)
-        ht_astore_workers_held(t->store, req, ht_api_served_keys(t, i), prefix, on_part_stats, s);
+    stats_all(t, req, ht_astore_workers_held, prefix, cb, data);
 }
 
 void ht_api_metrics_all(ht_api_thread_t *t, h2o_req_t *req, ht_astore_stats_cb cb, void *data)
