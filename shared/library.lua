@@ -774,8 +774,11 @@ end
 
 -- Drops type `jtype` from the claimer's copy of a type order (see
 -- take_next): every entry, or, with `again`, the first one, which then goes
--- to the end, as the LREM and RPUSH on the list itself do.
-local function reorder(list, jtype, again)
+-- to the end, as the LREM and RPUSH on the list itself do.  Only for a
+-- claimer that claims again (c.keep: ht_complete_many's k > 1); a single
+-- claim never reads its copy again.
+local function reorder(c, list, jtype, again)
+  if not c.keep then return end
   for i = #list, 1, -1 do
     if list[i] == jtype then
       table.remove(list, i)
@@ -797,7 +800,7 @@ local function from_type(c, prio, jtype, ready, capped)
     local tenant = redis.call('LINDEX', rr, 0)
     if not tenant then
       redis.call('LREM', rt, 0, jtype)
-      reorder(ready, jtype, false)
+      reorder(c, ready, jtype, false)
       return nil
     end
     local tcap = c.tcaps and tonumber(redis.call('HGET', base .. 'limits', 'tr:' .. tenant))
@@ -821,11 +824,11 @@ local function from_type(c, prio, jtype, ready, capped)
           -- The type was served: it goes to the end of the type order.
           if redis.call('EXISTS', rr) == 0 then
             redis.call('LREM', rt, 0, jtype)
-            reorder(ready, jtype, false)
+            reorder(c, ready, jtype, false)
           elseif #ready > 1 then
             redis.call('LREM', rt, 1, jtype)
             redis.call('RPUSH', rt, jtype)
-            reorder(ready, jtype, true)
+            reorder(c, ready, jtype, true)
           end
           return job
         end
@@ -845,8 +848,9 @@ end
 --   What a claim reads besides the jobs (the partition's limits, each
 -- priority's type order, the types' pause flags, caps and running counts)
 -- is read once per c and then kept in c as this call's own writes change
--- it, so that several claims in one call (ht_complete_many) read it once:
--- nothing else runs inside a function call.  Outcomes settled after a
+-- it (the type orders only with c.keep, see reorder), so that several
+-- claims in one call (ht_complete_many) read it once: nothing else runs
+-- inside a function call.  Outcomes settled after a
 -- claim would change it: a caller settles first, then claims.
 local function take_next(c)
   local base = c.base
@@ -1246,7 +1250,7 @@ local function complete_many(keys, args)
   if ntypes > 0 and k > 0 then
     local c = {base = base, active = active, fence = keys[2], types = types, worker = args[2],
                channel = channel, lease = positive(args[4]), grace = positive(args[5]),
-               now = now, tally = true, sums = sums}
+               now = now, tally = true, sums = sums, keep = k > 1}
     for _ = 1, k do
       local job = take_next(c)
       if not job then break end
