@@ -97,7 +97,8 @@ grep -E '"handler wrote (more than its answer|to stdout between jobs)' "$W1_LOG"
 done_job '{"type": "t.proto", "payload": {"do": "stderr", "n": 1000}}' succeeded
 talker=$(ht_json .result.pid)
 logged() { grep -F '"handler stderr"' "$W1_LOG" | grep -F '"type":"t.proto"' | grep -cF "\"pid\":$talker"; }
-wait_until 10 "stderr lines of $talker in the log" test "$(logged)" -gt 0
+any_logged() { (($(logged) > 0)); }
+wait_until 10 "stderr lines of $talker in the log" any_logged
 grep -F '"handler stderr"' "$W1_LOG" | grep -F "\"pid\":$talker" | grep -cF '"line":"log line 0"' >/dev/null ||
     fail "the first stderr line is not logged as written"
 wait_until 10 "the dropped lines are counted" \

@@ -196,17 +196,33 @@ assert_eq "$(jq -r '[.[] | select(.event == "status")] | last | .data | fromjson
 # hangs up; the first change after that is not logged and drops the log, so
 # a stream resumed from before it starts with the current document (never a
 # silent gap), then goes on live.
-ht_submit '{"type": "sleep", "payload": {"ms": 12000, "steps": 12}}'
+submit_steps lapse
 id=$HT_JOB
-wait_until 10 "the lapse job runs" ht_job_is "$id" running
-sse "/v1/jobs/$id/events" --max-events 2 --timeout 20 >"$HT_TMP/l1.jsonl"
+wait_until 15 "the lapse job runs" ht_job_is "$id" running
+sse "/v1/jobs/$id/events" --max-events 2 --timeout 60 >"$HT_TMP/l1.jsonl" &
+sse_pid=$!
+wait_until 15 "the lapse read's first event" has_events "$HT_TMP/l1.jsonl" 1
+touch "$STEPS/1"
+wait "$sse_pid"
 l1=$(events_of "$HT_TMP/l1.jsonl")
 last_id=$(jq -r '[.[] | select(.id != null) | .id] | last' <<<"$l1")
-wait_until 5 "progress is logged while the mark lasts" \
-    test "$(ht_redis EXISTS "$(ht_job_key "$id"):ev")" = 1
+assert_eq "$(ht_redis EXISTS "$(ht_job_key "$id"):ev")" 1 "progress is logged while the mark lasts"
+# One step a second until a step finds the mark gone and drops the log.
 no_log() { [[ $(ht_redis EXISTS "$(ht_job_key "$id"):ev") == 0 ]]; }
-wait_until 12 "a change nobody watched drops the log" no_log
-sse "/v1/jobs/$id/events" --last-event-id "$last_id" --timeout 30 >"$HT_TMP/l2.jsonl"
+step=2
+until no_log; do
+    ((step <= 40)) || fail "the event log outlived the mark by $((step - 2)) unwatched steps"
+    touch "$STEPS/$step"
+    step=$((step + 1))
+    sleep 1
+done
+stored_step() { [[ $(ht_job_hget "$id" progress_pct) == "$1" ]]; }
+wait_until 15 "the last unwatched step is stored" stored_step "$((step - 1))"
+sse "/v1/jobs/$id/events" --last-event-id "$last_id" --timeout 60 >"$HT_TMP/l2.jsonl" &
+sse_pid=$!
+wait_until 15 "the resumed read's first event" has_events "$HT_TMP/l2.jsonl" 1
+touch "$STEPS/done"
+wait "$sse_pid"
 l2=$(events_of "$HT_TMP/l2.jsonl")
 assert_eq "$(jq -r '.[0].event' <<<"$l2")" status "a resume after a gap starts with a status event"
 resumed_v=$(jq -r '.[0].id' <<<"$l2")
