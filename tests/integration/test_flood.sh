@@ -3,7 +3,9 @@
 #   1. HTTP/2 rapid reset (CVE-2023-44487) with a valid tenant key: 2
 #      cleartext connections send 40,000 `GET /v1/jobs?limit=100` streams,
 #      each reset at once, reconnecting whenever the api closes them, while
-#      another tenant polls a job: every poll answered within 1 s, the
+#      another tenant polls a job: every poll answered within 3 s (a poll
+#      queued behind the flood's 40,000 listings would wait many seconds;
+#      the bound leaves room for a loaded 2-core machine), the
 #      flood's listings (nearly) never reach Redis, Redis' memory stays
 #      put, and the api closes the flooding connections;
 #   2. the bounds on Redis calls in flight, made deterministic by pausing
@@ -74,10 +76,10 @@ ht_stop poller
 
 assert_eq "$(jq .streams <<<"$flood")" 40000 "streams the flood sent"
 n=$(wc -l <"$HT_TMP/polls.txt")
-bad=$(awk '$1 != 200 || $2 >= 1.0' "$HT_TMP/polls.txt" | head -n 5)
+bad=$(awk '$1 != 200 || $2 >= 3.0' "$HT_TMP/polls.txt" | head -n 5)
 worst=$(sort -k2 -n "$HT_TMP/polls.txt" | tail -n 1)
 echo "tenant b: $n polls, the slowest: $worst"
-[[ -z "$bad" ]] || fail "tenant b's polls not all answered 200 within 1 s: $bad"
+[[ -z "$bad" ]] || fail "tenant b's polls not all answered 200 within 3 s: $bad"
 lists=$(cmd_calls fcall_ro)
 lists=${lists:-0}
 echo "listings that reached Redis: $lists of 40000 streams"
