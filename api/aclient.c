@@ -616,6 +616,16 @@ static int dispatch(ht_aclient_t *cl, op_t *op)
 /* The loop is about to poll: every request that h2o disposed of since its
  * call was staged is gone from the outbox; send the rest.  Calls staged by
  * the callbacks of calls that fail here go out in the same pass. */
+/* Holds or writes the held commands of every connection (see aconn.h). */
+static void hold_writes(ht_aclient_t *cl, int hold)
+{
+    void (*fn)(ht_aconn_t *) = hold ? ht_aconn_hold_writes : ht_aconn_write_held;
+    if (!cl->cluster)
+        fn(&cl->one);
+    for (size_t i = 0; i < cl->n_nodes; i++)
+        fn(cl->nodes[i]);
+}
+
 static void on_flush(uv_prepare_t *h)
 {
     ht_aclient_t *cl = h->data;
@@ -623,6 +633,7 @@ static void on_flush(uv_prepare_t *h)
         h2o_linklist_t batch;
         h2o_linklist_init_anchor(&batch);
         h2o_linklist_insert_list(&batch, &cl->outbox);
+        hold_writes(cl, 1);
         while (!h2o_linklist_is_empty(&batch)) {
             op_t *op = H2O_STRUCT_FROM_MEMBER(op_t, out, batch.next);
             h2o_linklist_unlink(&op->out);
@@ -632,6 +643,7 @@ static void on_flush(uv_prepare_t *h)
             if (err)
                 finish_op(op, err, NULL);
         }
+        hold_writes(cl, 0);
     }
     if (h2o_linklist_is_empty(&cl->outbox))
         uv_prepare_stop(&cl->flush);

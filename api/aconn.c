@@ -2,9 +2,9 @@
 #include "api/aconn.h"
 
 #include <errno.h>
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -172,6 +172,134 @@ static void on_login_reply(redisAsyncContext *ac, void *reply, void *privdata)
     drop(c, NULL, 1);
 }
 
+/* ---- hiredis' event hooks ---------------------------------------------
+ * hiredis asks for read and write interest around every command and every
+ * read; its stock libuv adapter restarts the poll handle each time, which
+ * costs an epoll_ctl system call or two per request.  These hooks restart
+ * it only when the interest changes (reading stays on while connected),
+ * and a connection whose writes are held (ht_aconn_hold_writes) writes its
+ * commands at once when released, asking for writability only when the
+ * socket would block. */
+
+typedef struct {
+    redisAsyncContext *ac; /* NULL once hiredis cleaned up */
+    uv_poll_t poll;
+    int want;  /* UV_READABLE | UV_WRITABLE, as hiredis asked */
+    int armed; /* what the poll handle watches */
+    int hold;  /* writes held: a wish to write is noted, not armed */
+    int held;  /* a write was wished while held */
+} ev_t;
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    ev_t *ev = h->data;
+    if (status != 0) /* the tick learns of socket errors (socket_error) */
+        return;
+    if (ev->ac && (events & UV_READABLE))
+        redisAsyncHandleRead(ev->ac);
+    if (ev->ac && (events & UV_WRITABLE))
+        redisAsyncHandleWrite(ev->ac);
+}
+
+static void ev_arm(ev_t *ev)
+{
+    if (!ev->ac || ev->armed == ev->want)
+        return;
+    ev->armed = ev->want;
+    if (ev->want)
+        uv_poll_start(&ev->poll, ev->want, on_poll);
+    else
+        uv_poll_stop(&ev->poll);
+}
+
+static void ev_add_read(void *p)
+{
+    ev_t *ev = p;
+    ev->want |= UV_READABLE;
+    ev_arm(ev);
+}
+
+static void ev_del_read(void *p)
+{
+    ev_t *ev = p;
+    ev->want &= ~UV_READABLE;
+    ev_arm(ev);
+}
+
+static void ev_add_write(void *p)
+{
+    ev_t *ev = p;
+    if (ev->hold) {
+        ev->held = 1;
+        return;
+    }
+    ev->want |= UV_WRITABLE;
+    ev_arm(ev);
+}
+
+static void ev_del_write(void *p)
+{
+    ev_t *ev = p;
+    ev->held = 0;
+    ev->want &= ~UV_WRITABLE;
+    ev_arm(ev);
+}
+
+static void ev_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void ev_cleanup(void *p)
+{
+    ev_t *ev = p;
+    ev->ac = NULL;
+    uv_close((uv_handle_t *)&ev->poll, ev_closed);
+}
+
+static int ev_attach(redisAsyncContext *ac, uv_loop_t *loop)
+{
+    if (ac->ev.data)
+        return HT_EINVAL;
+    ev_t *ev = calloc(1, sizeof(*ev));
+    if (!ev)
+        return HT_ENOMEM;
+    if (uv_poll_init(loop, &ev->poll, ac->c.fd) != 0) {
+        free(ev);
+        return HT_EINVAL;
+    }
+    ev->poll.data = ev;
+    ev->ac = ac;
+    ac->ev.data = ev;
+    ac->ev.addRead = ev_add_read;
+    ac->ev.delRead = ev_del_read;
+    ac->ev.addWrite = ev_add_write;
+    ac->ev.delWrite = ev_del_write;
+    ac->ev.cleanup = ev_cleanup;
+    return 0;
+}
+
+void ht_aconn_hold_writes(ht_aconn_t *c)
+{
+    if (c->ac && c->ac->ev.data)
+        ((ev_t *)c->ac->ev.data)->hold = 1;
+}
+
+void ht_aconn_write_held(ht_aconn_t *c)
+{
+    if (!c->ac || !c->ac->ev.data)
+        return;
+    ev_t *ev = c->ac->ev.data;
+    ev->hold = 0;
+    if (!ev->held)
+        return;
+    ev->held = 0;
+    if (c->state == HT_ACONN_READY && (c->ac->c.flags & REDIS_CONNECTED))
+        redisAsyncHandleWrite(c->ac); /* asks for writability if it would block */
+    else
+        ev_add_write(ev); /* still connecting: written once writable */
+}
+
 void ht_aconn_connect(ht_aconn_t *c)
 {
     if (c->state != HT_ACONN_DOWN)
@@ -195,7 +323,7 @@ void ht_aconn_connect(ht_aconn_t *c)
         redisAsyncFree(ac);
         return;
     }
-    if (redisLibuvAttach(ac, c->loop_) != REDIS_OK) {
+    if (ev_attach(ac, c->loop_) != 0) {
         mark_down(c, "cannot attach to the event loop", 0);
         redisAsyncFree(ac);
         return;

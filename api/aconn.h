@@ -125,6 +125,11 @@ void ht_aconn_close(ht_aconn_t *c);
 void ht_aconn_lost(ht_aconn_t *c, const redisAsyncContext *ac);
 
 /* One command sent on c that owes a reply; one such reply received. */
+/* Hold c's writes: commands queued meanwhile are written together, at once,
+ * by ht_aconn_write_held (no wait for the loop to report writability). */
+void ht_aconn_hold_writes(ht_aconn_t *c);
+void ht_aconn_write_held(ht_aconn_t *c);
+
 void ht_aconn_sent(ht_aconn_t *c);
 void ht_aconn_answered(ht_aconn_t *c);
 
