@@ -202,7 +202,10 @@ static void finish_op(op_t *op, int err, const redisReply *r)
     } else if (op->reqid) {
         /* Log lines of the callback carry the request's id (shared/log.h). */
         char prev[HT_LOG_REQID_MAX + 1];
-        snprintf(prev, sizeof(prev), "%s", ht_log_request_id() ? ht_log_request_id() : "");
+        const char *cur = ht_log_request_id();
+        size_t n = cur ? strnlen(cur, HT_LOG_REQID_MAX) : 0;
+        memcpy(prev, cur ? cur : "", n);
+        prev[n] = '\0';
         ht_log_set_request_id(op->reqid);
         op->call.finish(&op->call, err, r);
         ht_log_set_request_id(prev);
