@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +173,165 @@ static void on_login_reply(redisAsyncContext *ac, void *reply, void *privdata)
     drop(c, NULL, 1);
 }
 
+/* ---- replies built in one block per connection -----------------------
+ * hiredis' stock reply functions make one allocation per reply, per
+ * element and per string, and hiredis frees each reply once its callback
+ * returned, before it parses the next.  So a connection's reply objects
+ * are carved from one block it keeps, and freeing a reply empties the
+ * block; the objects of a reply the block cannot hold come from the heap,
+ * freed with it.  Under AddressSanitizer the unused part of the block is
+ * poisoned, so a reply read after its callback is still reported. */
+
+#define REPLY_BLOCK 4096
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n)   ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+typedef struct spill {
+    struct spill *next;
+    _Alignas(max_align_t) unsigned char mem[];
+} spill_t;
+
+typedef struct {
+    size_t used;
+    spill_t *spill; /* heap objects of the reply being built */
+    _Alignas(max_align_t) unsigned char mem[REPLY_BLOCK];
+} rblock_t;
+
+/* A reply object and the block it came from (freeObject has only the
+ * reply). */
+typedef struct {
+    rblock_t *block;
+    redisReply r;
+} robj_t;
+
+static void *rblock_alloc(rblock_t *b, size_t size)
+{
+    size_t need = (size + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
+    if (need <= REPLY_BLOCK - b->used) {
+        void *p = b->mem + b->used;
+        b->used += need;
+        UNPOISON(p, size);
+        return p;
+    }
+    spill_t *sp = malloc(sizeof(*sp) + size);
+    if (!sp)
+        return NULL;
+    sp->next = b->spill;
+    b->spill = sp;
+    return sp->mem;
+}
+
+static void rblock_reset(rblock_t *b)
+{
+    while (b->spill) {
+        spill_t *next = b->spill->next;
+        free(b->spill);
+        b->spill = next;
+    }
+    b->used = 0;
+    POISON(b->mem, REPLY_BLOCK);
+}
+
+/* A new object of `type`, linked into its parent array as hiredis'
+ * own functions do. */
+static redisReply *robj_new(const redisReadTask *task, int type)
+{
+    rblock_t *b = task->privdata;
+    robj_t *o = rblock_alloc(b, sizeof(*o));
+    if (!o)
+        return NULL;
+    memset(o, 0, sizeof(*o));
+    o->block = b;
+    o->r.type = type;
+    if (task->parent) {
+        redisReply *parent = task->parent->obj;
+        parent->element[task->idx] = &o->r;
+    }
+    return &o->r;
+}
+
+static void *r_string(const redisReadTask *task, char *str, size_t len)
+{
+    char *copy = rblock_alloc(task->privdata, len + 1);
+    if (!copy)
+        return NULL;
+    redisReply *r = robj_new(task, task->type);
+    if (!r)
+        return NULL;
+    memcpy(copy, str, len);
+    copy[len] = '\0';
+    r->str = copy;
+    r->len = len;
+    return r;
+}
+
+static void *r_array(const redisReadTask *task, int elements)
+{
+    redisReply **el = NULL;
+    if (elements > 0 && !(el = rblock_alloc(task->privdata, (size_t)elements * sizeof(*el))))
+        return NULL;
+    if (el)
+        memset(el, 0, (size_t)elements * sizeof(*el));
+    redisReply *r = robj_new(task, REDIS_REPLY_ARRAY);
+    if (!r)
+        return NULL;
+    r->element = el;
+    r->elements = (size_t)(elements > 0 ? elements : 0);
+    return r;
+}
+
+static void *r_integer(const redisReadTask *task, long long value)
+{
+    redisReply *r = robj_new(task, REDIS_REPLY_INTEGER);
+    if (r)
+        r->integer = value;
+    return r;
+}
+
+static void *r_nil(const redisReadTask *task)
+{
+    return robj_new(task, REDIS_REPLY_NIL);
+}
+
+/* hiredis frees only whole replies: the block empties. */
+static void r_free(void *reply)
+{
+    robj_t *o = (robj_t *)((char *)reply - offsetof(robj_t, r));
+    rblock_reset(o->block);
+}
+
+static redisReplyObjectFunctions reply_fns = {r_string, r_array, r_integer, r_nil, r_free};
+
+redisReader *ht_aconn_reader_new(void)
+{
+    rblock_t *b = calloc(1, sizeof(*b));
+    redisReader *r = b ? redisReaderCreateWithFunctions(&reply_fns) : NULL;
+    if (!r) {
+        free(b);
+        return NULL;
+    }
+    POISON(b->mem, REPLY_BLOCK);
+    r->privdata = b;
+    return r;
+}
+
+void ht_aconn_reader_free(redisReader *r)
+{
+    if (!r)
+        return;
+    rblock_t *b = r->privdata;
+    redisReaderFree(r); /* frees a reply half read: the block empties */
+    UNPOISON(b->mem, REPLY_BLOCK);
+    free(b);
+}
+
 /* ---- hiredis' event hooks ---------------------------------------------
  * hiredis asks for read and write interest around every command and every
  * read; its stock libuv adapter restarts the poll handle each time, which
@@ -188,6 +348,7 @@ typedef struct {
     int armed; /* what the poll handle watches */
     int hold;  /* writes held: a wish to write is noted, not armed */
     int held;  /* a write was wished while held */
+    rblock_t replies;
 } ev_t;
 
 static void on_poll(uv_poll_t *h, int status, int events)
@@ -247,7 +408,10 @@ static void ev_del_write(void *p)
 
 static void ev_closed(uv_handle_t *h)
 {
-    free(h->data);
+    ev_t *ev = h->data;
+    rblock_reset(&ev->replies);
+    UNPOISON(ev->replies.mem, REPLY_BLOCK);
+    free(ev);
 }
 
 static void ev_cleanup(void *p)
@@ -270,6 +434,9 @@ static int ev_attach(redisAsyncContext *ac, uv_loop_t *loop)
     }
     ev->poll.data = ev;
     ev->ac = ac;
+    POISON(ev->replies.mem, REPLY_BLOCK);
+    ac->c.reader->fn = &reply_fns;
+    ac->c.reader->privdata = &ev->replies;
     ac->ev.data = ev;
     ac->ev.addRead = ev_add_read;
     ac->ev.delRead = ev_del_read;

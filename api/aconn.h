@@ -130,6 +130,13 @@ void ht_aconn_lost(ht_aconn_t *c, const redisAsyncContext *ac);
 void ht_aconn_hold_writes(ht_aconn_t *c);
 void ht_aconn_write_held(ht_aconn_t *c);
 
+/* A hiredis reader that builds its replies as the connections do (in one
+ * block, emptied when a reply is freed: see aconn.c), for tests.  Its
+ * replies are freed with r->fn->freeObject, one at a time, before the next
+ * is read; NULL when out of memory. */
+redisReader *ht_aconn_reader_new(void);
+void ht_aconn_reader_free(redisReader *r);
+
 void ht_aconn_sent(ht_aconn_t *c);
 void ht_aconn_answered(ht_aconn_t *c);
 
