@@ -202,7 +202,10 @@ static void finish_op(op_t *op, int err, const redisReply *r)
     } else if (op->reqid) {
         /* Log lines of the callback carry the request's id (shared/log.h). */
         char prev[HT_LOG_REQID_MAX + 1];
-        snprintf(prev, sizeof(prev), "%s", ht_log_request_id() ? ht_log_request_id() : "");
+        const char *cur = ht_log_request_id();
+        size_t n = cur ? strnlen(cur, HT_LOG_REQID_MAX) : 0;
+        memcpy(prev, cur ? cur : "", n);
+        prev[n] = '\0';
         ht_log_set_request_id(op->reqid);
         op->call.finish(&op->call, err, r);
         ht_log_set_request_id(prev);
@@ -616,6 +619,16 @@ static int dispatch(ht_aclient_t *cl, op_t *op)
 /* The loop is about to poll: every request that h2o disposed of since its
  * call was staged is gone from the outbox; send the rest.  Calls staged by
  * the callbacks of calls that fail here go out in the same pass. */
+/* Holds or writes the held commands of every connection (see aconn.h). */
+static void hold_writes(ht_aclient_t *cl, int hold)
+{
+    void (*fn)(ht_aconn_t *) = hold ? ht_aconn_hold_writes : ht_aconn_write_held;
+    if (!cl->cluster)
+        fn(&cl->one);
+    for (size_t i = 0; i < cl->n_nodes; i++)
+        fn(cl->nodes[i]);
+}
+
 static void on_flush(uv_prepare_t *h)
 {
     ht_aclient_t *cl = h->data;
@@ -623,6 +636,7 @@ static void on_flush(uv_prepare_t *h)
         h2o_linklist_t batch;
         h2o_linklist_init_anchor(&batch);
         h2o_linklist_insert_list(&batch, &cl->outbox);
+        hold_writes(cl, 1);
         while (!h2o_linklist_is_empty(&batch)) {
             op_t *op = H2O_STRUCT_FROM_MEMBER(op_t, out, batch.next);
             h2o_linklist_unlink(&op->out);
@@ -632,6 +646,7 @@ static void on_flush(uv_prepare_t *h)
             if (err)
                 finish_op(op, err, NULL);
         }
+        hold_writes(cl, 0);
     }
     if (h2o_linklist_is_empty(&cl->outbox))
         uv_prepare_stop(&cl->flush);

@@ -2,9 +2,10 @@
 #include "api/aconn.h"
 
 #include <errno.h>
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/hiredis.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -172,6 +173,300 @@ static void on_login_reply(redisAsyncContext *ac, void *reply, void *privdata)
     drop(c, NULL, 1);
 }
 
+/* ---- replies built in one block per connection -----------------------
+ * hiredis' stock reply functions make one allocation per reply, per
+ * element and per string, and hiredis frees each reply once its callback
+ * returned, before it parses the next.  So a connection's reply objects
+ * are carved from one block it keeps, and freeing a reply empties the
+ * block; the objects of a reply the block cannot hold come from the heap,
+ * freed with it.  Under AddressSanitizer the unused part of the block is
+ * poisoned, so a reply read after its callback is still reported. */
+
+#define REPLY_BLOCK 4096
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n)   ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+typedef struct spill {
+    struct spill *next;
+    _Alignas(max_align_t) unsigned char mem[];
+} spill_t;
+
+typedef struct {
+    size_t used;
+    spill_t *spill; /* heap objects of the reply being built */
+    _Alignas(max_align_t) unsigned char mem[REPLY_BLOCK];
+} rblock_t;
+
+/* A reply object and the block it came from (freeObject has only the
+ * reply). */
+typedef struct {
+    rblock_t *block;
+    redisReply r;
+} robj_t;
+
+static void *rblock_alloc(rblock_t *b, size_t size)
+{
+    size_t need = (size + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
+    if (need <= REPLY_BLOCK - b->used) {
+        void *p = b->mem + b->used;
+        b->used += need;
+        UNPOISON(p, size);
+        return p;
+    }
+    spill_t *sp = malloc(sizeof(*sp) + size);
+    if (!sp)
+        return NULL;
+    sp->next = b->spill;
+    b->spill = sp;
+    return sp->mem;
+}
+
+static void rblock_reset(rblock_t *b)
+{
+    while (b->spill) {
+        spill_t *next = b->spill->next;
+        free(b->spill);
+        b->spill = next;
+    }
+    b->used = 0;
+    POISON(b->mem, REPLY_BLOCK);
+}
+
+/* A new object of `type`, linked into its parent array as hiredis'
+ * own functions do. */
+static redisReply *robj_new(const redisReadTask *task, int type)
+{
+    rblock_t *b = task->privdata;
+    robj_t *o = rblock_alloc(b, sizeof(*o));
+    if (!o)
+        return NULL;
+    memset(o, 0, sizeof(*o));
+    o->block = b;
+    o->r.type = type;
+    if (task->parent) {
+        redisReply *parent = task->parent->obj;
+        parent->element[task->idx] = &o->r;
+    }
+    return &o->r;
+}
+
+static void *r_string(const redisReadTask *task, char *str, size_t len)
+{
+    char *copy = rblock_alloc(task->privdata, len + 1);
+    if (!copy)
+        return NULL;
+    redisReply *r = robj_new(task, task->type);
+    if (!r)
+        return NULL;
+    memcpy(copy, str, len);
+    copy[len] = '\0';
+    r->str = copy;
+    r->len = len;
+    return r;
+}
+
+static void *r_array(const redisReadTask *task, int elements)
+{
+    redisReply **el = NULL;
+    if (elements > 0 && !(el = rblock_alloc(task->privdata, (size_t)elements * sizeof(*el))))
+        return NULL;
+    if (el)
+        memset(el, 0, (size_t)elements * sizeof(*el));
+    redisReply *r = robj_new(task, REDIS_REPLY_ARRAY);
+    if (!r)
+        return NULL;
+    r->element = el;
+    r->elements = (size_t)(elements > 0 ? elements : 0);
+    return r;
+}
+
+static void *r_integer(const redisReadTask *task, long long value)
+{
+    redisReply *r = robj_new(task, REDIS_REPLY_INTEGER);
+    if (r)
+        r->integer = value;
+    return r;
+}
+
+static void *r_nil(const redisReadTask *task)
+{
+    return robj_new(task, REDIS_REPLY_NIL);
+}
+
+/* hiredis frees only whole replies: the block empties. */
+static void r_free(void *reply)
+{
+    robj_t *o = (robj_t *)((char *)reply - offsetof(robj_t, r));
+    rblock_reset(o->block);
+}
+
+static redisReplyObjectFunctions reply_fns = {r_string, r_array, r_integer, r_nil, r_free};
+
+redisReader *ht_aconn_reader_new(void)
+{
+    rblock_t *b = calloc(1, sizeof(*b));
+    redisReader *r = b ? redisReaderCreateWithFunctions(&reply_fns) : NULL;
+    if (!r) {
+        free(b);
+        return NULL;
+    }
+    POISON(b->mem, REPLY_BLOCK);
+    r->privdata = b;
+    return r;
+}
+
+void ht_aconn_reader_free(redisReader *r)
+{
+    if (!r)
+        return;
+    rblock_t *b = r->privdata;
+    redisReaderFree(r); /* frees a reply half read: the block empties */
+    UNPOISON(b->mem, REPLY_BLOCK);
+    free(b);
+}
+
+/* ---- hiredis' event hooks ---------------------------------------------
+ * hiredis asks for read and write interest around every command and every
+ * read; its stock libuv adapter restarts the poll handle each time, which
+ * costs an epoll_ctl system call or two per request.  These hooks restart
+ * it only when the interest changes (reading stays on while connected),
+ * and a connection whose writes are held (ht_aconn_hold_writes) writes its
+ * commands at once when released, asking for writability only when the
+ * socket would block. */
+
+typedef struct {
+    redisAsyncContext *ac; /* NULL once hiredis cleaned up */
+    uv_poll_t poll;
+    int want;  /* UV_READABLE | UV_WRITABLE, as hiredis asked */
+    int armed; /* what the poll handle watches */
+    int hold;  /* writes held: a wish to write is noted, not armed */
+    int held;  /* a write was wished while held */
+    rblock_t replies;
+} ev_t;
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    ev_t *ev = h->data;
+    if (status != 0) /* the tick learns of socket errors (socket_error) */
+        return;
+    if (ev->ac && (events & UV_READABLE))
+        redisAsyncHandleRead(ev->ac);
+    if (ev->ac && (events & UV_WRITABLE))
+        redisAsyncHandleWrite(ev->ac);
+}
+
+static void ev_arm(ev_t *ev)
+{
+    if (!ev->ac || ev->armed == ev->want)
+        return;
+    ev->armed = ev->want;
+    if (ev->want)
+        uv_poll_start(&ev->poll, ev->want, on_poll);
+    else
+        uv_poll_stop(&ev->poll);
+}
+
+static void ev_add_read(void *p)
+{
+    ev_t *ev = p;
+    ev->want |= UV_READABLE;
+    ev_arm(ev);
+}
+
+static void ev_del_read(void *p)
+{
+    ev_t *ev = p;
+    ev->want &= ~UV_READABLE;
+    ev_arm(ev);
+}
+
+static void ev_add_write(void *p)
+{
+    ev_t *ev = p;
+    if (ev->hold) {
+        ev->held = 1;
+        return;
+    }
+    ev->want |= UV_WRITABLE;
+    ev_arm(ev);
+}
+
+static void ev_del_write(void *p)
+{
+    ev_t *ev = p;
+    ev->held = 0;
+    ev->want &= ~UV_WRITABLE;
+    ev_arm(ev);
+}
+
+static void ev_closed(uv_handle_t *h)
+{
+    ev_t *ev = h->data;
+    rblock_reset(&ev->replies);
+    UNPOISON(ev->replies.mem, REPLY_BLOCK);
+    free(ev);
+}
+
+static void ev_cleanup(void *p)
+{
+    ev_t *ev = p;
+    ev->ac = NULL;
+    uv_close((uv_handle_t *)&ev->poll, ev_closed);
+}
+
+static int ev_attach(redisAsyncContext *ac, uv_loop_t *loop)
+{
+    if (ac->ev.data)
+        return HT_EINVAL;
+    ev_t *ev = calloc(1, sizeof(*ev));
+    if (!ev)
+        return HT_ENOMEM;
+    if (uv_poll_init(loop, &ev->poll, ac->c.fd) != 0) {
+        free(ev);
+        return HT_EINVAL;
+    }
+    ev->poll.data = ev;
+    ev->ac = ac;
+    POISON(ev->replies.mem, REPLY_BLOCK);
+    ac->c.reader->fn = &reply_fns;
+    ac->c.reader->privdata = &ev->replies;
+    ac->ev.data = ev;
+    ac->ev.addRead = ev_add_read;
+    ac->ev.delRead = ev_del_read;
+    ac->ev.addWrite = ev_add_write;
+    ac->ev.delWrite = ev_del_write;
+    ac->ev.cleanup = ev_cleanup;
+    return 0;
+}
+
+void ht_aconn_hold_writes(ht_aconn_t *c)
+{
+    if (c->ac && c->ac->ev.data)
+        ((ev_t *)c->ac->ev.data)->hold = 1;
+}
+
+void ht_aconn_write_held(ht_aconn_t *c)
+{
+    if (!c->ac || !c->ac->ev.data)
+        return;
+    ev_t *ev = c->ac->ev.data;
+    ev->hold = 0;
+    if (!ev->held)
+        return;
+    ev->held = 0;
+    if (c->state == HT_ACONN_READY && (c->ac->c.flags & REDIS_CONNECTED))
+        redisAsyncHandleWrite(c->ac); /* asks for writability if it would block */
+    else
+        ev_add_write(ev); /* still connecting: written once writable */
+}
+
 void ht_aconn_connect(ht_aconn_t *c)
 {
     if (c->state != HT_ACONN_DOWN)
@@ -195,7 +490,7 @@ void ht_aconn_connect(ht_aconn_t *c)
         redisAsyncFree(ac);
         return;
     }
-    if (redisLibuvAttach(ac, c->loop_) != REDIS_OK) {
+    if (ev_attach(ac, c->loop_) != 0) {
         mark_down(c, "cannot attach to the event loop", 0);
         redisAsyncFree(ac);
         return;

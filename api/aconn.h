@@ -125,6 +125,18 @@ void ht_aconn_close(ht_aconn_t *c);
 void ht_aconn_lost(ht_aconn_t *c, const redisAsyncContext *ac);
 
 /* One command sent on c that owes a reply; one such reply received. */
+/* Hold c's writes: commands queued meanwhile are written together, at once,
+ * by ht_aconn_write_held (no wait for the loop to report writability). */
+void ht_aconn_hold_writes(ht_aconn_t *c);
+void ht_aconn_write_held(ht_aconn_t *c);
+
+/* A hiredis reader that builds its replies as the connections do (in one
+ * block, emptied when a reply is freed: see aconn.c), for tests.  Its
+ * replies are freed with r->fn->freeObject, one at a time, before the next
+ * is read; NULL when out of memory. */
+redisReader *ht_aconn_reader_new(void);
+void ht_aconn_reader_free(redisReader *r);
+
 void ht_aconn_sent(ht_aconn_t *c);
 void ht_aconn_answered(ht_aconn_t *c);
 

@@ -316,9 +316,9 @@ static void prepare_items(batch_t *b)
         if (it->state != ITEM_READY)
             continue;
         int rc = ht_id_new_in(it->id, it->part_index, it->part_n);
-        it->payload_json = json_dumps(it->jr.payload, JSON_COMPACT | JSON_ENCODE_ANY);
+        it->payload_json = ht_json_dumps_compact(it->jr.payload);
         if (it->jr.metadata)
-            it->metadata_json = json_dumps(it->jr.metadata, JSON_COMPACT);
+            it->metadata_json = ht_json_dumps_compact(it->jr.metadata);
         if (rc < 0 || !it->payload_json || (it->jr.metadata && !it->metadata_json)) {
             refuse_kind(it, HT_P_INTERNAL, rc < 0 ? "cannot make a job id" : "out of memory");
             continue;

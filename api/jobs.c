@@ -330,9 +330,9 @@ static void on_submitted(void *data, int err, const ht_astore_submitted_t *res)
 
 static int submit_now(submit_t *s)
 {
-    s->payload_json = json_dumps(s->jr.payload, JSON_COMPACT | JSON_ENCODE_ANY);
+    s->payload_json = ht_json_dumps_compact(s->jr.payload);
     if (s->jr.metadata)
-        s->metadata_json = json_dumps(s->jr.metadata, JSON_COMPACT);
+        s->metadata_json = ht_json_dumps_compact(s->jr.metadata);
     if (!s->payload_json || (s->jr.metadata && !s->metadata_json))
         return ht_http_problem(s->req, HT_P_INTERNAL, "out of memory");
     /* Durable mode: the submit's answer waits for replicas (docs/scaling.md). */

@@ -3,10 +3,32 @@
 #include "shared/id.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/random.h>
 
 #include "shared/error.h"
+
+/* Random bytes are drawn a pool at a time, one getrandom(2) per
+ * RANDOM_POOL / 16 ids, and each byte is handed out once.  A child made by
+ * fork() starts with an empty pool: it would otherwise hand out its
+ * parent's next ids. */
+#define RANDOM_POOL 512
+
+static _Thread_local unsigned char pool[RANDOM_POOL];
+static _Thread_local size_t pool_left;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void empty_pool(void)
+{
+    pool_left = 0;
+}
+
+static void register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, empty_pool);
+}
 
 static int fill_random(unsigned char *buf, size_t len)
 {
@@ -23,13 +45,30 @@ static int fill_random(unsigned char *buf, size_t len)
     return 0;
 }
 
+/* len <= RANDOM_POOL. */
+static int take_random(unsigned char *buf, size_t len)
+{
+    if (pool_left < len) {
+        pthread_once(&atfork_once, register_atfork);
+        int rc = fill_random(pool, sizeof(pool));
+        if (rc < 0)
+            return rc;
+        pool_left = sizeof(pool);
+    }
+    unsigned char *from = pool + sizeof(pool) - pool_left;
+    memcpy(buf, from, len);
+    memset(from, 0, len);
+    pool_left -= len;
+    return 0;
+}
+
 int ht_id_new_in(char out[HT_ID_LEN + 1], unsigned index, unsigned n)
 {
     static const char hex[] = "0123456789abcdef";
     if (n < 1 || n > HT_ID_PARTITIONS_MAX || index >= n)
         return HT_EINVAL;
     unsigned char b[16];
-    int rc = fill_random(b, sizeof b);
+    int rc = take_random(b, sizeof b);
     if (rc < 0)
         return rc;
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* variant 10xx (RFC 9562) */

@@ -1,4 +1,5 @@
-/* Job ids: RFC 9562 UUIDs from the kernel CSPRNG (getrandom).  Random
+/* Job ids: RFC 9562 UUIDs from the kernel CSPRNG (getrandom, drawn a pool
+ * of bytes at a time per thread; see id.c).  Random
  * rather than time-ordered (v7) on purpose: an id is a capability-like
  * handle that must not be guessable or reveal submit times, and listing
  * order comes from the job's created_at, not from its id.

@@ -171,6 +171,11 @@ int ht_json_string_append(ht_buf_t *b, const char *s);
  * decide" (reals, for one, always get 0). */
 int ht_json_text_canonical(const char *text, size_t len);
 
+/* json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY), the same bytes, written
+ * without jansson's dump machinery when v holds no real (jansson prints
+ * those).  Returns text to free(), NULL when out of memory or v is NULL. */
+char *ht_json_dumps_compact(json_t *v);
+
 /* A validated POST /v1/jobs body. */
 typedef struct {
     char type[HT_TYPE_MAX + 1];

@@ -627,3 +627,84 @@ done:
         ht_buf_fail(b);
     return rc;
 }
+
+/* ---- a jansson value as json_dumps prints it -------------------------------- */
+
+/* Appends v as json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) does.  Returns 0,
+ * HT_ENOMEM, or HT_EINVAL for what it leaves to jansson: a real (jansson's
+ * own "%.17g" rules), nesting deeper than CANON_MAX_DEPTH. */
+static int dump_value(ht_buf_t *b, json_t *v, int depth)
+{
+    if (depth > CANON_MAX_DEPTH)
+        return HT_EINVAL;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        if (ht_buf_putc(b, '{') < 0)
+            return HT_ENOMEM;
+        int first = 1;
+        for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it)) {
+            const char *k = json_object_iter_key(it);
+            size_t klen = json_object_iter_key_len(it);
+            if (ht_buf_reserve(b, 6 * klen + 4) < 0)
+                return HT_ENOMEM;
+            char *o = b->data + b->len;
+            if (!first)
+                *o++ = ',';
+            first = 0;
+            o = put_escaped(o, k, klen, 0);
+            *o++ = ':';
+            ht_buf_set_len(b, (size_t)(o - b->data));
+            int rc = dump_value(b, json_object_iter_value(it), depth + 1);
+            if (rc)
+                return rc;
+        }
+        return ht_buf_putc(b, '}') < 0 ? HT_ENOMEM : 0;
+    }
+    case JSON_ARRAY: {
+        if (ht_buf_putc(b, '[') < 0)
+            return HT_ENOMEM;
+        for (size_t i = 0, n = json_array_size(v); i < n; i++) {
+            if (i && ht_buf_putc(b, ',') < 0)
+                return HT_ENOMEM;
+            int rc = dump_value(b, json_array_get(v, i), depth + 1);
+            if (rc)
+                return rc;
+        }
+        return ht_buf_putc(b, ']') < 0 ? HT_ENOMEM : 0;
+    }
+    case JSON_STRING: {
+        /* jansson's strings are UTF-8 (it checks them on the way in). */
+        size_t len = json_string_length(v);
+        if (ht_buf_reserve(b, 6 * len + 2) < 0)
+            return HT_ENOMEM;
+        char *o = put_escaped(b->data + b->len, json_string_value(v), len, 0);
+        ht_buf_set_len(b, (size_t)(o - b->data));
+        return 0;
+    }
+    case JSON_INTEGER: {
+        if (ht_buf_reserve(b, 24) < 0)
+            return HT_ENOMEM;
+        char *o = put_int(b->data + b->len, (long long)json_integer_value(v));
+        ht_buf_set_len(b, (size_t)(o - b->data));
+        return 0;
+    }
+    case JSON_TRUE:
+        return ht_buf_append(b, "true", 4) < 0 ? HT_ENOMEM : 0;
+    case JSON_FALSE:
+        return ht_buf_append(b, "false", 5) < 0 ? HT_ENOMEM : 0;
+    case JSON_NULL:
+        return ht_buf_append(b, "null", 4) < 0 ? HT_ENOMEM : 0;
+    default:
+        return HT_EINVAL;
+    }
+}
+
+char *ht_json_dumps_compact(json_t *v)
+{
+    ht_buf_t b = HT_BUF_INIT;
+    int rc = v ? dump_value(&b, v, 0) : HT_EINVAL;
+    if (rc == 0)
+        return ht_buf_steal(&b, NULL);
+    ht_buf_free(&b);
+    return rc == HT_EINVAL && v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+}

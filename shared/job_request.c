@@ -71,7 +71,11 @@ static void check_type(ctx_t *c, const char *name, json_t *v)
         ERR(c, "/type", "invalid_format", "must match [a-z0-9_.-]{1,%d}", HT_TYPE_MAX);
         return;
     }
-    snprintf(c->req->type, sizeof c->req->type, "%s", t);
+    size_t len = strlen(t); /* ht_job_type_valid: at most HT_TYPE_MAX */
+    if (len >= sizeof c->req->type)
+        len = sizeof c->req->type - 1;
+    memcpy(c->req->type, t, len);
+    c->req->type[len] = '\0';
 }
 
 /* Nesting depth of v (a scalar is 0, {} is 1), giving up past `limit`. */
@@ -274,10 +278,23 @@ static const struct field *known(const char *name)
 
 static void check_object(ctx_t *c, json_t *body)
 {
-    /* Schema order first, so errors read in a stable order. */
+    /* One pass over the body's members finds the fields (no lookup per
+     * field of the schema); the checks then run in schema order, so errors
+     * read in a stable order, and unknown members come last. */
+    json_t *vals[N_FIELDS] = {0};
+    const char *k;
+    json_t *v;
+    int unknown = 0;
+    json_object_foreach(body, k, v) {
+        const struct field *f = known(k);
+        if (f)
+            vals[f - fields] = v;
+        else
+            unknown = 1;
+    }
     for (size_t i = 0; i < N_FIELDS; i++) {
         const struct field *f = &fields[i];
-        json_t *v = json_object_get(body, f->name);
+        v = vals[i];
         if (v && json_is_null(v) && !f->null_is_value)
             v = NULL;
         if (v) {
@@ -288,11 +305,11 @@ static void check_object(ctx_t *c, json_t *body)
             ERR(c, ptr, "required", "is required");
         }
     }
-    json_t *delay = json_object_get(body, "delay_s"), *run_at = json_object_get(body, "run_at");
+    json_t *delay = vals[known("delay_s") - fields], *run_at = vals[known("run_at") - fields];
     if (delay && !json_is_null(delay) && run_at && !json_is_null(run_at))
         ERR(c, "/run_at", "conflict", "give delay_s or run_at, not both");
-    const char *k;
-    json_t *v;
+    if (!unknown)
+        return;
     json_object_foreach(body, k, v) {
         if (!known(k)) {
             char ptr[300];

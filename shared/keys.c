@@ -101,7 +101,11 @@ void ht_keys_job(const ht_keys_t *k, const char *id, char out[HT_KEY_MAX])
 {
     /* An id is 36 bytes and the prefix at most 71, so this never truncates
      * for a real id; a longer string is cut rather than overflowing. */
-    snprintf(out, HT_KEY_MAX, "%s%s", k->job_prefix, id);
+    size_t p = strnlen(k->job_prefix, HT_KEY_MAX - 1);
+    size_t n = strnlen(id, HT_KEY_MAX - 1 - p);
+    memcpy(out, k->job_prefix, p);
+    memcpy(out + p, id, n);
+    out[p + n] = '\0';
 }
 
 void ht_keys_sched(const ht_keys_t *k, const char *id, char out[HT_KEY_MAX])

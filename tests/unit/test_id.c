@@ -1,6 +1,9 @@
-/* shared/id.c: UUIDv4 shape, validation, and that ids do not repeat. */
+/* shared/id.c: UUIDv4 shape, validation, and that ids do not repeat (across
+ * refills of the random pool, and across fork()). */
 #include <criterion/criterion.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "shared/error.h"
 #include "shared/id.h"
@@ -73,7 +76,7 @@ Test(id, valid_rejects)
 
 Test(id, partition_round_trip)
 {
-    static const unsigned cases[][2] = {{0, 1}, {0, 2}, {1, 2}, {0, 6}, {5, 6},
+    static const unsigned cases[][2] = {{0, 1}, {0, 2},       {1, 2},    {0, 6},    {5, 6},
                                         {3, 7}, {1023, 1024}, {0, 1024}, {511, 512}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         for (int rep = 0; rep < 50; rep++) {
@@ -152,4 +155,43 @@ Test(id, partitioned_random_bits_vary)
         cr_expect_eq(seen_or[k], 0xf - (k == 19 ? 0x4 : 0), "nibble %d never sets a bit", k);
         cr_expect_eq(seen_and[k], k == 19 ? 0x8 : 0, "nibble %d never clears a bit", k);
     }
+}
+
+/* Random bytes come from a per-thread pool: a child of fork() must not hand
+ * out the ids its parent hands out next. */
+Test(id, fork_child_does_not_repeat_the_parent)
+{
+    char first[HT_ID_LEN + 1], mine[HT_ID_LEN + 1], theirs[HT_ID_LEN + 1] = {0};
+    cr_assert_eq(ht_id_new(first), 0); /* the pool now holds the next ids */
+    int fd[2];
+    cr_assert_eq(pipe(fd), 0);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        char id[HT_ID_LEN + 1];
+        int ok = ht_id_new(id) == 0 && write(fd[1], id, HT_ID_LEN) == HT_ID_LEN;
+        _exit(ok ? 0 : 1);
+    }
+    close(fd[1]);
+    cr_assert_eq(read(fd[0], theirs, HT_ID_LEN), HT_ID_LEN);
+    close(fd[0]);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    cr_assert_eq(ht_id_new(mine), 0);
+    cr_assert(ht_id_valid(theirs, HT_ID_LEN));
+    cr_assert_str_neq(mine, theirs);
+    cr_assert_str_neq(first, theirs);
+}
+
+/* Ids made across more than one refill of the pool never repeat. */
+Test(id, ids_differ_across_refills)
+{
+    enum { N = 3000 };
+    static char ids[N][HT_ID_LEN + 1];
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(ht_id_new_in(ids[i], (unsigned)(i % 4), 4), 0);
+    for (int i = 0; i < N; i++)
+        for (int j = i + 1; j < N; j++)
+            cr_assert(strcmp(ids[i], ids[j]) != 0, "id %d repeats id %d", j, i);
 }
