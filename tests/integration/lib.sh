@@ -447,7 +447,7 @@ ht_start_cluster() {
     # No diskless-sync delay: a replica attaches at once (the default waits
     # 5 s for more replicas to share one transfer).
     HT_CLUSTER_NODE_ARGS=(--bind 127.0.0.1 --save '' --appendonly "$persist"
-        --appendfsync "$fsync" --daemonize no --protected-mode yes --enable-debug-command "$debug"
+        --appendfsync "$fsync" --daemonize no --protected-mode yes
         --cluster-enabled yes --cluster-config-file nodes.conf
         --cluster-node-timeout "$timeout" --cluster-replica-validity-factor 0
         --repl-diskless-sync yes --repl-diskless-sync-delay 0
