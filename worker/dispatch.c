@@ -31,7 +31,10 @@
  * answer comes or OUTCOME_RETRY_MS passes from the hand-off: an outcome
  * Redis stored already is answered again as taken (ht_complete_many), and
  * the jobs the lost call claimed are leased to us and nobody runs them:
- * their lease runs out and the reaper queues them again.
+ * once the partition answers again, the dispatcher hands back every job
+ * Redis has leased to this worker under a token no slot holds
+ * (sweep_orphans), and one it misses comes back when its lease runs out
+ * (the reaper).
  *
  * Draining: no claims; slots waiting for a job are told there is none;
  * jobs claimed and not taken by a slot are handed back (ht_release). */
@@ -191,7 +194,9 @@ typedef struct {
     int result;            /* once answered: 0, HT_ESTALE or -1 */
     int waiting;           /* the slot waits for a job */
     int has_job;
-    ht_job_t job; /* given to the slot, not taken yet */
+    ht_job_t job;               /* given to the slot, not taken yet */
+    char cur_id[HT_ID_LEN + 1]; /* the job the slot took last ("": none) */
+    uint64_t cur_token;
 } box_t;
 
 /* What one call carries. */
@@ -223,6 +228,7 @@ struct ht_dispatch {
     size_t empty;       /* calls in a row whose claims found their partition empty */
     size_t from;        /* the box the next plan looks at first */
     int streak;         /* calls in a row whose claims rode on an outcome's partition */
+    int *orphans;       /* per partition: a call with claims lost its reply */
     size_t *call_box;
     ht_settle_t *call_o;
     ht_job_t *call_jobs;
@@ -350,6 +356,8 @@ static void send_call(ht_dispatch_t *d, const plan_t *p)
         part_failed(&d->pt[p->tr], d->store, p->keys, several, p->n ? "complete" : "claim", rc);
     else
         part_ok(&d->pt[p->tr], p->keys, several);
+    if (rc < 0 && p->k > 0 && p->tr < (int)st->parts.count)
+        d->orphans[p->tr] = 1;
     for (size_t i = 0; i < got; i++)
         ht_counts_started(st->counts, p->keys->base, &d->call_jobs[i], d->call_waits[i].wait);
     pthread_mutex_lock(&d->mu);
@@ -388,6 +396,78 @@ static void send_call(ht_dispatch_t *d, const plan_t *p)
         }
     }
     give_spares(d);
+}
+
+/* 1 when job `id` attempt `token` is one this process knows it claimed:
+ * taken by a slot, given to one, or not given yet (under mu). */
+static int known(const ht_dispatch_t *d, const char *id, uint64_t token)
+{
+    for (size_t i = 0; i < d->nbox; i++) {
+        const box_t *b = &d->box[i];
+        if ((b->cur_token == token && strcmp(b->cur_id, id) == 0) ||
+            (b->has_job && b->job.token == token && strcmp(b->job.id, id) == 0))
+            return 1;
+    }
+    for (size_t i = 0; i < d->nspare; i++)
+        if (d->spare[i].token == token && strcmp(d->spare[i].id, id) == 0)
+            return 1;
+    return 0;
+}
+
+/* A call with claims whose reply was lost may have claimed jobs that Redis
+ * leased to this worker and that nobody runs (a Redis that stopped
+ * answering runs what it had read when it resumes).  Once partition `part`
+ * answers again, its running jobs are read (at most ORPHANS_MAX), and each
+ * one leased to this worker under a token no slot holds is handed back to
+ * the head of its queue without counting the attempt (ht_release), rather
+ * than left until its lease runs out.  Entered and left under mu, let go
+ * for the calls; the dispatcher thread makes no other call meanwhile, so
+ * every job its calls claimed is in a box or in spare. */
+#define ORPHANS_MAX 10000
+static void sweep_orphans(ht_dispatch_t *d, size_t part)
+{
+    const ht_keys_t *k = &d->st->parts.parts[part].keys;
+    d->orphans[part] = 0;
+    pthread_mutex_unlock(&d->mu);
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "ZRANGE");
+    ht_argv_add(&a, k->active);
+    ht_argv_add(&a, "0");
+    ht_argv_addll(&a, ORPHANS_MAX - 1);
+    char **ids = NULL;
+    size_t n = 0;
+    if (ht_store_cmd_strings(d->store, &a, &ids, &n) < 0)
+        n = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strlen(ids[i]) > HT_ID_LEN)
+            continue;
+        char jobkey[HT_KEY_MAX];
+        ht_keys_job(k, ids[i], jobkey);
+        ht_argv_init(&a);
+        ht_argv_add(&a, "HMGET");
+        ht_argv_add(&a, jobkey);
+        ht_argv_add(&a, "worker");
+        ht_argv_add(&a, "token");
+        char **v = NULL;
+        size_t got = 0;
+        if (ht_store_cmd_strings(d->store, &a, &v, &got) == 0 && got == 2 &&
+            strcmp(v[0], d->st->id) == 0) {
+            ht_job_t job;
+            memset(&job, 0, sizeof(job));
+            memcpy(job.id, ids[i], strlen(ids[i]) + 1);
+            job.token = strtoull(v[1], NULL, 10);
+            pthread_mutex_lock(&d->mu);
+            int ours = known(d, job.id, job.token);
+            pthread_mutex_unlock(&d->mu);
+            if (!ours && ht_store_release(d->store, k, &job) == 0)
+                ht_log(HT_LOG_WARN, "a job claimed by a call whose reply was lost: handed back",
+                       "id", job.id, NULL);
+        }
+        ht_store_strings_free(v);
+    }
+    ht_store_strings_free(ids);
+    pthread_mutex_lock(&d->mu);
 }
 
 /* Hands the jobs claimed and not taken back to their queues (entered and
@@ -438,6 +518,9 @@ static void *dispatch_main(void *arg)
         plan_t p;
         if (plan(d, &p)) {
             send_call(d, &p);
+            /* A partition that answers again after a lost reply. */
+            if (p.tr < (int)d->st->parts.count && d->orphans[p.tr] && !d->pt[p.tr].failing)
+                sweep_orphans(d, (size_t)p.tr);
             continue;
         }
         if (p.wake_ms == INT64_MAX) {
@@ -505,6 +588,7 @@ static void dispatch_free(ht_dispatch_t *d)
     free(d->box);
     free(d->spare);
     free(d->pt);
+    free(d->orphans);
     free(d->call_box);
     free(d->call_o);
     free(d->call_jobs);
@@ -527,6 +611,7 @@ int ht_dispatch_start(ht_dispatch_t **out, ht_wstate_t *st)
     d->box = calloc(d->nbox, sizeof(*d->box));
     d->spare = calloc(d->spare_cap, sizeof(*d->spare));
     d->pt = calloc(st->parts.count + 1, sizeof(*d->pt));
+    d->orphans = calloc(st->parts.count, sizeof(*d->orphans));
     d->call_box = calloc(per_call, sizeof(*d->call_box));
     d->call_o = calloc(per_call, sizeof(*d->call_o));
     d->call_jobs = calloc(per_call, sizeof(*d->call_jobs));
@@ -540,8 +625,8 @@ int ht_dispatch_start(ht_dispatch_t **out, ht_wstate_t *st)
     pthread_condattr_destroy(&mono);
     for (size_t i = 0; d->box && i < d->nbox; i++)
         pthread_cond_init(&d->box[i].cv, NULL);
-    if (!d->box || !d->spare || !d->pt || !d->call_box || !d->call_o || !d->call_jobs ||
-        !d->call_waits) {
+    if (!d->box || !d->spare || !d->pt || !d->orphans || !d->call_box || !d->call_o ||
+        !d->call_jobs || !d->call_waits) {
         dispatch_free(d);
         return HT_ENOMEM;
     }
@@ -620,6 +705,8 @@ int ht_dispatch_take(ht_dispatch_t *d, int slot, ht_job_t *job)
     box_t *b = &d->box[slot];
     int rc;
     pthread_mutex_lock(&d->mu);
+    b->cur_id[0] = '\0';
+    b->cur_token = 0;
     for (;;) {
         if (b->has_job) {
             b->has_job = 0;
@@ -651,6 +738,10 @@ int ht_dispatch_take(ht_dispatch_t *d, int slot, ht_job_t *job)
         pthread_cond_wait(&b->cv, &d->mu);
     }
     b->waiting = 0;
+    if (rc == 1) {
+        memcpy(b->cur_id, job->id, sizeof(b->cur_id));
+        b->cur_token = job->token;
+    }
     pthread_mutex_unlock(&d->mu);
     return rc;
 }
