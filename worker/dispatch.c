@@ -293,7 +293,27 @@ static int plan(ht_dispatch_t *d, plan_t *p)
             p->wake_ms = until;
     }
     size_t room = d->spare_cap - d->nspare;
-    if (first < d->nbox) {
+    /* Claims of their own for the free slots: when no outcome is pending,
+     * and, with several partitions, after SAME_PARTITION_MAX calls in a row
+     * whose claims rode on an outcome's partition (so that outcomes that
+     * keep coming cannot hold them off). */
+    int claims = !d->draining && !d->idle && free_slots > d->nspare;
+    if (claims && (first == d->nbox || (several && d->streak >= SAME_PARTITION_MAX))) {
+        int64_t soonest;
+        size_t cur = next_usable(d->pt, count, d->cursor, now, &soonest);
+        if (cur < count) {
+            d->cursor = (cur + 1) % count;
+            d->streak = 0;
+            p->keys = &st->parts.parts[cur].keys;
+            p->tr = (int)cur;
+            p->k = free_slots - d->nspare;
+        } else if (first == d->nbox) { /* every partition backing off */
+            if (soonest < p->wake_ms)
+                p->wake_ms = soonest;
+            return 0;
+        }
+    }
+    if (!p->keys && first < d->nbox) {
         /* The outcomes of the first pending box's partition (one alone of
          * a partition not served), and the claims for the free slots. */
         const box_t *fb = &d->box[first];
@@ -314,22 +334,9 @@ static int plan(ht_dispatch_t *d, plan_t *p)
             p->k = wanted - d->nspare;
             d->streak += several;
         }
-    } else if (!d->draining && !d->idle && free_slots > d->nspare) {
-        int64_t soonest;
-        size_t cur = next_usable(d->pt, count, d->cursor, now, &soonest);
-        if (cur == count) { /* every partition backing off */
-            if (soonest < p->wake_ms)
-                p->wake_ms = soonest;
-            return 0;
-        }
-        d->cursor = (cur + 1) % count;
-        d->streak = 0;
-        p->keys = &st->parts.parts[cur].keys;
-        p->tr = (int)cur;
-        p->k = free_slots - d->nspare;
-    } else {
-        return 0;
     }
+    if (!p->keys)
+        return 0;
     if (p->k > room)
         p->k = room;
     if (p->k > HT_COMPLETE_MANY_MAX)
