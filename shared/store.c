@@ -677,6 +677,84 @@ int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *jo
     return rc;
 }
 
+int ht_store_complete_many(ht_store_t *s, const ht_keys_t *k, const ht_claimer_t *who,
+                           ht_settle_t *o, size_t n, size_t want, ht_job_t *jobs,
+                           ht_counted_t *waits, size_t *got)
+{
+    static const char *const names[] = {"succeeded", "failed", "canceled"};
+    *got = 0;
+    if (n > HT_COMPLETE_MANY_MAX || want > HT_COMPLETE_MANY_MAX) {
+        set_err(s, "%s", "internal error: too many outcomes or claims for one call");
+        return HT_EINVAL;
+    }
+    ht_argv_t a;
+    ht_argv_fcall(&a, "ht_complete_many", 3, 0);
+    ht_argv_add(&a, k->active);
+    ht_argv_add(&a, k->fence);
+    ht_argv_add(&a, k->signal);
+    ht_argv_add(&a, k->base);
+    ht_argv_add(&a, who->worker_id);
+    ht_argv_add(&a, k->channel);
+    ht_argv_addll(&a, who->lease_ms);
+    ht_argv_addll(&a, who->grace_ms);
+    ht_argv_add(&a, who->types ? who->types : "");
+    ht_argv_addll(&a, (long long)want);
+    for (size_t i = 0; i < n; i++) {
+        const ht_settle_t *e = &o[i];
+        ht_argv_add(&a, e->job->id);
+        ht_argv_addf(&a, "%" PRIu64, e->job->token);
+        ht_argv_add(&a, names[e->outcome]);
+        ht_argv_add(&a, e->json ? e->json : (e->outcome == HT_OUTCOME_CANCELED ? "" : "null"));
+        ht_argv_add(&a, e->retryable ? "1" : "0");
+        ht_argv_addf(&a, "%ld", e->retry_delay_ms > 0 ? e->retry_delay_ms : 0);
+        ht_argv_add(&a, e->output ? e->output : "");
+    }
+    if (a.overflow) {
+        ht_argv_clear(&a);
+        set_err(s, "%s", "out of memory");
+        return HT_ENOMEM;
+    }
+    int rc;
+    redisReply *r = call(s, &a, &rc);
+    if (!r)
+        return rc;
+    /* {statuses (status or nil, run or nil per outcome), claimed jobs} */
+    const redisReply *st = r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[0] : NULL;
+    const redisReply *js = st ? r->element[1] : NULL;
+    if (!st || st->type != REDIS_REPLY_ARRAY || st->elements != 2 * n ||
+        js->type != REDIS_REPLY_ARRAY || js->elements > want) {
+        set_err(s, "%s", "redis: unexpected reply to ht_complete_many");
+        freeReplyObject(r);
+        return HT_EPROTO;
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const redisReply *status = st->element[2 * i];
+        o[i].rc = status->type == REDIS_REPLY_NIL ? HT_ESTALE : 0;
+        counted_copy(st->element[2 * i + 1], o[i].run);
+        if (o[i].rc == 0 && (status->type != REDIS_REPLY_STRING ||
+                             ht_job_status_parse(status->str, &o[i].status) < 0)) {
+            set_err(s, "%s", "redis: unexpected status in the reply to ht_complete_many");
+            rc = HT_EPROTO;
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < js->elements; i++) {
+        rc = job_from_reply(s, js->element[i], NULL, &jobs[i]);
+        if (rc == 0) {
+            counted_wait(js->element[i], &waits[i]);
+            *got = i + 1;
+        }
+    }
+    if (rc < 0) {
+        /* A reply that cannot be read: the jobs it claimed are leased to
+         * us all the same and come back when their leases end. */
+        for (size_t i = 0; i < *got; i++)
+            ht_job_clear(&jobs[i]);
+        *got = 0;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
 int ht_store_count_add(ht_store_t *s, const char *base, const char *worker_id, uint64_t seq,
                        const ht_count_t *counts, size_t n)
 {

@@ -172,6 +172,40 @@ int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *jo
                            ht_job_t *next, int *got, ht_counted_t *counted,
                            ht_job_status_t *status_out);
 
+/* One outcome of a batch for ht_store_complete_many: what
+ * ht_store_complete_next takes for it (job, outcome, json, retryable,
+ * retry_delay_ms, output: borrowed for the call), and its answer: `rc` 0
+ * (taken: `status` says which status it made, `run` its run observation or
+ * "") or HT_ESTALE (dropped: the attempt no longer holds the job). */
+typedef struct {
+    const ht_job_t *job;
+    ht_outcome_t outcome;
+    const char *json;
+    int retryable;
+    long retry_delay_ms;
+    const char *output;
+    int rc;
+    ht_job_status_t status;
+    char run[HT_COUNTED_MAX];
+} ht_settle_t;
+
+/* The most outcomes, and the most claims, of one ht_store_complete_many. */
+#define HT_COMPLETE_MANY_MAX 256
+
+/* Stores the outcomes o[0..n) of attempts held by who->worker_id, every
+ * job of partition `k`, then claims up to `want` jobs for `who` as `want`
+ * ht_store_claim calls would, all in one call (ht_complete_many), the
+ * caller counting (n and want at most HT_COMPLETE_MANY_MAX; n 0: claims
+ * only; want 0: settles only).  Each outcome is answered in o[i] as
+ * ht_store_complete_next answers it with `counted`; the claimed jobs are
+ * jobs[0..*got) (owned by the caller, ht_job_clear()) with their wait
+ * observations in waits[0..*got).  Returns 0, or a negative code (then
+ * nothing is answered and nothing is claimed; the outcomes may have been
+ * taken: sending them again is answered as taken). */
+int ht_store_complete_many(ht_store_t *s, const ht_keys_t *k, const ht_claimer_t *who,
+                           ht_settle_t *o, size_t n, size_t want, ht_job_t *jobs,
+                           ht_counted_t *waits, size_t *got);
+
 /* One counter of a batch for ht_store_count_add: `n` more on field `field`
  * of the partition's key `key` (the part after the partition's base:
  * "metrics", "hist:wait", "hist:run" or "t:<tenant>:stats").  Both strings

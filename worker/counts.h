@@ -1,5 +1,5 @@
 /* The worker's counters (counts.c): the starts, outcomes and histogram
- * observations of the claims and completions its slots make with "the
+ * observations of the claims and completions the dispatcher makes with "the
  * caller counts" (shared/store.h ht_counted_t), summed per partition in the
  * process and sent to Redis by the lease thread, one ht_count_add call per
  * partition with counts about once a second, and once more when the worker

@@ -21,8 +21,8 @@
  *     handlers' processes, for /metrics) every PUBLISH_EVERY_MS;
  *   - fires the recurring schedules whose run has come (worker/schedules.c),
  *     about every 250 ms, sooner when the next run is sooner.
- * It sends the counters the slots counted (worker/counts.h) every
- * --counts-every-ms, and once more on its way out, after the slots stopped
+ * It sends the counters the dispatcher counted (worker/counts.h) every
+ * --counts-every-ms, and once more on its way out, after the slots and the dispatcher stopped
  * (retried for up to COUNTS_LAST_MS while Redis is away).
  * The housekeeping covers every partition served (shared/partition.h). */
 #include "worker/lease.h"

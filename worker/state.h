@@ -8,9 +8,14 @@
  *   main    parses options, connects, starts the others, waits for
  *           signals, drains; sets `draining` and, after the drain timeout,
  *           a DRAIN stop on every busy slot.
- *   slot    claims, runs a handler, completes; owns its ht_store_t and the
- *           ht_job_t it claimed; publishes a shallow copy in `held` (under
- *           `mu`) for the lease thread and the drain (loop.c).
+ *   slot    takes a job from the dispatcher, runs its handler, hands the
+ *           outcome back; owns its ht_store_t (the handler's progress, the
+ *           hand-back on a drain) and the ht_job_t it runs; publishes a
+ *           shallow copy in `held` (under `mu`) for the lease thread and the
+ *           drain (loop.c).
+ *   dispatch claims for the slots and stores their outcomes, several in one
+ *           call, on its own connection; its waiter thread blocks on the
+ *           submit signal while the queues are empty (dispatch.c).
  *   lease   renews the leases of `held` jobs, reaps expired ones, promotes
  *           due scheduled jobs, trims expired ones from the indexes,
  *           registers the worker, sends the slots' `counts`, and sets a
@@ -46,6 +51,7 @@
 #define HT_WORKER_REDIS_TIMEOUT_MS 5000
 
 typedef struct ht_wstate ht_wstate_t;
+typedef struct ht_dispatch ht_dispatch_t;
 
 /* One concurrent job: its thread (loop.c) and what others may see of it. */
 typedef struct {
@@ -71,10 +77,11 @@ struct ht_wstate {
     ht_claimer_t claimer; /* our claims: id, HANGTIGHT_LEASE_MS, HANGTIGHT_TIMEOUT_GRACE_MS */
     long retry_base_ms;   /* backoff of failed attempts (shared/backoff.h) */
     long retry_max_ms;
-    ht_slot_t *slots;     /* concurrency of them */
-    atomic_int draining;  /* slots stop claiming */
-    atomic_int renew_all; /* the lease thread renews every held job now */
-    /* The slots count their claims and outcomes; the lease thread sends
+    ht_slot_t *slots;        /* concurrency of them */
+    ht_dispatch_t *dispatch; /* the slots' claims and outcomes (dispatch.h) */
+    atomic_int draining;     /* slots stop claiming */
+    atomic_int renew_all;    /* the lease thread renews every held job now */
+    /* The dispatcher counts the claims and outcomes; the lease thread sends
      * the counts every counts_every_ms (HANGTIGHT_COUNTS_EVERY_MS). */
     ht_counts_t *counts;
     long counts_every_ms;

@@ -23,6 +23,7 @@
 
 #include "worker/builtins.h"
 #include "worker/cancel.h"
+#include "worker/dispatch.h"
 #include "worker/files.h"
 #include "worker/handler.h"
 #include "worker/handlers_config.h"
@@ -277,6 +278,7 @@ static int run_until_signal(ht_worker_t *w, ht_store_t *store, const sigset_t *s
     while (!wait_signal(sigs, 1000)) {
     }
     atomic_store(&w->st.draining, 1);
+    ht_dispatch_drain(w->st.dispatch);
     char secs[16];
     snprintf(secs, sizeof(secs), "%ld", w->drain_timeout_s);
     ht_log(HT_LOG_INFO, "draining: no new jobs; waiting for running ones", "timeout_s", secs, NULL);
@@ -320,6 +322,8 @@ static int start_threads(ht_worker_t *w)
         rc = ht_lease_start(&w->lease);
     if (rc == 0)
         rc = ht_webhook_start(&w->webhooks);
+    if (rc == 0)
+        rc = ht_dispatch_start(&st->dispatch, st);
     for (long i = 0; rc == 0 && i < st->concurrency; i++)
         rc = ht_slot_start(&st->slots[i]);
     if (rc < 0)
@@ -417,6 +421,7 @@ int ht_worker_main(int argc, char **argv)
     status = 0;
 stop:
     atomic_store(&st->draining, 1);
+    ht_dispatch_drain(st->dispatch);
     if (!joinable) {
         ht_lease_stop(&w.lease); /* sends the last counters */
         ht_log(HT_LOG_WARN, "worker stopped (some handlers abandoned)", NULL);
@@ -424,6 +429,10 @@ stop:
     }
     for (long i = 0; st->slots && i < st->concurrency; i++)
         ht_wthread_join(&st->slots[i].thread);
+    /* After the slots (no outcome is handed over any more), before the
+     * lease thread sends the last counts. */
+    ht_dispatch_stop(st->dispatch);
+    st->dispatch = NULL;
     /* No job runs any more: the handler processes can go. */
     ht_pools_stop(w.pools);
     /* After the slots: the callbacks of jobs finished while draining go out. */

@@ -257,7 +257,8 @@ ht_stop() {
 
 # redis-server on a free port, in $HT_TMP/redis.  With --aof it keeps an
 # append-only file there so functions and data survive a restart; --fsync
-# MODE sets its appendfsync (default everysec; "always" for fault tests).
+# MODE sets its appendfsync (default everysec; "always" for fault tests);
+# --debug-command allows DEBUG (a test that makes Redis sleep).
 # Called again after ht_stop_redis it restarts on the same port and dir.
 # With HT_TEST_CLUSTER=1 it starts a cluster instead (ht_start_cluster, same
 # options) and sets HANGTIGHT_PARTITIONS=6.
@@ -267,13 +268,14 @@ ht_start_redis() {
         export HANGTIGHT_PARTITIONS=6
         return
     fi
-    local persist=no password='' db=0 fsync=everysec
+    local persist=no password='' db=0 fsync=everysec debug=no
     while (($#)); do
         case "$1" in
         --aof) persist=yes ;;
         --password) password=$2 && shift ;; # requirepass; the URL carries it
         --db) db=$2 && shift ;;             # the database the URL names
         --fsync) fsync=$2 && shift ;;       # appendfsync: always, everysec, no
+        --debug-command) debug=yes ;;
         *) fail "ht_start_redis: unknown option $1" ;;
         esac
         shift
@@ -282,7 +284,7 @@ ht_start_redis() {
     # redis-cli reads the password from the environment (no warning on stderr).
     if [[ -n "$password" ]]; then export REDISCLI_AUTH=$password; else unset REDISCLI_AUTH; fi
     local args=(--bind 127.0.0.1 --dir "$HT_TMP/redis" --save '' --appendonly "$persist"
-        --appendfsync "$fsync" --daemonize no --protected-mode yes
+        --appendfsync "$fsync" --daemonize no --protected-mode yes --enable-debug-command "$debug"
         ${password:+--requirepass "$password"})
     if [[ -n "$HT_REDIS_PORT" ]]; then # a restart: the address the clients know
         ht__start_redis_server redis "$HT_REDIS_PORT" - "${args[@]}"
