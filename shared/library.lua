@@ -113,6 +113,20 @@ end
 -- j.hs: the pending HSET's arguments (field, value, ...) in the order of
 -- put() (a field put twice is set twice: the last value wins, as in one
 -- HSET); j.dels: the pending HDEL's fields.
+--   Every table of a job is made by a constructor that names all the keys
+-- it will hold (nil ones included) and has room for the pending writes: a
+-- Lua table grown one key at a time is rehashed at each power of two, and
+-- that rehashing was a large share of a drained job's instructions.
+local function job_of(key, id, f, loaded)
+  local base = base_of(key)
+  return {key = key, id = id, base = base, f = f, loaded = loaded,
+          hs = {nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
+                nil, nil, nil, nil, nil, nil, nil, nil},
+          dels = {nil, nil, nil, nil, nil, nil, nil, nil},
+          tb = base .. 't:' .. (f.tenant or 'default') .. ':', now = nil, tally = nil,
+          sums = nil, tally_run = nil, tally_wait = nil, log_ttl = nil, persist_log = nil}
+end
+
 local function load(key, id, fields)
   local v = redis.call('HMGET', key, unpack(fields))
   local f = {}
@@ -120,9 +134,38 @@ local function load(key, id, fields)
     local x = v[i]
     if x then f[fields[i]] = x end
   end
-  local base = base_of(key)
-  return {key = key, id = id, base = base, f = f, loaded = loaded_set(fields), hs = {}, dels = {},
-          tb = base .. 't:' .. (f.tenant or 'default') .. ':'}
+  return job_of(key, id, f, loaded_set(fields))
+end
+
+-- load(key, id, COMPLETE_FIELDS) and load(key, id, CLAIM_FIELDS), the
+-- hottest, with their field tables made by one constructor each (the
+-- fields in the order of those lists; `x or nil`: HMGET's false is nil).
+local function load_complete(key, id)
+  local v = redis.call('HMGET', key, unpack(COMPLETE_FIELDS))
+  return job_of(key, id, {
+    status = v[1] or nil, token = v[2] or nil, started_at = v[3] or nil, tenant = v[4] or nil,
+    type = v[5] or nil, priority = v[6] or nil, created_at = v[7] or nil, attempt = v[8] or nil,
+    max_attempts = v[9] or nil, cancel_requested = v[10] or nil, error = v[11] or nil,
+    callback_url = v[12] or nil, ttl_s = v[13] or nil, failed_ttl_s = v[14] or nil,
+    idem_key = v[15] or nil, version = v[16] or nil, watch = v[17] or nil, counted = v[18] or nil,
+    capped = v[19] or nil,
+    -- what settle and its helpers may add
+    result = nil, output = nil, finished_at = nil, cb_seq = nil, cb_id = nil, cb_state = nil,
+    cb_attempts = nil, run_at = nil, qz = nil}, loaded_set(COMPLETE_FIELDS))
+end
+
+local function load_claim(key, id)
+  local v = redis.call('HMGET', key, unpack(CLAIM_FIELDS))
+  return job_of(key, id, {
+    status = v[1] or nil, tenant = v[2] or nil, type = v[3] or nil, created_at = v[4] or nil,
+    run_at = v[5] or nil, m_due_at = v[6] or nil, m_started = v[7] or nil, attempt = v[8] or nil,
+    timeout_s = v[9] or nil, progress_pct = v[10] or nil, progress_msg = v[11] or nil,
+    progress_at = v[12] or nil, version = v[13] or nil, watch = v[14] or nil,
+    payload = v[15] or nil, max_attempts = v[16] or nil, priority = v[17] or nil,
+    input = v[18] or nil, metadata = v[19] or nil, qz = v[20] or nil,
+    -- what start and its helpers add
+    token = nil, worker = nil, started_at = nil, deadline_at = nil, counted = nil,
+    capped = nil}, loaded_set(CLAIM_FIELDS))
 end
 
 local function put(j, k, v)
@@ -149,7 +192,7 @@ end
 local function flush(j)
   if #j.dels > 0 then redis.call('HDEL', j.key, unpack(j.dels)) end
   if #j.hs > 0 then redis.call('HSET', j.key, unpack(j.hs)) end
-  j.hs, j.dels = {}, {}
+  j.hs, j.dels = {nil, nil, nil, nil, nil, nil, nil, nil}, {}
 end
 
 -- Every change of a job ends here: version, the pending writes, and, while
@@ -708,7 +751,7 @@ end
 -- the end of the call (ht_complete_many): nothing else runs in between.
 local function start(c, id, capped)
   local job = c.base .. 'job:' .. id
-  local j = load(job, id, CLAIM_FIELDS)
+  local j = load_claim(job, id)
   if j.f.status ~= 'queued' then return nil end
   j.tally = c.tally
   j.now = c.now or now_ms()
@@ -736,17 +779,23 @@ local function start(c, id, capped)
   set_status(j, 'running')
   redis.call('ZADD', c.active, int(score), id)
   changed(j, 'running', c.channel)
-  local out = {'id', id}
-  for _, name in ipairs(CLAIM_REPLY) do
-    local v = j.f[name]
+  -- Room for every CLAIM_REPLY pair and count_wait's (see job_of).
+  local out = {'id', id, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
+               nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
+               nil, nil, nil, nil, nil, nil}
+  local n, f = 2, j.f
+  for i = 1, #CLAIM_REPLY do
+    local name = CLAIM_REPLY[i]
+    local v = f[name]
     if v then
-      out[#out + 1] = name
-      out[#out + 1] = v
+      out[n + 1] = name
+      out[n + 2] = v
+      n = n + 2
     end
   end
   if j.tally_wait then
-    out[#out + 1] = 'count_wait'
-    out[#out + 1] = j.tally_wait
+    out[n + 1] = 'count_wait'
+    out[n + 2] = j.tally_wait
   end
   return out
 end
@@ -835,6 +884,15 @@ local function from_type(c, prio, jtype, ready, capped)
       end
     end
   end
+end
+
+-- A claimer (see take_next) with every key it will hold (see job_of).
+local function claimer(base, active, fence, types, worker, channel, lease, grace, now, tally,
+                       sums, keep)
+  return {base = base, active = active, fence = fence, types = types, worker = worker,
+          channel = channel, lease = lease, grace = grace, now = now, tally = tally, sums = sums,
+          keep = keep, paused = nil, tcaps = nil, weights = nil, tlims = nil, ready = nil,
+          seen = nil, running = nil, fenced = nil, unfenced = nil}
 end
 
 -- The claim itself, shared by ht_claim, ht_complete and ht_complete_many.
@@ -947,17 +1005,15 @@ end
 --   ("ht:{Q}:job:"), worker id, channel, lease_ms, grace_ms, claims a job of
 --   any type, as they did.
 local function claim(keys, args)
-  local c
+  local worker, channel, lease, grace = args[2], args[3], positive(args[4]), positive(args[5])
   if #keys == 5 then
-    c = {base = string.match(args[1], '^(.*)job:$'), active = keys[4], fence = keys[5]}
-  else
-    local types, n = type_set(args[6])
-    if n == 0 then return nil end
-    c = {base = args[1], active = keys[1], fence = keys[2], types = types}
+    return take_next(claimer(string.match(args[1], '^(.*)job:$'), keys[4], keys[5], nil, worker,
+                             channel, lease, grace, nil, false, nil, false))
   end
-  c.worker, c.channel, c.lease, c.grace = args[2], args[3], positive(args[4]), positive(args[5])
-  c.tally = #keys == 2 and args[7] == '1'
-  return take_next(c)
+  local types, n = type_set(args[6])
+  if n == 0 then return nil end
+  return take_next(claimer(args[1], keys[1], keys[2], types, worker, channel, lease, grace, nil,
+                           #keys == 2 and args[7] == '1', nil, false))
 end
 
 local function holds(j, token)
@@ -1121,7 +1177,7 @@ local function settle(o, now, tally)
   local job, active, signal = o.job, o.active, o.signal
   local id, token, outcome, body = o.id, o.token, o.outcome, o.body
   local retryable, channel, delay_ms, output = o.retryable, o.channel, o.delay_ms, o.output
-  local j = load(job, id, COMPLETE_FIELDS)
+  local j = load_complete(job, id)
   if not holds(j, token) then
     local f = j.f
     if tally and f.token == token and f.status == outcome and
@@ -1173,27 +1229,30 @@ end
 
 local function complete(keys, args)
   local now = now_ms()
-  local tally = #keys ~= 8 and args[({[5] = 14})[#keys] or 9] == '1'
+  local nkeys = #keys
+  local tally = nkeys ~= 8 and args[nkeys == 5 and 14 or 9] == '1'
   local status, run = settle({job = keys[1], active = keys[2], signal = keys[4], id = args[1],
                               token = args[2], outcome = args[3], body = args[4],
                               retryable = args[5] == '1', channel = args[6],
                               delay_ms = tonumber(args[7]) or 0,
-                              output = args[({[5] = 13, [8] = 12})[#keys] or 8]}, now, tally)
+                              output = args[nkeys == 5 and 13 or nkeys == 8 and 12 or 8]},
+                             now, tally)
   run = run or false
-  local c
-  if #keys == 8 then
-    c = {base = string.match(args[8], '^(.*)job:$'), fence = keys[8]}
-  elseif #keys == 5 then
-    local types, n = type_set(args[12])
+  local base, fence, types
+  if nkeys == 8 then
+    base, fence = string.match(args[8], '^(.*)job:$'), keys[8]
+  elseif nkeys == 5 then
+    local n
+    types, n = type_set(args[12])
     if n == 0 then return {status or false, false, run or nil} end
-    c = {base = args[8], fence = keys[5], types = types}
+    base, fence = args[8], keys[5]
   elseif tally then
     return {status or false, false, run}
   else
     return status
   end
-  c.active, c.worker, c.channel, c.now = keys[2], args[9], args[6], now
-  c.lease, c.grace, c.tally = positive(args[10]), positive(args[11]), tally
+  local c = claimer(base, keys[2], fence, types, args[9], args[6], positive(args[10]),
+                    positive(args[11]), now, tally, nil, false)
   return {status or false, take_next(c) or false, run or nil}
 end
 
@@ -1248,9 +1307,8 @@ local function complete_many(keys, args)
   local jobs = {}
   local types, ntypes = type_set(args[6])
   if ntypes > 0 and k > 0 then
-    local c = {base = base, active = active, fence = keys[2], types = types, worker = args[2],
-               channel = channel, lease = positive(args[4]), grace = positive(args[5]),
-               now = now, tally = true, sums = sums, keep = k > 1}
+    local c = claimer(base, active, keys[2], types, args[2], channel, positive(args[4]),
+                      positive(args[5]), now, true, sums, k > 1)
     for _ = 1, k do
       local job = take_next(c)
       if not job then break end
