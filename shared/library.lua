@@ -75,15 +75,9 @@ local FIELDS = {'status', 'token', 'tenant', 'type', 'priority', 'created_at', '
                 'version', 'error', 'cb_last_status', 'cb_last_at', 'watch', 'counted', 'capped',
                 'qz'}
 
--- The ones ht_claim reads (its HMGET is the hottest).
-local CLAIM_FIELDS = {'status', 'tenant', 'type', 'created_at', 'run_at', 'm_due_at',
-                      'm_started', 'attempt', 'timeout_s', 'progress_pct', 'progress_msg',
-                      'progress_at', 'version', 'watch', 'payload', 'max_attempts', 'priority',
-                      'input', 'metadata', 'qz'}
-
 -- What a claim answers of the job it took (with `id` first): what a worker
--- runs it with, from the fields ht_claim read and wrote (no second read).
--- A field a worker needs from its claim is named here and in CLAIM_FIELDS.
+-- runs it with, from the fields ht_claim read (all: load_claim) and wrote
+-- (no second read).
 local CLAIM_REPLY = {'type', 'status', 'tenant', 'priority', 'payload', 'attempt',
                      'max_attempts', 'timeout_s', 'token', 'worker', 'created_at', 'run_at',
                      'started_at', 'deadline_at', 'version', 'input', 'metadata'}
@@ -137,9 +131,9 @@ local function load(key, id, fields)
   return job_of(key, id, f, loaded_set(fields))
 end
 
--- load(key, id, COMPLETE_FIELDS) and load(key, id, CLAIM_FIELDS), the
--- hottest, with their field tables made by one constructor each (the
--- fields in the order of those lists; `x or nil`: HMGET's false is nil).
+-- load(key, id, COMPLETE_FIELDS), the hottest, with its field table made
+-- by one constructor (the fields in the order of that list; `x or nil`:
+-- HMGET's false is nil).
 local function load_complete(key, id)
   local v = redis.call('HMGET', key, unpack(COMPLETE_FIELDS))
   return job_of(key, id, {
@@ -154,18 +148,24 @@ local function load_complete(key, id)
     cb_attempts = nil, run_at = nil, qz = nil}, loaded_set(COMPLETE_FIELDS))
 end
 
+-- A job read whole (HGETALL): every field is loaded (j.loaded = ALL).  A
+-- claim reads the job this way: a queued job has few fields and the claim
+-- answers most of them, where an HMGET of the ~20 fields it reads would
+-- look each name up in the hash (a scan of its listpack for each; most are
+-- absent).
+local ALL = true
+
 local function load_claim(key, id)
-  local v = redis.call('HMGET', key, unpack(CLAIM_FIELDS))
-  return job_of(key, id, {
-    status = v[1] or nil, tenant = v[2] or nil, type = v[3] or nil, created_at = v[4] or nil,
-    run_at = v[5] or nil, m_due_at = v[6] or nil, m_started = v[7] or nil, attempt = v[8] or nil,
-    timeout_s = v[9] or nil, progress_pct = v[10] or nil, progress_msg = v[11] or nil,
-    progress_at = v[12] or nil, version = v[13] or nil, watch = v[14] or nil,
-    payload = v[15] or nil, max_attempts = v[16] or nil, priority = v[17] or nil,
-    input = v[18] or nil, metadata = v[19] or nil, qz = v[20] or nil,
-    -- what start and its helpers add
-    token = nil, worker = nil, started_at = nil, deadline_at = nil, counted = nil,
-    capped = nil}, loaded_set(CLAIM_FIELDS))
+  local v = redis.call('HGETALL', key)
+  -- The fields a claim reads or writes, as nil until set (see job_of).
+  local f = {status = nil, tenant = nil, type = nil, created_at = nil, run_at = nil,
+             m_due_at = nil, m_started = nil, attempt = nil, timeout_s = nil, progress_pct = nil,
+             progress_msg = nil, progress_at = nil, version = nil, watch = nil, payload = nil,
+             max_attempts = nil, priority = nil, input = nil, metadata = nil, qz = nil,
+             token = nil, worker = nil, started_at = nil, deadline_at = nil, counted = nil,
+             capped = nil, id = nil}
+  for i = 1, #v, 2 do f[v[i]] = v[i + 1] end
+  return job_of(key, id, f, ALL)
 end
 
 local function put(j, k, v)
@@ -185,7 +185,7 @@ local function del(j, k)
       table.remove(hs, i)
     end
   end
-  if j.f[k] ~= nil or not j.loaded[k] then j.dels[#j.dels + 1] = k end
+  if j.f[k] ~= nil or not (j.loaded == ALL or j.loaded[k]) then j.dels[#j.dels + 1] = k end
   j.f[k] = nil
 end
 
@@ -218,7 +218,7 @@ local function changed(j, status, channel, kind)
   end
   kind = kind or 'status'
   flush(j)
-  if not j.loaded.progress_pct and j.f.progress_pct == nil then
+  if not (j.loaded == ALL or j.loaded.progress_pct) and j.f.progress_pct == nil then
     local p = redis.call('HMGET', j.key, 'progress_pct', 'progress_msg')
     j.f.progress_pct, j.f.progress_msg = p[1] or nil, p[2] or nil
   end
@@ -251,7 +251,7 @@ end
 -- a submit queued is in no index (its list is its index, see ht_list);
 -- one queued here is in status:queued, and its `qz` mark says so, so that
 -- leaving `queued` costs a ZREM only then (the callers whose job may be
--- queued load `qz`: FIELDS, CLAIM_FIELDS).
+-- queued load `qz`: FIELDS, load_claim).
 local function set_status(j, status)
   local old = j.f.status
   if old and old ~= status then
@@ -552,7 +552,9 @@ local function finish(j, status)
   if status == 'succeeded' then del(j, 'failed_ttl_s') end
   local url = j.f.callback_url
   if url and url ~= '' then
-    if not j.loaded.cb_seq then j.f.cb_seq = redis.call('HGET', j.key, 'cb_seq') or nil end
+    if not (j.loaded == ALL or j.loaded.cb_seq) then
+      j.f.cb_seq = redis.call('HGET', j.key, 'cb_seq') or nil
+    end
     local seq = (tonumber(j.f.cb_seq) or 0) + 1
     put(j, 'cb_seq', int(seq))
     put(j, 'cb_id', 'msg_' .. j.id .. '_' .. int(seq))
