@@ -207,14 +207,15 @@ end
 -- (j.persist_log); every other change is of a job without a TTL whose log
 -- has none either.
 local function changed(j, status, channel, kind)
-  local v = int((tonumber(j.f.version) or 0) + 1)
+  local version = (tonumber(j.f.version) or 0) + 1
+  local v = int(version)
   put(j, 'version', v)
   local w = j.f.watch
   if not w or tonumber(w) < j.now then
     if w then del(j, 'watch') end
     flush(j)
     if w then redis.call('DEL', j.key .. ':ev') end
-    return tonumber(v)
+    return version
   end
   kind = kind or 'status'
   flush(j)
@@ -244,7 +245,7 @@ local function changed(j, status, channel, kind)
     redis.call('PERSIST', log)
   end
   redis.call('PUBLISH', channel .. ':' .. j.id, v .. ' ' .. status .. ' ' .. v .. '-0 ' .. kind)
-  return tonumber(v)
+  return version
 end
 
 -- Moves a job to `status`, keeping the status indexes in step.  A job that
@@ -325,7 +326,7 @@ local function tenant_queues(base, tenant)
     end
   end
   for _, prio in ipairs(PRIORITIES) do
-    for _, jtype in ipairs(redis.call('LRANGE', base .. 'rt:' .. prio, 0, -1)) do add(prio, jtype) end
+    for _, jtype in ipairs(redis.call('LRANGE', base .. 'rt:' .. prio, '0', '-1')) do add(prio, jtype) end
   end
   for _, m in ipairs(redis.call('SMEMBERS', base .. 'parked:' .. tenant)) do
     local prio, jtype = string.match(m, '^([^:]+):(.*)$')
@@ -354,7 +355,7 @@ local function enqueue(base, f, id, head)
   local q = qkey(base, prio, jtype, tenant)
   local n
   if head then n = redis.call('RPUSH', q, id) else n = redis.call('LPUSH', q, id) end
-  redis.call('HINCRBY', base .. 'depth', prio, 1)
+  redis.call('HINCRBY', base .. 'depth', prio, '1')
   if n == 1 then join(base, prio, jtype, tenant, false) end
 end
 
@@ -364,13 +365,13 @@ end
 local function unqueue(base, f, id)
   local prio, jtype, tenant = prio_of(f.priority), f.type or '', f.tenant or 'default'
   local q = qkey(base, prio, jtype, tenant)
-  if redis.call('LREM', q, 0, id) > 0 then redis.call('HINCRBY', base .. 'depth', prio, -1) end
+  if redis.call('LREM', q, '0', id) > 0 then redis.call('HINCRBY', base .. 'depth', prio, '-1') end
   if redis.call('EXISTS', q) == 1 then return end
   local rr = base .. 'rr:' .. prio .. ':' .. jtype
-  redis.call('LREM', rr, 0, tenant)
+  redis.call('LREM', rr, '0', tenant)
   redis.call('SREM', base .. 'parked:' .. tenant, prio .. ':' .. jtype)
   if redis.call('EXISTS', rr) == 0 then
-    redis.call('LREM', base .. 'rt:' .. prio, 0, jtype)
+    redis.call('LREM', base .. 'rt:' .. prio, '0', jtype)
     redis.call('HDEL', base .. 'turn', prio .. ':' .. jtype)
   end
 end
@@ -717,7 +718,7 @@ end
 -- batch adds up to, as one command.
 local function add(sums, key, field, n)
   if not sums then
-    redis.call('HINCRBY', key, field, n)
+    redis.call('HINCRBY', key, field, n == 1 and '1' or n == -1 and '-1' or int(n))
     return
   end
   local name = key .. '\0' .. field
@@ -733,7 +734,7 @@ end
 local function send_sums(sums)
   if not sums then return end
   for i, e in ipairs(sums) do
-    if e[3] ~= 0 then redis.call('HINCRBY', e[1], e[2], e[3]) end
+    if e[3] ~= 0 then redis.call('HINCRBY', e[1], e[2], int(e[3])) end
     sums[e[1] .. '\0' .. e[2]] = nil
     sums[i] = nil
   end
@@ -848,9 +849,9 @@ local function from_type(c, prio, jtype, ready, capped)
   local rr, rt, field = base .. 'rr:' .. prio .. ':' .. jtype, base .. 'rt:' .. prio,
                         prio .. ':' .. jtype
   while true do
-    local tenant = redis.call('LINDEX', rr, 0)
+    local tenant = redis.call('LINDEX', rr, '0')
     if not tenant then
-      redis.call('LREM', rt, 0, jtype)
+      redis.call('LREM', rt, '0', jtype)
       reorder(c, ready, jtype, false)
       return nil
     end
@@ -874,10 +875,10 @@ local function from_type(c, prio, jtype, ready, capped)
         if job then
           -- The type was served: it goes to the end of the type order.
           if redis.call('EXISTS', rr) == 0 then
-            redis.call('LREM', rt, 0, jtype)
+            redis.call('LREM', rt, '0', jtype)
             reorder(c, ready, jtype, false)
           elseif #ready > 1 then
-            redis.call('LREM', rt, 1, jtype)
+            redis.call('LREM', rt, '1', jtype)
             redis.call('RPUSH', rt, jtype)
             reorder(c, ready, jtype, true)
           end
@@ -930,7 +931,7 @@ local function take_next(c)
   for _, prio in ipairs(PRIORITIES) do
     local ready = c.ready[prio]
     if not ready then
-      ready = redis.call('LRANGE', base .. 'rt:' .. prio, 0, -1)
+      ready = redis.call('LRANGE', base .. 'rt:' .. prio, '0', '-1')
       c.ready[prio] = ready
     end
     local cands, fields = {}, {}
@@ -1317,7 +1318,7 @@ local function complete_many(keys, args)
       jobs[#jobs + 1] = job
     end
     send_sums(sums)
-    if c.unfenced and c.unfenced > 0 then redis.call('INCRBY', c.fence, c.unfenced) end
+    if c.unfenced and c.unfenced > 0 then redis.call('INCRBY', c.fence, int(c.unfenced)) end
   end
   return {statuses, jobs}
 end
