@@ -111,8 +111,8 @@ end
 -- it will hold (nil ones included) and has room for the pending writes: a
 -- Lua table grown one key at a time is rehashed at each power of two, and
 -- that rehashing was a large share of a drained job's instructions.
-local function job_of(key, id, f, loaded)
-  local base = base_of(key)
+local function job_of(key, id, f, loaded, base)
+  base = base or base_of(key)
   return {key = key, id = id, base = base, f = f, loaded = loaded,
           hs = {nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
                 nil, nil, nil, nil, nil, nil, nil, nil},
@@ -134,7 +134,7 @@ end
 -- load(key, id, COMPLETE_FIELDS), the hottest, with its field table made
 -- by one constructor (the fields in the order of that list; `x or nil`:
 -- HMGET's false is nil).
-local function load_complete(key, id)
+local function load_complete(key, id, base)
   local v = redis.call('HMGET', key, unpack(COMPLETE_FIELDS))
   return job_of(key, id, {
     status = v[1] or nil, token = v[2] or nil, started_at = v[3] or nil, tenant = v[4] or nil,
@@ -145,7 +145,7 @@ local function load_complete(key, id)
     capped = v[19] or nil,
     -- what settle and its helpers may add
     result = nil, output = nil, finished_at = nil, cb_seq = nil, cb_id = nil, cb_state = nil,
-    cb_attempts = nil, run_at = nil, qz = nil}, loaded_set(COMPLETE_FIELDS))
+    cb_attempts = nil, run_at = nil, qz = nil}, loaded_set(COMPLETE_FIELDS), base)
 end
 
 -- A job read whole (HGETALL): every field is loaded (j.loaded = ALL).  A
@@ -155,7 +155,7 @@ end
 -- absent).
 local ALL = true
 
-local function load_claim(key, id)
+local function load_claim(key, id, base)
   local v = redis.call('HGETALL', key)
   -- The fields a claim reads or writes, as nil until set (see job_of).
   local f = {status = nil, tenant = nil, type = nil, created_at = nil, run_at = nil,
@@ -165,7 +165,7 @@ local function load_claim(key, id)
              token = nil, worker = nil, started_at = nil, deadline_at = nil, counted = nil,
              capped = nil, id = nil}
   for i = 1, #v, 2 do f[v[i]] = v[i + 1] end
-  return job_of(key, id, f, ALL)
+  return job_of(key, id, f, ALL, base)
 end
 
 local function put(j, k, v)
@@ -435,9 +435,9 @@ local function observe(j, name, ms)
     for i, b in ipairs(HIST_BUCKETS[name]) do names[i] = string.format('%d', b) end
     HIST_FIELDS[name] = names
   end
-  local le = '+Inf'
-  for i, b in ipairs(HIST_BUCKETS[name]) do
-    if ms <= b then le = names[i]; break end
+  local le, bounds = '+Inf', HIST_BUCKETS[name]
+  for i = 1, #bounds do
+    if ms <= bounds[i] then le = names[i]; break end
   end
   if j.tally then
     local obs = le .. ' ' .. int(ms)
@@ -754,7 +754,7 @@ end
 -- the end of the call (ht_complete_many): nothing else runs in between.
 local function start(c, id, capped)
   local job = c.base .. 'job:' .. id
-  local j = load_claim(job, id)
+  local j = load_claim(job, id, c.base)
   if j.f.status ~= 'queued' then return nil end
   j.tally = c.tally
   j.now = c.now or now_ms()
@@ -863,7 +863,9 @@ local function from_type(c, prio, jtype, ready, capped)
     else
       local q = qkey(base, prio, jtype, tenant)
       local id = redis.call('RPOP', q)
-      if id and redis.call('EXISTS', q) == 1 then
+      -- stays: the tenant keeps its place in the rotation (rr not empty)
+      local stays = id and redis.call('EXISTS', q) == 1
+      if stays then
         next_turn(base, rr, field, tenant, c.weights)
       else
         redis.call('LPOP', rr)
@@ -874,7 +876,7 @@ local function from_type(c, prio, jtype, ready, capped)
         local job = start(c, id, capped)
         if job then
           -- The type was served: it goes to the end of the type order.
-          if redis.call('EXISTS', rr) == 0 then
+          if not stays and redis.call('EXISTS', rr) == 0 then
             redis.call('LREM', rt, '0', jtype)
             reorder(c, ready, jtype, false)
           elseif #ready > 1 then
@@ -1172,15 +1174,16 @@ end
 --   it is counted once: the job is no longer running but still has the
 --   attempt's token, and, succeeded (only the holder's outcome makes it) or
 --   failed with the same error (the reaper would have written its own).
---   settle stores one outcome o: {job (its key), active, signal, id, token,
--- outcome, body (result or error JSON), retryable (true|false), channel,
--- delay_ms, output, sums (see add)}, for ht_complete and ht_complete_many.
+--   settle stores one outcome o: {job (its key), base (its partition's
+-- "ht:{Q}:", nil: taken from the key), active, signal, id, token, outcome,
+-- body (result or error JSON), retryable (true|false), channel, delay_ms,
+-- output, sums (see add)}, for ht_complete and ht_complete_many.
 -- Returns the job's new status or nil, and the run observation when tally.
 local function settle(o, now, tally)
   local job, active, signal = o.job, o.active, o.signal
   local id, token, outcome, body = o.id, o.token, o.outcome, o.body
   local retryable, channel, delay_ms, output = o.retryable, o.channel, o.delay_ms, o.output
-  local j = load_complete(job, id)
+  local j = load_complete(job, id, o.base)
   if not holds(j, token) then
     local f = j.f
     if tally and f.token == token and f.status == outcome and
@@ -1295,8 +1298,9 @@ local function complete_many(keys, args)
   local statuses, sums = {}, n + k > 2 and {} or nil
   for i = 0, n - 1 do
     local a = 7 + i * 7
-    local status, run = settle({job = base .. 'job:' .. args[a + 1], active = active,
-                                signal = signal, id = args[a + 1], token = args[a + 2],
+    local status, run = settle({job = base .. 'job:' .. args[a + 1], base = base,
+                                active = active, signal = signal, id = args[a + 1],
+                                token = args[a + 2],
                                 outcome = args[a + 3], body = args[a + 4],
                                 retryable = args[a + 5] == '1', channel = channel,
                                 delay_ms = tonumber(args[a + 6]) or 0, output = args[a + 7],
