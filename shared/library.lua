@@ -35,16 +35,26 @@ local LOG_CAP = 100
 local LOG_KEEP = '-' .. LOG_CAP -- LTRIM's start: keeps the newest LOG_CAP entries
 local STATUSES = {'scheduled', 'queued', 'running', 'succeeded', 'failed', 'canceled'}
 
+local now_n, now_s -- the last time read, and its text once int() made it
+
 local function now_ms()
   local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local n = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if n ~= now_n then now_n, now_s = n, nil end
+  return n
 end
 
 -- A number as the decimal text of an integer.  Numbers reach commands as
 -- this text: a Lua number given to redis.call, or joined to a string, is
 -- printed as a double ("%.17g"), which costs several times more.
-local last_n, last_s -- the last one made: a call's time is made text more than once
+-- The call's time is made text once (it is written several times a job);
+-- of other numbers, the last one made is kept.
+local last_n, last_s
 local function int(n)
+  if n == now_n then
+    if not now_s then now_s = string.format('%d', n) end
+    return now_s
+  end
   if n ~= last_n then last_n, last_s = n, string.format('%d', n) end
   return last_s
 end
@@ -767,7 +777,8 @@ local function start(c, id, capped)
     if c.sums then c.fenced, c.unfenced = token, 0 end
   end
   local score, deadline = lease_of(j.now, tonumber(j.f.timeout_s) or 300, c.lease, c.grace)
-  put(j, 'attempt', int((tonumber(j.f.attempt) or 0) + 1))
+  local attempt = (tonumber(j.f.attempt) or 0) + 1
+  put(j, 'attempt', attempt == 1 and '1' or int(attempt))
   del(j, 'progress_pct')
   del(j, 'progress_msg')
   del(j, 'progress_at')
