@@ -816,11 +816,12 @@ end
 
 -- After a claim from the head tenant of a rotation that still has jobs
 -- there: its turn goes on (a weight w gives it w claims in a row, counted
--- in B turn) or it goes to the tail.
-local function next_turn(base, rr, field, tenant, weights)
+-- in B turn) or it goes to the tail.  `alone`: it is the rotation's only
+-- tenant, head and tail at once (the move would change nothing).
+local function next_turn(base, rr, field, tenant, weights, alone)
   local w = weights and tonumber(redis.call('HGET', base .. 'limits', 'tw:' .. tenant)) or 1
   if w <= 1 then
-    redis.call('LMOVE', rr, rr, 'LEFT', 'RIGHT')
+    if not alone then redis.call('LMOVE', rr, rr, 'LEFT', 'RIGHT') end
     return
   end
   local cur = redis.call('HGET', base .. 'turn', field)
@@ -828,7 +829,7 @@ local function next_turn(base, rr, field, tenant, weights)
   if cur then who, n = string.match(cur, '^(%S+) (%d+)$') end
   n = who == tenant and (tonumber(n) or 0) + 1 or 1
   if n >= w then
-    redis.call('LMOVE', rr, rr, 'LEFT', 'RIGHT')
+    if not alone then redis.call('LMOVE', rr, rr, 'LEFT', 'RIGHT') end
     redis.call('HDEL', base .. 'turn', field)
   else
     redis.call('HSET', base .. 'turn', field, tenant .. ' ' .. int(n))
@@ -860,7 +861,9 @@ local function from_type(c, prio, jtype, ready, capped)
   local rr, rt, field = base .. 'rr:' .. prio .. ':' .. jtype, base .. 'rt:' .. prio,
                         prio .. ':' .. jtype
   while true do
-    local tenant = redis.call('LINDEX', rr, '0')
+    -- The head tenant, and whether another follows it.
+    local head = redis.call('LRANGE', rr, '0', '1')
+    local tenant = head[1]
     if not tenant then
       redis.call('LREM', rt, '0', jtype)
       reorder(c, ready, jtype, false)
@@ -877,7 +880,7 @@ local function from_type(c, prio, jtype, ready, capped)
       -- stays: the tenant keeps its place in the rotation (rr not empty)
       local stays = id and redis.call('EXISTS', q) == 1
       if stays then
-        next_turn(base, rr, field, tenant, c.weights)
+        next_turn(base, rr, field, tenant, c.weights, head[2] == nil)
       else
         redis.call('LPOP', rr)
         if c.weights then redis.call('HDEL', base .. 'turn', field) end
