@@ -1145,8 +1145,15 @@ local function ended(j, signal)
   end
   del(j, 'capped')
   local tenant = f.tenant or 'default'
-  if redis.call('EXISTS', j.base .. 'parked:' .. tenant) == 1 and unpark(j.base, tenant) == 1 then
-    woke = true
+  -- With sums (a batch's outcomes, settled before its claims: nothing in
+  -- between parks a tenant), a tenant found not parked is not asked again.
+  local unparked = j.sums and j.sums.unparked
+  if not (unparked and unparked[tenant]) then
+    if redis.call('EXISTS', j.base .. 'parked:' .. tenant) == 1 then
+      if unpark(j.base, tenant) == 1 then woke = true end
+    elseif unparked then
+      unparked[tenant] = true
+    end
   end
   if woke then wake(signal) end
 end
@@ -1309,7 +1316,7 @@ local function complete_many(keys, args)
   local now = now_ms()
   local base, active, signal, channel = args[1], keys[1], keys[3], args[3]
   -- Sums pay for themselves from two jobs a call on.
-  local statuses, sums = {}, n + k > 2 and {} or nil
+  local statuses, sums = {}, n + k > 2 and {unparked = {}} or nil
   for i = 0, n - 1 do
     local a = 7 + i * 7
     local status, run = settle({job = base .. 'job:' .. args[a + 1], base = base,
