@@ -119,8 +119,7 @@ end
 -- HSET); j.dels: the pending HDEL's fields.
 --   Every table of a job is made by a constructor that names all the keys
 -- it will hold (nil ones included) and has room for the pending writes: a
--- Lua table grown one key at a time is rehashed at each power of two, and
--- that rehashing was a large share of a drained job's instructions.
+-- Lua table grown one key at a time is rehashed at each power of two.
 local function job_of(key, id, f, loaded, base)
   base = base or base_of(key)
   return {key = key, id = id, base = base, f = f, loaded = loaded,
