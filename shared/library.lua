@@ -854,32 +854,62 @@ end
 -- Claims from the rotation of (prio, jtype): the head tenant's oldest job,
 -- skipping (parking) tenants at their running cap.  ready: the claimer's
 -- copy of the priority's type order, kept as the list itself changes.
--- Returns the job or nil when the rotation has nothing claimable.
-local function from_type(c, prio, jtype, ready, capped)
+-- room: how many more jobs of this type the claimer may take (c.left, the
+-- claims its call has left, under the type's cap).  Returns the job or nil
+-- when the rotation has nothing claimable.
+--   A tenant alone in its rotation, of the priority's only type, with no
+-- weights and no tenant caps, gets every claim the call has left until its
+-- list is empty: then one RPOP of up to `room` ids replaces that many
+-- LRANGE/RPOP/EXISTS (the ids wait in c.popped, taken in their order); its
+-- place in the rotation changes when the last of them is taken, as it
+-- would after that many single claims.
+local function from_type(c, prio, jtype, ready, capped, room)
   local base = c.base
   local rr, rt, field = base .. 'rr:' .. prio .. ':' .. jtype, base .. 'rt:' .. prio,
                         prio .. ':' .. jtype
   while true do
-    -- The head tenant, and whether another follows it.
-    local head = redis.call('LRANGE', rr, '0', '1')
-    local tenant = head[1]
-    if not tenant then
-      redis.call('LREM', rt, '0', jtype)
-      reorder(c, ready, jtype, false)
-      return nil
-    end
-    local tcap = c.tcaps and tonumber(redis.call('HGET', base .. 'limits', 'tr:' .. tenant))
-    if tcap and redis.call('ZCARD', base .. 't:' .. tenant .. ':status:running') >= tcap then
-      redis.call('LPOP', rr)
-      redis.call('SADD', base .. 'parked:' .. tenant, field)
-      if c.weights then redis.call('HDEL', base .. 'turn', field) end
+    local popped, tenant, id, stays, alone = c.popped
+    if popped and popped.rr == rr and popped.i <= #popped then
+      tenant, id = popped.tenant, popped[popped.i]
+      popped.i = popped.i + 1
+      stays = popped.i <= #popped or popped.more
+      alone = true
     else
-      local q = qkey(base, prio, jtype, tenant)
-      local id = redis.call('RPOP', q)
-      -- stays: the tenant keeps its place in the rotation (rr not empty)
-      local stays = id and redis.call('EXISTS', q) == 1
+      -- The head tenant, and whether another follows it.
+      local head = redis.call('LRANGE', rr, '0', '1')
+      tenant, alone = head[1], head[2] == nil
+      if not tenant then
+        redis.call('LREM', rt, '0', jtype)
+        reorder(c, ready, jtype, false)
+        return nil
+      end
+      local tcap = c.tcaps and tonumber(redis.call('HGET', base .. 'limits', 'tr:' .. tenant))
+      if tcap and redis.call('ZCARD', base .. 't:' .. tenant .. ':status:running') >= tcap then
+        redis.call('LPOP', rr)
+        redis.call('SADD', base .. 'parked:' .. tenant, field)
+        if c.weights then redis.call('HDEL', base .. 'turn', field) end
+        tenant = nil
+      else
+        local q = qkey(base, prio, jtype, tenant)
+        if alone and room > 1 and c.keep and #ready == 1 and not c.weights and not c.tcaps then
+          local ids = redis.call('RPOP', q, int(room))
+          if ids then
+            popped = ids
+            popped.rr, popped.q, popped.tenant, popped.i = rr, q, tenant, 2
+            popped.more = redis.call('EXISTS', q) == 1
+            c.popped = popped
+            id, stays = ids[1], #ids > 1 or popped.more
+          end
+        else
+          id = redis.call('RPOP', q)
+          -- stays: the tenant keeps its place in the rotation (rr not empty)
+          stays = id and redis.call('EXISTS', q) == 1
+        end
+      end
+    end
+    if tenant then
       if stays then
-        next_turn(base, rr, field, tenant, c.weights, head[2] == nil)
+        next_turn(base, rr, field, tenant, c.weights, alone)
       else
         redis.call('LPOP', rr)
         if c.weights then redis.call('HDEL', base .. 'turn', field) end
@@ -904,13 +934,24 @@ local function from_type(c, prio, jtype, ready, capped)
   end
 end
 
+-- Ids popped for claims the call did not make (none: see from_type; a
+-- safety net) go back to the claim end of their list, in their order.
+local function unpop(c)
+  local popped = c.popped
+  if not popped or popped.i > #popped then return end
+  local back = {}
+  for i = #popped, popped.i, -1 do back[#back + 1] = popped[i] end
+  redis.call('RPUSH', popped.q, unpack(back)) -- (counted in depth until taken)
+  c.popped = nil
+end
+
 -- A claimer (see take_next) with every key it will hold (see job_of).
 local function claimer(base, active, fence, types, worker, channel, lease, grace, now, tally,
                        sums, keep)
   return {base = base, active = active, fence = fence, types = types, worker = worker,
           channel = channel, lease = lease, grace = grace, now = now, tally = tally, sums = sums,
           keep = keep, paused = nil, tcaps = nil, weights = nil, tlims = nil, ready = nil,
-          seen = nil, running = nil, fenced = nil, unfenced = nil}
+          seen = nil, running = nil, fenced = nil, unfenced = nil, left = nil, popped = nil}
 end
 
 -- The claim itself, shared by ht_claim, ht_complete and ht_complete_many.
@@ -986,7 +1027,9 @@ local function take_next(c)
     for _, t in ipairs(cands) do
       local cap = seen[t]
       if cap ~= 'skip' and not (cap and running[t] >= cap) then
-        local job = from_type(c, prio, t, ready, cap ~= false)
+        local left = c.left or 1
+        local room = cap and math.min(left, cap - running[t]) or left
+        local job = from_type(c, prio, t, ready, cap ~= false, room)
         if job then
           if cap then running[t] = running[t] + 1 end
           return job
@@ -1336,11 +1379,13 @@ local function complete_many(keys, args)
   if ntypes > 0 and k > 0 then
     local c = claimer(base, active, keys[2], types, args[2], channel, positive(args[4]),
                       positive(args[5]), now, true, sums, k > 1)
-    for _ = 1, k do
+    for i = 1, k do
+      c.left = k - i + 1
       local job = take_next(c)
       if not job then break end
       jobs[#jobs + 1] = job
     end
+    unpop(c)
     send_sums(sums)
     if c.unfenced and c.unfenced > 0 then redis.call('INCRBY', c.fence, int(c.unfenced)) end
   end
