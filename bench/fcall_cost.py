@@ -26,7 +26,8 @@ second); the drain's figures include those calls.  --batch N (schema 18
 on, implies --caller-counts, 1000 unless given) drains with
 ht_complete_many: each call carries the outcomes of the jobs the client
 holds (up to N) and claims up to N more, as one worker's N slots would
-hand them to one dispatcher.
+hand them to one dispatcher.  --payload-bytes N submits a payload of about N
+bytes (a JSON string) instead of '{"n": 1}'.
 
 Prints, per phase (submit, drain): Redis' own µs inside the calls (INFO
 commandstats) and its main thread's CPU time with the calls' I/O (INFO
@@ -238,6 +239,8 @@ def main():
                     help="the caller counts (schema 16 on): one ht_count_add per N jobs")
     ap.add_argument("--batch", type=int, default=0, metavar="N",
                     help="drain with ht_complete_many, N outcomes + N claims per call (schema 18 on)")
+    ap.add_argument("--payload-bytes", type=int, default=0, metavar="N",
+                    help="a payload of about N bytes (a JSON string) instead of {\"n\": 1}")
     ap.add_argument("--callgrind", action="store_true",
                     help="run the private redis-server under callgrind: instructions per job")
     ap.add_argument("--keep", action="store_true", help="keep the private Redis' directory")
@@ -297,11 +300,12 @@ def run(a, r, cg, text, schema, one_trip):
         return cmds, mem, instr, cpu
 
     ids = [str(uuid.uuid4()) for _ in range(a.jobs)]
+    payload = '"%s"' % ("x" * max(0, a.payload_bytes - 2)) if a.payload_bytes else '{"n": 1}'
     phase_start()
     for i in ids:
         r.call("FCALL", "ht_submit", 3, b + "job:" + i, b + "wait:default", b + "signal", i,
                b + "events", "0", "", "", "type", "echo", "queue", "default", "tenant",
-               "default", "priority", "default", "payload", '{"n": 1}', "max_attempts", "3",
+               "default", "priority", "default", "payload", payload, "max_attempts", "3",
                "timeout_s", "300", "ttl_s", "86400", "failed_ttl_s", "604800")
     cmds, m1, instr, cpu = phase_end("submit")
     report("submit", a.jobs, cmds, instr, cpu)

@@ -35,16 +35,26 @@ local LOG_CAP = 100
 local LOG_KEEP = '-' .. LOG_CAP -- LTRIM's start: keeps the newest LOG_CAP entries
 local STATUSES = {'scheduled', 'queued', 'running', 'succeeded', 'failed', 'canceled'}
 
+local now_n, now_s -- the last time read, and its text once int() made it
+
 local function now_ms()
   local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local n = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if n ~= now_n then now_n, now_s = n, nil end
+  return n
 end
 
 -- A number as the decimal text of an integer.  Numbers reach commands as
 -- this text: a Lua number given to redis.call, or joined to a string, is
 -- printed as a double ("%.17g"), which costs several times more.
-local last_n, last_s -- the last one made: a call's time is made text more than once
+-- The call's time is made text once (it is written several times a job);
+-- of other numbers, the last one made is kept.
+local last_n, last_s
 local function int(n)
+  if n == now_n then
+    if not now_s then now_s = string.format('%d', n) end
+    return now_s
+  end
   if n ~= last_n then last_n, last_s = n, string.format('%d', n) end
   return last_s
 end
@@ -75,15 +85,9 @@ local FIELDS = {'status', 'token', 'tenant', 'type', 'priority', 'created_at', '
                 'version', 'error', 'cb_last_status', 'cb_last_at', 'watch', 'counted', 'capped',
                 'qz'}
 
--- The ones ht_claim reads (its HMGET is the hottest).
-local CLAIM_FIELDS = {'status', 'tenant', 'type', 'created_at', 'run_at', 'm_due_at',
-                      'm_started', 'attempt', 'timeout_s', 'progress_pct', 'progress_msg',
-                      'progress_at', 'version', 'watch', 'payload', 'max_attempts', 'priority',
-                      'input', 'metadata', 'qz'}
-
 -- What a claim answers of the job it took (with `id` first): what a worker
--- runs it with, from the fields ht_claim read and wrote (no second read).
--- A field a worker needs from its claim is named here and in CLAIM_FIELDS.
+-- runs it with, from the fields ht_claim read (all: load_claim) and wrote
+-- (no second read).
 local CLAIM_REPLY = {'type', 'status', 'tenant', 'priority', 'payload', 'attempt',
                      'max_attempts', 'timeout_s', 'token', 'worker', 'created_at', 'run_at',
                      'started_at', 'deadline_at', 'version', 'input', 'metadata'}
@@ -113,6 +117,19 @@ end
 -- j.hs: the pending HSET's arguments (field, value, ...) in the order of
 -- put() (a field put twice is set twice: the last value wins, as in one
 -- HSET); j.dels: the pending HDEL's fields.
+--   Every table of a job is made by a constructor that names all the keys
+-- it will hold (nil ones included) and has room for the pending writes: a
+-- Lua table grown one key at a time is rehashed at each power of two.
+local function job_of(key, id, f, loaded, base)
+  base = base or base_of(key)
+  return {key = key, id = id, base = base, f = f, loaded = loaded,
+          hs = {nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
+                nil, nil, nil, nil, nil, nil, nil, nil},
+          dels = {nil, nil, nil, nil, nil, nil, nil, nil},
+          tb = base .. 't:' .. (f.tenant or 'default') .. ':', now = nil, tally = nil,
+          sums = nil, tally_run = nil, tally_wait = nil, log_ttl = nil, persist_log = nil}
+end
+
 local function load(key, id, fields)
   local v = redis.call('HMGET', key, unpack(fields))
   local f = {}
@@ -120,9 +137,44 @@ local function load(key, id, fields)
     local x = v[i]
     if x then f[fields[i]] = x end
   end
-  local base = base_of(key)
-  return {key = key, id = id, base = base, f = f, loaded = loaded_set(fields), hs = {}, dels = {},
-          tb = base .. 't:' .. (f.tenant or 'default') .. ':'}
+  return job_of(key, id, f, loaded_set(fields))
+end
+
+-- load(key, id, COMPLETE_FIELDS), the hottest, with its field table made
+-- by one constructor (the fields in the order of that list; `x or nil`:
+-- HMGET's false is nil).
+local function load_complete(key, id, base)
+  local v = redis.call('HMGET', key, unpack(COMPLETE_FIELDS))
+  return job_of(key, id, {
+    status = v[1] or nil, token = v[2] or nil, started_at = v[3] or nil, tenant = v[4] or nil,
+    type = v[5] or nil, priority = v[6] or nil, created_at = v[7] or nil, attempt = v[8] or nil,
+    max_attempts = v[9] or nil, cancel_requested = v[10] or nil, error = v[11] or nil,
+    callback_url = v[12] or nil, ttl_s = v[13] or nil, failed_ttl_s = v[14] or nil,
+    idem_key = v[15] or nil, version = v[16] or nil, watch = v[17] or nil, counted = v[18] or nil,
+    capped = v[19] or nil,
+    -- what settle and its helpers may add
+    result = nil, output = nil, finished_at = nil, cb_seq = nil, cb_id = nil, cb_state = nil,
+    cb_attempts = nil, run_at = nil, qz = nil}, loaded_set(COMPLETE_FIELDS), base)
+end
+
+-- A job read whole (HGETALL): every field is loaded (j.loaded = ALL).  A
+-- claim reads the job this way: a queued job has few fields and the claim
+-- answers most of them, where an HMGET of the ~20 fields it reads would
+-- look each name up in the hash (a scan of its listpack for each; most are
+-- absent).
+local ALL = true
+
+local function load_claim(key, id, base)
+  local v = redis.call('HGETALL', key)
+  -- The fields a claim reads or writes, as nil until set (see job_of).
+  local f = {status = nil, tenant = nil, type = nil, created_at = nil, run_at = nil,
+             m_due_at = nil, m_started = nil, attempt = nil, timeout_s = nil, progress_pct = nil,
+             progress_msg = nil, progress_at = nil, version = nil, watch = nil, payload = nil,
+             max_attempts = nil, priority = nil, input = nil, metadata = nil, qz = nil,
+             token = nil, worker = nil, started_at = nil, deadline_at = nil, counted = nil,
+             capped = nil, id = nil}
+  for i = 1, #v, 2 do f[v[i]] = v[i + 1] end
+  return job_of(key, id, f, ALL, base)
 end
 
 local function put(j, k, v)
@@ -142,14 +194,14 @@ local function del(j, k)
       table.remove(hs, i)
     end
   end
-  if j.f[k] ~= nil or not j.loaded[k] then j.dels[#j.dels + 1] = k end
+  if j.f[k] ~= nil or not (j.loaded == ALL or j.loaded[k]) then j.dels[#j.dels + 1] = k end
   j.f[k] = nil
 end
 
 local function flush(j)
   if #j.dels > 0 then redis.call('HDEL', j.key, unpack(j.dels)) end
   if #j.hs > 0 then redis.call('HSET', j.key, unpack(j.hs)) end
-  j.hs, j.dels = {}, {}
+  j.hs, j.dels = {nil, nil, nil, nil, nil, nil, nil, nil}, {}
 end
 
 -- Every change of a job ends here: version, the pending writes, and, while
@@ -164,18 +216,19 @@ end
 -- (j.persist_log); every other change is of a job without a TTL whose log
 -- has none either.
 local function changed(j, status, channel, kind)
-  local v = int((tonumber(j.f.version) or 0) + 1)
+  local version = (tonumber(j.f.version) or 0) + 1
+  local v = int(version)
   put(j, 'version', v)
   local w = j.f.watch
   if not w or tonumber(w) < j.now then
     if w then del(j, 'watch') end
     flush(j)
     if w then redis.call('DEL', j.key .. ':ev') end
-    return tonumber(v)
+    return version
   end
   kind = kind or 'status'
   flush(j)
-  if not j.loaded.progress_pct and j.f.progress_pct == nil then
+  if not (j.loaded == ALL or j.loaded.progress_pct) and j.f.progress_pct == nil then
     local p = redis.call('HMGET', j.key, 'progress_pct', 'progress_msg')
     j.f.progress_pct, j.f.progress_msg = p[1] or nil, p[2] or nil
   end
@@ -201,14 +254,14 @@ local function changed(j, status, channel, kind)
     redis.call('PERSIST', log)
   end
   redis.call('PUBLISH', channel .. ':' .. j.id, v .. ' ' .. status .. ' ' .. v .. '-0 ' .. kind)
-  return tonumber(v)
+  return version
 end
 
 -- Moves a job to `status`, keeping the status indexes in step.  A job that
 -- a submit queued is in no index (its list is its index, see ht_list);
 -- one queued here is in status:queued, and its `qz` mark says so, so that
 -- leaving `queued` costs a ZREM only then (the callers whose job may be
--- queued load `qz`: FIELDS, CLAIM_FIELDS).
+-- queued load `qz`: FIELDS, load_claim).
 local function set_status(j, status)
   local old = j.f.status
   if old and old ~= status then
@@ -282,7 +335,7 @@ local function tenant_queues(base, tenant)
     end
   end
   for _, prio in ipairs(PRIORITIES) do
-    for _, jtype in ipairs(redis.call('LRANGE', base .. 'rt:' .. prio, 0, -1)) do add(prio, jtype) end
+    for _, jtype in ipairs(redis.call('LRANGE', base .. 'rt:' .. prio, '0', '-1')) do add(prio, jtype) end
   end
   for _, m in ipairs(redis.call('SMEMBERS', base .. 'parked:' .. tenant)) do
     local prio, jtype = string.match(m, '^([^:]+):(.*)$')
@@ -311,7 +364,7 @@ local function enqueue(base, f, id, head)
   local q = qkey(base, prio, jtype, tenant)
   local n
   if head then n = redis.call('RPUSH', q, id) else n = redis.call('LPUSH', q, id) end
-  redis.call('HINCRBY', base .. 'depth', prio, 1)
+  redis.call('HINCRBY', base .. 'depth', prio, '1')
   if n == 1 then join(base, prio, jtype, tenant, false) end
 end
 
@@ -321,13 +374,13 @@ end
 local function unqueue(base, f, id)
   local prio, jtype, tenant = prio_of(f.priority), f.type or '', f.tenant or 'default'
   local q = qkey(base, prio, jtype, tenant)
-  if redis.call('LREM', q, 0, id) > 0 then redis.call('HINCRBY', base .. 'depth', prio, -1) end
+  if redis.call('LREM', q, '0', id) > 0 then redis.call('HINCRBY', base .. 'depth', prio, '-1') end
   if redis.call('EXISTS', q) == 1 then return end
   local rr = base .. 'rr:' .. prio .. ':' .. jtype
-  redis.call('LREM', rr, 0, tenant)
+  redis.call('LREM', rr, '0', tenant)
   redis.call('SREM', base .. 'parked:' .. tenant, prio .. ':' .. jtype)
   if redis.call('EXISTS', rr) == 0 then
-    redis.call('LREM', base .. 'rt:' .. prio, 0, jtype)
+    redis.call('LREM', base .. 'rt:' .. prio, '0', jtype)
     redis.call('HDEL', base .. 'turn', prio .. ':' .. jtype)
   end
 end
@@ -391,9 +444,9 @@ local function observe(j, name, ms)
     for i, b in ipairs(HIST_BUCKETS[name]) do names[i] = string.format('%d', b) end
     HIST_FIELDS[name] = names
   end
-  local le = '+Inf'
-  for i, b in ipairs(HIST_BUCKETS[name]) do
-    if ms <= b then le = names[i]; break end
+  local le, bounds = '+Inf', HIST_BUCKETS[name]
+  for i = 1, #bounds do
+    if ms <= bounds[i] then le = names[i]; break end
   end
   if j.tally then
     local obs = le .. ' ' .. int(ms)
@@ -509,7 +562,9 @@ local function finish(j, status)
   if status == 'succeeded' then del(j, 'failed_ttl_s') end
   local url = j.f.callback_url
   if url and url ~= '' then
-    if not j.loaded.cb_seq then j.f.cb_seq = redis.call('HGET', j.key, 'cb_seq') or nil end
+    if not (j.loaded == ALL or j.loaded.cb_seq) then
+      j.f.cb_seq = redis.call('HGET', j.key, 'cb_seq') or nil
+    end
     local seq = (tonumber(j.f.cb_seq) or 0) + 1
     put(j, 'cb_seq', int(seq))
     put(j, 'cb_id', 'msg_' .. j.id .. '_' .. int(seq))
@@ -672,7 +727,7 @@ end
 -- batch adds up to, as one command.
 local function add(sums, key, field, n)
   if not sums then
-    redis.call('HINCRBY', key, field, n)
+    redis.call('HINCRBY', key, field, n == 1 and '1' or n == -1 and '-1' or int(n))
     return
   end
   local name = key .. '\0' .. field
@@ -688,7 +743,7 @@ end
 local function send_sums(sums)
   if not sums then return end
   for i, e in ipairs(sums) do
-    if e[3] ~= 0 then redis.call('HINCRBY', e[1], e[2], e[3]) end
+    if e[3] ~= 0 then redis.call('HINCRBY', e[1], e[2], int(e[3])) end
     sums[e[1] .. '\0' .. e[2]] = nil
     sums[i] = nil
   end
@@ -708,7 +763,7 @@ end
 -- the end of the call (ht_complete_many): nothing else runs in between.
 local function start(c, id, capped)
   local job = c.base .. 'job:' .. id
-  local j = load(job, id, CLAIM_FIELDS)
+  local j = load_claim(job, id, c.base)
   if j.f.status ~= 'queued' then return nil end
   j.tally = c.tally
   j.now = c.now or now_ms()
@@ -721,7 +776,8 @@ local function start(c, id, capped)
     if c.sums then c.fenced, c.unfenced = token, 0 end
   end
   local score, deadline = lease_of(j.now, tonumber(j.f.timeout_s) or 300, c.lease, c.grace)
-  put(j, 'attempt', int((tonumber(j.f.attempt) or 0) + 1))
+  local attempt = (tonumber(j.f.attempt) or 0) + 1
+  put(j, 'attempt', attempt == 1 and '1' or int(attempt))
   del(j, 'progress_pct')
   del(j, 'progress_msg')
   del(j, 'progress_at')
@@ -736,28 +792,35 @@ local function start(c, id, capped)
   set_status(j, 'running')
   redis.call('ZADD', c.active, int(score), id)
   changed(j, 'running', c.channel)
-  local out = {'id', id}
-  for _, name in ipairs(CLAIM_REPLY) do
-    local v = j.f[name]
+  -- Room for every CLAIM_REPLY pair and count_wait's (see job_of).
+  local out = {'id', id, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
+               nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
+               nil, nil, nil, nil, nil, nil}
+  local n, f = 2, j.f
+  for i = 1, #CLAIM_REPLY do
+    local name = CLAIM_REPLY[i]
+    local v = f[name]
     if v then
-      out[#out + 1] = name
-      out[#out + 1] = v
+      out[n + 1] = name
+      out[n + 2] = v
+      n = n + 2
     end
   end
   if j.tally_wait then
-    out[#out + 1] = 'count_wait'
-    out[#out + 1] = j.tally_wait
+    out[n + 1] = 'count_wait'
+    out[n + 2] = j.tally_wait
   end
   return out
 end
 
 -- After a claim from the head tenant of a rotation that still has jobs
 -- there: its turn goes on (a weight w gives it w claims in a row, counted
--- in B turn) or it goes to the tail.
-local function next_turn(base, rr, field, tenant, weights)
+-- in B turn) or it goes to the tail.  `alone`: it is the rotation's only
+-- tenant, head and tail at once (the move would change nothing).
+local function next_turn(base, rr, field, tenant, weights, alone)
   local w = weights and tonumber(redis.call('HGET', base .. 'limits', 'tw:' .. tenant)) or 1
   if w <= 1 then
-    redis.call('LMOVE', rr, rr, 'LEFT', 'RIGHT')
+    if not alone then redis.call('LMOVE', rr, rr, 'LEFT', 'RIGHT') end
     return
   end
   local cur = redis.call('HGET', base .. 'turn', field)
@@ -765,7 +828,7 @@ local function next_turn(base, rr, field, tenant, weights)
   if cur then who, n = string.match(cur, '^(%S+) (%d+)$') end
   n = who == tenant and (tonumber(n) or 0) + 1 or 1
   if n >= w then
-    redis.call('LMOVE', rr, rr, 'LEFT', 'RIGHT')
+    if not alone then redis.call('LMOVE', rr, rr, 'LEFT', 'RIGHT') end
     redis.call('HDEL', base .. 'turn', field)
   else
     redis.call('HSET', base .. 'turn', field, tenant .. ' ' .. int(n))
@@ -791,28 +854,62 @@ end
 -- Claims from the rotation of (prio, jtype): the head tenant's oldest job,
 -- skipping (parking) tenants at their running cap.  ready: the claimer's
 -- copy of the priority's type order, kept as the list itself changes.
--- Returns the job or nil when the rotation has nothing claimable.
-local function from_type(c, prio, jtype, ready, capped)
+-- room: how many more jobs of this type the claimer may take (c.left, the
+-- claims its call has left, under the type's cap).  Returns the job or nil
+-- when the rotation has nothing claimable.
+--   A tenant alone in its rotation, of the priority's only type, with no
+-- weights and no tenant caps, gets every claim the call has left until its
+-- list is empty: then one RPOP of up to `room` ids replaces that many
+-- LRANGE/RPOP/EXISTS (the ids wait in c.popped, taken in their order); its
+-- place in the rotation changes when the last of them is taken, as it
+-- would after that many single claims.
+local function from_type(c, prio, jtype, ready, capped, room)
   local base = c.base
   local rr, rt, field = base .. 'rr:' .. prio .. ':' .. jtype, base .. 'rt:' .. prio,
                         prio .. ':' .. jtype
   while true do
-    local tenant = redis.call('LINDEX', rr, 0)
-    if not tenant then
-      redis.call('LREM', rt, 0, jtype)
-      reorder(c, ready, jtype, false)
-      return nil
-    end
-    local tcap = c.tcaps and tonumber(redis.call('HGET', base .. 'limits', 'tr:' .. tenant))
-    if tcap and redis.call('ZCARD', base .. 't:' .. tenant .. ':status:running') >= tcap then
-      redis.call('LPOP', rr)
-      redis.call('SADD', base .. 'parked:' .. tenant, field)
-      if c.weights then redis.call('HDEL', base .. 'turn', field) end
+    local popped, tenant, id, stays, alone = c.popped
+    if popped and popped.rr == rr and popped.i <= #popped then
+      tenant, id = popped.tenant, popped[popped.i]
+      popped.i = popped.i + 1
+      stays = popped.i <= #popped or popped.more
+      alone = true
     else
-      local q = qkey(base, prio, jtype, tenant)
-      local id = redis.call('RPOP', q)
-      if id and redis.call('EXISTS', q) == 1 then
-        next_turn(base, rr, field, tenant, c.weights)
+      -- The head tenant, and whether another follows it.
+      local head = redis.call('LRANGE', rr, '0', '1')
+      tenant, alone = head[1], head[2] == nil
+      if not tenant then
+        redis.call('LREM', rt, '0', jtype)
+        reorder(c, ready, jtype, false)
+        return nil
+      end
+      local tcap = c.tcaps and tonumber(redis.call('HGET', base .. 'limits', 'tr:' .. tenant))
+      if tcap and redis.call('ZCARD', base .. 't:' .. tenant .. ':status:running') >= tcap then
+        redis.call('LPOP', rr)
+        redis.call('SADD', base .. 'parked:' .. tenant, field)
+        if c.weights then redis.call('HDEL', base .. 'turn', field) end
+        tenant = nil
+      else
+        local q = qkey(base, prio, jtype, tenant)
+        if alone and room > 1 and c.keep and #ready == 1 and not c.weights and not c.tcaps then
+          local ids = redis.call('RPOP', q, int(room))
+          if ids then
+            popped = ids
+            popped.rr, popped.q, popped.tenant, popped.i = rr, q, tenant, 2
+            popped.more = redis.call('EXISTS', q) == 1
+            c.popped = popped
+            id, stays = ids[1], #ids > 1 or popped.more
+          end
+        else
+          id = redis.call('RPOP', q)
+          -- stays: the tenant keeps its place in the rotation (rr not empty)
+          stays = id and redis.call('EXISTS', q) == 1
+        end
+      end
+    end
+    if tenant then
+      if stays then
+        next_turn(base, rr, field, tenant, c.weights, alone)
       else
         redis.call('LPOP', rr)
         if c.weights then redis.call('HDEL', base .. 'turn', field) end
@@ -822,11 +919,11 @@ local function from_type(c, prio, jtype, ready, capped)
         local job = start(c, id, capped)
         if job then
           -- The type was served: it goes to the end of the type order.
-          if redis.call('EXISTS', rr) == 0 then
-            redis.call('LREM', rt, 0, jtype)
+          if not stays and redis.call('EXISTS', rr) == 0 then
+            redis.call('LREM', rt, '0', jtype)
             reorder(c, ready, jtype, false)
           elseif #ready > 1 then
-            redis.call('LREM', rt, 1, jtype)
+            redis.call('LREM', rt, '1', jtype)
             redis.call('RPUSH', rt, jtype)
             reorder(c, ready, jtype, true)
           end
@@ -835,6 +932,26 @@ local function from_type(c, prio, jtype, ready, capped)
       end
     end
   end
+end
+
+-- Ids popped for claims the call did not make (none: see from_type; a
+-- safety net) go back to the claim end of their list, in their order.
+local function unpop(c)
+  local popped = c.popped
+  if not popped or popped.i > #popped then return end
+  local back = {}
+  for i = #popped, popped.i, -1 do back[#back + 1] = popped[i] end
+  redis.call('RPUSH', popped.q, unpack(back)) -- (counted in depth until taken)
+  c.popped = nil
+end
+
+-- A claimer (see take_next) with every key it will hold (see job_of).
+local function claimer(base, active, fence, types, worker, channel, lease, grace, now, tally,
+                       sums, keep)
+  return {base = base, active = active, fence = fence, types = types, worker = worker,
+          channel = channel, lease = lease, grace = grace, now = now, tally = tally, sums = sums,
+          keep = keep, paused = nil, tcaps = nil, weights = nil, tlims = nil, ready = nil,
+          seen = nil, running = nil, fenced = nil, unfenced = nil, left = nil, popped = nil}
 end
 
 -- The claim itself, shared by ht_claim, ht_complete and ht_complete_many.
@@ -870,7 +987,7 @@ local function take_next(c)
   for _, prio in ipairs(PRIORITIES) do
     local ready = c.ready[prio]
     if not ready then
-      ready = redis.call('LRANGE', base .. 'rt:' .. prio, 0, -1)
+      ready = redis.call('LRANGE', base .. 'rt:' .. prio, '0', '-1')
       c.ready[prio] = ready
     end
     local cands, fields = {}, {}
@@ -910,7 +1027,9 @@ local function take_next(c)
     for _, t in ipairs(cands) do
       local cap = seen[t]
       if cap ~= 'skip' and not (cap and running[t] >= cap) then
-        local job = from_type(c, prio, t, ready, cap ~= false)
+        local left = c.left or 1
+        local room = cap and math.min(left, cap - running[t]) or left
+        local job = from_type(c, prio, t, ready, cap ~= false, room)
         if job then
           if cap then running[t] = running[t] + 1 end
           return job
@@ -947,17 +1066,15 @@ end
 --   ("ht:{Q}:job:"), worker id, channel, lease_ms, grace_ms, claims a job of
 --   any type, as they did.
 local function claim(keys, args)
-  local c
+  local worker, channel, lease, grace = args[2], args[3], positive(args[4]), positive(args[5])
   if #keys == 5 then
-    c = {base = string.match(args[1], '^(.*)job:$'), active = keys[4], fence = keys[5]}
-  else
-    local types, n = type_set(args[6])
-    if n == 0 then return nil end
-    c = {base = args[1], active = keys[1], fence = keys[2], types = types}
+    return take_next(claimer(string.match(args[1], '^(.*)job:$'), keys[4], keys[5], nil, worker,
+                             channel, lease, grace, nil, false, nil, false))
   end
-  c.worker, c.channel, c.lease, c.grace = args[2], args[3], positive(args[4]), positive(args[5])
-  c.tally = #keys == 2 and args[7] == '1'
-  return take_next(c)
+  local types, n = type_set(args[6])
+  if n == 0 then return nil end
+  return take_next(claimer(args[1], keys[1], keys[2], types, worker, channel, lease, grace, nil,
+                           #keys == 2 and args[7] == '1', nil, false))
 end
 
 local function holds(j, token)
@@ -1070,8 +1187,15 @@ local function ended(j, signal)
   end
   del(j, 'capped')
   local tenant = f.tenant or 'default'
-  if redis.call('EXISTS', j.base .. 'parked:' .. tenant) == 1 and unpark(j.base, tenant) == 1 then
-    woke = true
+  -- With sums (a batch's outcomes, settled before its claims: nothing in
+  -- between parks a tenant), a tenant found not parked is not asked again.
+  local unparked = j.sums and j.sums.unparked
+  if not (unparked and unparked[tenant]) then
+    if redis.call('EXISTS', j.base .. 'parked:' .. tenant) == 1 then
+      if unpark(j.base, tenant) == 1 then woke = true end
+    elseif unparked then
+      unparked[tenant] = true
+    end
   end
   if woke then wake(signal) end
 end
@@ -1113,15 +1237,16 @@ end
 --   it is counted once: the job is no longer running but still has the
 --   attempt's token, and, succeeded (only the holder's outcome makes it) or
 --   failed with the same error (the reaper would have written its own).
---   settle stores one outcome o: {job (its key), active, signal, id, token,
--- outcome, body (result or error JSON), retryable (true|false), channel,
--- delay_ms, output, sums (see add)}, for ht_complete and ht_complete_many.
+--   settle stores one outcome o: {job (its key), base (its partition's
+-- "ht:{Q}:", nil: taken from the key), active, signal, id, token, outcome,
+-- body (result or error JSON), retryable (true|false), channel, delay_ms,
+-- output, sums (see add)}, for ht_complete and ht_complete_many.
 -- Returns the job's new status or nil, and the run observation when tally.
 local function settle(o, now, tally)
   local job, active, signal = o.job, o.active, o.signal
   local id, token, outcome, body = o.id, o.token, o.outcome, o.body
   local retryable, channel, delay_ms, output = o.retryable, o.channel, o.delay_ms, o.output
-  local j = load(job, id, COMPLETE_FIELDS)
+  local j = load_complete(job, id, o.base)
   if not holds(j, token) then
     local f = j.f
     if tally and f.token == token and f.status == outcome and
@@ -1173,27 +1298,30 @@ end
 
 local function complete(keys, args)
   local now = now_ms()
-  local tally = #keys ~= 8 and args[({[5] = 14})[#keys] or 9] == '1'
+  local nkeys = #keys
+  local tally = nkeys ~= 8 and args[nkeys == 5 and 14 or 9] == '1'
   local status, run = settle({job = keys[1], active = keys[2], signal = keys[4], id = args[1],
                               token = args[2], outcome = args[3], body = args[4],
                               retryable = args[5] == '1', channel = args[6],
                               delay_ms = tonumber(args[7]) or 0,
-                              output = args[({[5] = 13, [8] = 12})[#keys] or 8]}, now, tally)
+                              output = args[nkeys == 5 and 13 or nkeys == 8 and 12 or 8]},
+                             now, tally)
   run = run or false
-  local c
-  if #keys == 8 then
-    c = {base = string.match(args[8], '^(.*)job:$'), fence = keys[8]}
-  elseif #keys == 5 then
-    local types, n = type_set(args[12])
+  local base, fence, types
+  if nkeys == 8 then
+    base, fence = string.match(args[8], '^(.*)job:$'), keys[8]
+  elseif nkeys == 5 then
+    local n
+    types, n = type_set(args[12])
     if n == 0 then return {status or false, false, run or nil} end
-    c = {base = args[8], fence = keys[5], types = types}
+    base, fence = args[8], keys[5]
   elseif tally then
     return {status or false, false, run}
   else
     return status
   end
-  c.active, c.worker, c.channel, c.now = keys[2], args[9], args[6], now
-  c.lease, c.grace, c.tally = positive(args[10]), positive(args[11]), tally
+  local c = claimer(base, keys[2], fence, types, args[9], args[6], positive(args[10]),
+                    positive(args[11]), now, tally, nil, false)
   return {status or false, take_next(c) or false, run or nil}
 end
 
@@ -1230,11 +1358,12 @@ local function complete_many(keys, args)
   local now = now_ms()
   local base, active, signal, channel = args[1], keys[1], keys[3], args[3]
   -- Sums pay for themselves from two jobs a call on.
-  local statuses, sums = {}, n + k > 2 and {} or nil
+  local statuses, sums = {}, n + k > 2 and {unparked = {}} or nil
   for i = 0, n - 1 do
     local a = 7 + i * 7
-    local status, run = settle({job = base .. 'job:' .. args[a + 1], active = active,
-                                signal = signal, id = args[a + 1], token = args[a + 2],
+    local status, run = settle({job = base .. 'job:' .. args[a + 1], base = base,
+                                active = active, signal = signal, id = args[a + 1],
+                                token = args[a + 2],
                                 outcome = args[a + 3], body = args[a + 4],
                                 retryable = args[a + 5] == '1', channel = channel,
                                 delay_ms = tonumber(args[a + 6]) or 0, output = args[a + 7],
@@ -1248,16 +1377,17 @@ local function complete_many(keys, args)
   local jobs = {}
   local types, ntypes = type_set(args[6])
   if ntypes > 0 and k > 0 then
-    local c = {base = base, active = active, fence = keys[2], types = types, worker = args[2],
-               channel = channel, lease = positive(args[4]), grace = positive(args[5]),
-               now = now, tally = true, sums = sums, keep = k > 1}
-    for _ = 1, k do
+    local c = claimer(base, active, keys[2], types, args[2], channel, positive(args[4]),
+                      positive(args[5]), now, true, sums, k > 1)
+    for i = 1, k do
+      c.left = k - i + 1
       local job = take_next(c)
       if not job then break end
       jobs[#jobs + 1] = job
     end
+    unpop(c)
     send_sums(sums)
-    if c.unfenced and c.unfenced > 0 then redis.call('INCRBY', c.fence, c.unfenced) end
+    if c.unfenced and c.unfenced > 0 then redis.call('INCRBY', c.fence, int(c.unfenced)) end
   end
   return {statuses, jobs}
 end
