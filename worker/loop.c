@@ -56,6 +56,13 @@ static void settling(ht_slot_t *slot)
     pthread_mutex_unlock(&slot->mu);
 }
 
+static void unsettle(ht_slot_t *slot)
+{
+    pthread_mutex_lock(&slot->mu);
+    slot->settling = 0;
+    pthread_mutex_unlock(&slot->mu);
+}
+
 static void unhold(ht_slot_t *slot)
 {
     pthread_mutex_lock(&slot->mu);
@@ -130,18 +137,22 @@ static int store_outcome(ht_slot_t *slot, const ht_job_t *job, ht_outcome_t outc
     return rc;
 }
 
+/* Between tries the slot is not settling: the lease thread renews the job
+ * while a try that found the slot's idle connection dead (Redis restarted
+ * since its last use) waits out its reply timeout and the next reconnects. */
 static void hand_back(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job)
 {
-    settling(slot);
     ht_keys_t scratch;
     const ht_keys_t *k = ht_wstate_keys_of(slot->st, job->id, &scratch);
     for (int i = 0; k && i < 5; i++) {
+        settling(slot);
         int rc = ht_store_release(store, k, job);
         if (rc == 0 || rc == HT_ESTALE) {
             ht_log(HT_LOG_INFO, rc == 0 ? "job handed back" : "job already lost on hand-back", "id",
                    job->id, NULL);
             return;
         }
+        unsettle(slot);
         sleep_ms(200);
     }
     ht_log(HT_LOG_ERROR, "job not handed back; it is requeued when its lease ends", "id", job->id,

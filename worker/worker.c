@@ -266,6 +266,10 @@ static void abandon_stuck_slots(ht_worker_t *w, ht_store_t *store)
         ht_keys_t scratch;
         const ht_keys_t *k = ht_wstate_keys_of(&w->st, held.id, &scratch);
         int rc = k ? ht_store_release(store, k, &held) : HT_EINVAL;
+        /* A connection idle since start-up may be dead (Redis restarted):
+         * the failed call dropped it and the next connects again. */
+        for (int try = 0; k && rc < 0 && rc != HT_ESTALE && try < 2; try++)
+            rc = ht_store_release(store, k, &held);
         ht_log(HT_LOG_WARN, "handler ignored its stop request; job handed back", "id", held.id,
                "result", ht_strerror(rc), NULL);
     }

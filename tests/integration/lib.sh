@@ -828,9 +828,9 @@ ht_gate_handlers() {
 
 # ht_http_retrying METHOD PATH [BODY...]: ht_http, again every 100 ms while
 # it answers 503 (what a client does while the api's connections to Redis
-# come back), for up to $RECOVER_MS ms.
+# come back), for up to $RECOVER_MS ms (10 s unless the test sets it).
 ht_http_retrying() {
-    local deadline=$(($(ht_ms) + RECOVER_MS))
+    local deadline=$(($(ht_ms) + ${RECOVER_MS:-10000}))
     while :; do
         ht_http "$@"
         [[ "$HTTP_STATUS" == 503 && $(ht_ms) -lt $deadline ]] || break
