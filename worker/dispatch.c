@@ -16,6 +16,13 @@
  * turn (from a random start, skipping those backing off after a failure),
  * so a busy partition never starves another.
  *
+ * Gathering: a call is held back while a slot that took its job less than
+ * GATHER_US ago still runs it, GATHER_US at most from the oldest outcome
+ * pending, so that the outcomes of short jobs handed out by one call go
+ * back together in the next instead of one call each; a slot that runs
+ * longer is not waited for, and an outcome with no such slot running (a
+ * lone job, slots idle) is sent at once.
+ *
  * Idle: a call that claims fewer jobs than asked found its partition empty;
  * once as many such calls in a row as there are partitions were made, the
  * queues count as empty and claim-only calls stop.  The waiter then blocks
@@ -66,6 +73,16 @@
 #define SAME_PARTITION_MAX 8
 /* Tries to hand back one claimed job when draining. */
 #define RELEASE_TRIES 5
+/* How long a call waits for the outcomes of jobs taken just before
+ * (see Gathering above), in microseconds. */
+#define GATHER_US 200
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static void sleep_ms(long ms)
 {
@@ -197,6 +214,8 @@ typedef struct {
     ht_job_t job;               /* given to the slot, not taken yet */
     char cur_id[HT_ID_LEN + 1]; /* the job the slot took last ("": none) */
     uint64_t cur_token;
+    int64_t took_us;    /* monotonic: when the slot took the job it runs (0: none) */
+    int64_t pending_us; /* monotonic: when its outcome was handed over */
 } box_t;
 
 /* What one call carries. */
@@ -206,6 +225,7 @@ typedef struct {
     size_t n;        /* outcomes, of the boxes d->call_box[0..n) */
     size_t k;        /* claims */
     int64_t wake_ms; /* nothing to send: plan again then (INT64_MAX: when told) */
+    int64_t wake_us; /* the same in microseconds, for a call held back (0: none) */
 } plan_t;
 
 struct ht_dispatch {
@@ -223,12 +243,13 @@ struct ht_dispatch {
     ht_wthread_t thread, waiter;
     /* The dispatcher thread's own. */
     ht_store_t *store;
-    part_trouble_t *pt; /* per partition, and one more for partitions not served */
-    size_t cursor;      /* the next partition of the claims' turn */
-    size_t empty;       /* calls in a row whose claims found their partition empty */
-    size_t from;        /* the box the next plan looks at first */
-    int streak;         /* calls in a row whose claims rode on an outcome's partition */
-    int *orphans;       /* per partition: a call with claims lost its reply */
+    part_trouble_t *pt;  /* per partition, and one more for partitions not served */
+    size_t cursor;       /* the next partition of the claims' turn */
+    size_t empty;        /* calls in a row whose claims found their partition empty */
+    size_t from;         /* the box the next plan looks at first */
+    int streak;          /* calls in a row whose claims rode on an outcome's partition */
+    int64_t answered_us; /* monotonic: when the last call's answers were handed out */
+    int *orphans;        /* per partition: a call with claims lost its reply */
     size_t *call_box;
     ht_settle_t *call_o;
     ht_job_t *call_jobs;
@@ -267,6 +288,32 @@ static void claim_empty(ht_dispatch_t *d)
     d->empty = 0;
     d->idle = 1;
     pthread_cond_signal(&d->wcv);
+}
+
+/* The end of the hold on the outcomes pending, or 0 when they go now:
+ * while a slot that took its job less than GATHER_US ago runs it (or was
+ * given one, or answered and takes its next, by the last call), up to
+ * GATHER_US after the oldest outcome pending (under mu). */
+static int64_t gather_until(const ht_dispatch_t *d, int64_t now_us)
+{
+    if (d->draining || d->quit)
+        return 0;
+    int64_t oldest = INT64_MAX, last = 0;
+    for (size_t i = 0; i < d->nbox; i++) {
+        const box_t *b = &d->box[i];
+        if (b->out == OUT_PENDING && b->pending_us < oldest)
+            oldest = b->pending_us;
+        int64_t t = b->took_us                             ? b->took_us
+                    : b->has_job || b->out == OUT_ANSWERED ? d->answered_us
+                                                           : 0;
+        if (t && now_us - t < GATHER_US && t + GATHER_US > last)
+            last = t + GATHER_US;
+    }
+    if (!last || oldest == INT64_MAX)
+        return 0;
+    if (oldest + GATHER_US < last)
+        last = oldest + GATHER_US;
+    return last > now_us ? last : 0;
 }
 
 /* Decides the next call (under mu).  Returns 1 with *p filled, or 0 when
@@ -314,6 +361,11 @@ static int plan(ht_dispatch_t *d, plan_t *p)
         }
     }
     if (!p->keys && first < d->nbox) {
+        int64_t hold = gather_until(d, mono_us());
+        if (hold) {
+            p->wake_us = hold;
+            return 0;
+        }
         /* The outcomes of the first pending box's partition (one alone of
          * a partition not served), and the claims for the free slots. */
         const box_t *fb = &d->box[first];
@@ -394,6 +446,7 @@ static void send_call(ht_dispatch_t *d, const plan_t *p)
     }
     for (size_t i = 0; i < got; i++)
         d->spare[d->nspare++] = d->call_jobs[i];
+    d->answered_us = mono_us();
     if (p->k > 0) {
         if (got < p->k) {
             claim_empty(d);
@@ -530,10 +583,13 @@ static void *dispatch_main(void *arg)
                 sweep_orphans(d, (size_t)p.tr);
             continue;
         }
-        if (p.wake_ms == INT64_MAX) {
+        int64_t wake_us = p.wake_ms == INT64_MAX ? INT64_MAX : p.wake_ms * 1000;
+        if (p.wake_us && p.wake_us < wake_us)
+            wake_us = p.wake_us;
+        if (wake_us == INT64_MAX) {
             pthread_cond_wait(&d->cv, &d->mu);
         } else {
-            struct timespec ts = {p.wake_ms / 1000, (p.wake_ms % 1000) * 1000000L};
+            struct timespec ts = {wake_us / 1000000, (wake_us % 1000000) * 1000L};
             pthread_cond_timedwait(&d->cv, &d->mu, &ts);
         }
     }
@@ -695,8 +751,17 @@ int ht_dispatch_settle(ht_dispatch_t *d, int slot, const ht_keys_t *k, ht_settle
     b->next = next;
     b->lost = 0;
     b->give_up_ms = ht_mono_ms() + OUTCOME_RETRY_MS;
+    /* The dispatcher is woken for the first outcome pending (it then holds
+     * the call, or sends it) and for the one that ends the hold early; the
+     * others wait for the call that is out or held. */
+    int first = 1;
+    for (size_t i = 0; i < d->nbox && first; i++)
+        first = d->box[i].out != OUT_PENDING;
+    b->took_us = 0;
+    b->pending_us = mono_us();
     b->out = OUT_PENDING;
-    pthread_cond_signal(&d->cv);
+    if (first || !gather_until(d, b->pending_us))
+        pthread_cond_signal(&d->cv);
     while (b->out != OUT_ANSWERED)
         pthread_cond_wait(&b->cv, &d->mu);
     b->out = OUT_NONE;
@@ -748,6 +813,7 @@ int ht_dispatch_take(ht_dispatch_t *d, int slot, ht_job_t *job)
     if (rc == 1) {
         memcpy(b->cur_id, job->id, sizeof(b->cur_id));
         b->cur_token = job->token;
+        b->took_us = mono_us();
     }
     pthread_mutex_unlock(&d->mu);
     return rc;
