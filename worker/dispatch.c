@@ -77,13 +77,6 @@
  * (see Gathering above), in microseconds. */
 #define GATHER_US 200
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -361,7 +354,7 @@ static int plan(ht_dispatch_t *d, plan_t *p)
         }
     }
     if (!p->keys && first < d->nbox) {
-        int64_t hold = gather_until(d, mono_us());
+        int64_t hold = gather_until(d, ht_mono_us());
         if (hold) {
             p->wake_us = hold;
             return 0;
@@ -446,7 +439,7 @@ static void send_call(ht_dispatch_t *d, const plan_t *p)
     }
     for (size_t i = 0; i < got; i++)
         d->spare[d->nspare++] = d->call_jobs[i];
-    d->answered_us = mono_us();
+    d->answered_us = ht_mono_us();
     if (p->k > 0) {
         if (got < p->k) {
             claim_empty(d);
@@ -758,7 +751,7 @@ int ht_dispatch_settle(ht_dispatch_t *d, int slot, const ht_keys_t *k, ht_settle
     for (size_t i = 0; i < d->nbox && first; i++)
         first = d->box[i].out != OUT_PENDING;
     b->took_us = 0;
-    b->pending_us = mono_us();
+    b->pending_us = ht_mono_us();
     b->out = OUT_PENDING;
     if (first || !gather_until(d, b->pending_us))
         pthread_cond_signal(&d->cv);
@@ -813,7 +806,7 @@ int ht_dispatch_take(ht_dispatch_t *d, int slot, ht_job_t *job)
     if (rc == 1) {
         memcpy(b->cur_id, job->id, sizeof(b->cur_id));
         b->cur_token = job->token;
-        b->took_us = mono_us();
+        b->took_us = ht_mono_us();
     }
     pthread_mutex_unlock(&d->mu);
     return rc;
