@@ -39,9 +39,11 @@
  * Redis stored already is answered again as taken (ht_complete_many), and
  * the jobs the lost call claimed are leased to us and nobody runs them:
  * once the partition answers again, the dispatcher hands back every job
- * Redis has leased to this worker under a token no slot holds
- * (sweep_orphans), and one it misses comes back when its lease runs out
- * (the reaper).
+ * Redis has leased to this worker under a token no slot holds and newer
+ * than every token its calls had claimed before the loss (sweep_orphans):
+ * a job claimed earlier was given to a slot, and one its slot dropped (its
+ * lease ran out) is the reaper's, its attempt counted.  One the sweep
+ * misses comes back when its lease runs out (the reaper).
  *
  * Draining: no claims; slots waiting for a job are told there is none;
  * jobs claimed and not taken by a slot are handed back (ht_release). */
@@ -243,6 +245,8 @@ struct ht_dispatch {
     int streak;          /* calls in a row whose claims rode on an outcome's partition */
     int64_t answered_us; /* monotonic: when the last call's answers were handed out */
     int *orphans;        /* per partition: a call with claims lost its reply */
+    uint64_t *top_token; /* per partition: the newest token its answered calls claimed */
+    uint64_t *floor;     /* per partition: top_token when the first such call lost its reply */
     size_t *call_box;
     ht_settle_t *call_o;
     ht_job_t *call_jobs;
@@ -408,10 +412,21 @@ static void send_call(ht_dispatch_t *d, const plan_t *p)
         part_failed(&d->pt[p->tr], d->store, p->keys, several, p->n ? "complete" : "claim", rc);
     else
         part_ok(&d->pt[p->tr], p->keys, several);
-    if (rc < 0 && p->k > 0 && p->tr < (int)st->parts.count)
+    if (rc < 0 && p->k > 0 && p->tr < (int)st->parts.count && !d->orphans[p->tr]) {
         d->orphans[p->tr] = 1;
-    for (size_t i = 0; i < got; i++)
+        d->floor[p->tr] = d->top_token[p->tr];
+    }
+    for (size_t i = 0; i < got; i++) {
         ht_counts_started(st->counts, p->keys->base, &d->call_jobs[i], d->call_waits[i].wait);
+        if (p->tr >= (int)st->parts.count)
+            continue;
+        /* A token at or under the floor: the fencing counter started over
+         * (an emptied or replaced Redis): every token is new again. */
+        if (d->orphans[p->tr] && d->call_jobs[i].token <= d->floor[p->tr])
+            d->floor[p->tr] = 0;
+        if (d->call_jobs[i].token > d->top_token[p->tr])
+            d->top_token[p->tr] = d->call_jobs[i].token;
+    }
     pthread_mutex_lock(&d->mu);
     int64_t now = ht_mono_ms();
     for (size_t i = 0; i < p->n; i++) {
@@ -471,11 +486,12 @@ static int known(const ht_dispatch_t *d, const char *id, uint64_t token)
  * leased to this worker and that nobody runs (a Redis that stopped
  * answering runs what it had read when it resumes).  Once partition `part`
  * answers again, its running jobs are read (at most ORPHANS_MAX), and each
- * one leased to this worker under a token no slot holds is handed back to
- * the head of its queue without counting the attempt (ht_release), rather
- * than left until its lease runs out.  Entered and left under mu, let go
- * for the calls; the dispatcher thread makes no other call meanwhile, so
- * every job its calls claimed is in a box or in spare. */
+ * one leased to this worker under a token no slot holds, newer than the
+ * partition's floor, is handed back to the head of its queue without
+ * counting the attempt (ht_release), rather than left until its lease runs
+ * out.  Entered and left under mu, let go for the calls; the dispatcher
+ * thread makes no other call meanwhile, so every job its calls claimed is
+ * in a box or in spare. */
 #define ORPHANS_MAX 10000
 static void sweep_orphans(ht_dispatch_t *d, size_t part)
 {
@@ -511,9 +527,10 @@ static void sweep_orphans(ht_dispatch_t *d, size_t part)
             memcpy(job.id, ids[i], strlen(ids[i]) + 1);
             job.token = strtoull(v[1], NULL, 10);
             pthread_mutex_lock(&d->mu);
-            int ours = known(d, job.id, job.token);
+            /* At or under the floor: given to a slot before the loss. */
+            int keep = job.token <= d->floor[part] || known(d, job.id, job.token);
             pthread_mutex_unlock(&d->mu);
-            if (!ours && ht_store_release(d->store, k, &job) == 0)
+            if (!keep && ht_store_release(d->store, k, &job) == 0)
                 ht_log(HT_LOG_WARN, "a job claimed by a call whose reply was lost: handed back",
                        "id", job.id, NULL);
         }
@@ -645,6 +662,8 @@ static void dispatch_free(ht_dispatch_t *d)
     free(d->spare);
     free(d->pt);
     free(d->orphans);
+    free(d->top_token);
+    free(d->floor);
     free(d->call_box);
     free(d->call_o);
     free(d->call_jobs);
@@ -668,6 +687,8 @@ int ht_dispatch_start(ht_dispatch_t **out, ht_wstate_t *st)
     d->spare = calloc(d->spare_cap, sizeof(*d->spare));
     d->pt = calloc(st->parts.count + 1, sizeof(*d->pt));
     d->orphans = calloc(st->parts.count, sizeof(*d->orphans));
+    d->top_token = calloc(st->parts.count, sizeof(*d->top_token));
+    d->floor = calloc(st->parts.count, sizeof(*d->floor));
     d->call_box = calloc(per_call, sizeof(*d->call_box));
     d->call_o = calloc(per_call, sizeof(*d->call_o));
     d->call_jobs = calloc(per_call, sizeof(*d->call_jobs));
@@ -681,8 +702,8 @@ int ht_dispatch_start(ht_dispatch_t **out, ht_wstate_t *st)
     pthread_condattr_destroy(&mono);
     for (size_t i = 0; d->box && i < d->nbox; i++)
         pthread_cond_init(&d->box[i].cv, NULL);
-    if (!d->box || !d->spare || !d->pt || !d->orphans || !d->call_box || !d->call_o ||
-        !d->call_jobs || !d->call_waits) {
+    if (!d->box || !d->spare || !d->pt || !d->orphans || !d->top_token || !d->floor ||
+        !d->call_box || !d->call_o || !d->call_jobs || !d->call_waits) {
         dispatch_free(d);
         return HT_ENOMEM;
     }
