@@ -16,6 +16,13 @@
  * turn (from a random start, skipping those backing off after a failure),
  * so a busy partition never starves another.
  *
+ * Gathering: a call is held back while a slot that took its job less than
+ * GATHER_US ago still runs it, GATHER_US at most from the oldest outcome
+ * pending, so that the outcomes of short jobs handed out by one call go
+ * back together in the next instead of one call each; a slot that runs
+ * longer is not waited for, and an outcome with no such slot running (a
+ * lone job, slots idle) is sent at once.
+ *
  * Idle: a call that claims fewer jobs than asked found its partition empty;
  * once as many such calls in a row as there are partitions were made, the
  * queues count as empty and claim-only calls stop.  The waiter then blocks
@@ -32,9 +39,11 @@
  * Redis stored already is answered again as taken (ht_complete_many), and
  * the jobs the lost call claimed are leased to us and nobody runs them:
  * once the partition answers again, the dispatcher hands back every job
- * Redis has leased to this worker under a token no slot holds
- * (sweep_orphans), and one it misses comes back when its lease runs out
- * (the reaper).
+ * Redis has leased to this worker under a token no slot holds and newer
+ * than every token its calls had claimed before the loss (sweep_orphans):
+ * a job claimed earlier was given to a slot, and one its slot dropped (its
+ * lease ran out) is the reaper's, its attempt counted.  One the sweep
+ * misses comes back when its lease runs out (the reaper).
  *
  * Draining: no claims; slots waiting for a job are told there is none;
  * jobs claimed and not taken by a slot are handed back (ht_release). */
@@ -66,6 +75,9 @@
 #define SAME_PARTITION_MAX 8
 /* Tries to hand back one claimed job when draining. */
 #define RELEASE_TRIES 5
+/* How long a call waits for the outcomes of jobs taken just before
+ * (see Gathering above), in microseconds. */
+#define GATHER_US 200
 
 static void sleep_ms(long ms)
 {
@@ -197,6 +209,8 @@ typedef struct {
     ht_job_t job;               /* given to the slot, not taken yet */
     char cur_id[HT_ID_LEN + 1]; /* the job the slot took last ("": none) */
     uint64_t cur_token;
+    int64_t took_us;    /* monotonic: when the slot took the job it runs (0: none) */
+    int64_t pending_us; /* monotonic: when its outcome was handed over */
 } box_t;
 
 /* What one call carries. */
@@ -206,6 +220,7 @@ typedef struct {
     size_t n;        /* outcomes, of the boxes d->call_box[0..n) */
     size_t k;        /* claims */
     int64_t wake_ms; /* nothing to send: plan again then (INT64_MAX: when told) */
+    int64_t wake_us; /* the same in microseconds, for a call held back (0: none) */
 } plan_t;
 
 struct ht_dispatch {
@@ -223,12 +238,15 @@ struct ht_dispatch {
     ht_wthread_t thread, waiter;
     /* The dispatcher thread's own. */
     ht_store_t *store;
-    part_trouble_t *pt; /* per partition, and one more for partitions not served */
-    size_t cursor;      /* the next partition of the claims' turn */
-    size_t empty;       /* calls in a row whose claims found their partition empty */
-    size_t from;        /* the box the next plan looks at first */
-    int streak;         /* calls in a row whose claims rode on an outcome's partition */
-    int *orphans;       /* per partition: a call with claims lost its reply */
+    part_trouble_t *pt;  /* per partition, and one more for partitions not served */
+    size_t cursor;       /* the next partition of the claims' turn */
+    size_t empty;        /* calls in a row whose claims found their partition empty */
+    size_t from;         /* the box the next plan looks at first */
+    int streak;          /* calls in a row whose claims rode on an outcome's partition */
+    int64_t answered_us; /* monotonic: when the last call's answers were handed out */
+    int *orphans;        /* per partition: a call with claims lost its reply */
+    uint64_t *top_token; /* per partition: the newest token its answered calls claimed */
+    uint64_t *floor;     /* per partition: top_token when the first such call lost its reply */
     size_t *call_box;
     ht_settle_t *call_o;
     ht_job_t *call_jobs;
@@ -267,6 +285,32 @@ static void claim_empty(ht_dispatch_t *d)
     d->empty = 0;
     d->idle = 1;
     pthread_cond_signal(&d->wcv);
+}
+
+/* The end of the hold on the outcomes pending, or 0 when they go now:
+ * while a slot that took its job less than GATHER_US ago runs it (or was
+ * given one, or answered and takes its next, by the last call), up to
+ * GATHER_US after the oldest outcome pending (under mu). */
+static int64_t gather_until(const ht_dispatch_t *d, int64_t now_us)
+{
+    if (d->draining || d->quit)
+        return 0;
+    int64_t oldest = INT64_MAX, last = 0;
+    for (size_t i = 0; i < d->nbox; i++) {
+        const box_t *b = &d->box[i];
+        if (b->out == OUT_PENDING && b->pending_us < oldest)
+            oldest = b->pending_us;
+        int64_t t = b->took_us                             ? b->took_us
+                    : b->has_job || b->out == OUT_ANSWERED ? d->answered_us
+                                                           : 0;
+        if (t && now_us - t < GATHER_US && t + GATHER_US > last)
+            last = t + GATHER_US;
+    }
+    if (!last || oldest == INT64_MAX)
+        return 0;
+    if (oldest + GATHER_US < last)
+        last = oldest + GATHER_US;
+    return last > now_us ? last : 0;
 }
 
 /* Decides the next call (under mu).  Returns 1 with *p filled, or 0 when
@@ -314,6 +358,11 @@ static int plan(ht_dispatch_t *d, plan_t *p)
         }
     }
     if (!p->keys && first < d->nbox) {
+        int64_t hold = gather_until(d, ht_mono_us());
+        if (hold) {
+            p->wake_us = hold;
+            return 0;
+        }
         /* The outcomes of the first pending box's partition (one alone of
          * a partition not served), and the claims for the free slots. */
         const box_t *fb = &d->box[first];
@@ -363,10 +412,21 @@ static void send_call(ht_dispatch_t *d, const plan_t *p)
         part_failed(&d->pt[p->tr], d->store, p->keys, several, p->n ? "complete" : "claim", rc);
     else
         part_ok(&d->pt[p->tr], p->keys, several);
-    if (rc < 0 && p->k > 0 && p->tr < (int)st->parts.count)
+    if (rc < 0 && p->k > 0 && p->tr < (int)st->parts.count && !d->orphans[p->tr]) {
         d->orphans[p->tr] = 1;
-    for (size_t i = 0; i < got; i++)
+        d->floor[p->tr] = d->top_token[p->tr];
+    }
+    for (size_t i = 0; i < got; i++) {
         ht_counts_started(st->counts, p->keys->base, &d->call_jobs[i], d->call_waits[i].wait);
+        if (p->tr >= (int)st->parts.count)
+            continue;
+        /* A token at or under the floor: the fencing counter started over
+         * (an emptied or replaced Redis): every token is new again. */
+        if (d->orphans[p->tr] && d->call_jobs[i].token <= d->floor[p->tr])
+            d->floor[p->tr] = 0;
+        if (d->call_jobs[i].token > d->top_token[p->tr])
+            d->top_token[p->tr] = d->call_jobs[i].token;
+    }
     pthread_mutex_lock(&d->mu);
     int64_t now = ht_mono_ms();
     for (size_t i = 0; i < p->n; i++) {
@@ -394,6 +454,7 @@ static void send_call(ht_dispatch_t *d, const plan_t *p)
     }
     for (size_t i = 0; i < got; i++)
         d->spare[d->nspare++] = d->call_jobs[i];
+    d->answered_us = ht_mono_us();
     if (p->k > 0) {
         if (got < p->k) {
             claim_empty(d);
@@ -425,11 +486,12 @@ static int known(const ht_dispatch_t *d, const char *id, uint64_t token)
  * leased to this worker and that nobody runs (a Redis that stopped
  * answering runs what it had read when it resumes).  Once partition `part`
  * answers again, its running jobs are read (at most ORPHANS_MAX), and each
- * one leased to this worker under a token no slot holds is handed back to
- * the head of its queue without counting the attempt (ht_release), rather
- * than left until its lease runs out.  Entered and left under mu, let go
- * for the calls; the dispatcher thread makes no other call meanwhile, so
- * every job its calls claimed is in a box or in spare. */
+ * one leased to this worker under a token no slot holds, newer than the
+ * partition's floor, is handed back to the head of its queue without
+ * counting the attempt (ht_release), rather than left until its lease runs
+ * out.  Entered and left under mu, let go for the calls; the dispatcher
+ * thread makes no other call meanwhile, so every job its calls claimed is
+ * in a box or in spare. */
 #define ORPHANS_MAX 10000
 static void sweep_orphans(ht_dispatch_t *d, size_t part)
 {
@@ -465,9 +527,10 @@ static void sweep_orphans(ht_dispatch_t *d, size_t part)
             memcpy(job.id, ids[i], strlen(ids[i]) + 1);
             job.token = strtoull(v[1], NULL, 10);
             pthread_mutex_lock(&d->mu);
-            int ours = known(d, job.id, job.token);
+            /* At or under the floor: given to a slot before the loss. */
+            int keep = job.token <= d->floor[part] || known(d, job.id, job.token);
             pthread_mutex_unlock(&d->mu);
-            if (!ours && ht_store_release(d->store, k, &job) == 0)
+            if (!keep && ht_store_release(d->store, k, &job) == 0)
                 ht_log(HT_LOG_WARN, "a job claimed by a call whose reply was lost: handed back",
                        "id", job.id, NULL);
         }
@@ -530,10 +593,13 @@ static void *dispatch_main(void *arg)
                 sweep_orphans(d, (size_t)p.tr);
             continue;
         }
-        if (p.wake_ms == INT64_MAX) {
+        int64_t wake_us = p.wake_ms == INT64_MAX ? INT64_MAX : p.wake_ms * 1000;
+        if (p.wake_us && p.wake_us < wake_us)
+            wake_us = p.wake_us;
+        if (wake_us == INT64_MAX) {
             pthread_cond_wait(&d->cv, &d->mu);
         } else {
-            struct timespec ts = {p.wake_ms / 1000, (p.wake_ms % 1000) * 1000000L};
+            struct timespec ts = {wake_us / 1000000, (wake_us % 1000000) * 1000L};
             pthread_cond_timedwait(&d->cv, &d->mu, &ts);
         }
     }
@@ -596,6 +662,8 @@ static void dispatch_free(ht_dispatch_t *d)
     free(d->spare);
     free(d->pt);
     free(d->orphans);
+    free(d->top_token);
+    free(d->floor);
     free(d->call_box);
     free(d->call_o);
     free(d->call_jobs);
@@ -619,6 +687,8 @@ int ht_dispatch_start(ht_dispatch_t **out, ht_wstate_t *st)
     d->spare = calloc(d->spare_cap, sizeof(*d->spare));
     d->pt = calloc(st->parts.count + 1, sizeof(*d->pt));
     d->orphans = calloc(st->parts.count, sizeof(*d->orphans));
+    d->top_token = calloc(st->parts.count, sizeof(*d->top_token));
+    d->floor = calloc(st->parts.count, sizeof(*d->floor));
     d->call_box = calloc(per_call, sizeof(*d->call_box));
     d->call_o = calloc(per_call, sizeof(*d->call_o));
     d->call_jobs = calloc(per_call, sizeof(*d->call_jobs));
@@ -632,8 +702,8 @@ int ht_dispatch_start(ht_dispatch_t **out, ht_wstate_t *st)
     pthread_condattr_destroy(&mono);
     for (size_t i = 0; d->box && i < d->nbox; i++)
         pthread_cond_init(&d->box[i].cv, NULL);
-    if (!d->box || !d->spare || !d->pt || !d->orphans || !d->call_box || !d->call_o ||
-        !d->call_jobs || !d->call_waits) {
+    if (!d->box || !d->spare || !d->pt || !d->orphans || !d->top_token || !d->floor ||
+        !d->call_box || !d->call_o || !d->call_jobs || !d->call_waits) {
         dispatch_free(d);
         return HT_ENOMEM;
     }
@@ -695,8 +765,17 @@ int ht_dispatch_settle(ht_dispatch_t *d, int slot, const ht_keys_t *k, ht_settle
     b->next = next;
     b->lost = 0;
     b->give_up_ms = ht_mono_ms() + OUTCOME_RETRY_MS;
+    /* The dispatcher is woken for the first outcome pending (it then holds
+     * the call, or sends it) and for the one that ends the hold early; the
+     * others wait for the call that is out or held. */
+    int first = 1;
+    for (size_t i = 0; i < d->nbox && first; i++)
+        first = d->box[i].out != OUT_PENDING;
+    b->took_us = 0;
+    b->pending_us = ht_mono_us();
     b->out = OUT_PENDING;
-    pthread_cond_signal(&d->cv);
+    if (first || !gather_until(d, b->pending_us))
+        pthread_cond_signal(&d->cv);
     while (b->out != OUT_ANSWERED)
         pthread_cond_wait(&b->cv, &d->mu);
     b->out = OUT_NONE;
@@ -748,6 +827,7 @@ int ht_dispatch_take(ht_dispatch_t *d, int slot, ht_job_t *job)
     if (rc == 1) {
         memcpy(b->cur_id, job->id, sizeof(b->cur_id));
         b->cur_token = job->token;
+        b->took_us = ht_mono_us();
     }
     pthread_mutex_unlock(&d->mu);
     return rc;

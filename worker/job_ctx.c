@@ -22,6 +22,13 @@ int64_t ht_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t ht_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 void ht_stop_request(atomic_int *stop, ht_stop_reason_t why)
 {
     int none = HT_STOP_NONE;

@@ -55,6 +55,8 @@ struct ht_job_ctx {
 /* Monotonic milliseconds, for deadlines and intervals (never the wall
  * clock, which may jump). */
 int64_t ht_mono_ms(void);
+/* The same clock in microseconds. */
+int64_t ht_mono_us(void);
 
 /* Sets the stop reason unless one is set already. */
 void ht_stop_request(atomic_int *stop, ht_stop_reason_t why);
