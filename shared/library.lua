@@ -100,6 +100,15 @@ local COMPLETE_FIELDS = {'status', 'token', 'started_at', 'tenant', 'type', 'pri
                          'callback_url', 'ttl_s', 'failed_ttl_s', 'idem_key', 'version', 'watch',
                          'counted', 'capped'}
 
+-- The ones a succeeded outcome reads (COMPLETE_FIELDS without those only
+-- a failure, a retry or a cancel reads: priority, attempt, max_attempts,
+-- cancel_requested, error, failed_ttl_s; the ones it deletes among them are
+-- deleted without being read, see del).  changed() reads attempt when the
+-- job is watched.
+local SUCCESS_FIELDS = {'status', 'token', 'started_at', 'tenant', 'type', 'created_at',
+                        'callback_url', 'ttl_s', 'idem_key', 'version', 'watch', 'counted',
+                        'capped'}
+
 -- Field list -> set of its names, made once (Lua work per call costs about
 -- as much as a Redis command: the tables here are kept few).
 local loaded_sets = {}
@@ -140,10 +149,21 @@ local function load(key, id, fields)
   return job_of(key, id, f, loaded_set(fields))
 end
 
--- load(key, id, COMPLETE_FIELDS), the hottest, with its field table made
--- by one constructor (the fields in the order of that list; `x or nil`:
--- HMGET's false is nil).
-local function load_complete(key, id, base)
+-- load(key, id, COMPLETE_FIELDS), or SUCCESS_FIELDS for a succeeded
+-- outcome, the hottest, with its field table made by one constructor (the
+-- fields in the order of the list; `x or nil`: HMGET's false is nil).
+local function load_complete(key, id, base, outcome)
+  if outcome == 'succeeded' then
+    local v = redis.call('HMGET', key, unpack(SUCCESS_FIELDS))
+    return job_of(key, id, {
+      status = v[1] or nil, token = v[2] or nil, started_at = v[3] or nil, tenant = v[4] or nil,
+      type = v[5] or nil, created_at = v[6] or nil, callback_url = v[7] or nil,
+      ttl_s = v[8] or nil, idem_key = v[9] or nil, version = v[10] or nil, watch = v[11] or nil,
+      counted = v[12] or nil, capped = v[13] or nil,
+      -- what settle and its helpers may add
+      result = nil, output = nil, finished_at = nil, cb_seq = nil, cb_id = nil, cb_state = nil,
+      cb_attempts = nil, attempt = nil}, loaded_set(SUCCESS_FIELDS), base)
+  end
   local v = redis.call('HMGET', key, unpack(COMPLETE_FIELDS))
   return job_of(key, id, {
     status = v[1] or nil, token = v[2] or nil, started_at = v[3] or nil, tenant = v[4] or nil,
@@ -229,8 +249,13 @@ local function changed(j, status, channel, kind)
   kind = kind or 'status'
   flush(j)
   if not (j.loaded == ALL or j.loaded.progress_pct) and j.f.progress_pct == nil then
-    local p = redis.call('HMGET', j.key, 'progress_pct', 'progress_msg')
-    j.f.progress_pct, j.f.progress_msg = p[1] or nil, p[2] or nil
+    if j.loaded.attempt or j.f.attempt then
+      local p = redis.call('HMGET', j.key, 'progress_pct', 'progress_msg')
+      j.f.progress_pct, j.f.progress_msg = p[1] or nil, p[2] or nil
+    else -- (a succeeded outcome's read leaves attempt out)
+      local p = redis.call('HMGET', j.key, 'progress_pct', 'progress_msg', 'attempt')
+      j.f.progress_pct, j.f.progress_msg, j.f.attempt = p[1] or nil, p[2] or nil, p[3] or nil
+    end
   end
   local log = j.key .. ':ev'
   local pct = j.f.progress_pct
@@ -1246,7 +1271,7 @@ local function settle(o, now, tally)
   local job, active, signal = o.job, o.active, o.signal
   local id, token, outcome, body = o.id, o.token, o.outcome, o.body
   local retryable, channel, delay_ms, output = o.retryable, o.channel, o.delay_ms, o.output
-  local j = load_complete(job, id, o.base)
+  local j = load_complete(job, id, o.base, outcome)
   if not holds(j, token) then
     local f = j.f
     if tally and f.token == token and f.status == outcome and
