@@ -139,19 +139,29 @@ static int call_int(ht_store_t *s, ht_argv_t *a, long long *out)
 }
 
 /* Fills `job` from a flat field/value array reply: the HGETALL of the job
- * `id`, or with id NULL a claim's answer, which carries it. */
-static int job_from_reply(ht_store_t *s, const redisReply *r, const char *id, ht_job_t *job)
+ * `id`, or with id NULL a claim's answer, which carries it.  `running`: the
+ * reply is a claim of ht_complete_many, which leaves out the status (the
+ * job is running) and the fields a worker does not read. */
+static int job_from_reply(ht_store_t *s, const redisReply *r, const char *id, ht_job_t *job,
+                          int running)
 {
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
         set_err(s, "%s", "redis: unexpected reply type (wanted a job hash)");
         return HT_EPROTO;
     }
-    const char **strs = calloc(r->elements + 1, sizeof(*strs));
-    size_t *lens = calloc(r->elements + 1, sizeof(*lens));
+    size_t head = running ? 2 : 0, n = head + r->elements;
+    const char **strs = calloc(n + 1, sizeof(*strs));
+    size_t *lens = calloc(n + 1, sizeof(*lens));
     int rc = 0;
     if (!strs || !lens) {
         rc = HT_ENOMEM;
         goto out;
+    }
+    if (running) {
+        strs[0] = "status";
+        lens[0] = strlen("status");
+        strs[1] = "running";
+        lens[1] = strlen("running");
     }
     for (size_t i = 0; i < r->elements; i++) {
         const redisReply *e = r->element[i];
@@ -160,10 +170,10 @@ static int job_from_reply(ht_store_t *s, const redisReply *r, const char *id, ht
             rc = HT_EPROTO;
             goto out;
         }
-        strs[i] = e->str;
-        lens[i] = e->len;
+        strs[head + i] = e->str;
+        lens[head + i] = e->len;
     }
-    rc = ht_job_from_hash(job, id, r->elements, strs, lens);
+    rc = ht_job_from_hash(job, id, n, strs, lens);
     if (rc < 0)
         set_err(s, "%s", "stored job is malformed (missing id, type or status)");
 out:
@@ -490,7 +500,7 @@ int ht_store_claim(ht_store_t *s, const ht_keys_t *k, const ht_claimer_t *who, h
     if (r->type == REDIS_REPLY_NIL) {
         rc = 0;
     } else {
-        rc = job_from_reply(s, r, NULL, job);
+        rc = job_from_reply(s, r, NULL, job, 0);
         rc = rc < 0 ? rc : 1;
         if (rc == 1 && counted)
             counted_wait(r, counted);
@@ -655,7 +665,7 @@ int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *jo
         }
         status = r->element[0];
         if (next && r->element[1]->type != REDIS_REPLY_NIL) {
-            int jrc = job_from_reply(s, r->element[1], NULL, next);
+            int jrc = job_from_reply(s, r->element[1], NULL, next, 0);
             if (jrc < 0) {
                 freeReplyObject(r);
                 return jrc;
@@ -738,7 +748,7 @@ int ht_store_complete_many(ht_store_t *s, const ht_keys_t *k, const ht_claimer_t
         }
     }
     for (size_t i = 0; rc == 0 && i < js->elements; i++) {
-        rc = job_from_reply(s, js->element[i], NULL, &jobs[i]);
+        rc = job_from_reply(s, js->element[i], NULL, &jobs[i], 1);
         if (rc == 0) {
             counted_wait(js->element[i], &waits[i]);
             *got = i + 1;
@@ -1045,7 +1055,7 @@ int ht_store_get(ht_store_t *s, const ht_keys_t *k, const char *id, ht_job_t *jo
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 0)
         rc = HT_ENOTFOUND;
     else
-        rc = job_from_reply(s, r, id, job);
+        rc = job_from_reply(s, r, id, job, 0);
     freeReplyObject(r);
     return rc;
 }

@@ -60,7 +60,14 @@ declare -A token
 for n in 0 1 2 3; do
     id=$(claimed "$n" id)
     token[$id]=$(claimed "$n" token)
-    assert_eq "$(claimed "$n" status)" running "claimed job $id answered running"
+    # The claim answers what a worker runs the job with: no status (it is
+    # running), no worker, times or version.
+    for f in status worker created_at started_at deadline_at version; do
+        assert_eq "$(claimed "$n" "$f")" "" "claimed job $id answered without $f"
+    done
+    assert_eq "$(claimed "$n" type)" echo "claimed job $id answered its type"
+    assert_eq "$(claimed "$n" attempt)" 1 "claimed job $id answered its attempt"
+    assert_eq "$(ht_job_hget "$id" status)" running "job $id running"
     assert_eq "$(ht_job_hget "$id" worker)" wt "job $id held by the caller"
     [[ -n "$(ht_redis ZSCORE "${B}active" "$id")" ]] || fail "job $id has no lease"
 done
