@@ -212,3 +212,25 @@ err=$(ht_redis FCALL ht_complete_many 3 "${B}active" "${B}fence" "${B}signal" \
 [[ "$err" == *"7 per outcome"* ]] || fail "a cut outcome answered: $err"
 job_as "$c2" "$B_KEY"
 assert_json .status running "c2 untouched by the refused call"
+
+# ---- a watched job's success is logged with its attempt ------------------
+# (a succeeded outcome reads fewer fields; the log entry still needs the
+# attempt: "<version> <kind> <status> <attempt> ...")
+ht_http POST /v1/queues/default/resume "" "${ops[@]}"
+assert_status 200 "resume"
+submit_as "$A_KEY"
+w=$HT_JOB
+ht_redis FCALL ht_watch 1 "$(ht_job_key "$w")" 60000 '' status >/dev/null
+outcomes=()
+for round in 1 2 3 4; do
+    many 16 "${outcomes[@]}"
+    outcomes=()
+    for ((i = 0; i < $(claimed_count); i++)); do
+        outcomes+=("$(claimed "$i" id)" "$(claimed "$i" token)" succeeded '{}' 0 0 '')
+    done
+    ((${#outcomes[@]} > 0)) || break
+done
+assert_eq "$(ht_job_hget "$w" status)" succeeded "the watched job succeeded"
+last=$(ht_redis --raw LRANGE "$(ht_job_key "$w"):ev" -1 -1)
+assert_eq "$(awk '{ print $3, $4 }' <<<"$last")" "succeeded 1" \
+    "its log's last entry: succeeded, attempt 1 ($last)"
