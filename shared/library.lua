@@ -92,11 +92,12 @@ local CLAIM_REPLY = {'type', 'status', 'tenant', 'priority', 'payload', 'attempt
                      'max_attempts', 'timeout_s', 'token', 'worker', 'created_at', 'run_at',
                      'started_at', 'deadline_at', 'version', 'input', 'metadata'}
 
--- What ht_complete_many answers of a job it claimed (with `id` first; its
--- only caller, a worker of schema 18 and newer, reads no more): what the
--- worker runs the job with.  The status is `running`, implied.
-local CLAIM_REPLY_MANY = {'type', 'tenant', 'priority', 'payload', 'attempt', 'max_attempts',
-                          'timeout_s', 'token', 'input'}
+-- What ht_complete_many answers of a job it claimed (its only caller, a
+-- worker of schema 18 and newer, reads no more): what the worker runs the
+-- job with, as {id, token, attempt, type, payload, count_wait, then name,
+-- value pairs of these fields, which a job has only when not at their
+-- default}.  The status is `running`, implied.
+local CLAIM_REPLY_MANY = {'tenant', 'priority', 'max_attempts', 'timeout_s', 'input'}
 
 -- The ones ht_complete and the helpers it calls read.
 -- (cb_seq is read by finish() when the job has a callback, the progress by
@@ -785,7 +786,7 @@ end
 -- running count, and `capped` (claimed under a type cap) marks it so that
 -- its end wakes idle workers.  Returns the job as ht_claim answers it (the
 -- CLAIM_REPLY fields it has, from what it read and wrote: no second read;
--- c.reply, CLAIM_REPLY_MANY for ht_complete_many, names fewer),
+-- with c.many, as ht_complete_many answers it, see CLAIM_REPLY_MANY),
 -- or nil when the id is not a queued job's (a stale entry: dropped).  When
 -- the caller counts (c.tally), the start is not counted here and the reply
 -- ends with the pair 'count_wait', "<bucket> <ms>", when this start is the
@@ -824,13 +825,29 @@ local function start(c, id, capped)
   set_status(j, 'running')
   redis.call('ZADD', c.active, int(score), id)
   changed(j, 'running', c.channel)
+  if c.many then
+    local f = j.f
+    local out = {id, f.token, f.attempt, f.type, f.payload or false, j.tally_wait or false,
+                 nil, nil, nil, nil, nil, nil, nil, nil, nil, nil}
+    local n = 6
+    for i = 1, #CLAIM_REPLY_MANY do
+      local name = CLAIM_REPLY_MANY[i]
+      local v = f[name]
+      if v then
+        out[n + 1] = name
+        out[n + 2] = v
+        n = n + 2
+      end
+    end
+    return out
+  end
   -- Room for every CLAIM_REPLY pair and count_wait's (see job_of).
   local out = {'id', id, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
                nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
                nil, nil, nil, nil, nil, nil}
-  local n, f, names = 2, j.f, c.reply or CLAIM_REPLY
-  for i = 1, #names do
-    local name = names[i]
+  local n, f = 2, j.f
+  for i = 1, #CLAIM_REPLY do
+    local name = CLAIM_REPLY[i]
     local v = f[name]
     if v then
       out[n + 1] = name
@@ -984,7 +1001,7 @@ local function claimer(base, active, fence, types, worker, channel, lease, grace
           channel = channel, lease = lease, grace = grace, now = now, tally = tally, sums = sums,
           keep = keep, paused = nil, tcaps = nil, weights = nil, tlims = nil, ready = nil,
           seen = nil, running = nil, fenced = nil, unfenced = nil, left = nil, popped = nil,
-          reply = nil}
+          many = nil}
 end
 
 -- The claim itself, shared by ht_claim, ht_complete and ht_complete_many.
@@ -1376,11 +1393,10 @@ end
 -- and moved once.  Returns {statuses, jobs}: statuses holds two
 -- entries per outcome, in order, the job's new status or nil (stale) and
 -- the run observation or nil, as ht_complete answers them with the caller
--- counting; jobs holds the claimed jobs (0 to k), each as a flat field,
--- value array as ht_claim answers it but of fewer fields (CLAIM_REPLY_MANY:
--- id, type, tenant, priority, payload, attempt, max_attempts, timeout_s,
--- token, input, those the job has; no status: it is running), then
--- count_wait as ht_claim's.  A call with no outcomes claims only; k = 0 settles only.
+-- counting; jobs holds the claimed jobs (0 to k), each as {id, token,
+-- attempt, type, payload, count_wait (ht_claim's; nil: none), then name,
+-- value pairs of tenant, priority, max_attempts, timeout_s, input, those the
+-- job has} (CLAIM_REPLY_MANY; no status: it is running).  A call with no outcomes claims only; k = 0 settles only.
 local BATCH_MAX = 256 -- outcomes, and claims, per ht_complete_many
 local function complete_many(keys, args)
   local n = (#args - 7) / 7
@@ -1415,7 +1431,7 @@ local function complete_many(keys, args)
   if ntypes > 0 and k > 0 then
     local c = claimer(base, active, keys[2], types, args[2], channel, positive(args[4]),
                       positive(args[5]), now, true, sums, k > 1)
-    c.reply = CLAIM_REPLY_MANY
+    c.many = true
     for i = 1, k do
       c.left = k - i + 1
       local job = take_next(c)

@@ -139,29 +139,19 @@ static int call_int(ht_store_t *s, ht_argv_t *a, long long *out)
 }
 
 /* Fills `job` from a flat field/value array reply: the HGETALL of the job
- * `id`, or with id NULL a claim's answer, which carries it.  `running`: the
- * reply is a claim of ht_complete_many, which leaves out the status (the
- * job is running) and the fields a worker does not read. */
-static int job_from_reply(ht_store_t *s, const redisReply *r, const char *id, ht_job_t *job,
-                          int running)
+ * `id`, or with id NULL a claim's answer, which carries it. */
+static int job_from_reply(ht_store_t *s, const redisReply *r, const char *id, ht_job_t *job)
 {
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
         set_err(s, "%s", "redis: unexpected reply type (wanted a job hash)");
         return HT_EPROTO;
     }
-    size_t head = running ? 2 : 0, n = head + r->elements;
-    const char **strs = calloc(n + 1, sizeof(*strs));
-    size_t *lens = calloc(n + 1, sizeof(*lens));
+    const char **strs = calloc(r->elements + 1, sizeof(*strs));
+    size_t *lens = calloc(r->elements + 1, sizeof(*lens));
     int rc = 0;
     if (!strs || !lens) {
         rc = HT_ENOMEM;
         goto out;
-    }
-    if (running) {
-        strs[0] = "status";
-        lens[0] = strlen("status");
-        strs[1] = "running";
-        lens[1] = strlen("running");
     }
     for (size_t i = 0; i < r->elements; i++) {
         const redisReply *e = r->element[i];
@@ -170,10 +160,10 @@ static int job_from_reply(ht_store_t *s, const redisReply *r, const char *id, ht
             rc = HT_EPROTO;
             goto out;
         }
-        strs[head + i] = e->str;
-        lens[head + i] = e->len;
+        strs[i] = e->str;
+        lens[i] = e->len;
     }
-    rc = ht_job_from_hash(job, id, n, strs, lens);
+    rc = ht_job_from_hash(job, id, r->elements, strs, lens);
     if (rc < 0)
         set_err(s, "%s", "stored job is malformed (missing id, type or status)");
 out:
@@ -203,6 +193,61 @@ static void counted_wait(const redisReply *r, ht_counted_t *counted)
         if (name->type == REDIS_REPLY_STRING && strcmp(name->str, "count_wait") == 0)
             counted_copy(r->element[r->elements - 1], counted->wait);
     }
+}
+
+/* A job claimed by ht_complete_many: {id, token, attempt, type, payload,
+ * count_wait (nil: none), then field, value pairs of the fields a job has
+ * only when not at their default (tenant, priority, max_attempts,
+ * timeout_s, input)}.  Its status is running. */
+static const char *const MANY_HEAD[] = {"id", "token", "attempt", "type", "payload"};
+#define MANY_HEAD_N (sizeof(MANY_HEAD) / sizeof(MANY_HEAD[0]))
+
+static int job_from_many(ht_store_t *s, const redisReply *r, ht_job_t *job, ht_counted_t *counted)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < MANY_HEAD_N + 1 ||
+        (r->elements - MANY_HEAD_N - 1) % 2 != 0) {
+        set_err(s, "%s", "redis: unexpected claimed job in the reply to ht_complete_many");
+        return HT_EPROTO;
+    }
+    size_t cap = 2 + 2 * MANY_HEAD_N + (r->elements - MANY_HEAD_N - 1), n = 0;
+    const char **strs = calloc(cap, sizeof(*strs));
+    size_t *lens = calloc(cap, sizeof(*lens));
+    int rc = 0;
+    if (!strs || !lens) {
+        rc = HT_ENOMEM;
+        goto out;
+    }
+    strs[n] = "status";
+    lens[n++] = strlen("status");
+    strs[n] = "running";
+    lens[n++] = strlen("running");
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (i == MANY_HEAD_N) {
+            counted_copy(e, counted->wait);
+            continue;
+        }
+        if (i < MANY_HEAD_N && e->type == REDIS_REPLY_NIL)
+            continue;
+        if (e->type != REDIS_REPLY_STRING) {
+            set_err(s, "%s", "redis: claimed job holds a non-string");
+            rc = HT_EPROTO;
+            goto out;
+        }
+        if (i < MANY_HEAD_N) {
+            strs[n] = MANY_HEAD[i];
+            lens[n++] = strlen(MANY_HEAD[i]);
+        }
+        strs[n] = e->str;
+        lens[n++] = e->len;
+    }
+    rc = ht_job_from_hash(job, NULL, n, strs, lens);
+    if (rc < 0)
+        set_err(s, "%s", "claimed job is malformed (missing id or type)");
+out:
+    free(strs);
+    free(lens);
+    return rc;
 }
 
 int ht_store_schema_version(ht_store_t *s, int *version)
@@ -500,7 +545,7 @@ int ht_store_claim(ht_store_t *s, const ht_keys_t *k, const ht_claimer_t *who, h
     if (r->type == REDIS_REPLY_NIL) {
         rc = 0;
     } else {
-        rc = job_from_reply(s, r, NULL, job, 0);
+        rc = job_from_reply(s, r, NULL, job);
         rc = rc < 0 ? rc : 1;
         if (rc == 1 && counted)
             counted_wait(r, counted);
@@ -665,7 +710,7 @@ int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *jo
         }
         status = r->element[0];
         if (next && r->element[1]->type != REDIS_REPLY_NIL) {
-            int jrc = job_from_reply(s, r->element[1], NULL, next, 0);
+            int jrc = job_from_reply(s, r->element[1], NULL, next);
             if (jrc < 0) {
                 freeReplyObject(r);
                 return jrc;
@@ -748,11 +793,9 @@ int ht_store_complete_many(ht_store_t *s, const ht_keys_t *k, const ht_claimer_t
         }
     }
     for (size_t i = 0; rc == 0 && i < js->elements; i++) {
-        rc = job_from_reply(s, js->element[i], NULL, &jobs[i], 1);
-        if (rc == 0) {
-            counted_wait(js->element[i], &waits[i]);
+        rc = job_from_many(s, js->element[i], &jobs[i], &waits[i]);
+        if (rc == 0)
             *got = i + 1;
-        }
     }
     if (rc < 0) {
         /* A reply that cannot be read: the jobs it claimed are leased to
@@ -1055,7 +1098,7 @@ int ht_store_get(ht_store_t *s, const ht_keys_t *k, const char *id, ht_job_t *jo
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 0)
         rc = HT_ENOTFOUND;
     else
-        rc = job_from_reply(s, r, id, job, 0);
+        rc = job_from_reply(s, r, id, job);
     freeReplyObject(r);
     return rc;
 }

@@ -35,10 +35,12 @@ many() {
     jq -e . <<<"$MANY" >/dev/null || fail "ht_complete_many answered: $MANY"
 }
 claimed_count() { jq '.[1] | length' <<<"$MANY"; }
-# The field NAME of the Nth claimed job (0-based).
+# The field NAME of the Nth claimed job (0-based): {id, token, attempt,
+# type, payload, count_wait, then name, value pairs}.
 claimed() { jq -r --argjson n "$1" --arg f "$2" \
-    '.[1][$n] as $j | [range(0; $j | length; 2) | select($j[.] == $f) | $j[. + 1]][0] // ""' \
-    <<<"$MANY"; }
+    '.[1][$n] as $j | {id: 0, token: 1, attempt: 2, type: 3, payload: 4, count_wait: 5}[$f] as $i
+     | if $i then $j[$i] else [range(6; $j | length; 2) | select($j[.] == $f) | $j[. + 1]][0] end
+     // ""' <<<"$MANY"; }
 status_of() { jq -r --argjson n "$1" '.[0][2 * $n] // "nil"' <<<"$MANY"; }
 run_of() { jq -r --argjson n "$1" '.[0][2 * $n + 1] // "nil"' <<<"$MANY"; }
 job_as() { # ID KEY: the job's document as its tenant sees it, in HTTP_BODY
@@ -61,12 +63,15 @@ for n in 0 1 2 3; do
     id=$(claimed "$n" id)
     token[$id]=$(claimed "$n" token)
     # The claim answers what a worker runs the job with: no status (it is
-    # running), no worker, times or version.
+    # running), no worker, times or version; the first wait is observed.
     for f in status worker created_at started_at deadline_at version; do
         assert_eq "$(claimed "$n" "$f")" "" "claimed job $id answered without $f"
     done
     assert_eq "$(claimed "$n" type)" echo "claimed job $id answered its type"
     assert_eq "$(claimed "$n" attempt)" 1 "claimed job $id answered its attempt"
+    assert_match "$(claimed "$n" count_wait)" '^[0-9+Inf]+ [0-9]+$' \
+        "claimed job $id answered its wait observation"
+    assert_eq "$(claimed "$n" payload)" '{}' "claimed job $id answered its payload"
     assert_eq "$(ht_job_hget "$id" status)" running "job $id running"
     assert_eq "$(ht_job_hget "$id" worker)" wt "job $id held by the caller"
     [[ -n "$(ht_redis ZSCORE "${B}active" "$id")" ]] || fail "job $id has no lease"
@@ -158,9 +163,12 @@ submit_mix() {
     ht_submit '{"type": "sleep", "priority": "high", "payload": {}}' "${b[@]}"
     ht_submit '{"type": "echo", "priority": "high", "payload": {}}' "${a[@]}"
 }
-# "tenant/type/priority" of each job of a claim reply (flat pairs) on stdin.
+# "tenant/type/priority" of each job of a claim reply (flat pairs) on stdin;
+# claim_key_many: of a job claimed by ht_complete_many (see claimed).
 claim_key='[range(0; length; 2) as $i | {(.[$i]): .[$i + 1]}] | add
     | "\(.tenant)/\(.type)/\(.priority // "default")"'
+claim_key_many='.[3] as $type | [range(6; length; 2) as $i | {(.[$i]): .[$i + 1]}] | (add // {})
+    | "\(.tenant)/\($type)/\(.priority // "default")"'
 TYPES="echo sleep"
 submit_mix
 batched=() held=()
@@ -168,7 +176,7 @@ while :; do
     many 3
     n=$(claimed_count)
     ((n > 0)) || break
-    mapfile -t got < <(jq -r ".[1][] | $claim_key" <<<"$MANY")
+    mapfile -t got < <(jq -r ".[1][] | $claim_key_many" <<<"$MANY")
     batched+=("${got[@]}")
     for ((i = 0; i < n; i++)); do held+=("$(claimed "$i" id) $(claimed "$i" token)"); done
 done
