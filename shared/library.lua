@@ -1396,7 +1396,8 @@ end
 -- counting; jobs holds the claimed jobs (0 to k), each as {id, token,
 -- attempt, type, payload, count_wait (ht_claim's; nil: none), then name,
 -- value pairs of tenant, priority, max_attempts, timeout_s, input, those the
--- job has} (CLAIM_REPLY_MANY; no status: it is running).  A call with no outcomes claims only; k = 0 settles only.
+-- job has} (CLAIM_REPLY_MANY; no status: it is running).  A call with no
+-- outcomes claims only; k = 0 settles only.
 local BATCH_MAX = 256 -- outcomes, and claims, per ht_complete_many
 local function complete_many(keys, args)
   local n = (#args - 7) / 7

@@ -204,6 +204,15 @@ static const char *const MANY_HEAD[] = {"id", "token", "attempt", "type", "paylo
 
 static int job_from_many(ht_store_t *s, const redisReply *r, ht_job_t *job, ht_counted_t *counted)
 {
+    /* A library of the same schema loaded before this layout answers
+     * ht_claim's pairs ("id" first; an id is never "id"). */
+    if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+        r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "id") == 0) {
+        int rc = job_from_reply(s, r, NULL, job);
+        if (rc == 0)
+            counted_wait(r, counted);
+        return rc;
+    }
     if (r->type != REDIS_REPLY_ARRAY || r->elements < MANY_HEAD_N + 1 ||
         (r->elements - MANY_HEAD_N - 1) % 2 != 0) {
         set_err(s, "%s", "redis: unexpected claimed job in the reply to ht_complete_many");

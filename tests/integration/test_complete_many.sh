@@ -242,3 +242,24 @@ assert_eq "$(ht_job_hget "$w" status)" succeeded "the watched job succeeded"
 last=$(ht_redis --raw LRANGE "$(ht_job_key "$w"):ev" -1 -1)
 assert_eq "$(awk '{ print $3, $4 }' <<<"$last")" "succeeded 1" \
     "its log's last entry: succeeded, attempt 1 ($last)"
+
+# ---- a worker reads the claims of the library before this layout --------
+# Schema 18 as first released answered ht_complete_many's claims as
+# ht_claim's pairs ("id" first, status included): under the same schema
+# number a worker meets both while an upgrade loads the library.  That
+# library is this one with the positional answer turned off.
+sed 's/^  if c\.many then$/  if false then/' "$HT_SOURCE_DIR/shared/library.lua" \
+    >"$HT_TMP/pairs.lua"
+grep -q '^  if false then$' "$HT_TMP/pairs.lua" || fail "no pair-layout library made"
+ht_redis -x FUNCTION LOAD REPLACE <"$HT_TMP/pairs.lua" >/dev/null
+ids=()
+for i in 1 2 3 4 5 6; do submit_as "$A_KEY" && ids+=("$HT_JOB"); done
+ht_start_worker w1 --concurrency 4
+job_done() { [[ "$(ht_job_hget "$1" status)" == succeeded ]]; }
+for id in "${ids[@]}"; do
+    wait_until 60 "job $id succeeded with the pair-layout library" job_done "$id"
+    assert_eq "$(ht_job_hget "$id" attempt)" 1 "job $id ran once"
+done
+ht_stop w1
+[[ "$(ht_redis FUNCTION LIST WITHCODE)" == *"if false then"* ]] ||
+    fail "the pair-layout library was replaced while the worker ran"
