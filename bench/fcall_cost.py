@@ -350,7 +350,13 @@ def run(a, r, cg, text, schema, one_trip):
             tally(hist, "sum_ms", int(ms))
 
     def as_job(flat):
-        job = dict(zip(flat[::2], flat[1::2])) if flat else None
+        if flat and flat[0] != "id":
+            # ht_complete_many's claim from schema 18 on: {id, token, attempt,
+            # type, payload, count_wait, then name, value pairs}
+            job = dict(zip(("id", "token", "attempt", "type", "payload", "count_wait"), flat))
+            job.update(zip(flat[6::2], flat[7::2]))
+        else:
+            job = dict(zip(flat[::2], flat[1::2])) if flat else None
         if job and counts:
             tally("metrics", "jobs:started:" + job["type"])
             observed("hist:wait", job.get("count_wait"))

@@ -92,6 +92,13 @@ local CLAIM_REPLY = {'type', 'status', 'tenant', 'priority', 'payload', 'attempt
                      'max_attempts', 'timeout_s', 'token', 'worker', 'created_at', 'run_at',
                      'started_at', 'deadline_at', 'version', 'input', 'metadata'}
 
+-- What ht_complete_many answers of a job it claimed (its only caller, a
+-- worker of schema 18 and newer, reads no more): what the worker runs the
+-- job with, as {id, token, attempt, type, payload, count_wait, then name,
+-- value pairs of these fields, which a job has only when not at their
+-- default}.  The status is `running`, implied.
+local CLAIM_REPLY_MANY = {'tenant', 'priority', 'max_attempts', 'timeout_s', 'input'}
+
 -- The ones ht_complete and the helpers it calls read.
 -- (cb_seq is read by finish() when the job has a callback, the progress by
 -- changed() when the job is watched: not on every completion.)
@@ -99,6 +106,15 @@ local COMPLETE_FIELDS = {'status', 'token', 'started_at', 'tenant', 'type', 'pri
                          'created_at', 'attempt', 'max_attempts', 'cancel_requested', 'error',
                          'callback_url', 'ttl_s', 'failed_ttl_s', 'idem_key', 'version', 'watch',
                          'counted', 'capped'}
+
+-- The ones a succeeded outcome reads (COMPLETE_FIELDS without those only
+-- a failure, a retry or a cancel reads: priority, attempt, max_attempts,
+-- cancel_requested, error, failed_ttl_s; the ones it deletes among them are
+-- deleted without being read, see del).  changed() reads attempt when the
+-- job is watched.
+local SUCCESS_FIELDS = {'status', 'token', 'started_at', 'tenant', 'type', 'created_at',
+                        'callback_url', 'ttl_s', 'idem_key', 'version', 'watch', 'counted',
+                        'capped'}
 
 -- Field list -> set of its names, made once (Lua work per call costs about
 -- as much as a Redis command: the tables here are kept few).
@@ -140,10 +156,21 @@ local function load(key, id, fields)
   return job_of(key, id, f, loaded_set(fields))
 end
 
--- load(key, id, COMPLETE_FIELDS), the hottest, with its field table made
--- by one constructor (the fields in the order of that list; `x or nil`:
--- HMGET's false is nil).
-local function load_complete(key, id, base)
+-- load(key, id, COMPLETE_FIELDS), or SUCCESS_FIELDS for a succeeded
+-- outcome, the hottest, with its field table made by one constructor (the
+-- fields in the order of the list; `x or nil`: HMGET's false is nil).
+local function load_complete(key, id, base, outcome)
+  if outcome == 'succeeded' then
+    local v = redis.call('HMGET', key, unpack(SUCCESS_FIELDS))
+    return job_of(key, id, {
+      status = v[1] or nil, token = v[2] or nil, started_at = v[3] or nil, tenant = v[4] or nil,
+      type = v[5] or nil, created_at = v[6] or nil, callback_url = v[7] or nil,
+      ttl_s = v[8] or nil, idem_key = v[9] or nil, version = v[10] or nil, watch = v[11] or nil,
+      counted = v[12] or nil, capped = v[13] or nil,
+      -- what settle and its helpers may add
+      result = nil, output = nil, finished_at = nil, cb_seq = nil, cb_id = nil, cb_state = nil,
+      cb_attempts = nil, attempt = nil}, loaded_set(SUCCESS_FIELDS), base)
+  end
   local v = redis.call('HMGET', key, unpack(COMPLETE_FIELDS))
   return job_of(key, id, {
     status = v[1] or nil, token = v[2] or nil, started_at = v[3] or nil, tenant = v[4] or nil,
@@ -229,8 +256,13 @@ local function changed(j, status, channel, kind)
   kind = kind or 'status'
   flush(j)
   if not (j.loaded == ALL or j.loaded.progress_pct) and j.f.progress_pct == nil then
-    local p = redis.call('HMGET', j.key, 'progress_pct', 'progress_msg')
-    j.f.progress_pct, j.f.progress_msg = p[1] or nil, p[2] or nil
+    if j.loaded.attempt or j.f.attempt then
+      local p = redis.call('HMGET', j.key, 'progress_pct', 'progress_msg')
+      j.f.progress_pct, j.f.progress_msg = p[1] or nil, p[2] or nil
+    else -- (a succeeded outcome's read leaves attempt out)
+      local p = redis.call('HMGET', j.key, 'progress_pct', 'progress_msg', 'attempt')
+      j.f.progress_pct, j.f.progress_msg, j.f.attempt = p[1] or nil, p[2] or nil, p[3] or nil
+    end
   end
   local log = j.key .. ':ev'
   local pct = j.f.progress_pct
@@ -753,7 +785,8 @@ end
 -- take_next): its new attempt, token and lease; it counts in its type's
 -- running count, and `capped` (claimed under a type cap) marks it so that
 -- its end wakes idle workers.  Returns the job as ht_claim answers it (the
--- CLAIM_REPLY fields it has, from what it read and wrote: no second read),
+-- CLAIM_REPLY fields it has, from what it read and wrote: no second read;
+-- with c.many, as ht_complete_many answers it, see CLAIM_REPLY_MANY),
 -- or nil when the id is not a queued job's (a stale entry: dropped).  When
 -- the caller counts (c.tally), the start is not counted here and the reply
 -- ends with the pair 'count_wait', "<bucket> <ms>", when this start is the
@@ -792,6 +825,22 @@ local function start(c, id, capped)
   set_status(j, 'running')
   redis.call('ZADD', c.active, int(score), id)
   changed(j, 'running', c.channel)
+  if c.many then
+    local f = j.f
+    local out = {id, f.token, f.attempt, f.type, f.payload or false, j.tally_wait or false,
+                 nil, nil, nil, nil, nil, nil, nil, nil, nil, nil}
+    local n = 6
+    for i = 1, #CLAIM_REPLY_MANY do
+      local name = CLAIM_REPLY_MANY[i]
+      local v = f[name]
+      if v then
+        out[n + 1] = name
+        out[n + 2] = v
+        n = n + 2
+      end
+    end
+    return out
+  end
   -- Room for every CLAIM_REPLY pair and count_wait's (see job_of).
   local out = {'id', id, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
                nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
@@ -951,7 +1000,8 @@ local function claimer(base, active, fence, types, worker, channel, lease, grace
   return {base = base, active = active, fence = fence, types = types, worker = worker,
           channel = channel, lease = lease, grace = grace, now = now, tally = tally, sums = sums,
           keep = keep, paused = nil, tcaps = nil, weights = nil, tlims = nil, ready = nil,
-          seen = nil, running = nil, fenced = nil, unfenced = nil, left = nil, popped = nil}
+          seen = nil, running = nil, fenced = nil, unfenced = nil, left = nil, popped = nil,
+          many = nil}
 end
 
 -- The claim itself, shared by ht_claim, ht_complete and ht_complete_many.
@@ -1246,7 +1296,7 @@ local function settle(o, now, tally)
   local job, active, signal = o.job, o.active, o.signal
   local id, token, outcome, body = o.id, o.token, o.outcome, o.body
   local retryable, channel, delay_ms, output = o.retryable, o.channel, o.delay_ms, o.output
-  local j = load_complete(job, id, o.base)
+  local j = load_complete(job, id, o.base, outcome)
   if not holds(j, token) then
     local f = j.f
     if tally and f.token == token and f.status == outcome and
@@ -1343,8 +1393,11 @@ end
 -- and moved once.  Returns {statuses, jobs}: statuses holds two
 -- entries per outcome, in order, the job's new status or nil (stale) and
 -- the run observation or nil, as ht_complete answers them with the caller
--- counting; jobs holds the claimed jobs (0 to k), each as ht_claim answers
--- it.  A call with no outcomes claims only; k = 0 settles only.
+-- counting; jobs holds the claimed jobs (0 to k), each as {id, token,
+-- attempt, type, payload, count_wait (ht_claim's; nil: none), then name,
+-- value pairs of tenant, priority, max_attempts, timeout_s, input, those the
+-- job has} (CLAIM_REPLY_MANY; no status: it is running).  A call with no
+-- outcomes claims only; k = 0 settles only.
 local BATCH_MAX = 256 -- outcomes, and claims, per ht_complete_many
 local function complete_many(keys, args)
   local n = (#args - 7) / 7
@@ -1379,6 +1432,7 @@ local function complete_many(keys, args)
   if ntypes > 0 and k > 0 then
     local c = claimer(base, active, keys[2], types, args[2], channel, positive(args[4]),
                       positive(args[5]), now, true, sums, k > 1)
+    c.many = true
     for i = 1, k do
       c.left = k - i + 1
       local job = take_next(c)

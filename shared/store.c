@@ -195,6 +195,70 @@ static void counted_wait(const redisReply *r, ht_counted_t *counted)
     }
 }
 
+/* A job claimed by ht_complete_many: {id, token, attempt, type, payload,
+ * count_wait (nil: none), then field, value pairs of the fields a job has
+ * only when not at their default (tenant, priority, max_attempts,
+ * timeout_s, input)}.  Its status is running. */
+static const char *const MANY_HEAD[] = {"id", "token", "attempt", "type", "payload"};
+#define MANY_HEAD_N (sizeof(MANY_HEAD) / sizeof(MANY_HEAD[0]))
+
+static int job_from_many(ht_store_t *s, const redisReply *r, ht_job_t *job, ht_counted_t *counted)
+{
+    /* A library of the same schema loaded before this layout answers
+     * ht_claim's pairs ("id" first; an id is never "id"). */
+    if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+        r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "id") == 0) {
+        int rc = job_from_reply(s, r, NULL, job);
+        if (rc == 0)
+            counted_wait(r, counted);
+        return rc;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < MANY_HEAD_N + 1 ||
+        (r->elements - MANY_HEAD_N - 1) % 2 != 0) {
+        set_err(s, "%s", "redis: unexpected claimed job in the reply to ht_complete_many");
+        return HT_EPROTO;
+    }
+    size_t cap = 2 + 2 * MANY_HEAD_N + (r->elements - MANY_HEAD_N - 1), n = 0;
+    const char **strs = calloc(cap, sizeof(*strs));
+    size_t *lens = calloc(cap, sizeof(*lens));
+    int rc = 0;
+    if (!strs || !lens) {
+        rc = HT_ENOMEM;
+        goto out;
+    }
+    strs[n] = "status";
+    lens[n++] = strlen("status");
+    strs[n] = "running";
+    lens[n++] = strlen("running");
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (i == MANY_HEAD_N) {
+            counted_copy(e, counted->wait);
+            continue;
+        }
+        if (i < MANY_HEAD_N && e->type == REDIS_REPLY_NIL)
+            continue;
+        if (e->type != REDIS_REPLY_STRING) {
+            set_err(s, "%s", "redis: claimed job holds a non-string");
+            rc = HT_EPROTO;
+            goto out;
+        }
+        if (i < MANY_HEAD_N) {
+            strs[n] = MANY_HEAD[i];
+            lens[n++] = strlen(MANY_HEAD[i]);
+        }
+        strs[n] = e->str;
+        lens[n++] = e->len;
+    }
+    rc = ht_job_from_hash(job, NULL, n, strs, lens);
+    if (rc < 0)
+        set_err(s, "%s", "claimed job is malformed (missing id or type)");
+out:
+    free(strs);
+    free(lens);
+    return rc;
+}
+
 int ht_store_schema_version(ht_store_t *s, int *version)
 {
     ht_argv_t a;
@@ -738,11 +802,9 @@ int ht_store_complete_many(ht_store_t *s, const ht_keys_t *k, const ht_claimer_t
         }
     }
     for (size_t i = 0; rc == 0 && i < js->elements; i++) {
-        rc = job_from_reply(s, js->element[i], NULL, &jobs[i]);
-        if (rc == 0) {
-            counted_wait(js->element[i], &waits[i]);
+        rc = job_from_many(s, js->element[i], &jobs[i], &waits[i]);
+        if (rc == 0)
             *got = i + 1;
-        }
     }
     if (rc < 0) {
         /* A reply that cannot be read: the jobs it claimed are leased to

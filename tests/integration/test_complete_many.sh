@@ -35,10 +35,12 @@ many() {
     jq -e . <<<"$MANY" >/dev/null || fail "ht_complete_many answered: $MANY"
 }
 claimed_count() { jq '.[1] | length' <<<"$MANY"; }
-# The field NAME of the Nth claimed job (0-based).
+# The field NAME of the Nth claimed job (0-based): {id, token, attempt,
+# type, payload, count_wait, then name, value pairs}.
 claimed() { jq -r --argjson n "$1" --arg f "$2" \
-    '.[1][$n] as $j | [range(0; $j | length; 2) | select($j[.] == $f) | $j[. + 1]][0] // ""' \
-    <<<"$MANY"; }
+    '.[1][$n] as $j | {id: 0, token: 1, attempt: 2, type: 3, payload: 4, count_wait: 5}[$f] as $i
+     | if $i then $j[$i] else [range(6; $j | length; 2) | select($j[.] == $f) | $j[. + 1]][0] end
+     // ""' <<<"$MANY"; }
 status_of() { jq -r --argjson n "$1" '.[0][2 * $n] // "nil"' <<<"$MANY"; }
 run_of() { jq -r --argjson n "$1" '.[0][2 * $n + 1] // "nil"' <<<"$MANY"; }
 job_as() { # ID KEY: the job's document as its tenant sees it, in HTTP_BODY
@@ -60,7 +62,17 @@ declare -A token
 for n in 0 1 2 3; do
     id=$(claimed "$n" id)
     token[$id]=$(claimed "$n" token)
-    assert_eq "$(claimed "$n" status)" running "claimed job $id answered running"
+    # The claim answers what a worker runs the job with: no status (it is
+    # running), no worker, times or version; the first wait is observed.
+    for f in status worker created_at started_at deadline_at version; do
+        assert_eq "$(claimed "$n" "$f")" "" "claimed job $id answered without $f"
+    done
+    assert_eq "$(claimed "$n" type)" echo "claimed job $id answered its type"
+    assert_eq "$(claimed "$n" attempt)" 1 "claimed job $id answered its attempt"
+    assert_match "$(claimed "$n" count_wait)" '^[0-9+Inf]+ [0-9]+$' \
+        "claimed job $id answered its wait observation"
+    assert_eq "$(claimed "$n" payload)" '{}' "claimed job $id answered its payload"
+    assert_eq "$(ht_job_hget "$id" status)" running "job $id running"
     assert_eq "$(ht_job_hget "$id" worker)" wt "job $id held by the caller"
     [[ -n "$(ht_redis ZSCORE "${B}active" "$id")" ]] || fail "job $id has no lease"
 done
@@ -151,9 +163,12 @@ submit_mix() {
     ht_submit '{"type": "sleep", "priority": "high", "payload": {}}' "${b[@]}"
     ht_submit '{"type": "echo", "priority": "high", "payload": {}}' "${a[@]}"
 }
-# "tenant/type/priority" of each job of a claim reply (flat pairs) on stdin.
+# "tenant/type/priority" of each job of a claim reply (flat pairs) on stdin;
+# claim_key_many: of a job claimed by ht_complete_many (see claimed).
 claim_key='[range(0; length; 2) as $i | {(.[$i]): .[$i + 1]}] | add
     | "\(.tenant)/\(.type)/\(.priority // "default")"'
+claim_key_many='.[3] as $type | [range(6; length; 2) as $i | {(.[$i]): .[$i + 1]}] | (add // {})
+    | "\(.tenant)/\($type)/\(.priority // "default")"'
 TYPES="echo sleep"
 submit_mix
 batched=() held=()
@@ -161,7 +176,7 @@ while :; do
     many 3
     n=$(claimed_count)
     ((n > 0)) || break
-    mapfile -t got < <(jq -r ".[1][] | $claim_key" <<<"$MANY")
+    mapfile -t got < <(jq -r ".[1][] | $claim_key_many" <<<"$MANY")
     batched+=("${got[@]}")
     for ((i = 0; i < n; i++)); do held+=("$(claimed "$i" id) $(claimed "$i" token)"); done
 done
@@ -205,3 +220,46 @@ err=$(ht_redis FCALL ht_complete_many 3 "${B}active" "${B}fence" "${B}signal" \
 [[ "$err" == *"7 per outcome"* ]] || fail "a cut outcome answered: $err"
 job_as "$c2" "$B_KEY"
 assert_json .status running "c2 untouched by the refused call"
+
+# ---- a watched job's success is logged with its attempt ------------------
+# (a succeeded outcome reads fewer fields; the log entry still needs the
+# attempt: "<version> <kind> <status> <attempt> ...")
+ht_http POST /v1/queues/default/resume "" "${ops[@]}"
+assert_status 200 "resume"
+submit_as "$A_KEY"
+w=$HT_JOB
+ht_redis FCALL ht_watch 1 "$(ht_job_key "$w")" 60000 '' status >/dev/null
+outcomes=()
+for round in 1 2 3 4; do
+    many 16 "${outcomes[@]}"
+    outcomes=()
+    for ((i = 0; i < $(claimed_count); i++)); do
+        outcomes+=("$(claimed "$i" id)" "$(claimed "$i" token)" succeeded '{}' 0 0 '')
+    done
+    ((${#outcomes[@]} > 0)) || break
+done
+assert_eq "$(ht_job_hget "$w" status)" succeeded "the watched job succeeded"
+last=$(ht_redis --raw LRANGE "$(ht_job_key "$w"):ev" -1 -1)
+assert_eq "$(awk '{ print $3, $4 }' <<<"$last")" "succeeded 1" \
+    "its log's last entry: succeeded, attempt 1 ($last)"
+
+# ---- a worker reads the claims of the library before this layout --------
+# Schema 18 as first released answered ht_complete_many's claims as
+# ht_claim's pairs ("id" first, status included): under the same schema
+# number a worker meets both while an upgrade loads the library.  That
+# library is this one with the positional answer turned off.
+sed 's/^  if c\.many then$/  if false then/' "$HT_SOURCE_DIR/shared/library.lua" \
+    >"$HT_TMP/pairs.lua"
+grep -q '^  if false then$' "$HT_TMP/pairs.lua" || fail "no pair-layout library made"
+ht_redis -x FUNCTION LOAD REPLACE <"$HT_TMP/pairs.lua" >/dev/null
+ids=()
+for i in 1 2 3 4 5 6; do submit_as "$A_KEY" && ids+=("$HT_JOB"); done
+ht_start_worker w1 --concurrency 4
+job_done() { [[ "$(ht_job_hget "$1" status)" == succeeded ]]; }
+for id in "${ids[@]}"; do
+    wait_until 60 "job $id succeeded with the pair-layout library" job_done "$id"
+    assert_eq "$(ht_job_hget "$id" attempt)" 1 "job $id ran once"
+done
+ht_stop w1
+[[ "$(ht_redis FUNCTION LIST WITHCODE)" == *"if false then"* ]] ||
+    fail "the pair-layout library was replaced while the worker ran"
