@@ -99,6 +99,21 @@ local CLAIM_REPLY = {'type', 'status', 'tenant', 'priority', 'payload', 'attempt
 -- default}.  The status is `running`, implied.
 local CLAIM_REPLY_MANY = {'tenant', 'priority', 'max_attempts', 'timeout_s', 'input'}
 
+-- Appends the name, value pairs of the fields in `names` that f has to
+-- out after its first n entries; returns the new count.
+local function put_pairs(out, n, f, names)
+  for i = 1, #names do
+    local name = names[i]
+    local v = f[name]
+    if v then
+      out[n + 1] = name
+      out[n + 2] = v
+      n = n + 2
+    end
+  end
+  return n
+end
+
 -- The ones ht_complete and the helpers it calls read.
 -- (cb_seq is read by finish() when the job has a callback, the progress by
 -- changed() when the job is watched: not on every completion.)
@@ -829,32 +844,14 @@ local function start(c, id, capped)
     local f = j.f
     local out = {id, f.token, f.attempt, f.type, f.payload or false, j.tally_wait or false,
                  nil, nil, nil, nil, nil, nil, nil, nil, nil, nil}
-    local n = 6
-    for i = 1, #CLAIM_REPLY_MANY do
-      local name = CLAIM_REPLY_MANY[i]
-      local v = f[name]
-      if v then
-        out[n + 1] = name
-        out[n + 2] = v
-        n = n + 2
-      end
-    end
+    put_pairs(out, 6, f, CLAIM_REPLY_MANY)
     return out
   end
   -- Room for every CLAIM_REPLY pair and count_wait's (see job_of).
   local out = {'id', id, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
                nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
                nil, nil, nil, nil, nil, nil}
-  local n, f = 2, j.f
-  for i = 1, #CLAIM_REPLY do
-    local name = CLAIM_REPLY[i]
-    local v = f[name]
-    if v then
-      out[n + 1] = name
-      out[n + 2] = v
-      n = n + 2
-    end
-  end
+  local n = put_pairs(out, 2, j.f, CLAIM_REPLY)
   if j.tally_wait then
     out[n + 1] = 'count_wait'
     out[n + 2] = j.tally_wait
