@@ -19,6 +19,15 @@ FAILED_TTL=8
 # Jobs of type "hold" run until the test cancels them (tests/faults/gate.sh
 # with a gate nobody opens).
 ht_gate_handlers hold="$HT_TMP/never"
+# A webhook receiver that answers the first delivery of /later 429 (retry
+# in 2 s), then 200: a job with a callback starts expiring at its
+# delivery's end.
+export HANGTIGHT_WEBHOOK_ALLOW_PRIVATE=1 HANGTIGHT_WEBHOOK_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+echo '{"/later": ["429 retry-after=2", "200"]}' >"$HT_TMP/script.json"
+: >"$HT_TMP/requests.jsonl"
+ht_spawn receiver python3 "$HT_CLIENTS_DIR/receiver.py" "$HT_TMP/port" "$HT_TMP/requests.jsonl" \
+    "$HT_TMP/script.json"
+wait_until 10 "the receiver listens" test -s "$HT_TMP/port"
 ht_start_stack --api-args --failed-ttl-s "$FAILED_TTL" --worker-args --concurrency 2
 
 job_key() { printf 'ht:{default}:job:%s' "$1"; }
@@ -153,6 +162,28 @@ assert_json .status running "the held job, still running"
 ht_http DELETE "/v1/jobs/$held"
 assert_status 202 "cancel of the held job"
 wait_until 10 "the held job ends canceled" ht_job_is "$held" canceled
+
+# ---- a job with a callback: filed at its delivery's end ---------------------
+ht_submit '{"type": "echo", "payload": {}, "ttl_s": '"$TTL"',
+            "callback_url": "http://127.0.0.1:'"$(cat "$HT_TMP/port")"'/later"}'
+cb=$HT_JOB
+wait_until 15 "the callback job succeeded" ht_job_is "$cb" succeeded
+cb_state() { [[ "$(ht_job_hget "$cb" cb_state)" == "$1" ]]; }
+wait_until 10 "the first delivery was answered 429" \
+    eval '[[ "$(ht_job_hget "$cb" cb_attempts)" == 1 ]]'
+if cb_state pending; then
+    assert_eq "$(ht_redis PTTL "$(job_key "$cb")")" -1 "PTTL of the job while its delivery is pending"
+    assert_eq "$(buckets "$cb")" "" "expiry buckets holding the job while its delivery is pending"
+fi
+wait_until 15 "the delivery ended" cb_state delivered
+expire_at=$(ht_redis PEXPIRETIME "$(job_key "$cb")")
+filed=$(buckets "$cb")
+assert_eq "$(wc -l <<<"$filed")" 1 "expiry buckets holding the delivered job ($filed)"
+read -r _ bucket_end <<<"$filed"
+((bucket_end >= expire_at && bucket_end < expire_at + 10000 + 50)) ||
+    fail "the delivered job expires at $expire_at, its bucket ends at $bucket_end"
+wait_until $((TTL + 25)) "the delivered job is gone and trimmed" \
+    eval 'gone "$cb" && trimmed "$cb"'
 
 # ---- the trim's cases, one call on keys written by hand --------------------
 # A bucket whose end has passed (member "1", scored 100 ms ago by Redis'
