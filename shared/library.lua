@@ -602,9 +602,8 @@ end
 -- A job reached a terminal status: it (and its idempotency key) expire
 -- ttl_s later, failed jobs after failed_ttl_s, and its expiry bucket
 -- (file_expiry) tells ht_trim when to drop it from the listing indexes.
--- The log gets the same TTL: at once when
--- `log_now`, else in changed(), after its RPUSH (which may be the one that
--- creates it).
+-- The log gets the same TTL: at once when `log_now`, else in changed(),
+-- after its RPUSH (which may be the one that creates it).
 local function expire_finished(j, status, log_now)
   local ttl = tonumber(j.f.ttl_s) or 86400
   if status == 'failed' then ttl = math.max(ttl, tonumber(j.f.failed_ttl_s) or FAILED_TTL_S) end
