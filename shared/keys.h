@@ -68,7 +68,7 @@ int ht_tenant_valid(const char *tenant);
 
 /* Writes the prefix of `tenant`'s listing indexes, "ht:{default}:t:<tenant>:",
  * into out[HT_KEY_MAX]; `what` (may be NULL) is appended: "jobs",
- * "status:<s>" (ht_keys_tenant_status), "expiry", "stats", "scheds" (its
+ * "status:<s>" (ht_keys_tenant_status), "stats", "scheds" (its
  * schedules).  Returns 0, or HT_EINVAL for an invalid tenant name. */
 int ht_keys_tenant(const ht_keys_t *k, const char *tenant, const char *what, char out[HT_KEY_MAX]);
 int ht_keys_tenant_status(const ht_keys_t *k, const char *tenant, ht_job_status_t status,

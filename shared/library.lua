@@ -17,7 +17,7 @@ the keyspace as it is (a fix, a faster call) keeps SCHEMA: migrate loads the
 library wherever the loaded text differs.
 ]]
 
-local SCHEMA = 18
+local SCHEMA = 19
 
 local SIGNAL_CAP = 64
 -- Fields a submit leaves out of the job's hash when the caller's value is
@@ -573,11 +573,37 @@ local function drop_files(base, tenant, tb, id)
   end
 end
 
+-- ---- expiry buckets (ht_trim walks them) --------------------------------
+-- A finished job is filed under the bucket of the time it expires: the
+-- list exp:<n> of its partition holds the jobs that expire in
+-- ((n - 1) * EXPIRY_BUCKET_MS, n * EXPIRY_BUCKET_MS], each entry its id, or
+-- "<id> <tenant>" for a tenant other than default; exps holds the
+-- partition's buckets, member n scored by its end, written when the RPUSH
+-- makes the list.  An entry costs the list its bytes; a bucket costs a
+-- key and a member of exps, shared by the partition's jobs of that
+-- EXPIRY_BUCKET_MS.  ht_trim walks a bucket once its end has passed, so
+-- an expired job stays in its status index (and its counts) up to
+-- EXPIRY_BUCKET_MS plus the trim's interval after it expired.  ht_trim
+-- reads each bucket's end from its score: a bucket written with another
+-- width is walked alike.
+local EXPIRY_BUCKET_MS = 10000
+
+-- Files job `id` of `tenant` (nil: default) of the partition `base` in
+-- the bucket of `at` (ms).
+local function file_expiry(base, tenant, id, at)
+  local n = math.ceil(at / EXPIRY_BUCKET_MS)
+  local b = int(n)
+  if tenant and tenant ~= 'default' then id = id .. ' ' .. tenant end
+  if redis.call('RPUSH', base .. 'exp:' .. b, id) == 1 then
+    redis.call('ZADD', base .. 'exps', int(n * EXPIRY_BUCKET_MS), b)
+  end
+end
+
 -- A job reached a terminal status: it (and its idempotency key) expire
--- ttl_s later, failed jobs after failed_ttl_s, and the expiry index tells
--- ht_trim when to drop it from the listing indexes.  The log gets the same
--- TTL: at once when `log_now`, else in changed(), after its RPUSH (which
--- may be the one that creates it).
+-- ttl_s later, failed jobs after failed_ttl_s, and its expiry bucket
+-- (file_expiry) tells ht_trim when to drop it from the listing indexes.
+-- The log gets the same TTL: at once when `log_now`, else in changed(),
+-- after its RPUSH (which may be the one that creates it).
 local function expire_finished(j, status, log_now)
   local ttl = tonumber(j.f.ttl_s) or 86400
   if status == 'failed' then ttl = math.max(ttl, tonumber(j.f.failed_ttl_s) or FAILED_TTL_S) end
@@ -591,7 +617,7 @@ local function expire_finished(j, status, log_now)
   end
   local idem = j.f.idem_key
   if idem and idem ~= '' then redis.call('EXPIRE', idem, ttl_s) end
-  redis.call('ZADD', j.tb .. 'expiry', int(j.now + ttl * 1000), j.id)
+  file_expiry(j.base, j.f.tenant, j.id, j.now + ttl * 1000)
 end
 
 -- A job with a callback_url gets a pending delivery of this terminal event
@@ -1562,7 +1588,6 @@ local function retry(keys, args)
   redis.call('PERSIST', job)
   if f.idem_key and f.idem_key ~= '' then redis.call('PERSIST', f.idem_key) end
   j.persist_log = true
-  redis.call('ZREM', j.tb .. 'expiry', id)
   redis.call('ZREM', j.base .. 'deliveries', id)
   for _, k in ipairs({'cb_state', 'cb_id', 'cb_attempts', 'cb_last_status', 'cb_last_at'}) do
     del(j, k)
@@ -1609,35 +1634,66 @@ end
 
 -- ht_trim KEYS: tenants   ARGV: base, limit
 -- Drops finished jobs that have expired from their tenant's listing indexes
--- (Redis expires the hashes, logs and idempotency keys themselves), at most
--- `limit` per tenant, and lists the blobs of those that had files on the
--- gone list (Redis cannot delete them: the api's sweeper does).  Returns
--- the number dropped.
+-- (Redis expires the hashes, logs and idempotency keys themselves), and
+-- lists the blobs of those that had files on the gone list (Redis cannot
+-- delete them: the api's sweeper does).  It walks the partition's expiry
+-- buckets whose end has passed, oldest first, at most `limit` entries,
+-- deleting each bucket once walked; and before them, until data step 0019
+-- moved them, the due entries of each tenant's sorted set `expiry` of
+-- schema 18 and older (at most `limit` a tenant).  Returns the number
+-- dropped.
+--   An entry whose job is gone leaves the status indexes.  A job still
+-- there with a TTL either expires within EXPIRY_SLACK_MS of the end it was
+-- filed under (inside a script Redis judges expiry by the script's start,
+-- and clocks may disagree by a millisecond): it is filed again, in the
+-- bucket of now, walked by a later call; or it expires later: a retry
+-- made it live again and its new finish filed it in a later bucket, where
+-- it is walked then (filing it again would list it twice).  A job without
+-- a TTL was retried and has not finished since: its next finish files it.
+local EXPIRY_SLACK_MS = 1000
 local function trim(keys, args)
   local base, limit = args[1], tonumber(args[2]) or 1000
   local now = now_ms()
   local n = 0
+  local function walk(tenant, id, filed_end)
+    local ttl = redis.call('PTTL', base .. 'job:' .. id)
+    if ttl == -2 then
+      local tb = base .. 't:' .. tenant .. ':'
+      for _, s in ipairs(STATUSES) do
+        redis.call('ZREM', tb .. 'status:' .. s, id)
+      end
+      drop_files(base, tenant, tb, id)
+      n = n + 1
+    elseif ttl >= 0 and now + ttl <= filed_end + EXPIRY_SLACK_MS then
+      file_expiry(base, tenant, id, now)
+    end
+  end
   for _, tenant in ipairs(redis.call('SMEMBERS', keys[1])) do
-    local tb = base .. 't:' .. tenant .. ':'
-    local expiry = tb .. 'expiry'
-    local ids = redis.call('ZRANGEBYSCORE', expiry, '-inf', now - 1, 'LIMIT', 0, limit)
-    for _, id in ipairs(ids) do
-      local ttl = redis.call('PTTL', base .. 'job:' .. id)
-      if ttl == -2 then
-        for _, s in ipairs(STATUSES) do
-          redis.call('ZREM', tb .. 'status:' .. s, id)
-        end
-        redis.call('ZREM', expiry, id)
-        drop_files(base, tenant, tb, id)
-        n = n + 1
-      elseif ttl > 0 then
-        -- Not gone yet (inside a script Redis judges expiry by the script's
-        -- start, and clocks may disagree by a millisecond): look again later.
-        redis.call('ZADD', expiry, now + ttl, id)
+    local old = base .. 't:' .. tenant .. ':expiry'
+    local due = redis.call('ZRANGEBYSCORE', old, '-inf', now - 1, 'WITHSCORES', 'LIMIT', 0, limit)
+    for i = 1, #due, 2 do
+      redis.call('ZREM', old, due[i])
+      walk(tenant, due[i], tonumber(due[i + 1]))
+    end
+  end
+  local exps, left = base .. 'exps', limit
+  local due = redis.call('ZRANGEBYSCORE', exps, '-inf', now - 1, 'WITHSCORES', 'LIMIT', 0, left)
+  for i = 1, #due, 2 do
+    local entries = redis.call('LPOP', base .. 'exp:' .. due[i], left)
+    local got = entries and #entries or 0
+    local filed_end = tonumber(due[i + 1])
+    for k = 1, got do
+      local e = entries[k]
+      local sp = string.find(e, ' ', 1, true)
+      if sp then
+        walk(string.sub(e, sp + 1), string.sub(e, 1, sp - 1), filed_end)
       else
-        redis.call('ZREM', expiry, id) -- no TTL any more: retried, not ours
+        walk('default', e, filed_end)
       end
     end
+    if got < left then redis.call('ZREM', exps, due[i]) end
+    left = left - got
+    if left <= 0 then break end
   end
   return n
 end
