@@ -17,16 +17,17 @@ the keyspace as it is (a fix, a faster call) keeps SCHEMA: migrate loads the
 library wherever the loaded text differs.
 ]]
 
-local SCHEMA = 18
+local SCHEMA = 19
 
 local SIGNAL_CAP = 64
 -- Fields a submit leaves out of the job's hash when the caller's value is
 -- this default (shared/job.h HT_*_DEFAULT; the readers, shared/job.c and
 -- this library, read an absent field as it).  queue is always left out:
--- the key's hash tag names it and nothing reads the field.  The id is
--- kept: the readers of schema 16 and older require it (those of 17 take
--- the key's id when the field is absent, and ht_list and ht_watch add
--- it), and they run beside the new library during a rolling upgrade.
+-- the key's hash tag names it and nothing reads the field.  Nor is the
+-- id stored: it is the key's (the readers of schema 17 and newer take it
+-- from there, and ht_list and ht_watch add it to what they answer).
+-- Readers of schema 16 and older require the field: `hangtight migrate`
+-- refuses to bring them this library while they may run.
 local MAX_ATTEMPTS = 3
 local FAILED_TTL_S = 604800 -- the api's HANGTIGHT_FAILED_TTL_S default
 local OMIT_DEFAULT = {tenant = 'default', priority = 'default', max_attempts = '3',
@@ -679,8 +680,8 @@ local function submit(keys, args, many)
   -- idem_key, run_at and status.  Tenant and type come from the caller's
   -- fields instead of being read back.  attempt and token are left out
   -- while they are 0 (fewer bytes per queued job; readers take absent as 0).
-  local hs = {'id', id, 'version', '0', 'created_at', created_at}
-  local f = {id = id, version = '0', created_at = created_at}
+  local hs = {'version', '0', 'created_at', created_at}
+  local f = {version = '0', created_at = created_at}
   local own_version = false
   for i = 6, #args, 2 do
     local name, value = args[i], args[i + 1]
@@ -698,7 +699,7 @@ local function submit(keys, args, many)
     hs[#hs + 1] = 'version'
     hs[#hs + 1] = int(version)
   else
-    hs[4] = '1'
+    hs[2] = '1'
   end
   if priority ~= 'default' and not f.priority then
     hs[#hs + 1] = 'priority'
