@@ -27,10 +27,10 @@ on, implies --caller-counts, 1000 unless given) drains with
 ht_complete_many: each call carries the outcomes of the jobs the client
 holds (up to N) and claims up to N more, as one worker's N slots would
 hand them to one dispatcher.  --payload-bytes N submits a payload of about N
-bytes (a JSON string) instead of '{"n": 1}'.  --fields all submits every
-field, those at their default and the queue included (what an api of
-schema 18 and older sends); --fields lean only the type and the payload
-(the api from schema 19 leaves the defaults out).
+bytes (a JSON string) instead of '{"n": 1}'.  The submits carry the type
+and the payload, as the api sends them from schema 19 (it leaves the
+fields at their default out); --fields all submits every field, those at
+their default and the queue included, as an api of schema 18 and older.
 
 Prints, per phase (submit, drain): Redis' own µs inside the calls (INFO
 commandstats) and its main thread's CPU time with the calls' I/O (INFO
@@ -244,7 +244,7 @@ def main():
                     help="drain with ht_complete_many, N outcomes + N claims per call (schema 18 on)")
     ap.add_argument("--payload-bytes", type=int, default=0, metavar="N",
                     help="a payload of about N bytes (a JSON string) instead of {\"n\": 1}")
-    ap.add_argument("--fields", choices=("all", "lean"), default="all",
+    ap.add_argument("--fields", choices=("all", "lean"), default="lean",
                     help="submit every field (an api of schema 18 and older) or leave the "
                     "defaults out (lean: the api from schema 19)")
     ap.add_argument("--callgrind", action="store_true",
