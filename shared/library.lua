@@ -772,9 +772,12 @@ local function submit(keys, args, many)
     local bytes, name = file_ref(input)
     if bytes then keep_file(tb, id, bytes, name) end
   end
-  redis.call('SADD', base .. 'tenants', tenant)
   if idem ~= '' then redis.call('SET', idem, id .. ' ' .. hash) end
-  redis.call('HINCRBY', tb .. 'stats', 'submitted', '1')
+  -- The tenant joins the partition's tenants at its first submit here:
+  -- its submitted total (never lowered) is then 1.
+  if redis.call('HINCRBY', tb .. 'stats', 'submitted', '1') == 1 then
+    redis.call('SADD', base .. 'tenants', tenant)
+  end
   count_type(base, jtype, 'submitted')
   if status == 'scheduled' then
     redis.call('ZADD', base .. 'scheduled', run_at, id)
