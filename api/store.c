@@ -105,37 +105,48 @@ static void add_name(ht_argv_t *a, const char *prefix, const char *name)
 }
 
 /* The fields of a job ht_submit stores, name and value: of a job (prefix
- * NULL, with its queue and tenant) or of a schedule's template. */
-static void add_job_fields(ht_argv_t *a, const char *prefix, const ht_keys_t *k, const char *tenant,
+ * NULL, with its tenant) or of a schedule's template (prefix "j_", every
+ * field).  A job's fields at their default are left out, and its queue
+ * (the key names it): ht_submit reads them absent as their default and
+ * then stores the others straight from its arguments (shared/library.lua
+ * NOT_AS_IS). */
+static void add_job_fields(ht_argv_t *a, const char *prefix, const char *tenant,
                            const ht_job_request_t *jr, const char *payload_json,
                            const char *metadata_json, long failed_ttl_s)
 {
+    int all = prefix != NULL;
     add_name(a, prefix, "type");
     ht_argv_add(a, jr->type);
-    if (k) {
-        ht_argv_add(a, "queue");
-        ht_argv_add(a, k->queue);
-    }
-    if (tenant) {
+    if (tenant && strcmp(tenant, "default") != 0) {
         ht_argv_add(a, "tenant");
         ht_argv_add(a, tenant);
     }
-    add_name(a, prefix, "priority");
-    ht_argv_add(a, ht_priority_name(jr->priority));
+    if (all || jr->priority != HT_PRIO_DEFAULT) {
+        add_name(a, prefix, "priority");
+        ht_argv_add(a, ht_priority_name(jr->priority));
+    }
     add_name(a, prefix, "payload");
     ht_argv_add(a, payload_json);
     if (metadata_json) {
         add_name(a, prefix, "metadata");
         ht_argv_add(a, metadata_json);
     }
-    add_name(a, prefix, "max_attempts");
-    ht_argv_addll(a, jr->max_attempts);
-    add_name(a, prefix, "timeout_s");
-    ht_argv_addll(a, jr->timeout_s);
-    add_name(a, prefix, "ttl_s");
-    ht_argv_addll(a, jr->ttl_s);
-    add_name(a, prefix, "failed_ttl_s");
-    ht_argv_addll(a, failed_ttl_s);
+    if (all || jr->max_attempts != HT_MAX_ATTEMPTS_DEFAULT) {
+        add_name(a, prefix, "max_attempts");
+        ht_argv_addll(a, jr->max_attempts);
+    }
+    if (all || jr->timeout_s != HT_TIMEOUT_S_DEFAULT) {
+        add_name(a, prefix, "timeout_s");
+        ht_argv_addll(a, jr->timeout_s);
+    }
+    if (all || jr->ttl_s != HT_TTL_S_DEFAULT) {
+        add_name(a, prefix, "ttl_s");
+        ht_argv_addll(a, jr->ttl_s);
+    }
+    if (all || failed_ttl_s != HT_FAILED_TTL_S_DEFAULT) {
+        add_name(a, prefix, "failed_ttl_s");
+        ht_argv_addll(a, failed_ttl_s);
+    }
     if (jr->callback_url) {
         add_name(a, prefix, "callback_url");
         ht_argv_add(a, jr->callback_url);
@@ -170,7 +181,7 @@ void ht_astore_submit(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, const
     ht_argv_add(a, k->wait[jr->priority]);
     ht_argv_add(a, k->signal);
     add_submit_args(a, k, id, opts);
-    add_job_fields(a, NULL, k, tenant, jr, payload_json, metadata_json, opts->failed_ttl_s);
+    add_job_fields(a, NULL, tenant, jr, payload_json, metadata_json, opts->failed_ttl_s);
     if (opts->input) {
         ht_argv_add(a, "input");
         ht_argv_add(a, opts->input);
@@ -739,7 +750,7 @@ void ht_astore_submit_many(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k, 
         ht_argv_add(&a, it->opts.idem_key && it->opts.idem_hash ? it->opts.idem_hash : "");
         size_t at = a.n;
         ht_argv_add(&a, "");
-        add_job_fields(&a, NULL, k, tenant, it->jr, it->payload_json, it->metadata_json,
+        add_job_fields(&a, NULL, tenant, it->jr, it->payload_json, it->metadata_json,
                        it->opts.failed_ttl_s);
         if (it->opts.watched_always) {
             ht_argv_add(&a, "watch");
@@ -850,8 +861,7 @@ void ht_astore_sched_create(ht_aclient_t *s, h2o_req_t *req, const ht_keys_t *k,
     ht_argv_add(&a, ht_catch_up_name(r->when.catch_up));
     ht_argv_add(&a, "job");
     ht_argv_add(&a, r->job_json);
-    add_job_fields(&a, "j_", NULL, NULL, &r->job, n->payload_json, n->metadata_json,
-                   n->failed_ttl_s);
+    add_job_fields(&a, "j_", NULL, &r->job, n->payload_json, n->metadata_json, n->failed_ttl_s);
     ht_acall_t call = {
         .finish = finish_sched, .cb = (ht_acall_cb)cb, .data = data, .own_errors = 1};
     ht_aclient_send(s, req, &a, 1, &call);

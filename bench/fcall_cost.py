@@ -27,7 +27,10 @@ on, implies --caller-counts, 1000 unless given) drains with
 ht_complete_many: each call carries the outcomes of the jobs the client
 holds (up to N) and claims up to N more, as one worker's N slots would
 hand them to one dispatcher.  --payload-bytes N submits a payload of about N
-bytes (a JSON string) instead of '{"n": 1}'.
+bytes (a JSON string) instead of '{"n": 1}'.  The submits carry the type
+and the payload, as the api sends them from schema 19 (it leaves the
+fields at their default out); --fields all submits every field, those at
+their default and the queue included, as an api of schema 18 and older.
 
 Prints, per phase (submit, drain): Redis' own µs inside the calls (INFO
 commandstats) and its main thread's CPU time with the calls' I/O (INFO
@@ -241,6 +244,9 @@ def main():
                     help="drain with ht_complete_many, N outcomes + N claims per call (schema 18 on)")
     ap.add_argument("--payload-bytes", type=int, default=0, metavar="N",
                     help="a payload of about N bytes (a JSON string) instead of {\"n\": 1}")
+    ap.add_argument("--fields", choices=("all", "lean"), default="lean",
+                    help="submit every field (an api of schema 18 and older) or leave the "
+                    "defaults out (lean: the api from schema 19)")
     ap.add_argument("--callgrind", action="store_true",
                     help="run the private redis-server under callgrind: instructions per job")
     ap.add_argument("--keep", action="store_true", help="keep the private Redis' directory")
@@ -279,8 +285,8 @@ def run(a, r, cg, text, schema, one_trip):
     waits = [b + "wait:high", b + "wait:default", b + "wait:low"]
     if a.watched and schema < 14:
         sys.exit("--watched needs schema 14 or later (ht_watch)")
-    print("library %s (schema %d), %d jobs, one client%s" % (
-        a.lib, schema, a.jobs, ", %g %% watched" % a.watched if a.watched else ""))
+    print("library %s (schema %d), %d jobs, one client, %s fields%s" % (
+        a.lib, schema, a.jobs, a.fields, ", %g %% watched" % a.watched if a.watched else ""))
     _, m0 = stats(r)
 
     cpu0 = [0.0]
@@ -301,12 +307,16 @@ def run(a, r, cg, text, schema, one_trip):
 
     ids = [str(uuid.uuid4()) for _ in range(a.jobs)]
     payload = '"%s"' % ("x" * max(0, a.payload_bytes - 2)) if a.payload_bytes else '{"n": 1}'
+    if a.fields == "all":
+        fields = ["type", "echo", "queue", "default", "tenant", "default", "priority", "default",
+                  "payload", payload, "max_attempts", "3", "timeout_s", "300", "ttl_s", "86400",
+                  "failed_ttl_s", "604800"]
+    else:
+        fields = ["type", "echo", "payload", payload]
     phase_start()
     for i in ids:
         r.call("FCALL", "ht_submit", 3, b + "job:" + i, b + "wait:default", b + "signal", i,
-               b + "events", "0", "", "", "type", "echo", "queue", "default", "tenant",
-               "default", "priority", "default", "payload", payload, "max_attempts", "3",
-               "timeout_s", "300", "ttl_s", "86400", "failed_ttl_s", "604800")
+               b + "events", "0", "", "", *fields)
     cmds, m1, instr, cpu = phase_end("submit")
     report("submit", a.jobs, cmds, instr, cpu)
     memory_report(r, "queued", b, ids)

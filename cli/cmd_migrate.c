@@ -1,12 +1,20 @@
 /* `hangtight migrate`: brings the Redis keyspace up to the version these
  * binaries need: the data steps above the recorded version and the
  * function library, once (shared/store.h ht_store_migrate).  Safe to run
- * any number of times; a run with nothing to do changes nothing. */
+ * any number of times; a run with nothing to do changes nothing.
+ *
+ * It refuses a keyspace recorded below OLDEST_PEER_SCHEMA while processes
+ * of that age may still run against it (old_processes): they would run
+ * beside the new library, which they cannot (docs/keyspace.md, "Schema
+ * 19: no id field"). */
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "shared/clock.h"
 #include "shared/error.h"
+#include "shared/keys.h"
 #include "shared/migrations.h"
 #include "shared/redis_url.h"
 #include "shared/store.h"
@@ -15,8 +23,18 @@
 
 #define REDIS_TIMEOUT_MS 5000
 
+/* The oldest schema whose api and worker run beside this library: those
+ * of schema 16 and older read a job hash only with its `id` field, which
+ * the library no longer stores. */
+#define OLDEST_PEER_SCHEMA 17
+/* A record in ht:workers written this recently is a live process's: a
+ * hangtight-worker rewrites its own every 5 s, an api a remote worker's
+ * at that worker's claims (/metrics counts them live for 30 and 60 s). */
+#define RECORD_FRESH_MS 60000
+
 static const char *redis_url_text;
 static long wait_s;
+static int allow_old;
 
 static const ht_option_t options[] = {
     {"redis-url", "HANGTIGHT_REDIS_URL", HT_OPT_STRING, "redis://127.0.0.1:6379",
@@ -24,6 +42,10 @@ static const ht_option_t options[] = {
      &redis_url_text},
     {"wait-s", NULL, HT_OPT_INT, "10",
      "wait up to N seconds for Redis to answer (starting, loading its data)", 0, 3600, &wait_s},
+    {"allow-old-processes", NULL, HT_OPT_FLAG, NULL,
+     "migrate a keyspace of schema 16 or older even while its workers or apis seem to run "
+     "(they fail on the jobs submitted after)",
+     0, 0, &allow_old},
 };
 
 /* Appends to out[size] the names of the steps of ht_keyspace above version
@@ -108,6 +130,47 @@ static int connect_store(const ht_redis_url_t *url, ht_store_t **out)
     }
 }
 
+/* The fresh records of ht:workers on a keyspace at version `from`, below
+ * OLDEST_PEER_SCHEMA: no worker or api of OLDEST_PEER_SCHEMA or newer
+ * starts on it, so each is an older process's (a hangtight-worker's own,
+ * or the record an api keeps of a remote worker it serves).  Processes of
+ * schemas before the records existed, and apis without remote workers,
+ * leave none.  Names the newest in out[size] ("" when none) and returns
+ * their count, or a negative code. */
+static int old_processes(ht_store_t *store, char *out, size_t size)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "HGETALL");
+    ht_argv_add(&a, HT_KEY_WORKERS);
+    char **v = NULL;
+    size_t n = 0;
+    int rc = ht_store_cmd_strings(store, &a, &v, &n);
+    if (rc < 0)
+        return rc;
+    int64_t now = ht_now_ms(), newest = -1;
+    int fresh = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        json_t *rec = json_loads(v[i + 1], 0, NULL);
+        json_t *at = json_object_get(rec, "at");
+        if (json_is_integer(at) && now - json_integer_value(at) < RECORD_FRESH_MS) {
+            int64_t ago = now - json_integer_value(at);
+            fresh++;
+            if (newest < 0 || ago < newest) {
+                newest = ago < 0 ? 0 : ago;
+                int remote = strncmp(v[i], "http:", 5) == 0;
+                snprintf(out, size, "%s %s wrote its record %lld s ago",
+                         remote ? "an api serving remote worker" : "worker", v[i],
+                         (long long)(newest / 1000));
+            }
+        }
+        json_decref(rec);
+    }
+    ht_store_strings_free(v);
+    return fresh;
+}
+
 int ht_cli_migrate(int argc, char **argv)
 {
     ht_cli_args_t args;
@@ -137,6 +200,36 @@ int ht_cli_migrate(int argc, char **argv)
         fprintf(stderr, "hangtight migrate: cannot reach Redis at %s (waited up to %ld s): %s\n",
                 where, wait_s, store ? ht_store_errstr(store) : ht_strerror(rc));
         goto out;
+    }
+    int from = 0;
+    rc = ht_store_schema_version(store, &from);
+    if (rc == 0 && from > 0 && from < OLDEST_PEER_SCHEMA) {
+        char who[300];
+        int n = old_processes(store, who, sizeof who);
+        if (n < 0) {
+            fprintf(stderr, "hangtight migrate: cannot read %s: %s\n", HT_KEY_WORKERS,
+                    ht_store_errstr(store));
+            goto out;
+        }
+        if (n > 0 && !allow_old) {
+            fprintf(
+                stderr,
+                "hangtight migrate: refused: the keyspace is at version %d and %d process%s "
+                "of that age seem%s to run (%s; records of the last %d s).  Schema %d stores "
+                "jobs without the id field that workers and apis of schema %d and older require. "
+                "Stop them, or upgrade through a release of schema %d or %d first (migrate, "
+                "restart every api and worker), then run migrate again; "
+                "--allow-old-processes migrates anyway.  Nothing was changed.\n",
+                from, n, n == 1 ? "" : "es", n == 1 ? "s" : "", who, RECORD_FRESH_MS / 1000,
+                ht_keyspace.schema, OLDEST_PEER_SCHEMA - 1, OLDEST_PEER_SCHEMA,
+                ht_keyspace.schema - 1);
+            goto out;
+        }
+        if (n > 0)
+            fprintf(stderr,
+                    "hangtight migrate: %d process%s of schema %d or older seem%s to run (%s): "
+                    "migrating anyway (--allow-old-processes)\n",
+                    n, n == 1 ? "" : "es", OLDEST_PEER_SCHEMA - 1, n == 1 ? "s" : "", who);
     }
     rc = ht_store_migrate(store, &ht_keyspace, &res);
     if (rc == HT_ESCHEMA) {

@@ -60,6 +60,7 @@ int ht_priority_parse(const char *s, ht_priority_t *out); /* 0 or HT_EINVAL */
 #define HT_TIMEOUT_S_DEFAULT    300
 #define HT_TIMEOUT_S_MAX        86400
 #define HT_TTL_S_DEFAULT        86400
+#define HT_FAILED_TTL_S_DEFAULT 604800 /* HANGTIGHT_FAILED_TTL_S's default */
 #define HT_TTL_S_MAX            (30L * 86400)
 #define HT_METADATA_MAX_KEYS    64
 #define HT_METADATA_VALUE_MAX   1024

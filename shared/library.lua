@@ -23,10 +23,11 @@ local SIGNAL_CAP = 64
 -- Fields a submit leaves out of the job's hash when the caller's value is
 -- this default (shared/job.h HT_*_DEFAULT; the readers, shared/job.c and
 -- this library, read an absent field as it).  queue is always left out:
--- the key's hash tag names it and nothing reads the field.  The id is
--- kept: the readers of schema 16 and older require it (those of 17 take
--- the key's id when the field is absent, and ht_list and ht_watch add
--- it), and they run beside the new library during a rolling upgrade.
+-- the key's hash tag names it and nothing reads the field.  Nor is the
+-- id stored: it is the key's (the readers of schema 17 and newer take it
+-- from there, and ht_list and ht_watch add it to what they answer).
+-- Readers of schema 16 and older require the field: `hangtight migrate`
+-- refuses to bring them this library while they may run.
 local MAX_ATTEMPTS = 3
 local FAILED_TTL_S = 604800 -- the api's HANGTIGHT_FAILED_TTL_S default
 local OMIT_DEFAULT = {tenant = 'default', priority = 'default', max_attempts = '3',
@@ -403,16 +404,19 @@ local function join(base, prio, jtype, tenant, front)
   if n == 1 then redis.call('LPUSH', base .. 'rt:' .. prio, jtype) end
 end
 
--- Queues job `id` of the table `f` (its priority, type and tenant fields):
+-- Queues job `id` of priority `prio`, type `jtype` and tenant `tenant`:
 -- at the tail of its tenant's list, or at the head (`head`: handed back or
--- reaped, it runs next).
-local function enqueue(base, f, id, head)
-  local prio, jtype, tenant = prio_of(f.priority), f.type or '', f.tenant or 'default'
+-- reaped, it runs next).  enqueue takes them from the job's table `f`.
+local function enqueue_as(base, prio, jtype, tenant, id, head)
   local q = qkey(base, prio, jtype, tenant)
   local n
   if head then n = redis.call('RPUSH', q, id) else n = redis.call('LPUSH', q, id) end
   redis.call('HINCRBY', base .. 'depth', prio, '1')
   if n == 1 then join(base, prio, jtype, tenant, false) end
+end
+
+local function enqueue(base, f, id, head)
+  enqueue_as(base, prio_of(f.priority), f.type or '', f.tenant or 'default', id, head)
 end
 
 -- Takes a queued job out of its list (canceled): a tenant whose list
@@ -652,11 +656,61 @@ local function finish(j, status)
   count(j, status)
 end
 
+-- The submit fields that cannot go to the job's HSET as the caller sent
+-- them (true), or not at this value (OMIT_DEFAULT's: left out): the
+-- queue, an id (the key's), what submit sets itself, a default.
+local NOT_AS_IS = {queue = true, id = true, version = true, created_at = true, status = true,
+                   run_at = true, idem_key = true, tenant = 'default', priority = 'default',
+                   max_attempts = '3', timeout_s = '300', ttl_s = '86400',
+                   failed_ttl_s = '604800'}
+
+-- ht_submit's HSET when some field cannot go as it is (see NOT_AS_IS: a
+-- caller of schema 18 and older sends every field, defaults included):
+-- the fixed fields, then the caller's (which win), then idem_key, run_at
+-- and status, gathered in one table.  Returns the job's version and the
+-- created_at its status index is scored by.
+local function submit_fields(job, args, created_at, priority, idem, status, run_at)
+  local hs = {'version', '1', 'created_at', created_at}
+  local created, gave_priority = created_at, false
+  for i = 6, #args, 2 do
+    local name, value = args[i], args[i + 1]
+    if name == 'priority' then
+      value = priority
+      gave_priority = true
+    end
+    if name == 'version' then
+      hs[2] = int((tonumber(value) or 0) + 1)
+    elseif name ~= 'queue' and name ~= 'id' and (value == nil or OMIT_DEFAULT[name] ~= value) then
+      hs[#hs + 1] = name
+      hs[#hs + 1] = value
+    end
+    if name == 'created_at' and value ~= nil then created = value end
+  end
+  if priority ~= 'default' and not gave_priority then
+    hs[#hs + 1] = 'priority'
+    hs[#hs + 1] = priority
+  end
+  if idem ~= '' then
+    hs[#hs + 1] = 'idem_key'
+    hs[#hs + 1] = idem
+  end
+  if status == 'scheduled' then
+    hs[#hs + 1] = 'run_at'
+    hs[#hs + 1] = int(run_at)
+  end
+  hs[#hs + 1] = 'status'
+  hs[#hs + 1] = status
+  redis.call('HSET', job, unpack(hs))
+  return tonumber(hs[2]), tonumber(created) or created_at
+end
+
 -- ht_submit KEYS: job, wait (ht:{Q}:wait:<priority>: names the partition's
 --                 slot; the job goes to its tenant's list, see enqueue),
 --                 signal
 --           ARGV: id, channel, run_at ms ('' or '0' = now), idempotency key
 --                 name ('' = none), body hash, field, value, ...
+-- Fields at their default may be left out (an absent one reads as it);
+-- a caller of schema 18 and older sends them all, and the queue.
 -- Returns {version, created_at, status, id, 0, priority} for a new job
 -- (priority: the one applied, lowered to the tenant's max_priority),
 -- {0, '', '', first job's id, 1, ''} when the idempotency key was used with
@@ -668,7 +722,7 @@ end
 -- and counts the jobs queued (many.queued), woken for in one call.
 local function submit(keys, args, many)
   local job, signal = keys[1], keys[3]
-  local id, channel, run_at, idem, hash = args[1], args[2], tonumber(args[3]) or 0, args[4], args[5]
+  local id, run_at, idem, hash = args[1], tonumber(args[3]) or 0, args[4], args[5]
   if idem ~= '' then
     local seen = redis.call('GET', idem)
     if seen then
@@ -683,11 +737,24 @@ local function submit(keys, args, many)
     return redis.error_reply('EXISTS job id already taken')
   end
   local base = base_of(job)
-  local tenant, priority = 'default', 'default'
+  -- One pass over the caller's fields: the few the call uses, and whether
+  -- they can all go to the HSET as they are.
+  local tenant, given, jtype, input, as_is = 'default', nil, nil, nil, true
   for i = 6, #args, 2 do
-    if args[i] == 'tenant' then tenant = args[i + 1] or tenant end
-    if args[i] == 'priority' then priority = prio_of(args[i + 1]) end
+    local name, value = args[i], args[i + 1]
+    if name == 'type' then
+      jtype = value
+    elseif name == 'tenant' then
+      tenant = value or tenant
+    elseif name == 'priority' then
+      given = value
+    elseif name == 'input' then
+      input = value
+    end
+    local no = NOT_AS_IS[name]
+    if value == nil or no == true or no == value then as_is = false end
   end
+  local priority = prio_of(given)
   local tb = base .. 't:' .. tenant .. ':'
   local cap = redis.call('HMGET', base .. 'limits', 'tq:' .. tenant, 'tp:' .. tenant)
   if cap[1] then
@@ -701,64 +768,50 @@ local function submit(keys, args, many)
   end
   local now = many and many.now or now_ms()
   local created_at = int(now)
-  -- One HSET: the fixed fields, then the caller's (which win), then
-  -- idem_key, run_at and status.  Tenant and type come from the caller's
-  -- fields instead of being read back.  attempt and token are left out
-  -- while they are 0 (fewer bytes per queued job; readers take absent as 0).
-  local hs = {'id', id, 'version', '0', 'created_at', created_at}
-  local f = {id = id, version = '0', created_at = created_at}
-  local own_version = false
-  for i = 6, #args, 2 do
-    local name, value = args[i], args[i + 1]
-    if name == 'priority' then value = priority end
-    if name ~= 'queue' and name ~= 'id' and (value == nil or OMIT_DEFAULT[name] ~= value) then
-      hs[#hs + 1] = name
-      hs[#hs + 1] = value
+  local status = run_at > now and 'scheduled' or 'queued'
+  -- One HSET: the fixed fields, then the caller's, then idem_key, run_at
+  -- and status.  attempt and token are left out while they are 0 (fewer
+  -- bytes per queued job; readers take absent as 0), and so is the id
+  -- (the key's).  The caller's fields go from ARGV as they are when they
+  -- can (no table of them is made).
+  local version, created = 1, created_at
+  if as_is and priority == (given or 'default') then
+    if status == 'queued' then
+      if idem == '' then
+        redis.call('HSET', job, 'version', '1', 'created_at', created_at, 'status', status,
+                   unpack(args, 6))
+      else
+        redis.call('HSET', job, 'version', '1', 'created_at', created_at, 'idem_key', idem,
+                   'status', status, unpack(args, 6))
+      end
+    elseif idem == '' then
+      redis.call('HSET', job, 'version', '1', 'created_at', created_at, 'run_at', int(run_at),
+                 'status', status, unpack(args, 6))
+    else
+      redis.call('HSET', job, 'version', '1', 'created_at', created_at, 'idem_key', idem,
+                 'run_at', int(run_at), 'status', status, unpack(args, 6))
     end
-    if value ~= nil then f[name] = value end
-    own_version = own_version or name == 'version'
-  end
-  -- A new job is at version 1 (one more than a version the caller gave).
-  local version = (tonumber(f.version) or 0) + 1
-  if own_version then
-    hs[#hs + 1] = 'version'
-    hs[#hs + 1] = int(version)
   else
-    hs[4] = '1'
+    version, created = submit_fields(job, args, created_at, priority, idem, status, run_at)
   end
-  if priority ~= 'default' and not f.priority then
-    hs[#hs + 1] = 'priority'
-    hs[#hs + 1] = priority
-  end
-  f.priority = priority
-  if idem ~= '' then
-    hs[#hs + 1] = 'idem_key'
-    hs[#hs + 1] = idem
-  end
-  local status = 'queued'
-  if run_at > now then
-    status = 'scheduled'
-    hs[#hs + 1] = 'run_at'
-    hs[#hs + 1] = int(run_at)
-  end
-  hs[#hs + 1] = 'status'
-  hs[#hs + 1] = status
-  redis.call('HSET', job, unpack(hs))
-  if f.input then
-    local bytes, name = file_ref(f.input)
+  if input then
+    local bytes, name = file_ref(input)
     if bytes then keep_file(tb, id, bytes, name) end
   end
-  redis.call('SADD', base .. 'tenants', tenant)
   if idem ~= '' then redis.call('SET', idem, id .. ' ' .. hash) end
-  redis.call('HINCRBY', tb .. 'stats', 'submitted', '1')
-  count_type(base, f.type, 'submitted')
+  -- The tenant joins the partition's tenants at its first submit here:
+  -- its submitted total (never lowered) is then 1.
+  if redis.call('HINCRBY', tb .. 'stats', 'submitted', '1') == 1 then
+    redis.call('SADD', base .. 'tenants', tenant)
+  end
+  count_type(base, jtype, 'submitted')
   if status == 'scheduled' then
     redis.call('ZADD', base .. 'scheduled', run_at, id)
-    redis.call('ZADD', tb .. 'status:scheduled', tonumber(f.created_at) or now, id)
+    redis.call('ZADD', tb .. 'status:scheduled', created, id)
   else
     -- Its list is its only index while it waits there (ht_list reads it):
     -- status:queued holds the jobs queued again after they left.
-    enqueue(base, f, id, false)
+    enqueue_as(base, priority, jtype or '', tenant, id, false)
     if many then many.queued = many.queued + 1 else wake(signal) end
   end
   -- No event log entry and no notification for the first state: nobody can

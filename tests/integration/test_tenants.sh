@@ -60,6 +60,11 @@ ht_submit '{"type": "fail", "max_attempts": 1}' "${acme[@]}"
 A_FAILED=$HT_JOB
 ht_submit '{"type": "echo"}' "${globex[@]}"
 G_JOB=$HT_JOB
+# Each tenant joined the partition's tenants at its first submit (its
+# submitted total 1), once.
+assert_eq "$(ht_redis SMEMBERS 'ht:{default}:tenants' | LC_ALL=C sort | paste -sd' ')" \
+    "acme globex" "the tenants recorded"
+assert_eq "$(ht_redis HGET 'ht:{default}:t:acme:stats' submitted)" 2 "acme's submits"
 wait_until 20 "acme's jobs run and fail" \
     bash -c "[[ \$(redis-cli -p $HT_REDIS_PORT HGET 'ht:{default}:job:$A_FAILED' status) == failed &&
                \$(redis-cli -p $HT_REDIS_PORT HGET 'ht:{default}:job:$A_RUNNING' status) == running ]]"

@@ -176,6 +176,37 @@ metric() {
         awk -v m="$1" '$1 == m { v = $2 } END { print v + 0 }'
 }
 
+# A digest of the whole keyspace and of the libraries loaded.
+keyspace_digest() {
+    local key port
+    for key in $(scan_keys '*' | sort); do
+        printf '%s %s\n' "$key" "$(ht_redis DUMP "$key" | sha256sum)"
+    done
+    for port in $(masters); do
+        redis-cli -p "$port" FUNCTION LIST WITHCODE | sha256sum
+    done
+}
+
+# refused_while WHO RECORD: with RECORD (@AT@: now) in ht:workers, as a
+# process of the fixture's schema writes it, migrate refuses, names WHO,
+# says what to do, and changes nothing.
+refused_while() {
+    local who=$1 record=${2//@AT@/$(date +%s%3N)} digest out rc
+    ht_redis HSET ht:workers "$(jq -r .id <<<"$record")" "$record" >/dev/null
+    digest=$(keyspace_digest)
+    set +e
+    out=$(ht_migrate 2>&1)
+    rc=$?
+    set -e
+    assert_eq "$rc" 1 "migrate exit status while $who runs"
+    assert_match "$out" "refused: the keyspace is at version $n and 1 process of that age seems to run \($who wrote its record [0-9]+ s ago" \
+        "migrate names $who"
+    assert_match "$out" 'upgrade through a release of schema 17 or 18 first' "migrate says what to do"
+    assert_match "$out" '--allow-old-processes migrates anyway' "migrate names its override"
+    [[ "$(keyspace_digest)" == "$digest" ]] || fail "a refused migrate changed the keyspace"
+    ht_redis HDEL ht:workers "$(jq -r .id <<<"$record")" >/dev/null
+}
+
 check_fixture() {
     local n=$1 j id t
     MANIFEST=$FIXTURES/schema-$n.json
@@ -203,8 +234,31 @@ check_fixture() {
     grep -q '^SADD ht:partitions:{default} ' "$FIXTURES/schema-$n.redis" ||
         ht_redis DEL 'ht:partitions:{default}' >/dev/null
 
+    # Schema 19 stores jobs without the id field that processes of schema
+    # 16 and older require: migrate refuses while their records say they
+    # run, and changes nothing; a stale record does not count.
+    if ((n == 8)); then
+        refused_while "worker w-old" '{"id": "w-old", "at": @AT@, "concurrency": 4, "handlers": {}}'
+        refused_while "an api serving remote worker http:old" \
+            '{"id": "http:old", "kind": "http", "name": "old", "types": ["echo"], "at": @AT@}'
+        ht_redis HSET ht:workers w-old "{\"id\": \"w-old\", \"at\": $(($(date +%s%3N) - 120000))}" \
+            >/dev/null
+    fi
+    # --allow-old-processes migrates anyway, and says so.
+    if ((n == 7)); then
+        ht_redis HSET ht:workers w-old "{\"id\": \"w-old\", \"at\": $(date +%s%3N)}" >/dev/null
+        local said
+        said=$("$HT_CLI_BIN" migrate --redis-url "$HANGTIGHT_REDIS_URL" --allow-old-processes \
+            2>"$HT_TMP/migrate.err")
+        assert_eq "$said" "$(expected_migrate "$n")" "migrate --allow-old-processes from schema $n"
+        assert_match "$(cat "$HT_TMP/migrate.err")" \
+            'process of schema 16 or older seems to run \(worker w-old .*\): migrating anyway' \
+            "migrate --allow-old-processes warns"
+        ht_redis HDEL ht:workers w-old >/dev/null
+    fi
+
     # Migrate, twice.
-    assert_eq "$(ht_migrate)" "$(expected_migrate "$n")" "migrate from schema $n"
+    ((n == 7)) || assert_eq "$(ht_migrate)" "$(expected_migrate "$n")" "migrate from schema $n"
     assert_eq "$(ht_migrate)" "keyspace at version $need (up to date)" "second migrate"
     assert_eq "$(ht_redis HGET ht:schema version)" "$need" "recorded version"
     local code port
