@@ -174,9 +174,11 @@ end
 -- load(key, id, COMPLETE_FIELDS), or SUCCESS_FIELDS for a succeeded
 -- outcome, the hottest, with its field table made by one constructor (the
 -- fields in the order of the list; `x or nil`: HMGET's false is nil).
-local function load_complete(key, id, base, outcome)
+-- succeeded: the HMGET of SUCCESS_FIELDS already made (settle_success's), or
+-- nil.
+local function load_complete(key, id, base, outcome, succeeded)
   if outcome == 'succeeded' then
-    local v = redis.call('HMGET', key, unpack(SUCCESS_FIELDS))
+    local v = succeeded or redis.call('HMGET', key, unpack(SUCCESS_FIELDS))
     return job_of(key, id, {
       status = v[1] or nil, token = v[2] or nil, started_at = v[3] or nil, tenant = v[4] or nil,
       type = v[5] or nil, created_at = v[6] or nil, callback_url = v[7] or nil,
@@ -483,23 +485,35 @@ end
 -- library is not there while the library loads).
 local HIST_FIELDS = {}
 
-local function observe(j, name, ms)
-  if ms < 0 then ms = 0 end
+-- The bucket field of an observation of `ms` (>= 0) in histogram `name`.
+local function bucket_of(name, ms)
   local names = HIST_FIELDS[name]
   if not names then
     names = {}
     for i, b in ipairs(HIST_BUCKETS[name]) do names[i] = string.format('%d', b) end
     HIST_FIELDS[name] = names
   end
-  local le, bounds = '+Inf', HIST_BUCKETS[name]
+  local bounds = HIST_BUCKETS[name]
   for i = 1, #bounds do
-    if ms <= bounds[i] then le = names[i]; break end
+    if ms <= bounds[i] then return names[i] end
   end
+  return '+Inf'
+end
+
+-- An observation as the caller counts it (see j.tally): "<bucket> <ms>".
+local function tally_obs(name, ms)
+  if ms < 0 then ms = 0 end
+  return bucket_of(name, ms) .. ' ' .. int(ms)
+end
+
+local function observe(j, name, ms)
   if j.tally then
-    local obs = le .. ' ' .. int(ms)
+    local obs = tally_obs(name, ms)
     if name == 'wait' then j.tally_wait = obs else j.tally_run = obs end
     return
   end
+  if ms < 0 then ms = 0 end
+  local le = bucket_of(name, ms)
   local h = j.base .. 'hist:' .. name
   redis.call('HINCRBY', h, le, '1')
   redis.call('HINCRBY', h, 'sum_ms', int(ms))
@@ -573,6 +587,18 @@ local function drop_files(base, tenant, tb, id)
   end
 end
 
+-- The expiry of finished job `id` (its hash `key`, its tenant's index
+-- prefix `tb`), `ttl` seconds from `now` (ms): the hash and its
+-- idempotency key `idem` (nil or '': none) get the TTL, and the expiry
+-- index tells ht_trim when.  expire_finished's, and settle_success's (a
+-- succeeded job that nobody watches has no log).
+local function expire_job(key, tb, id, now, ttl, idem)
+  local ttl_s = int(ttl)
+  redis.call('EXPIRE', key, ttl_s)
+  if idem and idem ~= '' then redis.call('EXPIRE', idem, ttl_s) end
+  redis.call('ZADD', tb .. 'expiry', int(now + ttl * 1000), id)
+end
+
 -- A job reached a terminal status: it (and its idempotency key) expire
 -- ttl_s later, failed jobs after failed_ttl_s, and the expiry index tells
 -- ht_trim when to drop it from the listing indexes.  The log gets the same
@@ -581,17 +607,13 @@ end
 local function expire_finished(j, status, log_now)
   local ttl = tonumber(j.f.ttl_s) or 86400
   if status == 'failed' then ttl = math.max(ttl, tonumber(j.f.failed_ttl_s) or FAILED_TTL_S) end
-  local ttl_s = int(ttl)
-  redis.call('EXPIRE', j.key, ttl_s)
+  expire_job(j.key, j.tb, j.id, j.now, ttl, j.f.idem_key)
   if log_now then
     -- Only a job watched since its last change has a log.
-    if j.f.watch then redis.call('EXPIRE', j.key .. ':ev', ttl_s) end
+    if j.f.watch then redis.call('EXPIRE', j.key .. ':ev', int(ttl)) end
   else
     j.log_ttl = ttl
   end
-  local idem = j.f.idem_key
-  if idem and idem ~= '' then redis.call('EXPIRE', idem, ttl_s) end
-  redis.call('ZADD', j.tb .. 'expiry', int(j.now + ttl * 1000), j.id)
 end
 
 -- A job with a callback_url gets a pending delivery of this terminal event
@@ -1221,6 +1243,22 @@ local function requeue(j, signal, delay_ms, head)
   return 'queued'
 end
 
+-- A running job of `tenant` ended: the tenant, if parked at its running
+-- cap, comes back.  Returns true when that made room (idle workers are to
+-- be woken).  With sums (a batch's outcomes, settled before its claims:
+-- nothing in between parks a tenant; see add), a tenant found not parked
+-- is not asked again.
+local function unpark_ended(base, tenant, sums)
+  local unparked = sums and sums.unparked
+  if unparked and unparked[tenant] then return false end
+  if redis.call('EXISTS', base .. 'parked:' .. tenant) == 1 then
+    return unpark(base, tenant) == 1
+  elseif unparked then
+    unparked[tenant] = true
+  end
+  return false
+end
+
 -- A running attempt ended (its outcome stored, reaped, or handed back; call
 -- it once the job's status changed): its type's running count drops, its
 -- tenant, if parked at its running cap, comes back, and idle workers are
@@ -1233,18 +1271,46 @@ local function ended(j, signal)
     del(j, 'counted')
   end
   del(j, 'capped')
-  local tenant = f.tenant or 'default'
-  -- With sums (a batch's outcomes, settled before its claims: nothing in
-  -- between parks a tenant), a tenant found not parked is not asked again.
-  local unparked = j.sums and j.sums.unparked
-  if not (unparked and unparked[tenant]) then
-    if redis.call('EXISTS', j.base .. 'parked:' .. tenant) == 1 then
-      if unpark(j.base, tenant) == 1 then woke = true end
-    elseif unparked then
-      unparked[tenant] = true
-    end
-  end
+  if unpark_ended(j.base, f.tenant or 'default', j.sums) then woke = true end
   if woke then wake(signal) end
+end
+
+-- A succeeded outcome, straight (locals, no job table): the hottest
+-- completion, for a caller that counts (tally) and a job that its caller
+-- holds, that nobody watches (no `watch` field, not even a lapsed one,
+-- which settle drops), with no callback_url, counted in its type's running
+-- count (`counted`) and not claimed under a type cap (`capped`); the
+-- caller checks that the outcome is succeeded with no output file.  It
+-- writes what settle writes for it (the same commands, fields and
+-- values, in the same order; tests/integration/test_fastpath.sh compares
+-- the two): the indexes, finish's fields and deletes with expire_job, the
+-- running count (add) and the parked tenant (unpark_ended).  Returns
+-- 'succeeded' and the run observation, or, when a condition fails, nil,
+-- nil and the fields it read (SUCCESS_FIELDS' HMGET), from which settle
+-- then stores the outcome.
+local function settle_success(base, job, active, signal, id, token, body, now, sums)
+  -- status, token, started_at, tenant, type, created_at, callback_url,
+  -- ttl_s, idem_key, version, watch, counted, capped
+  local v = redis.call('HMGET', job, unpack(SUCCESS_FIELDS))
+  if v[1] ~= 'running' or v[2] ~= token or v[11] or v[12] ~= '1' or v[13] or
+     v[7] and v[7] ~= '' then
+    return nil, nil, v
+  end
+  redis.call('ZREM', active, id)
+  local started, run = tonumber(v[3]), nil
+  if started then run = tally_obs('run', now - started) end
+  local tenant = v[4] or 'default'
+  local tb = base .. 't:' .. tenant .. ':'
+  redis.call('ZREM', tb .. 'status:running', id)
+  redis.call('ZADD', tb .. 'status:succeeded', v[6] or int(now), id)
+  expire_job(job, tb, id, now, tonumber(v[8]) or 86400, v[9])
+  add(sums, base .. 'running', 'y:' .. (v[5] or ''), -1)
+  if unpark_ended(base, tenant, sums) then wake(signal) end
+  redis.call('HDEL', job, 'error', 'cancel_requested', 'deadline_at', 'm_started',
+             'failed_ttl_s', 'counted')
+  redis.call('HSET', job, 'result', body, 'status', 'succeeded', 'finished_at', int(now),
+             'version', int((tonumber(v[10]) or 0) + 1))
+  return 'succeeded', run
 end
 
 -- ht_complete KEYS: job, active, wait (ht:{Q}:wait:<priority>: unused, kept
@@ -1287,13 +1353,14 @@ end
 --   settle stores one outcome o: {job (its key), base (its partition's
 -- "ht:{Q}:", nil: taken from the key), active, signal, id, token, outcome,
 -- body (result or error JSON), retryable (true|false), channel, delay_ms,
--- output, sums (see add)}, for ht_complete and ht_complete_many.
+-- output, sums (see add)}, for ht_complete and ht_complete_many; `read`:
+-- the job's fields settle_success read, or nil.
 -- Returns the job's new status or nil, and the run observation when tally.
-local function settle(o, now, tally)
+local function settle(o, now, tally, read)
   local job, active, signal = o.job, o.active, o.signal
   local id, token, outcome, body = o.id, o.token, o.outcome, o.body
   local retryable, channel, delay_ms, output = o.retryable, o.channel, o.delay_ms, o.output
-  local j = load_complete(job, id, o.base, outcome)
+  local j = load_complete(job, id, o.base, outcome, read)
   if not holds(j, token) then
     local f = j.f
     if tally and f.token == token and f.status == outcome and
@@ -1347,12 +1414,19 @@ local function complete(keys, args)
   local now = now_ms()
   local nkeys = #keys
   local tally = nkeys ~= 8 and args[nkeys == 5 and 14 or 9] == '1'
-  local status, run = settle({job = keys[1], active = keys[2], signal = keys[4], id = args[1],
-                              token = args[2], outcome = args[3], body = args[4],
-                              retryable = args[5] == '1', channel = args[6],
-                              delay_ms = tonumber(args[7]) or 0,
-                              output = args[nkeys == 5 and 13 or nkeys == 8 and 12 or 8]},
-                             now, tally)
+  local output = args[nkeys == 5 and 13 or nkeys == 8 and 12 or 8]
+  local status, run, read
+  if tally and args[3] == 'succeeded' and (output or '') == '' then
+    status, run, read = settle_success(base_of(keys[1]), keys[1], keys[2], keys[4], args[1],
+                                       args[2], args[4], now, nil)
+  end
+  if not status then
+    status, run = settle({job = keys[1], active = keys[2], signal = keys[4], id = args[1],
+                          token = args[2], outcome = args[3], body = args[4],
+                          retryable = args[5] == '1', channel = args[6],
+                          delay_ms = tonumber(args[7]) or 0, output = output},
+                         now, tally, read)
+  end
   run = run or false
   local base, fence, types
   if nkeys == 8 then
@@ -1411,13 +1485,19 @@ local function complete_many(keys, args)
   local statuses, sums = {}, n + k > 2 and {unparked = {}} or nil
   for i = 0, n - 1 do
     local a = 7 + i * 7
-    local status, run = settle({job = base .. 'job:' .. args[a + 1], base = base,
-                                active = active, signal = signal, id = args[a + 1],
-                                token = args[a + 2],
-                                outcome = args[a + 3], body = args[a + 4],
-                                retryable = args[a + 5] == '1', channel = channel,
-                                delay_ms = tonumber(args[a + 6]) or 0, output = args[a + 7],
-                                sums = sums}, now, true)
+    local id, job = args[a + 1], base .. 'job:' .. args[a + 1]
+    local status, run, read
+    if args[a + 3] == 'succeeded' and args[a + 7] == '' then
+      status, run, read = settle_success(base, job, active, signal, id, args[a + 2], args[a + 4],
+                                         now, sums)
+    end
+    if not status then
+      status, run = settle({job = job, base = base, active = active, signal = signal, id = id,
+                            token = args[a + 2], outcome = args[a + 3], body = args[a + 4],
+                            retryable = args[a + 5] == '1', channel = channel,
+                            delay_ms = tonumber(args[a + 6]) or 0, output = args[a + 7],
+                            sums = sums}, now, true, read)
+    end
     statuses[#statuses + 1] = status or false
     statuses[#statuses + 1] = run or false
   end
