@@ -208,7 +208,9 @@ end
 -- absent).
 local ALL = true
 
-local function load_claim(key, id, base)
+-- The job's fields, read whole (start makes the job of them when it takes
+-- the general path: job_of(key, id, f, ALL, base)).
+local function load_claim(key)
   local v = redis.call('HGETALL', key)
   -- The fields a claim reads or writes, as nil until set (see job_of).
   local f = {status = nil, tenant = nil, type = nil, created_at = nil, run_at = nil,
@@ -218,7 +220,7 @@ local function load_claim(key, id, base)
              token = nil, worker = nil, started_at = nil, deadline_at = nil, counted = nil,
              capped = nil, id = nil}
   for i = 1, #v, 2 do f[v[i]] = v[i + 1] end
-  return job_of(key, id, f, ALL, base)
+  return f
 end
 
 local function put(j, k, v)
@@ -818,6 +820,77 @@ local function send_sums(sums)
   end
 end
 
+-- What a claim answers of job `id` (see start), from f, its fields after
+-- the claim, and `wait`, the wait observation (nil: none).
+local function claim_reply(c, id, f, wait)
+  if c.many then
+    local out = {id, f.token, f.attempt, f.type, f.payload or false, wait or false,
+                 nil, nil, nil, nil, nil, nil, nil, nil, nil, nil}
+    put_pairs(out, 6, f, CLAIM_REPLY_MANY)
+    return out
+  end
+  -- Room for every CLAIM_REPLY pair and count_wait's (see job_of).
+  local out = {'id', id, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
+               nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
+               nil, nil, nil, nil, nil, nil}
+  local n = put_pairs(out, 2, f, CLAIM_REPLY)
+  if wait then
+    out[n + 1] = 'count_wait'
+    out[n + 2] = wait
+  end
+  return out
+end
+
+-- The claim's fencing token (see start).
+local function next_token(c)
+  if c.fenced then
+    c.fenced, c.unfenced = c.fenced + 1, c.unfenced + 1
+    return c.fenced
+  end
+  local token = redis.call('INCR', c.fence)
+  if c.sums then c.fenced, c.unfenced = token, 0 end
+  return token
+end
+
+-- A claim of a queued job, straight (locals and the field table, no job
+-- table): for a caller that counts (c.tally), not under a type cap, and a
+-- job that nobody watches (no `watch` field, not even a lapsed one), not
+-- in status:queued (no `qz`: a submit queued it) and without an earlier
+-- attempt's progress fields; start checks these.  It writes what start's
+-- general path writes for it (the same commands, fields and values, in the
+-- same order; tests/integration/test_fastpath.sh compares the two).
+local function start_straight(c, id, job, f)
+  local now = c.now or now_ms()
+  local token = next_token(c)
+  local score, deadline = lease_of(now, tonumber(f.timeout_s) or 300, c.lease, c.grace)
+  local attempt = (tonumber(f.attempt) or 0) + 1
+  local base = c.base
+  add(c.sums, base .. 'running', 'y:' .. (f.type or ''), 1)
+  local wait
+  if f.m_started == nil then
+    local due = math.max(tonumber(f.created_at) or now, tonumber(f.run_at) or 0,
+                         tonumber(f.m_due_at) or 0)
+    wait = tally_obs('wait', now - due)
+  end
+  local tb = base .. 't:' .. (f.tenant or 'default') .. ':'
+  redis.call('ZADD', tb .. 'status:running', f.created_at or int(now), id)
+  redis.call('ZADD', c.active, int(score), id)
+  local a, t, at, dl = attempt == 1 and '1' or int(attempt), int(token), int(now), int(deadline)
+  local ver = int((tonumber(f.version) or 0) + 1)
+  if wait then
+    redis.call('HSET', job, 'attempt', a, 'token', t, 'worker', c.worker, 'started_at', at,
+               'deadline_at', dl, 'counted', '1', 'm_started', '1', 'status', 'running',
+               'version', ver)
+    f.m_started = '1'
+  else
+    redis.call('HSET', job, 'attempt', a, 'token', t, 'worker', c.worker, 'started_at', at,
+               'deadline_at', dl, 'counted', '1', 'status', 'running', 'version', ver)
+  end
+  f.attempt, f.token, f.worker, f.started_at, f.deadline_at = a, t, c.worker, at, dl
+  f.counted, f.status, f.version = '1', 'running', ver
+  return claim_reply(c, id, f, wait)
+end
+
 -- Starts job `id`, just popped from its list, for claimer `c` (see
 -- take_next): its new attempt, token and lease; it counts in its type's
 -- running count, and `capped` (claimed under a type cap) marks it so that
@@ -831,20 +904,19 @@ end
 -- the running count's increment is summed, and the fencing tokens after
 -- the call's first are counted in c.unfenced and taken from the counter at
 -- the end of the call (ht_complete_many): nothing else runs in between.
+-- The commonest claim takes start_straight.
 local function start(c, id, capped)
   local job = c.base .. 'job:' .. id
-  local j = load_claim(job, id, c.base)
-  if j.f.status ~= 'queued' then return nil end
+  local f = load_claim(job)
+  if f.status ~= 'queued' then return nil end
+  if c.tally and not capped and not f.watch and not f.qz and not f.progress_pct and
+     not f.progress_msg and not f.progress_at then
+    return start_straight(c, id, job, f)
+  end
+  local j = job_of(job, id, f, ALL, c.base)
   j.tally = c.tally
   j.now = c.now or now_ms()
-  local token
-  if c.fenced then
-    c.fenced, c.unfenced = c.fenced + 1, c.unfenced + 1
-    token = c.fenced
-  else
-    token = redis.call('INCR', c.fence)
-    if c.sums then c.fenced, c.unfenced = token, 0 end
-  end
+  local token = next_token(c)
   local score, deadline = lease_of(j.now, tonumber(j.f.timeout_s) or 300, c.lease, c.grace)
   local attempt = (tonumber(j.f.attempt) or 0) + 1
   put(j, 'attempt', attempt == 1 and '1' or int(attempt))
@@ -862,23 +934,7 @@ local function start(c, id, capped)
   set_status(j, 'running')
   redis.call('ZADD', c.active, int(score), id)
   changed(j, 'running', c.channel)
-  if c.many then
-    local f = j.f
-    local out = {id, f.token, f.attempt, f.type, f.payload or false, j.tally_wait or false,
-                 nil, nil, nil, nil, nil, nil, nil, nil, nil, nil}
-    put_pairs(out, 6, f, CLAIM_REPLY_MANY)
-    return out
-  end
-  -- Room for every CLAIM_REPLY pair and count_wait's (see job_of).
-  local out = {'id', id, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
-               nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
-               nil, nil, nil, nil, nil, nil}
-  local n = put_pairs(out, 2, j.f, CLAIM_REPLY)
-  if j.tally_wait then
-    out[n + 1] = 'count_wait'
-    out[n + 2] = j.tally_wait
-  end
-  return out
+  return claim_reply(c, id, j.f, j.tally_wait)
 end
 
 -- After a claim from the head tenant of a rotation that still has jobs
