@@ -1115,49 +1115,53 @@ local function take_next(c)
       ready = redis.call('LRANGE', base .. 'rt:' .. prio, '0', '-1')
       c.ready[prio] = ready
     end
-    local cands, fields = {}, {}
-    for _, t in ipairs(ready) do
-      if c.types == nil or c.types[t] then
-        cands[#cands + 1] = t
-        if not c.tlims then
-          seen[t] = false
-        elseif seen[t] == nil then
-          fields[#fields + 1] = 'py:' .. t
-          fields[#fields + 1] = 'yr:' .. t
+    -- (a priority with no type waiting costs no table)
+    if #ready > 0 then
+      local cands, fields = {}, nil
+      for _, t in ipairs(ready) do
+        if c.types == nil or c.types[t] then
+          cands[#cands + 1] = t
+          if not c.tlims then
+            seen[t] = false
+          elseif seen[t] == nil then
+            fields = fields or {}
+            fields[#fields + 1] = 'py:' .. t
+            fields[#fields + 1] = 'yr:' .. t
+          end
         end
       end
-    end
-    if #fields > 0 then
-      -- Pause flags and caps of the types not looked at yet, then the
-      -- running counts of the capped ones.
-      local v = redis.call('HMGET', lim, unpack(fields))
-      local capped, counts = {}, {}
-      for i = 1, #fields, 2 do
-        local t = string.sub(fields[i], 4)
-        if v[i] == '1' then
-          seen[t] = 'skip'
-        elseif v[i + 1] then
-          seen[t] = tonumber(v[i + 1]) or 0
-          capped[#capped + 1] = t
-          counts[#counts + 1] = 'y:' .. t
-        else
-          seen[t] = false
+      if fields then
+        -- Pause flags and caps of the types not looked at yet, then the
+        -- running counts of the capped ones.
+        local v = redis.call('HMGET', lim, unpack(fields))
+        local capped, counts = {}, {}
+        for i = 1, #fields, 2 do
+          local t = string.sub(fields[i], 4)
+          if v[i] == '1' then
+            seen[t] = 'skip'
+          elseif v[i + 1] then
+            seen[t] = tonumber(v[i + 1]) or 0
+            capped[#capped + 1] = t
+            counts[#counts + 1] = 'y:' .. t
+          else
+            seen[t] = false
+          end
+        end
+        if #capped > 0 then
+          local r = redis.call('HMGET', base .. 'running', unpack(counts))
+          for i, t in ipairs(capped) do running[t] = tonumber(r[i]) or 0 end
         end
       end
-      if #capped > 0 then
-        local r = redis.call('HMGET', base .. 'running', unpack(counts))
-        for i, t in ipairs(capped) do running[t] = tonumber(r[i]) or 0 end
-      end
-    end
-    for _, t in ipairs(cands) do
-      local cap = seen[t]
-      if cap ~= 'skip' and not (cap and running[t] >= cap) then
-        local left = c.left or 1
-        local room = cap and math.min(left, cap - running[t]) or left
-        local job = from_type(c, prio, t, ready, cap ~= false, room)
-        if job then
-          if cap then running[t] = running[t] + 1 end
-          return job
+      for _, t in ipairs(cands) do
+        local cap = seen[t]
+        if cap ~= 'skip' and not (cap and running[t] >= cap) then
+          local left = c.left or 1
+          local room = cap and math.min(left, cap - running[t]) or left
+          local job = from_type(c, prio, t, ready, cap ~= false, room)
+          if job then
+            if cap then running[t] = running[t] + 1 end
+            return job
+          end
         end
       end
     end
