@@ -49,12 +49,18 @@ end
 -- printed as a double ("%.17g"), which costs several times more.
 -- The call's time is made text once (it is written several times a job);
 -- of other numbers, the last one made is kept.
+-- The integers 0..63 (versions, attempts, short times) are texts made
+-- once, as the library loads.
 local last_n, last_s
+local SMALL = {}
+for i = 0, 63 do SMALL[i] = i .. '' end
 local function int(n)
   if n == now_n then
     if not now_s then now_s = string.format('%d', n) end
     return now_s
   end
+  local s = SMALL[n]
+  if s then return s end
   if n ~= last_n then last_n, last_s = n, string.format('%d', n) end
   return last_s
 end
