@@ -595,16 +595,16 @@ local function drop_files(base, tenant, tb, id)
   end
 end
 
--- The expiry of finished job `id` (its hash `key`, its tenant's index
--- prefix `tb`), `ttl` seconds from `now` (ms): the hash and its
--- idempotency key `idem` (nil or '': none) get the TTL, and the expiry
--- index tells ht_trim when.  expire_finished's, and settle_success's (a
--- succeeded job that nobody watches has no log).
-local function expire_job(key, tb, id, now, ttl, idem)
+-- The expiry of finished job `id` of `tenant` (nil: default) in the
+-- partition `base` (its hash `key`), `ttl` seconds from `now` (ms): the
+-- hash and its idempotency key `idem` (nil or '': none) get the TTL, and
+-- the expiry index tells ht_trim when.  expire_finished's, and
+-- settle_success's (a succeeded job that nobody watches has no log).
+local function expire_job(key, base, tenant, id, now, ttl, idem)
   local ttl_s = int(ttl)
   redis.call('EXPIRE', key, ttl_s)
   if idem and idem ~= '' then redis.call('EXPIRE', idem, ttl_s) end
-  redis.call('ZADD', tb .. 'expiry', int(now + ttl * 1000), id)
+  redis.call('ZADD', base .. 't:' .. (tenant or 'default') .. ':expiry', int(now + ttl * 1000), id)
 end
 
 -- A job reached a terminal status: it (and its idempotency key) expire
@@ -615,7 +615,7 @@ end
 local function expire_finished(j, status, log_now)
   local ttl = tonumber(j.f.ttl_s) or 86400
   if status == 'failed' then ttl = math.max(ttl, tonumber(j.f.failed_ttl_s) or FAILED_TTL_S) end
-  expire_job(j.key, j.tb, j.id, j.now, ttl, j.f.idem_key)
+  expire_job(j.key, j.base, j.f.tenant, j.id, j.now, ttl, j.f.idem_key)
   if log_now then
     -- Only a job watched since its last change has a log.
     if j.f.watch then redis.call('EXPIRE', j.key .. ':ev', int(ttl)) end
@@ -1369,7 +1369,7 @@ local function settle_success(base, job, active, signal, id, token, body, now, s
   local tb = base .. 't:' .. tenant .. ':'
   redis.call('ZREM', tb .. 'status:running', id)
   redis.call('ZADD', tb .. 'status:succeeded', v[6] or int(now), id)
-  expire_job(job, tb, id, now, tonumber(v[8]) or 86400, v[9])
+  expire_job(job, base, v[4], id, now, tonumber(v[8]) or 86400, v[9])
   add(sums, base .. 'running', 'y:' .. (v[5] or ''), -1)
   if unpark_ended(base, tenant, sums) then wake(signal) end
   redis.call('HDEL', job, 'error', 'cancel_requested', 'deadline_at', 'm_started',
