@@ -67,16 +67,20 @@ same_hash() {
     done
 }
 
-# The job's entries in its tenant's expiry index, whatever its layout
-# (keys t:a:exp*): "key <score - finished_at>" for a sorted set scored by
-# the expiry time, "list <key without its last part>" for a list of ids.
+# The job's entries in the expiry index, whatever its layout (keys of the
+# partition whose name has "exp"): "key <score - finished_at>" for a
+# sorted set of ids scored by the expiry time, "list <key without its last
+# part>" for lists of ids (or of "<id> <tenant>").
 expiry_of() {
     local id=$1 fin k s
     fin=$(num "$id" finished_at)
-    for k in $(ht_redis --scan --pattern "${TB}exp*"); do
+    for k in $(ht_redis --scan --pattern "${B}*exp*"); do
         case $(ht_redis TYPE "$k") in
         zset) s=$(zscore "$k" "$id") && [[ -n "$s" ]] && echo "$k $((s - fin))" ;;
-        list) [[ -n "$(ht_redis LPOS "$k" "$id")" ]] && echo "list ${k%:*}" ;;
+        list)
+            [[ -n "$(ht_redis LPOS "$k" "$id")$(ht_redis LPOS "$k" "$id a")" ]] &&
+                echo "list ${k%:*}"
+            ;;
         esac
     done
     return 0
