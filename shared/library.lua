@@ -50,12 +50,18 @@ end
 -- printed as a double ("%.17g"), which costs several times more.
 -- The call's time is made text once (it is written several times a job);
 -- of other numbers, the last one made is kept.
+-- The integers 0..63 (versions, attempts, short times) are texts made
+-- once, as the library loads.
 local last_n, last_s
+local SMALL = {}
+for i = 0, 63 do SMALL[i] = i .. '' end
 local function int(n)
   if n == now_n then
     if not now_s then now_s = string.format('%d', n) end
     return now_s
   end
+  local s = SMALL[n]
+  if s then return s end
   if n ~= last_n then last_n, last_s = n, string.format('%d', n) end
   return last_s
 end
@@ -175,9 +181,11 @@ end
 -- load(key, id, COMPLETE_FIELDS), or SUCCESS_FIELDS for a succeeded
 -- outcome, the hottest, with its field table made by one constructor (the
 -- fields in the order of the list; `x or nil`: HMGET's false is nil).
-local function load_complete(key, id, base, outcome)
+-- succeeded: the HMGET of SUCCESS_FIELDS already made (settle_success's), or
+-- nil.
+local function load_complete(key, id, base, outcome, succeeded)
   if outcome == 'succeeded' then
-    local v = redis.call('HMGET', key, unpack(SUCCESS_FIELDS))
+    local v = succeeded or redis.call('HMGET', key, unpack(SUCCESS_FIELDS))
     return job_of(key, id, {
       status = v[1] or nil, token = v[2] or nil, started_at = v[3] or nil, tenant = v[4] or nil,
       type = v[5] or nil, created_at = v[6] or nil, callback_url = v[7] or nil,
@@ -207,7 +215,9 @@ end
 -- absent).
 local ALL = true
 
-local function load_claim(key, id, base)
+-- The job's fields, read whole (start makes the job of them when it takes
+-- the general path: job_of(key, id, f, ALL, base)).
+local function load_claim(key)
   local v = redis.call('HGETALL', key)
   -- The fields a claim reads or writes, as nil until set (see job_of).
   local f = {status = nil, tenant = nil, type = nil, created_at = nil, run_at = nil,
@@ -217,7 +227,7 @@ local function load_claim(key, id, base)
              token = nil, worker = nil, started_at = nil, deadline_at = nil, counted = nil,
              capped = nil, id = nil}
   for i = 1, #v, 2 do f[v[i]] = v[i + 1] end
-  return job_of(key, id, f, ALL, base)
+  return f
 end
 
 local function put(j, k, v)
@@ -487,23 +497,35 @@ end
 -- library is not there while the library loads).
 local HIST_FIELDS = {}
 
-local function observe(j, name, ms)
-  if ms < 0 then ms = 0 end
+-- The bucket field of an observation of `ms` (>= 0) in histogram `name`.
+local function bucket_of(name, ms)
   local names = HIST_FIELDS[name]
   if not names then
     names = {}
     for i, b in ipairs(HIST_BUCKETS[name]) do names[i] = string.format('%d', b) end
     HIST_FIELDS[name] = names
   end
-  local le, bounds = '+Inf', HIST_BUCKETS[name]
+  local bounds = HIST_BUCKETS[name]
   for i = 1, #bounds do
-    if ms <= bounds[i] then le = names[i]; break end
+    if ms <= bounds[i] then return names[i] end
   end
+  return '+Inf'
+end
+
+-- An observation as the caller counts it (see j.tally): "<bucket> <ms>".
+local function tally_obs(name, ms)
+  if ms < 0 then ms = 0 end
+  return bucket_of(name, ms) .. ' ' .. int(ms)
+end
+
+local function observe(j, name, ms)
   if j.tally then
-    local obs = le .. ' ' .. int(ms)
+    local obs = tally_obs(name, ms)
     if name == 'wait' then j.tally_wait = obs else j.tally_run = obs end
     return
   end
+  if ms < 0 then ms = 0 end
+  local le = bucket_of(name, ms)
   local h = j.base .. 'hist:' .. name
   redis.call('HINCRBY', h, le, '1')
   redis.call('HINCRBY', h, 'sum_ms', int(ms))
@@ -603,6 +625,18 @@ local function file_expiry(base, tenant, id, at)
   end
 end
 
+-- The expiry of finished job `id` of `tenant` (nil: default) in the
+-- partition `base` (its hash `key`), `ttl` seconds from `now` (ms): the
+-- hash and its idempotency key `idem` (nil or '': none) get the TTL, and
+-- its expiry bucket tells ht_trim when.  expire_finished's, and
+-- settle_success's (a succeeded job that nobody watches has no log).
+local function expire_job(key, base, tenant, id, now, ttl, idem)
+  local ttl_s = int(ttl)
+  redis.call('EXPIRE', key, ttl_s)
+  if idem and idem ~= '' then redis.call('EXPIRE', idem, ttl_s) end
+  file_expiry(base, tenant, id, now + ttl * 1000)
+end
+
 -- A job reached a terminal status: it (and its idempotency key) expire
 -- ttl_s later, failed jobs after failed_ttl_s, and its expiry bucket
 -- (file_expiry) tells ht_trim when to drop it from the listing indexes.
@@ -611,17 +645,13 @@ end
 local function expire_finished(j, status, log_now)
   local ttl = tonumber(j.f.ttl_s) or 86400
   if status == 'failed' then ttl = math.max(ttl, tonumber(j.f.failed_ttl_s) or FAILED_TTL_S) end
-  local ttl_s = int(ttl)
-  redis.call('EXPIRE', j.key, ttl_s)
+  expire_job(j.key, j.base, j.f.tenant, j.id, j.now, ttl, j.f.idem_key)
   if log_now then
     -- Only a job watched since its last change has a log.
-    if j.f.watch then redis.call('EXPIRE', j.key .. ':ev', ttl_s) end
+    if j.f.watch then redis.call('EXPIRE', j.key .. ':ev', int(ttl)) end
   else
     j.log_ttl = ttl
   end
-  local idem = j.f.idem_key
-  if idem and idem ~= '' then redis.call('EXPIRE', idem, ttl_s) end
-  file_expiry(j.base, j.f.tenant, j.id, j.now + ttl * 1000)
 end
 
 -- A job with a callback_url gets a pending delivery of this terminal event
@@ -875,6 +905,77 @@ local function send_sums(sums)
   end
 end
 
+-- What a claim answers of job `id` (see start), from f, its fields after
+-- the claim, and `wait`, the wait observation (nil: none).
+local function claim_reply(c, id, f, wait)
+  if c.many then
+    local out = {id, f.token, f.attempt, f.type, f.payload or false, wait or false,
+                 nil, nil, nil, nil, nil, nil, nil, nil, nil, nil}
+    put_pairs(out, 6, f, CLAIM_REPLY_MANY)
+    return out
+  end
+  -- Room for every CLAIM_REPLY pair and count_wait's (see job_of).
+  local out = {'id', id, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
+               nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
+               nil, nil, nil, nil, nil, nil}
+  local n = put_pairs(out, 2, f, CLAIM_REPLY)
+  if wait then
+    out[n + 1] = 'count_wait'
+    out[n + 2] = wait
+  end
+  return out
+end
+
+-- The claim's fencing token (see start).
+local function next_token(c)
+  if c.fenced then
+    c.fenced, c.unfenced = c.fenced + 1, c.unfenced + 1
+    return c.fenced
+  end
+  local token = redis.call('INCR', c.fence)
+  if c.sums then c.fenced, c.unfenced = token, 0 end
+  return token
+end
+
+-- A claim of a queued job, straight (locals and the field table, no job
+-- table): for a caller that counts (c.tally), not under a type cap, and a
+-- job that nobody watches (no `watch` field, not even a lapsed one), not
+-- in status:queued (no `qz`: a submit queued it) and without an earlier
+-- attempt's progress fields; start checks these.  It writes what start's
+-- general path writes for it (the same commands, fields and values, in the
+-- same order; tests/integration/test_fastpath.sh compares the two).
+local function start_straight(c, id, job, f)
+  local now = c.now or now_ms()
+  local token = next_token(c)
+  local score, deadline = lease_of(now, tonumber(f.timeout_s) or 300, c.lease, c.grace)
+  local attempt = (tonumber(f.attempt) or 0) + 1
+  local base = c.base
+  add(c.sums, base .. 'running', 'y:' .. (f.type or ''), 1)
+  local wait
+  if f.m_started == nil then
+    local due = math.max(tonumber(f.created_at) or now, tonumber(f.run_at) or 0,
+                         tonumber(f.m_due_at) or 0)
+    wait = tally_obs('wait', now - due)
+  end
+  local tb = base .. 't:' .. (f.tenant or 'default') .. ':'
+  redis.call('ZADD', tb .. 'status:running', f.created_at or int(now), id)
+  redis.call('ZADD', c.active, int(score), id)
+  local a, t, at, dl = attempt == 1 and '1' or int(attempt), int(token), int(now), int(deadline)
+  local ver = int((tonumber(f.version) or 0) + 1)
+  if wait then
+    redis.call('HSET', job, 'attempt', a, 'token', t, 'worker', c.worker, 'started_at', at,
+               'deadline_at', dl, 'counted', '1', 'm_started', '1', 'status', 'running',
+               'version', ver)
+    f.m_started = '1'
+  else
+    redis.call('HSET', job, 'attempt', a, 'token', t, 'worker', c.worker, 'started_at', at,
+               'deadline_at', dl, 'counted', '1', 'status', 'running', 'version', ver)
+  end
+  f.attempt, f.token, f.worker, f.started_at, f.deadline_at = a, t, c.worker, at, dl
+  f.counted, f.status, f.version = '1', 'running', ver
+  return claim_reply(c, id, f, wait)
+end
+
 -- Starts job `id`, just popped from its list, for claimer `c` (see
 -- take_next): its new attempt, token and lease; it counts in its type's
 -- running count, and `capped` (claimed under a type cap) marks it so that
@@ -888,20 +989,19 @@ end
 -- the running count's increment is summed, and the fencing tokens after
 -- the call's first are counted in c.unfenced and taken from the counter at
 -- the end of the call (ht_complete_many): nothing else runs in between.
+-- The commonest claim takes start_straight.
 local function start(c, id, capped)
   local job = c.base .. 'job:' .. id
-  local j = load_claim(job, id, c.base)
-  if j.f.status ~= 'queued' then return nil end
+  local f = load_claim(job)
+  if f.status ~= 'queued' then return nil end
+  if c.tally and not capped and not f.watch and not f.qz and not f.progress_pct and
+     not f.progress_msg and not f.progress_at then
+    return start_straight(c, id, job, f)
+  end
+  local j = job_of(job, id, f, ALL, c.base)
   j.tally = c.tally
   j.now = c.now or now_ms()
-  local token
-  if c.fenced then
-    c.fenced, c.unfenced = c.fenced + 1, c.unfenced + 1
-    token = c.fenced
-  else
-    token = redis.call('INCR', c.fence)
-    if c.sums then c.fenced, c.unfenced = token, 0 end
-  end
+  local token = next_token(c)
   local score, deadline = lease_of(j.now, tonumber(j.f.timeout_s) or 300, c.lease, c.grace)
   local attempt = (tonumber(j.f.attempt) or 0) + 1
   put(j, 'attempt', attempt == 1 and '1' or int(attempt))
@@ -919,23 +1019,7 @@ local function start(c, id, capped)
   set_status(j, 'running')
   redis.call('ZADD', c.active, int(score), id)
   changed(j, 'running', c.channel)
-  if c.many then
-    local f = j.f
-    local out = {id, f.token, f.attempt, f.type, f.payload or false, j.tally_wait or false,
-                 nil, nil, nil, nil, nil, nil, nil, nil, nil, nil}
-    put_pairs(out, 6, f, CLAIM_REPLY_MANY)
-    return out
-  end
-  -- Room for every CLAIM_REPLY pair and count_wait's (see job_of).
-  local out = {'id', id, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
-               nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
-               nil, nil, nil, nil, nil, nil}
-  local n = put_pairs(out, 2, j.f, CLAIM_REPLY)
-  if j.tally_wait then
-    out[n + 1] = 'count_wait'
-    out[n + 2] = j.tally_wait
-  end
-  return out
+  return claim_reply(c, id, j.f, j.tally_wait)
 end
 
 -- After a claim from the head tenant of a rotation that still has jobs
@@ -1116,49 +1200,53 @@ local function take_next(c)
       ready = redis.call('LRANGE', base .. 'rt:' .. prio, '0', '-1')
       c.ready[prio] = ready
     end
-    local cands, fields = {}, {}
-    for _, t in ipairs(ready) do
-      if c.types == nil or c.types[t] then
-        cands[#cands + 1] = t
-        if not c.tlims then
-          seen[t] = false
-        elseif seen[t] == nil then
-          fields[#fields + 1] = 'py:' .. t
-          fields[#fields + 1] = 'yr:' .. t
+    -- (a priority with no type waiting costs no table)
+    if #ready > 0 then
+      local cands, fields = {}, nil
+      for _, t in ipairs(ready) do
+        if c.types == nil or c.types[t] then
+          cands[#cands + 1] = t
+          if not c.tlims then
+            seen[t] = false
+          elseif seen[t] == nil then
+            fields = fields or {}
+            fields[#fields + 1] = 'py:' .. t
+            fields[#fields + 1] = 'yr:' .. t
+          end
         end
       end
-    end
-    if #fields > 0 then
-      -- Pause flags and caps of the types not looked at yet, then the
-      -- running counts of the capped ones.
-      local v = redis.call('HMGET', lim, unpack(fields))
-      local capped, counts = {}, {}
-      for i = 1, #fields, 2 do
-        local t = string.sub(fields[i], 4)
-        if v[i] == '1' then
-          seen[t] = 'skip'
-        elseif v[i + 1] then
-          seen[t] = tonumber(v[i + 1]) or 0
-          capped[#capped + 1] = t
-          counts[#counts + 1] = 'y:' .. t
-        else
-          seen[t] = false
+      if fields then
+        -- Pause flags and caps of the types not looked at yet, then the
+        -- running counts of the capped ones.
+        local v = redis.call('HMGET', lim, unpack(fields))
+        local capped, counts = {}, {}
+        for i = 1, #fields, 2 do
+          local t = string.sub(fields[i], 4)
+          if v[i] == '1' then
+            seen[t] = 'skip'
+          elseif v[i + 1] then
+            seen[t] = tonumber(v[i + 1]) or 0
+            capped[#capped + 1] = t
+            counts[#counts + 1] = 'y:' .. t
+          else
+            seen[t] = false
+          end
+        end
+        if #capped > 0 then
+          local r = redis.call('HMGET', base .. 'running', unpack(counts))
+          for i, t in ipairs(capped) do running[t] = tonumber(r[i]) or 0 end
         end
       end
-      if #capped > 0 then
-        local r = redis.call('HMGET', base .. 'running', unpack(counts))
-        for i, t in ipairs(capped) do running[t] = tonumber(r[i]) or 0 end
-      end
-    end
-    for _, t in ipairs(cands) do
-      local cap = seen[t]
-      if cap ~= 'skip' and not (cap and running[t] >= cap) then
-        local left = c.left or 1
-        local room = cap and math.min(left, cap - running[t]) or left
-        local job = from_type(c, prio, t, ready, cap ~= false, room)
-        if job then
-          if cap then running[t] = running[t] + 1 end
-          return job
+      for _, t in ipairs(cands) do
+        local cap = seen[t]
+        if cap ~= 'skip' and not (cap and running[t] >= cap) then
+          local left = c.left or 1
+          local room = cap and math.min(left, cap - running[t]) or left
+          local job = from_type(c, prio, t, ready, cap ~= false, room)
+          if job then
+            if cap then running[t] = running[t] + 1 end
+            return job
+          end
         end
       end
     end
@@ -1300,6 +1388,22 @@ local function requeue(j, signal, delay_ms, head)
   return 'queued'
 end
 
+-- A running job of `tenant` ended: the tenant, if parked at its running
+-- cap, comes back.  Returns true when that made room (idle workers are to
+-- be woken).  With sums (a batch's outcomes, settled before its claims:
+-- nothing in between parks a tenant; see add), a tenant found not parked
+-- is not asked again.
+local function unpark_ended(base, tenant, sums)
+  local unparked = sums and sums.unparked
+  if unparked and unparked[tenant] then return false end
+  if redis.call('EXISTS', base .. 'parked:' .. tenant) == 1 then
+    return unpark(base, tenant) == 1
+  elseif unparked then
+    unparked[tenant] = true
+  end
+  return false
+end
+
 -- A running attempt ended (its outcome stored, reaped, or handed back; call
 -- it once the job's status changed): its type's running count drops, its
 -- tenant, if parked at its running cap, comes back, and idle workers are
@@ -1312,18 +1416,46 @@ local function ended(j, signal)
     del(j, 'counted')
   end
   del(j, 'capped')
-  local tenant = f.tenant or 'default'
-  -- With sums (a batch's outcomes, settled before its claims: nothing in
-  -- between parks a tenant), a tenant found not parked is not asked again.
-  local unparked = j.sums and j.sums.unparked
-  if not (unparked and unparked[tenant]) then
-    if redis.call('EXISTS', j.base .. 'parked:' .. tenant) == 1 then
-      if unpark(j.base, tenant) == 1 then woke = true end
-    elseif unparked then
-      unparked[tenant] = true
-    end
-  end
+  if unpark_ended(j.base, f.tenant or 'default', j.sums) then woke = true end
   if woke then wake(signal) end
+end
+
+-- A succeeded outcome, straight (locals, no job table): the hottest
+-- completion, for a caller that counts (tally) and a job that its caller
+-- holds, that nobody watches (no `watch` field, not even a lapsed one,
+-- which settle drops), with no callback_url, counted in its type's running
+-- count (`counted`) and not claimed under a type cap (`capped`); the
+-- caller checks that the outcome is succeeded with no output file.  It
+-- writes what settle writes for it (the same commands, fields and
+-- values, in the same order; tests/integration/test_fastpath.sh compares
+-- the two): the indexes, finish's fields and deletes with expire_job, the
+-- running count (add) and the parked tenant (unpark_ended).  Returns
+-- 'succeeded' and the run observation, or, when a condition fails, nil,
+-- nil and the fields it read (SUCCESS_FIELDS' HMGET), from which settle
+-- then stores the outcome.
+local function settle_success(base, job, active, signal, id, token, body, now, sums)
+  -- status, token, started_at, tenant, type, created_at, callback_url,
+  -- ttl_s, idem_key, version, watch, counted, capped
+  local v = redis.call('HMGET', job, unpack(SUCCESS_FIELDS))
+  if v[1] ~= 'running' or v[2] ~= token or v[11] or v[12] ~= '1' or v[13] or
+     v[7] and v[7] ~= '' then
+    return nil, nil, v
+  end
+  redis.call('ZREM', active, id)
+  local started, run = tonumber(v[3]), nil
+  if started then run = tally_obs('run', now - started) end
+  local tenant = v[4] or 'default'
+  local tb = base .. 't:' .. tenant .. ':'
+  redis.call('ZREM', tb .. 'status:running', id)
+  redis.call('ZADD', tb .. 'status:succeeded', v[6] or int(now), id)
+  expire_job(job, base, v[4], id, now, tonumber(v[8]) or 86400, v[9])
+  add(sums, base .. 'running', 'y:' .. (v[5] or ''), -1)
+  if unpark_ended(base, tenant, sums) then wake(signal) end
+  redis.call('HDEL', job, 'error', 'cancel_requested', 'deadline_at', 'm_started',
+             'failed_ttl_s', 'counted')
+  redis.call('HSET', job, 'result', body, 'status', 'succeeded', 'finished_at', int(now),
+             'version', int((tonumber(v[10]) or 0) + 1))
+  return 'succeeded', run
 end
 
 -- ht_complete KEYS: job, active, wait (ht:{Q}:wait:<priority>: unused, kept
@@ -1366,13 +1498,14 @@ end
 --   settle stores one outcome o: {job (its key), base (its partition's
 -- "ht:{Q}:", nil: taken from the key), active, signal, id, token, outcome,
 -- body (result or error JSON), retryable (true|false), channel, delay_ms,
--- output, sums (see add)}, for ht_complete and ht_complete_many.
+-- output, sums (see add)}, for ht_complete and ht_complete_many; `read`:
+-- the job's fields settle_success read, or nil.
 -- Returns the job's new status or nil, and the run observation when tally.
-local function settle(o, now, tally)
+local function settle(o, now, tally, read)
   local job, active, signal = o.job, o.active, o.signal
   local id, token, outcome, body = o.id, o.token, o.outcome, o.body
   local retryable, channel, delay_ms, output = o.retryable, o.channel, o.delay_ms, o.output
-  local j = load_complete(job, id, o.base, outcome)
+  local j = load_complete(job, id, o.base, outcome, read)
   if not holds(j, token) then
     local f = j.f
     if tally and f.token == token and f.status == outcome and
@@ -1426,12 +1559,19 @@ local function complete(keys, args)
   local now = now_ms()
   local nkeys = #keys
   local tally = nkeys ~= 8 and args[nkeys == 5 and 14 or 9] == '1'
-  local status, run = settle({job = keys[1], active = keys[2], signal = keys[4], id = args[1],
-                              token = args[2], outcome = args[3], body = args[4],
-                              retryable = args[5] == '1', channel = args[6],
-                              delay_ms = tonumber(args[7]) or 0,
-                              output = args[nkeys == 5 and 13 or nkeys == 8 and 12 or 8]},
-                             now, tally)
+  local output = args[nkeys == 5 and 13 or nkeys == 8 and 12 or 8]
+  local status, run, read
+  if tally and args[3] == 'succeeded' and (output or '') == '' then
+    status, run, read = settle_success(base_of(keys[1]), keys[1], keys[2], keys[4], args[1],
+                                       args[2], args[4], now, nil)
+  end
+  if not status then
+    status, run = settle({job = keys[1], active = keys[2], signal = keys[4], id = args[1],
+                          token = args[2], outcome = args[3], body = args[4],
+                          retryable = args[5] == '1', channel = args[6],
+                          delay_ms = tonumber(args[7]) or 0, output = output},
+                         now, tally, read)
+  end
   run = run or false
   local base, fence, types
   if nkeys == 8 then
@@ -1490,13 +1630,19 @@ local function complete_many(keys, args)
   local statuses, sums = {}, n + k > 2 and {unparked = {}} or nil
   for i = 0, n - 1 do
     local a = 7 + i * 7
-    local status, run = settle({job = base .. 'job:' .. args[a + 1], base = base,
-                                active = active, signal = signal, id = args[a + 1],
-                                token = args[a + 2],
-                                outcome = args[a + 3], body = args[a + 4],
-                                retryable = args[a + 5] == '1', channel = channel,
-                                delay_ms = tonumber(args[a + 6]) or 0, output = args[a + 7],
-                                sums = sums}, now, true)
+    local id, job = args[a + 1], base .. 'job:' .. args[a + 1]
+    local status, run, read
+    if args[a + 3] == 'succeeded' and args[a + 7] == '' then
+      status, run, read = settle_success(base, job, active, signal, id, args[a + 2], args[a + 4],
+                                         now, sums)
+    end
+    if not status then
+      status, run = settle({job = job, base = base, active = active, signal = signal, id = id,
+                            token = args[a + 2], outcome = args[a + 3], body = args[a + 4],
+                            retryable = args[a + 5] == '1', channel = channel,
+                            delay_ms = tonumber(args[a + 6]) or 0, output = args[a + 7],
+                            sums = sums}, now, true, read)
+    end
     statuses[#statuses + 1] = status or false
     statuses[#statuses + 1] = run or false
   end
