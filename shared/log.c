@@ -25,6 +25,11 @@ void ht_log_init(const char *proc, ht_log_level_t min_level)
     log_min = min_level;
 }
 
+int ht_log_enabled(ht_log_level_t level)
+{
+    return level >= log_min && level <= HT_LOG_ERROR;
+}
+
 int ht_log_level_parse(const char *s, ht_log_level_t *out)
 {
     for (int i = HT_LOG_DEBUG; i <= HT_LOG_ERROR; i++) {

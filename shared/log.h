@@ -18,6 +18,10 @@ typedef enum { HT_LOG_DEBUG, HT_LOG_INFO, HT_LOG_WARN, HT_LOG_ERROR } ht_log_lev
  * lowest level written. */
 void ht_log_init(const char *proc, ht_log_level_t min_level);
 
+/* 1 when lines of `level` are written: a caller that formats fields for a
+ * line only then. */
+int ht_log_enabled(ht_log_level_t level);
+
 /* Logs `msg` with extra string fields given as NULL-terminated key, value
  * pairs: ht_log(HT_LOG_INFO, "job claimed", "id", id, "type", type, NULL). */
 void ht_log(ht_log_level_t level, const char *msg, ...) __attribute__((sentinel));

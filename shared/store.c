@@ -741,6 +741,22 @@ int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *jo
     return rc;
 }
 
+/* Writes `v` in decimal at `p` (NUL-terminated, 21 bytes at most); returns
+ * its length. */
+static size_t put_dec(char *p, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        p[i] = tmp[n - 1 - i];
+    p[n] = '\0';
+    return n;
+}
+
 int ht_store_complete_many(ht_store_t *s, const ht_keys_t *k, const ht_claimer_t *who,
                            ht_settle_t *o, size_t n, size_t want, ht_job_t *jobs,
                            ht_counted_t *waits, size_t *got)
@@ -751,6 +767,9 @@ int ht_store_complete_many(ht_store_t *s, const ht_keys_t *k, const ht_claimer_t
         set_err(s, "%s", "internal error: too many outcomes or claims for one call");
         return HT_EINVAL;
     }
+    /* Each outcome's token and retry delay, written here without printf:
+     * the vector borrows them for the call. */
+    char nums[HT_COMPLETE_MANY_MAX][2][24];
     ht_argv_t a;
     ht_argv_fcall(&a, "ht_complete_many", 3, 0);
     ht_argv_add(&a, k->active);
@@ -766,11 +785,12 @@ int ht_store_complete_many(ht_store_t *s, const ht_keys_t *k, const ht_claimer_t
     for (size_t i = 0; i < n; i++) {
         const ht_settle_t *e = &o[i];
         ht_argv_add(&a, e->job->id);
-        ht_argv_addf(&a, "%" PRIu64, e->job->token);
+        ht_argv_addn(&a, nums[i][0], put_dec(nums[i][0], e->job->token));
         ht_argv_add(&a, names[e->outcome]);
         ht_argv_add(&a, e->json ? e->json : (e->outcome == HT_OUTCOME_CANCELED ? "" : "null"));
         ht_argv_add(&a, e->retryable ? "1" : "0");
-        ht_argv_addf(&a, "%ld", e->retry_delay_ms > 0 ? e->retry_delay_ms : 0);
+        ht_argv_addn(&a, nums[i][1],
+                     put_dec(nums[i][1], e->retry_delay_ms > 0 ? (uint64_t)e->retry_delay_ms : 0));
         ht_argv_add(&a, e->output ? e->output : "");
     }
     if (a.overflow) {

@@ -251,6 +251,8 @@ struct ht_dispatch {
     ht_settle_t *call_o;
     ht_job_t *call_jobs;
     ht_counted_t *call_waits;
+    size_t *wake; /* boxes answered or given a job, woken once mu is let go */
+    size_t nwake;
 };
 
 static int any_waiting(const ht_dispatch_t *d)
@@ -259,6 +261,32 @@ static int any_waiting(const ht_dispatch_t *d)
         if (d->box[i].waiting && !d->box[i].has_job)
             return 1;
     return 0;
+}
+
+/* Notes that box `b` is to be woken (under mu): wake_boxes signals it once
+ * mu is let go, so that the slot does not wake only to wait for mu. */
+static void wake_later(ht_dispatch_t *d, box_t *b)
+{
+    size_t i = (size_t)(b - d->box);
+    for (size_t n = 0; n < d->nwake; n++)
+        if (d->wake[n] == i)
+            return;
+    d->wake[d->nwake++] = i;
+}
+
+/* Lets go of mu, wakes the boxes noted by wake_later, takes mu again.  A
+ * box's state was changed under mu, and its slot checks it under mu before
+ * it waits, so a signal sent without mu is not lost. */
+static void wake_boxes(ht_dispatch_t *d)
+{
+    if (!d->nwake)
+        return;
+    size_t n = d->nwake;
+    d->nwake = 0;
+    pthread_mutex_unlock(&d->mu);
+    for (size_t i = 0; i < n; i++)
+        pthread_cond_signal(&d->box[d->wake[i]].cv);
+    pthread_mutex_lock(&d->mu);
 }
 
 /* Gives claimed jobs to the slots waiting for one. */
@@ -272,7 +300,7 @@ static void give_spares(ht_dispatch_t *d)
         b->has_job = 1;
         b->waiting = 0;
         memmove(d->spare, d->spare + 1, --d->nspare * sizeof(*d->spare));
-        pthread_cond_signal(&b->cv);
+        wake_later(d, b);
     }
 }
 
@@ -450,7 +478,7 @@ static void send_call(ht_dispatch_t *d, const plan_t *p)
             b->result = o->rc == 0 ? 0 : b->lost ? -1 : HT_ESTALE;
         }
         b->out = OUT_ANSWERED;
-        pthread_cond_signal(&b->cv);
+        wake_later(d, b);
     }
     for (size_t i = 0; i < got; i++)
         d->spare[d->nspare++] = d->call_jobs[i];
@@ -464,6 +492,7 @@ static void send_call(ht_dispatch_t *d, const plan_t *p)
         }
     }
     give_spares(d);
+    wake_boxes(d);
 }
 
 /* 1 when job `id` attempt `token` is one this process knows it claimed:
@@ -668,6 +697,7 @@ static void dispatch_free(ht_dispatch_t *d)
     free(d->call_o);
     free(d->call_jobs);
     free(d->call_waits);
+    free(d->wake);
     free(d);
 }
 
@@ -693,6 +723,7 @@ int ht_dispatch_start(ht_dispatch_t **out, ht_wstate_t *st)
     d->call_o = calloc(per_call, sizeof(*d->call_o));
     d->call_jobs = calloc(per_call, sizeof(*d->call_jobs));
     d->call_waits = calloc(per_call, sizeof(*d->call_waits));
+    d->wake = calloc(d->nbox, sizeof(*d->wake));
     pthread_condattr_t mono;
     pthread_condattr_init(&mono);
     pthread_condattr_setclock(&mono, CLOCK_MONOTONIC);
@@ -703,7 +734,7 @@ int ht_dispatch_start(ht_dispatch_t **out, ht_wstate_t *st)
     for (size_t i = 0; d->box && i < d->nbox; i++)
         pthread_cond_init(&d->box[i].cv, NULL);
     if (!d->box || !d->spare || !d->pt || !d->orphans || !d->top_token || !d->floor ||
-        !d->call_box || !d->call_o || !d->call_jobs || !d->call_waits) {
+        !d->call_box || !d->call_o || !d->call_jobs || !d->call_waits || !d->wake) {
         dispatch_free(d);
         return HT_ENOMEM;
     }

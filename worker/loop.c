@@ -86,6 +86,8 @@ static const char *outcome_name(ht_outcome_t outcome)
 static void log_outcome(const ht_job_t *job, ht_outcome_t outcome, const char *json, int retryable,
                         long delay_ms)
 {
+    if (!ht_log_enabled(HT_LOG_INFO))
+        return;
     char attempt[16], delay[24];
     snprintf(attempt, sizeof(attempt), "%d", job->attempt);
     snprintf(delay, sizeof(delay), "%ld", delay_ms);
@@ -250,9 +252,12 @@ static void run_job(ht_slot_t *slot, ht_store_t *store, const ht_job_t *job)
     ht_wstate_t *st = slot->st;
     long timeout_s = job->timeout_s > 0 ? job->timeout_s : HT_TIMEOUT_S_DEFAULT;
     hold(slot, job, timeout_s);
-    char attempt[16];
-    snprintf(attempt, sizeof(attempt), "%d", job->attempt);
-    ht_log(HT_LOG_INFO, "job started", "id", job->id, "type", job->type, "attempt", attempt, NULL);
+    if (ht_log_enabled(HT_LOG_INFO)) {
+        char attempt[16];
+        snprintf(attempt, sizeof(attempt), "%d", job->attempt);
+        ht_log(HT_LOG_INFO, "job started", "id", job->id, "type", job->type, "attempt", attempt,
+               NULL);
+    }
 
     const ht_handler_entry_t *e = ht_registry_find(job->type);
     json_error_t jerr;

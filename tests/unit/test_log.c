@@ -48,11 +48,10 @@ static void two_lines(void)
 Test(log, json_lines)
 {
     const char *s = capture(two_lines);
-    cr_expect_str_eq(s,
-                     "{\"ts\":\"2026-11-26T04:26:36.123Z\",\"level\":\"info\",\"proc\":\"api\","
-                     "\"msg\":\"listening\",\"addr\":\"127.0.0.1:8080\"}\n"
-                     "{\"ts\":\"2026-11-26T04:26:36.123Z\",\"level\":\"error\",\"proc\":\"api\","
-                     "\"msg\":\"quote \\\" and\\nnewline\",\"job_id\":\"x\",\"empty\":\"\"}\n");
+    cr_expect_str_eq(s, "{\"ts\":\"2026-11-26T04:26:36.123Z\",\"level\":\"info\",\"proc\":\"api\","
+                        "\"msg\":\"listening\",\"addr\":\"127.0.0.1:8080\"}\n"
+                        "{\"ts\":\"2026-11-26T04:26:36.123Z\",\"level\":\"error\",\"proc\":\"api\","
+                        "\"msg\":\"quote \\\" and\\nnewline\",\"job_id\":\"x\",\"empty\":\"\"}\n");
 }
 
 static void bad_utf8(void)
@@ -84,6 +83,32 @@ Test(log, level_parse)
     cr_expect_eq(ht_log_level_parse(NULL, &l), HT_EINVAL);
 }
 
+/* ht_log_enabled says whether ht_log writes a line of that level: each
+ * level at each lowest level, against what ht_log wrote. */
+static ht_log_level_t lowest;
+static int level_line;
+
+static void one_line(void)
+{
+    ht_log_init("worker", lowest);
+    ht_log((ht_log_level_t)level_line, "probe", NULL);
+}
+
+Test(log, enabled_matches_what_is_written)
+{
+    for (int min = HT_LOG_DEBUG; min <= HT_LOG_ERROR; min++) {
+        for (int l = HT_LOG_DEBUG; l <= HT_LOG_ERROR; l++) {
+            lowest = (ht_log_level_t)min;
+            level_line = l;
+            const char *s = capture(one_line);
+            int written = strstr(s, "\"probe\"") != NULL;
+            cr_expect_eq(ht_log_enabled((ht_log_level_t)l), written, "lowest %d, level %d", min, l);
+            cr_expect_eq(written, l >= min, "lowest %d, level %d", min, l);
+        }
+    }
+    ht_log_init("worker", HT_LOG_INFO);
+}
+
 static void with_request(void)
 {
     ht_set_clock(pinned);
@@ -101,16 +126,15 @@ static void with_request(void)
 Test(log, request_id_job_id_and_typed_fields)
 {
     const char *s = capture(with_request);
-    cr_expect_str_eq(s,
-                     "{\"ts\":\"2026-11-26T04:26:36.123Z\",\"level\":\"info\",\"proc\":\"api\","
-                     "\"msg\":\"job submitted\",\"request_id\":\"req-1\",\"job_id\":\"j1\"}\n"
-                     "{\"ts\":\"2026-11-26T04:26:36.123Z\",\"level\":\"info\",\"proc\":\"api\","
-                     "\"msg\":\"request\",\"request_id\":\"req-1\",\"status\":202,"
-                     "\"path\":\"/v1/jobs\"}\n"
-                     "{\"ts\":\"2026-11-26T04:26:36.123Z\",\"level\":\"warn\",\"proc\":\"api\","
-                     "\"msg\":\"no request\"}\n"
-                     "{\"ts\":\"2026-11-26T04:26:36.123Z\",\"level\":\"info\",\"proc\":\"api\","
-                     "\"msg\":\"no fields\"}\n");
+    cr_expect_str_eq(s, "{\"ts\":\"2026-11-26T04:26:36.123Z\",\"level\":\"info\",\"proc\":\"api\","
+                        "\"msg\":\"job submitted\",\"request_id\":\"req-1\",\"job_id\":\"j1\"}\n"
+                        "{\"ts\":\"2026-11-26T04:26:36.123Z\",\"level\":\"info\",\"proc\":\"api\","
+                        "\"msg\":\"request\",\"request_id\":\"req-1\",\"status\":202,"
+                        "\"path\":\"/v1/jobs\"}\n"
+                        "{\"ts\":\"2026-11-26T04:26:36.123Z\",\"level\":\"warn\",\"proc\":\"api\","
+                        "\"msg\":\"no request\"}\n"
+                        "{\"ts\":\"2026-11-26T04:26:36.123Z\",\"level\":\"info\",\"proc\":\"api\","
+                        "\"msg\":\"no fields\"}\n");
 }
 
 Test(log, request_id_is_bounded)
