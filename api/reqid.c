@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shared/decimal.h"
 #include "shared/log.h"
 
 #include "api/access_log.h"
@@ -44,20 +45,6 @@ int ht_reqid_valid(const char *s, size_t len)
     return 1;
 }
 
-/* Decimal digits of v at o; returns the end. */
-static char *put_u64(char *o, uint64_t v)
-{
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *o++ = tmp[--n];
-    return o;
-}
-
 /* "<prefix>-<thread>-<counter>": at most 8 + 1 + 20 + 1 + 20 characters,
  * within HT_REQID_MAX; written by hand, as it is made for every request. */
 void ht_reqid_make(size_t thread_index, char out[HT_REQID_MAX + 1])
@@ -67,9 +54,9 @@ void ht_reqid_make(size_t thread_index, char out[HT_REQID_MAX + 1])
     memcpy(o, prefix, 8);
     o += 8;
     *o++ = '-';
-    o = put_u64(o, thread_index);
+    o += ht_decimal_put(o, thread_index);
     *o++ = '-';
-    o = put_u64(o, ++counter);
+    o += ht_decimal_put(o, ++counter);
     *o = '\0';
 }
 

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shared/decimal.h"
+
 void ht_argv_init(ht_argv_t *a)
 {
     a->n = 0;
@@ -19,20 +21,6 @@ void ht_argv_init(ht_argv_t *a)
     a->n_owned_ = 0;
     a->cap_owned_ = HT_ARGV_MAX;
     a->n_nums_ = 0;
-}
-
-/* Writes the decimal digits of v at p; returns how many. */
-static size_t put_u64(char *p, unsigned long long v)
-{
-    char tmp[24];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        p[i] = tmp[n - 1 - i];
-    return n;
 }
 
 static size_t digits_u64(unsigned long long v)
@@ -137,7 +125,7 @@ void ht_argv_addll(ht_argv_t *a, long long v)
         p[n++] = '-';
         u = 0ULL - u;
     }
-    n += put_u64(p + n, u);
+    n += ht_decimal_put(p + n, u);
     p[n] = '\0';
     ht_argv_addn(a, p, n);
 }
@@ -155,12 +143,12 @@ long ht_argv_resp(const ht_argv_t *a, char **out)
         return -1;
     char *p = buf;
     *p++ = '*';
-    p += put_u64(p, a->n);
+    p += ht_decimal_put(p, a->n);
     *p++ = '\r';
     *p++ = '\n';
     for (size_t i = 0; i < a->n; i++) {
         *p++ = '$';
-        p += put_u64(p, a->len[i]);
+        p += ht_decimal_put(p, a->len[i]);
         *p++ = '\r';
         *p++ = '\n';
         memcpy(p, a->v[i], a->len[i]);

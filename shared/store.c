@@ -14,6 +14,7 @@
 #include "shared/argv.h"
 #include "shared/buf.h"
 #include "shared/clock.h"
+#include "shared/decimal.h"
 #include "shared/error.h"
 #include "shared/log.h"
 #include "shared/migrations.h"
@@ -745,14 +746,7 @@ int ht_store_complete_next(ht_store_t *s, const ht_keys_t *k, const ht_job_t *jo
  * its length. */
 static size_t put_dec(char *p, uint64_t v)
 {
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        p[i] = tmp[n - 1 - i];
+    size_t n = ht_decimal_put(p, v);
     p[n] = '\0';
     return n;
 }
