@@ -11,6 +11,7 @@
 #include "shared/clock.h"
 #include "shared/error.h"
 #include "shared/log.h"
+#include "shared/migrations.h"
 
 #include "api/store.h"
 
@@ -119,18 +120,18 @@ static void on_written(void *data, int err, long long value)
     r->failing = err != 0;
 }
 
-/* {"id", "kind": "http", "name", "key"?, "types", "at"}: a new string or
- * NULL. */
+/* {"id", "kind": "http", "name", "key"?, "types", "at", "schema"} (the
+ * api's keyspace schema): a new string or NULL. */
 static char *record(const char *id, const char *key, const char *const *types, size_t n,
                     int64_t now)
 {
     json_t *list = json_array();
     for (size_t i = 0; list && i < n; i++)
         json_array_append_new(list, json_string(types[i]));
-    json_t *rec =
-        list ? json_pack("{s:s, s:s, s:s, s:o, s:I}", "id", id, "kind", "http", "name",
-                         id + sizeof(HT_REMOTE_ID_PREFIX) - 1, "types", list, "at", (json_int_t)now)
-             : NULL;
+    json_t *rec = list ? json_pack("{s:s, s:s, s:s, s:o, s:I, s:i}", "id", id, "kind", "http",
+                                   "name", id + sizeof(HT_REMOTE_ID_PREFIX) - 1, "types", list,
+                                   "at", (json_int_t)now, "schema", ht_schema_required())
+                       : NULL;
     if (rec && key)
         json_object_set_new(rec, "key", json_string(key));
     char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;

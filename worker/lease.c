@@ -37,6 +37,7 @@
 #include "shared/error.h"
 #include "shared/housekeeping.h"
 #include "shared/log.h"
+#include "shared/migrations.h"
 #include "shared/partition_store.h"
 #include "shared/store.h"
 
@@ -274,8 +275,9 @@ static char *worker_record(const ht_lease_t *l)
                       "running", (json_int_t)f[i].running, "busy", (json_int_t)f[i].busy,
                       "restarts", (json_int_t)f[i].restarts, "failing", f[i].failing));
     json_t *rec =
-        handlers ? json_pack("{s:s, s:I, s:I, s:o}", "id", l->st->id, "at", (json_int_t)ht_now_ms(),
-                             "concurrency", (json_int_t)l->st->concurrency, "handlers", handlers)
+        handlers ? json_pack("{s:s, s:I, s:i, s:I, s:o}", "id", l->st->id, "at",
+                             (json_int_t)ht_now_ms(), "schema", ht_schema_required(), "concurrency",
+                             (json_int_t)l->st->concurrency, "handlers", handlers)
                  : NULL;
     char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
     json_decref(rec);

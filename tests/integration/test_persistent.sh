@@ -227,6 +227,11 @@ metrics_show_it() {
 }
 wait_until 20 "/metrics shows the crash loop" metrics_show_it
 grep -qP '^hangtight_workers\t1$' "$HT_TMP/metrics.tsv" || fail "hangtight_workers: $(cat "$HT_TMP/metrics.tsv")"
+# The record names the worker's keyspace schema (what a later migrate's guard reads).
+schema=$(grep -oP '^local SCHEMA = \K[0-9]+' "$HT_SOURCE_DIR/shared/library.lua")
+rec=$(ht_redis --raw HVALS ht:workers)
+jq -e --argjson s "$schema" '.schema == $s and .concurrency > 0' <<<"$rec" >/dev/null ||
+    fail "the worker's record does not name schema $schema: $rec"
 grep -qP '^hangtight_handler_processes\{type="t.proto",worker="[^"]+"\}\t2$' "$HT_TMP/metrics.tsv" ||
     fail "t.proto's 2 processes are not on /metrics: $(grep handler "$HT_TMP/metrics.tsv")"
 restarts=$(grep -P '^hangtight_handler_restarts_total\{type="t.proto",' "$HT_TMP/metrics.tsv" | cut -f 2)

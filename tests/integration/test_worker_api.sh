@@ -50,7 +50,9 @@ assert_eq "$(ht_header Cache-Control)" no-store "claim Cache-Control"
 ht_submit '{"type": "wt.a", "payload": {"n": 1.50, "s": "ß<&>", "deep": [{"x": null}]}, "metadata": {"k": "v"}}'
 A=$HT_JOB
 rec=$(ht_redis --raw HGET ht:workers http:t1)
-jq -e '.kind == "http" and .name == "t1" and .types == ["wt.a", "wt.b"]' <<<"$rec" >/dev/null ||
+schema=$(grep -oP '^local SCHEMA = \K[0-9]+' "$HT_SOURCE_DIR/shared/library.lua")
+jq -e --argjson s "$schema" '.kind == "http" and .name == "t1" and .types == ["wt.a", "wt.b"] and
+    .schema == $s' <<<"$rec" >/dev/null ||
     fail "the worker's record: $rec"
 
 # ---- claim, progress, complete ---------------------------------------------------------
