@@ -139,34 +139,29 @@ static int connect_store(const ht_redis_url_t *url, ht_store_t **out)
  * their count, or a negative code. */
 static int old_processes(ht_store_t *store, char *out, size_t size)
 {
-    ht_argv_t a;
-    ht_argv_init(&a);
-    ht_argv_add(&a, "HGETALL");
-    ht_argv_add(&a, HT_KEY_WORKERS);
     char **v = NULL;
+    int64_t *at = NULL;
     size_t n = 0;
-    int rc = ht_store_cmd_strings(store, &a, &v, &n);
+    int rc = ht_store_worker_records(store, &v, &at, &n);
     if (rc < 0)
         return rc;
     int64_t now = ht_now_ms(), newest = -1;
     int fresh = 0;
     out[0] = '\0';
-    for (size_t i = 0; i + 1 < n; i += 2) {
-        json_t *rec = json_loads(v[i + 1], 0, NULL);
-        json_t *at = json_object_get(rec, "at");
-        if (json_is_integer(at) && now - json_integer_value(at) < RECORD_FRESH_MS) {
-            int64_t ago = now - json_integer_value(at);
-            fresh++;
-            if (newest < 0 || ago < newest) {
-                newest = ago < 0 ? 0 : ago;
-                int remote = strncmp(v[i], "http:", 5) == 0;
-                snprintf(out, size, "%s %s wrote its record %lld s ago",
-                         remote ? "an api serving remote worker" : "worker", v[i],
-                         (long long)(newest / 1000));
-            }
+    for (size_t i = 0; i < n; i++) {
+        if (at[i] < 0 || now - at[i] >= RECORD_FRESH_MS)
+            continue;
+        int64_t ago = now - at[i];
+        fresh++;
+        if (newest < 0 || ago < newest) {
+            newest = ago < 0 ? 0 : ago;
+            const char *id = v[2 * i];
+            snprintf(out, size, "%s %s wrote its record %lld s ago",
+                     strncmp(id, "http:", 5) == 0 ? "an api serving remote worker" : "worker", id,
+                     (long long)(newest / 1000));
         }
-        json_decref(rec);
     }
+    free(at);
     ht_store_strings_free(v);
     return fresh;
 }

@@ -7,6 +7,7 @@
 
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1301,4 +1302,30 @@ void ht_store_strings_free(char **v)
     for (size_t i = 0; v && v[i]; i++)
         free(v[i]);
     free(v);
+}
+
+int ht_store_worker_records(ht_store_t *s, char ***v, int64_t **at, size_t *n)
+{
+    ht_argv_t a;
+    ht_argv_init(&a);
+    ht_argv_add(&a, "HGETALL");
+    ht_argv_add(&a, HT_KEY_WORKERS);
+    size_t m = 0;
+    int rc = ht_store_cmd_strings(s, &a, v, &m);
+    if (rc < 0)
+        return rc;
+    *n = m / 2;
+    *at = malloc((*n ? *n : 1) * sizeof **at);
+    if (!*at) {
+        ht_store_strings_free(*v);
+        *v = NULL;
+        return HT_ENOMEM;
+    }
+    for (size_t i = 0; i < *n; i++) {
+        json_t *rec = json_loads((*v)[2 * i + 1], 0, NULL);
+        json_t *t = json_object_get(rec, "at");
+        (*at)[i] = json_is_integer(t) ? (int64_t)json_integer_value(t) : -1;
+        json_decref(rec);
+    }
+    return 0;
 }

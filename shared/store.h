@@ -329,4 +329,10 @@ int ht_store_cmd_int(ht_store_t *s, ht_argv_t *a, long long *out);
 int ht_store_cmd_strings(ht_store_t *s, ht_argv_t *a, char ***out, size_t *n);
 void ht_store_strings_free(char **v);
 
+/* The records of ht:workers (docs/keyspace.md): *v holds HGETALL's id,
+ * record pairs (to free with ht_store_strings_free), *at the ms of each
+ * record's last write, (*v)[2 * i]'s at (*at)[i] (-1: none or unreadable;
+ * to free), *n the records.  0, or a negative code (nothing to free). */
+int ht_store_worker_records(ht_store_t *s, char ***v, int64_t **at, size_t *n);
+
 #endif

@@ -316,28 +316,24 @@ static void unpublish(const ht_lease_t *l, ht_store_t *s)
  * (killed, machine gone): any worker does it, nothing grows. */
 static void prune_workers(ht_store_t *s)
 {
-    ht_argv_t a;
-    ht_argv_init(&a);
-    ht_argv_add(&a, "HGETALL");
-    ht_argv_add(&a, HT_KEY_WORKERS);
     char **v = NULL;
+    int64_t *at = NULL;
     size_t n = 0;
-    if (ht_store_cmd_strings(s, &a, &v, &n) < 0)
+    if (ht_store_worker_records(s, &v, &at, &n) < 0)
         return;
     int64_t now = ht_now_ms();
-    for (size_t i = 0; i + 1 < n; i += 2) {
-        json_t *rec = json_loads(v[i + 1], 0, NULL);
-        json_int_t at = json_integer_value(json_object_get(rec, "at"));
-        json_decref(rec);
-        if (now - at < STALE_MS)
+    for (size_t i = 0; i < n; i++) {
+        if (at[i] >= 0 && now - at[i] < STALE_MS)
             continue;
+        ht_argv_t a;
         ht_argv_init(&a);
         ht_argv_add(&a, "HDEL");
         ht_argv_add(&a, HT_KEY_WORKERS);
-        ht_argv_add(&a, v[i]);
+        ht_argv_add(&a, v[2 * i]);
         long long ignored;
         ht_store_cmd_int(s, &a, &ignored);
     }
+    free(at);
     ht_store_strings_free(v);
 }
 
